@@ -1,0 +1,54 @@
+"""Typed errors raised by pgjets.
+
+Every error pgjets raises for bad input derives from :class:`PgjetsError`, and
+also from the builtin exception a Python user would expect (``ValueError`` for
+bad values and shapes, ``ImportError`` for a missing optional dependency,
+``FileNotFoundError`` for a missing file), so ``except ValueError`` keeps
+working in user code.
+"""
+
+from __future__ import annotations
+
+
+class PgjetsError(Exception):
+    """Base class of every pgjets error."""
+
+
+class InputShapeError(PgjetsError, ValueError):
+    """A tensor or array has the wrong number of dimensions or sizes."""
+
+
+class NonFiniteError(PgjetsError, ValueError):
+    """An input holds NaN or infinite values."""
+
+
+class EmptyGraphError(PgjetsError, ValueError):
+    """A graph (or a batch) has no nodes where at least one is needed."""
+
+
+class GraphSizeError(PgjetsError, ValueError):
+    """A graph is too small for the requested operation (e.g. ``k`` > nodes)."""
+
+
+class MissingExtraError(PgjetsError, ImportError):
+    """An optional dependency is not installed; the message names the extra."""
+
+
+class DataFileError(PgjetsError, ValueError):
+    """A data file is corrupt, truncated or has the wrong layout."""
+
+
+class DataFileNotFoundError(PgjetsError, FileNotFoundError):
+    """A data file or folder does not exist."""
+
+
+__all__ = [
+    "PgjetsError",
+    "InputShapeError",
+    "NonFiniteError",
+    "EmptyGraphError",
+    "GraphSizeError",
+    "MissingExtraError",
+    "DataFileError",
+    "DataFileNotFoundError",
+]

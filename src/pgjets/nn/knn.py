@@ -1,0 +1,210 @@
+r"""Batched k-nearest-neighbour graphs in pure PyTorch (torch-cluster optional).
+
+For every node :math:`i` of graph :math:`b` the :math:`k` nodes :math:`j` of the
+same graph with the smallest distance
+
+.. math::
+    d(i, j) = \lVert \mathbf{x}_i - \mathbf{x}_j \rVert_2^2
+    \qquad\text{or}\qquad
+    d(i, j) = 1 - \frac{\mathbf{x}_i \cdot \mathbf{x}_j}
+                       {\lVert \mathbf{x}_i \rVert \, \lVert \mathbf{x}_j \rVert}
+    \quad (\text{cosine})
+
+become the neighbours of :math:`i`.  The pure-torch backend scatters the nodes
+into a padded ``(B, N_max, D)`` block, computes the distance blocks of all
+graphs at once (chunked over query rows so that memory stays bounded) and keeps
+the :math:`k` smallest with :func:`torch.topk`.  Graphs with fewer than
+:math:`k` other nodes get all of them; empty graphs get no edges.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+import torch
+from torch import Tensor
+
+from .._checks import check_finite, check_ndim, check_positive_int
+from ..errors import GraphSizeError, InputShapeError
+
+Backend = Literal["auto", "torch", "torch_cluster"]
+
+#: Largest number of distance entries materialised at once by the torch backend.
+MAX_BLOCK_ELEMENTS = 1 << 24
+
+
+def torch_cluster_available() -> bool:
+    """Return ``True`` when :mod:`torch_cluster` can be imported."""
+    try:
+        import torch_cluster  # noqa: F401
+    except (ImportError, OSError):
+        return False
+    return True
+
+
+def _graph_sizes(batch: Optional[Tensor], num_nodes: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Return ``(batch, counts)`` with ``batch`` defaulting to one graph."""
+    if batch is None:
+        batch = torch.zeros(num_nodes, dtype=torch.long, device=device)
+        counts = torch.tensor([num_nodes], dtype=torch.long, device=device)
+        return batch, counts
+    batch = batch.to(torch.long)
+    if num_nodes > 1 and bool((batch[1:] < batch[:-1]).any()):
+        raise InputShapeError("batch must be sorted in ascending order (as PyG batches are)")
+    counts = torch.bincount(batch, minlength=int(batch.max()) + 1 if num_nodes else 0)
+    return batch, counts
+
+
+def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cosine: bool) -> tuple[Tensor, Tensor]:
+    """Pure-torch kNN; returns ``(source, target)`` index vectors."""
+    num_nodes, dim = x.shape
+    num_graphs = counts.numel()
+    ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=x.device)
+    torch.cumsum(counts, 0, out=ptr[1:])
+    n_max = int(counts.max())
+    local = torch.arange(num_nodes, device=x.device) - ptr[batch]
+
+    xs = x.detach()
+    if cosine:
+        xs = xs / xs.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    dense = xs.new_zeros(num_graphs, n_max, dim)
+    dense[batch, local] = xs
+    kk = min(k, n_max)
+
+    col = torch.arange(n_max, device=x.device)
+    col_invalid = col.view(1, 1, -1) >= counts.view(-1, 1, 1)  # (B, 1, N)
+    sq = (dense * dense).sum(-1) if not cosine else None  # (B, N)
+
+    rows_per_chunk = max(1, MAX_BLOCK_ELEMENTS // max(1, num_graphs * n_max))
+    sources, targets = [], []
+    for r0 in range(0, n_max, rows_per_chunk):
+        r1 = min(n_max, r0 + rows_per_chunk)
+        q = dense[:, r0:r1]  # (B, c, D)
+        if cosine:
+            dist = 1.0 - torch.bmm(q, dense.transpose(1, 2))
+        elif dim <= 3:
+            # Exact differences: cheap in low dimension, no cancellation.
+            diff = q.unsqueeze(2) - dense.unsqueeze(1)
+            dist = (diff * diff).sum(-1)
+        else:
+            dist = sq[:, r0:r1, None] + sq[:, None, :] - 2.0 * torch.bmm(q, dense.transpose(1, 2))
+            dist = dist.clamp_min_(0.0)
+        dist = dist.masked_fill(col_invalid, float("inf"))
+        if not loop:
+            rows = torch.arange(r0, r1, device=x.device)
+            self_mask = rows.view(1, -1, 1) == col.view(1, 1, -1)
+            dist = dist.masked_fill(self_mask, float("inf"))
+        val, idx = torch.topk(dist, kk, dim=-1, largest=False, sorted=True)  # (B, c, kk)
+        row_local = torch.arange(r0, r1, device=x.device).view(1, -1, 1)
+        valid = torch.isfinite(val) & (row_local < counts.view(-1, 1, 1))
+        g = torch.arange(num_graphs, device=x.device).view(-1, 1, 1).expand_as(idx)
+        tgt = (ptr[:-1].view(-1, 1, 1) + row_local).expand_as(idx)
+        src = ptr[g] + idx
+        # Order by target node: (B, c, kk) with g-major == target-major order.
+        sources.append(src[valid])
+        targets.append(tgt[valid])
+    if len(sources) == 1:
+        return sources[0], targets[0]
+    source = torch.cat(sources)
+    target = torch.cat(targets)
+    order = torch.argsort(target, stable=True)
+    return source[order], target[order]
+
+
+def knn_graph(
+    x: Tensor,
+    k: int,
+    batch: Optional[Tensor] = None,
+    loop: bool = False,
+    flow: str = "source_to_target",
+    cosine: bool = False,
+    backend: Backend = "auto",
+    strict: bool = False,
+) -> Tensor:
+    r"""Build the k-nearest-neighbour graph of a batch of point sets.
+
+    Same contract as :func:`torch_geometric.nn.knn_graph`: for
+    ``flow="source_to_target"`` the returned ``edge_index`` holds edges
+    :math:`j \to i` (``edge_index[0]`` are neighbours, ``edge_index[1]`` the
+    centres), sorted by centre and, for the torch backend, by distance.
+
+    Args:
+        x: Node coordinates or features, shape ``(N, D)``.
+        k: Number of neighbours per node (capped by the graph's size, unless
+            ``strict``).
+        batch: Graph index of each node, sorted, shape ``(N,)``; ``None``
+            means one graph.
+        loop: Whether a node counts as its own neighbour.
+        flow: ``"source_to_target"`` or ``"target_to_source"``.
+        cosine: Use cosine distance instead of Euclidean.
+        backend: ``"torch"``, ``"torch_cluster"`` or ``"auto"`` (torch-cluster
+            when importable, else torch).
+        strict: Raise :class:`~pgjets.errors.GraphSizeError` if any non-empty
+            graph has fewer than ``k`` candidate neighbours.
+
+    Returns:
+        ``edge_index`` of shape ``(2, E)`` with ``E <= N * k``.
+
+    Shapes:
+        - **input:** ``x`` :math:`(N, D)`, ``batch`` :math:`(N,)`
+        - **output:** :math:`(2, E)`
+    """
+    check_ndim(x, 2, "x", "(num_nodes, dims)")
+    k = check_positive_int(k, "k")
+    if flow not in ("source_to_target", "target_to_source"):
+        raise ValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
+    if backend not in ("auto", "torch", "torch_cluster"):
+        raise ValueError(f"backend must be 'auto', 'torch' or 'torch_cluster', got {backend!r}")
+    if batch is not None:
+        check_ndim(batch, 1, "batch", "(num_nodes,)")
+        if batch.numel() != x.size(0):
+            raise InputShapeError(
+                f"batch has {batch.numel()} entries but x has {x.size(0)} nodes"
+            )
+    check_finite(x, "x")
+    num_nodes = x.size(0)
+    if num_nodes == 0:
+        return torch.empty(2, 0, dtype=torch.long, device=x.device)
+    batch, counts = _graph_sizes(batch, num_nodes, x.device)
+    if strict:
+        need = k if loop else k + 1
+        small = (counts > 0) & (counts < need)
+        if bool(small.any()):
+            g = int(torch.nonzero(small)[0])
+            raise GraphSizeError(
+                f"k={k} needs graphs of at least {need} nodes, but graph {g} has {int(counts[g])}"
+            )
+
+    use_cluster = backend == "torch_cluster" or (backend == "auto" and torch_cluster_available())
+    if backend == "torch_cluster" and not torch_cluster_available():
+        from ..errors import MissingExtraError
+
+        raise MissingExtraError(
+            "backend='torch_cluster' needs torch-cluster; install it with "
+            "pip install --no-build-isolation torch-cluster (extra 'pgjets[ext]')"
+        )
+    if use_cluster:
+        import torch_cluster
+
+        ei = torch_cluster.knn_graph(x.detach(), k, batch, loop=loop, flow="source_to_target", cosine=cosine)
+        source, target = ei[0], ei[1]
+        if not loop:
+            # torch-cluster asks for k+1 and drops self loops; with duplicate
+            # points the self loop may be missed, leaving k+1 neighbours.
+            deg = torch.bincount(target, minlength=num_nodes)
+            if bool((deg > k).any()):
+                rank = torch.arange(target.numel(), device=x.device) - torch.cumsum(
+                    deg, 0
+                ).sub(deg)[target]
+                keep = rank < k
+                source, target = source[keep], target[keep]
+    else:
+        with torch.no_grad():
+            source, target = _knn_torch(x, k, batch, counts, loop, cosine)
+
+    if flow == "source_to_target":
+        return torch.stack([source, target], dim=0)
+    return torch.stack([target, source], dim=0)
+
+
+__all__ = ["knn_graph", "torch_cluster_available", "MAX_BLOCK_ELEMENTS"]
