@@ -1,0 +1,216 @@
+r"""A columnar table of jets: flat constituent arrays plus offsets.
+
+Every jet source (the Pythia generator, the top-tagging landscape HDF5,
+JetClass ROOT files, awkward parquet) is read into a :class:`JetTable`, and
+every jet representation (cloud, set, image) is built from one.  Keeping the
+constituents flat (``P`` = total number of constituents) with ``offsets`` of
+length ``J + 1`` lets all conversions run vectorised, with no Python loop per
+jet.
+
+Jet-level kinematics follow from the summed constituent four-momenta:
+
+.. math::
+    p_T = \sqrt{p_x^2 + p_y^2}, \quad
+    \eta = \operatorname{asinh}(p_z / p_T), \quad
+    m = \sqrt{\max(E^2 - |\vec p|^2, 0)}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Optional
+
+import numpy as np
+
+from ..errors import DataFileError, EmptyGraphError, InputShapeError, NonFiniteError
+
+
+@dataclass
+class JetTable:
+    """Jets as flat constituent arrays.
+
+    Args:
+        px, py, pz, E: Constituent four-momentum components in GeV, shape ``(P,)``.
+        offsets: Start of each jet in the flat arrays, shape ``(J + 1,)``,
+            ``offsets[0] == 0`` and ``offsets[-1] == P``.
+        label: Integer class label per jet, shape ``(J,)``.
+        pdgid: Optional PDG id per constituent, shape ``(P,)``.
+        charge: Optional electric charge per constituent, shape ``(P,)``.
+        parent: Optional generator-truth parent index per constituent (``-1``
+            for none), shape ``(P,)``.
+        extra: Further per-jet arrays (shape ``(J,)``), e.g. truth jet pT.
+        label_names: Optional class names, ``label_names[label]``.
+
+    Shapes:
+        - ``P``: total number of constituents, ``J``: number of jets.
+    """
+
+    px: np.ndarray
+    py: np.ndarray
+    pz: np.ndarray
+    E: np.ndarray
+    offsets: np.ndarray
+    label: np.ndarray
+    pdgid: Optional[np.ndarray] = None
+    charge: Optional[np.ndarray] = None
+    parent: Optional[np.ndarray] = None
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    label_names: Optional[list[str]] = None
+
+    _CONSTITUENT = ("px", "py", "pz", "E", "pdgid", "charge", "parent")
+
+    def __post_init__(self) -> None:
+        self.offsets = np.asarray(self.offsets, dtype=np.int64)
+        for name in ("px", "py", "pz", "E"):
+            setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32))
+        self.label = np.asarray(self.label, dtype=np.int64)
+        self.validate()
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> None:
+        """Check shapes and values; raise a typed error naming the problem."""
+        off = self.offsets
+        if off.ndim != 1 or off.size < 1 or off[0] != 0:
+            raise InputShapeError("offsets must be 1-D, start at 0 and have length num_jets + 1")
+        if np.any(np.diff(off) < 0):
+            raise InputShapeError("offsets must be non-decreasing")
+        n_part = int(off[-1])
+        for name in self._CONSTITUENT:
+            arr = getattr(self, name)
+            if arr is None:
+                continue
+            if arr.ndim != 1 or arr.shape[0] != n_part:
+                raise InputShapeError(
+                    f"{name} must be 1-D with {n_part} constituents, got shape {arr.shape}"
+                )
+        if self.label.shape != (len(self),):
+            raise InputShapeError(f"label must have shape ({len(self)},), got {self.label.shape}")
+        for name, arr in self.extra.items():
+            if np.shape(arr)[0] != len(self):
+                raise InputShapeError(f"extra[{name!r}] must have {len(self)} rows")
+        for name in ("px", "py", "pz", "E"):
+            arr = getattr(self, name)
+            if arr.size and not np.isfinite(arr).all():
+                raise NonFiniteError(f"constituent {name} holds NaN or infinite values")
+
+    def require_nonempty_jets(self) -> None:
+        """Raise :class:`EmptyGraphError` if any jet has no constituents."""
+        n = self.n_constituents
+        if n.size and n.min() == 0:
+            bad = int(np.argmin(n))
+            raise EmptyGraphError(f"jet {bad} has zero constituents")
+
+    # ------------------------------------------------------------- properties
+    def __len__(self) -> int:
+        return int(self.offsets.size - 1)
+
+    @property
+    def num_constituents_total(self) -> int:
+        return int(self.offsets[-1])
+
+    @property
+    def n_constituents(self) -> np.ndarray:
+        """Number of constituents per jet, shape ``(J,)``."""
+        return np.diff(self.offsets)
+
+    @property
+    def jet_index(self) -> np.ndarray:
+        """Jet index of each constituent, shape ``(P,)``."""
+        return np.repeat(np.arange(len(self)), self.n_constituents)
+
+    def jet_p4(self) -> np.ndarray:
+        """Summed four-momentum ``(E, px, py, pz)`` per jet, shape ``(J, 4)``, float64."""
+        out = np.zeros((len(self), 4), dtype=np.float64)
+        starts = self.offsets[:-1]
+        nonempty = self.n_constituents > 0
+        for col, name in enumerate(("E", "px", "py", "pz")):
+            arr = getattr(self, name).astype(np.float64)
+            if arr.size:
+                sums = np.add.reduceat(arr, np.minimum(starts, max(arr.size - 1, 0)))
+                out[:, col] = np.where(nonempty, sums, 0.0)
+        return out
+
+    def jet_kinematics(self) -> dict[str, np.ndarray]:
+        """Jet ``pt``, ``eta``, ``phi``, ``mass`` from the summed constituents."""
+        E, px, py, pz = self.jet_p4().T
+        pt = np.hypot(px, py)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eta = np.where(pt > 0, np.arcsinh(pz / np.where(pt > 0, pt, 1.0)), 0.0)
+        phi = np.arctan2(py, px)
+        mass = np.sqrt(np.maximum(E**2 - px**2 - py**2 - pz**2, 0.0))
+        return {"pt": pt, "eta": eta, "phi": phi, "mass": mass}
+
+    # ------------------------------------------------------------ operations
+    def slice(self, start: int, stop: int) -> "JetTable":
+        """Jets ``start:stop`` as a new table (views where possible)."""
+        n = len(self)
+        start, stop = max(0, min(start, n)), max(0, min(stop, n))
+        stop = max(stop, start)
+        a, b = int(self.offsets[start]), int(self.offsets[stop])
+        kw = {}
+        for name in self._CONSTITUENT:
+            arr = getattr(self, name)
+            kw[name] = None if arr is None else arr[a:b]
+        return JetTable(
+            offsets=self.offsets[start : stop + 1] - a,
+            label=self.label[start:stop],
+            extra={k: v[start:stop] for k, v in self.extra.items()},
+            label_names=self.label_names,
+            **kw,
+        )
+
+    def take(self, index: np.ndarray) -> "JetTable":
+        """Jets at positions ``index`` (any order) as a new table."""
+        index = np.asarray(index, dtype=np.int64)
+        n = self.n_constituents[index]
+        new_off = np.zeros(index.size + 1, dtype=np.int64)
+        np.cumsum(n, out=new_off[1:])
+        # flat gather index: for each selected jet, its constituent range.
+        starts = self.offsets[:-1][index]
+        flat = np.repeat(starts - new_off[:-1], n) + np.arange(int(new_off[-1]))
+        kw = {}
+        for name in self._CONSTITUENT:
+            arr = getattr(self, name)
+            kw[name] = None if arr is None else arr[flat]
+        return JetTable(
+            offsets=new_off,
+            label=self.label[index],
+            extra={k: np.asarray(v)[index] for k, v in self.extra.items()},
+            label_names=self.label_names,
+            **kw,
+        )
+
+    @staticmethod
+    def concat(tables: list["JetTable"]) -> "JetTable":
+        """Concatenate tables (they must carry the same optional columns)."""
+        if not tables:
+            raise DataFileError("cannot concatenate an empty list of jet tables")
+        kw = {}
+        for name in JetTable._CONSTITUENT:
+            arrs = [getattr(t, name) for t in tables]
+            if all(a is None for a in arrs):
+                kw[name] = None
+            elif any(a is None for a in arrs):
+                raise InputShapeError(f"column {name!r} is present in some tables only")
+            else:
+                kw[name] = np.concatenate(arrs)
+        counts = np.concatenate([t.n_constituents for t in tables])
+        offsets = np.zeros(counts.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        keys = set(tables[0].extra)
+        extra = {k: np.concatenate([t.extra[k] for t in tables]) for k in keys if all(k in t.extra for t in tables)}
+        return JetTable(
+            offsets=offsets,
+            label=np.concatenate([t.label for t in tables]),
+            extra=extra,
+            label_names=tables[0].label_names,
+            **kw,
+        )
+
+
+def table_field_names() -> list[str]:
+    """Names of the dataclass fields of :class:`JetTable`."""
+    return [f.name for f in fields(JetTable)]
+
+
+__all__ = ["JetTable", "table_field_names"]

@@ -1,0 +1,121 @@
+r"""Loss functions for graph-, node- and edge-level tasks.
+
+- :class:`LabelSmoothingCrossEntropy`: cross entropy against the smoothed
+  target :math:`(1-\epsilon)\,\delta_{y} + \epsilon / K`.
+- :class:`FocalLoss` (Lin et al., 2017):
+  :math:`\mathcal{L} = -\alpha_y (1 - p_y)^\gamma \log p_y`, down-weighting easy examples.
+- :func:`regression_loss`: MSE, L1, Huber or Gaussian negative log-likelihood for
+  molecular properties and other regression targets.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .._checks import check_finite
+from ..errors import InputShapeError
+
+
+def _check_logits(logits: Tensor, target: Tensor) -> None:
+    if logits.dim() != 2:
+        raise InputShapeError(f"logits must be 2-D (N, classes), got shape {tuple(logits.shape)}")
+    if target.dim() != 1 or target.numel() != logits.size(0):
+        raise InputShapeError(
+            f"target must be 1-D with {logits.size(0)} class indices, got shape {tuple(target.shape)}"
+        )
+    check_finite(logits, "logits")
+
+
+class LabelSmoothingCrossEntropy(nn.Module):
+    r"""Cross entropy with label smoothing :math:`\epsilon`.
+
+    Args:
+        smoothing: :math:`\epsilon \in [0, 1)`.
+        weight: Optional class weights ``(K,)``.
+
+    Shapes:
+        - **input:** logits :math:`(N, K)`, target :math:`(N,)` long
+        - **output:** scalar
+    """
+
+    def __init__(self, smoothing: float = 0.0, weight: Optional[Tensor] = None) -> None:
+        super().__init__()
+        if not 0.0 <= smoothing < 1.0:
+            raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+        self.smoothing = smoothing
+        self.register_buffer("weight", weight if weight is None else torch.as_tensor(weight, dtype=torch.float))
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        target = target.view(-1).long()
+        _check_logits(logits, target)
+        return F.cross_entropy(logits, target, weight=self.weight, label_smoothing=self.smoothing)
+
+
+class FocalLoss(nn.Module):
+    r"""Multi-class focal loss.
+
+    .. math::
+        \mathcal{L} = -\frac{1}{N}\sum_n \alpha_{y_n} (1 - p_{n,y_n})^{\gamma} \log p_{n,y_n}
+
+    With :math:`\gamma = 0` and no :math:`\alpha` it is the cross entropy.
+
+    Args:
+        gamma: Focusing parameter :math:`\gamma \ge 0`.
+        alpha: Optional per-class weights ``(K,)``.
+
+    Shapes:
+        - **input:** logits :math:`(N, K)`, target :math:`(N,)` long
+        - **output:** scalar
+    """
+
+    def __init__(self, gamma: float = 2.0, alpha: Optional[Tensor] = None) -> None:
+        super().__init__()
+        if gamma < 0:
+            raise ValueError(f"gamma must be >= 0, got {gamma}")
+        self.gamma = gamma
+        self.register_buffer("alpha", alpha if alpha is None else torch.as_tensor(alpha, dtype=torch.float))
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        target = target.view(-1).long()
+        _check_logits(logits, target)
+        logp = F.log_softmax(logits, dim=-1).gather(1, target[:, None]).squeeze(1)
+        p = logp.exp()
+        loss = -((1.0 - p) ** self.gamma) * logp
+        if self.alpha is not None:
+            loss = loss * self.alpha[target]
+        return loss.mean()
+
+
+def regression_loss(pred: Tensor, target: Tensor, kind: str = "mse", var: Optional[Tensor] = None) -> Tensor:
+    r"""Regression loss between ``pred`` and ``target`` of equal size.
+
+    Args:
+        pred: Predictions, any shape with ``target.numel()`` entries.
+        target: Targets.
+        kind: ``"mse"``, ``"l1"``, ``"huber"`` or ``"gaussian_nll"`` (needs ``var``).
+        var: Predicted variance for ``"gaussian_nll"``.
+    """
+    target = target.to(pred.dtype)
+    if pred.numel() != target.numel():
+        raise InputShapeError(f"pred has {pred.numel()} values but target has {target.numel()}")
+    pred, target = pred.reshape(-1), target.reshape(-1)
+    check_finite(pred, "pred")
+    check_finite(target, "target")
+    if kind == "mse":
+        return F.mse_loss(pred, target)
+    if kind == "l1":
+        return F.l1_loss(pred, target)
+    if kind == "huber":
+        return F.huber_loss(pred, target)
+    if kind == "gaussian_nll":
+        if var is None:
+            raise ValueError("kind='gaussian_nll' needs var")
+        return F.gaussian_nll_loss(pred, target, var.reshape(-1))
+    raise ValueError(f"unknown regression loss {kind!r}; choose mse, l1, huber or gaussian_nll")
+
+
+__all__ = ["LabelSmoothingCrossEntropy", "FocalLoss", "regression_loss"]

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+import pgjets.nn.knn as knn_module
+from pgjets.errors import GraphSizeError, InputShapeError, MissingExtraError, NonFiniteError
+from pgjets.nn.knn import knn_graph, torch_cluster_available
+
+BACKENDS = ["torch"] + (["torch_cluster"] if torch_cluster_available() else [])
+
+
+def brute_force(x: torch.Tensor, k: int, batch: torch.Tensor, loop: bool, cosine: bool = False):
+    """Reference: per node, sorted list of the k smallest distances to nodes of its graph."""
+    if cosine:
+        xn = x / x.norm(dim=-1, keepdim=True)
+        d = 1 - xn @ xn.T
+    else:
+        d = torch.cdist(x.double(), x.double()) ** 2
+    same = batch[:, None] == batch[None, :]
+    d = d.masked_fill(~same, float("inf"))
+    if not loop:
+        d.fill_diagonal_(float("inf"))
+    out = []
+    for i in range(x.size(0)):
+        row = d[i]
+        kk = min(k, int(torch.isfinite(row).sum()))
+        out.append(torch.sort(row)[0][:kk])
+    return out
+
+
+def make_batch(sizes, dim, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    batch = torch.cat([torch.full((s,), i, dtype=torch.long) for i, s in enumerate(sizes)])
+    x = torch.randn(batch.numel(), dim, generator=g)
+    return x, batch
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dim", [2, 8])
+@pytest.mark.parametrize("loop", [False, True])
+def test_matches_brute_force_on_uneven_batches(backend, dim, loop):
+    sizes = [1, 5, 40, 3, 17, 0, 23]
+    x, batch = make_batch(sizes, dim)
+    k = 6
+    ei = knn_graph(x, k, batch, loop=loop, backend=backend)
+    ref = brute_force(x, k, batch, loop)
+    src, dst = ei
+    assert bool((batch[src] == batch[dst]).all())
+    if not loop:
+        assert bool((src != dst).all())
+    dist = ((x[src].double() - x[dst].double()) ** 2).sum(-1)
+    for i in range(x.size(0)):
+        got = torch.sort(dist[dst == i])[0]
+        assert got.numel() == ref[i].numel(), (i, got.numel(), ref[i].numel())
+        torch.testing.assert_close(got, ref[i], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cosine_distance(backend):
+    x, batch = make_batch([12, 9], 5, seed=3)
+    ei = knn_graph(x, 4, batch, cosine=True, backend=backend)
+    ref = brute_force(x, 4, batch, loop=False, cosine=True)
+    xn = x / x.norm(dim=-1, keepdim=True)
+    cos_d = 1 - (xn[ei[0]] * xn[ei[1]]).sum(-1)
+    for i in range(x.size(0)):
+        torch.testing.assert_close(torch.sort(cos_d[ei[1] == i])[0], ref[i], atol=1e-5, rtol=1e-5)
+
+
+def test_chunking_gives_identical_result(monkeypatch):
+    x, batch = make_batch([30, 50, 7], 3, seed=1)
+    full = knn_graph(x, 5, batch, backend="torch")
+    monkeypatch.setattr(knn_module, "MAX_BLOCK_ELEMENTS", 64)
+    chunked = knn_graph(x, 5, batch, backend="torch")
+    assert torch.equal(full, chunked)
+
+
+def test_edges_sorted_by_centre_and_flow():
+    x, batch = make_batch([10, 10], 2, seed=2)
+    ei = knn_graph(x, 3, batch, backend="torch")
+    assert bool((ei[1][1:] >= ei[1][:-1]).all())
+    assert torch.equal(torch.bincount(ei[1]), torch.full((20,), 3))
+    flipped = knn_graph(x, 3, batch, flow="target_to_source", backend="torch")
+    assert torch.equal(flipped, ei.flip(0))
+
+
+def test_graphs_smaller_than_k_and_empty_input():
+    x, batch = make_batch([2, 4], 2)
+    ei = knn_graph(x, 16, batch, backend="torch")
+    deg = torch.bincount(ei[1], minlength=6)
+    assert deg.tolist() == [1, 1, 3, 3, 3, 3]
+    empty = knn_graph(torch.empty(0, 2), 4)
+    assert empty.shape == (2, 0) and empty.dtype == torch.long
+
+
+def test_no_batch_means_one_graph():
+    x, _ = make_batch([9], 2)
+    a = knn_graph(x, 4, backend="torch")
+    b = knn_graph(x, 4, torch.zeros(9, dtype=torch.long), backend="torch")
+    assert torch.equal(a, b)
+
+
+def test_bad_input_raises_typed_errors():
+    x, batch = make_batch([3, 4], 2)
+    with pytest.raises(InputShapeError, match="2-D"):
+        knn_graph(torch.randn(5), 2)
+    with pytest.raises(ValueError, match="positive"):
+        knn_graph(x, 0, batch)
+    with pytest.raises(InputShapeError, match="entries"):
+        knn_graph(x, 2, batch[:-1])
+    with pytest.raises(InputShapeError, match="sorted"):
+        knn_graph(x, 2, batch.flip(0))
+    bad = x.clone()
+    bad[1, 0] = float("nan")
+    with pytest.raises(NonFiniteError, match="NaN"):
+        knn_graph(bad, 2, batch)
+    with pytest.raises(GraphSizeError, match="graph 0 has 3"):
+        knn_graph(x, 3, batch, strict=True)
+    with pytest.raises(ValueError, match="flow"):
+        knn_graph(x, 2, batch, flow="sideways")
+    with pytest.raises(ValueError, match="backend"):
+        knn_graph(x, 2, batch, backend="faiss")
+
+
+def test_missing_torch_cluster_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(knn_module, "torch_cluster_available", lambda: False)
+    x, batch = make_batch([3, 4], 2)
+    with pytest.raises(MissingExtraError, match="torch-cluster"):
+        knn_graph(x, 2, batch, backend="torch_cluster")
+    # auto falls back to pure torch
+    assert knn_graph(x, 2, batch, backend="auto").shape[1] == 14

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pgjets.errors import InputShapeError, NonFiniteError
+from pgjets.train.losses import FocalLoss, LabelSmoothingCrossEntropy, regression_loss
+
+
+def test_label_smoothing_reduces_to_cross_entropy_and_matches_formula():
+    torch.manual_seed(0)
+    logits, y = torch.randn(16, 3), torch.randint(0, 3, (16,))
+    assert torch.allclose(LabelSmoothingCrossEntropy(0.0)(logits, y), F.cross_entropy(logits, y))
+    eps = 0.1
+    target = torch.full((16, 3), eps / 3)
+    target[torch.arange(16), y] += 1 - eps
+    ref = -(target * F.log_softmax(logits, -1)).sum(-1).mean()
+    assert torch.allclose(LabelSmoothingCrossEntropy(eps)(logits, y), ref, atol=1e-6)
+
+
+def test_focal_loss_limits():
+    torch.manual_seed(1)
+    logits, y = torch.randn(32, 4), torch.randint(0, 4, (32,))
+    assert torch.allclose(FocalLoss(gamma=0.0)(logits, y), F.cross_entropy(logits, y), atol=1e-6)
+    # focusing lowers the loss of easy examples
+    assert FocalLoss(gamma=2.0)(logits, y) < F.cross_entropy(logits, y)
+
+
+def test_regression_losses():
+    p, t = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([[1.0], [2.5], [2.0]])
+    assert regression_loss(p, t, "mse").item() == pytest.approx((0.25 + 1) / 3)
+    assert regression_loss(p, t, "l1").item() == pytest.approx(0.5)
+    assert regression_loss(p, t, "gaussian_nll", var=torch.ones(3)).isfinite()
+    with pytest.raises(ValueError, match="unknown"):
+        regression_loss(p, t, "hinge")
+
+
+def test_bad_inputs():
+    with pytest.raises(InputShapeError, match="2-D"):
+        LabelSmoothingCrossEntropy()(torch.randn(4), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(NonFiniteError):
+        FocalLoss()(torch.tensor([[float("nan"), 0.0]]), torch.tensor([0]))
+    with pytest.raises(InputShapeError, match="values"):
+        regression_loss(torch.zeros(3), torch.zeros(4))

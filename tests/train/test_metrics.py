@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pgjets.errors import InputShapeError, NonFiniteError
+from pgjets.train.metrics import (
+    accuracy,
+    background_rejection,
+    classification_report,
+    confusion_matrix,
+    multiclass_auc,
+    roc_auc,
+    roc_curve,
+)
+
+
+def gaussian_scores(n=20000, sep=2.0, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.r_[np.ones(n), np.zeros(n)]
+    s = np.r_[rng.normal(sep, 1, n), rng.normal(0, 1, n)]
+    return s, y
+
+
+def test_auc_of_two_gaussians_matches_closed_form():
+    s, y = gaussian_scores()
+    # AUC = Phi(sep / sqrt(2)) for unit-variance Gaussians.
+    expected = 0.5 * (1 + math.erf(2.0 / math.sqrt(2) / math.sqrt(2)))
+    assert roc_auc(s, y) == pytest.approx(expected, abs=5e-3)
+
+
+def test_background_rejection_matches_closed_form():
+    from scipy.stats import norm
+
+    s, y = gaussian_scores(n=1_000_000)
+    for eff in (0.3, 0.5):
+        cut = norm.ppf(1 - eff, loc=2.0)
+        eps_b = 1 - norm.cdf(cut)
+        assert background_rejection(s, y, eff) == pytest.approx(1 / eps_b, rel=0.05)
+
+
+def test_perfect_separation_gives_infinite_rejection_and_unit_auc():
+    y = np.array([0, 0, 1, 1])
+    s = np.array([0.1, 0.2, 0.8, 0.9])
+    assert roc_auc(s, y) == 1.0
+    assert background_rejection(s, y, 0.5) == float("inf")
+
+
+def test_two_class_logits_are_accepted():
+    s, y = gaussian_scores(n=1000)
+    logits = torch.tensor(np.stack([np.zeros_like(s), s], 1))
+    assert roc_auc(logits, torch.tensor(y)) == pytest.approx(roc_auc(s, y))
+    fpr, tpr, _ = roc_curve(s, y)
+    assert fpr[0] == 0 and tpr[-1] == 1
+
+
+def test_accuracy_confusion_and_report():
+    logits = np.array([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0], [0.0, 2.0]])
+    y = np.array([0, 1, 1, 1])
+    assert accuracy(logits, y) == 0.75
+    assert confusion_matrix(logits, y).tolist() == [[1, 0], [1, 2]]
+    rep = classification_report(logits, y)
+    assert set(rep) == {"accuracy", "auc", "rej@0.3", "rej@0.5"}
+
+
+def test_multiclass_auc_is_high_for_good_classifier():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 400)
+    logits = rng.normal(size=(400, 4))
+    logits[np.arange(400), y] += 3
+    assert multiclass_auc(logits, y) > 0.9
+    assert 0.3 < multiclass_auc(rng.normal(size=(400, 4)), y) < 0.7
+
+
+def test_bad_inputs():
+    with pytest.raises(InputShapeError, match="both"):
+        roc_auc([0.1, 0.2], [1, 1])
+    with pytest.raises(InputShapeError, match="length"):
+        roc_auc([0.1, 0.2, 0.3], [1, 0])
+    with pytest.raises(NonFiniteError):
+        roc_auc([0.1, float("nan")], [1, 0])
+    with pytest.raises(ValueError, match="signal_efficiency"):
+        background_rejection([0.1, 0.2], [0, 1], 0.0)
