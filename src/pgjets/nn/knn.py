@@ -186,7 +186,12 @@ def knn_graph(
     if use_cluster:
         import torch_cluster
 
-        ei = torch_cluster.knn_graph(x.detach(), k, batch, loop=loop, flow="source_to_target", cosine=cosine)
+        xc = x.detach()
+        if cosine:
+            # torch-cluster has no cosine mode on CPU; on unit vectors the
+            # Euclidean order equals the cosine order (|a-b|^2 = 2 - 2 cos).
+            xc = xc / xc.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        ei = torch_cluster.knn_graph(xc, k, batch, loop=loop, flow="source_to_target")
         source, target = ei[0], ei[1]
         if not loop:
             # torch-cluster asks for k+1 and drops self loops; with duplicate
