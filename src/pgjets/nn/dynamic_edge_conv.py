@@ -1,0 +1,132 @@
+r"""Dynamic EdgeConv: the ParticleNet block (Qu and Gouskos, 2020; Wang et al., 2019).
+
+Each forward pass rebuilds the :math:`k`-nearest-neighbour graph from its input
+(the :math:`(\Delta\eta, \Delta\phi)` coordinates in the first block, the learned
+features afterwards) and applies
+
+.. math::
+    \mathbf{x}_i' = \mathrm{ReLU}\Big(
+        \frac{1}{|\mathcal{N}(i)|}\sum_{j \in \mathcal{N}(i)}
+        h_\Theta\big(\mathbf{x}_i \,\Vert\, \mathbf{x}_j - \mathbf{x}_i\big)
+        + \mathrm{BN}(W_s \mathbf{x}_i)\Big),
+
+where :math:`h_\Theta` is a stack of (Linear, BatchNorm, ReLU) layers and the
+shortcut :math:`W_s` is a linear map with batch normalisation.
+
+Two exact fast paths: the first linear map of the edge MLP is split as
+:math:`W (\mathbf{x}_i \Vert \mathbf{x}_j - \mathbf{x}_i) = (W_1 - W_2)\mathbf{x}_i + W_2 \mathbf{x}_j`,
+computed per node and gathered per edge; and when every node has exactly
+:math:`k` neighbours (the usual case) the mean is a reshape to ``(N, k, C)``
+instead of a scatter.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import MessagePassing
+
+from .._checks import check_finite, check_ndim, check_positive_int
+from ..errors import InputShapeError
+from .knn import knn_graph
+
+
+class DynamicEdgeConv(MessagePassing):
+    r"""EdgeConv on a kNN graph rebuilt at every call (ParticleNet block).
+
+    Args:
+        in_channels: Input feature size :math:`F`.
+        channels: Output sizes of the edge MLP layers (last = output size).
+        k: Number of neighbours.
+        aggr: ``"mean"`` (ParticleNet) or ``"max"``.
+        cosine: Use cosine distance for the kNN search.
+
+    Shapes:
+        - **input:** ``x`` :math:`(N, F)`, ``pos`` :math:`(N, D)` optional,
+          ``batch`` :math:`(N,)` optional
+        - **output:** :math:`(N, \text{channels}[-1])`
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: Sequence[int] = (64, 64, 64),
+        k: int = 16,
+        aggr: str = "mean",
+        cosine: bool = False,
+    ) -> None:
+        if aggr not in ("mean", "max"):
+            raise ValueError(f"aggr must be 'mean' or 'max', got {aggr!r}")
+        super().__init__(aggr=aggr)
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.k = check_positive_int(k, "k")
+        self.channels = tuple(int(c) for c in channels)
+        if not self.channels:
+            raise ValueError("channels must name at least one layer size")
+        self.cosine = cosine
+        c0 = self.channels[0]
+        self.lin_center = nn.Linear(in_channels, c0, bias=False)  # acts on x_i
+        self.lin_diff = nn.Linear(in_channels, c0, bias=False)  # acts on x_j - x_i
+        self.norms = nn.ModuleList([nn.BatchNorm1d(c) for c in self.channels])
+        self.lins = nn.ModuleList(
+            [nn.Linear(a, b, bias=False) for a, b in zip(self.channels[:-1], self.channels[1:])]
+        )
+        self.shortcut = nn.Linear(in_channels, self.channels[-1], bias=False)
+        self.shortcut_norm = nn.BatchNorm1d(self.channels[-1])
+
+    def reset_parameters(self) -> None:
+        for m in [self.lin_center, self.lin_diff, self.shortcut, *self.lins, *self.norms, self.shortcut_norm]:
+            m.reset_parameters()
+
+    def edge_mlp_first(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        """First edge-MLP linear map, via the per-node split (fast path)."""
+        a = self.lin_center.weight  # (C, F)
+        b = self.lin_diff.weight
+        node_i = x @ (a - b).t()  # (W1 - W2) x_i
+        node_j = x @ b.t()  # W2 x_j
+        return node_i[edge_index[1]] + node_j[edge_index[0]]
+
+    def edge_mlp_reference(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        """First edge-MLP linear map computed on concatenated edge features (reference)."""
+        xi, xj = x[edge_index[1]], x[edge_index[0]]
+        return self.lin_center(xi) + self.lin_diff(xj - xi)
+
+    def forward(self, x: Tensor, pos: Optional[Tensor] = None, batch: Optional[Tensor] = None) -> Tensor:
+        check_ndim(x, 2, "x", "(num_nodes, features)")
+        if x.size(1) != self.in_channels:
+            raise InputShapeError(f"x has {x.size(1)} features, DynamicEdgeConv expects {self.in_channels}")
+        check_finite(x, "x")
+        coords = x if pos is None else pos
+        if coords.size(0) != x.size(0):
+            raise InputShapeError(f"pos has {coords.size(0)} rows but x has {x.size(0)}")
+        edge_index = knn_graph(coords, self.k, batch, loop=False, cosine=self.cosine)
+        return self.propagate_edges(x, edge_index)
+
+    def propagate_edges(self, x: Tensor, edge_index: Tensor, fast: bool = True) -> Tensor:
+        """Apply the block on a given graph (``fast=False``: reference path)."""
+        n = x.size(0)
+        h = self.edge_mlp_first(x, edge_index) if fast else self.edge_mlp_reference(x, edge_index)
+        h = torch.relu(self.norms[0](h)) if h.size(0) > 1 or not self.training else torch.relu(h)
+        for lin, norm in zip(self.lins, self.norms[1:]):
+            h = lin(h)
+            h = torch.relu(norm(h)) if h.size(0) > 1 or not self.training else torch.relu(h)
+        target = edge_index[1]
+        c = h.size(1)
+        if fast and n > 0 and target.numel() == n * self.k:
+            # Every node has exactly k neighbours, edges sorted by centre: a reshape.
+            hk = h.view(n, self.k, c)
+            agg = hk.mean(1) if self.aggr == "mean" else hk.amax(1)
+        else:
+            agg = self.aggr_module(h, target, dim_size=n)
+        sc = self.shortcut(x)
+        if sc.size(0) > 1 or not self.training:
+            sc = self.shortcut_norm(sc)
+        return torch.relu(agg + sc)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.in_channels}, channels={self.channels}, k={self.k}, aggr={self.aggr})"
+
+
+__all__ = ["DynamicEdgeConv"]
