@@ -1,0 +1,55 @@
+r"""A graph convolutional network for graph classification or regression.
+
+A stack of :class:`~pgjets.nn.gcn.GCNLayer` (neighbour mean + self term),
+a mean readout and an MLP:
+
+.. math::
+    f(G) = \mathrm{MLP}\Big(\frac{1}{|V|}\sum_{v} \mathbf{h}_v^{(L)}\Big).
+
+Works on any graph with ``edge_index`` (jets with a kNN graph, molecules, events).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import global_mean_pool
+
+from ..nn.gcn import GCNLayer
+
+
+class GCN(nn.Module):
+    """GCN classifier/regressor.
+
+    Args:
+        in_channels: Node feature size.
+        num_classes: Outputs (1 for regression).
+        hidden: GCN layer sizes, default ``(64, 64, 64)``.
+
+    Shapes:
+        - **input:** ``Batch`` with ``x``, ``edge_index``, ``batch``; **output:** :math:`(B, K)`
+    """
+
+    def __init__(self, in_channels: int, num_classes: int = 2, hidden: Sequence[int] = (64, 64, 64)) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(in_channels)
+        dims = [in_channels, *hidden]
+        self.convs = nn.ModuleList([GCNLayer(a, b) for a, b in zip(dims[:-1], dims[1:])])
+        self.head = nn.Sequential(nn.Linear(dims[-1], 64), nn.ReLU(), nn.Linear(64, num_classes))
+
+    def graph_embeddings(self, data) -> Tensor:
+        x = self.norm(data.x)
+        for conv in self.convs:
+            x = conv(x, data.edge_index)
+        batch = getattr(data, "batch", None)
+        if batch is None:
+            batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
+        return global_mean_pool(x, batch, size=getattr(data, "num_graphs", None))
+
+    def forward(self, data) -> Tensor:
+        return self.head(self.graph_embeddings(data))
+
+
+__all__ = ["GCN"]

@@ -1,0 +1,119 @@
+r"""Particle Transformer (ParT; Qu, Li, Qian, ICML 2022) from pgjets layers.
+
+1. Particle embedding: per-particle MLP of the input features.
+2. Interaction embedding: the pairwise features
+   :math:`(\ln\Delta, \ln k_T, \ln z, \ln m^2)` of every particle pair
+   (:mod:`pgjets.nn.pairwise`) pass through a pointwise MLP to one bias per
+   head, :math:`U_{ij}^h`.
+3. Particle-attention blocks: pre-norm transformer blocks whose attention logits
+   are :math:`q_i \cdot k_j / \sqrt d + U_{ij}^h` (dense fused path).
+4. Class-attention blocks: a class token attends to the particles
+   (:class:`~pgjets.nn.pma.ClassAttentionPool`); a linear layer on the class token
+   gives the logits.
+
+Without positional encodings the output is permutation invariant.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.utils import to_dense_batch
+
+from ..nn.pairwise import NUM_PAIR_FEATURES, dense_pairwise_features
+from ..nn.pma import ClassAttentionPool
+from ..nn.transformer import TransformerBlock
+
+
+class ParticleTransformer(nn.Module):
+    r"""ParT jet tagger.
+
+    Args:
+        in_channels: Node feature size.
+        num_classes: Output logits.
+        embed_dims: Particle-embedding MLP sizes (last = model width :math:`C`), default ``(128, 512, 128)``.
+        pair_embed_dims: Interaction-embedding MLP sizes, default ``(64, 64, 64)``.
+        heads: Attention heads (published: 8).
+        num_layers: Particle-attention blocks (published: 8).
+        num_cls_layers: Class-attention blocks (published: 2).
+        dropout: Dropout in attention and feed-forward layers (published: 0.1).
+        use_pair_features: Add the interaction bias (needs ``p4`` on the batch).
+
+    Shapes:
+        - **input:** ``Batch`` with ``x`` :math:`(N, F)`, ``p4`` :math:`(N, 4)`, ``batch``
+        - **output:** :math:`(B, \text{num\_classes})`
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int = 2,
+        embed_dims: Sequence[int] = (128, 512, 128),
+        pair_embed_dims: Sequence[int] = (64, 64, 64),
+        heads: int = 8,
+        num_layers: int = 8,
+        num_cls_layers: int = 2,
+        dropout: float = 0.1,
+        use_pair_features: bool = True,
+    ) -> None:
+        super().__init__()
+        self.heads = heads
+        self.input_norm = nn.BatchNorm1d(in_channels)
+        layers: list[nn.Module] = []
+        c = in_channels
+        for d in embed_dims:
+            layers += [nn.LayerNorm(c), nn.Linear(c, d), nn.GELU()]
+            c = d
+        self.embed = nn.Sequential(*layers)
+        self.channels = c
+        self.use_pair_features = use_pair_features
+        if use_pair_features:
+            pl: list[nn.Module] = [nn.BatchNorm1d(NUM_PAIR_FEATURES)]
+            p = NUM_PAIR_FEATURES
+            for d in pair_embed_dims:
+                pl += [nn.Linear(p, d), nn.BatchNorm1d(d), nn.GELU()]
+                p = d
+            pl.append(nn.Linear(p, heads))
+            self.pair_embed = nn.Sequential(*pl)
+        self.blocks = nn.ModuleList([TransformerBlock(c, heads, dropout=dropout) for _ in range(num_layers)])
+        self.cls = ClassAttentionPool(c, heads, num_blocks=num_cls_layers, dropout=dropout)
+        self.norm = nn.LayerNorm(c)
+        self.head = nn.Linear(c, num_classes)
+
+    def pair_bias(self, p4: Tensor, batch: Tensor) -> Tensor:
+        """Interaction bias ``(B, H, N_max, N_max)``; pairs with padding get 0."""
+        dense, mask = to_dense_batch(p4, batch)
+        feats = dense_pairwise_features(dense, mask)  # (B, N, N, 4)
+        B, N = mask.shape
+        pair_mask = mask[:, :, None] & mask[:, None, :]
+        out = feats.new_zeros(B, N, N, self.heads)
+        out[pair_mask] = self.pair_embed(feats[pair_mask])
+        return out.permute(0, 3, 1, 2).contiguous()
+
+    def node_embeddings(self, data) -> Tensor:
+        batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros(
+            data.x.size(0), dtype=torch.long, device=data.x.device)
+        x = self.embed(self.input_norm(data.x))
+        bias = self.pair_bias(data.p4, batch) if self.use_pair_features else None
+        for blk in self.blocks:
+            x = blk(x, batch=batch, dense=True, dense_bias=bias)
+        return x
+
+    def graph_embeddings(self, data) -> Tensor:
+        x = self.node_embeddings(data)
+        size = getattr(data, "num_graphs", None)
+        return self.norm(self.cls(x, data.batch, dim_size=size))
+
+    def forward(self, data) -> Tensor:
+        return self.head(self.graph_embeddings(data))
+
+
+def part_lite(in_channels: int, num_classes: int = 2) -> ParticleTransformer:
+    """A small ParT for CPUs: width 64, 4 heads, 3 + 1 blocks, pair MLP (32, 32)."""
+    return ParticleTransformer(in_channels, num_classes, embed_dims=(64, 128, 64), pair_embed_dims=(32, 32),
+                               heads=4, num_layers=3, num_cls_layers=1, dropout=0.0)
+
+
+__all__ = ["ParticleTransformer", "part_lite"]

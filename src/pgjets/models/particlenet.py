@@ -1,0 +1,96 @@
+r"""ParticleNet (Qu and Gouskos, Phys. Rev. D 101, 056019, 2020) from pgjets layers.
+
+A jet is a point cloud.  Each block is a :class:`~pgjets.nn.dynamic_edge_conv.DynamicEdgeConv`
+that rebuilds a kNN graph: the first in the :math:`(\Delta\eta, \Delta\phi)`
+plane, the later ones in the learned feature space,
+
+.. math::
+    \mathbf{x}_i^{(l+1)} = \mathrm{ReLU}\Big(\frac{1}{k}\sum_{j \in \mathrm{kNN}(i)}
+        h^{(l)}\big(\mathbf{x}_i^{(l)}, \mathbf{x}_j^{(l)} - \mathbf{x}_i^{(l)}\big)
+        + \mathrm{BN}(W^{(l)} \mathbf{x}_i^{(l)})\Big),
+
+followed by a mean over the particles of each jet and a fully connected
+classifier.  The output is permutation invariant by construction.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import global_mean_pool
+
+from ..nn.dynamic_edge_conv import DynamicEdgeConv
+
+#: The published configuration: (k, channels) per EdgeConv block.
+PARTICLENET_BLOCKS = ((16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256)))
+#: ParticleNet-Lite: two smaller blocks with k = 7.
+PARTICLENET_LITE_BLOCKS = ((7, (32, 32, 32)), (7, (64, 64, 64)))
+
+
+class ParticleNet(nn.Module):
+    """ParticleNet jet tagger.
+
+    Args:
+        in_channels: Node feature size (``batch.x``).
+        num_classes: Number of output logits.
+        blocks: ``(k, channels)`` per EdgeConv block (default: published).
+        fc: ``(width, dropout)`` per fully connected layer (default ``((256, 0.1),)``).
+        input_norm: Batch-normalise the input features (as the reference does).
+
+    Shapes:
+        - **input:** a PyG ``Batch`` with ``x`` :math:`(N, F)`, ``pos`` :math:`(N, 2)`, ``batch``
+        - **output:** logits :math:`(B, \\text{num\\_classes})`
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int = 2,
+        blocks: Sequence[tuple[int, Sequence[int]]] = PARTICLENET_BLOCKS,
+        fc: Sequence[tuple[int, float]] = ((256, 0.1),),
+        input_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.input_norm = nn.BatchNorm1d(in_channels) if input_norm else nn.Identity()
+        convs = []
+        c = in_channels
+        for k, channels in blocks:
+            convs.append(DynamicEdgeConv(c, tuple(channels), k=k))
+            c = channels[-1]
+        self.convs = nn.ModuleList(convs)
+        layers: list[nn.Module] = []
+        for width, p in fc:
+            layers += [nn.Linear(c, width), nn.ReLU(), nn.Dropout(p)]
+            c = width
+        layers.append(nn.Linear(c, num_classes))
+        self.classifier = nn.Sequential(*layers)
+        self.embedding_size = c
+
+    def node_embeddings(self, data) -> Tensor:
+        """Per-particle features after the last EdgeConv block, ``(N, C)``."""
+        x = self.input_norm(data.x)
+        batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros(
+            x.size(0), dtype=torch.long, device=x.device)
+        pos = data.pos
+        for i, conv in enumerate(self.convs):
+            x = conv(x, pos=pos if i == 0 else None, batch=batch)
+        return x
+
+    def graph_embeddings(self, data) -> Tensor:
+        """Mean-pooled jet embedding, ``(B, C)``."""
+        x = self.node_embeddings(data)
+        return global_mean_pool(x, data.batch, size=getattr(data, "num_graphs", None))
+
+    def forward(self, data) -> Tensor:
+        return self.classifier(self.graph_embeddings(data))
+
+
+def particlenet_lite(in_channels: int, num_classes: int = 2) -> ParticleNet:
+    """ParticleNet-Lite: 2 blocks, k = 7, channels 32 and 64, FC 128 (dropout 0.1)."""
+    return ParticleNet(in_channels, num_classes, blocks=PARTICLENET_LITE_BLOCKS, fc=((128, 0.1),))
+
+
+__all__ = ["ParticleNet", "particlenet_lite", "PARTICLENET_BLOCKS", "PARTICLENET_LITE_BLOCKS"]

@@ -1,0 +1,53 @@
+"""Model registry: build any pgjets model by name (used by the CLI and config files).
+
+Each entry says which graph representation the model needs from
+:class:`~pgjets.data.jet_dataset.JetDataset` (``"cloud"`` with a kNN graph of
+``k`` neighbours, ``"set"`` without edges, ``"image"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from torch import nn
+
+#: name -> (constructor path, representation, k of the prebuilt kNN graph or None)
+MODELS: dict[str, tuple[str, str, Optional[int]]] = {
+    "particlenet": ("pgjets.models.particlenet:ParticleNet", "cloud", None),
+    "particlenet_lite": ("pgjets.models.particlenet:particlenet_lite", "cloud", None),
+    "part": ("pgjets.models.part:ParticleTransformer", "cloud", None),
+    "part_lite": ("pgjets.models.part:part_lite", "cloud", None),
+    "pfn": ("pgjets.models.pfn:ParticleFlowNetwork", "cloud", None),
+    "efn": ("pgjets.models.pfn:EnergyFlowNetwork", "cloud", None),
+    "deepsets": ("pgjets.models.set_models:DeepSets", "cloud", None),
+    "set_transformer": ("pgjets.models.set_models:SetTransformer", "cloud", None),
+    "gcn": ("pgjets.models.gcn:GCN", "cloud", 16),
+}
+
+
+def _resolve(path: str) -> Callable[..., nn.Module]:
+    import importlib
+
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def representation_of(name: str) -> tuple[str, Optional[int]]:
+    """``(representation, k)`` the model ``name`` needs from the dataset."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+    _, rep, k = MODELS[name]
+    return rep, k
+
+
+def build_model(name: str, in_channels: int, num_classes: int = 2, **kwargs: Any) -> nn.Module:
+    """Instantiate model ``name`` for ``in_channels`` node features and ``num_classes`` outputs."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+    ctor = _resolve(MODELS[name][0])
+    if name == "efn":
+        return ctor(num_classes=num_classes, **kwargs)
+    return ctor(in_channels, num_classes, **kwargs)
+
+
+__all__ = ["MODELS", "build_model", "representation_of"]

@@ -1,0 +1,100 @@
+r"""Set models: Deep Sets and the Set Transformer.
+
+- :class:`DeepSets` (Zaheer et al. 2017): equivariant layers
+  :math:`x_i \mapsto \Lambda x_i + \Gamma\,\mathrm{mean}_j x_j`, a sum/mean readout
+  and an MLP, :math:`f(X) = \rho(\sum_i \phi(x_i))`.
+- :class:`SetTransformer` (Lee et al. 2019): self-attention blocks (SAB) over
+  all pairs of particles, pooling by multi-head attention (PMA) and an MLP.
+
+Both are permutation invariant.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..nn.deep_sets import DeepSetsLayer
+from ..nn.deep_sets_pool import DeepSetsPool
+from ..nn.pma import PMAPool
+from ..nn.transformer import TransformerBlock
+
+
+def _batch(data) -> tuple[Tensor, int]:
+    b = getattr(data, "batch", None)
+    if b is None:
+        return torch.zeros(data.x.size(0), dtype=torch.long, device=data.x.device), 1
+    return b, int(getattr(data, "num_graphs", int(b.max()) + 1))
+
+
+class DeepSets(nn.Module):
+    """Deep Sets classifier.
+
+    Args:
+        in_channels: Node feature size.
+        num_classes: Output logits.
+        hidden: Sizes of the equivariant layers, default ``(64, 128, 128)``.
+        pool: Readout ``"sum"``, ``"mean"`` or ``"max"``.
+
+    Shapes:
+        - **input:** ``Batch`` with ``x``, ``batch``; **output:** :math:`(B, K)`
+    """
+
+    def __init__(self, in_channels: int, num_classes: int = 2, hidden: Sequence[int] = (64, 128, 128),
+                 pool: str = "mean") -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(in_channels)
+        dims = [in_channels, *hidden]
+        self.layers = nn.ModuleList([DeepSetsLayer(a, b) for a, b in zip(dims[:-1], dims[1:])])
+        self.pool = DeepSetsPool(pool)
+        self.head = nn.Sequential(nn.Linear(dims[-1], 64), nn.ReLU(), nn.Linear(64, num_classes))
+
+    def graph_embeddings(self, data) -> Tensor:
+        batch, size = _batch(data)
+        x = self.norm(data.x)
+        for layer in self.layers:
+            x = torch.relu(layer(x, batch))
+        return self.pool(x, batch, dim_size=size)
+
+    def forward(self, data) -> Tensor:
+        return self.head(self.graph_embeddings(data))
+
+
+class SetTransformer(nn.Module):
+    """Set Transformer classifier: embedding, SAB blocks, PMA, MLP.
+
+    Args:
+        in_channels: Node feature size.
+        num_classes: Output logits.
+        channels: Model width.
+        heads: Attention heads.
+        num_blocks: Self-attention blocks.
+        num_seeds: PMA seeds.
+
+    Shapes:
+        - **input:** ``Batch`` with ``x``, ``batch``; **output:** :math:`(B, K)`
+    """
+
+    def __init__(self, in_channels: int, num_classes: int = 2, channels: int = 64, heads: int = 4,
+                 num_blocks: int = 2, num_seeds: int = 1) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(in_channels)
+        self.embed = nn.Linear(in_channels, channels)
+        self.blocks = nn.ModuleList([TransformerBlock(channels, heads) for _ in range(num_blocks)])
+        self.pool = PMAPool(channels, heads, num_seeds)
+        self.head = nn.Sequential(nn.Linear(num_seeds * channels, 64), nn.ReLU(), nn.Linear(64, num_classes))
+
+    def graph_embeddings(self, data) -> Tensor:
+        batch, size = _batch(data)
+        x = self.embed(self.norm(data.x))
+        for blk in self.blocks:
+            x = blk(x, batch=batch, dense=True)
+        return self.pool(x, batch, dim_size=size)
+
+    def forward(self, data) -> Tensor:
+        return self.head(self.graph_embeddings(data))
+
+
+__all__ = ["DeepSets", "SetTransformer"]

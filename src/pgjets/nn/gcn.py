@@ -1,0 +1,63 @@
+r"""Graph convolution in the form taught in the lecture notes.
+
+.. math::
+    \mathbf{h}_v' = \sigma\Big(W \frac{1}{|\mathcal{N}(v)|}\sum_{u \in \mathcal{N}(v)} \mathbf{h}_u
+                    + B\,\mathbf{h}_v\Big)
+
+A neighbour mean with weight :math:`W` plus a separate self term :math:`B`
+(Hamilton, *Graph Representation Learning*, ch. 5).  A node without
+neighbours gets the self term only.  Permutation equivariant.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from torch import Tensor, nn
+from torch_geometric.nn import MessagePassing
+
+from .._checks import check_finite, check_ndim
+from ..errors import InputShapeError
+
+
+class GCNLayer(MessagePassing):
+    r"""Mean-aggregation graph convolution with a separate self weight.
+
+    Args:
+        in_channels: Input size.
+        out_channels: Output size.
+        act: ``"relu"`` or ``None`` (linear).
+        bias: Bias on the self term.
+
+    Shapes:
+        - **input:** ``x`` :math:`(N, F)`, ``edge_index`` :math:`(2, E)`
+        - **output:** :math:`(N, F')`
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, act: Optional[str] = "relu", bias: bool = True) -> None:
+        super().__init__(aggr="mean")
+        if act not in ("relu", None):
+            raise ValueError(f"act must be 'relu' or None, got {act!r}")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.lin_neigh = nn.Linear(in_channels, out_channels, bias=False)  # W
+        self.lin_self = nn.Linear(in_channels, out_channels, bias=bias)  # B
+        self.act = nn.ReLU() if act == "relu" else nn.Identity()
+
+    def reset_parameters(self) -> None:
+        self.lin_neigh.reset_parameters()
+        self.lin_self.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        check_ndim(x, 2, "x", "(num_nodes, features)")
+        if x.size(1) != self.in_channels:
+            raise InputShapeError(f"x has {x.size(1)} features, GCNLayer expects {self.in_channels}")
+        check_ndim(edge_index, 2, "edge_index", "(2, num_edges)")
+        check_finite(x, "x")
+        neigh = self.propagate(edge_index, x=x)  # mean over neighbours, 0 if none
+        return self.act(self.lin_neigh(neigh) + self.lin_self(x))
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels})"
+
+
+__all__ = ["GCNLayer"]
