@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
+from pgjets.graphs.cloud import KNNGraph, cloud_to_graph, clouds_to_batch
+
+
+def flat(counts, f=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    p = int(sum(counts))
+    return torch.randn(p, f, generator=g), torch.randn(p, 2, generator=g), torch.rand(p, generator=g), torch.rand(p, 4, generator=g)
+
+
+def test_cloud_to_graph_caps_k_and_excludes_self():
+    x, pos, pt, p4 = flat([4])
+    d = cloud_to_graph(x, pos, k=16, pt=pt, p4=p4, y=1)
+    assert d.edge_index.size(1) == 4 * 3
+    assert bool((d.edge_index[0] != d.edge_index[1]).all())
+    assert d.y.tolist() == [1] and d.pt.shape == (4,)
+
+
+@pytest.mark.parametrize("k", [None, 3])
+def test_clouds_to_batch_equals_from_data_list(k):
+    counts = [5, 1, 8, 3]
+    x, pos, pt, p4 = flat(counts)
+    y = torch.tensor([0, 1, 1, 0])
+    b = clouds_to_batch(x, pos, counts, k=k, pt=pt, p4=p4, y=y)
+    ptr = np.r_[0, np.cumsum(counts)]
+    ref_list = []
+    for i in range(4):
+        sl = slice(ptr[i], ptr[i + 1])
+        if k is None:
+            from torch_geometric.data import Data
+
+            d = Data(x=x[sl], pos=pos[sl], pt=pt[sl], p4=p4[sl], y=y[i : i + 1])
+        else:
+            d = cloud_to_graph(x[sl], pos[sl], k, pt=pt[sl], p4=p4[sl], y=y[i : i + 1])
+        ref_list.append(d)
+    ref = Batch.from_data_list(ref_list)
+    assert b.num_graphs == 4
+    for key in ("x", "pos", "pt", "p4", "y", "batch", "ptr") + (("edge_index",) if k else ()):
+        assert torch.equal(b[key], ref[key]), key
+    for i, d in enumerate(b.to_data_list()):
+        for key in d.keys():
+            assert torch.equal(d[key], ref_list[i][key]), (i, key)
+    assert torch.equal(b[2].x, ref_list[2].x)
+
+
+def test_knn_transform_on_batch():
+    counts = [6, 7]
+    x, pos, _, _ = flat(counts)
+    b = clouds_to_batch(x, pos, counts)
+    b = KNNGraph(k=2)(b)
+    assert b.edge_index.size(1) == 13 * 2
+    assert bool((b.batch[b.edge_index[0]] == b.batch[b.edge_index[1]]).all())
+
+
+def test_bad_input():
+    x, pos, _, _ = flat([3, 2])
+    with pytest.raises(EmptyGraphError, match="jet 1"):
+        clouds_to_batch(x, pos, [5, 0])
+    with pytest.raises(InputShapeError, match="sum"):
+        clouds_to_batch(x, pos, [3, 3])
+    with pytest.raises(InputShapeError, match="particles"):
+        cloud_to_graph(x, pos[:2], 2)
+    with pytest.raises(InputShapeError, match="2-D"):
+        cloud_to_graph(x[:, 0], pos, 2)
+    bad = pos.clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(NonFiniteError):
+        cloud_to_graph(x, bad, 2)
+    with pytest.raises(EmptyGraphError):
+        cloud_to_graph(torch.zeros(0, 3), torch.zeros(0, 2), 2)
+    with pytest.raises(InputShapeError, match="labels"):
+        clouds_to_batch(x, pos, [3, 2], y=[1])
