@@ -35,7 +35,7 @@ def toy_graphs(n=96, seed=0):
 
 def make(tmp_path=None, epochs=4, **kw):
     torch.manual_seed(123)
-    cfg = TrainConfig(**{**dict(epochs=epochs, batch_size=16, lr=5e-3, progress=False, seed=7), **kw})
+    cfg = TrainConfig(**{**dict(epochs=epochs, batch_size=16, lr=5e-3, progress=False, verbose=False, seed=7), **kw})
     return Trainer(TinyNet(), cfg, out_dir=tmp_path)
 
 

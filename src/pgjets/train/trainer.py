@@ -57,6 +57,7 @@ class TrainConfig:
         seed: Seed of everything random in the run.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         progress: Show a tqdm progress bar.
+        verbose: Print one summary line per epoch.
     """
 
     epochs: int = 10
@@ -73,6 +74,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     progress: bool = True
+    verbose: bool = True
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -363,7 +365,18 @@ class Trainer:
             elif val_data is None:
                 best = True
             self.save_checkpoint(best=best)
+            if cfg.verbose:
+                print(_epoch_line(record, cfg.epochs), flush=True)
         return self.history
+
+
+def _epoch_line(record: dict, epochs: int) -> str:
+    parts = [f"epoch {int(record['epoch'])}/{epochs}"]
+    for key, value in record.items():
+        if key == "epoch":
+            continue
+        parts.append(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}")
+    return "  ".join(parts)
 
 
 def _progress(iterable: Iterable, total: Optional[int], desc: str, enabled: bool) -> Iterable:

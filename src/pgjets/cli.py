@@ -1,0 +1,91 @@
+"""The ``pgjets`` command line.
+
+Subcommands::
+
+    pgjets generate --process top --process qcd --n-jets 10000 --out DIR [--fast] [--workers N]
+    pgjets train --model particlenet (--data DIR | --generate N) --epochs E --out RUN [--config cfg.yaml]
+    pgjets evaluate RUN [--data DIR]
+    pgjets demo [--out runs/demo] [--n-jets 3000] [--epochs 8]
+
+Every subcommand prints what it does and exits with status 0 on success, 1 on a
+pgjets error (with the message, no traceback) and 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Optional, Sequence
+
+from .errors import PgjetsError
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="generate labelled jets with Pythia 8 + FastJet")
+    from .data.generate import add_generate_arguments, run_generate
+
+    add_generate_arguments(p)
+    p.set_defaults(func=run_generate)
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from .run import add_evaluate_arguments, add_train_arguments, run_evaluate, run_train
+
+    p = sub.add_parser("train", help="train a model on jets (generated on the spot or from DIR)")
+    add_train_arguments(p)
+    p.set_defaults(func=run_train)
+    e = sub.add_parser("evaluate", help="evaluate a trained run on its test data")
+    add_evaluate_arguments(e)
+    e.set_defaults(func=run_evaluate)
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    from .demo import add_demo_arguments, run_demo
+
+    p = sub.add_parser("demo", help="real top-vs-QCD tagging demo: generate, train, compare with a mass window")
+    add_demo_arguments(p)
+    p.set_defaults(func=run_demo)
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    try:
+        from .export import add_export_arguments, run_export
+    except ImportError:
+        return
+    p = sub.add_parser("export", help="export a trained run (ONNX)")
+    add_export_arguments(p)
+    p.set_defaults(func=run_export)
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_generate, _add_train, _add_demo, _add_export]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="pgjets", description="Symmetry-aware graph learning for particle physics.")
+    parser.add_argument("--version", action="version", version=f"pgjets {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except PgjetsError as exc:
+        print(f"pgjets {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"pgjets {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
