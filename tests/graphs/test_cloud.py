@@ -77,3 +77,35 @@ def test_bad_input():
         cloud_to_graph(torch.zeros(0, 3), torch.zeros(0, 2), 2)
     with pytest.raises(InputShapeError, match="labels"):
         clouds_to_batch(x, pos, [3, 2], y=[1])
+
+
+def test_knn_transform_keeps_batch_slicing_and_alias():
+    from pgjets.graphs.cloud import CloudToGraph
+
+    counts = [4, 6, 2]
+    x, pos, _, _ = flat(counts, seed=3)
+    b = CloudToGraph(k=3)(clouds_to_batch(x, pos, counts))
+    ptr = np.r_[0, np.cumsum(counts)]
+    for i, d in enumerate(b.to_data_list()):
+        ref = cloud_to_graph(x[ptr[i]:ptr[i + 1]], pos[ptr[i]:ptr[i + 1]], k=3)
+        assert torch.equal(d.edge_index, ref.edge_index), i
+    assert b.edge_index.size(1) == 4 * 3 + 6 * 3 + 2 * 1
+
+
+def test_batch_from_flat_graph_attrs_and_label_dtypes():
+    from pgjets.graphs.cloud import batch_from_flat
+
+    b = batch_from_flat({"x": torch.arange(5.0).view(5, 1)}, torch.tensor([2, 3]),
+                        graph_attrs={"g": torch.tensor([[1, 2], [3, 4]])})
+    assert b.num_graphs == 2 and b[1].g.tolist() == [[3, 4]] and b[1].x.view(-1).tolist() == [2, 3, 4]
+    with pytest.raises(InputShapeError, match="graphs"):
+        batch_from_flat({"x": torch.zeros(2, 1)}, torch.tensor([2]), graph_attrs={"g": torch.zeros(3)})
+    x, pos, _, _ = flat([3])
+    assert cloud_to_graph(x, pos, 2, y=np.int32(1)).y.dtype == torch.long
+    assert cloud_to_graph(x, pos, 2, y=0.5).y.dtype == torch.float32
+    with pytest.raises(InputShapeError, match="pt"):
+        cloud_to_graph(x, pos, 2, pt=torch.rand(4))
+    with pytest.raises(InputShapeError, match="p4"):
+        clouds_to_batch(x, pos, [3], p4=torch.rand(3, 3))
+    with pytest.raises(ValueError, match="positive"):
+        cloud_to_graph(x, pos, 0)

@@ -11,11 +11,15 @@ so the graph respects the locality of QCD radiation and is invariant under
 translations and rotations in the plane and under permutations of the
 particles.  :func:`clouds_to_batch` builds a whole ``Batch`` from flat arrays
 with one kNN call and no Python loop per jet.
+
+The helper :func:`batch_from_flat` writes a PyG ``Batch`` directly from flat,
+graph-by-graph concatenated tensors (it is shared by the image and event
+builders).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import torch
@@ -26,6 +30,81 @@ from torch_geometric.transforms import BaseTransform
 from .._checks import as_tensor, check_finite, check_ndim, check_nonempty, check_positive_int
 from ..errors import EmptyGraphError, InputShapeError
 from ..nn.knn import knn_graph
+
+
+def _ptr(counts: Tensor) -> Tensor:
+    ptr = torch.zeros(counts.numel() + 1, dtype=torch.long, device=counts.device)
+    torch.cumsum(counts, 0, out=ptr[1:])
+    return ptr
+
+
+def batch_from_flat(
+    node_attrs: Mapping[str, Tensor],
+    counts: Tensor,
+    edge_index: Optional[Tensor] = None,
+    edge_attrs: Optional[Mapping[str, Tensor]] = None,
+    graph_attrs: Optional[Mapping[str, Tensor]] = None,
+) -> Batch:
+    r"""Assemble a PyG ``Batch`` from flat tensors without ``from_data_list``.
+
+    Node (and edge) tensors are concatenated graph by graph; ``edge_index``
+    holds *global* node indices and its edges must be grouped by graph (all
+    edges of graph 0 first, ...).  The ``Batch`` internals (``batch``, ``ptr``,
+    ``_slice_dict``, ``_inc_dict``, ``_num_graphs``) are written so that
+    ``to_data_list()``, ``batch[i]`` and ``num_graphs`` behave exactly as for
+    :meth:`Batch.from_data_list`.
+
+    Args:
+        node_attrs: Node-level tensors, first dimension :math:`N = \sum_b n_b`.
+        counts: Nodes per graph, shape ``(B,)``.
+        edge_index: Global edge indices ``(2, E)``, grouped by graph.
+        edge_attrs: Edge-level tensors, first dimension ``E``.
+        graph_attrs: Graph-level tensors, first dimension ``B``
+            (e.g. ``y`` of shape ``(B,)`` or ``grid_size`` of shape ``(B, 2)``).
+
+    Shapes:
+        - **output:** ``Batch`` with ``batch`` :math:`(N,)`, ``ptr`` :math:`(B+1,)`
+    """
+    counts = counts.to(torch.long).reshape(-1)
+    num_graphs = counts.numel()
+    ptr = _ptr(counts)
+    device = counts.device
+    batch_vec = torch.repeat_interleave(torch.arange(num_graphs, device=device), counts)
+    zeros = torch.zeros(num_graphs, dtype=torch.long, device=device)
+    store: dict[str, Any] = {}
+    slices: dict[str, Tensor] = {}
+    incs: dict[str, Tensor] = {}
+    for key, value in node_attrs.items():
+        store[key], slices[key], incs[key] = value, ptr, zeros
+    if edge_index is not None:
+        e_counts = torch.bincount(batch_vec[edge_index[1]], minlength=num_graphs)
+        e_ptr = _ptr(e_counts)
+        store["edge_index"], slices["edge_index"], incs["edge_index"] = edge_index, e_ptr, ptr[:-1]
+        for key, value in (edge_attrs or {}).items():
+            store[key], slices[key], incs[key] = value, e_ptr, zeros
+    elif edge_attrs:
+        raise InputShapeError("edge_attrs given without edge_index")
+    g_ptr = torch.arange(num_graphs + 1, device=device)
+    for key, value in (graph_attrs or {}).items():
+        if value.size(0) != num_graphs:
+            raise InputShapeError(f"{key} has {value.size(0)} entries for {num_graphs} graphs")
+        store[key], slices[key], incs[key] = value, g_ptr, zeros
+    out = Batch(batch=batch_vec, ptr=ptr, **store)
+    out._num_graphs = num_graphs
+    out._slice_dict = slices
+    out._inc_dict = incs
+    return out
+
+
+def _refresh_edge_slices(data: Any) -> None:
+    """After replacing ``edge_index`` of a ``Batch``, fix its slice/inc dicts."""
+    slices = getattr(data, "_slice_dict", None)
+    if not isinstance(data, Batch) or slices is None or getattr(data, "ptr", None) is None:
+        return
+    num_graphs = data.ptr.numel() - 1
+    e_counts = torch.bincount(data.batch[data.edge_index[1]], minlength=num_graphs)
+    slices["edge_index"] = _ptr(e_counts)
+    data._inc_dict["edge_index"] = data.ptr[:-1]
 
 
 def _check_cloud(features: Tensor, coords: Tensor) -> None:
@@ -39,70 +118,103 @@ def _check_cloud(features: Tensor, coords: Tensor) -> None:
     check_finite(coords, "coords")
 
 
+def _per_node(value: Any, name: str, num: int, width: Optional[int]) -> Tensor:
+    t = as_tensor(value, name)
+    if width is None:
+        t = t.reshape(-1)
+        if t.numel() != num:
+            raise InputShapeError(f"{name} must have shape ({num},), got {tuple(t.shape)}")
+    else:
+        check_ndim(t, 2, name, f"({num}, {width})")
+        if tuple(t.shape) != (num, width):
+            raise InputShapeError(f"{name} must have shape ({num}, {width}), got {tuple(t.shape)}")
+    check_finite(t, name)
+    return t
+
+
+def _labels(y: Any) -> Tensor:
+    t = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y).reshape(-1)
+    if t.is_floating_point():
+        return t.to(torch.get_default_dtype())
+    return t if t.dtype == torch.bool else t.long()
+
+
 def cloud_to_graph(
-    features,
-    coords,
+    features: Any,
+    coords: Any,
     k: int,
-    pt=None,
-    p4=None,
-    y=None,
+    pt: Any = None,
+    p4: Any = None,
+    y: Any = None,
     loop: bool = False,
 ) -> Data:
     r"""One particle cloud to a kNN graph on ``coords``.
 
-    ``k`` is capped by the number of other particles (a 3-particle jet gets 2
-    neighbours per particle).
+    .. math::
+        \mathcal{E} = \{(j \to i) : j \in \operatorname{kNN}_k(i)\}
+
+    ``k`` is capped by the number of other particles: a jet with :math:`n`
+    particles gets :math:`\min(k, n - 1)` neighbours per particle (``n`` with
+    ``loop=True``), so a one-particle jet has no edges.  Distances are plain
+    Euclidean in ``coords`` (no :math:`\phi` wrapping: use coordinates relative
+    to the jet axis).
 
     Args:
         features: Node features ``(N, F)``.
         coords: Coordinates for the kNN search ``(N, D)``, usually
             :math:`(\Delta\eta, \Delta\phi)`; stored as ``pos``.
         k: Neighbours per particle.
-        pt, p4, y: Optional constituent :math:`p_T` ``(N,)``, four-momenta
-            ``(N, 4)`` and label.
+        pt: Optional constituent :math:`p_T`, ``(N,)``.
+        p4: Optional four-momenta ``(N, 4)``.
+        y: Optional label (stored as ``(1,)``, long for integers).
         loop: Count a particle as its own neighbour.
 
     Shapes:
-        - **output:** ``Data(x=(N, F), pos=(N, D), edge_index=(2, E))``
+        - **output:** ``Data(x=(N, F), pos=(N, D), edge_index=(2, E))`` with
+          :math:`E = N \min(k, N-1)`
     """
     x = as_tensor(features, "features")
     pos = as_tensor(coords, "coords")
     _check_cloud(x, pos)
     check_nonempty(x.size(0), "particle cloud")
     k = check_positive_int(k, "k")
+    n = x.size(0)
     data = Data(x=x, pos=pos, edge_index=knn_graph(pos, k, loop=loop))
     if pt is not None:
-        data.pt = as_tensor(pt, "pt").reshape(-1)
+        data.pt = _per_node(pt, "pt", n, None)
     if p4 is not None:
-        data.p4 = as_tensor(p4, "p4")
+        data.p4 = _per_node(p4, "p4", n, 4)
     if y is not None:
-        data.y = torch.as_tensor(y).reshape(-1)
+        data.y = _labels(y)
     return data
 
 
 def clouds_to_batch(
-    features,
-    coords,
-    counts,
+    features: Any,
+    coords: Any,
+    counts: Any,
     k: Optional[int] = None,
-    pt=None,
-    p4=None,
-    y=None,
+    pt: Any = None,
+    p4: Any = None,
+    y: Any = None,
     loop: bool = False,
 ) -> Batch:
     r"""Many particle clouds, given flat, to one PyG ``Batch`` (vectorised).
 
     Equivalent to ``Batch.from_data_list([cloud_to_graph(...) for each jet])``
-    but built directly: one kNN call for all jets and the ``Batch`` internals
-    (``batch``, ``ptr``, slice and increment dictionaries) written at once, so
+    but built directly: one batched kNN call for all jets and the ``Batch``
+    internals written at once (see :func:`batch_from_flat`), so
     ``batch.to_data_list()`` and ``batch[i]`` work as usual.
 
     Args:
         features: Flat node features ``(P, F)`` of all jets, jet by jet.
         coords: Flat coordinates ``(P, D)``.
-        counts: Particles per jet ``(J,)``; each must be >= 1.
-        k: Neighbours (``None``: no edges).
-        pt, p4: Optional flat ``(P,)`` and ``(P, 4)``.
+        counts: Particles per jet ``(J,)``; each must be >= 1
+            (:class:`~pgjets.errors.EmptyGraphError` otherwise).
+        k: Neighbours, capped per jet as in :func:`cloud_to_graph`
+            (``None``: no edges).
+        pt: Optional flat :math:`p_T` ``(P,)``.
+        p4: Optional flat four-momenta ``(P, 4)``.
         y: Optional per-jet labels ``(J,)``.
         loop: Self loops in the kNN graph.
 
@@ -113,56 +225,48 @@ def clouds_to_batch(
     x = as_tensor(features, "features")
     pos = as_tensor(coords, "coords")
     _check_cloud(x, pos)
-    counts = torch.as_tensor(np.asarray(counts) if not isinstance(counts, Tensor) else counts).long().reshape(-1)
+    counts = torch.as_tensor(np.asarray(counts) if not isinstance(counts, Tensor) else counts)
+    counts = counts.long().reshape(-1).to(x.device)
     num_graphs = counts.numel()
     if num_graphs == 0:
         raise EmptyGraphError("no jets given")
     if bool((counts <= 0).any()):
         j = int(torch.nonzero(counts <= 0)[0])
         raise EmptyGraphError(f"jet {j} has no particles")
-    if int(counts.sum()) != x.size(0):
-        raise InputShapeError(f"counts sum to {int(counts.sum())} but there are {x.size(0)} particles")
-    ptr = torch.zeros(num_graphs + 1, dtype=torch.long)
-    torch.cumsum(counts, 0, out=ptr[1:])
-    batch_vec = torch.repeat_interleave(torch.arange(num_graphs), counts)
-    zeros = torch.zeros(num_graphs + 1, dtype=torch.long)
-    store: dict[str, Tensor] = {"x": x, "pos": pos}
-    slices: dict[str, Tensor] = {"x": ptr, "pos": ptr}
-    incs: dict[str, Tensor] = {"x": zeros[:-1], "pos": zeros[:-1]}
+    n = x.size(0)
+    if int(counts.sum()) != n:
+        raise InputShapeError(f"counts sum to {int(counts.sum())} but there are {n} particles")
+    nodes: dict[str, Tensor] = {"x": x, "pos": pos}
     if pt is not None:
-        store["pt"] = as_tensor(pt, "pt").reshape(-1)
-        slices["pt"], incs["pt"] = ptr, zeros[:-1]
+        nodes["pt"] = _per_node(pt, "pt", n, None)
     if p4 is not None:
-        store["p4"] = as_tensor(p4, "p4")
-        slices["p4"], incs["p4"] = ptr, zeros[:-1]
-    if k is not None:
-        k = check_positive_int(k, "k")
-        ei = knn_graph(pos, k, batch_vec, loop=loop)
-        store["edge_index"] = ei
-        e_counts = torch.bincount(batch_vec[ei[1]], minlength=num_graphs)
-        e_ptr = torch.zeros(num_graphs + 1, dtype=torch.long)
-        torch.cumsum(e_counts, 0, out=e_ptr[1:])
-        slices["edge_index"] = e_ptr
-        incs["edge_index"] = ptr[:-1]
+        nodes["p4"] = _per_node(p4, "p4", n, 4)
+    graph: dict[str, Tensor] = {}
     if y is not None:
-        yt = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y).reshape(-1)
+        yt = _labels(y)
         if yt.numel() != num_graphs:
             raise InputShapeError(f"y has {yt.numel()} labels for {num_graphs} jets")
-        store["y"] = yt
-        slices["y"] = torch.arange(num_graphs + 1)
-        incs["y"] = zeros[:-1]
-    out = Batch(batch=batch_vec, ptr=ptr, **store)
-    out._num_graphs = num_graphs
-    out._slice_dict = slices
-    out._inc_dict = incs
-    return out
+        graph["y"] = yt.to(x.device)
+    edge_index = None
+    if k is not None:
+        k = check_positive_int(k, "k")
+        batch_vec = torch.repeat_interleave(torch.arange(num_graphs, device=x.device), counts)
+        edge_index = knn_graph(pos, k, batch_vec, loop=loop)
+    return batch_from_flat(nodes, counts, edge_index=edge_index, graph_attrs=graph)
 
 
 class KNNGraph(BaseTransform):
-    """Add a kNN graph on ``data.pos`` (per graph for a ``Batch``).
+    r"""Add a kNN graph on ``data.pos`` (per graph for a ``Batch``).
+
+    .. math::
+        \mathcal{E} = \{(j \to i) : j \in \operatorname{kNN}_k(i),\;
+        b(j) = b(i)\}
+
+    On a ``Batch`` the slice bookkeeping of ``edge_index`` is refreshed, so
+    ``to_data_list()`` still works.
 
     Args:
-        k: Neighbours per node.
+        k: Neighbours per node (capped by the graph size minus one).
         loop: Self loops.
     """
 
@@ -170,14 +274,23 @@ class KNNGraph(BaseTransform):
         self.k = check_positive_int(k, "k")
         self.loop = loop
 
-    def forward(self, data):
-        if getattr(data, "pos", None) is None:
+    def forward(self, data: Any) -> Any:
+        pos = getattr(data, "pos", None)
+        if pos is None:
             raise InputShapeError("KNNGraph needs data.pos")
-        data.edge_index = knn_graph(data.pos, self.k, getattr(data, "batch", None), loop=self.loop)
+        check_ndim(pos, 2, "data.pos", "(num_nodes, dims)")
+        check_nonempty(pos.size(0), "graph")
+        check_finite(pos, "data.pos")
+        data.edge_index = knn_graph(pos, self.k, getattr(data, "batch", None), loop=self.loop)
+        _refresh_edge_slices(data)
         return data
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(k={self.k})"
+        return f"{self.__class__.__name__}(k={self.k}, loop={self.loop})"
 
 
-__all__ = ["cloud_to_graph", "clouds_to_batch", "KNNGraph"]
+class CloudToGraph(KNNGraph):
+    """Alias of :class:`KNNGraph` (builds the kNN graph of a particle cloud)."""
+
+
+__all__ = ["batch_from_flat", "cloud_to_graph", "clouds_to_batch", "KNNGraph", "CloudToGraph"]

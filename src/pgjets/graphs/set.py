@@ -1,0 +1,143 @@
+r"""Sets to fully connected graphs.
+
+Every element of a set of :math:`n` elements sends a message to every other
+one,
+
+.. math::
+    \mathcal{E} = \{(j \to i) : i, j \in \{1, \dots, n\},\; j \ne i\},
+    \qquad |\mathcal{E}| = n (n - 1)
+
+(:math:`n^2` with self loops).  Message passing on this graph is
+permutation-equivariant, like Deep Sets or attention over the set.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+from torch_geometric.transforms import BaseTransform
+
+from .._checks import as_tensor, check_finite, check_ndim, check_nonempty
+from ..errors import InputShapeError
+from .cloud import _labels, _per_node, _refresh_edge_slices
+
+
+def fully_connected_edge_index(
+    counts: Tensor, self_loops: bool = False, ptr: Optional[Tensor] = None
+) -> Tensor:
+    r"""Edges of disjoint complete graphs, vectorised over graphs.
+
+    .. math::
+        \mathcal{E} = \bigcup_b \{(j \to i) : i, j \in G_b\}
+        \setminus \{(i \to i)\}_{\text{unless self loops}}
+
+    Args:
+        counts: Nodes per graph ``(B,)``; the nodes of graph ``b`` are
+            ``ptr[b] .. ptr[b+1]-1``.
+        self_loops: Keep :math:`i \to i`.
+        ptr: Optional precomputed offsets ``(B+1,)``.
+
+    Returns:
+        ``edge_index`` ``(2, E)``, sorted by target and grouped by graph.
+
+    Shapes:
+        - **input:** ``counts`` :math:`(B,)`
+        - **output:** :math:`(2, \sum_b n_b^2)` or :math:`(2, \sum_b n_b(n_b-1))`
+    """
+    counts = counts.to(torch.long).reshape(-1)
+    device = counts.device
+    if ptr is None:
+        ptr = torch.zeros(counts.numel() + 1, dtype=torch.long, device=device)
+        torch.cumsum(counts, 0, out=ptr[1:])
+    num_nodes = int(ptr[-1])
+    graph_of = torch.repeat_interleave(torch.arange(counts.numel(), device=device), counts)
+    per_target = counts[graph_of]  # each target receives n_b candidate sources
+    target = torch.repeat_interleave(torch.arange(num_nodes, device=device), per_target)
+    start = torch.zeros(num_nodes + 1, dtype=torch.long, device=device)
+    torch.cumsum(per_target, 0, out=start[1:])
+    local = torch.arange(target.numel(), device=device) - start[target]
+    source = ptr[graph_of[target]] + local
+    if not self_loops:
+        keep = source != target
+        source, target = source[keep], target[keep]
+    return torch.stack([source, target])
+
+
+def set_to_graph(
+    features: Any,
+    self_loops: bool = False,
+    pt: Any = None,
+    y: Any = None,
+) -> Data:
+    r"""A set of :math:`n` elements to a fully connected directed graph.
+
+    .. math::
+        \mathcal{E} = \{(j \to i) : j \ne i\}
+
+    Args:
+        features: Element features ``(N, F)``.
+        self_loops: Add the :math:`N` edges :math:`i \to i`.
+        pt: Optional per-element :math:`p_T` ``(N,)``.
+        y: Optional label (stored as ``(1,)``).
+
+    Shapes:
+        - **input:** ``features`` :math:`(N, F)`
+        - **output:** ``Data(x=(N, F), edge_index=(2, N(N-1)))``
+    """
+    x = as_tensor(features, "features")
+    check_ndim(x, 2, "features", "(num_elements, features)")
+    check_nonempty(x.size(0), "set")
+    check_finite(x, "features")
+    n = x.size(0)
+    edge_index = fully_connected_edge_index(torch.tensor([n]), self_loops)
+    data = Data(x=x, edge_index=edge_index)
+    if pt is not None:
+        data.pt = _per_node(pt, "pt", n, None)
+    if y is not None:
+        data.y = _labels(y)
+    return data
+
+
+class FullyConnected(BaseTransform):
+    r"""Replace ``edge_index`` by the complete graph on each graph's nodes.
+
+    Works on a single ``Data`` and on a ``Batch`` (complete within each graph,
+    vectorised; the ``Batch`` slice bookkeeping is refreshed).
+
+    .. math::
+        \mathcal{E} = \{(j \to i) : b(j) = b(i),\; j \ne i\}
+
+    Args:
+        self_loops: Keep :math:`i \to i`.
+    """
+
+    def __init__(self, self_loops: bool = False) -> None:
+        self.self_loops = self_loops
+
+    def forward(self, data: Any) -> Any:
+        n = data.num_nodes
+        if n is None:
+            raise InputShapeError("FullyConnected needs a graph with nodes (data.num_nodes is None)")
+        check_nonempty(int(n), "graph")
+        batch = getattr(data, "batch", None)
+        if batch is None:
+            counts = torch.tensor([int(n)])
+        else:
+            if batch.numel() > 1 and bool((batch[1:] < batch[:-1]).any()):
+                raise InputShapeError("data.batch must be sorted (as PyG batches are)")
+            ptr = getattr(data, "ptr", None)
+            num_graphs = ptr.numel() - 1 if ptr is not None else int(batch.max()) + 1
+            counts = torch.bincount(batch, minlength=num_graphs)
+        data.edge_index = fully_connected_edge_index(counts.to(batch.device if batch is not None else "cpu"),
+                                                     self.self_loops)
+        _refresh_edge_slices(data)
+        return data
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(self_loops={self.self_loops})"
+
+
+__all__ = ["fully_connected_edge_index", "set_to_graph", "FullyConnected"]

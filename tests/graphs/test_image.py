@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch_geometric.data import Batch
+
+from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
+from pgjets.graphs.image import ImageToGraph, image_to_graph, images_to_batch
+
+
+def grid_conv_reference(data, weight):
+    """out_i = W[1,1] x_i + sum_j W[1+drow, 1+dcol] x_j with the stored offsets."""
+    src, dst = data.edge_index
+    off = data.edge_attr.long() + 1
+    w_edge = weight[:, :, off[:, 0], off[:, 1]].permute(2, 0, 1)  # (E, Cout, Cin)
+    msg = torch.bmm(w_edge, data.x[src].unsqueeze(-1)).squeeze(-1)
+    out = data.x @ weight[:, :, 1, 1].T
+    return out.index_add(0, dst, msg)
+
+
+def test_edge_counts_3x3():
+    img = torch.rand(3, 3)
+    # 4-connectivity: 6 horizontal + 6 vertical undirected pairs = 24 directed edges.
+    assert image_to_graph(img, connectivity=4).num_edges == 24
+    # 8-connectivity adds 2 diagonals in each of the 4 2x2 blocks: 24 + 16 = 40.
+    assert image_to_graph(img, connectivity=8).num_edges == 40
+    h, w = 4, 5
+    d4 = image_to_graph(torch.rand(h, w), 4)
+    d8 = image_to_graph(torch.rand(h, w), 8)
+    assert d4.num_edges == 2 * (h * (w - 1) + w * (h - 1))
+    assert d8.num_edges == d4.num_edges + 4 * (h - 1) * (w - 1)
+
+
+def test_shapes_positions_and_offsets():
+    img = torch.randn(2, 4, 5, generator=torch.Generator().manual_seed(0))
+    d = image_to_graph(img)
+    assert d.x.shape == (20, 2) and d.pos.shape == (20, 2) and d.edge_attr.shape == (d.num_edges, 2)
+    assert d.grid_size.tolist() == [[4, 5]]
+    assert d.pos.dtype == torch.float32 and d.edge_attr.dtype == torch.float32
+    # node r*W + c holds pixel (r, c)
+    assert torch.equal(d.x[2 * 5 + 3], img[:, 2, 3])
+    assert d.pos[2 * 5 + 3].tolist() == [2.0, 3.0]
+    src, dst = d.edge_index
+    assert torch.equal(d.edge_attr, d.pos[src] - d.pos[dst])
+    assert bool((src != dst).all())
+    assert d.edge_attr.abs().max() == 1 and bool((d.edge_attr.abs().sum(1) > 0).all())
+    # no duplicate edges
+    assert torch.unique(src * 100 + dst).numel() == d.num_edges
+
+
+def test_offsets_reproduce_conv2d():
+    g = torch.Generator().manual_seed(1)
+    img = torch.randn(2, 6, 7, generator=g)
+    weight = torch.randn(3, 2, 3, 3, generator=g)
+    ref = F.conv2d(img.unsqueeze(0), weight, padding="same")[0]  # (3, H, W)
+    out = grid_conv_reference(image_to_graph(img, 8), weight)
+    assert torch.allclose(out, ref.permute(1, 2, 0).reshape(-1, 3), atol=1e-5)
+
+
+def test_drop_zeros_keeps_offsets_right():
+    g = torch.Generator().manual_seed(2)
+    img = torch.randn(2, 6, 6, generator=g)
+    img = img * (torch.rand(1, 6, 6, generator=g) > 0.5)
+    weight = torch.randn(4, 2, 3, 3, generator=g)
+    d = image_to_graph(img, 8, drop_zeros=True)
+    keep = (img != 0).any(0)
+    assert d.num_nodes == int(keep.sum())
+    rows, cols = torch.nonzero(keep, as_tuple=True)
+    assert torch.equal(d.pos, torch.stack([rows, cols], 1).float())
+    assert torch.equal(d.edge_attr, d.pos[d.edge_index[0]] - d.pos[d.edge_index[1]])
+    ref = F.conv2d(img.unsqueeze(0), weight, padding=1)[0][:, rows, cols].T
+    assert torch.allclose(grid_conv_reference(d, weight), ref, atol=1e-5)
+    assert d.grid_size.tolist() == [[6, 6]]
+
+
+@pytest.mark.parametrize("drop_zeros", [False, True])
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_images_to_batch_matches_from_data_list(drop_zeros, connectivity):
+    g = torch.Generator().manual_seed(3)
+    imgs = torch.randn(4, 3, 5, 4, generator=g) * (torch.rand(4, 1, 5, 4, generator=g) > 0.4)
+    b = images_to_batch(imgs, connectivity, drop_zeros)
+    data_list = [image_to_graph(im, connectivity, drop_zeros) for im in imgs]
+    ref = Batch.from_data_list(data_list)
+    assert b.num_graphs == 4
+    for key in ("x", "pos", "edge_index", "edge_attr", "grid_size", "batch", "ptr"):
+        assert torch.equal(b[key], ref[key]), key
+    assert b.grid_size.shape == (4, 2)
+    for i, d in enumerate(b.to_data_list()):
+        for key in data_list[i].keys():
+            assert torch.equal(d[key], data_list[i][key]), (i, key)
+    assert torch.equal(b[3].edge_index, data_list[3].edge_index)
+
+
+def test_numpy_2d_input_and_transform():
+    arr = np.arange(12, dtype=np.float64).reshape(3, 4)
+    d = ImageToGraph(connectivity=4)(arr)
+    assert d.x.shape == (12, 1) and d.x.dtype == torch.float32
+    assert d.x[:, 0].tolist() == list(range(12))
+    assert "connectivity=4" in repr(ImageToGraph(4))
+
+
+def test_bad_input():
+    with pytest.raises(InputShapeError, match="2-D or 3-D"):
+        image_to_graph(torch.rand(5))
+    with pytest.raises(InputShapeError, match="4-D"):
+        images_to_batch(torch.rand(2, 3, 3))
+    bad = torch.rand(3, 3)
+    bad[1, 1] = float("nan")
+    with pytest.raises(NonFiniteError):
+        image_to_graph(bad)
+    with pytest.raises(ValueError, match="4 or 8"):
+        image_to_graph(torch.rand(3, 3), connectivity=6)
+    with pytest.raises(ValueError, match="4 or 8"):
+        ImageToGraph(connectivity=True)
+    with pytest.raises(EmptyGraphError):
+        image_to_graph(torch.zeros(1, 0, 3))
+    with pytest.raises(EmptyGraphError, match="image 1"):
+        images_to_batch(torch.stack([torch.ones(1, 2, 2), torch.zeros(1, 2, 2)]), drop_zeros=True)

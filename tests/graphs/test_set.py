@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.data import Batch, Data
+
+from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
+from pgjets.graphs.set import FullyConnected, fully_connected_edge_index, set_to_graph
+
+
+def edge_set(ei):
+    return {(int(a), int(b)) for a, b in ei.T}
+
+
+def test_set_to_graph_complete_without_self_loops():
+    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    d = set_to_graph(x, pt=torch.rand(5), y=2)
+    assert d.edge_index.shape == (2, 20)
+    assert edge_set(d.edge_index) == {(j, i) for i in range(5) for j in range(5) if i != j}
+    assert d.y.tolist() == [2] and d.y.dtype == torch.long and d.pt.shape == (5,)
+    d2 = set_to_graph(x, self_loops=True)
+    assert d2.edge_index.size(1) == 25
+    assert set_to_graph(x[:1]).edge_index.shape == (2, 0)
+
+
+def test_fully_connected_on_batch_matches_per_graph():
+    g = torch.Generator().manual_seed(1)
+    sizes = [3, 1, 4, 2]
+    data_list = [Data(x=torch.randn(n, 2, generator=g)) for n in sizes]
+    b = FullyConnected()(Batch.from_data_list(data_list))
+    ref = Batch.from_data_list([set_to_graph(d.x) for d in data_list])
+    assert torch.equal(b.edge_index, ref.edge_index)
+    assert bool((b.batch[b.edge_index[0]] == b.batch[b.edge_index[1]]).all())
+    assert b.edge_index.size(1) == sum(n * (n - 1) for n in sizes)
+    for d, r in zip(b.to_data_list(), ref.to_data_list()):
+        assert torch.equal(d.edge_index, r.edge_index)
+
+
+def test_fully_connected_helper_and_transform_on_data():
+    ei = fully_connected_edge_index(torch.tensor([2, 0, 2]), self_loops=True)
+    assert edge_set(ei) == {(0, 0), (1, 0), (0, 1), (1, 1), (2, 2), (3, 2), (2, 3), (3, 3)}
+    d = FullyConnected(self_loops=True)(Data(x=torch.rand(3, 1)))
+    assert d.edge_index.size(1) == 9
+
+
+def test_bad_input():
+    with pytest.raises(InputShapeError, match="2-D"):
+        set_to_graph(torch.rand(4))
+    with pytest.raises(EmptyGraphError):
+        set_to_graph(torch.rand(0, 3))
+    with pytest.raises(NonFiniteError):
+        set_to_graph(torch.tensor([[1.0], [float("inf")]]))
+    with pytest.raises(InputShapeError, match="pt"):
+        set_to_graph(torch.rand(3, 2), pt=torch.rand(4))
+    with pytest.raises(EmptyGraphError):
+        FullyConnected()(Data(x=torch.rand(0, 2)))
