@@ -50,3 +50,47 @@ def test_without_pid_and_zero_momenta_are_finite():
 def test_unknown_feature_set():
     with pytest.raises(ValueError, match="feature_set"):
         feature_names("everything")
+
+
+def test_exact_values_of_a_symmetric_jet():
+    # two equal massless particles at eta = +-0.2, phi = 0: jet axis at eta 0, phi 0
+    cols = np.array([massless(50.0, 0.2, 0.0), massless(50.0, -0.2, 0.0)]).T
+    t = JetTable(px=cols[0], py=cols[1], pz=cols[2], E=cols[3], offsets=[0, 2], label=[0])
+    f = constituent_features(t, "kinematic")
+    x = dict(zip(f["names"], f["x"].T))
+    np.testing.assert_allclose(x["deta"], [0.2, -0.2], atol=1e-6)
+    np.testing.assert_allclose(x["dphi"], [0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(x["log_pt_rel"], np.log([0.5, 0.5]), atol=1e-6)
+    np.testing.assert_allclose(x["log_e_rel"], np.log([0.5, 0.5]), atol=1e-6)
+    np.testing.assert_allclose(x["log_e"], np.log(50.0 * np.cosh(0.2)), rtol=1e-6)
+    np.testing.assert_allclose(x["delta_r"], [0.2, 0.2], atol=1e-6)
+    np.testing.assert_allclose(f["p4"][:, 0], cols[3], rtol=1e-6)
+    np.testing.assert_allclose(f["pos"], np.stack([x["deta"], x["dphi"]], 1))
+
+
+def test_pid_one_hots_and_charge_from_pdgid():
+    pdg = np.array([-211, 2112, 22, 11, -13, 321])
+    n = pdg.size
+    t = JetTable(px=np.linspace(1, 6, n), py=np.ones(n), pz=np.zeros(n), E=np.linspace(2, 7, n),
+                 offsets=[0, 3, n], label=[0, 1], pdgid=pdg)
+    f = constituent_features(t)
+    x = dict(zip(f["names"], f["x"].T))
+    assert x["charge"].tolist() == [-1, 0, 0, -1, 1, 1]
+    assert x["is_charged_hadron"].tolist() == [1, 0, 0, 0, 0, 1]
+    assert x["is_neutral_hadron"].tolist() == [0, 1, 0, 0, 0, 0]
+    assert x["is_photon"].tolist() == [0, 0, 1, 0, 0, 0]
+    assert x["is_electron"].tolist() == [0, 0, 0, 1, 0, 0]
+    assert x["is_muon"].tolist() == [0, 0, 0, 0, 1, 0]
+    # each particle has exactly one type
+    onehot = f["x"][:, -5:]
+    np.testing.assert_array_equal(onehot.sum(1), np.ones(n))
+    assert f["x"].dtype == np.float32
+    assert constituent_features(t, "kinematic")["x"].shape == (n, 7)
+    assert constituent_features(t, "angular")["names"] == ["deta", "dphi"]
+
+
+def test_wrap_phi_range():
+    v = wrap_phi(np.array([np.pi, -np.pi, 3 * np.pi, 0.5, -7.0]))
+    assert (v > -np.pi).all() and (v <= np.pi + 1e-12).all()
+    np.testing.assert_allclose(v[:3], np.pi)
+    np.testing.assert_allclose(np.cos(v), np.cos([np.pi, -np.pi, 3 * np.pi, 0.5, -7.0]), atol=1e-12)

@@ -59,3 +59,55 @@ def test_empty_jet_is_an_error():
     t = JetTable(px=[1.0], py=[0.0], pz=[0.0], E=[1.0], offsets=[0, 1, 1], label=[0, 0])
     with pytest.raises(EmptyGraphError):
         jet_image(t)
+
+
+def test_arrays_input_extent_and_vectorised_over_jets():
+    rng = np.random.default_rng(2)
+    counts = np.array([5, 1, 7])
+    P = counts.sum()
+    pos = rng.uniform(-0.5, 0.5, (P, 2))
+    pt = rng.uniform(1, 10, P)
+    imgs = jet_image((pos, pt, counts), npix=8, extent=((-1, 1), (-1, 1)), centre=False, rotate=False,
+                     flip=False, normalize=False)
+    assert imgs.shape == (3, 1, 8, 8)
+    off = np.r_[0, np.cumsum(counts)]
+    np.testing.assert_allclose(imgs.sum(dim=(1, 2, 3)).numpy(), [pt[a:b].sum() for a, b in zip(off[:-1], off[1:])],
+                               rtol=1e-5)
+    # each jet alone gives the same image as inside the batch
+    single = jet_image({"pos": pos[5:6], "pt": pt[5:6], "counts": [1]}, npix=8, extent=((-1, 1), (-1, 1)),
+                       centre=False, rotate=False, flip=False, normalize=False)
+    assert torch.equal(single[0], imgs[1])
+    # a particle outside a narrow extent is dropped
+    narrow = jet_image((np.array([[0.0, 0.0], [0.9, 0.0]]), np.array([2.0, 3.0]), [2]), npix=4, R=0.5,
+                       centre=False, rotate=False, flip=False, normalize=False)
+    assert narrow.sum().item() == pytest.approx(2.0)
+
+
+def test_two_particle_jet_is_exactly_invariant():
+    # two particles: after centring, rotation and flipping the image is the same for
+    # any orientation and position of the pair
+    ref = None
+    for angle, shift in [(0.0, (0.0, 0.0)), (0.7, (0.1, -0.2)), (2.5, (-0.3, 0.05)), (-1.2, (0.2, 0.2))]:
+        d = np.array([math.cos(angle), math.sin(angle)]) * 0.3
+        pos = np.array([shift + d * 0.25, shift - d * 0.75])  # centroid at `shift` for pt 3:1
+        img = jet_image((pos, np.array([30.0, 10.0]), [2]), npix=20)
+        if ref is None:
+            ref = img
+            assert torch.count_nonzero(img) == 2
+        assert torch.equal(img, ref)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="npix"):
+        jet_image((np.zeros((1, 2)), np.ones(1), [1]), npix=0)
+    with pytest.raises(ValueError, match="extent"):
+        jet_image((np.zeros((1, 2)), np.ones(1), [1]), extent=((1, -1), (0, 1)))
+    from pgjets.errors import InputShapeError, NonFiniteError
+    with pytest.raises(InputShapeError):
+        jet_image((np.zeros((3, 3)), np.ones(3), [3]))
+    with pytest.raises(InputShapeError):
+        jet_image((np.zeros((3, 2)), np.ones(3), [2]))
+    with pytest.raises(NonFiniteError):
+        jet_image((np.full((1, 2), np.nan), np.ones(1), [1]))
+    with pytest.raises(EmptyGraphError):
+        jet_image((np.zeros((1, 2)), np.ones(1), [1, 0]))

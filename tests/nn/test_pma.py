@@ -3,25 +3,81 @@ from __future__ import annotations
 import pytest
 import torch
 
+from pgjets.errors import InputShapeError, NonFiniteError
 from pgjets.nn.pma import ClassAttentionPool, PMAPool
 
+SIZES = (3, 6, 1, 4)
 
-@pytest.mark.parametrize("pool_cls", [lambda: PMAPool(16, heads=4, num_seeds=2), lambda: ClassAttentionPool(16, 4, 2)])
-def test_invariant_and_no_padding_leak(pool_cls):
+
+def setup(c=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    batch = torch.cat([torch.full((s,), i, dtype=torch.long) for i, s in enumerate(SIZES)])
+    return torch.randn(batch.numel(), c, generator=g), batch
+
+
+def pools():
     torch.manual_seed(0)
-    pool = pool_cls().eval()
-    sizes = [5, 1, 9]
-    batch = torch.cat([torch.full((s,), i) for i, s in enumerate(sizes)])
-    x = torch.randn(batch.numel(), 16)
+    return [PMAPool(16, heads=4, num_seeds=2).eval(), ClassAttentionPool(16, heads=4, num_blocks=2).eval()]
+
+
+@pytest.mark.parametrize("i", [0, 1])
+def test_permutation_invariant_and_no_leak(i):
+    pool = pools()[i]
+    x, batch = setup()
     out = pool(x, batch)
-    perm = torch.cat([torch.randperm(5), torch.tensor([5]), 6 + torch.randperm(9)])
-    torch.testing.assert_close(pool(x[perm], batch), out, atol=1e-5, rtol=1e-5)
-    alone = pool(x[6:], None)
-    torch.testing.assert_close(alone[0], out[2], atol=1e-5, rtol=1e-5)
+    assert out.shape == (4, 32 if i == 0 else 16)
+    starts = torch.tensor([0, 3, 9, 10])
+    perm = torch.cat([s + torch.randperm(n) for s, n in zip(starts.tolist(), SIZES)])
+    assert (pool(x[perm], batch) - out).abs().max() < 1e-5
+    for g, (s, n) in enumerate(zip(starts.tolist(), SIZES)):
+        alone = pool(x[s:s + n])
+        assert (alone[0] - out[g]).abs().max() < 1e-5
+    torch.testing.assert_close(pool(x, ptr=torch.tensor([0, 3, 9, 10, 14])), out)
+    torch.testing.assert_close(pool(x, index=batch, dim_size=4), out)
+    # an extra empty graph does not change the others
+    assert (pool(x, batch, dim_size=5)[:4] - out).abs().max() < 1e-6
+    # the output depends on the nodes
+    assert (pool(x + torch.randn_like(x), batch) - out).abs().max() > 1e-4
 
 
-def test_shapes():
-    x = torch.randn(10, 8)
-    b = torch.tensor([0] * 4 + [1] * 6)
-    assert PMAPool(8, 2, num_seeds=3)(x, b).shape == (2, 24)
-    assert ClassAttentionPool(8, 2)(x, b).shape == (2, 8)
+def test_pma_reference_and_layout():
+    torch.manual_seed(1)
+    pool = PMAPool(8, heads=2, num_seeds=3).eval()
+    x = torch.randn(5, 8)
+    a = pool.attn
+    q = a.lin_q(pool.seeds).view(3, 2, 4).transpose(0, 1)
+    k = a.lin_k(x).view(5, 2, 4).transpose(0, 1)
+    v = a.lin_v(x).view(5, 2, 4).transpose(0, 1)
+    att = torch.softmax(q @ k.transpose(1, 2) / 2.0, -1) @ v  # (2, 3, 4)
+    h = pool.norm1(pool.seeds + a.lin_out(att.transpose(0, 1).reshape(3, 8)))
+    ref = pool.norm2(h + pool.ff(h))
+    torch.testing.assert_close(pool(x), ref.reshape(1, 24), atol=1e-5, rtol=1e-5)
+    pool.flatten = False
+    assert pool(x, torch.zeros(5, dtype=torch.long)).shape == (1, 3, 8)
+
+
+def test_gradients_reach_parameters():
+    pool = pools()[1]
+    x, batch = setup()
+    pool(x, batch).sum().backward()
+    assert pool.cls.grad is not None and pool.cls.grad.abs().sum() > 0
+
+
+def test_bad_input():
+    pma, cap = pools()
+    x, batch = setup()
+    with pytest.raises(ValueError, match="divisible"):
+        PMAPool(10, heads=4)
+    with pytest.raises(ValueError):
+        PMAPool(16, heads=4, num_seeds=0)
+    for pool in (pma, cap):
+        with pytest.raises(InputShapeError, match="channels"):
+            pool(torch.randn(4, 8))
+        with pytest.raises(InputShapeError):
+            pool(x, batch[:-1])
+        with pytest.raises(InputShapeError):
+            pool(x, batch, dim_size=2)
+        bad = x.clone()
+        bad[1, 1] = float("nan")
+        with pytest.raises(NonFiniteError):
+            pool(bad, batch)

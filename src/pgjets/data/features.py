@@ -16,6 +16,8 @@ photon, electron, muon). Logarithms of zero momenta are clamped at
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .table import JetTable
@@ -30,12 +32,26 @@ FEATURE_NAMES: dict[str, list[str]] = {
     "angular": ["deta", "dphi"],
 }
 
-_CHARGED_HADRONS = (211, 321, 2212)
-_EPS = 1e-8
+#: ``|pdgid|`` of the charged hadrons (pi+-, K+-, p, and the rarer Sigma+-, Xi-, Omega-).
+CHARGED_HADRONS = (211, 321, 2212, 3222, 3112, 3312, 3334)
+#: ``|pdgid|`` of the neutral hadrons (K_L, n, K_S, Lambda, Xi0, pi0 if left undecayed).
+NEUTRAL_HADRONS = (130, 2112, 310, 3122, 3322, 111)
+#: Floor of the arguments of every logarithm: ``log(max(v, LOG_FLOOR))``.
+LOG_FLOOR = 1e-8
+_EPS = LOG_FLOOR
 
 
 def feature_names(feature_set: str, has_pid: bool = True) -> list[str]:
-    """Column names of :func:`constituent_features` for a feature set."""
+    """Column names of :func:`constituent_features` for a feature set.
+
+    Args:
+        feature_set (str): ``"particlenet"``, ``"kinematic"`` or ``"angular"``.
+        has_pid (bool): Whether the jets carry PDG ids (``"particlenet"`` adds
+            the charge and PID columns only then).
+
+    Raises:
+        ValueError: Unknown feature set.
+    """
     if feature_set not in FEATURE_NAMES:
         raise ValueError(f"unknown feature_set {feature_set!r}; choose one of {sorted(FEATURE_NAMES)}")
     if feature_set == "particlenet" and not has_pid:
@@ -44,21 +60,56 @@ def feature_names(feature_set: str, has_pid: bool = True) -> list[str]:
 
 
 def wrap_phi(dphi: np.ndarray) -> np.ndarray:
-    """Wrap angles to :math:`(-\\pi, \\pi]`."""
+    r"""Wrap angles to :math:`(-\pi, \pi]`.
+
+    .. math::
+        \operatorname{wrap}(\phi) = \pi - ((\pi - \phi) \bmod 2\pi)
+
+    Shapes:
+        - **input / output:** any shape.
+    """
     return np.pi - np.mod(np.pi - dphi, 2 * np.pi)
 
 
-def constituent_features(table: JetTable, feature_set: str = "particlenet") -> dict[str, np.ndarray]:
-    """Features, coordinates, :math:`p_T` and four-momenta of all constituents.
+def constituent_features(table: JetTable, feature_set: str = "particlenet") -> dict[str, Any]:
+    r"""Features, coordinates, :math:`p_T` and four-momenta of all constituents.
+
+    Vectorised over every constituent of every jet (no loop per jet). The jet
+    axis :math:`(\eta_J, \phi_J)` and :math:`p_{T,J}`, :math:`E_J` come from
+    the summed constituent four-momenta. Constituent pseudorapidity is
+    :math:`\eta_i = \operatorname{asinh}(p_{z,i} / \max(p_{T,i}, 10^{-8}))`.
+
+    .. math::
+        x_i = \bigl(\Delta\eta_i, \Delta\phi_i, \log p_{T,i}, \log E_i,
+        \log\tfrac{p_{T,i}}{p_{T,J}}, \log\tfrac{E_i}{E_J}, \Delta R_i
+        [, q_i, \text{one-hots}]\bigr)
+
+    Zero (or negative) :math:`p_T` and :math:`E` are clamped to
+    :data:`LOG_FLOOR` inside every logarithm, so the result never holds NaN or
+    inf. Column order is :func:`feature_names` / :data:`FEATURE_NAMES`:
+
+    - ``"particlenet"``: ``deta, dphi, log_pt, log_e, log_pt_rel, log_e_rel,
+      delta_r`` and, when ``table.pdgid`` is present, ``charge,
+      is_charged_hadron, is_neutral_hadron, is_photon, is_electron, is_muon``
+      (``|pdgid|`` in :data:`CHARGED_HADRONS`, :data:`NEUTRAL_HADRONS`, 22,
+      11, 13; JetClass conventions). Without ``table.charge`` the charge is
+      derived from the PDG id.
+    - ``"kinematic"``: the seven kinematic columns only.
+    - ``"angular"``: ``deta, dphi``.
 
     Args:
-        table: The jets.
-        feature_set: ``"particlenet"`` (kinematics + charge/PID when the table
-            has ``pdgid``), ``"kinematic"`` or ``"angular"``.
+        table (JetTable): The jets.
+        feature_set (str): ``"particlenet"`` (default), ``"kinematic"`` or ``"angular"``.
 
     Returns:
-        ``{"x": (P, F), "pos": (P, 2), "pt": (P,), "p4": (P, 4), "names": [...]}``,
-        float32 arrays.
+        dict: ``x``, ``pos`` = :math:`(\Delta\eta, \Delta\phi)`, ``pt``,
+        ``p4`` = :math:`(E, p_x, p_y, p_z)` (float32 arrays) and ``names``
+        (the column names of ``x``).
+
+    Shapes:
+        - **input:** ``P`` constituents in ``J`` jets.
+        - **output:** ``x`` :math:`(P, F)`, ``pos`` :math:`(P, 2)`, ``pt``
+          :math:`(P,)`, ``p4`` :math:`(P, 4)`.
     """
     has_pid = table.pdgid is not None
     names = feature_names(feature_set, has_pid)
@@ -81,22 +132,38 @@ def constituent_features(table: JetTable, feature_set: str = "particlenet") -> d
         "delta_r": np.hypot(deta, dphi),
     }
     if has_pid and any(n in PID for n in names):
-        pid = np.abs(table.pdgid.astype(np.int64))
-        charge = table.charge.astype(np.float64) if table.charge is not None else np.zeros_like(pt)
+        signed = np.asarray(table.pdgid).astype(np.int64)
+        pid = np.abs(signed)
+        charged_had = np.isin(pid, CHARGED_HADRONS)
+        if table.charge is not None:
+            charge = np.asarray(table.charge).astype(np.float64)
+        else:
+            # hadrons carry the sign of their id, leptons the opposite one (e- is 11)
+            charge = np.where(charged_had, np.sign(signed), 0.0)
+            charge = np.where((pid == 11) | (pid == 13), -np.sign(signed), charge).astype(np.float64)
         cols["charge"] = charge
-        cols["is_charged_hadron"] = np.isin(pid, _CHARGED_HADRONS).astype(np.float64)
+        cols["is_charged_hadron"] = charged_had.astype(np.float64)
+        cols["is_neutral_hadron"] = np.isin(pid, NEUTRAL_HADRONS).astype(np.float64)
         cols["is_photon"] = (pid == 22).astype(np.float64)
         cols["is_electron"] = (pid == 11).astype(np.float64)
         cols["is_muon"] = (pid == 13).astype(np.float64)
-        cols["is_neutral_hadron"] = ((charge == 0) & (pid != 22) & (pid > 100)).astype(np.float64)
-    x = np.stack([cols[n] for n in names], axis=1).astype(np.float32) if len(pt) else np.zeros((0, len(names)), np.float32)
-    return {
-        "x": x,
-        "pos": np.stack([deta, dphi], 1).astype(np.float32).reshape(-1, 2),
-        "pt": pt.astype(np.float32),
-        "p4": np.stack([E, px, py, pz], 1).astype(np.float32).reshape(-1, 4),
-        "names": names,
-    }
+    # fill preallocated float32 arrays column by column (cheaper than stack + astype)
+    x = np.empty((pt.size, len(names)), dtype=np.float32)
+    for j, n in enumerate(names):
+        x[:, j] = cols[n]
+    pos = np.empty((pt.size, 2), dtype=np.float32)
+    pos[:, 0], pos[:, 1] = deta, dphi
+    p4 = np.empty((pt.size, 4), dtype=np.float32)
+    p4[:, 0], p4[:, 1], p4[:, 2], p4[:, 3] = E, px, py, pz
+    return {"x": x, "pos": pos, "pt": pt.astype(np.float32), "p4": p4, "names": names}
 
 
-__all__ = ["constituent_features", "feature_names", "FEATURE_NAMES", "wrap_phi"]
+__all__ = [
+    "constituent_features",
+    "feature_names",
+    "FEATURE_NAMES",
+    "CHARGED_HADRONS",
+    "NEUTRAL_HADRONS",
+    "LOG_FLOOR",
+    "wrap_phi",
+]

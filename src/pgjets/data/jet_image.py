@@ -22,43 +22,104 @@ All jets are processed at once with NumPy (no loop per jet).
 
 from __future__ import annotations
 
+from typing import Optional, Sequence, Union
+
 import numpy as np
 import torch
 from torch import Tensor
 
+from .._checks import check_positive_int
+from ..errors import EmptyGraphError, InputShapeError, NonFiniteError
 from .features import constituent_features
 from .table import JetTable
 
+Extent = Sequence[Sequence[float]]
+
+
+def _as_arrays(table_or_arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(pos (P, 2), pt (P,), counts (J,))`` from a table or a tuple."""
+    if isinstance(table_or_arrays, JetTable):
+        table_or_arrays.require_nonempty_jets()
+        f = constituent_features(table_or_arrays, "angular")
+        return f["pos"].astype(np.float64), f["pt"].astype(np.float64), table_or_arrays.n_constituents
+    if isinstance(table_or_arrays, dict):
+        items = (table_or_arrays.get("pos"), table_or_arrays.get("pt"), table_or_arrays.get("counts"))
+    else:
+        items = tuple(table_or_arrays)
+    if len(items) != 3 or any(v is None for v in items):
+        raise InputShapeError("jet_image needs a JetTable or (pos (P, 2), pt (P,), counts (J,))")
+    pos, pt, counts = (np.asarray(v.detach().cpu() if isinstance(v, Tensor) else v) for v in items)
+    pos, pt, counts = pos.astype(np.float64), pt.astype(np.float64).reshape(-1), counts.astype(np.int64).reshape(-1)
+    if pos.ndim != 2 or pos.shape[1] != 2:
+        raise InputShapeError(f"pos must be 2-D (num_particles, 2), got shape {pos.shape}")
+    if pt.shape[0] != pos.shape[0] or int(counts.sum()) != pos.shape[0] or (counts < 0).any():
+        raise InputShapeError(f"pos {pos.shape}, pt {pt.shape} and counts (sum {int(counts.sum())}) disagree")
+    if not (np.isfinite(pos).all() and np.isfinite(pt).all()):
+        raise NonFiniteError("pos or pt hold NaN or infinite values")
+    if counts.size and counts.min() == 0:
+        raise EmptyGraphError(f"jet {int(np.argmin(counts))} has zero constituents")
+    return pos, pt, counts
+
 
 def jet_image(
-    table: JetTable,
+    table_or_arrays: Union[JetTable, tuple, dict],
     npix: int = 20,
     R: float = 0.8,
+    extent: Optional[Extent] = None,
     centre: bool = True,
     rotate: bool = True,
     flip: bool = True,
     normalize: bool = True,
 ) -> Tensor:
-    """Preprocessed jet images.
+    r"""Preprocessed jet images, all jets at once (``np.bincount``, no loop per jet).
+
+    Pixel :math:`(r, c)` of jet :math:`J` holds
+
+    .. math::
+        I_{rc} = \frac{1}{Z}\sum_{i \in J} p_{T,i}\,
+        [\, \Delta\eta'_i \in \text{row } r,\ \Delta\phi'_i \in \text{col } c \,]
+
+    with :math:`(\Delta\eta', \Delta\phi')` the centred, rotated and
+    flipped coordinates and :math:`Z = \sum_{rc} I_{rc}` if ``normalize``
+    else 1. Constituents outside the extent are dropped, so without
+    normalisation the pixel sum is the :math:`p_T` inside the extent.
 
     Args:
-        table: The jets.
-        npix: Pixels per side (20 and 40 are the usual choices).
-        R: Half-width of the image in :math:`\\eta` and :math:`\\phi`.
-        centre, rotate, flip, normalize: The preprocessing steps above.
+        table_or_arrays: A :class:`JetTable`, or ``(pos, pt, counts)`` (tuple
+            or dict) with :math:`(\Delta\eta, \Delta\phi)` ``(P, 2)``,
+            :math:`p_T` ``(P,)`` and particles per jet ``(J,)``.
+        npix (int): Pixels per side (20 and 40 are the usual choices).
+        R (float): Half-width of the image in :math:`\eta` and :math:`\phi`
+            (extent :math:`[-R, R]^2`) when ``extent`` is not given.
+        extent: ``((eta_min, eta_max), (phi_min, phi_max))``.
+        centre (bool): Centre on the :math:`p_T`-weighted centroid.
+        rotate (bool): Rotate the principal axis to the vertical (rows).
+        flip (bool): Put the :math:`p_T`-heavier half at positive row and
+            column coordinates.
+        normalize (bool): Scale each image to unit pixel sum.
 
-    Returns:
-        Images of shape ``(J, 1, npix, npix)``; rows follow :math:`\\Delta\\eta`
-        (after rotation: the principal axis), columns :math:`\\Delta\\phi`.
+    Shapes:
+        - **input:** ``P`` constituents in ``J`` jets.
+        - **output:** :math:`(J, 1, \text{npix}, \text{npix})`; rows follow
+          :math:`\Delta\eta'` (after rotation: the principal axis), columns
+          :math:`\Delta\phi'`.
+
+    Raises:
+        EmptyGraphError: A jet has no constituents.
+        InputShapeError: Inconsistent arrays.
+        ValueError: ``npix < 1`` or an empty extent.
     """
-    if npix < 1:
-        raise ValueError(f"npix must be >= 1, got {npix}")
-    table.require_nonempty_jets()
-    f = constituent_features(table, "angular")
-    pos = f["pos"].astype(np.float64)
-    w = f["pt"].astype(np.float64)
-    idx = table.jet_index
-    J = len(table)
+    npix = check_positive_int(npix, "npix")
+    if extent is None:
+        if not R > 0:
+            raise ValueError(f"R must be positive, got {R}")
+        extent = ((-R, R), (-R, R))
+    (e0, e1), (p0, p1) = (tuple(map(float, extent[0])), tuple(map(float, extent[1])))
+    if not (e1 > e0 and p1 > p0):
+        raise ValueError(f"extent must be ((eta_min, eta_max), (phi_min, phi_max)) with min < max, got {extent}")
+    pos, w, counts = _as_arrays(table_or_arrays)
+    J = counts.size
+    idx = np.repeat(np.arange(J), counts)
     wsum = np.maximum(np.bincount(idx, weights=w, minlength=J), 1e-12)
     if centre:
         c_eta = np.bincount(idx, weights=w * pos[:, 0], minlength=J) / wsum
@@ -73,13 +134,13 @@ def jet_image(
         cos, sin = np.cos(-theta)[idx], np.sin(-theta)[idx]
         pos = np.stack([cos * pos[:, 0] - sin * pos[:, 1], sin * pos[:, 0] + cos * pos[:, 1]], 1)
     if flip:
+        pos = pos.copy()
         for col in (1, 0):
             side = np.bincount(idx, weights=w * np.sign(pos[:, col]), minlength=J)
             sign = np.where(side < 0, -1.0, 1.0)[idx]
             pos[:, col] = pos[:, col] * sign
-    edges = (pos + R) / (2 * R) * npix
-    row = np.floor(edges[:, 0]).astype(np.int64)
-    col = np.floor(edges[:, 1]).astype(np.int64)
+    row = np.floor((pos[:, 0] - e0) / (e1 - e0) * npix).astype(np.int64)
+    col = np.floor((pos[:, 1] - p0) / (p1 - p0) * npix).astype(np.int64)
     inside = (row >= 0) & (row < npix) & (col >= 0) & (col < npix)
     flat = (idx[inside] * npix + row[inside]) * npix + col[inside]
     img = np.bincount(flat, weights=w[inside], minlength=J * npix * npix).reshape(J, 1, npix, npix)

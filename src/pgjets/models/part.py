@@ -88,8 +88,9 @@ class ParticleTransformer(nn.Module):
         feats = dense_pairwise_features(dense, mask)  # (B, N, N, 4)
         B, N = mask.shape
         pair_mask = mask[:, :, None] & mask[:, None, :]
-        out = feats.new_zeros(B, N, N, self.heads)
-        out[pair_mask] = self.pair_embed(feats[pair_mask])
+        emb = self.pair_embed(feats[pair_mask])
+        out = emb.new_zeros(B, N, N, self.heads)
+        out[pair_mask] = emb
         return out.permute(0, 3, 1, 2).contiguous()
 
     def node_embeddings(self, data) -> Tensor:

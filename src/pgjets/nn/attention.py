@@ -1,9 +1,11 @@
 r"""Multi-head attention as message passing (Vaswani et al. 2017; ParT, Qu et al. 2022).
 
-For an edge :math:`j \to i` and head :math:`h`, with
-:math:`\mathbf{q}_i = W_Q \mathbf{x}_i`, :math:`\mathbf{k}_j = W_K \mathbf{x}_j`,
-:math:`\mathbf{v}_j = W_V \mathbf{x}_j` split into :math:`H` heads of size
-:math:`d = C / H`:
+For an edge :math:`j \to i` (``edge_index[0] = j`` the source, ``edge_index[1]
+= i`` the target) and head :math:`h` of size :math:`d = C / H`:
+
+.. math::
+    \mathbf{q}_i = W_Q \mathbf{x}_i, \quad \mathbf{k}_j = W_K \mathbf{x}_j, \quad
+    \mathbf{v}_j = W_V \mathbf{x}_j,
 
 .. math::
     \alpha_{ij}^{h} = \operatorname{softmax}_{j \in \mathcal{N}(i)}\Big(
@@ -12,12 +14,18 @@ For an edge :math:`j \to i` and head :math:`h`, with
     \mathbf{x}_i' = W_O \big\Vert_{h=1}^{H} \sum_{j \in \mathcal{N}(i)} \alpha_{ij}^{h}\, \mathbf{v}_j^{h},
 
 where :math:`U_{ij}^h` is an optional additive pairwise bias (ParT's embedded
-interaction features).  The softmax runs over each node's incoming edges, so a
-fully connected graph with self loops gives ordinary (masked) self-attention,
-and a bipartite graph gives cross-attention.  For fully connected graphs the
-``dense=True`` path pads the batch once and calls
-:func:`torch.nn.functional.scaled_dot_product_attention` (fused kernels); it
-returns the same result as the sparse path.
+interaction features, :math:`U = W_U \mathbf{e}_{ij}`, or given explicitly).
+The softmax runs over each target node's incoming edges: a fully connected
+graph gives ordinary self-attention, a bipartite graph cross-attention.  A node
+without incoming edges gets :math:`W_O \mathbf{0}` (the output bias).
+
+The ``dense=True`` path pads the batch once with
+:func:`torch_geometric.utils.to_dense_batch` and calls the fused
+:func:`torch.nn.functional.scaled_dot_product_attention`.  Without
+``edge_index`` it attends over **all nodes of the graph, the node itself
+included**, so it matches the sparse path only on a fully connected graph
+*with self loops*; with ``edge_index`` the edges become a dense boolean mask
+and both paths agree on any graph.
 """
 
 from __future__ import annotations
@@ -31,141 +39,255 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax, to_dense_batch
 
-from .._checks import check_finite, check_ndim
+from .._checks import check_finite, check_ndim, check_positive_int
 from ..errors import InputShapeError
+from .positional import local_positions
+
+PairTensor = Tuple[Tensor, Tensor]
 
 
-def local_positions(batch: Tensor) -> Tensor:
-    """Position of each node inside its graph (``batch`` sorted)."""
-    n = batch.numel()
-    if n == 0:
-        return batch.new_zeros(0)
-    counts = torch.bincount(batch)
-    starts = torch.cumsum(counts, 0) - counts
-    return torch.arange(n, device=batch.device) - starts[batch]
+def _check_edge_index(edge_index: Tensor, num_src: int, num_dst: int) -> Tensor:
+    check_ndim(edge_index, 2, "edge_index", "(2, num_edges)")
+    if edge_index.size(0) != 2:
+        raise InputShapeError(f"edge_index must have shape (2, num_edges), got {tuple(edge_index.shape)}")
+    if edge_index.is_floating_point() or edge_index.dtype == torch.bool:
+        raise InputShapeError(f"edge_index must hold integer indices, got dtype {edge_index.dtype}")
+    edge_index = edge_index.to(torch.long)
+    if edge_index.numel():
+        if int(edge_index.min()) < 0:
+            raise InputShapeError("edge_index holds negative indices")
+        if int(edge_index[0].max()) >= num_src:
+            raise InputShapeError(
+                f"edge_index[0] refers to node {int(edge_index[0].max())} but there are {num_src} source nodes"
+            )
+        if int(edge_index[1].max()) >= num_dst:
+            raise InputShapeError(
+                f"edge_index[1] refers to node {int(edge_index[1].max())} but there are {num_dst} target nodes"
+            )
+    return edge_index
+
+
+def _batch_from(num_nodes: int, batch: Optional[Tensor], ptr: Optional[Tensor], device: torch.device) -> Tensor:
+    """Graph index per node from ``batch`` or ``ptr`` (default: one graph)."""
+    if batch is not None:
+        check_ndim(batch, 1, "batch", "(num_nodes,)")
+        if batch.numel() != num_nodes:
+            raise InputShapeError(f"batch has {batch.numel()} entries but x has {num_nodes} nodes")
+        return batch.to(torch.long)
+    if ptr is not None:
+        check_ndim(ptr, 1, "ptr", "(num_graphs + 1,)")
+        ptr = ptr.to(torch.long)
+        if int(ptr[-1]) != num_nodes:
+            raise InputShapeError(f"ptr ends at {int(ptr[-1])} but x has {num_nodes} nodes")
+        return torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=device), ptr.diff())
+    return torch.zeros(num_nodes, dtype=torch.long, device=device)
 
 
 class MultiHeadAttention(MessagePassing):
-    r"""Multi-head (self or cross) attention over the edges of a graph.
+    r"""Multi-head self- or cross-attention over the edges of a graph.
 
     Args:
-        channels: Node feature size :math:`C` (query side; also key side unless
-            ``kv_channels``).
-        heads: Number of heads :math:`H` (must divide ``channels``).
-        dropout: Dropout on the attention weights.
-        edge_dim: If set, ``edge_attr`` :math:`(E, \text{edge\_dim})` is mapped
-            to a per-head additive bias.
-        bias: Bias in the projections.
-        kv_channels: Feature size of the source nodes for cross-attention.
+        channels: Node feature size :math:`C`, or a pair ``(C_src, C_dst)`` for
+            cross-attention between feature spaces.  The attention width is
+            :math:`C_{dst}`, which ``heads`` must divide.
+        heads: Number of heads :math:`H`.
+        dropout: Dropout probability on the attention weights (training only).
+        edge_dim: If set, ``edge_attr`` :math:`(E, \text{edge\_dim})` is mapped by a
+            linear layer to an additive per-head bias :math:`(E, H)` (ParT).
+        bias: Whether the Q/K/V/output projections have a bias.
+        out_channels: Output size (default :math:`C_{dst}`).
 
     Forward args:
-        x: Node features ``(N, C)`` or a tuple ``(x_src, x_dst)`` (cross-attention).
-        edge_index: ``(2, E)``, ``edge_index[0]`` source (keys/values),
-            ``edge_index[1]`` target (queries).
-        edge_attr: Edge features for the learned bias.
-        attn_bias: Explicit additive bias ``(E, H)``.
+        x: Node features ``(N, C)``, or ``(x_src, x_dst)`` for cross-attention
+            (queries from ``x_dst``, keys and values from ``x_src``).
+        edge_index: ``(2, E)``; ``edge_index[0]`` indexes sources
+            (keys/values), ``edge_index[1]`` targets (queries).
+        edge_attr: Edge features for the learned bias (needs ``edge_dim``).
+        attn_bias: Explicit additive bias ``(E, H)`` (added to the learned one).
         edge_mask: Boolean ``(E,)``; ``False`` drops the edge.
-        causal: Keep only edges whose source position within its graph is
-            not after the target's (needs ``batch``; self-attention only).
+        causal: Keep only edges whose source's local position within its
+            graph is ``<=`` the target's.  Local positions come from ``batch``
+            or ``ptr`` (one graph if neither is given) in storage order;
+            self-attention only.
         batch: Graph index per node (for ``causal`` and ``dense``).
-        dense: Use the padded fused path; the graph must be fully connected
-            within each graph **including self loops** (``edge_index`` is then
-            not read and may be ``None``).
-        dense_bias: Additive bias ``(B, H, N_max, N_max)`` for the dense path.
-        return_attention: Also return the weights ``(E, H)`` (sparse path).
+        ptr: CSR graph offsets, an alternative to ``batch``.
+        dense: Use the padded fused path (self-attention only; ``batch`` must
+            be sorted).  Without ``edge_index`` every node attends to every
+            node of its graph **including itself**; with ``edge_index`` only
+            along the given edges (needed for ``edge_attr``/``attn_bias``/
+            ``edge_mask``, and whenever the layer has ``edge_dim``; duplicate
+            edges are not supported there).
+        dense_bias: Additive bias ``(B, H, N_max, N_max)`` for the dense path
+            (``N_max`` as produced by ``to_dense_batch(x, batch)``).
+        return_attention: Return ``(out, alpha)`` with the attention weights
+            ``alpha`` of shape ``(E, H)``, aligned with the given ``edge_index``
+            (edges dropped by ``edge_mask``/``causal`` get 0; sparse path only).
 
     Shapes:
-        - **input:** :math:`(N, C)`, :math:`(2, E)`
-        - **output:** :math:`(N_{dst}, C)`
+        - **input:** ``x`` :math:`(N, C)` or :math:`((N_s, C_s), (N_t, C_t))`,
+          ``edge_index`` :math:`(2, E)`
+        - **output:** :math:`(N_t, C_{out})`
     """
 
     def __init__(
         self,
-        channels: int,
+        channels: Union[int, Tuple[int, int]],
         heads: int = 8,
         dropout: float = 0.0,
         edge_dim: Optional[int] = None,
         bias: bool = True,
-        kv_channels: Optional[int] = None,
+        out_channels: Optional[int] = None,
     ) -> None:
-        super().__init__(aggr="add", node_dim=0)
-        if channels % heads != 0:
-            raise ValueError(f"channels ({channels}) must be divisible by heads ({heads})")
-        self.channels, self.heads, self.head_dim = channels, heads, channels // heads
-        self.dropout = dropout
-        kv = kv_channels or channels
-        self.q = nn.Linear(channels, channels, bias=bias)
-        self.k = nn.Linear(kv, channels, bias=bias)
-        self.v = nn.Linear(kv, channels, bias=bias)
-        self.out = nn.Linear(channels, channels, bias=bias)
-        self.edge_bias = nn.Linear(edge_dim, heads, bias=False) if edge_dim else None
+        super().__init__(aggr="sum", node_dim=0)
+        if isinstance(channels, int):
+            src_ch = dst_ch = channels
+        else:
+            src_ch, dst_ch = channels
+        src_ch = check_positive_int(src_ch, "channels")
+        dst_ch = check_positive_int(dst_ch, "channels")
+        heads = check_positive_int(heads, "heads")
+        if dst_ch % heads != 0:
+            raise ValueError(f"channels ({dst_ch}) must be divisible by heads ({heads})")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.in_channels = (src_ch, dst_ch)
+        self.channels = dst_ch
+        self.heads = heads
+        self.head_dim = dst_ch // heads
+        self.dropout = float(dropout)
+        self.edge_dim = None if edge_dim is None else check_positive_int(edge_dim, "edge_dim")
+        self.out_channels = dst_ch if out_channels is None else check_positive_int(out_channels, "out_channels")
+        self.lin_q = nn.Linear(dst_ch, dst_ch, bias=bias)
+        self.lin_k = nn.Linear(src_ch, dst_ch, bias=bias)
+        self.lin_v = nn.Linear(src_ch, dst_ch, bias=bias)
+        self.lin_out = nn.Linear(dst_ch, self.out_channels, bias=bias)
+        self.lin_edge = nn.Linear(self.edge_dim, heads, bias=False) if self.edge_dim else None
         self._alpha: Optional[Tensor] = None
 
     def reset_parameters(self) -> None:
-        for m in (self.q, self.k, self.v, self.out, self.edge_bias):
-            if m is not None:
-                m.reset_parameters()
+        """Re-initialise all projections."""
+        for lin in (self.lin_q, self.lin_k, self.lin_v, self.lin_out, self.lin_edge):
+            if lin is not None:
+                lin.reset_parameters()
 
+    # ------------------------------------------------------------------ input
+    def _split_x(self, x: Union[Tensor, PairTensor]) -> PairTensor:
+        if isinstance(x, Tensor):
+            x_src = x_dst = x
+        elif isinstance(x, (tuple, list)) and len(x) == 2:
+            x_src, x_dst = x
+        else:
+            raise InputShapeError("x must be a tensor or a pair (x_src, x_dst)")
+        check_ndim(x_src, 2, "x_src", "(num_nodes, channels)")
+        check_ndim(x_dst, 2, "x_dst", "(num_nodes, channels)")
+        if x_src.size(1) != self.in_channels[0]:
+            raise InputShapeError(f"x_src has {x_src.size(1)} channels, attention expects {self.in_channels[0]}")
+        if x_dst.size(1) != self.in_channels[1]:
+            raise InputShapeError(f"x has {x_dst.size(1)} channels, attention expects {self.in_channels[1]}")
+        check_finite(x_src, "x_src")
+        if x_dst is not x_src:
+            check_finite(x_dst, "x_dst")
+        return x_src, x_dst
+
+    def _edge_bias(self, edge_index: Tensor, edge_attr: Optional[Tensor], attn_bias: Optional[Tensor]) -> Optional[Tensor]:
+        E, H = edge_index.size(1), self.heads
+        bias: Optional[Tensor] = None
+        if edge_attr is not None and self.lin_edge is None:
+            raise ValueError("edge_attr was given but the layer was built without edge_dim")
+        if self.lin_edge is not None:
+            if edge_attr is None:
+                raise ValueError("this attention layer was built with edge_dim: pass edge_attr")
+            if edge_attr.dim() == 1 and self.edge_dim == 1:
+                edge_attr = edge_attr.view(-1, 1)
+            check_ndim(edge_attr, 2, "edge_attr", "(num_edges, edge_dim)")
+            if edge_attr.shape != (E, self.edge_dim):
+                raise InputShapeError(
+                    f"edge_attr must have shape ({E}, {self.edge_dim}), got {tuple(edge_attr.shape)}"
+                )
+            check_finite(edge_attr, "edge_attr")
+            bias = self.lin_edge(edge_attr)
+        if attn_bias is not None:
+            if attn_bias.shape != (E, H):
+                raise InputShapeError(f"attn_bias must have shape ({E}, {H}), got {tuple(attn_bias.shape)}")
+            check_finite(attn_bias, "attn_bias")
+            bias = attn_bias if bias is None else bias + attn_bias
+        return bias
+
+    def _keep_mask(self, edge_index: Tensor, edge_mask: Optional[Tensor], causal: bool, cross: bool,
+                   num_nodes: int, batch: Optional[Tensor], ptr: Optional[Tensor]) -> Optional[Tensor]:
+        keep: Optional[Tensor] = None
+        if edge_mask is not None:
+            check_ndim(edge_mask, 1, "edge_mask", "(num_edges,)")
+            if edge_mask.numel() != edge_index.size(1):
+                raise InputShapeError(
+                    f"edge_mask has {edge_mask.numel()} entries but there are {edge_index.size(1)} edges"
+                )
+            if edge_mask.dtype != torch.bool:
+                raise InputShapeError(f"edge_mask must be boolean, got dtype {edge_mask.dtype}")
+            keep = edge_mask
+        if causal:
+            if cross:
+                raise ValueError("causal=True needs self-attention (x a single tensor)")
+            b = _batch_from(num_nodes, batch, ptr, edge_index.device)
+            pos = local_positions(b, ptr if batch is None else None)
+            c = pos[edge_index[0]] <= pos[edge_index[1]]
+            keep = c if keep is None else keep & c
+        return keep
+
+    # ---------------------------------------------------------------- forward
     def forward(
         self,
-        x: Union[Tensor, Tuple[Tensor, Tensor]],
+        x: Union[Tensor, PairTensor],
         edge_index: Optional[Tensor] = None,
         edge_attr: Optional[Tensor] = None,
         attn_bias: Optional[Tensor] = None,
         edge_mask: Optional[Tensor] = None,
         causal: bool = False,
         batch: Optional[Tensor] = None,
+        ptr: Optional[Tensor] = None,
         dense: bool = False,
         dense_bias: Optional[Tensor] = None,
         return_attention: bool = False,
     ):
-        x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
-        check_ndim(x_src, 2, "x_src", "(num_nodes, channels)")
-        check_ndim(x_dst, 2, "x_dst", "(num_nodes, channels)")
-        if x_dst.size(1) != self.channels:
-            raise InputShapeError(f"x has {x_dst.size(1)} channels, attention expects {self.channels}")
-        check_finite(x_dst, "x")
+        """Attend along ``edge_index`` (or densely within each graph)."""
+        cross = not isinstance(x, Tensor)
+        x_src, x_dst = self._split_x(x)
         if dense:
-            if not isinstance(x, Tensor):
-                raise ValueError("dense=True supports self-attention only")
-            return self._dense(x, batch, dense_bias, causal)
+            if cross:
+                raise ValueError("dense=True supports self-attention only; use the sparse path for cross-attention")
+            if return_attention:
+                raise ValueError("return_attention is only available on the sparse path (dense=False)")
+            return self._dense(x_dst, edge_index, edge_attr, attn_bias, edge_mask, causal, batch, ptr, dense_bias)
+        if dense_bias is not None:
+            raise ValueError("dense_bias is only used with dense=True; pass attn_bias (E, heads) instead")
         if edge_index is None:
             raise ValueError("edge_index is required unless dense=True")
-        check_ndim(edge_index, 2, "edge_index", "(2, num_edges)")
-        E, H, D = edge_index.size(1), self.heads, self.head_dim
-        bias = None
-        if self.edge_bias is not None:
-            if edge_attr is None:
-                raise ValueError("this attention layer was built with edge_dim: pass edge_attr")
-            bias = self.edge_bias(edge_attr)
-        if attn_bias is not None:
-            if attn_bias.shape != (E, H):
-                raise InputShapeError(f"attn_bias must have shape ({E}, {H}), got {tuple(attn_bias.shape)}")
-            bias = attn_bias if bias is None else bias + attn_bias
-        keep = None
-        if edge_mask is not None:
-            keep = edge_mask.bool()
-        if causal:
-            if batch is None:
-                batch = torch.zeros(x_dst.size(0), dtype=torch.long, device=x_dst.device)
-            loc = local_positions(batch)
-            c = loc[edge_index[0]] <= loc[edge_index[1]]
-            keep = c if keep is None else keep & c
+        edge_index = _check_edge_index(edge_index, x_src.size(0), x_dst.size(0))
+        bias = self._edge_bias(edge_index, edge_attr, attn_bias)
+        keep = self._keep_mask(edge_index, edge_mask, causal, cross, x_dst.size(0), batch, ptr)
         if keep is not None:
             edge_index = edge_index[:, keep]
-            if bias is not None:
-                bias = bias[keep]
-        q = self.q(x_dst).view(-1, H, D)
-        k = self.k(x_src).view(-1, H, D)
-        v = self.v(x_src).view(-1, H, D)
+            bias = None if bias is None else bias[keep]
+        H, D = self.heads, self.head_dim
+        q = self.lin_q(x_dst).view(-1, H, D)
+        k = self.lin_k(x_src).view(-1, H, D)
+        v = self.lin_v(x_src).view(-1, H, D)
         out = self.propagate(edge_index, q=q, k=k, v=v, bias=bias, size=(x_src.size(0), x_dst.size(0)))
-        out = self.out(out.reshape(-1, self.channels))
+        out = self.lin_out(out.reshape(-1, self.channels))
         alpha, self._alpha = self._alpha, None
-        return (out, alpha) if return_attention else out
+        if not return_attention:
+            return out
+        if alpha is None:  # no edges at all
+            alpha = out.new_zeros(edge_index.size(1), H)
+        if keep is not None:  # align with the caller's edges; dropped edges get weight 0
+            full = alpha.new_zeros(keep.numel(), H)
+            full[keep] = alpha
+            alpha = full
+        return out, alpha
 
     def message(self, q_i: Tensor, k_j: Tensor, v_j: Tensor, bias: Optional[Tensor], index: Tensor,
                 ptr: Optional[Tensor], size_i: Optional[int]) -> Tensor:
-        score = (q_i * k_j).sum(-1) / math.sqrt(self.head_dim)
+        score = (q_i * k_j).sum(-1) / math.sqrt(self.head_dim)  # (E, H)
         if bias is not None:
             score = score + bias
         alpha = softmax(score, index, ptr, size_i)
@@ -173,31 +295,67 @@ class MultiHeadAttention(MessagePassing):
         alpha = F.dropout(alpha, p=self.dropout, training=self.training)
         return v_j * alpha.unsqueeze(-1)
 
-    def _dense(self, x: Tensor, batch: Optional[Tensor], dense_bias: Optional[Tensor], causal: bool) -> Tensor:
-        if batch is None:
-            batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
-        xd, mask = to_dense_batch(x, batch)  # (B, N, C), (B, N)
+    def _dense(self, x: Tensor, edge_index: Optional[Tensor], edge_attr: Optional[Tensor],
+               attn_bias: Optional[Tensor], edge_mask: Optional[Tensor], causal: bool,
+               batch: Optional[Tensor], ptr: Optional[Tensor], dense_bias: Optional[Tensor]) -> Tensor:
+        n = x.size(0)
+        b = _batch_from(n, batch, ptr, x.device)
+        if n > 1 and bool((b[1:] < b[:-1]).any()):
+            raise InputShapeError("dense=True needs batch sorted in ascending order (as PyG batches are)")
+        xd, node_mask = to_dense_batch(x, b)  # (B, N, C), (B, N)
         B, N, _ = xd.shape
         H, D = self.heads, self.head_dim
-        q = self.q(xd).view(B, N, H, D).transpose(1, 2)
-        k = self.k(xd).view(B, N, H, D).transpose(1, 2)
-        v = self.v(xd).view(B, N, H, D).transpose(1, 2)
-        attn_mask = torch.zeros(B, 1, 1, N, dtype=x.dtype, device=x.device)
-        attn_mask = attn_mask.masked_fill(~mask[:, None, None, :], float("-inf"))
-        if causal:
-            tri = torch.ones(N, N, dtype=torch.bool, device=x.device).tril()
-            attn_mask = attn_mask.masked_fill(~tri, float("-inf"))
+        pos = local_positions(b)
+        if edge_index is None:
+            if edge_attr is not None or attn_bias is not None or edge_mask is not None:
+                raise ValueError("edge_attr, attn_bias and edge_mask need edge_index; use dense_bias instead")
+            if self.lin_edge is not None:
+                raise ValueError("this attention layer was built with edge_dim: pass edge_index and edge_attr")
+            allowed = node_mask[:, None, :].expand(B, N, N)
+            if causal:
+                allowed = allowed & torch.ones(N, N, dtype=torch.bool, device=x.device).tril()
+            allowed = allowed.unsqueeze(1)  # (B, 1, N, N)
+            mask = torch.zeros(B, 1, N, N, dtype=x.dtype, device=x.device)
+        else:
+            edge_index = _check_edge_index(edge_index, n, n)
+            if bool((b[edge_index[0]] != b[edge_index[1]]).any()):
+                raise InputShapeError("dense=True needs every edge inside one graph")
+            bias = self._edge_bias(edge_index, edge_attr, attn_bias)
+            keep = self._keep_mask(edge_index, edge_mask, causal, False, n, b, None)
+            if keep is not None:
+                edge_index = edge_index[:, keep]
+                bias = None if bias is None else bias[keep]
+            g, i, j = b[edge_index[1]], pos[edge_index[1]], pos[edge_index[0]]
+            allowed = torch.zeros(B, 1, N, N, dtype=torch.bool, device=x.device)
+            allowed[g, 0, i, j] = True
+            mask = torch.zeros(B, H if bias is not None else 1, N, N, dtype=x.dtype, device=x.device)
+            if bias is not None:
+                # Duplicate edges would be summed by softmax in the sparse path; densely they
+                # cannot be represented, so the last one wins -- keep graphs free of duplicates.
+                mask[g, :, i, j] = bias.to(x.dtype)
         if dense_bias is not None:
             if dense_bias.shape != (B, H, N, N):
                 raise InputShapeError(f"dense_bias must have shape {(B, H, N, N)}, got {tuple(dense_bias.shape)}")
-            attn_mask = attn_mask + dense_bias
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
-                                             dropout_p=self.dropout if self.training else 0.0)
-        out = out.transpose(1, 2).reshape(B, N, self.channels)[mask]
-        return self.out(out)
+            check_finite(dense_bias, "dense_bias")
+            mask = mask + dense_bias.to(x.dtype)
+        # Rows without any allowed key would give NaN; let them attend to anything
+        # and zero them afterwards (the sparse path gives an empty sum there).
+        empty = ~allowed.any(-1, keepdim=True)  # (B, 1, N, 1)
+        allowed = allowed | empty
+        mask = mask.masked_fill(~allowed, float("-inf"))
+        q = self.lin_q(xd).view(B, N, H, D).transpose(1, 2)
+        k = self.lin_k(xd).view(B, N, H, D).transpose(1, 2)
+        v = self.lin_v(xd).view(B, N, H, D).transpose(1, 2)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
+        )  # (B, H, N, D)
+        out = out.masked_fill(empty, 0.0)
+        out = out.transpose(1, 2).reshape(B, N, self.channels)[node_mask]
+        return self.lin_out(out)
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.channels}, heads={self.heads})"
+        return (f"{self.__class__.__name__}({self.in_channels[0]}, {self.channels}, heads={self.heads}, "
+                f"out_channels={self.out_channels})")
 
 
 __all__ = ["MultiHeadAttention", "local_positions"]

@@ -1,54 +1,74 @@
 r"""Graph-level Deep Sets pooling (Zaheer et al. 2017).
 
 .. math::
-    \mathbf{h}_G = \bigoplus_{i \in G} \mathbf{x}_i, \qquad \bigoplus \in \{\textstyle\sum, \text{mean}, \max\},
+    \mathbf{h}_G = \bigoplus_{i \in G} \mathbf{x}_i, \qquad
+    \bigoplus \in \{\textstyle\sum, \operatorname{mean}, \max\},
 
-a permutation-invariant readout: any continuous invariant function of a set
-can be written as :math:`F(\sum_i \Phi(x_i))`.
+the permutation-invariant readout of Deep Sets: every continuous invariant
+function of a set can be written as :math:`\rho\big(\sum_i \Phi(\mathbf{x}_i)\big)`.
+With ``"sum"`` and :math:`\Phi` the per-particle network this is the Particle
+Flow Network readout; it is *not* IRC safe (see
+:class:`~pgjets.nn.energy_flow_pool.EnergyFlowPool`).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
-import torch
 from torch import Tensor
-from torch_geometric.nn.aggr import Aggregation, MaxAggregation, MeanAggregation, SumAggregation
+from torch_geometric.nn.aggr import Aggregation
 
 from .._checks import check_finite, check_ndim
+from ..errors import InputShapeError
 
-_AGGRS = {"sum": SumAggregation, "mean": MeanAggregation, "max": MaxAggregation}
+_AGGRS = ("sum", "mean", "max")
 
 
 class DeepSetsPool(Aggregation):
     r"""Sum, mean or max over the nodes of each graph.
 
+    A :class:`torch_geometric.nn.aggr.Aggregation`: call it as
+    ``pool(x, batch)``, ``pool(x, index=batch, dim_size=B)`` or
+    ``pool(x, ptr=ptr)``.  Without ``index`` and ``ptr`` all nodes form one
+    graph.  Graphs without nodes give zeros.
+
     Args:
         aggr: ``"sum"``, ``"mean"`` or ``"max"``.
 
     Shapes:
-        - **input:** ``x`` :math:`(N, F)`, ``index`` (batch) :math:`(N,)`
+        - **input:** ``x`` :math:`(N, F)`, ``index`` :math:`(N,)`
         - **output:** :math:`(B, F)`
     """
 
     def __init__(self, aggr: str = "sum") -> None:
         super().__init__()
         if aggr not in _AGGRS:
-            raise ValueError(f"aggr must be one of {sorted(_AGGRS)}, got {aggr!r}")
-        self.aggr_name = aggr
-        self.inner = _AGGRS[aggr]()
+            raise ValueError(f"aggr must be one of {_AGGRS}, got {aggr!r}")
+        self.aggr = aggr
+
+    def __call__(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
+                 dim_size: Optional[int] = None, dim: int = -2, **kwargs: Any) -> Tensor:
+        # Typed errors before PyG's own (untyped) argument checks.
+        check_ndim(x, 2, "x", "(num_nodes, features)")
+        if index is not None:
+            check_ndim(index, 1, "index", "(num_nodes,)")
+            if index.numel() != x.size(0):
+                raise InputShapeError(f"index (batch) has {index.numel()} entries but x has {x.size(0)} nodes")
+            if dim_size is not None and index.numel() and int(index.max()) >= dim_size:
+                raise InputShapeError(f"index refers to graph {int(index.max())} but dim_size is {dim_size}")
+        return super().__call__(x, index, ptr, dim_size, dim, **kwargs)
 
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size: Optional[int] = None, dim: int = -2) -> Tensor:
+        """Pool ``x`` per graph; see the class docstring."""
         check_ndim(x, 2, "x", "(num_nodes, features)")
+        if index is not None and index.numel() != x.size(0):
+            raise InputShapeError(f"index (batch) has {index.numel()} entries but x has {x.size(0)} nodes")
         check_finite(x, "x")
-        if index is None:
-            index = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
-            dim_size = dim_size or 1
-        return self.inner(x, index, dim_size=dim_size)
+        return self.reduce(x, index, ptr, dim_size, dim, reduce=self.aggr)
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.aggr_name!r})"
+        return f"{self.__class__.__name__}({self.aggr!r})"
 
 
 __all__ = ["DeepSetsPool"]

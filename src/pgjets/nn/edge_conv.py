@@ -15,47 +15,99 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_finite, check_ndim
+from .._checks import check_finite, check_ndim, check_positive_int
+from ..errors import InputShapeError
+
+
+def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
+    """Raise :class:`~pgjets.errors.InputShapeError` unless ``edge_index`` is a valid ``(2, E)`` index.
+
+    It must be an integer tensor of shape ``(2, E)`` whose entries lie in
+    ``[0, num_nodes)``.
+    """
+    if not isinstance(edge_index, Tensor):
+        raise InputShapeError(f"edge_index must be a tensor, got {type(edge_index).__name__}")
+    check_ndim(edge_index, 2, "edge_index", "(2, num_edges)")
+    if edge_index.size(0) != 2:
+        raise InputShapeError(f"edge_index must have shape (2, num_edges), got {tuple(edge_index.shape)}")
+    if edge_index.is_floating_point() or edge_index.dtype == torch.bool:
+        raise InputShapeError(f"edge_index must be an integer tensor, got {edge_index.dtype}")
+    if edge_index.numel() > 0:
+        lo, hi = int(edge_index.min()), int(edge_index.max())
+        if lo < 0 or hi >= num_nodes:
+            raise InputShapeError(
+                f"edge_index refers to node {lo if lo < 0 else hi} but the graph has {num_nodes} nodes"
+            )
 
 
 class EdgeConvLayer(MessagePassing):
-    r"""Edge convolution with message :math:`h_\Theta(x_i, x_j - x_i)`.
+    r"""Edge convolution with message :math:`h_\Theta(\mathbf{x}_i \Vert \mathbf{x}_j - \mathbf{x}_i)`.
+
+    .. math::
+        \mathbf{x}_i' = \bigoplus_{j \in \mathcal{N}(i)}
+            h_\Theta\big(\mathbf{x}_i \,\Vert\, \mathbf{x}_j - \mathbf{x}_i\big)
+
+    A node without incoming edges gets the zero vector (PyG's convention for
+    empty max/mean aggregation).
 
     Args:
         nn: The edge function on ``2 * in_channels`` inputs; if ``None`` an MLP
             ``Linear(2F, F') - ReLU - Linear(F', F')`` is built.
-        in_channels: Input size (needed when ``nn`` is ``None``).
-        out_channels: Output size (needed when ``nn`` is ``None``).
+        in_channels: Input size :math:`F` (needed when ``nn`` is ``None``).
+        out_channels: Output size :math:`F'` (needed when ``nn`` is ``None``).
         aggr: ``"max"`` or ``"mean"``.
 
     Shapes:
         - **input:** ``x`` :math:`(N, F)`, ``edge_index`` :math:`(2, E)`
+          (``edge_index[0]`` = neighbour :math:`j`, ``edge_index[1]`` = centre :math:`i`)
         - **output:** :math:`(N, F')`
     """
 
-    def __init__(self, nn: Optional[torch.nn.Module] = None, in_channels: Optional[int] = None,
-                 out_channels: Optional[int] = None, aggr: str = "max") -> None:
+    def __init__(
+        self,
+        nn: Optional[torch.nn.Module] = None,
+        in_channels: Optional[int] = None,
+        out_channels: Optional[int] = None,
+        aggr: str = "max",
+    ) -> None:
         if aggr not in ("max", "mean"):
             raise ValueError(f"aggr must be 'max' or 'mean', got {aggr!r}")
         super().__init__(aggr=aggr)
+        self.in_channels = None if in_channels is None else check_positive_int(in_channels, "in_channels")
+        self.out_channels = None if out_channels is None else check_positive_int(out_channels, "out_channels")
         if nn is None:
-            if in_channels is None or out_channels is None:
+            if self.in_channels is None or self.out_channels is None:
                 raise ValueError("give either nn or both in_channels and out_channels")
-            nn = torch.nn.Sequential(torch.nn.Linear(2 * in_channels, out_channels), torch.nn.ReLU(),
-                                     torch.nn.Linear(out_channels, out_channels))
+            nn = torch.nn.Sequential(
+                torch.nn.Linear(2 * self.in_channels, self.out_channels),
+                torch.nn.ReLU(),
+                torch.nn.Linear(self.out_channels, self.out_channels),
+            )
+        elif not isinstance(nn, torch.nn.Module):
+            raise TypeError(f"nn must be a torch.nn.Module, got {type(nn).__name__}")
         self.nn = nn
+
+    def reset_parameters(self) -> None:
+        for m in self.nn.modules():
+            if m is not self.nn and hasattr(m, "reset_parameters"):
+                m.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         check_ndim(x, 2, "x", "(num_nodes, features)")
-        check_ndim(edge_index, 2, "edge_index", "(2, num_edges)")
+        if self.in_channels is not None and x.size(1) != self.in_channels:
+            raise InputShapeError(f"x has {x.size(1)} features, EdgeConvLayer expects {self.in_channels}")
         check_finite(x, "x")
-        return self.propagate(edge_index, x=x)
+        check_edge_index(edge_index, x.size(0))
+        return self.propagate(edge_index, x=x, size=(x.size(0), x.size(0)))
 
-    def message(self, x_i: Tensor, x_j: Tensor) -> Tensor:
+    def message(self, x_i: Tensor, x_j: Tensor) -> Tensor:  # type: ignore[override]
         return self.nn(torch.cat([x_i, x_j - x_i], dim=-1))
 
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(nn={self.nn}, aggr={self.aggr})"
 
-__all__ = ["EdgeConvLayer"]
+
+__all__ = ["EdgeConvLayer", "check_edge_index"]

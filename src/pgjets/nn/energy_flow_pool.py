@@ -1,64 +1,112 @@
 r"""Energy-flow pooling: the IRC-safe readout of Energy Flow Networks.
 
 .. math::
-    \mathbf{h}_G = \sum_{i \in G} z_i\, \Phi_i, \qquad z_i = \frac{p_{T,i}}{\sum_{j \in G} p_{T,j}}
+    \mathbf{h}_G = \sum_{i \in G} z_i\, \Phi_i, \qquad
+    z_i = \frac{p_{T,i}}{\sum_{j \in G} p_{T,j}}
 
-(Komiske, Metodiev, Thaler 2019).  A particle with :math:`p_T = 0` adds
-nothing (infrared safety), and replacing a particle by two collinear ones with
-:math:`z = z_a + z_b` and the same :math:`\Phi` leaves the sum unchanged
-(collinear safety) -- provided :math:`\Phi_i` depends only on the angular
-coordinates of particle :math:`i`, never on its momentum or on other particles.
+(Komiske, Metodiev, Thaler, "Energy Flow Networks", 2018).  Here
+:math:`\Phi_i` is the output of the per-particle network, passed in as ``x``.
+
+* **Infrared safety:** a particle with :math:`p_T = 0` has :math:`z = 0` and
+  contributes exactly nothing (and does not change the other :math:`z_j`).
+* **Collinear safety:** splitting a particle into two collinear ones with
+  :math:`p_{T,a} + p_{T,b} = p_{T}` and the same :math:`\Phi` leaves the sum
+  unchanged, because the sum is linear in :math:`z`.
+
+Both hold **only if** :math:`\Phi_i` depends on the angular information of
+particle :math:`i` alone (e.g. ``pos`` = :math:`(\Delta\eta, \Delta\phi)`),
+never on its momentum, energy or on other particles; feeding :math:`p_T`
+into :math:`\Phi` silently destroys IRC safety.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn.aggr import Aggregation
 from torch_geometric.utils import scatter
 
 from .._checks import check_finite, check_ndim
 from ..errors import EmptyGraphError, InputShapeError
 
 
-class EnergyFlowPool(nn.Module):
-    r"""Momentum-fraction-weighted sum over the particles of each jet.
+class EnergyFlowPool(Aggregation):
+    r"""Momentum-fraction-weighted sum :math:`\sum_i z_i \Phi_i` per jet.
+
+    Unlike other aggregations it takes the weights ``pt`` as its second
+    argument: ``pool(x, pt, batch, dim_size=B)``.
 
     Args:
-        normalize: Weight by :math:`z_i = p_{T,i}/\sum_j p_{T,j}` (``True``) or by
-            :math:`p_{T,i}` itself (``False``; still IRC safe, not scale invariant).
+        normalize: Weight by :math:`z_i = p_{T,i} / \sum_j p_{T,j}` (``True``,
+            scale invariant) or by :math:`p_{T,i}` itself (``False``; still IRC
+            safe but scales with the jet :math:`p_T`).
+
+    Forward args:
+        x: :math:`\Phi_i`, the per-particle network output ``(N, F)``; it must
+            depend on angular information only for the result to be IRC safe.
+        pt: Non-negative transverse momenta ``(N,)`` (or ``(N, 1)``).
+        batch: Graph index per node ``(N,)``; ``None`` means one graph.
+        dim_size: Number of graphs :math:`B` (default ``batch.max() + 1``).
+
+    Raises:
+        EmptyGraphError: With ``normalize=True``, if a graph has
+            :math:`\sum_j p_{T,j} = 0` (momentum fractions undefined; this
+            includes graphs without nodes).
 
     Shapes:
-        - **input:** ``x`` :math:`(N, F)` (:math:`\Phi_i`), ``pt`` :math:`(N,)`, ``batch`` :math:`(N,)`
+        - **input:** ``x`` :math:`(N, F)`, ``pt`` :math:`(N,)`, ``batch`` :math:`(N,)`
         - **output:** :math:`(B, F)`
     """
 
     def __init__(self, normalize: bool = True) -> None:
         super().__init__()
-        self.normalize = normalize
+        self.normalize = bool(normalize)
 
-    def forward(self, x: Tensor, pt: Tensor, batch: Optional[Tensor] = None,
+    def __call__(self, *args: Any, **kwargs: Any) -> Tensor:  # type: ignore[override]
+        # Skip Aggregation.__call__: our second positional argument is pt, not index.
+        return nn.Module.__call__(self, *args, **kwargs)
+
+    def forward(self, x: Tensor, pt: Tensor, batch: Optional[Tensor] = None,  # type: ignore[override]
                 dim_size: Optional[int] = None) -> Tensor:
+        """Pool ``x`` weighted by ``pt``; see the class docstring."""
         check_ndim(x, 2, "x", "(num_nodes, features)")
-        pt = pt.reshape(-1).to(x.dtype)
-        if pt.numel() != x.size(0):
-            raise InputShapeError(f"pt has {pt.numel()} entries but x has {x.size(0)} nodes")
+        n = x.size(0)
+        if pt.dim() == 2 and pt.size(1) == 1:
+            pt = pt.view(-1)
+        check_ndim(pt, 1, "pt", "(num_nodes,)")
+        if pt.numel() != n:
+            raise InputShapeError(f"pt has {pt.numel()} entries but x has {n} nodes")
         check_finite(x, "x")
         check_finite(pt, "pt")
+        pt = pt.to(x.dtype)
         if bool((pt < 0).any()):
             raise InputShapeError("pt must be non-negative")
         if batch is None:
-            batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
-        size = dim_size if dim_size is not None else (int(batch.max()) + 1 if batch.numel() else 0)
-        w = pt
+            batch = torch.zeros(n, dtype=torch.long, device=x.device)
+        else:
+            check_ndim(batch, 1, "batch", "(num_nodes,)")
+            if batch.numel() != n:
+                raise InputShapeError(f"batch has {batch.numel()} entries but x has {n} nodes")
+            batch = batch.to(torch.long)
+        size = dim_size if dim_size is not None else (int(batch.max()) + 1 if n else 0)
+        if n and int(batch.max()) >= size:
+            raise InputShapeError(f"batch refers to graph {int(batch.max())} but dim_size is {size}")
+        weight = pt
         if self.normalize:
             total = scatter(pt, batch, 0, dim_size=size, reduce="sum")
-            if bool((total <= 0).any()):
-                g = int(torch.nonzero(total <= 0)[0])
-                raise EmptyGraphError(f"graph {g} has zero total pt: momentum fractions are undefined")
-            w = pt / total[batch]
-        return scatter(x * w.unsqueeze(-1), batch, 0, dim_size=size, reduce="sum")
+            bad = total <= 0
+            if bool(bad.any()):
+                g = int(torch.nonzero(bad)[0])
+                raise EmptyGraphError(
+                    f"graph {g} has zero total pt: momentum fractions z_i = pt_i / sum pt are undefined"
+                )
+            weight = pt / total[batch]
+        return scatter(x * weight.unsqueeze(-1), batch, 0, dim_size=size, reduce="sum")
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(normalize={self.normalize})"
 
 
 __all__ = ["EnergyFlowPool"]

@@ -16,18 +16,27 @@ from typing import Optional
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_finite, check_ndim
+from .._checks import check_finite, check_ndim, check_positive_int
 from ..errors import InputShapeError
+from .edge_conv import check_edge_index
 
 
 class GCNLayer(MessagePassing):
     r"""Mean-aggregation graph convolution with a separate self weight.
 
+    .. math::
+        \mathbf{h}_v' = \sigma\Big(W \frac{1}{|\mathcal{N}(v)|}\sum_{u \in \mathcal{N}(v)} \mathbf{h}_u
+                        + B\,\mathbf{h}_v + \mathbf{b}\Big)
+
+    :math:`\mathcal{N}(v)` are the sources of the edges into :math:`v`
+    (``edge_index[0]`` where ``edge_index[1] == v``); a node with no incoming
+    edge gets :math:`\sigma(B\,\mathbf{h}_v + \mathbf{b})`.
+
     Args:
         in_channels: Input size.
         out_channels: Output size.
         act: ``"relu"`` or ``None`` (linear).
-        bias: Bias on the self term.
+        bias: Bias :math:`\mathbf{b}` on the self term.
 
     Shapes:
         - **input:** ``x`` :math:`(N, F)`, ``edge_index`` :math:`(2, E)`
@@ -38,7 +47,8 @@ class GCNLayer(MessagePassing):
         super().__init__(aggr="mean")
         if act not in ("relu", None):
             raise ValueError(f"act must be 'relu' or None, got {act!r}")
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.out_channels = check_positive_int(out_channels, "out_channels")
         self.lin_neigh = nn.Linear(in_channels, out_channels, bias=False)  # W
         self.lin_self = nn.Linear(in_channels, out_channels, bias=bias)  # B
         self.act = nn.ReLU() if act == "relu" else nn.Identity()
@@ -48,12 +58,14 @@ class GCNLayer(MessagePassing):
         self.lin_self.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        """Apply the layer; ``edge_index[0]`` are neighbours, ``edge_index[1]`` centres."""
         check_ndim(x, 2, "x", "(num_nodes, features)")
         if x.size(1) != self.in_channels:
             raise InputShapeError(f"x has {x.size(1)} features, GCNLayer expects {self.in_channels}")
-        check_ndim(edge_index, 2, "edge_index", "(2, num_edges)")
         check_finite(x, "x")
-        neigh = self.propagate(edge_index, x=x)  # mean over neighbours, 0 if none
+        check_edge_index(edge_index, x.size(0))
+        n = x.size(0)
+        neigh = self.propagate(edge_index, x=x, size=(n, n))  # mean over neighbours, 0 if none
         return self.act(self.lin_neigh(neigh) + self.lin_self(x))
 
     def __repr__(self) -> str:

@@ -1,123 +1,206 @@
 r"""Attention pooling: PMA (Set Transformer) and class attention (CaiT, ParT).
 
-**PMA** (Lee et al. 2019): :math:`S` learned seed vectors attend over the nodes
-of each graph,
+**PMA** (Lee et al., "Set Transformer", 2019): :math:`S` learned seed vectors
+attend over the nodes of each graph,
 
 .. math::
-    \mathrm{PMA}(X) = \mathrm{LN}\big(H + \mathrm{FF}(H)\big), \quad
+    \mathrm{PMA}(X) = \mathrm{LN}\big(H + \mathrm{FF}(H)\big), \qquad
     H = \mathrm{LN}\big(S + \mathrm{MHA}(S, X, X)\big).
 
 **Class attention** (Touvron et al. 2021, used by ParT): a learned class token
-:math:`c` attends to :math:`[c, \mathbf{x}_1, \dots, \mathbf{x}_n]` in a pre-norm
-block :math:`c \leftarrow c + \mathrm{MHA}(\mathrm{LN}\,c, \mathrm{LN}[c, X])`,
-:math:`c \leftarrow c + \mathrm{FF}(\mathrm{LN}\,c)`.
+:math:`c` attends to :math:`[c, \mathbf{x}_1, \dots, \mathbf{x}_n]` in a
+pre-norm block
 
-Both are cross-attention on a bipartite graph (every node of graph :math:`b`
-sends to the seeds of graph :math:`b`), so they are permutation invariant and
-graphs of a batch never see each other.
+.. math::
+    c \leftarrow c + \mathrm{MHA}\big(\mathrm{LN}_q(c), \mathrm{LN}_{kv}[c, X]\big), \qquad
+    c \leftarrow c + \mathrm{FF}\big(\mathrm{LN}(c)\big).
+
+Both are cross-attention of :class:`~pgjets.nn.attention.MultiHeadAttention`
+on a bipartite graph in which every node of graph :math:`b` sends only to the
+seeds (class token) of graph :math:`b`.  The softmax therefore runs over the
+nodes of one graph only: the pools are permutation invariant and there is no
+padding that could leak between graphs of a batch.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn.aggr import Aggregation
 
-from .._checks import check_ndim
+from .._checks import check_finite, check_ndim, check_positive_int
+from ..errors import InputShapeError
 from .attention import MultiHeadAttention
 
 
-def _batch_vector(x: Tensor, batch: Optional[Tensor]) -> tuple[Tensor, int]:
-    if batch is None:
-        return torch.zeros(x.size(0), dtype=torch.long, device=x.device), 1
-    return batch, int(batch.max()) + 1 if batch.numel() else 0
+def _graph_index(x: Tensor, index: Optional[Tensor], ptr: Optional[Tensor],
+                 dim_size: Optional[int]) -> tuple[Tensor, int]:
+    """Return ``(batch, num_graphs)`` from ``index`` or ``ptr``."""
+    n = x.size(0)
+    if index is None and ptr is not None:
+        check_ndim(ptr, 1, "ptr", "(num_graphs + 1,)")
+        ptr = ptr.to(torch.long)
+        if int(ptr[-1]) != n:
+            raise InputShapeError(f"ptr ends at {int(ptr[-1])} but x has {n} nodes")
+        index = torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=x.device), ptr.diff())
+        dim_size = ptr.numel() - 1 if dim_size is None else dim_size
+    if index is None:
+        index = torch.zeros(n, dtype=torch.long, device=x.device)
+    check_ndim(index, 1, "index", "(num_nodes,)")
+    if index.numel() != n:
+        raise InputShapeError(f"index (batch) has {index.numel()} entries but x has {n} nodes")
+    index = index.to(torch.long)
+    size = dim_size if dim_size is not None else (int(index.max()) + 1 if n else 0)
+    if n and (int(index.min()) < 0 or int(index.max()) >= size):
+        raise InputShapeError(f"index refers to graphs outside 0..{size - 1}")
+    return index, int(size)
 
 
 def _node_to_seed_edges(batch: Tensor, num_seeds: int) -> Tensor:
-    """Edges from every node to each of the ``num_seeds`` seeds of its graph."""
+    """Edges ``node -> seed`` from every node to each of the seeds of its graph."""
     n = batch.numel()
+    seeds = torch.arange(num_seeds, device=batch.device)
     src = torch.arange(n, device=batch.device).repeat_interleave(num_seeds)
-    dst = (batch * num_seeds).repeat_interleave(num_seeds) + torch.arange(num_seeds, device=batch.device).repeat(n)
+    dst = (batch.view(-1, 1) * num_seeds + seeds.view(1, -1)).reshape(-1)
     return torch.stack([src, dst])
 
 
-class PMAPool(nn.Module):
+class _GraphPool(Aggregation):
+    """Aggregation whose inputs are validated (typed errors) before PyG's checks."""
+
+    channels: int
+
+    def __call__(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
+                 dim_size: Optional[int] = None, dim: int = -2, **kwargs: Any) -> Tensor:
+        _check_x(x, self.channels)
+        _graph_index(x, index, ptr, dim_size)
+        return super().__call__(x, index, ptr, dim_size, dim, **kwargs)
+
+
+def _check_x(x: Tensor, channels: int) -> None:
+    check_ndim(x, 2, "x", "(num_nodes, channels)")
+    if x.size(1) != channels:
+        raise InputShapeError(f"x has {x.size(1)} channels, the pool expects {channels}")
+    check_finite(x, "x")
+
+
+class PMAPool(_GraphPool):
     r"""Pooling by multi-head attention with ``num_seeds`` learned seeds.
 
+    Each seed is a query; keys and values are the nodes of the graph, with
+    the softmax restricted to that graph.  A graph without nodes (possible
+    with ``dim_size``) gets seeds that attended to nothing (zero message).
+    Inputs are used as they are (the optional row-wise FF of the Set
+    Transformer on :math:`X` is left to the caller).
+
     Args:
-        channels: Node feature size :math:`C`.
+        channels: Node feature size :math:`C` (divisible by ``heads``).
         heads: Attention heads.
         num_seeds: Number of seeds :math:`S`.
+        dropout: Dropout on the attention weights.
+        flatten: Return :math:`(B, S \cdot C)` (seeds concatenated, default) or
+            :math:`(B, S, C)`.
 
     Shapes:
-        - **input:** ``x`` :math:`(N, C)`, ``batch`` :math:`(N,)`
-        - **output:** :math:`(B, S \cdot C)` (seeds concatenated)
+        - **input:** ``x`` :math:`(N, C)`, ``index`` (batch) :math:`(N,)`
+        - **output:** :math:`(B, S \cdot C)` if ``flatten`` else :math:`(B, S, C)`
     """
 
-    def __init__(self, channels: int, heads: int = 8, num_seeds: int = 1) -> None:
+    def __init__(self, channels: int, heads: int = 8, num_seeds: int = 1, dropout: float = 0.0,
+                 flatten: bool = True) -> None:
         super().__init__()
-        self.channels, self.num_seeds = channels, num_seeds
-        self.seeds = nn.Parameter(torch.randn(num_seeds, channels) / channels**0.5)
-        self.attn = MultiHeadAttention(channels, heads)
-        self.norm1 = nn.LayerNorm(channels)
-        self.norm2 = nn.LayerNorm(channels)
-        self.ff = nn.Sequential(nn.Linear(channels, 2 * channels), nn.GELU(), nn.Linear(2 * channels, channels))
+        self.channels = check_positive_int(channels, "channels")
+        self.num_seeds = check_positive_int(num_seeds, "num_seeds")
+        self.flatten = bool(flatten)
+        self.seeds = nn.Parameter(torch.empty(self.num_seeds, self.channels))
+        self.attn = MultiHeadAttention(self.channels, heads, dropout=dropout)
+        self.norm1 = nn.LayerNorm(self.channels)
+        self.norm2 = nn.LayerNorm(self.channels)
+        self.ff = nn.Sequential(nn.Linear(self.channels, 2 * self.channels), nn.GELU(),
+                                nn.Linear(2 * self.channels, self.channels))
+        self.reset_parameters()
 
-    def forward(self, x: Tensor, batch: Optional[Tensor] = None, dim_size: Optional[int] = None) -> Tensor:
-        check_ndim(x, 2, "x", "(num_nodes, channels)")
-        batch, b = _batch_vector(x, batch)
-        b = dim_size or b
-        seeds = self.seeds.repeat(b, 1)  # (B*S, C)
-        h = seeds + self.attn((x, seeds), _node_to_seed_edges(batch, self.num_seeds))
-        h = self.norm1(h)
+    def reset_parameters(self) -> None:
+        """Re-initialise seeds and weights."""
+        nn.init.normal_(self.seeds, std=self.channels ** -0.5)
+        self.attn.reset_parameters()
+        for m in (self.norm1, self.norm2, self.ff[0], self.ff[2]):
+            m.reset_parameters()
+
+    def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
+                dim_size: Optional[int] = None, dim: int = -2) -> Tensor:
+        """Pool each graph into ``num_seeds`` vectors; see the class docstring."""
+        _check_x(x, self.channels)
+        batch, b = _graph_index(x, index, ptr, dim_size)
+        seeds = self.seeds.repeat(b, 1)  # (B*S, C), seed s of graph g at row g*S + s
+        h = self.norm1(seeds + self.attn((x, seeds), _node_to_seed_edges(batch, self.num_seeds)))
         h = self.norm2(h + self.ff(h))
-        return h.view(b, self.num_seeds * self.channels)
+        return h.view(b, self.num_seeds * self.channels) if self.flatten else h.view(b, self.num_seeds, self.channels)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.channels}, heads={self.attn.heads}, num_seeds={self.num_seeds})"
 
 
-class ClassAttentionPool(nn.Module):
-    r"""Class-attention pooling: a class token attends to itself and the nodes.
+class ClassAttentionPool(_GraphPool):
+    r"""Class-attention pooling: a learned class token attends to itself and the nodes.
 
     Args:
-        channels: Node feature size :math:`C`.
+        channels: Node feature size :math:`C` (divisible by ``heads``).
         heads: Attention heads.
-        num_blocks: Number of class-attention blocks (ParT uses 2).
+        num_blocks: Number of class-attention blocks (ParT uses 2); the nodes
+            stay fixed, only the class token is updated.
         dropout: Dropout in attention and feed-forward.
 
     Shapes:
-        - **input:** ``x`` :math:`(N, C)`, ``batch`` :math:`(N,)`
+        - **input:** ``x`` :math:`(N, C)`, ``index`` (batch) :math:`(N,)`
         - **output:** :math:`(B, C)`
     """
 
     def __init__(self, channels: int, heads: int = 8, num_blocks: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
-        self.cls = nn.Parameter(torch.zeros(1, channels))
-        nn.init.trunc_normal_(self.cls, std=0.02)
+        self.channels = check_positive_int(channels, "channels")
+        num_blocks = check_positive_int(num_blocks, "num_blocks")
+        self.cls = nn.Parameter(torch.empty(1, self.channels))
         self.blocks = nn.ModuleList()
         for _ in range(num_blocks):
             self.blocks.append(nn.ModuleDict({
-                "norm_q": nn.LayerNorm(channels), "norm_kv": nn.LayerNorm(channels),
-                "attn": MultiHeadAttention(channels, heads, dropout=dropout),
-                "norm_ff": nn.LayerNorm(channels),
-                "ff": nn.Sequential(nn.Linear(channels, 4 * channels), nn.GELU(), nn.Dropout(dropout),
-                                    nn.Linear(4 * channels, channels)),
+                "norm_q": nn.LayerNorm(self.channels),
+                "norm_kv": nn.LayerNorm(self.channels),
+                "attn": MultiHeadAttention(self.channels, heads, dropout=dropout),
+                "norm_ff": nn.LayerNorm(self.channels),
+                "ff": nn.Sequential(nn.Linear(self.channels, 4 * self.channels), nn.GELU(), nn.Dropout(dropout),
+                                    nn.Linear(4 * self.channels, self.channels)),
             }))
+        self.reset_parameters()
 
-    def forward(self, x: Tensor, batch: Optional[Tensor] = None, dim_size: Optional[int] = None) -> Tensor:
-        check_ndim(x, 2, "x", "(num_nodes, channels)")
-        batch, b = _batch_vector(x, batch)
-        b = dim_size or b
-        n = x.size(0)
-        cls = self.cls.expand(b, -1)
-        node_edges = _node_to_seed_edges(batch, 1)
-        self_edges = torch.stack([torch.arange(b, device=x.device) + n, torch.arange(b, device=x.device)])
-        edges = torch.cat([node_edges, self_edges], 1)
+    def reset_parameters(self) -> None:
+        """Re-initialise the class token and the blocks."""
+        nn.init.trunc_normal_(self.cls, std=0.02)
         for blk in self.blocks:
-            src = torch.cat([x, cls], 0)
-            h = blk["attn"]((blk["norm_kv"](src), blk["norm_q"](cls)), edges)
-            cls = cls + h
+            for m in blk.modules():
+                if isinstance(m, (nn.Linear, nn.LayerNorm)):
+                    m.reset_parameters()
+
+    def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
+                dim_size: Optional[int] = None, dim: int = -2) -> Tensor:
+        """Pool each graph into its class token; see the class docstring."""
+        _check_x(x, self.channels)
+        batch, b = _graph_index(x, index, ptr, dim_size)
+        n = x.size(0)
+        graphs = torch.arange(b, device=x.device)
+        # Sources: [x_1..x_N, cls_1..cls_B]; target g is the class token of graph g.
+        edges = torch.cat([_node_to_seed_edges(batch, 1), torch.stack([graphs + n, graphs])], 1)
+        cls = self.cls.expand(b, -1)
+        for blk in self.blocks:
+            src = blk["norm_kv"](torch.cat([x, cls], 0))
+            cls = cls + blk["attn"]((src, blk["norm_q"](cls)), edges)
             cls = cls + blk["ff"](blk["norm_ff"](cls))
         return cls
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.channels}, heads={self.blocks[0]['attn'].heads})"
 
 
 __all__ = ["PMAPool", "ClassAttentionPool"]

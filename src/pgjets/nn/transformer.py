@@ -4,9 +4,10 @@ r"""Pre-norm transformer block on graphs.
     \mathbf{h} &= \mathbf{x} + \mathrm{MHA}\big(\mathrm{LN}(\mathbf{x})\big), \\
     \mathbf{x}' &= \mathbf{h} + W_2\,\mathrm{GELU}\big(W_1\,\mathrm{LN}(\mathbf{h})\big),
 
-with :class:`~pgjets.nn.attention.MultiHeadAttention` over the graph's edges
-(fully connected graph = a standard transformer encoder layer; without
-positional encodings it is permutation equivariant).
+with :class:`~pgjets.nn.attention.MultiHeadAttention` along the graph's edges
+and a per-node :class:`torch.nn.LayerNorm`.  On a fully connected graph (with
+self loops, or ``dense=True``) this is a standard transformer encoder layer;
+without positional encodings it is permutation equivariant.
 """
 
 from __future__ import annotations
@@ -15,45 +16,68 @@ from typing import Optional
 
 from torch import Tensor, nn
 
+from .._checks import check_ndim, check_positive_int
+from ..errors import InputShapeError
 from .attention import MultiHeadAttention
 
 
 class TransformerBlock(nn.Module):
-    r"""Attention + feed-forward, pre-norm, residual.
+    r"""Attention and feed-forward sub-layers, each pre-norm with a residual.
 
     Args:
         channels: Node feature size :math:`C`.
-        heads: Attention heads.
+        heads: Attention heads (must divide ``channels``).
         ff_channels: Hidden size of the feed-forward network (default :math:`4C`).
-        dropout: Dropout on attention weights and after each sub-layer.
+        dropout: Dropout on the attention weights, inside the feed-forward
+            network and on both residual branches.
         edge_dim: Edge feature size for a learned pairwise attention bias.
 
-    Forward args are those of :class:`~pgjets.nn.attention.MultiHeadAttention`
-    (``edge_index``, ``edge_attr``, ``attn_bias``, ``edge_mask``, ``causal``,
-    ``batch``, ``dense``, ``dense_bias``).
+    Forward args are passed to :class:`~pgjets.nn.attention.MultiHeadAttention`:
+    ``edge_index``, ``edge_attr``, ``attn_bias``, ``edge_mask``, ``causal``,
+    ``batch``, ``ptr``, ``dense``, ``dense_bias``.
 
     Shapes:
-        - **input:** :math:`(N, C)`
+        - **input:** ``x`` :math:`(N, C)`, ``edge_index`` :math:`(2, E)`
         - **output:** :math:`(N, C)`
     """
 
     def __init__(self, channels: int, heads: int = 8, ff_channels: Optional[int] = None,
                  dropout: float = 0.0, edge_dim: Optional[int] = None) -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(channels)
-        self.attn = MultiHeadAttention(channels, heads, dropout=dropout, edge_dim=edge_dim)
-        self.norm2 = nn.LayerNorm(channels)
-        ff = ff_channels or 4 * channels
-        self.ff = nn.Sequential(nn.Linear(channels, ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff, channels))
+        self.channels = check_positive_int(channels, "channels")
+        ff = 4 * self.channels if ff_channels is None else check_positive_int(ff_channels, "ff_channels")
+        self.norm1 = nn.LayerNorm(self.channels)
+        self.attn = MultiHeadAttention(self.channels, heads, dropout=dropout, edge_dim=edge_dim)
+        self.norm2 = nn.LayerNorm(self.channels)
+        self.ff = nn.Sequential(
+            nn.Linear(self.channels, ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff, self.channels)
+        )
         self.drop = nn.Dropout(dropout)
+
+    def reset_parameters(self) -> None:
+        """Re-initialise all weights."""
+        self.norm1.reset_parameters()
+        self.norm2.reset_parameters()
+        self.attn.reset_parameters()
+        for m in self.ff:
+            if isinstance(m, nn.Linear):
+                m.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Optional[Tensor] = None, edge_attr: Optional[Tensor] = None,
                 attn_bias: Optional[Tensor] = None, edge_mask: Optional[Tensor] = None, causal: bool = False,
-                batch: Optional[Tensor] = None, dense: bool = False, dense_bias: Optional[Tensor] = None) -> Tensor:
+                batch: Optional[Tensor] = None, ptr: Optional[Tensor] = None, dense: bool = False,
+                dense_bias: Optional[Tensor] = None) -> Tensor:
+        """Apply the block; see the class docstring for the arguments."""
+        check_ndim(x, 2, "x", "(num_nodes, channels)")
+        if x.size(1) != self.channels:
+            raise InputShapeError(f"x has {x.size(1)} channels, the block expects {self.channels}")
         h = self.attn(self.norm1(x), edge_index, edge_attr=edge_attr, attn_bias=attn_bias, edge_mask=edge_mask,
-                      causal=causal, batch=batch, dense=dense, dense_bias=dense_bias)
+                      causal=causal, batch=batch, ptr=ptr, dense=dense, dense_bias=dense_bias)
         x = x + self.drop(h)
         return x + self.drop(self.ff(self.norm2(x)))
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.channels}, heads={self.attn.heads})"
 
 
 __all__ = ["TransformerBlock"]

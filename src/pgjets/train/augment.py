@@ -1,0 +1,750 @@
+r"""Physics-motivated jet augmentations for contrastive learning (JetCLR).
+
+JetCLR (Dillon et al., 2021) learns jet representations by asking two randomly
+augmented *views* of the same jet to map to nearby points on the unit sphere.
+The augmentations encode the symmetries a representation should respect:
+
+- :class:`RandomRotation`: rotation of the constituents in the
+  :math:`(\Delta\eta, \Delta\phi)` plane about the jet axis,
+  :math:`\mathbf{r}' = R(\theta)\,\mathbf{r}`, :math:`\theta \sim U[0, 2\pi)`.
+- :class:`RandomTranslation`: the same shift
+  :math:`\mathbf{r}' = \mathbf{r} + \boldsymbol{\delta}` for every constituent
+  of a jet.
+- :class:`SoftSmearing`: soft (low :math:`p_T`) constituents are re-sampled,
+  :math:`\eta' \sim \mathcal{N}(\eta, \Lambda_\text{soft} / p_T)`, which an
+  IRC-safe observable barely notices.
+- :class:`CollinearSplitting`: a constituent is replaced by two collinear ones
+  carrying :math:`z\,p_T` and :math:`(1-z)\,p_T`.
+- :class:`RandomPermutation`: reorders the constituents of each jet.
+
+All transforms work on a single :class:`~torch_geometric.data.Data` and on a
+:class:`~torch_geometric.data.Batch` (random numbers are drawn per jet or per
+constituent in one vectorised call, never in a Python loop over jets), return
+a new object (the input is never modified in place) and are reproducible: pass
+``seed`` (the transform owns a :class:`torch.Generator`) or ``generator``.
+Without either, torch's global random state is used.
+
+**Four-momenta.** When a jet carries ``p4`` and its ``pos`` changes, ``p4``
+is recomputed from ``(pt, eta, phi)`` assuming massless constituents, with
+:math:`\eta = \eta_J + \Delta\eta` and :math:`\phi = \phi_J + \Delta\phi`; the
+jet axis :math:`(\eta_J, \phi_J)` is read from the optional graph attributes
+``jet_eta`` and ``jet_phi`` (one value per graph, default 0):
+
+.. math::
+    E = p_T \cosh\eta,\quad p_x = p_T\cos\phi,\quad p_y = p_T\sin\phi,
+    \quad p_z = p_T\sinh\eta.
+
+Pass ``p4_mode="drop"`` to remove ``p4`` instead.  **Node features.** If ``x``
+holds the coordinates in known columns, ``pos_columns=(0, 1)`` writes the new
+:math:`(\Delta\eta, \Delta\phi)` into those columns too; other columns of
+``x`` (e.g. :math:`\log p_T`) are copied unchanged.  The new :math:`\Delta\phi`
+is wrapped to :math:`(-\pi, \pi]`.  Rotations, translations and smearing keep
+``edge_index`` as it is (smearing may make a kNN graph slightly stale);
+:class:`CollinearSplitting` drops ``edge_index``/``edge_attr`` (rebuild them
+with :func:`pgjets.nn.knn.knn_graph` if needed); :class:`RandomPermutation`
+relabels them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any, Callable, Optional, Sequence, Union
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Batch, Data
+from torch_geometric.transforms import BaseTransform, Compose
+
+from .._checks import check_finite, check_ndim, check_nonempty, check_positive_int
+from ..errors import InputShapeError
+
+GraphLike = Union[Data, Batch]
+
+#: Graph-level attributes that must never be treated as node attributes.
+_GRAPH_KEYS = ("y", "jet_eta", "jet_phi", "ptr", "batch", "num_nodes")
+_EDGE_KEYS = ("edge_index", "edge_attr", "edge_weight")
+_P4_MODES = ("recompute", "drop")
+
+
+# --------------------------------------------------------------------------- helpers
+def _make_generator(seed: Optional[int], generator: Optional[torch.Generator]) -> Optional[torch.Generator]:
+    if generator is not None and seed is not None:
+        raise ValueError("pass either seed or generator, not both")
+    if generator is not None:
+        return generator
+    if seed is not None:
+        g = torch.Generator()
+        g.manual_seed(int(seed))
+        return g
+    return None
+
+
+def _rand(shape: Sequence[int], g: Optional[torch.Generator], like: Tensor, normal: bool = False) -> Tensor:
+    """Uniform [0, 1) (or standard normal) numbers drawn on the generator's device."""
+    device = g.device if g is not None else like.device
+    fn = torch.randn if normal else torch.rand
+    out = fn(tuple(shape), generator=g, device=device, dtype=like.dtype)
+    return out.to(like.device)
+
+
+def _wrap_phi(phi: Tensor) -> Tensor:
+    """Wrap angles to (-pi, pi]."""
+    return math.pi - torch.remainder(math.pi - phi, 2.0 * math.pi)
+
+
+def _batch_info(data: GraphLike) -> tuple[Tensor, int]:
+    """Return the graph index of every node and the number of graphs."""
+    pos = data.pos
+    n = pos.size(0)
+    batch = getattr(data, "batch", None)
+    if batch is None:
+        return torch.zeros(n, dtype=torch.long, device=pos.device), 1
+    num_graphs = getattr(data, "num_graphs", None)
+    if num_graphs is None:
+        num_graphs = int(batch.max()) + 1 if n else 0
+    return batch.to(torch.long), int(num_graphs)
+
+
+def _check_jet(data: GraphLike, need_pt: bool = False) -> None:
+    if getattr(data, "pos", None) is None:
+        raise InputShapeError("jet augmentations need data.pos (num_nodes, 2) = (deta, dphi)")
+    check_ndim(data.pos, 2, "pos", "(num_nodes, 2)")
+    if data.pos.size(1) != 2:
+        raise InputShapeError(f"pos must have 2 columns (deta, dphi), got shape {tuple(data.pos.shape)}")
+    check_nonempty(data.pos.size(0), "jet")
+    check_finite(data.pos, "pos")
+    pt = getattr(data, "pt", None)
+    if need_pt and pt is None:
+        raise InputShapeError("this augmentation needs data.pt (num_nodes,)")
+    if pt is not None:
+        if pt.dim() != 1 or pt.numel() != data.pos.size(0):
+            raise InputShapeError(f"pt must have shape ({data.pos.size(0)},), got {tuple(pt.shape)}")
+        check_finite(pt, "pt")
+
+
+def _graph_attr(data: GraphLike, key: str, batch: Tensor, num_graphs: int) -> Tensor:
+    """Per-node value of an optional per-graph attribute (default 0)."""
+    val = getattr(data, key, None)
+    pos = data.pos
+    if val is None:
+        return pos.new_zeros(pos.size(0))
+    val = torch.as_tensor(val, dtype=pos.dtype, device=pos.device).reshape(-1)
+    if val.numel() == 1:
+        return val.expand(pos.size(0))
+    if val.numel() != num_graphs:
+        raise InputShapeError(f"{key} must hold one value per graph ({num_graphs}), got {val.numel()}")
+    return val[batch]
+
+
+def _massless_p4(pt: Tensor, eta: Tensor, phi: Tensor) -> Tensor:
+    return torch.stack(
+        [pt * torch.cosh(eta), pt * torch.cos(phi), pt * torch.sin(phi), pt * torch.sinh(eta)], dim=-1
+    )
+
+
+def _check_p4_mode(p4_mode: str) -> None:
+    if p4_mode not in _P4_MODES:
+        raise ValueError(f"p4_mode must be one of {_P4_MODES}, got {p4_mode!r}")
+
+
+def _set_pos(
+    data: GraphLike,
+    new_pos: Tensor,
+    batch: Tensor,
+    num_graphs: int,
+    pos_columns: Optional[Sequence[int]],
+    p4_mode: str,
+) -> GraphLike:
+    """Shallow-copy ``data`` and install ``new_pos`` (plus x columns and p4)."""
+    out = copy.copy(data)
+    new_pos = torch.stack([new_pos[:, 0], _wrap_phi(new_pos[:, 1])], dim=-1)
+    out.pos = new_pos
+    if pos_columns is not None:
+        cols = list(pos_columns)
+        if len(cols) != 2:
+            raise ValueError(f"pos_columns must name 2 columns of x, got {pos_columns!r}")
+        x = getattr(data, "x", None)
+        if x is None or x.dim() != 2:
+            raise InputShapeError("pos_columns is set but data.x is missing or not 2-D")
+        if max(cols) >= x.size(1) or min(cols) < -x.size(1):
+            raise InputShapeError(f"pos_columns {cols} out of range for x with {x.size(1)} columns")
+        x = x.clone()
+        x[:, cols] = new_pos.to(x.dtype)
+        out.x = x
+    if getattr(data, "p4", None) is not None:
+        if p4_mode == "drop":
+            del out.p4
+        else:
+            if getattr(data, "pt", None) is None:
+                raise InputShapeError("recomputing p4 needs data.pt; use p4_mode='drop'")
+            eta = _graph_attr(data, "jet_eta", batch, num_graphs) + new_pos[:, 0]
+            phi = _graph_attr(data, "jet_phi", batch, num_graphs) + new_pos[:, 1]
+            out.p4 = _massless_p4(data.pt.to(new_pos.dtype), eta, phi).to(data.p4.dtype)
+    return out
+
+
+def _node_keys(data: GraphLike) -> list[str]:
+    """Names of the node-level tensor attributes of ``data``."""
+    n = data.pos.size(0)
+    keys = []
+    for key in data.keys():
+        if key in _GRAPH_KEYS or key in _EDGE_KEYS:
+            continue
+        val = data[key]
+        if isinstance(val, Tensor) and val.dim() >= 1 and val.size(0) == n and data.is_node_attr(key):
+            keys.append(key)
+    return keys
+
+
+# --------------------------------------------------------------------------- functional API
+def rotate_jets(
+    data: GraphLike,
+    angle: Tensor,
+    pos_columns: Optional[Sequence[int]] = None,
+    p4_mode: str = "recompute",
+) -> GraphLike:
+    r"""Rotate every jet by a given angle about its axis in the :math:`(\Delta\eta, \Delta\phi)` plane.
+
+    .. math::
+        \begin{pmatrix}\Delta\eta' \\ \Delta\phi'\end{pmatrix} =
+        \begin{pmatrix}\cos\theta_b & -\sin\theta_b \\ \sin\theta_b & \cos\theta_b\end{pmatrix}
+        \begin{pmatrix}\Delta\eta \\ \Delta\phi\end{pmatrix}
+
+    Args:
+        data: A jet graph or a batch of them.
+        angle: One angle per graph, shape ``(B,)`` (a scalar for one graph).
+        pos_columns: Columns of ``x`` that hold ``pos`` and must follow it.
+        p4_mode: ``"recompute"`` (massless, see module docs) or ``"drop"``.
+
+    Shapes:
+        - **input:** ``pos`` :math:`(N, 2)`, ``angle`` :math:`(B,)`
+        - **output:** a new graph with rotated ``pos`` :math:`(N, 2)`
+    """
+    _check_jet(data)
+    _check_p4_mode(p4_mode)
+    batch, num_graphs = _batch_info(data)
+    angle = torch.as_tensor(angle, dtype=data.pos.dtype, device=data.pos.device).reshape(-1)
+    if angle.numel() != num_graphs:
+        raise InputShapeError(f"angle must hold one value per graph ({num_graphs}), got {angle.numel()}")
+    check_finite(angle, "angle")
+    c, s = torch.cos(angle)[batch], torch.sin(angle)[batch]
+    eta, phi = data.pos[:, 0], data.pos[:, 1]
+    new_pos = torch.stack([c * eta - s * phi, s * eta + c * phi], dim=-1)
+    return _set_pos(data, new_pos, batch, num_graphs, pos_columns, p4_mode)
+
+
+def translate_jets(
+    data: GraphLike,
+    shift: Tensor,
+    pos_columns: Optional[Sequence[int]] = None,
+    p4_mode: str = "recompute",
+) -> GraphLike:
+    r"""Shift all constituents of jet :math:`b` by the same vector :math:`\boldsymbol{\delta}_b`.
+
+    .. math::
+        (\Delta\eta', \Delta\phi') = (\Delta\eta + \delta_{b,\eta},\ \Delta\phi + \delta_{b,\phi})
+
+    Args:
+        data: A jet graph or a batch of them.
+        shift: One ``(deta, dphi)`` per graph, shape ``(B, 2)`` (``(2,)`` for one graph).
+        pos_columns: Columns of ``x`` that hold ``pos`` and must follow it.
+        p4_mode: ``"recompute"`` or ``"drop"``.
+
+    Shapes:
+        - **input:** ``pos`` :math:`(N, 2)`, ``shift`` :math:`(B, 2)`
+        - **output:** a new graph with shifted ``pos`` :math:`(N, 2)`
+    """
+    _check_jet(data)
+    _check_p4_mode(p4_mode)
+    batch, num_graphs = _batch_info(data)
+    shift = torch.as_tensor(shift, dtype=data.pos.dtype, device=data.pos.device).reshape(-1, 2)
+    if shift.size(0) != num_graphs:
+        raise InputShapeError(f"shift must have shape ({num_graphs}, 2), got {tuple(shift.shape)}")
+    check_finite(shift, "shift")
+    return _set_pos(data, data.pos + shift[batch], batch, num_graphs, pos_columns, p4_mode)
+
+
+def random_rotation(
+    data: GraphLike,
+    generator: Optional[torch.Generator] = None,
+    seed: Optional[int] = None,
+    pos_columns: Optional[Sequence[int]] = None,
+    p4_mode: str = "recompute",
+) -> GraphLike:
+    r"""Rotate each jet by :math:`\theta_b \sim U[0, 2\pi)` (see :func:`rotate_jets`).
+
+    Args:
+        data: A jet graph or a batch of them.
+        generator: Random generator (or ``seed`` to make one).
+        seed: Seed for a fresh generator.
+        pos_columns: Columns of ``x`` that hold ``pos``.
+        p4_mode: ``"recompute"`` or ``"drop"``.
+
+    Shapes:
+        - **input / output:** ``pos`` :math:`(N, 2)`
+    """
+    _check_jet(data)
+    g = _make_generator(seed, generator)
+    _, num_graphs = _batch_info(data)
+    angle = 2.0 * math.pi * _rand((num_graphs,), g, data.pos)
+    return rotate_jets(data, angle, pos_columns, p4_mode)
+
+
+def random_translation(
+    data: GraphLike,
+    scale: float = 1.0,
+    distribution: str = "normal",
+    generator: Optional[torch.Generator] = None,
+    seed: Optional[int] = None,
+    pos_columns: Optional[Sequence[int]] = None,
+    p4_mode: str = "recompute",
+) -> GraphLike:
+    r"""Shift each jet by a random :math:`(\delta_\eta, \delta_\phi)`.
+
+    With ``distribution="normal"`` each component is drawn from
+    :math:`\mathcal{N}(0, \text{scale}^2)`; with ``"uniform"`` from
+    :math:`U[-\text{scale}, \text{scale}]`.  One vector per jet.
+
+    Args:
+        data: A jet graph or a batch of them.
+        scale: Standard deviation (normal) or half-width (uniform), >= 0.
+        distribution: ``"normal"`` or ``"uniform"``.
+        generator: Random generator (or ``seed``).
+        seed: Seed for a fresh generator.
+        pos_columns: Columns of ``x`` that hold ``pos``.
+        p4_mode: ``"recompute"`` or ``"drop"``.
+
+    Shapes:
+        - **input / output:** ``pos`` :math:`(N, 2)`
+    """
+    if not scale >= 0 or not math.isfinite(scale):
+        raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
+    if distribution not in ("normal", "uniform"):
+        raise ValueError(f"distribution must be 'normal' or 'uniform', got {distribution!r}")
+    _check_jet(data)
+    g = _make_generator(seed, generator)
+    _, num_graphs = _batch_info(data)
+    if distribution == "normal":
+        shift = scale * _rand((num_graphs, 2), g, data.pos, normal=True)
+    else:
+        shift = scale * (2.0 * _rand((num_graphs, 2), g, data.pos) - 1.0)
+    return translate_jets(data, shift, pos_columns, p4_mode)
+
+
+def soft_smearing(
+    data: GraphLike,
+    lambda_soft: float = 0.1,
+    pt_min: float = 0.5,
+    generator: Optional[torch.Generator] = None,
+    seed: Optional[int] = None,
+    pos_columns: Optional[Sequence[int]] = None,
+    p4_mode: str = "recompute",
+) -> GraphLike:
+    r"""Re-sample the angular coordinates of each constituent with a :math:`p_T`-dependent width.
+
+    .. math::
+        \Delta\eta' \sim \mathcal{N}\!\left(\Delta\eta, \sigma_i^2\right),\quad
+        \Delta\phi' \sim \mathcal{N}\!\left(\Delta\phi, \sigma_i^2\right),\quad
+        \sigma_i = \frac{\Lambda_\text{soft}}{\max(p_{T,i},\, p_{T,\min})}
+
+    so soft constituents move most and hard ones barely.  The floor
+    :math:`p_{T,\min}` caps the width at :math:`\Lambda_\text{soft}/p_{T,\min}`.
+
+    Args:
+        data: A jet graph or a batch of them (needs ``pt``).
+        lambda_soft: :math:`\Lambda_\text{soft}` in GeV (JetCLR: 0.1 GeV).
+        pt_min: :math:`p_{T,\min}` in GeV (> 0); default 0.5 GeV, i.e. at most 0.2 rad.
+        generator: Random generator (or ``seed``).
+        seed: Seed for a fresh generator.
+        pos_columns: Columns of ``x`` that hold ``pos``.
+        p4_mode: ``"recompute"`` or ``"drop"``.
+
+    Shapes:
+        - **input / output:** ``pos`` :math:`(N, 2)`, ``pt`` :math:`(N,)`
+    """
+    if not lambda_soft >= 0 or not math.isfinite(lambda_soft):
+        raise ValueError(f"lambda_soft must be a finite number >= 0, got {lambda_soft!r}")
+    if not pt_min > 0 or not math.isfinite(pt_min):
+        raise ValueError(f"pt_min must be a finite number > 0, got {pt_min!r}")
+    _check_jet(data, need_pt=True)
+    _check_p4_mode(p4_mode)
+    g = _make_generator(seed, generator)
+    batch, num_graphs = _batch_info(data)
+    sigma = lambda_soft / data.pt.to(data.pos.dtype).clamp_min(pt_min)
+    noise = _rand(data.pos.shape, g, data.pos, normal=True)
+    new_pos = data.pos + sigma.unsqueeze(-1) * noise
+    return _set_pos(data, new_pos, batch, num_graphs, pos_columns, p4_mode)
+
+
+def collinear_splitting(
+    data: GraphLike,
+    max_splits: int = 20,
+    p: float = 0.5,
+    generator: Optional[torch.Generator] = None,
+    seed: Optional[int] = None,
+) -> GraphLike:
+    r"""Split randomly chosen constituents into two collinear ones.
+
+    Each constituent is chosen with probability ``p``; at most ``max_splits``
+    per jet are kept (a random subset of the chosen ones).  A chosen
+    constituent :math:`i` becomes two nodes with the same ``pos`` and
+
+    .. math::
+        p_{T}^{(1)} = z\,p_{T,i},\quad p_{T}^{(2)} = (1 - z)\,p_{T,i},
+        \quad z \sim U(0, 1),
+
+    and ``p4`` scaled by :math:`z` and :math:`1-z` likewise (a collinear
+    massless split).  Every other node attribute (``x``, ...) is copied
+    unchanged to both halves, so a feature derived from :math:`p_T` in ``x``
+    is *not* rescaled.  The second half follows the first, so the nodes of a
+    jet stay contiguous; for a :class:`~torch_geometric.data.Batch`, ``batch``,
+    ``ptr`` and the slice bookkeeping are updated (``to_data_list`` works).
+    ``edge_index``, ``edge_attr`` and ``edge_weight`` are dropped.
+
+    Args:
+        data: A jet graph or a batch of them (needs ``pt``).
+        max_splits: Largest number of splits per jet (>= 1).
+        p: Probability that a constituent is chosen, in ``[0, 1]``.
+        generator: Random generator (or ``seed``).
+        seed: Seed for a fresh generator.
+
+    Shapes:
+        - **input:** :math:`N` nodes
+        - **output:** :math:`N + S` nodes, :math:`S \le B \cdot \text{max\_splits}`
+    """
+    max_splits = check_positive_int(max_splits, "max_splits")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must lie in [0, 1], got {p!r}")
+    _check_jet(data, need_pt=True)
+    g = _make_generator(seed, generator)
+    batch, num_graphs = _batch_info(data)
+    n = data.pos.size(0)
+    device = data.pos.device
+    draws = _rand((n, 2), g, data.pos.double())
+    u, z = draws[:, 0], draws[:, 1]
+    chosen = u < p
+    # Rank chosen nodes within their jet in random order; keep the first max_splits.
+    key = batch.double() * 2.0 + torch.where(chosen, u, torch.full_like(u, 1.5))
+    order = torch.argsort(key)
+    counts = torch.bincount(batch, minlength=num_graphs)
+    ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=device)
+    ptr[1:] = torch.cumsum(counts, 0)
+    rank = torch.empty(n, dtype=torch.long, device=device)
+    rank[order] = torch.arange(n, device=device) - ptr[batch[order]]
+    split = chosen & (rank < max_splits)
+
+    repeats = 1 + split.long()
+    index = torch.repeat_interleave(torch.arange(n, device=device), repeats)
+    start = torch.cumsum(repeats, 0) - repeats
+    second = torch.arange(index.numel(), device=device) != start[index]
+    zf = z.to(data.pt.dtype)[index]
+    frac = torch.where(split[index], torch.where(second, 1.0 - zf, zf), torch.ones_like(zf))
+
+    out = copy.copy(data)
+    for key_ in _node_keys(data):
+        out[key_] = data[key_][index]
+    out.pt = data.pt[index] * frac
+    if getattr(data, "p4", None) is not None:
+        out.p4 = data.p4[index] * frac.to(data.p4.dtype).unsqueeze(-1)
+    for key_ in _EDGE_KEYS:
+        if key_ in out:
+            del out[key_]
+    new_batch = batch[index]
+    if getattr(data, "batch", None) is not None:
+        out.batch = new_batch
+        new_counts = torch.bincount(new_batch, minlength=num_graphs)
+        new_ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=device)
+        new_ptr[1:] = torch.cumsum(new_counts, 0)
+        if getattr(data, "ptr", None) is not None:
+            out.ptr = new_ptr
+        slices = getattr(data, "_slice_dict", None)
+        if isinstance(slices, dict):
+            new_slices = {k: v for k, v in slices.items() if k not in _EDGE_KEYS}
+            for key_ in _node_keys(out):
+                if key_ in new_slices:
+                    new_slices[key_] = new_ptr.to(new_slices[key_].device)
+            out._slice_dict = new_slices
+            incs = getattr(data, "_inc_dict", None)
+            if isinstance(incs, dict):
+                out._inc_dict = {k: v for k, v in incs.items() if k not in _EDGE_KEYS}
+    elif "num_nodes" in data:
+        out.num_nodes = index.numel()
+    return out
+
+
+def random_permutation(
+    data: GraphLike,
+    generator: Optional[torch.Generator] = None,
+    seed: Optional[int] = None,
+) -> GraphLike:
+    r"""Randomly reorder the nodes within each graph.
+
+    Node attributes are gathered with a permutation :math:`\pi` that maps
+    each graph onto itself; ``edge_index`` is relabelled,
+    :math:`(j, i) \mapsto (\pi^{-1}(j), \pi^{-1}(i))`, so the graph is unchanged
+    up to node order.
+
+    Args:
+        data: A jet graph or a batch of them (``pos`` is required; every
+            node-level attribute is permuted).
+        generator: Random generator (or ``seed``).
+        seed: Seed for a fresh generator.
+
+    Shapes:
+        - **input / output:** :math:`N` nodes
+    """
+    _check_jet(data)
+    g = _make_generator(seed, generator)
+    batch, _ = _batch_info(data)
+    n = data.pos.size(0)
+    key = batch.double() + _rand((n,), g, data.pos.double()) * 0.5
+    perm = torch.argsort(key)
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(n, device=perm.device)
+    out = copy.copy(data)
+    for key_ in _node_keys(data):
+        out[key_] = data[key_][perm]
+    if getattr(data, "edge_index", None) is not None:
+        out.edge_index = inv[data.edge_index]
+    return out
+
+
+# --------------------------------------------------------------------------- transforms
+class _JetAugmentation(BaseTransform):
+    """Base class: owns an optional generator and applies ``self.apply``."""
+
+    def __init__(self, seed: Optional[int] = None, generator: Optional[torch.Generator] = None) -> None:
+        self.seed = seed
+        self.generator = _make_generator(seed, generator)
+
+    def apply(self, data: GraphLike, generator: Optional[torch.Generator] = None) -> GraphLike:
+        raise NotImplementedError
+
+    def forward(self, data: Any) -> Any:
+        return self.apply(data, self.generator)
+
+    def __call__(self, data: Any) -> Any:
+        # BaseTransform shallow-copies; the functions never write in place anyway.
+        return self.forward(data)
+
+
+class RandomRotation(_JetAugmentation):
+    r"""Transform form of :func:`random_rotation`: :math:`\theta_b \sim U[0, 2\pi)` per jet.
+
+    Args:
+        pos_columns: Columns of ``x`` that hold ``pos``.
+        p4_mode: ``"recompute"`` or ``"drop"``.
+        seed: Seed of the transform's own generator.
+        generator: Or an existing generator.
+
+    Shapes:
+        - **input / output:** ``pos`` :math:`(N, 2)`
+    """
+
+    def __init__(
+        self,
+        pos_columns: Optional[Sequence[int]] = None,
+        p4_mode: str = "recompute",
+        seed: Optional[int] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> None:
+        _check_p4_mode(p4_mode)
+        super().__init__(seed, generator)
+        self.pos_columns = pos_columns
+        self.p4_mode = p4_mode
+
+    def apply(self, data: GraphLike, generator: Optional[torch.Generator] = None) -> GraphLike:
+        return random_rotation(data, generator, None, self.pos_columns, self.p4_mode)
+
+
+class RandomTranslation(_JetAugmentation):
+    r"""Transform form of :func:`random_translation` (one shift per jet).
+
+    Args:
+        scale: Standard deviation (``"normal"``) or half-width (``"uniform"``).
+        distribution: ``"normal"`` or ``"uniform"``.
+        pos_columns: Columns of ``x`` that hold ``pos``.
+        p4_mode: ``"recompute"`` or ``"drop"``.
+        seed: Seed of the transform's own generator.
+        generator: Or an existing generator.
+
+    Shapes:
+        - **input / output:** ``pos`` :math:`(N, 2)`
+    """
+
+    def __init__(
+        self,
+        scale: float = 1.0,
+        distribution: str = "normal",
+        pos_columns: Optional[Sequence[int]] = None,
+        p4_mode: str = "recompute",
+        seed: Optional[int] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> None:
+        if not scale >= 0 or not math.isfinite(scale):
+            raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
+        if distribution not in ("normal", "uniform"):
+            raise ValueError(f"distribution must be 'normal' or 'uniform', got {distribution!r}")
+        _check_p4_mode(p4_mode)
+        super().__init__(seed, generator)
+        self.scale, self.distribution = float(scale), distribution
+        self.pos_columns, self.p4_mode = pos_columns, p4_mode
+
+    def apply(self, data: GraphLike, generator: Optional[torch.Generator] = None) -> GraphLike:
+        return random_translation(
+            data, self.scale, self.distribution, generator, None, self.pos_columns, self.p4_mode
+        )
+
+
+class SoftSmearing(_JetAugmentation):
+    r"""Transform form of :func:`soft_smearing`,
+    :math:`\sigma_i = \Lambda_\text{soft} / \max(p_{T,i}, p_{T,\min})`.
+
+    Args:
+        lambda_soft: :math:`\Lambda_\text{soft}` in GeV.
+        pt_min: :math:`p_{T,\min}` in GeV.
+        pos_columns: Columns of ``x`` that hold ``pos``.
+        p4_mode: ``"recompute"`` or ``"drop"``.
+        seed: Seed of the transform's own generator.
+        generator: Or an existing generator.
+
+    Shapes:
+        - **input / output:** ``pos`` :math:`(N, 2)`
+    """
+
+    def __init__(
+        self,
+        lambda_soft: float = 0.1,
+        pt_min: float = 0.5,
+        pos_columns: Optional[Sequence[int]] = None,
+        p4_mode: str = "recompute",
+        seed: Optional[int] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> None:
+        if not lambda_soft >= 0 or not math.isfinite(lambda_soft):
+            raise ValueError(f"lambda_soft must be a finite number >= 0, got {lambda_soft!r}")
+        if not pt_min > 0 or not math.isfinite(pt_min):
+            raise ValueError(f"pt_min must be a finite number > 0, got {pt_min!r}")
+        _check_p4_mode(p4_mode)
+        super().__init__(seed, generator)
+        self.lambda_soft, self.pt_min = float(lambda_soft), float(pt_min)
+        self.pos_columns, self.p4_mode = pos_columns, p4_mode
+
+    def apply(self, data: GraphLike, generator: Optional[torch.Generator] = None) -> GraphLike:
+        return soft_smearing(
+            data, self.lambda_soft, self.pt_min, generator, None, self.pos_columns, self.p4_mode
+        )
+
+
+class CollinearSplitting(_JetAugmentation):
+    r"""Transform form of :func:`collinear_splitting`:
+    :math:`p_T \to (z\,p_T, (1-z)\,p_T)` at the same position.
+
+    Args:
+        max_splits: Largest number of splits per jet.
+        p: Probability that a constituent is chosen.
+        seed: Seed of the transform's own generator.
+        generator: Or an existing generator.
+
+    Shapes:
+        - **input:** :math:`N` nodes; **output:** :math:`N + S` nodes
+    """
+
+    def __init__(
+        self,
+        max_splits: int = 20,
+        p: float = 0.5,
+        seed: Optional[int] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> None:
+        self.max_splits = check_positive_int(max_splits, "max_splits")
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must lie in [0, 1], got {p!r}")
+        self.p = float(p)
+        super().__init__(seed, generator)
+
+    def apply(self, data: GraphLike, generator: Optional[torch.Generator] = None) -> GraphLike:
+        return collinear_splitting(data, self.max_splits, self.p, generator, None)
+
+
+class RandomPermutation(_JetAugmentation):
+    r"""Transform form of :func:`random_permutation` (nodes reordered within each graph).
+
+    Args:
+        seed: Seed of the transform's own generator.
+        generator: Or an existing generator.
+
+    Shapes:
+        - **input / output:** :math:`N` nodes
+    """
+
+    def apply(self, data: GraphLike, generator: Optional[torch.Generator] = None) -> GraphLike:
+        return random_permutation(data, generator, None)
+
+
+def _flatten(augmentations: Any) -> list[Callable]:
+    if isinstance(augmentations, Compose):
+        out: list[Callable] = []
+        for t in augmentations.transforms:
+            out.extend(_flatten(t))
+        return out
+    if isinstance(augmentations, (list, tuple)):
+        out = []
+        for t in augmentations:
+            out.extend(_flatten(t))
+        return out
+    if not callable(augmentations):
+        raise TypeError(f"augmentations must be callables, got {type(augmentations).__name__}")
+    return [augmentations]
+
+
+def two_views(
+    batch: GraphLike,
+    augmentations: Union[Callable, Sequence[Callable]],
+    seed: Optional[int] = None,
+    generator: Optional[torch.Generator] = None,
+) -> tuple[GraphLike, GraphLike]:
+    r"""Return two independently augmented views :math:`(t_1(x), t_2(x))` of the same jets.
+
+    ``augmentations`` is one transform, a sequence of them or a
+    :class:`~torch_geometric.transforms.Compose`; they are applied in order.
+    The transforms of this module draw from one generator seeded by ``seed``
+    (or ``generator``), ignoring their own, so the pair is reproducible; other
+    callables are applied as they are.
+
+    Args:
+        batch: A jet graph or a batch of them.
+        augmentations: The augmentation pipeline.
+        seed: Seed of the generator shared by both views.
+        generator: Or an existing generator.
+
+    Shapes:
+        - **input:** one (batch of) graph(s); **output:** two of them, same graphs
+    """
+    steps = _flatten(augmentations)
+    g = _make_generator(seed, generator)
+
+    def run(data: GraphLike) -> GraphLike:
+        for t in steps:
+            data = t.apply(data, g) if isinstance(t, _JetAugmentation) else t(data)
+        return data
+
+    return run(batch), run(batch)
+
+
+__all__ = [
+    "RandomRotation",
+    "RandomTranslation",
+    "SoftSmearing",
+    "CollinearSplitting",
+    "RandomPermutation",
+    "rotate_jets",
+    "translate_jets",
+    "random_rotation",
+    "random_translation",
+    "soft_smearing",
+    "collinear_splitting",
+    "random_permutation",
+    "two_views",
+]

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from pgjets.data.features import FEATURE_NAMES
+from pgjets.data.jet_dataset import JetDataset
+from pgjets.data.jet_io import write_jets, write_manifest
+from pgjets.data.readers import write_parquet_jets
+from pgjets.data.table import JetTable
+from pgjets.errors import DataFileError, DataFileNotFoundError, EmptyGraphError
+
+
+def random_table(n_jets=12, seed=0, min_n=3, max_n=9):
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(min_n, max_n + 1, n_jets)
+    P = int(counts.sum())
+    pt = rng.uniform(1, 50, P)
+    eta, phi = rng.normal(0, 0.3, P), rng.normal(-1.0, 0.3, P)
+    return JetTable(
+        px=pt * np.cos(phi), py=pt * np.sin(phi), pz=pt * np.sinh(eta), E=pt * np.cosh(eta),
+        offsets=np.r_[0, np.cumsum(counts)], label=rng.integers(0, 3, n_jets),
+        pdgid=rng.choice([211, -211, 22, 130, 11, -13], P), label_names=["a", "b", "c"],
+    )
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    """A generated-format folder: three chunk files and a manifest."""
+    d = tmp_path / "gen"
+    d.mkdir()
+    tables = [random_table(n, seed=s) for n, s in ((10, 1), (7, 2), (12, 3))]
+    names = []
+    for i, t in enumerate(tables):
+        write_jets(t, d / f"chunk{i}.h5")
+        names.append(f"chunk{i}.h5")
+    write_manifest(d, {"files": names, "label_names": ["a", "b", "c"]})
+    return d, JetTable.concat(tables)
+
+
+def same_graph(a, b, edges=True):
+    assert torch.allclose(a.x, b.x) and torch.allclose(a.pos, b.pos)
+    assert torch.allclose(a.pt, b.pt) and torch.equal(a.y, b.y)
+    if edges:
+        ea = set(map(tuple, a.edge_index.t().tolist()))
+        eb = set(map(tuple, b.edge_index.t().tolist()))
+        assert ea == eb
+
+
+def test_generated_folder_items_and_metadata(folder):
+    d, full = folder
+    ds = JetDataset(d, representation="cloud", k=4, cache_chunks=2)
+    assert len(ds) == 29 and ds.num_chunks == 3
+    assert ds.num_classes == 3 and ds.label_names == ["a", "b", "c"]
+    assert ds.num_features == len(FEATURE_NAMES["particlenet"])
+    g = ds[12]  # second chunk, local jet 2
+    n = int(full.n_constituents[12])
+    assert g.x.shape == (n, ds.num_features) and g.pos.shape == (n, 2) and g.p4.shape == (n, 4)
+    assert g.edge_index.shape[1] == n * min(4, n - 1) and int(g.y) == int(full.label[12])
+    np.testing.assert_allclose(g.pt.numpy(), np.hypot(full.px, full.py)[full.offsets[12]:full.offsets[13]], rtol=1e-5)
+    assert torch.equal(ds[-1].y, ds[28].y)
+    with pytest.raises(IndexError):
+        ds[29]
+
+
+def test_streaming_keeps_a_bounded_number_of_chunks(folder):
+    d, _ = folder
+    ds = JetDataset(d, k=3, cache_chunks=1)
+    for i in range(len(ds)):
+        ds[i]
+        assert len(ds.cached_chunks) <= 1
+    assert ds.cached_chunks == [2]
+    ds2 = JetDataset(d, k=3, cache_chunks=2)
+    seen = []
+    for batch in ds2.batches(4, shuffle=True, seed=1):
+        seen.append(batch.y)
+        assert len(ds2.cached_chunks) <= 2
+    assert sum(t.numel() for t in seen) == 29
+
+
+@pytest.mark.parametrize("rep,k", [("cloud", 5), ("cloud", None), ("set", None)])
+def test_batches_match_items(folder, rep, k):
+    d, _ = folder
+    ds = JetDataset(d, representation=rep, k=k)
+    batches = list(ds.batches(6))
+    assert len(batches) == ds.num_batches(6) == 2 + 2 + 2
+    items = [g for b in batches for g in b.to_data_list()]
+    assert len(items) == len(ds)
+    for i in (0, 5, 11, 17, 28):
+        same_graph(items[i], ds[i], edges=k is not None or rep == "set")
+    if rep == "set":
+        n = ds[0].num_nodes
+        assert ds[0].edge_index.shape[1] == n * (n - 1)
+    if k is None and rep == "cloud":
+        assert "edge_index" not in ds[0]
+
+
+def test_shuffle_is_seeded_and_a_permutation(folder):
+    d, full = folder
+    ds = JetDataset(d, k=None)
+    key = lambda b: [round(float(v), 4) for v in b.pt[b.ptr[:-1]]]  # noqa: E731 - first pt of each jet
+    a = [x for b in ds.batches(5, shuffle=True, seed=3) for x in key(b)]
+    b = [x for b in ds.batches(5, shuffle=True, seed=3) for x in key(b)]
+    c = [x for b in ds.batches(5, shuffle=False) for x in key(b)]
+    assert a == b and a != c and sorted(a) == sorted(c)
+    dropped = list(ds.batches(5, drop_last=True))
+    assert all(b.num_graphs == 5 for b in dropped) and len(dropped) == ds.num_batches(5, drop_last=True) == 2 + 1 + 2
+
+
+def test_from_table_and_image_representation():
+    t = random_table(9, seed=5)
+    ds = JetDataset.from_table(t, representation="cloud", k=3)
+    assert len(ds) == 9 and ds.num_classes == 3
+    b = next(ds.batches(9))
+    assert b.num_graphs == 9 and b.x.shape[0] == int(t.n_constituents.sum())
+    img = JetDataset.from_table(t, representation="image", npix=10)
+    g = img[4]
+    assert g.x.shape[1] == 1 and g.pos.shape[1] == 2 and int(g.y) == int(t.label[4])
+    assert torch.all(g.x > 0)  # drop_zeros
+    assert abs(float(g.x.sum()) - 1.0) < 1e-4  # normalised image
+    batch = next(img.batches(9))
+    assert batch.num_graphs == 9 and torch.equal(batch.y, torch.from_numpy(t.label))
+    same_graph_img = batch.get_example(4)
+    assert torch.allclose(same_graph_img.x, g.x)
+
+
+def test_public_formats(tmp_path):
+    t = random_table(11, seed=7)
+    pq = write_parquet_jets(t, tmp_path / "j.parquet", row_group_size=3)
+    ds = JetDataset(pq, k=2, chunk_size=4, cache_chunks=1)
+    assert len(ds) == 11 and ds.num_chunks == 3 and ds.label_names == ["a", "b", "c"]
+    ref = JetDataset.from_table(t, k=2)
+    for i in (0, 4, 10):
+        same_graph(ds[i], ref[i])
+    path = tmp_path / "img.h5"
+    rng = np.random.default_rng(0)
+    with h5py.File(path, "w") as f:
+        f["images"] = rng.random((6, 2, 5, 5)).astype(np.float32)
+        f["labels"] = np.array([0, 1, 0, 1, 1, 0])
+    ids = JetDataset(path, representation="image", chunk_size=4)
+    assert len(ids) == 6 and ids.num_features == 2 and ids.num_classes == 2
+    assert ids[5].x.shape == (25, 2) and int(ids[5].y) == 0
+    assert sum(b.num_graphs for b in ids.batches(3)) == 6
+    with pytest.raises(ValueError, match="representation='image'"):
+        JetDataset(path, representation="cloud")
+
+
+def test_errors(tmp_path, folder):
+    with pytest.raises(DataFileNotFoundError):
+        JetDataset(tmp_path / "missing")
+    with pytest.raises(ValueError, match="representation"):
+        JetDataset(folder[0], representation="voxels")
+    with pytest.raises(ValueError, match="feature_set"):
+        JetDataset(folder[0], feature_set="everything")
+    with pytest.raises(ValueError, match="k"):
+        JetDataset(folder[0], k=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        next(JetDataset(folder[0]).batches(0))
+    empty = JetTable(px=[1.0], py=[0.0], pz=[0.0], E=[1.0], offsets=[0, 1, 1], label=[0, 1])
+    with pytest.raises(EmptyGraphError):
+        JetDataset.from_table(empty)
+    nomani = tmp_path / "incomplete"
+    nomani.mkdir()
+    with pytest.raises(DataFileError, match="manifest"):
+        JetDataset(nomani)
+
+
+@pytest.mark.slow
+def test_real_generated_dataset(tmp_path):
+    from pgjets.data.generate import generate_dataset
+
+    out = generate_dataset(["qcd", "top"], 12, tmp_path / "gen", seed=3, fast=True, chunk_size=5, progress=False)
+    ds = JetDataset(out, k=8, cache_chunks=2)
+    assert len(ds) == 24 and ds.num_classes == 2 and ds.label_names == ["qcd", "top"]
+    batches = list(ds.batches(4, shuffle=True, seed=0))
+    assert sum(b.num_graphs for b in batches) == 24 and len(ds.cached_chunks) <= 2
+    labels = torch.cat([b.y for b in batches])
+    assert sorted(labels.tolist()) == [0] * 12 + [1] * 12
+    for b in batches:
+        assert torch.isfinite(b.x).all() and (b.pos.abs() < 4).all()

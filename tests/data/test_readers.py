@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+import json
+
+import awkward as ak
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import uproot
+
+from pgjets.data.jet_io import write_jets, write_manifest
+from pgjets.data.readers import (
+    JETCLASS_LABELS,
+    count_rows,
+    detect_format,
+    open_jets,
+    read_jet_images,
+    read_jetclass,
+    read_parquet_jets,
+    read_top_landscape,
+    write_parquet_jets,
+)
+from pgjets.data.table import JetTable
+from pgjets.errors import DataFileError, DataFileNotFoundError, EmptyGraphError
+
+
+def random_table(n_jets=6, seed=0, pid=True, min_n=1, max_n=7):
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(min_n, max_n + 1, n_jets)
+    P = int(counts.sum())
+    pt = rng.uniform(1, 50, P)
+    eta, phi = rng.normal(0, 0.3, P), rng.normal(0.5, 0.3, P)
+    off = np.r_[0, np.cumsum(counts)]
+    return JetTable(
+        px=pt * np.cos(phi), py=pt * np.sin(phi), pz=pt * np.sinh(eta), E=pt * np.cosh(eta) + 0.1,
+        offsets=off, label=rng.integers(0, 2, n_jets),
+        pdgid=rng.choice([211, -211, 22, 130, 11], P) if pid else None,
+        charge=None, label_names=["qcd", "top"],
+    )
+
+
+# ------------------------------------------------------------- landscape
+def write_landscape(path, table, n_part=5, ttv=True):
+    n = len(table)
+    data = {}
+    for c, arr in (("E", table.E), ("PX", table.px), ("PY", table.py), ("PZ", table.pz)):
+        pad = np.zeros((n, n_part), np.float32)
+        for j in range(n):
+            a, b = table.offsets[j], table.offsets[j + 1]
+            pad[j, : b - a] = arr[a:b]
+        for i in range(n_part):
+            data[f"{c}_{i}"] = pad[:, i]
+    data["is_signal_new"] = table.label
+    if ttv:
+        data["ttv"] = np.zeros(n, dtype=np.int64)
+    pd.DataFrame(data).to_hdf(path, key="table", format="table")
+
+
+def test_landscape_round_trip_and_ranges(tmp_path):
+    t = random_table(8, pid=False, max_n=5)
+    path = tmp_path / "top.h5"
+    write_landscape(path, t)
+    got = read_top_landscape(path)
+    np.testing.assert_array_equal(got.offsets, t.offsets)
+    np.testing.assert_allclose(got.px, t.px, rtol=1e-6)
+    np.testing.assert_allclose(got.E, t.E, rtol=1e-6)
+    np.testing.assert_array_equal(got.label, t.label)
+    assert got.label_names == ["qcd", "top"] and "ttv" in got.extra
+    part = read_top_landscape(path, start=2, stop=5)
+    ref = t.slice(2, 5)
+    np.testing.assert_array_equal(part.offsets, ref.offsets)
+    np.testing.assert_allclose(part.pz, ref.pz, rtol=1e-6)
+    assert detect_format(path) == "landscape" and count_rows(path) == 8
+    assert len(open_jets(path, start=1, stop=3)) == 2
+
+
+def test_landscape_missing_columns_and_empty_jets(tmp_path):
+    t = random_table(3, pid=False, max_n=4)
+    path = tmp_path / "bad.h5"
+    df = pd.DataFrame({f"E_{i}": np.ones(3, np.float32) for i in range(2)})
+    df.to_hdf(path, key="table", format="table")
+    with pytest.raises(DataFileError, match="PX_0"):
+        read_top_landscape(path)
+    # a jet with all-zero padding
+    path2 = tmp_path / "empty.h5"
+    write_landscape(path2, JetTable.concat([t, JetTable(px=[], py=[], pz=[], E=[], offsets=[0, 0], label=[0])]),
+                    n_part=4)
+    with pytest.raises(EmptyGraphError, match="drop_empty"):
+        read_top_landscape(path2)
+    kept = read_top_landscape(path2, drop_empty=True)
+    assert len(kept) == 3
+    np.testing.assert_allclose(kept.E, t.E, rtol=1e-6)
+
+
+# -------------------------------------------------------------- JetClass
+def write_jetclass(path, table, labels=JETCLASS_LABELS):
+    counts = table.n_constituents
+    jag = lambda a: ak.unflatten(np.asarray(a, dtype=np.float32), counts)  # noqa: E731
+    pid = np.abs(table.pdgid)
+    charge = np.where(np.isin(pid, (211,)), np.sign(table.pdgid), 0)
+    charge = np.where(pid == 11, -np.sign(table.pdgid), charge)
+    branches = {
+        "part_px": jag(table.px), "part_py": jag(table.py), "part_pz": jag(table.pz),
+        "part_energy": jag(table.E), "part_charge": jag(charge),
+        "part_isChargedHadron": jag(pid == 211), "part_isNeutralHadron": jag(pid == 130),
+        "part_isPhoton": jag(pid == 22), "part_isElectron": jag(pid == 11), "part_isMuon": jag(pid == 13),
+    }
+    for i, name in enumerate(labels):
+        branches[f"label_{name}"] = (table.label == i)
+    with uproot.recreate(path) as f:
+        f["tree"] = branches
+
+
+def test_jetclass_round_trip(tmp_path):
+    t = random_table(7, seed=3)
+    path = tmp_path / "jc.root"
+    write_jetclass(path, t)
+    got = read_jetclass(path)
+    np.testing.assert_array_equal(got.offsets, t.offsets)
+    np.testing.assert_allclose(got.py, t.py, rtol=1e-6)
+    np.testing.assert_array_equal(got.label, t.label)
+    assert got.label_names == JETCLASS_LABELS
+    # the PID flags and charge recover the signed PDG ids
+    np.testing.assert_array_equal(got.pdgid, t.pdgid)
+    part = read_jetclass(path, start=3, stop=6)
+    np.testing.assert_array_equal(part.offsets, t.slice(3, 6).offsets)
+    assert detect_format(path) == "jetclass" and count_rows(path) == 7
+
+
+def test_jetclass_errors(tmp_path):
+    t = random_table(3, seed=4)
+    path = tmp_path / "nolabel.root"
+    with uproot.recreate(path) as f:
+        f["tree"] = {"part_px": ak.unflatten(t.px, t.n_constituents)}
+    with pytest.raises(DataFileError, match="part_py"):
+        read_jetclass(path)
+    garbage = tmp_path / "garbage.root"
+    garbage.write_bytes(b"this is not a root file" * 10)
+    with pytest.raises(DataFileError):
+        read_jetclass(garbage)
+    good = tmp_path / "good.root"
+    write_jetclass(good, random_table(50, seed=5))
+    raw = good.read_bytes()
+    trunc = tmp_path / "trunc.root"
+    trunc.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(DataFileError):
+        read_jetclass(trunc)
+
+
+# ------------------------------------------------------------- jet images
+def test_jet_images(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "img.h5"
+    with h5py.File(path, "w") as f:
+        f["images"] = rng.random((5, 4, 4)).astype(np.float32)
+        f["labels"] = np.eye(3)[[0, 2, 1, 1, 0]]
+    img, lab = read_jet_images(path, start=1, stop=4)
+    assert img.shape == (3, 1, 4, 4) and img.dtype == torch.float32
+    assert lab.tolist() == [2, 1, 1]
+    assert detect_format(path) == "images"
+    bad = tmp_path / "bad.h5"
+    with h5py.File(bad, "w") as f:
+        f["images"] = np.zeros((2, 4, 4))
+    with pytest.raises(DataFileError, match="labels"):
+        read_jet_images(bad)
+
+
+# --------------------------------------------------------------- parquet
+def test_parquet_round_trip(tmp_path):
+    t = random_table(9, seed=6)
+    t.extra["truth_pt"] = np.arange(9, dtype=np.float32)
+    path = write_parquet_jets(t, tmp_path / "jets.parquet", row_group_size=4)
+    got = read_parquet_jets(path)
+    np.testing.assert_array_equal(got.offsets, t.offsets)
+    np.testing.assert_allclose(got.E, t.E)
+    np.testing.assert_array_equal(got.pdgid, t.pdgid)
+    assert got.label_names == ["qcd", "top"]
+    np.testing.assert_allclose(got.extra["truth_pt"], np.arange(9))
+    part = read_parquet_jets(path, start=3, stop=7)  # spans two row groups
+    ref = t.slice(3, 7)
+    np.testing.assert_array_equal(part.offsets, ref.offsets)
+    np.testing.assert_allclose(part.px, ref.px)
+    np.testing.assert_array_equal(part.label, ref.label)
+    assert not list(tmp_path.glob(".*tmp*"))
+    with pytest.raises(DataFileError, match="lacks the fields particles"):
+        read_parquet_jets(path, field="particles")
+    (tmp_path / "junk.parquet").write_bytes(b"PAR1 garbage")
+    with pytest.raises(DataFileError):
+        read_parquet_jets(tmp_path / "junk.parquet")
+
+
+# --------------------------------------------------------------- dispatch
+def test_open_jets_dispatch_and_missing(tmp_path):
+    with pytest.raises(DataFileNotFoundError):
+        open_jets(tmp_path / "nope.h5")
+    with pytest.raises(DataFileNotFoundError):
+        read_top_landscape(tmp_path / "nope.h5")
+    folder = tmp_path / "gen"
+    folder.mkdir()
+    a, b = random_table(4, seed=7), random_table(5, seed=8)
+    write_jets(a, folder / "a.h5")
+    write_jets(b, folder / "b.h5")
+    write_manifest(folder, {"files": ["a.h5", "b.h5"], "label_names": ["qcd", "top"]})
+    assert detect_format(folder) == "generated"
+    got = open_jets(folder)
+    assert len(got) == 9
+    np.testing.assert_allclose(got.px, np.concatenate([a.px, b.px]))
+    mid = open_jets(folder, start=3, stop=6)
+    np.testing.assert_allclose(mid.E, JetTable.concat([a, b]).slice(3, 6).E)
+    assert detect_format(folder / "a.h5") == "jetfile" and len(open_jets(folder / "a.h5")) == 4
+    (tmp_path / "x.txt").write_text("hi")
+    with pytest.raises(DataFileError, match="suffix"):
+        open_jets(tmp_path / "x.txt")
+    (tmp_path / "corrupt.h5").write_bytes(b"\x89HDF\r\n garbage")
+    with pytest.raises(DataFileError):
+        open_jets(tmp_path / "corrupt.h5")
+    with pytest.raises(ValueError, match="format"):
+        open_jets(folder, format="csv")
+    assert json.loads((folder / "manifest.json").read_text())["files"] == ["a.h5", "b.h5"]

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pgjets.errors import InputShapeError, NonFiniteError
+from pgjets.nn.slot_attention import SlotAttention, bipartite_complete_edges
+
+
+def _setup(seed=0):
+    torch.manual_seed(seed)
+    layer = SlotAttention(4, 8, num_slots=3, iters=3, hidden=16).double().eval()
+    g = torch.Generator().manual_seed(seed)
+    sizes = torch.tensor([5, 1, 7])
+    x = torch.randn(int(sizes.sum()), 4, generator=g, dtype=torch.float64)
+    batch = torch.repeat_interleave(torch.arange(3), sizes)
+    slot_sizes = torch.tensor([2, 4, 1])
+    slots = torch.randn(int(slot_sizes.sum()), 8, generator=g, dtype=torch.float64)
+    slot_batch = torch.repeat_interleave(torch.arange(3), slot_sizes)
+    return layer, x, batch, slots, slot_batch
+
+
+def test_edges_complete_bipartite():
+    batch = torch.tensor([0, 0, 1, 2, 2, 2])
+    slot_batch = torch.tensor([0, 1, 1, 2])
+    ei = bipartite_complete_edges(batch, slot_batch, 3)
+    pairs = set(map(tuple, ei.t().tolist()))
+    expected = {(i, s) for i in range(6) for s in range(4) if batch[i] == slot_batch[s]}
+    assert pairs == expected and ei.size(1) == len(expected)
+
+
+def test_shapes_uneven_and_attention_normalised():
+    layer, x, batch, slots, slot_batch = _setup()
+    out, (ei, attn) = layer(x, batch, slots, slot_batch, return_attention=True)
+    assert out.shape == (7, 8) and torch.isfinite(out).all()
+    assert ei.size(1) == 5 * 2 + 1 * 4 + 7 * 1
+    per_node = torch.zeros(x.size(0), dtype=attn.dtype).index_add(0, ei[0], attn)
+    torch.testing.assert_close(per_node, torch.ones_like(per_node))  # softmax over slots
+    learned = layer(x, batch, generator=torch.Generator().manual_seed(1))
+    assert learned.shape == (9, 8)
+    again = layer(x, batch, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(learned, again)
+
+
+def test_input_permutation_invariance():
+    layer, x, batch, slots, slot_batch = _setup(1)
+    perm = torch.cat([torch.randperm(5) , torch.tensor([5]), 6 + torch.randperm(7)])
+    a = layer(x, batch, slots, slot_batch)
+    b = layer(x[perm], batch, slots, slot_batch)
+    assert (a - b).abs().max() < 1e-5
+    assert (a - slots).abs().max() > 1e-3  # slots actually change
+
+
+def test_slot_permutation_equivariance():
+    layer, x, batch, slots, slot_batch = _setup(2)
+    perm = torch.tensor([1, 0, 5, 3, 2, 4, 6])  # within graphs
+    a = layer(x, batch, slots, slot_batch)
+    b = layer(x, batch, slots[perm], slot_batch)
+    assert (a[perm] - b).abs().max() < 1e-5
+
+
+def test_no_leakage_between_graphs():
+    layer, x, batch, slots, slot_batch = _setup(3)
+    full = layer(x, batch, slots, slot_batch)
+    for gi in range(3):
+        alone = layer(x[batch == gi], None, slots[slot_batch == gi])
+        assert (alone - full[slot_batch == gi]).abs().max() < 1e-10
+    # changing graph 0's nodes leaves the other graphs' slots untouched
+    x2 = x.clone()
+    # (a constant shift would be removed by the input LayerNorm)
+    x2[batch == 0] = torch.randn(5, 4, generator=torch.Generator().manual_seed(9), dtype=x.dtype)
+    other = layer(x2, batch, slots, slot_batch)
+    assert torch.equal(other[slot_batch != 0], full[slot_batch != 0])
+    assert not torch.allclose(other[slot_batch == 0], full[slot_batch == 0])
+
+
+def test_gradients_and_train_mode():
+    layer, x, batch, _, _ = _setup(4)
+    layer.train()
+    x = x.clone().requires_grad_(True)
+    out = layer(x, batch)
+    out.pow(2).sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    assert layer.slots_mu.grad is not None and layer.lin_q.weight.grad is not None
+
+
+def test_bad_input():
+    layer, x, batch, slots, slot_batch = _setup()
+    with pytest.raises(InputShapeError):
+        layer(x[:, :3], batch)
+    with pytest.raises(InputShapeError):
+        layer(x, batch, slots[:, :5], slot_batch)
+    with pytest.raises(InputShapeError):
+        layer(x, batch.flip(0))
+    with pytest.raises(InputShapeError):
+        layer(x, batch[:-1])
+    with pytest.raises(NonFiniteError):
+        layer(torch.full_like(x, float("nan")), batch)
+    with pytest.raises(ValueError):
+        SlotAttention(4, 8)(x.float())  # neither num_slots nor slots
+    with pytest.raises(ValueError):
+        SlotAttention(4, 8, iters=0)

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from pgjets.errors import EmptyGraphError, GraphSizeError, InputShapeError, NonFiniteError
+from pgjets.train.set_losses import hungarian_loss, mmd_loss
+
+
+def _brute_force(pred, target, p=2):
+    best = None
+    for perm in itertools.permutations(range(target.size(0))):
+        diff = pred - target[list(perm)]
+        c = (diff * diff).sum() if p == 2 else diff.abs().sum()
+        best = c if best is None or c < best else best
+    return best / pred.size(0)
+
+
+def test_zero_for_permuted_target_and_assignment():
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(9, 3, generator=g, dtype=torch.float64)
+    batch = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    # permute within each graph
+    perm = torch.tensor([2, 0, 1, 4, 3, 8, 5, 7, 6])
+    loss, assign = hungarian_loss(target[perm], target, batch, batch, return_assignment=True)
+    assert float(loss) == 0.0
+    assert torch.equal(perm[assign[0]], assign[1])
+
+
+@pytest.mark.parametrize("cost,p", [("l2", 2), ("l1", 1)])
+def test_matches_brute_force(cost, p):
+    g = torch.Generator().manual_seed(1)
+    sizes = [4, 5, 3]
+    pred = torch.randn(sum(sizes), 2, generator=g, dtype=torch.float64)
+    target = torch.randn(sum(sizes), 2, generator=g, dtype=torch.float64)
+    batch = torch.repeat_interleave(torch.arange(3), torch.tensor(sizes))
+    per_graph = hungarian_loss(pred, target, batch, batch, cost=cost, reduction="none")
+    start = 0
+    for gi, n in enumerate(sizes):
+        bf = _brute_force(pred[start : start + n], target[start : start + n], p)
+        assert abs(float(per_graph[gi]) - float(bf)) < 1e-10
+        start += n
+    total = hungarian_loss(pred, target, batch, batch, cost=cost)
+    expected = sum(float(per_graph[i]) * sizes[i] for i in range(3)) / sum(sizes)
+    assert abs(float(total) - expected) < 1e-10
+
+
+def test_callable_cost_and_gradient():
+    g = torch.Generator().manual_seed(2)
+    pred = torch.randn(5, 2, generator=g, requires_grad=True)
+    target = torch.randn(5, 2, generator=g)
+
+    def cheb(a, b):
+        return (a.unsqueeze(2) - b.unsqueeze(1)).abs().amax(-1)
+
+    loss = hungarian_loss(pred, target, cost=cheb)
+    loss.backward()
+    assert pred.grad is not None and torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+    # l2 gradient through matched pairs: d/dpred = 2 (pred - matched target) / n
+    pred2 = pred.detach().clone().requires_grad_(True)
+    loss2, assign = hungarian_loss(pred2, target, return_assignment=True)
+    loss2.backward()
+    expected = torch.zeros_like(pred2)
+    expected[assign[0]] = 2 * (pred2.detach()[assign[0]] - target[assign[1]]) / 5
+    torch.testing.assert_close(pred2.grad, expected)
+
+
+def test_unequal_sets():
+    pred = torch.tensor([[0.0], [1.0], [5.0]])
+    target = torch.tensor([[0.1], [1.0]])
+    with pytest.raises(GraphSizeError):
+        hungarian_loss(pred, target)
+    loss, assign = hungarian_loss(pred, target, allow_unequal=True, unmatched_cost=2.0, return_assignment=True)
+    assert assign.shape == (2, 2)
+    assert abs(float(loss) - (0.01 + 0.0 + 2.0) / 3) < 1e-6
+
+
+def test_bad_input():
+    with pytest.raises(InputShapeError):
+        hungarian_loss(torch.randn(3, 2), torch.randn(3, 3))
+    with pytest.raises(InputShapeError):
+        hungarian_loss(torch.randn(3), torch.randn(3))
+    with pytest.raises(EmptyGraphError):
+        hungarian_loss(torch.zeros(0, 2), torch.zeros(0, 2))
+    with pytest.raises(NonFiniteError):
+        hungarian_loss(torch.tensor([[float("nan"), 0.0]]), torch.zeros(1, 2))
+    with pytest.raises(ValueError):
+        hungarian_loss(torch.randn(3, 2), torch.randn(3, 2), cost="l3")
+    with pytest.raises(InputShapeError):
+        hungarian_loss(torch.randn(3, 2), torch.randn(3, 2), torch.tensor([1, 0, 0]), torch.tensor([0, 0, 1]))
+
+
+def test_mmd_identical_zero_and_grows_with_shift():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(200, 2, generator=g, dtype=torch.float64)
+    y = torch.randn(200, 2, generator=g, dtype=torch.float64)
+    assert abs(float(mmd_loss(x, x))) < 1e-12
+    vals = [float(mmd_loss(x, y + s)) for s in (0.0, 0.5, 1.0, 2.0)]
+    assert vals[0] < 0.02
+    assert vals[0] < vals[1] < vals[2] < vals[3]
+    for kernel in ("laplacian", "imq"):
+        assert float(mmd_loss(x, y, kernel=kernel)) < float(mmd_loss(x, y + 1.0, kernel=kernel))
+    # unbiased estimator: near zero (either sign) for equal distributions, positive for a shift
+    assert abs(float(mmd_loss(x, y, unbiased=True))) < 0.01
+    assert float(mmd_loss(x, y + 1.0, unbiased=True)) > 0.1
+
+
+def test_mmd_closed_form_and_batched_equals_per_graph():
+    x = torch.tensor([[0.0]], dtype=torch.float64)
+    y = torch.tensor([[1.0]], dtype=torch.float64)
+    # 1 + 1 - 2 exp(-1/2) for a single gaussian bandwidth 1
+    expected = 2 - 2 * torch.exp(torch.tensor(-0.5, dtype=torch.float64))
+    torch.testing.assert_close(mmd_loss(x, y, bandwidths=(1.0,)), expected)
+    g = torch.Generator().manual_seed(4)
+    xs = torch.randn(12, 3, generator=g, dtype=torch.float64)
+    ys = torch.randn(10, 3, generator=g, dtype=torch.float64)
+    xb = torch.tensor([0] * 5 + [1] * 7)
+    yb = torch.tensor([0] * 6 + [1] * 4)
+    for unbiased in (False, True):
+        per = mmd_loss(xs, ys, x_batch=xb, y_batch=yb, unbiased=unbiased, reduction="none")
+        for gi in range(2):
+            single = mmd_loss(xs[xb == gi], ys[yb == gi], unbiased=unbiased)
+            torch.testing.assert_close(per[gi], single)
+        torch.testing.assert_close(mmd_loss(xs, ys, x_batch=xb, y_batch=yb, unbiased=unbiased), per.mean())
+    xr = xs.clone().requires_grad_(True)
+    mmd_loss(xr, ys).backward()
+    assert torch.isfinite(xr.grad).all()
+
+
+def test_mmd_bad_input():
+    x = torch.randn(4, 2)
+    with pytest.raises(ValueError):
+        mmd_loss(x, x, kernel="rbf2")
+    with pytest.raises(ValueError):
+        mmd_loss(x, x, bandwidths=(0.0,))
+    with pytest.raises(ValueError):
+        mmd_loss(x, x, x_batch=torch.zeros(4, dtype=torch.long))
+    with pytest.raises(InputShapeError):
+        mmd_loss(x, torch.randn(4, 3))
+    with pytest.raises(EmptyGraphError):
+        mmd_loss(torch.zeros(0, 2), x)
+    with pytest.raises(GraphSizeError):
+        mmd_loss(x[:1], x, unbiased=True)
