@@ -1,3 +1,11 @@
-"""pgjets: symmetry-aware graph learning for particle physics on PyTorch Geometric."""
+"""pgjets: symmetry-aware graph learning for particle physics on PyTorch Geometric.
+
+Subpackages: :mod:`pgjets.graphs` (inputs to graphs), :mod:`pgjets.nn` (layers),
+:mod:`pgjets.models`, :mod:`pgjets.data`, :mod:`pgjets.train`, and the
+symmetry checks in :mod:`pgjets.symmetry`.
+"""
+
+from . import errors
 
 __version__ = "0.1.0"
+__all__ = ["errors", "__version__"]

@@ -1,0 +1,17 @@
+"""Data: Monte Carlo jet generation, file readers and datasets."""
+
+from .._lazy import lazy_exports
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "table": ["JetTable"],
+    "generate": ["generate_jets", "generate_dataset", "PROCESSES"],
+    "jet_io": ["write_jets", "read_jets", "read_manifest", "dataset_files", "count_jets"],
+    "features": ["constituent_features", "FEATURE_NAMES"],
+    "jet_image": ["jet_image"],
+    "jet_dataset": ["JetDataset"],
+    "readers": ["read_top_landscape", "read_jetclass", "read_jet_images", "read_parquet_jets",
+                "write_parquet_jets", "open_jets"],
+    "event_dataset": ["EventDataset", "read_hzz_events"],
+    "molecule_dataset": ["MoleculeDataset"],
+    "digits": ["DigitsGridDataset"],
+})

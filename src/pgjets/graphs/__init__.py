@@ -1,0 +1,12 @@
+"""Graph builders: every input becomes a PyG ``Data`` graph (functions + ``BaseTransform``s)."""
+
+from .._lazy import lazy_exports
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "image": ["image_to_graph", "images_to_batch", "ImageToGraph"],
+    "cloud": ["cloud_to_graph", "clouds_to_batch", "batch_from_flat", "KNNGraph", "CloudToGraph"],
+    "set": ["set_to_graph", "fully_connected_edge_index", "FullyConnected"],
+    "molecule": ["molecule_to_graph", "MoleculeToGraph", "InvalidSmilesError"],
+    "from_networkx": ["networkx_to_graph", "FromNetworkx"],
+    "event": ["event_to_graph", "events_to_batch", "DEFAULT_COLLECTIONS"],
+})

@@ -1,0 +1,13 @@
+"""Assembled networks built from :mod:`pgjets.nn` layers."""
+
+from .._lazy import lazy_exports
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "particlenet": ["ParticleNet", "particlenet_lite"],
+    "part": ["ParticleTransformer", "part_lite"],
+    "pfn": ["ParticleFlowNetwork", "EnergyFlowNetwork"],
+    "set_models": ["DeepSets", "SetTransformer"],
+    "gcn": ["GCN"],
+    "grid_cnn": ["GridCNN"],
+    "registry": ["MODELS", "build_model", "representation_of"],
+})

@@ -22,6 +22,7 @@ MODELS: dict[str, tuple[str, str, Optional[int]]] = {
     "deepsets": ("pgjets.models.set_models:DeepSets", "cloud", None),
     "set_transformer": ("pgjets.models.set_models:SetTransformer", "cloud", None),
     "gcn": ("pgjets.models.gcn:GCN", "cloud", 16),
+    "gridcnn": ("pgjets.models.grid_cnn:GridCNN", "image", None),
 }
 
 
@@ -45,6 +46,8 @@ def build_model(name: str, in_channels: int, num_classes: int = 2, **kwargs: Any
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
     ctor = _resolve(MODELS[name][0])
+    if name == "gridcnn":
+        return ctor(1, num_classes, **kwargs)  # jet images have one channel (pT)
     if name == "efn":
         return ctor(num_classes=num_classes, **kwargs)
     return ctor(in_channels, num_classes, **kwargs)

@@ -1,0 +1,23 @@
+"""Layers: batched kNN, MessagePassing layers, pooling and heads."""
+
+from .._lazy import lazy_exports
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "knn": ["knn_graph", "torch_cluster_available"],
+    "pairwise": ["pairwise_features", "dense_pairwise_features"],
+    "grid_conv": ["GridConv"],
+    "grid_pool": ["GridPool", "GridGraph"],
+    "gcn": ["GCNLayer"],
+    "edge_conv": ["EdgeConvLayer"],
+    "dynamic_edge_conv": ["DynamicEdgeConv"],
+    "deep_sets": ["DeepSetsLayer"],
+    "deep_sets_pool": ["DeepSetsPool"],
+    "energy_flow_pool": ["EnergyFlowPool"],
+    "attention": ["MultiHeadAttention"],
+    "transformer": ["TransformerBlock"],
+    "pma": ["PMAPool", "ClassAttentionPool"],
+    "positional": ["SinusoidalPositionalEncoding"],
+    "slot_attention": ["SlotAttention"],
+    "heads": ["NodeHead", "EdgeHead", "GraphHead", "mlp"],
+    "graph_net": ["GraphNet"],
+})

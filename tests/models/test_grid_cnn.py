@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pgjets.graphs.image import images_to_batch
+from pgjets.models.grid_cnn import GridCNN
+
+
+def dense_reference(model: GridCNN, images: torch.Tensor) -> torch.Tensor:
+    """The same network written with nn.Conv2d / max_pool2d on dense images."""
+    h = images
+    for conv in model.convs:
+        w = conv_weight(conv)
+        h = F.relu(F.conv2d(h, w, conv_bias(conv), padding="same"))
+        h = F.max_pool2d(h, 2, ceil_mode=True)
+    return model.head(h.mean((2, 3)))
+
+
+def conv_weight(conv):
+    return to_conv2d(conv).weight
+
+
+def conv_bias(conv):
+    return to_conv2d(conv).bias
+
+
+def to_conv2d(conv):
+    """Recover Conv2d weights from a GridConv by probing it with unit images."""
+    k = conv.kernel_size
+    c_in, c_out = conv.in_channels, conv.out_channels
+    weight = torch.zeros(c_out, c_in, k, k)
+    bias = conv(torch.zeros(1, c_in), torch.zeros(2, 0, dtype=torch.long), torch.zeros(0, 2))[0].detach()
+    size = 2 * k + 1
+    centre = size // 2
+    for c in range(c_in):
+        img = torch.zeros(1, c_in, size, size)
+        img[0, c, centre, centre] = 1.0
+        b = images_to_batch(img)
+        out = conv(b.x, b.edge_index, b.edge_attr).detach() - bias
+        out = out.view(size, size, c_out)
+        for dr in range(k):
+            for dc in range(k):
+                # output at (centre - (dr - k//2), ...) sees the unit pixel at offset (dr - k//2)
+                weight[:, c, dr, dc] = out[centre - (dr - k // 2), centre - (dc - k // 2)]
+    m = torch.nn.Conv2d(c_in, c_out, k, padding="same")
+    m.weight.data, m.bias.data = weight, bias
+    return m
+
+
+def test_full_images_match_dense_cnn():
+    torch.manual_seed(0)
+    model = GridCNN(2, 3, channels=(4, 5)).eval()
+    images = torch.rand(3, 2, 8, 8)
+    out = model(images_to_batch(images))
+    torch.testing.assert_close(out, dense_reference(model, images), atol=1e-5, rtol=1e-5)
+
+
+def test_permutation_of_pixels_does_not_matter():
+    torch.manual_seed(1)
+    model = GridCNN(1, 2).eval()
+    b = images_to_batch(torch.rand(2, 1, 6, 6))
+    perm = torch.cat([torch.randperm(36), 36 + torch.randperm(36)])
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(72)
+    pb = b.clone()
+    pb.x, pb.pos = b.x[perm], b.pos[perm]
+    pb.edge_index = inv[b.edge_index]
+    torch.testing.assert_close(model(pb), model(b), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_learns_digits():
+    from sklearn.datasets import load_digits
+
+    from pgjets.train.trainer import TrainConfig, Trainer
+
+    d = load_digits()
+    images = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.tensor(d.target)
+    graphs = images_to_batch(images[:1200]).to_data_list()
+    for g, label in zip(graphs, y[:1200]):
+        g.y = label.view(1)
+    test = images_to_batch(images[1500:1700])
+    test.y = y[1500:1700]
+    torch.manual_seed(0)
+    trainer = Trainer(GridCNN(1, 10, channels=(16, 32)),
+                      TrainConfig(epochs=10, batch_size=32, lr=5e-3, progress=False, verbose=False))
+    trainer.fit(graphs)
+    acc = (trainer.model.eval()(test).argmax(-1) == test.y).float().mean().item()
+    assert acc > 0.8, acc
