@@ -83,9 +83,9 @@ def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cos
         if cosine:
             dist = 1.0 - torch.bmm(q, dense.transpose(1, 2))
         elif dim <= 3:
-            # Exact differences: cheap in low dimension, no cancellation.
-            diff = q.unsqueeze(2) - dense.unsqueeze(1)
-            dist = (diff * diff).sum(-1)
+            # torch.cdist's direct kernel: exact (no |a|^2 + |b|^2 - 2ab
+            # cancellation) and several times faster than broadcasting here.
+            dist = torch.cdist(q, dense, compute_mode="donot_use_mm_for_euclid_dist")
         else:
             dist = sq[:, r0:r1, None] + sq[:, None, :] - 2.0 * torch.bmm(q, dense.transpose(1, 2))
             dist = dist.clamp_min_(0.0)
