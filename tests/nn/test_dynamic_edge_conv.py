@@ -78,3 +78,47 @@ def test_bad_input():
         conv(bad)
     with pytest.raises(ValueError, match="aggr"):
         DynamicEdgeConv(5, aggr="sum")
+
+
+def test_reshape_path_requires_sorted_targets():
+    torch.manual_seed(4)
+    x, pos, batch = jets([10, 10])
+    conv = DynamicEdgeConv(5, (8,), k=3).eval()
+    ei = knn_graph(pos, 3, batch)
+    shuffled = ei[:, torch.randperm(ei.size(1))]
+    assert conv._uniform_k(ei[1], 20) and not conv._uniform_k(shuffled[1], 20)
+    torch.testing.assert_close(conv.propagate_edges(x, shuffled), conv.propagate_edges(x, ei, fast=False),
+                               atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("aggr", ["mean", "max"])
+def test_matches_explicit_formula(aggr):
+    torch.manual_seed(5)
+    x, pos, batch = jets([6, 7])
+    conv = DynamicEdgeConv(5, (4, 3), k=2, aggr=aggr).eval()
+    ei = knn_graph(pos, 2, batch)
+    out = conv(x, pos, batch)
+    for i in (0, 9):
+        nbrs = ei[0][ei[1] == i]
+        e = torch.cat([x[i].expand(len(nbrs), 5), x[nbrs] - x[i]], 1)
+        h = torch.relu(conv.norms[0](e @ torch.cat([conv.lin_center.weight, conv.lin_diff.weight], 1).t()))
+        h = torch.relu(conv.norms[1](conv.lins[0](h)))
+        agg = h.mean(0) if aggr == "mean" else h.max(0).values
+        ref = torch.relu(agg + conv.shortcut_norm(conv.shortcut(x[i:i + 1]))[0])
+        torch.testing.assert_close(out[i], ref, atol=1e-5, rtol=1e-5)
+
+
+def test_tiny_graphs_pos_checks_and_empty():
+    conv = DynamicEdgeConv(5, (4,), k=16)
+    x, pos, batch = jets([1, 2, 5])
+    out = conv(x, pos, batch)  # training mode, fewer than k+1 nodes everywhere
+    assert out.shape == (8, 4) and torch.isfinite(out).all()
+    with pytest.raises(InputShapeError, match="rows"):
+        conv(x, pos[:3], batch)
+    bad = pos.clone()
+    bad[0, 0] = float("inf")
+    with pytest.raises(NonFiniteError):
+        conv(x, bad, batch)
+    assert conv(torch.zeros(0, 5)).shape == (0, 4)
+    with pytest.raises(ValueError, match="channels"):
+        DynamicEdgeConv(5, (4, 0))

@@ -34,3 +34,33 @@ def test_needs_sizes_without_nn():
         EdgeConvLayer()
     with pytest.raises(ValueError, match="aggr"):
         EdgeConvLayer(in_channels=2, out_channels=2, aggr="sum")
+
+
+def test_custom_nn_equivariance_within_graphs_and_checks():
+    from pgjets.errors import InputShapeError, NonFiniteError
+
+    torch.manual_seed(2)
+    mlp = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh())
+    layer = EdgeConvLayer(mlp, aggr="mean")
+    x = torch.randn(8, 3)
+    ei = torch.tensor([[1, 2, 3, 0, 5, 6, 7, 4], [0, 0, 1, 2, 4, 4, 5, 6]])  # graphs {0..3}, {4..7}
+    perm = torch.tensor([3, 1, 0, 2, 5, 7, 4, 6])
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(8)
+    out = layer(x, ei)
+    assert out.shape == (8, 5)
+    assert (layer(x[perm], inv[ei]) - out[perm]).abs().max() < 1e-5
+    # node 3 has no incoming edge -> zero vector
+    assert out[3].abs().sum() == 0
+    with pytest.raises(InputShapeError, match="2-D"):
+        layer(torch.randn(3), ei)
+    with pytest.raises(InputShapeError, match="node"):
+        layer(torch.randn(4, 3), ei)
+    with pytest.raises(NonFiniteError):
+        layer(torch.full((8, 3), float("nan")), ei)
+    with pytest.raises(InputShapeError, match="features"):
+        EdgeConvLayer(in_channels=2, out_channels=2)(torch.randn(8, 3), ei)
+    with pytest.raises(TypeError):
+        EdgeConvLayer(nn="mlp")
+    empty = EdgeConvLayer(in_channels=3, out_channels=2)(torch.zeros(0, 3), torch.zeros(2, 0, dtype=torch.long))
+    assert empty.shape == (0, 2)

@@ -38,3 +38,32 @@ def test_bad_input():
         layer(torch.full((2, 3), float("nan")), torch.zeros(2, 0, dtype=torch.long))
     with pytest.raises(ValueError, match="act"):
         GCNLayer(3, 4, act="tanh")
+
+
+@pytest.mark.parametrize("out_channels", [2, 6])  # both projection orders (project-then-mean / mean-then-project)
+def test_matches_dense_formula_on_batched_graphs(out_channels):
+    torch.manual_seed(2)
+    x = torch.randn(7, 4)
+    ei = torch.tensor([[0, 1, 2, 4, 5, 6, 6], [1, 0, 0, 5, 4, 4, 5]])  # two graphs, node 3 isolated
+    layer = GCNLayer(4, out_channels)
+    adj = torch.zeros(7, 7)
+    adj[ei[1], ei[0]] = 1.0
+    deg = adj.sum(1, keepdim=True).clamp_min(1)
+    ref = torch.relu(layer.lin_neigh((adj / deg) @ x) + layer.lin_self(x))
+    torch.testing.assert_close(layer(x, ei), ref, atol=1e-5, rtol=1e-5)
+    # permute within each graph
+    perm = torch.tensor([2, 0, 1, 3, 6, 4, 5])
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(7)
+    assert (layer(x[perm], inv[ei]) - layer(x, ei)[perm]).abs().max() < 1e-5
+
+
+def test_edge_index_checks_and_empty_graph():
+    layer = GCNLayer(3, 4)
+    with pytest.raises(InputShapeError, match="node"):
+        layer(torch.randn(2, 3), torch.tensor([[0], [2]]))
+    with pytest.raises(InputShapeError, match="2, num_edges"):
+        layer(torch.randn(2, 3), torch.zeros(3, 1, dtype=torch.long))
+    with pytest.raises(InputShapeError, match="integer"):
+        layer(torch.randn(2, 3), torch.zeros(2, 1))
+    assert layer(torch.zeros(0, 3), torch.zeros(2, 0, dtype=torch.long)).shape == (0, 4)

@@ -36,6 +36,19 @@ from .knn import knn_graph
 class DynamicEdgeConv(MessagePassing):
     r"""EdgeConv on a kNN graph rebuilt at every call (ParticleNet block).
 
+    .. math::
+        \mathbf{x}_i' = \mathrm{ReLU}\Big(
+            \underset{j \in \mathrm{kNN}(i)}{\mathrm{mean}}\;
+            h_\Theta\big(\mathbf{x}_i \,\Vert\, \mathbf{x}_j - \mathbf{x}_i\big)
+            + \mathrm{BN}(W_s \mathbf{x}_i)\Big), \qquad
+        h_\Theta = \bigcirc_{l} \mathrm{ReLU} \circ \mathrm{BN} \circ \mathrm{Linear}_l
+
+    The first edge-MLP layer is stored as two bias-free maps,
+    ``lin_center`` (:math:`W_1`, on :math:`\mathbf{x}_i`) and ``lin_diff``
+    (:math:`W_2`, on :math:`\mathbf{x}_j - \mathbf{x}_i`); later layers are
+    ``lins``; every linear map is followed by ``norms`` (BatchNorm1d) and ReLU.
+    In training mode a batch-norm that would see a single row is skipped.
+
     Args:
         in_channels: Input feature size :math:`F`.
         channels: Output sizes of the edge MLP layers (last = output size).
@@ -62,7 +75,7 @@ class DynamicEdgeConv(MessagePassing):
         super().__init__(aggr=aggr)
         self.in_channels = check_positive_int(in_channels, "in_channels")
         self.k = check_positive_int(k, "k")
-        self.channels = tuple(int(c) for c in channels)
+        self.channels = tuple(check_positive_int(c, "channels entry") for c in channels)
         if not self.channels:
             raise ValueError("channels must name at least one layer size")
         self.cosine = cosine
@@ -94,18 +107,51 @@ class DynamicEdgeConv(MessagePassing):
         return self.lin_center(xi) + self.lin_diff(xj - xi)
 
     def forward(self, x: Tensor, pos: Optional[Tensor] = None, batch: Optional[Tensor] = None) -> Tensor:
+        r"""Rebuild the kNN graph and apply the block.
+
+        Args:
+            x: Node features, ``(N, F)``.
+            pos: Coordinates for the kNN search, ``(N, D)`` (e.g. :math:`(\Delta\eta, \Delta\phi)`
+                in the first block); ``None`` searches in feature space ``x``.
+            batch: Sorted graph index of each node, ``(N,)``; ``None`` means one graph.
+
+        Returns:
+            Node features ``(N, channels[-1])``.  A graph with fewer than
+            :math:`k + 1` nodes uses all its other nodes as neighbours; a single
+            isolated node gets only the shortcut term.
+        """
         check_ndim(x, 2, "x", "(num_nodes, features)")
         if x.size(1) != self.in_channels:
             raise InputShapeError(f"x has {x.size(1)} features, DynamicEdgeConv expects {self.in_channels}")
         check_finite(x, "x")
+        if pos is not None:
+            check_ndim(pos, 2, "pos", "(num_nodes, dims)")
+            if pos.size(0) != x.size(0):
+                raise InputShapeError(f"pos has {pos.size(0)} rows but x has {x.size(0)}")
+            check_finite(pos, "pos")
         coords = x if pos is None else pos
-        if coords.size(0) != x.size(0):
-            raise InputShapeError(f"pos has {coords.size(0)} rows but x has {x.size(0)}")
         edge_index = knn_graph(coords, self.k, batch, loop=False, cosine=self.cosine)
         return self.propagate_edges(x, edge_index)
 
+    def _uniform_k(self, target: Tensor, n: int) -> bool:
+        """Whether every node is the centre of exactly ``k`` consecutive edges."""
+        if n == 0 or target.numel() != n * self.k:
+            return False
+        expected = torch.arange(n, device=target.device).repeat_interleave(self.k)
+        return bool(torch.equal(target, expected))
+
     def propagate_edges(self, x: Tensor, edge_index: Tensor, fast: bool = True) -> Tensor:
-        """Apply the block on a given graph (``fast=False``: reference path)."""
+        r"""Apply the block on a given graph.
+
+        ``fast=True`` uses the split first linear map and, when every node has
+        exactly :math:`k` edges sorted by centre, a reshape-mean instead of a
+        scatter; ``fast=False`` is the straightforward reference path (same
+        result up to rounding).
+
+        Shapes:
+            - **input:** ``x`` :math:`(N, F)`, ``edge_index`` :math:`(2, E)`
+            - **output:** :math:`(N, \text{channels}[-1])`
+        """
         n = x.size(0)
         h = self.edge_mlp_first(x, edge_index) if fast else self.edge_mlp_reference(x, edge_index)
         h = torch.relu(self.norms[0](h)) if h.size(0) > 1 or not self.training else torch.relu(h)
@@ -114,7 +160,7 @@ class DynamicEdgeConv(MessagePassing):
             h = torch.relu(norm(h)) if h.size(0) > 1 or not self.training else torch.relu(h)
         target = edge_index[1]
         c = h.size(1)
-        if fast and n > 0 and target.numel() == n * self.k:
+        if fast and self._uniform_k(target, n):
             # Every node has exactly k neighbours, edges sorted by centre: a reshape.
             hk = h.view(n, self.k, c)
             agg = hk.mean(1) if self.aggr == "mean" else hk.amax(1)

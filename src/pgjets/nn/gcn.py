@@ -65,8 +65,12 @@ class GCNLayer(MessagePassing):
         check_finite(x, "x")
         check_edge_index(edge_index, x.size(0))
         n = x.size(0)
-        neigh = self.propagate(edge_index, x=x, size=(n, n))  # mean over neighbours, 0 if none
-        return self.act(self.lin_neigh(neigh) + self.lin_self(x))
+        if self.out_channels < self.in_channels:
+            # W is linear, so W mean(h) = mean(W h): aggregate the smaller vectors.
+            neigh = self.propagate(edge_index, x=self.lin_neigh(x), size=(n, n))
+        else:
+            neigh = self.lin_neigh(self.propagate(edge_index, x=x, size=(n, n)))
+        return self.act(neigh + self.lin_self(x))
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels})"
