@@ -3,6 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch_geometric.data import Batch
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
@@ -109,3 +111,65 @@ def test_batch_from_flat_graph_attrs_and_label_dtypes():
         clouds_to_batch(x, pos, [3], p4=torch.rand(3, 3))
     with pytest.raises(ValueError, match="positive"):
         cloud_to_graph(x, pos, 0)
+
+
+def test_batch_internals_match_from_data_list_numpy_input():
+    counts = np.array([2, 5, 1])
+    x, pos, pt, _ = flat(counts.tolist(), seed=4)
+    y = np.array([1, 0, 1])
+    b = clouds_to_batch(x.numpy().astype(np.float64), pos.numpy(), counts, k=2, pt=pt.numpy(), y=y)
+    assert b.x.dtype == torch.float32 and b.y.dtype == torch.long
+    ptr = np.r_[0, np.cumsum(counts)]
+    ref = Batch.from_data_list([
+        cloud_to_graph(x[ptr[i]:ptr[i + 1]], pos[ptr[i]:ptr[i + 1]], 2, pt=pt[ptr[i]:ptr[i + 1]], y=y[i])
+        for i in range(3)
+    ])
+    assert b._num_graphs == ref._num_graphs == 3
+    assert set(b._slice_dict) == set(ref._slice_dict) == {"x", "pos", "pt", "edge_index", "y"}
+    for key in ref._slice_dict:
+        assert torch.equal(b._slice_dict[key], ref._slice_dict[key]), key
+        assert torch.equal(b._inc_dict[key], ref._inc_dict[key]), key
+    sub = b.index_select([2, 0])
+    assert len(sub) == 2 and torch.equal(sub[0].x, ref[2].x) and torch.equal(sub[1].edge_index, ref[0].edge_index)
+
+
+def test_knn_transform_drops_stale_edge_attr_and_needs_pos():
+    from torch_geometric.data import Data
+
+    x, pos, _, _ = flat([5], seed=5)
+    d = Data(x=x, pos=pos, edge_index=torch.zeros(2, 3, dtype=torch.long), edge_attr=torch.rand(3, 2))
+    out = KNNGraph(k=2)(d)
+    assert "edge_attr" not in out and out.edge_index.size(1) == 10
+    assert torch.equal(out.edge_index, cloud_to_graph(x, pos, 2).edge_index)
+    with pytest.raises(InputShapeError, match="pos"):
+        KNNGraph(k=2)(Data(x=x))
+    with pytest.raises(ValueError, match="positive"):
+        KNNGraph(k=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_batch_matches_cpu():
+    counts = [5, 1, 8, 3]
+    x, pos, pt, p4 = flat(counts, seed=6)
+    y = torch.tensor([0, 1, 1, 0])
+    cpu = clouds_to_batch(x, pos, counts, k=3, pt=pt, p4=p4, y=y)
+    gpu = clouds_to_batch(x.cuda(), pos.cuda(), torch.tensor(counts), k=3, pt=pt.cuda(), p4=p4.cuda(), y=y)
+    for key in ("x", "pos", "pt", "p4", "y", "edge_index", "batch", "ptr"):
+        assert gpu[key].device.type == "cuda", key
+        assert torch.equal(gpu[key].cpu(), cpu[key]), key
+    assert torch.equal(gpu[2].edge_index.cpu(), cpu[2].edge_index)
+    out = KNNGraph(k=2)(gpu)
+    assert out.edge_index.device.type == "cuda" and out.to_data_list()[3].num_nodes == 3
+
+
+@settings(max_examples=20, deadline=None)
+@given(counts=st.lists(st.integers(1, 9), min_size=1, max_size=6), k=st.integers(1, 5),
+       seed=st.integers(0, 1000))
+def test_property_batch_equals_loop(counts, k, seed):
+    x, pos, pt, _ = flat(counts, f=2, seed=seed)
+    b = clouds_to_batch(x, pos, counts, k=k, pt=pt)
+    ptr = np.r_[0, np.cumsum(counts)]
+    for i, d in enumerate(b.to_data_list()):
+        ref = cloud_to_graph(x[ptr[i]:ptr[i + 1]], pos[ptr[i]:ptr[i + 1]], k, pt=pt[ptr[i]:ptr[i + 1]])
+        assert torch.equal(d.edge_index, ref.edge_index)
+        assert d.edge_index.size(1) == counts[i] * min(k, counts[i] - 1)

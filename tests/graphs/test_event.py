@@ -9,7 +9,7 @@ import uproot
 from torch_geometric.data import Batch
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.graphs.event import event_to_graph, events_to_batch
+from pgjets.graphs.event import EventToGraph, event_to_graph, events_to_batch
 
 COLLS = ("Muon", "Electron", "Jet", "Photon", "MET")
 
@@ -110,3 +110,16 @@ def test_bad_input(hzz):
         events_to_batch(nan, collections=("Jet",))
     with pytest.raises(InputShapeError, match="1-D awkward"):
         events_to_batch([{"Jet": []}], collections=("Jet",))
+
+
+def test_transform_matches_function(hzz):
+    _, events = hzz
+    t = EventToGraph(collections=("Jet", "Muon", "MET"), connectivity="knn", k=2)
+    d = t(events[3])
+    ref = event_to_graph(events[3], ("Jet", "Muon", "MET"), "knn", 2)
+    for key in ref.keys():
+        assert torch.equal(d[key], ref[key]), key
+    assert d.x.shape[1] == 5 + 3 and int(d.node_type.max()) == 2
+    assert "knn" in repr(t)
+    with pytest.raises(ValueError, match="full"):
+        EventToGraph(connectivity="star")

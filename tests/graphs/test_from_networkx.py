@@ -55,3 +55,27 @@ def test_bad_input():
     g.nodes[1]["w"] = float("nan")
     with pytest.raises(NonFiniteError):
         networkx_to_graph(g, node_attrs=["w"])
+
+
+def test_matches_pyg_from_networkx_on_karate_club():
+    from torch_geometric.utils import from_networkx
+
+    g = nx.karate_club_graph()
+    for v in g:
+        g.nodes[v]["w"] = [float(v), float(v % 3)]
+    d = networkx_to_graph(g, node_attrs="w", edge_attrs="weight")
+    ref = from_networkx(g, group_node_attrs=["w"], group_edge_attrs=["weight"])
+    assert torch.equal(d.edge_index, ref.edge_index)
+    assert torch.equal(d.x, ref.x.float()) and torch.equal(d.edge_attr, ref.edge_attr.float())
+    assert d.edge_index.size(1) == 2 * g.number_of_edges()
+
+
+def test_non_numeric_and_ragged_attributes():
+    g = nx.path_graph(3)
+    for v in g:
+        g.nodes[v]["s"] = "abc"
+        g.nodes[v]["f"] = [1.0] * (v + 1)
+    with pytest.raises(InputShapeError, match="not a number"):
+        networkx_to_graph(g, node_attrs=["s"])
+    with pytest.raises(InputShapeError, match="2 values"):
+        networkx_to_graph(g, node_attrs=["f"])

@@ -118,3 +118,37 @@ def test_bad_input():
         image_to_graph(torch.zeros(1, 0, 3))
     with pytest.raises(EmptyGraphError, match="image 1"):
         images_to_batch(torch.stack([torch.ones(1, 2, 2), torch.zeros(1, 2, 2)]), drop_zeros=True)
+
+
+def test_batch_internals_and_transform_on_data():
+    from torch_geometric.data import Data
+
+    g = torch.Generator().manual_seed(4)
+    imgs = torch.randn(3, 2, 4, 4, generator=g) * (torch.rand(3, 1, 4, 4, generator=g) > 0.5)
+    imgs[:, 0, 0, 0] = 1.0  # no empty image
+    b = images_to_batch(imgs.numpy(), 4, drop_zeros=True)
+    ref = Batch.from_data_list([image_to_graph(im, 4, drop_zeros=True) for im in imgs])
+    assert b._num_graphs == 3 and set(b._slice_dict) == set(ref._slice_dict)
+    for key in ref._slice_dict:
+        assert torch.equal(b._slice_dict[key], ref._slice_dict[key]), key
+        assert torch.equal(b._inc_dict[key], ref._inc_dict[key]), key
+    d = ImageToGraph(4)(Data(image=imgs[1], y=torch.tensor([1])))
+    assert d.y.tolist() == [1] and "image" not in d and torch.equal(d.x, image_to_graph(imgs[1], 4).x)
+    with pytest.raises(InputShapeError, match="data.image"):
+        ImageToGraph()(Data(x=torch.rand(3, 1)))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("drop_zeros", [False, True])
+def test_cuda_batch_matches_cpu(drop_zeros):
+    g = torch.Generator().manual_seed(5)
+    imgs = torch.randn(3, 2, 5, 6, generator=g) * (torch.rand(3, 1, 5, 6, generator=g) > 0.5)
+    imgs[:, 0, 2, 2] = 1.0
+    cpu = images_to_batch(imgs, 8, drop_zeros)
+    gpu = images_to_batch(imgs.cuda(), 8, drop_zeros)
+    for key in ("x", "pos", "edge_index", "edge_attr", "grid_size", "batch", "ptr"):
+        assert gpu[key].device.type == "cuda", key
+        assert torch.equal(gpu[key].cpu(), cpu[key]), key
+    single = image_to_graph(imgs[1].cuda(), 8, drop_zeros)
+    assert all(single[k].device.type == "cuda" for k in single.keys())
+    assert torch.equal(gpu[1].edge_attr, single.edge_attr)

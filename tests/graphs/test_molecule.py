@@ -73,3 +73,13 @@ def test_bad_input():
 
     with pytest.raises(EmptyGraphError):
         molecule_to_graph(Chem.Mol())
+
+
+def test_transform_on_data_keeps_target():
+    from torch_geometric.data import Data
+
+    d = MoleculeToGraph()(Data(smiles="CC(=O)O", y=torch.tensor([1.5])))
+    assert d.num_nodes == 4 and d.smiles == "CC(=O)O" and d.y.tolist() == [1.5]
+    assert d.edge_attr[:, 1].sum() == 2  # one C=O double bond, both directions
+    with pytest.raises(InputShapeError, match="data.smiles"):
+        MoleculeToGraph()(Data(x=torch.rand(2, 1)))

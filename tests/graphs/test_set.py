@@ -54,3 +54,25 @@ def test_bad_input():
         set_to_graph(torch.rand(3, 2), pt=torch.rand(4))
     with pytest.raises(EmptyGraphError):
         FullyConnected()(Data(x=torch.rand(0, 2)))
+
+
+def test_fully_connected_replaces_old_edges_and_attrs():
+    g = torch.Generator().manual_seed(2)
+    data_list = [Data(x=torch.randn(n, 2, generator=g), edge_index=torch.zeros(2, 1, dtype=torch.long),
+                      edge_attr=torch.rand(1, 3, generator=g)) for n in (2, 3)]
+    b = FullyConnected()(Batch.from_data_list(data_list))
+    assert "edge_attr" not in b and "edge_attr" not in b._slice_dict
+    assert b.edge_index.size(1) == 2 + 6
+    assert b[1].edge_index.size(1) == 6 and "edge_attr" not in b[1]
+    assert edge_set(b[0].edge_index) == {(0, 1), (1, 0)}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_fully_connected():
+    data_list = [Data(x=torch.rand(n, 2)) for n in (3, 1, 2)]
+    b = FullyConnected()(Batch.from_data_list(data_list).to("cuda"))
+    assert b.edge_index.device.type == "cuda" and b.edge_index.size(1) == 6 + 0 + 2
+    d = FullyConnected()(Data(x=torch.rand(4, 2, device="cuda")))
+    assert d.edge_index.device.type == "cuda" and d.edge_index.size(1) == 12
+    s = set_to_graph(torch.rand(3, 2, device="cuda"))
+    assert s.edge_index.device.type == "cuda"

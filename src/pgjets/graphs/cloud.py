@@ -96,6 +96,10 @@ def batch_from_flat(
     return out
 
 
+#: Edge-level attributes that become stale when a transform rebuilds the edges.
+_EDGE_KEYS = ("edge_attr", "edge_weight")
+
+
 def _refresh_edge_slices(data: Any) -> None:
     """After replacing ``edge_index`` of a ``Batch``, fix its slice/inc dicts."""
     slices = getattr(data, "_slice_dict", None)
@@ -105,6 +109,25 @@ def _refresh_edge_slices(data: Any) -> None:
     e_counts = torch.bincount(data.batch[data.edge_index[1]], minlength=num_graphs)
     slices["edge_index"] = _ptr(e_counts)
     data._inc_dict["edge_index"] = data.ptr[:-1]
+
+
+def _replace_edges(data: Any, edge_index: Tensor) -> Any:
+    """Set ``data.edge_index``, drop stale edge attributes, keep ``Batch`` slicing valid.
+
+    Edge-level tensors of the old graph (``edge_attr``, ``edge_weight``) no
+    longer match the new edges, so they are removed rather than left
+    inconsistent.
+    """
+    for key in _EDGE_KEYS:
+        if key in data:
+            del data[key]
+            for table in ("_slice_dict", "_inc_dict"):
+                d = getattr(data, table, None)
+                if isinstance(d, dict):
+                    d.pop(key, None)
+    data.edge_index = edge_index
+    _refresh_edge_slices(data)
+    return data
 
 
 def _check_cloud(features: Tensor, coords: Tensor) -> None:
@@ -262,12 +285,17 @@ class KNNGraph(BaseTransform):
         \mathcal{E} = \{(j \to i) : j \in \operatorname{kNN}_k(i),\;
         b(j) = b(i)\}
 
-    On a ``Batch`` the slice bookkeeping of ``edge_index`` is refreshed, so
-    ``to_data_list()`` still works.
+    Any previous ``edge_attr``/``edge_weight`` is dropped (it would no longer
+    match the edges).  On a ``Batch`` the slice bookkeeping of ``edge_index``
+    is refreshed, so ``to_data_list()`` and ``batch[i]`` still work.
 
     Args:
         k: Neighbours per node (capped by the graph size minus one).
         loop: Self loops.
+
+    Shapes:
+        - **input:** ``data.pos`` :math:`(N, D)`, optional ``data.batch`` :math:`(N,)`
+        - **output:** ``data.edge_index`` :math:`(2, E)`, :math:`E \le N k`
     """
 
     def __init__(self, k: int = 16, loop: bool = False) -> None:
@@ -281,9 +309,8 @@ class KNNGraph(BaseTransform):
         check_ndim(pos, 2, "data.pos", "(num_nodes, dims)")
         check_nonempty(pos.size(0), "graph")
         check_finite(pos, "data.pos")
-        data.edge_index = knn_graph(pos, self.k, getattr(data, "batch", None), loop=self.loop)
-        _refresh_edge_slices(data)
-        return data
+        edge_index = knn_graph(pos, self.k, getattr(data, "batch", None), loop=self.loop)
+        return _replace_edges(data, edge_index)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(k={self.k}, loop={self.loop})"

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
+from torch_geometric.transforms import BaseTransform
 
 from .._checks import check_finite, check_positive_int, require
 from ..errors import EmptyGraphError, InputShapeError
@@ -249,4 +250,39 @@ def events_to_batch(
     return batch_from_flat(nodes, counts_t, edge_index=edge_index)
 
 
-__all__ = ["DEFAULT_COLLECTIONS", "event_to_graph", "events_to_batch"]
+class EventToGraph(BaseTransform):
+    r"""Transform one event (an ``awkward.Record``) into a graph of its objects
+    (see :func:`event_to_graph`).
+
+    .. math::
+        \mathbf{x}_a = \big[\, p_T,\ \eta,\ \phi,\ E,\ q,\
+        \mathrm{onehot}(\text{collection})\,\big]
+
+    Args:
+        collections: Collections to use, in node order.
+        connectivity: ``"full"`` or ``"knn"``.
+        k: Neighbours for ``"knn"``.
+
+    Shapes:
+        - **output:** ``x`` :math:`(N, 5 + C)`, ``pos`` :math:`(N, 2)`,
+          ``pt`` :math:`(N,)`, ``node_type`` :math:`(N,)`, ``edge_index`` :math:`(2, E)`
+    """
+
+    def __init__(
+        self,
+        collections: Sequence[str] = DEFAULT_COLLECTIONS,
+        connectivity: str = "full",
+        k: int = 8,
+    ) -> None:
+        self.collections, self.k = _check_args(collections, connectivity, k)
+        self.connectivity = connectivity
+
+    def forward(self, data: Any) -> Data:
+        return event_to_graph(data, self.collections, self.connectivity, self.k)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(collections={list(self.collections)}, "
+                f"connectivity={self.connectivity!r}, k={self.k})")
+
+
+__all__ = ["DEFAULT_COLLECTIONS", "event_to_graph", "events_to_batch", "EventToGraph"]

@@ -25,10 +25,11 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
+from torch_geometric.data.data import BaseData
 from torch_geometric.transforms import BaseTransform
 
 from .._checks import as_tensor, check_finite, check_ndim
-from ..errors import EmptyGraphError
+from ..errors import EmptyGraphError, InputShapeError
 from .cloud import batch_from_flat
 
 _OFFSETS = {
@@ -132,7 +133,7 @@ def image_to_graph(image: Any, connectivity: int = 8, drop_zeros: bool = False) 
     nodes, _, edge_index, edge_attr = _grid(img, connectivity, drop_zeros)
     h, w = img.shape[-2:]
     return Data(edge_index=edge_index, edge_attr=edge_attr,
-                grid_size=torch.tensor([[h, w]], dtype=torch.long), **nodes)
+                grid_size=torch.tensor([[h, w]], dtype=torch.long, device=img.device), **nodes)
 
 
 def images_to_batch(images: Any, connectivity: int = 8, drop_zeros: bool = False) -> Batch:
@@ -157,14 +158,18 @@ def images_to_batch(images: Any, connectivity: int = 8, drop_zeros: bool = False
     imgs = _as_images(images, "images", batched=True)
     nodes, counts, edge_index, edge_attr = _grid(imgs, connectivity, drop_zeros)
     b, _, h, w = imgs.shape
-    grid_size = torch.tensor([[h, w]], dtype=torch.long).repeat(b, 1)
+    grid_size = torch.tensor([[h, w]], dtype=torch.long, device=imgs.device).repeat(b, 1)
     return batch_from_flat(nodes, counts, edge_index=edge_index,
                            edge_attrs={"edge_attr": edge_attr},
                            graph_attrs={"grid_size": grid_size})
 
 
 class ImageToGraph(BaseTransform):
-    r"""Transform an image tensor into a grid graph (see :func:`image_to_graph`).
+    r"""Transform an image into a grid graph (see :func:`image_to_graph`).
+
+    The input is either the image itself (tensor or numpy array) or a ``Data``
+    holding it as ``data.image``; in the latter case every other attribute of
+    the ``Data`` (e.g. the label ``y``) is copied to the output graph.
 
     .. math::
         \mathbf{e}_{j \to i} = \mathbf{pos}_j - \mathbf{pos}_i
@@ -172,6 +177,10 @@ class ImageToGraph(BaseTransform):
     Args:
         connectivity: 4 or 8.
         drop_zeros: Keep only non-zero pixels.
+
+    Shapes:
+        - **input:** :math:`(C, H, W)` or :math:`(H, W)` (or ``data.image``)
+        - **output:** ``Data`` as returned by :func:`image_to_graph`
     """
 
     def __init__(self, connectivity: int = 8, drop_zeros: bool = False) -> None:
@@ -179,7 +188,15 @@ class ImageToGraph(BaseTransform):
         self.drop_zeros = drop_zeros
 
     def forward(self, data: Any) -> Data:
-        return image_to_graph(data, self.connectivity, self.drop_zeros)
+        if not isinstance(data, BaseData):
+            return image_to_graph(data, self.connectivity, self.drop_zeros)
+        if "image" not in data:
+            raise InputShapeError("ImageToGraph needs an image or a Data with data.image")
+        out = image_to_graph(data.image, self.connectivity, self.drop_zeros)
+        for key, value in data.items():
+            if key != "image" and key not in out:
+                out[key] = value
+        return out
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(connectivity={self.connectivity}, "

@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 from torch_geometric.data import Data
+from torch_geometric.data.data import BaseData
 from torch_geometric.transforms import BaseTransform
 
 from .._checks import check_nonempty, require
@@ -143,12 +144,28 @@ class MoleculeToGraph(BaseTransform):
     r"""Transform a SMILES string or RDKit ``Mol`` into a graph
     (see :func:`molecule_to_graph`).
 
+    A ``Data`` holding ``data.smiles`` (or ``data.mol``) is accepted too; its
+    other attributes (e.g. the target ``y``) are copied to the output graph.
+
+    Shapes:
+        - **output:** ``x`` :math:`(N, 24)`, ``edge_index`` :math:`(2, 2B)`,
+          ``edge_attr`` :math:`(2B, 6)`
+
     .. math::
         \mathcal{E} = \{(u \to v), (v \to u) : \{u, v\} \text{ a bond}\}
     """
 
     def forward(self, data: Any) -> Data:
-        return molecule_to_graph(data)
+        if not isinstance(data, BaseData):
+            return molecule_to_graph(data)
+        key = "mol" if "mol" in data else "smiles"
+        if key not in data:
+            raise InputShapeError("MoleculeToGraph needs a SMILES/Mol or a Data with data.smiles")
+        out = molecule_to_graph(data[key])
+        for name, value in data.items():
+            if name != "mol" and name not in out:
+                out[name] = value
+        return out
 
 
 __all__ = [

@@ -22,7 +22,7 @@ from torch_geometric.transforms import BaseTransform
 
 from .._checks import as_tensor, check_finite, check_ndim, check_nonempty
 from ..errors import InputShapeError
-from .cloud import _labels, _per_node, _refresh_edge_slices
+from .cloud import _labels, _per_node, _replace_edges
 
 
 def fully_connected_edge_index(
@@ -92,7 +92,7 @@ def set_to_graph(
     check_nonempty(x.size(0), "set")
     check_finite(x, "features")
     n = x.size(0)
-    edge_index = fully_connected_edge_index(torch.tensor([n]), self_loops)
+    edge_index = fully_connected_edge_index(torch.tensor([n], device=x.device), self_loops)
     data = Data(x=x, edge_index=edge_index)
     if pt is not None:
         data.pt = _per_node(pt, "pt", n, None)
@@ -105,13 +105,18 @@ class FullyConnected(BaseTransform):
     r"""Replace ``edge_index`` by the complete graph on each graph's nodes.
 
     Works on a single ``Data`` and on a ``Batch`` (complete within each graph,
-    vectorised; the ``Batch`` slice bookkeeping is refreshed).
+    vectorised; the ``Batch`` slice bookkeeping is refreshed).  A previous
+    ``edge_attr``/``edge_weight`` is dropped since it no longer matches.
 
     .. math::
         \mathcal{E} = \{(j \to i) : b(j) = b(i),\; j \ne i\}
 
     Args:
         self_loops: Keep :math:`i \to i`.
+
+    Shapes:
+        - **input:** ``Data``/``Batch`` with :math:`N` nodes (``batch`` :math:`(N,)`)
+        - **output:** ``edge_index`` :math:`(2, \sum_b n_b(n_b - 1))`
     """
 
     def __init__(self, self_loops: bool = False) -> None:
@@ -124,17 +129,17 @@ class FullyConnected(BaseTransform):
         check_nonempty(int(n), "graph")
         batch = getattr(data, "batch", None)
         if batch is None:
-            counts = torch.tensor([int(n)])
+            x = getattr(data, "x", None)
+            device = x.device if isinstance(x, Tensor) else torch.device("cpu")
+            counts = torch.tensor([int(n)], device=device)
         else:
             if batch.numel() > 1 and bool((batch[1:] < batch[:-1]).any()):
                 raise InputShapeError("data.batch must be sorted (as PyG batches are)")
             ptr = getattr(data, "ptr", None)
             num_graphs = ptr.numel() - 1 if ptr is not None else int(batch.max()) + 1
             counts = torch.bincount(batch, minlength=num_graphs)
-        data.edge_index = fully_connected_edge_index(counts.to(batch.device if batch is not None else "cpu"),
-                                                     self.self_loops)
-        _refresh_edge_slices(data)
-        return data
+        edge_index = fully_connected_edge_index(counts, self.self_loops)
+        return _replace_edges(data, edge_index)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(self_loops={self.self_loops})"
