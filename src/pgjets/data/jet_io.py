@@ -55,8 +55,7 @@ def _h5py():
     return require("h5py", "physics", "reading and writing jet files")
 
 
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+from .._atomic import atomic_output, temporary_name as _tmp_name  # noqa: E402
 
 
 def write_jets(table: JetTable, path: PathLike, attrs: Optional[dict[str, Any]] = None) -> Path:
@@ -86,8 +85,7 @@ def write_jets(table: JetTable, path: PathLike, attrs: Optional[dict[str, Any]] 
     for key in table.extra:
         if key in _RESERVED:
             raise DataFileError(f"extra column name {key!r} is reserved")
-    tmp = _tmp_name(path)
-    try:
+    with atomic_output(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FILE_FORMAT
             f.attrs["complete"] = False
@@ -112,11 +110,6 @@ def write_jets(table: JetTable, path: PathLike, attrs: Optional[dict[str, Any]] 
                     cons.create_dataset(name, data=np.asarray(arr).astype(_OPTIONAL_DTYPES[name]))
             f.flush()
             f.attrs["complete"] = True
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
     return path
 
 
@@ -273,16 +266,10 @@ def write_manifest(directory: PathLike, manifest: dict[str, Any]) -> Path:
     """Write ``manifest.json`` atomically (temporary file, then :func:`os.replace`)."""
     directory = Path(directory)
     path = directory / MANIFEST_NAME
-    tmp = _tmp_name(path)
     data = dict(manifest)
     data.setdefault("format", MANIFEST_FORMAT)
-    try:
+    with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
     return path
 
 

@@ -480,14 +480,10 @@ def write_parquet_jets(table: JetTable, path: PathLike, field: str = "constituen
     if table.label_names:
         meta[b"pgjets_label_names"] = json.dumps(list(table.label_names)).encode()
     atab = atab.replace_schema_metadata(meta)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    from .._atomic import atomic_output
+
+    with atomic_output(path) as tmp:
         pq.write_table(atab, tmp, row_group_size=max(1, int(row_group_size)))
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
     return path
 
 

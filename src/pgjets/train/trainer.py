@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .._atomic import atomic_output
 from ..errors import DataFileError, NonFiniteError
 from .losses import LabelSmoothingCrossEntropy, regression_loss
 from .metrics import classification_report
@@ -114,19 +115,14 @@ def _set_rng_state(state: dict) -> None:
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """``torch.save`` to a temporary file, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Write text atomically (temporary file, then rename)."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)
 
 
 class Trainer:
