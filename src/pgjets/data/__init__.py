@@ -14,4 +14,5 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "event_dataset": ["EventDataset", "read_hzz_events"],
     "molecule_dataset": ["MoleculeDataset"],
     "digits": ["DigitsGridDataset"],
+    "truth_labels": ["from_w_labels", "same_parent_labels", "truth_batch"],
 })
