@@ -35,3 +35,19 @@ def test_train_then_evaluate_on_generated_jets(tmp_path, capsys):
     assert 0.0 <= metrics["auc"] <= 1.0 and metrics["n_test"] == 16
     assert main(["evaluate", str(run)]) == 0
     assert "AUC" in capsys.readouterr().out
+
+
+def test_yaml_config_is_merged_with_flags(tmp_path):
+    import argparse
+    from pathlib import Path
+
+    from pgjets.run import load_config
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "train_particlenet.yaml"
+    args = argparse.Namespace(config=example, epochs=3, model=None, data=None, generate=None)
+    cfg = load_config(args)
+    assert cfg["model"] == "particlenet" and cfg["generate"] == 20000 and cfg["epochs"] == 3
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: pfn\nlearning_rate: 1\n")
+    with pytest.raises(ValueError, match="unknown keys"):
+        load_config(argparse.Namespace(config=bad))
