@@ -561,7 +561,7 @@ def generate_dataset(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n_jets * len(processes), unit="jet", desc="generating")
+        bar = tqdm(total=n_jets * len(processes), unit="jet", desc="generating", disable=None)
     done: dict[str, int] = {}
     t0 = time.time()
     try:

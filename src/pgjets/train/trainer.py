@@ -380,7 +380,8 @@ def _progress(iterable: Iterable, total: Optional[int], desc: str, enabled: bool
         return iterable
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+    # disable=None: tqdm switches itself off when stderr is not a terminal (CI logs)
+    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, disable=None)
 
 
 __all__ = ["TrainConfig", "Trainer", "seed_everything", "atomic_torch_save", "atomic_write_text"]
