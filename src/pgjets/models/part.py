@@ -30,6 +30,11 @@ from ..nn.transformer import TransformerBlock
 class ParticleTransformer(nn.Module):
     r"""ParT jet tagger.
 
+    .. math::
+        \mathrm{Attn}^h(X)_i = \sum_j \operatorname{softmax}_j\Big(
+            \frac{q^h_i \cdot k^h_j}{\sqrt{d}} + U^h_{ij}\Big) v^h_j,
+        \qquad U^h_{ij} = \mathrm{MLP}^h\big(\ln\Delta_{ij}, \ln k_{T,ij}, \ln z_{ij}, \ln m^2_{ij}\big)
+
     Args:
         in_channels: Node feature size.
         num_classes: Output logits.

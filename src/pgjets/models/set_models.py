@@ -30,7 +30,11 @@ def _batch(data) -> tuple[Tensor, int]:
 
 
 class DeepSets(nn.Module):
-    """Deep Sets classifier.
+    r"""Deep Sets classifier.
+
+    .. math::
+        f(X) = \rho\Big(\frac{1}{n}\sum_i \phi(x_i)\Big), \qquad
+        \phi = (\Lambda x + \Gamma\,\mathrm{mean}(x))^{\circ L}
 
     Args:
         in_channels: Node feature size.
@@ -63,7 +67,11 @@ class DeepSets(nn.Module):
 
 
 class SetTransformer(nn.Module):
-    """Set Transformer classifier: embedding, SAB blocks, PMA, MLP.
+    r"""Set Transformer classifier: embedding, SAB blocks, PMA, MLP.
+
+    .. math::
+        f(X) = \mathrm{MLP}\big(\mathrm{PMA}_S(\mathrm{SAB}^{L}(W X))\big), \qquad
+        \mathrm{SAB}(X) = X + \mathrm{MHA}(X, X, X) \ (+\ \text{FFN})
 
     Args:
         in_channels: Node feature size.
