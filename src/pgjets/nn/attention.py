@@ -346,8 +346,8 @@ class MultiHeadAttention(MessagePassing):
         q = self.lin_q(xd).view(B, N, H, D).transpose(1, 2)
         k = self.lin_k(xd).view(B, N, H, D).transpose(1, 2)
         v = self.lin_v(xd).view(B, N, H, D).transpose(1, 2)
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(  # mask in q's dtype: under autocast q may be half
+            q, k, v, attn_mask=mask.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
         )  # (B, H, N, D)
         out = out.masked_fill(empty, 0.0)
         out = out.transpose(1, 2).reshape(B, N, self.channels)[node_mask]
