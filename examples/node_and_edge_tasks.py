@@ -27,7 +27,7 @@ class EdgeModel(nn.Module):
         self.head = EdgeHead(32, 1, edge_dim=2, symmetric=True)
 
     def forward(self, b):
-        h = self.encoder.embed(b)["x"]
+        h = self.encoder.embed(b)
         rel = b.pos[b.edge_index[0]] - b.pos[b.edge_index[1]]
         return self.head(h, b.edge_index, rel.abs()).squeeze(-1)
 

@@ -5,8 +5,8 @@ import torch
 from torch import nn
 from torch_geometric.data import Batch, Data
 
+from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
 from pgjets.graphs.image import images_to_batch
-from pgjets.nn.attention import MultiHeadAttention  # noqa: F401  (layers under test below)
 from pgjets.nn.deep_sets import DeepSetsLayer
 from pgjets.nn.deep_sets_pool import DeepSetsPool
 from pgjets.nn.dynamic_edge_conv import DynamicEdgeConv
@@ -26,9 +26,11 @@ from pgjets.symmetry import (
     collinear_split_error,
     permutation_error,
     permute_nodes,
+    rotate,
     rotation_error,
     soft_emission_error,
     split_collinear,
+    translate,
     translation_error,
 )
 
@@ -179,19 +181,26 @@ def test_every_graph_level_layer_stack_is_permutation_invariant(stack, head):
     if stack == "transformer":
         b.edge_index = full_edges(b)
     model = GraphNet(STACKS[stack](), HEADS[head]())
-    if stack == "transformer":
-        # permute_nodes relabels the fully connected graph consistently
-        pass
+    # permute_nodes relabels kNN / fully connected graphs consistently
     err = permutation_error(model, b)
     assert err < 1e-5, err
 
 
-def test_grid_stack_is_permutation_invariant():
+GRID_HEADS = {
+    "mean": lambda: GraphHead(8, 2, "mean"),
+    "pma": lambda: GraphHead(8, 2, PMAPool(8, heads=2, num_seeds=1)),
+}
+
+
+@pytest.mark.parametrize("head", sorted(GRID_HEADS))
+def test_grid_stack_is_permutation_invariant(head):
     torch.manual_seed(0)
     b = images_to_batch(torch.rand(3, 1, 6, 6))
     b.pt = b.x[:, 0]
-    model = GraphNet([GridConv(1, 8), GridPool(2), GridConv(8, 8)], GraphHead(8, 2, "mean"),
-                     activation=torch.relu)
+    model = GraphNet([GridConv(1, 8), GridPool(2), GridConv(8, 8)], GRID_HEADS[head](), activation=torch.relu)
+    # the check itself must see a change: the raw pixel sum is permutation invariant,
+    # but the first pixel of every image is not
+    assert permutation_error(lambda g: g.x[g.ptr[:-1]], b) > 1e-3
     assert permutation_error(model, b) < 1e-5
 
 
@@ -203,4 +212,154 @@ def test_energy_flow_graph_net_is_irc_safe_and_sum_is_not():
     efn = GraphNet(phi(), GraphHead(16, 2, EnergyFlowPool()))
     pfn = GraphNet(phi(), GraphHead(16, 2, "sum"))
     assert soft_emission_error(efn, b) < 1e-5 and collinear_split_error(efn, b) < 1e-5
-    assert collinear_split_error(pfn, b) > 1e-4
+    assert collinear_split_error(pfn, b) > 1e-4 and soft_emission_error(pfn, b) > 1e-4
+
+
+# ------------------------------------------------------------------ extra coverage
+def test_transforms_do_not_touch_the_input_and_move_x_with_pos():
+    b = jets(k=3)
+    before = {k: b[k].clone() for k in ("x", "pos", "pt", "p4", "edge_index")}
+    t = translate(b, (0.1, 0.2))
+    r = rotate(b, 0.5)
+    add_soft_particles(b)
+    split_collinear(b)
+    permute_nodes(b)
+    for k, v in before.items():
+        assert torch.equal(b[k], v), k
+    torch.testing.assert_close(t.x[:, :2], t.pos)
+    torch.testing.assert_close(r.x[:, :2], r.pos)
+    torch.testing.assert_close(r.x[:, 2:], b.x[:, 2:])
+    torch.testing.assert_close(r.pos.norm(dim=1), b.pos.norm(dim=1))
+    assert torch.equal(t.edge_index, b.edge_index)
+    # without pos_columns x is left alone
+    assert torch.equal(translate(b, pos_columns=()).x, b.x)
+
+
+def test_random_translation_per_jet():
+    b = jets()
+    t = translate(b, shift=None, seed=3)
+    d = t.pos - b.pos
+    assert not torch.allclose(d[0], d[-1])  # first and last jet moved differently
+    torch.testing.assert_close(d[: 7], d[:1].expand(7, 2))
+    assert translation_error(SumX(), b, shift=None) > 1e-2
+
+
+def test_soft_particles_and_splits_conserve_momentum_and_sit_inside_the_jet():
+    b = jets(sizes=(5, 3))
+    s = add_soft_particles(b, n_soft=3, seed=1)
+    new = torch.cat([torch.arange(5, 8), torch.arange(11, 14)])
+    assert torch.all(s.pt[new] == 0) and torch.all(s.p4[new] == 0)
+    for j, idx in enumerate([new[:3], new[3:]]):
+        pos_j = b.pos[b.batch == j]
+        assert torch.all(s.pos[idx] >= pos_j.min(0).values) and torch.all(s.pos[idx] <= pos_j.max(0).values)
+        torch.testing.assert_close(s.x[idx, :2], s.pos[idx])
+    c = split_collinear(b, fraction=0.25, seed=2)
+    torch.testing.assert_close(torch.zeros(2, 4).index_add_(0, c.batch, c.p4),
+                               torch.zeros(2, 4).index_add_(0, b.batch, b.p4))
+    daughters = torch.tensor([5, 9])
+    mothers = [int(((c.pos[: daughters[0]] - c.pos[5]).abs().sum(1) == 0).nonzero()[0]),
+               6 + int(((c.pos[6:9] - c.pos[9]).abs().sum(1) == 0).nonzero()[0])]
+    torch.testing.assert_close(c.pt[daughters] / c.pt[mothers], torch.full((2,), 1 / 3))
+    assert torch.equal(c.x[daughters], c.x[mothers])
+
+
+def test_edges_are_rebuilt_for_new_particles():
+    b = jets(k=3)
+    s = add_soft_particles(b)
+    assert s.edge_index.size(1) == 3 * s.num_nodes
+    assert torch.equal(s.batch[s.edge_index[0]], s.batch[s.edge_index[1]])
+    c = split_collinear(b, k=2)
+    assert c.edge_index.size(1) == 2 * c.num_nodes
+    calls = []
+
+    def builder(batch):
+        calls.append(batch.num_nodes)
+        return knn_graph(batch.pos, 1, batch.batch)
+
+    add_soft_particles(b, rebuild_edges=builder)
+    assert calls == [b.num_nodes + 3]
+    # no edges in, no edges out
+    assert getattr(add_soft_particles(jets()), "edge_index", None) is None
+
+
+def test_permutation_carries_edge_attributes():
+    b = jets(k=3)
+    b.edge_attr = (b.pos[b.edge_index[1]] - b.pos[b.edge_index[0]]).norm(dim=1, keepdim=True)
+    p = permute_nodes(b, seed=4)
+    torch.testing.assert_close(p.edge_attr, (p.pos[p.edge_index[1]] - p.pos[p.edge_index[0]]).norm(dim=1, keepdim=True))
+    edge_model = GraphNet([GCNLayer(4, 8)], EdgeHead(8, 1, edge_dim=1))
+
+    class EdgeSum(nn.Module):
+        def forward(self, b):
+            return torch.zeros(b.num_nodes).index_add_(0, b.edge_index[1], edge_model(b).squeeze(-1))
+
+    torch.manual_seed(0)
+    assert permutation_error(EdgeSum(), b, node_level=True) < 1e-5
+
+
+def test_features_callable_recomputes_x():
+    b = jets()
+    b.x = torch.cat([b.pos, torch.log(b.pt)[:, None]], 1)
+    feats = lambda g: torch.cat([g.pos, torch.log(g.pt)[:, None]], 1)  # noqa: E731
+
+    class SumXT(nn.Module):
+        def forward(self, g):
+            return torch.zeros(g.num_graphs, 3).index_add_(0, g.batch, g.x)
+
+    c = split_collinear(b, features=feats)
+    torch.testing.assert_close(c.x, feats(c))
+    # log pT is not collinear safe once recomputed
+    assert collinear_split_error(SumXT(), b, features=feats) > 1e-2
+    assert permutation_error(SumXT(), b, features=feats) < 1e-5
+
+
+def test_model_modes_are_restored_and_dropout_is_off():
+    torch.manual_seed(0)
+    b = jets()
+    model = GraphNet([nn.Linear(4, 16), nn.Dropout(0.5)], GraphHead(16, 2, "mean", dropout=0.5))
+    model.train()
+    model.layers[0].eval()
+    assert permutation_error(model, b) < 1e-5  # dropout would break it in train mode
+    assert model.training and model.layers[1].training and not model.layers[0].training
+    model.eval()
+    translation_error(model, b)
+    assert not model.training
+
+
+def test_bad_input_raises_typed_errors():
+    b = jets()
+    with pytest.raises(InputShapeError, match="Batch"):
+        permutation_error(SumX(), b.to_data_list()[0])
+    no_pos = jets()
+    del no_pos.pos
+    with pytest.raises(InputShapeError, match="pos"):
+        translation_error(SumX(), no_pos)
+    no_pt = jets()
+    del no_pt.pt
+    with pytest.raises(InputShapeError, match="pt"):
+        soft_emission_error(SumX(), no_pt)
+    nan = jets()
+    nan.pos[0, 0] = float("nan")
+    with pytest.raises(NonFiniteError):
+        rotation_error(SumX(), nan)
+    with pytest.raises(ValueError, match="fraction"):
+        split_collinear(b, fraction=1.0)
+    with pytest.raises(InputShapeError, match="shift"):
+        translate(b, shift=(1.0, 2.0, 3.0))
+    with pytest.raises(InputShapeError, match="pos_columns"):
+        rotate(b, pos_columns=(3, 4))
+    with pytest.raises(ValueError, match="n_soft"):
+        add_soft_particles(b, n_soft=0)
+    empty_jet = Batch.from_data_list([Data(x=torch.zeros(0, 4), pos=torch.zeros(0, 2), pt=torch.zeros(0)),
+                                      b.to_data_list()[0]])
+    with pytest.raises(EmptyGraphError):
+        split_collinear(empty_jet)
+    with pytest.raises(InputShapeError, match="node_level"):
+        permutation_error(SumX(), b, node_level=True)
+
+    class PerNode(nn.Module):
+        def forward(self, g):
+            return g.x
+
+    with pytest.raises(InputShapeError, match="graph-level"):
+        soft_emission_error(PerNode(), b)

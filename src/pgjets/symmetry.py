@@ -1,206 +1,364 @@
 r"""Numerical symmetry checks for models on jet graphs.
 
-Each check transforms a batch of jets, runs the model on the original and the
-transformed batch (eval mode, no gradients) and returns the largest absolute
-change of the output,
+Each check transforms a batch of jets with :math:`T`, runs the model on the
+original and on the transformed batch (eval mode, no gradients, the model's
+train/eval modes restored afterwards) and returns the largest absolute change
+of the output,
 
 .. math::
-    \Delta = \max \lvert f(T G) - f(G) \rvert
-    \qquad\text{(or } \max\lvert f(TG) - T f(G)\rvert \text{ for node outputs).}
+    \Delta_T = \max \big\lvert f(T G) - f(G) \big\rvert
+    \qquad\text{or, for node outputs,}\qquad
+    \Delta_\pi = \max \big\lvert f(\pi G) - \pi f(G) \big\rvert .
 
-Transformations :math:`T` (all vectorised over the jets of the batch):
+Transformations (all vectorised over the jets of the batch; the input batch is
+never modified):
 
-- permutation of the particles of each jet,
-- translation of all particles of a jet in :math:`(\eta, \phi)`,
-- rotation about the jet axis (the origin of ``pos``),
-- soft emission: a particle with :math:`p_T = 0` added to every jet,
-- collinear splitting: one particle per jet replaced by two at the same
-  :math:`(\eta, \phi)` carrying fractions :math:`f` and :math:`1-f` of its
-  :math:`p_T` (and four-momentum).
+- :func:`permute_nodes`: a random permutation of the particles of every jet
+  (all node attributes permuted alike, ``edge_index`` relabelled);
+- :func:`translate`: :math:`(\Delta\eta, \Delta\phi) \mapsto (\Delta\eta + a, \Delta\phi + b)`
+  (no wrapping of :math:`\phi`: the check is about the model, not the detector);
+- :func:`rotate`: rotation by :math:`\alpha` about the jet axis (the origin of ``pos``);
+- :func:`add_soft_particles`: particles with :math:`p_T = 0` (and :math:`p^\mu = 0`)
+  added inside every jet (infrared safety);
+- :func:`split_collinear`: one particle per jet replaced by two at the same
+  :math:`(\eta, \phi)` with :math:`p_T` fractions :math:`f` and :math:`1 - f`
+  (and :math:`p^\mu` likewise; collinear safety).
 
-A model is invariant to :math:`T` when :math:`\Delta` is at round-off level
-(:math:`< 10^{-5}`); IRC safety means invariance to the last two.
+A model is invariant to :math:`T` when :math:`\Delta_T` is at round-off level
+(say :math:`< 10^{-5}`); IRC safety means invariance to the last two.
 
-Node features: give ``features=callable`` to recompute ``batch.x`` from the
-transformed ``pos``/``pt``/``p4``; otherwise the columns ``pos_columns`` of
-``x`` move with ``pos``, and new particles copy the ``x`` row of the particle
-they come from.  IRC checks are only meaningful when the per-particle input of
-the model is angular (as for an Energy Flow Network): a feature such as
-:math:`\log p_T` is not defined for a soft particle.
+**Node features.**  Pass ``features=callable(batch) -> x`` to recompute
+``batch.x`` from the transformed ``pos``/``pt``/``p4``.  Without it, ``x`` is
+transformed consistently where possible: the columns ``pos_columns`` of ``x``
+are translated/rotated like ``pos``; a collinear daughter copies the ``x`` row
+of its mother and a soft particle the ``x`` row of a random particle of its jet
+(with its ``pos_columns`` set to its own position).  IRC checks are therefore
+only meaningful when the model's per-particle input is *angular only* (as in an
+Energy Flow Network): copied features such as :math:`\log p_T` would not match
+the new :math:`p_T`, and are not even defined for a soft particle.
+
+**Edges.**  If the batch has an ``edge_index``, the transformed batch gets one
+too: permutations relabel it; translations and rotations keep it (a kNN graph
+on ``pos`` is unchanged by them); soft emission and collinear splitting rebuild
+it with ``rebuild_edges(batch)`` when given, else with a kNN graph on ``pos``
+(:func:`pgjets.nn.knn.knn_graph`) whose ``k`` is the ``k`` argument or, when
+``None``, the largest in-degree of the original graph.  Edge attributes are
+kept where edges are kept and dropped where edges are rebuilt (unless
+``rebuild_edges`` returns ``(edge_index, edge_attr)``).  Models that build their
+own graphs simply ignore ``edge_index``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
-from .errors import InputShapeError
+from ._checks import check_finite, check_ndim, check_nonempty, check_positive_int, check_size
+from .errors import EmptyGraphError, InputShapeError
 from .nn.knn import knn_graph
 
 Features = Optional[Callable[[Batch], Tensor]]
+EdgeBuilder = Optional[Callable[[Batch], Union[Tensor, tuple]]]
+
+_SKIP = ("batch", "ptr", "edge_index")
+_NODE_NAMES = ("x", "pos", "pt", "p4")
 
 
 # ----------------------------------------------------------------- helpers
+def _slices(batch: Batch) -> dict:
+    return getattr(batch, "_slice_dict", None) or {}
+
+
 def _edge_keys(batch: Batch) -> list[str]:
+    """Edge-level tensors of the batch (besides ``edge_index``)."""
     ei = getattr(batch, "edge_index", None)
     if ei is None:
         return []
-    slices = getattr(batch, "_slice_dict", {}) or {}
-    e_slice = slices.get("edge_index")
+    slices, e_slice = _slices(batch), _slices(batch).get("edge_index")
     out = []
-    for k in batch.keys():
-        if k in ("batch", "ptr", "edge_index") or not isinstance(batch[k], Tensor):
+    for key in batch.keys():
+        value = batch[key]
+        if key in _SKIP or key in _NODE_NAMES or not isinstance(value, Tensor) or value.dim() == 0:
             continue
-        s = slices.get(k)
-        if s is not None and e_slice is not None and torch.equal(s, e_slice):
-            out.append(k)
-        elif s is None and k == "edge_attr" and batch[k].size(0) == ei.size(1):
-            out.append(k)
+        s = slices.get(key)
+        same_slices = s is not None and e_slice is not None and torch.equal(s, e_slice)
+        if value.size(0) == ei.size(1) and (same_slices or (s is None and "edge" in key)):
+            out.append(key)
+    return out
+
+
+def _graph_keys(batch: Batch) -> list[str]:
+    """Graph-level tensors (one row per jet, e.g. ``y``)."""
+    slices = _slices(batch)
+    ref = torch.arange(batch.num_graphs + 1)
+    out = []
+    for key in batch.keys():
+        value = batch[key]
+        if key in _SKIP or key in _NODE_NAMES or not isinstance(value, Tensor):
+            continue
+        s = slices.get(key)
+        if s is not None and s.numel() == ref.numel() and torch.equal(s.cpu(), ref):
+            out.append(key)
     return out
 
 
 def _node_keys(batch: Batch) -> list[str]:
+    """Node-level tensors (first dimension = number of particles)."""
     n = batch.num_nodes
-    skip = set(_graph_keys(batch)) | set(_edge_keys(batch)) | {"batch", "ptr", "edge_index"}
-    return [k for k in batch.keys() if k not in skip
-            and isinstance(batch[k], Tensor) and batch[k].dim() > 0 and batch[k].size(0) == n]
+    skip = set(_graph_keys(batch)) | set(_edge_keys(batch)) | set(_SKIP)
+    return [key for key in batch.keys() if key not in skip and isinstance(batch[key], Tensor)
+            and batch[key].dim() > 0 and batch[key].size(0) == n]
 
 
-def _graph_keys(batch: Batch) -> list[str]:
-    slices = getattr(batch, "_slice_dict", {}) or {}
-    n_graphs = batch.num_graphs
-    out = []
-    for k in batch.keys():
-        if k in ("batch", "ptr", "edge_index") or not isinstance(batch[k], Tensor):
-            continue
-        s = slices.get(k)
-        if s is not None and torch.equal(s.cpu(), torch.arange(n_graphs + 1)):
-            out.append(k)
-    return out
+def _validate(batch: Any, need_pt: bool = False) -> None:
+    """Check that ``batch`` is a non-empty PyG batch of jets."""
+    if not isinstance(batch, Batch):
+        raise InputShapeError(
+            f"symmetry checks need a torch_geometric Batch, got {type(batch).__name__} "
+            "(use Batch.from_data_list([...]))"
+        )
+    check_nonempty(int(batch.num_nodes or 0), "batch")
+    pos = getattr(batch, "pos", None)
+    if pos is None:
+        raise InputShapeError("symmetry checks need batch.pos (num_nodes, 2) = (delta eta, delta phi)")
+    check_ndim(pos, 2, "batch.pos", "(num_nodes, 2)")
+    check_size(pos, 1, 2, "batch.pos")
+    check_finite(pos, "batch.pos")
+    if need_pt:
+        pt = getattr(batch, "pt", None)
+        if pt is None:
+            raise InputShapeError("IRC checks need batch.pt (num_nodes,)")
+        check_ndim(pt, 1, "batch.pt", "(num_nodes,)")
+        check_finite(pt, "batch.pt")
 
 
 def _counts(batch: Batch) -> Tensor:
     return torch.bincount(batch.batch, minlength=batch.num_graphs)
 
 
-def _rebuild(batch: Batch, nodes: dict[str, Tensor], counts: Tensor, k: Optional[int]) -> Batch:
-    """A new Batch from node tensors grouped by graph, with a fresh kNN graph if asked."""
-    from .graphs.cloud import batch_from_flat
+def _require_nonempty_jets(counts: Tensor) -> None:
+    if bool((counts == 0).any()):
+        empty = torch.nonzero(counts == 0).flatten().tolist()
+        raise EmptyGraphError(f"jets {empty} have no particles; IRC transformations need at least one")
 
-    graph_attrs = {key: batch[key] for key in _graph_keys(batch)}
-    edge_index = None
+
+def _check_columns(batch: Batch, pos_columns: Sequence[int]) -> list[int]:
+    cols = [int(c) for c in pos_columns]
+    x = getattr(batch, "x", None)
+    if x is not None and cols:
+        check_ndim(x, 2, "batch.x", "(num_nodes, features)")
+        if len(cols) != 2:
+            raise ValueError(f"pos_columns must name two columns of x (eta, phi), got {cols}")
+        if max(cols) >= x.size(1) or min(cols) < -x.size(1):
+            raise InputShapeError(f"pos_columns {cols} are out of range for x with {x.size(1)} features")
+    return cols
+
+
+def _in_degree_k(batch: Batch, k: Optional[int]) -> Optional[int]:
     if k is not None:
-        b = torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts)
-        edge_index = knn_graph(nodes["pos"], k, b)
-    return batch_from_flat(nodes, counts, edge_index=edge_index, graph_attrs=graph_attrs)
-
-
-def _edge_k(batch: Batch, k: Optional[int]) -> Optional[int]:
-    if k is not None:
-        return k
+        return check_positive_int(k, "k")
     ei = getattr(batch, "edge_index", None)
     if ei is None or ei.numel() == 0:
         return None
     return int(torch.bincount(ei[1], minlength=batch.num_nodes).max())
 
 
+def _with_edges(batch: Batch, original: Batch, rebuild_edges: EdgeBuilder, k: Optional[int]) -> Batch:
+    """Give a batch with new nodes an edge_index if the original had one."""
+    if getattr(original, "edge_index", None) is None and rebuild_edges is None:
+        return batch
+    if rebuild_edges is not None:
+        res = rebuild_edges(batch)
+        edge_index, edge_attr = (res if isinstance(res, tuple) else (res, None))
+    else:
+        kk = _in_degree_k(original, k)
+        if kk is None:
+            edge_index, edge_attr = torch.empty(2, 0, dtype=torch.long, device=batch.pos.device), None
+        else:
+            edge_index, edge_attr = knn_graph(batch.pos, kk, batch.batch), None
+    from .graphs.cloud import batch_from_flat
+
+    nodes = {key: batch[key] for key in _node_keys(batch)}
+    graphs = {key: batch[key] for key in _graph_keys(batch)}
+    order = torch.argsort(batch.batch[edge_index[1]], stable=True)  # group edges by jet
+    edge_index = edge_index[:, order]
+    edges = {"edge_attr": edge_attr[order]} if edge_attr is not None else None
+    return batch_from_flat(nodes, _counts(batch), edge_index=edge_index, edge_attrs=edges, graph_attrs=graphs)
+
+
+def _assemble(batch: Batch, nodes: dict[str, Tensor], counts: Tensor) -> Batch:
+    from .graphs.cloud import batch_from_flat
+
+    graphs = {key: batch[key] for key in _graph_keys(batch)}
+    return batch_from_flat(nodes, counts, graph_attrs=graphs)
+
+
+def _grouped_order(owner_old: Tensor, owner_new: Tensor) -> Tensor:
+    """Stable order that puts every node with its jet, old particles first."""
+    owner = torch.cat([owner_old, owner_new])
+    is_new = torch.cat([torch.zeros_like(owner_old), torch.ones_like(owner_new)])
+    return torch.argsort(owner * 2 + is_new, stable=True)
+
+
 def _finish(batch: Batch, features: Features) -> Batch:
     if features is not None:
-        batch.x = features(batch)
+        x = features(batch)
+        if not isinstance(x, Tensor) or x.size(0) != batch.num_nodes:
+            raise InputShapeError(f"features(batch) must return a tensor with {batch.num_nodes} rows")
+        batch.x = x
     return batch
 
 
-def _check(batch: Batch) -> None:
-    if getattr(batch, "pos", None) is None:
-        raise InputShapeError("symmetry checks need batch.pos (delta eta, delta phi)")
-    if getattr(batch, "batch", None) is None:
-        raise InputShapeError("symmetry checks need a PyG Batch (batch.batch)")
-
-
-def _grouped(batch: Batch, extra_owner: Tensor) -> Tensor:
-    """Stable order putting every node (old ones first) with its graph."""
-    owner = torch.cat([batch.batch, extra_owner])
-    is_new = torch.cat([torch.zeros_like(batch.batch), torch.ones_like(extra_owner)])
-    key = owner * 2 + is_new
-    return torch.argsort(key, stable=True)
-
-
 # ---------------------------------------------------------- transformations
-def permute_nodes(batch: Batch, seed: int = 0, return_perm: bool = False):
-    """Permute the particles inside every jet (edges relabelled consistently)."""
-    _check(batch)
-    g = torch.Generator().manual_seed(seed)
-    key = batch.batch.double() + torch.rand(batch.num_nodes, generator=g, dtype=torch.float64) * 0.5
-    perm = torch.argsort(key)
+def permute_nodes(batch: Batch, seed: int = 0, return_perm: bool = False,
+                  features: Features = None) -> Union[Batch, tuple[Batch, Tensor]]:
+    r"""Permute the particles inside every jet.
+
+    Node :math:`i` of the result is node ``perm[i]`` of the input; every node
+    attribute is permuted alike, ``edge_index`` is relabelled (edges sorted by
+    target) and edge attributes follow their edges.
+
+    Args:
+        batch: Batch of jet graphs.
+        seed: Seed of the permutation.
+        return_perm: Also return ``perm``.
+        features: Optional recomputation of ``x`` from the permuted attributes.
+
+    Shapes:
+        - **output:** a new ``Batch`` with the same sizes (and ``perm`` :math:`(N,)`)
+    """
+    _validate(batch)
+    g = torch.Generator().manual_seed(int(seed))
+    noise = torch.rand(batch.num_nodes, generator=g, dtype=torch.float64)
+    perm = torch.argsort(batch.batch.cpu().double() + 0.5 * noise).to(batch.batch.device)
     out = batch.clone()
-    for k in _node_keys(batch):
-        out[k] = batch[k][perm]
+    for key in _node_keys(batch):
+        out[key] = batch[key][perm]
     ei = getattr(batch, "edge_index", None)
     if ei is not None:
         inv = torch.empty_like(perm)
-        inv[perm] = torch.arange(perm.numel())
-        new = inv[ei]
-        order = torch.argsort(new[1], stable=True)
-        out.edge_index = new[:, order]
+        inv[perm] = torch.arange(perm.numel(), device=perm.device)
+        relabelled = inv[ei]
+        order = torch.argsort(relabelled[1], stable=True)
+        out.edge_index = relabelled[:, order]
         for key in _edge_keys(batch):
             out[key] = batch[key][order]
+    out = _finish(out, features)
     return (out, perm) if return_perm else out
 
 
-def translate(batch: Batch, shift: Sequence[float] = (0.3, -0.5), pos_columns: Sequence[int] = (0, 1),
-              features: Features = None) -> Batch:
-    """Shift every particle by ``shift`` in :math:`(\\eta, \\phi)`."""
-    _check(batch)
-    s = torch.as_tensor(shift, dtype=batch.pos.dtype)
+def translate(batch: Batch, shift: Optional[Sequence[float]] = (0.3, -0.5), pos_columns: Sequence[int] = (0, 1),
+              features: Features = None, seed: int = 0) -> Batch:
+    r"""Shift every particle in :math:`(\eta, \phi)`: :math:`\mathbf{p}_i \mapsto \mathbf{p}_i + \mathbf{s}`.
+
+    Args:
+        batch: Batch of jet graphs.
+        shift: :math:`(\Delta\eta, \Delta\phi)`; ``None`` draws one per jet from
+            :math:`\mathcal{U}(-1, 1)^2` with ``seed``.
+        pos_columns: Columns of ``x`` that hold ``pos`` (shifted alike when
+            ``features`` is ``None``; ``()`` = none).
+        features: Optional recomputation of ``x`` from the transformed batch.
+        seed: Seed for ``shift=None``.
+
+    Shapes:
+        - **output:** a new ``Batch``, same sizes and edges
+    """
+    _validate(batch)
+    cols = _check_columns(batch, pos_columns)
+    if shift is None:
+        g = torch.Generator().manual_seed(int(seed))
+        s = (torch.rand(batch.num_graphs, 2, generator=g) * 2 - 1).to(batch.pos)[batch.batch]
+    else:
+        s = torch.as_tensor(shift, dtype=batch.pos.dtype, device=batch.pos.device)
+        if s.shape != (2,):
+            raise InputShapeError(f"shift must be (delta eta, delta phi), got shape {tuple(s.shape)}")
+        check_finite(s, "shift")
     out = batch.clone()
     out.pos = batch.pos + s
-    if features is None and getattr(batch, "x", None) is not None and pos_columns:
+    if features is None and getattr(batch, "x", None) is not None and cols:
         x = batch.x.clone()
-        x[:, list(pos_columns)] += s
+        x[:, cols] = x[:, cols] + s.to(x.dtype)
         out.x = x
     return _finish(out, features)
 
 
 def rotate(batch: Batch, angle: float = 0.7, pos_columns: Sequence[int] = (0, 1),
            features: Features = None) -> Batch:
-    """Rotate every particle by ``angle`` about the jet axis (the origin of ``pos``)."""
-    _check(batch)
-    c, s = math.cos(angle), math.sin(angle)
-    rot = torch.tensor([[c, -s], [s, c]], dtype=batch.pos.dtype)
+    r"""Rotate every particle by ``angle`` about the jet axis (the origin of ``pos``).
+
+    .. math::
+        \mathbf{p}_i \mapsto \begin{pmatrix}\cos\alpha & -\sin\alpha \\ \sin\alpha & \cos\alpha\end{pmatrix}
+        \mathbf{p}_i
+
+    Args:
+        batch: Batch of jet graphs.
+        angle: Rotation angle :math:`\alpha` in radians.
+        pos_columns: Columns of ``x`` that hold ``pos`` (rotated alike when
+            ``features`` is ``None``; ``()`` = none).
+        features: Optional recomputation of ``x`` from the transformed batch.
+
+    Shapes:
+        - **output:** a new ``Batch``, same sizes and edges
+    """
+    _validate(batch)
+    cols = _check_columns(batch, pos_columns)
+    if not math.isfinite(float(angle)):
+        raise ValueError(f"angle must be finite, got {angle}")
+    c, s = math.cos(float(angle)), math.sin(float(angle))
+    rot = torch.tensor([[c, -s], [s, c]], dtype=batch.pos.dtype, device=batch.pos.device)
     out = batch.clone()
     out.pos = batch.pos @ rot.t()
-    if features is None and getattr(batch, "x", None) is not None and pos_columns:
+    if features is None and getattr(batch, "x", None) is not None and cols:
         x = batch.x.clone()
-        x[:, list(pos_columns)] = batch.x[:, list(pos_columns)] @ rot.t()
+        x[:, cols] = batch.x[:, cols] @ rot.t().to(x.dtype)
         out.x = x
     return _finish(out, features)
 
 
 def add_soft_particles(batch: Batch, n_soft: int = 1, seed: int = 0, pos_columns: Sequence[int] = (0, 1),
-                       features: Features = None, k: Optional[int] = None) -> Batch:
-    """Add ``n_soft`` particles with zero :math:`p_T` (and zero four-momentum) to every jet.
+                       features: Features = None, k: Optional[int] = None,
+                       rebuild_edges: EdgeBuilder = None) -> Batch:
+    r"""Add ``n_soft`` particles with :math:`p_T = 0` (and :math:`p^\mu = 0`) to every jet.
 
-    Each sits at a random point of the jet's :math:`(\\eta, \\phi)` bounding
-    box and copies the ``x`` row of a random particle of its jet (with the
-    ``pos_columns`` set to its own position).
+    Each soft particle sits at a uniformly random point of its jet's
+    :math:`(\eta, \phi)` bounding box and copies every other node attribute
+    (``x`` included, except its ``pos_columns``) from a random particle of its
+    jet.  The new particles follow the old ones of their jet.
+
+    Args:
+        batch: Batch of jet graphs (needs ``pos`` and ``pt``).
+        n_soft: Soft particles per jet.
+        seed: Seed for positions and copied rows.
+        pos_columns: Columns of ``x`` set to the new position (when ``features`` is ``None``).
+        features: Optional recomputation of ``x``.
+        k: ``k`` of the rebuilt kNN graph (default: the original largest in-degree).
+        rebuild_edges: Optional ``callable(batch) -> edge_index`` (or ``(edge_index, edge_attr)``).
+
+    Shapes:
+        - **output:** a new ``Batch`` with :math:`N + B \cdot n_{soft}` nodes
     """
-    _check(batch)
-    g = torch.Generator().manual_seed(seed)
+    _validate(batch, need_pt=True)
+    n_soft = check_positive_int(n_soft, "n_soft")
+    cols = _check_columns(batch, pos_columns)
     counts = _counts(batch)
+    _require_nonempty_jets(counts)
+    device = batch.pos.device
+    g = torch.Generator().manual_seed(int(seed))
     ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
-    owner = torch.arange(batch.num_graphs).repeat_interleave(n_soft)
-    origin = ptr[owner] + (torch.rand(owner.numel(), generator=g) * counts[owner]).long()
+    owner = torch.arange(batch.num_graphs, device=device).repeat_interleave(n_soft)
+    pick = (torch.rand(owner.numel(), generator=g).to(device) * counts[owner]).long()
+    origin = ptr[owner] + pick.clamp_max(counts[owner] - 1)
     from torch_geometric.utils import scatter
 
-    lo = scatter(batch.pos, batch.batch, 0, reduce="min", dim_size=batch.num_graphs)
-    hi = scatter(batch.pos, batch.batch, 0, reduce="max", dim_size=batch.num_graphs)
-    u = torch.rand(owner.numel(), 2, generator=g, dtype=batch.pos.dtype)
+    lo = scatter(batch.pos, batch.batch, 0, dim_size=batch.num_graphs, reduce="min")
+    hi = scatter(batch.pos, batch.batch, 0, dim_size=batch.num_graphs, reduce="max")
+    u = torch.rand(owner.numel(), 2, generator=g, dtype=batch.pos.dtype).to(device)
     new_pos = lo[owner] + u * (hi[owner] - lo[owner])
-    order = _grouped(batch, owner)
+    order = _grouped_order(batch.batch, owner)
     nodes = {}
     for key in _node_keys(batch):
         extra = batch[key][origin].clone()
@@ -208,105 +366,239 @@ def add_soft_particles(batch: Batch, n_soft: int = 1, seed: int = 0, pos_columns
             extra = new_pos
         elif key in ("pt", "p4"):
             extra = torch.zeros_like(extra)
-        elif key == "x" and features is None and pos_columns:
-            extra[:, list(pos_columns)] = new_pos.to(extra.dtype)
+        elif key == "x" and features is None and cols:
+            extra[:, cols] = new_pos.to(extra.dtype)
         nodes[key] = torch.cat([batch[key], extra])[order]
-    out = _rebuild(batch, nodes, counts + n_soft, _edge_k(batch, k))
-    return _finish(out, features)
+    out = _assemble(batch, nodes, counts + n_soft)
+    out = _finish(out, features)
+    return _with_edges(out, batch, rebuild_edges, k)
 
 
 def split_collinear(batch: Batch, fraction: float = 0.5, seed: int = 0, features: Features = None,
-                    k: Optional[int] = None) -> Batch:
-    """Split one random particle per jet into two collinear ones (fractions ``f`` and ``1-f``)."""
-    _check(batch)
-    if not 0.0 < fraction < 1.0:
+                    k: Optional[int] = None, rebuild_edges: EdgeBuilder = None) -> Batch:
+    r"""Split one random particle per jet into two collinear ones.
+
+    The mother :math:`m` keeps its place with :math:`p_T \mapsto (1 - f)\, p_{T,m}`
+    (and :math:`p^\mu \mapsto (1 - f)\, p^\mu_m`); a daughter with
+    :math:`f\, p_{T,m}`, :math:`f\, p^\mu_m`, the same ``pos`` and copies of every
+    other node attribute (``x`` included) is appended to the jet.
+
+    Args:
+        batch: Batch of jet graphs (needs ``pos`` and ``pt``).
+        fraction: :math:`f \in (0, 1)`.
+        seed: Seed for the choice of the split particle.
+        features: Optional recomputation of ``x``.
+        k: ``k`` of the rebuilt kNN graph (default: the original largest in-degree).
+        rebuild_edges: Optional ``callable(batch) -> edge_index`` (or ``(edge_index, edge_attr)``).
+
+    Shapes:
+        - **output:** a new ``Batch`` with :math:`N + B` nodes
+    """
+    _validate(batch, need_pt=True)
+    if not 0.0 < float(fraction) < 1.0:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    g = torch.Generator().manual_seed(seed)
     counts = _counts(batch)
+    _require_nonempty_jets(counts)
+    device = batch.pos.device
+    g = torch.Generator().manual_seed(int(seed))
     ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
-    owner = torch.arange(batch.num_graphs)
-    origin = ptr[owner] + (torch.rand(owner.numel(), generator=g) * counts[owner]).long()
-    order = _grouped(batch, owner)
+    owner = torch.arange(batch.num_graphs, device=device)
+    pick = (torch.rand(owner.numel(), generator=g).to(device) * counts).long()
+    origin = ptr[:-1] + pick.clamp_max(counts - 1)
+    order = _grouped_order(batch.batch, owner)
     nodes = {}
     for key in _node_keys(batch):
-        base = batch[key].clone()
-        extra = batch[key][origin].clone()
+        base = batch[key]
+        extra = base[origin]
         if key in ("pt", "p4"):
-            extra = extra * fraction
+            base = base.clone()
             base[origin] = base[origin] * (1.0 - fraction)
+            extra = extra * fraction
         nodes[key] = torch.cat([base, extra])[order]
-    out = _rebuild(batch, nodes, counts + 1, _edge_k(batch, k))
-    return _finish(out, features)
+    out = _assemble(batch, nodes, counts + 1)
+    out = _finish(out, features)
+    return _with_edges(out, batch, rebuild_edges, k)
 
 
 # ------------------------------------------------------------------ checks
-@torch.no_grad()
-def _run(model: Callable, batch: Batch) -> Tensor:
-    return model(batch)
+def _flat(out: Any) -> Tensor:
+    """The model output as one flat float tensor (tensors, tuples/lists, dicts)."""
+    if isinstance(out, Tensor):
+        return out.detach().reshape(-1).to(torch.float64)
+    if isinstance(out, dict):
+        return torch.cat([_flat(out[key]) for key in sorted(out)]) if out else torch.zeros(0)
+    if isinstance(out, (tuple, list)):
+        return torch.cat([_flat(o) for o in out]) if out else torch.zeros(0)
+    raise TypeError(f"model output must be a tensor (or tuple/dict of tensors), got {type(out).__name__}")
 
 
-def _compare(model: Any, a: Batch, b: Batch) -> float:
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
+def _evaluate(model: Callable, batches: Sequence[Batch]) -> list[Any]:
+    """Run ``model`` on each batch in eval mode under ``no_grad``; restore every module's mode."""
+    modes = [(m, m.training) for m in model.modules()] if isinstance(model, torch.nn.Module) else []
+    if isinstance(model, torch.nn.Module):
         model.eval()
     try:
-        return float((_run(model, a) - _run(model, b)).abs().max())
+        with torch.no_grad():
+            return [model(b) for b in batches]
     finally:
-        if was_training and hasattr(model, "train"):
-            model.train()
+        for m, mode in modes:
+            m.training = mode
 
 
-def permutation_error(model: Any, batch: Batch, node_level: bool = False, seed: int = 0) -> float:
-    """Largest output change under a permutation of the particles of each jet.
+def _max_change(a: Any, b: Any, what: str) -> float:
+    fa, fb = _flat(a), _flat(b)
+    if fa.shape != fb.shape:
+        raise InputShapeError(
+            f"the model's output changed size under {what} ({fa.numel()} vs {fb.numel()} values); "
+            "this check needs graph-level outputs"
+        )
+    if fa.numel() == 0:
+        return 0.0
+    diff = (fa - fb).abs()
+    if bool(torch.isnan(diff).any()):
+        return float("nan")
+    return float(diff.max())
 
-    With ``node_level=True`` the outputs are per node and are compared after
-    undoing the permutation (equivariance).
+
+def permutation_error(model: Callable[[Batch], Any], batch: Batch, node_level: bool = False, seed: int = 0,
+                      features: Features = None) -> float:
+    r"""Largest output change under a permutation :math:`\pi` of the particles of each jet.
+
+    .. math::
+        \Delta_\pi = \max |f(\pi G) - f(G)| \quad\text{or, with ``node_level``,}\quad
+        \max |f(\pi G) - \pi f(G)|
+
+    Args:
+        model: Callable on a ``Batch`` (an ``nn.Module`` is put in eval mode and restored).
+        batch: Batch of jet graphs.
+        node_level: Outputs are per node (first dimension :math:`N`); compare after
+            permuting the original outputs (equivariance).
+        seed: Seed of the permutation.
+        features: Optional recomputation of ``x``.
+
+    Shapes:
+        - **output:** a float
     """
-    pb, perm = permute_nodes(batch, seed, return_perm=True)
-    if not node_level:
-        return _compare(model, batch, pb)
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
-    try:
-        return float((_run(model, pb) - _run(model, batch)[perm]).abs().max())
-    finally:
-        if was_training:
-            model.train()
+    pb, perm = permute_nodes(batch, seed, return_perm=True, features=features)
+    ref, new = _evaluate(model, [batch, pb])
+    if node_level:
+        if not isinstance(ref, Tensor) or ref.size(0) != batch.num_nodes:
+            raise InputShapeError(f"node_level=True needs a tensor output with {batch.num_nodes} rows")
+        ref = ref[perm]
+    return _max_change(new, ref, "a permutation")
 
 
-def translation_error(model: Any, batch: Batch, shift: Sequence[float] = (0.3, -0.5),
-                      pos_columns: Sequence[int] = (0, 1), features: Features = None) -> float:
-    """Largest output change under a translation in :math:`(\\eta, \\phi)`."""
-    return _compare(model, batch, translate(batch, shift, pos_columns, features))
+def translation_error(model: Callable[[Batch], Any], batch: Batch, shift: Optional[Sequence[float]] = (0.3, -0.5),
+                      pos_columns: Sequence[int] = (0, 1), features: Features = None, seed: int = 0) -> float:
+    r"""Largest output change under a translation in :math:`(\eta, \phi)` (see :func:`translate`).
+
+    Args:
+        model: Callable on a ``Batch``.
+        batch: Batch of jet graphs.
+        shift: :math:`(\Delta\eta, \Delta\phi)`, or ``None`` for a random shift per jet.
+        pos_columns: Columns of ``x`` that move with ``pos``.
+        features: Optional recomputation of ``x``.
+        seed: Seed for ``shift=None``.
+
+    Shapes:
+        - **output:** a float
+    """
+    moved = translate(batch, shift, pos_columns, features, seed)
+    ref, new = _evaluate(model, [batch, moved])
+    return _max_change(new, ref, "a translation")
 
 
-def rotation_error(model: Any, batch: Batch, angle: float = 0.7, pos_columns: Sequence[int] = (0, 1),
-                   features: Features = None) -> float:
-    """Largest output change under a rotation about the jet axis."""
-    return _compare(model, batch, rotate(batch, angle, pos_columns, features))
+def rotation_error(model: Callable[[Batch], Any], batch: Batch, angle: float = 0.7,
+                   pos_columns: Sequence[int] = (0, 1), features: Features = None) -> float:
+    r"""Largest output change under a rotation about the jet axis (see :func:`rotate`).
+
+    Args:
+        model: Callable on a ``Batch``.
+        batch: Batch of jet graphs.
+        angle: Rotation angle in radians.
+        pos_columns: Columns of ``x`` that rotate with ``pos``.
+        features: Optional recomputation of ``x``.
+
+    Shapes:
+        - **output:** a float
+    """
+    moved = rotate(batch, angle, pos_columns, features)
+    ref, new = _evaluate(model, [batch, moved])
+    return _max_change(new, ref, "a rotation")
 
 
-def soft_emission_error(model: Any, batch: Batch, n_soft: int = 1, seed: int = 0,
-                        pos_columns: Sequence[int] = (0, 1), features: Features = None) -> float:
-    """Largest output change when zero-:math:`p_T` particles are added (infrared safety)."""
-    return _compare(model, batch, add_soft_particles(batch, n_soft, seed, pos_columns, features))
+def soft_emission_error(model: Callable[[Batch], Any], batch: Batch, n_soft: int = 1, seed: int = 0,
+                        pos_columns: Sequence[int] = (0, 1), features: Features = None,
+                        k: Optional[int] = None, rebuild_edges: EdgeBuilder = None) -> float:
+    r"""Largest output change when zero-:math:`p_T` particles are added (infrared safety;
+    see :func:`add_soft_particles`).
+
+    Args:
+        model: Callable on a ``Batch`` with graph-level outputs.
+        batch: Batch of jet graphs.
+        n_soft: Soft particles per jet.
+        seed: Seed of the soft particles.
+        pos_columns: Columns of ``x`` set to the soft particle's position.
+        features: Optional recomputation of ``x``.
+        k: ``k`` of the rebuilt kNN graph.
+        rebuild_edges: Optional edge builder.
+
+    Shapes:
+        - **output:** a float
+    """
+    moved = add_soft_particles(batch, n_soft, seed, pos_columns, features, k, rebuild_edges)
+    ref, new = _evaluate(model, [batch, moved])
+    return _max_change(new, ref, "a soft emission")
 
 
-def collinear_split_error(model: Any, batch: Batch, fraction: float = 0.5, seed: int = 0,
-                          features: Features = None) -> float:
-    """Largest output change when a particle is split collinearly (collinear safety)."""
-    return _compare(model, batch, split_collinear(batch, fraction, seed, features))
+def collinear_split_error(model: Callable[[Batch], Any], batch: Batch, fraction: float = 0.5, seed: int = 0,
+                          features: Features = None, k: Optional[int] = None,
+                          rebuild_edges: EdgeBuilder = None) -> float:
+    r"""Largest output change when a particle per jet is split collinearly (collinear
+    safety; see :func:`split_collinear`).
+
+    Args:
+        model: Callable on a ``Batch`` with graph-level outputs.
+        batch: Batch of jet graphs.
+        fraction: :math:`p_T` fraction :math:`f` of the new particle.
+        seed: Seed for the choice of the split particle.
+        features: Optional recomputation of ``x``.
+        k: ``k`` of the rebuilt kNN graph.
+        rebuild_edges: Optional edge builder.
+
+    Shapes:
+        - **output:** a float
+    """
+    moved = split_collinear(batch, fraction, seed, features, k, rebuild_edges)
+    ref, new = _evaluate(model, [batch, moved])
+    return _max_change(new, ref, "a collinear splitting")
 
 
-def check_all(model: Any, batch: Batch, features: Features = None, pos_columns: Sequence[int] = (0, 1)) -> dict[str, float]:
-    """All five checks: ``{"permutation": ..., "translation": ..., "rotation": ..., "soft": ..., "collinear": ...}``."""
+def check_all(model: Callable[[Batch], Any], batch: Batch, features: Features = None,
+              pos_columns: Sequence[int] = (0, 1), k: Optional[int] = None,
+              rebuild_edges: EdgeBuilder = None, seed: int = 0) -> dict[str, float]:
+    r"""Run the five checks with their defaults.
+
+    Args:
+        model: Callable on a ``Batch`` with graph-level outputs.
+        batch: Batch of jet graphs (with ``pos`` and ``pt``).
+        features: Optional recomputation of ``x``.
+        pos_columns: Columns of ``x`` that hold ``pos``.
+        k: ``k`` of rebuilt kNN graphs.
+        rebuild_edges: Optional edge builder.
+        seed: Seed of every random transformation.
+
+    Shapes:
+        - **output:** ``{"permutation", "translation", "rotation", "soft", "collinear"}`` :math:`\to` float
+    """
     return {
-        "permutation": permutation_error(model, batch),
+        "permutation": permutation_error(model, batch, seed=seed, features=features),
         "translation": translation_error(model, batch, pos_columns=pos_columns, features=features),
         "rotation": rotation_error(model, batch, pos_columns=pos_columns, features=features),
-        "soft": soft_emission_error(model, batch, pos_columns=pos_columns, features=features),
-        "collinear": collinear_split_error(model, batch, features=features),
+        "soft": soft_emission_error(model, batch, seed=seed, pos_columns=pos_columns, features=features,
+                                    k=k, rebuild_edges=rebuild_edges),
+        "collinear": collinear_split_error(model, batch, seed=seed, features=features, k=k,
+                                           rebuild_edges=rebuild_edges),
     }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pgjets.errors import InputShapeError
+from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
 from pgjets.nn.energy_flow_pool import EnergyFlowPool
 from pgjets.nn.heads import EdgeHead, GraphHead, NodeHead, mlp
 
@@ -47,3 +47,93 @@ def test_graph_head_passes_pt_to_energy_flow_pool():
         head(x, b)
     with pytest.raises(ValueError, match="pool"):
         GraphHead(3, 2, "median")
+
+
+def test_mlp_options_and_bad_arguments():
+    m = mlp([4, 6, 3], norm="layer", act="gelu", last_act=True)
+    assert isinstance(m[-1], torch.nn.GELU) and any(isinstance(l, torch.nn.LayerNorm) for l in m)
+    assert len(mlp([4, 3])) == 1
+    with pytest.raises(ValueError, match="at least"):
+        mlp([4])
+    with pytest.raises(ValueError, match="norm"):
+        mlp([4, 3], norm="group")
+    with pytest.raises(ValueError, match="dropout"):
+        mlp([4, 3], dropout=1.0)
+    with pytest.raises(ValueError, match="positive"):
+        mlp([4, 0, 3])
+
+
+def test_node_head_is_equivariant_and_checks_input():
+    torch.manual_seed(0)
+    head = NodeHead(3, 2, hidden=(8, 8))
+    x = torch.randn(9, 3)
+    perm = torch.randperm(9)
+    torch.testing.assert_close(head(x[perm]), head(x)[perm])
+    with pytest.raises(InputShapeError, match="features"):
+        head(torch.randn(9, 4))
+    with pytest.raises(InputShapeError, match="2-D"):
+        head(torch.randn(9))
+    with pytest.raises(NonFiniteError):
+        head(torch.tensor([[0.0, float("nan"), 1.0]]))
+
+
+def test_edge_head_is_equivariant_under_node_relabelling():
+    torch.manual_seed(0)
+    x, ea = torch.randn(6, 3), torch.randn(5, 2)
+    ei = torch.tensor([[0, 1, 2, 4, 5], [1, 2, 3, 3, 0]])
+    head = EdgeHead(3, 2, edge_dim=2)
+    perm = torch.randperm(6)
+    inv = torch.empty_like(perm)
+    inv[perm] = torch.arange(6)
+    torch.testing.assert_close(head(x[perm], inv[ei], ea), head(x, ei, ea))
+    # the symmetric head gives the same score to both directions, also with edge features
+    sym = EdgeHead(3, 1, edge_dim=2, symmetric=True)
+    torch.testing.assert_close(sym(x, ei, ea), sym(x, ei.flip(0), ea))
+
+
+def test_edge_head_bad_input():
+    head = EdgeHead(3, 1, edge_dim=2)
+    x = torch.randn(4, 3)
+    with pytest.raises(InputShapeError, match="outside"):
+        head(x, torch.tensor([[0], [4]]), torch.randn(1, 2))
+    with pytest.raises(InputShapeError, match="edge_index"):
+        head(x, torch.tensor([0, 1]), torch.randn(1, 2))
+    with pytest.raises(InputShapeError, match="edge_attr"):
+        head(x, torch.tensor([[0], [1]]), torch.randn(2, 2))
+    with pytest.raises(ValueError, match="edge_dim"):
+        EdgeHead(3, 1, edge_dim=-1)
+
+
+def test_graph_head_pooling_values_and_invariance():
+    torch.manual_seed(0)
+    x = torch.randn(7, 3)
+    b = torch.tensor([0, 0, 0, 1, 1, 2, 2])
+    for pool, ref in [("sum", torch.zeros(3, 3).index_add_(0, b, x)),
+                      ("mean", torch.zeros(3, 3).index_add_(0, b, x) / torch.tensor([[3.0], [2.0], [2.0]]))]:
+        head = GraphHead(3, 2, pool, hidden=())
+        torch.testing.assert_close(head(x, b), head.net(ref))
+    head = GraphHead(3, 2, "max")
+    perm = torch.tensor([2, 0, 1, 4, 3, 6, 5])
+    torch.testing.assert_close(head(x[perm], b), head(x, b))
+    # a single graph when batch is None
+    assert GraphHead(3, 2)(x).shape == (1, 2)
+    # num_graphs keeps trailing empty graphs
+    assert GraphHead(3, 2, "sum")(x, b, num_graphs=5).shape == (5, 2)
+
+
+def test_graph_head_with_pma_pool_and_bad_input():
+    from pgjets.nn.pma import PMAPool
+
+    torch.manual_seed(0)
+    x = torch.randn(7, 8)
+    b = torch.tensor([0, 0, 0, 1, 1, 2, 2])
+    head = GraphHead(16, 2, PMAPool(8, heads=2, num_seeds=2))
+    assert head(x, b).shape == (3, 2)
+    with pytest.raises(InputShapeError, match="in_channels"):
+        GraphHead(8, 2, PMAPool(8, heads=2, num_seeds=2))(x, b)
+    with pytest.raises(EmptyGraphError):
+        GraphHead(3, 2)(torch.zeros(0, 3))
+    with pytest.raises(InputShapeError, match="batch"):
+        GraphHead(3, 2)(torch.randn(4, 3), torch.tensor([0, 0, 1]))
+    with pytest.raises(ValueError, match="pool"):
+        GraphHead(3, 2, pool=3)  # type: ignore[arg-type]
