@@ -88,3 +88,13 @@ def require(module: str, extra: str, purpose: str = "") -> ModuleType:
             f"{module!r} is needed{what} but is not installed; "
             f"install it with: pip install 'pgjets[{extra}]'"
         ) from exc
+
+
+def batch_vector(batch: Optional[Tensor], num_nodes: int, device: torch.device) -> Tensor:
+    """``batch`` as a checked long vector of length ``num_nodes`` (zeros = one graph if ``None``)."""
+    if batch is None:
+        return torch.zeros(num_nodes, dtype=torch.long, device=device)
+    check_ndim(batch, 1, "batch", "(num_nodes,)")
+    if batch.numel() != num_nodes:
+        raise InputShapeError(f"batch has {batch.numel()} entries but x has {num_nodes} nodes")
+    return batch.to(torch.long)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter
 
-from .._checks import check_finite, check_ndim, check_positive_int
+from .._checks import batch_vector, check_finite, check_ndim, check_positive_int
 from ..errors import InputShapeError
 
 _AGGRS = ("mean", "sum", "max")
@@ -77,13 +77,7 @@ class DeepSetsLayer(MessagePassing):
                 raise InputShapeError(f"edge_index refers to nodes outside 0..{n - 1}")
             ctx = self.propagate(edge_index, x=x, size=(n, n))
             return self.lam(x) + self.gamma(ctx)
-        if batch is None:
-            batch = torch.zeros(n, dtype=torch.long, device=x.device)
-        else:
-            check_ndim(batch, 1, "batch", "(num_nodes,)")
-            if batch.numel() != n:
-                raise InputShapeError(f"batch has {batch.numel()} entries but x has {n} nodes")
-            batch = batch.to(torch.long)
+        batch = batch_vector(batch, n, x.device)
         size = int(batch.max()) + 1 if n else 0
         ctx = scatter(x, batch, 0, dim_size=size, reduce=self.pool_reduce)
         return self.lam(x) + self.gamma(ctx)[batch]

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torch_geometric.nn.aggr import Aggregation
 from torch_geometric.utils import scatter
 
-from .._checks import check_finite, check_ndim
+from .._checks import batch_vector, check_finite, check_ndim
 from ..errors import EmptyGraphError, InputShapeError
 
 
@@ -83,13 +83,7 @@ class EnergyFlowPool(Aggregation):
         pt = pt.to(x.dtype)
         if bool((pt < 0).any()):
             raise InputShapeError("pt must be non-negative")
-        if batch is None:
-            batch = torch.zeros(n, dtype=torch.long, device=x.device)
-        else:
-            check_ndim(batch, 1, "batch", "(num_nodes,)")
-            if batch.numel() != n:
-                raise InputShapeError(f"batch has {batch.numel()} entries but x has {n} nodes")
-            batch = batch.to(torch.long)
+        batch = batch_vector(batch, n, x.device)
         size = dim_size if dim_size is not None else (int(batch.max()) + 1 if n else 0)
         if n and int(batch.max()) >= size:
             raise InputShapeError(f"batch refers to graph {int(batch.max())} but dim_size is {size}")
