@@ -9,5 +9,7 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "set_models": ["DeepSets", "SetTransformer"],
     "gcn": ["GCN"],
     "grid_cnn": ["GridCNN"],
+    "jetclr": ["JetCLREncoder", "jetclr_loss", "train_jetclr", "representations", "linear_classifier_test",
+               "rotation_invariance"],
     "registry": ["MODELS", "build_model", "representation_of"],
 })
