@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch_geometric.data import Batch, Data
 
-from pgjets.models.registry import MODELS, build_model, representation_of
+from pgjets.models.registry import MODELS, build_model
 from pgjets.nn.knn import knn_graph
 from pgjets.train.trainer import TrainConfig, Trainer
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .run import DEFAULTS, evaluate_run, format_metrics, train_run
+from .run import DEFAULTS, format_metrics, train_run
 from .train.trainer import atomic_write_text
 
 TOP_MASS = 172.5

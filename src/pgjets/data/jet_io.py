@@ -33,6 +33,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from .._atomic import atomic_output
 from .._checks import require
 from ..errors import DataFileError, DataFileNotFoundError
 from .table import JetTable
@@ -54,8 +55,6 @@ PathLike = Union[str, os.PathLike]
 def _h5py():
     return require("h5py", "physics", "reading and writing jet files")
 
-
-from .._atomic import atomic_output, temporary_name as _tmp_name  # noqa: E402
 
 
 def write_jets(table: JetTable, path: PathLike, attrs: Optional[dict[str, Any]] = None) -> Path:

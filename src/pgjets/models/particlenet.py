@@ -15,7 +15,7 @@ classifier.  The output is permutation invariant by construction.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 from torch import Tensor, nn
