@@ -67,6 +67,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, help="generator processes")
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+    p.add_argument("--ddp", action="store_true",
+                   help="distributed data parallel under torchrun (gloo on CPU, nccl on GPU)")
     p.add_argument("--out", type=Path, required=True, help="run folder")
 
 
@@ -106,13 +108,19 @@ def prepare_data(cfg: dict[str, Any], out: Path) -> Path:
         return path
     from .data.generate import generate_dataset
 
+    from .train.distributed import barrier, is_main_process
+
     path = out / "data"
+    if not is_main_process():  # rank 0 generates, the others wait for the manifest
+        barrier()
+        return path
     if not (path / "manifest.json").exists():
         workers = cfg["workers"] or max(1, min(len(os.sched_getaffinity(0)), 8))
         print(f"generating {cfg['generate']} jets per process {cfg['processes']} "
               f"with Pythia 8 + FastJet ({workers} workers) -> {path}")
         generate_dataset(cfg["processes"], cfg["generate"], path, seed=cfg["gen_seed"],
                          fast=cfg["fast"], workers=workers, progress=cfg["progress"])
+    barrier()
     return path
 
 
@@ -156,30 +164,38 @@ def build_run_model(cfg: dict[str, Any], num_features: int, num_classes: int):
     return build_model(cfg["model"], in_channels=num_features, num_classes=num_classes)
 
 
-def _trainer(cfg: dict[str, Any], model, out: Optional[Path]) -> Trainer:
+def _trainer(cfg: dict[str, Any], model, out: Optional[Path], distributed: Optional[bool] = None) -> Trainer:
     names = {f.name for f in fields(TrainConfig)}
     tc = TrainConfig(**{k: v for k, v in cfg.items() if k in names},
                      monitor="val_auc")
-    return Trainer(model, tc, out_dir=out)
+    return Trainer(model, tc, out_dir=out, distributed=distributed)
 
 
 def train_run(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
     """Prepare data, train, evaluate on the test split; return the test metrics."""
     import yaml
 
+    from .train.distributed import is_main_process
+
+    main = is_main_process()  # under DDP only rank 0 writes files
     out.mkdir(parents=True, exist_ok=True)
     data_dir = prepare_data(cfg, out)
     cfg = {**cfg, "data": str(data_dir)}
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    if main:
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     table = load_table(data_dir, cfg["max_jets"])
     split = split_indices(len(table), cfg["split"], cfg["seed"])
-    np.savez(out / "split.npz", **split)
+    if main:
+        np.savez(out / "split.npz", **split)
     ds = make_datasets(table, split, cfg["model"], cfg["feature_set"])
     model = build_run_model(cfg, ds["train"].num_features, ds["train"].num_classes)
     trainer = _trainer(cfg, model, out)
-    print(f"training {cfg['model']} ({sum(p.numel() for p in model.parameters()):,} parameters) on "
-          f"{len(ds['train'])} jets, validating on {len(ds['val'])}")
+    if main:
+        print(f"training {cfg['model']} ({sum(p.numel() for p in model.parameters()):,} parameters) on "
+              f"{len(ds['train'])} jets, validating on {len(ds['val'])}")
     trainer.fit(ds["train"], ds["val"])
+    if not main:
+        return {"metrics": {}}
     return evaluate_run(out, table=table)
 
 
@@ -207,7 +223,7 @@ def evaluate_run(run: Path, data: Optional[Path] = None, table=None) -> dict[str
     if not best.exists():
         raise DataFileNotFoundError(f"{best} does not exist: has the run finished an epoch?")
     model.load_state_dict(torch.load(best, map_location="cpu", weights_only=False)["model"])
-    trainer = _trainer({**cfg, "progress": False}, model, None)
+    trainer = _trainer({**cfg, "progress": False}, model, None, distributed=False)
     logits, y = trainer.predict(test)
     metrics: dict[str, Any] = classification_report(logits, y)
     metrics["n_test"] = int(len(idx))
@@ -235,7 +251,17 @@ def format_metrics(metrics: dict[str, Any]) -> str:
 
 def run_train(args: argparse.Namespace) -> int:
     cfg = load_config(args)
-    res = train_run(cfg, Path(args.out))
+    if getattr(args, "ddp", False):
+        from .train.distributed import init_from_env, is_main_process
+
+        rank, world = init_from_env()
+        if rank == 0:
+            print(f"DDP: {world} processes, global batch {world * cfg['batch_size']}")
+        res = train_run(cfg, Path(args.out))
+        if not is_main_process():
+            return 0
+    else:
+        res = train_run(cfg, Path(args.out))
     print(f"test: {format_metrics(res['metrics'])}")
     print(f"run folder: {args.out}")
     return 0

@@ -11,5 +11,6 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "grid_cnn": ["GridCNN"],
     "jetclr": ["JetCLREncoder", "jetclr_loss", "train_jetclr", "representations", "linear_classifier_test",
                "rotation_invariance"],
+    "autoencoders": ["GraphAutoencoder", "JetVAE", "ConditionalVAE", "gaussian_kl", "reparameterize"],
     "registry": ["MODELS", "build_model", "representation_of"],
 })

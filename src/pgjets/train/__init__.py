@@ -13,4 +13,5 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "contrastive": ["nt_xent_loss", "NTXentLoss"],
     "set_losses": ["hungarian_loss", "mmd_loss"],
     "generation_metrics": ["wasserstein_1d", "resolution"],
+    "distributed": ["init_from_env", "barrier", "is_main_process"],
 })

@@ -19,6 +19,7 @@ same weights as a run that was never interrupted (on the same device).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -135,6 +136,9 @@ class Trainer:
         out_dir: Run folder for checkpoints (``checkpoints/last.pt``,
             ``checkpoints/best.pt``) and ``history.json``; ``None`` = no files.
         target_fn: ``target_fn(batch) -> Tensor`` (default ``batch.y``).
+        distributed: Use the initialised ``torch.distributed`` process group
+            (DDP, sharded batches, rank-0 checkpoints); ``None`` = whenever one is
+            initialised, ``False`` = never (e.g. evaluation on one rank).
 
     Data sources (``train_data`` / ``val_data``) may be a callable
     ``epoch -> iterable of batches``, an object with ``batches(batch_size,
@@ -150,6 +154,7 @@ class Trainer:
         loss_fn: Optional[Callable[[Tensor, Any], Tensor]] = None,
         out_dir: Optional[Union[str, Path]] = None,
         target_fn: Optional[Callable[[Any], Tensor]] = None,
+        distributed: Optional[bool] = None,
     ) -> None:
         self.config = config or TrainConfig()
         cfg = self.config
@@ -157,7 +162,15 @@ class Trainer:
             self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         else:
             self.device = torch.device(cfg.device)
-        self.model = model.to(self.device)
+        self.module = model.to(self.device)
+        self.world_size, self.rank = _distributed_world() if distributed is not False else (1, 0)
+        if self.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index or 0] if self.device.type == "cuda" else None
+            self.model = DistributedDataParallel(self.module, device_ids=ids)
+        else:
+            self.model = self.module
         self.target_fn = target_fn or (lambda b: b.y)
         if loss_fn is None:
             if cfg.task == "classification":
@@ -178,6 +191,17 @@ class Trainer:
         self.stopped_early = False
 
     # ------------------------------------------------------------- data ----
+    def _train_batches(self, source: BatchSource, epoch: int) -> Iterable[Any]:
+        """Training batches of this rank: every ``world_size``-th batch, equal counts on all ranks."""
+        batches = self._batches(source, epoch, shuffle=True)
+        if self.world_size == 1:
+            return batches
+        n = self._num_batches(source, self.config.batch_size)
+        if n is None:
+            raise ValueError("distributed training needs a data source with a known number of batches")
+        per_rank = n // self.world_size
+        return itertools.islice(batches, self.rank, self.rank + per_rank * self.world_size, self.world_size)
+
     def _batches(self, source: BatchSource, epoch: int, shuffle: bool) -> Iterable[Any]:
         seed = self.config.seed * 100_003 + epoch
         if callable(source) and not hasattr(source, "batches") and not hasattr(source, "__getitem__"):
@@ -205,6 +229,8 @@ class Trainer:
             steps = self._num_batches(train_data, cfg.batch_size)
             if steps is None:
                 raise ValueError("schedule='onecycle' needs a data source with a known number of batches")
+            if self.world_size > 1:
+                steps = max(1, steps // self.world_size)
             self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
                 self.optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps
             )
@@ -212,7 +238,7 @@ class Trainer:
     # -------------------------------------------------------- checkpoint ---
     def state_dict(self) -> dict:
         return {
-            "model": self.model.state_dict(),
+            "model": self.module.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
             "scaler": self.scaler.state_dict(),
@@ -226,7 +252,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
+        self.module.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -245,12 +271,16 @@ class Trainer:
     def save_checkpoint(self, best: bool = False) -> None:
         if self.out_dir is None:
             return
+        if self.rank != 0:  # rank 0 writes; the others wait so a resume sees a complete file
+            _barrier(self.world_size)
+            return
         state = self.state_dict()
         atomic_torch_save(state, self.out_dir / "checkpoints" / "last.pt")
         if best:
             atomic_torch_save({"model": state["model"], "epoch": self.epoch, "config": state["config"]},
                               self.out_dir / "checkpoints" / "best.pt")
         atomic_write_text(self.out_dir / "history.json", json.dumps(self.history, indent=1))
+        _barrier(self.world_size)
 
     def load_checkpoint(self, path: Optional[Union[str, Path]] = None) -> bool:
         """Load ``path`` (default: the run's ``last.pt``); ``False`` if there is none."""
@@ -275,9 +305,11 @@ class Trainer:
         cfg = self.config
         self.model.train()
         total, count = 0.0, 0
-        batches = self._batches(train_data, self.epoch, shuffle=True)
+        batches = self._train_batches(train_data, self.epoch)
         n = self._num_batches(train_data, cfg.batch_size)
-        bar = _progress(batches, n, f"epoch {self.epoch + 1}/{cfg.epochs}", cfg.progress)
+        if n is not None and self.world_size > 1:
+            n //= self.world_size
+        bar = _progress(batches, n, f"epoch {self.epoch + 1}/{cfg.epochs}", cfg.progress and self.rank == 0)
         for batch in bar:
             batch = batch.to(self.device)
             self.optimizer.zero_grad(set_to_none=True)
@@ -301,17 +333,23 @@ class Trainer:
                 bar.set_postfix(loss=f"{total / count:.4f}")
         if cfg.schedule == "cosine" and self.scheduler is not None:
             self.scheduler.step()
+        if self.world_size > 1:  # mean training loss over all ranks
+            import torch.distributed as dist
+
+            red = torch.tensor([total, float(count)], dtype=torch.float64, device=self.device)
+            dist.all_reduce(red)
+            total, count = float(red[0]), int(red[1])
         return total / max(count, 1)
 
     @torch.no_grad()
     def predict(self, data: BatchSource) -> tuple[Tensor, Tensor]:
         """Model outputs and targets over a data source, concatenated (on CPU)."""
-        self.model.eval()
+        self.module.eval()
         outs, ys = [], []
         for batch in self._batches(data, 0, shuffle=False):
             batch = batch.to(self.device)
             with torch.autocast(self.device.type, enabled=self.amp):
-                out = self.model(batch)
+                out = self.module(batch)
             outs.append(out.float().cpu())
             ys.append(self.target_fn(batch).cpu())
         if not outs:
@@ -360,9 +398,25 @@ class Trainer:
             elif val_data is None:
                 best = True
             self.save_checkpoint(best=best)
-            if cfg.verbose:
+            if cfg.verbose and self.rank == 0:
                 print(_epoch_line(record, cfg.epochs), flush=True)
         return self.history
+
+
+def _distributed_world() -> tuple[int, int]:
+    """``(world_size, rank)`` of an initialised torch.distributed process group, else ``(1, 0)``."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(), dist.get_rank()
+    return 1, 0
+
+
+def _barrier(world_size: int) -> None:
+    if world_size > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
 
 
 def _epoch_line(record: dict, epochs: int) -> str:

@@ -1,0 +1,57 @@
+"""Multi-process training on torch DDP (``pgjets train --ddp`` under ``torchrun``).
+
+``torchrun`` (or SLURM via ``srun torchrun``) sets ``RANK``, ``WORLD_SIZE``,
+``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``; :func:`init_from_env`
+joins the process group (gloo on CPU, nccl on GPU).  The
+:class:`~pgjets.train.trainer.Trainer` then wraps the model in
+``DistributedDataParallel``, gives every rank every ``world_size``-th batch
+(equal counts, so the global batch is ``world_size * batch_size``), writes
+checkpoints from rank 0 only and averages the training loss over ranks.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import torch
+
+
+def init_from_env(backend: Optional[str] = None) -> tuple[int, int]:
+    """Join the process group described by torchrun's environment; return ``(rank, world_size)``.
+
+    Raises ``RuntimeError`` with a clear message when the variables are missing.
+    """
+    import torch.distributed as dist
+
+    missing = [v for v in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if v not in os.environ]
+    if missing:
+        raise RuntimeError(
+            f"--ddp needs the torchrun environment ({', '.join(missing)} unset): launch with "
+            "torchrun --nproc_per_node N -m pgjets.cli train --ddp ..."
+        )
+    if not dist.is_initialized():
+        if backend is None:
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        dist.init_process_group(backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def barrier() -> None:
+    """Wait for all ranks (no-op outside a process group)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def is_main_process() -> bool:
+    """``True`` on rank 0 or outside a process group."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+__all__ = ["init_from_env", "barrier", "is_main_process"]
