@@ -14,5 +14,6 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "event_dataset": ["EventDataset", "read_hzz_events"],
     "molecule_dataset": ["MoleculeDataset"],
     "digits": ["DigitsGridDataset"],
+    "smearing": ["truth_and_reco_sets"],
     "truth_labels": ["from_w_labels", "same_parent_labels", "truth_batch"],
 })

@@ -12,5 +12,6 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "jetclr": ["JetCLREncoder", "jetclr_loss", "train_jetclr", "representations", "linear_classifier_test",
                "rotation_invariance"],
     "autoencoders": ["GraphAutoencoder", "JetVAE", "ConditionalVAE", "gaussian_kl", "reparameterize"],
+    "set_generator": ["SlotSetGenerator", "set_generation_loss"],
     "registry": ["MODELS", "build_model", "representation_of"],
 })
