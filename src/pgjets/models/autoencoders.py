@@ -37,6 +37,7 @@ from .._checks import (
 from ..errors import InputShapeError
 from ..nn.deep_sets_pool import DeepSetsPool
 from ..nn.gcn import GCNLayer
+from ..nn.heads import mlp
 from ..nn.knn import knn_graph
 from ..train.set_losses import hungarian_loss, mmd_loss
 
@@ -91,15 +92,6 @@ def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None
         raise InputShapeError(f"logvar must have the shape of mu {tuple(mu.shape)}, got {tuple(logvar.shape)}")
     eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
     return mu + torch.exp(0.5 * logvar) * eps
-
-
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
 
 
 def _unpack(data: Any, in_channels: int, name: str) -> tuple[Tensor, Tensor, int]:
@@ -182,7 +174,7 @@ class GraphAutoencoder(nn.Module):
             GCNLayer(sizes[i], sizes[i + 1], act="relu" if i < num_layers - 1 else None)
             for i in range(num_layers)
         )
-        self.feature_decoder = _mlp([latent, hidden, in_channels])
+        self.feature_decoder = mlp([latent, hidden, in_channels])
 
     def graph(self, pos: Tensor, batch: Tensor | None = None) -> Tensor:
         """The kNN graph of ``pos`` used as encoder input and edge target, ``(2, E)``."""
@@ -248,12 +240,28 @@ class _SetEncoder(nn.Module):
 
     def __init__(self, in_channels: int, hidden: int, out_channels: int) -> None:
         super().__init__()
-        self.phi = _mlp([in_channels, hidden, hidden])
+        self.phi = mlp([in_channels, hidden, hidden])
         self.pool = DeepSetsPool("mean")
-        self.rho = _mlp([hidden, hidden, out_channels])
+        self.rho = mlp([hidden, hidden, out_channels])
 
     def forward(self, x: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
         return self.rho(self.pool(torch.relu(self.phi(x)), batch, dim_size=num_graphs))
+
+
+def _set_vae_settings(module: nn.Module, in_channels: int, latent: int, hidden: int, n_out: int,
+                      beta: float, recon: str, unmatched_cost: float) -> None:
+    """Validate and store the settings :class:`JetVAE` and :class:`ConditionalVAE` share."""
+    if recon not in _RECON:
+        raise ValueError(f"recon must be one of {_RECON}, got {recon!r}")
+    if not beta >= 0:
+        raise ValueError(f"beta must be >= 0, got {beta!r}")
+    module.in_channels = check_positive_int(in_channels, "in_channels")
+    module.latent = check_positive_int(latent, "latent")
+    module.hidden = check_positive_int(hidden, "hidden")
+    module.n_out = check_positive_int(n_out, "n_out")
+    module.beta = float(beta)
+    module.recon = recon
+    module.unmatched_cost = float(unmatched_cost)
 
 
 class JetVAE(nn.Module):
@@ -299,19 +307,9 @@ class JetVAE(nn.Module):
     def __init__(self, in_channels: int, latent: int = 8, hidden: int = 64, n_out: int = 30,
                  beta: float = 1.0, recon: str = "hungarian", unmatched_cost: float = 1.0) -> None:
         super().__init__()
-        if recon not in _RECON:
-            raise ValueError(f"recon must be one of {_RECON}, got {recon!r}")
-        if not beta >= 0:
-            raise ValueError(f"beta must be >= 0, got {beta!r}")
-        self.in_channels = check_positive_int(in_channels, "in_channels")
-        self.latent = check_positive_int(latent, "latent")
-        self.hidden = check_positive_int(hidden, "hidden")
-        self.n_out = check_positive_int(n_out, "n_out")
-        self.beta = float(beta)
-        self.recon = recon
-        self.unmatched_cost = float(unmatched_cost)
+        _set_vae_settings(self, in_channels, latent, hidden, n_out, beta, recon, unmatched_cost)
         self.encoder = _SetEncoder(in_channels, hidden, 2 * latent)
-        self.decoder = _mlp([latent, hidden, hidden, n_out * in_channels])
+        self.decoder = mlp([latent, hidden, hidden, n_out * in_channels])
 
     def encode(self, x: Tensor, batch: Tensor | None = None, num_graphs: int | None = None
                ) -> tuple[Tensor, Tensor]:
@@ -394,22 +392,12 @@ class ConditionalVAE(nn.Module):
                  n_out: int = 30, beta: float = 1.0, recon: str = "hungarian",
                  unmatched_cost: float = 1.0) -> None:
         super().__init__()
-        if recon not in _RECON:
-            raise ValueError(f"recon must be one of {_RECON}, got {recon!r}")
-        if not beta >= 0:
-            raise ValueError(f"beta must be >= 0, got {beta!r}")
-        self.in_channels = check_positive_int(in_channels, "in_channels")
+        _set_vae_settings(self, in_channels, latent, hidden, n_out, beta, recon, unmatched_cost)
         self.cond_channels = check_positive_int(cond_channels, "cond_channels")
-        self.latent = check_positive_int(latent, "latent")
-        self.hidden = check_positive_int(hidden, "hidden")
-        self.n_out = check_positive_int(n_out, "n_out")
-        self.beta = float(beta)
-        self.recon = recon
-        self.unmatched_cost = float(unmatched_cost)
         self.cond_encoder = _SetEncoder(cond_channels, hidden, hidden)
         self.target_encoder = _SetEncoder(in_channels, hidden, hidden)
-        self.posterior = _mlp([2 * hidden, hidden, 2 * latent])
-        self.decoder = _mlp([latent + hidden, hidden, hidden, n_out * in_channels])
+        self.posterior = mlp([2 * hidden, hidden, 2 * latent])
+        self.decoder = mlp([latent + hidden, hidden, hidden, n_out * in_channels])
 
     def embed_condition(self, cond: Any) -> Tensor:
         """Condition embedding :math:`\\mathbf{c}` ``(B, hidden)``."""

@@ -22,15 +22,7 @@ from torch import Tensor, nn
 
 from ..nn.deep_sets_pool import DeepSetsPool
 from ..nn.energy_flow_pool import EnergyFlowPool
-
-
-def _mlp(channels: Sequence[int], last_act: bool = True) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(channels[:-1], channels[1:])):
-        layers.append(nn.Linear(a, b))
-        if last_act or i < len(channels) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+from ..nn.heads import mlp
 
 
 def _batch_of(data) -> tuple[Tensor, int]:
@@ -57,9 +49,9 @@ class ParticleFlowNetwork(nn.Module):
     def __init__(self, in_channels: int, num_classes: int = 2, phi: Sequence[int] = (100, 100, 256),
                  f: Sequence[int] = (100, 100, 100)) -> None:
         super().__init__()
-        self.phi = _mlp([in_channels, *phi])
+        self.phi = mlp([in_channels, *phi], last_act=True)
         self.pool = DeepSetsPool("sum")
-        self.f = _mlp([phi[-1], *f, num_classes], last_act=False)
+        self.f = mlp([phi[-1], *f, num_classes])
 
     def graph_embeddings(self, data) -> Tensor:
         batch, size = _batch_of(data)
@@ -88,9 +80,9 @@ class EnergyFlowNetwork(nn.Module):
     def __init__(self, num_classes: int = 2, phi: Sequence[int] = (100, 100, 256),
                  f: Sequence[int] = (100, 100, 100), in_channels: int = 2) -> None:
         super().__init__()
-        self.phi = _mlp([in_channels, *phi])
+        self.phi = mlp([in_channels, *phi], last_act=True)
         self.pool = EnergyFlowPool()
-        self.f = _mlp([phi[-1], *f, num_classes], last_act=False)
+        self.f = mlp([phi[-1], *f, num_classes])
 
     def graph_embeddings(self, data) -> Tensor:
         batch, size = _batch_of(data)

@@ -19,12 +19,9 @@ from torch import Tensor, nn
 
 from .._checks import check_finite, check_ndim, check_positive_int
 from ..errors import InputShapeError
+from ..nn.heads import mlp
 from ..nn.slot_attention import SlotAttention
 from ..train.set_losses import hungarian_loss, mmd_loss
-
-
-def _mlp(i: int, h: int, o: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(i, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, o))
 
 
 def _check_batch(batch: Tensor, n: int, num_graphs: int, name: str) -> Tensor:
@@ -138,11 +135,11 @@ class SlotSetGenerator(nn.Module):
             raise ValueError("residual=True needs in_channels == out_channels")
         self.residual = bool(residual)
         c = self.channels
-        self.encoder = _mlp(self.in_channels, c, c)
+        self.encoder = mlp([self.in_channels, c, c, c])
         self.slot_mu = nn.Parameter(torch.zeros(1, c))
         self.slot_log_sigma = nn.Parameter(torch.zeros(1, c))
         self.attention = SlotAttention(c, c, iters=iters, hidden=hidden)
-        self.decoder = _mlp(c, c, self.out_channels)
+        self.decoder = mlp([c, c, c, self.out_channels])
         with torch.no_grad():  # start close to "reco = matched truth"
             self.decoder[-1].weight.mul_(0.1)
             self.decoder[-1].bias.zero_()
@@ -191,7 +188,6 @@ class SlotSetGenerator(nn.Module):
         total = int(counts.sum())
         slot_batch = torch.repeat_interleave(torch.arange(num_graphs, device=device), counts)
         s_ptr = torch.cumsum(counts, 0) - counts
-        pos = torch.arange(total, device=device) - s_ptr[slot_batch]
         if total == 0:
             return truth_x.new_zeros(0, self.out_channels), slot_batch
 
@@ -203,7 +199,7 @@ class SlotSetGenerator(nn.Module):
         h_mean = h_sum / n_truth.clamp_min(1).unsqueeze(-1).to(h.dtype)
         slots = slots + h_mean[slot_batch]
 
-        # Matched truth particle of every slot: the pos-th hardest one of its jet.
+        # Matched truth particle of every slot: the k-th slot of a jet takes its k-th hardest particle.
         matched = torch.full((total,), -1, dtype=torch.long, device=device)
         if n:
             rank = rank_within_graph(batch, truth_x[:, 0], num_graphs)

@@ -143,6 +143,14 @@ def _massless_p4(pt: Tensor, eta: Tensor, phi: Tensor) -> Tensor:
     )
 
 
+def _non_negative(value: float, name: str, strict: bool = False) -> float:
+    """``value`` as float, raising ``ValueError`` unless finite and >= 0 (> 0 if ``strict``)."""
+    ok = math.isfinite(value) and (value > 0 if strict else value >= 0)
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} 0, got {value!r}")
+    return float(value)
+
+
 def _check_p4_mode(p4_mode: str) -> None:
     if p4_mode not in _P4_MODES:
         raise ValueError(f"p4_mode must be one of {_P4_MODES}, got {p4_mode!r}")
@@ -318,8 +326,7 @@ def random_translation(
     Shapes:
         - **input / output:** ``pos`` :math:`(N, 2)`
     """
-    if not scale >= 0 or not math.isfinite(scale):
-        raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
+    _non_negative(scale, "scale")
     if distribution not in ("normal", "uniform"):
         raise ValueError(f"distribution must be 'normal' or 'uniform', got {distribution!r}")
     _check_jet(data)
@@ -363,10 +370,8 @@ def soft_smearing(
     Shapes:
         - **input / output:** ``pos`` :math:`(N, 2)`, ``pt`` :math:`(N,)`
     """
-    if not lambda_soft >= 0 or not math.isfinite(lambda_soft):
-        raise ValueError(f"lambda_soft must be a finite number >= 0, got {lambda_soft!r}")
-    if not pt_min > 0 or not math.isfinite(pt_min):
-        raise ValueError(f"pt_min must be a finite number > 0, got {pt_min!r}")
+    _non_negative(lambda_soft, "lambda_soft")
+    _non_negative(pt_min, "pt_min", strict=True)
     _check_jet(data, need_pt=True)
     _check_p4_mode(p4_mode)
     g = _make_generator(seed, generator)
@@ -582,8 +587,7 @@ class RandomTranslation(_JetAugmentation):
         seed: Optional[int] = None,
         generator: Optional[torch.Generator] = None,
     ) -> None:
-        if not scale >= 0 or not math.isfinite(scale):
-            raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
+        _non_negative(scale, "scale")
         if distribution not in ("normal", "uniform"):
             raise ValueError(f"distribution must be 'normal' or 'uniform', got {distribution!r}")
         _check_p4_mode(p4_mode)
@@ -622,10 +626,8 @@ class SoftSmearing(_JetAugmentation):
         seed: Optional[int] = None,
         generator: Optional[torch.Generator] = None,
     ) -> None:
-        if not lambda_soft >= 0 or not math.isfinite(lambda_soft):
-            raise ValueError(f"lambda_soft must be a finite number >= 0, got {lambda_soft!r}")
-        if not pt_min > 0 or not math.isfinite(pt_min):
-            raise ValueError(f"pt_min must be a finite number > 0, got {pt_min!r}")
+        _non_negative(lambda_soft, "lambda_soft")
+        _non_negative(pt_min, "pt_min", strict=True)
         _check_p4_mode(p4_mode)
         super().__init__(seed, generator)
         self.lambda_soft, self.pt_min = float(lambda_soft), float(pt_min)
