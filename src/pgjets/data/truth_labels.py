@@ -24,13 +24,21 @@ from .table import JetTable
 
 
 def from_w_labels(parent) -> Tensor:
-    """``1`` for constituents descending from the W (parent 1 or 2), else ``0``."""
+    """``1`` for constituents descending from the W (parent 1 or 2), else ``0``.
+
+    Shapes:
+        - **input:** ``parent`` :math:`(P,)`; **output:** :math:`(P,)` long
+    """
     p = torch.as_tensor(np.asarray(parent)).long()
     return ((p == 1) | (p == 2)).long()
 
 
 def same_parent_labels(edge_index: Tensor, parent) -> Tensor:
-    """``1`` for edges whose two ends share a hard parent (``parent >= 0``)."""
+    """``1`` for edges whose two ends share a hard parent (``parent >= 0``).
+
+    Shapes:
+        - **input:** ``edge_index`` :math:`(2, E)`, ``parent`` :math:`(P,)`; **output:** :math:`(E,)` long
+    """
     p = torch.as_tensor(np.asarray(parent)).long()
     a, b = p[edge_index[0]], p[edge_index[1]]
     return ((a == b) & (a >= 0)).long()
@@ -40,6 +48,9 @@ def truth_batch(table: JetTable, k: Optional[int] = 16, feature_set: str = "part
     """A ``Batch`` of the jets with ``node_y`` (from the W) and, with ``k``, ``edge_y`` (same parent).
 
     Raises :class:`~pgjets.errors.InputShapeError` if the table has no truth ``parent``.
+
+    Shapes:
+        - **output:** ``Batch`` with ``node_y`` :math:`(P,)` and ``edge_y`` :math:`(E,)`
     """
     from ..graphs.cloud import clouds_to_batch
 
