@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import global_mean_pool
 
 from ..nn.gcn import GCNLayer
+from .padded import check_inference, masked_reduce, rowwise
 
 
 class GCN(nn.Module):
@@ -50,6 +51,32 @@ class GCN(nn.Module):
 
     def forward(self, data) -> Tensor:
         return self.head(self.graph_embeddings(data))
+
+    #: Fields of :meth:`forward_padded` (before the mask); ``adj`` is the dense prebuilt graph.
+    padded_inputs = ("x", "adj")
+
+    def forward_padded(self, x: Tensor, adj: Tensor, mask: Tensor) -> Tensor:
+        r"""Logits from padded graphs with dense adjacency (``torch.compile`` / export path).
+
+        .. math::
+            \mathbf{h}_i' = \sigma\Big(W \frac{\sum_j A_{ij} \mathbf{h}_j}{\max(1, \sum_j A_{ij})}
+                + B\,\mathbf{h}_i + \mathbf{b}\Big),
+
+        :math:`A_{bij}` the number of edges :math:`j \to i` of graph :math:`b`; ``adj`` is
+        :func:`torch_geometric.utils.to_dense_adj` of ``edge_index`` (``adj[b, j, i]``, see
+        :func:`~pgjets.models.padded.pad_batch`).  Equal to :meth:`forward` (eval mode).
+
+        Shapes:
+            - **input:** ``x`` :math:`(B, N, F)`, ``adj`` :math:`(B, N, N)`, ``mask`` :math:`(B, N)`
+            - **output:** :math:`(B, K)`
+        """
+        check_inference(self)
+        h = rowwise(self.norm, x)
+        a = adj.transpose(1, 2).to(h.dtype)  # adj[b, j, i] counts edges j -> i (to_dense_adj); a[b, i, j]
+        a = a / a.sum(-1, keepdim=True).clamp_min(1.0)
+        for conv in self.convs:
+            h = conv.act(conv.lin_neigh(a @ h) + conv.lin_self(h))
+        return self.head(masked_reduce(h, mask, "mean"))
 
 
 __all__ = ["GCN"]

@@ -20,11 +20,13 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import global_mean_pool
 
 from ..nn.grid_conv import GridConv
 from ..nn.grid_pool import GridPool
+from .padded import check_inference
 
 
 class GridCNN(nn.Module):
@@ -63,6 +65,49 @@ class GridCNN(nn.Module):
 
     def forward(self, data) -> Tensor:
         return self.head(self.graph_embeddings(data))
+
+    #: Fields of :meth:`forward_padded` (before the mask): the zero-filled images.
+    padded_inputs = ("image",)
+
+    def forward_padded(self, image: Tensor, mask: Tensor) -> Tensor:
+        r"""Logits from zero-filled images and their pixel masks (``torch.compile`` / export path).
+
+        Each block is a ``Conv2d`` with the graph layer's weights, ReLU, the
+        mask (pixels that are not nodes stay zero) and
+        ``MaxPool2d(2, 2, ceil_mode=True)`` of features and mask:
+
+        .. math::
+            X^{(l+1)} = \mathrm{pool}\big(M^{(l)} \odot \mathrm{ReLU}(W^{(l)} * X^{(l)})\big), \qquad
+            M^{(l+1)} = \mathrm{pool}(M^{(l)}),
+
+        then the mean over the remaining mask.  On 8-connected grid graphs (those of
+        :class:`~pgjets.data.jet_dataset.JetDataset` and
+        :func:`~pgjets.graphs.image.images_to_batch`) this equals :meth:`forward`:
+        after the ReLU every feature is non-negative, so zeros at missing pixels
+        do not change a window's maximum.  Only kernel offsets of the 8
+        neighbours are used, as on the graph.
+
+        Shapes:
+            - **input:** ``image`` :math:`(B, C, H, W)`, ``mask`` :math:`(B, 1, H, W)`
+            - **output:** :math:`(B, \text{num\_classes})`
+        """
+        check_inference(self)
+        x, m = image, mask.to(image.dtype)
+        s = self.pool.kernel
+        for conv in self.convs:
+            k, r = conv.kernel_size, conv.radius
+            w = conv.weight.reshape(k, k, conv.in_channels, conv.out_channels).permute(3, 2, 0, 1)
+            ring = (torch.arange(k, device=w.device) - r).abs() <= 1  # offsets present in the grid graph
+            w = w * (ring.view(-1, 1) & ring.view(1, -1)).to(w.dtype)
+            x = torch.relu(F.conv2d(x, w, conv.bias, padding=r)) * m
+            if self.pool.mode == "max":
+                x = F.max_pool2d(x, s, s, ceil_mode=True)
+            else:
+                total = F.avg_pool2d(x, s, s, ceil_mode=True, divisor_override=1)
+                x = total / F.avg_pool2d(m, s, s, ceil_mode=True, divisor_override=1).clamp_min(1.0)
+            m = F.max_pool2d(m, s, s, ceil_mode=True)
+        pooled = (x * m).sum((2, 3)) / m.sum((2, 3)).clamp_min(1.0)
+        return self.head(pooled)
 
 
 __all__ = ["GridCNN"]

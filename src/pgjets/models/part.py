@@ -25,6 +25,7 @@ from torch_geometric.utils import to_dense_batch
 from ..nn.pairwise import NUM_PAIR_FEATURES, dense_pairwise_features
 from ..nn.pma import ClassAttentionPool
 from ..nn.transformer import TransformerBlock
+from .padded import check_inference, rowwise
 
 
 class ParticleTransformer(nn.Module):
@@ -86,6 +87,8 @@ class ParticleTransformer(nn.Module):
         self.cls = ClassAttentionPool(c, heads, num_blocks=num_cls_layers, dropout=dropout)
         self.norm = nn.LayerNorm(c)
         self.head = nn.Linear(c, num_classes)
+        #: Fields of :meth:`forward_padded` (before the mask).
+        self.padded_inputs: tuple[str, ...] = ("x", "p4") if use_pair_features else ("x",)
 
     def pair_bias(self, p4: Tensor, batch: Tensor) -> Tensor:
         """Interaction bias ``(B, H, N_max, N_max)``; pairs with padding get 0."""
@@ -114,6 +117,39 @@ class ParticleTransformer(nn.Module):
 
     def forward(self, data) -> Tensor:
         return self.head(self.graph_embeddings(data))
+
+    def pair_bias_padded(self, p4: Tensor, mask: Tensor) -> Tensor:
+        """Interaction bias ``(B, H, N, N)`` of padded jets; pairs with padding get 0."""
+        B, N = mask.shape
+        feats = dense_pairwise_features(p4, mask)  # (B, N, N, 4)
+        emb = rowwise(self.pair_embed, feats)  # (B, N, N, H)
+        pair = mask[:, :, None] & mask[:, None, :]
+        emb = emb.masked_fill(~pair.unsqueeze(-1), 0.0)
+        return emb.permute(0, 3, 1, 2)
+
+    def forward_padded(self, x: Tensor, *rest: Tensor) -> Tensor:
+        r"""Logits from padded jets (inference path for ``torch.compile`` and ONNX).
+
+        Called as ``forward_padded(x, p4, mask)`` (``forward_padded(x, mask)``
+        without pair features); the attention of every block is restricted to
+        the valid particles.  Equal to :meth:`forward` on the same jets (eval mode).
+
+        .. math::
+            U_{bij}^h = M_{bi} M_{bj}\, \mathrm{MLP}^h(\mathbf{e}_{bij})
+
+        Shapes:
+            - **input:** ``x`` :math:`(B, N, F)`, ``p4`` :math:`(B, N, 4)`, ``mask`` :math:`(B, N)`
+            - **output:** :math:`(B, \text{num\_classes})`
+        """
+        check_inference(self)
+        if len(rest) != len(self.padded_inputs):
+            raise TypeError(f"forward_padded takes {(*self.padded_inputs, 'mask')}")
+        mask = rest[-1]
+        h = self.embed(rowwise(self.input_norm, x))
+        bias = self.pair_bias_padded(rest[0], mask) if self.use_pair_features else None
+        for blk in self.blocks:
+            h = blk.forward_padded(h, mask, bias)
+        return self.head(self.norm(self.cls.forward_padded(h, mask)))
 
 
 def part_lite(in_channels: int, num_classes: int = 2) -> ParticleTransformer:

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import global_mean_pool
 
 from ..nn.dynamic_edge_conv import DynamicEdgeConv
+from .padded import check_inference, masked_reduce, rowwise
 
 #: The published configuration: (k, channels) per EdgeConv block.
 PARTICLENET_BLOCKS = ((16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256)))
@@ -86,6 +87,27 @@ class ParticleNet(nn.Module):
 
     def forward(self, data) -> Tensor:
         return self.classifier(self.graph_embeddings(data))
+
+    #: Fields of :meth:`forward_padded` (before the mask), see :func:`pgjets.models.padded.pad_batch`.
+    padded_inputs = ("x", "pos")
+
+    def forward_padded(self, x: Tensor, pos: Tensor, mask: Tensor) -> Tensor:
+        r"""Logits from padded jets (inference path for ``torch.compile`` and ONNX).
+
+        .. math::
+            f(X, M) = \mathrm{FC}\Big(\frac{1}{\sum_i M_i}\sum_i M_i\, \mathbf{h}_i^{(L)}\Big)
+
+        Equal to :meth:`forward` on the same jets (eval mode).
+
+        Shapes:
+            - **input:** ``x`` :math:`(B, N, F)`, ``pos`` :math:`(B, N, 2)`, ``mask`` :math:`(B, N)`
+            - **output:** :math:`(B, \text{num\_classes})`
+        """
+        check_inference(self)
+        h = rowwise(self.input_norm, x)
+        for i, conv in enumerate(self.convs):
+            h = conv.forward_padded(h, mask, pos=pos if i == 0 else None)
+        return self.classifier(masked_reduce(h, mask, "mean"))
 
 
 def particlenet_lite(in_channels: int, num_classes: int = 2) -> ParticleNet:

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from ..nn.deep_sets_pool import DeepSetsPool
 from ..nn.energy_flow_pool import EnergyFlowPool
 from ..nn.heads import mlp
+from .padded import check_inference, masked_reduce
 
 
 def _batch_of(data) -> tuple[Tensor, int]:
@@ -60,6 +61,22 @@ class ParticleFlowNetwork(nn.Module):
     def forward(self, data) -> Tensor:
         return self.f(self.graph_embeddings(data))
 
+    #: Fields of :meth:`forward_padded` (before the mask).
+    padded_inputs = ("x",)
+
+    def forward_padded(self, x: Tensor, mask: Tensor) -> Tensor:
+        r"""Logits from padded jets (inference path for ``torch.compile`` and ONNX).
+
+        .. math::
+            f(X, M) = F\Big(\sum_i M_i\, \Phi(\mathbf{x}_i)\Big)
+
+        Shapes:
+            - **input:** ``x`` :math:`(B, N, F)`, ``mask`` :math:`(B, N)`
+            - **output:** :math:`(B, \text{num\_classes})`
+        """
+        check_inference(self)
+        return self.f(masked_reduce(self.phi(x), mask, "sum"))
+
 
 class EnergyFlowNetwork(nn.Module):
     """EFN: :math:`\\Phi` on the angular coordinates ``pos``, :math:`p_T`-weighted sum, then :math:`F`.
@@ -90,6 +107,29 @@ class EnergyFlowNetwork(nn.Module):
 
     def forward(self, data) -> Tensor:
         return self.f(self.graph_embeddings(data))
+
+    #: Fields of :meth:`forward_padded` (before the mask).
+    padded_inputs = ("pos", "pt")
+
+    def forward_padded(self, pos: Tensor, pt: Tensor, mask: Tensor) -> Tensor:
+        r"""Logits from padded jets (inference path for ``torch.compile`` and ONNX).
+
+        .. math::
+            f = F\Big(\sum_i z_i\, \Phi(\hat p_i)\Big), \qquad
+            z_i = \frac{M_i\, p_{T,i}}{\sum_j M_j\, p_{T,j}}
+
+        No check for jets with zero total :math:`p_T` here (the reference
+        :meth:`forward` raises there).
+
+        Shapes:
+            - **input:** ``pos`` :math:`(B, N, 2)`, ``pt`` :math:`(B, N)`, ``mask`` :math:`(B, N)`
+            - **output:** :math:`(B, \text{num\_classes})`
+        """
+        check_inference(self)
+        w = pt.to(pos.dtype) * mask.to(pos.dtype)
+        if self.pool.normalize:
+            w = w / w.sum(1, keepdim=True)
+        return self.f((self.phi(pos) * w.unsqueeze(-1)).sum(1))
 
 
 __all__ = ["ParticleFlowNetwork", "EnergyFlowNetwork"]

@@ -20,6 +20,7 @@ from ..nn.deep_sets import DeepSetsLayer
 from ..nn.deep_sets_pool import DeepSetsPool
 from ..nn.pma import PMAPool
 from ..nn.transformer import TransformerBlock
+from .padded import check_inference, masked_reduce, rowwise
 
 
 def _batch(data) -> tuple[Tensor, int]:
@@ -65,6 +66,26 @@ class DeepSets(nn.Module):
     def forward(self, data) -> Tensor:
         return self.head(self.graph_embeddings(data))
 
+    #: Fields of :meth:`forward_padded` (before the mask).
+    padded_inputs = ("x",)
+
+    def forward_padded(self, x: Tensor, mask: Tensor) -> Tensor:
+        r"""Logits from padded jets (inference path for ``torch.compile`` and ONNX).
+
+        .. math::
+            \mathbf{x}_i' = \Lambda \mathbf{x}_i + \Gamma \bigoplus_{j:\, M_j = 1} \mathbf{x}_j
+
+        Shapes:
+            - **input:** ``x`` :math:`(B, N, F)`, ``mask`` :math:`(B, N)`
+            - **output:** :math:`(B, K)`
+        """
+        check_inference(self)
+        h = rowwise(self.norm, x)
+        for layer in self.layers:
+            ctx = masked_reduce(h, mask, layer.pool_reduce)
+            h = torch.relu(layer.lam(h) + layer.gamma(ctx).unsqueeze(1))
+        return self.head(masked_reduce(h, mask, self.pool.aggr))
+
 
 class SetTransformer(nn.Module):
     r"""Set Transformer classifier: embedding, SAB blocks, PMA, MLP.
@@ -103,6 +124,25 @@ class SetTransformer(nn.Module):
 
     def forward(self, data) -> Tensor:
         return self.head(self.graph_embeddings(data))
+
+    #: Fields of :meth:`forward_padded` (before the mask).
+    padded_inputs = ("x",)
+
+    def forward_padded(self, x: Tensor, mask: Tensor) -> Tensor:
+        r"""Logits from padded jets (inference path for ``torch.compile`` and ONNX).
+
+        .. math::
+            f(X, M) = \mathrm{MLP}\big(\mathrm{PMA}_M(\mathrm{SAB}_M^{L}(W X))\big)
+
+        Shapes:
+            - **input:** ``x`` :math:`(B, N, F)`, ``mask`` :math:`(B, N)`
+            - **output:** :math:`(B, K)`
+        """
+        check_inference(self)
+        h = self.embed(rowwise(self.norm, x))
+        for blk in self.blocks:
+            h = blk.forward_padded(h, mask)
+        return self.head(self.pool.forward_padded(h, mask))
 
 
 __all__ = ["DeepSets", "SetTransformer"]

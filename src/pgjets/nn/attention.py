@@ -353,6 +353,48 @@ class MultiHeadAttention(MessagePassing):
         out = out.transpose(1, 2).reshape(B, N, self.channels)[node_mask]
         return self.lin_out(out)
 
+    def attend_padded(self, x_q: Tensor, x_kv: Tensor, key_mask: Tensor,
+                      bias: Optional[Tensor] = None) -> Tensor:
+        r"""Attention on padded tensors with static shapes only (inference and export path).
+
+        .. math::
+            \mathbf{x}_{bi}' = W_O \big\Vert_h \sum_{j:\, M_{bj} = 1}
+                \operatorname{softmax}_j\Big(\frac{\mathbf{q}^h_{bi} \cdot \mathbf{k}^h_{bj}}{\sqrt d}
+                + U^h_{bij}\Big)\, \mathbf{v}^h_{bj}
+
+        Queries come from ``x_q``, keys and values from ``x_kv`` (pass the same
+        tensor twice for self-attention).  A query whose jet has no valid key gets
+        :math:`W_O \mathbf{0}`, as on the sparse path.  With ``x_q is x_kv`` this
+        equals the ``dense=True`` path of :meth:`forward` on the valid rows.
+
+        Args:
+            x_q: Query features ``(B, M, C_dst)``.
+            x_kv: Key/value features ``(B, N, C_src)``.
+            key_mask: Valid keys ``(B, N)``.
+            bias: Additive bias ``(B, H, M, N)`` (e.g. ParT's interaction bias).
+
+        Shapes:
+            - **input:** :math:`(B, M, C_{dst})`, :math:`(B, N, C_{src})`, :math:`(B, N)`
+            - **output:** :math:`(B, M, C_{out})`
+        """
+        check_ndim(x_q, 3, "x_q", "(batch, queries, channels)")
+        check_ndim(x_kv, 3, "x_kv", "(batch, keys, channels)")
+        B, M, _ = x_q.shape
+        N = x_kv.size(1)
+        H, D = self.heads, self.head_dim
+        q = self.lin_q(x_q).view(B, M, H, D).transpose(1, 2)
+        k = self.lin_k(x_kv).view(B, N, H, D).transpose(1, 2)
+        v = self.lin_v(x_kv).view(B, N, H, D).transpose(1, 2)
+        allowed = key_mask.view(B, 1, 1, N)
+        empty = ~key_mask.any(-1).view(B, 1, 1, 1)  # a jet without keys: attend anywhere, zero afterwards
+        allowed = allowed | empty
+        mask = q.new_zeros(B, 1, M, N) if bias is None else bias.to(q.dtype)
+        mask = mask.masked_fill(~allowed, float("-inf"))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                             dropout_p=self.dropout if self.training else 0.0)  # (B, H, M, D)
+        out = out.masked_fill(empty, 0.0)
+        return self.lin_out(out.transpose(1, 2).reshape(B, M, self.channels))
+
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels[0]}, {self.channels}, heads={self.heads}, "
                 f"out_channels={self.out_channels})")

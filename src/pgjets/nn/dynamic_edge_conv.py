@@ -33,6 +33,54 @@ from ..errors import InputShapeError
 from .knn import knn_graph
 
 
+def _rowwise(module: nn.Module, x: Tensor) -> Tensor:
+    shape = x.shape
+    return module(x.reshape(-1, shape[-1])).reshape(shape)
+
+
+def padded_knn(coords: Tensor, mask: Tensor, k: int, cosine: bool = False) -> tuple[Tensor, Tensor]:
+    r"""k nearest neighbours inside each padded jet, with static shapes.
+
+    .. math::
+        \mathrm{kNN}(i) = \operatorname{arg\,topk}_{j \ne i,\, M_{bj} = 1}\big(-d(i, j)\big)
+
+    with the squared Euclidean (or cosine) distance of
+    :func:`pgjets.nn.knn.knn_graph`.  Every row gets exactly ``k`` indices;
+    those that are not real neighbours (jets with at most ``k`` particles)
+    point to particle 0 and have ``valid = False``.
+
+    Args:
+        coords: Padded coordinates ``(B, N, D)``.
+        mask: Valid-particle mask ``(B, N)``.
+        k: Number of neighbours.
+        cosine: Cosine instead of Euclidean distance.
+
+    Returns:
+        ``(index, valid)``, both ``(B, N, k)``; ``index`` is local to the jet.
+
+    Shapes:
+        - **input:** :math:`(B, N, D)`, :math:`(B, N)`
+        - **output:** :math:`(B, N, k)`, :math:`(B, N, k)`
+    """
+    B, N, D = coords.shape
+    if cosine:
+        c = coords / coords.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        dist = 1.0 - c @ c.transpose(1, 2)
+    elif D <= 3:
+        # direct differences: exact, like the torch.cdist direct kernel of knn_graph
+        dist = (coords.unsqueeze(2) - coords.unsqueeze(1)).pow(2).sum(-1)
+    else:
+        sq = (coords * coords).sum(-1)
+        dist = (sq.unsqueeze(2) + sq.unsqueeze(1) - 2.0 * (coords @ coords.transpose(1, 2))).clamp_min(0.0)
+    eye = torch.eye(N, dtype=torch.bool, device=coords.device)
+    dist = dist.masked_fill(eye.unsqueeze(0) | ~mask.unsqueeze(1), float("inf"))
+    # k columns of +inf: topk(k) is valid even when N <= k.
+    dist = torch.cat([dist, dist.new_full((B, N, k), float("inf"))], dim=-1)
+    val, idx = torch.topk(dist, k, dim=-1, largest=False, sorted=True)
+    valid = torch.isfinite(val)
+    return torch.where(valid, idx, torch.zeros_like(idx)), valid
+
+
 class DynamicEdgeConv(MessagePassing):
     r"""EdgeConv on a kNN graph rebuilt at every call (ParticleNet block).
 
@@ -171,8 +219,52 @@ class DynamicEdgeConv(MessagePassing):
             sc = self.shortcut_norm(sc)
         return torch.relu(agg + sc)
 
+    def forward_padded(self, x: Tensor, mask: Tensor, pos: Optional[Tensor] = None) -> Tensor:
+        r"""The block on padded jets, with static shapes only (inference path).
+
+        The kNN search runs on the padded distance blocks: padded particles and
+        the particle itself get distance :math:`+\infty`, and :math:`k` extra
+        columns of :math:`+\infty` keep ``topk`` valid for jets with fewer than
+        :math:`k + 1` particles.  Neighbours at infinite distance are dropped from
+        the mean (max), so a jet with :math:`n \le k` particles uses its
+        :math:`n - 1` other particles, as :meth:`forward` does.  Equal to
+        :meth:`forward` on the valid particles (up to rounding); the rows of
+        padded particles hold finite values that nothing reads.
+
+        Args:
+            x: Padded node features ``(B, N, F)``.
+            mask: Valid-particle mask ``(B, N)``.
+            pos: Padded kNN coordinates ``(B, N, D)``; ``None`` searches in ``x``.
+
+        Shapes:
+            - **input:** ``x`` :math:`(B, N, F)`, ``mask`` :math:`(B, N)`, ``pos`` :math:`(B, N, D)`
+            - **output:** :math:`(B, N, \text{channels}[-1])`
+        """
+        check_ndim(x, 3, "x", "(batch, particles, features)")
+        if x.size(2) != self.in_channels:
+            raise InputShapeError(f"x has {x.size(2)} features, DynamicEdgeConv expects {self.in_channels}")
+        B, N, _ = x.shape
+        idx, valid = padded_knn((x if pos is None else pos).detach(), mask, self.k, self.cosine)
+        a, b = self.lin_center.weight, self.lin_diff.weight
+        node_i = x @ (a - b).t()  # (W1 - W2) x_i
+        node_j = x @ b.t()  # W2 x_j
+        offset = (torch.arange(B, device=x.device) * N).view(B, 1, 1)
+        c0 = node_j.size(-1)
+        h = node_i.unsqueeze(2) + node_j.reshape(B * N, c0)[idx + offset]  # (B, N, k, C0)
+        h = torch.relu(_rowwise(self.norms[0], h))
+        for lin, norm in zip(self.lins, self.norms[1:]):
+            h = torch.relu(_rowwise(norm, lin(h)))
+        w = valid.unsqueeze(-1)
+        if self.aggr == "mean":
+            agg = (h * w.to(h.dtype)).sum(2) / w.to(h.dtype).sum(2).clamp_min(1.0)
+        else:
+            agg = h.masked_fill(~w, float("-inf")).amax(2)
+            agg = torch.where(w.any(2), agg, torch.zeros_like(agg))
+        sc = _rowwise(self.shortcut_norm, self.shortcut(x))
+        return torch.relu(agg + sc)
+
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, channels={self.channels}, k={self.k}, aggr={self.aggr})"
 
 
-__all__ = ["DynamicEdgeConv"]
+__all__ = ["DynamicEdgeConv", "padded_knn"]

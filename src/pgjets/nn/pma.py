@@ -139,6 +139,26 @@ class PMAPool(_GraphPool):
         h = self.norm2(h + self.ff(h))
         return h.view(b, self.num_seeds * self.channels) if self.flatten else h.view(b, self.num_seeds, self.channels)
 
+    def forward_padded(self, x: Tensor, mask: Tensor) -> Tensor:
+        r"""PMA on padded jets (static shapes; inference and export path).
+
+        .. math::
+            H_b = \mathrm{LN}\big(S + \mathrm{MHA}(S, X_b, X_b)\big)
+
+        with the keys restricted to the valid particles of jet :math:`b`; equal to
+        :meth:`forward` on the same jets.
+
+        Shapes:
+            - **input:** ``x`` :math:`(B, N, C)`, ``mask`` :math:`(B, N)`
+            - **output:** :math:`(B, S \cdot C)` if ``flatten`` else :math:`(B, S, C)`
+        """
+        check_ndim(x, 3, "x", "(batch, particles, channels)")
+        b = x.size(0)
+        seeds = self.seeds.unsqueeze(0).expand(b, -1, -1)
+        h = self.norm1(seeds + self.attn.attend_padded(seeds, x, mask))
+        h = self.norm2(h + self.ff(h))
+        return h.reshape(b, self.num_seeds * self.channels) if self.flatten else h
+
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.channels}, heads={self.attn.heads}, num_seeds={self.num_seeds})"
 
@@ -198,6 +218,29 @@ class ClassAttentionPool(_GraphPool):
             cls = cls + blk["attn"]((src, blk["norm_q"](cls)), edges)
             cls = cls + blk["ff"](blk["norm_ff"](cls))
         return cls
+
+    def forward_padded(self, x: Tensor, mask: Tensor) -> Tensor:
+        r"""Class attention on padded jets (static shapes; inference and export path).
+
+        .. math::
+            c_b \leftarrow c_b + \mathrm{MHA}\big(\mathrm{LN}_q(c_b), \mathrm{LN}_{kv}[X_b, c_b]\big)
+
+        with the keys restricted to the valid particles of jet :math:`b` and its
+        class token; equal to :meth:`forward` on the same jets.
+
+        Shapes:
+            - **input:** ``x`` :math:`(B, N, C)`, ``mask`` :math:`(B, N)`
+            - **output:** :math:`(B, C)`
+        """
+        check_ndim(x, 3, "x", "(batch, particles, channels)")
+        b = x.size(0)
+        cls = self.cls.unsqueeze(0).expand(b, -1, -1)  # (B, 1, C)
+        key_mask = torch.cat([mask, mask.new_ones(b, 1)], dim=1)
+        for blk in self.blocks:
+            src = blk["norm_kv"](torch.cat([x, cls], dim=1))
+            cls = cls + blk["attn"].attend_padded(blk["norm_q"](cls), src, key_mask)
+            cls = cls + blk["ff"](blk["norm_ff"](cls))
+        return cls.squeeze(1)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.channels}, heads={self.blocks[0]['attn'].heads})"

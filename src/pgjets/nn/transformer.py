@@ -76,6 +76,30 @@ class TransformerBlock(nn.Module):
         x = x + self.drop(h)
         return x + self.drop(self.ff(self.norm2(x)))
 
+    def forward_padded(self, x: Tensor, mask: Tensor, dense_bias: Optional[Tensor] = None) -> Tensor:
+        r"""The block on padded tensors (static shapes; inference and export path).
+
+        .. math::
+            \mathbf{h} = \mathbf{x} + \mathrm{MHA}_M\big(\mathrm{LN}(\mathbf{x})\big), \qquad
+            \mathbf{x}' = \mathbf{h} + \mathrm{FF}\big(\mathrm{LN}(\mathbf{h})\big)
+
+        with attention restricted to the valid particles ``mask``; equal to
+        ``forward(..., dense=True, dense_bias=dense_bias)`` on the valid rows.
+
+        Args:
+            x: Padded features ``(B, N, C)``.
+            mask: Valid-particle mask ``(B, N)``.
+            dense_bias: Additive attention bias ``(B, H, N, N)``.
+
+        Shapes:
+            - **input:** :math:`(B, N, C)`, :math:`(B, N)`
+            - **output:** :math:`(B, N, C)`
+        """
+        check_ndim(x, 3, "x", "(batch, particles, channels)")
+        h = self.norm1(x)
+        x = x + self.drop(self.attn.attend_padded(h, h, mask, dense_bias))
+        return x + self.drop(self.ff(self.norm2(x)))
+
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.channels}, heads={self.attn.heads})"
 

@@ -1,0 +1,218 @@
+r"""Padded, tensor-only inference path of the jet models (``torch.compile`` and ONNX).
+
+The reference ``forward(data)`` of every model works on a PyG ``Batch`` of
+ragged jets.  For deployment the jets are padded once, outside the model, to
+
+.. math::
+    X \in \mathbb{R}^{B \times N \times F}, \qquad
+    M \in \{0, 1\}^{B \times N}, \qquad
+    N = \max_b n_b,
+
+(``pos`` :math:`(B, N, 2)`, ``pt`` :math:`(B, N)`, ``p4`` :math:`(B, N, 4)`
+likewise), and ``model.forward_padded(*tensors, mask)`` computes the same
+logits with static shapes only: no ``.item()``, no boolean indexing, no
+data-dependent output shapes.  It therefore compiles with zero graph breaks
+and exports to ONNX with the number of jets :math:`B` and of particles
+:math:`N` as dynamic axes.  Padded particles never reach a real one: they are
+masked out of every kNN search, attention softmax and pooling sum.
+
+The padded path is the inference path (``model.eval()``): in training mode
+batch normalisation would see the padding.  Tests check it against the
+reference path on batches with different jet sizes.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.utils import to_dense_adj, to_dense_batch
+
+from ..errors import InputShapeError
+
+#: Per-particle fields a padded model can ask for (``model.padded_inputs``).
+PADDED_FIELDS = ("x", "pos", "pt", "p4", "adj", "image")
+
+
+def has_padded_path(model: nn.Module) -> bool:
+    """Whether ``model`` has a padded tensor-only path (``padded_inputs`` and ``forward_padded``)."""
+    return hasattr(model, "padded_inputs") and callable(getattr(model, "forward_padded", None))
+
+
+def pad_batch(data, inputs: Sequence[str], max_num_nodes: Optional[int] = None) -> tuple[Tensor, ...]:
+    r"""Pad the fields ``inputs`` of a PyG batch of jets; the mask comes last.
+
+    This runs eagerly (it reads the largest jet size from the batch), outside any
+    compiled or exported region.
+
+    Args:
+        data: A ``Batch`` (or a single ``Data``) following the jet graph convention.
+        inputs: Field names out of :data:`PADDED_FIELDS`, e.g. ``model.padded_inputs``.
+        max_num_nodes: Pad to this many particles (default: the largest jet).
+
+    Returns:
+        ``(field_1, ..., field_k, mask)`` with ``x`` :math:`(B, N, F)`, ``pos``
+        :math:`(B, N, 2)`, ``pt`` :math:`(B, N)`, ``p4`` :math:`(B, N, 4)`,
+        ``mask`` :math:`(B, N)` bool; padding is zero.
+
+    Shapes:
+        - **input:** ``Batch`` with :math:`\sum_b n_b` particles
+        - **output:** tensors with leading shape :math:`(B, N)`
+    """
+    unknown = [name for name in inputs if name not in PADDED_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown padded inputs {unknown}; choose from {PADDED_FIELDS}")
+    if "image" in inputs:
+        if tuple(inputs) != ("image",):
+            raise ValueError("'image' cannot be combined with other padded inputs")
+        return pad_images(data)
+    ref = getattr(data, inputs[0], None) if inputs else data.x
+    if ref is None:
+        raise InputShapeError(f"the batch has no {inputs[0]!r} attribute")
+    n = ref.size(0)
+    batch = getattr(data, "batch", None)
+    if batch is None:
+        batch = torch.zeros(n, dtype=torch.long, device=ref.device)
+        num_graphs = 1
+    else:
+        num_graphs = int(getattr(data, "num_graphs", int(batch.max()) + 1 if n else 0))
+    if max_num_nodes is None:
+        max_num_nodes = int(torch.bincount(batch, minlength=num_graphs).max()) if n else 0
+    max_num_nodes = max(1, int(max_num_nodes))
+    out: list[Tensor] = []
+    mask: Optional[Tensor] = None
+    for name in inputs:
+        if name == "adj":
+            ei = getattr(data, "edge_index", None)
+            if ei is None:
+                raise InputShapeError("the model needs batch.edge_index (a prebuilt graph), which this batch lacks")
+            out.append(to_dense_adj(ei, batch, batch_size=num_graphs, max_num_nodes=max_num_nodes))
+            continue
+        t = getattr(data, name, None)
+        if t is None:
+            raise InputShapeError(f"the model needs batch.{name}, which this batch does not have")
+        if t.size(0) != n:
+            raise InputShapeError(f"batch.{name} has {t.size(0)} rows but batch.{inputs[0]} has {n}")
+        dense, mask = to_dense_batch(t, batch, batch_size=num_graphs, max_num_nodes=max_num_nodes)
+        out.append(dense)
+    if mask is None:
+        _, mask = to_dense_batch(ref, batch, batch_size=num_graphs, max_num_nodes=max_num_nodes)
+    return (*out, mask)
+
+
+def pad_images(data) -> tuple[Tensor, Tensor]:
+    r"""Zero-filled images and pixel masks of a batch of grid graphs (inverse of ``images_to_batch``).
+
+    .. math::
+        I_{b, :, r, c} = \mathbf{x}_v, \quad M_{b, 0, r, c} = 1 \qquad
+        \text{for every node } v \text{ of graph } b \text{ at } \mathbf{pos}_v = (r, c)
+
+    Args:
+        data: A ``Batch`` of grid graphs with ``x``, ``pos`` (row, col) and ``batch``.
+
+    Returns:
+        ``(image, mask)``, both zero where the graph has no node.
+
+    Shapes:
+        - **input:** ``x`` :math:`(N, C)`, ``pos`` :math:`(N, 2)`
+        - **output:** :math:`(B, C, H, W)`, :math:`(B, 1, H, W)` with :math:`H, W` the largest row and
+          column + 1
+    """
+    x, pos = data.x, data.pos
+    if pos is None or pos.dim() != 2 or pos.size(1) != 2:
+        raise InputShapeError("image padding needs pos (num_nodes, 2) = (row, col) on the batch")
+    batch = getattr(data, "batch", None)
+    n = x.size(0)
+    if batch is None:
+        batch = torch.zeros(n, dtype=torch.long, device=x.device)
+        num_graphs = 1
+    else:
+        num_graphs = int(getattr(data, "num_graphs", int(batch.max()) + 1 if n else 0))
+    p = torch.round(pos).to(torch.long)
+    h = int(p[:, 0].max()) + 1 if n else 1
+    w = int(p[:, 1].max()) + 1 if n else 1
+    image = x.new_zeros(num_graphs, x.size(1), h, w)
+    mask = torch.zeros(num_graphs, 1, h, w, dtype=torch.bool, device=x.device)
+    image[batch, :, p[:, 0], p[:, 1]] = x
+    mask[batch, 0, p[:, 0], p[:, 1]] = True
+    return image, mask
+
+
+def masked_reduce(x: Tensor, mask: Tensor, reduce: str = "sum") -> Tensor:
+    r"""Sum, mean or max over the valid particles of each jet.
+
+    .. math::
+        \mathbf{h}_b = \bigoplus_{i:\, M_{bi} = 1} \mathbf{x}_{bi}
+
+    A jet without particles gives zeros (PyG's convention for empty groups).
+
+    Args:
+        x: Padded features ``(B, N, F)``.
+        mask: Valid-particle mask ``(B, N)``.
+        reduce: ``"sum"``, ``"mean"`` or ``"max"``.
+
+    Shapes:
+        - **input:** :math:`(B, N, F)`, :math:`(B, N)`
+        - **output:** :math:`(B, F)`
+    """
+    m = mask.unsqueeze(-1)
+    if reduce == "max":
+        out = x.masked_fill(~m, float("-inf")).amax(1)
+        return torch.where(m.any(1), out, torch.zeros_like(out))
+    total = (x * m.to(x.dtype)).sum(1)
+    if reduce == "sum":
+        return total
+    if reduce == "mean":
+        return total / m.to(x.dtype).sum(1).clamp_min(1.0)
+    raise ValueError(f"reduce must be 'sum', 'mean' or 'max', got {reduce!r}")
+
+
+def rowwise(module: nn.Module, x: Tensor) -> Tensor:
+    """Apply a per-row module (``BatchNorm1d``, ``Sequential`` of them) to the last axis of ``x``."""
+    shape = x.shape
+    out = module(x.reshape(-1, shape[-1]))
+    return out.reshape(*shape[:-1], out.size(-1))
+
+
+def check_inference(model: nn.Module) -> None:
+    """Raise ``RuntimeError`` unless ``model`` is in eval mode (the padded path is for inference)."""
+    if model.training:
+        raise RuntimeError(
+            f"{type(model).__name__}.forward_padded is the inference path; call model.eval() first "
+            "(in training mode batch normalisation would see the padding)"
+        )
+
+
+class PaddedJetModel(nn.Module):
+    r"""Tensor-only wrapper: ``forward(*fields, mask)`` calls ``model.forward_padded``.
+
+    The signature is ``model.padded_inputs`` followed by ``mask``, e.g.
+    ``(x, pos, mask)`` for ParticleNet.  This is the module that is compiled and
+    exported to ONNX.
+
+    Args:
+        model: A model with ``padded_inputs`` and ``forward_padded``.
+
+    Shapes:
+        - **input:** padded fields :math:`(B, N, \cdot)`, ``mask`` :math:`(B, N)`
+        - **output:** logits :math:`(B, K)`
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        if not has_padded_path(model):
+            raise TypeError(f"{type(model).__name__} has no padded path (padded_inputs / forward_padded)")
+        self.model = model
+        self.input_names = tuple(model.padded_inputs) + ("mask",)
+
+    def forward(self, *tensors: Tensor) -> Tensor:
+        return self.model.forward_padded(*tensors)
+
+    def example_inputs(self, data) -> tuple[Tensor, ...]:
+        """Padded inputs of a PyG batch in the order of :attr:`input_names`."""
+        return pad_batch(data, self.model.padded_inputs)
+
+
+__all__ = ["PADDED_FIELDS", "pad_batch", "pad_images", "masked_reduce", "rowwise", "PaddedJetModel", "has_padded_path",
+           "check_inference"]

@@ -1,0 +1,56 @@
+"""Jets and small models shared by the padded-path, compile and export tests."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.data import Batch, Data
+
+F = 7
+#: Small but complete configurations (every code path of the published models).
+SMALL = {
+    "particlenet": dict(blocks=((4, (16, 16)), (5, (32, 32))), fc=((32, 0.1),)),
+    "part": dict(embed_dims=(32, 32), pair_embed_dims=(16,), heads=4, num_layers=2, num_cls_layers=2),
+}
+
+
+def _jet(n, seed, label=0):
+    g = torch.Generator().manual_seed(seed)
+    pt = torch.rand(n, generator=g) * 50 + 1
+    pos = torch.randn(n, 2, generator=g) * 0.2
+    eta, phi = pos[:, 0], pos[:, 1]
+    p4 = torch.stack([pt * eta.cosh(), pt * phi.cos(), pt * phi.sin(), pt * eta.sinh()], 1)
+    x = torch.cat([pos, pt.log()[:, None], torch.randn(n, F - 3, generator=g)], 1)
+    return Data(x=x, pos=pos, pt=pt, p4=p4, y=torch.tensor([label]))
+
+
+def _batch_of(sizes, seed=0):
+    return Batch.from_data_list([_jet(n, seed + i, i % 2) for i, n in enumerate(sizes)])
+
+
+def _small_model(name, trained=False):
+    """A small registry model in eval mode; ``trained`` gives it non-trivial batch-norm statistics."""
+    from pgjets.models.registry import build_model
+    from pgjets.nn.knn import knn_graph
+
+    torch.manual_seed(0)
+    model = build_model(name, F, 2, **SMALL.get(name, {}))
+    if trained:
+        model.train()
+        b = _batch_of([20, 11, 16], seed=100)
+        b.edge_index = knn_graph(b.pos, 5, b.batch)  # for the models on a prebuilt graph (gcn)
+        with torch.no_grad():
+            model(b)
+    return model.eval()
+
+
+@pytest.fixture()
+def batch_of():
+    """``batch_of(sizes, seed=0)``: a PyG batch of jets with these particle counts (F = 7 features)."""
+    return _batch_of
+
+
+@pytest.fixture()
+def small_model():
+    """``small_model(name, trained=False)``: a small registry model in eval mode."""
+    return _small_model

@@ -1,0 +1,99 @@
+"""The padded inference path of every jet model equals the reference ``forward(batch)``."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pgjets.errors import InputShapeError
+from pgjets.models.padded import PaddedJetModel, has_padded_path, masked_reduce, pad_batch
+from pgjets.models.registry import MODELS, build_model
+from pgjets.nn.knn import knn_graph
+
+F = 7
+JET_MODELS = ["particlenet", "particlenet_lite", "part", "part_lite", "pfn", "efn", "deepsets",
+              "set_transformer", "gcn"]
+
+
+def test_every_registry_model_has_a_padded_path():
+    assert all(has_padded_path(build_model(n, F, 2)) for n in MODELS)
+    assert sorted(JET_MODELS + ["gridcnn"]) == sorted(MODELS)
+
+
+@pytest.mark.parametrize("name", JET_MODELS)
+def test_padded_path_equals_reference(name, batch_of, small_model):
+    model = small_model(name, trained=True)
+    # jets smaller than k (3, 1 particles), larger than k, and one of exactly k + 1
+    b = batch_of([9, 3, 14, 1, 6, 8])
+    if name == "gcn":  # a prebuilt graph, as JetDataset makes for it
+        b.edge_index = knn_graph(b.pos, 5, b.batch)
+    with torch.no_grad():
+        ref = model(b)
+        wrapper = PaddedJetModel(model)
+        inputs = pad_batch(b, model.padded_inputs)
+        assert wrapper.input_names == (*model.padded_inputs, "mask")
+        out = wrapper(*inputs)
+        # more padding does not change anything
+        wider = wrapper(*pad_batch(b, model.padded_inputs, max_num_nodes=20))
+    assert out.shape == ref.shape == (6, 2)
+    torch.testing.assert_close(out, ref, atol=2e-5, rtol=1e-4)
+    torch.testing.assert_close(wider, ref, atol=2e-5, rtol=1e-4)
+
+
+def test_padded_path_is_inference_only(batch_of):
+    model = build_model("pfn", F, 2)
+    with pytest.raises(RuntimeError, match="eval"):
+        model.forward_padded(*pad_batch(batch_of([3, 4]), model.padded_inputs))
+
+
+def test_padded_knn_matches_knn_graph(batch_of):
+    from pgjets.nn.dynamic_edge_conv import padded_knn
+    from pgjets.nn.knn import knn_graph
+
+    b = batch_of([9, 3, 14, 1, 6])
+    pos, mask = pad_batch(b, ("pos",))
+    idx, valid = padded_knn(pos, mask, 4)
+    ptr = b.ptr
+    got = set()
+    for g in range(b.num_graphs):
+        for i in range(int(mask[g].sum())):
+            for j, ok in zip(idx[g, i].tolist(), valid[g, i].tolist()):
+                if ok:
+                    got.add((int(ptr[g]) + j, int(ptr[g]) + i))
+    ei = knn_graph(b.pos, 4, b.batch, backend="torch")
+    assert got == set(map(tuple, ei.t().tolist()))
+    assert (valid.sum(-1)[mask] == torch.tensor([4] * 9 + [2] * 3 + [4] * 14 + [0] + [4] * 6)).all()
+
+
+def test_masked_reduce_and_pad_batch_errors(batch_of):
+    x = torch.tensor([[[1.0], [5.0], [9.0]], [[-2.0], [0.0], [0.0]], [[0.0], [0.0], [0.0]]])
+    mask = torch.tensor([[True, True, False], [True, False, False], [False, False, False]])
+    assert masked_reduce(x, mask, "sum").view(-1).tolist() == [6.0, -2.0, 0.0]
+    assert masked_reduce(x, mask, "mean").view(-1).tolist() == [3.0, -2.0, 0.0]
+    assert masked_reduce(x, mask, "max").view(-1).tolist() == [5.0, -2.0, 0.0]
+    with pytest.raises(ValueError, match="reduce"):
+        masked_reduce(x, mask, "median")
+    with pytest.raises(ValueError, match="unknown padded inputs"):
+        pad_batch(batch_of([3]), ("energy",))
+    with pytest.raises(TypeError, match="no padded path"):
+        PaddedJetModel(torch.nn.Linear(2, 2))
+    with pytest.raises(InputShapeError, match="edge_index"):
+        pad_batch(batch_of([3]), ("x", "adj"))
+
+
+def test_gridcnn_padded_path_equals_reference(small_model):
+    from pgjets.graphs.image import images_to_batch
+
+    model = small_model("gridcnn")
+    g = torch.Generator().manual_seed(0)
+    # sparse jet-like images (odd size: partial pooling windows) and one full image
+    images = torch.rand(4, 1, 13, 13, generator=g) * (torch.rand(4, 1, 13, 13, generator=g) < 0.25)
+    images[3] = torch.rand(1, 13, 13, generator=g) + 0.1
+    b = images_to_batch(images, connectivity=8, drop_zeros=True)
+    image, mask = pad_batch(b, model.padded_inputs)
+    assert image.shape[0] == 4 and mask.shape[1] == 1
+    h, w = mask.shape[-2:]  # trailing empty rows/columns are cut
+    assert torch.equal(mask, (images != 0)[:, :, :h, :w]) and not (images[:, :, h:] != 0).any()
+    assert torch.equal(image, images[:, :, :h, :w])
+    with torch.no_grad():
+        torch.testing.assert_close(PaddedJetModel(model)(image, mask), model(b), atol=2e-5, rtol=1e-4)
