@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 # The CPU build of torch; an unpinned torch would pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= test,physics,chem,plot
+EXTRAS ?= test,physics,chem,plot,deploy
 
 .PHONY: install install-ext demo test test-fast docs bench clean
 

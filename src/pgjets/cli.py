@@ -6,6 +6,7 @@ Subcommands::
     pgjets train --model particlenet (--data DIR | --generate N) --epochs E --out RUN [--config cfg.yaml]
     pgjets evaluate RUN [--data DIR]
     pgjets demo [--out runs/demo] [--n-jets 3000] [--epochs 8]
+    pgjets export RUN --onnx model.onnx [--checkpoint best|last] [--opset 18]
 
 Every subcommand prints what it does and exits with status 0 on success, 1 on a
 pgjets error (with the message, no traceback) and 2 on bad arguments.

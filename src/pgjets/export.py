@@ -1,0 +1,251 @@
+r"""Deployment: ONNX export of the jet taggers and the ``pgjets export`` command.
+
+A model is exported through its padded, tensor-only path
+(:class:`~pgjets.models.padded.PaddedJetModel`): the ONNX graph takes
+
+.. math::
+    (\text{field}_1, \dots, \text{field}_k, M), \qquad
+    \text{field} \in \{X_{B \times N \times F},\ \text{pos}_{B \times N \times 2},\
+    p_{T,\,B \times N},\ p_{4,\,B \times N \times 4}\},\quad M \in \{0,1\}^{B \times N},
+
+in the order of ``model.padded_inputs`` (ParticleNet ``x, pos, mask``; ParT
+``x, p4, mask``; PFN ``x, mask``) and returns the logits :math:`(B, K)`.  The
+number of jets :math:`B` and of particles :math:`N` are dynamic axes.  Pad
+ragged jets with :func:`~pgjets.models.padded.pad_batch` (zeros, ``mask``
+``False`` on the padding).
+
+After writing, :func:`export_onnx` runs the file with onnxruntime on inputs of
+*other* sizes than the export example and compares with PyTorch.
+
+Needs the ``deploy`` extra (``onnx``, ``onnxscript``, ``onnxruntime``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import torch
+from torch import Tensor, nn
+
+from ._atomic import atomic_output
+from ._checks import require
+from .errors import DataFileNotFoundError
+from .models.padded import PaddedJetModel, has_padded_path, pad_batch
+
+#: Default ONNX opset.
+OPSET = 18
+
+
+@dataclass
+class ExportReport:
+    """What :func:`export_onnx` wrote and how well onnxruntime reproduces PyTorch."""
+
+    path: Path
+    input_names: tuple[str, ...]
+    max_abs_diff: float
+    checked_shapes: list[tuple[int, int]]
+
+
+def synthetic_jets(model: nn.Module, num_jets: int, num_particles: Union[int, Sequence[int]],
+                   in_channels: Optional[int] = None, seed: int = 0) -> tuple[Tensor, ...]:
+    r"""Random padded jets for the fields of ``model.padded_inputs`` (export examples and checks).
+
+    Jet :math:`b` has ``num_particles[b]`` valid particles (an int gives every jet
+    the same count); ``p4`` is a physical four-momentum (:math:`E > |\vec p|`),
+    ``pt`` positive.
+
+    Shapes:
+        - **output:** ``(fields..., mask)`` with leading shape :math:`(B, \max n_b)`
+    """
+    if not has_padded_path(model):
+        raise TypeError(f"{type(model).__name__} has no padded path")
+    counts = [int(num_particles)] * num_jets if isinstance(num_particles, int) else [int(c) for c in num_particles]
+    if len(counts) != num_jets:
+        raise ValueError(f"num_particles names {len(counts)} jets, expected {num_jets}")
+    g = torch.Generator().manual_seed(seed)
+    n = max(max(counts), 1)
+    mask = torch.arange(n).view(1, -1) < torch.tensor(counts).view(-1, 1)
+    m = mask.unsqueeze(-1).float()
+    out: list[Tensor] = []
+    for name in model.padded_inputs:
+        if name == "x":
+            f = in_channels if in_channels is not None else _in_channels(model)
+            out.append(torch.randn(num_jets, n, f, generator=g) * m)
+        elif name == "pos":
+            out.append(0.3 * torch.randn(num_jets, n, 2, generator=g) * m)
+        elif name == "pt":
+            out.append((1.0 + 50.0 * torch.rand(num_jets, n, generator=g)) * mask)
+        elif name == "p4":
+            p = 20.0 * torch.randn(num_jets, n, 3, generator=g)
+            e = p.norm(dim=-1, keepdim=True) * 1.01 + 0.1
+            out.append(torch.cat([e, p], -1) * m)
+        elif name == "adj":
+            pair = mask.unsqueeze(2) & mask.unsqueeze(1) & ~torch.eye(n, dtype=torch.bool)
+            out.append((torch.rand(num_jets, n, n, generator=g) < 0.3).float() * pair)
+        elif name == "image":  # n x n sparse images with one channel; the mask marks non-zero pixels
+            c = in_channels if in_channels is not None else 1
+            img = torch.rand(num_jets, c, n, n, generator=g) * (torch.rand(num_jets, 1, n, n, generator=g) < 0.3)
+            return img, (img != 0).any(1, keepdim=True)
+    return (*out, mask)
+
+
+def _in_channels(model: nn.Module) -> int:
+    for mod in model.modules():
+        if isinstance(mod, nn.BatchNorm1d):
+            return int(mod.num_features)
+        if isinstance(mod, nn.Linear):
+            return int(mod.in_features)
+    raise ValueError("give in_channels: the model's input size cannot be read from its first layer")
+
+
+def _dynamic_shapes(names: Sequence[str]) -> tuple[dict[int, object], ...]:
+    """Dynamic axes per input: jets and particles (rows and columns for images)."""
+    from torch.export import Dim
+
+    jets, particles = Dim("jets"), Dim("particles")
+    if "image" in names:
+        rows, cols = Dim("rows"), Dim("cols")
+        return tuple({0: jets, 2: rows, 3: cols} for _ in names)
+    return tuple({0: jets, 1: particles, 2: particles} if name == "adj" else {0: jets, 1: particles}
+                 for name in names)
+
+
+def onnx_max_abs_diff(path: Union[str, Path], wrapper: PaddedJetModel, inputs: Sequence[Tensor]) -> float:
+    """Largest absolute difference between onnxruntime and PyTorch on ``inputs``."""
+    ort = require("onnxruntime", "deploy", "checking an ONNX export")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feed = {}
+    for arg, t in zip(sess.get_inputs(), inputs):
+        feed[arg.name] = t.detach().cpu().numpy()
+    got = torch.from_numpy(sess.run(None, feed)[0])
+    with torch.no_grad():
+        want = wrapper(*inputs).float().cpu()
+    if got.shape != want.shape:
+        raise AssertionError(f"onnxruntime output shape {tuple(got.shape)} != PyTorch {tuple(want.shape)}")
+    return float((got - want).abs().max()) if want.numel() else 0.0
+
+
+def export_onnx(model: nn.Module, path: Union[str, Path], example: Optional[Sequence[Tensor]] = None,
+                in_channels: Optional[int] = None, opset: int = OPSET,
+                check: Optional[Sequence[Sequence[Tensor]]] = None, check_tol: float = 1e-4) -> ExportReport:
+    r"""Export ``model``'s padded path to ONNX with dynamic jet and particle axes.
+
+    The file is written atomically; afterwards it is run with onnxruntime on
+    ``check`` inputs (default: two synthetic batches with other jet and particle
+    counts than the example) and compared with PyTorch.
+
+    Args:
+        model: A model with ``padded_inputs`` / ``forward_padded`` (every registry
+            model); put in eval mode here.
+        path: Output ``.onnx`` file.
+        example: Padded example inputs ``(fields..., mask)`` (default: 3 synthetic
+            jets with 5, 9 and 12 particles).
+        in_channels: Node feature size for the synthetic inputs (read from the
+            model's first layer when not given).
+        opset: ONNX opset version.
+        check: Input tuples to compare onnxruntime and PyTorch on.
+        check_tol: Raise ``AssertionError`` if the difference exceeds this
+            (``None`` or ``inf`` to only report).
+
+    Returns:
+        An :class:`ExportReport` with the largest absolute difference.
+
+    Shapes:
+        - **ONNX inputs:** ``model.padded_inputs`` :math:`(B, N, \cdot)` and ``mask`` :math:`(B, N)`
+        - **ONNX output:** ``logits`` :math:`(B, K)`
+    """
+    require("onnx", "deploy", "ONNX export")
+    require("onnxscript", "deploy", "ONNX export")
+    wrapper = PaddedJetModel(model).eval()
+    if example is None:
+        example = synthetic_jets(model, 3, [5, 9, 12], in_channels=in_channels, seed=0)
+    example = tuple(example)
+    names = wrapper.input_names
+    if len(example) != len(names):
+        raise ValueError(f"example must hold {len(names)} tensors {names}, got {len(example)}")
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        with torch.no_grad(), warnings.catch_warnings():
+            # the exporter notes that inputs share the jets/particles axes: intended
+            warnings.filterwarnings("ignore", message=".*axis name.*will not be used")
+            program = torch.onnx.export(
+                wrapper, example, dynamo=True, opset_version=opset, input_names=list(names),
+                output_names=["logits"], dynamic_shapes=(_dynamic_shapes(names),), verbose=False,
+            )
+        program.save(str(tmp))
+    if check is None:
+        check = [synthetic_jets(model, 5, [2, 17, 7, 1, 30], in_channels=in_channels, seed=1),
+                 synthetic_jets(model, 1, [4], in_channels=in_channels, seed=2)]
+    diffs, shapes = [], []
+    for inputs in check:
+        diffs.append(onnx_max_abs_diff(path, wrapper, inputs))
+        shapes.append((int(inputs[-1].size(0)), int(inputs[-1].size(-1))))
+    diff = max(diffs) if diffs else float("nan")
+    if check_tol is not None and diffs and not diff <= check_tol:
+        raise AssertionError(f"onnxruntime differs from PyTorch by {diff:.3g} > {check_tol:g} on {path}")
+    return ExportReport(path, names, diff, shapes)
+
+
+# --------------------------------------------------------------------- CLI
+def add_export_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", type=Path, help="run folder written by pgjets train")
+    p.add_argument("--onnx", type=Path, required=True, help="output .onnx file")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                   help="which checkpoint to export (default best, falling back to last)")
+    p.add_argument("--opset", type=int, default=OPSET, help=f"ONNX opset (default {OPSET})")
+    p.add_argument("--check-jets", type=int, default=64,
+                   help="test jets of the run on which onnxruntime is compared with PyTorch")
+
+
+def load_run_model(run: Path, checkpoint: str = "best", num_jets: int = 64):
+    """The trained model of a run folder (eval mode) and a few of its test jets as one ``Batch``."""
+    import numpy as np
+    import yaml
+
+    from .run import build_run_model, load_table, make_datasets
+
+    run = Path(run)
+    if not (run / "config.yaml").exists():
+        raise DataFileNotFoundError(f"{run} is not a run folder (no config.yaml)")
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    ckpt = run / "checkpoints" / f"{checkpoint}.pt"
+    if not ckpt.exists() and checkpoint == "best":
+        ckpt = run / "checkpoints" / "last.pt"
+    if not ckpt.exists():
+        raise DataFileNotFoundError(f"{run / 'checkpoints'} holds no {checkpoint}.pt: has the run finished an epoch?")
+    table = load_table(Path(cfg["data"]), cfg["max_jets"])
+    split = run / "split.npz"
+    idx = np.load(split)["test"] if split.exists() else np.arange(len(table))
+    if idx.size == 0:
+        idx = np.arange(len(table))
+    ds = make_datasets(table, {"test": idx[: max(1, num_jets)]}, cfg["model"], cfg["feature_set"])["test"]
+    model = build_run_model(cfg, ds.num_features, ds.num_classes)
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    model.load_state_dict(state["model"] if isinstance(state, dict) and "model" in state else state)
+    model.eval()
+    batch = next(iter(ds.batches(len(ds))))
+    return cfg, model, batch, ckpt
+
+
+def run_export(args: argparse.Namespace) -> int:
+    cfg, model, batch, ckpt = load_run_model(args.run, args.checkpoint, args.check_jets)
+    if not has_padded_path(model):
+        raise ValueError(f"model {cfg['model']!r} has no padded inference path and cannot be exported to ONNX")
+    jets = pad_batch(batch, model.padded_inputs)
+    b = jets[-1].size(0)
+    # export on a slice, check on all test jets (other jet and particle counts)
+    half = max(1, b // 2)
+    example = pad_batch(batch.__class__.from_data_list(batch.to_data_list()[:half]), model.padded_inputs)
+    report = export_onnx(model, args.onnx, example=example, opset=args.opset, check=[jets])
+    print(f"exported {cfg['model']} ({ckpt.name}) to {report.path}: inputs {', '.join(report.input_names)} "
+          f"(dynamic jets and particles); onnxruntime vs PyTorch on {b} test jets: "
+          f"max abs diff {report.max_abs_diff:.2e}")
+    return 0
+
+
+__all__ = ["export_onnx", "synthetic_jets", "onnx_max_abs_diff", "ExportReport", "load_run_model",
+           "add_export_arguments", "run_export", "OPSET"]

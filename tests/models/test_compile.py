@@ -1,0 +1,80 @@
+"""``torch.compile`` on every registry model: zero graph breaks, same outputs as eager.
+
+``torch._dynamo.explain`` traces without code generation, so these checks are
+cheap.  Every model is traced through its padded path
+(:class:`~pgjets.models.padded.PaddedJetModel`, inputs from
+:func:`~pgjets.models.padded.pad_batch`).  The padded path is also compiled for real
+(``fullgraph=True``) on batches of other sizes and compared with the reference.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch._dynamo
+
+from pgjets.models.padded import PaddedJetModel, pad_batch
+from pgjets.models.registry import MODELS, representation_of
+
+@pytest.fixture(autouse=True)
+def fresh_dynamo():
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+def padded_inputs(name, model, batch_of, sizes=(9, 3, 14, 6), seed=0):
+    """Padded inputs of a realistic batch (jets of different sizes, or sparse jet images)."""
+    rep, k = representation_of(name)
+    if rep == "image":
+        from pgjets.graphs.image import images_to_batch
+
+        g = torch.Generator().manual_seed(seed)
+        images = torch.rand(len(sizes), 1, 12, 12, generator=g) * (
+            torch.rand(len(sizes), 1, 12, 12, generator=g) < 0.3)
+        return images_to_batch(images, connectivity=8, drop_zeros=True)
+    b = batch_of(list(sizes), seed=seed)
+    if k is not None:
+        from pgjets.nn.knn import knn_graph
+
+        b.edge_index = knn_graph(b.pos, k, b.batch)
+    return b
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_no_graph_breaks(name, batch_of, small_model):
+    model = small_model(name)
+    b = padded_inputs(name, model, batch_of)
+    expl = torch._dynamo.explain(PaddedJetModel(model))(*pad_batch(b, model.padded_inputs))
+    reasons = [str(r.reason) for r in expl.break_reasons]
+    assert expl.graph_break_count == 0, reasons
+    assert expl.graph_count == 1
+
+
+def test_explain_sees_the_breaks_of_the_reference_path(batch_of, small_model):
+    # the check above can fail: forward(batch) syncs with the host (validation, batch.max() + 1)
+    expl = torch._dynamo.explain(small_model("pfn"))(batch_of([9, 3, 14, 6]))
+    assert expl.graph_break_count > 0
+
+
+@pytest.mark.parametrize("name", ["particlenet", "pfn"])
+def test_compiled_padded_path_equals_reference(name, batch_of, small_model):
+    model = small_model(name, trained=True)
+    compiled = torch.compile(PaddedJetModel(model), backend="eager", fullgraph=True, dynamic=True)
+    with torch.no_grad():
+        for sizes in ([9, 3, 14, 6], [2, 17, 5]):
+            b = batch_of(sizes, seed=len(sizes))
+            out = compiled(*pad_batch(b, model.padded_inputs))
+            torch.testing.assert_close(out, model(b), atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_aot_compiled_padded_path_equals_reference(name, batch_of, small_model):
+    model = small_model(name, trained=name != "gridcnn")
+    compiled = torch.compile(PaddedJetModel(model), backend="aot_eager", fullgraph=True, dynamic=True)
+    with torch.no_grad():
+        for sizes in ([9, 3, 14, 6], [2, 17, 5]):
+            b = padded_inputs(name, model, batch_of, sizes, seed=len(sizes))
+            torch.testing.assert_close(compiled(*pad_batch(b, model.padded_inputs)), model(b),
+                                       atol=2e-5, rtol=1e-4)
