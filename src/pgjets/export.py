@@ -26,7 +26,7 @@ import argparse
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
@@ -34,7 +34,9 @@ from torch import Tensor, nn
 from ._atomic import atomic_output
 from ._checks import require
 from .errors import DataFileNotFoundError
-from .models.padded import PaddedJetModel, has_padded_path, pad_batch
+
+if TYPE_CHECKING:  # torch_geometric is imported lazily: `pgjets --help` stays fast
+    from .models.padded import PaddedJetModel
 
 #: Default ONNX opset.
 OPSET = 18
@@ -61,6 +63,8 @@ def synthetic_jets(model: nn.Module, num_jets: int, num_particles: Union[int, Se
     Shapes:
         - **output:** ``(fields..., mask)`` with leading shape :math:`(B, \max n_b)`
     """
+    from .models.padded import has_padded_path
+
     if not has_padded_path(model):
         raise TypeError(f"{type(model).__name__} has no padded path")
     counts = [int(num_particles)] * num_jets if isinstance(num_particles, int) else [int(c) for c in num_particles]
@@ -158,6 +162,8 @@ def export_onnx(model: nn.Module, path: Union[str, Path], example: Optional[Sequ
         - **ONNX inputs:** ``model.padded_inputs`` :math:`(B, N, \cdot)` and ``mask`` :math:`(B, N)`
         - **ONNX output:** ``logits`` :math:`(B, K)`
     """
+    from .models.padded import PaddedJetModel
+
     require("onnx", "deploy", "ONNX export")
     require("onnxscript", "deploy", "ONNX export")
     wrapper = PaddedJetModel(model).eval()
@@ -232,6 +238,8 @@ def load_run_model(run: Path, checkpoint: str = "best", num_jets: int = 64):
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from .models.padded import has_padded_path, pad_batch
+
     cfg, model, batch, ckpt = load_run_model(args.run, args.checkpoint, args.check_jets)
     if not has_padded_path(model):
         raise ValueError(f"model {cfg['model']!r} has no padded inference path and cannot be exported to ONNX")
