@@ -69,7 +69,7 @@ def test_compiled_padded_path_equals_reference(name, batch_of, small_model):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(n for n in MODELS if not n.endswith("_lite")))  # lite: same code
 def test_aot_compiled_padded_path_equals_reference(name, batch_of, small_model):
     model = small_model(name, trained=name != "gridcnn")
     compiled = torch.compile(PaddedJetModel(model), backend="aot_eager", fullgraph=True, dynamic=True)
