@@ -122,3 +122,23 @@ def test_tiny_graphs_pos_checks_and_empty():
     assert conv(torch.zeros(0, 5)).shape == (0, 4)
     with pytest.raises(ValueError, match="channels"):
         DynamicEdgeConv(5, (4, 0))
+
+
+@pytest.mark.parametrize("aggr,cosine", [("max", False), ("mean", True)])
+def test_forward_padded_equals_forward(aggr, cosine):
+    from torch_geometric.utils import to_dense_batch
+
+    torch.manual_seed(0)
+    conv = DynamicEdgeConv(5, channels=(8, 6), k=3, aggr=aggr, cosine=cosine)
+    conv.train()
+    counts = torch.tensor([6, 2, 1, 9])
+    batch = torch.repeat_interleave(torch.arange(4), counts)
+    x = torch.randn(int(counts.sum()), 5)
+    conv(x, batch=batch)  # non-trivial batch-norm statistics
+    conv.eval()
+    xd, mask = to_dense_batch(x, batch)
+    with torch.no_grad():
+        ref = conv(x, batch=batch)  # kNN in feature space
+        out = conv.forward_padded(xd, mask)
+    assert out.shape == (4, 9, 6)
+    torch.testing.assert_close(out[mask], ref, atol=1e-5, rtol=1e-4)

@@ -81,3 +81,19 @@ def test_bad_input():
         bad[1, 1] = float("nan")
         with pytest.raises(NonFiniteError):
             pool(bad, batch)
+
+
+def test_forward_padded_equals_forward_with_an_empty_graph():
+    from pgjets.nn.pma import ClassAttentionPool
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, 8)
+    mask = torch.tensor([[True, True, True, False], [False] * 4, [True] * 4])
+    batch = torch.tensor([0, 0, 0, 2, 2, 2, 2])
+    pma = PMAPool(8, heads=2, num_seeds=2).eval()
+    cap = ClassAttentionPool(8, heads=2, num_blocks=2).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(pma.forward_padded(x, mask), pma(x[mask], batch, dim_size=3),
+                                   atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(cap.forward_padded(x, mask), cap(x[mask], batch, dim_size=3),
+                                   atol=1e-5, rtol=1e-4)
