@@ -12,6 +12,7 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from pgjets.cli import main
+from pgjets.errors import ExportCheckError
 from pgjets.export import export_onnx, onnx_max_abs_diff, synthetic_jets
 from pgjets.models.padded import PaddedJetModel, pad_batch
 from pgjets.models.registry import build_model
@@ -87,6 +88,10 @@ def test_export_errors(tmp_path):
 
 def test_onnx_max_abs_diff_sees_a_wrong_model(tmp_path):
     model = build_model("pfn", F, 2).eval()
+    (tmp_path / "pfn.onnx").write_text("previous")
+    with pytest.raises(ExportCheckError, match="was not written"):
+        export_onnx(model, tmp_path / "pfn.onnx", check_tol=-1.0)  # a check that cannot pass
+    assert (tmp_path / "pfn.onnx").read_text() == "previous" and len(list(tmp_path.iterdir())) == 1
     report = export_onnx(model, tmp_path / "pfn.onnx")
     other = build_model("pfn", F, 2).eval()  # other random weights
     diff = onnx_max_abs_diff(report.path, PaddedJetModel(other), synthetic_jets(other, 3, [4, 2, 7]))

@@ -42,6 +42,10 @@ class DataFileNotFoundError(PgjetsError, FileNotFoundError):
     """A data file or folder does not exist."""
 
 
+class ExportCheckError(PgjetsError, RuntimeError):
+    """An exported model (ONNX) does not reproduce the PyTorch outputs."""
+
+
 __all__ = [
     "PgjetsError",
     "InputShapeError",
@@ -51,4 +55,5 @@ __all__ = [
     "MissingExtraError",
     "DataFileError",
     "DataFileNotFoundError",
+    "ExportCheckError",
 ]

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from ._atomic import atomic_output
 from ._checks import require
-from .errors import DataFileNotFoundError
+from .errors import DataFileNotFoundError, ExportCheckError
 
 if TYPE_CHECKING:  # torch_geometric is imported lazily: `pgjets --help` stays fast
     from .models.padded import PaddedJetModel
@@ -129,7 +129,7 @@ def onnx_max_abs_diff(path: Union[str, Path], wrapper: PaddedJetModel, inputs: S
     with torch.no_grad():
         want = wrapper(*inputs).float().cpu()
     if got.shape != want.shape:
-        raise AssertionError(f"onnxruntime output shape {tuple(got.shape)} != PyTorch {tuple(want.shape)}")
+        raise ExportCheckError(f"onnxruntime output shape {tuple(got.shape)} != PyTorch {tuple(want.shape)}")
     return float((got - want).abs().max()) if want.numel() else 0.0
 
 
@@ -152,8 +152,8 @@ def export_onnx(model: nn.Module, path: Union[str, Path], example: Optional[Sequ
             model's first layer when not given).
         opset: ONNX opset version.
         check: Input tuples to compare onnxruntime and PyTorch on.
-        check_tol: Raise ``AssertionError`` if the difference exceeds this
-            (``None`` or ``inf`` to only report).
+        check_tol: Raise :class:`~pgjets.errors.ExportCheckError` (and leave
+            ``path`` untouched) if the difference exceeds this; ``None`` only reports.
 
     Returns:
         An :class:`ExportReport` with the largest absolute difference.
@@ -183,16 +183,18 @@ def export_onnx(model: nn.Module, path: Union[str, Path], example: Optional[Sequ
                 output_names=["logits"], dynamic_shapes=(_dynamic_shapes(names),), verbose=False,
             )
         program.save(str(tmp))
-    if check is None:
-        check = [synthetic_jets(model, 5, [2, 17, 7, 1, 30], in_channels=in_channels, seed=1),
-                 synthetic_jets(model, 1, [4], in_channels=in_channels, seed=2)]
-    diffs, shapes = [], []
-    for inputs in check:
-        diffs.append(onnx_max_abs_diff(path, wrapper, inputs))
-        shapes.append((int(inputs[-1].size(0)), int(inputs[-1].size(-1))))
-    diff = max(diffs) if diffs else float("nan")
-    if check_tol is not None and diffs and not diff <= check_tol:
-        raise AssertionError(f"onnxruntime differs from PyTorch by {diff:.3g} > {check_tol:g} on {path}")
+        # check the new file before it replaces anything
+        if check is None:
+            check = [synthetic_jets(model, 5, [2, 17, 7, 1, 30], in_channels=in_channels, seed=1),
+                     synthetic_jets(model, 1, [4], in_channels=in_channels, seed=2)]
+        diffs, shapes = [], []
+        for inputs in check:
+            diffs.append(onnx_max_abs_diff(tmp, wrapper, inputs))
+            shapes.append((int(inputs[-1].size(0)), int(inputs[-1].size(-1))))
+        diff = max(diffs) if diffs else float("nan")
+        if check_tol is not None and diffs and not diff <= check_tol:
+            raise ExportCheckError(f"onnxruntime differs from PyTorch by {diff:.3g} > {check_tol:g}; "
+                                   f"{path} was not written")
     return ExportReport(path, names, diff, shapes)
 
 
