@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch_geometric.data import Batch, Data
 
 from pgjets.cli import main
 from pgjets.errors import ExportCheckError
@@ -18,38 +17,16 @@ from pgjets.models.padded import PaddedJetModel, pad_batch
 from pgjets.models.registry import build_model
 
 F = 7
-SMALL = {
-    "particlenet": dict(blocks=((4, (16, 16)), (5, (32, 32))), fc=((32, 0.1),)),
-    "part": dict(embed_dims=(32, 32), pair_embed_dims=(16,), heads=4, num_layers=2, num_cls_layers=2),
-}
-
-
-def jets(sizes, seed=0):
-    out = []
-    for i, n in enumerate(sizes):
-        g = torch.Generator().manual_seed(seed + i)
-        pt = torch.rand(n, generator=g) * 50 + 1
-        pos = torch.randn(n, 2, generator=g) * 0.2
-        eta, phi = pos[:, 0], pos[:, 1]
-        p4 = torch.stack([pt * eta.cosh(), pt * phi.cos(), pt * phi.sin(), pt * eta.sinh()], 1)
-        x = torch.cat([pos, pt.log()[:, None], torch.randn(n, F - 3, generator=g)], 1)
-        out.append(Data(x=x, pos=pos, pt=pt, p4=p4, y=torch.tensor([i % 2])))
-    return Batch.from_data_list(out)
 
 
 @pytest.mark.parametrize("name", [pytest.param("particlenet", marks=pytest.mark.slow),
                                   pytest.param("part", marks=pytest.mark.slow), "pfn"])
-def test_onnx_matches_pytorch_with_dynamic_jets_and_particles(name, tmp_path):
+def test_onnx_matches_pytorch_with_dynamic_jets_and_particles(name, tmp_path, batch_of, small_model):
     import onnxruntime as ort  # the deploy extra (CI installs it)
 
-    torch.manual_seed(0)
-    model = build_model(name, F, 2, **SMALL.get(name, {}))
-    model.train()
-    with torch.no_grad():
-        model(jets([20, 11, 16], seed=100))  # non-trivial batch-norm statistics
-    model.eval()
+    model = small_model(name, trained=True)  # non-trivial batch-norm statistics
     path = tmp_path / f"{name}.onnx"
-    example = pad_batch(jets([6, 10]), model.padded_inputs)  # B = 2, N = 10
+    example = pad_batch(batch_of([6, 10]), model.padded_inputs)  # B = 2, N = 10
     report = export_onnx(model, path, example=example)
     assert path.exists() and report.max_abs_diff < 1e-4
     assert report.input_names == (*model.padded_inputs, "mask")
@@ -60,7 +37,7 @@ def test_onnx_matches_pytorch_with_dynamic_jets_and_particles(name, tmp_path):
         assert all(isinstance(d, str) for d in arg.shape[:2]), (arg.name, arg.shape)
     # real ragged jets: other B and N than the export example, one smaller than k, one alone
     for sizes in ([9, 3, 14, 1, 6, 25, 8], [2]):
-        b = jets(sizes, seed=len(sizes))
+        b = batch_of(sizes, seed=len(sizes))
         inputs = pad_batch(b, model.padded_inputs)
         got = sess.run(None, {n: t.numpy() for n, t in zip(report.input_names, inputs)})[0]
         with torch.no_grad():

@@ -2,27 +2,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch_geometric.data import Batch, Data
+from torch_geometric.data import Batch
 
 from pgjets.models.registry import MODELS, build_model, representation_of
 
 CLOUD_MODELS = sorted(n for n, (_, rep, _) in MODELS.items() if rep != "image")
 
 F = 7
-
-
-def jet(n, seed, label=0):
-    g = torch.Generator().manual_seed(seed)
-    pt = torch.rand(n, generator=g) * 50 + 1
-    pos = torch.randn(n, 2, generator=g) * 0.2
-    eta, phi = pos[:, 0], pos[:, 1]
-    p4 = torch.stack([pt * eta.cosh(), pt * phi.cos(), pt * phi.sin(), pt * eta.sinh()], 1)
-    x = torch.cat([pos, pt.log()[:, None], torch.randn(n, F - 3, generator=g)], 1)
-    return Data(x=x, pos=pos, pt=pt, p4=p4, y=torch.tensor([label]))
-
-
-def batch_of(sizes, seed=0):
-    return Batch.from_data_list([jet(n, seed + i, i % 2) for i, n in enumerate(sizes)])
 
 
 def permuted(batch, seed=0):
@@ -44,7 +30,7 @@ SMALL = {
 
 
 @pytest.mark.parametrize("name", CLOUD_MODELS)
-def test_every_model_is_permutation_invariant(name):
+def test_every_model_is_permutation_invariant(name, batch_of):
     torch.manual_seed(0)
     model = build_model(name, F, 2, **SMALL.get(name, {})).eval()
     rep, k = representation_of(name)
@@ -64,7 +50,7 @@ def test_every_model_is_permutation_invariant(name):
 
 
 @pytest.mark.parametrize("name", CLOUD_MODELS)
-def test_every_model_backpropagates(name):
+def test_every_model_backpropagates(name, batch_of):
     torch.manual_seed(0)
     model = build_model(name, F, 3, **SMALL.get(name, {}))
     b = batch_of([8, 5, 11])
@@ -79,7 +65,7 @@ def test_every_model_backpropagates(name):
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
 
 
-def test_efn_is_irc_safe_and_pfn_is_not():
+def test_efn_is_irc_safe_and_pfn_is_not(batch_of):
     torch.manual_seed(0)
     b = batch_of([6, 9])
     efn = build_model("efn", F, 2).eval()

@@ -1,4 +1,4 @@
-"""Jets and small models shared by the padded-path, compile and export tests."""
+"""Jets and small models shared by the model, padded-path, compile and export tests."""
 
 from __future__ import annotations
 
