@@ -78,3 +78,16 @@ def test_aot_compiled_padded_path_equals_reference(name, batch_of, small_model):
             b = padded_inputs(name, model, batch_of, sizes, seed=len(sizes))
             torch.testing.assert_close(compiled(*pad_batch(b, model.padded_inputs)), model(b),
                                        atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_inductor_compiles_particlenet_once_for_all_sizes(batch_of, small_model):
+    # real code generation (CPU C++), dynamic jet and particle counts without recompiling
+    model = small_model("particlenet", trained=True)
+    compiled = torch.compile(PaddedJetModel(model), fullgraph=True, dynamic=True)
+    with torch.no_grad():
+        for i, sizes in enumerate(([9, 3, 14, 6], [2, 17, 5, 30, 4], [8, 8])):
+            b = batch_of(sizes, seed=len(sizes))
+            with torch._dynamo.config.patch(error_on_recompile=i > 0):
+                out = compiled(*pad_batch(b, model.padded_inputs))
+            torch.testing.assert_close(out, model(b), atol=2e-5, rtol=1e-4)
