@@ -13,7 +13,7 @@ def test_help_and_no_command(capsys):
         main(["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for cmd in ("generate", "train", "evaluate", "demo"):
+    for cmd in ("generate", "train", "evaluate", "demo", "export"):
         assert cmd in out
 
 

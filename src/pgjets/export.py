@@ -119,7 +119,20 @@ def _dynamic_shapes(names: Sequence[str]) -> tuple[dict[int, object], ...]:
 
 
 def onnx_max_abs_diff(path: Union[str, Path], wrapper: PaddedJetModel, inputs: Sequence[Tensor]) -> float:
-    """Largest absolute difference between onnxruntime and PyTorch on ``inputs``."""
+    r"""Largest absolute difference between onnxruntime and PyTorch on ``inputs``.
+
+    .. math::
+        \delta = \max_{b, k} \big| f^{\mathrm{ONNX}}(X)_{bk} - f^{\mathrm{torch}}(X)_{bk} \big|
+
+    Args:
+        path: The ``.onnx`` file.
+        wrapper: The PyTorch module it was exported from.
+        inputs: Padded inputs ``(fields..., mask)``.
+
+    Shapes:
+        - **input:** tensors with leading shape :math:`(B, N)`
+        - **output:** a float
+    """
     ort = require("onnxruntime", "deploy", "checking an ONNX export")
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feed = {}
@@ -200,6 +213,7 @@ def export_onnx(model: nn.Module, path: Union[str, Path], example: Optional[Sequ
 
 # --------------------------------------------------------------------- CLI
 def add_export_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``pgjets export``."""
     p.add_argument("run", type=Path, help="run folder written by pgjets train")
     p.add_argument("--onnx", type=Path, required=True, help="output .onnx file")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best",
@@ -210,7 +224,16 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_run_model(run: Path, checkpoint: str = "best", num_jets: int = 64):
-    """The trained model of a run folder (eval mode) and a few of its test jets as one ``Batch``."""
+    """The trained model of a run folder (eval mode) and a few of its test jets as one ``Batch``.
+
+    Args:
+        run: Run folder written by ``pgjets train`` (``config.yaml``, ``checkpoints/``).
+        checkpoint: ``"best"`` (falls back to ``last`` when there is no best yet) or ``"last"``.
+        num_jets: How many test jets to return.
+
+    Returns:
+        ``(config, model, batch, checkpoint_path)``.
+    """
     import numpy as np
     import yaml
 
@@ -240,6 +263,7 @@ def load_run_model(run: Path, checkpoint: str = "best", num_jets: int = 64):
 
 
 def run_export(args: argparse.Namespace) -> int:
+    """``pgjets export RUN --onnx FILE``: export a trained run and check it with onnxruntime."""
     from .models.padded import has_padded_path, pad_batch
 
     cfg, model, batch, ckpt = load_run_model(args.run, args.checkpoint, args.check_jets)
