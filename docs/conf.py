@@ -57,6 +57,16 @@ napoleon_custom_sections = ["Shapes", ("Forward args", "params_style")]
 napoleon_use_ivar = True
 napoleon_use_rtype = False
 
+# -- math -----------------------------------------------------------------------
+# MathJax renders the math in the browser. Offline (CI, a local build opened from disk)
+# the CDN copy cannot load, so a local MathJax 2 (Debian: apt-get install libjs-mathjax)
+# is used when present; set PGJETS_DOCS_MATHJAX=cdn to publish with the CDN copy.
+LOCAL_MATHJAX = Path("/usr/share/javascript/mathjax/MathJax.js")
+if LOCAL_MATHJAX.is_file() and os.environ.get("PGJETS_DOCS_MATHJAX", "local") == "local":
+    mathjax_path = f"{LOCAL_MATHJAX.as_uri()}?config=TeX-AMS_CHTML"
+    mathjax2_config = {"tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
+                                   "processEscapes": False, "processEnvironments": False}}
+
 # -- HTML -----------------------------------------------------------------------
 html_theme = "furo"
 html_title = f"pgjets {version}"

@@ -3,7 +3,8 @@
 Opens the built front page and one executed gallery page in headless Chromium and
 checks that they render with their images:
 
-1. the DOM after JavaScript holds the page title and the expected content;
+1. the DOM after JavaScript holds the page title and the expected content, and
+   MathJax typeset the page's math;
 2. every ``<img>`` of the page was decoded by the browser (``naturalWidth > 0``,
    read by a script injected into a temporary copy of the page) and the gallery page
    shows at least one figure produced by executing its example;
@@ -116,6 +117,9 @@ def check_page(exe: str, root: Path, page: str, text: str, min_figures: int, sho
         raise SmokeError(f"{page}: no pgjets title in the rendered DOM")
     if text not in dom:
         raise SmokeError(f"{page}: the rendered DOM lacks {text!r}")
+    if 'class="math' in html and not re.search(r"mjx-chtml|mjx-container|MathJax_CHTML", dom):
+        raise SmokeError(f"{page}: its math was not typeset (MathJax did not load; "
+                         "offline builds need Debian's libjs-mathjax)")
     match = re.search(r'data-smoke="([^"]*)"', dom)
     if not match:
         raise SmokeError(f"{page}: the image probe did not run (no data-smoke attribute)")
