@@ -40,7 +40,6 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "README.md", "generated/*.txt", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "auto_examples/*.zip", "auto_examples/*.md5",
                     "auto_examples/*.json", "auto_examples/*.pickle"]
-templates_path = ["_templates"]
 
 # -- MyST ---------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath"]
@@ -70,7 +69,6 @@ if LOCAL_MATHJAX.is_file() and os.environ.get("PGJETS_DOCS_MATHJAX", "local") ==
 # -- HTML -----------------------------------------------------------------------
 html_theme = "furo"
 html_title = f"pgjets {version}"
-html_static_path = ["_static"]
 
 # -- sphinx-gallery ------------------------------------------------------------------
 sphinx_gallery_conf = {
