@@ -13,6 +13,24 @@ a few epochs on a CPU); only the comparison between rows is meaningful.
 Usage::
 
     python examples/jetclr_table.py --n-jets 300 --epochs 10
+
+Measured with ``--n-jets 1000 --epochs 10`` (2 000 Pythia jets, one CPU
+thread, 17 minutes in all; linear classifier trained on 70 % of the
+representations, tested on 30 %), next to the seed table (Dillon et al., on
+the top-tagging sample with ~10^5 jets)::
+
+    augmentations     AUC   1/eps_B(0.5)  S_rot  |  paper AUC  paper 1/eps_B(0.5)
+    none             0.825        6.8     0.161  |    0.905          15
+    translations     0.800        7.7     0.189  |    0.916          19
+    rotations        0.925       20.0     0.994  |    0.930          21
+    soft+collinear   0.882       12.0     0.271  |    0.970          89
+    all              0.953       30.0     0.989  |    0.980         181
+
+As in the paper, the combination of all augmentations is best, and rotations
+alone make the representation rotation invariant (S_rot near 1) and lift
+the AUC. Unlike the paper, soft+collinear helps less than rotations here:
+with 2 000 jets and 10 epochs the encoder does not learn the IRC features
+the paper attributes that gain to.
 """
 
 from __future__ import annotations

@@ -6,8 +6,27 @@ sets, trains a SlotSetGenerator with the Hungarian loss, and compares the
 generated sets with the reco sets: per-feature 1-D Wasserstein distances and
 the relative pT resolution of matched particles.
 
-    python examples/set_generation.py                      # ~300 jets, a few minutes on CPU
+    python examples/set_generation.py                      # ~300 jets, about a minute on CPU
+    python examples/set_generation.py --loss mmd           # distribution (MMD) loss instead
     python examples/set_generation.py --jets 40 --steps 20  # quick smoke run
+
+Measured with the defaults (300 top jets, 240 for training, 60 for testing;
+one CPU thread, about a minute each)::
+
+                     W1(log pT)  W1(deta)  W1(dphi)  pT bias   pT sigma (IQR)
+    detector model        -          -         -     +0.06 %   1.14 %
+    truth copied       0.0827     0.0045    0.0033       -        -
+    Hungarian loss     0.0302     0.0134    0.0079   -12.6 %    4.29 %
+    MMD loss           0.2283     0.0110    0.0081    -1.7 %    1.38 %
+
+Neither loss gives a faithful fast simulation yet. The tracks the detector
+loses are random, so no deterministic assignment of slots to truth particles
+can predict them: the Hungarian loss is minimised by a compromise that softens
+the hardest slots (the pT bias), although it matches the log pT spectrum best.
+The MMD loss keeps the per-particle response almost unbiased and nearly as
+narrow as the detector's, but it matches the spectrum worse. Both blur the
+angles more than the 2 mrad smearing of the detector model: copying the truth
+angles would be better.
 """
 
 from __future__ import annotations
@@ -45,6 +64,8 @@ def main() -> None:
     ap.add_argument("--jets", type=int, default=300)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--loss", choices=("hungarian", "mmd"), default="hungarian")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -59,21 +80,21 @@ def main() -> None:
     print(f"{len(table)} jets, {int(data['truth_counts'].sum())} truth / {int(data['reco_counts'].sum())} reco tracks")
 
     model = SlotSetGenerator(channels=64, iters=3)
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     gen = torch.Generator().manual_seed(args.seed)
     for step in range(args.steps):
         pick = train_jets[torch.randint(len(train_jets), (min(args.batch, len(train_jets)),), generator=gen)]
         batch = subset(data, pick.unique())
-        loss = set_generation_loss(model, batch, generator=gen)
+        loss = set_generation_loss(model, batch, kind=args.loss, generator=gen)
         opt.zero_grad()
         loss.backward()
         opt.step()
         if step % max(1, args.steps // 15) == 0 or step == args.steps - 1:
             model.eval()
             with torch.no_grad():
-                val = float(set_generation_loss(model, test, generator=torch.Generator().manual_seed(1)))
+                val = float(set_generation_loss(model, test, kind=args.loss, generator=torch.Generator().manual_seed(1)))
             model.train()
-            print(f"step {step:4d}  train hungarian {float(loss.detach()):.4f}  test hungarian {val:.4f}")
+            print(f"step {step:4d}  train {args.loss} {float(loss.detach()):.4f}  test {args.loss} {val:.4f}")
 
     model.eval()
     with torch.no_grad():

@@ -24,3 +24,15 @@ def test_public_contract_names():
     from pgjets.nn import knn_graph
 
     assert callable(knn_graph) and callable(image_to_graph)
+
+
+def test_export_named_like_its_module_is_the_object_not_the_module():
+    import subprocess
+    import sys
+
+    # A fresh interpreter: the submodule is imported first, then the name is taken from the package.
+    code = (
+        "import pgjets.data.jet_image, types; from pgjets.data import jet_image; "
+        "assert callable(jet_image) and not isinstance(jet_image, types.ModuleType), jet_image"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -210,6 +210,21 @@ def test_collinear_split_conserves_pt_and_positions():
     assert bool((out.batch[1:] >= out.batch[:-1]).all())
 
 
+def test_collinear_split_leaves_efn_unchanged_but_moves_pfn():
+    from pgjets.models.pfn import EnergyFlowNetwork, ParticleFlowNetwork
+
+    torch.manual_seed(0)
+    b = _batch((6, 9, 2, 12))
+    out = CollinearSplitting(max_splits=5, p=1.0, seed=3)(b)
+    assert out.num_nodes > b.num_nodes
+    efn = EnergyFlowNetwork(phi=(16, 16), f=(16,)).double().eval()
+    pfn = ParticleFlowNetwork(b.x.size(1), phi=(16, 16), f=(16,)).double().eval()
+    with torch.no_grad():
+        torch.testing.assert_close(efn(out), efn(b), atol=1e-10, rtol=0)
+        # A plain sum over particles counts the split particle twice: not collinear safe.
+        assert (pfn(out) - pfn(b)).abs().max() > 1e-3
+
+
 def test_collinear_split_all_and_none_and_edges_dropped():
     d = _jet(5, 3)
     d.edge_index = knn_graph(d.pos, 2)

@@ -218,7 +218,8 @@ class JetDataset(Dataset):
 
         Args:
             table (JetTable): The jets (each with at least one constituent).
-            representation, k, feature_set, **kwargs: As for :class:`JetDataset`.
+            representation, k, feature_set: As for :class:`JetDataset`.
+            **kwargs: The other arguments of :class:`JetDataset`.
         """
         ds = cls(None, representation=representation, k=k, feature_set=feature_set, **kwargs)
         ds._memory = _Features(table, feature_set)

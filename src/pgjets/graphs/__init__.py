@@ -1,4 +1,4 @@
-"""Graph builders: every input becomes a PyG ``Data`` graph (functions + ``BaseTransform``s)."""
+"""Graph builders: every input becomes a PyG ``Data`` graph (functions and ``BaseTransform`` classes)."""
 
 from .._lazy import lazy_exports
 
