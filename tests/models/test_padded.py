@@ -97,3 +97,17 @@ def test_gridcnn_padded_path_equals_reference(small_model):
     assert torch.equal(image, images[:, :, :h, :w])
     with torch.no_grad():
         torch.testing.assert_close(PaddedJetModel(model)(image, mask), model(b), atol=2e-5, rtol=1e-4)
+
+
+def test_part_without_pair_features(batch_of):
+    from pgjets.models.part import ParticleTransformer
+
+    torch.manual_seed(0)
+    model = ParticleTransformer(F, 2, embed_dims=(16,), heads=2, num_layers=1, num_cls_layers=1,
+                                use_pair_features=False).eval()
+    assert model.padded_inputs == ("x",)
+    b = batch_of([5, 2, 8])
+    with torch.no_grad():
+        torch.testing.assert_close(model.forward_padded(*pad_batch(b, ("x",))), model(b), atol=2e-5, rtol=1e-4)
+    with pytest.raises(TypeError, match="forward_padded takes"):
+        model.forward_padded(*pad_batch(b, ("x", "p4")))
