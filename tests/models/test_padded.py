@@ -111,3 +111,19 @@ def test_part_without_pair_features(batch_of):
         torch.testing.assert_close(model.forward_padded(*pad_batch(b, ("x",))), model(b), atol=2e-5, rtol=1e-4)
     with pytest.raises(TypeError, match="forward_padded takes"):
         model.forward_padded(*pad_batch(b, ("x", "p4")))
+
+
+@pytest.mark.parametrize("features", ["pos_z", "x"])
+def test_jetclr_encoder_padded_path(features, batch_of):
+    from pgjets.models.jetclr import JetCLREncoder
+
+    torch.manual_seed(0)
+    enc = JetCLREncoder(in_channels=3 if features == "pos_z" else F, channels=16, heads=2,
+                        features=features).eval()
+    b = batch_of([9, 3, 14, 1, 6])
+    b.pt[3] = 0.0  # a soft particle: never attended to, zero weight
+    with torch.no_grad():
+        out = PaddedJetModel(enc)(*pad_batch(b, enc.padded_inputs))
+        torch.testing.assert_close(out, enc(b), atol=2e-5, rtol=1e-4)
+    expl = torch._dynamo.explain(PaddedJetModel(enc))(*pad_batch(b, enc.padded_inputs))
+    assert expl.graph_break_count == 0

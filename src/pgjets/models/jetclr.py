@@ -207,6 +207,43 @@ class JetCLREncoder(nn.Module):
         """Representation :math:`r` of every jet in ``data``; see the class docstring."""
         return self.head(self.pooled(data))
 
+    @property
+    def padded_inputs(self) -> tuple[str, ...]:
+        """Fields of :meth:`forward_padded` (before the mask), see :func:`pgjets.models.padded.pad_batch`."""
+        return ("pos", "pt") if self.features == "pos_z" else ("x", "pt")
+
+    def forward_padded(self, u: Tensor, pt: Tensor, mask: Tensor) -> Tensor:
+        r"""Representations from padded jets (``torch.compile`` / ONNX path).
+
+        .. math::
+            z_{bi} = \frac{M_{bi}\, p_{T,bi}}{\sum_j M_{bj}\, p_{T,bj}}, \qquad
+            r_b = \mathrm{MLP}\Big(\sum_i z_{bi}\, h_{bi}^{(L)}\Big)
+
+        with attention restricted to the valid particles.  Equal to :meth:`forward`
+        on the same jets; no check for jets with zero total :math:`p_T` here.
+
+        Args:
+            u: ``pos`` :math:`(B, N, 2)` for ``features="pos_z"``, else ``x`` :math:`(B, N, F)`.
+            pt: Padded transverse momenta :math:`(B, N)`.
+            mask: Valid-particle mask :math:`(B, N)`.
+
+        Shapes:
+            - **output:** :math:`(B, \text{out\_channels})`
+        """
+        ptm = pt.to(u.dtype) * mask.to(u.dtype)
+        z = ptm / ptm.sum(1, keepdim=True)
+        if self.features == "pos_z":
+            u = torch.cat([u, z.unsqueeze(-1)], dim=-1)
+        h = self.embed(u)
+        bias = None
+        if self.pt_weighted_attention:
+            logz = torch.where(z > 0, torch.log(z.clamp_min(1e-30)), torch.full_like(z, _NO_KEY))
+            b, n = z.shape
+            bias = logz[:, None, None, :].expand(b, self.heads, n, n)
+        for block in self.blocks:
+            h = block.forward_padded(h, mask, bias)
+        return self.head((self.norm(h) * z.unsqueeze(-1)).sum(1))
+
     def __repr__(self) -> str:
         return (
             f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, channels={self.channels}, "
