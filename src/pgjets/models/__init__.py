@@ -14,5 +14,5 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "autoencoders": ["GraphAutoencoder", "JetVAE", "ConditionalVAE", "gaussian_kl", "reparameterize"],
     "set_generator": ["SlotSetGenerator", "set_generation_loss"],
     "registry": ["MODELS", "build_model", "representation_of"],
-    "padded": ["PaddedJetModel", "pad_batch", "pad_images", "masked_reduce", "has_padded_path"],
+    "padded": ["PaddedJetModel", "compile_padded", "pad_batch", "pad_images", "masked_reduce", "has_padded_path"],
 })
