@@ -315,7 +315,7 @@ class MultiHeadAttention(MessagePassing):
             if causal:
                 allowed = allowed & torch.ones(N, N, dtype=torch.bool, device=x.device).tril()
             allowed = allowed.unsqueeze(1)  # (B, 1, N, N)
-            mask = torch.zeros(B, 1, N, N, dtype=x.dtype, device=x.device)
+            mask = None if dense_bias is not None else torch.zeros(B, 1, N, N, dtype=x.dtype, device=x.device)
         else:
             edge_index = _check_edge_index(edge_index, n, n)
             if bool((b[edge_index[0]] != b[edge_index[1]]).any()):
@@ -337,7 +337,9 @@ class MultiHeadAttention(MessagePassing):
             if dense_bias.shape != (B, H, N, N):
                 raise InputShapeError(f"dense_bias must have shape {(B, H, N, N)}, got {tuple(dense_bias.shape)}")
             check_finite(dense_bias, "dense_bias")
-            mask = mask + dense_bias.to(x.dtype)
+            # without edges the bias is the whole additive mask: no zero block to add it to
+            mask = dense_bias.to(x.dtype) if mask is None else mask + dense_bias.to(x.dtype)
+        assert mask is not None
         # Rows without any allowed key would give NaN; let them attend to anything
         # and zero them afterwards (the sparse path gives an empty sum there).
         empty = ~allowed.any(-1, keepdim=True)  # (B, 1, N, 1)
