@@ -104,3 +104,29 @@ def test_registry_errors():
         build_model("resnet", 3)
     with pytest.raises(ValueError, match="unknown model"):
         representation_of("resnet")
+
+
+@pytest.mark.parametrize("pair_embed_dims", [(16,), (16, 8, 12)])
+def test_part_eval_pair_bias_fast_path_equals_reference(pair_embed_dims):
+    from pgjets.models.part import ParticleTransformer
+
+    torch.manual_seed(0)
+    b = batch_of([5, 1, 9, 3])
+    model = ParticleTransformer(b.x.size(1), 2, embed_dims=(16,), pair_embed_dims=pair_embed_dims, heads=4,
+                                num_layers=1, num_cls_layers=1)
+    model.train()
+    for _ in range(3):  # non-trivial running statistics in every batch norm
+        model(b)
+    model.eval()
+    assert model._folded_pair_embed() is not None
+    with torch.no_grad():
+        fast = model.pair_bias(b.p4, b.batch)
+        ref = model.pair_bias_reference(b.p4, b.batch)
+    assert fast.shape == ref.shape == (4, 4, 9, 9)
+    torch.testing.assert_close(fast, ref, atol=1e-4, rtol=1e-4)
+    assert bool((fast[1, :, 1:, :] == 0).all())  # padding rows of the one-particle jet
+    model.train()  # training mode is the reference itself
+    torch.manual_seed(1)
+    a = model.pair_bias(b.p4, b.batch)
+    torch.manual_seed(1)
+    assert torch.equal(a, model.pair_bias_reference(b.p4, b.batch))
