@@ -31,6 +31,9 @@ from ..errors import GraphSizeError, InputShapeError
 
 Backend = Literal["auto", "torch", "torch_cluster"]
 
+#: ``backend="auto"`` uses torch-cluster (when importable) up to this many dimensions, torch above.
+AUTO_CLUSTER_MAX_DIM = 3
+
 #: Largest number of distance entries materialised at once by the torch backend.
 MAX_BLOCK_ELEMENTS = 1 << 24
 
@@ -249,7 +252,7 @@ def knn_graph(
         flow: ``"source_to_target"`` or ``"target_to_source"``.
         cosine: Use cosine distance instead of Euclidean.
         backend: ``"torch"``, ``"torch_cluster"`` or ``"auto"`` (torch-cluster
-            when importable, else torch).
+            when importable and ``D <= AUTO_CLUSTER_MAX_DIM``, else torch).
         strict: Raise :class:`~pgjets.errors.GraphSizeError` if any non-empty
             graph has fewer than ``k`` candidate neighbours.
 
@@ -286,7 +289,11 @@ def knn_graph(
                 f"k={k} needs graphs of at least {need} nodes, but graph {g} has {int(counts[g])}"
             )
 
-    use_cluster = backend == "torch_cluster" or (backend == "auto" and torch_cluster_available())
+    # auto: torch-cluster's k-d trees win in 2-3 dimensions (jet (eta, phi) planes); in learned
+    # feature spaces (ParticleNet's later blocks, 64-256 dims) the batched torch path is faster.
+    use_cluster = backend == "torch_cluster" or (
+        backend == "auto" and x.size(1) <= AUTO_CLUSTER_MAX_DIM and torch_cluster_available()
+    )
     if backend == "torch_cluster" and not torch_cluster_available():
         from ..errors import MissingExtraError
 
@@ -323,4 +330,4 @@ def knn_graph(
     return torch.stack([target, source], dim=0)
 
 
-__all__ = ["knn_graph", "torch_cluster_available", "MAX_BLOCK_ELEMENTS", "MAX_BUCKETS"]
+__all__ = ["knn_graph", "torch_cluster_available", "MAX_BLOCK_ELEMENTS", "MAX_BUCKETS", "AUTO_CLUSTER_MAX_DIM"]
