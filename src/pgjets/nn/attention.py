@@ -311,11 +311,11 @@ class MultiHeadAttention(MessagePassing):
                 raise ValueError("edge_attr, attn_bias and edge_mask need edge_index; use dense_bias instead")
             if self.lin_edge is not None:
                 raise ValueError("this attention layer was built with edge_dim: pass edge_index and edge_attr")
-            allowed = node_mask[:, None, :].expand(B, N, N)
+            # a key-padding mask (B, 1, 1, N), broadcast by SDPA: no (B, 1, N, N) block to build and read
+            allowed = node_mask[:, None, None, :]
             if causal:
-                allowed = allowed & torch.ones(N, N, dtype=torch.bool, device=x.device).tril()
-            allowed = allowed.unsqueeze(1)  # (B, 1, N, N)
-            mask = None if dense_bias is not None else torch.zeros(B, 1, N, N, dtype=x.dtype, device=x.device)
+                allowed = allowed & torch.ones(N, N, dtype=torch.bool, device=x.device).tril()  # (B, 1, N, N)
+            mask = None if dense_bias is not None else torch.zeros(allowed.shape, dtype=x.dtype, device=x.device)
         else:
             edge_index = _check_edge_index(edge_index, n, n)
             if bool((b[edge_index[0]] != b[edge_index[1]]).any()):
@@ -342,7 +342,7 @@ class MultiHeadAttention(MessagePassing):
         assert mask is not None
         # Rows without any allowed key would give NaN; let them attend to anything
         # and zero them afterwards (the sparse path gives an empty sum there).
-        empty = ~allowed.any(-1, keepdim=True)  # (B, 1, N, 1)
+        empty = ~allowed.any(-1, keepdim=True)  # (B, 1, N or 1, 1)
         allowed = allowed | empty
         mask = mask.masked_fill(~allowed, float("-inf"))
         q = self.lin_q(xd).view(B, N, H, D).transpose(1, 2)
