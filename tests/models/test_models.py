@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch_geometric.data import Batch, Data
@@ -125,8 +127,16 @@ def test_part_eval_pair_bias_fast_path_equals_reference(pair_embed_dims):
     assert fast.shape == ref.shape == (4, 4, 9, 9)
     torch.testing.assert_close(fast, ref, atol=1e-4, rtol=1e-4)
     assert bool((fast[1, :, 1:, :] == 0).all())  # padding rows of the one-particle jet
-    model.train()  # training mode is the reference itself
-    torch.manual_seed(1)
-    a = model.pair_bias(b.p4, b.batch)
-    torch.manual_seed(1)
-    assert torch.equal(a, model.pair_bias_reference(b.p4, b.batch))
+    # training mode: same output, gradients and running statistics as the reference
+    model.train()
+    ref_model = copy.deepcopy(model)
+    fast = model.pair_bias(b.p4, b.batch)
+    ref = ref_model.pair_bias_reference(b.p4, b.batch)
+    torch.testing.assert_close(fast, ref, atol=1e-4, rtol=1e-4)
+    g = torch.randn(ref.shape, generator=torch.Generator().manual_seed(2))
+    (fast * g).sum().backward()
+    (ref * g).sum().backward()
+    for (name, p), (_, q) in zip(model.pair_embed.named_parameters(), ref_model.pair_embed.named_parameters()):
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-4, rtol=1e-3, msg=name)
+    for (name, u), (_, v) in zip(model.pair_embed.named_buffers(), ref_model.pair_embed.named_buffers()):
+        torch.testing.assert_close(u, v, atol=1e-5, rtol=1e-4, msg=name)

@@ -143,18 +143,48 @@ class ParticleTransformer(nn.Module):
             layers.append((w, b, act))
         return layers if pre is None else None
 
+    def _pair_embed_weighted(self, feats: Tensor, weight: Tensor) -> Tensor:
+        r"""Training-mode pair MLP on unordered pairs, batch norms weighted as over ordered pairs.
+
+        Pair :math:`\{i, j\}` with :math:`i \ne j` stands for the two ordered pairs
+        :math:`(i, j)` and :math:`(j, i)` (weight 2), :math:`i = j` for one (weight 1); the batch
+        mean and (biased) variance are the weighted ones, the running statistics are updated with
+        the unbiased variance of the ordered pairs, exactly as ``BatchNorm1d`` on all ordered pairs.
+        """
+        total = weight.sum()
+        n = float(total)
+        w = (weight / total).unsqueeze(1)
+        h = feats
+        for m in self.pair_embed:
+            if isinstance(m, nn.BatchNorm1d):
+                mean = (w * h).sum(0)
+                var = (w * (h - mean).square()).sum(0)
+                if m.track_running_stats and m.running_mean is not None:
+                    with torch.no_grad():
+                        m.num_batches_tracked.add_(1)
+                        mom = m.momentum if m.momentum is not None else 1.0 / float(m.num_batches_tracked)
+                        m.running_mean.mul_(1 - mom).add_(mom * mean.detach())
+                        m.running_var.mul_(1 - mom).add_(mom * var.detach() * (n / max(n - 1.0, 1.0)))
+                h = (h - mean) * torch.rsqrt(var + m.eps)
+                if m.affine:
+                    h = h * m.weight + m.bias
+            else:
+                h = m(h)
+        return h
+
     def pair_bias(self, p4: Tensor, batch: Tensor) -> Tensor:
         r"""Interaction bias ``(B, H, N_max, N_max)``; pairs with padding get 0.
 
-        In eval mode the pair features are symmetric, :math:`U_{ij} = U_{ji}`, so the pair MLP
-        (batch norms folded into the linear maps) runs on the pairs :math:`i \ge j` only and
-        the result is mirrored; equal to :meth:`pair_bias_reference` up to rounding.  In
-        training mode (batch statistics over all ordered pairs) this is the reference.
+        The pair features are symmetric, :math:`U_{ij} = U_{ji}`, so the pair MLP runs on the
+        pairs :math:`i \ge j` only and the result is mirrored.  In eval mode the batch norms are
+        folded into the linear maps; in training mode they are weighted so that their statistics
+        (and gradients) are those over all ordered pairs.  Equal to :meth:`pair_bias_reference`
+        up to rounding in both modes.
         """
-        if self.training:
+        layers = None if self.training else self._folded_pair_embed()
+        if not self.training and layers is None:
             return self.pair_bias_reference(p4, batch)
-        layers = self._folded_pair_embed()
-        if layers is None:
+        if self.training and not all(isinstance(m, (nn.BatchNorm1d, nn.Linear, nn.GELU)) for m in self.pair_embed):
             return self.pair_bias_reference(p4, batch)
         dense, mask = to_dense_batch(p4, batch)
         B, N = mask.shape
@@ -162,11 +192,14 @@ class ParticleTransformer(nn.Module):
         g, t = torch.nonzero(mask[:, rows] & mask[:, cols], as_tuple=True)
         i, j = rows[t], cols[t]
         feats = dense_pairwise_features(dense, mask)[g, i, j]  # (pairs, 4)
-        h = feats
-        for w, b, act in layers:
-            h = torch.nn.functional.linear(h, w, b)
-            if act is not None:
-                h = act(h)
+        if layers is None:
+            h = self._pair_embed_weighted(feats, torch.where(i == j, 1.0, 2.0).to(feats.dtype))
+        else:
+            h = feats
+            for w, b, act in layers:
+                h = torch.nn.functional.linear(h, w, b)
+                if act is not None:
+                    h = act(h)
         out = h.new_zeros(B, N, N, self.heads)
         out[g, i, j] = h
         out[g, j, i] = h
