@@ -26,7 +26,9 @@ test: install-ext
 test-fast: install
 	$(PYTHON) -m pytest -q -m "not slow"
 
-bench: install
+# All seven benchmarks of issue #6 (quick defaults, CPU); see benchmarks/README.md.
+bench: install-ext
+	$(PIP) install -q -e ".[bench]"
 	$(PYTHON) benchmarks/run_all.py
 
 clean:
