@@ -302,8 +302,14 @@ class MultiHeadAttention(MessagePassing):
         b = _batch_from(n, batch, ptr, x.device)
         if n > 1 and bool((b[1:] < b[:-1]).any()):
             raise InputShapeError("dense=True needs batch sorted in ascending order (as PyG batches are)")
-        xd, node_mask = to_dense_batch(x, b)  # (B, N, C), (B, N)
-        B, N, _ = xd.shape
+        # Q, K, V of the real nodes only (one fused matmul), padded once: padding rows are never
+        # projected (padded keys are masked, padded queries dropped).
+        lins = (self.lin_q, self.lin_k, self.lin_v)
+        w_qkv = torch.cat([lin.weight for lin in lins])
+        b_qkv = None if self.lin_q.bias is None else torch.cat([lin.bias for lin in lins])  # all or none
+        qkv = F.linear(x, w_qkv, b_qkv)
+        qkv_d, node_mask = to_dense_batch(qkv, b)  # (B, N, 3C), (B, N)
+        B, N, _ = qkv_d.shape
         H, D = self.heads, self.head_dim
         pos = local_positions(b)
         if edge_index is None:
@@ -345,9 +351,7 @@ class MultiHeadAttention(MessagePassing):
         empty = ~allowed.any(-1, keepdim=True)  # (B, 1, N or 1, 1)
         allowed = allowed | empty
         mask = mask.masked_fill(~allowed, float("-inf"))
-        q = self.lin_q(xd).view(B, N, H, D).transpose(1, 2)
-        k = self.lin_k(xd).view(B, N, H, D).transpose(1, 2)
-        v = self.lin_v(xd).view(B, N, H, D).transpose(1, 2)
+        q, k, v = (t.reshape(B, N, H, D).transpose(1, 2) for t in qkv_d.split(self.channels, dim=-1))
         out = F.scaled_dot_product_attention(  # mask in q's dtype: under autocast q may be half
             q, k, v, attn_mask=mask.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
         )  # (B, H, N, D)
