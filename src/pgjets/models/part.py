@@ -153,21 +153,25 @@ class ParticleTransformer(nn.Module):
         """
         total = weight.sum()
         n = float(total)
-        w = (weight / total).unsqueeze(1)
+        w = weight / total
         h = feats
         for m in self.pair_embed:
             if isinstance(m, nn.BatchNorm1d):
-                mean = (w * h).sum(0)
-                var = (w * (h - mean).square()).sum(0)
+                # weighted moments as two matrix-vector products (few passes over the pairs)
+                mean = w @ h
+                var = (w @ (h * h) - mean * mean).clamp_min(0.0)
                 if m.track_running_stats and m.running_mean is not None:
                     with torch.no_grad():
                         m.num_batches_tracked.add_(1)
                         mom = m.momentum if m.momentum is not None else 1.0 / float(m.num_batches_tracked)
                         m.running_mean.mul_(1 - mom).add_(mom * mean.detach())
                         m.running_var.mul_(1 - mom).add_(mom * var.detach() * (n / max(n - 1.0, 1.0)))
-                h = (h - mean) * torch.rsqrt(var + m.eps)
+                scale = torch.rsqrt(var + m.eps)
                 if m.affine:
-                    h = h * m.weight + m.bias
+                    scale = scale * m.weight
+                    h = torch.addcmul(m.bias - mean * scale, h, scale)  # (h - mean) * scale + bias
+                else:
+                    h = torch.addcmul(-mean * scale, h, scale)
             else:
                 h = m(h)
         return h
