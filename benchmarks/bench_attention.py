@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--jets", type=int, default=128)
     parser.add_argument("--channels", type=int, default=128)
     parser.add_argument("--heads", type=int, default=8)
-    add_common_arguments(parser, repeats=20, warmup=3)
+    add_common_arguments(parser, repeats=40, warmup=3)
     args = parser.parse_args()
     device = setup(args)
     from torch_geometric.utils import to_dense_batch
