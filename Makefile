@@ -26,10 +26,12 @@ test: install-ext
 test-fast: install
 	$(PYTHON) -m pytest -q -m "not slow"
 
-# All seven benchmarks of issue #6 (quick defaults, CPU); see benchmarks/README.md.
-bench: install-ext
+bench: install
 	$(PIP) install -q -e ".[bench]"
 	$(PYTHON) benchmarks/run_all.py
 
 clean:
 	rm -rf build dist .pytest_cache src/*.egg-info
+
+# All seven benchmarks of issue #6 (benchmarks/README.md); torch-cluster is the kNN peer.
+bench: install-ext

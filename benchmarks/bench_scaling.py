@@ -64,8 +64,11 @@ def step_fns(peer, ours, batch, w):
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed (extra 'plot'): no plot written")
+        return
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
