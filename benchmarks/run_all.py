@@ -1,29 +1,61 @@
-"""Run the CPU benchmarks in one command (``make bench``); results go to benchmarks/results/.
+"""Run all seven benchmarks of issue #6 in one command (``make bench``); JSON lines go to results/.
 
-GPU and large-sample scripts (``gpu_smoke.py``, ``large_sample.py``) are run by hand on a machine
-that has a GPU.
+Quick defaults (a few minutes on a 2-core machine, one CPU thread per measurement); every
+script takes flags for bigger runs (``--repeats``, sizes, ``--device cuda``).  ``--only NAME``
+runs a subset; ``--device cuda`` is passed to the scripts that support it.  The large-sample
+training (``large_sample.py``) and the GPU smoke test (``gpu_smoke.py``) are run by hand.
+
+    python benchmarks/run_all.py [--only particlenet knn] [--device cpu] [--threads 1]
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-OUT = str(HERE / "results" / "graph_building.jsonl")
-SCRIPTS = [
-    ["bench_graph_building.py", "--k", "16", "--out", OUT],
-    ["bench_graph_building.py", "--k", "0", "--out", OUT],
-]
+RESULTS = HERE / "results"
+
+#: name -> (script, extra arguments, takes --device/--threads/--out)
+BENCHMARKS: dict[str, tuple[str, list[str], bool]] = {
+    "particlenet": ("bench_particlenet.py", [], True),                 # 1
+    "part": ("bench_part.py", [], True),                               # 2
+    "knn": ("bench_knn.py", [], True),                                 # 3
+    "grid_conv": ("bench_grid_conv.py", [], True),                     # 4
+    "attention": ("bench_attention.py", [], True),                     # 5
+    "graph_building": ("bench_graph_building.py", ["--k", "0"], False),  # 6a
+    "graph_building_knn": ("bench_graph_building.py", ["--k", "16"], False),
+    "streaming": ("bench_streaming.py", [], False),                    # 6b
+    "scaling": ("bench_scaling.py", [], True),                         # 7
+}
 
 
 def main() -> int:
-    (HERE / "results").mkdir(exist_ok=True)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), default=None)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON lines file (default results/bench_<date>.jsonl)")
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    out = args.out or RESULTS / f"bench_{datetime.now(timezone.utc):%Y%m%d}.jsonl"
     status = 0
-    for script, *args in SCRIPTS:
-        print(f"== {script}", flush=True)
-        status |= subprocess.call([sys.executable, str(HERE / script), *args])
+    for name in args.only or list(BENCHMARKS):
+        script, extra, common = BENCHMARKS[name]
+        cmd = [sys.executable, str(HERE / script), *extra, "--out", str(out), "--threads", str(args.threads)]
+        if common:
+            cmd += ["--device", args.device]
+        print(f"== {name}: {script} {' '.join(extra)}", flush=True)
+        t0 = time.perf_counter()
+        rc = subprocess.call(cmd)
+        print(f"   ({time.perf_counter() - t0:.0f} s, exit {rc})", flush=True)
+        status |= rc
+    print(f"results appended to {out}")
     return status
 
 

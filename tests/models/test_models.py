@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch_geometric.data import Batch
@@ -90,3 +92,37 @@ def test_registry_errors():
         build_model("resnet", 3)
     with pytest.raises(ValueError, match="unknown model"):
         representation_of("resnet")
+
+
+@pytest.mark.parametrize("pair_embed_dims", [(16,), (16, 8, 12)])
+def test_part_eval_pair_bias_fast_path_equals_reference(pair_embed_dims):
+    from pgjets.models.part import ParticleTransformer
+
+    torch.manual_seed(0)
+    b = batch_of([5, 1, 9, 3])
+    model = ParticleTransformer(b.x.size(1), 2, embed_dims=(16,), pair_embed_dims=pair_embed_dims, heads=4,
+                                num_layers=1, num_cls_layers=1)
+    model.train()
+    for _ in range(3):  # non-trivial running statistics in every batch norm
+        model(b)
+    model.eval()
+    assert model._folded_pair_embed() is not None
+    with torch.no_grad():
+        fast = model.pair_bias(b.p4, b.batch)
+        ref = model.pair_bias_reference(b.p4, b.batch)
+    assert fast.shape == ref.shape == (4, 4, 9, 9)
+    torch.testing.assert_close(fast, ref, atol=1e-4, rtol=1e-4)
+    assert bool((fast[1, :, 1:, :] == 0).all())  # padding rows of the one-particle jet
+    # training mode: same output, gradients and running statistics as the reference
+    model.train()
+    ref_model = copy.deepcopy(model)
+    fast = model.pair_bias(b.p4, b.batch)
+    ref = ref_model.pair_bias_reference(b.p4, b.batch)
+    torch.testing.assert_close(fast, ref, atol=1e-4, rtol=1e-4)
+    g = torch.randn(ref.shape, generator=torch.Generator().manual_seed(2))
+    (fast * g).sum().backward()
+    (ref * g).sum().backward()
+    for (name, p), (_, q) in zip(model.pair_embed.named_parameters(), ref_model.pair_embed.named_parameters()):
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-4, rtol=1e-3, msg=name)
+    for (name, u), (_, v) in zip(model.pair_embed.named_buffers(), ref_model.pair_embed.named_buffers()):
+        torch.testing.assert_close(u, v, atol=1e-5, rtol=1e-4, msg=name)

@@ -113,3 +113,42 @@ def test_bad_input():
         GridConv(2, 3).load_conv2d_weights(torch.nn.Conv2d(3, 3, 3))
     with pytest.raises(TypeError):
         GridConv.from_conv2d(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_dense_full_grid_path_equals_message_passing(bias):
+    torch.manual_seed(2)
+    imgs = _images(b=3, c=2, h=5, w=6, seed=2)
+    conv = torch.nn.Conv2d(2, 4, 3, padding="same", bias=bias)
+    gconv = GridConv.from_conv2d(conv)
+    g = images_to_batch(imgs, connectivity=8)
+    assert g.edge_index.size(1) == 3 * gconv.full_grid_edges(5, 6)
+    ref = gconv(g.x, g.edge_index, g.edge_attr)  # message passing (reference)
+    x = g.x.clone().requires_grad_(True)
+    out = gconv(x, g.edge_index, g.edge_attr, grid_size=(5, 6))  # one conv2d
+    assert (out - ref).abs().max() < 1e-5
+    assert (out - conv(imgs).permute(0, 2, 3, 1).reshape(-1, 4)).abs().max() < 1e-5
+    out.sum().backward()
+    assert x.grad is not None and gconv.weight.grad is not None
+
+
+def test_dense_path_falls_back_where_the_graph_misses_kernel_offsets():
+    torch.manual_seed(3)
+    imgs = _images(b=2, c=2, h=5, w=5, seed=3)
+    # 4-connectivity lacks the diagonal offsets: not a conv2d, message passing must run
+    g4 = images_to_batch(imgs, connectivity=4)
+    gconv = GridConv(2, 3)
+    ref = gconv(g4.x, g4.edge_index, g4.edge_attr)
+    out = gconv(g4.x, g4.edge_index, g4.edge_attr, grid_size=(5, 5))
+    assert torch.equal(out, ref)
+    # kernel 5 on an 8-neighbour graph: offsets of 2 are never connected
+    g8 = images_to_batch(imgs, connectivity=8)
+    gconv5 = GridConv(2, 3, kernel_size=5)
+    ref5 = gconv5(g8.x, g8.edge_index, g8.edge_attr)
+    assert torch.equal(gconv5(g8.x, g8.edge_index, g8.edge_attr, grid_size=(5, 5)), ref5)
+    # sparse images (dropped zeros) are not full grids
+    keep = (torch.arange(25) % 3 != 0).view(1, 1, 5, 5)  # 16 of 25 pixels per image
+    gs = images_to_batch(imgs * keep, connectivity=8, drop_zeros=True)
+    assert gs.num_nodes == 32
+    ref_s = gconv(gs.x, gs.edge_index, gs.edge_attr)
+    assert torch.equal(gconv(gs.x, gs.edge_index, gs.edge_attr, grid_size=(5, 5)), ref_s)

@@ -129,3 +129,29 @@ def test_missing_torch_cluster_is_a_clear_error(monkeypatch):
         knn_graph(x, 2, batch, backend="torch_cluster")
     # auto falls back to pure torch
     assert knn_graph(x, 2, batch, backend="auto").shape[1] == 14
+
+
+@pytest.mark.parametrize("dim", [2, 16])
+@pytest.mark.parametrize("loop", [False, True])
+@pytest.mark.parametrize("cosine", [False, True])
+def test_bucketed_fast_path_equals_padded_reference(dim, loop, cosine, monkeypatch):
+    # uneven sizes (as jets are: 20-150 particles) so that several size buckets are used
+    g = torch.Generator().manual_seed(5)
+    sizes = torch.randint(0, 60, (37,), generator=g).tolist() + [1, 2, 150]
+    x, batch = make_batch(sizes, dim, seed=4)
+    counts = torch.bincount(batch, minlength=len(sizes))
+    assert len(knn_module._size_buckets(sorted(sizes))) > 1
+    for max_block in (knn_module.MAX_BLOCK_ELEMENTS, 500):  # with and without row chunking
+        monkeypatch.setattr(knn_module, "MAX_BLOCK_ELEMENTS", max_block)
+        src, dst = knn_module._knn_torch(x, 7, batch, counts, loop, cosine)
+        ref_src, ref_dst = knn_module._knn_torch_padded(x, 7, batch, counts, loop, cosine)
+        assert torch.equal(dst, ref_dst)
+        if dim == 2 and not cosine:  # exact distances: identical order, ties aside (none here)
+            assert torch.equal(src, ref_src)
+        else:  # matmul rounding may swap near-ties inside a neighbour list: same sets
+            n = x.size(0)
+            a = torch.zeros(n, n, dtype=torch.bool)
+            b = torch.zeros(n, n, dtype=torch.bool)
+            a[dst, src] = True
+            b[ref_dst, ref_src] = True
+            assert torch.equal(a, b)

@@ -16,7 +16,7 @@ Without positional encodings the output is permutation invariant.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -90,8 +90,8 @@ class ParticleTransformer(nn.Module):
         #: Fields of :meth:`forward_padded` (before the mask).
         self.padded_inputs: tuple[str, ...] = ("x", "p4") if use_pair_features else ("x",)
 
-    def pair_bias(self, p4: Tensor, batch: Tensor) -> Tensor:
-        """Interaction bias ``(B, H, N_max, N_max)``; pairs with padding get 0."""
+    def pair_bias_reference(self, p4: Tensor, batch: Tensor) -> Tensor:
+        """Interaction bias ``(B, H, N_max, N_max)`` through the pair MLP on every ordered pair (reference)."""
         dense, mask = to_dense_batch(p4, batch)
         feats = dense_pairwise_features(dense, mask)  # (B, N, N, 4)
         B, N = mask.shape
@@ -99,6 +99,117 @@ class ParticleTransformer(nn.Module):
         emb = self.pair_embed(feats[pair_mask])
         out = emb.new_zeros(B, N, N, self.heads)
         out[pair_mask] = emb
+        return out.permute(0, 3, 1, 2).contiguous()
+
+    def _folded_pair_embed(self) -> Optional[list[tuple[Tensor, Tensor, Optional[nn.Module]]]]:
+        """The eval-mode pair MLP as ``(weight, bias, activation)`` layers, batch norms folded in.
+
+        Returns ``None`` unless the MLP is the usual ``BN, (Linear, BN, GELU)*, Linear`` stack
+        with running statistics.
+        """
+        mods = list(self.pair_embed)
+        if not all(isinstance(m, (nn.BatchNorm1d, nn.Linear, nn.GELU)) for m in mods):
+            return None
+        if any(isinstance(m, nn.BatchNorm1d) and (m.running_mean is None or not m.affine) for m in mods):
+            return None
+
+        def bn_affine(bn: nn.BatchNorm1d) -> tuple[Tensor, Tensor]:
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            return scale, bn.bias - bn.running_mean * scale
+
+        layers: list[tuple[Tensor, Tensor, Optional[nn.Module]]] = []
+        pre: Optional[tuple[Tensor, Tensor]] = None
+        i = 0
+        while i < len(mods):
+            m = mods[i]
+            if isinstance(m, nn.BatchNorm1d) and not layers and pre is None:
+                pre = bn_affine(m)  # input normalisation, folded into the next linear map
+                i += 1
+                continue
+            if not isinstance(m, nn.Linear):
+                return None
+            w = m.weight
+            b = m.bias if m.bias is not None else w.new_zeros(w.size(0))
+            if pre is not None:
+                b = b + w @ pre[1]
+                w = w * pre[0]
+                pre = None
+            i += 1
+            if i < len(mods) and isinstance(mods[i], nn.BatchNorm1d):
+                scale, shift = bn_affine(mods[i])
+                w, b = w * scale[:, None], b * scale + shift
+                i += 1
+            act = None
+            if i < len(mods) and isinstance(mods[i], nn.GELU):
+                act = mods[i]
+                i += 1
+            layers.append((w, b, act))
+        return layers if pre is None else None
+
+    def _pair_embed_weighted(self, feats: Tensor, weight: Tensor) -> Tensor:
+        r"""Training-mode pair MLP on unordered pairs, batch norms weighted as over ordered pairs.
+
+        Pair :math:`\{i, j\}` with :math:`i \ne j` stands for the two ordered pairs
+        :math:`(i, j)` and :math:`(j, i)` (weight 2), :math:`i = j` for one (weight 1); the batch
+        mean and (biased) variance are the weighted ones, the running statistics are updated with
+        the unbiased variance of the ordered pairs, exactly as ``BatchNorm1d`` on all ordered pairs.
+        """
+        total = weight.sum()
+        n = float(total)
+        w = weight / total
+        h = feats
+        for m in self.pair_embed:
+            if isinstance(m, nn.BatchNorm1d):
+                # weighted moments as two matrix-vector products (few passes over the pairs)
+                mean = w @ h
+                var = (w @ (h * h) - mean * mean).clamp_min(0.0)
+                if m.track_running_stats and m.running_mean is not None:
+                    with torch.no_grad():
+                        m.num_batches_tracked.add_(1)
+                        mom = m.momentum if m.momentum is not None else 1.0 / float(m.num_batches_tracked)
+                        m.running_mean.mul_(1 - mom).add_(mom * mean.detach())
+                        m.running_var.mul_(1 - mom).add_(mom * var.detach() * (n / max(n - 1.0, 1.0)))
+                scale = torch.rsqrt(var + m.eps)
+                if m.affine:
+                    scale = scale * m.weight
+                    h = torch.addcmul(m.bias - mean * scale, h, scale)  # (h - mean) * scale + bias
+                else:
+                    h = torch.addcmul(-mean * scale, h, scale)
+            else:
+                h = m(h)
+        return h
+
+    def pair_bias(self, p4: Tensor, batch: Tensor) -> Tensor:
+        r"""Interaction bias ``(B, H, N_max, N_max)``; pairs with padding get 0.
+
+        The pair features are symmetric, :math:`U_{ij} = U_{ji}`, so the pair MLP runs on the
+        pairs :math:`i \ge j` only and the result is mirrored.  In eval mode the batch norms are
+        folded into the linear maps; in training mode they are weighted so that their statistics
+        (and gradients) are those over all ordered pairs.  Equal to :meth:`pair_bias_reference`
+        up to rounding in both modes.
+        """
+        layers = None if self.training else self._folded_pair_embed()
+        if not self.training and layers is None:
+            return self.pair_bias_reference(p4, batch)
+        if self.training and not all(isinstance(m, (nn.BatchNorm1d, nn.Linear, nn.GELU)) for m in self.pair_embed):
+            return self.pair_bias_reference(p4, batch)
+        dense, mask = to_dense_batch(p4, batch)
+        B, N = mask.shape
+        rows, cols = torch.tril_indices(N, N, device=p4.device)  # rows >= cols
+        g, t = torch.nonzero(mask[:, rows] & mask[:, cols], as_tuple=True)
+        i, j = rows[t], cols[t]
+        feats = dense_pairwise_features(dense, mask)[g, i, j]  # (pairs, 4)
+        if layers is None:
+            h = self._pair_embed_weighted(feats, torch.where(i == j, 1.0, 2.0).to(feats.dtype))
+        else:
+            h = feats
+            for w, b, act in layers:
+                h = torch.nn.functional.linear(h, w, b)
+                if act is not None:
+                    h = act(h)
+        out = h.new_zeros(B, N, N, self.heads)
+        out[g, i, j] = h
+        out[g, j, i] = h
         return out.permute(0, 3, 1, 2).contiguous()
 
     def node_embeddings(self, data) -> Tensor:

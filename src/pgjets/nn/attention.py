@@ -302,8 +302,14 @@ class MultiHeadAttention(MessagePassing):
         b = _batch_from(n, batch, ptr, x.device)
         if n > 1 and bool((b[1:] < b[:-1]).any()):
             raise InputShapeError("dense=True needs batch sorted in ascending order (as PyG batches are)")
-        xd, node_mask = to_dense_batch(x, b)  # (B, N, C), (B, N)
-        B, N, _ = xd.shape
+        # Q, K, V of the real nodes only (one fused matmul), padded once: padding rows are never
+        # projected (padded keys are masked, padded queries dropped).
+        lins = (self.lin_q, self.lin_k, self.lin_v)
+        w_qkv = torch.cat([lin.weight for lin in lins])
+        b_qkv = None if self.lin_q.bias is None else torch.cat([lin.bias for lin in lins])  # all or none
+        qkv = F.linear(x, w_qkv, b_qkv)
+        qkv_d, node_mask = to_dense_batch(qkv, b)  # (B, N, 3C), (B, N)
+        B, N, _ = qkv_d.shape
         H, D = self.heads, self.head_dim
         pos = local_positions(b)
         if edge_index is None:
@@ -311,11 +317,11 @@ class MultiHeadAttention(MessagePassing):
                 raise ValueError("edge_attr, attn_bias and edge_mask need edge_index; use dense_bias instead")
             if self.lin_edge is not None:
                 raise ValueError("this attention layer was built with edge_dim: pass edge_index and edge_attr")
-            allowed = node_mask[:, None, :].expand(B, N, N)
+            # a key-padding mask (B, 1, 1, N), broadcast by SDPA: no (B, 1, N, N) block to build and read
+            allowed = node_mask[:, None, None, :]
             if causal:
-                allowed = allowed & torch.ones(N, N, dtype=torch.bool, device=x.device).tril()
-            allowed = allowed.unsqueeze(1)  # (B, 1, N, N)
-            mask = torch.zeros(B, 1, N, N, dtype=x.dtype, device=x.device)
+                allowed = allowed & torch.ones(N, N, dtype=torch.bool, device=x.device).tril()  # (B, 1, N, N)
+            mask = None if dense_bias is not None else torch.zeros(allowed.shape, dtype=x.dtype, device=x.device)
         else:
             edge_index = _check_edge_index(edge_index, n, n)
             if bool((b[edge_index[0]] != b[edge_index[1]]).any()):
@@ -337,15 +343,15 @@ class MultiHeadAttention(MessagePassing):
             if dense_bias.shape != (B, H, N, N):
                 raise InputShapeError(f"dense_bias must have shape {(B, H, N, N)}, got {tuple(dense_bias.shape)}")
             check_finite(dense_bias, "dense_bias")
-            mask = mask + dense_bias.to(x.dtype)
+            # without edges the bias is the whole additive mask: no zero block to add it to
+            mask = dense_bias.to(x.dtype) if mask is None else mask + dense_bias.to(x.dtype)
+        assert mask is not None
         # Rows without any allowed key would give NaN; let them attend to anything
         # and zero them afterwards (the sparse path gives an empty sum there).
-        empty = ~allowed.any(-1, keepdim=True)  # (B, 1, N, 1)
+        empty = ~allowed.any(-1, keepdim=True)  # (B, 1, N or 1, 1)
         allowed = allowed | empty
         mask = mask.masked_fill(~allowed, float("-inf"))
-        q = self.lin_q(xd).view(B, N, H, D).transpose(1, 2)
-        k = self.lin_k(xd).view(B, N, H, D).transpose(1, 2)
-        v = self.lin_v(xd).view(B, N, H, D).transpose(1, 2)
+        q, k, v = (t.reshape(B, N, H, D).transpose(1, 2) for t in qkv_d.split(self.channels, dim=-1))
         out = F.scaled_dot_product_attention(  # mask in q's dtype: under autocast q may be half
             q, k, v, attn_mask=mask.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
         )  # (B, H, N, D)

@@ -22,6 +22,14 @@ Implementation: all offset projections are computed at once per node,
 ``x @ W_all -> (N, K*K, F')``, and each edge gathers the row of its source and
 offset from that table (one gather and one scatter-add, no Python loop over
 offsets).
+
+Dense fast path: when the caller passes ``grid_size=(H, W)`` and the graph is a
+batch of *full* grid graphs (every pixel a node, row-major per image, as
+:func:`~pgjets.graphs.image.images_to_batch` builds with ``drop_zeros=False``)
+whose connectivity covers the kernel, the nodes are reshaped to
+``(B, F, H, W)`` and :func:`torch.nn.functional.conv2d` runs instead (same
+result, a fused kernel).  Sparse images (dropped zero pixels) keep the
+message-passing path, whose cost scales with the kept pixels only.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
@@ -147,7 +156,48 @@ class GridConv(MessagePassing):
         idx = (off[:, 0] + r) * self.kernel_size + (off[:, 1] + r)
         return idx, inside
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
+    def full_grid_edges(self, height: int, width: int) -> int:
+        r"""Edges of one full ``height x width`` grid graph whose neighbourhood is the kernel's.
+
+        .. math::
+            E = \sum_{0 < \lVert \boldsymbol{\delta} \rVert_\infty \le \rho}
+                (H - |\delta_r|)^+ (W - |\delta_c|)^+
+        """
+        r = self.radius
+        return sum(max(0, height - abs(dr)) * max(0, width - abs(dc))
+                   for dr in range(-r, r + 1) for dc in range(-r, r + 1) if (dr, dc) != (0, 0))
+
+    def conv2d_weight(self) -> Tensor:
+        """The weights as a ``Conv2d`` kernel, shape ``(F', F, K, K)``."""
+        k = self.kernel_size
+        return self.weight.view(k, k, self.in_channels, self.out_channels).permute(3, 2, 0, 1)
+
+    def _dense_grid(self, x: Tensor, edge_index: Tensor, grid_size) -> Optional[Tensor]:
+        """Conv2d on full grids, or ``None`` when the graph is not a batch of full grids."""
+        h, w = (int(v) for v in grid_size)
+        n = x.size(0)
+        if h <= 0 or w <= 0 or n % (h * w) != 0:
+            return None
+        b = n // (h * w)
+        if self.radius > 0 and edge_index.size(1) != b * self.full_grid_edges(h, w):
+            return None  # not every in-kernel neighbour is connected (e.g. 4-connectivity)
+        img = x.view(b, h, w, self.in_channels).permute(0, 3, 1, 2)
+        out = F.conv2d(img, self.conv2d_weight(), self.bias, padding=self.radius)
+        return out.permute(0, 2, 3, 1).reshape(n, self.out_channels)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor,
+                grid_size: Optional[tuple[int, int]] = None) -> Tensor:
+        r"""Apply the layer.
+
+        Args:
+            x: Node features ``(N, F)``.
+            edge_index: ``(2, E)`` grid-graph edges.
+            edge_attr: ``(E, 2)`` offsets :math:`\mathbf{pos}_j - \mathbf{pos}_i`.
+            grid_size: ``(H, W)`` when the graph is a batch of *full* ``H x W`` grids, nodes in
+                row-major order per image (``images_to_batch(..., drop_zeros=False)``); then, if
+                the edge count shows that every in-kernel neighbour is connected, the layer runs
+                as one ``conv2d`` (same result).  ``None`` always uses message passing.
+        """
         check_ndim(x, 2, "x", "(num_nodes, channels)")
         if x.size(1) != self.in_channels:
             raise InputShapeError(f"x has {x.size(1)} channels, GridConv expects {self.in_channels}")
@@ -161,6 +211,10 @@ class GridConv(MessagePassing):
                 f"got {tuple(edge_attr.shape)}"
             )
         check_finite(edge_attr, "edge_attr")
+        if grid_size is not None:
+            dense = self._dense_grid(x, edge_index, grid_size)
+            if dense is not None:
+                return dense
 
         n = x.size(0)
         kk = self.weight.size(0)

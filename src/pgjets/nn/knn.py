@@ -10,10 +10,12 @@ same graph with the smallest distance
                        {\lVert \mathbf{x}_i \rVert \, \lVert \mathbf{x}_j \rVert}
     \quad (\text{cosine})
 
-become the neighbours of :math:`i`.  The pure-torch backend scatters the nodes
-into a padded ``(B, N_max, D)`` block, computes the distance blocks of all
-graphs at once (chunked over query rows so that memory stays bounded) and keeps
-the :math:`k` smallest with :func:`torch.topk`.  Graphs with fewer than
+become the neighbours of :math:`i`.  The pure-torch backend sorts the graphs by size,
+cuts them into a few buckets of similar size, scatters the nodes of each bucket
+into a padded ``(G, N_b, D)`` block, computes the distance blocks of all its
+graphs at once (chunked over query rows so that memory stays bounded), keeps
+the :math:`k` smallest with :func:`torch.topk` and writes each edge straight
+into its sorted slot.  Graphs with fewer than
 :math:`k` other nodes get all of them; empty graphs get no edges.
 """
 
@@ -28,6 +30,9 @@ from .._checks import check_finite, check_ndim, check_positive_int
 from ..errors import GraphSizeError, InputShapeError
 
 Backend = Literal["auto", "torch", "torch_cluster"]
+
+#: ``backend="auto"`` uses torch-cluster (when importable) up to this many dimensions, torch above.
+AUTO_CLUSTER_MAX_DIM = 3
 
 #: Largest number of distance entries materialised at once by the torch backend.
 MAX_BLOCK_ELEMENTS = 1 << 24
@@ -55,8 +60,23 @@ def _graph_sizes(batch: Optional[Tensor], num_nodes: int, device: torch.device) 
     return batch, counts
 
 
-def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cosine: bool) -> tuple[Tensor, Tensor]:
-    """Pure-torch kNN; returns ``(source, target)`` index vectors."""
+def _block_distances(q: Tensor, dense: Tensor, sq: Optional[Tensor], cosine: bool) -> Tensor:
+    """Distances of query rows ``q (G, c, D)`` to all rows of ``dense (G, n, D)``: ``(G, c, n)``."""
+    if cosine:
+        return 1.0 - torch.bmm(q, dense.transpose(1, 2))
+    if dense.size(-1) <= 3:
+        # torch.cdist's direct kernel: exact (no |a|^2 + |b|^2 - 2ab
+        # cancellation) and several times faster than broadcasting here.
+        return torch.cdist(q, dense, compute_mode="donot_use_mm_for_euclid_dist")
+    assert sq is not None
+    qq = (q * q).sum(-1)
+    dist = torch.baddbmm(qq[:, :, None] + sq[:, None, :], q, dense.transpose(1, 2), alpha=-2.0)
+    return dist.clamp_min_(0.0)
+
+
+def _knn_torch_padded(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool,
+                      cosine: bool) -> tuple[Tensor, Tensor]:
+    """Reference pure-torch kNN: all graphs in one ``(B, N_max, D)`` block; ``(source, target)``."""
     num_nodes, dim = x.shape
     num_graphs = counts.numel()
     ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=x.device)
@@ -79,16 +99,7 @@ def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cos
     sources, targets = [], []
     for r0 in range(0, n_max, rows_per_chunk):
         r1 = min(n_max, r0 + rows_per_chunk)
-        q = dense[:, r0:r1]  # (B, c, D)
-        if cosine:
-            dist = 1.0 - torch.bmm(q, dense.transpose(1, 2))
-        elif dim <= 3:
-            # torch.cdist's direct kernel: exact (no |a|^2 + |b|^2 - 2ab
-            # cancellation) and several times faster than broadcasting here.
-            dist = torch.cdist(q, dense, compute_mode="donot_use_mm_for_euclid_dist")
-        else:
-            dist = sq[:, r0:r1, None] + sq[:, None, :] - 2.0 * torch.bmm(q, dense.transpose(1, 2))
-            dist = dist.clamp_min_(0.0)
+        dist = _block_distances(dense[:, r0:r1], dense, sq, cosine)
         dist = dist.masked_fill(col_invalid, float("inf"))
         if not loop:
             rows = torch.arange(r0, r1, device=x.device)
@@ -109,6 +120,109 @@ def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cos
     target = torch.cat(targets)
     order = torch.argsort(target, stable=True)
     return source[order], target[order]
+
+
+#: Largest number of size buckets the bucketed torch backend splits a batch into.
+MAX_BUCKETS = 8
+#: Fixed cost of one extra bucket, in distance entries (kernel launches, indexing).
+BUCKET_OVERHEAD = 1 << 15
+
+
+def _size_buckets(sizes: list[int]) -> list[int]:
+    r"""Split graph sizes, sorted ascending, into contiguous buckets; return the end of each.
+
+    Tries 1, 2, 4, ... :data:`MAX_BUCKETS` buckets of equal graph count and keeps the split of
+    least padded work :math:`\sum_b |b|\, n_{\max,b}^2` plus :data:`BUCKET_OVERHEAD` per bucket.
+    """
+    g = len(sizes)
+    best_cost, best = None, [g]
+    nb = 1
+    while nb <= min(MAX_BUCKETS, g):
+        ends = sorted({round(g * (i + 1) / nb) for i in range(nb)})
+        cost, a = 0, 0
+        for e in ends:
+            cost += (e - a) * sizes[e - 1] ** 2 + BUCKET_OVERHEAD
+            a = e
+        if best_cost is None or cost < best_cost:
+            best_cost, best = cost, ends
+        nb *= 2
+    return best
+
+
+def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cosine: bool) -> tuple[Tensor, Tensor]:
+    r"""Pure-torch kNN with graphs grouped by size; returns ``(source, target)``.
+
+    Jets of a batch differ a lot in size (20 to 150 particles), and one padded
+    ``(B, N_{max}, N_{max})`` distance block spends most of its work on padding.
+    The graphs are sorted by size and cut into a few buckets (:func:`_size_buckets`),
+    each padded to its own largest graph.  Every node has
+    :math:`\min(k, n_g - 1)` neighbours (:math:`n_g` with ``loop``), so the
+    output slot of each edge is known in advance: edges are written in place,
+    sorted by centre and then by distance, with no final sort.  Same result as
+    :func:`_knn_torch_padded` (the reference) up to ties.
+    """
+    num_nodes, dim = x.shape
+    device = x.device
+    num_graphs = counts.numel()
+    ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=device)
+    torch.cumsum(counts, 0, out=ptr[1:])
+    xs = x.detach()
+    if cosine:
+        xs = xs / xs.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+    deg_graph = (counts if loop else counts - 1).clamp(0, k)  # neighbours of each node of graph g
+    deg = deg_graph[batch]
+    edge_ptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=device)
+    torch.cumsum(deg, 0, out=edge_ptr[1:])
+    num_edges = int(edge_ptr[-1])
+    target = torch.repeat_interleave(torch.arange(num_nodes, device=device), deg, output_size=num_edges)
+    source = torch.empty(num_edges, dtype=torch.long, device=device)
+    if num_edges == 0:
+        return source, target
+
+    sizes, order = torch.sort(counts)
+    size_list = sizes.tolist()
+    a = 0
+    for e in _size_buckets(size_list):
+        n_b = size_list[e - 1]
+        if n_b == 0 or (n_b == 1 and not loop):
+            a = e
+            continue  # empty or single-node graphs: no edges
+        graphs = order[a:e]  # (G,)
+        g_count = counts[graphs]
+        g_start = ptr[graphs]
+        total = int(g_count.sum())
+        gi = torch.repeat_interleave(torch.arange(e - a, device=device), g_count, output_size=total)
+        first = torch.cumsum(g_count, 0) - g_count
+        local = torch.arange(total, device=device) - first[gi]
+        node = g_start[gi] + local  # global node index of each (graph, local) slot
+        dense = xs.new_zeros(e - a, n_b, dim)
+        dense[gi, local] = xs[node]
+        sq = None if cosine or dim <= 3 else (dense * dense).sum(-1)
+        col_invalid = torch.arange(n_b, device=device).view(1, 1, -1) >= g_count.view(-1, 1, 1)
+        kk = min(k, n_b)
+        rows_per_chunk = max(1, MAX_BLOCK_ELEMENTS // max(1, (e - a) * n_b))
+        for r0 in range(0, n_b, rows_per_chunk):
+            r1 = min(n_b, r0 + rows_per_chunk)
+            dist = _block_distances(dense[:, r0:r1], dense, sq, cosine)
+            dist = dist.masked_fill(col_invalid, float("inf"))
+            if not loop:
+                rows = torch.arange(r0, r1, device=device)
+                dist[:, rows - r0, rows] = float("inf")
+            idx = torch.topk(dist, kk, dim=-1, largest=False, sorted=True)[1]  # (G, c, kk)
+            # Slot t of row r of graph g is valid iff r < n_g and t < deg_g (finite distances
+            # sort first); its edge goes to position edge_ptr[centre] + t.
+            sel = (local >= r0) & (local < r1)
+            rows_g, rows_l = gi[sel], local[sel] - r0  # valid query rows in this chunk
+            centre = node[sel]
+            d = deg[centre]
+            nb = idx[rows_g, rows_l]  # (R, kk)
+            t = torch.arange(kk, device=device).view(1, -1)
+            ok = t < d.view(-1, 1)
+            pos = edge_ptr[centre].view(-1, 1) + t
+            source[pos[ok]] = (g_start[rows_g].view(-1, 1) + nb)[ok]
+        a = e
+    return source, target
 
 
 def knn_graph(
@@ -138,7 +252,7 @@ def knn_graph(
         flow: ``"source_to_target"`` or ``"target_to_source"``.
         cosine: Use cosine distance instead of Euclidean.
         backend: ``"torch"``, ``"torch_cluster"`` or ``"auto"`` (torch-cluster
-            when importable, else torch).
+            when importable and ``D <= AUTO_CLUSTER_MAX_DIM``, else torch).
         strict: Raise :class:`~pgjets.errors.GraphSizeError` if any non-empty
             graph has fewer than ``k`` candidate neighbours.
 
@@ -175,7 +289,11 @@ def knn_graph(
                 f"k={k} needs graphs of at least {need} nodes, but graph {g} has {int(counts[g])}"
             )
 
-    use_cluster = backend == "torch_cluster" or (backend == "auto" and torch_cluster_available())
+    # auto: torch-cluster's k-d trees win in 2-3 dimensions (jet (eta, phi) planes); in learned
+    # feature spaces (ParticleNet's later blocks, 64-256 dims) the batched torch path is faster.
+    use_cluster = backend == "torch_cluster" or (
+        backend == "auto" and x.size(1) <= AUTO_CLUSTER_MAX_DIM and torch_cluster_available()
+    )
     if backend == "torch_cluster" and not torch_cluster_available():
         from ..errors import MissingExtraError
 
@@ -212,4 +330,4 @@ def knn_graph(
     return torch.stack([target, source], dim=0)
 
 
-__all__ = ["knn_graph", "torch_cluster_available", "MAX_BLOCK_ELEMENTS"]
+__all__ = ["knn_graph", "torch_cluster_available", "MAX_BLOCK_ELEMENTS", "MAX_BUCKETS", "AUTO_CLUSTER_MAX_DIM"]

@@ -1,0 +1,147 @@
+"""Shared timing helpers for the benchmark scripts (not part of the package, not a test).
+
+Every comparison runs the peer and pgjets in the same process, on the same
+inputs, after a warm-up, alternating call by call (``peer, pgjets, peer,
+pgjets, ...``) so that the noise of a shared machine hits both alike.  The
+result is the median time of each and the ratio ``peer / pgjets`` (> 1: pgjets
+is faster).  Results are printed for humans and appended as one JSON line each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+CACHE = HERE / ".cache"
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, repeats: int = 10, warmup: int = 2) -> argparse.ArgumentParser:
+    """Flags shared by the comparison scripts: device, threads, repeats, warm-up, output file."""
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (GPU numbers are taken by hand)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 = one core)")
+    parser.add_argument("--repeats", type=int, default=repeats, help="timed calls per side (alternating)")
+    parser.add_argument("--warmup", type=int, default=warmup, help="untimed calls per side first")
+    parser.add_argument("--out", type=Path, default=None, help="append JSON lines to this file")
+    return parser
+
+
+def setup(args: argparse.Namespace) -> torch.device:
+    """Apply ``--threads`` and return the ``--device``."""
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda but no GPU is visible")
+    return device
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def compare(
+    peer: Callable[[], Any],
+    ours: Callable[[], Any],
+    repeats: int = 10,
+    warmup: int = 2,
+    device: torch.device | str = "cpu",
+) -> dict[str, Any]:
+    """Time ``peer()`` and ``ours()`` alternately; return medians (s) and ``ratio = peer / ours``.
+
+    Args:
+        peer: The reference implementation, called without arguments.
+        ours: The pgjets implementation, called without arguments.
+        repeats: Timed calls of each.
+        warmup: Untimed calls of each first (allocator, lazy imports, caches).
+        device: Synchronised before and after each call when CUDA.
+    """
+    device = torch.device(device)
+    for _ in range(warmup):
+        peer()
+        ours()
+    t_peer: list[float] = []
+    t_ours: list[float] = []
+    for i in range(repeats):
+        # alternate who goes first as well, so neither always follows the other
+        order = ((peer, t_peer), (ours, t_ours)) if i % 2 == 0 else ((ours, t_ours), (peer, t_peer))
+        for fn, times in order:
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+    mp, mo = statistics.median(t_peer), statistics.median(t_ours)
+    return {
+        "peer_s": mp,
+        "pgjets_s": mo,
+        "ratio": mp / mo,
+        "peer_s_all": [round(t, 6) for t in t_peer],
+        "pgjets_s_all": [round(t, 6) for t in t_ours],
+        "repeats": repeats,
+        "warmup": warmup,
+    }
+
+
+def machine(device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Date, host, torch version and thread count, for the JSON lines."""
+    device = torch.device(device)
+    info = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "host": platform.node(),
+        "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def report(result: dict[str, Any], out: Optional[Path], device: torch.device | str = "cpu",
+           unit_items: Optional[int] = None, unit: str = "jets") -> dict[str, Any]:
+    """Print a human line and write one JSON line (to ``out`` when given).
+
+    ``unit_items`` turns the medians into throughputs (``unit`` per second).
+    """
+    rec = {**result, **machine(device)}
+    if unit_items is not None:
+        rec[f"peer_{unit}_per_s"] = unit_items / rec["peer_s"]
+        rec[f"pgjets_{unit}_per_s"] = unit_items / rec["pgjets_s"]
+    goal = rec.get("goal")
+    met = "" if goal is None else ("  goal >= %.2fx: %s" % (goal, "met" if rec["ratio"] >= goal else "MISSED"))
+    if goal is not None:
+        rec["met"] = bool(rec["ratio"] >= goal)
+    tp = ""
+    if unit_items is not None:
+        tp = f"  ({rec[f'peer_{unit}_per_s']:,.0f} vs {rec[f'pgjets_{unit}_per_s']:,.0f} {unit}/s)"
+    print(f"{rec['benchmark']:<34} peer {rec['peer_s'] * 1e3:9.2f} ms  pgjets {rec['pgjets_s'] * 1e3:9.2f} ms  "
+          f"ratio {rec['ratio']:5.2f}x{tp}{met}", flush=True)
+    line = json.dumps(rec)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "a") as f:
+            f.write(line + "\n")
+    return rec
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MB (``ru_maxrss``)."""
+    import resource
+    import sys
+
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 1024**2 if sys.platform == "darwin" else r / 1024
+
+
+__all__ = ["add_common_arguments", "setup", "compare", "machine", "report", "peak_rss_mb", "RESULTS", "CACHE"]

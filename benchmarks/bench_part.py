@@ -1,0 +1,106 @@
+"""ParT training step and inference, jets/s: pgjets vs ``weaver.nn.model.ParticleTransformer``.
+
+Same size on both sides (the published ParT): particle embedding (128, 512, 128), pair embedding
+(64, 64, 64) of the 4 pair features (ln Delta, ln kT, ln z, ln m^2), 8 heads, 8 particle-attention
+blocks, 2 class-attention blocks, 13 input features, 2 classes.  Same batch: ``--batch-size`` real
+Pythia 8 jets of 20-150 constituents, a PyG ``Batch`` (``x``, ``p4``) for pgjets, padded
+``(B, C, P)`` features, four-vectors ``(px, py, pz, E)`` and mask for weaver (padded to the
+longest jet; weaver trims to it anyway).  Building the inputs is not timed.  A training step is
+forward + cross-entropy + backward + AdamW step; inference a forward under ``torch.no_grad`` in
+eval mode.  Goal: >= 1.0x weaver.
+
+    python benchmarks/bench_part.py --batch-size 128 --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from _jets import count_parameters, pgjets_batch, pick, real_jets, weaver_inputs  # noqa: E402
+from _timing import add_common_arguments, compare, report, setup  # noqa: E402
+
+GOAL = 1.0
+
+
+def build_models(num_features: int, device: torch.device):
+    """``(weaver ParT, pgjets ParT)`` at the published size."""
+    from weaver.nn.model.ParticleTransformer import ParticleTransformer as WeaverParT
+
+    from pgjets.models.part import ParticleTransformer
+
+    torch.manual_seed(0)
+    peer = WeaverParT(num_features, num_classes=2, pair_input_dim=4, embed_dims=[128, 512, 128],
+                      pair_embed_dims=[64, 64, 64], num_heads=8, num_layers=8, num_cls_layers=2,
+                      fc_params=[]).to(device)
+    ours = ParticleTransformer(num_features, 2, embed_dims=(128, 512, 128), pair_embed_dims=(64, 64, 64),
+                               heads=8, num_layers=8, num_cls_layers=2, dropout=0.1).to(device)
+    return peer, ours
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--mode", choices=["both", "train", "infer"], default="both")
+    add_common_arguments(parser, repeats=3, warmup=1)
+    args = parser.parse_args()
+    device = setup(args)
+
+    table = pick(real_jets(), args.batch_size, seed=4)
+    batch = pgjets_batch(table, device)
+    w = weaver_inputs(table, device)
+    peer, ours = build_models(batch.x.size(1), device)
+    # weaver trims the padding of training batches after 5 warm-up steps (SequenceTrimmer, its
+    # default): start it in that steady state so that every timed weaver step is a trimmed one
+    peer.trimmer._counter.fill_(peer.trimmer.warmup_steps)
+    n_peer, n_ours = count_parameters(peer), count_parameters(ours)
+    print(f"{args.batch_size} jets, {batch.num_nodes} particles (mean {batch.num_nodes / args.batch_size:.1f}, "
+          f"padded to {w['mask'].size(-1)} for weaver); parameters weaver {n_peer:,}, pgjets {n_ours:,}")
+    common = {"batch_size": args.batch_size, "particles": int(batch.num_nodes), "padded_to": int(w["mask"].size(-1)),
+              "params_peer": n_peer, "params_pgjets": n_ours, "goal": GOAL, "peer": "weaver-core 0.5.3"}
+    y = batch.y
+    mask = w["mask"].bool()
+
+    if args.mode in ("both", "train"):
+        opt_p = torch.optim.AdamW(peer.parameters(), lr=1e-3)
+        opt_o = torch.optim.AdamW(ours.parameters(), lr=1e-3)
+        peer.train()
+        ours.train()
+
+        def step_peer() -> None:
+            opt_p.zero_grad(set_to_none=True)
+            F.cross_entropy(peer(w["features"], v=w["lorentz"], mask=mask), y).backward()
+            opt_p.step()
+
+        def step_ours() -> None:
+            opt_o.zero_grad(set_to_none=True)
+            F.cross_entropy(ours(batch), y).backward()
+            opt_o.step()
+
+        res = compare(step_peer, step_ours, args.repeats, args.warmup, device)
+        report({"benchmark": "part_train_step", **common, **res}, args.out, device, args.batch_size)
+
+    if args.mode in ("both", "infer"):
+        peer.eval()
+        ours.eval()
+
+        def infer_peer() -> None:
+            with torch.no_grad():
+                peer(w["features"], v=w["lorentz"], mask=mask)
+
+        def infer_ours() -> None:
+            with torch.no_grad():
+                ours(batch)
+
+        res = compare(infer_peer, infer_ours, args.repeats, args.warmup, device)
+        report({"benchmark": "part_inference", **common, **res}, args.out, device, args.batch_size)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""ParticleNet training step and inference, jets/s: pgjets vs ``weaver.nn.model.ParticleNet``.
+
+Same configuration on both sides: 3 EdgeConv blocks, k = 16, channels 64/128/256, one FC layer
+of 256 (dropout 0.1), input batch norm, mean pooling over the real particles, no fusion
+(weaver's ``use_fusion=False``; pgjets has none), 13 input features, 2 classes.  Same batch: 128
+real Pythia 8 jets of 20-150 constituents, as a PyG ``Batch`` for pgjets and padded to the longest
+jet for weaver (points, features, mask).  Building the inputs is not timed.  A training step is
+forward + cross-entropy + backward + AdamW step; inference is a forward under ``torch.no_grad``
+in eval mode.  weaver's ``SequenceTrimmer`` (on by default) trims the padding of training batches
+to a random 90-100 % quantile of the jet lengths after 5 warm-up steps; it is put in that steady
+state before timing.  Goal: >= 1.5x weaver on CPU for both.
+
+    python benchmarks/bench_particlenet.py --batch-size 128 --repeats 10 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from _jets import count_parameters, pgjets_batch, pick, real_jets, weaver_inputs  # noqa: E402
+from _timing import add_common_arguments, compare, report, setup  # noqa: E402
+
+GOAL = 1.5
+CONV = [(16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256))]
+FC = [(256, 0.1)]
+
+
+def build_models(num_features: int, device: torch.device, conv=CONV, fc=FC):
+    """``(weaver ParticleNet, pgjets ParticleNet)`` at the same configuration (default: published)."""
+    from weaver.nn.model.ParticleNet import ParticleNet as WeaverParticleNet
+
+    from pgjets.models.particlenet import ParticleNet
+
+    torch.manual_seed(0)
+    peer = WeaverParticleNet(num_features, 2, conv_params=list(conv), fc_params=list(fc), use_fusion=False,
+                             use_fts_bn=True, use_counts=True).to(device)
+    ours = ParticleNet(num_features, 2, blocks=[(k, c) for k, c in conv], fc=fc, input_norm=True).to(device)
+    return peer, ours
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--mode", choices=["both", "train", "infer"], default="both")
+    add_common_arguments(parser, repeats=3, warmup=1)
+    args = parser.parse_args()
+    device = setup(args)
+
+    table = pick(real_jets(), args.batch_size)
+    batch = pgjets_batch(table, device)
+    w = weaver_inputs(table, device)
+    peer, ours = build_models(batch.x.size(1), device)
+    # weaver trims the padding of training batches after 5 warm-up steps (SequenceTrimmer, its
+    # default): start it in that steady state so that every timed weaver step is a trimmed one
+    peer.trimmer._counter.fill_(peer.trimmer.warmup_steps)
+    n_peer, n_ours = count_parameters(peer), count_parameters(ours)
+    print(f"{args.batch_size} jets, {batch.num_nodes} particles (mean {batch.num_nodes / args.batch_size:.1f}, "
+          f"padded to {w['mask'].size(-1)} for weaver); parameters weaver {n_peer:,}, pgjets {n_ours:,}")
+    common = {"batch_size": args.batch_size, "particles": int(batch.num_nodes), "padded_to": int(w["mask"].size(-1)),
+              "params_peer": n_peer, "params_pgjets": n_ours, "goal": GOAL, "peer": "weaver-core 0.5.3"}
+
+    y = batch.y
+    if args.mode in ("both", "train"):
+        opt_p = torch.optim.AdamW(peer.parameters(), lr=1e-3)
+        opt_o = torch.optim.AdamW(ours.parameters(), lr=1e-3)
+        peer.train()
+        ours.train()
+
+        def step_peer() -> None:
+            opt_p.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(peer(w["points"], w["features"], w["mask"]), y)
+            loss.backward()
+            opt_p.step()
+
+        def step_ours() -> None:
+            opt_o.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(ours(batch), y)
+            loss.backward()
+            opt_o.step()
+
+        res = compare(step_peer, step_ours, args.repeats, args.warmup, device)
+        report({"benchmark": "particlenet_train_step", **common, **res}, args.out, device, args.batch_size)
+
+    if args.mode in ("both", "infer"):
+        peer.eval()
+        ours.eval()
+
+        def infer_peer() -> None:
+            with torch.no_grad():
+                peer(w["points"], w["features"], w["mask"])
+
+        def infer_ours() -> None:
+            with torch.no_grad():
+                ours(batch)
+
+        res = compare(infer_peer, infer_ours, args.repeats, args.warmup, device)
+        report({"benchmark": "particlenet_inference", **common, **res}, args.out, device, args.batch_size)
+
+
+if __name__ == "__main__":
+    main()
