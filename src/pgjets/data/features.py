@@ -77,7 +77,6 @@ def wrap_phi(dphi: np.ndarray) -> np.ndarray:
 _BLOCK = 1 << 15
 _EPS32 = np.float32(LOG_FLOOR)
 _MAX32 = np.float32(np.finfo(np.float32).max)
-_PI32 = np.float32(np.pi)
 #: ``|pdgid|`` -> class code (0 other, 1 charged hadron, 2 neutral hadron, 3 photon, 4 electron,
 #: 5 muon); ids beyond the table are "other".
 _PID_CODE = np.zeros(max(CHARGED_HADRONS + NEUTRAL_HADRONS) + 2, dtype=np.intp)
@@ -196,7 +195,6 @@ def constituent_features(table: JetTable, feature_set: str = "particlenet") -> d
         across = bpy * cos_j
         across -= bpx * sin_j
         dphi = torch.atan2(torch.from_numpy(across), torch.from_numpy(along)).numpy()
-        np.putmask(dphi, dphi == -_PI32, _PI32)  # atan2(-0, x < 0): keep the range (-pi, pi]
         undefined = np.flatnonzero((along == 0) & (across == 0))
         if undefined.size:  # zero (or underflowing) transverse momentum: the reference formula
             g = a + undefined
