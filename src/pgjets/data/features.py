@@ -83,11 +83,12 @@ _PID_CODE = np.zeros(max(CHARGED_HADRONS + NEUTRAL_HADRONS) + 2, dtype=np.intp)
 _PID_CODE[list(CHARGED_HADRONS)] = 1
 _PID_CODE[list(NEUTRAL_HADRONS)] = 2
 _PID_CODE[[22, 11, 13]] = [3, 4, 5]
-#: Class code -> the ``PID`` columns: charge sign relative to ``sign(pdgid)`` (hadrons +1,
-#: leptons -1, e- is 11), then the five one-hots.
-_PID_ROWS = np.zeros((6, len(PID)), dtype=np.float32)
-_PID_ROWS[1, 0], _PID_ROWS[4, 0], _PID_ROWS[5, 0] = 1.0, -1.0, -1.0
-_PID_ROWS[np.arange(1, 6), np.arange(1, 6)] = 1.0
+#: ``2 * code + (pdgid < 0)`` -> the ``PID`` columns: the charge (hadrons carry the sign of
+#: their id, leptons the opposite one, e- is 11), then the five one-hots.
+_PID_ROWS = np.zeros((12, len(PID)), dtype=np.float32)
+_PID_ROWS[[2, 9, 11], 0] = 1.0
+_PID_ROWS[[3, 8, 10], 0] = -1.0
+_PID_ROWS[np.arange(2, 12), np.arange(2, 12) // 2] = 1.0
 
 
 def constituent_features(table: JetTable, feature_set: str = "particlenet") -> dict[str, Any]:
@@ -221,13 +222,13 @@ def constituent_features(table: JetTable, feature_set: str = "particlenet") -> d
         for j, n in enumerate(kin):
             xb[:, j] = cols[n]
         if n_pid:
-            signed = pdgid[a:b].astype(np.int64)
+            signed = pdgid[a:b].astype(np.int64, copy=False)
             code = _PID_CODE[np.clip(np.abs(signed), 0, _PID_CODE.size - 1)]
+            code *= 2
+            code += signed < 0
             rows = np.take(_PID_ROWS, code, axis=0)
             if charge is not None:
                 rows[:, 0] = charge[a:b]
-            else:
-                rows[:, 0] *= np.sign(signed)
             xb[:, len(kin):] = rows
         pb = p4[a:b]
         pb[:, 0], pb[:, 1], pb[:, 2], pb[:, 3] = bE, bpx, bpy, bpz
