@@ -219,3 +219,12 @@ def test_fast_path_pid_columns():
     charge = np.linspace(-1, 1, n)
     fast, _ = assert_matches_reference(replace(t, charge=charge))
     np.testing.assert_array_equal(fast["x"][:, 7], charge.astype(np.float32))
+
+
+def test_fast_path_strided_columns(top_jets):
+    # columns that are strided or reversed views of other arrays (a table built without copies)
+    cols = np.stack([top_jets.px, top_jets.py, top_jets.pz, top_jets.E], axis=1)[::-1]
+    t = JetTable(px=cols[:, 0], py=cols[:, 1], pz=cols[:, 2], E=cols[:, 3],
+                 offsets=top_jets.offsets[-1] - top_jets.offsets[::-1], label=top_jets.label[::-1])
+    assert t.px.strides[0] < 0
+    assert_matches_reference(t)

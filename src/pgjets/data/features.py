@@ -148,7 +148,8 @@ def constituent_features(table: JetTable, feature_set: str = "particlenet") -> d
     """
     has_pid = table.pdgid is not None
     names = feature_names(feature_set, has_pid)
-    px, py, pz, E = (np.asarray(getattr(table, n), dtype=np.float32) for n in ("px", "py", "pz", "E"))
+    # contiguous (torch.from_numpy refuses negative strides); no copy for the usual table
+    px, py, pz, E = (np.ascontiguousarray(getattr(table, n), dtype=np.float32) for n in ("px", "py", "pz", "E"))
     n_total = px.size
     kin = [n for n in names if n in KINEMATIC]
     logs = [n for n in ("log_pt", "log_e", "log_pt_rel", "log_e_rel") if n in names]
