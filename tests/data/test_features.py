@@ -94,3 +94,137 @@ def test_wrap_phi_range():
     assert (v > -np.pi).all() and (v <= np.pi + 1e-12).all()
     np.testing.assert_allclose(v[:3], np.pi)
     np.testing.assert_allclose(np.cos(v), np.cos([np.pi, -np.pi, 3 * np.pi, 0.5, -7.0]), atol=1e-12)
+
+
+# ---------------------------------------------------------------- the fast path vs its reference
+from dataclasses import replace  # noqa: E402
+
+from pgjets.data import features as features_module  # noqa: E402
+from pgjets.data.features import PID, _constituent_features_reference  # noqa: E402
+from pgjets.data.generate import generate_jets  # noqa: E402
+
+#: float32 computation vs the float64 reference rounded to float32: a few float32 ulps.
+TOL = dict(rtol=1e-6, atol=1e-6)
+
+
+def assert_matches_reference(table, feature_set="particlenet"):
+    fast = constituent_features(table, feature_set)
+    ref = _constituent_features_reference(table, feature_set)
+    assert fast["names"] == ref["names"]
+    for key in ("x", "pos", "pt", "p4"):
+        assert fast[key].dtype == np.float32 and fast[key].shape == ref[key].shape, key
+    np.testing.assert_array_equal(fast["p4"], ref["p4"])
+    np.testing.assert_allclose(fast["pt"], ref["pt"], rtol=1e-6, atol=0)
+    np.testing.assert_array_equal(fast["pos"], fast["x"][:, :2])
+    assert np.isfinite(fast["x"]).all()
+    for j, name in enumerate(ref["names"]):
+        got, want = fast["x"][:, j].astype(np.float64), ref["x"][:, j].astype(np.float64)
+        if name == "dphi":  # equal as angles: +pi and -pi are the same direction
+            np.testing.assert_allclose(wrap_phi(got - want), 0.0, atol=TOL["atol"], err_msg=name)
+            assert (got > -np.pi - 1e-6).all() and (got <= np.pi + 1e-6).all()
+        elif name in PID:
+            np.testing.assert_array_equal(got, want, err_msg=name)
+        else:
+            np.testing.assert_allclose(got, want, **TOL, err_msg=name)
+    return fast, ref
+
+
+@pytest.fixture(scope="module")
+def top_jets():
+    return generate_jets("top", 50, seed=1, fast=True)
+
+
+@pytest.mark.parametrize("feature_set", ["particlenet", "kinematic", "angular"])
+def test_fast_path_equals_reference_on_generated_jets(top_jets, feature_set):
+    assert top_jets.pdgid is not None and top_jets.charge is not None
+    fast, _ = assert_matches_reference(top_jets, feature_set)
+    assert fast["x"].shape == (top_jets.num_constituents_total, len(FEATURE_NAMES[feature_set]))
+    # charge derived from the PDG ids, and no PID at all
+    assert_matches_reference(replace(top_jets, charge=None), feature_set)
+    no_pid = replace(top_jets, pdgid=None, charge=None)
+    assert constituent_features(no_pid, feature_set)["names"] == feature_names(feature_set, has_pid=False)
+    assert_matches_reference(no_pid, feature_set)
+
+
+def test_fast_path_blocks_of_whole_jets(top_jets, monkeypatch):
+    # blocks far smaller than the jets: every jet crosses a block target, many are a block alone
+    full = constituent_features(top_jets)
+    for block in (1, 40, 64, 1000):
+        monkeypatch.setattr(features_module, "_BLOCK", block)
+        again, _ = assert_matches_reference(top_jets)
+        # equal up to the last bit of a float32 (torch's vectorised and scalar tails round apart)
+        np.testing.assert_allclose(again["x"], full["x"], rtol=0, atol=2.5e-7)
+
+
+def _table(particles, offsets, pdgid=None):
+    cols = np.array([massless(*p) for p in particles]).T
+    return JetTable(px=cols[0], py=cols[1], pz=cols[2], E=cols[3], offsets=offsets,
+                    label=np.zeros(len(offsets) - 1, dtype=np.int64), pdgid=pdgid)
+
+
+def test_fast_path_one_particle_jets():
+    phis = [0.0, 1.0, np.pi, -np.pi, np.pi - 1e-6, -np.pi + 1e-6, -2.5]
+    t = _table([(10.0 + i, 0.3 * i - 1.0, phi) for i, phi in enumerate(phis)], np.arange(len(phis) + 1))
+    fast, _ = assert_matches_reference(t)
+    x = dict(zip(fast["names"], fast["x"].T))
+    # the jet axis is the particle: no offset, and it carries all of the jet's pT and E
+    for name in ("deta", "dphi", "delta_r", "log_pt_rel", "log_e_rel"):
+        np.testing.assert_allclose(x[name], 0.0, atol=1e-6, err_msg=name)
+
+
+def test_fast_path_phi_wrap_around():
+    # jets straddling phi = +-pi, one with its axis exactly at pi, and one particle opposite its axis
+    t = _table(
+        [(300.0, 0.1, 3.1), (100.0, -0.1, -3.1), (50.0, 0.0, np.pi - 0.01),
+         (80.0, 0.5, np.pi), (80.0, 0.4, -np.pi),
+         (60.0, 1.0, -np.pi + 0.2), (40.0, 1.2, np.pi - 0.3), (5.0, 0.9, 2.0),
+         (100.0, 0.0, 0.0), (1.0, 0.0, np.pi)],
+        [0, 3, 5, 8, 10],
+    )
+    fast, ref = assert_matches_reference(t)
+    dphi = fast["x"][:, 1]
+    assert np.abs(dphi[:8]).max() < 1.2  # every particle of the first three jets is near its axis
+    np.testing.assert_allclose(dphi[0] - dphi[1], wrap_phi(np.array([6.2]))[0], atol=1e-5)
+    # opposite the axis: +pi, never -pi
+    np.testing.assert_allclose(dphi[9], np.pi, atol=1e-6)
+    assert dphi[9] > 0
+
+
+def test_fast_path_zero_momenta_and_signed_zeros():
+    # pT = 0 constituents (the angle of (px, py) is that of atan2 with signed zeros), E = 0,
+    # a jet of only zero momenta, an empty jet, a tiny pT with a large pz
+    px = np.array([10.0, 0.0, -0.0, -0.0, 0.0, 0.0, 1e-30, 3.0], dtype=np.float32)
+    py = np.array([1.0, 0.0, 0.0, -0.0, 0.0, 0.0, 0.0, -4.0], dtype=np.float32)
+    pz = np.array([2.0, 5.0, -5.0, 0.0, 0.0, 0.0, 1e6, 0.0], dtype=np.float32)
+    E = np.array([11.0, 5.0, 5.0, 0.0, 0.0, 0.0, 1e6, 5.0], dtype=np.float32)
+    t = JetTable(px=px, py=py, pz=pz, E=E, offsets=[0, 4, 4, 6, 8], label=[0, 1, 0, 1],
+                 pdgid=np.array([211, 22, -11, 13, 130, 0, 1000010020, -2212]))
+    for feature_set in ("particlenet", "kinematic", "angular"):
+        assert_matches_reference(t, feature_set)
+    empty = JetTable(px=[], py=[], pz=[], E=[], offsets=[0], label=[])
+    fast, _ = assert_matches_reference(empty)
+    assert fast["x"].shape == (0, 7)
+
+
+def test_fast_path_pid_columns():
+    ids = [211, 321, 2212, 3222, 3112, 3312, 3334, 130, 2112, 310, 3122, 3322, 111, 22, 11, 13,
+           0, 1, 15, 3335, 4000, 1000010020, np.iinfo(np.int64).min]
+    pdg = np.array(ids + [-i for i in ids[:-1]], dtype=np.int64)
+    n = pdg.size
+    t = JetTable(px=np.linspace(1, 9, n), py=np.ones(n), pz=np.zeros(n), E=np.linspace(2, 10, n),
+                 offsets=[0, 7, n], label=[0, 1], pdgid=pdg)
+    fast, _ = assert_matches_reference(t)
+    assert fast["x"][:, 7:].any()
+    # explicit charges are copied as they are
+    charge = np.linspace(-1, 1, n)
+    fast, _ = assert_matches_reference(replace(t, charge=charge))
+    np.testing.assert_array_equal(fast["x"][:, 7], charge.astype(np.float32))
+
+
+def test_fast_path_strided_columns(top_jets):
+    # columns that are strided or reversed views of other arrays (a table built without copies)
+    cols = np.stack([top_jets.px, top_jets.py, top_jets.pz, top_jets.E], axis=1)[::-1]
+    t = JetTable(px=cols[:, 0], py=cols[:, 1], pz=cols[:, 2], E=cols[:, 3],
+                 offsets=top_jets.offsets[-1] - top_jets.offsets[::-1], label=top_jets.label[::-1])
+    assert t.px.strides[0] < 0
+    assert_matches_reference(t)

@@ -130,9 +130,14 @@ class JetTable:
                 out[:, col] = np.where(nonempty, sums, 0.0)
         return out
 
-    def jet_kinematics(self) -> dict[str, np.ndarray]:
-        """Jet ``pt``, ``eta``, ``phi``, ``mass`` from the summed constituents."""
-        E, px, py, pz = self.jet_p4().T
+    def jet_kinematics(self, p4: Optional[np.ndarray] = None) -> dict[str, np.ndarray]:
+        """Jet ``pt``, ``eta``, ``phi``, ``mass`` from the summed constituents.
+
+        Args:
+            p4 (np.ndarray, optional): :meth:`jet_p4` when the caller already has it
+                (saves a second pass over the constituents).
+        """
+        E, px, py, pz = (self.jet_p4() if p4 is None else p4).T
         pt = np.hypot(px, py)
         with np.errstate(divide="ignore", invalid="ignore"):
             eta = np.where(pt > 0, np.arcsinh(pz / np.where(pt > 0, pt, 1.0)), 0.0)
