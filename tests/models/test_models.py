@@ -95,7 +95,7 @@ def test_registry_errors():
 
 
 @pytest.mark.parametrize("pair_embed_dims", [(16,), (16, 8, 12)])
-def test_part_eval_pair_bias_fast_path_equals_reference(pair_embed_dims):
+def test_part_eval_pair_bias_fast_path_equals_reference(pair_embed_dims, batch_of):
     from pgjets.models.part import ParticleTransformer
 
     torch.manual_seed(0)
