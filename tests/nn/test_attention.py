@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.nn.attention import MultiHeadAttention
+from pgjets.nn.attention import MultiHeadAttention, dense_attention_mask
 
 
 def batch_of(sizes):
@@ -228,3 +228,36 @@ def test_bad_input():
         m(x, batch=batch.flip(0), dense=True)
     with pytest.raises(ValueError, match="sparse"):
         m(x, batch=batch, dense=True, return_attention=True)
+
+
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_shared_dense_mask_equals_per_layer_bias(with_bias):
+    # the mask built once (dense_attention_mask) gives the same outputs and gradients as
+    # dense_bias passed to each layer, including a graph without nodes in the middle
+    torch.manual_seed(3)
+    batch = torch.tensor([0, 0, 0, 2, 2, 3, 3, 3, 3, 3])
+    x = torch.randn(10, 8, requires_grad=True)
+    layers = [MultiHeadAttention(8, heads=2) for _ in range(2)]
+    bias0 = torch.randn(4, 2, 5, 5) if with_bias else None
+
+    def run(shared: bool):
+        bias = None if bias0 is None else bias0.clone().requires_grad_(True)
+        h = x
+        mask = dense_attention_mask(batch, bias) if shared else None
+        for m in layers:
+            h = m(h, batch=batch, dense=True, dense_mask=mask) if shared else m(
+                h, batch=batch, dense=True, dense_bias=bias)
+        grads = torch.autograd.grad(h.square().sum(), [x] + ([bias] if bias is not None else []))
+        return h, grads
+
+    out_ref, g_ref = run(False)
+    out, g = run(True)
+    torch.testing.assert_close(out, out_ref, atol=1e-6, rtol=1e-6)
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+    mask = dense_attention_mask(batch, bias0)
+    assert bool(torch.isinf(mask.mask[0, :, :, 3:]).all()) and bool(mask.empty[1])
+    with pytest.raises(InputShapeError, match="dense_mask"):
+        layers[0](x[:5], batch=batch[:5], dense=True, dense_mask=mask)
+    with pytest.raises(ValueError, match="dense_mask"):
+        layers[0](x, batch=batch, dense=True, dense_mask=mask, dense_bias=torch.zeros(4, 2, 5, 5))

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
+from ..nn.attention import dense_attention_mask
 from ..nn.pairwise import NUM_PAIR_FEATURES, dense_pairwise_features
 from ..nn.pma import ClassAttentionPool
 from ..nn.transformer import TransformerBlock
@@ -217,8 +218,10 @@ class ParticleTransformer(nn.Module):
             data.x.size(0), dtype=torch.long, device=data.x.device)
         x = self.embed(self.input_norm(data.x))
         bias = self.pair_bias(data.p4, batch) if self.use_pair_features else None
+        # the additive mask (pair bias, -inf at the padding keys) built once, shared by all blocks
+        mask = dense_attention_mask(batch, bias, dtype=x.dtype)
         for blk in self.blocks:
-            x = blk(x, batch=batch, dense=True, dense_bias=bias)
+            x = blk(x, batch=batch, dense=True, dense_mask=mask)
         return x
 
     def graph_embeddings(self, data) -> Tensor:

@@ -31,7 +31,7 @@ and both paths agree on any graph.
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple, Union
+from typing import NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -83,6 +83,60 @@ def _batch_from(num_nodes: int, batch: Optional[Tensor], ptr: Optional[Tensor], 
     return torch.zeros(num_nodes, dtype=torch.long, device=device)
 
 
+class DenseMask(NamedTuple):
+    r"""Additive attention mask of the dense path, built once and shared by several layers.
+
+    ``mask`` is ``(B, H or 1, 1 or N, N)`` in the attention dtype, :math:`-\infty` at the
+    padding keys; ``empty`` ``(B, 1, 1, 1)`` marks graphs without nodes (their rows are
+    zeroed after attention); ``num_nodes`` is the node count it was built for.
+    """
+
+    mask: Tensor
+    empty: Tensor
+    num_nodes: int
+
+
+def dense_attention_mask(batch: Tensor, dense_bias: Optional[Tensor] = None,
+                         dtype: torch.dtype = torch.float32) -> DenseMask:
+    r"""Build the additive mask of ``MultiHeadAttention(dense=True)`` once for several layers.
+
+    .. math::
+        M_{bhij} = \begin{cases} U^h_{bij} & j < n_b \\ -\infty & \text{otherwise} \end{cases}
+
+    (:math:`U = 0` without ``dense_bias``).  Passing the result as ``dense_mask`` to every
+    block gives the same output as passing ``dense_bias`` to each (which rebuilds, checks and
+    masks the ``(B, H, N, N)`` block, and back-propagates through that, once per layer).
+
+    Args:
+        batch: Graph index per node, sorted, ``(N_nodes,)``.
+        dense_bias: Additive bias ``(B, H, N_max, N_max)`` (``N_max`` as produced by
+            ``to_dense_batch(x, batch)``).
+        dtype: dtype of the mask (that of the queries).
+
+    Shapes:
+        - **input:** ``batch`` :math:`(N_{nodes},)`, ``dense_bias`` :math:`(B, H, N, N)`
+        - **output:** ``mask`` :math:`(B, H, N, N)` or :math:`(B, 1, 1, N)`
+    """
+    check_ndim(batch, 1, "batch", "(num_nodes,)")
+    n = batch.numel()
+    b = batch.to(torch.long)
+    if n > 1 and bool((b[1:] < b[:-1]).any()):
+        raise InputShapeError("dense=True needs batch sorted in ascending order (as PyG batches are)")
+    counts = torch.bincount(b) if n else b.new_zeros(1)
+    B, N = counts.numel(), int(counts.max())
+    node_mask = torch.arange(N, device=b.device) < counts.view(-1, 1)  # (B, N)
+    empty = (counts == 0).view(B, 1, 1, 1)
+    allowed = node_mask[:, None, None, :] | empty  # a graph without keys: attend anywhere, zero after
+    if dense_bias is None:
+        mask = torch.zeros(B, 1, 1, N, dtype=dtype, device=b.device)
+    else:
+        if dense_bias.dim() != 4 or dense_bias.shape[0] != B or dense_bias.shape[2:] != (N, N):
+            raise InputShapeError(f"dense_bias must have shape (B={B}, H, {N}, {N}), got {tuple(dense_bias.shape)}")
+        check_finite(dense_bias, "dense_bias")
+        mask = dense_bias.to(dtype)
+    return DenseMask(mask.masked_fill(~allowed, float("-inf")), empty, n)
+
+
 class MultiHeadAttention(MessagePassing):
     r"""Multi-head self- or cross-attention over the edges of a graph.
 
@@ -119,6 +173,9 @@ class MultiHeadAttention(MessagePassing):
             edges are not supported there).
         dense_bias: Additive bias ``(B, H, N_max, N_max)`` for the dense path
             (``N_max`` as produced by ``to_dense_batch(x, batch)``).
+        dense_mask: A :class:`DenseMask` from :func:`dense_attention_mask` (dense path,
+            no ``edge_index``/``dense_bias``/``causal``): the mask built once and shared by
+            the layers of a network instead of ``dense_bias`` (same result).
         return_attention: Return ``(out, alpha)`` with the attention weights
             ``alpha`` of shape ``(E, H)``, aligned with the given ``edge_index``
             (edges dropped by ``edge_mask``/``causal`` get 0; sparse path only).
@@ -248,6 +305,7 @@ class MultiHeadAttention(MessagePassing):
         dense: bool = False,
         dense_bias: Optional[Tensor] = None,
         return_attention: bool = False,
+        dense_mask: Optional[DenseMask] = None,
     ):
         """Attend along ``edge_index`` (or densely within each graph)."""
         cross = not isinstance(x, Tensor)
@@ -257,7 +315,10 @@ class MultiHeadAttention(MessagePassing):
                 raise ValueError("dense=True supports self-attention only; use the sparse path for cross-attention")
             if return_attention:
                 raise ValueError("return_attention is only available on the sparse path (dense=False)")
-            return self._dense(x_dst, edge_index, edge_attr, attn_bias, edge_mask, causal, batch, ptr, dense_bias)
+            return self._dense(x_dst, edge_index, edge_attr, attn_bias, edge_mask, causal, batch, ptr, dense_bias,
+                               dense_mask)
+        if dense_mask is not None:
+            raise ValueError("dense_mask is only used with dense=True")
         if dense_bias is not None:
             raise ValueError("dense_bias is only used with dense=True; pass attn_bias (E, heads) instead")
         if edge_index is None:
@@ -297,7 +358,8 @@ class MultiHeadAttention(MessagePassing):
 
     def _dense(self, x: Tensor, edge_index: Optional[Tensor], edge_attr: Optional[Tensor],
                attn_bias: Optional[Tensor], edge_mask: Optional[Tensor], causal: bool,
-               batch: Optional[Tensor], ptr: Optional[Tensor], dense_bias: Optional[Tensor]) -> Tensor:
+               batch: Optional[Tensor], ptr: Optional[Tensor], dense_bias: Optional[Tensor],
+               dense_mask: Optional[DenseMask] = None) -> Tensor:
         n = x.size(0)
         b = _batch_from(n, batch, ptr, x.device)
         if n > 1 and bool((b[1:] < b[:-1]).any()):
@@ -311,7 +373,18 @@ class MultiHeadAttention(MessagePassing):
         qkv_d, node_mask = to_dense_batch(qkv, b)  # (B, N, 3C), (B, N)
         B, N, _ = qkv_d.shape
         H, D = self.heads, self.head_dim
-        pos = local_positions(b)
+        if dense_mask is not None:
+            if edge_index is not None or dense_bias is not None or causal:
+                raise ValueError("dense_mask replaces edge_index, dense_bias and causal; pass none of them")
+            if edge_attr is not None or attn_bias is not None or edge_mask is not None:
+                raise ValueError("edge_attr, attn_bias and edge_mask need edge_index, not dense_mask")
+            if self.lin_edge is not None:
+                raise ValueError("this attention layer was built with edge_dim: pass edge_index and edge_attr")
+            m = dense_mask.mask
+            if dense_mask.num_nodes != n or m.size(0) != B or m.size(-1) != N or m.size(1) not in (1, H):
+                raise InputShapeError(f"dense_mask of shape {tuple(m.shape)} for {dense_mask.num_nodes} nodes "
+                                      f"does not fit {n} nodes in {B} graphs of up to {N}")
+            return self._sdpa(qkv_d, node_mask, m, dense_mask.empty)
         if edge_index is None:
             if edge_attr is not None or attn_bias is not None or edge_mask is not None:
                 raise ValueError("edge_attr, attn_bias and edge_mask need edge_index; use dense_bias instead")
@@ -331,6 +404,7 @@ class MultiHeadAttention(MessagePassing):
             if keep is not None:
                 edge_index = edge_index[:, keep]
                 bias = None if bias is None else bias[keep]
+            pos = local_positions(b)
             g, i, j = b[edge_index[1]], pos[edge_index[1]], pos[edge_index[0]]
             allowed = torch.zeros(B, 1, N, N, dtype=torch.bool, device=x.device)
             allowed[g, 0, i, j] = True
@@ -351,6 +425,12 @@ class MultiHeadAttention(MessagePassing):
         empty = ~allowed.any(-1, keepdim=True)  # (B, 1, N or 1, 1)
         allowed = allowed | empty
         mask = mask.masked_fill(~allowed, float("-inf"))
+        return self._sdpa(qkv_d, node_mask, mask, empty)
+
+    def _sdpa(self, qkv_d: Tensor, node_mask: Tensor, mask: Tensor, empty: Tensor) -> Tensor:
+        """Fused attention of the padded ``(B, N, 3C)`` projections; output rows of the real nodes."""
+        B, N, _ = qkv_d.shape
+        H, D = self.heads, self.head_dim
         q, k, v = (t.reshape(B, N, H, D).transpose(1, 2) for t in qkv_d.split(self.channels, dim=-1))
         out = F.scaled_dot_product_attention(  # mask in q's dtype: under autocast q may be half
             q, k, v, attn_mask=mask.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
@@ -406,4 +486,4 @@ class MultiHeadAttention(MessagePassing):
                 f"out_channels={self.out_channels})")
 
 
-__all__ = ["MultiHeadAttention", "local_positions"]
+__all__ = ["DenseMask", "MultiHeadAttention", "dense_attention_mask", "local_positions"]

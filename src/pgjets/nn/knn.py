@@ -65,13 +65,20 @@ def _block_distances(q: Tensor, dense: Tensor, sq: Optional[Tensor], cosine: boo
     if cosine:
         return 1.0 - torch.bmm(q, dense.transpose(1, 2))
     if dense.size(-1) <= 3:
-        # torch.cdist's direct kernel: exact (no |a|^2 + |b|^2 - 2ab
-        # cancellation) and several times faster than broadcasting here.
-        return torch.cdist(q, dense, compute_mode="donot_use_mm_for_euclid_dist")
+        # Squared distances coordinate by coordinate, in place: exact (no |a|^2 + |b|^2 - 2ab
+        # cancellation) and ~1.7x faster than torch.cdist's direct kernel; no square root
+        # (the order is what matters).
+        dense_t = dense.transpose(1, 2)  # (G, D, n)
+        diff = q[:, :, 0:1] - dense_t[:, None, 0]
+        dist = diff.mul_(diff)
+        for c in range(1, dense.size(-1)):
+            diff = q[:, :, c:c + 1] - dense_t[:, None, c]
+            dist.addcmul_(diff, diff)
+        return dist
     assert sq is not None
     qq = (q * q).sum(-1)
     dist = torch.baddbmm(qq[:, :, None] + sq[:, None, :], q, dense.transpose(1, 2), alpha=-2.0)
-    return dist.clamp_min_(0.0)
+    return dist.clamp_min_(0.0).abs_()  # abs: no -0.0 (its bits would sort first as integers)
 
 
 def _knn_torch_padded(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool,
@@ -122,6 +129,9 @@ def _knn_torch_padded(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bo
     return source[order], target[order]
 
 
+#: Signed integer dtype of each float size, to compare non-negative floats by their bits.
+_SAME_SIZE_INT = {2: torch.int16, 4: torch.int32, 8: torch.int64}
+
 #: Largest number of size buckets the bucketed torch backend splits a batch into.
 MAX_BUCKETS = 8
 #: Fixed cost of one extra bucket, in distance entries (kernel launches, indexing).
@@ -158,8 +168,13 @@ def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cos
     each padded to its own largest graph.  Every node has
     :math:`\min(k, n_g - 1)` neighbours (:math:`n_g` with ``loop``), so the
     output slot of each edge is known in advance: edges are written in place,
-    sorted by centre and then by distance, with no final sort.  Same result as
-    :func:`_knn_torch_padded` (the reference) up to ties.
+    sorted by centre and then by distance, with no final sort.
+
+    For Euclidean distances the padding slots hold a point farther from every
+    real point than any two real points are from each other
+    (:math:`4 \max |x| + 1` in every coordinate), so no padding mask is needed;
+    self loops are excluded by filling the diagonal of each distance block.
+    Same result as :func:`_knn_torch_padded` (the reference) up to ties.
     """
     num_nodes, dim = x.shape
     device = x.device
@@ -180,47 +195,74 @@ def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cos
     if num_edges == 0:
         return source, target
 
-    sizes, order = torch.sort(counts)
+    # Padding value: far from every real point (no mask), unless that could overflow.
+    pad_value = 0.0
+    use_pad = not cosine
+    if use_pad:
+        pad_value = 4.0 * float(xs.abs().max()) + 1.0
+        use_pad = pad_value * pad_value * dim < 0.01 * torch.finfo(xs.dtype).max
+        if not use_pad:
+            pad_value = 0.0
+
+    sizes, order = torch.sort(counts, stable=True)
     size_list = sizes.tolist()
+    # Node slots in graph-size order: each bucket is one contiguous range of slots.
+    sorted_ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=device)
+    torch.cumsum(sizes, 0, out=sorted_ptr[1:])
+    sorted_ptr_list = sorted_ptr.tolist()
+    gpos = torch.repeat_interleave(torch.arange(num_graphs, device=device), sizes, output_size=num_nodes)
+    local_all = torch.arange(num_nodes, device=device) - sorted_ptr[gpos]
+    start_all = ptr[order][gpos]  # global index of the first node of each slot's graph
+    node_all = start_all + local_all
+    min_deg_list = deg_graph[order].tolist()
     a = 0
     for e in _size_buckets(size_list):
         n_b = size_list[e - 1]
         if n_b == 0 or (n_b == 1 and not loop):
             a = e
             continue  # empty or single-node graphs: no edges
-        graphs = order[a:e]  # (G,)
-        g_count = counts[graphs]
-        g_start = ptr[graphs]
-        total = int(g_count.sum())
-        gi = torch.repeat_interleave(torch.arange(e - a, device=device), g_count, output_size=total)
-        first = torch.cumsum(g_count, 0) - g_count
-        local = torch.arange(total, device=device) - first[gi]
-        node = g_start[gi] + local  # global node index of each (graph, local) slot
-        dense = xs.new_zeros(e - a, n_b, dim)
-        dense[gi, local] = xs[node]
+        s0, s1 = sorted_ptr_list[a], sorted_ptr_list[e]
+        local = local_all[s0:s1]
+        node = node_all[s0:s1]
+        flat = (gpos[s0:s1] - a) * n_b + local  # row of each node in the (G * n_b) block
+        dense = xs.new_full(((e - a) * n_b, dim), pad_value)
+        dense.index_copy_(0, flat, xs.index_select(0, node))
+        dense = dense.view(e - a, n_b, dim)
         sq = None if cosine or dim <= 3 else (dense * dense).sum(-1)
-        col_invalid = torch.arange(n_b, device=device).view(1, 1, -1) >= g_count.view(-1, 1, 1)
+        col_invalid = None
+        if not use_pad:
+            col_invalid = torch.arange(n_b, device=device).view(1, 1, -1) >= counts[order[a:e]].view(-1, 1, 1)
         kk = min(k, n_b)
+        full_deg = min_deg_list[a] == kk  # every node of the bucket has kk neighbours
         rows_per_chunk = max(1, MAX_BLOCK_ELEMENTS // max(1, (e - a) * n_b))
+        t = torch.arange(kk, device=device)
         for r0 in range(0, n_b, rows_per_chunk):
             r1 = min(n_b, r0 + rows_per_chunk)
             dist = _block_distances(dense[:, r0:r1], dense, sq, cosine)
-            dist = dist.masked_fill(col_invalid, float("inf"))
+            if col_invalid is not None:
+                dist = dist.masked_fill(col_invalid, float("inf"))
             if not loop:
-                rows = torch.arange(r0, r1, device=device)
-                dist[:, rows - r0, rows] = float("inf")
+                dist.diagonal(offset=r0, dim1=1, dim2=2).fill_(float("inf"))
+            if not cosine:
+                # Non-negative floats order like their bit patterns read as signed integers,
+                # and the CPU top-k kernel compares integers ~30 % faster (same order, same ties).
+                dist = dist.view(_SAME_SIZE_INT[dist.element_size()])
             idx = torch.topk(dist, kk, dim=-1, largest=False, sorted=True)[1]  # (G, c, kk)
-            # Slot t of row r of graph g is valid iff r < n_g and t < deg_g (finite distances
-            # sort first); its edge goes to position edge_ptr[centre] + t.
-            sel = (local >= r0) & (local < r1)
-            rows_g, rows_l = gi[sel], local[sel] - r0  # valid query rows in this chunk
-            centre = node[sel]
-            d = deg[centre]
-            nb = idx[rows_g, rows_l]  # (R, kk)
-            t = torch.arange(kk, device=device).view(1, -1)
-            ok = t < d.view(-1, 1)
+            # Row r of graph g: slot t is valid iff t < deg_g (real points sort first);
+            # its edge goes to position edge_ptr[centre] + t.
+            if r0 == 0 and r1 == n_b:
+                rows, centre, start = flat, node, start_all[s0:s1]
+            else:
+                sel = (local >= r0) & (local < r1)
+                rows = (flat - r0 - (gpos[s0:s1] - a) * (n_b - (r1 - r0)))[sel]
+                centre, start = node[sel], start_all[s0:s1][sel]
+            nb = idx.view(-1, kk).index_select(0, rows) + start.view(-1, 1)  # (R, kk)
             pos = edge_ptr[centre].view(-1, 1) + t
-            source[pos[ok]] = (g_start[rows_g].view(-1, 1) + nb)[ok]
+            if full_deg:
+                source.index_copy_(0, pos.view(-1), nb.view(-1))
+            else:
+                ok = t < deg[centre].view(-1, 1)
+                source[pos[ok]] = nb[ok]
         a = e
     return source, target
 

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from .._checks import check_ndim, check_positive_int
 from ..errors import InputShapeError
-from .attention import MultiHeadAttention
+from .attention import DenseMask, MultiHeadAttention
 
 
 class TransformerBlock(nn.Module):
@@ -34,7 +34,7 @@ class TransformerBlock(nn.Module):
 
     Forward args are passed to :class:`~pgjets.nn.attention.MultiHeadAttention`:
     ``edge_index``, ``edge_attr``, ``attn_bias``, ``edge_mask``, ``causal``,
-    ``batch``, ``ptr``, ``dense``, ``dense_bias``.
+    ``batch``, ``ptr``, ``dense``, ``dense_bias``, ``dense_mask``.
 
     Shapes:
         - **input:** ``x`` :math:`(N, C)`, ``edge_index`` :math:`(2, E)`
@@ -66,13 +66,14 @@ class TransformerBlock(nn.Module):
     def forward(self, x: Tensor, edge_index: Optional[Tensor] = None, edge_attr: Optional[Tensor] = None,
                 attn_bias: Optional[Tensor] = None, edge_mask: Optional[Tensor] = None, causal: bool = False,
                 batch: Optional[Tensor] = None, ptr: Optional[Tensor] = None, dense: bool = False,
-                dense_bias: Optional[Tensor] = None) -> Tensor:
+                dense_bias: Optional[Tensor] = None, dense_mask: Optional[DenseMask] = None) -> Tensor:
         """Apply the block; see the class docstring for the arguments."""
         check_ndim(x, 2, "x", "(num_nodes, channels)")
         if x.size(1) != self.channels:
             raise InputShapeError(f"x has {x.size(1)} channels, the block expects {self.channels}")
         h = self.attn(self.norm1(x), edge_index, edge_attr=edge_attr, attn_bias=attn_bias, edge_mask=edge_mask,
-                      causal=causal, batch=batch, ptr=ptr, dense=dense, dense_bias=dense_bias)
+                      causal=causal, batch=batch, ptr=ptr, dense=dense, dense_bias=dense_bias,
+                      dense_mask=dense_mask)
         x = x + self.drop(h)
         return x + self.drop(self.ff(self.norm2(x)))
 
