@@ -145,3 +145,52 @@ def peak_rss_mb() -> float:
 
 
 __all__ = ["add_common_arguments", "setup", "compare", "machine", "report", "peak_rss_mb", "RESULTS", "CACHE"]
+
+
+def train_step_fns(peer: torch.nn.Module, ours: torch.nn.Module, peer_logits: Callable[[], torch.Tensor],
+                   ours_logits: Callable[[], torch.Tensor], target: torch.Tensor,
+                   lr: float = 1e-3) -> tuple[Callable[[], None], Callable[[], None]]:
+    """``(step_peer, step_ours)``: forward + cross-entropy + backward + AdamW step of each model.
+
+    ``peer_logits`` / ``ours_logits`` run the forward pass on each side's own input form.
+    Both models are put in training mode.
+    """
+    def make(model: torch.nn.Module, logits: Callable[[], torch.Tensor]) -> Callable[[], None]:
+        opt = torch.optim.AdamW(model.parameters(), lr=lr)
+        model.train()
+
+        def step() -> None:
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(logits(), target).backward()
+            opt.step()
+
+        return step
+
+    return make(peer, peer_logits), make(ours, ours_logits)
+
+
+def compare_train_and_inference(name: str, peer: torch.nn.Module, ours: torch.nn.Module,
+                                peer_logits: Callable[[], torch.Tensor], ours_logits: Callable[[], torch.Tensor],
+                                target: torch.Tensor, args: argparse.Namespace, common: dict[str, Any],
+                                device: torch.device) -> None:
+    """Time training steps and/or inference (``args.mode``) of both models and report each.
+
+    Writes the results ``{name}_train_step`` and ``{name}_inference``; inference is an eval-mode
+    forward under ``torch.no_grad``.
+    """
+    n = common["batch_size"]
+    if args.mode in ("both", "train"):
+        res = compare(*train_step_fns(peer, ours, peer_logits, ours_logits, target), args.repeats, args.warmup, device)
+        report({"benchmark": f"{name}_train_step", **common, **res}, args.out, device, n)
+    if args.mode in ("both", "infer"):
+        peer.eval()
+        ours.eval()
+
+        def no_grad(fn: Callable[[], torch.Tensor]) -> Callable[[], None]:
+            def run() -> None:
+                with torch.no_grad():
+                    fn()
+            return run
+
+        res = compare(no_grad(peer_logits), no_grad(ours_logits), args.repeats, args.warmup, device)
+        report({"benchmark": f"{name}_inference", **common, **res}, args.out, device, n)

@@ -22,10 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 from _jets import count_parameters, pgjets_batch, pick, real_jets, weaver_inputs  # noqa: E402
-from _timing import add_common_arguments, compare, report, setup  # noqa: E402
+from _timing import add_common_arguments, compare_train_and_inference, setup  # noqa: E402
 
 GOAL = 1.5
 CONV = [(16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256))]
@@ -66,43 +65,8 @@ def main() -> None:
     common = {"batch_size": args.batch_size, "particles": int(batch.num_nodes), "padded_to": int(w["mask"].size(-1)),
               "params_peer": n_peer, "params_pgjets": n_ours, "goal": GOAL, "peer": "weaver-core 0.5.3"}
 
-    y = batch.y
-    if args.mode in ("both", "train"):
-        opt_p = torch.optim.AdamW(peer.parameters(), lr=1e-3)
-        opt_o = torch.optim.AdamW(ours.parameters(), lr=1e-3)
-        peer.train()
-        ours.train()
-
-        def step_peer() -> None:
-            opt_p.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(peer(w["points"], w["features"], w["mask"]), y)
-            loss.backward()
-            opt_p.step()
-
-        def step_ours() -> None:
-            opt_o.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(ours(batch), y)
-            loss.backward()
-            opt_o.step()
-
-        res = compare(step_peer, step_ours, args.repeats, args.warmup, device)
-        report({"benchmark": "particlenet_train_step", **common, **res}, args.out, device, args.batch_size)
-
-    if args.mode in ("both", "infer"):
-        peer.eval()
-        ours.eval()
-
-        def infer_peer() -> None:
-            with torch.no_grad():
-                peer(w["points"], w["features"], w["mask"])
-
-        def infer_ours() -> None:
-            with torch.no_grad():
-                ours(batch)
-
-        res = compare(infer_peer, infer_ours, args.repeats, args.warmup, device)
-        report({"benchmark": "particlenet_inference", **common, **res}, args.out, device, args.batch_size)
-
+    compare_train_and_inference("particlenet", peer, ours, lambda: peer(w["points"], w["features"], w["mask"]),
+                                lambda: ours(batch), batch.y, args, common, device)
 
 if __name__ == "__main__":
     main()

@@ -20,9 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
-from _timing import RESULTS, add_common_arguments, compare, report, setup  # noqa: E402
+from _timing import RESULTS, add_common_arguments, compare, report, setup, train_step_fns  # noqa: E402
 from bench_particlenet import CONV, FC, build_models  # noqa: E402
 
 NUM_FEATURES = 13
@@ -42,25 +41,6 @@ def inputs(batch_size: int, n: int, device: torch.device, seed: int = 0):
     w = (pos.transpose(1, 2).contiguous().to(device), x.transpose(1, 2).contiguous().to(device),
          torch.ones(batch_size, 1, n, device=device))
     return batch, w
-
-
-def step_fns(peer, ours, batch, w):
-    opt_p = torch.optim.AdamW(peer.parameters(), lr=1e-3)
-    opt_o = torch.optim.AdamW(ours.parameters(), lr=1e-3)
-    peer.train()
-    ours.train()
-
-    def step_peer() -> None:
-        opt_p.zero_grad(set_to_none=True)
-        F.cross_entropy(peer(*w), batch.y).backward()
-        opt_p.step()
-
-    def step_ours() -> None:
-        opt_o.zero_grad(set_to_none=True)
-        F.cross_entropy(ours(batch), batch.y).backward()
-        opt_o.step()
-
-    return step_peer, step_ours
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -117,7 +97,7 @@ def main() -> None:
         conv, fc = LITE if args.config == "lite" else (CONV, FC)
         peer, ours = build_models(NUM_FEATURES, device, conv, fc)
         peer.trimmer._counter.fill_(peer.trimmer.warmup_steps)  # weaver's steady state (no-op: no padding)
-        res = compare(*step_fns(peer, ours, batch, w), args.repeats, args.warmup, device)
+        res = compare(*train_step_fns(peer, ours, lambda: peer(*w), lambda: ours(batch), batch.y), args.repeats, args.warmup, device)
         steps = -(-args.epoch_jets // bs)
         rec = report({"benchmark": f"scaling_{sweep}", "sweep": sweep, "batch_size": bs, "particles_per_jet": n,
                       "epoch_jets": args.epoch_jets, "config": args.config, "peer": "weaver-core 0.5.3", **res,
