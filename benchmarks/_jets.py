@@ -10,7 +10,7 @@ builds the PyG ``Batch`` pgjets models take, :func:`weaver_inputs` the padded
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -103,3 +103,27 @@ def count_parameters(model: torch.nn.Module) -> int:
 
 
 __all__ = ["real_jets", "pick", "features", "pgjets_batch", "pad", "weaver_inputs", "count_parameters", "JETS_DIR"]
+
+
+def weaver_comparison(build_models: Callable, batch_size: int, device: torch.device, goal: float,
+                      seed: int = 0) -> tuple[Any, dict, torch.nn.Module, torch.nn.Module, dict]:
+    """Inputs and models of a pgjets-vs-weaver comparison on ``batch_size`` real jets.
+
+    Returns ``(batch, weaver_inputs, peer, ours, common)``: the PyG batch, weaver's padded inputs,
+    the two models from ``build_models(num_features, device)``, and the fields every result line
+    shares.  weaver's ``SequenceTrimmer`` (on by default) trims the padding of training batches
+    after 5 warm-up steps; it is put in that steady state so that every timed weaver step is a
+    trimmed one (this favours weaver).
+    """
+    table = pick(real_jets(), batch_size, seed=seed)
+    batch = pgjets_batch(table, device)
+    w = weaver_inputs(table, device)
+    peer, ours = build_models(batch.x.size(1), device)
+    peer.trimmer._counter.fill_(peer.trimmer.warmup_steps)
+    n_peer, n_ours = count_parameters(peer), count_parameters(ours)
+    padded_to = int(w["mask"].size(-1))
+    print(f"{batch_size} jets, {batch.num_nodes} particles (mean {batch.num_nodes / batch_size:.1f}, "
+          f"padded to {padded_to} for weaver); parameters weaver {n_peer:,}, pgjets {n_ours:,}")
+    common = {"batch_size": batch_size, "particles": int(batch.num_nodes), "padded_to": padded_to,
+              "params_peer": n_peer, "params_pgjets": n_ours, "goal": goal, "peer": "weaver-core 0.5.3"}
+    return batch, w, peer, ours, common

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from _jets import count_parameters, pgjets_batch, pick, real_jets, weaver_inputs  # noqa: E402
+from _jets import weaver_comparison  # noqa: E402
 from _timing import add_common_arguments, compare_train_and_inference, setup  # noqa: E402
 
 GOAL = 1.5
@@ -52,19 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     device = setup(args)
 
-    table = pick(real_jets(), args.batch_size)
-    batch = pgjets_batch(table, device)
-    w = weaver_inputs(table, device)
-    peer, ours = build_models(batch.x.size(1), device)
-    # weaver trims the padding of training batches after 5 warm-up steps (SequenceTrimmer, its
-    # default): start it in that steady state so that every timed weaver step is a trimmed one
-    peer.trimmer._counter.fill_(peer.trimmer.warmup_steps)
-    n_peer, n_ours = count_parameters(peer), count_parameters(ours)
-    print(f"{args.batch_size} jets, {batch.num_nodes} particles (mean {batch.num_nodes / args.batch_size:.1f}, "
-          f"padded to {w['mask'].size(-1)} for weaver); parameters weaver {n_peer:,}, pgjets {n_ours:,}")
-    common = {"batch_size": args.batch_size, "particles": int(batch.num_nodes), "padded_to": int(w["mask"].size(-1)),
-              "params_peer": n_peer, "params_pgjets": n_ours, "goal": GOAL, "peer": "weaver-core 0.5.3"}
-
+    batch, w, peer, ours, common = weaver_comparison(build_models, args.batch_size, device, GOAL)
     compare_train_and_inference("particlenet", peer, ours, lambda: peer(w["points"], w["features"], w["mask"]),
                                 lambda: ours(batch), batch.y, args, common, device)
 
