@@ -44,12 +44,10 @@ docs-smoke:
 docs-clean:
 	rm -rf docs/_build docs/auto_examples docs/generated
 
-bench: install
+# All seven benchmarks of issue #6 (benchmarks/README.md); torch-cluster is the kNN peer.
+bench: install-ext
 	$(PIP) install -q -e ".[bench]"
 	$(PYTHON) benchmarks/run_all.py
 
 clean:
 	rm -rf build dist .pytest_cache src/*.egg-info
-
-# All seven benchmarks of issue #6 (benchmarks/README.md); torch-cluster is the kNN peer.
-bench: install-ext
