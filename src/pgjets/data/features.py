@@ -286,7 +286,6 @@ def _constituent_features_reference(table: JetTable, feature_set: str = "particl
     return {"x": x, "pos": pos, "pt": pt.astype(np.float32), "p4": p4, "names": names}
 
 
-
 __all__ = [
     "constituent_features",
     "feature_names",

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import to_dense_adj, to_dense_batch
 
 from ..errors import InputShapeError
+from ..nn.padded import rowwise
 
 #: Per-particle fields a padded model can ask for (``model.padded_inputs``).
 PADDED_FIELDS = ("x", "pos", "pt", "p4", "adj", "image")
@@ -166,13 +167,6 @@ def masked_reduce(x: Tensor, mask: Tensor, reduce: str = "sum") -> Tensor:
     if reduce == "mean":
         return total / m.to(x.dtype).sum(1).clamp_min(1.0)
     raise ValueError(f"reduce must be 'sum', 'mean' or 'max', got {reduce!r}")
-
-
-def rowwise(module: nn.Module, x: Tensor) -> Tensor:
-    """Apply a per-row module (``BatchNorm1d``, ``Sequential`` of them) to the last axis of ``x``."""
-    shape = x.shape
-    out = module(x.reshape(-1, shape[-1]))
-    return out.reshape(*shape[:-1], out.size(-1))
 
 
 def check_inference(model: nn.Module) -> None:

@@ -41,6 +41,7 @@ from torch_geometric.utils import softmax, to_dense_batch
 
 from .._checks import check_finite, check_ndim, check_positive_int
 from ..errors import InputShapeError
+from .padded import key_padding_mask
 from .positional import local_positions
 
 PairTensor = Tuple[Tensor, Tensor]
@@ -125,16 +126,12 @@ def dense_attention_mask(batch: Tensor, dense_bias: Optional[Tensor] = None,
     counts = torch.bincount(b) if n else b.new_zeros(1)
     B, N = counts.numel(), int(counts.max())
     node_mask = torch.arange(N, device=b.device) < counts.view(-1, 1)  # (B, N)
-    empty = (counts == 0).view(B, 1, 1, 1)
-    allowed = node_mask[:, None, None, :] | empty  # a graph without keys: attend anywhere, zero after
-    if dense_bias is None:
-        mask = torch.zeros(B, 1, 1, N, dtype=dtype, device=b.device)
-    else:
+    if dense_bias is not None:
         if dense_bias.dim() != 4 or dense_bias.shape[0] != B or dense_bias.shape[2:] != (N, N):
             raise InputShapeError(f"dense_bias must have shape (B={B}, H, {N}, {N}), got {tuple(dense_bias.shape)}")
         check_finite(dense_bias, "dense_bias")
-        mask = dense_bias.to(dtype)
-    return DenseMask(mask.masked_fill(~allowed, float("-inf")), empty, n)
+    mask, empty = key_padding_mask(node_mask, dense_bias, dtype)
+    return DenseMask(mask, empty, n)
 
 
 class MultiHeadAttention(MessagePassing):
@@ -372,7 +369,7 @@ class MultiHeadAttention(MessagePassing):
         qkv = F.linear(x, w_qkv, b_qkv)
         qkv_d, node_mask = to_dense_batch(qkv, b)  # (B, N, 3C), (B, N)
         B, N, _ = qkv_d.shape
-        H, D = self.heads, self.head_dim
+        H = self.heads
         if dense_mask is not None:
             if edge_index is not None or dense_bias is not None or causal:
                 raise ValueError("dense_mask replaces edge_index, dense_bias and causal; pass none of them")
@@ -471,11 +468,7 @@ class MultiHeadAttention(MessagePassing):
         q = self.lin_q(x_q).view(B, M, H, D).transpose(1, 2)
         k = self.lin_k(x_kv).view(B, N, H, D).transpose(1, 2)
         v = self.lin_v(x_kv).view(B, N, H, D).transpose(1, 2)
-        allowed = key_mask.view(B, 1, 1, N)
-        empty = ~key_mask.any(-1).view(B, 1, 1, 1)  # a jet without keys: attend anywhere, zero afterwards
-        allowed = allowed | empty
-        mask = q.new_zeros(B, 1, M, N) if bias is None else bias.to(q.dtype)
-        mask = mask.masked_fill(~allowed, float("-inf"))
+        mask, empty = key_padding_mask(key_mask, bias, q.dtype)  # a jet without keys: zeroed below
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
                                              dropout_p=self.dropout if self.training else 0.0)  # (B, H, M, D)
         out = out.masked_fill(empty, 0.0)

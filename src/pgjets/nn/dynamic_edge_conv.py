@@ -30,12 +30,8 @@ from torch_geometric.nn import MessagePassing
 
 from .._checks import check_finite, check_ndim, check_positive_int
 from ..errors import InputShapeError
-from .knn import knn_graph
-
-
-def _rowwise(module: nn.Module, x: Tensor) -> Tensor:
-    shape = x.shape
-    return module(x.reshape(-1, shape[-1])).reshape(shape)
+from .knn import _block_distances, knn_graph
+from .padded import rowwise
 
 
 def padded_knn(coords: Tensor, mask: Tensor, k: int, cosine: bool = False) -> tuple[Tensor, Tensor]:
@@ -64,14 +60,9 @@ def padded_knn(coords: Tensor, mask: Tensor, k: int, cosine: bool = False) -> tu
     """
     B, N, D = coords.shape
     if cosine:
-        c = coords / coords.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        dist = 1.0 - c @ c.transpose(1, 2)
-    elif D <= 3:
-        # direct differences: exact, like the torch.cdist direct kernel of knn_graph
-        dist = (coords.unsqueeze(2) - coords.unsqueeze(1)).pow(2).sum(-1)
-    else:
-        sq = (coords * coords).sum(-1)
-        dist = (sq.unsqueeze(2) + sq.unsqueeze(1) - 2.0 * (coords @ coords.transpose(1, 2))).clamp_min(0.0)
+        coords = coords / coords.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    sq = None if cosine or D <= 3 else (coords * coords).sum(-1)
+    dist = _block_distances(coords, coords, sq, cosine)  # the kernels of knn_graph
     eye = torch.eye(N, dtype=torch.bool, device=coords.device)
     dist = dist.masked_fill(eye.unsqueeze(0) | ~mask.unsqueeze(1), float("inf"))
     # k columns of +inf: topk(k) is valid even when N <= k.
@@ -251,16 +242,16 @@ class DynamicEdgeConv(MessagePassing):
         offset = (torch.arange(B, device=x.device) * N).view(B, 1, 1)
         c0 = node_j.size(-1)
         h = node_i.unsqueeze(2) + node_j.reshape(B * N, c0)[idx + offset]  # (B, N, k, C0)
-        h = torch.relu(_rowwise(self.norms[0], h))
+        h = torch.relu(rowwise(self.norms[0], h))
         for lin, norm in zip(self.lins, self.norms[1:]):
-            h = torch.relu(_rowwise(norm, lin(h)))
+            h = torch.relu(rowwise(norm, lin(h)))
         w = valid.unsqueeze(-1)
         if self.aggr == "mean":
             agg = (h * w.to(h.dtype)).sum(2) / w.to(h.dtype).sum(2).clamp_min(1.0)
         else:
             agg = h.masked_fill(~w, float("-inf")).amax(2)
             agg = torch.where(w.any(2), agg, torch.zeros_like(agg))
-        sc = _rowwise(self.shortcut_norm, self.shortcut(x))
+        sc = rowwise(self.shortcut_norm, self.shortcut(x))
         return torch.relu(agg + sc)
 
     def __repr__(self) -> str:
