@@ -102,6 +102,10 @@ class ParticleTransformer(nn.Module):
         out[pair_mask] = emb
         return out.permute(0, 3, 1, 2).contiguous()
 
+    def _plain_pair_embed(self) -> bool:
+        """Whether the pair MLP is made of batch norms, linear maps and GELUs only (the fast paths)."""
+        return all(isinstance(m, (nn.BatchNorm1d, nn.Linear, nn.GELU)) for m in self.pair_embed)
+
     def _folded_pair_embed(self) -> Optional[list[tuple[Tensor, Tensor, Optional[nn.Module]]]]:
         """The eval-mode pair MLP as ``(weight, bias, activation)`` layers, batch norms folded in.
 
@@ -109,7 +113,7 @@ class ParticleTransformer(nn.Module):
         with running statistics.
         """
         mods = list(self.pair_embed)
-        if not all(isinstance(m, (nn.BatchNorm1d, nn.Linear, nn.GELU)) for m in mods):
+        if not self._plain_pair_embed():
             return None
         if any(isinstance(m, nn.BatchNorm1d) and (m.running_mean is None or not m.affine) for m in mods):
             return None
@@ -192,7 +196,7 @@ class ParticleTransformer(nn.Module):
         layers = None if self.training else self._folded_pair_embed()
         if not self.training and layers is None:
             return self.pair_bias_reference(p4, batch)
-        if self.training and not all(isinstance(m, (nn.BatchNorm1d, nn.Linear, nn.GELU)) for m in self.pair_embed):
+        if self.training and not self._plain_pair_embed():
             return self.pair_bias_reference(p4, batch)
         dense, mask = to_dense_batch(p4, batch)
         B, N = mask.shape
