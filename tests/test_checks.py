@@ -18,3 +18,13 @@ def test_check_finite_one_reduction_shortcut_is_exact():
     x = torch.tensor([float("inf"), -float("inf")])  # inf - inf = NaN in the sum: still caught
     with pytest.raises(NonFiniteError):
         check_finite(x, "x")
+
+
+def test_check_sorted():
+    from pgjets._checks import check_sorted
+    from pgjets.errors import InputShapeError
+
+    for ok in ([], [3], [0, 0, 1, 4]):
+        check_sorted(torch.tensor(ok, dtype=torch.long), "unused")
+    with pytest.raises(InputShapeError, match="the message"):
+        check_sorted(torch.tensor([0, 2, 1]), "the message")

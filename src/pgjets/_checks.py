@@ -65,6 +65,12 @@ def check_finite(x: Tensor, name: str) -> None:
         raise NonFiniteError(f"{name} holds {n_nan} NaN and {n_inf} infinite values")
 
 
+def check_sorted(batch: Tensor, message: str) -> None:
+    """Raise :class:`InputShapeError` with ``message`` unless ``batch`` is sorted ascending."""
+    if batch.numel() > 1 and bool((batch[1:] < batch[:-1]).any()):
+        raise InputShapeError(message)
+
+
 def check_nonempty(num_nodes: int, name: str = "graph") -> None:
     """Raise :class:`EmptyGraphError` if ``num_nodes`` is zero."""
     if num_nodes == 0:

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter, to_dense_batch
 
-from .._checks import as_tensor, check_finite, check_ndim, check_nonempty, check_positive_int
+from .._checks import as_tensor, check_finite, check_ndim, check_nonempty, check_positive_int, check_sorted
 from ..errors import EmptyGraphError, InputShapeError
 from ..nn.energy_flow_pool import EnergyFlowPool
 from ..nn.transformer import TransformerBlock
@@ -165,8 +165,7 @@ class JetCLREncoder(nn.Module):
         check_nonempty(n, "jet batch")
         check_finite(pt, "pt")
         batch, num_graphs = _batch_vector(data, n, pt.device)
-        if n > 1 and bool((batch[1:] < batch[:-1]).any()):
-            raise InputShapeError("batch must be sorted in ascending order (as PyG batches are)")
+        check_sorted(batch, "batch must be sorted in ascending order (as PyG batches are)")
         z = _momentum_fractions(pt.to(torch.get_default_dtype()), batch, num_graphs)
         if self.features == "pos_z":
             pos = getattr(data, "pos", None)

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_finite, check_ndim, check_positive_int
+from .._checks import check_finite, check_ndim, check_positive_int, check_sorted
 from ..errors import InputShapeError
 from ..nn.heads import mlp
 from ..nn.slot_attention import SlotAttention
@@ -29,8 +29,7 @@ def _check_batch(batch: Tensor, n: int, num_graphs: int, name: str) -> Tensor:
     if batch.numel() != n:
         raise InputShapeError(f"{name} has {batch.numel()} entries but there are {n} elements")
     batch = batch.to(torch.long)
-    if batch.numel() > 1 and bool((batch[1:] < batch[:-1]).any()):
-        raise InputShapeError(f"{name} must be sorted in ascending order")
+    check_sorted(batch, f"{name} must be sorted in ascending order")
     if batch.numel() and (int(batch.min()) < 0 or int(batch.max()) >= num_graphs):
         raise InputShapeError(f"{name} must index jets in [0, {num_graphs}) (one entry of counts per jet)")
     return batch

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax, to_dense_batch
 
-from .._checks import check_finite, check_ndim, check_positive_int
+from .._checks import check_finite, check_ndim, check_positive_int, check_sorted
 from ..errors import InputShapeError
 from .padded import key_padding_mask
 from .positional import local_positions
@@ -121,8 +121,7 @@ def dense_attention_mask(batch: Tensor, dense_bias: Optional[Tensor] = None,
     check_ndim(batch, 1, "batch", "(num_nodes,)")
     n = batch.numel()
     b = batch.to(torch.long)
-    if n > 1 and bool((b[1:] < b[:-1]).any()):
-        raise InputShapeError("dense=True needs batch sorted in ascending order (as PyG batches are)")
+    check_sorted(b, "dense=True needs batch sorted in ascending order (as PyG batches are)")
     counts = torch.bincount(b) if n else b.new_zeros(1)
     B, N = counts.numel(), int(counts.max())
     node_mask = torch.arange(N, device=b.device) < counts.view(-1, 1)  # (B, N)
@@ -359,8 +358,7 @@ class MultiHeadAttention(MessagePassing):
                dense_mask: Optional[DenseMask] = None) -> Tensor:
         n = x.size(0)
         b = _batch_from(n, batch, ptr, x.device)
-        if n > 1 and bool((b[1:] < b[:-1]).any()):
-            raise InputShapeError("dense=True needs batch sorted in ascending order (as PyG batches are)")
+        check_sorted(b, "dense=True needs batch sorted in ascending order (as PyG batches are)")
         # Q, K, V of the real nodes only (one fused matmul), padded once: padding rows are never
         # projected (padded keys are masked, padded queries dropped).
         lins = (self.lin_q, self.lin_k, self.lin_v)

@@ -26,7 +26,7 @@ from typing import Literal, Optional
 import torch
 from torch import Tensor
 
-from .._checks import check_finite, check_ndim, check_positive_int
+from .._checks import check_finite, check_ndim, check_positive_int, check_sorted
 from ..errors import GraphSizeError, InputShapeError
 
 Backend = Literal["auto", "torch", "torch_cluster"]
@@ -54,8 +54,7 @@ def _graph_sizes(batch: Optional[Tensor], num_nodes: int, device: torch.device) 
         counts = torch.tensor([num_nodes], dtype=torch.long, device=device)
         return batch, counts
     batch = batch.to(torch.long)
-    if num_nodes > 1 and bool((batch[1:] < batch[:-1]).any()):
-        raise InputShapeError("batch must be sorted in ascending order (as PyG batches are)")
+    check_sorted(batch, "batch must be sorted in ascending order (as PyG batches are)")
     counts = torch.bincount(batch, minlength=int(batch.max()) + 1 if num_nodes else 0)
     return batch, counts
 

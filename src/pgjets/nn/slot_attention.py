@@ -22,15 +22,14 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter, softmax
 
-from .._checks import check_finite, check_ndim, check_positive_int
+from .._checks import check_finite, check_ndim, check_positive_int, check_sorted
 from ..errors import InputShapeError
 
 
 def _sorted_batch(batch: Tensor, name: str) -> Tensor:
     check_ndim(batch, 1, name, "(num_elements,)")
     batch = batch.to(torch.long)
-    if batch.numel() > 1 and bool((batch[1:] < batch[:-1]).any()):
-        raise InputShapeError(f"{name} must be sorted in ascending order")
+    check_sorted(batch, f"{name} must be sorted in ascending order")
     if batch.numel() and int(batch.min()) < 0:
         raise InputShapeError(f"{name} must be non-negative")
     return batch

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import to_dense_batch
 
-from .._checks import check_finite, check_ndim
+from .._checks import check_finite, check_ndim, check_sorted
 from ..errors import EmptyGraphError, GraphSizeError, InputShapeError
 
 CostFn = Callable[[Tensor, Tensor], Tensor]
@@ -34,8 +34,7 @@ def _check_set(x: Tensor, batch: Optional[Tensor], name: str) -> Tensor:
     if batch.numel() != x.size(0):
         raise InputShapeError(f"{name}_batch has {batch.numel()} entries but {name} has {x.size(0)} rows")
     batch = batch.to(torch.long)
-    if batch.numel() > 1 and bool((batch[1:] < batch[:-1]).any()):
-        raise InputShapeError(f"{name}_batch must be sorted in ascending order")
+    check_sorted(batch, f"{name}_batch must be sorted in ascending order")
     if batch.numel() and int(batch.min()) < 0:
         raise InputShapeError(f"{name}_batch must be non-negative")
     return batch
