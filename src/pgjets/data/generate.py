@@ -632,6 +632,14 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 
 def run_generate(args: argparse.Namespace) -> int:
     """Run ``pgjets generate`` from parsed ``args``; returns the exit status."""
+    from .._checks import check_no_repeats, check_out_folder, check_setting_int
+
+    check_no_repeats(args.processes, "--process")
+    check_setting_int(args.n_jets, "--n-jets")
+    check_setting_int(args.workers, "--workers")
+    check_setting_int(args.chunk_size, "--chunk-size")
+    check_setting_int(args.seed, "--seed", minimum=0)
+    check_out_folder(args.out)
     path = generate_dataset(args.processes, args.n_jets, args.out, seed=args.seed, fast=args.fast,
                             workers=args.workers, chunk_size=args.chunk_size,
                             progress=getattr(args, "progress", True))
