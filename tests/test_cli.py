@@ -125,3 +125,45 @@ def test_bad_argument_in_a_fresh_process_prints_no_traceback(tmp_path):
                           "--epochs", "0", "--out", str(tmp_path / "run")], capture_output=True, text=True, env=env)
     assert res.returncode == 2
     assert res.stderr.strip().splitlines() == ["pgjets train: error: --epochs must be an integer >= 1, got 0"]
+
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_full_disk_during_generate_is_one_line_and_keeps_complete_chunks(tmp_path, monkeypatch, capsys, workers):
+    import errno
+    from pathlib import Path
+
+    import numpy as np
+
+    import pgjets._atomic as atomic
+    import pgjets.data.generate as generate
+    from pgjets.data.jet_io import read_jets
+    from pgjets.data.table import JetTable
+
+    def fake_chunk(process, n, seed, chunk, fast, label, progress=None):  # no Pythia: a few random jets
+        rng = np.random.default_rng(chunk)
+        counts = rng.integers(3, 9, n)
+        p = rng.uniform(1, 9, (int(counts.sum()), 3))
+        return JetTable(px=p[:, 0], py=p[:, 1], pz=p[:, 2], E=np.linalg.norm(p, axis=1) + 1,
+                        offsets=np.r_[0, np.cumsum(counts)], label=np.full(n, label))
+
+    real_open = open
+
+    def full_after_first_chunk(path, mode="r", *args, **kw):
+        if "w" in mode and not Path(path).name.startswith(".qcd_00000"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, mode, *args, **kw)
+
+    monkeypatch.setattr(generate, "_generate_chunk", fake_chunk)
+    monkeypatch.setattr(atomic, "open", full_after_first_chunk, raising=False)
+    out = tmp_path / "jets"
+    rc = main(["generate", "--process", "qcd", "--n-jets", "30", "--chunk-size", "10", "--workers", str(workers),
+               "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and err.splitlines() == [err] and f"no space left on {out}" in err
+    kept = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    if workers == 1:  # with a pool, chunk 0 may still have been running when the pool stopped
+        assert kept == ["qcd_00000.h5"] and not list(out.glob(".*"))  # no manifest, no temporary files
+    assert set(kept) <= {"qcd_00000.h5"}
+    for name in kept:
+        assert len(read_jets(out / name)) == 10  # what is there is complete

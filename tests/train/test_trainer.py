@@ -8,8 +8,14 @@ from torch import nn
 from torch_geometric.data import Data
 from torch_geometric.nn import global_mean_pool
 
-from pgjets.errors import NonFiniteError
-from pgjets.train.trainer import TrainConfig, Trainer
+from pgjets.errors import (
+    CheckpointError,
+    DiskFullError,
+    GraphSizeError,
+    NonFiniteError,
+    SettingsMismatchError,
+)
+from pgjets.train.trainer import CHECKPOINT_MAGIC, TrainConfig, Trainer, load_checkpoint_file
 
 
 class TinyNet(nn.Module):
@@ -126,3 +132,105 @@ def test_bad_config():
         TrainConfig(schedule="linear")
     with pytest.raises(ValueError, match="task"):
         TrainConfig(task="ranking")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "random", "flip", "plain_torch_save"])
+def test_damaged_checkpoint_is_refused_with_its_path(tmp_path, damage):
+    make(tmp_path, epochs=1).fit(toy_graphs(32))
+    path = tmp_path / "checkpoints" / "last.pt"
+    data = bytearray(path.read_bytes())
+    assert data.startswith(CHECKPOINT_MAGIC)
+    if damage == "truncate":
+        path.write_bytes(bytes(data[: len(data) - 7]))
+    elif damage == "random":
+        path.write_bytes(torch.randint(0, 256, (len(data),), generator=torch.Generator().manual_seed(0))
+                         .to(torch.uint8).numpy().tobytes())
+    elif damage == "flip":
+        data[len(data) // 2] ^= 1
+        path.write_bytes(bytes(data))
+    else:  # an unchecked file where a checkpoint should be
+        torch.save({"model": TinyNet().state_dict()}, path)
+    with pytest.raises(CheckpointError, match=str(path)):
+        make(tmp_path, epochs=2).fit(toy_graphs(32))
+    with pytest.raises(CheckpointError, match=str(path)):
+        load_checkpoint_file(path)
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
+    make(tmp_path, epochs=1).fit(toy_graphs(32))
+    with pytest.raises(SettingsMismatchError, match="lr 0.005 -> 0.01"):
+        make(tmp_path, epochs=1, lr=0.01).fit(toy_graphs(32))
+    tr = Trainer(TinyNet(), TrainConfig(epochs=1, batch_size=16, lr=5e-3, progress=False, verbose=False, seed=7),
+                 out_dir=tmp_path, settings={"data": "/other"})
+    tr.load_checkpoint()  # the checkpoint records no run settings: the TrainConfig matches
+    state = load_checkpoint_file(tmp_path / "checkpoints" / "last.pt")
+    state["settings"] = {"data": "/mine"}
+    with pytest.raises(SettingsMismatchError, match="data '/mine' -> '/other'"):
+        tr.check_settings(state)
+    # progress bars, printing and the device are not settings
+    make(tmp_path, epochs=1, verbose=True, progress=True, device="cpu").fit(toy_graphs(32))
+
+
+def test_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    import errno
+
+    import pgjets._atomic as atomic
+
+    tr = make(tmp_path, epochs=2)
+    tr.fit(toy_graphs(32))
+    before = (tmp_path / "checkpoints" / "last.pt").read_bytes()
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    with pytest.raises(DiskFullError, match=f"no space left on {tmp_path / 'checkpoints'}"):
+        tr.save_checkpoint()
+    assert (tmp_path / "checkpoints" / "last.pt").read_bytes() == before
+    assert not list(tmp_path.rglob(".*tmp*"))
+
+
+class GraphBatchNormNet(TinyNet):
+    """BatchNorm over graph-level features: it cannot normalise a batch of one graph in training."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(16)
+
+    def forward(self, batch):
+        return self.out(self.norm(global_mean_pool(self.phi(batch.x), batch.batch)))
+
+
+def test_batch_of_one_graph_is_skipped_for_batchnorm_and_a_clear_error_when_nothing_is_left():
+    cfg = dict(epochs=1, batch_size=8, progress=False, verbose=False)
+    tr = Trainer(GraphBatchNormNet(), TrainConfig(**cfg))
+    seen = []
+    real = tr.loss_fn
+    tr.loss_fn = lambda out, b: seen.append(b.num_graphs) or real(out, b)
+    tr.fit(toy_graphs(17))  # 8 + 8 + 1: the last batch of one jet is skipped
+    assert sorted(seen) == [8, 8]
+    tr = Trainer(TinyNet(), TrainConfig(**cfg))  # no BatchNorm: nothing is skipped
+    seen.clear()
+    real = tr.loss_fn
+    tr.loss_fn = lambda out, b: seen.append(b.num_graphs) or real(out, b)
+    tr.fit(toy_graphs(17))
+    assert sorted(seen) == [1, 8, 8]
+    with pytest.raises(GraphSizeError, match="single graph.*batch_size >= 2"):
+        Trainer(GraphBatchNormNet(), TrainConfig(**cfg)).fit(toy_graphs(1))
+    with pytest.raises(GraphSizeError, match="single graph"):
+        Trainer(GraphBatchNormNet(), TrainConfig(**{**cfg, "batch_size": 1})).fit(toy_graphs(4))
+
+
+def test_batchnorm_on_one_value_per_channel_is_a_clear_error():
+    class BatchSummaryNorm(TinyNet):  # normalises one batch-wide summary row: BatchNorm cannot
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = nn.BatchNorm1d(16)
+
+        def forward(self, batch):
+            h = global_mean_pool(self.phi(batch.x), batch.batch)
+            return self.out(h + self.norm(h.mean(0, keepdim=True)))
+
+    with pytest.raises(GraphSizeError, match="8 graph.*single value per channel at epoch 1"):
+        Trainer(BatchSummaryNorm(), TrainConfig(epochs=1, batch_size=8, progress=False, verbose=False)).fit(
+            toy_graphs(16))
