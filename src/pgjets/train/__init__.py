@@ -3,7 +3,7 @@
 from .._lazy import lazy_exports
 
 __getattr__, __all__ = lazy_exports(__name__, {
-    "trainer": ["Trainer", "TrainConfig", "seed_everything"],
+    "trainer": ["Trainer", "TrainConfig", "seed_everything", "load_checkpoint_file"],
     "metrics": ["roc_curve", "roc_auc", "background_rejection", "accuracy", "confusion_matrix",
                 "multiclass_auc", "classification_report"],
     "losses": ["LabelSmoothingCrossEntropy", "FocalLoss", "regression_loss"],
