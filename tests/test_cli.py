@@ -79,6 +79,7 @@ BAD_ARGUMENTS = [
     pytest.param(["train", "--model", "pfn", "--data", "{data}", "--out", "{file}"], "is a file", id="out-is-a-file"),
     pytest.param(["train", "--model", "pfn", "--data", "{file}", "--out", "{out}"], "is a file", id="data-is-a-file"),
     pytest.param(["train", "--model", "pfn", "--out", "{out}"], "--data", id="no-data"),
+    pytest.param(["evaluate", "{out}", "--data", "{file}"], "is a file", id="evaluate-data-is-a-file"),
     pytest.param(G[:4] + ["--n-jets", "0", "--out", "{out}"], "--n-jets", id="generate-n-jets-0"),
     pytest.param(G + ["--process", "qcd"], "--process", id="generate-duplicate-process"),
     pytest.param(G + ["--workers", "0"], "--workers", id="generate-workers-0"),

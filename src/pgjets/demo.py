@@ -33,6 +33,7 @@ def add_demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=None, help="generator processes (default: all cores)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--force", action="store_true", help="start afresh in --out if it holds a run of other settings")
 
 
 def mass_window_scores(table) -> np.ndarray:
@@ -49,7 +50,7 @@ def run_demo(args: argparse.Namespace) -> int:
     cfg = dict(DEFAULTS)
     cfg.update(model=args.model, generate=args.n_jets, processes=["qcd", "top"], epochs=args.epochs,
                workers=args.workers, seed=args.seed, progress=args.progress)
-    res = train_run(cfg, out)
+    res = train_run(cfg, out, force=getattr(args, "force", False))
     table, idx, y = res["table"], res["test_index"], res["y"].numpy()
     base = mass_window_scores(table.take(idx))
     baseline = {"auc": roc_auc(base, y), "rej@0.3": background_rejection(base, y, 0.3),

@@ -317,16 +317,20 @@ def clear_run(out: Path, data: bool = False) -> None:
     (out / "config.yaml").unlink(missing_ok=True)
 
 
+def check_data_folder(path: Path) -> Path:
+    """``path`` if it is an existing folder; a file is a bad ``--data`` argument (exit 2)."""
+    if path.is_file():
+        raise UsageError(f"--data {path} is a file; give the folder written by pgjets generate "
+                         "(it holds manifest.json and the jet files)")
+    if not path.exists():
+        raise DataFileNotFoundError(f"data folder {path} does not exist")
+    return path
+
+
 def prepare_data(cfg: dict[str, Any], out: Path) -> Path:
     """The data folder of a run, generating jets first when asked to."""
     if cfg["data"] is not None and cfg.get("generate") is None:
-        path = Path(cfg["data"])
-        if path.is_file():
-            raise UsageError(f"--data {path} is a file; give the folder written by pgjets generate "
-                             "(it holds manifest.json and the jet files)")
-        if not path.exists():
-            raise DataFileNotFoundError(f"data folder {path} does not exist")
-        return path
+        return check_data_folder(Path(cfg["data"]))
     from .data.generate import generate_dataset
 
     from .train.distributed import barrier, is_main_process
@@ -596,6 +600,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    if args.data is not None:
+        check_data_folder(Path(args.data))
     res = evaluate_run(Path(args.run), data=args.data)
     print(f"test: {format_metrics(res['metrics'])}")
     return 0

@@ -215,10 +215,14 @@ def test_batch_of_one_graph_is_skipped_for_batchnorm_and_a_clear_error_when_noth
     tr.loss_fn = lambda out, b: seen.append(b.num_graphs) or real(out, b)
     tr.fit(toy_graphs(17))
     assert sorted(seen) == [1, 8, 8]
-    with pytest.raises(GraphSizeError, match="single graph.*batch_size >= 2"):
+    with pytest.raises(GraphSizeError, match="single graph.*at least 2 training graphs"):
         Trainer(GraphBatchNormNet(), TrainConfig(**cfg)).fit(toy_graphs(1))
-    with pytest.raises(GraphSizeError, match="single graph"):
+    # batch_size=1 is taken as asked: fine for BatchNorm over nodes, a clear error over graphs
+    with pytest.raises(GraphSizeError, match="1 graph.*single value per channel"):
         Trainer(GraphBatchNormNet(), TrainConfig(**{**cfg, "batch_size": 1})).fit(toy_graphs(4))
+    net = TinyNet()
+    net.phi.insert(0, nn.BatchNorm1d(3))  # BatchNorm over the nodes of one jet works
+    Trainer(net, TrainConfig(**{**cfg, "batch_size": 1})).fit(toy_graphs(4))
 
 
 def test_batchnorm_on_one_value_per_channel_is_a_clear_error():

@@ -24,10 +24,12 @@ bytes) with a :class:`~pgjets.errors.CheckpointError` naming it.  Read them with
 the settings it belongs to (the :class:`TrainConfig` and the trainer's
 ``settings``); resuming from one of other settings is refused.
 
-With BatchNorm in the model, a training batch that holds a single graph is
-skipped (its batch statistics are those of one jet; BatchNorm over graph-level
-features cannot even compute them); if no batch is left, training stops with a
-:class:`~pgjets.errors.GraphSizeError`.
+With BatchNorm in the model and ``batch_size > 1``, a training batch that holds a
+single graph (an incomplete last batch) is skipped, as ``drop_last`` would: its
+batch statistics are those of one jet, and BatchNorm over graph-level features
+cannot compute them at all.  If no batch is left (one training graph), training
+stops with a :class:`~pgjets.errors.GraphSizeError`; so it does when a BatchNorm
+layer gets a single value per channel otherwise (e.g. ``batch_size=1`` asked for).
 """
 
 from __future__ import annotations
@@ -233,7 +235,8 @@ class Trainer:
         else:
             self.device = torch.device(cfg.device)
         self.module = model.to(self.device)
-        self._batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+        self._skip_single = cfg.batch_size > 1 and any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
         self.world_size, self.rank = _distributed_world() if distributed is not False else (1, 0)
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -399,7 +402,7 @@ class Trainer:
         bar = _progress(batches, n, f"epoch {self.epoch + 1}/{cfg.epochs}", cfg.progress and self.rank == 0)
         skipped = 0
         for batch in bar:
-            if self._batchnorm and getattr(batch, "num_graphs", None) == 1:
+            if self._skip_single and getattr(batch, "num_graphs", None) == 1:
                 skipped += 1  # BatchNorm statistics of a single jet: skip (see the module docstring)
                 continue
             batch = batch.to(self.device)
@@ -433,8 +436,7 @@ class Trainer:
         if skipped and count == 0 and self.world_size == 1:
             raise GraphSizeError(
                 f"every training batch holds a single graph ({skipped} batches), but the model has BatchNorm "
-                "layers, which need at least 2 graphs per batch in training: use batch_size >= 2 and at "
-                "least 2 training graphs")
+                "layers, which need at least 2 graphs per batch in training: give at least 2 training graphs")
         if cfg.schedule == "cosine" and self.scheduler is not None:
             self.scheduler.step()
         if self.world_size > 1:  # mean training loss over all ranks
