@@ -396,6 +396,17 @@ def _trainer(cfg: dict[str, Any], model, out: Optional[Path], distributed: Optio
     return Trainer(model, tc, out_dir=out, distributed=distributed, settings=run_settings(cfg))
 
 
+def data_fingerprint(path: Path) -> dict[str, Any]:
+    """Fingerprint (:func:`pgjets.data.fingerprint.fingerprint`) of a dataset folder's jet files and manifest.
+
+    Other files in the folder do not count; the hashed head is that of the first jet file.
+    """
+    from .data.fingerprint import fingerprint
+    from .data.jet_io import MANIFEST_NAME, dataset_files
+
+    return fingerprint([*dataset_files(path), Path(path) / MANIFEST_NAME])
+
+
 def _data_changed(where: str, recorded: Optional[dict], current: dict, hint: str) -> None:
     from .data.fingerprint import fingerprint_diff
 
@@ -414,7 +425,6 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     """
     import yaml
 
-    from .data.fingerprint import fingerprint
     from .train.distributed import is_main_process
     from .train.trainer import seed_everything
 
@@ -428,12 +438,8 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     old = check_rerun(out, cfg, force=force) if main or not force else None  # rank 0 clears
     data_dir = prepare_data(cfg, out)  # checks --data before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    fp = fingerprint(data_dir)
-    if old is not None:
-        _data_changed(str(data_dir), old.get("data_fingerprint"), fp,
-                      f"run {out} started on; use --force to start afresh")
     table = load_table(data_dir, cfg["max_jets"])
-    fp["n_jets"] = len(table)
+    fp = {**data_fingerprint(data_dir), "n_jets": len(table)}
     if old is not None:
         _data_changed(str(data_dir), old.get("data_fingerprint"), fp,
                       f"run {out} started on; use --force to start afresh")
@@ -463,7 +469,6 @@ def evaluate_run(run: Path, data: Optional[Path] = None, table=None) -> dict[str
     Without ``data`` the run's own test split is used, after checking that its data
     still match the fingerprint recorded at training time.
     """
-
     from .train.metrics import classification_report, confusion_matrix, roc_curve
     from .train.plots import plot_confusion_matrix, plot_history, plot_roc
 
@@ -503,8 +508,6 @@ def run_table(run: Path, cfg: dict[str, Any]):
         DataFileNotFoundError: The data are gone.
         DataFileError: They no longer match the fingerprint in ``config.yaml``.
     """
-    from .data.fingerprint import fingerprint
-
     run = Path(run)
     data = Path(cfg["data"])
     if cfg.get("generate") is not None and (run / "data").is_dir():
@@ -514,13 +517,9 @@ def run_table(run: Path, cfg: dict[str, Any]):
     if not data.exists():
         raise DataFileNotFoundError(f"the data of run {run}, {data}, do not exist (moved or deleted?); "
                                     "give --data DIR to evaluate on other jets")
-    recorded = cfg.get("data_fingerprint")
-    hint = f"run {run} was trained on; give --data DIR to evaluate on other jets"
-    current = fingerprint(data)
-    _data_changed(str(data), recorded, current, hint)
     table = load_table(data, cfg["max_jets"])
-    current["n_jets"] = len(table)
-    _data_changed(str(data), recorded, current, hint)
+    _data_changed(str(data), cfg.get("data_fingerprint"), {**data_fingerprint(data), "n_jets": len(table)},
+                  f"run {run} was trained on; give --data DIR to evaluate on other jets")
     return table
 
 
