@@ -170,3 +170,30 @@ def test_full_disk_during_training_keeps_the_last_complete_checkpoint(tmp_path, 
     assert err.splitlines() == [err] and f"no space left on {run / 'checkpoints'}" in err
     assert load_checkpoint_file(run / "checkpoints" / "last.pt")["epoch"] == 1
     assert not list(run.rglob(".*tmp*"))
+
+
+def test_force_keeps_generated_jets_only_when_they_would_be_generated_alike(tmp_path):
+    import yaml
+
+    from pgjets.errors import SettingsMismatchError
+    from pgjets.run import check_rerun, validate_config
+
+    def fake_run(folder, **kw):
+        cfg = validate_config({"generate": 50, **kw})
+        (folder / "data").mkdir(parents=True, exist_ok=True)
+        (folder / "data" / "qcd_00000.h5").write_text("jets")
+        (folder / "checkpoints").mkdir(exist_ok=True)
+        (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
+        return cfg
+
+    run = tmp_path / "run"
+    old = fake_run(run)
+    assert check_rerun(run, old) == old  # same settings: resume
+    with pytest.raises(SettingsMismatchError, match="generate 50 -> 80"):
+        check_rerun(run, validate_config({"generate": 80}))
+    assert check_rerun(run, validate_config({"generate": 50, "epochs": 3}), force=True) is None
+    assert (run / "data" / "qcd_00000.h5").exists() and not (run / "checkpoints").exists()
+    assert not (run / "config.yaml").exists()
+    fake_run(run)
+    check_rerun(run, validate_config({"generate": 80}), force=True)  # other jets: the old ones go
+    assert not (run / "data").exists()
