@@ -61,10 +61,11 @@ def _h5py():
 def write_jets(table: JetTable, path: PathLike, attrs: Optional[dict[str, Any]] = None) -> Path:
     r"""Write ``table`` to the HDF5 file ``path`` atomically.
 
-    The data go to a hidden temporary file in the same folder, the
-    ``complete`` attribute is set last, and the file is moved to ``path`` with
+    The file is built in memory (the ``complete`` attribute set last), written
+    to a hidden temporary file in the same folder and moved to ``path`` with
     :func:`os.replace`, so ``path`` is either absent, the old file or the
-    finished new one.
+    finished new one; a full disk raises :class:`~pgjets.errors.DiskFullError`
+    and leaves no temporary file.
 
     Args:
         table (JetTable): Jets to write.
