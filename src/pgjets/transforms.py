@@ -12,7 +12,8 @@ split, ...) and call these functions; nothing here draws a random number.
 - :func:`translate`: the shift :math:`\boldsymbol{\delta}_b` for every particle of jet :math:`b`;
 - :func:`permute_nodes`: reorder the particles (``edge_index`` relabelled);
 - :func:`split_collinear`: particles replaced by two collinear ones;
-- :func:`add_soft_particles`: particles with :math:`p_T = 0` added to jets.
+- :func:`add_soft_particles`: particles with :math:`p_T = 0` added to jets;
+- :func:`set_edges`: new edges (for example a kNN graph rebuilt after new particles).
 
 They take a single :class:`~torch_geometric.data.Data` (one jet) or a
 :class:`~torch_geometric.data.Batch`; per-jet parameters are tensors with one
@@ -295,6 +296,57 @@ def _append_nodes(data: GraphLike, batch: Tensor, num_graphs: int, owner: Tensor
                 out._inc_dict = {k: v for k, v in incs.items() if k not in dropped}
     elif "num_nodes" in data:
         out.num_nodes = new_batch.numel()
+    return out
+
+
+def set_edges(data: GraphLike, edge_index: Tensor, edge_attr: Optional[Tensor] = None) -> GraphLike:
+    r"""Give a jet graph (or batch) new edges; the old edge attributes are dropped.
+
+    The edges must join particles of the same jet; they are grouped by the jet
+    of their target (stable order) and, for a ``Batch``, the slice bookkeeping
+    is updated so that ``to_data_list()`` splits them correctly.
+
+    Args:
+        data: A jet graph or a batch of them.
+        edge_index: Global edge indices.
+        edge_attr: Optional edge features (one row per edge).
+
+    Shapes:
+        - **input:** ``edge_index`` :math:`(2, E)`, ``edge_attr`` :math:`(E, D)`
+        - **output:** a new graph with ``edge_index`` :math:`(2, E)`
+    """
+    check_jet(data)
+    batch, num_graphs = jet_index(data)
+    n = data.pos.size(0)
+    edge_index = torch.as_tensor(edge_index, device=data.pos.device).long()
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise InputShapeError(f"edge_index must have shape (2, E), got {tuple(edge_index.shape)}")
+    if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= n):
+        raise InputShapeError(f"edge_index holds nodes outside [0, {n})")
+    if not torch.equal(batch[edge_index[0]], batch[edge_index[1]]):
+        raise InputShapeError("edges must join particles of the same jet")
+    if edge_attr is not None and edge_attr.size(0) != edge_index.size(1):
+        raise InputShapeError(f"edge_attr must have {edge_index.size(1)} rows, got {edge_attr.size(0)}")
+    old_edges = _edge_keys(data)
+    order = torch.argsort(batch[edge_index[1]], stable=True)
+    out = copy.copy(data)
+    _drop_edges(out, old_edges)
+    out.edge_index = edge_index[:, order]
+    if edge_attr is not None:
+        out.edge_attr = edge_attr[order]
+    slices = getattr(data, "_slice_dict", None)
+    if isinstance(data, Batch) and isinstance(slices, dict):
+        counts = torch.bincount(batch, minlength=num_graphs)
+        e_counts = torch.bincount(batch[edge_index[1]], minlength=num_graphs)
+        ptr, e_ptr = (torch.cat([c.new_zeros(1), c.cumsum(0)]) for c in (counts, e_counts))
+        zeros = torch.zeros(num_graphs, dtype=torch.long, device=batch.device)
+        dropped = ("edge_index", "edge_attr", *old_edges)
+        new_slices = {k: v for k, v in slices.items() if k not in dropped}
+        incs = {k: v for k, v in (getattr(data, "_inc_dict", None) or {}).items() if k not in dropped}
+        new_slices["edge_index"], incs["edge_index"] = e_ptr, ptr[:-1]
+        if edge_attr is not None:
+            new_slices["edge_attr"], incs["edge_attr"] = e_ptr, zeros
+        out._slice_dict, out._inc_dict = new_slices, incs
     return out
 
 
@@ -594,6 +646,7 @@ __all__ = [
     "translate",
     "permutation_within_jets",
     "permute_nodes",
+    "set_edges",
     "split_collinear",
     "add_soft_particles",
 ]
