@@ -93,6 +93,7 @@ PACKAGES = {
     "pgjets.models": "Models",
     "pgjets.data": "Data",
     "pgjets.train": "Training",
+    "pgjets.transforms": "Jet transforms",
     "pgjets.symmetry": "Symmetry checks",
     "pgjets.errors": "Errors",
 }

@@ -16,7 +16,8 @@ never modified):
 - :func:`permute_nodes`: a random permutation of the particles of every jet
   (all node attributes permuted alike, ``edge_index`` relabelled);
 - :func:`translate`: :math:`(\Delta\eta, \Delta\phi) \mapsto (\Delta\eta + a, \Delta\phi + b)`
-  (no wrapping of :math:`\phi`: the check is about the model, not the detector);
+  (:math:`\Delta\phi` wrapped to :math:`(-\pi, \pi]` and ``p4`` recomputed, as everywhere:
+  the operations are those of :mod:`pgjets.transforms`);
 - :func:`rotate`: rotation by :math:`\alpha` about the jet axis (the origin of ``pos``);
 - :func:`add_soft_particles`: particles with :math:`p_T = 0` (and :math:`p^\mu = 0`)
   added inside every jet (infrared safety);
@@ -57,6 +58,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
+from . import transforms as T
 from ._checks import check_finite, check_ndim, check_nonempty, check_positive_int, check_size
 from .errors import EmptyGraphError, InputShapeError
 from .nn.knn import knn_graph
@@ -64,56 +66,8 @@ from .nn.knn import knn_graph
 Features = Optional[Callable[[Batch], Tensor]]
 EdgeBuilder = Optional[Callable[[Batch], Union[Tensor, tuple]]]
 
-_SKIP = ("batch", "ptr", "edge_index")
-_NODE_NAMES = ("x", "pos", "pt", "p4")
-
 
 # ----------------------------------------------------------------- helpers
-def _slices(batch: Batch) -> dict:
-    return getattr(batch, "_slice_dict", None) or {}
-
-
-def _edge_keys(batch: Batch) -> list[str]:
-    """Edge-level tensors of the batch (besides ``edge_index``)."""
-    ei = getattr(batch, "edge_index", None)
-    if ei is None:
-        return []
-    slices, e_slice = _slices(batch), _slices(batch).get("edge_index")
-    out = []
-    for key in batch.keys():
-        value = batch[key]
-        if key in _SKIP or key in _NODE_NAMES or not isinstance(value, Tensor) or value.dim() == 0:
-            continue
-        s = slices.get(key)
-        same_slices = s is not None and e_slice is not None and torch.equal(s, e_slice)
-        if value.size(0) == ei.size(1) and (same_slices or (s is None and "edge" in key)):
-            out.append(key)
-    return out
-
-
-def _graph_keys(batch: Batch) -> list[str]:
-    """Graph-level tensors (one row per jet, e.g. ``y``)."""
-    slices = _slices(batch)
-    ref = torch.arange(batch.num_graphs + 1)
-    out = []
-    for key in batch.keys():
-        value = batch[key]
-        if key in _SKIP or key in _NODE_NAMES or not isinstance(value, Tensor):
-            continue
-        s = slices.get(key)
-        if s is not None and s.numel() == ref.numel() and torch.equal(s.cpu(), ref):
-            out.append(key)
-    return out
-
-
-def _node_keys(batch: Batch) -> list[str]:
-    """Node-level tensors (first dimension = number of particles)."""
-    n = batch.num_nodes
-    skip = set(_graph_keys(batch)) | set(_edge_keys(batch)) | set(_SKIP)
-    return [key for key in batch.keys() if key not in skip and isinstance(batch[key], Tensor)
-            and batch[key].dim() > 0 and batch[key].size(0) == n]
-
-
 def _validate(batch: Any, need_pt: bool = False) -> None:
     """Check that ``batch`` is a non-empty PyG batch of jets."""
     if not isinstance(batch, Batch):
@@ -158,6 +112,11 @@ def _check_columns(batch: Batch, pos_columns: Sequence[int]) -> list[int]:
     return cols
 
 
+def _x_columns(batch: Batch, cols: list[int], features: Features) -> Optional[list[int]]:
+    """The ``pos_columns`` that :mod:`pgjets.transforms` writes (none when ``features`` recomputes ``x``)."""
+    return cols if features is None and cols and getattr(batch, "x", None) is not None else None
+
+
 def _in_degree_k(batch: Batch, k: Optional[int]) -> Optional[int]:
     if k is not None:
         return check_positive_int(k, "k")
@@ -180,28 +139,7 @@ def _with_edges(batch: Batch, original: Batch, rebuild_edges: EdgeBuilder, k: Op
             edge_index, edge_attr = torch.empty(2, 0, dtype=torch.long, device=batch.pos.device), None
         else:
             edge_index, edge_attr = knn_graph(batch.pos, kk, batch.batch), None
-    from .graphs.cloud import batch_from_flat
-
-    nodes = {key: batch[key] for key in _node_keys(batch)}
-    graphs = {key: batch[key] for key in _graph_keys(batch)}
-    order = torch.argsort(batch.batch[edge_index[1]], stable=True)  # group edges by jet
-    edge_index = edge_index[:, order]
-    edges = {"edge_attr": edge_attr[order]} if edge_attr is not None else None
-    return batch_from_flat(nodes, _counts(batch), edge_index=edge_index, edge_attrs=edges, graph_attrs=graphs)
-
-
-def _assemble(batch: Batch, nodes: dict[str, Tensor], counts: Tensor) -> Batch:
-    from .graphs.cloud import batch_from_flat
-
-    graphs = {key: batch[key] for key in _graph_keys(batch)}
-    return batch_from_flat(nodes, counts, graph_attrs=graphs)
-
-
-def _grouped_order(owner_old: Tensor, owner_new: Tensor) -> Tensor:
-    """Stable order that puts every node with its jet, old particles first."""
-    owner = torch.cat([owner_old, owner_new])
-    is_new = torch.cat([torch.zeros_like(owner_old), torch.ones_like(owner_new)])
-    return torch.argsort(owner * 2 + is_new, stable=True)
+    return T.set_edges(batch, edge_index, edge_attr)
 
 
 def _finish(batch: Batch, features: Features) -> Batch:
@@ -234,25 +172,13 @@ def permute_nodes(batch: Batch, seed: int = 0, return_perm: bool = False,
     _validate(batch)
     g = torch.Generator().manual_seed(int(seed))
     noise = torch.rand(batch.num_nodes, generator=g, dtype=torch.float64)
-    perm = torch.argsort(batch.batch.cpu().double() + 0.5 * noise).to(batch.batch.device)
-    out = batch.clone()
-    for key in _node_keys(batch):
-        out[key] = batch[key][perm]
-    ei = getattr(batch, "edge_index", None)
-    if ei is not None:
-        inv = torch.empty_like(perm)
-        inv[perm] = torch.arange(perm.numel(), device=perm.device)
-        relabelled = inv[ei]
-        order = torch.argsort(relabelled[1], stable=True)
-        out.edge_index = relabelled[:, order]
-        for key in _edge_keys(batch):
-            out[key] = batch[key][order]
-    out = _finish(out, features)
+    perm = T.permutation_within_jets(batch.batch.cpu(), noise).to(batch.batch.device)
+    out = _finish(T.permute_nodes(batch, perm), features)
     return (out, perm) if return_perm else out
 
 
 def translate(batch: Batch, shift: Optional[Sequence[float]] = (0.3, -0.5), pos_columns: Sequence[int] = (0, 1),
-              features: Features = None, seed: int = 0) -> Batch:
+              features: Features = None, seed: int = 0, p4_mode: str = "recompute") -> Batch:
     r"""Shift every particle in :math:`(\eta, \phi)`: :math:`\mathbf{p}_i \mapsto \mathbf{p}_i + \mathbf{s}`.
 
     Args:
@@ -263,6 +189,8 @@ def translate(batch: Batch, shift: Optional[Sequence[float]] = (0.3, -0.5), pos_
             ``features`` is ``None``; ``()`` = none).
         features: Optional recomputation of ``x`` from the transformed batch.
         seed: Seed for ``shift=None``.
+        p4_mode: ``"recompute"`` (massless ``p4`` from the new ``pos``) or ``"drop"``
+            (see :mod:`pgjets.transforms`).
 
     Shapes:
         - **output:** a new ``Batch``, same sizes and edges
@@ -271,23 +199,17 @@ def translate(batch: Batch, shift: Optional[Sequence[float]] = (0.3, -0.5), pos_
     cols = _check_columns(batch, pos_columns)
     if shift is None:
         g = torch.Generator().manual_seed(int(seed))
-        s = (torch.rand(batch.num_graphs, 2, generator=g) * 2 - 1).to(batch.pos)[batch.batch]
+        s = (torch.rand(batch.num_graphs, 2, generator=g) * 2 - 1).to(batch.pos)
     else:
         s = torch.as_tensor(shift, dtype=batch.pos.dtype, device=batch.pos.device)
         if s.shape != (2,):
             raise InputShapeError(f"shift must be (delta eta, delta phi), got shape {tuple(s.shape)}")
         check_finite(s, "shift")
-    out = batch.clone()
-    out.pos = batch.pos + s
-    if features is None and getattr(batch, "x", None) is not None and cols:
-        x = batch.x.clone()
-        x[:, cols] = x[:, cols] + s.to(x.dtype)
-        out.x = x
-    return _finish(out, features)
+    return _finish(T.translate(batch, s, _x_columns(batch, cols, features), p4_mode), features)
 
 
 def rotate(batch: Batch, angle: float = 0.7, pos_columns: Sequence[int] = (0, 1),
-           features: Features = None) -> Batch:
+           features: Features = None, p4_mode: str = "recompute") -> Batch:
     r"""Rotate every particle by ``angle`` about the jet axis (the origin of ``pos``).
 
     .. math::
@@ -300,6 +222,7 @@ def rotate(batch: Batch, angle: float = 0.7, pos_columns: Sequence[int] = (0, 1)
         pos_columns: Columns of ``x`` that hold ``pos`` (rotated alike when
             ``features`` is ``None``; ``()`` = none).
         features: Optional recomputation of ``x`` from the transformed batch.
+        p4_mode: ``"recompute"`` (massless ``p4`` from the new ``pos``) or ``"drop"``.
 
     Shapes:
         - **output:** a new ``Batch``, same sizes and edges
@@ -308,15 +231,7 @@ def rotate(batch: Batch, angle: float = 0.7, pos_columns: Sequence[int] = (0, 1)
     cols = _check_columns(batch, pos_columns)
     if not math.isfinite(float(angle)):
         raise ValueError(f"angle must be finite, got {angle}")
-    c, s = math.cos(float(angle)), math.sin(float(angle))
-    rot = torch.tensor([[c, -s], [s, c]], dtype=batch.pos.dtype, device=batch.pos.device)
-    out = batch.clone()
-    out.pos = batch.pos @ rot.t()
-    if features is None and getattr(batch, "x", None) is not None and cols:
-        x = batch.x.clone()
-        x[:, cols] = batch.x[:, cols] @ rot.t().to(x.dtype)
-        out.x = x
-    return _finish(out, features)
+    return _finish(T.rotate(batch, float(angle), _x_columns(batch, cols, features), p4_mode), features)
 
 
 def add_soft_particles(batch: Batch, n_soft: int = 1, seed: int = 0, pos_columns: Sequence[int] = (0, 1),
@@ -358,18 +273,7 @@ def add_soft_particles(batch: Batch, n_soft: int = 1, seed: int = 0, pos_columns
     hi = scatter(batch.pos, batch.batch, 0, dim_size=batch.num_graphs, reduce="max")
     u = torch.rand(owner.numel(), 2, generator=g, dtype=batch.pos.dtype).to(device)
     new_pos = lo[owner] + u * (hi[owner] - lo[owner])
-    order = _grouped_order(batch.batch, owner)
-    nodes = {}
-    for key in _node_keys(batch):
-        extra = batch[key][origin].clone()
-        if key == "pos":
-            extra = new_pos
-        elif key in ("pt", "p4"):
-            extra = torch.zeros_like(extra)
-        elif key == "x" and features is None and cols:
-            extra[:, cols] = new_pos.to(extra.dtype)
-        nodes[key] = torch.cat([batch[key], extra])[order]
-    out = _assemble(batch, nodes, counts + n_soft)
+    out = T.add_soft_particles(batch, new_pos, owner, origin, _x_columns(batch, cols, features))
     out = _finish(out, features)
     return _with_edges(out, batch, rebuild_edges, k)
 
@@ -402,21 +306,9 @@ def split_collinear(batch: Batch, fraction: float = 0.5, seed: int = 0, features
     device = batch.pos.device
     g = torch.Generator().manual_seed(int(seed))
     ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
-    owner = torch.arange(batch.num_graphs, device=device)
-    pick = (torch.rand(owner.numel(), generator=g).to(device) * counts).long()
+    pick = (torch.rand(batch.num_graphs, generator=g).to(device) * counts).long()
     origin = ptr[:-1] + pick.clamp_max(counts - 1)
-    order = _grouped_order(batch.batch, owner)
-    nodes = {}
-    for key in _node_keys(batch):
-        base = batch[key]
-        extra = base[origin]
-        if key in ("pt", "p4"):
-            base = base.clone()
-            base[origin] = base[origin] * (1.0 - fraction)
-            extra = extra * fraction
-        nodes[key] = torch.cat([base, extra])[order]
-    out = _assemble(batch, nodes, counts + 1)
-    out = _finish(out, features)
+    out = _finish(T.split_collinear(batch, origin, float(fraction)), features)
     return _with_edges(out, batch, rebuild_edges, k)
 
 

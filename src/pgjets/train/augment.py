@@ -24,30 +24,23 @@ a new object (the input is never modified in place) and are reproducible: pass
 ``seed`` (the transform owns a :class:`torch.Generator`) or ``generator``.
 Without either, torch's global random state is used.
 
-**Four-momenta.** When a jet carries ``p4`` and its ``pos`` changes, ``p4``
-is recomputed from ``(pt, eta, phi)`` assuming massless constituents, with
-:math:`\eta = \eta_J + \Delta\eta` and :math:`\phi = \phi_J + \Delta\phi`; the
-jet axis :math:`(\eta_J, \phi_J)` is read from the optional graph attributes
-``jet_eta`` and ``jet_phi`` (one value per graph, default 0):
-
-.. math::
-    E = p_T \cosh\eta,\quad p_x = p_T\cos\phi,\quad p_y = p_T\sin\phi,
-    \quad p_z = p_T\sinh\eta.
-
-Pass ``p4_mode="drop"`` to remove ``p4`` instead.  **Node features.** If ``x``
-holds the coordinates in known columns, ``pos_columns=(0, 1)`` writes the new
-:math:`(\Delta\eta, \Delta\phi)` into those columns too; other columns of
-``x`` (e.g. :math:`\log p_T`) are copied unchanged.  The new :math:`\Delta\phi`
-is wrapped to :math:`(-\pi, \pi]`.  Rotations, translations and smearing keep
-``edge_index`` as it is (smearing may make a kNN graph slightly stale);
-:class:`CollinearSplitting` drops ``edge_index``/``edge_attr`` (rebuild them
-with :func:`pgjets.nn.knn.knn_graph` if needed); :class:`RandomPermutation`
-relabels them.
+**Conventions.** The operations themselves live in :mod:`pgjets.transforms`
+(this module only draws their random parameters), so they share its
+conventions: the new :math:`\Delta\phi` is wrapped to :math:`(-\pi, \pi]`; when
+a jet carries ``p4`` and its ``pos`` changes, ``p4`` is recomputed for massless
+constituents about the jet axis ``jet_eta``/``jet_phi`` (``p4_mode="recompute"``)
+or removed (``p4_mode="drop"``); ``pos_columns=(0, 1)`` writes the new
+:math:`(\Delta\eta, \Delta\phi)` into those columns of ``x`` too (other columns,
+e.g. :math:`\log p_T`, are copied unchanged).  Rotations, translations and
+smearing keep ``edge_index`` as it is (smearing may make a kNN graph slightly
+stale); :class:`CollinearSplitting` appends the new particles after the old
+ones of their jet and drops ``edge_index``/``edge_attr`` (rebuild them with
+:func:`pgjets.nn.knn.knn_graph` if needed); :class:`RandomPermutation` relabels
+them.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -56,15 +49,10 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import BaseTransform, Compose
 
-from .._checks import check_finite, check_ndim, check_nonempty, check_positive_int
-from ..errors import InputShapeError
+from .. import transforms as T
+from .._checks import check_positive_int
 
 GraphLike = Union[Data, Batch]
-
-#: Graph-level attributes that must never be treated as node attributes.
-_GRAPH_KEYS = ("y", "jet_eta", "jet_phi", "ptr", "batch", "num_nodes")
-_EDGE_KEYS = ("edge_index", "edge_attr", "edge_weight")
-_P4_MODES = ("recompute", "drop")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -88,121 +76,12 @@ def _rand(shape: Sequence[int], g: Optional[torch.Generator], like: Tensor, norm
     return out.to(like.device)
 
 
-def _wrap_phi(phi: Tensor) -> Tensor:
-    """Wrap angles to (-pi, pi]."""
-    return math.pi - torch.remainder(math.pi - phi, 2.0 * math.pi)
-
-
-def _batch_info(data: GraphLike) -> tuple[Tensor, int]:
-    """Return the graph index of every node and the number of graphs."""
-    pos = data.pos
-    n = pos.size(0)
-    batch = getattr(data, "batch", None)
-    if batch is None:
-        return torch.zeros(n, dtype=torch.long, device=pos.device), 1
-    num_graphs = getattr(data, "num_graphs", None)
-    if num_graphs is None:
-        num_graphs = int(batch.max()) + 1 if n else 0
-    return batch.to(torch.long), int(num_graphs)
-
-
-def _check_jet(data: GraphLike, need_pt: bool = False) -> None:
-    if getattr(data, "pos", None) is None:
-        raise InputShapeError("jet augmentations need data.pos (num_nodes, 2) = (deta, dphi)")
-    check_ndim(data.pos, 2, "pos", "(num_nodes, 2)")
-    if data.pos.size(1) != 2:
-        raise InputShapeError(f"pos must have 2 columns (deta, dphi), got shape {tuple(data.pos.shape)}")
-    check_nonempty(data.pos.size(0), "jet")
-    check_finite(data.pos, "pos")
-    pt = getattr(data, "pt", None)
-    if need_pt and pt is None:
-        raise InputShapeError("this augmentation needs data.pt (num_nodes,)")
-    if pt is not None:
-        if pt.dim() != 1 or pt.numel() != data.pos.size(0):
-            raise InputShapeError(f"pt must have shape ({data.pos.size(0)},), got {tuple(pt.shape)}")
-        check_finite(pt, "pt")
-
-
-def _graph_attr(data: GraphLike, key: str, batch: Tensor, num_graphs: int) -> Tensor:
-    """Per-node value of an optional per-graph attribute (default 0)."""
-    val = getattr(data, key, None)
-    pos = data.pos
-    if val is None:
-        return pos.new_zeros(pos.size(0))
-    val = torch.as_tensor(val, dtype=pos.dtype, device=pos.device).reshape(-1)
-    if val.numel() == 1:
-        return val.expand(pos.size(0))
-    if val.numel() != num_graphs:
-        raise InputShapeError(f"{key} must hold one value per graph ({num_graphs}), got {val.numel()}")
-    return val[batch]
-
-
-def _massless_p4(pt: Tensor, eta: Tensor, phi: Tensor) -> Tensor:
-    return torch.stack(
-        [pt * torch.cosh(eta), pt * torch.cos(phi), pt * torch.sin(phi), pt * torch.sinh(eta)], dim=-1
-    )
-
-
 def _non_negative(value: float, name: str, strict: bool = False) -> float:
     """``value`` as float, raising ``ValueError`` unless finite and >= 0 (> 0 if ``strict``)."""
     ok = math.isfinite(value) and (value > 0 if strict else value >= 0)
     if not ok:
         raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} 0, got {value!r}")
     return float(value)
-
-
-def _check_p4_mode(p4_mode: str) -> None:
-    if p4_mode not in _P4_MODES:
-        raise ValueError(f"p4_mode must be one of {_P4_MODES}, got {p4_mode!r}")
-
-
-def _set_pos(
-    data: GraphLike,
-    new_pos: Tensor,
-    batch: Tensor,
-    num_graphs: int,
-    pos_columns: Optional[Sequence[int]],
-    p4_mode: str,
-) -> GraphLike:
-    """Shallow-copy ``data`` and install ``new_pos`` (plus x columns and p4)."""
-    out = copy.copy(data)
-    new_pos = torch.stack([new_pos[:, 0], _wrap_phi(new_pos[:, 1])], dim=-1)
-    out.pos = new_pos
-    if pos_columns is not None:
-        cols = list(pos_columns)
-        if len(cols) != 2:
-            raise ValueError(f"pos_columns must name 2 columns of x, got {pos_columns!r}")
-        x = getattr(data, "x", None)
-        if x is None or x.dim() != 2:
-            raise InputShapeError("pos_columns is set but data.x is missing or not 2-D")
-        if max(cols) >= x.size(1) or min(cols) < -x.size(1):
-            raise InputShapeError(f"pos_columns {cols} out of range for x with {x.size(1)} columns")
-        x = x.clone()
-        x[:, cols] = new_pos.to(x.dtype)
-        out.x = x
-    if getattr(data, "p4", None) is not None:
-        if p4_mode == "drop":
-            del out.p4
-        else:
-            if getattr(data, "pt", None) is None:
-                raise InputShapeError("recomputing p4 needs data.pt; use p4_mode='drop'")
-            eta = _graph_attr(data, "jet_eta", batch, num_graphs) + new_pos[:, 0]
-            phi = _graph_attr(data, "jet_phi", batch, num_graphs) + new_pos[:, 1]
-            out.p4 = _massless_p4(data.pt.to(new_pos.dtype), eta, phi).to(data.p4.dtype)
-    return out
-
-
-def _node_keys(data: GraphLike) -> list[str]:
-    """Names of the node-level tensor attributes of ``data``."""
-    n = data.pos.size(0)
-    keys = []
-    for key in data.keys():
-        if key in _GRAPH_KEYS or key in _EDGE_KEYS:
-            continue
-        val = data[key]
-        if isinstance(val, Tensor) and val.dim() >= 1 and val.size(0) == n and data.is_node_attr(key):
-            keys.append(key)
-    return keys
 
 
 # --------------------------------------------------------------------------- functional API
@@ -221,7 +100,7 @@ def rotate_jets(
 
     Args:
         data: A jet graph or a batch of them.
-        angle: One angle per graph, shape ``(B,)`` (a scalar for one graph).
+        angle: One angle per graph, shape ``(B,)`` (a scalar: the same for every graph).
         pos_columns: Columns of ``x`` that hold ``pos`` and must follow it.
         p4_mode: ``"recompute"`` (massless, see module docs) or ``"drop"``.
 
@@ -229,17 +108,7 @@ def rotate_jets(
         - **input:** ``pos`` :math:`(N, 2)`, ``angle`` :math:`(B,)`
         - **output:** a new graph with rotated ``pos`` :math:`(N, 2)`
     """
-    _check_jet(data)
-    _check_p4_mode(p4_mode)
-    batch, num_graphs = _batch_info(data)
-    angle = torch.as_tensor(angle, dtype=data.pos.dtype, device=data.pos.device).reshape(-1)
-    if angle.numel() != num_graphs:
-        raise InputShapeError(f"angle must hold one value per graph ({num_graphs}), got {angle.numel()}")
-    check_finite(angle, "angle")
-    c, s = torch.cos(angle)[batch], torch.sin(angle)[batch]
-    eta, phi = data.pos[:, 0], data.pos[:, 1]
-    new_pos = torch.stack([c * eta - s * phi, s * eta + c * phi], dim=-1)
-    return _set_pos(data, new_pos, batch, num_graphs, pos_columns, p4_mode)
+    return T.rotate(data, angle, pos_columns, p4_mode)
 
 
 def translate_jets(
@@ -263,14 +132,7 @@ def translate_jets(
         - **input:** ``pos`` :math:`(N, 2)`, ``shift`` :math:`(B, 2)`
         - **output:** a new graph with shifted ``pos`` :math:`(N, 2)`
     """
-    _check_jet(data)
-    _check_p4_mode(p4_mode)
-    batch, num_graphs = _batch_info(data)
-    shift = torch.as_tensor(shift, dtype=data.pos.dtype, device=data.pos.device).reshape(-1, 2)
-    if shift.size(0) != num_graphs:
-        raise InputShapeError(f"shift must have shape ({num_graphs}, 2), got {tuple(shift.shape)}")
-    check_finite(shift, "shift")
-    return _set_pos(data, data.pos + shift[batch], batch, num_graphs, pos_columns, p4_mode)
+    return T.translate(data, shift, pos_columns, p4_mode)
 
 
 def random_rotation(
@@ -292,9 +154,9 @@ def random_rotation(
     Shapes:
         - **input / output:** ``pos`` :math:`(N, 2)`
     """
-    _check_jet(data)
+    T.check_jet(data)
     g = _make_generator(seed, generator)
-    _, num_graphs = _batch_info(data)
+    _, num_graphs = T.jet_index(data)
     angle = 2.0 * math.pi * _rand((num_graphs,), g, data.pos)
     return rotate_jets(data, angle, pos_columns, p4_mode)
 
@@ -329,9 +191,9 @@ def random_translation(
     _non_negative(scale, "scale")
     if distribution not in ("normal", "uniform"):
         raise ValueError(f"distribution must be 'normal' or 'uniform', got {distribution!r}")
-    _check_jet(data)
+    T.check_jet(data)
     g = _make_generator(seed, generator)
-    _, num_graphs = _batch_info(data)
+    _, num_graphs = T.jet_index(data)
     if distribution == "normal":
         shift = scale * _rand((num_graphs, 2), g, data.pos, normal=True)
     else:
@@ -372,14 +234,12 @@ def soft_smearing(
     """
     _non_negative(lambda_soft, "lambda_soft")
     _non_negative(pt_min, "pt_min", strict=True)
-    _check_jet(data, need_pt=True)
-    _check_p4_mode(p4_mode)
+    T.check_jet(data, need_pt=True)
+    T.check_p4_mode(p4_mode)
     g = _make_generator(seed, generator)
-    batch, num_graphs = _batch_info(data)
     sigma = lambda_soft / data.pt.to(data.pos.dtype).clamp_min(pt_min)
     noise = _rand(data.pos.shape, g, data.pos, normal=True)
-    new_pos = data.pos + sigma.unsqueeze(-1) * noise
-    return _set_pos(data, new_pos, batch, num_graphs, pos_columns, p4_mode)
+    return T.set_pos(data, data.pos + sigma.unsqueeze(-1) * noise, pos_columns, p4_mode)
 
 
 def collinear_splitting(
@@ -393,19 +253,21 @@ def collinear_splitting(
 
     Each constituent is chosen with probability ``p``; at most ``max_splits``
     per jet are kept (a random subset of the chosen ones).  A chosen
-    constituent :math:`i` becomes two nodes with the same ``pos`` and
+    constituent :math:`i` keeps its place and a collinear daughter is added
+    (:func:`pgjets.transforms.split_collinear`), with the same ``pos`` and
 
     .. math::
-        p_{T}^{(1)} = z\,p_{T,i},\quad p_{T}^{(2)} = (1 - z)\,p_{T,i},
+        p_{T,i}' = (1 - z)\,p_{T,i},\quad p_{T}^{(\text{daughter})} = z\,p_{T,i},
         \quad z \sim U(0, 1),
 
-    and ``p4`` scaled by :math:`z` and :math:`1-z` likewise (a collinear
+    and ``p4`` scaled by :math:`1-z` and :math:`z` likewise (a collinear
     massless split).  Every other node attribute (``x``, ...) is copied
-    unchanged to both halves, so a feature derived from :math:`p_T` in ``x``
-    is *not* rescaled.  The second half follows the first, so the nodes of a
-    jet stay contiguous; for a :class:`~torch_geometric.data.Batch`, ``batch``,
-    ``ptr`` and the slice bookkeeping are updated (``to_data_list`` works).
-    ``edge_index``, ``edge_attr`` and ``edge_weight`` are dropped.
+    unchanged to the daughter, so a feature derived from :math:`p_T` in ``x``
+    is *not* rescaled.  The daughters follow the old particles of their jet,
+    so the nodes of a jet stay contiguous; for a
+    :class:`~torch_geometric.data.Batch`, ``batch``, ``ptr`` and the slice
+    bookkeeping are updated (``to_data_list`` works).  ``edge_index`` and the
+    edge attributes are dropped.
 
     Args:
         data: A jet graph or a batch of them (needs ``pt``).
@@ -421,11 +283,10 @@ def collinear_splitting(
     max_splits = check_positive_int(max_splits, "max_splits")
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p must lie in [0, 1], got {p!r}")
-    _check_jet(data, need_pt=True)
+    T.check_jet(data, need_pt=True)
     g = _make_generator(seed, generator)
-    batch, num_graphs = _batch_info(data)
+    batch, num_graphs = T.jet_index(data)
     n = data.pos.size(0)
-    device = data.pos.device
     draws = _rand((n, 2), g, data.pos.double())
     u, z = draws[:, 0], draws[:, 1]
     chosen = u < p
@@ -433,49 +294,12 @@ def collinear_splitting(
     key = batch.double() * 2.0 + torch.where(chosen, u, torch.full_like(u, 1.5))
     order = torch.argsort(key)
     counts = torch.bincount(batch, minlength=num_graphs)
-    ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=device)
+    ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=batch.device)
     ptr[1:] = torch.cumsum(counts, 0)
-    rank = torch.empty(n, dtype=torch.long, device=device)
-    rank[order] = torch.arange(n, device=device) - ptr[batch[order]]
+    rank = torch.empty(n, dtype=torch.long, device=batch.device)
+    rank[order] = torch.arange(n, device=batch.device) - ptr[batch[order]]
     split = chosen & (rank < max_splits)
-
-    repeats = 1 + split.long()
-    index = torch.repeat_interleave(torch.arange(n, device=device), repeats)
-    start = torch.cumsum(repeats, 0) - repeats
-    second = torch.arange(index.numel(), device=device) != start[index]
-    zf = z.to(data.pt.dtype)[index]
-    frac = torch.where(split[index], torch.where(second, 1.0 - zf, zf), torch.ones_like(zf))
-
-    out = copy.copy(data)
-    for key_ in _node_keys(data):
-        out[key_] = data[key_][index]
-    out.pt = data.pt[index] * frac
-    if getattr(data, "p4", None) is not None:
-        out.p4 = data.p4[index] * frac.to(data.p4.dtype).unsqueeze(-1)
-    for key_ in _EDGE_KEYS:
-        if key_ in out:
-            del out[key_]
-    new_batch = batch[index]
-    if getattr(data, "batch", None) is not None:
-        out.batch = new_batch
-        new_counts = torch.bincount(new_batch, minlength=num_graphs)
-        new_ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=device)
-        new_ptr[1:] = torch.cumsum(new_counts, 0)
-        if getattr(data, "ptr", None) is not None:
-            out.ptr = new_ptr
-        slices = getattr(data, "_slice_dict", None)
-        if isinstance(slices, dict):
-            new_slices = {k: v for k, v in slices.items() if k not in _EDGE_KEYS}
-            for key_ in _node_keys(out):
-                if key_ in new_slices:
-                    new_slices[key_] = new_ptr.to(new_slices[key_].device)
-            out._slice_dict = new_slices
-            incs = getattr(data, "_inc_dict", None)
-            if isinstance(incs, dict):
-                out._inc_dict = {k: v for k, v in incs.items() if k not in _EDGE_KEYS}
-    elif "num_nodes" in data:
-        out.num_nodes = index.numel()
-    return out
+    return T.split_collinear(data, split, z[split])
 
 
 def random_permutation(
@@ -499,20 +323,11 @@ def random_permutation(
     Shapes:
         - **input / output:** :math:`N` nodes
     """
-    _check_jet(data)
+    T.check_jet(data)
     g = _make_generator(seed, generator)
-    batch, _ = _batch_info(data)
-    n = data.pos.size(0)
-    key = batch.double() + _rand((n,), g, data.pos.double()) * 0.5
-    perm = torch.argsort(key)
-    inv = torch.empty_like(perm)
-    inv[perm] = torch.arange(n, device=perm.device)
-    out = copy.copy(data)
-    for key_ in _node_keys(data):
-        out[key_] = data[key_][perm]
-    if getattr(data, "edge_index", None) is not None:
-        out.edge_index = inv[data.edge_index]
-    return out
+    batch, _ = T.jet_index(data)
+    scores = _rand((data.pos.size(0),), g, data.pos.double())
+    return T.permute_nodes(data, T.permutation_within_jets(batch, scores))
 
 
 # --------------------------------------------------------------------------- transforms
@@ -554,7 +369,7 @@ class RandomRotation(_JetAugmentation):
         seed: Optional[int] = None,
         generator: Optional[torch.Generator] = None,
     ) -> None:
-        _check_p4_mode(p4_mode)
+        T.check_p4_mode(p4_mode)
         super().__init__(seed, generator)
         self.pos_columns = pos_columns
         self.p4_mode = p4_mode
@@ -590,7 +405,7 @@ class RandomTranslation(_JetAugmentation):
         _non_negative(scale, "scale")
         if distribution not in ("normal", "uniform"):
             raise ValueError(f"distribution must be 'normal' or 'uniform', got {distribution!r}")
-        _check_p4_mode(p4_mode)
+        T.check_p4_mode(p4_mode)
         super().__init__(seed, generator)
         self.scale, self.distribution = float(scale), distribution
         self.pos_columns, self.p4_mode = pos_columns, p4_mode
@@ -628,7 +443,7 @@ class SoftSmearing(_JetAugmentation):
     ) -> None:
         _non_negative(lambda_soft, "lambda_soft")
         _non_negative(pt_min, "pt_min", strict=True)
-        _check_p4_mode(p4_mode)
+        T.check_p4_mode(p4_mode)
         super().__init__(seed, generator)
         self.lambda_soft, self.pt_min = float(lambda_soft), float(pt_min)
         self.pos_columns, self.p4_mode = pos_columns, p4_mode

@@ -1,0 +1,652 @@
+r"""Deterministic jet transformations, written once.
+
+Every operation on a jet graph that the symmetry checks (:mod:`pgjets.symmetry`)
+and the random augmentations (:mod:`pgjets.train.augment`) need lives here, as
+a plain function of the graph and of explicit parameters.  The random users
+draw the parameters (one angle per jet, one shift per jet, which particles to
+split, ...) and call these functions; nothing here draws a random number.
+
+- :func:`set_pos`: install new :math:`(\Delta\eta, \Delta\phi)` for every particle
+  (the primitive the others build on: :math:`\phi` wrap, ``x`` columns, ``p4``);
+- :func:`rotate`: rotation by :math:`\alpha_b` about the jet axis;
+- :func:`translate`: the shift :math:`\boldsymbol{\delta}_b` for every particle of jet :math:`b`;
+- :func:`permute_nodes`: reorder the particles (``edge_index`` relabelled);
+- :func:`split_collinear`: particles replaced by two collinear ones;
+- :func:`add_soft_particles`: particles with :math:`p_T = 0` added to jets;
+- :func:`set_edges`: new edges (for example a kNN graph rebuilt after new particles).
+
+They take a single :class:`~torch_geometric.data.Data` (one jet) or a
+:class:`~torch_geometric.data.Batch`; per-jet parameters are tensors with one
+row per jet (a single value is used for every jet).  The input is never
+modified; the result is a shallow copy with new tensors where something changed.
+
+**Conventions** (those of CONTRIBUTING.md's jet graph convention):
+
+- :math:`\phi` **wrap.** Every new :math:`\Delta\phi` is wrapped to
+  :math:`(-\pi, \pi]` (values already in range are returned bit for bit).
+- ``p4`` **follows** ``pos``.  With ``p4_mode="recompute"`` (the default) a jet
+  that carries ``p4`` gets it recomputed wherever ``pos`` changes, assuming
+  massless constituents, with :math:`\eta = \eta_J + \Delta\eta` and
+  :math:`\phi = \phi_J + \Delta\phi`; the jet axis :math:`(\eta_J, \phi_J)` is read
+  from the optional graph attributes ``jet_eta`` and ``jet_phi`` (default 0):
+
+  .. math::
+      E = p_T \cosh\eta,\quad p_x = p_T\cos\phi,\quad p_y = p_T\sin\phi,
+      \quad p_z = p_T\sinh\eta .
+
+  ``p4_mode="drop"`` removes ``p4`` instead.  Where :math:`p_T` changes without
+  the direction changing (collinear splits) ``p4`` is scaled like :math:`p_T`;
+  soft particles get :math:`p_T = 0` and :math:`p^\mu = 0`.
+- ``x`` **columns.** ``pos_columns=(i, j)`` names the columns of ``x`` that hold
+  ``pos``; they are set to the new ``pos``.  Other columns are copied as they are.
+- **New particles** (splits, soft particles) follow the old particles of their
+  jet, so the nodes of every jet stay contiguous; ``edge_index`` and the edge
+  attributes are dropped (rebuild them, e.g. with :func:`pgjets.nn.knn.knn_graph`).
+  For a ``Batch`` the ``batch``/``ptr`` vectors and the slice bookkeeping are
+  updated, so ``to_data_list()`` works.
+- **Permutations** relabel ``edge_index``, sort the edges by target (stable) and
+  carry the edge attributes with their edges.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Optional, Sequence, Union
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Batch, Data
+
+from ._checks import check_finite, check_ndim, check_nonempty
+from .errors import EmptyGraphError, InputShapeError
+
+GraphLike = Union[Data, Batch]
+
+#: The two ways of treating ``p4`` when ``pos`` changes (see the module docs).
+P4_MODES = ("recompute", "drop")
+
+#: Graph-level attributes that must never be treated as node attributes.
+_GRAPH_KEYS = ("y", "jet_eta", "jet_phi", "ptr", "batch", "num_nodes")
+_SKIP = ("batch", "ptr", "edge_index", "num_nodes")
+
+
+# --------------------------------------------------------------------------- helpers
+def wrap_phi(phi: Tensor) -> Tensor:
+    r"""Wrap angles to :math:`(-\pi, \pi]`; values already in range are returned unchanged.
+
+    .. math::
+        \phi \mapsto \pi - \big((\pi - \phi) \bmod 2\pi\big)
+
+    Args:
+        phi: Angles in radians.
+
+    Shapes:
+        - **input / output:** any shape
+    """
+    wrapped = math.pi - torch.remainder(math.pi - phi, 2.0 * math.pi)
+    return torch.where((phi > math.pi) | (phi <= -math.pi), wrapped, phi)
+
+
+def massless_p4(pt: Tensor, eta: Tensor, phi: Tensor) -> Tensor:
+    r"""Four-momenta :math:`(E, p_x, p_y, p_z)` of massless particles.
+
+    .. math::
+        E = p_T \cosh\eta,\quad p_x = p_T\cos\phi,\quad p_y = p_T\sin\phi,\quad p_z = p_T\sinh\eta
+
+    Args:
+        pt: Transverse momenta.
+        eta: Pseudorapidities.
+        phi: Azimuths.
+
+    Shapes:
+        - **input:** :math:`(N,)` each; **output:** :math:`(N, 4)`
+    """
+    return torch.stack([pt * torch.cosh(eta), pt * torch.cos(phi), pt * torch.sin(phi), pt * torch.sinh(eta)], -1)
+
+
+def check_p4_mode(p4_mode: str) -> None:
+    """Raise ``ValueError`` unless ``p4_mode`` is one of :data:`P4_MODES`.
+
+    Args:
+        p4_mode: ``"recompute"`` or ``"drop"``.
+    """
+    if p4_mode not in P4_MODES:
+        raise ValueError(f"p4_mode must be one of {P4_MODES}, got {p4_mode!r}")
+
+
+def check_jet(data: GraphLike, need_pt: bool = False) -> None:
+    """Check that ``data`` is a non-empty jet graph (or batch) with finite ``pos`` (and ``pt``).
+
+    Args:
+        data: A jet graph or a batch of them.
+        need_pt: Require ``pt``.
+
+    Shapes:
+        - **input:** ``pos`` :math:`(N, 2)`, ``pt`` :math:`(N,)`
+    """
+    if getattr(data, "pos", None) is None:
+        raise InputShapeError("jet transforms need data.pos (num_nodes, 2) = (deta, dphi)")
+    check_ndim(data.pos, 2, "pos", "(num_nodes, 2)")
+    if data.pos.size(1) != 2:
+        raise InputShapeError(f"pos must have 2 columns (deta, dphi), got shape {tuple(data.pos.shape)}")
+    check_nonempty(data.pos.size(0), "jet")
+    check_finite(data.pos, "pos")
+    pt = getattr(data, "pt", None)
+    if need_pt and pt is None:
+        raise InputShapeError("this transform needs data.pt (num_nodes,)")
+    if pt is not None:
+        if pt.dim() != 1 or pt.numel() != data.pos.size(0):
+            raise InputShapeError(f"pt must have shape ({data.pos.size(0)},), got {tuple(pt.shape)}")
+        check_finite(pt, "pt")
+
+
+def jet_index(data: GraphLike) -> tuple[Tensor, int]:
+    """The jet (graph) index of every particle and the number of jets.
+
+    Args:
+        data: A jet graph (one jet) or a batch of them.
+
+    Shapes:
+        - **output:** ``(batch, num_graphs)`` with ``batch`` :math:`(N,)`
+    """
+    pos = data.pos
+    n = pos.size(0)
+    batch = getattr(data, "batch", None)
+    if batch is None:
+        return torch.zeros(n, dtype=torch.long, device=pos.device), 1
+    num_graphs = getattr(data, "num_graphs", None)
+    if num_graphs is None:
+        num_graphs = int(batch.max()) + 1 if n else 0
+    return batch.to(torch.long), int(num_graphs)
+
+
+def _per_jet(value: Union[float, Tensor, Sequence[float]], num_graphs: int, like: Tensor, name: str,
+             width: Optional[int] = None) -> Tensor:
+    """``value`` as a ``(B,)`` (or ``(B, width)``) tensor; a single value is used for every jet."""
+    t = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    if width is None:
+        want, single = (num_graphs,), t.dim() == 0 or tuple(t.shape) == (1,)
+    else:
+        want, single = (num_graphs, width), tuple(t.shape) in ((width,), (1, width))
+    if single:
+        t = t.reshape((1,) + want[1:]).expand(want)
+    if tuple(t.shape) != want:
+        shape = "(B,) or a scalar" if width is None else f"(B, {width}) or ({width},)"
+        raise InputShapeError(f"{name} must have shape {shape} with B = {num_graphs} jets, got {tuple(t.shape)}")
+    check_finite(t, name)
+    return t
+
+
+def _graph_attr(data: GraphLike, key: str, batch: Tensor, num_graphs: int) -> Tensor:
+    """Per-node value of an optional per-graph attribute (default 0)."""
+    val = getattr(data, key, None)
+    pos = data.pos
+    if val is None:
+        return pos.new_zeros(pos.size(0))
+    val = torch.as_tensor(val, dtype=pos.dtype, device=pos.device).reshape(-1)
+    if val.numel() == 1:
+        return val.expand(pos.size(0))
+    if val.numel() != num_graphs:
+        raise InputShapeError(f"{key} must hold one value per graph ({num_graphs}), got {val.numel()}")
+    return val[batch]
+
+
+def _check_columns(data: GraphLike, pos_columns: Optional[Sequence[int]]) -> Optional[list[int]]:
+    if pos_columns is None:
+        return None
+    cols = [int(c) for c in pos_columns]
+    if len(cols) != 2:
+        raise ValueError(f"pos_columns must name 2 columns of x (deta, dphi), got {pos_columns!r}")
+    x = getattr(data, "x", None)
+    if x is None or x.dim() != 2:
+        raise InputShapeError("pos_columns is set but data.x is missing or not 2-D")
+    if max(cols) >= x.size(1) or min(cols) < -x.size(1):
+        raise InputShapeError(f"pos_columns {cols} out of range for x with {x.size(1)} columns")
+    return cols
+
+
+def _slices(data: GraphLike) -> dict:
+    return getattr(data, "_slice_dict", None) or {}
+
+
+def _edge_keys(data: GraphLike) -> list[str]:
+    """Edge-level tensors (besides ``edge_index``): same slices as ``edge_index``, or named ``edge*``."""
+    ei = getattr(data, "edge_index", None)
+    if ei is None:
+        return []
+    slices = _slices(data)
+    e_slice = slices.get("edge_index")
+    out = []
+    for key in data.keys():
+        value = data[key]
+        if key in _SKIP or key in _GRAPH_KEYS or not isinstance(value, Tensor) or value.dim() == 0:
+            continue
+        s = slices.get(key)
+        same = s is not None and e_slice is not None and torch.equal(s, e_slice)
+        if value.size(0) == ei.size(1) and (same or (s is None and "edge" in key)):
+            out.append(key)
+    return out
+
+
+def _graph_level(data: GraphLike) -> set[str]:
+    """Graph-level tensors: the known names, and (for a Batch) those with one slice per graph."""
+    out = set(_GRAPH_KEYS)
+    slices = _slices(data)
+    if isinstance(data, Batch) and slices:
+        ref = torch.arange(data.num_graphs + 1)
+        node_slice = slices.get("pos")
+        for key, s in slices.items():
+            if s.numel() == ref.numel() and torch.equal(s.cpu(), ref) and not (
+                    node_slice is not None and torch.equal(node_slice, s)):  # one particle per jet: a node attr
+                out.add(key)
+    return out
+
+
+def _node_keys(data: GraphLike) -> list[str]:
+    """Node-level tensors (first dimension = number of particles)."""
+    n = data.pos.size(0)
+    skip = _graph_level(data) | set(_edge_keys(data)) | set(_SKIP)
+    return [key for key in data.keys() if key not in skip and isinstance(data[key], Tensor)
+            and data[key].dim() > 0 and data[key].size(0) == n]
+
+
+def _drop_edges(out: GraphLike, edge_keys: Sequence[str]) -> None:
+    for key in ("edge_index", *edge_keys):
+        if key in out:
+            del out[key]
+
+
+def _append_nodes(data: GraphLike, batch: Tensor, num_graphs: int, owner: Tensor,
+                  new: dict[str, Tensor], old: Optional[dict[str, Tensor]] = None) -> GraphLike:
+    """Append nodes (owned by jets ``owner``) after the old nodes of their jet; drop the edges.
+
+    ``new[key]`` holds the rows of the new nodes for every node-level key;
+    ``old[key]``, when given, replaces the old rows of ``key``.
+    """
+    old = old or {}
+    device = batch.device
+    node_keys = _node_keys(data)
+    edge_keys = _edge_keys(data)
+    owner_all = torch.cat([batch, owner])
+    is_new = torch.cat([torch.zeros_like(batch), torch.ones_like(owner)])
+    order = torch.argsort(owner_all * 2 + is_new, stable=True)
+    out = copy.copy(data)
+    for key in node_keys:
+        out[key] = torch.cat([old.get(key, data[key]), new[key]])[order]
+    _drop_edges(out, edge_keys)
+    new_batch = owner_all[order]
+    if getattr(data, "batch", None) is not None:
+        out.batch = new_batch
+        new_counts = torch.bincount(new_batch, minlength=num_graphs)
+        new_ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=device)
+        new_ptr[1:] = torch.cumsum(new_counts, 0)
+        if getattr(data, "ptr", None) is not None:
+            out.ptr = new_ptr
+        slices = getattr(data, "_slice_dict", None)
+        if isinstance(slices, dict):
+            dropped = ("edge_index", *edge_keys)
+            new_slices = {k: v for k, v in slices.items() if k not in dropped}
+            for key in node_keys:
+                if key in new_slices:
+                    new_slices[key] = new_ptr.to(new_slices[key].device)
+            out._slice_dict = new_slices
+            incs = getattr(data, "_inc_dict", None)
+            if isinstance(incs, dict):
+                out._inc_dict = {k: v for k, v in incs.items() if k not in dropped}
+    elif "num_nodes" in data:
+        out.num_nodes = new_batch.numel()
+    return out
+
+
+def set_edges(data: GraphLike, edge_index: Tensor, edge_attr: Optional[Tensor] = None) -> GraphLike:
+    r"""Give a jet graph (or batch) new edges; the old edge attributes are dropped.
+
+    The edges must join particles of the same jet; they are grouped by the jet
+    of their target (stable order) and, for a ``Batch``, the slice bookkeeping
+    is updated so that ``to_data_list()`` splits them correctly.
+
+    Args:
+        data: A jet graph or a batch of them.
+        edge_index: Global edge indices.
+        edge_attr: Optional edge features (one row per edge).
+
+    Shapes:
+        - **input:** ``edge_index`` :math:`(2, E)`, ``edge_attr`` :math:`(E, D)`
+        - **output:** a new graph with ``edge_index`` :math:`(2, E)`
+    """
+    check_jet(data)
+    batch, num_graphs = jet_index(data)
+    n = data.pos.size(0)
+    edge_index = torch.as_tensor(edge_index, device=data.pos.device).long()
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise InputShapeError(f"edge_index must have shape (2, E), got {tuple(edge_index.shape)}")
+    if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= n):
+        raise InputShapeError(f"edge_index holds nodes outside [0, {n})")
+    if not torch.equal(batch[edge_index[0]], batch[edge_index[1]]):
+        raise InputShapeError("edges must join particles of the same jet")
+    if edge_attr is not None and edge_attr.size(0) != edge_index.size(1):
+        raise InputShapeError(f"edge_attr must have {edge_index.size(1)} rows, got {edge_attr.size(0)}")
+    old_edges = _edge_keys(data)
+    order = torch.argsort(batch[edge_index[1]], stable=True)
+    out = copy.copy(data)
+    _drop_edges(out, old_edges)
+    out.edge_index = edge_index[:, order]
+    if edge_attr is not None:
+        out.edge_attr = edge_attr[order]
+    slices = getattr(data, "_slice_dict", None)
+    if isinstance(data, Batch) and isinstance(slices, dict):
+        counts = torch.bincount(batch, minlength=num_graphs)
+        e_counts = torch.bincount(batch[edge_index[1]], minlength=num_graphs)
+        ptr, e_ptr = (torch.cat([c.new_zeros(1), c.cumsum(0)]) for c in (counts, e_counts))
+        zeros = torch.zeros(num_graphs, dtype=torch.long, device=batch.device)
+        dropped = ("edge_index", "edge_attr", *old_edges)
+        new_slices = {k: v for k, v in slices.items() if k not in dropped}
+        incs = {k: v for k, v in (getattr(data, "_inc_dict", None) or {}).items() if k not in dropped}
+        new_slices["edge_index"], incs["edge_index"] = e_ptr, ptr[:-1]
+        if edge_attr is not None:
+            new_slices["edge_attr"], incs["edge_attr"] = e_ptr, zeros
+        out._slice_dict, out._inc_dict = new_slices, incs
+    return out
+
+
+# --------------------------------------------------------------------------- positions
+def set_pos(
+    data: GraphLike,
+    pos: Tensor,
+    pos_columns: Optional[Sequence[int]] = None,
+    p4_mode: str = "recompute",
+) -> GraphLike:
+    r"""Give every particle the new :math:`(\Delta\eta, \Delta\phi)` ``pos``, with the module's conventions.
+
+    :math:`\Delta\phi` is wrapped to :math:`(-\pi, \pi]`, the ``pos_columns`` of ``x``
+    are set to the new ``pos`` and ``p4`` is recomputed (massless, about the jet
+    axis ``jet_eta``/``jet_phi``) or dropped:
+
+    .. math::
+        p^\mu_i = p_{T,i}\,(\cosh\eta_i,\ \cos\phi_i,\ \sin\phi_i,\ \sinh\eta_i),\quad
+        \eta_i = \eta_J + \Delta\eta_i',\ \phi_i = \phi_J + \Delta\phi_i'
+
+    Args:
+        data: A jet graph or a batch of them.
+        pos: The new positions (before wrapping).
+        pos_columns: Columns of ``x`` that hold ``pos`` and must follow it (``None``: none).
+        p4_mode: ``"recompute"`` or ``"drop"``.
+
+    Shapes:
+        - **input:** ``pos`` :math:`(N, 2)`
+        - **output:** a new graph with ``pos`` :math:`(N, 2)`
+    """
+    check_jet(data)
+    check_p4_mode(p4_mode)
+    if tuple(pos.shape) != tuple(data.pos.shape):
+        raise InputShapeError(f"new pos must have shape {tuple(data.pos.shape)}, got {tuple(pos.shape)}")
+    cols = _check_columns(data, pos_columns)
+    batch, num_graphs = jet_index(data)
+    out = copy.copy(data)
+    new_pos = torch.stack([pos[:, 0], wrap_phi(pos[:, 1])], dim=-1).to(data.pos.dtype)
+    out.pos = new_pos
+    if cols is not None:
+        x = data.x.clone()
+        x[:, cols] = new_pos.to(x.dtype)
+        out.x = x
+    if getattr(data, "p4", None) is not None:
+        if p4_mode == "drop":
+            del out.p4
+        else:
+            if getattr(data, "pt", None) is None:
+                raise InputShapeError("recomputing p4 needs data.pt; use p4_mode='drop'")
+            eta = _graph_attr(data, "jet_eta", batch, num_graphs) + new_pos[:, 0]
+            phi = _graph_attr(data, "jet_phi", batch, num_graphs) + new_pos[:, 1]
+            out.p4 = massless_p4(data.pt.to(new_pos.dtype), eta, phi).to(data.p4.dtype)
+    return out
+
+
+def rotate(
+    data: GraphLike,
+    angle: Union[float, Tensor],
+    pos_columns: Optional[Sequence[int]] = None,
+    p4_mode: str = "recompute",
+) -> GraphLike:
+    r"""Rotate every jet by its angle :math:`\alpha_b` about the jet axis (the origin of ``pos``).
+
+    .. math::
+        \begin{pmatrix}\Delta\eta' \\ \Delta\phi'\end{pmatrix} =
+        \begin{pmatrix}\cos\alpha_b & -\sin\alpha_b \\ \sin\alpha_b & \cos\alpha_b\end{pmatrix}
+        \begin{pmatrix}\Delta\eta \\ \Delta\phi\end{pmatrix}
+
+    followed by :func:`set_pos` (:math:`\phi` wrap, ``x`` columns, ``p4``).
+
+    Args:
+        data: A jet graph or a batch of them.
+        angle: One angle per jet, shape ``(B,)``, or one for all jets (radians).
+        pos_columns: Columns of ``x`` that hold ``pos``.
+        p4_mode: ``"recompute"`` or ``"drop"``.
+
+    Shapes:
+        - **input:** ``pos`` :math:`(N, 2)`, ``angle`` :math:`(B,)` or scalar
+        - **output:** a new graph with rotated ``pos`` :math:`(N, 2)`
+    """
+    check_jet(data)
+    batch, num_graphs = jet_index(data)
+    angle = _per_jet(angle, num_graphs, data.pos, "angle")
+    c, s = torch.cos(angle)[batch], torch.sin(angle)[batch]
+    eta, phi = data.pos[:, 0], data.pos[:, 1]
+    return set_pos(data, torch.stack([c * eta - s * phi, s * eta + c * phi], dim=-1), pos_columns, p4_mode)
+
+
+def translate(
+    data: GraphLike,
+    shift: Union[Sequence[float], Tensor],
+    pos_columns: Optional[Sequence[int]] = None,
+    p4_mode: str = "recompute",
+) -> GraphLike:
+    r"""Shift every particle of jet :math:`b` by the same :math:`\boldsymbol{\delta}_b`.
+
+    .. math::
+        (\Delta\eta', \Delta\phi') = (\Delta\eta + \delta_{b,\eta},\ \Delta\phi + \delta_{b,\phi})
+
+    followed by :func:`set_pos` (:math:`\phi` wrap, ``x`` columns, ``p4``).
+
+    Args:
+        data: A jet graph or a batch of them.
+        shift: One ``(deta, dphi)`` per jet, shape ``(B, 2)``, or ``(2,)`` for all jets.
+        pos_columns: Columns of ``x`` that hold ``pos``.
+        p4_mode: ``"recompute"`` or ``"drop"``.
+
+    Shapes:
+        - **input:** ``pos`` :math:`(N, 2)`, ``shift`` :math:`(B, 2)` or :math:`(2,)`
+        - **output:** a new graph with shifted ``pos`` :math:`(N, 2)`
+    """
+    check_jet(data)
+    batch, num_graphs = jet_index(data)
+    shift = _per_jet(shift, num_graphs, data.pos, "shift", width=2)
+    return set_pos(data, data.pos + shift[batch], pos_columns, p4_mode)
+
+
+# --------------------------------------------------------------------------- node order
+def permutation_within_jets(batch: Tensor, scores: Tensor) -> Tensor:
+    r"""The permutation that sorts the particles of every jet by ``scores`` (jets stay in place).
+
+    With ``scores`` drawn uniformly from :math:`[0, 1)` this is a uniformly random
+    permutation within every jet.
+
+    Args:
+        batch: Jet index of every particle (sorted).
+        scores: A number in :math:`[0, 1)` per particle.
+
+    Shapes:
+        - **input:** :math:`(N,)` each; **output:** ``perm`` :math:`(N,)`
+    """
+    key = batch.to(torch.float64) + 0.5 * scores.to(device=batch.device, dtype=torch.float64)
+    return torch.argsort(key)
+
+
+def permute_nodes(data: GraphLike, perm: Tensor) -> GraphLike:
+    r"""Reorder the particles: node :math:`i` of the result is node ``perm[i]`` of the input.
+
+    Every node attribute is gathered with ``perm``; ``edge_index`` is relabelled,
+    :math:`(j, i) \mapsto (\pi^{-1}(j), \pi^{-1}(i))`, its edges sorted by target
+    (stable) and the edge attributes follow their edges.  ``perm`` must map every
+    jet onto itself (see :func:`permutation_within_jets`) for a ``Batch`` to stay valid.
+
+    Args:
+        data: A jet graph or a batch of them.
+        perm: A permutation of the :math:`N` nodes.
+
+    Shapes:
+        - **input:** :math:`N` nodes, ``perm`` :math:`(N,)`
+        - **output:** a new graph with :math:`N` nodes
+    """
+    check_jet(data)
+    n = data.pos.size(0)
+    perm = torch.as_tensor(perm, device=data.pos.device).long()
+    if perm.shape != (n,):
+        raise InputShapeError(f"perm must have shape ({n},), got {tuple(perm.shape)}")
+    out = copy.copy(data)
+    for key in _node_keys(data):
+        out[key] = data[key][perm]
+    ei = getattr(data, "edge_index", None)
+    if ei is not None:
+        inv = torch.empty_like(perm)
+        inv[perm] = torch.arange(n, device=perm.device)
+        relabelled = inv[ei]
+        order = torch.argsort(relabelled[1], stable=True)
+        out.edge_index = relabelled[:, order]
+        for key in _edge_keys(data):
+            out[key] = data[key][order]
+    return out
+
+
+# --------------------------------------------------------------------------- new particles
+def split_collinear(data: GraphLike, index: Tensor, fraction: Union[float, Tensor] = 0.5) -> GraphLike:
+    r"""Split the particles ``index`` into two collinear ones.
+
+    A mother :math:`m` keeps its place with :math:`p_T \mapsto (1 - f_m)\, p_{T,m}`;
+    a daughter with :math:`f_m\, p_{T,m}`, the same ``pos`` and copies of every other
+    node attribute (``x`` included, so a feature derived from :math:`p_T` is *not*
+    rescaled) follows the old particles of its jet (daughters in the order of
+    their mothers).  ``p4`` is scaled like :math:`p_T` (a massless collinear split
+    conserves the jet's four-momentum).  Edges are dropped.
+
+    Args:
+        data: A jet graph or a batch of them (needs ``pt``).
+        index: The distinct nodes to split, shape ``(S,)`` (or a boolean mask ``(N,)``).
+        fraction: :math:`f \in [0, 1]` carried by each daughter, shape ``(S,)`` or scalar.
+
+    Shapes:
+        - **input:** :math:`N` nodes
+        - **output:** a new graph with :math:`N + S` nodes
+    """
+    check_jet(data, need_pt=True)
+    batch, num_graphs = jet_index(data)
+    n = data.pos.size(0)
+    index = torch.as_tensor(index, device=data.pos.device)
+    if index.dtype == torch.bool:
+        if index.shape != (n,):
+            raise InputShapeError(f"a mask index must have shape ({n},), got {tuple(index.shape)}")
+        index = index.nonzero().flatten()
+    index = index.long().reshape(-1)
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= n):
+        raise InputShapeError(f"index holds nodes outside [0, {n})")
+    if torch.unique(index).numel() != index.numel():
+        raise ValueError("index must name every split particle once")
+    index = torch.sort(index).values if index.numel() else index
+    f = torch.as_tensor(fraction, dtype=data.pt.dtype, device=data.pt.device).reshape(-1)
+    if f.numel() == 1:
+        f = f.expand(index.numel())
+    if f.numel() != index.numel():
+        raise InputShapeError(f"fraction must be a scalar or hold one value per split ({index.numel()})")
+    check_finite(f, "fraction")
+    if bool(((f < 0) | (f > 1)).any()):
+        raise ValueError("fraction must lie in [0, 1]")
+    new = {key: data[key][index] for key in _node_keys(data)}
+    keep = torch.ones(n, dtype=data.pt.dtype, device=data.pt.device)
+    keep[index] = 1.0 - f
+    old = {"pt": data.pt * keep}
+    new["pt"] = data.pt[index] * f
+    if getattr(data, "p4", None) is not None:
+        old["p4"] = data.p4 * keep.to(data.p4.dtype).unsqueeze(-1)
+        new["p4"] = data.p4[index] * f.to(data.p4.dtype).unsqueeze(-1)
+    return _append_nodes(data, batch, num_graphs, batch[index], new, old)
+
+
+def add_soft_particles(
+    data: GraphLike,
+    pos: Tensor,
+    graph: Optional[Tensor] = None,
+    source: Optional[Tensor] = None,
+    pos_columns: Optional[Sequence[int]] = None,
+) -> GraphLike:
+    r"""Add particles with :math:`p_T = 0` (and :math:`p^\mu = 0`) at ``pos`` to the jets ``graph``.
+
+    Soft particle :math:`s` sits at :math:`\mathbf{p}_s` (``pos[s]``, :math:`\Delta\phi`
+    wrapped) and copies every other node attribute (``x`` included, except its
+    ``pos_columns``, which are set to :math:`\mathbf{p}_s`) from particle
+    ``source[s]`` of its jet (default: the first particle of the jet).  The new
+    particles follow the old ones of their jet.  Edges are dropped.
+
+    Args:
+        data: A jet graph or a batch of them (needs ``pt``).
+        pos: Positions of the soft particles, shape ``(M, 2)``.
+        graph: Jet of every soft particle, shape ``(M,)`` (default: jet 0, for one jet).
+        source: Node that every soft particle copies its other attributes from, shape ``(M,)``.
+        pos_columns: Columns of ``x`` set to the new position.
+
+    Shapes:
+        - **input:** :math:`N` nodes, ``pos`` :math:`(M, 2)`
+        - **output:** a new graph with :math:`N + M` nodes
+    """
+    check_jet(data, need_pt=True)
+    cols = _check_columns(data, pos_columns)
+    batch, num_graphs = jet_index(data)
+    device = data.pos.device
+    pos = torch.as_tensor(pos, dtype=data.pos.dtype, device=device)
+    if pos.dim() != 2 or pos.size(1) != 2:
+        raise InputShapeError(f"soft particle pos must have shape (M, 2), got {tuple(pos.shape)}")
+    check_finite(pos, "soft particle pos")
+    m = pos.size(0)
+    graph = torch.zeros(m, dtype=torch.long, device=device) if graph is None else \
+        torch.as_tensor(graph, device=device).long().reshape(-1)
+    if graph.numel() != m or (m and (int(graph.min()) < 0 or int(graph.max()) >= num_graphs)):
+        raise InputShapeError(f"graph must hold one jet in [0, {num_graphs}) per soft particle ({m})")
+    counts = torch.bincount(batch, minlength=num_graphs)
+    if bool((counts[graph] == 0).any()):
+        raise EmptyGraphError("soft particles can only be added to jets with at least one particle")
+    if source is None:
+        ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+        source = ptr[graph]
+    source = torch.as_tensor(source, device=device).long().reshape(-1)
+    if source.numel() != m or not torch.equal(batch[source], graph):
+        raise InputShapeError("source must name one particle of the soft particle's own jet per soft particle")
+    new_pos = torch.stack([pos[:, 0], wrap_phi(pos[:, 1])], dim=-1)
+    new = {}
+    for key in _node_keys(data):
+        extra = data[key][source]
+        if key == "pos":
+            extra = new_pos
+        elif key in ("pt", "p4"):
+            extra = torch.zeros_like(extra)
+        elif key == "x" and cols is not None:
+            extra = extra.clone()
+            extra[:, cols] = new_pos.to(extra.dtype)
+        new[key] = extra
+    return _append_nodes(data, batch, num_graphs, graph, new)
+
+
+__all__ = [
+    "P4_MODES",
+    "wrap_phi",
+    "massless_p4",
+    "check_p4_mode",
+    "check_jet",
+    "jet_index",
+    "set_pos",
+    "rotate",
+    "translate",
+    "permutation_within_jets",
+    "permute_nodes",
+    "set_edges",
+    "split_collinear",
+    "add_soft_particles",
+]
