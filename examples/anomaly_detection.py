@@ -59,7 +59,7 @@ def load(args: argparse.Namespace) -> dict[str, JetTable]:
                 t = read_jets(f, 0, min(args.jets - n, 1000))
                 tables.append(t)
                 n += len(t)
-            out[proc] = JetTable.concatenate(tables) if len(tables) > 1 else tables[0]
+            out[proc] = JetTable.concat(tables) if len(tables) > 1 else tables[0]
         return out
     from pgjets.data.generate import generate_jets
 
