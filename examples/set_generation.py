@@ -260,7 +260,9 @@ def main() -> None:
         g = evaluate(config, res["model"], selector, test, args.seed)
         rows[config] = metrics(g["x"], g["batch"], g["counts"], test, names)
         rows[config]["cpu_s"] = res["cpu_s"]
-        print(f"  [{config}] {res['cpu_s']:.0f} CPU-s", flush=True)
+        r = rows[config]
+        print(f"  [{config}] {res['cpu_s']:.0f} CPU-s  " + "  ".join(f"{c} {r[c]:.4f}" for c in r if c.startswith("W1"))
+              + f"  bias {100 * r['bias']:+.2f}%  sigma {100 * r['sigma']:.2f}%", flush=True)
 
     cols = [f"W1_{k}" for k in (*names, "counts")]
     print("\n" + f"{'':15s}" + "".join(f"{c:>12s}" for c in cols) + f"{'pT bias':>10s}{'pT sigma':>10s}")
