@@ -205,22 +205,22 @@ def test_replica_losses_train_the_generator():
 def test_truth_selector_learns_efficiency_and_samples_counts():
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(4000, 3, generator=g)
-    found = torch.rand(4000, generator=g) < torch.sigmoid(2 * x[:, 0])
-    sel = TruthSelector(3, hidden=16)
-    opt = torch.optim.Adam(sel.parameters(), lr=0.02)
-    for _ in range(150):
+    x = torch.randn(2000, 3, generator=g)
+    found = torch.rand(2000, generator=g) < torch.sigmoid(2 * x[:, 0])
+    sel = TruthSelector(3, hidden=8)
+    opt = torch.optim.Adam(sel.parameters(), lr=0.03)
+    for _ in range(80):
         opt.zero_grad()
         loss = sel.loss(x, found)
         loss.backward()
         opt.step()
     p = torch.sigmoid(sel(x)).detach()
     assert float((p - torch.sigmoid(2 * x[:, 0])).abs().mean()) < 0.05
-    batch = torch.arange(40).repeat_interleave(100)
-    keep = sel.sample(x, batch, 40, generator=torch.Generator().manual_seed(1))
-    assert abs(float(keep.float().mean()) - float(found.float().mean())) < 0.03
-    counts = torch.randint(0, 100, (40,), generator=g)
-    keep_k = sel.sample(x, batch, 40, counts=counts, generator=torch.Generator().manual_seed(2))
-    assert torch.equal(torch.bincount(batch[keep_k], minlength=40), counts)
-    same = sel.sample(x, batch, 40, counts=counts, generator=torch.Generator().manual_seed(2))
+    batch = torch.arange(20).repeat_interleave(100)
+    keep = sel.sample(x, batch, 20, generator=torch.Generator().manual_seed(1))
+    assert abs(float(keep.float().mean()) - float(found.float().mean())) < 0.04
+    counts = torch.randint(0, 100, (20,), generator=g)
+    keep_k = sel.sample(x, batch, 20, counts=counts, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(torch.bincount(batch[keep_k], minlength=20), counts)
+    same = sel.sample(x, batch, 20, counts=counts, generator=torch.Generator().manual_seed(2))
     assert torch.equal(same, keep_k)
