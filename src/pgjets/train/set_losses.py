@@ -282,11 +282,7 @@ def mmd_loss(
         mmd = sxx / (n * (n - 1)) + syy / (m * (m - 1)) - 2.0 * sxy / (n * m)
     else:
         mmd = sxx / (n * n) + syy / (m * m) - 2.0 * sxy / (n * m)
-    if reduction == "mean":
-        return mmd.mean()
-    if reduction == "sum":
-        return mmd.sum()
-    return mmd
+    return _reduce(mmd, reduction)
 
 
 
@@ -395,6 +391,15 @@ def _set_kernel(d: Tensor, kernel: str, bandwidths: Sequence[float]) -> Tensor:
     if kernel == "energy":
         return -torch.sqrt(d.clamp_min(1e-12))
     return _kernel(d, kernel, bandwidths)
+
+
+def _reduce(values: Tensor, reduction: str) -> Tensor:
+    """``mean``, ``sum`` or ``none`` of per-graph (per-group) values."""
+    if reduction == "mean":
+        return values.mean()
+    if reduction == "sum":
+        return values.sum()
+    return values
 
 
 def _check_reduction(reduction: str) -> None:
@@ -509,11 +514,7 @@ def set_of_sets_mmd(
     spt = pred.new_zeros(num_groups).index_add(0, pg[cross[0]], kpt)
     m, n = rp.to(pred.dtype), rt.to(pred.dtype)
     mmd = spp / (m * m) + stt / (n * n) - 2.0 * spt / (m * n)
-    if reduction == "mean":
-        return mmd.mean()
-    if reduction == "sum":
-        return mmd.sum()
-    return mmd
+    return _reduce(mmd, reduction)
 
 
 def proxy_loss(
@@ -570,11 +571,7 @@ def proxy_loss(
     else:
         per_pred = inf.expand(pg.numel()).scatter_reduce(0, cross[0], d, reduce="amin", include_self=True)
         out = pred.new_zeros(num_groups).index_add(0, pg, per_pred) / rp.to(pred.dtype)
-    if reduction == "mean":
-        return out.mean()
-    if reduction == "sum":
-        return out.sum()
-    return out
+    return _reduce(out, reduction)
 
 
 __all__ = ["hungarian_loss", "mmd_loss", "proxy_loss", "set_distances", "set_of_sets_mmd"]
