@@ -38,8 +38,10 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
 import torch
 
+from pgjets.data.efp import jet_efps
 from pgjets.data.generate import generate_jets
 from pgjets.data.jet_dataset import JetDataset
 from pgjets.data.table import JetTable
@@ -56,6 +58,45 @@ from pgjets.train.augment import (
     RandomTranslation,
     SoftSmearing,
 )
+
+
+def read_class(folder: str, process: str, n: int, label: int) -> JetTable:
+    """The first ``n`` jets of ``process`` in a ``pgjets generate`` folder, relabelled."""
+    from pathlib import Path
+
+    from pgjets.data.jet_io import read_jets
+
+    tables, got = [], 0
+    for f in sorted(Path(folder).glob(f"{process}_*.h5")):
+        if got >= n:
+            break
+        t = read_jets(f, 0, min(n - got, 1000))
+        tables.append(t)
+        got += len(t)
+    t = JetTable.concat(tables)
+    t.label = np.full(len(t), label, dtype=np.int64)
+    return t
+
+
+def supervised_particlenet(table: JetTable, args) -> tuple[float, float]:
+    """ParticleNet-Lite trained on the linear-classifier training split, scored on its test split."""
+    from sklearn.model_selection import train_test_split
+
+    from pgjets.models import particlenet_lite
+    from pgjets.train import TrainConfig, Trainer, background_rejection, roc_auc
+
+    idx = np.arange(len(table))
+    tr, te = train_test_split(idx, test_size=0.3, random_state=args.seed, stratify=table.label)
+    train, test = JetDataset.from_table(table.take(np.sort(tr))), JetDataset.from_table(table.take(np.sort(te)))
+    torch.manual_seed(args.seed)
+    model = particlenet_lite(train.num_features)
+    config = TrainConfig(epochs=args.supervised_epochs, batch_size=64, lr=3e-3, schedule="onecycle", device="cpu",
+                         progress=False, verbose=False, seed=args.seed)
+    trainer = Trainer(model, config)
+    trainer.fit(train)
+    logits, target = trainer.predict(test)
+    score = torch.softmax(logits, -1)[:, 1]
+    return roc_auc(score, target), background_rejection(score, target, 0.5)
 
 
 def augmentation_sets(translation_scale: float) -> dict[str, list]:
@@ -84,19 +125,33 @@ def main() -> None:
     parser.add_argument("--translation-scale", type=float, default=0.1,
                         help="standard deviation of the (eta, phi) shift")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", default="", help="dataset folder with top_*.h5 and qcd_*.h5 (default: generate)")
+    parser.add_argument("--rows", default="none,translations,rotations,soft+collinear,all",
+                        help="augmentation rows to train (comma separated; empty: baselines only)")
+    parser.add_argument("--baselines", default="efp,particlenet",
+                        help="comma separated: efp (linear classifier on EFPs d <= 5), particlenet (supervised)")
+    parser.add_argument("--supervised-epochs", type=int, default=10)
+    parser.add_argument("--json", default="", help="write the table to this JSON file")
     args = parser.parse_args()
 
     t0 = time.time()
-    table = JetTable.concat([
-        generate_jets("top", args.n_jets, seed=args.seed + 1, fast=True, label=1),
-        generate_jets("qcd", args.n_jets, seed=args.seed + 2, fast=True, label=0),
-    ])
+    if args.data:
+        table = JetTable.concat([read_class(args.data, "top", args.n_jets, 1),
+                                 read_class(args.data, "qcd", args.n_jets, 0)])
+    else:
+        table = JetTable.concat([
+            generate_jets("top", args.n_jets, seed=args.seed + 1, fast=True, label=1),
+            generate_jets("qcd", args.n_jets, seed=args.seed + 2, fast=True, label=0),
+        ])
     ds = JetDataset.from_table(table, representation="cloud", k=None, feature_set="angular")
     print(f"generated {2 * args.n_jets} jets in {time.time() - t0:.1f} s")
     probe = next(iter(ds.batches(min(256, 2 * args.n_jets), shuffle=True, seed=12345)))
 
     rows = []
+    wanted = [r for r in args.rows.split(",") if r]
     for name, augs in augmentation_sets(args.translation_scale).items():
+        if name not in wanted:
+            continue
         t1 = time.time()
         torch.manual_seed(args.seed)
         enc = JetCLREncoder(channels=args.channels, heads=4, num_layers=2, out_channels=args.out_channels)
@@ -108,12 +163,34 @@ def main() -> None:
         lct = linear_classifier_test(feats, labels, test_fraction=0.3, seed=args.seed, signal_efficiency=0.5)
         rot = rotation_invariance(enc, probe, seed=args.seed)
         rows.append((name, lct["auc"], lct["rejection"], rot, losses[0], losses[-1], time.time() - t1))
+        print(f"  {name}: AUC {lct['auc']:.3f}  ({time.time() - t1:.0f} s)", flush=True)
+
+    baselines = [b for b in args.baselines.split(",") if b]
+    if "efp" in baselines:
+        t1 = time.time()
+        efps = jet_efps(table, 5, max_constituents=50)
+        lct = linear_classifier_test(efps, table.label, test_fraction=0.3, seed=args.seed, signal_efficiency=0.5)
+        rows.append(("EFP d<=5 (linear)", lct["auc"], lct["rejection"], float("nan"), float("nan"), float("nan"),
+                     time.time() - t1))
+        print(f"  EFP: AUC {lct['auc']:.3f}  ({time.time() - t1:.0f} s)", flush=True)
+    if "particlenet" in baselines:
+        t1 = time.time()
+        auc, rej = supervised_particlenet(table, args)
+        rows.append(("ParticleNet-Lite (supervised)", auc, rej, float("nan"), float("nan"), float("nan"),
+                     time.time() - t1))
+        print(f"  ParticleNet-Lite: AUC {auc:.3f}  ({time.time() - t1:.0f} s)", flush=True)
 
     print()
     print(f"{'augmentations':<16}{'AUC':>8}{'1/eps_B(0.5)':>14}{'S_rot':>8}{'loss0':>8}{'lossN':>8}{'time/s':>8}")
     for name, auc, rej, rot, l0, ln, dt in rows:
         print(f"{name:<16}{auc:8.3f}{rej:14.1f}{rot:8.3f}{l0:8.3f}{ln:8.3f}{dt:8.1f}")
     print("\nS_rot = mean cosine similarity between f(x) and f(R x) for random rotations R (1 = invariant).")
+    if args.json:
+        import json
+
+        keys = ("name", "auc", "rejection", "s_rot", "loss0", "lossN", "seconds")
+        with open(args.json, "w") as f:
+            json.dump({"rows": [dict(zip(keys, r)) for r in rows], "args": vars(args)}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,124 +1,299 @@
 """Fast simulation as set generation: learn a tracker response with slot attention.
 
-Generates top jets with Pythia, builds truth (charged generator particles) and
-reco (tracking efficiency + pT/angular smearing, see pgjets.data.smearing)
-sets, trains a SlotSetGenerator with the Hungarian loss, and compares the
-generated sets with the reco sets: per-feature 1-D Wasserstein distances and
-the relative pT resolution of matched particles.
+Top jets (Pythia 8 + FastJet) give truth sets (charged generator particles) and
+reco sets (tracking efficiency + pT/angular smearing, see pgjets.data.smearing),
+plus ``--replicas`` re-smearings of the found tracks of every jet. Every
+configuration below trains a generator on the training jets and is then run
+*fully generatively* on the test jets: a TruthSelector (a per-particle
+reconstruction probability learnt from the truth-reco association) draws how
+many (and, for the "sel" rows, which) truth particles are reconstructed, and the
+generator produces the reco set. The generated sets are compared with the reco
+sets: 1-D Wasserstein distances of log pT, deta, dphi and of the number of
+particles per jet, and the pT response of particles matched to their truth
+particle (mean = bias, IQR/1.349 = resolution).
 
-    python examples/set_generation.py                      # ~300 jets, about a minute on CPU
-    python examples/set_generation.py --loss mmd           # distribution (MMD) loss instead
-    python examples/set_generation.py --jets 40 --steps 20  # quick smoke run
+Configurations (``--configs``, comma separated):
 
-Measured with the defaults (300 top jets, 240 for training, 60 for testing;
-one CPU thread, about a minute each)::
+    hungarian     slot attention on all truth particles, given N, Hungarian loss (no replicas)
+    mmd           same, per-jet MMD loss
+    cvae          the cVAE baseline (Deep Sets condition, MLP decoder), given N, Hungarian loss
+    sel-hungarian slot attention on the selected subset, Hungarian loss against the reco set
+    sel-ssmmd1    selected subset, set-of-sets MMD against the one reco set (R = 1)
+    sel-ssmmd     selected subset, set-of-sets MMD with R replicas on both sides
+    sel-proxy     selected subset, L_proxy (closest pair of replicas) with R replicas
 
-                     W1(log pT)  W1(deta)  W1(dphi)  pT bias   pT sigma (IQR)
-    detector model        -          -         -     +0.06 %   1.14 %
-    truth copied       0.0827     0.0045    0.0033       -        -
-    Hungarian loss     0.0302     0.0134    0.0079   -12.6 %    4.29 %
-    MMD loss           0.2283     0.0110    0.0081    -1.7 %    1.38 %
+    nice -n 10 python examples/set_generation.py --data /tmp/studies_jets/qtw4k --jets 600 \\
+        --steps 400 --out docs/_static/set_generation
+    python examples/set_generation.py --jets 60 --steps 20 --configs hungarian,sel-ssmmd   # smoke run
 
-Neither loss gives a faithful fast simulation yet. The tracks the detector
-loses are random, so no deterministic assignment of slots to truth particles
-can predict them: the Hungarian loss is minimised by a compromise that softens
-the hardest slots (the pT bias), although it matches the log pT spectrum best.
-The MMD loss keeps the per-particle response almost unbiased and nearly as
-narrow as the detector's, but it matches the spectrum worse. Both blur the
-angles more than the 2 mrad smearing of the detector model: copying the truth
-angles would be better.
+The measured table is in docs/studies.rst (section "Set generation").
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
+from pathlib import Path
 
+import numpy as np
 import torch
+from torch_geometric.data import Data
 
 from pgjets.data.generate import generate_jets
 from pgjets.data.smearing import truth_and_reco_sets
-from pgjets.models.set_generator import SlotSetGenerator, set_generation_loss
+from pgjets.models.autoencoders import ConditionalVAE
+from pgjets.models.set_generator import SlotSetGenerator, TruthSelector, set_generation_loss
 from pgjets.train.generation_metrics import resolution, wasserstein_1d
 from pgjets.train.set_losses import hungarian_loss
 
+CONFIGS = ("hungarian", "mmd", "cvae", "sel-hungarian", "sel-ssmmd1", "sel-ssmmd", "sel-proxy")
+#: Kernel widths of the set-of-sets MMD: the per-element squared distance between two
+#: replicas is ~2e-4 (1-2.5 % pT smearing), so widths of 0.005-0.05 resolve it.
+SSMMD_BANDWIDTHS = (0.005, 0.01, 0.02, 0.05)
 
-def subset(d: dict, jets: torch.Tensor) -> dict:
-    """The truth/reco sets of the selected jets (renumbered 0..len(jets)-1)."""
+
+def load_top_jets(args: argparse.Namespace):
+    if args.data:
+        from pgjets.data.jet_io import read_jets
+
+        files = sorted(Path(args.data).glob("top_*.h5"))
+        if not files:
+            raise SystemExit(f"no top_*.h5 files in {args.data}")
+        return read_jets(files[0], 0, args.jets)
+    return generate_jets("top", args.jets, seed=args.seed, fast=True)
+
+
+def subset(d: dict, jets: torch.Tensor, replicas: int) -> dict:
+    """Truth, reco and replica sets of the selected jets (renumbered 0..len(jets)-1)."""
     out = {}
-    remap = torch.full((len(d["truth_counts"]),), -1, dtype=torch.long)
+    num = len(d["truth_counts"])
+    remap = torch.full((num,), -1, dtype=torch.long)
     remap[jets] = torch.arange(len(jets))
     for side in ("truth", "reco"):
-        keep = remap[d[f"{side}_batch"]] >= 0
-        out[f"{side}_x"] = d[f"{side}_x"][keep]
-        out[f"{side}_pt"] = d[f"{side}_pt"][keep]
-        out[f"{side}_batch"] = remap[d[f"{side}_batch"][keep]]
-        order = torch.argsort(out[f"{side}_batch"], stable=True)
-        for k in ("x", "pt", "batch"):
-            out[f"{side}_{k}"] = out[f"{side}_{k}"][order]
+        b = remap[d[f"{side}_batch"]]
+        keep = b >= 0
+        order = torch.argsort(b[keep], stable=True)
+        out[f"{side}_x"] = d[f"{side}_x"][keep][order]
+        out[f"{side}_batch"] = b[keep][order]
         out[f"{side}_counts"] = d[f"{side}_counts"][jets]
+    rb = remap[d["reco_batch"]]
+    keep = rb >= 0
+    order = torch.argsort(rb[keep], stable=True)
+    idx = d["reco_index"][keep][order]
+    out["kept_x"] = d["truth_x"][idx]  # the truth particles the detector found, in reco order
+    found = torch.zeros(len(d["truth_x"]), dtype=torch.bool)
+    found[d["reco_index"]] = True
+    tb = remap[d["truth_batch"]]
+    tkeep = tb >= 0
+    out["truth_found"] = found[tkeep][torch.argsort(tb[tkeep], stable=True)]
+    if replicas:
+        set_jet = d["replica_set"] // replicas
+        sj = remap[set_jet]
+        keep = sj >= 0
+        new_set = sj[keep] * replicas + d["replica_set"][keep] % replicas
+        order = torch.argsort(new_set, stable=True)
+        out["replica_x"] = d["replica_x"][keep][order]
+        out["replica_set"] = new_set[order]
+        out["replica_group"] = torch.arange(len(jets)).repeat_interleave(replicas)
     return out
+
+
+def train_selector(train: dict, steps: int = 300) -> TruthSelector:
+    torch.manual_seed(1)
+    sel = TruthSelector(3, hidden=32)
+    opt = torch.optim.Adam(sel.parameters(), lr=1e-2)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = sel.loss(train["truth_x"], train["truth_found"])
+        loss.backward()
+        opt.step()
+    return sel
+
+
+def loss_batch(b: dict, config: str, replicas: int) -> tuple[dict, str, dict]:
+    """The batch dict, loss kind and loss options of one configuration."""
+    if not config.startswith("sel-"):
+        kind = config
+        return b, kind, {}
+    d = {"truth_x": b["kept_x"], "truth_batch": b["reco_batch"], "reco_counts": b["reco_counts"],
+         "reco_x": b["reco_x"], "reco_batch": b["reco_batch"]}
+    if config == "sel-hungarian":
+        return d, "hungarian", {}
+    if config == "sel-ssmmd1":
+        d.update(replica_x=b["reco_x"], replica_set=b["reco_batch"],
+                 replica_group=torch.arange(len(b["reco_counts"])))
+        return d, "set_mmd", {"bandwidths": SSMMD_BANDWIDTHS}
+    d.update(replica_x=b["replica_x"], replica_set=b["replica_set"], replica_group=b["replica_group"])
+    if config == "sel-ssmmd":
+        return d, "set_mmd", {"bandwidths": SSMMD_BANDWIDTHS}
+    return d, "proxy", {}
+
+
+def cvae_step(model: ConditionalVAE, b: dict, gen: torch.Generator) -> torch.Tensor:
+    keep = b["reco_counts"] > 0
+    jets = torch.nonzero(keep).squeeze(-1)
+    sub = subset_local(b, jets)
+    target = Data(x=sub["reco_x"], batch=sub["reco_batch"])
+    cond = Data(x=sub["truth_x"], batch=sub["truth_batch"])
+    return model(target, cond, generator=gen)["loss"]
+
+
+def subset_local(b: dict, jets: torch.Tensor) -> dict:
+    remap = torch.full((len(b["reco_counts"]),), -1, dtype=torch.long)
+    remap[jets] = torch.arange(len(jets))
+    out = {}
+    for side in ("truth", "reco"):
+        nb = remap[b[f"{side}_batch"]]
+        k = nb >= 0
+        out[f"{side}_x"], out[f"{side}_batch"] = b[f"{side}_x"][k], nb[k]
+    return out
+
+
+def cvae_generate(model: ConditionalVAE, test: dict, counts: torch.Tensor, gen: torch.Generator):
+    cond = Data(x=test["truth_x"], batch=test["truth_batch"])
+    x, _ = model.sample(cond, generator=gen)
+    x = x.view(len(counts), model.n_out, -1)
+    c = counts.clamp_max(model.n_out)
+    mask = torch.arange(model.n_out).unsqueeze(0) < c.unsqueeze(1)
+    return x[mask], torch.arange(len(c)).repeat_interleave(c)
+
+
+def run_config(config: str, train: dict, train_jets: torch.Tensor, test: dict, data: dict, args) -> dict:
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    t0 = time.process_time()
+    if config == "cvae":
+        n_out = int(data["reco_counts"].max())
+        model = ConditionalVAE(3, 3, latent=8, hidden=64, n_out=n_out, beta=1e-3, unmatched_cost=1.0)
+    else:
+        model = SlotSetGenerator(channels=64, iters=3)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    for step in range(args.steps):
+        pick = torch.randint(len(train_jets), (min(args.batch, len(train_jets)),), generator=gen).unique()
+        b = subset(data, train_jets[pick], args.replicas)
+        if config == "cvae":
+            loss = cvae_step(model, b, gen)
+        else:
+            d, kind, kw = loss_batch(b, config, args.replicas)
+            loss = set_generation_loss(model, d, kind=kind, generator=gen, **kw)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % max(1, args.steps // 5) == 0 or step == args.steps - 1:
+            print(f"  [{config}] step {step:4d}  loss {float(loss.detach()):.5f}", flush=True)
+    return {"model": model, "cpu_s": time.process_time() - t0}
+
+
+def evaluate(config: str, model, selector: TruthSelector, test: dict, seed: int) -> dict:
+    """Fully generative sets of the test jets: sampled subset/count, then the generator."""
+    model.eval()
+    gen = torch.Generator().manual_seed(seed + 2)
+    n_jets = len(test["truth_counts"])
+    with torch.no_grad():
+        keep = selector.sample(test["truth_x"], test["truth_batch"], n_jets, generator=gen)
+        counts = torch.bincount(test["truth_batch"][keep], minlength=n_jets)
+        if config == "cvae":
+            pred, pred_batch = cvae_generate(model, test, counts, gen)
+        elif config.startswith("sel-"):
+            pred, pred_batch = model(test["truth_x"][keep], test["truth_batch"][keep], counts, generator=gen)
+        else:
+            pred, pred_batch = model(test["truth_x"], test["truth_batch"], counts, generator=gen)
+    return {"x": pred, "batch": pred_batch, "counts": counts}
+
+
+def matched_response(x: torch.Tensor, b: torch.Tensor, test: dict) -> np.ndarray:
+    """(pT - pT_truth)/pT_truth of particles matched (Hungarian) to the truth particles of their jet."""
+    _, idx = hungarian_loss(x, test["truth_x"], b, test["truth_batch"], allow_unequal=True,
+                            return_assignment=True)
+    pt, pt_truth = x[idx[0], 0].exp(), test["truth_x"][idx[1], 0].exp()
+    return ((pt - pt_truth) / pt_truth).numpy()
+
+
+def metrics(x, b, counts, test, names) -> dict:
+    w = wasserstein_1d(x, test["reco_x"], names)
+    w["counts"] = wasserstein_1d(counts.float(), test["reco_counts"].float())["0"]
+    resp = matched_response(x, b, test)
+    r = resolution(resp + 1.0, np.ones_like(resp), ["pt"])["pt"]
+    return {**{f"W1_{k}": v for k, v in w.items()}, "bias": r["mean"], "median": r["median"],
+            "sigma": r["iqr_sigma"], "response": resp}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="", help="dataset folder with top_*.h5 (default: generate the jets)")
     ap.add_argument("--jets", type=int, default=300)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--loss", choices=("hungarian", "mmd"), default="hungarian")
+    ap.add_argument("--replicas", type=int, default=8)
+    ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default="", help="folder for results.json and the response plot")
     args = ap.parse_args()
-
+    configs = [c for c in args.configs.split(",") if c]
+    bad = [c for c in configs if c not in CONFIGS]
+    if bad:
+        raise SystemExit(f"unknown configs {bad}; choose from {CONFIGS}")
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    table = generate_jets("top", args.jets, seed=args.seed, fast=True)
-    data = truth_and_reco_sets(table, seed=args.seed)
+
+    table = load_top_jets(args)
+    data = truth_and_reco_sets(table, seed=args.seed, replicas=args.replicas)
     names = data["names"]
     n_test = max(1, len(table) // 5)
     perm = torch.randperm(len(table))
     test_jets, train_jets = perm[:n_test].sort().values, perm[n_test:]
-    test = subset(data, test_jets)
-    print(f"{len(table)} jets, {int(data['truth_counts'].sum())} truth / {int(data['reco_counts'].sum())} reco tracks")
+    test, train = subset(data, test_jets, 0), subset(data, train_jets, 0)
+    print(f"{len(table)} jets ({len(train_jets)} train / {n_test} test), {int(data['truth_counts'].sum())} truth / "
+          f"{int(data['reco_counts'].sum())} reco tracks, {args.replicas} replicas")
+    selector = train_selector(train)
 
-    model = SlotSetGenerator(channels=64, iters=3)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    gen = torch.Generator().manual_seed(args.seed)
-    for step in range(args.steps):
-        pick = train_jets[torch.randint(len(train_jets), (min(args.batch, len(train_jets)),), generator=gen)]
-        batch = subset(data, pick.unique())
-        loss = set_generation_loss(model, batch, kind=args.loss, generator=gen)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % max(1, args.steps // 15) == 0 or step == args.steps - 1:
-            model.eval()
-            with torch.no_grad():
-                val = float(set_generation_loss(model, test, kind=args.loss, generator=torch.Generator().manual_seed(1)))
-            model.train()
-            print(f"step {step:4d}  train {args.loss} {float(loss.detach()):.4f}  test {args.loss} {val:.4f}")
+    rows = {}
+    det = metrics(test["reco_x"], test["reco_batch"], test["reco_counts"], test, names)
+    det.update({f"W1_{k}": 0.0 for k in (*names, "counts")})
+    rows["detector model"] = det
+    rows["truth copied"] = metrics(test["truth_x"], test["truth_batch"], test["truth_counts"], test, names)
+    for config in configs:
+        res = run_config(config, train, train_jets, test, data, args)
+        g = evaluate(config, res["model"], selector, test, args.seed)
+        rows[config] = metrics(g["x"], g["batch"], g["counts"], test, names)
+        rows[config]["cpu_s"] = res["cpu_s"]
+        r = rows[config]
+        print(f"  [{config}] {res['cpu_s']:.0f} CPU-s  " + "  ".join(f"{c} {r[c]:.4f}" for c in r if c.startswith("W1"))
+              + f"  bias {100 * r['bias']:+.2f}%  sigma {100 * r['sigma']:.2f}%", flush=True)
 
-    model.eval()
-    with torch.no_grad():
-        pred, pred_batch = model(test["truth_x"], test["truth_batch"], test["reco_counts"],
-                                 generator=torch.Generator().manual_seed(2))
-    print("\n1-D Wasserstein distance to the reco sets (generated | truth-as-is baseline):")
-    w_gen = wasserstein_1d(pred, test["reco_x"], names)
-    w_truth = wasserstein_1d(test["truth_x"], test["reco_x"], names)
-    for k in names:
-        print(f"  {k:7s} {w_gen[k]:.4f} | {w_truth[k]:.4f}")
+    cols = [f"W1_{k}" for k in (*names, "counts")]
+    print("\n" + f"{'':15s}" + "".join(f"{c:>12s}" for c in cols) + f"{'pT bias':>10s}{'pT sigma':>10s}")
+    for k, r in rows.items():
+        print(f"{k:15s}" + "".join(f"{r[c]:12.4f}" for c in cols) + f"{100 * r['bias']:+9.2f}%{100 * r['sigma']:9.2f}%")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        js = {k: {c: v for c, v in r.items() if c != "response"} for k, r in rows.items()}
+        js["_args"] = vars(args)
+        (out / "results.json").write_text(json.dumps(js, indent=1))
+        import matplotlib
 
-    # pT resolution: match generated and reco particles to the truth particles of their jet.
-    def matched_truth_pt(x: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        _, idx = hungarian_loss(x, test["truth_x"], b, test["truth_batch"], allow_unequal=True,
-                                return_assignment=True)
-        return x[idx[0], 0].exp(), test["truth_x"][idx[1], 0].exp()
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
 
-    gen_pt, gen_truth = matched_truth_pt(pred, pred_batch)
-    reco_pt, reco_truth = matched_truth_pt(test["reco_x"], test["reco_batch"])
-    r_gen = resolution(gen_pt, gen_truth, ["pt"])["pt"]
-    r_reco = resolution(reco_pt, reco_truth, ["pt"])["pt"]
-    print("\nrelative pT resolution (pT - pT_truth)/pT_truth vs. matched truth particle:")
-    print(f"  detector model : mean {r_reco['mean']:+.4f}  iqr_sigma {r_reco['iqr_sigma']:.4f}")
-    print(f"  generated      : mean {r_gen['mean']:+.4f}  iqr_sigma {r_gen['iqr_sigma']:.4f}")
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        bins = np.linspace(-0.15, 0.1, 76)
+        for k, r in rows.items():
+            if k == "truth copied":
+                continue
+            style = {"color": "black", "lw": 2.0} if k == "detector model" else {"lw": 1.2}
+            ax.hist(np.clip(r["response"], bins[0], bins[-1]), bins=bins, histtype="step", density=True,
+                    label=f"{k} (mean {100 * r['bias']:+.1f}%, sigma {100 * r['sigma']:.1f}%)", **style)
+        ax.set_yscale("log")
+        ax.set_xlabel(r"$(p_T - p_T^{\mathrm{truth}}) / p_T^{\mathrm{truth}}$ of matched particles")
+        ax.set_ylabel("density")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "response.png", dpi=110)
+        print(f"wrote {out / 'results.json'} and {out / 'response.png'}")
 
 
 if __name__ == "__main__":

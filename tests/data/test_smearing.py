@@ -105,3 +105,30 @@ def test_bad_input() -> None:
         truth_and_reco_sets(no_charge)
     with pytest.raises(TypeError):
         truth_and_reco_sets({"px": tab.px})  # type: ignore[arg-type]
+
+
+def test_replicas_resmear_the_found_tracks():
+    import numpy as np
+
+    from pgjets.data.smearing import truth_and_reco_sets as tr
+
+    table = _table(n_jets=6, per_jet=20)
+    base = tr(table, seed=3)
+    rep = tr(table, seed=3, replicas=4)
+    for k in ("truth_x", "reco_x", "reco_index"):
+        assert torch.equal(base[k], rep[k])  # replicas do not change the other outputs
+    n_jets = len(table)
+    assert rep["replica_group"].tolist() == np.repeat(np.arange(n_jets), 4).tolist()
+    assert torch.equal(rep["replica_counts"].view(n_jets, 4), base["reco_counts"].unsqueeze(1).expand(-1, 4))
+    assert bool((rep["replica_set"][1:] >= rep["replica_set"][:-1]).all())
+    # each replica is a re-smearing of the same found tracks: same truth rows, different values
+    for s in range(4 * n_jets):
+        sel = rep["replica_set"] == s
+        assert torch.equal(rep["replica_index"][sel], base["reco_index"][base["reco_batch"] == s // 4])
+    rel = rep["replica_pt"] / base["truth_pt"][rep["replica_index"]] - 1
+    assert 0.003 < float(rel.std()) < 0.05 and abs(float(rel.mean())) < 0.01
+    assert not torch.equal(rep["replica_x"][rep["replica_set"] % 4 == 0][:5],
+                           rep["replica_x"][rep["replica_set"] % 4 == 1][:5])
+    assert torch.equal(tr(table, seed=3, replicas=4)["replica_x"], rep["replica_x"])
+    with pytest.raises(ValueError):
+        tr(table, replicas=-1)

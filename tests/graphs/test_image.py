@@ -152,3 +152,71 @@ def test_cuda_batch_matches_cpu(drop_zeros):
     single = image_to_graph(imgs[1].cuda(), 8, drop_zeros)
     assert all(single[k].device.type == "cuda" for k in single.keys())
     assert torch.equal(gpu[1].edge_attr, single.edge_attr)
+
+
+# ------------------------------------------------ radius-2 neighbourhoods, valid and strided outputs
+from pgjets.graphs.image import conv_output_grid, grid_neighbours, grid_offsets  # noqa: E402
+from pgjets.nn.grid_conv import GridConv  # noqa: E402
+
+
+def test_grid_offsets_radius():
+    assert len(grid_offsets(8, 2)) == 24 and len(grid_offsets(4, 2)) == 12
+    assert grid_offsets(8, 1) == grid_offsets(8) and len(grid_offsets(4, 1)) == 4
+    with pytest.raises(ValueError):
+        grid_offsets(8, 0)
+
+
+def test_radius2_edges_and_neighbours_agree():
+    img = torch.rand(6, 7, generator=torch.Generator().manual_seed(0))
+    d = image_to_graph(img, radius=2)
+    # (dr, dc) with |d|_inf <= 2: sum over offsets of (H - |dr|)(W - |dc|)
+    expect = sum((6 - abs(r)) * (7 - abs(c)) for r, c in grid_offsets(8, 2))
+    assert d.num_edges == expect
+    ei, ea = grid_neighbours(d.pos, torch.zeros(42, dtype=torch.long), radius=2)
+    assert torch.equal(ei, d.edge_index) and torch.equal(ea, d.edge_attr)
+
+
+@pytest.mark.parametrize("stride,padding", [(1, "valid"), (2, "valid"), (3, "valid"), (2, "same"), (1, "same")])
+def test_5x5_valid_and_strided_equal_conv2d(stride, padding):
+    torch.manual_seed(0)
+    imgs = torch.randn(3, 2, 11, 9)
+    conv = torch.nn.Conv2d(2, 4, 5, stride=stride, padding=0 if padding == "valid" else 2)
+    ref = conv(imgs)  # (B, 4, H', W')
+    same = torch.nn.Conv2d(2, 4, 5)
+    same.load_state_dict(conv.state_dict())
+    g = GridConv.from_conv2d(same)
+    batch = images_to_batch(imgs, radius=2)
+    y = g(batch.x, batch.edge_index, batch.edge_attr)
+    out = conv_output_grid(y, batch.pos, batch.batch, batch.grid_size, 5, stride=stride, padding=padding)
+    h, w = ref.shape[-2:]
+    assert out.grid_size.tolist() == [[h, w]] * 3
+    assert torch.allclose(out.x.view(3, h, w, 4).permute(0, 3, 1, 2), ref, atol=1e-5)
+    assert torch.equal(out.pos.long(), torch.stack(torch.meshgrid(torch.arange(h), torch.arange(w),
+                                                                  indexing="ij"), -1).view(-1, 2).repeat(3, 1))
+
+
+def test_5x5_kernel_on_radius1_graph_acts_as_3x3():
+    torch.manual_seed(1)
+    img = torch.randn(1, 1, 8, 8)
+    conv = torch.nn.Conv2d(1, 2, 5, padding=2)
+    g = GridConv.from_conv2d(conv)
+    d1 = images_to_batch(img, radius=1)
+    d2 = images_to_batch(img, radius=2)
+    full = g(d2.x, d2.edge_index, d2.edge_attr)
+    assert torch.allclose(full.view(8, 8, 2).permute(2, 0, 1), conv(img)[0], atol=1e-5)
+    inner = torch.nn.Conv2d(1, 2, 3, padding=1)
+    with torch.no_grad():
+        inner.weight.copy_(conv.weight[:, :, 1:4, 1:4])
+        inner.bias.copy_(conv.bias)
+    assert torch.allclose(g(d1.x, d1.edge_index, d1.edge_attr).view(8, 8, 2).permute(2, 0, 1), inner(img)[0],
+                          atol=1e-5)
+
+
+def test_conv_output_grid_bad_input():
+    b = images_to_batch(torch.rand(1, 1, 4, 4))
+    with pytest.raises(ValueError):
+        conv_output_grid(b.x, b.pos, b.batch, b.grid_size, 4)
+    with pytest.raises(InputShapeError):
+        conv_output_grid(b.x, b.pos, b.batch, b.grid_size, 5)
+    with pytest.raises(ValueError):
+        conv_output_grid(b.x, b.pos, b.batch, b.grid_size, 3, padding="full")

@@ -168,3 +168,59 @@ def test_learns_detector_response_on_generated_top_jets() -> None:
         opt.step()
     final = evaluate()
     assert final < 0.5 * initial, (initial, final)
+
+
+# ------------------------------------------------------------------ replicas and the truth selector
+from pgjets.models.set_generator import TruthSelector, repeat_sets  # noqa: E402
+
+
+def test_repeat_sets_layout():
+    x = torch.arange(5.0).view(5, 1)
+    xr, s, g = repeat_sets(x, torch.tensor([0, 0, 1, 2, 2]), 3, 2)
+    assert s.tolist() == [0, 0, 1, 1, 2, 3, 4, 4, 5, 5]
+    assert xr.view(-1).tolist() == [0, 1, 0, 1, 2, 2, 3, 4, 3, 4]
+    assert g.tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_replica_losses_train_the_generator():
+    torch.manual_seed(0)
+    d = _sets()
+    counts = d["reco_counts"]
+    # reference replicas: 3 noisy copies of the reco sets
+    xr, rs, rg = repeat_sets(d["reco_x"], d["reco_batch"], counts.numel(), 3)
+    d = dict(d, replica_x=xr + 0.01 * torch.randn(xr.shape, generator=_gen(3)), replica_set=rs, replica_group=rg)
+    model = _model()
+    for kind, kw in (("set_mmd", {"bandwidths": (0.1, 1.0)}), ("proxy", {}), ("set_mmd", {"kernel": "energy"})):
+        loss = set_generation_loss(model, d, kind=kind, generator=_gen(), **kw)
+        assert loss.dim() == 0 and torch.isfinite(loss)
+        loss.backward()
+        assert model.decoder[-1].weight.grad is not None
+        model.zero_grad()
+    loss2 = set_generation_loss(model, d, kind="set_mmd", generator=_gen(), replicas=2)
+    assert torch.isfinite(loss2)
+    with pytest.raises(KeyError):
+        set_generation_loss(model, {k: v for k, v in d.items() if k != "replica_x"}, kind="proxy")
+
+
+def test_truth_selector_learns_efficiency_and_samples_counts():
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 3, generator=g)
+    found = torch.rand(2000, generator=g) < torch.sigmoid(2 * x[:, 0])
+    sel = TruthSelector(3, hidden=8)
+    opt = torch.optim.Adam(sel.parameters(), lr=0.03)
+    for _ in range(80):
+        opt.zero_grad()
+        loss = sel.loss(x, found)
+        loss.backward()
+        opt.step()
+    p = torch.sigmoid(sel(x)).detach()
+    assert float((p - torch.sigmoid(2 * x[:, 0])).abs().mean()) < 0.05
+    batch = torch.arange(20).repeat_interleave(100)
+    keep = sel.sample(x, batch, 20, generator=torch.Generator().manual_seed(1))
+    assert abs(float(keep.float().mean()) - float(found.float().mean())) < 0.04
+    counts = torch.randint(0, 100, (20,), generator=g)
+    keep_k = sel.sample(x, batch, 20, counts=counts, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(torch.bincount(batch[keep_k], minlength=20), counts)
+    same = sel.sample(x, batch, 20, counts=counts, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(same, keep_k)

@@ -143,3 +143,123 @@ def test_mmd_bad_input():
         mmd_loss(torch.zeros(0, 2), x)
     with pytest.raises(GraphSizeError):
         mmd_loss(x[:1], x, unbiased=True)
+
+
+# ------------------------------------------------- replicas: set distances, set-of-sets MMD, L_proxy
+from pgjets.train.set_losses import proxy_loss, set_distances, set_of_sets_mmd  # noqa: E402
+
+
+def _bf_set_distance(a, b, u=1.0, normalize=True):
+    """Brute force: best injection of the smaller set into the larger one."""
+    if a.size(0) < b.size(0):
+        a, b = b, a
+    na, nb = a.size(0), b.size(0)
+    if na == 0:
+        return 0.0
+    best = float("inf")
+    for cols in itertools.permutations(range(na), nb):
+        c = float(((a[list(cols)] - b) ** 2).sum()) if nb else 0.0
+        best = min(best, c)
+    d = best + u * (na - nb)
+    return d / na if normalize else d
+
+
+def _replicas(seed, sizes):
+    """Sets with the given sizes (list of lists: group -> replica sizes)."""
+    g = torch.Generator().manual_seed(seed)
+    xs, set_idx, groups, sets = [], [], [], []
+    s = 0
+    for gi, reps in enumerate(sizes):
+        for n in reps:
+            x = torch.randn(n, 2, generator=g, dtype=torch.float64)
+            xs.append(x)
+            sets.append(x)
+            set_idx.append(torch.full((n,), s, dtype=torch.long))
+            groups.append(gi)
+            s += 1
+    return torch.cat(xs), torch.cat(set_idx), torch.tensor(groups), sets
+
+
+def test_set_distances_brute_force_unequal_and_empty():
+    a, a_set, _, a_sets = _replicas(0, [[3, 2, 0, 4]])
+    b, b_set, _, b_sets = _replicas(1, [[3, 4, 0, 1]])
+    pairs = torch.tensor([[0, 0, 1, 2, 2, 3, 3], [0, 1, 1, 2, 0, 1, 3]])
+    d = set_distances(a, a_set, b, b_set, pairs, unmatched_cost=0.7)
+    d_raw = set_distances(a, a_set, b, b_set, pairs, unmatched_cost=0.7, normalize=False)
+    for p in range(pairs.size(1)):
+        i, j = int(pairs[0, p]), int(pairs[1, p])
+        assert float(d[p]) == pytest.approx(_bf_set_distance(a_sets[i], b_sets[j], 0.7), abs=1e-12)
+        assert float(d_raw[p]) == pytest.approx(_bf_set_distance(a_sets[i], b_sets[j], 0.7, False), abs=1e-12)
+    # permutation invariance and symmetry
+    assert float(set_distances(a, a_set, a, a_set, torch.tensor([[0], [0]]))) == 0.0
+
+
+def _bf_mmd(xs, ys, kern):
+    def mean_k(u, v):
+        return sum(kern(_bf_set_distance(p, q)) for p in u for q in v) / (len(u) * len(v))
+    return mean_k(xs, xs) + mean_k(ys, ys) - 2 * mean_k(xs, ys)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "energy", "imq"])
+def test_set_of_sets_mmd_brute_force(kernel):
+    import math
+
+    bws = (0.3, 1.0)
+    pred, ps, pg, psets = _replicas(2, [[2, 3, 3], [1, 2]])
+    tgt, ts, tg, tsets = _replicas(3, [[3, 2], [2, 2, 1, 0]])
+
+    def kern(d):
+        if kernel == "energy":
+            return -math.sqrt(max(d, 1e-12))
+        if kernel == "imq":
+            return sum(s * s / (s * s + d) for s in bws) / len(bws)
+        return sum(math.exp(-d / (2 * s * s)) for s in bws) / len(bws)
+
+    out = set_of_sets_mmd(pred, ps, pg, tgt, ts, tg, kernel=kernel, bandwidths=bws, reduction="none")
+    for g in range(2):
+        ys = [s for s, gg in zip(psets, pg.tolist()) if gg == g]
+        xs = [s for s, gg in zip(tsets, tg.tolist()) if gg == g]
+        assert float(out[g]) == pytest.approx(_bf_mmd(xs, ys, kern), abs=1e-9)
+    assert float(set_of_sets_mmd(pred, ps, pg, tgt, ts, tg, kernel=kernel, bandwidths=bws)) == pytest.approx(
+        float(out.mean()))
+
+
+def test_set_of_sets_mmd_zero_for_same_replicas_and_gradient():
+    x, xs, xg, _ = _replicas(4, [[3, 3, 2], [2, 4]])
+    # the same sets, elements permuted within each set
+    perm = torch.tensor([2, 0, 1, 4, 5, 3, 7, 6, 9, 8, 13, 10, 12, 11])
+    assert torch.equal(xs[perm], xs)
+    mmd = set_of_sets_mmd(x[perm], xs, xg, x, xs, xg, reduction="none")
+    assert torch.allclose(mmd, torch.zeros(2, dtype=mmd.dtype), atol=1e-12)
+    y = (x + 0.3).requires_grad_(True)
+    loss = set_of_sets_mmd(y, xs, xg, x, xs, xg)
+    assert float(loss.detach()) > 0
+    loss.backward()
+    assert y.grad is not None and float(y.grad.abs().sum()) > 0
+
+
+def test_proxy_loss_brute_force():
+    pred, ps, pg, psets = _replicas(5, [[2, 3], [3, 1, 2]])
+    tgt, ts, tg, tsets = _replicas(6, [[3, 3, 2], [2]])
+    lmin = proxy_loss(pred, ps, pg, tgt, ts, tg, reduction="none")
+    lnear = proxy_loss(pred, ps, pg, tgt, ts, tg, mode="nearest", reduction="none")
+    for g in range(2):
+        ys = [s for s, gg in zip(psets, pg.tolist()) if gg == g]
+        xs = [s for s, gg in zip(tsets, tg.tolist()) if gg == g]
+        d = [[_bf_set_distance(x, y) for x in xs] for y in ys]
+        assert float(lmin[g]) == pytest.approx(min(min(r) for r in d), abs=1e-12)
+        assert float(lnear[g]) == pytest.approx(sum(min(r) for r in d) / len(ys), abs=1e-12)
+
+
+def test_replica_losses_bad_input():
+    x, xs, xg, _ = _replicas(7, [[2, 2], [2]])
+    with pytest.raises(GraphSizeError):  # group 1 has no target set
+        set_of_sets_mmd(x, xs, xg, x[:4], xs[:4], xg[:2])
+    with pytest.raises(InputShapeError):
+        set_of_sets_mmd(x, xs, xg[:2], x, xs, xg)
+    with pytest.raises(ValueError):
+        set_of_sets_mmd(x, xs, xg, x, xs, xg, kernel="cosine")
+    with pytest.raises(ValueError):
+        proxy_loss(x, xs, xg, x, xs, xg, mode="max")
+    with pytest.raises(InputShapeError):
+        set_distances(x, xs, x, xs, torch.tensor([[0], [5]]))

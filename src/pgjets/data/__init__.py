@@ -15,6 +15,8 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "molecule_dataset": ["MoleculeDataset"],
     "digits": ["DigitsGridDataset"],
     "smearing": ["truth_and_reco_sets"],
+    "observables": ["jet_observables", "nsubjettiness"],
+    "efp": ["jet_efps", "efp_padded", "prime_multigraphs", "efp_basis"],
     "truth_labels": ["from_w_labels", "same_parent_labels", "truth_batch"],
     "fingerprint": ["fingerprint", "fingerprint_diff"],
 })

@@ -34,7 +34,14 @@ constituent, with a simple, documented tracker model:
    :math:`\Delta\phi` is wrapped back to :math:`(-\pi, \pi]`.
 
 Angles are relative to the jet axis of the full truth jet (all constituents),
-so truth and reco share one frame.  Every set element is
+so truth and reco share one frame.
+
+**Replicas.**  With ``replicas=R`` the momentum and angular smearing (steps 2
+and 3) is drawn again ``R`` times for the same reconstructed tracks: ``R``
+samples of :math:`p(\mathrm{reco} \mid \mathrm{truth}, \text{found tracks})`
+per jet, the "replicas" that let a generative model learn the resolution
+and not only the mean response.  The efficiency step is not redrawn: which
+tracks are found is learnt per particle from ``reco_index``.  Every set element is
 :math:`(\log p_T, \Delta\eta, \Delta\phi)`.
 """
 
@@ -123,6 +130,7 @@ def truth_and_reco_sets(
     efficiency: EfficiencySpec = (0.5, 0.9, 1.0),
     resolution: tuple[float, float] = (0.01, 5e-4),
     angular: float = 0.002,
+    replicas: int = 0,
 ) -> dict[str, Any]:
     r"""Truth and detector-level particle sets of every jet.
 
@@ -145,6 +153,9 @@ def truth_and_reco_sets(
         efficiency: See :func:`tracking_efficiency`.
         resolution: ``(a, b)`` of :func:`relative_pt_resolution`.
         angular: Width of the Gaussian angular smearing (>= 0).
+        replicas: Number :math:`R` of extra smearings of the found tracks
+            (0: none).  Drawn from a second random stream, so the other
+            outputs do not depend on ``replicas``.
 
     Returns:
         dict with float32 tensors ``truth_x`` :math:`(N_t, 3)`, ``reco_x``
@@ -152,6 +163,10 @@ def truth_and_reco_sets(
         ``truth_batch``, ``reco_batch`` (jet of each element),
         ``truth_counts``, ``reco_counts`` (:math:`(J,)`), ``reco_index``
         (:math:`(N_r,)`, row of ``truth_x``); and ``names`` = ``SET_FEATURES``.
+        With ``replicas`` also ``replica_x`` :math:`(R N_r, 3)`,
+        ``replica_pt``, ``replica_set`` (set :math:`jR + r` of each element,
+        sorted), ``replica_group`` (:math:`(JR,)`, jet of each set),
+        ``replica_counts`` (:math:`(JR,)`) and ``replica_index`` (truth row).
 
     Shapes:
         - **input:** ``P`` constituents in ``J`` jets
@@ -187,12 +202,37 @@ def truth_and_reco_sets(
 
     reco_index = np.nonzero(found)[0]
     r_pt, r_pos, r_jet = r_pt_all[found], r_pos_all[found], t_jet[found]
+    if isinstance(replicas, bool) or not isinstance(replicas, (int, np.integer)) or replicas < 0:
+        raise ValueError(f"replicas must be an integer >= 0, got {replicas!r}")
 
     def _set(p: np.ndarray, ang: np.ndarray) -> torch.Tensor:
         x = np.column_stack([np.log(np.maximum(p, LOG_FLOOR)), ang]) if p.size else np.zeros((0, 3))
         return torch.as_tensor(x, dtype=torch.float32)
 
+    out: dict[str, Any] = {}
+    if replicas:
+        rr = int(replicas)
+        rng2 = np.random.default_rng([seed, 1])
+        m = reco_index.size
+        f_pt, f_pos = t_pt[found], t_pos[found]
+        z2 = rng2.standard_normal((rr, m))
+        d2 = rng2.standard_normal((rr, m, 2)) * float(angular)
+        rep_pt = f_pt * np.maximum(1.0 + sigma[found] * z2, 1e-3)  # (R, m)
+        rep_pos = f_pos[None] + d2
+        rep_pos[..., 1] = wrap_phi(rep_pos[..., 1])
+        rep_set = r_jet[None] * rr + np.arange(rr)[:, None]  # (R, m)
+        order = np.argsort(rep_set.reshape(-1), kind="stable")
+        rep_set = rep_set.reshape(-1)[order]
+        out.update({
+            "replica_x": _set(rep_pt.reshape(-1)[order], rep_pos.reshape(-1, 2)[order]),
+            "replica_pt": torch.as_tensor(rep_pt.reshape(-1)[order], dtype=torch.float32),
+            "replica_set": torch.as_tensor(rep_set, dtype=torch.long),
+            "replica_group": torch.arange(num_jets).repeat_interleave(rr),
+            "replica_counts": torch.as_tensor(np.bincount(rep_set, minlength=num_jets * rr), dtype=torch.long),
+            "replica_index": torch.as_tensor(np.tile(reco_index, rr)[order], dtype=torch.long),
+        })
     return {
+        **out,
         "truth_x": _set(t_pt, t_pos),
         "truth_pt": torch.as_tensor(t_pt, dtype=torch.float32),
         "truth_batch": torch.as_tensor(t_jet, dtype=torch.long),

@@ -16,6 +16,18 @@ computing :math:`\mathbf{x}'_i = \sum_{j} W_{1+\delta_r,\,1+\delta_c}\,
 the image contribute nothing, exactly like zero padding, and dropping zero
 pixels (``drop_zeros=True``) keeps the original positions, so the offsets and
 the convolution result on the kept pixels stay the same.
+
+**Larger kernels.**  With ``radius=rho`` every pixel receives an edge from
+every pixel with :math:`\max(|\delta_r|, |\delta_c|) \le \rho`
+(8-connectivity; :math:`|\delta_r| + |\delta_c| \le \rho` with 4), so a
+:math:`(2\rho + 1) \times (2\rho + 1)` kernel, e.g.
+``GridConv(kernel_size=5)`` on ``radius=2`` graphs, is a full ``5x5``
+``Conv2d(padding=2)``.  On the standard ``radius=1`` graphs a 5x5 kernel acts
+as 3x3 (its outer ring never gets an edge).  Unpadded (``"valid"``) and strided
+convolutions are a selection of output pixels: :func:`conv_output_grid` keeps
+the pixels at which ``Conv2d(kernel_size, stride, padding=0)`` (or
+``padding=K//2``) places its outputs, renumbers them on the output grid and
+rebuilds the neighbourhood edges there (:func:`grid_neighbours`).
 """
 
 from __future__ import annotations
@@ -44,7 +56,38 @@ def _check_connectivity(connectivity: int) -> int:
     return int(connectivity)
 
 
-def _grid(images: Tensor, connectivity: int, drop_zeros: bool) -> tuple[dict, Tensor, Tensor, Tensor]:
+def _check_radius(radius: int) -> int:
+    if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
+        raise ValueError(f"radius must be an integer >= 1, got {radius!r}")
+    return radius
+
+
+def grid_offsets(connectivity: int = 8, radius: int = 1) -> tuple[tuple[int, int], ...]:
+    r"""Neighbour offsets :math:`(\delta_r, \delta_c) \ne (0, 0)` of a grid graph, row-major.
+
+    .. math::
+        \{\boldsymbol\delta : 0 < \lVert\boldsymbol\delta\rVert_\infty \le \rho\}\ (8),\qquad
+        \{\boldsymbol\delta : 0 < \lVert\boldsymbol\delta\rVert_1 \le \rho\}\ (4)
+
+    Args:
+        connectivity: 4 or 8 (the shape of the neighbourhood).
+        radius: :math:`\rho`; 1 gives the classic 4 / 8 neighbours.
+
+    Shapes:
+        - **output:** :math:`O` pairs (:math:`(2\rho+1)^2 - 1` for 8)
+    """
+    connectivity = _check_connectivity(connectivity)
+    radius = _check_radius(radius)
+    if radius == 1:
+        return _OFFSETS[connectivity]
+    rng = range(-radius, radius + 1)
+    if connectivity == 8:
+        return tuple((r, c) for r in rng for c in rng if (r, c) != (0, 0))
+    return tuple((r, c) for r in rng for c in rng if (r, c) != (0, 0) and abs(r) + abs(c) <= radius)
+
+
+def _grid(images: Tensor, connectivity: int, drop_zeros: bool, radius: int = 1
+          ) -> tuple[dict, Tensor, Tensor, Tensor]:
     """Core builder for ``(B, C, H, W)``: nodes, counts, edge_index, edge_attr.
 
     Work is proportional to the number of kept pixels times the number of
@@ -70,7 +113,7 @@ def _grid(images: Tensor, connectivity: int, drop_zeros: bool) -> tuple[dict, Te
         flat = torch.arange(b * hw, device=device)
     img, local = flat // hw, flat % hw
     pos = torch.stack([local // w, local % w], 1)  # (N, 2) = (row, col)
-    offsets = torch.tensor(_OFFSETS[connectivity], dtype=torch.long, device=device)  # (O, 2)
+    offsets = torch.tensor(grid_offsets(connectivity, radius), dtype=torch.long, device=device)  # (O, 2)
     nb = pos.unsqueeze(1) + offsets.unsqueeze(0)  # (N, O, 2)
     valid = (nb[..., 0] >= 0) & (nb[..., 0] < h) & (nb[..., 1] >= 0) & (nb[..., 1] < w)
     src_pixel = img.unsqueeze(1) * hw + nb[..., 0].clamp(0, h - 1) * w + nb[..., 1].clamp(0, w - 1)
@@ -100,7 +143,7 @@ def _as_images(image: Any, name: str, batched: bool) -> Tensor:
     return t
 
 
-def image_to_graph(image: Any, connectivity: int = 8, drop_zeros: bool = False) -> Data:
+def image_to_graph(image: Any, connectivity: int = 8, drop_zeros: bool = False, radius: int = 1) -> Data:
     r"""One image to a grid graph (vectorised, no loop over pixels).
 
     .. math::
@@ -114,6 +157,8 @@ def image_to_graph(image: Any, connectivity: int = 8, drop_zeros: bool = False) 
         connectivity: 4 (edge neighbours) or 8 (edge and corner neighbours).
         drop_zeros: Keep only pixels with a non-zero channel; ``pos`` keeps the
             original ``(row, col)``, edges join only kept pixels.
+        radius: Neighbourhood radius :math:`\rho` (see :func:`grid_offsets`);
+            ``radius=2`` makes 5x5 kernels complete.
 
     Returns:
         ``Data`` with ``x`` (pixel channels), ``pos`` (row, col), ``edge_index``,
@@ -129,14 +174,15 @@ def image_to_graph(image: Any, connectivity: int = 8, drop_zeros: bool = False) 
           :math:`4(H-1)(W-1)` (8).
     """
     connectivity = _check_connectivity(connectivity)
+    radius = _check_radius(radius)
     img = _as_images(image, "image", batched=False)
-    nodes, _, edge_index, edge_attr = _grid(img, connectivity, drop_zeros)
+    nodes, _, edge_index, edge_attr = _grid(img, connectivity, drop_zeros, radius)
     h, w = img.shape[-2:]
     return Data(edge_index=edge_index, edge_attr=edge_attr,
                 grid_size=torch.tensor([[h, w]], dtype=torch.long, device=img.device), **nodes)
 
 
-def images_to_batch(images: Any, connectivity: int = 8, drop_zeros: bool = False) -> Batch:
+def images_to_batch(images: Any, connectivity: int = 8, drop_zeros: bool = False, radius: int = 1) -> Batch:
     r"""A stack of images to one PyG ``Batch`` of grid graphs (vectorised).
 
     Same graphs as ``Batch.from_data_list([image_to_graph(im) for im in
@@ -148,6 +194,7 @@ def images_to_batch(images: Any, connectivity: int = 8, drop_zeros: bool = False
         connectivity: 4 or 8.
         drop_zeros: Keep only non-zero pixels (an all-zero image raises
             :class:`~pgjets.errors.EmptyGraphError`).
+        radius: Neighbourhood radius (see :func:`grid_offsets`).
 
     Shapes:
         - **input:** :math:`(B, C, H, W)`
@@ -155,8 +202,9 @@ def images_to_batch(images: Any, connectivity: int = 8, drop_zeros: bool = False
           ``edge_attr`` :math:`(E, 2)`, ``grid_size`` :math:`(B, 2)`
     """
     connectivity = _check_connectivity(connectivity)
+    radius = _check_radius(radius)
     imgs = _as_images(images, "images", batched=True)
-    nodes, counts, edge_index, edge_attr = _grid(imgs, connectivity, drop_zeros)
+    nodes, counts, edge_index, edge_attr = _grid(imgs, connectivity, drop_zeros, radius)
     b, _, h, w = imgs.shape
     grid_size = torch.tensor([[h, w]], dtype=torch.long, device=imgs.device).repeat(b, 1)
     return batch_from_flat(nodes, counts, edge_index=edge_index,
@@ -177,22 +225,24 @@ class ImageToGraph(BaseTransform):
     Args:
         connectivity: 4 or 8.
         drop_zeros: Keep only non-zero pixels.
+        radius: Neighbourhood radius (see :func:`grid_offsets`).
 
     Shapes:
         - **input:** :math:`(C, H, W)` or :math:`(H, W)` (or ``data.image``)
         - **output:** ``Data`` as returned by :func:`image_to_graph`
     """
 
-    def __init__(self, connectivity: int = 8, drop_zeros: bool = False) -> None:
+    def __init__(self, connectivity: int = 8, drop_zeros: bool = False, radius: int = 1) -> None:
         self.connectivity = _check_connectivity(connectivity)
         self.drop_zeros = drop_zeros
+        self.radius = _check_radius(radius)
 
     def forward(self, data: Any) -> Data:
         if not isinstance(data, BaseData):
-            return image_to_graph(data, self.connectivity, self.drop_zeros)
+            return image_to_graph(data, self.connectivity, self.drop_zeros, self.radius)
         if "image" not in data:
             raise InputShapeError("ImageToGraph needs an image or a Data with data.image")
-        out = image_to_graph(data.image, self.connectivity, self.drop_zeros)
+        out = image_to_graph(data.image, self.connectivity, self.drop_zeros, self.radius)
         for key, value in data.items():
             if key != "image" and key not in out:
                 out[key] = value
@@ -200,7 +250,133 @@ class ImageToGraph(BaseTransform):
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(connectivity={self.connectivity}, "
-                f"drop_zeros={self.drop_zeros})")
+                f"drop_zeros={self.drop_zeros}, radius={self.radius})")
 
 
-__all__ = ["image_to_graph", "images_to_batch", "ImageToGraph"]
+def grid_neighbours(pos: Tensor, batch: Tensor, connectivity: int = 8, radius: int = 1) -> tuple[Tensor, Tensor]:
+    r"""Neighbourhood edges between the existing cells of a batch of grids (vectorised).
+
+    An edge :math:`j \to i` for every node :math:`j` of the same graph at
+    :math:`\mathbf{pos}_i + \boldsymbol\delta`, :math:`\boldsymbol\delta` in
+    :func:`grid_offsets` ``(connectivity, radius)``; ``edge_attr`` is
+    :math:`\boldsymbol\delta = \mathbf{pos}_j - \mathbf{pos}_i`.  Edges are
+    sorted by target node, then by offset (as :func:`image_to_graph`).
+
+    Args:
+        pos: Integer-valued ``(row, col)`` of each node, no two nodes of one
+            graph in the same cell.
+        batch: Graph index of each node.
+        connectivity: 4 or 8.
+        radius: Neighbourhood radius :math:`\rho`.
+
+    Shapes:
+        - **input:** ``pos`` :math:`(N, 2)`, ``batch`` :math:`(N,)`
+        - **output:** ``edge_index`` :math:`(2, E)`, ``edge_attr`` :math:`(E, 2)`
+    """
+    offs_t = grid_offsets(connectivity, radius)
+    check_ndim(pos, 2, "pos", "(num_nodes, 2)")
+    device = pos.device
+    dtype = pos.dtype if pos.is_floating_point() else torch.get_default_dtype()
+    n = pos.size(0)
+    if n == 0:
+        return torch.empty(2, 0, dtype=torch.long, device=device), torch.empty(0, 2, dtype=dtype, device=device)
+    p = torch.round(pos).to(torch.long)
+    p = p - p.min(0).values + radius  # neighbour lookups stay non-negative
+    h = int(p[:, 0].max()) + radius + 1
+    w = int(p[:, 1].max()) + radius + 1
+    b = batch.to(torch.long)
+    key = (b * h + p[:, 0]) * w + p[:, 1]
+    sorted_key, order = torch.sort(key)
+    offs = torch.tensor(offs_t, dtype=torch.long, device=device)
+    nb = p.unsqueeze(1) + offs.unsqueeze(0)  # (N, O, 2)
+    nb_key = ((b.unsqueeze(1) * h + nb[..., 0]) * w + nb[..., 1]).reshape(-1)
+    loc = torch.searchsorted(sorted_key, nb_key).clamp_max(n - 1)
+    found = sorted_key[loc] == nb_key
+    src = order[loc][found]
+    tgt = torch.arange(n, device=device).repeat_interleave(offs.size(0))[found]
+    return torch.stack([src, tgt]), offs.repeat(n, 1)[found].to(dtype)
+
+
+def conv_output_grid(
+    x: Tensor,
+    pos: Tensor,
+    batch: Tensor,
+    grid_size: Tensor,
+    kernel_size: int,
+    stride: int = 1,
+    padding: str = "valid",
+    connectivity: int = 8,
+    radius: int = 1,
+) -> Data:
+    r"""Keep the pixels where ``Conv2d(kernel_size, stride, padding)`` puts its outputs.
+
+    A graph convolution on a grid graph (e.g.
+    :class:`~pgjets.nn.grid_conv.GridConv`) computes the zero-padded
+    (``"same"``) result at every pixel.  The unpadded and strided results are
+    a subset of those pixels: with :math:`\rho = \lfloor K/2 \rfloor`,
+    output pixel :math:`(r', c')` sits at input pixel
+
+    .. math::
+        (r, c) = (\rho + s\,r',\ \rho + s\,c')\ \ (\texttt{"valid"}),\qquad
+        (r, c) = (s\,r',\ s\,c')\ \ (\texttt{"same"}),
+
+    for :math:`r' < \lfloor (H - K)/s \rfloor + 1` (valid) or
+    :math:`\lceil H/s \rceil` (same, i.e. ``padding=K//2``).  The kept
+    nodes get ``pos = (r', c')``, the output ``grid_size`` and fresh
+    neighbourhood edges (:func:`grid_neighbours`), so the next layer can run
+    on them.  Node order is preserved (row-major stays row-major), so on full
+    images the result reshapes to the ``Conv2d`` output.
+
+    Args:
+        x: Node features after the (same-padded) graph convolution ``(N, F)``.
+        pos: ``(row, col)`` of each node ``(N, 2)``.
+        batch: Sorted image index of each node ``(N,)``.
+        grid_size: ``(B, 2)`` image sizes ``(H, W)``.
+        kernel_size: Odd kernel size :math:`K`.
+        stride: Stride :math:`s`.
+        padding: ``"valid"`` (``padding=0``) or ``"same"`` (``padding=K//2``).
+        connectivity: Neighbourhood shape of the new edges.
+        radius: Neighbourhood radius of the new edges.
+
+    Returns:
+        ``Data`` with ``x``, ``pos``, ``batch``, ``edge_index``, ``edge_attr``
+        and ``grid_size`` of the output grid.
+
+    Shapes:
+        - **input:** ``x`` :math:`(N, F)`, ``pos`` :math:`(N, 2)`, ``grid_size`` :math:`(B, 2)`
+        - **output:** ``x`` :math:`(M, F)`, :math:`M \le N`
+    """
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be an odd integer >= 1, got {kernel_size!r}")
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
+    if padding not in ("valid", "same"):
+        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+    check_ndim(x, 2, "x", "(num_nodes, channels)")
+    check_ndim(pos, 2, "pos", "(num_nodes, 2)")
+    gs = as_tensor(grid_size, "grid_size").to(device=x.device, dtype=torch.long).reshape(-1, 2)
+    b = batch.to(torch.long)
+    if pos.size(0) != x.size(0) or b.numel() != x.size(0):
+        raise InputShapeError(f"x, pos and batch must have the same number of nodes, got "
+                              f"{x.size(0)}, {pos.size(0)}, {b.numel()}")
+    rho = kernel_size // 2
+    if padding == "valid":
+        out_hw = torch.div(gs - kernel_size, stride, rounding_mode="floor") + 1
+        if bool((gs < kernel_size).any()):
+            raise InputShapeError(f"images smaller than the kernel ({kernel_size}) have no valid output")
+        start = rho
+    else:
+        out_hw = torch.div(gs - 1, stride, rounding_mode="floor") + 1
+        start = 0
+    p = torch.round(pos).to(torch.long) - start
+    q = torch.div(p, stride, rounding_mode="floor")
+    keep = (p >= 0).all(1) & (p % stride == 0).all(1) & (q < out_hw[b]).all(1)
+    new_pos = q[keep].to(pos.dtype if pos.is_floating_point() else torch.get_default_dtype())
+    new_batch = b[keep]
+    edge_index, edge_attr = grid_neighbours(new_pos, new_batch, connectivity, radius)
+    return Data(x=x[keep], pos=new_pos, batch=new_batch, edge_index=edge_index, edge_attr=edge_attr,
+                grid_size=out_hw)
+
+
+__all__ = ["image_to_graph", "images_to_batch", "ImageToGraph", "grid_offsets", "grid_neighbours",
+           "conv_output_grid"]

@@ -12,7 +12,8 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "jetclr": ["JetCLREncoder", "jetclr_loss", "train_jetclr", "representations", "linear_classifier_test",
                "rotation_invariance"],
     "autoencoders": ["GraphAutoencoder", "JetVAE", "ConditionalVAE", "gaussian_kl", "reparameterize"],
-    "set_generator": ["SlotSetGenerator", "set_generation_loss"],
+    "set_generator": ["SlotSetGenerator", "set_generation_loss", "TruthSelector", "repeat_sets"],
+    "seed_cnn": ["SeedImageCNN", "seed_image_cnn"],
     "registry": ["MODELS", "build_model", "representation_of"],
     "padded": ["PaddedJetModel", "compile_padded", "pad_batch", "pad_images", "masked_reduce", "has_padded_path"],
 })

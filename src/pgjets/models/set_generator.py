@@ -6,8 +6,13 @@ particle, slots initialised from a learned mean, seeded noise and the
 embedding of a truth particle, refined by cross attention
 (:class:`~pgjets.nn.slot_attention.SlotAttention`) over the truth embeddings of
 their own jet, and decoded to :math:`(\log p_T, \Delta\eta, \Delta\phi)`.
-:func:`set_generation_loss` is the matching training objective (Hungarian or
-MMD).
+:func:`set_generation_loss` is the matching training objective (Hungarian,
+MMD, or, with replicas, the set-of-sets MMD and the proxy loss).
+:class:`TruthSelector` is the stochastic first stage of a factorised fast
+simulation, :math:`p(R\mid T) = \sum_S p(S\mid T)\,p(R\mid S)`: it learns which
+truth particles the detector reconstructs (a per-particle probability) and
+samples a subset :math:`S`, whose smeared version the slot generator
+produces; :func:`repeat_sets` lays out replicas.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from .._checks import check_finite, check_ndim, check_positive_int, check_sorted
 from ..errors import InputShapeError
 from ..nn.heads import mlp
 from ..nn.slot_attention import SlotAttention
-from ..train.set_losses import hungarian_loss, mmd_loss
+from ..train.set_losses import hungarian_loss, mmd_loss, proxy_loss, set_of_sets_mmd
 
 
 def _check_batch(batch: Tensor, n: int, num_graphs: int, name: str) -> Tensor:
@@ -226,11 +231,96 @@ class SlotSetGenerator(nn.Module):
         )
 
 
+def repeat_sets(x: Tensor, batch: Tensor, num_graphs: int, repeats: int) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Repeat every set ``repeats`` times: copy :math:`r` of set :math:`b` becomes set :math:`bR + r`.
+
+    .. math::
+        X'_{bR + r} = X_b,\qquad r = 0, \dots, R - 1
+
+    Args:
+        x: Elements ``(N, F)``.
+        batch: Sorted set index of each element.
+        num_graphs: Number of sets :math:`B`.
+        repeats: :math:`R \ge 1`.
+
+    Returns:
+        ``(x_rep, set_index, group)``: elements ``(R N, F)`` sorted by set, their set
+        index, and the original set ``(B R,)`` of every new set.
+
+    Shapes:
+        - **input:** ``x`` :math:`(N, F)`, ``batch`` :math:`(N,)`
+        - **output:** :math:`(RN, F)`, :math:`(RN,)`, :math:`(BR,)`
+    """
+    repeats = check_positive_int(repeats, "repeats")
+    b = batch.to(torch.long)
+    sets = (b.unsqueeze(0) * repeats + torch.arange(repeats, device=x.device).unsqueeze(1)).reshape(-1)
+    order = torch.argsort(sets, stable=True)
+    group = torch.arange(num_graphs, device=x.device).repeat_interleave(repeats)
+    return x.repeat(repeats, 1)[order], sets[order], group
+
+
+class TruthSelector(nn.Module):
+    r"""Which truth particles does the detector reconstruct? A per-particle probability and sampler.
+
+    .. math::
+        p_i = \sigma\big(\mathrm{MLP}(\mathbf{t}_i)\big),\qquad
+        \mathcal{L} = -\frac{1}{N}\sum_i \big[y_i \log p_i + (1 - y_i)\log(1 - p_i)\big]
+
+    with :math:`y_i = 1` if particle :math:`i` has a reconstructed partner
+    (``reco_index`` of :func:`pgjets.data.smearing.truth_and_reco_sets`).
+    :meth:`sample` draws the reconstructed subset: independent Bernoulli
+    draws (the number of particles per jet then follows the learned
+    efficiency), or, with ``counts``, exactly ``counts[b]`` particles per jet
+    by Gumbel-top-:math:`k` sampling without replacement from the logits.
+
+    Args:
+        in_channels: Truth features.
+        hidden: Hidden size of the MLP.
+
+    Shapes:
+        - **input:** ``truth_x`` :math:`(N, F)`
+        - **output:** logits :math:`(N,)`
+    """
+
+    def __init__(self, in_channels: int = 3, hidden: int = 32) -> None:
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.net = mlp([self.in_channels, check_positive_int(hidden, "hidden"), hidden, 1])
+
+    def forward(self, truth_x: Tensor) -> Tensor:
+        check_ndim(truth_x, 2, "truth_x", "(num_particles, in_channels)")
+        if truth_x.size(1) != self.in_channels:
+            raise InputShapeError(f"truth_x must have {self.in_channels} features, got {truth_x.size(1)}")
+        return self.net(truth_x).squeeze(-1)
+
+    def loss(self, truth_x: Tensor, found: Tensor) -> Tensor:
+        """Binary cross entropy of the logits against ``found`` ``(N,)`` (bool or 0/1)."""
+        if found.numel() != truth_x.size(0):
+            raise InputShapeError(f"found has {found.numel()} entries but truth_x has {truth_x.size(0)} rows")
+        return torch.nn.functional.binary_cross_entropy_with_logits(self(truth_x), found.to(truth_x.dtype))
+
+    @torch.no_grad()
+    def sample(self, truth_x: Tensor, truth_batch: Tensor, num_graphs: int, counts: Optional[Tensor] = None,
+               generator: Optional[torch.Generator] = None) -> Tensor:
+        """Boolean mask ``(N,)`` of the sampled reconstructed particles (see the class docstring)."""
+        logits = self(truth_x)
+        batch = _check_batch(torch.as_tensor(truth_batch, device=truth_x.device), truth_x.size(0), num_graphs,
+                             "truth_batch")
+        gdev = generator.device if generator is not None else truth_x.device
+        u = torch.rand(logits.shape, generator=generator, device=gdev, dtype=logits.dtype).to(logits.device)
+        if counts is None:
+            return u < torch.sigmoid(logits)
+        counts = torch.as_tensor(counts, device=truth_x.device).to(torch.long)
+        gumbel = -torch.log(-torch.log(u.clamp(1e-12, 1 - 1e-7)))
+        return rank_within_graph(batch, logits + gumbel, num_graphs) < counts[batch]
+
+
 def set_generation_loss(
     model: SlotSetGenerator,
     batch_dict: Mapping[str, Any],
     kind: str = "hungarian",
     generator: Optional[torch.Generator] = None,
+    replicas: Optional[int] = None,
     **loss_kwargs: Any,
 ) -> Tensor:
     r"""Training loss of :class:`SlotSetGenerator` on one batch of truth/reco sets.
@@ -247,25 +337,50 @@ def set_generation_loss(
         \quad\text{or}\quad
         \mathcal{L} = \frac{1}{|\{b: n_b > 0\}|}\sum_{b: n_b>0} \mathrm{MMD}^2_b.
 
+    With replicas (``kind="set_mmd"`` or ``"proxy"``) the model generates
+    ``replicas`` sets per jet (default: as many as the reference has) and
+    compares the two samples of sets per jet with
+    :func:`~pgjets.train.set_losses.set_of_sets_mmd` or
+    :func:`~pgjets.train.set_losses.proxy_loss`; the reference replicas are
+    ``replica_x``, ``replica_set`` and ``replica_group`` of ``batch_dict``
+    (all replicas of jet :math:`b` must have ``reco_counts[b]`` elements).
+
     Args:
         model: The generator.
         batch_dict: Mapping with ``truth_x``, ``truth_batch``, ``reco_x``,
             ``reco_batch`` and ``reco_counts`` (as returned by
-            :func:`pgjets.data.smearing.truth_and_reco_sets`).
-        kind: ``"hungarian"`` or ``"mmd"``.
+            :func:`pgjets.data.smearing.truth_and_reco_sets`), plus the
+            ``replica_*`` entries for the replica losses.
+        kind: ``"hungarian"``, ``"mmd"``, ``"set_mmd"`` or ``"proxy"``.
         generator: Random generator of the slot noise.
+        replicas: Generated replicas per jet (replica losses only).
         **loss_kwargs: Passed to the loss function.
 
     Shapes:
         - **output:** :math:`()`
     """
-    if kind not in ("hungarian", "mmd"):
-        raise ValueError(f"kind must be 'hungarian' or 'mmd', got {kind!r}")
-    missing = [k for k in ("truth_x", "truth_batch", "reco_x", "reco_batch", "reco_counts") if k not in batch_dict]
+    kinds = ("hungarian", "mmd", "set_mmd", "proxy")
+    if kind not in kinds:
+        raise ValueError(f"kind must be one of {kinds}, got {kind!r}")
+    need = ["truth_x", "truth_batch", "reco_counts"]
+    need += ["reco_x", "reco_batch"] if kind in ("hungarian", "mmd") else ["replica_x", "replica_set", "replica_group"]
+    missing = [k for k in need if k not in batch_dict]
     if missing:
         raise KeyError(f"batch_dict misses {missing}")
-    target, target_batch = batch_dict["reco_x"], batch_dict["reco_batch"]
     counts = batch_dict["reco_counts"]
+    if kind in ("set_mmd", "proxy"):
+        counts = torch.as_tensor(counts).to(torch.long)
+        num_graphs = counts.numel()
+        ref_group = torch.as_tensor(batch_dict["replica_group"]).to(torch.long)
+        r = int(ref_group.numel() // max(num_graphs, 1)) if replicas is None else check_positive_int(replicas,
+                                                                                                      "replicas")
+        tx, _, group = repeat_sets(batch_dict["truth_x"], batch_dict["truth_batch"], num_graphs, r)
+        _, tset, _ = repeat_sets(batch_dict["truth_x"][:, :1], batch_dict["truth_batch"], num_graphs, r)
+        pred, pred_set = model(tx, tset, counts.repeat_interleave(r), generator=generator)
+        fn = set_of_sets_mmd if kind == "set_mmd" else proxy_loss
+        return fn(pred, pred_set, group, batch_dict["replica_x"].to(pred.device),
+                  batch_dict["replica_set"].to(pred.device), ref_group.to(pred.device), **loss_kwargs)
+    target, target_batch = batch_dict["reco_x"], batch_dict["reco_batch"]
     pred, pred_batch = model(batch_dict["truth_x"], batch_dict["truth_batch"], counts, generator=generator)
     if kind == "hungarian":
         return hungarian_loss(pred, target, pred_batch, target_batch, **loss_kwargs)
@@ -277,4 +392,4 @@ def set_generation_loss(
     )
 
 
-__all__ = ["SlotSetGenerator", "set_generation_loss", "rank_within_graph"]
+__all__ = ["SlotSetGenerator", "TruthSelector", "set_generation_loss", "rank_within_graph", "repeat_sets"]

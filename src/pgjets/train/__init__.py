@@ -11,7 +11,7 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "augment": ["RandomRotation", "RandomTranslation", "SoftSmearing", "CollinearSplitting",
                 "RandomPermutation", "two_views"],
     "contrastive": ["nt_xent_loss", "NTXentLoss"],
-    "set_losses": ["hungarian_loss", "mmd_loss"],
+    "set_losses": ["hungarian_loss", "mmd_loss", "set_distances", "set_of_sets_mmd", "proxy_loss"],
     "generation_metrics": ["wasserstein_1d", "resolution"],
     "distributed": ["init_from_env", "barrier", "is_main_process"],
 })

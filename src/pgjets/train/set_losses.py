@@ -5,6 +5,13 @@ r"""Permutation-invariant losses between predicted and target sets.
   solved with :func:`scipy.optimize.linear_sum_assignment`).
 - :func:`mmd_loss`: the squared maximum mean discrepancy between two samples
   (Gretton et al., 2012), with a sum of kernels of several bandwidths.
+- :func:`set_distances`: the Hungarian (optimal matching) distance between
+  chosen pairs of sets.
+- :func:`set_of_sets_mmd`: the MMD between two samples of *sets* (replicas of
+  one truth jet), with a kernel of the per-pair Hungarian distance (the
+  "double Hungarian" of fast simulation with replicas, Di Bello et al. 2023).
+- :func:`proxy_loss`: the cheaper proxy :math:`L_{\mathrm{proxy}}`, the
+  distance of the closest pair of generated and reference replicas.
 
 Sets are given PyG style: the elements of all graphs stacked along dimension
 0 with a ``batch`` vector saying which graph each element belongs to.
@@ -57,6 +64,33 @@ def _pairwise_cost(a: Tensor, b: Tensor, cost: Union[str, CostFn]) -> Tensor:
     raise ValueError(f"cost must be 'l2', 'l1' or a callable, got {cost!r}")
 
 
+def _assign(cmat: Tensor, n_a: Tensor, n_b: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Optimal assignment of every block of ``cmat (G, Ma, Mb)`` restricted to ``n_a[g] x n_b[g]``.
+
+    Returns the block, row and column index of every matched entry (long
+    tensors on ``cmat.device``).  One host copy of the detached costs for all
+    blocks, then :func:`scipy.optimize.linear_sum_assignment` per block.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    host = cmat.detach().cpu().numpy()  # one host sync for all blocks
+    nac, nbc = n_a.tolist(), n_b.tolist()
+    gb, rows, cols = [], [], []
+    for g in range(cmat.size(0)):
+        if nac[g] == 0 or nbc[g] == 0:
+            continue
+        r, c = linear_sum_assignment(host[g, : nac[g], : nbc[g]])
+        gb.append(np.full(len(r), g))
+        rows.append(r)
+        cols.append(c)
+    device = cmat.device
+    if not gb:
+        empty = torch.zeros(0, dtype=torch.long, device=device)
+        return empty, empty, empty
+    return tuple(torch.as_tensor(np.concatenate(v), dtype=torch.long, device=device)  # type: ignore[return-value]
+                 for v in (gb, rows, cols))
+
+
 def hungarian_loss(
     pred: Tensor,
     target: Tensor,
@@ -105,8 +139,6 @@ def hungarian_loss(
         - **input:** ``pred`` :math:`(N_p, D)`, ``target`` :math:`(N_t, D)`
         - **output:** :math:`()` (or :math:`(B,)`), optionally ``(2, M)`` indices
     """
-    from scipy.optimize import linear_sum_assignment
-
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     pb = _check_set(pred, pred_batch, "pred")
@@ -131,23 +163,8 @@ def hungarian_loss(
     cmat = _pairwise_cost(dense_p, dense_t, cost)  # (B, Mp, Mt)
     check_finite(cmat, "cost matrix")
 
-    host = cmat.detach().cpu().numpy()  # one host sync for all graphs
-    npc, ntc = n_pred.tolist(), n_tgt.tolist()
-    gb, rows, cols = [], [], []
-    for b in range(num_graphs):
-        if npc[b] == 0 or ntc[b] == 0:
-            continue
-        r, c = linear_sum_assignment(host[b, : npc[b], : ntc[b]])
-        gb.append(np.full(len(r), b))
-        rows.append(r)
-        cols.append(c)
+    gbt, rt, ct = _assign(cmat, n_pred, n_tgt)
     device = pred.device
-    if gb:
-        gbt = torch.as_tensor(np.concatenate(gb), dtype=torch.long, device=device)
-        rt = torch.as_tensor(np.concatenate(rows), dtype=torch.long, device=device)
-        ct = torch.as_tensor(np.concatenate(cols), dtype=torch.long, device=device)
-    else:
-        gbt = rt = ct = torch.zeros(0, dtype=torch.long, device=device)
     matched = cmat[gbt, rt, ct]
     per_graph = torch.zeros(num_graphs, dtype=cmat.dtype, device=device).index_add(0, gbt, matched)
     unmatched = (n_pred - n_tgt).abs().to(cmat.dtype)
@@ -265,11 +282,296 @@ def mmd_loss(
         mmd = sxx / (n * (n - 1)) + syy / (m * (m - 1)) - 2.0 * sxy / (n * m)
     else:
         mmd = sxx / (n * n) + syy / (m * m) - 2.0 * sxy / (n * m)
+    return _reduce(mmd, reduction)
+
+
+
+
+def _check_groups(group: Tensor, num_sets: int, name: str) -> Tensor:
+    check_ndim(group, 1, name, "(num_sets,)")
+    if group.numel() != num_sets:
+        raise InputShapeError(f"{name} has {group.numel()} entries but there are {num_sets} sets")
+    if group.is_floating_point() or group.is_complex():
+        raise InputShapeError(f"{name} must be an integer tensor")
+    group = group.to(torch.long)
+    if group.numel() and int(group.min()) < 0:
+        raise InputShapeError(f"{name} must be non-negative")
+    return group
+
+
+def _set_layout(x: Tensor, set_index: Tensor, num_sets: Optional[int], name: str) -> tuple[Tensor, Tensor, int]:
+    """Checked ``(set_index, counts, num_sets)``; sets may be empty (count 0)."""
+    b = _check_set(x, set_index, name)
+    n = int(b.max()) + 1 if b.numel() else 0
+    if num_sets is None:
+        num_sets = n
+    elif n > num_sets:
+        raise InputShapeError(f"{name}_set indexes set {n - 1} but only {num_sets} sets were declared")
+    return b, torch.bincount(b, minlength=num_sets), int(num_sets)
+
+
+def set_distances(
+    a: Tensor,
+    a_set: Tensor,
+    b: Tensor,
+    b_set: Tensor,
+    pairs: Tensor,
+    cost: Union[str, CostFn] = "l2",
+    unmatched_cost: float = 1.0,
+    normalize: bool = True,
+    num_sets: Optional[tuple[int, int]] = None,
+) -> Tensor:
+    r"""Hungarian distance between set ``pairs[0, p]`` of ``a`` and set ``pairs[1, p]`` of ``b``.
+
+    .. math::
+        d(A, B) = \frac{1}{\max(|A|, |B|)}\Big(\min_{\sigma}\sum_{i} c(\mathbf{a}_i, \mathbf{b}_{\sigma(i)})
+            + u\,\big||A| - |B|\big|\Big)
+
+    with :math:`\sigma` a one-to-one matching of the smaller set into the
+    larger one, :math:`c` the squared Euclidean distance (``"l2"``),
+    :math:`u` ``unmatched_cost`` per unmatched element (no gradient) and
+    :math:`d = 0` for two empty sets.  ``normalize=False`` drops the
+    :math:`1/\max` factor.  The cost blocks of all pairs are built at once
+    (padded); the assignments are solved on the host, one
+    :func:`scipy.optimize.linear_sum_assignment` per pair.  Differentiable
+    through the matched costs.
+
+    Args:
+        a: Elements of the first collection of sets ``(N_a, D)``.
+        a_set: Sorted set index of each element of ``a`` ``(N_a,)``.
+        b: Elements of the second collection ``(N_b, D)``.
+        b_set: Sorted set index of each element of ``b`` ``(N_b,)``.
+        pairs: ``(2, P)`` set indices (row 0 into ``a``'s sets, row 1 into ``b``'s).
+        cost: ``"l2"``, ``"l1"`` or a callable (see :func:`hungarian_loss`).
+        unmatched_cost: Penalty :math:`u` per unmatched element.
+        normalize: Divide by the larger set size.
+        num_sets: ``(S_a, S_b)`` numbers of sets, so trailing empty sets can be
+            addressed (default: one more than the largest index).
+
+    Shapes:
+        - **input:** ``a`` :math:`(N_a, D)`, ``b`` :math:`(N_b, D)`, ``pairs`` :math:`(2, P)`
+        - **output:** :math:`(P,)`
+    """
+    sa, sb = (None, None) if num_sets is None else num_sets
+    ab, na, sa = _set_layout(a, a_set, sa, "a")
+    bb, nb, sb = _set_layout(b, b_set, sb, "b")
+    if a.size(1) != b.size(1) and not callable(cost):
+        raise InputShapeError(f"a and b must have the same number of features, got {a.size(1)} and {b.size(1)}")
+    check_ndim(pairs, 2, "pairs", "(2, num_pairs)")
+    if pairs.size(0) != 2 or pairs.is_floating_point():
+        raise InputShapeError(f"pairs must be an integer tensor of shape (2, P), got {tuple(pairs.shape)}")
+    pairs = pairs.to(torch.long)
+    if pairs.numel() and (int(pairs.min()) < 0 or int(pairs[0].max()) >= sa or int(pairs[1].max()) >= sb):
+        raise InputShapeError(f"pairs must index sets in [0, {sa}) x [0, {sb})")
+    if pairs.size(1) == 0:
+        return a.new_zeros(0)
+    dense_a, _ = to_dense_batch(a, ab, batch_size=sa) if a.size(0) else (a.new_zeros(sa, 1, a.size(1)), None)
+    dense_b, _ = to_dense_batch(b, bb, batch_size=sb) if b.size(0) else (b.new_zeros(sb, 1, b.size(1)), None)
+    pa, pb = pairs[0], pairs[1]
+    cmat = _pairwise_cost(dense_a[pa], dense_b[pb], cost)  # (P, Ma, Mb)
+    check_finite(cmat, "cost matrix")
+    n_a, n_b = na[pa], nb[pb]
+    g, r, c = _assign(cmat, n_a, n_b)
+    dist = torch.zeros(pairs.size(1), dtype=cmat.dtype, device=cmat.device).index_add(0, g, cmat[g, r, c])
+    dist = dist + float(unmatched_cost) * (n_a - n_b).abs().to(cmat.dtype)
+    if normalize:
+        dist = dist / torch.maximum(n_a, n_b).clamp_min(1).to(cmat.dtype)
+    return dist
+
+
+def _group_pairs(ga: Tensor, gb: Tensor, strict_upper: bool) -> Tensor:
+    """All ``(i, j)`` with ``ga[i] == gb[j]`` (and ``i < j`` if ``strict_upper``), shape ``(2, P)``."""
+    same = ga.unsqueeze(1) == gb.unsqueeze(0)
+    if strict_upper:
+        same = torch.triu(same, diagonal=1)
+    return torch.nonzero(same).t()
+
+
+def _set_kernel(d: Tensor, kernel: str, bandwidths: Sequence[float]) -> Tensor:
+    if kernel == "energy":
+        return -torch.sqrt(d.clamp_min(1e-12))
+    return _kernel(d, kernel, bandwidths)
+
+
+def _reduce(values: Tensor, reduction: str) -> Tensor:
+    """``mean``, ``sum`` or ``none`` of per-graph (per-group) values."""
     if reduction == "mean":
-        return mmd.mean()
+        return values.mean()
     if reduction == "sum":
-        return mmd.sum()
-    return mmd
+        return values.sum()
+    return values
 
 
-__all__ = ["hungarian_loss", "mmd_loss"]
+def _check_reduction(reduction: str) -> None:
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _replica_inputs(pred: Tensor, pred_set: Tensor, pred_group: Tensor, target: Tensor, target_set: Tensor,
+                    target_group: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, int]:
+    """Checked layouts of two replica collections; every group needs a set on both sides."""
+    pg = _check_groups(torch.as_tensor(pred_group, device=pred.device), pred_group.numel(), "pred_group")
+    tg = _check_groups(torch.as_tensor(target_group, device=target.device), target_group.numel(),
+                       "target_group")
+    ps, _, _ = _set_layout(pred, pred_set, pg.numel(), "pred")
+    ts, _, _ = _set_layout(target, target_set, tg.numel(), "target")
+    if pg.numel() == 0 or tg.numel() == 0:
+        raise EmptyGraphError("need at least one predicted and one target set")
+    num_groups = max(int(pg.max()), int(tg.max())) + 1
+    rp = torch.bincount(pg, minlength=num_groups)
+    rt = torch.bincount(tg, minlength=num_groups)
+    bad = (rp == 0) | (rt == 0)
+    if bool(bad.any()):
+        g = int(torch.nonzero(bad)[0])
+        raise GraphSizeError(f"group {g} has {int(rp[g])} predicted and {int(rt[g])} target sets; "
+                             "every group needs at least one of each")
+    return ps, pg, rp, ts, tg, rt, num_groups
+
+
+def set_of_sets_mmd(
+    pred: Tensor,
+    pred_set: Tensor,
+    pred_group: Tensor,
+    target: Tensor,
+    target_set: Tensor,
+    target_group: Tensor,
+    kernel: str = "gaussian",
+    bandwidths: Sequence[float] = (0.01, 0.1, 1.0),
+    cost: Union[str, CostFn] = "l2",
+    unmatched_cost: float = 1.0,
+    reduction: str = "mean",
+) -> Tensor:
+    r"""MMD between generated and reference *replicas*, with a Hungarian kernel between sets.
+
+    Each group :math:`g` (one truth jet) has generated sets
+    :math:`Y_1, \dots, Y_m` (replicas from the model) and reference sets
+    :math:`X_1, \dots, X_n` (e.g. several detector simulations of the same
+    truth).  With the Hungarian set distance :math:`d` of
+    :func:`set_distances` and a kernel :math:`k` of it,
+
+    .. math::
+        \mathrm{MMD}^2_g = \frac{1}{n^2}\sum_{r, r'} k(X_r, X_{r'})
+        + \frac{1}{m^2}\sum_{s, s'} k(Y_s, Y_{s'})
+        - \frac{2}{nm}\sum_{r, s} k(X_r, Y_s),
+
+    :math:`k(X, Y) = \frac{1}{|S|}\sum_{s\in S} e^{-d(X, Y)/2s^2}`
+    (``"gaussian"``: :math:`d` is a mean squared distance per element, so it
+    plays the role of :math:`\lVert x - y\rVert^2`), ``"laplacian"``
+    :math:`e^{-\sqrt{d}/s}`, ``"imq"`` :math:`s^2/(s^2 + d)` or
+    ``"energy"`` :math:`k = -\sqrt{d}` (then :math:`\mathrm{MMD}^2_g` is the
+    energy distance :math:`2\mathbb{E}\sqrt{d(X,Y)} - \mathbb{E}\sqrt{d(X,X')}
+    - \mathbb{E}\sqrt{d(Y,Y')}`).  Matching *inside* each kernel evaluation
+    and comparing distributions of sets across replicas is the seed's
+    "double Hungarian": the loss vanishes when the generated replicas follow
+    the reference distribution, unlike a Hungarian loss against one
+    reference set, which is minimised by the conditional mean.  The biased
+    (V-statistic) form is used; diagonal terms are :math:`k(X, X) = k(0)`.
+    Cost: :math:`\tfrac12 n(n-1) + \tfrac12 m(m-1) + nm` assignments per
+    group; the :math:`X X'` term carries no gradient with respect to
+    ``pred``.
+
+    Args:
+        pred: Generated elements ``(N_p, D)``.
+        pred_set: Sorted set (replica) index of every generated element.
+        pred_group: Group (truth jet) of every generated set ``(S_p,)``.
+        target: Reference elements ``(N_t, D)``.
+        target_set: Sorted set index of every reference element.
+        target_group: Group of every reference set ``(S_t,)``.
+        kernel: ``"gaussian"``, ``"laplacian"``, ``"imq"`` or ``"energy"``.
+        bandwidths: Kernel widths :math:`s` (unused by ``"energy"``).
+        cost: Element cost of the matching (see :func:`hungarian_loss`).
+        unmatched_cost: Penalty per unmatched element when set sizes differ.
+        reduction: ``"mean"`` over groups, ``"sum"`` or ``"none"`` (``(G,)``).
+
+    Shapes:
+        - **input:** ``pred`` :math:`(N_p, D)`, ``pred_group`` :math:`(S_p,)`,
+          ``target`` :math:`(N_t, D)`, ``target_group`` :math:`(S_t,)`
+        - **output:** :math:`()` or :math:`(G,)`
+    """
+    if kernel not in ("gaussian", "laplacian", "imq", "energy"):
+        raise ValueError(f"kernel must be 'gaussian', 'laplacian', 'imq' or 'energy', got {kernel!r}")
+    bw = [float(s) for s in bandwidths]
+    if not bw or any(not s > 0 or s == float("inf") for s in bw):
+        raise ValueError(f"bandwidths must be a non-empty sequence of finite numbers > 0, got {bandwidths!r}")
+    _check_reduction(reduction)
+    ps, pg, rp, ts, tg, rt, num_groups = _replica_inputs(pred, pred_set, pred_group, target, target_set,
+                                                         target_group)
+    kw = {"cost": cost, "unmatched_cost": unmatched_cost}
+    k0 = _set_kernel(pred.new_zeros(1), kernel, bw)[0]
+
+    def within(x: Tensor, xs: Tensor, g: Tensor) -> Tensor:
+        pairs = _group_pairs(g, g, strict_upper=True)
+        k = _set_kernel(set_distances(x, xs, x, xs, pairs, num_sets=(g.numel(), g.numel()), **kw), kernel, bw)
+        total = x.new_zeros(num_groups).index_add(0, g[pairs[0]], 2.0 * k) if pairs.numel() else \
+            x.new_zeros(num_groups)
+        return total + k0 * torch.bincount(g, minlength=num_groups).to(x.dtype)
+
+    spp = within(pred, ps, pg)
+    stt = within(target.to(pred.dtype), ts, tg)
+    cross = _group_pairs(pg, tg, strict_upper=False)
+    kpt = _set_kernel(set_distances(pred, ps, target.to(pred.dtype), ts, cross,
+                                    num_sets=(pg.numel(), tg.numel()), **kw), kernel, bw)
+    spt = pred.new_zeros(num_groups).index_add(0, pg[cross[0]], kpt)
+    m, n = rp.to(pred.dtype), rt.to(pred.dtype)
+    mmd = spp / (m * m) + stt / (n * n) - 2.0 * spt / (m * n)
+    return _reduce(mmd, reduction)
+
+
+def proxy_loss(
+    pred: Tensor,
+    pred_set: Tensor,
+    pred_group: Tensor,
+    target: Tensor,
+    target_set: Tensor,
+    target_group: Tensor,
+    mode: str = "min",
+    cost: Union[str, CostFn] = "l2",
+    unmatched_cost: float = 1.0,
+    reduction: str = "mean",
+) -> Tensor:
+    r"""The proxy loss :math:`L_{\mathrm{proxy}}` between generated and reference replicas.
+
+    The seed (fast simulation with replicas) trades the full set-of-sets MMD
+    (:func:`set_of_sets_mmd`) for the distance of the closest pair,
+
+    .. math::
+        L_{\mathrm{proxy}, g} = \min_{r, s}\ d(X_r, Y_s)  \qquad (\text{``min''}),
+
+    with :math:`d` the Hungarian set distance of :func:`set_distances`,
+    :math:`X_r` the reference and :math:`Y_s` the generated sets of group
+    :math:`g`.  Only the closest pair gets a gradient, so the other
+    generated replicas are free to spread out.  ``mode="nearest"`` averages
+    over the generated replicas instead,
+    :math:`\frac{1}{m}\sum_s \min_r d(X_r, Y_s)` (every replica is pulled to
+    its nearest reference, a one-sided Chamfer distance between the two
+    samples of sets).
+
+    Args:
+        pred, pred_set, pred_group, target, target_set, target_group: As in
+            :func:`set_of_sets_mmd`.
+        mode: ``"min"`` (the seed's :math:`L_{\mathrm{proxy}}`) or ``"nearest"``.
+        cost: Element cost of the matching.
+        unmatched_cost: Penalty per unmatched element.
+        reduction: ``"mean"`` over groups, ``"sum"`` or ``"none"`` (``(G,)``).
+
+    Shapes:
+        - **output:** :math:`()` or :math:`(G,)`
+    """
+    if mode not in ("min", "nearest"):
+        raise ValueError(f"mode must be 'min' or 'nearest', got {mode!r}")
+    _check_reduction(reduction)
+    ps, pg, rp, ts, tg, _, num_groups = _replica_inputs(pred, pred_set, pred_group, target, target_set,
+                                                        target_group)
+    cross = _group_pairs(pg, tg, strict_upper=False)
+    d = set_distances(pred, ps, target.to(pred.dtype), ts, cross, num_sets=(pg.numel(), tg.numel()),
+                      cost=cost, unmatched_cost=unmatched_cost)
+    inf = torch.full((), float("inf"), dtype=d.dtype, device=d.device)
+    if mode == "min":
+        out = inf.expand(num_groups).scatter_reduce(0, pg[cross[0]], d, reduce="amin", include_self=True)
+    else:
+        per_pred = inf.expand(pg.numel()).scatter_reduce(0, cross[0], d, reduce="amin", include_self=True)
+        out = pred.new_zeros(num_groups).index_add(0, pg, per_pred) / rp.to(pred.dtype)
+    return _reduce(out, reduction)
+
+
+__all__ = ["hungarian_loss", "mmd_loss", "proxy_loss", "set_distances", "set_of_sets_mmd"]
