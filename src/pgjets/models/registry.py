@@ -25,6 +25,7 @@ MODELS: dict[str, tuple[str, str, Optional[int]]] = {
     "gridcnn": ("pgjets.models.grid_cnn:GridCNN", "image", None),
     "lorentznet": ("pgjets.models.lorentznet:LorentzNet", "cloud", None),
     "particlenet_inv": ("pgjets.models.invariant_particlenet:InvariantParticleNet", "cloud", None),
+    "particlenet_inv_lite": ("pgjets.models.invariant_particlenet:particlenet_inv_lite", "cloud", None),
 }
 
 
