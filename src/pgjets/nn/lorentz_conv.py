@@ -162,12 +162,30 @@ class LorentzConv(MessagePassing):
         n = h.size(0)
         # one pass over the edges: the C message channels are summed, the 4 of the
         # four-vector update averaged (see aggregate)
-        out = self.propagate(edge_index, h=h, x=x, size=(n, n))
+        a, b = self._node_terms(h)
+        out = self.propagate(edge_index, a=a, b=b, x=x, size=(n, n))
         agg, dx = out[:, :self.hidden_channels], out[:, self.hidden_channels:]
         parts = [h, agg] if node_attr is None or not self.attr_channels else [h, agg, node_attr]
         h_out = h + self.phi_h(torch.cat(parts, dim=-1))
         x_out = x if self.last_layer else x + self.c_weight * dx
         return h_out, x_out
+
+    def _node_terms(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        r"""The first linear map of :math:`\phi_e` split per node: :math:`(W_1 \mathbf{h}, W_2 \mathbf{h})`.
+
+        :math:`W(\mathbf{h}_i \Vert \mathbf{h}_j \Vert \mathbf{e}) = W_1\mathbf{h}_i + W_2\mathbf{h}_j
+        + W_3\mathbf{e}` is computed per node and gathered per edge (no concatenation per edge).
+        """
+        c = self.channels
+        w = self.phi_e[0].weight
+        return h @ w[:, :c].t(), h @ w[:, c:2 * c].t()
+
+    def _gated(self, pre: Tensor, x_i: Tensor, x_j: Tensor) -> Tensor:
+        diff = x_i - x_j
+        inv = torch.stack([psi(minkowski_dot(diff, diff)), psi(minkowski_dot(x_i, x_j))], dim=-1)
+        pre = pre + inv.to(pre.dtype) @ self.phi_e[0].weight[:, 2 * self.channels:].t()
+        m = rowwise(self.phi_e[1:], pre)
+        return m * rowwise(self.phi_m, m)
 
     def edge_message(self, h_i: Tensor, h_j: Tensor, x_i: Tensor, x_j: Tensor) -> Tensor:
         r"""Gated invariant message :math:`\mathbf{m}_{ij}` (any leading shape).
@@ -176,13 +194,12 @@ class LorentzConv(MessagePassing):
             - **input:** ``h_i, h_j`` :math:`(*, C)`, ``x_i, x_j`` :math:`(*, 4)`
             - **output:** :math:`(*, C_{hid})`
         """
-        diff = x_i - x_j
-        inv = torch.stack([psi(minkowski_dot(diff, diff)), psi(minkowski_dot(x_i, x_j))], dim=-1)
-        m = rowwise(self.phi_e, torch.cat([h_i, h_j, inv.to(h_i.dtype)], dim=-1))
-        return m * rowwise(self.phi_m, m)
+        a, _ = self._node_terms(h_i)
+        _, b = self._node_terms(h_j)
+        return self._gated(a + b, x_i, x_j)
 
-    def message(self, h_i: Tensor, h_j: Tensor, x_i: Tensor, x_j: Tensor) -> Tensor:  # type: ignore[override]
-        m = self.edge_message(h_i, h_j, x_i, x_j)
+    def message(self, a_i: Tensor, b_j: Tensor, x_i: Tensor, x_j: Tensor) -> Tensor:  # type: ignore[override]
+        m = self._gated(a_i + b_j, x_i, x_j)
         if self.phi_x is None:
             return m
         return torch.cat([m, self.phi_x(m).to(x_i.dtype) * (x_i - x_j)], dim=-1)
@@ -209,12 +226,12 @@ class LorentzConv(MessagePassing):
               ``node_attr`` :math:`(B, N, A)` (optional)
             - **output:** ``(h_out, x_out)`` of shapes :math:`(B, N, C)`, :math:`(B, N, 4)`
         """
-        B, N, C = h.shape
+        B, N, _ = h.shape
         eye = torch.eye(N, dtype=torch.bool, device=h.device)
         pair = (mask.unsqueeze(2) & mask.unsqueeze(1) & ~eye).unsqueeze(-1)  # [b, i, j]: j -> i
-        h_i, h_j = h.unsqueeze(2).expand(B, N, N, C), h.unsqueeze(1).expand(B, N, N, C)
+        a, b = self._node_terms(h)
         x_i, x_j = x.unsqueeze(2).expand(B, N, N, 4), x.unsqueeze(1).expand(B, N, N, 4)
-        m = self.edge_message(h_i, h_j, x_i, x_j) * pair.to(h.dtype)
+        m = self._gated(a.unsqueeze(2) + b.unsqueeze(1), x_i, x_j) * pair.to(h.dtype)
         agg = m.sum(2)
         parts = [h, agg] if node_attr is None or not self.attr_channels else [h, agg, node_attr]
         h_out = h + rowwise(self.phi_h, torch.cat(parts, dim=-1))
