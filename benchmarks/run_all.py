@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], bool]] = {
     "graph_building_knn": ("bench_graph_building.py", ["--k", "16"], False),
     "streaming": ("bench_streaming.py", [], False),                    # 6b
     "scaling": ("bench_scaling.py", [], True),                         # 7
+    "lorentznet": ("bench_lorentznet.py", [], True),                   # issue 14
 }
 
 
