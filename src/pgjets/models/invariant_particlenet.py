@@ -36,6 +36,7 @@ from torch_geometric.utils import scatter
 
 from ..data.features import FEATURE_NAMES, KINEMATIC, PID
 from ..errors import InputShapeError
+from ..nn.heads import mlp
 from ..nn.invariant_edge_conv import InvariantEdgeConv
 from ..nn.padded import rowwise
 from .padded import check_inference, masked_reduce
@@ -66,7 +67,8 @@ class InvariantParticleNet(nn.Module):
         in_channels: Size of ``batch.x`` (only the ``scalar_columns`` of it are read).
         num_classes: Output logits.
         blocks: ``(k, channels)`` per block (default: the published ParticleNet blocks).
-        fc: ``(width, dropout)`` per fully connected layer.
+        fc: Widths of the hidden fully connected layers (ReLU, then dropout).
+        dropout: Dropout after each hidden fully connected layer.
         scalar_columns: Columns of ``x`` appended to the node inputs; they must be
             invariant (charge, particle ID, :math:`\log p_T`, ...).  ``"auto"``: see
             :func:`default_scalar_columns`.
@@ -85,7 +87,8 @@ class InvariantParticleNet(nn.Module):
         in_channels: Optional[int] = None,
         num_classes: int = 2,
         blocks: Sequence[tuple[int, Sequence[int]]] = PARTICLENET_BLOCKS,
-        fc: Sequence[tuple[int, float]] = ((256, 0.1),),
+        fc: Sequence[int] = (256,),
+        dropout: float = 0.1,
         scalar_columns: Union[str, Sequence[int]] = "auto",
     ) -> None:
         super().__init__()
@@ -101,12 +104,7 @@ class InvariantParticleNet(nn.Module):
             convs.append(InvariantEdgeConv(c, tuple(channels), k=k, knn_on="pos" if i == 0 else "features"))
             c = channels[-1]
         self.convs = nn.ModuleList(convs)
-        layers: list[nn.Module] = []
-        for width, p in fc:
-            layers += [nn.Linear(c, width), nn.ReLU(), nn.Dropout(p)]
-            c = width
-        layers.append(nn.Linear(c, num_classes))
-        self.classifier = nn.Sequential(*layers)
+        self.classifier = mlp([c, *fc, num_classes], dropout=dropout)
         self.embedding_size = c
 
     def node_scalars(self, data) -> Tensor:
@@ -178,7 +176,7 @@ class InvariantParticleNet(nn.Module):
 
 def particlenet_inv_lite(in_channels: Optional[int] = None, num_classes: int = 2) -> InvariantParticleNet:
     """The invariant ParticleNet at ParticleNet-Lite size: 2 blocks, k = 7, channels 32 and 64, FC 128."""
-    return InvariantParticleNet(in_channels, num_classes, blocks=PARTICLENET_LITE_BLOCKS, fc=((128, 0.1),))
+    return InvariantParticleNet(in_channels, num_classes, blocks=PARTICLENET_LITE_BLOCKS, fc=(128,))
 
 
 __all__ = ["InvariantParticleNet", "particlenet_inv_lite", "default_scalar_columns"]
