@@ -139,7 +139,7 @@ def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rs = [r for r in results if r["model"] == model and r["n_per_class"] == n]
         auc = np.array([r["auc"] for r in rs])
         rej = np.array([r["rej@0.3"] for r in rs])
-        rows.append({"model": model, "n": n, "seeds": len(rs), "auc": auc.mean(), "auc_std": auc.std(ddof=1) if len(rs) > 1 else 0.0,
+        rows.append({"model": model, "registry": rs[0]["registry"], "n": n, "seeds": len(rs), "auc": auc.mean(), "auc_std": auc.std(ddof=1) if len(rs) > 1 else 0.0,
                      "rej": rej.mean(), "rej_std": rej.std(ddof=1) if len(rs) > 1 else 0.0,
                      "rej_stat": float(np.mean([r["rej_stat"] for r in rs])), "params": rs[0]["params"],
                      "seconds": float(np.mean([r["train_seconds"] for r in rs]))})
@@ -149,10 +149,10 @@ def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_table(rows: list[dict[str, Any]], path: Path, n_test: int) -> None:
     from pgjets._atomic import atomic_output
 
-    lines = [f"| model | parameters | train jets / class | seeds | test AUC | 1/eps_B(0.3) | stat. (test set) | train s |",
+    lines = [f"| model (registry name) | parameters | train jets / class | seeds | test AUC | 1/eps_B(0.3) | stat. (test set) | train s |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['params']:,} | {r['n']:,} | {r['seeds']} | {r['auc']:.4f} ± {r['auc_std']:.4f} "
+        lines.append(f"| {r['model']} (`{r['registry']}`) | {r['params']:,} | {r['n']:,} | {r['seeds']} | {r['auc']:.4f} ± {r['auc_std']:.4f} "
                      f"| {r['rej']:.1f} ± {r['rej_std']:.1f} | ± {r['rej_stat']:.1f} | {r['seconds']:.0f} |")
     lines.append("")
     lines.append(f"Test set: {n_test:,} jets; ± after the means: standard deviation over seeds; "
@@ -166,6 +166,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import ScalarFormatter
 
     from pgjets._atomic import atomic_output
 
@@ -175,15 +176,20 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
         if not rs:
             continue
         n = [r["n"] for r in rs]
-        axes[0].errorbar(n, [r["auc"] for r in rs], yerr=[r["auc_std"] for r in rs], marker="o", capsize=3, label=model)
-        axes[1].errorbar(n, [r["rej"] for r in rs], yerr=[r["rej_std"] for r in rs], marker="o", capsize=3, label=model)
+        label = f"{model} ({rs[0]['registry']})"
+        axes[0].errorbar(n, [r["auc"] for r in rs], yerr=[r["auc_std"] for r in rs], marker="o", capsize=3, label=label)
+        axes[1].errorbar(n, [r["rej"] for r in rs], yerr=[r["rej_std"] for r in rs], marker="o", capsize=3, label=label)
+    sizes = sorted({r["n"] for r in rows})
     for ax, label in zip(axes, ["test AUC", r"$1/\varepsilon_B$ at $\varepsilon_S = 0.3$"]):
         ax.set_xscale("log")
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.minorticks_off()
         ax.set_xlabel("training jets per class")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[1].set_yscale("log")
-    axes[0].legend(fontsize=8)
+    axes[1].yaxis.set_major_formatter(ScalarFormatter())
+    axes[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     with atomic_output(path) as tmp:
