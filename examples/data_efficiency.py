@@ -139,8 +139,9 @@ def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rs = [r for r in results if r["model"] == model and r["n_per_class"] == n]
         auc = np.array([r["auc"] for r in rs])
         rej = np.array([r["rej@0.3"] for r in rs])
-        rows.append({"model": model, "registry": rs[0]["registry"], "n": n, "seeds": len(rs), "auc": auc.mean(), "auc_std": auc.std(ddof=1) if len(rs) > 1 else 0.0,
-                     "rej": rej.mean(), "rej_std": rej.std(ddof=1) if len(rs) > 1 else 0.0,
+        ddof = 1 if len(rs) > 1 else 0
+        rows.append({"model": model, "registry": rs[0]["registry"], "n": n, "seeds": len(rs),
+                     "auc": auc.mean(), "auc_std": auc.std(ddof=ddof), "rej": rej.mean(), "rej_std": rej.std(ddof=ddof),
                      "rej_stat": float(np.mean([r["rej_stat"] for r in rs])), "params": rs[0]["params"],
                      "seconds": float(np.mean([r["train_seconds"] for r in rs]))})
     return rows
@@ -149,11 +150,13 @@ def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_table(rows: list[dict[str, Any]], path: Path, n_test: int) -> None:
     from pgjets._atomic import atomic_output
 
-    lines = [f"| model (registry name) | parameters | train jets / class | seeds | test AUC | 1/eps_B(0.3) | stat. (test set) | train s |",
+    lines = ["| model (registry name) | parameters | train jets / class | seeds | test AUC | 1/eps_B(0.3) "
+             "| stat. (test set) | train s |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        lines.append(f"| {r['model']} (`{r['registry']}`) | {r['params']:,} | {r['n']:,} | {r['seeds']} | {r['auc']:.4f} ± {r['auc_std']:.4f} "
-                     f"| {r['rej']:.1f} ± {r['rej_std']:.1f} | ± {r['rej_stat']:.1f} | {r['seconds']:.0f} |")
+        lines.append(f"| {r['model']} (`{r['registry']}`) | {r['params']:,} | {r['n']:,} | {r['seeds']} "
+                     f"| {r['auc']:.4f} ± {r['auc_std']:.4f} | {r['rej']:.1f} ± {r['rej_std']:.1f} "
+                     f"| ± {r['rej_stat']:.1f} | {r['seconds']:.0f} |")
     lines.append("")
     lines.append(f"Test set: {n_test:,} jets; ± after the means: standard deviation over seeds; "
                  "stat.: test-set uncertainty of 1/eps_B, (1/eps_B)/sqrt(k).")
@@ -256,7 +259,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                     continue
                 rec = run_one(name, table, train_idx, test_ds, args, seed)
                 rec["config"] = {"small": args.small, "max_constituents": args.max_constituents,
-                                 "batch_size": args.batch_size, "lr": args.lr or LR[name], "threads": torch.get_num_threads()}
+                                 "batch_size": args.batch_size, "lr": args.lr or LR[name],
+                                 "threads": torch.get_num_threads()}
                 results.append(rec)
                 print(f"{name:16s} n={n:6d} seed={seed}  AUC {rec['auc']:.4f}  1/eps_B(0.3) {rec['rej@0.3']:.1f} "
                       f"± {rec['rej_stat']:.1f} (stat)  {rec['train_seconds']:.0f} s", flush=True)

@@ -654,7 +654,8 @@ def random_lorentz(num: int = 1, max_rapidity: float = 2.0, seed: int = 0,
     boost[:, 0, 0] = ch
     boost[:, 0, 1:] = sh.unsqueeze(-1) * axis
     boost[:, 1:, 0] = sh.unsqueeze(-1) * axis
-    boost[:, 1:, 1:] = torch.eye(3, dtype=torch.float64) + (ch - 1).view(-1, 1, 1) * axis.unsqueeze(-1) * axis.unsqueeze(-2)
+    outer = axis.unsqueeze(-1) * axis.unsqueeze(-2)
+    boost[:, 1:, 1:] = torch.eye(3, dtype=torch.float64) + (ch - 1).view(-1, 1, 1) * outer
     return (r2 @ boost @ r1).to(dtype)
 
 
