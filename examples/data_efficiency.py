@@ -154,9 +154,11 @@ def write_table(rows: list[dict[str, Any]], path: Path, n_test: int) -> None:
              "| stat. (test set) | train s |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
+        auc, rej = f"{r['auc']:.4f}", f"{r['rej']:.1f}"
+        if r["seeds"] > 1:
+            auc, rej = f"{auc} ± {r['auc_std']:.4f}", f"{rej} ± {r['rej_std']:.1f}"
         lines.append(f"| {r['model']} (`{r['registry']}`) | {r['params']:,} | {r['n']:,} | {r['seeds']} "
-                     f"| {r['auc']:.4f} ± {r['auc_std']:.4f} | {r['rej']:.1f} ± {r['rej_std']:.1f} "
-                     f"| ± {r['rej_stat']:.1f} | {r['seconds']:.0f} |")
+                     f"| {auc} | {rej} | ± {r['rej_stat']:.1f} | {r['seconds']:.0f} |")
     lines.append("")
     lines.append(f"Test set: {n_test:,} jets; ± after the means: standard deviation over seeds; "
                  "stat.: test-set uncertainty of 1/eps_B, (1/eps_B)/sqrt(k).")
