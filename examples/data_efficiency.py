@@ -15,9 +15,10 @@ The defaults are the full study of the issue (1k, 3k, 10k, 30k jets per class, 3
 and 1 above, 20 epochs, a test set of 100k QCD and 100k top jets, published model sizes); that
 needs a GPU or days of CPU.  Flags scale it down, e.g. the run of the docs page::
 
-    pgjets generate --process qcd --process top --n-jets 6000 --out /tmp/jets --fast --workers 1
-    python examples/data_efficiency.py --data /tmp/jets --out docs/_static/data_efficiency \
-        --sizes 150 500 --seeds 2 --epochs 8 --test-jets 1500 --small --max-constituents 40
+    pgjets generate --process qcd --process top --n-jets 3000 --out /tmp/jets --fast --workers 1 --seed 7
+    python examples/data_efficiency.py --data /tmp/jets --out /tmp/data_efficiency \
+        --sizes 150 500 1500 --seeds 3 --many-seeds-up-to 500 --epochs 6 --test-jets 1500 \
+        --small --max-constituents 30 --batch-size 32 --lr 3e-3
 
 Results are appended to ``OUT/results.json`` as each run finishes (a rerun skips the runs it
 already has), then ``OUT/table.md`` and ``OUT/data_efficiency.png`` are written.
