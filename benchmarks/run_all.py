@@ -1,4 +1,4 @@
-"""Run all seven benchmarks of issue #6 in one command (``make bench``); JSON lines go to results/.
+"""Run all benchmarks (the seven of issue #6, LorentzNet's of issue 14) in one command (``make bench``); JSON lines go to results/.
 
 Quick defaults (a few minutes on a 2-core machine, one CPU thread per measurement); every
 script takes flags for bigger runs (``--repeats``, sizes, ``--device cuda``).  ``--only NAME``
@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], bool]] = {
     "graph_building_knn": ("bench_graph_building.py", ["--k", "16"], False),
     "streaming": ("bench_streaming.py", [], False),                    # 6b
     "scaling": ("bench_scaling.py", [], True),                         # 7
+    "lorentznet": ("bench_lorentznet.py", [], True),                   # issue 14
 }
 
 

@@ -47,7 +47,7 @@ def test_onnx_matches_pytorch_with_dynamic_jets_and_particles(name, tmp_path, ba
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["efn", "deepsets", "set_transformer", "gcn", "gridcnn"])
+@pytest.mark.parametrize("name", ["efn", "deepsets", "set_transformer", "gcn", "gridcnn", "lorentznet", "particlenet_inv_lite"])
 def test_onnx_other_models(name, tmp_path):
     model = build_model(name, F, 2).eval()
     report = export_onnx(model, tmp_path / "m.onnx")

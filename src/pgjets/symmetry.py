@@ -494,8 +494,235 @@ def check_all(model: Callable[[Batch], Any], batch: Batch, features: Features = 
     }
 
 
+
+# ------------------------------------------------------------ Lorentz group
+def random_lorentz(num: int = 1, max_rapidity: float = 2.0, seed: int = 0,
+                   dtype: torch.dtype = torch.float64) -> Tensor:
+    r"""Random proper orthochronous Lorentz transformations :math:`\Lambda \in SO^+(1, 3)`.
+
+    Each is a boost of rapidity :math:`\eta \sim \mathcal{U}(0, \eta_{max})` along a
+    uniformly random axis :math:`\hat n`, preceded and followed by uniformly random
+    rotations :math:`R_1, R_2 \in SO(3)`,
+
+    .. math::
+        \Lambda = R_2\, B(\hat n, \eta)\, R_1, \qquad
+        B(\hat n, \eta) = \begin{pmatrix} \cosh\eta & \sinh\eta\, \hat n^\top \\
+            \sinh\eta\, \hat n & I + (\cosh\eta - 1)\, \hat n \hat n^\top \end{pmatrix},
+
+    acting on :math:`(E, p_x, p_y, p_z)` as :math:`p \mapsto \Lambda p`; every
+    :math:`\Lambda` satisfies :math:`\Lambda^\top g \Lambda = g`, :math:`\det\Lambda = 1`,
+    :math:`\Lambda^0{}_0 \ge 1`.
+
+    Args:
+        num: Number of transformations.
+        max_rapidity: :math:`\eta_{max} \ge 0`.
+        seed: Seed of the draw.
+        dtype: Floating dtype of the matrices (float64 for exactness checks).
+
+    Shapes:
+        - **output:** :math:`(\text{num}, 4, 4)`
+    """
+    num = check_positive_int(num, "num")
+    if not (math.isfinite(float(max_rapidity)) and float(max_rapidity) >= 0):
+        raise ValueError(f"max_rapidity must be finite and >= 0, got {max_rapidity}")
+    g = torch.Generator().manual_seed(int(seed))
+
+    def rotations() -> Tensor:
+        q, r = torch.linalg.qr(torch.randn(num, 3, 3, generator=g, dtype=torch.float64))
+        q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)  # Haar measure on O(3)
+        det = torch.linalg.det(q)
+        q[:, :, 0] = q[:, :, 0] * det.unsqueeze(-1)  # -> SO(3)
+        out = torch.zeros(num, 4, 4, dtype=torch.float64)
+        out[:, 0, 0] = 1.0
+        out[:, 1:, 1:] = q
+        return out
+
+    r1, r2 = rotations(), rotations()
+    axis = torch.randn(num, 3, generator=g, dtype=torch.float64)
+    axis = axis / axis.norm(dim=-1, keepdim=True)
+    eta = torch.rand(num, generator=g, dtype=torch.float64) * float(max_rapidity)
+    ch, sh = torch.cosh(eta), torch.sinh(eta)
+    boost = torch.zeros(num, 4, 4, dtype=torch.float64)
+    boost[:, 0, 0] = ch
+    boost[:, 0, 1:] = sh.unsqueeze(-1) * axis
+    boost[:, 1:, 0] = sh.unsqueeze(-1) * axis
+    outer = axis.unsqueeze(-1) * axis.unsqueeze(-2)
+    boost[:, 1:, 1:] = torch.eye(3, dtype=torch.float64) + (ch - 1).view(-1, 1, 1) * outer
+    return (r2 @ boost @ r1).to(dtype)
+
+
+def azimuthal_rotation_matrix(angle: float, dtype: torch.dtype = torch.float64) -> Tensor:
+    r"""The Lorentz matrix of a rotation by ``angle`` about the beam (:math:`z`) axis.
+
+    .. math::
+        R_z(\alpha) = \begin{pmatrix} 1 & 0 & 0 & 0 \\ 0 & \cos\alpha & -\sin\alpha & 0 \\
+            0 & \sin\alpha & \cos\alpha & 0 \\ 0 & 0 & 0 & 1 \end{pmatrix}
+        \quad (\phi_i \mapsto \phi_i + \alpha \text{ for every particle})
+
+    Shapes:
+        - **output:** :math:`(4, 4)`
+    """
+    if not math.isfinite(float(angle)):
+        raise ValueError(f"angle must be finite, got {angle}")
+    c, s = math.cos(float(angle)), math.sin(float(angle))
+    return torch.tensor([[1.0, 0, 0, 0], [0, c, -s, 0], [0, s, c, 0], [0, 0, 0, 1.0]], dtype=dtype)
+
+
+def _require_p4(batch: Batch) -> Tensor:
+    _validate(batch)
+    p4 = getattr(batch, "p4", None)
+    if p4 is None:
+        raise InputShapeError("Lorentz checks need batch.p4 (num_nodes, 4) = (E, px, py, pz)")
+    check_ndim(p4, 2, "batch.p4", "(num_nodes, 4)")
+    check_size(p4, 1, 4, "batch.p4")
+    check_finite(p4, "batch.p4")
+    return p4
+
+
+def lorentz_transform(batch: Batch, matrices: Optional[Tensor] = None, max_rapidity: float = 2.0,
+                      seed: int = 0) -> Batch:
+    r"""Transform the four-momenta of every jet, :math:`p_i \mapsto \Lambda_{b(i)}\, p_i`.
+
+    Only ``p4`` changes: ``pos``, ``pt`` and ``x`` are kept, so the check is meant
+    for models that read the particles through ``p4`` only (LorentzNet).
+
+    Args:
+        batch: Batch of jet graphs with ``p4``.
+        matrices: :math:`(4, 4)` (one for all jets) or :math:`(B, 4, 4)` (one per jet);
+            ``None`` draws one per jet with :func:`random_lorentz`.
+        max_rapidity: Largest boost rapidity of the random draw.
+        seed: Seed of the random draw.
+
+    Shapes:
+        - **output:** a new ``Batch``, same sizes and edges
+    """
+    p4 = _require_p4(batch)
+    if matrices is None:
+        matrices = random_lorentz(batch.num_graphs, max_rapidity, seed, dtype=torch.float64)
+    lam = torch.as_tensor(matrices).to(device=p4.device, dtype=torch.float64)
+    if lam.shape == (4, 4):
+        lam = lam.expand(batch.num_graphs, 4, 4)
+    if lam.shape != (batch.num_graphs, 4, 4):
+        raise InputShapeError(f"matrices must be (4, 4) or ({batch.num_graphs}, 4, 4), got {tuple(lam.shape)}")
+    out = batch.clone()
+    out.p4 = torch.einsum("nab,nb->na", lam[batch.batch], p4.to(torch.float64)).to(p4.dtype)
+    return out
+
+
+def lorentz_error(model: Callable[[Batch], Any], batch: Batch, max_rapidity: float = 2.0, seed: int = 0,
+                  relative: bool = False) -> float:
+    r"""Largest output change under random Lorentz transformations of every jet's ``p4``.
+
+    .. math::
+        \Delta_\Lambda = \max |f(\Lambda G) - f(G)| \quad
+        (\text{divided by } \max |f(G)| \text{ with ``relative``})
+
+    A model that reads four-momenta only through Minkowski products (LorentzNet
+    without beams) is invariant.  See :func:`lorentz_transform`.
+
+    Args:
+        model: Callable on a ``Batch`` with graph-level outputs.
+        batch: Batch of jet graphs with ``p4``.
+        max_rapidity: Largest boost rapidity.
+        seed: Seed of the transformations (one per jet).
+        relative: Divide by the largest absolute output.
+
+    Shapes:
+        - **output:** a float
+    """
+    moved = lorentz_transform(batch, None, max_rapidity, seed)
+    ref, new = _evaluate(model, [batch, moved])
+    return _relative(_max_change(new, ref, "a Lorentz transformation"), ref, relative)
+
+
+def azimuthal_rotation_error(model: Callable[[Batch], Any], batch: Batch, angle: float = 0.7,
+                             relative: bool = False) -> float:
+    r"""Largest output change when every particle's :math:`\phi` is shifted by ``angle``.
+
+    This is the rotation about the beam axis (:func:`azimuthal_rotation_matrix`
+    applied to ``p4``), the symmetry left by LorentzNet's beam particles; it is
+    not the rotation about the jet axis of :func:`rotate`.
+
+    Args:
+        model: Callable on a ``Batch`` with graph-level outputs.
+        batch: Batch of jet graphs with ``p4``.
+        angle: Azimuthal shift :math:`\alpha` in radians.
+        relative: Divide by the largest absolute output.
+
+    Shapes:
+        - **output:** a float
+    """
+    moved = lorentz_transform(batch, azimuthal_rotation_matrix(angle))
+    ref, new = _evaluate(model, [batch, moved])
+    return _relative(_max_change(new, ref, "an azimuthal rotation"), ref, relative)
+
+
+def _relative(err: float, ref: Any, relative: bool) -> float:
+    if not relative:
+        return err
+    scale = float(_flat(ref).abs().max()) if _flat(ref).numel() else 0.0
+    return err / scale if scale > 0 else err
+
+
+def lorentz_conv_errors(conv: Callable[..., tuple[Tensor, Tensor]], h: Tensor, x: Tensor, edge_index: Tensor,
+                        batch: Optional[Tensor] = None, max_rapidity: float = 2.0, seed: int = 0,
+                        **kwargs: Any) -> dict[str, float]:
+    r"""Relative invariance error of ``h_out`` and equivariance error of ``x_out`` of a layer.
+
+    For ``h_out, x_out = conv(h, x, edge_index, **kwargs)`` and a random
+    :math:`\Lambda` per graph (:func:`random_lorentz`),
+
+    .. math::
+        \epsilon_h = \frac{\max |h'(\Lambda x) - h'(x)|}{\max |h'(x)|}, \qquad
+        \epsilon_x = \frac{\max |x'(\Lambda x) - \Lambda x'(x)|}{\max |\Lambda x'(x)|}.
+
+    The layer is run in eval mode without gradients (modes restored).
+
+    Args:
+        conv: The layer (e.g. :class:`~pgjets.nn.lorentz_conv.LorentzConv`).
+        h: Scalar features ``(N, C)``.
+        x: Four-vectors ``(N, 4)``.
+        edge_index: Edges ``(2, E)`` (no edge between graphs).
+        batch: Graph of every node ``(N,)`` (default: one graph).
+        max_rapidity: Largest boost rapidity.
+        seed: Seed of the transformations.
+        **kwargs: More arguments of ``conv`` (e.g. ``node_attr``).
+
+    Shapes:
+        - **output:** ``{"h": float, "x": float}``
+    """
+    check_ndim(x, 2, "x", "(num_nodes, 4)")
+    check_size(x, 1, 4, "x")
+    if batch is None:
+        batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
+    num = int(batch.max()) + 1 if batch.numel() else 1
+    lam = random_lorentz(num, max_rapidity, seed, dtype=x.dtype).to(x.device)[batch]
+    lx = torch.einsum("nab,nb->na", lam, x)
+    (h0, x0), (h1, x1) = _evaluate_layer(conv, [(h, x, edge_index), (h, lx, edge_index)], kwargs)
+    lx0 = torch.einsum("nab,nb->na", lam, x0)
+    eh = float((h1 - h0).abs().max() / h0.abs().max().clamp_min(torch.finfo(h0.dtype).tiny))
+    ex = float((x1 - lx0).abs().max() / lx0.abs().max().clamp_min(torch.finfo(x0.dtype).tiny))
+    return {"h": eh, "x": ex}
+
+
+def _evaluate_layer(layer: Callable, inputs: Sequence[tuple], kwargs: dict) -> list[Any]:
+    """:func:`_evaluate` for a layer called with several positional arguments."""
+    return _evaluate(lambda args: layer(*args, **kwargs), inputs) if not isinstance(layer, torch.nn.Module) \
+        else _evaluate(_Unpack(layer, kwargs), inputs)
+
+
+class _Unpack(torch.nn.Module):
+    def __init__(self, layer: torch.nn.Module, kwargs: dict) -> None:
+        super().__init__()
+        self.layer, self.kwargs = layer, kwargs
+
+    def forward(self, args: tuple) -> Any:
+        return self.layer(*args, **self.kwargs)
+
 __all__ = [
     "permute_nodes", "translate", "rotate", "add_soft_particles", "split_collinear",
     "permutation_error", "translation_error", "rotation_error", "soft_emission_error",
     "collinear_split_error", "check_all",
+    "random_lorentz", "azimuthal_rotation_matrix", "lorentz_transform", "lorentz_error",
+    "azimuthal_rotation_error", "lorentz_conv_errors",
 ]

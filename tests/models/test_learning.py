@@ -27,6 +27,8 @@ def jets():
 SMALL = {
     "particlenet": dict(blocks=((8, (32, 32, 32)), (8, (64, 64, 64))), fc=((64, 0.1),)),
     "part": dict(embed_dims=(32, 64, 32), pair_embed_dims=(16, 16), heads=4, num_layers=2, num_cls_layers=1),
+    "lorentznet": dict(hidden_channels=32, num_layers=4),  # all pairs of particles: the paper size is slow on CPU
+    "particlenet_inv": dict(blocks=((8, (32, 32, 32)), (8, (64, 64, 64))), fc=(64,)),
 }
 
 

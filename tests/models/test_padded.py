@@ -12,7 +12,7 @@ from pgjets.nn.knn import knn_graph
 
 F = 7
 JET_MODELS = ["particlenet", "particlenet_lite", "part", "part_lite", "pfn", "efn", "deepsets",
-              "set_transformer", "gcn"]
+              "set_transformer", "gcn", "lorentznet", "particlenet_inv", "particlenet_inv_lite"]
 
 
 def test_every_registry_model_has_a_padded_path():

@@ -9,6 +9,8 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "set_models": ["DeepSets", "SetTransformer"],
     "gcn": ["GCN"],
     "grid_cnn": ["GridCNN"],
+    "lorentznet": ["LorentzNet"],
+    "invariant_particlenet": ["InvariantParticleNet", "particlenet_inv_lite"],
     "jetclr": ["JetCLREncoder", "jetclr_loss", "train_jetclr", "representations", "linear_classifier_test",
                "rotation_invariance"],
     "autoencoders": ["GraphAutoencoder", "JetVAE", "ConditionalVAE", "gaussian_kl", "reparameterize"],

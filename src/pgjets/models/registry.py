@@ -23,6 +23,9 @@ MODELS: dict[str, tuple[str, str, Optional[int]]] = {
     "set_transformer": ("pgjets.models.set_models:SetTransformer", "cloud", None),
     "gcn": ("pgjets.models.gcn:GCN", "cloud", 16),
     "gridcnn": ("pgjets.models.grid_cnn:GridCNN", "image", None),
+    "lorentznet": ("pgjets.models.lorentznet:LorentzNet", "cloud", None),
+    "particlenet_inv": ("pgjets.models.invariant_particlenet:InvariantParticleNet", "cloud", None),
+    "particlenet_inv_lite": ("pgjets.models.invariant_particlenet:particlenet_inv_lite", "cloud", None),
 }
 
 

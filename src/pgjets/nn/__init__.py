@@ -20,4 +20,6 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "slot_attention": ["SlotAttention"],
     "heads": ["NodeHead", "EdgeHead", "GraphHead", "mlp"],
     "graph_net": ["GraphNet"],
+    "lorentz_conv": ["LorentzConv"],
+    "invariant_edge_conv": ["InvariantEdgeConv"],
 })
