@@ -30,7 +30,10 @@ from torch_geometric.nn import MessagePassing
 
 from .._checks import check_finite, check_ndim, check_positive_int
 from ..errors import InputShapeError
-from .knn import _block_distances, knn_graph
+from .knn import _block_distances, _unit_rows, knn_graph
+
+#: Extra candidates that :func:`padded_knn` re-ranks by exact distances above 3-D.
+PADDED_REFINE_MARGIN = 8
 from .padded import rowwise
 
 
@@ -41,7 +44,11 @@ def padded_knn(coords: Tensor, mask: Tensor, k: int, cosine: bool = False) -> tu
         \mathrm{kNN}(i) = \operatorname{arg\,topk}_{j \ne i,\, M_{bj} = 1}\big(-d(i, j)\big)
 
     with the squared Euclidean (or cosine) distance of
-    :func:`pgjets.nn.knn.knn_graph`.  Every row gets exactly ``k`` indices;
+    :func:`pgjets.nn.knn.knn_graph`.  Above 3-D the coordinates are centred per
+    jet, the matmul expansion picks :math:`k +` :data:`PADDED_REFINE_MARGIN`
+    candidates and exact distances rank them (static shapes, so no fallback: a
+    node with more near-ties than the margin may differ from ``knn_graph`` by a
+    tie-level distance).  Every row gets exactly ``k`` indices;
     those that are not real neighbours (jets with at most ``k`` particles)
     point to particle 0 and have ``valid = False``.
 
@@ -60,14 +67,27 @@ def padded_knn(coords: Tensor, mask: Tensor, k: int, cosine: bool = False) -> tu
     """
     B, N, D = coords.shape
     if cosine:
-        coords = coords / coords.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    sq = None if cosine or D <= 3 else (coords * coords).sum(-1)
-    dist = _block_distances(coords, coords, sq, cosine)  # the kernels of knn_graph
+        coords = _unit_rows(coords)  # Euclidean order on unit vectors = cosine order
+    m = mask.to(coords.dtype).unsqueeze(-1)
+    if D > 3:  # centred per jet: no cancellation in the expansion (see knn_graph)
+        coords = coords - (coords * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1.0)
+    sq = (coords * coords).sum(-1) if D > 3 else None
+    dist = _block_distances(coords, coords, sq)  # the kernels of knn_graph
     eye = torch.eye(N, dtype=torch.bool, device=coords.device)
     dist = dist.masked_fill(eye.unsqueeze(0) | ~mask.unsqueeze(1), float("inf"))
-    # k columns of +inf: topk(k) is valid even when N <= k.
-    dist = torch.cat([dist, dist.new_full((B, N, k), float("inf"))], dim=-1)
-    val, idx = torch.topk(dist, k, dim=-1, largest=False, sorted=True)
+    # k (+ margin) columns of +inf: topk is valid even when N <= k.
+    kc = k + PADDED_REFINE_MARGIN if D > 3 else k
+    dist = torch.cat([dist, dist.new_full((B, N, kc), float("inf"))], dim=-1)
+    val, idx = torch.topk(dist, kc, dim=-1, largest=False, sorted=True)
+    if D > 3:
+        # re-rank the candidates by exact distances (static shapes: a fixed margin, no fallback)
+        safe = torch.where(torch.isfinite(val), idx, torch.zeros_like(idx))
+        flat = coords.reshape(B * N, D)
+        off = (torch.arange(B, device=coords.device) * N).view(B, 1, 1)
+        diff = flat[(safe + off).view(-1)].view(B, N, kc, D) - coords.unsqueeze(2)
+        exact = (diff * diff).sum(-1).masked_fill(~torch.isfinite(val), float("inf"))
+        val, order = torch.topk(exact, k, dim=-1, largest=False, sorted=True)
+        idx = safe.gather(2, order)
     valid = torch.isfinite(val)
     return torch.where(valid, idx, torch.zeros_like(idx)), valid
 
