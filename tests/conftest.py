@@ -54,3 +54,13 @@ def batch_of():
 def small_model():
     """``small_model(name, trained=False)``: a small registry model in eval mode."""
     return _small_model
+
+
+@pytest.fixture()
+def debug():
+    """Per-layer value checks on (``pgjets.set_debug(True)``) for the test, off afterwards."""
+    from pgjets import set_debug
+
+    set_debug(True)
+    yield
+    set_debug(False)

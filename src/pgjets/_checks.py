@@ -22,6 +22,29 @@ from .errors import (
 )
 
 
+#: Per-layer validation inside ``forward`` (value checks that sync with the device); off by default.
+_DEBUG = False
+
+
+def set_debug(enabled: bool = True) -> None:
+    """Turn the per-layer input checks on or off (``pgjets.set_debug``).
+
+    Off (the default), layers check only shapes and types, which cost no host-device
+    synchronisation: value checks (NaN/inf, index ranges, sortedness) run once at the
+    boundaries -- graph builders, datasets, :func:`pgjets.nn.knn_graph`, a model's input
+    check :func:`check_model_input`.  On, every layer also checks the values it receives,
+    which names the first layer that sees a NaN, at the price of a sync per check (and
+    graph breaks under ``torch.compile``).
+    """
+    global _DEBUG
+    _DEBUG = bool(enabled)
+
+
+def is_debug() -> bool:
+    """Whether :func:`set_debug` turned the per-layer checks on."""
+    return _DEBUG
+
+
 def as_tensor(value: Any, name: str, dtype: Optional[torch.dtype] = None) -> Tensor:
     """Turn ``value`` into a tensor (numpy arrays and lists are accepted)."""
     if isinstance(value, Tensor):
@@ -65,10 +88,25 @@ def check_finite(x: Tensor, name: str) -> None:
         raise NonFiniteError(f"{name} holds {n_nan} NaN and {n_inf} infinite values")
 
 
+def debug_check_finite(x: Tensor, name: str) -> None:
+    """:func:`check_finite` inside a layer's ``forward``: only in debug mode (:func:`set_debug`)."""
+    if _DEBUG:
+        check_finite(x, name)
+
+
 def check_sorted(batch: Tensor, message: str) -> None:
     """Raise :class:`InputShapeError` with ``message`` unless ``batch`` is sorted ascending."""
     if batch.numel() > 1 and bool((batch[1:] < batch[:-1]).any()):
         raise InputShapeError(message)
+
+
+def check_batch(batch: Tensor, name: str = "batch") -> None:
+    """Raise :class:`InputShapeError` unless ``batch`` holds graph ids >= 0 in ascending order."""
+    if batch.is_floating_point() or batch.dtype == torch.bool:
+        raise InputShapeError(f"{name} must hold integer graph ids, got dtype {batch.dtype}")
+    if batch.numel() and int(batch.min()) < 0:
+        raise InputShapeError(f"{name} holds negative graph ids (smallest {int(batch.min())}); graph ids start at 0")
+    check_sorted(batch, f"{name} must be sorted in ascending order (as PyG batches are)")
 
 
 def check_nonempty(num_nodes: int, name: str = "graph") -> None:

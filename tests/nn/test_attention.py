@@ -136,7 +136,7 @@ def test_permutation_equivariance():
     assert (out_d - m2(x, batch=batch, dense=True)[perm]).abs().max() < 1e-5
 
 
-def test_cross_attention_shapes_and_reference():
+def test_cross_attention_shapes_and_reference(debug):
     torch.manual_seed(7)
     x_src, x_dst = torch.randn(5, 8), torch.randn(3, 12)
     ei = torch.tensor([[0, 1, 2, 3, 4, 4, 0], [0, 0, 1, 1, 1, 2, 2]])
@@ -186,7 +186,7 @@ def test_edge_mask_equals_removing_edges_and_bias_matters():
     assert (m(x, ei, edge_attr=ea, attn_bias=torch.randn(ei.size(1), 4)) - base).abs().max() > 1e-4
 
 
-def test_bad_input():
+def test_bad_input(debug):
     x, batch = setup()
     ei = full_edges(batch)
     m = MultiHeadAttention(16, heads=4)

@@ -30,7 +30,7 @@ def test_equivariance():
     torch.testing.assert_close(layer(x[perm], inv[ei]), layer(x, ei)[perm], atol=1e-6, rtol=1e-6)
 
 
-def test_bad_input():
+def test_bad_input(debug):
     layer = GCNLayer(3, 4)
     with pytest.raises(InputShapeError):
         layer(torch.randn(4, 2), torch.zeros(2, 0, dtype=torch.long))

@@ -28,9 +28,9 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_finite, check_ndim, check_positive_int
+from .._checks import debug_check_finite, is_debug, check_ndim, check_positive_int
 from ..errors import InputShapeError
-from .knn import _block_distances, _unit_rows, knn_graph
+from .knn import _block_distances, _knn_graph, _unit_rows, knn_graph
 
 #: Extra candidates that :func:`padded_knn` re-ranks by exact distances above 3-D.
 PADDED_REFINE_MARGIN = 8
@@ -182,15 +182,19 @@ class DynamicEdgeConv(MessagePassing):
         check_ndim(x, 2, "x", "(num_nodes, features)")
         if x.size(1) != self.in_channels:
             raise InputShapeError(f"x has {x.size(1)} features, DynamicEdgeConv expects {self.in_channels}")
-        check_finite(x, "x")
+        debug_check_finite(x, "x")
         if pos is not None:
             check_ndim(pos, 2, "pos", "(num_nodes, dims)")
             if pos.size(0) != x.size(0):
                 raise InputShapeError(f"pos has {pos.size(0)} rows but x has {x.size(0)}")
-            check_finite(pos, "pos")
+            debug_check_finite(pos, "pos")
         coords = x if pos is None else pos
-        edge_index = knn_graph(coords, self.k, batch, loop=False, cosine=self.cosine)
-        return self.propagate_edges(x, edge_index)
+        if is_debug():
+            edge_index = knn_graph(coords, self.k, batch, loop=False, cosine=self.cosine)
+        else:  # the inputs were checked at the model's entry: no value checks (host syncs) here
+            edge_index = _knn_graph(coords, self.k, batch, False, "source_to_target", self.cosine, "auto", False)
+        # knn_graph's edges are sorted by centre, at most k each: exactly k each iff E = N k
+        return self.propagate_edges(x, edge_index, uniform=edge_index.size(1) == x.size(0) * self.k)
 
     def _uniform_k(self, target: Tensor, n: int) -> bool:
         """Whether every node is the centre of exactly ``k`` consecutive edges."""
@@ -199,13 +203,16 @@ class DynamicEdgeConv(MessagePassing):
         expected = torch.arange(n, device=target.device).repeat_interleave(self.k)
         return bool(torch.equal(target, expected))
 
-    def propagate_edges(self, x: Tensor, edge_index: Tensor, fast: bool = True) -> Tensor:
+    def propagate_edges(self, x: Tensor, edge_index: Tensor, fast: bool = True,
+                        uniform: Optional[bool] = None) -> Tensor:
         r"""Apply the block on a given graph.
 
         ``fast=True`` uses the split first linear map and, when every node has
         exactly :math:`k` edges sorted by centre, a reshape-mean instead of a
         scatter; ``fast=False`` is the straightforward reference path (same
-        result up to rounding).
+        result up to rounding).  ``uniform`` says that every node is the centre of
+        exactly :math:`k` consecutive edges (known from the kNN search; default:
+        checked on ``edge_index``, a host sync).
 
         Shapes:
             - **input:** ``x`` :math:`(N, F)`, ``edge_index`` :math:`(2, E)`
@@ -219,7 +226,7 @@ class DynamicEdgeConv(MessagePassing):
             h = torch.relu(norm(h)) if h.size(0) > 1 or not self.training else torch.relu(h)
         target = edge_index[1]
         c = h.size(1)
-        if fast and self._uniform_k(target, n):
+        if fast and (self._uniform_k(target, n) if uniform is None else uniform):
             # Every node has exactly k neighbours, edges sorted by centre: a reshape.
             hk = h.view(n, self.k, c)
             agg = hk.mean(1) if self.aggr == "mean" else hk.amax(1)

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_finite, check_ndim, check_positive_int
+from .._checks import debug_check_finite, check_ndim, check_positive_int
 from ..errors import InputShapeError
 
 
@@ -99,7 +99,7 @@ class EdgeConvLayer(MessagePassing):
         check_ndim(x, 2, "x", "(num_nodes, features)")
         if self.in_channels is not None and x.size(1) != self.in_channels:
             raise InputShapeError(f"x has {x.size(1)} features, EdgeConvLayer expects {self.in_channels}")
-        check_finite(x, "x")
+        debug_check_finite(x, "x")
         check_edge_index(edge_index, x.size(0))
         return self.propagate(edge_index, x=x, size=(x.size(0), x.size(0)))
 

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torch_geometric.nn.aggr import Aggregation
 from torch_geometric.utils import scatter
 
-from .._checks import batch_vector, check_finite, check_ndim
+from .._checks import batch_vector, debug_check_finite, check_ndim
 from ..errors import EmptyGraphError, InputShapeError
 
 
@@ -78,8 +78,8 @@ class EnergyFlowPool(Aggregation):
         check_ndim(pt, 1, "pt", "(num_nodes,)")
         if pt.numel() != n:
             raise InputShapeError(f"pt has {pt.numel()} entries but x has {n} nodes")
-        check_finite(x, "x")
-        check_finite(pt, "pt")
+        debug_check_finite(x, "x")
+        debug_check_finite(pt, "pt")
         pt = pt.to(x.dtype)
         if bool((pt < 0).any()):
             raise InputShapeError("pt must be non-negative")

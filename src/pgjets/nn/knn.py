@@ -26,7 +26,7 @@ from typing import Literal, Optional
 import torch
 from torch import Tensor
 
-from .._checks import check_finite, check_ndim, check_positive_int, check_sorted
+from .._checks import check_batch, check_finite, check_ndim, check_positive_int
 from ..errors import GraphSizeError, InputShapeError
 
 Backend = Literal["auto", "torch", "torch_cluster"]
@@ -54,7 +54,6 @@ def _graph_sizes(batch: Optional[Tensor], num_nodes: int, device: torch.device) 
         counts = torch.tensor([num_nodes], dtype=torch.long, device=device)
         return batch, counts
     batch = batch.to(torch.long)
-    check_sorted(batch, "batch must be sorted in ascending order (as PyG batches are)")
     counts = torch.bincount(batch, minlength=int(batch.max()) + 1 if num_nodes else 0)
     return batch, counts
 
@@ -430,6 +429,14 @@ def knn_graph(
                 f"batch has {batch.numel()} entries but x has {x.size(0)} nodes"
             )
     check_finite(x, "x")
+    if batch is not None:
+        check_batch(batch)
+    return _knn_graph(x, k, batch, loop, flow, cosine, backend, strict)
+
+
+def _knn_graph(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, flow: str, cosine: bool,
+               backend: Backend, strict: bool) -> Tensor:
+    """:func:`knn_graph` on inputs already checked (by the caller: no value checks here)."""
     num_nodes = x.size(0)
     if num_nodes == 0:
         return torch.empty(2, 0, dtype=torch.long, device=x.device)
