@@ -261,3 +261,13 @@ def test_shared_dense_mask_equals_per_layer_bias(with_bias):
         layers[0](x[:5], batch=batch[:5], dense=True, dense_mask=mask)
     with pytest.raises(ValueError, match="dense_mask"):
         layers[0](x, batch=batch, dense=True, dense_mask=mask, dense_bias=torch.zeros(4, 2, 5, 5))
+
+
+def test_dense_attention_of_zero_nodes_is_an_empty_output():
+    torch.manual_seed(0)
+    att = MultiHeadAttention(8, heads=2)
+    x = torch.zeros(0, 8, requires_grad=True)
+    for kw in ({}, {"batch": torch.zeros(0, dtype=torch.long)}):
+        out = att(x, None, dense=True, **kw)
+        assert out.shape == (0, 8)
+        out.sum().backward()  # defined gradient too

@@ -214,3 +214,13 @@ def test_padded_knn_exact_for_shifted_features():
     src = (idx + ptr)[mask].reshape(-1)
     dst = torch.arange(50).repeat_interleave(4)
     neighbour_distances_match_float64(flat, torch.stack([src, dst]), 4, batch)
+
+
+def test_negative_batch_ids_and_integer_coordinates():
+    x, batch = make_batch([3, 4], 2)
+    with pytest.raises(InputShapeError, match="negative graph ids"):
+        knn_graph(x, 2, batch - 1)
+    with pytest.raises(InputShapeError, match="integer graph ids"):
+        knn_graph(x, 2, batch.float())
+    pos = torch.tensor([[0, 0], [1, 0], [5, 5], [6, 5]])
+    assert knn_graph(pos, 1, backend="torch").tolist() == [[1, 0, 3, 2], [0, 1, 2, 3]]

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax, to_dense_batch
 
-from .._checks import debug_check_finite, is_debug, check_ndim, check_positive_int, check_sorted
+from .._checks import check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int, check_sorted
 from ..errors import InputShapeError
 from .padded import key_padding_mask
 from .positional import local_positions
@@ -264,6 +264,8 @@ class MultiHeadAttention(MessagePassing):
             raise InputShapeError("x must be a tensor or a pair (x_src, x_dst)")
         check_ndim(x_src, 2, "x_src", "(num_nodes, channels)")
         check_ndim(x_dst, 2, "x_dst", "(num_nodes, channels)")
+        check_input_dtype(x_dst, self, "x_dst")
+        check_input_dtype(x_src, self, "x_src")
         if x_src.size(1) != self.in_channels[0]:
             raise InputShapeError(f"x_src has {x_src.size(1)} channels, attention expects {self.in_channels[0]}")
         if x_dst.size(1) != self.in_channels[1]:
@@ -388,6 +390,8 @@ class MultiHeadAttention(MessagePassing):
                batch: Optional[Tensor], ptr: Optional[Tensor], dense_bias: Optional[Tensor],
                dense_mask: Optional[DenseMask] = None) -> Tensor:
         n = x.size(0)
+        if n == 0:  # no nodes, no queries: an empty output (the sparse path gives the same)
+            return self.lin_out(x.new_zeros(0, self.channels))
         b = _batch_from(n, batch, ptr, x.device)
         if is_debug():
             check_sorted(b, "dense=True needs batch sorted in ascending order (as PyG batches are)")
@@ -499,6 +503,8 @@ class MultiHeadAttention(MessagePassing):
         """
         check_ndim(x_q, 3, "x_q", "(batch, queries, channels)")
         check_ndim(x_kv, 3, "x_kv", "(batch, keys, channels)")
+        check_input_dtype(x_kv, self, "x_kv")
+        check_input_dtype(x_q, self, "x_q")
         B, M, _ = x_q.shape
         N = x_kv.size(1)
         H, D = self.heads, self.head_dim

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter
 
-from .._checks import batch_vector, debug_check_finite, check_ndim, check_positive_int
+from .._checks import check_input_dtype, batch_vector, debug_check_finite, check_ndim, check_positive_int
 from ..errors import InputShapeError
 
 _AGGRS = ("mean", "sum", "max")
@@ -64,6 +64,7 @@ class DeepSetsLayer(MessagePassing):
     def forward(self, x: Tensor, batch: Optional[Tensor] = None, edge_index: Optional[Tensor] = None) -> Tensor:
         """Apply the layer; see the class docstring."""
         check_ndim(x, 2, "x", "(num_nodes, features)")
+        check_input_dtype(x, self, "x")
         if x.size(1) != self.in_channels:
             raise InputShapeError(f"x has {x.size(1)} features, the layer expects {self.in_channels}")
         debug_check_finite(x, "x")

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import debug_check_finite, is_debug, check_ndim, check_positive_int
+from .._checks import check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int
 from ..errors import InputShapeError
 from .knn import _block_distances, _knn_graph, _unit_rows, knn_graph
 
@@ -180,6 +180,7 @@ class DynamicEdgeConv(MessagePassing):
             isolated node gets only the shortcut term.
         """
         check_ndim(x, 2, "x", "(num_nodes, features)")
+        check_input_dtype(x, self, "x")
         if x.size(1) != self.in_channels:
             raise InputShapeError(f"x has {x.size(1)} features, DynamicEdgeConv expects {self.in_channels}")
         debug_check_finite(x, "x")
@@ -259,6 +260,7 @@ class DynamicEdgeConv(MessagePassing):
             - **output:** :math:`(B, N, \text{channels}[-1])`
         """
         check_ndim(x, 3, "x", "(batch, particles, features)")
+        check_input_dtype(x, self, "x")
         if x.size(2) != self.in_channels:
             raise InputShapeError(f"x has {x.size(2)} features, DynamicEdgeConv expects {self.in_channels}")
         B, N, _ = x.shape

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from torch_geometric.nn import MessagePassing
 
-from .._checks import debug_check_finite, check_ndim, check_positive_int
+from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int
 from ..errors import InputShapeError
 
 
@@ -97,6 +97,7 @@ class EdgeConvLayer(MessagePassing):
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         check_ndim(x, 2, "x", "(num_nodes, features)")
+        check_input_dtype(x, self, "x")
         if self.in_channels is not None and x.size(1) != self.in_channels:
             raise InputShapeError(f"x has {x.size(1)} features, EdgeConvLayer expects {self.in_channels}")
         debug_check_finite(x, "x")

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import debug_check_finite, check_ndim, check_nonempty, check_positive_int
+from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_nonempty, check_positive_int
 from ..errors import InputShapeError
 from .edge_conv import check_edge_index
 
@@ -199,6 +199,7 @@ class GridConv(MessagePassing):
                 as one ``conv2d`` (same result).  ``None`` always uses message passing.
         """
         check_ndim(x, 2, "x", "(num_nodes, channels)")
+        check_input_dtype(x, self, "x")
         if x.size(1) != self.in_channels:
             raise InputShapeError(f"x has {x.size(1)} channels, GridConv expects {self.in_channels}")
         check_nonempty(x.size(0), "grid graph")

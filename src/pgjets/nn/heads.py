@@ -19,7 +19,7 @@ from typing import Callable, Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
-from .._checks import debug_check_finite, check_ndim, check_nonempty, check_positive_int, check_size
+from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_nonempty, check_positive_int, check_size
 from ..errors import InputShapeError
 
 _ACTS: dict[str, Callable[[], nn.Module]] = {
@@ -116,6 +116,7 @@ class NodeHead(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Score every node."""
         _check_x(x, self.in_channels, "NodeHead")
+        check_input_dtype(x, self, "x")
         return self.net(x)
 
     def __repr__(self) -> str:
@@ -165,6 +166,7 @@ class EdgeHead(nn.Module):
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Optional[Tensor] = None) -> Tensor:
         """Score every edge of ``edge_index``."""
         _check_x(x, self.in_channels, "EdgeHead")
+        check_input_dtype(x, self, "x")
         check_ndim(edge_index, 2, "edge_index", "(2, num_edges)")
         check_size(edge_index, 0, 2, "edge_index")
         if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= x.size(0)):
@@ -244,6 +246,7 @@ class GraphHead(nn.Module):
                 num_graphs: Optional[int] = None) -> Tensor:
         """Pool every graph and apply the MLP."""
         check_ndim(x, 2, "x", "(num_nodes, features)")
+        check_input_dtype(x, self, "x")
         check_nonempty(x.size(0), "batch of graphs")
         debug_check_finite(x, "x")
         if batch is None:

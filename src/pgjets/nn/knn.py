@@ -428,6 +428,8 @@ def knn_graph(
             raise InputShapeError(
                 f"batch has {batch.numel()} entries but x has {x.size(0)} nodes"
             )
+    if not x.is_floating_point():  # integer coordinates: distances in the default float dtype
+        x = x.to(torch.get_default_dtype())
     check_finite(x, "x")
     if batch is not None:
         check_batch(batch)

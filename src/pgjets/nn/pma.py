@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.aggr import Aggregation
 
-from .._checks import debug_check_finite, is_debug, check_ndim, check_positive_int
+from .._checks import check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int
 from ..errors import InputShapeError
 from .attention import MultiHeadAttention
 
@@ -76,6 +76,7 @@ class _GraphPool(Aggregation):
     def __call__(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                  dim_size: Optional[int] = None, dim: int = -2, **kwargs: Any) -> Tensor:
         _check_x(x, self.channels)
+        check_input_dtype(x, self, "x")
         _graph_index(x, index, ptr, dim_size)
         return super().__call__(x, index, ptr, dim_size, dim, **kwargs)
 
@@ -134,6 +135,7 @@ class PMAPool(_GraphPool):
                 dim_size: Optional[int] = None, dim: int = -2) -> Tensor:
         """Pool each graph into ``num_seeds`` vectors; see the class docstring."""
         _check_x(x, self.channels)
+        check_input_dtype(x, self, "x")
         batch, b = _graph_index(x, index, ptr, dim_size)
         seeds = self.seeds.repeat(b, 1)  # (B*S, C), seed s of graph g at row g*S + s
         h = self.norm1(seeds + self.attn((x, seeds), _node_to_seed_edges(batch, self.num_seeds)))
@@ -154,6 +156,7 @@ class PMAPool(_GraphPool):
             - **output:** :math:`(B, S \cdot C)` if ``flatten`` else :math:`(B, S, C)`
         """
         check_ndim(x, 3, "x", "(batch, particles, channels)")
+        check_input_dtype(x, self, "x")
         b = x.size(0)
         seeds = self.seeds.unsqueeze(0).expand(b, -1, -1)
         h = self.norm1(seeds + self.attn.attend_padded(seeds, x, mask))
@@ -208,6 +211,7 @@ class ClassAttentionPool(_GraphPool):
                 dim_size: Optional[int] = None, dim: int = -2) -> Tensor:
         """Pool each graph into its class token; see the class docstring."""
         _check_x(x, self.channels)
+        check_input_dtype(x, self, "x")
         batch, b = _graph_index(x, index, ptr, dim_size)
         n = x.size(0)
         graphs = torch.arange(b, device=x.device)
@@ -234,6 +238,7 @@ class ClassAttentionPool(_GraphPool):
             - **output:** :math:`(B, C)`
         """
         check_ndim(x, 3, "x", "(batch, particles, channels)")
+        check_input_dtype(x, self, "x")
         b = x.size(0)
         cls = self.cls.unsqueeze(0).expand(b, -1, -1)  # (B, 1, C)
         key_mask = torch.cat([mask, mask.new_ones(b, 1)], dim=1)

@@ -21,7 +21,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from .._checks import debug_check_finite, check_ndim, check_positive_int
+from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int
 from ..errors import InputShapeError
 
 
@@ -123,6 +123,7 @@ class SinusoidalPositionalEncoding(nn.Module):
     def forward(self, x: Tensor, batch: Optional[Tensor] = None, position: Optional[Tensor] = None) -> Tensor:
         """Return ``x`` plus the encoding of each node's position."""
         check_ndim(x, 2, "x", "(num_nodes, channels)")
+        check_input_dtype(x, self, "x")
         if x.size(1) != self.channels:
             raise InputShapeError(f"x has {x.size(1)} channels, the encoding has {self.channels}")
         debug_check_finite(x, "x")

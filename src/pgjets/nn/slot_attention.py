@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter, softmax
 
-from .._checks import debug_check_finite, check_ndim, check_positive_int, check_sorted
+from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int, check_sorted
 from ..errors import InputShapeError
 
 
@@ -189,6 +189,7 @@ class SlotAttention(MessagePassing):
             generator: Random generator for the learned initialisation.
         """
         check_ndim(x, 2, "x", "(num_nodes, in_channels)")
+        check_input_dtype(x, self, "x")
         if x.size(1) != self.in_channels:
             raise InputShapeError(f"x must have {self.in_channels} features, got shape {tuple(x.shape)}")
         debug_check_finite(x, "x")
