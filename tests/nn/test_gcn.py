@@ -58,7 +58,7 @@ def test_matches_dense_formula_on_batched_graphs(out_channels):
     assert (layer(x[perm], inv[ei]) - layer(x, ei)[perm]).abs().max() < 1e-5
 
 
-def test_edge_index_checks_and_empty_graph():
+def test_edge_index_checks_and_empty_graph(debug):
     layer = GCNLayer(3, 4)
     with pytest.raises(InputShapeError, match="node"):
         layer(torch.randn(2, 3), torch.tensor([[0], [2]]))
