@@ -92,3 +92,13 @@ def jet_folder(tmp_path):
 def make_jet_folder():
     """``make_jet_folder(folder, n_jets=40, seed=0, nan=False)``: write a small dataset folder."""
     return write_jet_folder
+
+
+@pytest.fixture()
+def debug():
+    """Per-layer value checks on (``pgjets.set_debug(True)``) for the test, off afterwards."""
+    from pgjets import set_debug
+
+    set_debug(True)
+    yield
+    set_debug(False)

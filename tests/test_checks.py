@@ -28,3 +28,25 @@ def test_check_sorted():
         check_sorted(torch.tensor(ok, dtype=torch.long), "unused")
     with pytest.raises(InputShapeError, match="the message"):
         check_sorted(torch.tensor([0, 2, 1]), "the message")
+
+
+@pytest.mark.parametrize("make", ["linear_layers", "attention", "edge_conv", "transformer"])
+def test_one_input_dtype_policy_for_every_layer(make):
+    # CONTRIBUTING.md "Input dtypes": layers compute in their parameters' dtype and never cast
+    from pgjets.errors import InputDtypeError
+    from pgjets.nn import DeepSetsLayer, DynamicEdgeConv, MultiHeadAttention
+    from pgjets.nn.transformer import TransformerBlock
+
+    torch.manual_seed(0)
+    layer = {"linear_layers": lambda: DeepSetsLayer(4, 8), "attention": lambda: MultiHeadAttention(4, heads=2),
+             "edge_conv": lambda: DynamicEdgeConv(4, (8,), k=2),
+             "transformer": lambda: TransformerBlock(4, 2)}[make]()
+    call = {"attention": lambda m, x: m(x, None, dense=True), "transformer": lambda m, x: m(x, dense=True)}.get(
+        make, lambda m, x: m(x))
+    x = torch.randn(6, 4)
+    call(layer, x)
+    with pytest.raises(InputDtypeError, match="float64 but .* computes in torch.float32"):
+        call(layer, x.double())
+    with pytest.raises(InputDtypeError, match="floating-point"):
+        call(layer, x.long())
+    call(layer.double(), x.double())  # a float64 model takes float64 inputs

@@ -6,6 +6,7 @@ symmetry checks in :mod:`pgjets.symmetry`.
 """
 
 from . import errors
+from ._checks import is_debug, set_debug
 
 __version__ = "0.1.0"
-__all__ = ["errors", "__version__"]
+__all__ = ["errors", "is_debug", "set_debug", "__version__"]

@@ -16,10 +16,34 @@ from torch import Tensor
 
 from .errors import (
     EmptyGraphError,
+    InputDtypeError,
     InputShapeError,
     MissingExtraError,
     NonFiniteError,
 )
+
+
+#: Per-layer validation inside ``forward`` (value checks that sync with the device); off by default.
+_DEBUG = False
+
+
+def set_debug(enabled: bool = True) -> None:
+    """Turn the per-layer input checks on or off (``pgjets.set_debug``).
+
+    Off (the default), layers check only shapes and types, which cost no host-device
+    synchronisation: value checks (NaN/inf, index ranges, sortedness) run once at the
+    boundaries -- graph builders, datasets, :func:`pgjets.nn.knn_graph`, the Trainer's
+    loss check.  On, every layer also checks the values it receives,
+    which names the first layer that sees a NaN, at the price of a sync per check (and
+    graph breaks under ``torch.compile``).
+    """
+    global _DEBUG
+    _DEBUG = bool(enabled)
+
+
+def is_debug() -> bool:
+    """Whether :func:`set_debug` turned the per-layer checks on."""
+    return _DEBUG
 
 
 def as_tensor(value: Any, name: str, dtype: Optional[torch.dtype] = None) -> Tensor:
@@ -37,6 +61,15 @@ def as_tensor(value: Any, name: str, dtype: Optional[torch.dtype] = None) -> Ten
     return t
 
 
+def as_float_tensor(value: Any, name: str) -> Tensor:
+    """:func:`as_tensor` in ``torch.get_default_dtype()`` (integers, bools and other float
+    widths cast): the dtype policy of the graph builders (CONTRIBUTING.md, "Input dtypes")."""
+    t = as_tensor(value, name)
+    if t.is_complex():
+        raise InputDtypeError(f"{name} must be real, got {t.dtype}")
+    return t if t.dtype == torch.get_default_dtype() else t.to(torch.get_default_dtype())
+
+
 def check_ndim(x: Tensor, ndims: int | Sequence[int], name: str, layout: str = "") -> None:
     """Raise :class:`InputShapeError` unless ``x.dim()`` is one of ``ndims``."""
     allowed = (ndims,) if isinstance(ndims, int) else tuple(ndims)
@@ -44,6 +77,23 @@ def check_ndim(x: Tensor, ndims: int | Sequence[int], name: str, layout: str = "
         want = " or ".join(f"{d}-D" for d in allowed)
         extra = f" {layout}" if layout else ""
         raise InputShapeError(f"{name} must be {want}{extra}, got shape {tuple(x.shape)}")
+
+
+def check_input_dtype(x: Tensor, module: torch.nn.Module, name: str = "x") -> None:
+    """The input dtype policy of every layer (CONTRIBUTING.md, "Input dtypes").
+
+    Layers compute in the dtype of their parameters and never cast: a non-floating input, or
+    a floating one of another dtype than the parameters (outside autocast), raises
+    :class:`InputDtypeError`.  The boundaries (graph builders, datasets) cast to
+    ``torch.get_default_dtype()``.  Metadata only: no host-device synchronisation.
+    """
+    if not x.is_floating_point():
+        raise InputDtypeError(f"{name} must be a floating-point tensor, got {x.dtype} "
+                              f"({type(module).__name__}); cast it, e.g. {name}.float()")
+    param = next(module.parameters(), None)
+    if param is not None and x.dtype != param.dtype and not torch.is_autocast_enabled(x.device.type):
+        raise InputDtypeError(f"{name} is {x.dtype} but {type(module).__name__} computes in {param.dtype}: "
+                              f"cast the input ({name}.to({param.dtype})) or the model (model.to({x.dtype}))")
 
 
 def check_size(x: Tensor, dim: int, size: int, name: str) -> None:
@@ -65,10 +115,25 @@ def check_finite(x: Tensor, name: str) -> None:
         raise NonFiniteError(f"{name} holds {n_nan} NaN and {n_inf} infinite values")
 
 
+def debug_check_finite(x: Tensor, name: str) -> None:
+    """:func:`check_finite` inside a layer's ``forward``: only in debug mode (:func:`set_debug`)."""
+    if _DEBUG:
+        check_finite(x, name)
+
+
 def check_sorted(batch: Tensor, message: str) -> None:
     """Raise :class:`InputShapeError` with ``message`` unless ``batch`` is sorted ascending."""
     if batch.numel() > 1 and bool((batch[1:] < batch[:-1]).any()):
         raise InputShapeError(message)
+
+
+def check_batch(batch: Tensor, name: str = "batch") -> None:
+    """Raise :class:`InputShapeError` unless ``batch`` holds graph ids >= 0 in ascending order."""
+    if batch.is_floating_point() or batch.dtype == torch.bool:
+        raise InputShapeError(f"{name} must hold integer graph ids, got dtype {batch.dtype}")
+    if batch.numel() and int(batch.min()) < 0:
+        raise InputShapeError(f"{name} holds negative graph ids (smallest {int(batch.min())}); graph ids start at 0")
+    check_sorted(batch, f"{name} must be sorted in ascending order (as PyG batches are)")
 
 
 def check_nonempty(num_nodes: int, name: str = "graph") -> None:

@@ -18,6 +18,10 @@ class InputShapeError(PgjetsError, ValueError):
     """A tensor or array has the wrong number of dimensions or sizes."""
 
 
+class InputDtypeError(InputShapeError, TypeError):
+    """A tensor has the wrong dtype (e.g. float64 into a float32 layer, integers as features)."""
+
+
 class NonFiniteError(PgjetsError, ValueError):
     """An input holds NaN or infinite values."""
 

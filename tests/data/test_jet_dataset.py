@@ -180,3 +180,18 @@ def test_real_generated_dataset(tmp_path):
     assert sorted(labels.tolist()) == [0] * 12 + [1] * 12
     for b in batches:
         assert torch.isfinite(b.x).all() and (b.pos.abs() < 4).all()
+
+
+def test_all_zero_image_is_named_with_its_row_in_the_file(tmp_path):
+    path = tmp_path / "img.h5"
+    images = np.random.default_rng(1).random((7, 1, 4, 4)).astype(np.float32)
+    images[5] = 0.0
+    with h5py.File(path, "w") as f:
+        f["images"] = images
+        f["labels"] = np.zeros(7, dtype=np.int64)
+    ds = JetDataset(path, representation="image", chunk_size=4)
+    assert ds[4].x.shape[0] == 16
+    with pytest.raises(EmptyGraphError, match=r"img\.h5: image 5 is all zero"):
+        ds[5]
+    with pytest.raises(EmptyGraphError, match="image 5"):
+        list(ds.batches(3))

@@ -173,3 +173,16 @@ def test_property_batch_equals_loop(counts, k, seed):
         ref = cloud_to_graph(x[ptr[i]:ptr[i + 1]], pos[ptr[i]:ptr[i + 1]], k, pt=pt[ptr[i]:ptr[i + 1]])
         assert torch.equal(d.edge_index, ref.edge_index)
         assert d.edge_index.size(1) == counts[i] * min(k, counts[i] - 1)
+
+
+def test_integer_and_float64_coordinates_are_cast_to_the_default_dtype():
+    # dtype policy (CONTRIBUTING.md, "Input dtypes"): builders cast, layers never do
+    g = torch.Generator().manual_seed(3)
+    pos = torch.randint(-5, 5, (9, 2), generator=g)
+    feats = torch.randint(0, 3, (9, 4), generator=g)
+    data = cloud_to_graph(feats, pos, k=3, pt=torch.arange(1, 10), p4=torch.ones(9, 4, dtype=torch.float64))
+    assert data.x.dtype == data.pos.dtype == data.pt.dtype == data.p4.dtype == torch.get_default_dtype()
+    ref = cloud_to_graph(feats.float(), pos.float(), k=3)
+    assert torch.equal(data.edge_index, ref.edge_index)
+    batch = clouds_to_batch(feats.numpy(), pos.double(), [4, 5], k=2)
+    assert batch.pos.dtype == torch.get_default_dtype()

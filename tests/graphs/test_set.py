@@ -76,3 +76,11 @@ def test_cuda_fully_connected():
     assert d.edge_index.device.type == "cuda" and d.edge_index.size(1) == 12
     s = set_to_graph(torch.rand(3, 2, device="cuda"))
     assert s.edge_index.device.type == "cuda"
+
+
+def test_fully_connected_edge_index_rejects_negative_counts():
+    assert fully_connected_edge_index(torch.tensor([2, 0, 1])).tolist() == [[1, 0], [0, 1]]
+    with pytest.raises(InputShapeError, match="graph 1 has -1"):
+        fully_connected_edge_index(torch.tensor([2, -1, 3]))
+    with pytest.raises(InputShapeError, match="whole numbers"):
+        fully_connected_edge_index(torch.tensor([2.5]))

@@ -51,10 +51,42 @@ def test_no_graph_breaks(name, batch_of, small_model):
     assert expl.graph_count == 1
 
 
-def test_explain_sees_the_breaks_of_the_reference_path(batch_of, small_model):
-    # the check above can fail: forward(batch) syncs with the host (validation, batch.max() + 1)
-    expl = torch._dynamo.explain(small_model("pfn"))(batch_of([9, 3, 14, 6]))
-    assert expl.graph_break_count > 0
+def graph_path_breaks(model, batch):
+    expl = torch._dynamo.explain(model)(batch)
+    return expl.graph_break_count, [(str(r.reason).splitlines()[0], r.user_stack[-1].filename.rsplit("/", 1)[-1])
+                                    for r in expl.break_reasons if r.user_stack]
+
+
+def test_graph_path_training_pfn_has_no_graph_breaks(batch_of, small_model):
+    # no host-device synchronisation in a training forward of the graph (PyG Batch) path
+    count, reasons = graph_path_breaks(small_model("pfn").train(), batch_of([9, 3, 14, 6]))
+    assert count == 0, reasons
+
+
+def test_graph_path_training_part_has_no_graph_breaks(batch_of, small_model):
+    model = small_model("part").train()
+    # one scalar per forward is read back: the largest jet (the padded size); without
+    # capture_scalar_outputs that read is the one break
+    count, reasons = graph_path_breaks(model, batch_of([9, 3, 14, 6]))
+    assert count > 0 and reasons == [(reasons[0][0], "attention.py")], reasons  # one place
+    torch._dynamo.reset()
+    with torch._dynamo.config.patch(capture_scalar_outputs=True):
+        count, reasons = graph_path_breaks(model, batch_of([9, 3, 14, 6]))
+    assert count == 0, reasons
+
+
+def test_graph_path_particlenet_breaks_only_in_its_knn(batch_of, small_model, monkeypatch):
+    import pgjets.nn.knn as knn_module
+
+    monkeypatch.setattr(knn_module, "torch_cluster_available", lambda: False)  # torch-cluster: not traceable
+    count, reasons = graph_path_breaks(small_model("particlenet").train(), batch_of([9, 3, 14, 6]))
+    assert count > 0
+    assert {file for _, file in reasons} == {"knn.py"}, reasons  # named in docs/deployment.md
+
+
+def test_debug_mode_turns_the_per_layer_checks_back_on(batch_of, small_model, debug):
+    count, reasons = graph_path_breaks(small_model("pfn").train(), batch_of([9, 3, 14, 6]))
+    assert count > 0 and any(file == "_checks.py" for _, file in reasons)
 
 
 @pytest.mark.parametrize("name", ["particlenet", "pfn"])

@@ -136,7 +136,7 @@ def test_permutation_equivariance():
     assert (out_d - m2(x, batch=batch, dense=True)[perm]).abs().max() < 1e-5
 
 
-def test_cross_attention_shapes_and_reference():
+def test_cross_attention_shapes_and_reference(debug):
     torch.manual_seed(7)
     x_src, x_dst = torch.randn(5, 8), torch.randn(3, 12)
     ei = torch.tensor([[0, 1, 2, 3, 4, 4, 0], [0, 0, 1, 1, 1, 2, 2]])
@@ -186,7 +186,7 @@ def test_edge_mask_equals_removing_edges_and_bias_matters():
     assert (m(x, ei, edge_attr=ea, attn_bias=torch.randn(ei.size(1), 4)) - base).abs().max() > 1e-4
 
 
-def test_bad_input():
+def test_bad_input(debug):
     x, batch = setup()
     ei = full_edges(batch)
     m = MultiHeadAttention(16, heads=4)
@@ -261,3 +261,13 @@ def test_shared_dense_mask_equals_per_layer_bias(with_bias):
         layers[0](x[:5], batch=batch[:5], dense=True, dense_mask=mask)
     with pytest.raises(ValueError, match="dense_mask"):
         layers[0](x, batch=batch, dense=True, dense_mask=mask, dense_bias=torch.zeros(4, 2, 5, 5))
+
+
+def test_dense_attention_of_zero_nodes_is_an_empty_output():
+    torch.manual_seed(0)
+    att = MultiHeadAttention(8, heads=2)
+    x = torch.zeros(0, 8, requires_grad=True)
+    for kw in ({}, {"batch": torch.zeros(0, dtype=torch.long)}):
+        out = att(x, None, dense=True, **kw)
+        assert out.shape == (0, 8)
+        out.sum().backward()  # defined gradient too

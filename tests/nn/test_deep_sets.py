@@ -50,7 +50,7 @@ def test_edge_index_pools_over_neighbours():
     torch.testing.assert_close(out[2], layer.lam(x[2]))  # no neighbours -> zero context
 
 
-def test_bad_input():
+def test_bad_input(debug):
     x, batch = setup()
     layer = DeepSetsLayer(3, 5)
     with pytest.raises(ValueError, match="aggr"):

@@ -30,7 +30,7 @@ def test_values_and_invariance(aggr):
     assert padded.shape == (3, 3) and bool((padded[2] == 0).all())
 
 
-def test_bad_input():
+def test_bad_input(debug):
     x, batch = setup()
     with pytest.raises(ValueError, match="aggr"):
         DeepSetsPool("median")

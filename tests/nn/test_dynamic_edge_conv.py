@@ -66,7 +66,7 @@ def test_trains_and_gradients_flow():
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in conv.parameters())
 
 
-def test_bad_input():
+def test_bad_input(debug):
     conv = DynamicEdgeConv(5, (8,), k=3)
     with pytest.raises(InputShapeError, match="2-D"):
         conv(torch.randn(5))
@@ -108,7 +108,7 @@ def test_matches_explicit_formula(aggr):
         torch.testing.assert_close(out[i], ref, atol=1e-5, rtol=1e-5)
 
 
-def test_tiny_graphs_pos_checks_and_empty():
+def test_tiny_graphs_pos_checks_and_empty(debug):
     conv = DynamicEdgeConv(5, (4,), k=16)
     x, pos, batch = jets([1, 2, 5])
     out = conv(x, pos, batch)  # training mode, fewer than k+1 nodes everywhere

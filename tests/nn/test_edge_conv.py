@@ -36,7 +36,7 @@ def test_needs_sizes_without_nn():
         EdgeConvLayer(in_channels=2, out_channels=2, aggr="sum")
 
 
-def test_custom_nn_equivariance_within_graphs_and_checks():
+def test_custom_nn_equivariance_within_graphs_and_checks(debug):
     from pgjets.errors import InputShapeError, NonFiniteError
 
     torch.manual_seed(2)

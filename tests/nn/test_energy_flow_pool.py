@@ -55,7 +55,7 @@ def test_dim_size_and_permutation_invariance():
     assert raw.shape == (3, 3) and bool((raw[2] == 0).all())
 
 
-def test_bad_input():
+def test_bad_input(debug):
     x, pt, batch = setup()
     pool = EnergyFlowPool()
     zero = pt.clone()

@@ -30,7 +30,7 @@ def test_equivariance():
     torch.testing.assert_close(layer(x[perm], inv[ei]), layer(x, ei)[perm], atol=1e-6, rtol=1e-6)
 
 
-def test_bad_input():
+def test_bad_input(debug):
     layer = GCNLayer(3, 4)
     with pytest.raises(InputShapeError):
         layer(torch.randn(4, 2), torch.zeros(2, 0, dtype=torch.long))
@@ -58,7 +58,7 @@ def test_matches_dense_formula_on_batched_graphs(out_channels):
     assert (layer(x[perm], inv[ei]) - layer(x, ei)[perm]).abs().max() < 1e-5
 
 
-def test_edge_index_checks_and_empty_graph():
+def test_edge_index_checks_and_empty_graph(debug):
     layer = GCNLayer(3, 4)
     with pytest.raises(InputShapeError, match="node"):
         layer(torch.randn(2, 3), torch.tensor([[0], [2]]))

@@ -85,7 +85,7 @@ def test_gradients_and_4_connectivity_matches_cross_kernel():
     assert gconv.weight.grad[[0, 2, 6, 8]].abs().sum() == 0
 
 
-def test_bad_input():
+def test_bad_input(debug):
     layer = GridConv(2, 3)
     ei = torch.tensor([[1], [0]])
     ea = torch.tensor([[0.0, 1.0]])

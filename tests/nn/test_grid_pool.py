@@ -76,7 +76,7 @@ def test_grid_edges_4_and_8():
     assert (ei8 != 4).all()
 
 
-def test_bad_input():
+def test_bad_input(debug):
     pool = GridPool()
     with pytest.raises(InputShapeError):
         pool(torch.randn(4), torch.zeros(4, 2))

@@ -63,7 +63,7 @@ def test_mlp_options_and_bad_arguments():
         mlp([4, 0, 3])
 
 
-def test_node_head_is_equivariant_and_checks_input():
+def test_node_head_is_equivariant_and_checks_input(debug):
     torch.manual_seed(0)
     head = NodeHead(3, 2, hidden=(8, 8))
     x = torch.randn(9, 3)

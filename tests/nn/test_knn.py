@@ -155,3 +155,72 @@ def test_bucketed_fast_path_equals_padded_reference(dim, loop, cosine, monkeypat
             a[dst, src] = True
             b[ref_dst, ref_src] = True
             assert torch.equal(a, b)
+
+
+def neighbour_distances_match_float64(x: torch.Tensor, ei: torch.Tensor, k: int, batch: torch.Tensor) -> None:
+    """Per node, the sorted float64 distances of the returned neighbours equal the brute force's."""
+    xd = x.double()
+    full = ((xd[:, None] - xd[None]) ** 2).sum(-1)  # direct differences: exact in float64
+    full = full.masked_fill(batch[:, None] != batch[None], float("inf")).fill_diagonal_(float("inf"))
+    ref = [row[torch.isfinite(row)].sort()[0][:k] for row in full]
+    dist = ((xd[ei[0]] - xd[ei[1]]) ** 2).sum(-1)
+    for i in range(x.size(0)):
+        got = torch.sort(dist[ei[1] == i])[0]
+        assert got.numel() == ref[i].numel()
+        # same float32 inputs, distances in float64: equal up to float64 rounding (ties either way)
+        torch.testing.assert_close(got, ref[i], rtol=1e-12, atol=0.0, msg=lambda m: f"node {i}: {m}")
+
+
+SHIFTED = [(0.0, 1.0)] + [(s, r * s) for s in (1.0, 30.0, 1e4) for r in (1.0, 1e-2, 1e-4)] + [(1e4, 1.0)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dim", [2, 3, 5, 16, 64])
+def test_exact_for_shifted_and_scaled_coordinates(backend, dim):
+    # features far from zero (ReLU / BatchNorm outputs): |a|^2 + |b|^2 - 2ab cancels in float32
+    g = torch.Generator().manual_seed(dim)
+    sizes = [40, 7, 1, 25]
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    for shift, spread in SHIFTED:
+        x = torch.rand(batch.numel(), dim, generator=g) * spread + shift
+        ei = knn_graph(x, 4, batch, backend=backend)
+        neighbour_distances_match_float64(x, ei, 4, batch)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_issue_example_and_clustered_points_are_exact(backend):
+    torch.manual_seed(0)
+    x = torch.rand(64, 16) * 0.1 + 30
+    one = torch.zeros(64, dtype=torch.long)
+    neighbour_distances_match_float64(x, knn_graph(x, 4, backend=backend), 4, one)
+    # two tight clusters far apart in one graph: centring cannot remove the offset,
+    # the error-bound check sends the nodes to the exact search
+    x = torch.rand(60, 16) + torch.tensor([0.0, 1e4]).repeat(30).view(60, 1)
+    neighbour_distances_match_float64(x, knn_graph(x, 4, backend=backend), 4, torch.zeros(60, dtype=torch.long))
+
+
+def test_padded_knn_exact_for_shifted_features():
+    from pgjets.nn.dynamic_edge_conv import padded_knn
+
+    torch.manual_seed(1)
+    x = torch.rand(2, 30, 16) * 0.1 + 30
+    mask = torch.ones(2, 30, dtype=torch.bool)
+    mask[1, 20:] = False
+    idx, valid = padded_knn(x, mask, 4)
+    assert bool(valid[mask].all())
+    flat = x[mask]
+    batch = torch.tensor([0] * 30 + [1] * 20)
+    ptr = torch.tensor([0, 30]).view(2, 1, 1).expand(2, 30, 4)
+    src = (idx + ptr)[mask].reshape(-1)
+    dst = torch.arange(50).repeat_interleave(4)
+    neighbour_distances_match_float64(flat, torch.stack([src, dst]), 4, batch)
+
+
+def test_negative_batch_ids_and_integer_coordinates():
+    x, batch = make_batch([3, 4], 2)
+    with pytest.raises(InputShapeError, match="negative graph ids"):
+        knn_graph(x, 2, batch - 1)
+    with pytest.raises(InputShapeError, match="integer graph ids"):
+        knn_graph(x, 2, batch.float())
+    pos = torch.tensor([[0, 0], [1, 0], [5, 5], [6, 5]])
+    assert knn_graph(pos, 1, backend="torch").tolist() == [[1, 0, 3, 2], [0, 1, 2, 3]]

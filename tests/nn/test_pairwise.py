@@ -48,7 +48,7 @@ def test_symmetric_in_the_pair():
     torch.testing.assert_close(d, d.transpose(0, 1))
 
 
-def test_bad_input():
+def test_bad_input(debug):
     with pytest.raises(InputShapeError):
         pairwise_features(torch.zeros(3, 3), torch.zeros(2, 1, dtype=torch.long))
     with pytest.raises(NonFiniteError):

@@ -63,7 +63,7 @@ def test_gradients_reach_parameters():
     assert pool.cls.grad is not None and pool.cls.grad.abs().sum() > 0
 
 
-def test_bad_input():
+def test_bad_input(debug):
     pma, cap = pools()
     x, batch = setup()
     with pytest.raises(ValueError, match="divisible"):

@@ -47,7 +47,7 @@ def test_breaks_permutation_invariance_on_purpose():
     assert (pe(x[perm]) - pe(x)[perm]).abs().max() > 1e-2
 
 
-def test_bad_input():
+def test_bad_input(debug):
     pe = SinusoidalPositionalEncoding(8, max_len=4)
     with pytest.raises(InputShapeError, match="max_len"):
         pe(torch.zeros(5, 8))

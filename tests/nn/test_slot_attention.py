@@ -84,7 +84,7 @@ def test_gradients_and_train_mode():
     assert layer.slots_mu.grad is not None and layer.lin_q.weight.grad is not None
 
 
-def test_bad_input():
+def test_bad_input(debug):
     layer, x, batch, slots, slot_batch = _setup()
     with pytest.raises(InputShapeError):
         layer(x[:, :3], batch)

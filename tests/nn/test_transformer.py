@@ -50,7 +50,7 @@ def test_pairwise_bias_passes_through():
     assert (plain(x, ei, attn_bias=bias) - plain(x, ei)).abs().max() > 1e-4
 
 
-def test_bad_input():
+def test_bad_input(debug):
     x, batch, ei = setup()
     with pytest.raises(ValueError, match="divisible"):
         TransformerBlock(15, heads=4)

@@ -39,7 +39,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .._checks import check_positive_int
-from ..errors import DataFileError, DataFileNotFoundError
+from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError
 from .features import constituent_features, feature_names
 from .table import JetTable
 
@@ -84,9 +84,11 @@ class _Features:
 class _Images:
     """A chunk of ready-made jet images (from a jet-image file)."""
 
-    def __init__(self, images: Tensor, labels: Tensor) -> None:
+    def __init__(self, images: Tensor, labels: Tensor, source: str = "the jet-image file", offset: int = 0) -> None:
         self.images = images
         self.label = labels
+        self.source = source  # file the rows come from, and the row of the first (for messages)
+        self.offset = offset
 
     def __len__(self) -> int:
         return int(self.label.numel())
@@ -274,7 +276,7 @@ class JetDataset(Dataset):
         else:
             data = read_rows(path, a, b, self.format)
         if isinstance(data, tuple):
-            chunk: Any = _Images(*data)
+            chunk: Any = _Images(*data, source=str(path), offset=a or 0)
         else:
             chunk = _Features(data, self.feature_set)
         if len(chunk) != int(self._starts[i + 1] - self._starts[i]):
@@ -307,6 +309,10 @@ class JetDataset(Dataset):
 
         if isinstance(chunk, _Images):
             images, y = chunk.images[index], chunk.label[index]
+            blank = (images.reshape(images.size(0), -1) == 0).all(1)
+            if bool(blank.any()):
+                row = chunk.offset + int(index[int(torch.nonzero(blank)[0])])
+                raise EmptyGraphError(f"{chunk.source}: image {row} is all zero (no pixel to make a node of)")
         else:
             from .jet_image import jet_image
 

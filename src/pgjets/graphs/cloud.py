@@ -27,7 +27,7 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import BaseTransform
 
-from .._checks import as_tensor, check_finite, check_ndim, check_nonempty, check_positive_int
+from .._checks import as_float_tensor, check_finite, check_ndim, check_nonempty, check_positive_int
 from ..errors import EmptyGraphError, InputShapeError
 from ..nn.knn import knn_graph
 
@@ -142,7 +142,7 @@ def _check_cloud(features: Tensor, coords: Tensor) -> None:
 
 
 def _per_node(value: Any, name: str, num: int, width: Optional[int]) -> Tensor:
-    t = as_tensor(value, name)
+    t = as_float_tensor(value, name)
     if width is None:
         t = t.reshape(-1)
         if t.numel() != num:
@@ -196,8 +196,8 @@ def cloud_to_graph(
         - **output:** ``Data(x=(N, F), pos=(N, D), edge_index=(2, E))`` with
           :math:`E = N \min(k, N-1)`
     """
-    x = as_tensor(features, "features")
-    pos = as_tensor(coords, "coords")
+    x = as_float_tensor(features, "features")
+    pos = as_float_tensor(coords, "coords")
     _check_cloud(x, pos)
     check_nonempty(x.size(0), "particle cloud")
     k = check_positive_int(k, "k")
@@ -245,8 +245,8 @@ def clouds_to_batch(
         - **output:** ``Batch`` with ``x`` :math:`(P, F)`, ``pos`` :math:`(P, D)`,
           ``edge_index`` :math:`(2, E)`, ``batch`` :math:`(P,)`, ``ptr`` :math:`(J+1,)`
     """
-    x = as_tensor(features, "features")
-    pos = as_tensor(coords, "coords")
+    x = as_float_tensor(features, "features")
+    pos = as_float_tensor(coords, "coords")
     _check_cloud(x, pos)
     counts = torch.as_tensor(np.asarray(counts) if not isinstance(counts, Tensor) else counts)
     counts = counts.long().reshape(-1).to(x.device)

@@ -20,7 +20,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
-from .._checks import as_tensor, check_finite, check_ndim, check_nonempty
+from .._checks import as_float_tensor, check_finite, check_ndim, check_nonempty
 from ..errors import InputShapeError
 from .cloud import _labels, _per_node, _replace_edges
 
@@ -43,11 +43,20 @@ def fully_connected_edge_index(
     Returns:
         ``edge_index`` ``(2, E)``, sorted by target and grouped by graph.
 
+    Raises:
+        InputShapeError: if a count is negative (or not a whole number).
+
     Shapes:
         - **input:** ``counts`` :math:`(B,)`
         - **output:** :math:`(2, \sum_b n_b^2)` or :math:`(2, \sum_b n_b(n_b-1))`
     """
+    counts = torch.as_tensor(counts)
+    if counts.is_floating_point() and bool((counts != counts.round()).any()):
+        raise InputShapeError(f"counts must be whole numbers, got {counts.tolist()}")
     counts = counts.to(torch.long).reshape(-1)
+    if counts.numel() and int(counts.min()) < 0:
+        g = int(torch.nonzero(counts < 0)[0])
+        raise InputShapeError(f"counts must be >= 0, but graph {g} has {int(counts[g])} nodes")
     device = counts.device
     if ptr is None:
         ptr = torch.zeros(counts.numel() + 1, dtype=torch.long, device=device)
@@ -87,7 +96,7 @@ def set_to_graph(
         - **input:** ``features`` :math:`(N, F)`
         - **output:** ``Data(x=(N, F), edge_index=(2, N(N-1)))``
     """
-    x = as_tensor(features, "features")
+    x = as_float_tensor(features, "features")
     check_ndim(x, 2, "features", "(num_elements, features)")
     check_nonempty(x.size(0), "set")
     check_finite(x, "features")

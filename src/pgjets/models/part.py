@@ -22,11 +22,24 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
-from ..nn.attention import dense_attention_mask
+from ..nn.attention import dense_attention_mask, dense_layout
 from ..nn.pairwise import NUM_PAIR_FEATURES, dense_pairwise_features
 from ..nn.pma import ClassAttentionPool
 from ..nn.transformer import TransformerBlock
 from .padded import check_inference, rowwise
+
+
+def _lower_triangle(n: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    r"""Rows and columns of the pairs :math:`i \ge j` of an :math:`n \times n` grid, row-major.
+
+    Closed form from the position :math:`t` (no ``tril_indices``, whose size would have to be
+    known as a plain integer): :math:`i = \lfloor (\sqrt{8t + 1} - 1) / 2 \rfloor`,
+    :math:`j = t - i(i + 1)/2`.
+    """
+    t = torch.arange(n * (n + 1) // 2, device=device)
+    i = ((torch.sqrt(8.0 * t.double() + 1.0) - 1.0) / 2.0).floor().long()
+    j = t - i * (i + 1) // 2
+    return i, j
 
 
 class ParticleTransformer(nn.Module):
@@ -160,7 +173,6 @@ class ParticleTransformer(nn.Module):
         the unbiased variance of the ordered pairs, exactly as ``BatchNorm1d`` on all ordered pairs.
         """
         total = weight.sum()
-        n = float(total)
         w = weight / total
         h = feats
         for m in self.pair_embed:
@@ -171,9 +183,10 @@ class ParticleTransformer(nn.Module):
                 if m.track_running_stats and m.running_mean is not None:
                     with torch.no_grad():
                         m.num_batches_tracked.add_(1)
-                        mom = m.momentum if m.momentum is not None else 1.0 / float(m.num_batches_tracked)
+                        mom = m.momentum if m.momentum is not None else 1.0 / m.num_batches_tracked
+                        unbiased = total / (total - 1.0).clamp_min(1.0)  # no host read of the count
                         m.running_mean.mul_(1 - mom).add_(mom * mean.detach())
-                        m.running_var.mul_(1 - mom).add_(mom * var.detach() * (n / max(n - 1.0, 1.0)))
+                        m.running_var.mul_(1 - mom).add_(mom * var.detach() * unbiased)
                 scale = torch.rsqrt(var + m.eps)
                 if m.affine:
                     scale = scale * m.weight
@@ -184,46 +197,29 @@ class ParticleTransformer(nn.Module):
                 h = m(h)
         return h
 
-    def pair_bias(self, p4: Tensor, batch: Tensor) -> Tensor:
+    def pair_bias(self, p4: Tensor, batch: Tensor, num_graphs: Optional[int] = None,
+                  max_num_nodes: Optional[int] = None) -> Tensor:
         r"""Interaction bias ``(B, H, N_max, N_max)``; pairs with padding get 0.
 
-        The pair features are symmetric, :math:`U_{ij} = U_{ji}`, so the pair MLP runs on the
-        pairs :math:`i \ge j` only and the result is mirrored.  In eval mode the batch norms are
-        folded into the linear maps; in training mode they are weighted so that their statistics
-        (and gradients) are those over all ordered pairs.  Equal to :meth:`pair_bias_reference`
-        up to rounding in both modes.
+        The graph path densifies the jets (``to_dense_batch``, sizes from the arguments when
+        given: no host read) and shares :meth:`pair_bias_padded` with the padded path.  Equal
+        to :meth:`pair_bias_reference` up to rounding in both modes.
         """
-        layers = None if self.training else self._folded_pair_embed()
-        if not self.training and layers is None:
+        if not self._plain_pair_embed() or (not self.training and self._folded_pair_embed() is None):
             return self.pair_bias_reference(p4, batch)
-        if self.training and not self._plain_pair_embed():
-            return self.pair_bias_reference(p4, batch)
-        dense, mask = to_dense_batch(p4, batch)
-        B, N = mask.shape
-        rows, cols = torch.tril_indices(N, N, device=p4.device)  # rows >= cols
-        g, t = torch.nonzero(mask[:, rows] & mask[:, cols], as_tuple=True)
-        i, j = rows[t], cols[t]
-        feats = dense_pairwise_features(dense, mask)[g, i, j]  # (pairs, 4)
-        if layers is None:
-            h = self._pair_embed_weighted(feats, torch.where(i == j, 1.0, 2.0).to(feats.dtype))
-        else:
-            h = feats
-            for w, b, act in layers:
-                h = torch.nn.functional.linear(h, w, b)
-                if act is not None:
-                    h = act(h)
-        out = h.new_zeros(B, N, N, self.heads)
-        out[g, i, j] = h
-        out[g, j, i] = h
-        return out.permute(0, 3, 1, 2).contiguous()
+        dense, mask = to_dense_batch(p4, batch, batch_size=num_graphs, max_num_nodes=max_num_nodes)
+        return self.pair_bias_padded(dense, mask)
 
     def node_embeddings(self, data) -> Tensor:
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros(
             data.x.size(0), dtype=torch.long, device=data.x.device)
+        # the padded layout, read once per forward (the one host read of the graph path)
+        B = getattr(data, "num_graphs", None) if getattr(data, "batch", None) is not None else 1
+        counts, _, B, N = dense_layout(batch, B)
         x = self.embed(self.input_norm(data.x))
-        bias = self.pair_bias(data.p4, batch) if self.use_pair_features else None
+        bias = self.pair_bias(data.p4, batch, B, N) if self.use_pair_features else None
         # the additive mask (pair bias, -inf at the padding keys) built once, shared by all blocks
-        mask = dense_attention_mask(batch, bias, dtype=x.dtype)
+        mask = dense_attention_mask(batch, bias, dtype=x.dtype, num_graphs=B, max_num_nodes=N)
         for blk in self.blocks:
             x = blk(x, batch=batch, dense=True, dense_mask=mask)
         return x
@@ -237,13 +233,36 @@ class ParticleTransformer(nn.Module):
         return self.head(self.graph_embeddings(data))
 
     def pair_bias_padded(self, p4: Tensor, mask: Tensor) -> Tensor:
-        """Interaction bias ``(B, H, N, N)`` of padded jets; pairs with padding get 0."""
+        r"""Interaction bias ``(B, H, N, N)`` of padded jets; pairs with padding get 0.
+
+        The pair features are symmetric, :math:`U_{ij} = U_{ji}`, so the pair MLP runs on the
+        pairs :math:`i \ge j` only (a fixed index set: static shapes) and the result is
+        mirrored.  In eval mode the batch norms are folded into the linear maps; in training
+        mode they are weighted (pairs with padding 0, :math:`i \ne j` 2, :math:`i = j` 1) so
+        that their statistics and gradients are those over all ordered pairs of real particles.
+        """
         B, N = mask.shape
-        feats = dense_pairwise_features(p4, mask)  # (B, N, N, 4)
-        emb = rowwise(self.pair_embed, feats)  # (B, N, N, H)
-        pair = mask[:, :, None] & mask[:, None, :]
-        emb = emb.masked_fill(~pair.unsqueeze(-1), 0.0)
-        return emb.permute(0, 3, 1, 2)
+        rows, cols = _lower_triangle(N, p4.device)  # rows >= cols
+        pair = mask[:, rows] & mask[:, cols]  # (B, T)
+        feats = dense_pairwise_features(p4, mask)[:, rows, cols]  # (B, T, 4)
+        feats = feats.masked_fill(~pair.unsqueeze(-1), 0.0).reshape(-1, feats.size(-1))
+        layers = None if self.training else self._folded_pair_embed()
+        if self.training and self._plain_pair_embed():
+            weight = pair.to(feats.dtype) * torch.where(rows == cols, 1.0, 2.0).to(feats.dtype)
+            h = self._pair_embed_weighted(feats, weight.reshape(-1))
+        elif layers is not None:
+            h = feats
+            for w, b, act in layers:
+                h = torch.nn.functional.linear(h, w, b)
+                if act is not None:
+                    h = act(h)
+        else:
+            h = self.pair_embed(feats)
+        h = h.view(B, rows.numel(), -1).masked_fill(~pair.unsqueeze(-1), 0.0)
+        out = h.new_zeros(B, N, N, h.size(-1))
+        out[:, rows, cols] = h
+        out[:, cols, rows] = h
+        return out.permute(0, 3, 1, 2)
 
     def forward_padded(self, x: Tensor, *rest: Tensor) -> Tensor:
         r"""Logits from padded jets (inference path for ``torch.compile`` and ONNX).

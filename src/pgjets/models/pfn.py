@@ -27,10 +27,12 @@ from .padded import check_inference, masked_reduce
 
 
 def _batch_of(data) -> tuple[Tensor, int]:
+    """``(batch, num_graphs)``; a PyG ``Batch`` knows its ``num_graphs`` (no host read)."""
     batch = getattr(data, "batch", None)
     if batch is None:
         return torch.zeros(data.num_nodes, dtype=torch.long, device=data.x.device), 1
-    return batch, int(getattr(data, "num_graphs", int(batch.max()) + 1))
+    num_graphs = getattr(data, "num_graphs", None)
+    return batch, int(batch.max()) + 1 if num_graphs is None else num_graphs
 
 
 class ParticleFlowNetwork(nn.Module):

@@ -16,6 +16,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..nn.attention import dense_attention_mask
 from ..nn.deep_sets import DeepSetsLayer
 from ..nn.deep_sets_pool import DeepSetsPool
 from ..nn.pma import PMAPool
@@ -27,7 +28,8 @@ def _batch(data) -> tuple[Tensor, int]:
     b = getattr(data, "batch", None)
     if b is None:
         return torch.zeros(data.x.size(0), dtype=torch.long, device=data.x.device), 1
-    return b, int(getattr(data, "num_graphs", int(b.max()) + 1))
+    num_graphs = getattr(data, "num_graphs", None)  # a PyG Batch knows it: no host read
+    return b, int(b.max()) + 1 if num_graphs is None else num_graphs
 
 
 class DeepSets(nn.Module):
@@ -60,7 +62,7 @@ class DeepSets(nn.Module):
         batch, size = _batch(data)
         x = self.norm(data.x)
         for layer in self.layers:
-            x = torch.relu(layer(x, batch))
+            x = torch.relu(layer(x, batch, num_graphs=size))
         return self.pool(x, batch, dim_size=size)
 
     def forward(self, data) -> Tensor:
@@ -118,8 +120,10 @@ class SetTransformer(nn.Module):
     def graph_embeddings(self, data) -> Tensor:
         batch, size = _batch(data)
         x = self.embed(self.norm(data.x))
+        # the padded layout read once (the largest set), shared by all blocks
+        mask = dense_attention_mask(batch, dtype=x.dtype, num_graphs=size)
         for blk in self.blocks:
-            x = blk(x, batch=batch, dense=True)
+            x = blk(x, batch=batch, dense=True, dense_mask=mask)
         return self.pool(x, batch, dim_size=size)
 
     def forward(self, data) -> Tensor:

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax, to_dense_batch
 
-from .._checks import check_finite, check_ndim, check_positive_int, check_sorted
+from .._checks import check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int, check_sorted
 from ..errors import InputShapeError
 from .padded import key_padding_mask
 from .positional import local_positions
@@ -54,7 +54,7 @@ def _check_edge_index(edge_index: Tensor, num_src: int, num_dst: int) -> Tensor:
     if edge_index.is_floating_point() or edge_index.dtype == torch.bool:
         raise InputShapeError(f"edge_index must hold integer indices, got dtype {edge_index.dtype}")
     edge_index = edge_index.to(torch.long)
-    if edge_index.numel():
+    if is_debug() and edge_index.numel():  # value checks sync with the device: debug mode only
         if int(edge_index.min()) < 0:
             raise InputShapeError("edge_index holds negative indices")
         if int(edge_index[0].max()) >= num_src:
@@ -78,9 +78,10 @@ def _batch_from(num_nodes: int, batch: Optional[Tensor], ptr: Optional[Tensor], 
     if ptr is not None:
         check_ndim(ptr, 1, "ptr", "(num_graphs + 1,)")
         ptr = ptr.to(torch.long)
-        if int(ptr[-1]) != num_nodes:
+        if is_debug() and int(ptr[-1]) != num_nodes:
             raise InputShapeError(f"ptr ends at {int(ptr[-1])} but x has {num_nodes} nodes")
-        return torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=device), ptr.diff())
+        return torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=device), ptr.diff(),
+                                       output_size=num_nodes)
     return torch.zeros(num_nodes, dtype=torch.long, device=device)
 
 
@@ -89,16 +90,40 @@ class DenseMask(NamedTuple):
 
     ``mask`` is ``(B, H or 1, 1 or N, N)`` in the attention dtype, :math:`-\infty` at the
     padding keys; ``empty`` ``(B, 1, 1, 1)`` marks graphs without nodes (their rows are
-    zeroed after attention); ``num_nodes`` is the node count it was built for.
+    zeroed after attention); ``num_nodes`` is the node count it was built for; ``index``
+    ``(num_nodes,)`` the row of each node in the flat ``(B * N)`` padded layout.
     """
 
     mask: Tensor
     empty: Tensor
     num_nodes: int
+    index: Optional[Tensor] = None
+
+
+def dense_layout(batch: Tensor, num_graphs: Optional[int] = None,
+                 max_num_nodes: Optional[int] = None) -> tuple[Tensor, Tensor, int, int]:
+    r"""Padded layout of a sorted ``batch``: ``(counts, index, B, N)``.
+
+    ``counts`` ``(B,)`` are the nodes per graph, ``index`` ``(num_nodes,)`` the row
+    :math:`b N + (i - \mathrm{ptr}_b)` of each node in the flat ``(B * N)`` layout.  With
+    ``num_graphs`` and ``max_num_nodes`` given, no value is read back to the host; without,
+    they are read from ``batch`` (one synchronisation each).
+    """
+    n = batch.numel()
+    if num_graphs is None:
+        num_graphs = int(batch.max()) + 1 if n else 1
+    counts = torch.zeros(num_graphs, dtype=torch.long, device=batch.device).scatter_add_(
+        0, batch, torch.ones_like(batch))
+    if max_num_nodes is None:
+        max_num_nodes = int(counts.max()) if n else 0
+    start = torch.cumsum(counts, 0) - counts
+    index = torch.arange(n, device=batch.device) - start[batch] + batch * max_num_nodes
+    return counts, index, num_graphs, max_num_nodes
 
 
 def dense_attention_mask(batch: Tensor, dense_bias: Optional[Tensor] = None,
-                         dtype: torch.dtype = torch.float32) -> DenseMask:
+                         dtype: torch.dtype = torch.float32, num_graphs: Optional[int] = None,
+                         max_num_nodes: Optional[int] = None) -> DenseMask:
     r"""Build the additive mask of ``MultiHeadAttention(dense=True)`` once for several layers.
 
     .. math::
@@ -113,6 +138,9 @@ def dense_attention_mask(batch: Tensor, dense_bias: Optional[Tensor] = None,
         dense_bias: Additive bias ``(B, H, N_max, N_max)`` (``N_max`` as produced by
             ``to_dense_batch(x, batch)``).
         dtype: dtype of the mask (that of the queries).
+        num_graphs: Number of graphs :math:`B` (default: read from ``batch``, a host sync;
+            the size of ``dense_bias`` when given).
+        max_num_nodes: Largest graph :math:`N` (default: as ``num_graphs``).
 
     Shapes:
         - **input:** ``batch`` :math:`(N_{nodes},)`, ``dense_bias`` :math:`(B, H, N, N)`
@@ -121,16 +149,19 @@ def dense_attention_mask(batch: Tensor, dense_bias: Optional[Tensor] = None,
     check_ndim(batch, 1, "batch", "(num_nodes,)")
     n = batch.numel()
     b = batch.to(torch.long)
-    check_sorted(b, "dense=True needs batch sorted in ascending order (as PyG batches are)")
-    counts = torch.bincount(b) if n else b.new_zeros(1)
-    B, N = counts.numel(), int(counts.max())
+    if is_debug():
+        check_sorted(b, "dense=True needs batch sorted in ascending order (as PyG batches are)")
+    if dense_bias is not None and dense_bias.dim() == 4:
+        num_graphs = dense_bias.size(0) if num_graphs is None else num_graphs
+        max_num_nodes = dense_bias.size(-1) if max_num_nodes is None else max_num_nodes
+    counts, index, B, N = dense_layout(b, num_graphs, max_num_nodes)
     node_mask = torch.arange(N, device=b.device) < counts.view(-1, 1)  # (B, N)
     if dense_bias is not None:
         if dense_bias.dim() != 4 or dense_bias.shape[0] != B or dense_bias.shape[2:] != (N, N):
             raise InputShapeError(f"dense_bias must have shape (B={B}, H, {N}, {N}), got {tuple(dense_bias.shape)}")
-        check_finite(dense_bias, "dense_bias")
+        debug_check_finite(dense_bias, "dense_bias")
     mask, empty = key_padding_mask(node_mask, dense_bias, dtype)
-    return DenseMask(mask, empty, n)
+    return DenseMask(mask, empty, n, index)
 
 
 class MultiHeadAttention(MessagePassing):
@@ -233,13 +264,15 @@ class MultiHeadAttention(MessagePassing):
             raise InputShapeError("x must be a tensor or a pair (x_src, x_dst)")
         check_ndim(x_src, 2, "x_src", "(num_nodes, channels)")
         check_ndim(x_dst, 2, "x_dst", "(num_nodes, channels)")
+        check_input_dtype(x_dst, self, "x_dst")
+        check_input_dtype(x_src, self, "x_src")
         if x_src.size(1) != self.in_channels[0]:
             raise InputShapeError(f"x_src has {x_src.size(1)} channels, attention expects {self.in_channels[0]}")
         if x_dst.size(1) != self.in_channels[1]:
             raise InputShapeError(f"x has {x_dst.size(1)} channels, attention expects {self.in_channels[1]}")
-        check_finite(x_src, "x_src")
+        debug_check_finite(x_src, "x_src")
         if x_dst is not x_src:
-            check_finite(x_dst, "x_dst")
+            debug_check_finite(x_dst, "x_dst")
         return x_src, x_dst
 
     def _edge_bias(self, edge_index: Tensor, edge_attr: Optional[Tensor], attn_bias: Optional[Tensor]) -> Optional[Tensor]:
@@ -257,12 +290,12 @@ class MultiHeadAttention(MessagePassing):
                 raise InputShapeError(
                     f"edge_attr must have shape ({E}, {self.edge_dim}), got {tuple(edge_attr.shape)}"
                 )
-            check_finite(edge_attr, "edge_attr")
+            debug_check_finite(edge_attr, "edge_attr")
             bias = self.lin_edge(edge_attr)
         if attn_bias is not None:
             if attn_bias.shape != (E, H):
                 raise InputShapeError(f"attn_bias must have shape ({E}, {H}), got {tuple(attn_bias.shape)}")
-            check_finite(attn_bias, "attn_bias")
+            debug_check_finite(attn_bias, "attn_bias")
             bias = attn_bias if bias is None else bias + attn_bias
         return bias
 
@@ -357,15 +390,23 @@ class MultiHeadAttention(MessagePassing):
                batch: Optional[Tensor], ptr: Optional[Tensor], dense_bias: Optional[Tensor],
                dense_mask: Optional[DenseMask] = None) -> Tensor:
         n = x.size(0)
+        if n == 0:  # no nodes, no queries: an empty output (the sparse path gives the same)
+            return self.lin_out(x.new_zeros(0, self.channels))
         b = _batch_from(n, batch, ptr, x.device)
-        check_sorted(b, "dense=True needs batch sorted in ascending order (as PyG batches are)")
+        if is_debug():
+            check_sorted(b, "dense=True needs batch sorted in ascending order (as PyG batches are)")
         # Q, K, V of the real nodes only (one fused matmul), padded once: padding rows are never
         # projected (padded keys are masked, padded queries dropped).
         lins = (self.lin_q, self.lin_k, self.lin_v)
         w_qkv = torch.cat([lin.weight for lin in lins])
         b_qkv = None if self.lin_q.bias is None else torch.cat([lin.bias for lin in lins])  # all or none
         qkv = F.linear(x, w_qkv, b_qkv)
-        qkv_d, node_mask = to_dense_batch(qkv, b)  # (B, N, 3C), (B, N)
+        if dense_mask is not None and dense_mask.index is not None:
+            # the layout of the shared mask: no sizes to read back from the device
+            B, N = dense_mask.mask.size(0), dense_mask.mask.size(-1)
+            qkv_d, node_mask = to_dense_batch(qkv, b, batch_size=B, max_num_nodes=N)
+        else:
+            qkv_d, node_mask = to_dense_batch(qkv, b)  # (B, N, 3C), (B, N)
         B, N, _ = qkv_d.shape
         H = self.heads
         if dense_mask is not None:
@@ -379,7 +420,7 @@ class MultiHeadAttention(MessagePassing):
             if dense_mask.num_nodes != n or m.size(0) != B or m.size(-1) != N or m.size(1) not in (1, H):
                 raise InputShapeError(f"dense_mask of shape {tuple(m.shape)} for {dense_mask.num_nodes} nodes "
                                       f"does not fit {n} nodes in {B} graphs of up to {N}")
-            return self._sdpa(qkv_d, node_mask, m, dense_mask.empty)
+            return self._sdpa(qkv_d, node_mask, m, dense_mask.empty, dense_mask.index)
         if edge_index is None:
             if edge_attr is not None or attn_bias is not None or edge_mask is not None:
                 raise ValueError("edge_attr, attn_bias and edge_mask need edge_index; use dense_bias instead")
@@ -392,7 +433,7 @@ class MultiHeadAttention(MessagePassing):
             mask = None if dense_bias is not None else torch.zeros(allowed.shape, dtype=x.dtype, device=x.device)
         else:
             edge_index = _check_edge_index(edge_index, n, n)
-            if bool((b[edge_index[0]] != b[edge_index[1]]).any()):
+            if is_debug() and bool((b[edge_index[0]] != b[edge_index[1]]).any()):
                 raise InputShapeError("dense=True needs every edge inside one graph")
             bias = self._edge_bias(edge_index, edge_attr, attn_bias)
             keep = self._keep_mask(edge_index, edge_mask, causal, False, n, b, None)
@@ -411,7 +452,7 @@ class MultiHeadAttention(MessagePassing):
         if dense_bias is not None:
             if dense_bias.shape != (B, H, N, N):
                 raise InputShapeError(f"dense_bias must have shape {(B, H, N, N)}, got {tuple(dense_bias.shape)}")
-            check_finite(dense_bias, "dense_bias")
+            debug_check_finite(dense_bias, "dense_bias")
             # without edges the bias is the whole additive mask: no zero block to add it to
             mask = dense_bias.to(x.dtype) if mask is None else mask + dense_bias.to(x.dtype)
         assert mask is not None
@@ -422,16 +463,18 @@ class MultiHeadAttention(MessagePassing):
         mask = mask.masked_fill(~allowed, float("-inf"))
         return self._sdpa(qkv_d, node_mask, mask, empty)
 
-    def _sdpa(self, qkv_d: Tensor, node_mask: Tensor, mask: Tensor, empty: Tensor) -> Tensor:
-        """Fused attention of the padded ``(B, N, 3C)`` projections; output rows of the real nodes."""
+    def _sdpa(self, qkv_d: Tensor, node_mask: Tensor, mask: Tensor, empty: Tensor,
+              index: Optional[Tensor] = None) -> Tensor:
+        """Fused attention of the padded ``(B, N, 3C)`` projections; output rows of the real nodes
+        (picked by their flat ``index`` when given: static shapes, else by ``node_mask``)."""
         B, N, _ = qkv_d.shape
         H, D = self.heads, self.head_dim
         q, k, v = (t.reshape(B, N, H, D).transpose(1, 2) for t in qkv_d.split(self.channels, dim=-1))
         out = F.scaled_dot_product_attention(  # mask in q's dtype: under autocast q may be half
             q, k, v, attn_mask=mask.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
         )  # (B, H, N, D)
-        out = out.masked_fill(empty, 0.0)
-        out = out.transpose(1, 2).reshape(B, N, self.channels)[node_mask]
+        out = out.masked_fill(empty, 0.0).transpose(1, 2).reshape(B, N, self.channels)
+        out = out[node_mask] if index is None else out.reshape(B * N, self.channels).index_select(0, index)
         return self.lin_out(out)
 
     def attend_padded(self, x_q: Tensor, x_kv: Tensor, key_mask: Tensor,
@@ -460,6 +503,8 @@ class MultiHeadAttention(MessagePassing):
         """
         check_ndim(x_q, 3, "x_q", "(batch, queries, channels)")
         check_ndim(x_kv, 3, "x_kv", "(batch, keys, channels)")
+        check_input_dtype(x_kv, self, "x_kv")
+        check_input_dtype(x_q, self, "x_q")
         B, M, _ = x_q.shape
         N = x_kv.size(1)
         H, D = self.heads, self.head_dim

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter
 
-from .._checks import batch_vector, check_finite, check_ndim, check_positive_int
+from .._checks import check_input_dtype, batch_vector, debug_check_finite, is_debug, check_ndim, check_positive_int
 from ..errors import InputShapeError
 
 _AGGRS = ("mean", "sum", "max")
@@ -61,23 +61,26 @@ class DeepSetsLayer(MessagePassing):
         self.lam.reset_parameters()
         self.gamma.reset_parameters()
 
-    def forward(self, x: Tensor, batch: Optional[Tensor] = None, edge_index: Optional[Tensor] = None) -> Tensor:
-        """Apply the layer; see the class docstring."""
+    def forward(self, x: Tensor, batch: Optional[Tensor] = None, edge_index: Optional[Tensor] = None,
+                num_graphs: Optional[int] = None) -> Tensor:
+        """Apply the layer; see the class docstring (``num_graphs``: the number of graphs,
+        read from ``batch`` when not given, a host sync)."""
         check_ndim(x, 2, "x", "(num_nodes, features)")
+        check_input_dtype(x, self, "x")
         if x.size(1) != self.in_channels:
             raise InputShapeError(f"x has {x.size(1)} features, the layer expects {self.in_channels}")
-        check_finite(x, "x")
+        debug_check_finite(x, "x")
         n = x.size(0)
         if edge_index is not None:
             check_ndim(edge_index, 2, "edge_index", "(2, num_edges)")
             if edge_index.size(0) != 2:
                 raise InputShapeError(f"edge_index must have shape (2, num_edges), got {tuple(edge_index.shape)}")
-            if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= n):
+            if is_debug() and edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= n):
                 raise InputShapeError(f"edge_index refers to nodes outside 0..{n - 1}")
             ctx = self.propagate(edge_index, x=x, size=(n, n))
             return self.lam(x) + self.gamma(ctx)
         batch = batch_vector(batch, n, x.device)
-        size = int(batch.max()) + 1 if n else 0
+        size = num_graphs if num_graphs is not None else (int(batch.max()) + 1 if n else 0)
         ctx = scatter(x, batch, 0, dim_size=size, reduce=self.pool_reduce)
         return self.lam(x) + self.gamma(ctx)[batch]
 

@@ -18,7 +18,7 @@ from typing import Any, Optional
 from torch import Tensor
 from torch_geometric.nn.aggr import Aggregation
 
-from .._checks import check_finite, check_ndim
+from .._checks import debug_check_finite, is_debug, check_ndim
 from ..errors import InputShapeError
 
 _AGGRS = ("sum", "mean", "max")
@@ -54,7 +54,7 @@ class DeepSetsPool(Aggregation):
             check_ndim(index, 1, "index", "(num_nodes,)")
             if index.numel() != x.size(0):
                 raise InputShapeError(f"index (batch) has {index.numel()} entries but x has {x.size(0)} nodes")
-            if dim_size is not None and index.numel() and int(index.max()) >= dim_size:
+            if is_debug() and dim_size is not None and index.numel() and int(index.max()) >= dim_size:
                 raise InputShapeError(f"index refers to graph {int(index.max())} but dim_size is {dim_size}")
         return super().__call__(x, index, ptr, dim_size, dim, **kwargs)
 
@@ -64,7 +64,7 @@ class DeepSetsPool(Aggregation):
         check_ndim(x, 2, "x", "(num_nodes, features)")
         if index is not None and index.numel() != x.size(0):
             raise InputShapeError(f"index (batch) has {index.numel()} entries but x has {x.size(0)} nodes")
-        check_finite(x, "x")
+        debug_check_finite(x, "x")
         return self.reduce(x, index, ptr, dim_size, dim, reduce=self.aggr)
 
     def __repr__(self) -> str:

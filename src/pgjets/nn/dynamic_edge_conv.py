@@ -28,9 +28,12 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_finite, check_ndim, check_positive_int
+from .._checks import check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int
 from ..errors import InputShapeError
-from .knn import _block_distances, knn_graph
+from .knn import _block_distances, _knn_graph, _unit_rows, knn_graph
+
+#: Extra candidates that :func:`padded_knn` re-ranks by exact distances above 3-D.
+PADDED_REFINE_MARGIN = 8
 from .padded import rowwise
 
 
@@ -41,7 +44,11 @@ def padded_knn(coords: Tensor, mask: Tensor, k: int, cosine: bool = False) -> tu
         \mathrm{kNN}(i) = \operatorname{arg\,topk}_{j \ne i,\, M_{bj} = 1}\big(-d(i, j)\big)
 
     with the squared Euclidean (or cosine) distance of
-    :func:`pgjets.nn.knn.knn_graph`.  Every row gets exactly ``k`` indices;
+    :func:`pgjets.nn.knn.knn_graph`.  Above 3-D the coordinates are centred per
+    jet, the matmul expansion picks :math:`k +` :data:`PADDED_REFINE_MARGIN`
+    candidates and exact distances rank them (static shapes, so no fallback: a
+    node with more near-ties than the margin may differ from ``knn_graph`` by a
+    tie-level distance).  Every row gets exactly ``k`` indices;
     those that are not real neighbours (jets with at most ``k`` particles)
     point to particle 0 and have ``valid = False``.
 
@@ -60,14 +67,27 @@ def padded_knn(coords: Tensor, mask: Tensor, k: int, cosine: bool = False) -> tu
     """
     B, N, D = coords.shape
     if cosine:
-        coords = coords / coords.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    sq = None if cosine or D <= 3 else (coords * coords).sum(-1)
-    dist = _block_distances(coords, coords, sq, cosine)  # the kernels of knn_graph
+        coords = _unit_rows(coords)  # Euclidean order on unit vectors = cosine order
+    m = mask.to(coords.dtype).unsqueeze(-1)
+    if D > 3:  # centred per jet: no cancellation in the expansion (see knn_graph)
+        coords = coords - (coords * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1.0)
+    sq = (coords * coords).sum(-1) if D > 3 else None
+    dist = _block_distances(coords, coords, sq)  # the kernels of knn_graph
     eye = torch.eye(N, dtype=torch.bool, device=coords.device)
     dist = dist.masked_fill(eye.unsqueeze(0) | ~mask.unsqueeze(1), float("inf"))
-    # k columns of +inf: topk(k) is valid even when N <= k.
-    dist = torch.cat([dist, dist.new_full((B, N, k), float("inf"))], dim=-1)
-    val, idx = torch.topk(dist, k, dim=-1, largest=False, sorted=True)
+    # k (+ margin) columns of +inf: topk is valid even when N <= k.
+    kc = k + PADDED_REFINE_MARGIN if D > 3 else k
+    dist = torch.cat([dist, dist.new_full((B, N, kc), float("inf"))], dim=-1)
+    val, idx = torch.topk(dist, kc, dim=-1, largest=False, sorted=True)
+    if D > 3:
+        # re-rank the candidates by exact distances (static shapes: a fixed margin, no fallback)
+        safe = torch.where(torch.isfinite(val), idx, torch.zeros_like(idx))
+        flat = coords.reshape(B * N, D)
+        off = (torch.arange(B, device=coords.device) * N).view(B, 1, 1)
+        diff = flat[(safe + off).view(-1)].view(B, N, kc, D) - coords.unsqueeze(2)
+        exact = (diff * diff).sum(-1).masked_fill(~torch.isfinite(val), float("inf"))
+        val, order = torch.topk(exact, k, dim=-1, largest=False, sorted=True)
+        idx = safe.gather(2, order)
     valid = torch.isfinite(val)
     return torch.where(valid, idx, torch.zeros_like(idx)), valid
 
@@ -160,17 +180,22 @@ class DynamicEdgeConv(MessagePassing):
             isolated node gets only the shortcut term.
         """
         check_ndim(x, 2, "x", "(num_nodes, features)")
+        check_input_dtype(x, self, "x")
         if x.size(1) != self.in_channels:
             raise InputShapeError(f"x has {x.size(1)} features, DynamicEdgeConv expects {self.in_channels}")
-        check_finite(x, "x")
+        debug_check_finite(x, "x")
         if pos is not None:
             check_ndim(pos, 2, "pos", "(num_nodes, dims)")
             if pos.size(0) != x.size(0):
                 raise InputShapeError(f"pos has {pos.size(0)} rows but x has {x.size(0)}")
-            check_finite(pos, "pos")
+            debug_check_finite(pos, "pos")
         coords = x if pos is None else pos
-        edge_index = knn_graph(coords, self.k, batch, loop=False, cosine=self.cosine)
-        return self.propagate_edges(x, edge_index)
+        if is_debug():
+            edge_index = knn_graph(coords, self.k, batch, loop=False, cosine=self.cosine)
+        else:  # the inputs were checked at the model's entry: no value checks (host syncs) here
+            edge_index = _knn_graph(coords, self.k, batch, False, "source_to_target", self.cosine, "auto", False)
+        # knn_graph's edges are sorted by centre, at most k each: exactly k each iff E = N k
+        return self.propagate_edges(x, edge_index, uniform=edge_index.size(1) == x.size(0) * self.k)
 
     def _uniform_k(self, target: Tensor, n: int) -> bool:
         """Whether every node is the centre of exactly ``k`` consecutive edges."""
@@ -179,13 +204,16 @@ class DynamicEdgeConv(MessagePassing):
         expected = torch.arange(n, device=target.device).repeat_interleave(self.k)
         return bool(torch.equal(target, expected))
 
-    def propagate_edges(self, x: Tensor, edge_index: Tensor, fast: bool = True) -> Tensor:
+    def propagate_edges(self, x: Tensor, edge_index: Tensor, fast: bool = True,
+                        uniform: Optional[bool] = None) -> Tensor:
         r"""Apply the block on a given graph.
 
         ``fast=True`` uses the split first linear map and, when every node has
         exactly :math:`k` edges sorted by centre, a reshape-mean instead of a
         scatter; ``fast=False`` is the straightforward reference path (same
-        result up to rounding).
+        result up to rounding).  ``uniform`` says that every node is the centre of
+        exactly :math:`k` consecutive edges (known from the kNN search; default:
+        checked on ``edge_index``, a host sync).
 
         Shapes:
             - **input:** ``x`` :math:`(N, F)`, ``edge_index`` :math:`(2, E)`
@@ -199,7 +227,7 @@ class DynamicEdgeConv(MessagePassing):
             h = torch.relu(norm(h)) if h.size(0) > 1 or not self.training else torch.relu(h)
         target = edge_index[1]
         c = h.size(1)
-        if fast and self._uniform_k(target, n):
+        if fast and (self._uniform_k(target, n) if uniform is None else uniform):
             # Every node has exactly k neighbours, edges sorted by centre: a reshape.
             hk = h.view(n, self.k, c)
             agg = hk.mean(1) if self.aggr == "mean" else hk.amax(1)
@@ -232,6 +260,7 @@ class DynamicEdgeConv(MessagePassing):
             - **output:** :math:`(B, N, \text{channels}[-1])`
         """
         check_ndim(x, 3, "x", "(batch, particles, features)")
+        check_input_dtype(x, self, "x")
         if x.size(2) != self.in_channels:
             raise InputShapeError(f"x has {x.size(2)} features, DynamicEdgeConv expects {self.in_channels}")
         B, N, _ = x.shape

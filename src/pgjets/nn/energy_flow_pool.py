@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torch_geometric.nn.aggr import Aggregation
 from torch_geometric.utils import scatter
 
-from .._checks import batch_vector, check_finite, check_ndim
+from .._checks import batch_vector, check_ndim, debug_check_finite, is_debug
 from ..errors import EmptyGraphError, InputShapeError
 
 
@@ -78,25 +78,26 @@ class EnergyFlowPool(Aggregation):
         check_ndim(pt, 1, "pt", "(num_nodes,)")
         if pt.numel() != n:
             raise InputShapeError(f"pt has {pt.numel()} entries but x has {n} nodes")
-        check_finite(x, "x")
-        check_finite(pt, "pt")
+        debug_check_finite(x, "x")
+        debug_check_finite(pt, "pt")
         pt = pt.to(x.dtype)
-        if bool((pt < 0).any()):
+        if is_debug() and bool((pt < 0).any()):
             raise InputShapeError("pt must be non-negative")
         batch = batch_vector(batch, n, x.device)
         size = dim_size if dim_size is not None else (int(batch.max()) + 1 if n else 0)
-        if n and int(batch.max()) >= size:
+        if is_debug() and n and int(batch.max()) >= size:
             raise InputShapeError(f"batch refers to graph {int(batch.max())} but dim_size is {size}")
         weight = pt
         if self.normalize:
             total = scatter(pt, batch, 0, dim_size=size, reduce="sum")
             bad = total <= 0
-            if bool(bad.any()):
+            if is_debug() and bool(bad.any()):
                 g = int(torch.nonzero(bad)[0])
                 raise EmptyGraphError(
                     f"graph {g} has zero total pt: momentum fractions z_i = pt_i / sum pt are undefined"
                 )
-            weight = pt / total[batch]
+            # (outside debug mode a graph of zero total pt pools to zero rather than NaN)
+            weight = pt / torch.where(bad, torch.ones_like(total), total)[batch]
         return scatter(x * weight.unsqueeze(-1), batch, 0, dim_size=size, reduce="sum")
 
     def __repr__(self) -> str:

@@ -16,7 +16,7 @@ from typing import Optional
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_finite, check_ndim, check_positive_int
+from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int
 from ..errors import InputShapeError
 from .edge_conv import check_edge_index
 
@@ -60,9 +60,10 @@ class GCNLayer(MessagePassing):
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         """Apply the layer; ``edge_index[0]`` are neighbours, ``edge_index[1]`` centres."""
         check_ndim(x, 2, "x", "(num_nodes, features)")
+        check_input_dtype(x, self, "x")
         if x.size(1) != self.in_channels:
             raise InputShapeError(f"x has {x.size(1)} features, GCNLayer expects {self.in_channels}")
-        check_finite(x, "x")
+        debug_check_finite(x, "x")
         check_edge_index(edge_index, x.size(0))
         n = x.size(0)
         if self.out_channels < self.in_channels:

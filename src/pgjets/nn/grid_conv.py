@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_finite, check_ndim, check_nonempty, check_positive_int
+from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_nonempty, check_positive_int
 from ..errors import InputShapeError
 from .edge_conv import check_edge_index
 
@@ -199,10 +199,11 @@ class GridConv(MessagePassing):
                 as one ``conv2d`` (same result).  ``None`` always uses message passing.
         """
         check_ndim(x, 2, "x", "(num_nodes, channels)")
+        check_input_dtype(x, self, "x")
         if x.size(1) != self.in_channels:
             raise InputShapeError(f"x has {x.size(1)} channels, GridConv expects {self.in_channels}")
         check_nonempty(x.size(0), "grid graph")
-        check_finite(x, "x")
+        debug_check_finite(x, "x")
         check_edge_index(edge_index, x.size(0))
         check_ndim(edge_attr, 2, "edge_attr", "(num_edges, 2)")
         if edge_attr.size(1) != 2 or edge_attr.size(0) != edge_index.size(1):
@@ -210,7 +211,7 @@ class GridConv(MessagePassing):
                 f"edge_attr must have shape (num_edges, 2) = ({edge_index.size(1)}, 2), "
                 f"got {tuple(edge_attr.shape)}"
             )
-        check_finite(edge_attr, "edge_attr")
+        debug_check_finite(edge_attr, "edge_attr")
         if grid_size is not None:
             dense = self._dense_grid(x, edge_index, grid_size)
             if dense is not None:

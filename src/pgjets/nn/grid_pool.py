@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-from .._checks import check_finite, check_ndim, check_nonempty, check_positive_int
+from .._checks import debug_check_finite, check_ndim, check_nonempty, check_positive_int
 from ..errors import InputShapeError
 from ..graphs.image import _OFFSETS  # the 4/8 neighbour offsets of the grid-graph convention
 
@@ -144,8 +144,8 @@ class GridPool(nn.Module):
         if pos.size(1) != 2 or pos.size(0) != x.size(0):
             raise InputShapeError(f"pos must have shape ({x.size(0)}, 2), got {tuple(pos.shape)}")
         check_nonempty(x.size(0), "grid graph")
-        check_finite(x, "x")
-        check_finite(pos, "pos")
+        debug_check_finite(x, "x")
+        debug_check_finite(pos, "pos")
         if isinstance(connectivity, bool) or connectivity not in _OFFSETS:
             raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
         n = x.size(0)

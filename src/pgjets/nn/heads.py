@@ -19,7 +19,7 @@ from typing import Callable, Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_finite, check_ndim, check_nonempty, check_positive_int, check_size
+from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_nonempty, check_positive_int, check_size
 from ..errors import InputShapeError
 
 _ACTS: dict[str, Callable[[], nn.Module]] = {
@@ -84,7 +84,7 @@ def _check_x(x: Tensor, in_channels: int, who: str) -> None:
     check_ndim(x, 2, "x", "(num_nodes, features)")
     if x.size(1) != in_channels:
         raise InputShapeError(f"x has {x.size(1)} features, {who} expects {in_channels}")
-    check_finite(x, "x")
+    debug_check_finite(x, "x")
 
 
 class NodeHead(nn.Module):
@@ -116,6 +116,7 @@ class NodeHead(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Score every node."""
         _check_x(x, self.in_channels, "NodeHead")
+        check_input_dtype(x, self, "x")
         return self.net(x)
 
     def __repr__(self) -> str:
@@ -165,6 +166,7 @@ class EdgeHead(nn.Module):
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Optional[Tensor] = None) -> Tensor:
         """Score every edge of ``edge_index``."""
         _check_x(x, self.in_channels, "EdgeHead")
+        check_input_dtype(x, self, "x")
         check_ndim(edge_index, 2, "edge_index", "(2, num_edges)")
         check_size(edge_index, 0, 2, "edge_index")
         if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= x.size(0)):
@@ -181,7 +183,7 @@ class EdgeHead(nn.Module):
                     f"edge_attr must have shape ({edge_index.size(1)}, {self.edge_dim}), "
                     f"got {tuple(edge_attr.shape)}"
                 )
-            check_finite(edge_attr, "edge_attr")
+            debug_check_finite(edge_attr, "edge_attr")
             parts.append(edge_attr.to(x.dtype))
         return self.net(torch.cat(parts, dim=-1))
 
@@ -244,8 +246,9 @@ class GraphHead(nn.Module):
                 num_graphs: Optional[int] = None) -> Tensor:
         """Pool every graph and apply the MLP."""
         check_ndim(x, 2, "x", "(num_nodes, features)")
+        check_input_dtype(x, self, "x")
         check_nonempty(x.size(0), "batch of graphs")
-        check_finite(x, "x")
+        debug_check_finite(x, "x")
         if batch is None:
             batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
         check_ndim(batch, 1, "batch", "(num_nodes,)")

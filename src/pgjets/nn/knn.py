@@ -26,7 +26,7 @@ from typing import Literal, Optional
 import torch
 from torch import Tensor
 
-from .._checks import check_finite, check_ndim, check_positive_int, check_sorted
+from .._checks import check_batch, check_finite, check_ndim, check_positive_int
 from ..errors import GraphSizeError, InputShapeError
 
 Backend = Literal["auto", "torch", "torch_cluster"]
@@ -54,19 +54,21 @@ def _graph_sizes(batch: Optional[Tensor], num_nodes: int, device: torch.device) 
         counts = torch.tensor([num_nodes], dtype=torch.long, device=device)
         return batch, counts
     batch = batch.to(torch.long)
-    check_sorted(batch, "batch must be sorted in ascending order (as PyG batches are)")
     counts = torch.bincount(batch, minlength=int(batch.max()) + 1 if num_nodes else 0)
     return batch, counts
 
 
-def _block_distances(q: Tensor, dense: Tensor, sq: Optional[Tensor], cosine: bool) -> Tensor:
-    """Distances of query rows ``q (G, c, D)`` to all rows of ``dense (G, n, D)``: ``(G, c, n)``."""
-    if cosine:
-        return 1.0 - torch.bmm(q, dense.transpose(1, 2))
-    if dense.size(-1) <= 3:
-        # Squared distances coordinate by coordinate, in place: exact (no |a|^2 + |b|^2 - 2ab
-        # cancellation) and ~1.7x faster than torch.cdist's direct kernel; no square root
-        # (the order is what matters).
+def _block_distances(q: Tensor, dense: Tensor, sq: Optional[Tensor]) -> Tensor:
+    """Squared Euclidean distances of query rows ``q (G, c, D)`` to all rows of ``dense (G, n, D)``.
+
+    Up to 3 dimensions (or ``sq=None``) coordinate by coordinate: exact.  Above, the matmul
+    expansion :math:`|a|^2 + |b|^2 - 2 a \\cdot b` with ``sq`` the squared norms of ``dense``
+    ``(G, n)``: fast but it cancels unless the coordinates are centred; use it only to pick
+    candidates (:func:`exact_topk`).  Returns ``(G, c, n)``.
+    """
+    if sq is None or dense.size(-1) <= 3:
+        # Coordinate by coordinate, in place: exact (no cancellation) and ~1.7x faster than
+        # torch.cdist's direct kernel; no square root (the order is what matters).
         dense_t = dense.transpose(1, 2)  # (G, D, n)
         diff = q[:, :, 0:1] - dense_t[:, None, 0]
         dist = diff.mul_(diff)
@@ -74,15 +76,70 @@ def _block_distances(q: Tensor, dense: Tensor, sq: Optional[Tensor], cosine: boo
             diff = q[:, :, c:c + 1] - dense_t[:, None, c]
             dist.addcmul_(diff, diff)
         return dist
-    assert sq is not None
     qq = (q * q).sum(-1)
     dist = torch.baddbmm(qq[:, :, None] + sq[:, None, :], q, dense.transpose(1, 2), alpha=-2.0)
     return dist.clamp_min_(0.0).abs_()  # abs: no -0.0 (its bits would sort first as integers)
 
 
+def centre_per_graph(x: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+    r"""Subtract the mean of each graph from its nodes: :math:`\mathbf{x}_i - \bar{\mathbf{x}}_{b(i)}`.
+
+    Distances are unchanged; the common offset that makes the matmul expansion cancel
+    (features that sit far from zero) is gone.  When the offset dominates, the subtraction
+    itself is exact (Sterbenz: both numbers within a factor of two).
+    """
+    total = x.new_zeros(num_graphs, x.size(1)).index_add_(0, batch, x)
+    counts = torch.bincount(batch, minlength=num_graphs).clamp_min_(1).to(x.dtype)
+    return x - (total / counts[:, None])[batch]
+
+
+#: Query rows re-ranked at once by :func:`exact_topk` (keeps the gathered candidates in cache).
+EXACT_ROWS = 1024
+
+
+def exact_topk(x: Tensor, centre: Tensor, candidates: Tensor, invalid: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    r"""Re-rank candidate neighbours by exact squared distances; keep the ``k`` nearest.
+
+    .. math::
+        d(i, j) = \sum_c (x_{ic} - x_{jc})^2
+
+    by direct differences, so no cancellation whatever the offset of the coordinates.
+
+    Args:
+        x: Coordinates ``(M, D)``.
+        centre: Row of ``x`` of each query ``(R,)``.
+        candidates: Rows of ``x`` of each query's candidates ``(R, K)``.
+        invalid: Candidates that are no neighbours (padding, the node itself) ``(R, K)``.
+        k: How many to keep (``k <= K``).
+
+    Returns:
+        ``(index, dist)``: the ``k`` nearest candidates of each query, nearest first, and their
+        squared distances (``inf`` for invalid ones, which come last), both ``(R, k)``.
+    """
+    num, kc = candidates.shape
+    index = candidates.new_empty(num, k)
+    dist_k = x.new_empty(num, k)
+    for r0 in range(0, num, EXACT_ROWS):
+        r1 = min(num, r0 + EXACT_ROWS)
+        cand = candidates[r0:r1]
+        diff = x.index_select(0, cand.reshape(-1)).view(r1 - r0, kc, -1)
+        diff.sub_(x.index_select(0, centre[r0:r1]).unsqueeze(1)).square_()
+        dist = diff.sum(-1).masked_fill_(invalid[r0:r1], float("inf"))
+        val, order = torch.topk(dist, k, dim=-1, largest=False, sorted=True)
+        index[r0:r1] = cand.gather(1, order)
+        dist_k[r0:r1] = val
+    return index, dist_k
+
+
+def _unit_rows(x: Tensor) -> Tensor:
+    """Rows scaled to unit length: on them the Euclidean order is the cosine order (|a-b|^2 = 2 - 2 cos)."""
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
 def _knn_torch_padded(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool,
                       cosine: bool) -> tuple[Tensor, Tensor]:
-    """Reference pure-torch kNN: all graphs in one ``(B, N_max, D)`` block; ``(source, target)``."""
+    """Reference pure-torch kNN: all graphs in one ``(B, N_max, D)`` block, exact distances
+    coordinate by coordinate in every dimension; returns ``(source, target)``."""
     num_nodes, dim = x.shape
     num_graphs = counts.numel()
     ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=x.device)
@@ -90,22 +147,19 @@ def _knn_torch_padded(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bo
     n_max = int(counts.max())
     local = torch.arange(num_nodes, device=x.device) - ptr[batch]
 
-    xs = x.detach()
-    if cosine:
-        xs = xs / xs.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    xs = _unit_rows(x.detach()) if cosine else x.detach()
     dense = xs.new_zeros(num_graphs, n_max, dim)
     dense[batch, local] = xs
     kk = min(k, n_max)
 
     col = torch.arange(n_max, device=x.device)
     col_invalid = col.view(1, 1, -1) >= counts.view(-1, 1, 1)  # (B, 1, N)
-    sq = (dense * dense).sum(-1) if not cosine else None  # (B, N)
 
     rows_per_chunk = max(1, MAX_BLOCK_ELEMENTS // max(1, num_graphs * n_max))
     sources, targets = [], []
     for r0 in range(0, n_max, rows_per_chunk):
         r1 = min(n_max, r0 + rows_per_chunk)
-        dist = _block_distances(dense[:, r0:r1], dense, sq, cosine)
+        dist = _block_distances(dense[:, r0:r1], dense, None)
         dist = dist.masked_fill(col_invalid, float("inf"))
         if not loop:
             rows = torch.arange(r0, r1, device=x.device)
@@ -158,6 +212,51 @@ def _size_buckets(sizes: list[int]) -> list[int]:
     return best
 
 
+def _expansion_slack(x: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+    r"""Twice a bound on the rounding error of the matmul expansion, per query node ``(N,)``.
+
+    For query :math:`i` and any node :math:`j` of its graph the computed
+    :math:`|x_i|^2 + |x_j|^2 - 2 x_i \cdot x_j` is within
+    :math:`(D + 2)\,\epsilon\,(|x_i| + \max_j |x_j|)^2` of the exact value; the rounding of
+    the centring (:func:`centre_per_graph`) adds at most :math:`2\epsilon` times the same.
+    The factor two is a safety margin.
+    """
+    norm = x.norm(dim=-1)
+    reach = norm.new_zeros(num_graphs).scatter_reduce_(0, batch, norm, "amax")
+    return 2.0 * (x.size(1) + 4) * torch.finfo(x.dtype).eps * (norm + reach[batch]).square()
+
+
+def _refine(xs: Tensor, centre: Tensor, start: Tensor, cand: Tensor, approx: Tensor, count: Tensor,
+            slack: Tensor, n_b: int, loop: bool) -> Tensor:
+    r"""Make the ``kk`` nearest found by the matmul expansion exact; returns ``(R, kk)``.
+
+    ``cand`` holds the ``kk + 1`` best candidates of each query by the expansion (nearest
+    first, local to the graph that starts at node ``start``), ``approx`` their expansion
+    distances (as integer bits).  Where
+    the gap between the :math:`k`-th and the :math:`(k+1)`-th exceeds ``slack`` (twice the
+    error bound, :func:`_expansion_slack`) the first ``kk`` are the true :math:`k` nearest;
+    rows where it does not (near-ties at the boundary, clustered points; rare) are searched
+    again over their whole graph with exact distances (:func:`exact_topk`).
+    """
+    kk = cand.size(1) - 1
+    out = cand[:, :kk] + start.view(-1, 1)
+    gap = approx.view(xs.dtype)
+    unsure = gap[:, kk] - gap[:, kk - 1] <= slack[centre]  # inf - inf = NaN: sure (no (k+1)-th)
+    unsure &= cand[:, kk - 1] < count  # a graph with at most k other nodes: all are found
+    if bool(unsure.any()):
+        every = torch.arange(n_b, device=xs.device).view(1, -1)
+        todo = torch.nonzero(unsure).view(-1)
+        step = max(1, MAX_BLOCK_ELEMENTS // (n_b * xs.size(1)))
+        for r0 in range(0, todo.numel(), step):
+            rows = todo[r0:r0 + step]
+            c, s0 = centre[rows], start[rows].view(-1, 1)
+            bad = every >= count[rows].view(-1, 1)  # padding slots
+            if not loop:
+                bad |= every + s0 == c.view(-1, 1)
+            out[rows] = exact_topk(xs, c, (every + s0).masked_fill(bad, 0), bad, kk)[0]
+    return out
+
+
 def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cosine: bool) -> tuple[Tensor, Tensor]:
     r"""Pure-torch kNN with graphs grouped by size; returns ``(source, target)``.
 
@@ -169,20 +268,30 @@ def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cos
     output slot of each edge is known in advance: edges are written in place,
     sorted by centre and then by distance, with no final sort.
 
-    For Euclidean distances the padding slots hold a point farther from every
-    real point than any two real points are from each other
-    (:math:`4 \max |x| + 1` in every coordinate), so no padding mask is needed;
-    self loops are excluded by filling the diagonal of each distance block.
-    Same result as :func:`_knn_torch_padded` (the reference) up to ties.
+    The neighbours are exact in every dimension.  Up to 3-D the distances are
+    computed coordinate by coordinate.  Above, the coordinates are first centred per
+    graph (:func:`centre_per_graph`) and the matmul expansion ranks them; where the
+    gap between the :math:`k`-th and :math:`(k+1)`-th is within its rounding error
+    bound, the node is searched again with exact distances (:func:`_refine`).
+    Cosine distances are Euclidean ones between unit vectors.
+
+    The padding slots hold a point farther from every real point than any two
+    real points are from each other (:math:`4 \max |x| + 1` in every coordinate),
+    so no padding mask is needed; self loops are excluded by filling the diagonal
+    of each distance block.  Same result as :func:`_knn_torch_padded` (the
+    reference) up to ties.
     """
     num_nodes, dim = x.shape
     device = x.device
     num_graphs = counts.numel()
     ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=device)
     torch.cumsum(counts, 0, out=ptr[1:])
-    xs = x.detach()
-    if cosine:
-        xs = xs / xs.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    xs = _unit_rows(x.detach()) if cosine else x.detach()
+    refine = dim > 3
+    exact, slack = xs, xs.new_empty(0)  # exact distances from the coordinates as given
+    if refine:
+        xs = centre_per_graph(xs, batch, num_graphs)
+        slack = _expansion_slack(xs, batch, num_graphs)
 
     deg_graph = (counts if loop else counts - 1).clamp(0, k)  # neighbours of each node of graph g
     deg = deg_graph[batch]
@@ -195,13 +304,10 @@ def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cos
         return source, target
 
     # Padding value: far from every real point (no mask), unless that could overflow.
-    pad_value = 0.0
-    use_pad = not cosine
-    if use_pad:
-        pad_value = 4.0 * float(xs.abs().max()) + 1.0
-        use_pad = pad_value * pad_value * dim < 0.01 * torch.finfo(xs.dtype).max
-        if not use_pad:
-            pad_value = 0.0
+    pad_value = 4.0 * float(xs.abs().max()) + 1.0
+    use_pad = pad_value * pad_value * dim < 0.01 * torch.finfo(xs.dtype).max
+    if not use_pad:
+        pad_value = 0.0
 
     sizes, order = torch.sort(counts, stable=True)
     size_list = sizes.tolist()
@@ -227,26 +333,27 @@ def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cos
         dense = xs.new_full(((e - a) * n_b, dim), pad_value)
         dense.index_copy_(0, flat, xs.index_select(0, node))
         dense = dense.view(e - a, n_b, dim)
-        sq = None if cosine or dim <= 3 else (dense * dense).sum(-1)
+        sq = (dense * dense).sum(-1) if refine else None
         col_invalid = None
         if not use_pad:
             col_invalid = torch.arange(n_b, device=device).view(1, 1, -1) >= counts[order[a:e]].view(-1, 1, 1)
         kk = min(k, n_b)
+        # candidates: the kk nearest, and the next one to check the gap in the expansion
+        kc = min(n_b, kk + 1) if refine else kk
         full_deg = min_deg_list[a] == kk  # every node of the bucket has kk neighbours
         rows_per_chunk = max(1, MAX_BLOCK_ELEMENTS // max(1, (e - a) * n_b))
         t = torch.arange(kk, device=device)
         for r0 in range(0, n_b, rows_per_chunk):
             r1 = min(n_b, r0 + rows_per_chunk)
-            dist = _block_distances(dense[:, r0:r1], dense, sq, cosine)
+            dist = _block_distances(dense[:, r0:r1], dense, sq)
             if col_invalid is not None:
                 dist = dist.masked_fill(col_invalid, float("inf"))
             if not loop:
                 dist.diagonal(offset=r0, dim1=1, dim2=2).fill_(float("inf"))
-            if not cosine:
-                # Non-negative floats order like their bit patterns read as signed integers,
-                # and the CPU top-k kernel compares integers ~30 % faster (same order, same ties).
-                dist = dist.view(_SAME_SIZE_INT[dist.element_size()])
-            idx = torch.topk(dist, kk, dim=-1, largest=False, sorted=True)[1]  # (G, c, kk)
+            # Non-negative floats order like their bit patterns read as signed integers,
+            # and the CPU top-k kernel compares integers ~30 % faster (same order, same ties).
+            dist = dist.view(_SAME_SIZE_INT[dist.element_size()])
+            val, idx = torch.topk(dist, kc, dim=-1, largest=False, sorted=True)  # (G, c, kc)
             # Row r of graph g: slot t is valid iff t < deg_g (real points sort first);
             # its edge goes to position edge_ptr[centre] + t.
             if r0 == 0 and r1 == n_b:
@@ -255,10 +362,15 @@ def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cos
                 sel = (local >= r0) & (local < r1)
                 rows = (flat - r0 - (gpos[s0:s1] - a) * (n_b - (r1 - r0)))[sel]
                 centre, start = node[sel], start_all[s0:s1][sel]
-            nb = idx.view(-1, kk).index_select(0, rows) + start.view(-1, 1)  # (R, kk)
+            cand = idx.view(-1, kc).index_select(0, rows)  # (R, kc), local to the graph
+            if kc > kk:
+                nb = _refine(exact, centre, start, cand, val.view(-1, kc).index_select(0, rows),
+                             counts[batch[centre]], slack, n_b, loop)
+            else:
+                nb = cand + start.view(-1, 1)
             pos = edge_ptr[centre].view(-1, 1) + t
             if full_deg:
-                source.index_copy_(0, pos.view(-1), nb.view(-1))
+                source.index_copy_(0, pos.view(-1), nb.reshape(-1))
             else:
                 ok = t < deg[centre].view(-1, 1)
                 source[pos[ok]] = nb[ok]
@@ -316,7 +428,17 @@ def knn_graph(
             raise InputShapeError(
                 f"batch has {batch.numel()} entries but x has {x.size(0)} nodes"
             )
+    if not x.is_floating_point():  # integer coordinates: distances in the default float dtype
+        x = x.to(torch.get_default_dtype())
     check_finite(x, "x")
+    if batch is not None:
+        check_batch(batch)
+    return _knn_graph(x, k, batch, loop, flow, cosine, backend, strict)
+
+
+def _knn_graph(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, flow: str, cosine: bool,
+               backend: Backend, strict: bool) -> Tensor:
+    """:func:`knn_graph` on inputs already checked (by the caller: no value checks here)."""
     num_nodes = x.size(0)
     if num_nodes == 0:
         return torch.empty(2, 0, dtype=torch.long, device=x.device)
@@ -345,11 +467,9 @@ def knn_graph(
     if use_cluster:
         import torch_cluster
 
-        xc = x.detach()
-        if cosine:
-            # torch-cluster has no cosine mode on CPU; on unit vectors the
-            # Euclidean order equals the cosine order (|a-b|^2 = 2 - 2 cos).
-            xc = xc / xc.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        # torch-cluster has no cosine mode on CPU; on unit vectors the Euclidean order is the
+        # cosine order.  Its distances are direct differences (exact), like the torch backend's.
+        xc = _unit_rows(x.detach()) if cosine else x.detach()
         ei = torch_cluster.knn_graph(xc, k, batch, loop=loop, flow="source_to_target")
         source, target = ei[0], ei[1]
         if not loop:

@@ -22,7 +22,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .._checks import check_finite, check_ndim, check_size
+from .._checks import debug_check_finite, check_ndim, check_size
 
 NUM_PAIR_FEATURES = 4
 
@@ -66,7 +66,7 @@ def pairwise_features(p4: Tensor, edge_index: Tensor, eps: float = 1e-8) -> Tens
     """
     check_ndim(p4, 2, "p4", "(num_nodes, 4)")
     check_size(p4, 1, 4, "p4")
-    check_finite(p4, "p4")
+    debug_check_finite(p4, "p4")
     return _pair_features(p4[edge_index[1]], p4[edge_index[0]], eps)
 
 

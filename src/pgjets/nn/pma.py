@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.aggr import Aggregation
 
-from .._checks import check_finite, check_ndim, check_positive_int
+from .._checks import check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int
 from ..errors import InputShapeError
 from .attention import MultiHeadAttention
 
@@ -42,9 +42,9 @@ def _graph_index(x: Tensor, index: Optional[Tensor], ptr: Optional[Tensor],
     if index is None and ptr is not None:
         check_ndim(ptr, 1, "ptr", "(num_graphs + 1,)")
         ptr = ptr.to(torch.long)
-        if int(ptr[-1]) != n:
+        if is_debug() and int(ptr[-1]) != n:
             raise InputShapeError(f"ptr ends at {int(ptr[-1])} but x has {n} nodes")
-        index = torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=x.device), ptr.diff())
+        index = torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=x.device), ptr.diff(), output_size=n)
         dim_size = ptr.numel() - 1 if dim_size is None else dim_size
     if index is None:
         index = torch.zeros(n, dtype=torch.long, device=x.device)
@@ -52,10 +52,11 @@ def _graph_index(x: Tensor, index: Optional[Tensor], ptr: Optional[Tensor],
     if index.numel() != n:
         raise InputShapeError(f"index (batch) has {index.numel()} entries but x has {n} nodes")
     index = index.to(torch.long)
+    # the number of graphs: given (no host sync), else read once from the index
     size = dim_size if dim_size is not None else (int(index.max()) + 1 if n else 0)
-    if n and (int(index.min()) < 0 or int(index.max()) >= size):
+    if is_debug() and n and (int(index.min()) < 0 or int(index.max()) >= size):
         raise InputShapeError(f"index refers to graphs outside 0..{size - 1}")
-    return index, int(size)
+    return index, size
 
 
 def _node_to_seed_edges(batch: Tensor, num_seeds: int) -> Tensor:
@@ -75,6 +76,7 @@ class _GraphPool(Aggregation):
     def __call__(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                  dim_size: Optional[int] = None, dim: int = -2, **kwargs: Any) -> Tensor:
         _check_x(x, self.channels)
+        check_input_dtype(x, self, "x")
         _graph_index(x, index, ptr, dim_size)
         return super().__call__(x, index, ptr, dim_size, dim, **kwargs)
 
@@ -83,7 +85,7 @@ def _check_x(x: Tensor, channels: int) -> None:
     check_ndim(x, 2, "x", "(num_nodes, channels)")
     if x.size(1) != channels:
         raise InputShapeError(f"x has {x.size(1)} channels, the pool expects {channels}")
-    check_finite(x, "x")
+    debug_check_finite(x, "x")
 
 
 class PMAPool(_GraphPool):
@@ -133,6 +135,7 @@ class PMAPool(_GraphPool):
                 dim_size: Optional[int] = None, dim: int = -2) -> Tensor:
         """Pool each graph into ``num_seeds`` vectors; see the class docstring."""
         _check_x(x, self.channels)
+        check_input_dtype(x, self, "x")
         batch, b = _graph_index(x, index, ptr, dim_size)
         seeds = self.seeds.repeat(b, 1)  # (B*S, C), seed s of graph g at row g*S + s
         h = self.norm1(seeds + self.attn((x, seeds), _node_to_seed_edges(batch, self.num_seeds)))
@@ -153,6 +156,7 @@ class PMAPool(_GraphPool):
             - **output:** :math:`(B, S \cdot C)` if ``flatten`` else :math:`(B, S, C)`
         """
         check_ndim(x, 3, "x", "(batch, particles, channels)")
+        check_input_dtype(x, self, "x")
         b = x.size(0)
         seeds = self.seeds.unsqueeze(0).expand(b, -1, -1)
         h = self.norm1(seeds + self.attn.attend_padded(seeds, x, mask))
@@ -207,6 +211,7 @@ class ClassAttentionPool(_GraphPool):
                 dim_size: Optional[int] = None, dim: int = -2) -> Tensor:
         """Pool each graph into its class token; see the class docstring."""
         _check_x(x, self.channels)
+        check_input_dtype(x, self, "x")
         batch, b = _graph_index(x, index, ptr, dim_size)
         n = x.size(0)
         graphs = torch.arange(b, device=x.device)
@@ -233,6 +238,7 @@ class ClassAttentionPool(_GraphPool):
             - **output:** :math:`(B, C)`
         """
         check_ndim(x, 3, "x", "(batch, particles, channels)")
+        check_input_dtype(x, self, "x")
         b = x.size(0)
         cls = self.cls.unsqueeze(0).expand(b, -1, -1)  # (B, 1, C)
         key_mask = torch.cat([mask, mask.new_ones(b, 1)], dim=1)

@@ -21,7 +21,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_finite, check_ndim, check_positive_int
+from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int
 from ..errors import InputShapeError
 
 
@@ -123,15 +123,16 @@ class SinusoidalPositionalEncoding(nn.Module):
     def forward(self, x: Tensor, batch: Optional[Tensor] = None, position: Optional[Tensor] = None) -> Tensor:
         """Return ``x`` plus the encoding of each node's position."""
         check_ndim(x, 2, "x", "(num_nodes, channels)")
+        check_input_dtype(x, self, "x")
         if x.size(1) != self.channels:
             raise InputShapeError(f"x has {x.size(1)} channels, the encoding has {self.channels}")
-        check_finite(x, "x")
+        debug_check_finite(x, "x")
         n = x.size(0)
         if position is not None:
             check_ndim(position, 1, "position", "(num_nodes,)")
             if position.numel() != n:
                 raise InputShapeError(f"position has {position.numel()} entries but x has {n} nodes")
-            check_finite(position, "position")
+            debug_check_finite(position, "position")
             return x + sinusoidal_encoding(position.to(x.dtype), self.channels).to(x.dtype)
         if batch is None:
             pos = torch.arange(n, device=x.device)

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter, softmax
 
-from .._checks import check_finite, check_ndim, check_positive_int, check_sorted
+from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int, check_sorted
 from ..errors import InputShapeError
 
 
@@ -189,9 +189,10 @@ class SlotAttention(MessagePassing):
             generator: Random generator for the learned initialisation.
         """
         check_ndim(x, 2, "x", "(num_nodes, in_channels)")
+        check_input_dtype(x, self, "x")
         if x.size(1) != self.in_channels:
             raise InputShapeError(f"x must have {self.in_channels} features, got shape {tuple(x.shape)}")
-        check_finite(x, "x")
+        debug_check_finite(x, "x")
         n = x.size(0)
         if batch is None:
             batch = torch.zeros(n, dtype=torch.long, device=x.device)
@@ -204,7 +205,7 @@ class SlotAttention(MessagePassing):
                 raise InputShapeError(
                     f"slots must have {self.slot_channels} channels, got shape {tuple(slots.shape)}"
                 )
-            check_finite(slots, "slots")
+            debug_check_finite(slots, "slots")
             if slot_batch is None:
                 slot_batch = torch.zeros(slots.size(0), dtype=torch.long, device=x.device)
             slot_batch = _sorted_batch(slot_batch, "slot_batch")

@@ -16,7 +16,7 @@ from typing import Optional
 
 from torch import Tensor, nn
 
-from .._checks import check_ndim, check_positive_int
+from .._checks import check_input_dtype, check_ndim, check_positive_int
 from ..errors import InputShapeError
 from .attention import DenseMask, MultiHeadAttention
 
@@ -69,6 +69,7 @@ class TransformerBlock(nn.Module):
                 dense_bias: Optional[Tensor] = None, dense_mask: Optional[DenseMask] = None) -> Tensor:
         """Apply the block; see the class docstring for the arguments."""
         check_ndim(x, 2, "x", "(num_nodes, channels)")
+        check_input_dtype(x, self, "x")
         if x.size(1) != self.channels:
             raise InputShapeError(f"x has {x.size(1)} channels, the block expects {self.channels}")
         h = self.attn(self.norm1(x), edge_index, edge_attr=edge_attr, attn_bias=attn_bias, edge_mask=edge_mask,
@@ -97,6 +98,7 @@ class TransformerBlock(nn.Module):
             - **output:** :math:`(B, N, C)`
         """
         check_ndim(x, 3, "x", "(batch, particles, channels)")
+        check_input_dtype(x, self, "x")
         h = self.norm1(x)
         x = x + self.drop(self.attn.attend_padded(h, h, mask, dense_bias))
         return x + self.drop(self.ff(self.norm2(x)))
