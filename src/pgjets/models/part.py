@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
-from ..nn.attention import dense_attention_mask, dense_layout
+from ..nn.attention import dense_attention_mask
 from ..nn.pairwise import NUM_PAIR_FEATURES, dense_pairwise_features
 from ..nn.pma import ClassAttentionPool
 from ..nn.transformer import TransformerBlock
@@ -36,7 +36,11 @@ def _lower_triangle(n: int, device: torch.device) -> tuple[Tensor, Tensor]:
     known as a plain integer): :math:`i = \lfloor (\sqrt{8t + 1} - 1) / 2 \rfloor`,
     :math:`j = t - i(i + 1)/2`.
     """
-    t = torch.arange(n * (n + 1) // 2, device=device)
+    return _triangle_rows_cols(torch.arange(n * (n + 1) // 2, device=device))
+
+
+def _triangle_rows_cols(t: Tensor) -> tuple[Tensor, Tensor]:
+    """Row and column of position ``t`` in the row-major list of the pairs ``i >= j``."""
     i = ((torch.sqrt(8.0 * t.double() + 1.0) - 1.0) / 2.0).floor().long()
     j = t - i * (i + 1) // 2
     return i, j
@@ -198,26 +202,60 @@ class ParticleTransformer(nn.Module):
         return h
 
     def pair_bias(self, p4: Tensor, batch: Tensor, num_graphs: Optional[int] = None,
-                  max_num_nodes: Optional[int] = None) -> Tensor:
+                  max_num_nodes: Optional[int] = None, num_pairs: Optional[int] = None) -> Tensor:
         r"""Interaction bias ``(B, H, N_max, N_max)``; pairs with padding get 0.
 
-        The graph path densifies the jets (``to_dense_batch``, sizes from the arguments when
-        given: no host read) and shares :meth:`pair_bias_padded` with the padded path.  Equal
-        to :meth:`pair_bias_reference` up to rounding in both modes.
+        The pair features are symmetric, :math:`U_{ij} = U_{ji}`, so the pair MLP runs on the
+        real pairs :math:`i \ge j` only (:math:`\sum_b n_b (n_b + 1) / 2 =` ``num_pairs``, listed
+        without ``nonzero``) and the result is mirrored; the MLP itself is the one of the padded
+        path (:meth:`_pair_mlp`).  With the sizes given no value is read back to the host.
+        Equal to :meth:`pair_bias_reference` up to rounding in both modes.
         """
         if not self._plain_pair_embed() or (not self.training and self._folded_pair_embed() is None):
             return self.pair_bias_reference(p4, batch)
-        dense, mask = to_dense_batch(p4, batch, batch_size=num_graphs, max_num_nodes=max_num_nodes)
-        return self.pair_bias_padded(dense, mask)
+        B = num_graphs if num_graphs is not None else (int(batch.max()) + 1 if batch.numel() else 1)
+        counts = torch.zeros(B, dtype=torch.long, device=p4.device).scatter_add_(0, batch, torch.ones_like(batch))
+        tri = counts * (counts + 1) // 2  # pairs i >= j per jet
+        if max_num_nodes is None or num_pairs is None:
+            max_num_nodes, num_pairs = torch.stack([counts.max(), tri.sum()]).tolist()
+        dense, mask = to_dense_batch(p4, batch, batch_size=B, max_num_nodes=max_num_nodes)
+        g = torch.repeat_interleave(torch.arange(B, device=p4.device), tri, output_size=num_pairs)
+        i, j = _triangle_rows_cols(torch.arange(num_pairs, device=p4.device) - (torch.cumsum(tri, 0) - tri)[g])
+        feats = dense_pairwise_features(dense, mask)[g, i, j]  # (pairs, 4)
+        h = self._pair_mlp(feats, torch.where(i == j, 1.0, 2.0).to(feats.dtype))
+        out = h.new_zeros(B, max_num_nodes, max_num_nodes, self.heads)
+        out[g, i, j] = h
+        out[g, j, i] = h
+        return out.permute(0, 3, 1, 2)
+
+    def _pair_mlp(self, feats: Tensor, weight: Tensor) -> Tensor:
+        """The pair MLP on listed pairs ``(P, 4)``: training mode with batch norms over the ordered
+        pairs (``weight`` 2 for :math:`i \\ne j`, 1 for :math:`i = j`, 0 for padding), eval mode
+        with the batch norms folded (or the modules as they are)."""
+        if self.training and self._plain_pair_embed():
+            return self._pair_embed_weighted(feats, weight)
+        layers = None if self.training else self._folded_pair_embed()
+        if layers is None:
+            return self.pair_embed(feats)
+        h = feats
+        for w, b, act in layers:
+            h = torch.nn.functional.linear(h, w, b)
+            if act is not None:
+                h = act(h)
+        return h
 
     def node_embeddings(self, data) -> Tensor:
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros(
             data.x.size(0), dtype=torch.long, device=data.x.device)
-        # the padded layout, read once per forward (the one host read of the graph path)
         B = getattr(data, "num_graphs", None) if getattr(data, "batch", None) is not None else 1
-        counts, _, B, N = dense_layout(batch, B)
+        if B is None:
+            B = int(batch.max()) + 1 if batch.numel() else 1
+        # the sizes, read once per forward (the one host read of the graph path): the largest jet
+        # (padded length) and the number of pairs i >= j
+        counts = torch.zeros(B, dtype=torch.long, device=batch.device).scatter_add_(0, batch, torch.ones_like(batch))
+        N, P = torch.stack([counts.max(), (counts * (counts + 1) // 2).sum()]).tolist()
         x = self.embed(self.input_norm(data.x))
-        bias = self.pair_bias(data.p4, batch, B, N) if self.use_pair_features else None
+        bias = self.pair_bias(data.p4, batch, B, N, P) if self.use_pair_features else None
         # the additive mask (pair bias, -inf at the padding keys) built once, shared by all blocks
         mask = dense_attention_mask(batch, bias, dtype=x.dtype, num_graphs=B, max_num_nodes=N)
         for blk in self.blocks:
@@ -246,18 +284,8 @@ class ParticleTransformer(nn.Module):
         pair = mask[:, rows] & mask[:, cols]  # (B, T)
         feats = dense_pairwise_features(p4, mask)[:, rows, cols]  # (B, T, 4)
         feats = feats.masked_fill(~pair.unsqueeze(-1), 0.0).reshape(-1, feats.size(-1))
-        layers = None if self.training else self._folded_pair_embed()
-        if self.training and self._plain_pair_embed():
-            weight = pair.to(feats.dtype) * torch.where(rows == cols, 1.0, 2.0).to(feats.dtype)
-            h = self._pair_embed_weighted(feats, weight.reshape(-1))
-        elif layers is not None:
-            h = feats
-            for w, b, act in layers:
-                h = torch.nn.functional.linear(h, w, b)
-                if act is not None:
-                    h = act(h)
-        else:
-            h = self.pair_embed(feats)
+        weight = pair.to(feats.dtype) * torch.where(rows == cols, 1.0, 2.0).to(feats.dtype)
+        h = self._pair_mlp(feats, weight.reshape(-1))
         h = h.view(B, rows.numel(), -1).masked_fill(~pair.unsqueeze(-1), 0.0)
         out = h.new_zeros(B, N, N, h.size(-1))
         out[:, rows, cols] = h
