@@ -211,7 +211,7 @@ def test_open_jets_dispatch_and_missing(tmp_path):
     np.testing.assert_allclose(mid.E, JetTable.concat([a, b]).slice(3, 6).E)
     assert detect_format(folder / "a.h5") == "jetfile" and len(open_jets(folder / "a.h5")) == 4
     (tmp_path / "x.txt").write_text("hi")
-    with pytest.raises(DataFileError, match="suffix"):
+    with pytest.raises(DataFileError, match="first bytes"):
         open_jets(tmp_path / "x.txt")
     (tmp_path / "corrupt.h5").write_bytes(b"\x89HDF\r\n garbage")
     with pytest.raises(DataFileError):
