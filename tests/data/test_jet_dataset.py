@@ -258,3 +258,24 @@ def test_sources_that_disagree_are_refused_naming_both(tmp_path):
     kin = JetDataset([jc, land], k=None, chunk_size=6, feature_set="kinematic")
     with pytest.raises(DataFileError, match=r"land.h5 has the classes \['qcd', 'top'\] but .*jc.root"):
         list(kin.batches(4))
+
+
+def test_subset_streams_only_the_selected_jets(folder):
+    d, full = folder
+    ds = JetDataset(d, k=None, chunk_size=4)
+    idx = np.array([27, 0, 5, 6, 13, 13, 20])
+    sub = ds.subset(idx)
+    assert len(sub) == 6 and len(ds) == 29
+    want = sorted(set(idx.tolist()))
+    for i, j in enumerate(want):
+        same_graph(sub[i], ds[j], edges=False)
+    got = torch.cat([b.y for b in sub.batches(4)])
+    assert got.tolist() == full.label[want].tolist()
+    shuffled = torch.cat([b.y for b in sub.batches(4, shuffle=True, seed=2)])
+    assert sorted(shuffled.tolist()) == sorted(full.label[want].tolist())
+    subsub = sub.subset([1, 5])  # positions within the subset
+    same_graph(subsub[1], ds[27], edges=False)
+    mem = JetDataset.from_table(full, k=None).subset(want)
+    same_graph(mem[3], ds[want[3]], edges=False)
+    with pytest.raises(IndexError):
+        ds.subset([29])

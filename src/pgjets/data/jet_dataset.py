@@ -191,6 +191,7 @@ class JetDataset(Dataset):
         self._label_names: Optional[list[str]] = None
         self._feature_names: list[str] = []
         self._first_path: Optional[Path] = None
+        self._select: Optional[list[Tensor]] = None  # per chunk: the rows of a subset (None = all)
         self.format = format
         self.sources: list = []
         self.root = Path(root) if isinstance(root, (str, os.PathLike)) else None
@@ -263,6 +264,40 @@ class JetDataset(Dataset):
         ds._label_names = table.label_names
         ds._init_meta(ds._memory)
         return ds
+
+    def subset(self, index: Any) -> "JetDataset":
+        """The jets at global positions ``index`` (a split), streamed from the same chunks.
+
+        Positions are sorted and deduplicated; the subset shares the sources
+        (and the in-memory table) of this dataset, reads whole chunks and
+        keeps only the selected rows.
+
+        Args:
+            index (array-like of int): Jet positions in ``0..len(self)-1``.
+        """
+        import copy
+
+        idx = np.unique(np.asarray(index, dtype=np.int64).reshape(-1))
+        if idx.size and (idx[0] < 0 or idx[-1] >= len(self)):
+            raise IndexError(f"subset positions must be in 0..{len(self) - 1}")
+        out = copy.copy(self)
+        out._cache = OrderedDict()
+        chunk_of = np.searchsorted(self._starts, idx, side="right") - 1
+        select, counts = [], []
+        for c in range(self.num_chunks):
+            rows = idx[chunk_of == c] - self._starts[c]
+            if self._select is not None:
+                rows = self._select[c][torch.from_numpy(rows)].numpy()
+            select.append(torch.from_numpy(rows))
+            counts.append(rows.size)
+        out._select = select
+        out._starts = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=out._starts[1:])
+        return out
+
+    def _rows(self, c: int, a: int, b: int) -> Tensor:
+        """Rows of chunk ``c`` at positions ``a:b`` of its (selected) jets."""
+        return torch.arange(a, b) if self._select is None else self._select[c][a:b]
 
     # --------------------------------------------------------- properties
     def __len__(self) -> int:
@@ -392,7 +427,7 @@ class JetDataset(Dataset):
             raise IndexError(f"jet index {idx} out of range for {n} jets")
         chunk = int(np.searchsorted(self._starts, idx, side="right") - 1)
         local = idx - int(self._starts[chunk])
-        data = self._build(self._chunk(chunk), torch.tensor([local])).get_example(0)
+        data = self._build(self._chunk(chunk), self._rows(chunk, local, local + 1)).get_example(0)
         return self.transform(data) if self.transform else data
 
     def num_batches(self, batch_size: int, drop_last: bool = False, world_size: int = 1) -> int:
@@ -410,7 +445,8 @@ class JetDataset(Dataset):
             n = len(self)
             blocks = [(0, a, min(n, a + self.chunk_size)) for a in range(0, n, self.chunk_size)]
         else:
-            blocks = [(c, 0, int(self._starts[c + 1] - self._starts[c])) for c in range(self.num_chunks)]
+            blocks = [(c, 0, int(self._starts[c + 1] - self._starts[c])) for c in range(self.num_chunks)
+                      if self._starts[c + 1] > self._starts[c]]
         if shuffle:
             blocks = [blocks[i] for i in torch.randperm(len(blocks), generator=gen).tolist()]
         if world_size == 1:
@@ -466,10 +502,11 @@ class JetDataset(Dataset):
             entries = list(carry)
             for c, a, b in plan[g : g + group]:
                 chunk = self._chunk(c) if not shuffle or self._memory is not None else self._load(c)
+                rows = self._rows(c, a, b)
                 if entries and entries[-1][0] is chunk:  # blocks of one in-memory chunk: one entry
-                    entries[-1] = (chunk, torch.cat([entries[-1][1], torch.arange(a, b)]))
+                    entries[-1] = (chunk, torch.cat([entries[-1][1], rows]))
                 else:
-                    entries.append((chunk, torch.arange(a, b)))
+                    entries.append((chunk, rows))
             cid = torch.cat([torch.full((idx.numel(),), i, dtype=torch.long) for i, (_, idx) in enumerate(entries)])
             loc = torch.cat([idx for _, idx in entries])
             if shuffle:
