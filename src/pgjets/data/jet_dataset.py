@@ -295,6 +295,20 @@ class JetDataset(Dataset):
         np.cumsum(counts, out=out._starts[1:])
         return out
 
+    def to_table(self) -> JetTable:
+        """All (selected) jets as one :class:`JetTable`, in order: reads everything, for small datasets only."""
+        parts = []
+        for c in range(self.num_chunks):
+            n = int(self._starts[c + 1] - self._starts[c])
+            if n:
+                chunk = self._chunk(c)
+                if not isinstance(chunk, _Features):
+                    raise ValueError("to_table needs constituent data, not jet images")
+                parts.append(chunk.table.take(self._rows(c, 0, n).numpy()))
+        if not parts:
+            raise DataFileError(f"{self!r} holds no jets")
+        return parts[0] if len(parts) == 1 else JetTable.concat(parts)
+
     def _rows(self, c: int, a: int, b: int) -> Tensor:
         """Rows of chunk ``c`` at positions ``a:b`` of its (selected) jets."""
         return torch.arange(a, b) if self._select is None else self._select[c][a:b]
