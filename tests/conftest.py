@@ -54,3 +54,41 @@ def batch_of():
 def small_model():
     """``small_model(name, trained=False)``: a small registry model in eval mode."""
     return _small_model
+
+
+def write_jet_folder(folder, n_jets=40, seed=0, nan=False):
+    """A small dataset folder (one ``jets.h5`` + ``manifest.json``, labels qcd/top) as ``pgjets generate`` writes."""
+    import numpy as np
+
+    from pgjets.data.jet_io import write_jets, write_manifest
+    from pgjets.data.table import JetTable
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    counts = rng.integers(3, 25, n_jets)
+    P = int(counts.sum())
+    pt = rng.uniform(1, 50, P)
+    eta, phi = rng.normal(0, 0.3, P), rng.normal(0, 0.3, P)
+    t = JetTable(px=pt * np.cos(phi), py=pt * np.sin(phi), pz=pt * np.sinh(eta), E=pt * np.cosh(eta),
+                 offsets=np.r_[0, np.cumsum(counts)], label=np.arange(n_jets) % 2,
+                 pdgid=rng.choice([211, -211, 22, 130, 11], P), label_names=["qcd", "top"])
+    write_jets(t, folder / "jets.h5")
+    if nan:  # a damaged file: NaN written behind the back of JetTable's checks
+        import h5py
+
+        with h5py.File(folder / "jets.h5", "r+") as f:
+            f["constituents/px"][P // 2] = np.nan
+    write_manifest(folder, {"files": ["jets.h5"], "label_names": ["qcd", "top"]})
+    return folder
+
+
+@pytest.fixture()
+def jet_folder(tmp_path):
+    """A folder of 40 small synthetic jets (qcd/top) in the ``pgjets generate`` layout."""
+    return write_jet_folder(tmp_path / "data")
+
+
+@pytest.fixture()
+def make_jet_folder():
+    """``make_jet_folder(folder, n_jets=40, seed=0, nan=False)``: write a small dataset folder."""
+    return write_jet_folder

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from pgjets.cli import main
 
@@ -51,3 +52,76 @@ def test_yaml_config_is_merged_with_flags(tmp_path):
     bad.write_text("model: pfn\nlearning_rate: 1\n")
     with pytest.raises(ValueError, match="unknown keys"):
         load_config(argparse.Namespace(config=bad))
+
+
+NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="--device cuda is valid on a machine with a GPU")
+T = ["train", "--model", "pfn", "--data", "{data}", "--out", "{out}"]
+G = ["generate", "--process", "qcd", "--n-jets", "5", "--out", "{out}"]
+#: Bad arguments: (argv, a word the one-line message must hold); {data}, {out}, {file}, {cfg_*} are filled in.
+BAD_ARGUMENTS = [
+    pytest.param(["train", "--model", "nosuch", "--data", "{data}", "--out", "{out}"], "model", id="unknown-model"),
+    pytest.param(T + ["--epochs", "0"], "--epochs", id="epochs-0"),
+    pytest.param(T + ["--epochs", "two"], "--epochs", id="epochs-text"),
+    pytest.param(T + ["--batch-size", "0"], "--batch-size", id="batch-size-0"),
+    pytest.param(T + ["--lr", "-0.1"], "--lr", id="negative-lr"),
+    pytest.param(T + ["--max-jets", "0"], "--max-jets", id="max-jets-0"),
+    pytest.param(T + ["--max-jets", "-5"], "--max-jets", id="max-jets-negative"),
+    pytest.param(T + ["--config", "{cfg_type}"], "epochs in", id="yaml-wrong-type"),
+    pytest.param(T + ["--config", "{cfg_key}"], "unknown keys", id="yaml-unknown-key"),
+    pytest.param(T + ["--config", "{cfg_list}"], "mapping", id="yaml-not-a-mapping"),
+    pytest.param(T + ["--device", "cuda"], "cuda", id="cuda-without-gpu", marks=NO_GPU),
+    pytest.param(T + ["--device", "gpu"], "--device", id="unknown-device"),
+    pytest.param(["train", "--model", "pfn", "--generate", "0", "--out", "{out}"], "--generate", id="generate-0"),
+    pytest.param(["train", "--model", "pfn", "--generate", "5", "--process", "qcd", "--process", "qcd",
+                  "--out", "{out}"], "--process", id="duplicate-process"),
+    pytest.param(["train", "--model", "pfn", "--generate", "5", "--process", "higgs", "--out", "{out}"],
+                 "processes", id="unknown-process"),
+    pytest.param(["train", "--model", "pfn", "--data", "{data}", "--out", "{file}"], "is a file", id="out-is-a-file"),
+    pytest.param(["train", "--model", "pfn", "--data", "{file}", "--out", "{out}"], "is a file", id="data-is-a-file"),
+    pytest.param(["train", "--model", "pfn", "--out", "{out}"], "--data", id="no-data"),
+    pytest.param(G[:4] + ["--n-jets", "0", "--out", "{out}"], "--n-jets", id="generate-n-jets-0"),
+    pytest.param(G + ["--process", "qcd"], "--process", id="generate-duplicate-process"),
+    pytest.param(G + ["--workers", "0"], "--workers", id="generate-workers-0"),
+    pytest.param(["generate", "--process", "qcd", "--n-jets", "5", "--out", "{file}"], "is a file",
+                 id="generate-out-is-a-file"),
+    pytest.param(["generate", "--process", "higgs", "--n-jets", "5", "--out", "{out}"], "--process",
+                 id="generate-unknown-process"),
+    pytest.param(["export", "{out}", "--onnx", "m.onnx", "--checkpoint", "worst"], "--checkpoint",
+                 id="export-bad-checkpoint"),
+]
+
+
+@pytest.mark.parametrize("argv, word", BAD_ARGUMENTS)
+def test_every_bad_argument_exits_2_with_one_line(tmp_path, jet_folder, capsys, argv, word):
+    files = {"data": jet_folder, "out": tmp_path / "run", "file": tmp_path / "a_file.txt",
+             "cfg_type": tmp_path / "type.yaml", "cfg_key": tmp_path / "key.yaml", "cfg_list": tmp_path / "list.yaml"}
+    files["file"].write_text("not a folder")
+    files["cfg_type"].write_text("epochs: ten\n")
+    files["cfg_key"].write_text("epochs: 2\nlearning_rate: 0.1\n")
+    files["cfg_list"].write_text("- epochs\n")
+    argv = [a.format(**files) for a in argv]
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        rc = exc.code
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert rc == 2, err
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in captured.err + captured.out
+    assert word in err, err
+    assert not files["out"].exists()  # nothing was written
+
+
+def test_bad_argument_in_a_fresh_process_prints_no_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    res = subprocess.run([sys.executable, "-m", "pgjets.cli", "train", "--model", "pfn", "--generate", "5",
+                          "--epochs", "0", "--out", str(tmp_path / "run")], capture_output=True, text=True, env=env)
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == ["pgjets train: error: --epochs must be an integer >= 1, got 0"]

@@ -107,3 +107,38 @@ def batch_vector(batch: Optional[Tensor], num_nodes: int, device: torch.device) 
     if batch.numel() != num_nodes:
         raise InputShapeError(f"batch has {batch.numel()} entries but x has {num_nodes} nodes")
     return batch.to(torch.long)
+
+
+def check_setting_int(value: Any, name: str, minimum: int = 1, optional: bool = False) -> Optional[int]:
+    """Return ``value`` if it is an integer >= ``minimum`` (or ``None`` when ``optional``).
+
+    Raises :class:`~pgjets.errors.UsageError` (a bad argument or run setting, CLI exit 2)
+    naming ``name`` (e.g. ``--epochs``) otherwise.
+    """
+    from .errors import UsageError
+
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UsageError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def check_no_repeats(values: Sequence[Any], name: str) -> None:
+    """Raise :class:`~pgjets.errors.UsageError` if ``values`` repeats an item."""
+    from .errors import UsageError
+
+    seen: set = set()
+    twice = [v for v in values if v in seen or seen.add(v)]
+    if twice:
+        raise UsageError(f"{name} is given more than once: {twice[0]!r} (each may appear once)")
+
+
+def check_out_folder(path: Any, name: str = "--out") -> None:
+    """Raise :class:`~pgjets.errors.UsageError` if ``path`` exists but is not a folder."""
+    from pathlib import Path
+
+    from .errors import UsageError
+
+    if Path(path).exists() and not Path(path).is_dir():
+        raise UsageError(f"{name} {path} is a file; give a folder (it is created if missing)")

@@ -9,16 +9,26 @@ Subcommands::
     pgjets export RUN --onnx model.onnx [--checkpoint best|last] [--opset 18]
 
 Every subcommand prints what it does and exits with status 0 on success, 1 on a
-pgjets error (with the message, no traceback) and 2 on bad arguments.
+pgjets error (with the message, no traceback) and 2 on bad arguments (one line
+on stderr: the flag or setting and what is wrong with it).  A full disk is
+reported as ``no space left on <folder>`` (status 1); what was complete is kept.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .errors import PgjetsError
+from .errors import PgjetsError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line (no usage block): exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
@@ -64,7 +74,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_generate
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="pgjets", description="Symmetry-aware graph learning for particle physics.")
+    parser = _Parser(prog="pgjets", description="Symmetry-aware graph learning for particle physics.")
     parser.add_argument("--version", action="version", version=f"pgjets {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in SUBCOMMANDS:
@@ -80,12 +90,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"pgjets {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
     except PgjetsError as exc:
-        print(f"pgjets {args.command}: error: {exc}", file=sys.stderr)
+        print(f"pgjets {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        from ._atomic import disk_full_error, is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        msg = disk_full_error(Path(exc.filename), exc) if exc.filename else "no space left on the device"
+        print(f"pgjets {args.command}: error: {msg}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"pgjets {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":  # pragma: no cover

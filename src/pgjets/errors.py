@@ -46,6 +46,22 @@ class ExportCheckError(PgjetsError, RuntimeError):
     """An exported model (ONNX) does not reproduce the PyTorch outputs."""
 
 
+class UsageError(PgjetsError, ValueError):
+    """A bad command-line argument or run setting (the CLI exits with status 2)."""
+
+
+class SettingsMismatchError(UsageError):
+    """A run folder or checkpoint belongs to other settings than the ones given."""
+
+
+class CheckpointError(DataFileError):
+    """A checkpoint file is damaged (checksum mismatch, truncated) or not a pgjets checkpoint."""
+
+
+class DiskFullError(PgjetsError, OSError):
+    """No space left on the device a file is written to (what was complete is kept)."""
+
+
 __all__ = [
     "PgjetsError",
     "InputShapeError",
@@ -56,4 +72,8 @@ __all__ = [
     "DataFileError",
     "DataFileNotFoundError",
     "ExportCheckError",
+    "UsageError",
+    "SettingsMismatchError",
+    "CheckpointError",
+    "DiskFullError",
 ]

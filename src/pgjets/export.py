@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from ._atomic import atomic_output
 from ._checks import require
-from .errors import DataFileNotFoundError, ExportCheckError
+from .errors import ExportCheckError
 
 if TYPE_CHECKING:  # torch_geometric is imported lazily: `pgjets --help` stays fast
     from .models.padded import PaddedJetModel
@@ -235,28 +235,18 @@ def load_run_model(run: Path, checkpoint: str = "best", num_jets: int = 64):
         ``(config, model, batch, checkpoint_path)``.
     """
     import numpy as np
-    import yaml
 
-    from .run import build_run_model, load_table, make_datasets
+    from .run import build_run_model, load_run_weights, make_datasets, read_run_config, run_split, run_table
 
     run = Path(run)
-    if not (run / "config.yaml").exists():
-        raise DataFileNotFoundError(f"{run} is not a run folder (no config.yaml)")
-    cfg = yaml.safe_load((run / "config.yaml").read_text())
-    ckpt = run / "checkpoints" / f"{checkpoint}.pt"
-    if not ckpt.exists() and checkpoint == "best":
-        ckpt = run / "checkpoints" / "last.pt"
-    if not ckpt.exists():
-        raise DataFileNotFoundError(f"{run / 'checkpoints'} holds no {checkpoint}.pt: has the run finished an epoch?")
-    table = load_table(Path(cfg["data"]), cfg["max_jets"])
-    split = run / "split.npz"
-    idx = np.load(split)["test"] if split.exists() else np.arange(len(table))
+    cfg = read_run_config(run)
+    table = run_table(run, cfg)
+    idx = run_split(run, len(table))["test"] if (run / "split.npz").exists() else np.arange(len(table))
     if idx.size == 0:
         idx = np.arange(len(table))
     ds = make_datasets(table, {"test": idx[: max(1, num_jets)]}, cfg["model"], cfg["feature_set"])["test"]
     model = build_run_model(cfg, ds.num_features, ds.num_classes)
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
-    model.load_state_dict(state["model"] if isinstance(state, dict) and "model" in state else state)
+    ckpt = load_run_weights(run, cfg, model, checkpoint)
     model.eval()
     batch = next(iter(ds.batches(len(ds))))
     return cfg, model, batch, ckpt

@@ -2,7 +2,8 @@
 
 A run folder holds::
 
-    RUN/config.yaml          the full configuration (flags and YAML merged)
+    RUN/config.yaml          the full configuration (flags and YAML merged), the resolved
+                             absolute data path and a fingerprint of the data
     RUN/split.npz            the jet indices of the train/val/test split
     RUN/checkpoints/         last.pt (every epoch, exact resume) and best.pt
     RUN/history.json         losses and metrics per epoch
@@ -11,21 +12,41 @@ A run folder holds::
 
 Training data come from a generated folder (``--data DIR``) or are generated on
 the spot (``--generate N``: N jets per process with Pythia 8 + FastJet).
+
+Reproducibility: everything random is seeded from ``seed`` before the model is
+built, so the same settings and data on the same machine give bit-identical
+weights and metrics on CPU, and a run stopped after any epoch and started again
+ends bit-identical to an uninterrupted one.
+
+Reruns: a ``train`` into a folder that already holds a run resumes it when the
+settings are the same; with other settings it stops before writing anything,
+naming the settings that differ; ``force=True`` (``--force``) starts afresh
+there.  The keys in :data:`RUNTIME_KEYS` (device, progress bar, generator
+processes) are not compared.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import shutil
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from .errors import DataFileError, DataFileNotFoundError
-from .train.trainer import TrainConfig, Trainer, atomic_write_text
+from ._atomic import atomic_output
+from ._checks import check_no_repeats, check_out_folder, check_setting_int
+from .errors import (
+    DataFileError,
+    DataFileNotFoundError,
+    SettingsMismatchError,
+    UsageError,
+)
+from .train.trainer import TrainConfig, Trainer, atomic_write_text, load_checkpoint_file, settings_diff
 
 #: Defaults of a run configuration (YAML keys or ``--flags``).
 DEFAULTS: dict[str, Any] = {
@@ -51,6 +72,16 @@ DEFAULTS: dict[str, Any] = {
     "progress": True,
 }
 
+#: Keys that do not change a run's result: not compared when a run is resumed.
+RUNTIME_KEYS = ("device", "progress", "workers")
+#: What ``config.yaml`` records besides the settings (accepted, and ignored, in ``--config``).
+RECORDED_KEYS = ("out", "data_fingerprint")
+#: Files and folders of a run that ``--force`` removes (``data/`` only when regenerated).
+RUN_ENTRIES = ("checkpoints", "history.json", "metrics.json", "split.npz", "roc.png", "loss.png",
+               "confusion.png", "demo.json")
+_GENERATION_KEYS = ("generate", "processes", "gen_seed", "fast")
+_FLAGS = {"processes": "--process", "generate": "--generate", "data": "--data"}
+
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="YAML file with run settings (flags override it)")
@@ -69,7 +100,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
     p.add_argument("--ddp", action="store_true",
                    help="distributed data parallel under torchrun (gloo on CPU, nccl on GPU)")
-    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument("--out", type=Path, required=True,
+                   help="run folder (an existing run with the same settings is resumed)")
+    p.add_argument("--force", action="store_true",
+                   help="start afresh in --out even if it holds a run with other settings")
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
@@ -78,31 +112,218 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_config(args: argparse.Namespace) -> dict[str, Any]:
-    """Merge defaults, the YAML file and the flags (flags win)."""
+    """Merge defaults, the YAML file and the flags (flags win), and check every setting.
+
+    Raises:
+        UsageError: A setting has a wrong type or value, the YAML file is not a
+            mapping or has unknown keys (the message names the flag or the file).
+    """
     import yaml
 
     cfg = dict(DEFAULTS)
+    origin: dict[str, str] = {}
     if getattr(args, "config", None):
-        if not Path(args.config).exists():
-            raise DataFileNotFoundError(f"config file {args.config} does not exist")
-        loaded = yaml.safe_load(Path(args.config).read_text()) or {}
-        unknown = set(loaded) - set(DEFAULTS) - {"out"}
+        path = Path(args.config)
+        if not path.exists():
+            raise DataFileNotFoundError(f"config file {path} does not exist")
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            line = f" (line {where.line + 1})" if where is not None else ""
+            raise UsageError(f"config file {path} is not valid YAML{line}") from exc
+        loaded = {} if loaded is None else loaded
+        if not isinstance(loaded, dict):
+            raise UsageError(f"config file {path} must hold a mapping of settings, got {type(loaded).__name__}")
+        unknown = set(loaded) - set(DEFAULTS) - set(RECORDED_KEYS)
         if unknown:
-            raise ValueError(f"unknown keys in {args.config}: {sorted(unknown)}")
-        cfg.update(loaded)
+            raise UsageError(f"unknown keys in {path}: {sorted(map(str, unknown))}; "
+                             f"known: {', '.join(DEFAULTS)}")
+        cfg.update({k: v for k, v in loaded.items() if k in DEFAULTS})
+        origin.update({k: f"{k} in {path}" for k in loaded})
     for key in DEFAULTS:
         value = getattr(args, key, None)
         if value is not None:
             cfg[key] = str(value) if isinstance(value, Path) else value
+            origin[key] = _FLAGS.get(key, "--" + key.replace("_", "-"))
+            if key in ("data", "generate"):  # a source given as a flag replaces the file's
+                cfg["generate" if key == "data" else "data"] = None
     if cfg["data"] is None and cfg["generate"] is None:
-        raise ValueError("give --data DIR or --generate N")
+        raise UsageError("give --data DIR or --generate N")
+    return validate_config(cfg, origin)
+
+
+def validate_config(cfg: dict[str, Any], origin: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    """Check the type and value of every setting of ``cfg``; return it with numbers normalised.
+
+    Args:
+        cfg: A run configuration (keys of :data:`DEFAULTS`; missing keys take the defaults).
+        origin: Where each key came from (``"--epochs"``, ``"epochs in run.yaml"``), for the messages.
+
+    Raises:
+        UsageError: The first bad setting, named as in ``origin``.
+    """
+    from .data.features import FEATURE_NAMES
+    from .data.generate import PROCESSES
+    from .models.registry import MODELS
+
+    origin = origin or {}
+    cfg = {**DEFAULTS, **cfg}
+    name = lambda key: origin.get(key, key)  # noqa: E731
+
+    def bad(key: str, want: str) -> UsageError:
+        return UsageError(f"{name(key)} must be {want}, got {cfg[key]!r}")
+
+    def number(key: str, low: float, strict: bool, high: Optional[float] = None) -> None:
+        v = cfg[key]
+        if isinstance(v, str):  # YAML 1.1 reads 3e-3 as text
+            try:
+                v = float(v)
+            except ValueError:
+                pass
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if not ok or (v <= low if strict else v < low) or (high is not None and v >= high):
+            rel = ">" if strict else ">="
+            raise bad(key, f"a number {rel} {low:g}" + (f" and < {high:g}" if high is not None else ""))
+        cfg[key] = float(v)
+
+    def choice(key: str, options) -> None:
+        if not isinstance(cfg[key], str) or cfg[key] not in options:
+            raise bad(key, f"one of {', '.join(options)}")
+
+    choice("model", list(MODELS))
+    choice("feature_set", list(FEATURE_NAMES))
+    choice("schedule", ["onecycle", "cosine", "none"])
+    for key, low, optional in (("epochs", 1, False), ("batch_size", 1, False), ("seed", 0, False),
+                               ("gen_seed", 0, False), ("generate", 1, True), ("max_jets", 1, True),
+                               ("workers", 1, True), ("patience", 1, True)):
+        check_setting_int(cfg[key], name(key), minimum=low, optional=optional)
+    number("lr", 0.0, strict=True)
+    number("weight_decay", 0.0, strict=False)
+    number("label_smoothing", 0.0, strict=False, high=1.0)
+    for key in ("fast", "progress"):
+        if not isinstance(cfg[key], bool):
+            raise bad(key, "true or false")
+    if cfg["data"] is not None and not isinstance(cfg["data"], str):
+        raise bad("data", "a path")
+    if cfg["data"] is not None and cfg["generate"] is not None:
+        raise UsageError(f"give either data ({name('data')}) or generate ({name('generate')}), not both")
+    procs = cfg["processes"]
+    if not isinstance(procs, list) or not procs or not all(isinstance(p, str) and p in PROCESSES for p in procs):
+        raise bad("processes", f"a list of processes from {', '.join(PROCESSES)}")
+    check_no_repeats(procs, name("processes"))
+    split = cfg["split"]
+    if (not isinstance(split, list) or len(split) != 3 or not all(isinstance(f, (int, float)) and f >= 0 for f in split)
+            or not math.isclose(sum(split), 1.0, abs_tol=1e-6)):
+        raise bad("split", "three fractions (train, val, test) summing to 1")
+    _check_device(cfg["device"], name("device"))
     return cfg
+
+
+def _check_device(device: Any, name: str) -> None:
+    import torch
+
+    if not isinstance(device, str):
+        raise UsageError(f"{name} must be auto, cpu or cuda, got {device!r}")
+    if device == "auto":
+        return
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"{name} must be auto, cpu or cuda[:N], got {device!r}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"{name} {device}: no CUDA GPU is available here (use cpu or auto)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UsageError(f"{name} {device}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif dev.type != "cpu":
+        raise UsageError(f"{name} must be auto, cpu or cuda[:N], got {device!r}")
+
+
+def run_settings(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The settings that define a run's result: ``cfg`` without :data:`RUNTIME_KEYS`.
+
+    The data path of a run that generates its jets lies in the run folder and is not a setting.
+    """
+    out = {k: cfg.get(k, DEFAULTS[k]) for k in DEFAULTS if k not in RUNTIME_KEYS}
+    if out.get("generate") is not None:
+        out["data"] = None
+    return out
+
+
+def read_run_config(run: Path) -> dict[str, Any]:
+    """The ``config.yaml`` of a run folder.
+
+    Raises:
+        DataFileNotFoundError: ``run`` is not a run folder.
+        DataFileError: ``config.yaml`` is damaged.
+    """
+    import yaml
+
+    path = Path(run) / "config.yaml"
+    if not path.exists():
+        raise DataFileNotFoundError(f"{run} is not a run folder (no config.yaml)")
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise DataFileError(f"{path} is damaged (not valid YAML)") from exc
+    if not isinstance(cfg, dict) or "model" not in cfg:
+        raise DataFileError(f"{path} is damaged (no run settings in it)")
+    return {**DEFAULTS, **cfg}
+
+
+def check_rerun(out: Path, cfg: dict[str, Any], force: bool = False) -> Optional[dict[str, Any]]:
+    """Check a ``train`` into ``out`` against the run already there, before anything is written.
+
+    Returns the old configuration when the run is resumed (same settings), else ``None``.
+    With ``force`` an old run is removed (only the files a run writes, see
+    :data:`RUN_ENTRIES`; generated jets are kept when the new run would generate the same).
+
+    Raises:
+        SettingsMismatchError: ``out`` holds a run of other settings (and not ``force``).
+    """
+    out = Path(out)
+    check_out_folder(out)
+    if not out.exists():
+        return None
+    if (out / "config.yaml").exists():
+        old = read_run_config(out)
+        diffs = settings_diff(run_settings(old), run_settings(cfg))
+        if not diffs and not force:
+            return old
+        if not force:
+            raise SettingsMismatchError(
+                f"{out} holds a run with other settings ({'; '.join(diffs)}): use the same settings to "
+                "resume it, --force to start afresh there, or another --out")
+        keep = old.get("generate") is not None and all(old.get(k) == cfg.get(k) for k in _GENERATION_KEYS)
+        clear_run(out, data=not keep and old.get("generate") is not None)
+    elif (out / "checkpoints").exists():
+        if not force:
+            raise SettingsMismatchError(f"{out} holds checkpoints but no config.yaml: add --force to start "
+                                        "afresh there, or choose another --out")
+        clear_run(out, data=False)
+    return None
+
+
+def clear_run(out: Path, data: bool = False) -> None:
+    """Remove the files a run wrote in ``out`` (``config.yaml`` last); other files stay."""
+    out = Path(out)
+    for name in RUN_ENTRIES + (("data",) if data else ()):
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+    (out / "config.yaml").unlink(missing_ok=True)
 
 
 def prepare_data(cfg: dict[str, Any], out: Path) -> Path:
     """The data folder of a run, generating jets first when asked to."""
-    if cfg["data"] is not None:
+    if cfg["data"] is not None and cfg.get("generate") is None:
         path = Path(cfg["data"])
+        if path.is_file():
+            raise UsageError(f"--data {path} is a file; give the folder written by pgjets generate "
+                             "(it holds manifest.json and the jet files)")
         if not path.exists():
             raise DataFileNotFoundError(f"data folder {path} does not exist")
         return path
@@ -168,25 +389,58 @@ def _trainer(cfg: dict[str, Any], model, out: Optional[Path], distributed: Optio
     names = {f.name for f in fields(TrainConfig)}
     tc = TrainConfig(**{k: v for k, v in cfg.items() if k in names},
                      monitor="val_auc")
-    return Trainer(model, tc, out_dir=out, distributed=distributed)
+    return Trainer(model, tc, out_dir=out, distributed=distributed, settings=run_settings(cfg))
 
 
-def train_run(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
-    """Prepare data, train, evaluate on the test split; return the test metrics."""
+def _data_changed(where: str, recorded: Optional[dict], current: dict, hint: str) -> None:
+    from .data.fingerprint import fingerprint_diff
+
+    diffs = fingerprint_diff(recorded, current) if recorded else []
+    if diffs:
+        raise DataFileError(f"the data in {where} no longer match those {hint} ({'; '.join(diffs)})")
+
+
+def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, Any]:
+    """Prepare data, train, evaluate on the test split; return the test metrics.
+
+    A run already in ``out`` with the same settings is resumed; one with other
+    settings raises :class:`~pgjets.errors.SettingsMismatchError` before anything
+    is written, unless ``force`` (start afresh).  Everything random is seeded
+    from ``cfg["seed"]`` before the model is built.
+    """
     import yaml
 
+    from .data.fingerprint import fingerprint
     from .train.distributed import is_main_process
+    from .train.trainer import seed_everything
 
     main = is_main_process()  # under DDP only rank 0 writes files
+    out = Path(out)
+    cfg = validate_config(cfg)
+    if cfg["generate"] is not None:
+        cfg["data"] = str((out / "data").resolve())
+    else:
+        cfg["data"] = str(Path(cfg["data"]).resolve())
+    old = check_rerun(out, cfg, force=force) if main or not force else None  # rank 0 clears
+    data_dir = prepare_data(cfg, out)  # checks --data before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    data_dir = prepare_data(cfg, out)
-    cfg = {**cfg, "data": str(data_dir)}
+    fp = fingerprint(data_dir)
+    if old is not None:
+        _data_changed(str(data_dir), old.get("data_fingerprint"), fp,
+                      f"run {out} started on; use --force to start afresh")
+    table = load_table(data_dir, cfg["max_jets"])
+    fp["n_jets"] = len(table)
+    if old is not None:
+        _data_changed(str(data_dir), old.get("data_fingerprint"), fp,
+                      f"run {out} started on; use --force to start afresh")
+    cfg = {**cfg, "data_fingerprint": fp}
     if main:
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
-    table = load_table(data_dir, cfg["max_jets"])
     split = split_indices(len(table), cfg["split"], cfg["seed"])
     if main:
-        np.savez(out / "split.npz", **split)
+        with atomic_output(out / "split.npz") as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **split)
+    seed_everything(cfg["seed"])  # before the model is built: its initial weights follow the seed
     ds = make_datasets(table, split, cfg["model"], cfg["feature_set"])
     model = build_run_model(cfg, ds["train"].num_features, ds["train"].num_classes)
     trainer = _trainer(cfg, model, out)
@@ -200,30 +454,27 @@ def train_run(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
 
 
 def evaluate_run(run: Path, data: Optional[Path] = None, table=None) -> dict[str, Any]:
-    """Test metrics and plots of a finished run (best checkpoint)."""
-    import torch
-    import yaml
+    """Test metrics and plots of a finished run (best checkpoint).
+
+    Without ``data`` the run's own test split is used, after checking that its data
+    still match the fingerprint recorded at training time.
+    """
 
     from .train.metrics import classification_report, confusion_matrix, roc_curve
     from .train.plots import plot_confusion_matrix, plot_history, plot_roc
 
     run = Path(run)
-    if not (run / "config.yaml").exists():
-        raise DataFileNotFoundError(f"{run} is not a run folder (no config.yaml)")
-    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg = read_run_config(run)
     if data is not None:
         table = load_table(Path(data))
         idx = np.arange(len(table))
     else:
-        table = table if table is not None else load_table(Path(cfg["data"]), cfg["max_jets"])
-        idx = np.load(run / "split.npz")["test"]
+        table = table if table is not None else run_table(run, cfg)
+        idx = run_split(run, len(table))["test"]
     test = make_datasets(table, {"test": idx}, cfg["model"], cfg["feature_set"])["test"]
     model = build_run_model(cfg, test.num_features, test.num_classes)
-    best = run / "checkpoints" / "best.pt"
-    if not best.exists():
-        raise DataFileNotFoundError(f"{best} does not exist: has the run finished an epoch?")
-    model.load_state_dict(torch.load(best, map_location="cpu", weights_only=False)["model"])
-    trainer = _trainer({**cfg, "progress": False}, model, None, distributed=False)
+    load_run_weights(run, cfg, model, "best")
+    trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(test)
     metrics: dict[str, Any] = classification_report(logits, y)
     metrics["n_test"] = int(len(idx))
@@ -241,6 +492,81 @@ def evaluate_run(run: Path, data: Optional[Path] = None, table=None) -> dict[str
     return {"metrics": metrics, "curves": curves, "table": table, "test_index": idx, "logits": logits, "y": y}
 
 
+def run_table(run: Path, cfg: dict[str, Any]):
+    """The jets a run was trained on, after checking that they still match its fingerprint.
+
+    Raises:
+        DataFileNotFoundError: The data are gone.
+        DataFileError: They no longer match the fingerprint in ``config.yaml``.
+    """
+    from .data.fingerprint import fingerprint
+
+    run = Path(run)
+    data = Path(cfg["data"])
+    if cfg.get("generate") is not None and (run / "data").is_dir():
+        data = run / "data"  # generated into the run folder: follows the folder when it is moved
+    elif not data.is_absolute():  # configs written before paths were resolved
+        data = run / data if (run / data).exists() else data
+    if not data.exists():
+        raise DataFileNotFoundError(f"the data of run {run}, {data}, do not exist (moved or deleted?); "
+                                    "give --data DIR to evaluate on other jets")
+    recorded = cfg.get("data_fingerprint")
+    hint = f"run {run} was trained on; give --data DIR to evaluate on other jets"
+    current = fingerprint(data)
+    _data_changed(str(data), recorded, current, hint)
+    table = load_table(data, cfg["max_jets"])
+    current["n_jets"] = len(table)
+    _data_changed(str(data), recorded, current, hint)
+    return table
+
+
+def run_split(run: Path, n_jets: int) -> dict[str, np.ndarray]:
+    """The train/val/test indices in ``RUN/split.npz``, checked against the number of jets."""
+    path = Path(run) / "split.npz"
+    if not path.exists():
+        raise DataFileNotFoundError(f"{path} does not exist: the run has not started training")
+    try:
+        with np.load(path) as f:
+            split = {k: f[k] for k in ("train", "val", "test")}
+    except Exception as exc:
+        raise DataFileError(f"{path} is damaged: {exc}") from exc
+    if any(v.size and (v.min() < 0 or v.max() >= n_jets) for v in split.values()):
+        raise DataFileError(f"{path} indexes jets beyond the {n_jets} of the run's data")
+    return split
+
+
+def load_run_weights(run: Path, cfg: dict[str, Any], model, checkpoint: str = "best") -> Path:
+    """Load ``RUN/checkpoints/<checkpoint>.pt`` into ``model`` (``best`` falls back to ``last``).
+
+    Returns the checkpoint path.
+
+    Raises:
+        DataFileNotFoundError: There is no checkpoint.
+        CheckpointError: It is damaged or does not fit the model.
+        SettingsMismatchError: It belongs to other settings than ``config.yaml``.
+    """
+    from .errors import CheckpointError
+
+    folder = Path(run) / "checkpoints"
+    path = folder / f"{checkpoint}.pt"
+    if not path.exists() and checkpoint == "best":
+        path = folder / "last.pt"
+    if not path.exists():
+        raise DataFileNotFoundError(f"{folder} holds no {checkpoint}.pt: has the run finished an epoch?")
+    state = load_checkpoint_file(path)
+    if state.get("settings") is not None:
+        diffs = settings_diff(state["settings"], run_settings(cfg))
+        if diffs:
+            raise SettingsMismatchError(f"checkpoint {path} belongs to other settings than "
+                                        f"{Path(run) / 'config.yaml'}: {'; '.join(diffs)}")
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} does not fit model {cfg['model']!r}: {first}") from exc
+    return path
+
+
 def format_metrics(metrics: dict[str, Any]) -> str:
     parts = [f"AUC {metrics['auc']:.4f}", f"acc {metrics['accuracy']:.4f}"]
     for key in ("rej@0.3", "rej@0.5"):
@@ -250,18 +576,20 @@ def format_metrics(metrics: dict[str, Any]) -> str:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    check_out_folder(args.out)
     cfg = load_config(args)
+    force = bool(getattr(args, "force", False))
     if getattr(args, "ddp", False):
         from .train.distributed import init_from_env, is_main_process
 
         rank, world = init_from_env()
         if rank == 0:
             print(f"DDP: {world} processes, global batch {world * cfg['batch_size']}")
-        res = train_run(cfg, Path(args.out))
+        res = train_run(cfg, Path(args.out), force=force)
         if not is_main_process():
             return 0
     else:
-        res = train_run(cfg, Path(args.out))
+        res = train_run(cfg, Path(args.out), force=force)
     print(f"test: {format_metrics(res['metrics'])}")
     print(f"run folder: {args.out}")
     return 0
@@ -273,4 +601,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["DEFAULTS", "train_run", "evaluate_run", "split_indices", "load_table", "format_metrics"]
+__all__ = ["DEFAULTS", "RUNTIME_KEYS", "train_run", "evaluate_run", "split_indices", "load_table", "format_metrics",
+           "load_config", "validate_config", "run_settings", "check_rerun", "read_run_config", "run_table",
+           "load_run_weights"]

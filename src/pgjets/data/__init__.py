@@ -16,4 +16,5 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "digits": ["DigitsGridDataset"],
     "smearing": ["truth_and_reco_sets"],
     "truth_labels": ["from_w_labels", "same_parent_labels", "truth_batch"],
+    "fingerprint": ["fingerprint", "fingerprint_diff"],
 })

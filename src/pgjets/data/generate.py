@@ -660,11 +660,23 @@ def export_dataset(folder: os.PathLike | str, out: os.PathLike | str, format: st
 
 def run_generate(args: argparse.Namespace) -> int:
     """Run ``pgjets generate`` from parsed ``args``; returns the exit status."""
+    from .._checks import check_no_repeats, check_out_folder, check_setting_int
+    from ..errors import UsageError
+
+    check_no_repeats(args.processes, "--process")
+    check_setting_int(args.n_jets, "--n-jets")
+    check_setting_int(args.workers, "--workers")
+    check_setting_int(args.chunk_size, "--chunk-size")
+    check_setting_int(args.seed, "--seed", minimum=0)
     fmt = getattr(args, "format", "generated")
     folder = Path(args.out)
-    if fmt != "generated":
+    if fmt == "generated":
+        check_out_folder(args.out)
+    else:
+        if folder.is_dir():
+            raise UsageError(f"--out {folder} is a folder; --format {fmt} writes one file")
         if fmt == "landscape" and not set(args.processes) <= {"qcd", "top"}:
-            raise ValueError("the landscape layout holds QCD (0) and top (1) jets only; "
+            raise UsageError("the landscape layout holds QCD (0) and top (1) jets only; "
                              f"got --process {' '.join(args.processes)}")
         folder = folder.with_name(f".{folder.name}.parts")  # the resumable chunks, removed at the end
     path = generate_dataset(args.processes, args.n_jets, folder, seed=args.seed, fast=args.fast,

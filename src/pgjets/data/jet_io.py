@@ -26,6 +26,7 @@ lacks it was not finished and is refused.  A dataset folder (see
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -33,9 +34,9 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from .._atomic import atomic_output
+from .._atomic import atomic_output, atomic_write_bytes
 from .._checks import require
-from ..errors import DataFileError, DataFileNotFoundError
+from ..errors import DataFileError, DataFileNotFoundError, NonFiniteError
 from .table import JetTable
 
 #: Value of the ``format`` attribute of every jet file.
@@ -84,31 +85,35 @@ def write_jets(table: JetTable, path: PathLike, attrs: Optional[dict[str, Any]] 
     for key in table.extra:
         if key in _RESERVED:
             raise DataFileError(f"extra column name {key!r} is reserved")
-    with atomic_output(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FILE_FORMAT
-            f.attrs["complete"] = False
-            f.attrs["label_names"] = json.dumps(list(table.label_names) if table.label_names else None)
-            for key, value in (attrs or {}).items():
-                if key in ("format", "complete", "label_names"):
-                    raise DataFileError(f"attribute name {key!r} is reserved")
-                if not isinstance(value, (str, int, float, bool, np.integer, np.floating, np.bool_)):
-                    value = json.dumps(value)
-                f.attrs[key] = value
-            jets = f.create_group("jets")
-            jets.create_dataset("label", data=table.label.astype(np.int64))
-            jets.create_dataset("n_constituents", data=table.n_constituents.astype(np.int64))
-            for key, value in table.extra.items():
-                jets.create_dataset(key, data=np.asarray(value))
-            cons = f.create_group("constituents")
-            for name in _REQUIRED:
-                cons.create_dataset(name, data=getattr(table, name).astype(np.float32))
-            for name in _OPTIONAL:
-                arr = getattr(table, name)
-                if arr is not None:
-                    cons.create_dataset(name, data=np.asarray(arr).astype(_OPTIONAL_DTYPES[name]))
-            f.flush()
-            f.attrs["complete"] = True
+    # The file is built in memory and written in one go: a full disk then fails in a plain
+    # Python write (DiskFullError, no temporary file left), never inside HDF5, whose state
+    # after a failed write crashed the interpreter at exit (exit 139).
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        f.attrs["format"] = FILE_FORMAT
+        f.attrs["complete"] = False
+        f.attrs["label_names"] = json.dumps(list(table.label_names) if table.label_names else None)
+        for key, value in (attrs or {}).items():
+            if key in ("format", "complete", "label_names"):
+                raise DataFileError(f"attribute name {key!r} is reserved")
+            if not isinstance(value, (str, int, float, bool, np.integer, np.floating, np.bool_)):
+                value = json.dumps(value)
+            f.attrs[key] = value
+        jets = f.create_group("jets")
+        jets.create_dataset("label", data=table.label.astype(np.int64))
+        jets.create_dataset("n_constituents", data=table.n_constituents.astype(np.int64))
+        for key, value in table.extra.items():
+            jets.create_dataset(key, data=np.asarray(value))
+        cons = f.create_group("constituents")
+        for name in _REQUIRED:
+            cons.create_dataset(name, data=getattr(table, name).astype(np.float32))
+        for name in _OPTIONAL:
+            arr = getattr(table, name)
+            if arr is not None:
+                cons.create_dataset(name, data=np.asarray(arr).astype(_OPTIONAL_DTYPES[name]))
+        f.flush()
+        f.attrs["complete"] = True
+    atomic_write_bytes(path, buf.getbuffer())
     return path
 
 
@@ -211,13 +216,16 @@ def read_jets(path: PathLike, start: Optional[int] = None, stop: Optional[int] =
         except (TypeError, ValueError) as exc:
             raise DataFileError(f"{path}: attribute label_names is not valid JSON") from exc
         label = f["jets/label"][a:b]
-    return JetTable(
-        offsets=offsets[a : b + 1] - pa,
-        label=label,
-        extra=extra,
-        label_names=list(names) if names else None,
-        **cols,
-    )
+    try:
+        return JetTable(
+            offsets=offsets[a : b + 1] - pa,
+            label=label,
+            extra=extra,
+            label_names=list(names) if names else None,
+            **cols,
+        )
+    except NonFiniteError as exc:  # name the file that holds the bad values
+        raise NonFiniteError(f"{path}: {exc}") from exc
 
 
 def read_attrs(path: PathLike) -> dict[str, Any]:

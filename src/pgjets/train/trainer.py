@@ -15,10 +15,25 @@ generator states.  The order of the training batches of epoch :math:`e` depends
 only on ``(seed, e)``, never on how much randomness earlier epochs consumed, so
 a run killed at any point and resumed from its last checkpoint ends with the
 same weights as a run that was never interrupted (on the same device).
+
+Checkpoint files start with a header line ``PGJETS-CHECKPOINT-1 <sha256>``
+followed by the ``torch.save`` payload; :func:`load_checkpoint_file` refuses a
+file whose payload does not match the checksum (truncated, overwritten, random
+bytes) with a :class:`~pgjets.errors.CheckpointError` naming it.  Read them with
+:func:`load_checkpoint_file`, not with ``torch.load``.  A checkpoint also holds
+the settings it belongs to (the :class:`TrainConfig` and the trainer's
+``settings``); resuming from one of other settings is refused.
+
+With BatchNorm in the model, a training batch that holds a single graph is
+skipped (its batch statistics are those of one jet; BatchNorm over graph-level
+features cannot even compute them); if no batch is left, training stops with a
+:class:`~pgjets.errors.GraphSizeError`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import itertools
 import json
 import math
@@ -31,8 +46,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .._atomic import atomic_output
-from ..errors import DataFileError, NonFiniteError
+from .._atomic import atomic_output, atomic_write_bytes
+from ..errors import CheckpointError, GraphSizeError, NonFiniteError, SettingsMismatchError
 from .losses import LabelSmoothingCrossEntropy, regression_loss
 from .metrics import classification_report
 
@@ -113,10 +128,61 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+#: First bytes of every checkpoint file written by :func:`atomic_torch_save`.
+CHECKPOINT_MAGIC = b"PGJETS-CHECKPOINT-1 "
+_DIGEST_HEX = 64
+
+#: :class:`TrainConfig` fields that do not change the result (not compared on resume).
+RUNTIME_FIELDS = ("device", "progress", "verbose")
+
+
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file, then rename: never a half-written file."""
-    with atomic_output(path) as tmp:
-        torch.save(obj, tmp)
+    """Save ``obj`` as a checksummed checkpoint file, atomically (temporary file, then rename).
+
+    The file is ``CHECKPOINT_MAGIC + sha256(payload) + "\\n" + payload`` with the
+    ``torch.save`` payload serialised in memory first, so a full disk fails in a
+    plain write (:class:`~pgjets.errors.DiskFullError`) and the previous file stays.
+    """
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    payload = buf.getbuffer()
+    digest = hashlib.sha256(payload).hexdigest().encode()
+    atomic_write_bytes(path, b"".join([CHECKPOINT_MAGIC, digest, b"\n", payload]))
+
+
+def load_checkpoint_file(path: Union[str, Path], map_location: Any = "cpu") -> dict:
+    """Read a checkpoint written by :func:`atomic_torch_save`, verifying its checksum.
+
+    Raises:
+        CheckpointError: The file cannot be read, is not a pgjets checkpoint, or its
+            payload does not match its checksum (truncated or overwritten).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint {path} cannot be read: {exc.strerror or exc}") from exc
+    head = len(CHECKPOINT_MAGIC) + _DIGEST_HEX + 1
+    if not data.startswith(CHECKPOINT_MAGIC) or len(data) < head or data[head - 1:head] != b"\n":
+        raise CheckpointError(f"checkpoint {path} is not a pgjets checkpoint (no checksum header): "
+                              "damaged or written by something else")
+    payload = memoryview(data)[head:]
+    if hashlib.sha256(payload).hexdigest().encode() != data[len(CHECKPOINT_MAGIC):head - 1]:
+        raise CheckpointError(f"checkpoint {path} is damaged: its contents do not match its checksum "
+                              "(truncated or overwritten)")
+    try:
+        state = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=False)
+    except Exception as exc:  # the checksum matched, so the payload itself is unreadable here
+        raise CheckpointError(f"checkpoint {path} cannot be loaded: {exc}") from exc
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(f"checkpoint {path} holds no model state")
+    return state
+
+
+def settings_diff(old: dict, new: dict, ignore: Sequence[str] = ()) -> list[str]:
+    """``"key old -> new"`` for every key whose value differs (keys in ``ignore`` are skipped)."""
+    keys = [k for k in dict.fromkeys([*old, *new]) if k not in ignore]
+    return [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -136,6 +202,8 @@ class Trainer:
         out_dir: Run folder for checkpoints (``checkpoints/last.pt``,
             ``checkpoints/best.pt``) and ``history.json``; ``None`` = no files.
         target_fn: ``target_fn(batch) -> Tensor`` (default ``batch.y``).
+        settings: Further settings the run belongs to (e.g. data and model of a
+            ``pgjets train`` run), stored in every checkpoint and compared on resume.
         distributed: Use the initialised ``torch.distributed`` process group
             (DDP, sharded batches, rank-0 checkpoints); ``None`` = whenever one is
             initialised, ``False`` = never (e.g. evaluation on one rank).
@@ -155,14 +223,17 @@ class Trainer:
         out_dir: Optional[Union[str, Path]] = None,
         target_fn: Optional[Callable[[Any], Tensor]] = None,
         distributed: Optional[bool] = None,
+        settings: Optional[dict] = None,
     ) -> None:
         self.config = config or TrainConfig()
+        self.settings = dict(settings) if settings is not None else None
         cfg = self.config
         if cfg.device == "auto":
             self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         else:
             self.device = torch.device(cfg.device)
         self.module = model.to(self.device)
+        self._batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
         self.world_size, self.rank = _distributed_world() if distributed is not False else (1, 0)
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -259,7 +330,16 @@ class Trainer:
             "history": self.history,
             "rng": _rng_state(),
             "config": asdict(self.config),
+            "settings": self.settings,
         }
+
+    def check_settings(self, state: dict, path: Union[str, Path] = "checkpoint") -> None:
+        """Raise :class:`SettingsMismatchError` if ``state`` belongs to other settings."""
+        diffs = settings_diff(state.get("config") or {}, asdict(self.config), ignore=RUNTIME_FIELDS)
+        if self.settings is not None and state.get("settings") is not None:
+            diffs += settings_diff(state["settings"], self.settings)
+        if diffs:
+            raise SettingsMismatchError(f"checkpoint {path} belongs to other settings: {'; '.join(diffs)}")
 
     def load_state_dict(self, state: dict) -> None:
         self.module.load_state_dict(state["model"])
@@ -287,20 +367,27 @@ class Trainer:
         state = self.state_dict()
         atomic_torch_save(state, self.out_dir / "checkpoints" / "last.pt")
         if best:
-            atomic_torch_save({"model": state["model"], "epoch": self.epoch, "config": state["config"]},
-                              self.out_dir / "checkpoints" / "best.pt")
+            atomic_torch_save({"model": state["model"], "epoch": self.epoch, "config": state["config"],
+                               "settings": state["settings"]}, self.out_dir / "checkpoints" / "best.pt")
         atomic_write_text(self.out_dir / "history.json", json.dumps(self.history, indent=1))
         _barrier(self.world_size)
 
     def load_checkpoint(self, path: Optional[Union[str, Path]] = None) -> bool:
-        """Load ``path`` (default: the run's ``last.pt``); ``False`` if there is none."""
+        """Load ``path`` (default: the run's ``last.pt``); ``False`` if there is none.
+
+        Raises:
+            CheckpointError: The file is damaged (see :func:`load_checkpoint_file`).
+            SettingsMismatchError: It belongs to other settings than this trainer's.
+        """
         path = Path(path) if path is not None else self.checkpoint_path
         if path is None or not path.exists():
             return False
-        try:
-            state = torch.load(path, map_location=self.device, weights_only=False)
-        except Exception as exc:
-            raise DataFileError(f"checkpoint {path} cannot be read: {exc}") from exc
+        state = load_checkpoint_file(path, map_location=self.device)
+        missing = [k for k in ("optimizer", "epoch", "history", "rng") if k not in state]
+        if missing:
+            raise CheckpointError(f"checkpoint {path} cannot resume training: it has no {', '.join(missing)} "
+                                  "(a best.pt?)")
+        self.check_settings(state, path)
         self.load_state_dict(state)
         return True
 
@@ -320,11 +407,23 @@ class Trainer:
         if n is not None and self.world_size > 1:
             n = self._rank_steps(train_data, n)
         bar = _progress(batches, n, f"epoch {self.epoch + 1}/{cfg.epochs}", cfg.progress and self.rank == 0)
+        skipped = 0
         for batch in bar:
+            if self._batchnorm and getattr(batch, "num_graphs", None) == 1:
+                skipped += 1  # BatchNorm statistics of a single jet: skip (see the module docstring)
+                continue
             batch = batch.to(self.device)
             self.optimizer.zero_grad(set_to_none=True)
             with torch.autocast(self.device.type, enabled=self.amp):
-                out = self.model(batch)
+                try:
+                    out = self.model(batch)
+                except ValueError as exc:
+                    if "Expected more than 1 value per channel" not in str(exc):
+                        raise
+                    raise GraphSizeError(
+                        f"a training batch of {int(getattr(batch, 'num_graphs', 1))} graph(s) with "
+                        f"{int(getattr(batch, 'num_nodes', 0) or 0)} node(s) gives a BatchNorm layer a single "
+                        f"value per channel at epoch {self.epoch + 1}: use larger batches or graphs") from exc
                 loss = self.loss_fn(out, batch)
             if not torch.isfinite(loss):
                 raise NonFiniteError(f"loss became {loss.item()} at epoch {self.epoch + 1}")
@@ -341,6 +440,11 @@ class Trainer:
             count += size
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{total / count:.4f}")
+        if skipped and count == 0 and self.world_size == 1:
+            raise GraphSizeError(
+                f"every training batch holds a single graph ({skipped} batches), but the model has BatchNorm "
+                "layers, which need at least 2 graphs per batch in training: use batch_size >= 2 and at "
+                "least 2 training graphs")
         if cfg.schedule == "cosine" and self.scheduler is not None:
             self.scheduler.step()
         if self.world_size > 1:  # mean training loss over all ranks
@@ -460,4 +564,5 @@ def _progress(iterable: Iterable, total: Optional[int], desc: str, enabled: bool
     return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, disable=None)
 
 
-__all__ = ["TrainConfig", "Trainer", "seed_everything", "atomic_torch_save", "atomic_write_text"]
+__all__ = ["TrainConfig", "Trainer", "seed_everything", "atomic_torch_save", "atomic_write_text",
+           "load_checkpoint_file", "settings_diff", "CHECKPOINT_MAGIC"]

@@ -1,0 +1,172 @@
+"""Runs through the command line: reproducible, resumable, guarded against reruns, relocatable."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from pgjets.cli import main
+from pgjets.train.trainer import Trainer, load_checkpoint_file
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+ARGS = ["--model", "pfn", "--batch-size", "8", "--no-progress"]
+
+
+def train(data, out, *extra):
+    return main(["train", *ARGS, "--data", str(data), "--out", str(out), *extra])
+
+
+def weights(run, name="last.pt"):
+    return load_checkpoint_file(Path(run) / "checkpoints" / name)["model"]
+
+
+def assert_same_run(a, b):
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        assert torch.equal(wa[key], wb[key]), key
+    for name in ("history.json", "metrics.json"):
+        assert json.loads((Path(a) / name).read_text()) == json.loads((Path(b) / name).read_text())
+
+
+def snapshot(folder):
+    return {p: p.read_bytes() for p in Path(folder).rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+def test_same_seed_in_two_processes_gives_bit_identical_weights_and_metrics(tmp_path, jet_folder):
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    for out in ("A", "B"):
+        cmd = [sys.executable, "-m", "pgjets.cli", "train", *ARGS, "--data", str(jet_folder), "--epochs", "2",
+               "--seed", "3", "--out", str(tmp_path / out)]
+        subprocess.run(cmd, check=True, env=env, capture_output=True, cwd=tmp_path)
+    assert_same_run(tmp_path / "A", tmp_path / "B")
+
+
+@pytest.mark.slow
+def test_run_interrupted_after_an_epoch_ends_bit_identical(tmp_path, jet_folder, monkeypatch, capsys):
+    assert train(jet_folder, tmp_path / "ref", "--epochs", "3") == 0
+    real = Trainer.train_epoch
+
+    def killed_in_epoch_2(self, data):
+        if self.epoch == 1:  # epoch 1 is done and checkpointed: Ctrl-C in the middle of epoch 2
+            raise KeyboardInterrupt
+        return real(self, data)
+
+    monkeypatch.setattr(Trainer, "train_epoch", killed_in_epoch_2)
+    assert train(jet_folder, tmp_path / "run", "--epochs", "3") == 130
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())) == 1
+    monkeypatch.setattr(Trainer, "train_epoch", real)
+    assert train(jet_folder, tmp_path / "run", "--epochs", "3") == 0
+    assert_same_run(tmp_path / "ref", tmp_path / "run")
+
+
+def test_rerun_with_other_settings_stops_before_writing_and_force_starts_afresh(tmp_path, jet_folder, capsys):
+    run = tmp_path / "run"
+    assert train(jet_folder, run, "--epochs", "1") == 0
+    (run / "notes.txt").write_text("mine")
+    before = snapshot(run)
+    capsys.readouterr()
+    assert train(jet_folder, run, "--epochs", "2", "--lr", "0.01") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "epochs 1 -> 2" in err and "lr 0.003 -> 0.01" in err
+    assert "--force" in err
+    assert snapshot(run) == before  # nothing written
+    # runtime flags are not settings: same settings with --device cpu and a progress bar resume
+    assert main(["train", "--model", "pfn", "--batch-size", "8", "--device", "cpu", "--data", str(jet_folder),
+                 "--out", str(run), "--epochs", "1"]) == 0
+    assert len(json.loads((run / "history.json").read_text())) == 1
+    assert train(jet_folder, run, "--epochs", "2", "--force") == 0
+    assert len(json.loads((run / "history.json").read_text())) == 2
+    assert (run / "notes.txt").read_text() == "mine"  # --force removes only what a run writes
+
+
+def test_evaluate_from_another_directory_and_refuses_changed_data(tmp_path, jet_folder, monkeypatch, capsys,
+                                                                  make_jet_folder):
+    monkeypatch.chdir(tmp_path)
+    assert train(Path("data"), Path("run"), "--epochs", "1") == 0  # relative paths as typed
+    import yaml
+
+    cfg = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert cfg["data"] == str(jet_folder.resolve())
+    assert cfg["data_fingerprint"]["n_jets"] == 40
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "data").mkdir(parents=True)  # a folder of the same name there must not be used
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run")]) == 0
+    assert "AUC" in capsys.readouterr().out
+    make_jet_folder(jet_folder, n_jets=30, seed=5)  # the data are regenerated with other settings
+    assert main(["evaluate", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no longer match" in err and "jets.h5" in err
+    # and a resume of the run refuses them too
+    assert train(jet_folder, tmp_path / "run", "--epochs", "1") == 1
+    assert "no longer match" in capsys.readouterr().err
+
+
+def test_nan_in_a_chunk_file_names_the_file(tmp_path, capsys, make_jet_folder):
+    data = make_jet_folder(tmp_path / "data", nan=True)
+    assert train(data, tmp_path / "run", "--epochs", "1") == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(data / "jets.h5") in err and "NaN" in err
+
+
+@pytest.mark.parametrize("damage", ["truncate", "random", "flip"])
+def test_damaged_checkpoints_are_refused_with_their_path(tmp_path, jet_folder, capsys, damage):
+    import numpy as np
+
+    run = tmp_path / "run"
+    assert train(jet_folder, run, "--epochs", "1") == 0
+    for name in ("best.pt", "last.pt"):
+        path = run / "checkpoints" / name
+        data = bytearray(path.read_bytes())
+        if damage == "truncate":
+            data = data[: len(data) // 2]
+        elif damage == "random":
+            data = bytearray(np.random.default_rng(0).bytes(len(data)))
+        else:
+            data[-100] ^= 0xFF
+        path.write_bytes(bytes(data))
+    capsys.readouterr()
+    for argv, name in ((["evaluate", str(run)], "best.pt"),
+                       (["export", str(run), "--onnx", str(tmp_path / "m.onnx")], "best.pt"),
+                       (["train", *ARGS, "--data", str(jet_folder), "--out", str(run), "--epochs", "2"], None)):
+        if argv[0] == "train":  # a resume (same settings) reads last.pt
+            argv[argv.index("--epochs") + 1] = "1"
+            (run / "history.json").unlink()
+            name = "last.pt"
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and str(run / "checkpoints" / name) in err, err
+        assert "damaged" in err or "not a pgjets checkpoint" in err
+
+
+def test_full_disk_during_training_keeps_the_last_complete_checkpoint(tmp_path, jet_folder, monkeypatch, capsys):
+    import errno
+
+    import pgjets._atomic as atomic
+
+    real_open = open
+    saved = []
+
+    def full_after_epoch_1(path, mode="r", *args, **kw):
+        if "w" in mode and Path(path).name.startswith(".last.pt"):
+            saved.append(path)
+            if len(saved) > 1:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, mode, *args, **kw)
+
+    monkeypatch.setattr(atomic, "open", full_after_epoch_1, raising=False)
+    run = tmp_path / "run"
+    assert train(jet_folder, run, "--epochs", "3") == 1
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and f"no space left on {run / 'checkpoints'}" in err
+    assert load_checkpoint_file(run / "checkpoints" / "last.pt")["epoch"] == 1
+    assert not list(run.rglob(".*tmp*"))
