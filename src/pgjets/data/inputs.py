@@ -48,7 +48,8 @@ def _specs(value: Any) -> Optional[list[str]]:
     return [str(value)]
 
 
-def run_datasets(cfg: dict[str, Any], data: Any = None, **kwargs: Any) -> tuple[dict[str, JetDataset], dict]:
+def run_datasets(cfg: dict[str, Any], data: Any = None,
+                 **kwargs: Any) -> tuple[dict[str, JetDataset], dict, int]:
     """Train/val/test datasets of a run configuration and the split used.
 
     Args:
@@ -58,9 +59,9 @@ def run_datasets(cfg: dict[str, Any], data: Any = None, **kwargs: Any) -> tuple[
         **kwargs: Passed to :class:`JetDataset` (``chunk_size``, ...).
 
     Returns:
-        ``({"train": ds, "val": ds, "test": ds}, split)`` where ``split`` maps
-        the parts taken from ``--data`` to their jet positions (empty when
-        ``--val`` and ``--test`` are both given).
+        ``({"train": ds, "val": ds, "test": ds}, split, n)`` where ``split``
+        maps the parts taken from ``--data`` to their jet positions in it and
+        ``n`` is the number of jets of ``--data``.
     """
     from ..run import split_indices
 
@@ -88,7 +89,7 @@ def run_datasets(cfg: dict[str, Any], data: Any = None, **kwargs: Any) -> tuple[
             check_same_classes(out["train"], out[name], name)
         else:
             out[name] = full.subset(split[name])
-    return out, split
+    return out, split, len(full)
 
 
 def input_record(ds: JetDataset, feature_set: str) -> dict[str, Any]:
