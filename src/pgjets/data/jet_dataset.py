@@ -25,11 +25,12 @@ give the same input columns and class names as the first one, otherwise a
 
 **Shuffling.** A shuffled pass (:meth:`JetDataset.batches` with
 ``shuffle=True``) permutes all chunks of all files with a seeded generator
-and walks them ``shuffle_chunks`` at a time: the jets of those chunks (plus
-the remainder of the previous group) form a buffer that is permuted as a
-whole and cut into batches.  A batch therefore mixes jets of several chunks
+and walks them ``shuffle_chunks`` at a time (the next group is read in a
+background thread meanwhile): the jets of those chunks (plus the remainder
+of the previous group) form a buffer that is permuted as a whole and cut
+into batches.  A batch therefore mixes jets of several chunks
 and files, so even a file sorted by label gives mixed batches, while at most
-``shuffle_chunks + 1`` chunks are in memory: the peak memory depends on
+``2 * shuffle_chunks + 1`` chunks are in memory: the peak memory depends on
 ``chunk_size * shuffle_chunks``, not on the number of jets.
 
 **Many processes.** With ``world_size > 1`` the permuted chunk sequence of
@@ -146,6 +147,9 @@ class JetDataset(Dataset):
             ones: with the defaults a buffer holds 64k jets from 32 places of
             the data, so a group drawn only from one half of a label-sorted
             file has a probability :math:`2^{-31}`.
+        prefetch (bool): In a shuffled pass, read the next group of chunks
+            in a background thread while the current one is consumed (then
+            up to ``2 * shuffle_chunks + 1`` chunks are in memory).
 
     Shapes:
         - **ds[i]:** ``Data(x=(N, F), pos=(N, 2), pt=(N,), p4=(N, 4), y=(1,)[, edge_index=(2, E)])``
@@ -172,6 +176,7 @@ class JetDataset(Dataset):
         cache_chunks: int = 4,
         chunk_size: int = 2048,
         shuffle_chunks: int = 32,
+        prefetch: bool = True,
     ) -> None:
         if representation not in REPRESENTATIONS:
             raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {representation!r}")
@@ -185,6 +190,7 @@ class JetDataset(Dataset):
         self.cache_chunks = check_positive_int(cache_chunks, "cache_chunks")
         self.chunk_size = check_positive_int(chunk_size, "chunk_size")
         self.shuffle_chunks = check_positive_int(shuffle_chunks, "shuffle_chunks")
+        self.prefetch = bool(prefetch)
         self._cache: "OrderedDict[int, Any]" = OrderedDict()
         self._memory: Optional[Any] = None
         self._units: list[tuple[Path, str, int, int]] = []
@@ -510,12 +516,40 @@ class JetDataset(Dataset):
             drop_last = True
         limit = self.num_batches(batch_size, drop_last, world_size) if world_size > 1 else None
         group = len(plan) if self._memory is not None else (self.shuffle_chunks if shuffle else 1)
+        groups = [plan[g : g + group] for g in range(0, len(plan), max(group, 1))]
+        stream = shuffle and self._memory is None
+
+        def load(grp: list[tuple[int, int, int]]) -> list[Any]:
+            if not stream:
+                return [self._chunk(c) for c, _, _ in grp]
+            return [self._cache[c] if c in self._cache else self._load(c) for c, _, _ in grp]
+
+        # a shuffled pass reads the next group in a background thread while this one is trained on
+        pool = None
+        if stream and self.prefetch and len(groups) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pgjets-prefetch")
+        try:
+            yield from self._stream_groups(groups, load, pool, gen, shuffle, batch_size, drop_last, limit)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _stream_groups(self, groups: list, load: Callable, pool: Any, gen: torch.Generator, shuffle: bool,
+                       batch_size: int, drop_last: bool, limit: Optional[int]) -> Iterator:
+        """Batches of the chunk groups: each group plus the previous remainder is permuted and cut."""
         carry: list[tuple[Any, Tensor]] = []
         done = 0
-        for g in range(0, len(plan), max(group, 1)):
+        future = pool.submit(load, groups[0]) if pool is not None and groups else None
+        for gi, grp in enumerate(groups):
+            if future is not None:
+                chunks = future.result()
+                future = pool.submit(load, groups[gi + 1]) if gi + 1 < len(groups) else None
+            else:
+                chunks = load(grp)
             entries = list(carry)
-            for c, a, b in plan[g : g + group]:
-                chunk = self._chunk(c) if not shuffle or self._memory is not None else self._load(c)
+            for chunk, (c, a, b) in zip(chunks, grp):
                 rows = self._rows(c, a, b)
                 if entries and entries[-1][0] is chunk:  # blocks of one in-memory chunk: one entry
                     entries[-1] = (chunk, torch.cat([entries[-1][1], rows]))
