@@ -388,12 +388,12 @@ def check_data_paths(value: Any, flag: str = "--data") -> list[Path]:
         UsageError: A path is a file in none of the formats pgjets reads.
         DataFileNotFoundError: A path does not exist or a glob matches nothing.
     """
-    from .data.readers import _magic
+    from .data.readers import looks_like_data
     from .data.sources import resolve_sources
 
     for spec in _as_specs(value):
         path = Path(spec)
-        if path.is_file() and _magic(path) is None:
+        if path.is_file() and not looks_like_data(path):
             raise UsageError(f"{flag} {path} is a file in none of the formats pgjets reads (HDF5, ROOT, parquet, "
                              "npz); give a data file, a quoted glob or a folder written by pgjets generate")
     return [s.path for s in resolve_sources(_as_specs(value))]

@@ -11,6 +11,10 @@ into memory:
   them the other part comes from ``--data`` with the fractions renormalised;
 - ``--max-jets`` keeps a seeded random subset of ``--data`` before splitting.
 
+Memory: the datasets hold file lists and chunk counts; a split or a
+``--max-jets`` subset holds its jet positions (8 bytes per jet), which the
+case of both ``--val`` and ``--test`` avoids entirely.
+
 :func:`input_record` is what a run stores about its inputs (feature set, input
 columns, class names) and :func:`check_inputs` refuses data that cannot
 provide them, with one line naming both sides, e.g. a model trained with PID
@@ -69,11 +73,18 @@ def run_datasets(cfg: dict[str, Any], data: Any = None,
     full = open_dataset(_specs(data if data is not None else cfg["data"]), model, fs, **kwargs)
     if len(full) == 0:
         raise DataFileError(f"{full!r} holds no jets")
+    given = {name: _specs(cfg.get(name)) for name in ("val", "test")}
+    if all(v is not None for v in given.values()) and (cfg.get("max_jets") is None
+                                                        or len(full) <= int(cfg["max_jets"])):
+        out = {"train": full}  # nothing to split: no index array of the size of the sample
+        for name, spec in given.items():
+            out[name] = open_dataset(spec, model, fs, **kwargs)
+            check_same_classes(full, out[name], name)
+        return out, {}, len(full)
     positions = np.arange(len(full))
     if cfg.get("max_jets") is not None and len(full) > int(cfg["max_jets"]):
         rng = np.random.default_rng(0)
         positions = np.sort(rng.choice(len(full), int(cfg["max_jets"]), replace=False))
-    given = {name: _specs(cfg.get(name)) for name in ("val", "test")}
     frac = dict(zip(("train", "val", "test"), (float(f) for f in cfg.get("split", (0.6, 0.2, 0.2)))))
     for name, spec in given.items():
         if spec is not None:

@@ -288,10 +288,10 @@ class JetDataset(Dataset):
             raise IndexError(f"subset positions must be in 0..{len(self) - 1}")
         out = copy.copy(self)
         out._cache = OrderedDict()
-        chunk_of = np.searchsorted(self._starts, idx, side="right") - 1
+        bounds = np.searchsorted(idx, self._starts)  # idx is sorted: chunk c owns idx[bounds[c]:bounds[c + 1]]
         select, counts = [], []
         for c in range(self.num_chunks):
-            rows = idx[chunk_of == c] - self._starts[c]
+            rows = idx[bounds[c] : bounds[c + 1]] - self._starts[c]
             if self._select is not None:
                 rows = self._select[c][torch.from_numpy(rows)].numpy()
             select.append(torch.from_numpy(rows))

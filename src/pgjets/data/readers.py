@@ -700,6 +700,11 @@ def _magic(path: Path) -> Optional[str]:
     return None
 
 
+def looks_like_data(path: PathLike) -> bool:
+    """Whether the first bytes of the file ``path`` are those of a format pgjets reads (HDF5, ROOT, parquet, npz)."""
+    return _magic(Path(path)) is not None
+
+
 def detect_format(path: PathLike) -> str:
     """Name of the format of ``path`` (one of :data:`FORMATS`), from its content.
 
@@ -840,6 +845,7 @@ __all__ = [
     "write_parquet_jets",
     "open_jets",
     "detect_format",
+    "looks_like_data",
     "count_rows",
     "read_rows",
     "count_top_landscape",
