@@ -144,9 +144,9 @@ class JetDataset(Dataset):
         chunk_size (int): Rows per chunk (a file is cut into such ranges).
         shuffle_chunks (int): Chunks mixed in the shuffle buffer of a
             shuffled pass. Many small chunks mix better than a few large
-            ones: with the defaults a buffer holds 64k jets from 32 places of
+            ones: with the defaults a buffer holds 32k jets from 16 places of
             the data, so a group drawn only from one half of a label-sorted
-            file has a probability :math:`2^{-31}`.
+            file has a probability :math:`2^{-15}`.
         prefetch (bool): In a shuffled pass, read the next group of chunks
             in a background thread while the current one is consumed (then
             up to ``2 * shuffle_chunks + 1`` chunks are in memory).
@@ -175,7 +175,7 @@ class JetDataset(Dataset):
         transform: Optional[Callable] = None,
         cache_chunks: int = 4,
         chunk_size: int = 2048,
-        shuffle_chunks: int = 32,
+        shuffle_chunks: int = 16,
         prefetch: bool = True,
     ) -> None:
         if representation not in REPRESENTATIONS:
@@ -316,8 +316,14 @@ class JetDataset(Dataset):
         return parts[0] if len(parts) == 1 else JetTable.concat(parts)
 
     def _rows(self, c: int, a: int, b: int) -> Tensor:
-        """Rows of chunk ``c`` at positions ``a:b`` of its (selected) jets."""
-        return torch.arange(a, b) if self._select is None else self._select[c][a:b]
+        """Rows of chunk ``c`` at positions ``a:b`` of its (selected) jets.
+
+        A chunk read from disk by a subset holds only the selected jets; the
+        in-memory table holds all of them, so the selection maps there.
+        """
+        if self._select is None or self._memory is None:
+            return torch.arange(a, b)
+        return self._select[c][a:b]
 
     # --------------------------------------------------------- properties
     def __len__(self) -> int:
@@ -360,12 +366,13 @@ class JetDataset(Dataset):
 
         path, fmt, a, b = self._units[i]
         data = read_rows(path, a, b, fmt)
-        if isinstance(data, tuple):
-            chunk: Any = _Images(*data)
-        else:
-            chunk = _Features(data, self.feature_set)
-        if len(chunk) != b - a:
-            raise DataFileError(f"{path} changed since it was indexed: rows {a}:{b} hold {len(chunk)} jets")
+        n = len(data[1]) if isinstance(data, tuple) else len(data)
+        if n != b - a:
+            raise DataFileError(f"{path} changed since it was indexed: rows {a}:{b} hold {n} jets")
+        if self._select is not None:  # a subset keeps only its rows (before the features are computed)
+            sel = self._select[i]
+            data = (data[0][sel], data[1][sel]) if isinstance(data, tuple) else data.take(sel.numpy())
+        chunk: Any = _Images(*data) if isinstance(data, tuple) else _Features(data, self.feature_set)
         if i > 0 or self._feature_names:
             self._check_chunk(chunk, path)
         return chunk
