@@ -48,7 +48,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 GOAL_MB = 2048.0
 GOAL_TRAIN_MB = 3072.0
 GOAL_RATIO = 0.9
-SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
 def write_dataset(root: Path, n_jets: int, chunk_size: int, seed: int = 0) -> float:
@@ -151,30 +150,41 @@ def _run_child(args: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _cli_train(big: Path, val: Path, run: Path, n_train: int, batch_size: int, threads: int) -> dict:
-    """``pgjets train`` over the big file in a fresh process: wall time and the child's peak RSS."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
-           "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    cmd = [sys.executable, "-m", "pgjets.cli", "train", "--model", "particlenet_lite", "--data", str(big),
-           "--max-jets", str(n_train), "--val", str(val), "--test", str(val), "--epochs", "1",
-           "--batch-size", str(batch_size), "--no-progress", "--device", "cpu", "--out", str(run)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def cli_child(argv: list[str]) -> None:
+    """Run ``pgjets`` with ``argv`` in this (fresh) process; print its wall time and own peak RSS."""
+    from pgjets.cli import main as pgjets_main
+
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    rc = pgjets_main(argv)
     wall = time.perf_counter() - t0
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"rc": rc, "wall_s": wall, "peak_rss_mb": r / 1024}))
+
+
+def _cli_train(big: Path, val: Path, run: Path, n_train: int, batch_size: int, threads: int) -> dict:
+    """``pgjets train`` over the big file in a fresh process: wall time and the process's own peak RSS."""
+    argv = ["train", "--model", "particlenet_lite", "--data", str(big), "--max-jets", str(n_train),
+            "--val", str(val), "--test", str(val), "--epochs", "1", "--batch-size", str(batch_size),
+            "--no-progress", "--device", "cpu", "--out", str(run)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    proc = subprocess.run([sys.executable, __file__, "--cli-child", json.dumps(argv)], capture_output=True,
+                          text=True, env=env)
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-2000:] + proc.stderr[-3000:])
         raise SystemExit(proc.returncode)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    test_line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("test:")), "")
-    return {"wall_s": wall, "peak_rss_mb": max(peak, before) / 1024, "test": test_line,
-            "rss_is_max_over_children": before > 0}
+    lines = proc.stdout.strip().splitlines()
+    res = json.loads(lines[-1])
+    if res["rc"] != 0:
+        raise SystemExit(f"pgjets train failed: {proc.stderr[-2000:]}")
+    res["test"] = next((ln for ln in lines if ln.startswith("test:")), "")
+    return res
 
 
 def part_dataset(args, machine) -> dict:
     root = Path(tempfile.mkdtemp(prefix="pgjets_stream_", dir=args.tmp))
     try:
-        t_write = write_dataset(root, args.n_jets, args.chunk_size)
+        t_write = _run_child(["--write-dataset", str(root), "--n-jets", str(args.n_jets), "--chunk-size",
+                              str(args.chunk_size)])["seconds"]  # in a child, as the landscape file
         disk_mb = sum(p.stat().st_size for p in root.iterdir()) / 1024**2
         print(f"wrote {args.n_jets:,} jets ({disk_mb:,.0f} MB) in {t_write:.0f} s to {root}", flush=True)
         res = _run_child(["--child", str(root), "--batch-size", str(args.batch_size), "--threads", str(args.threads)])
@@ -194,8 +204,10 @@ def part_train(args, machine) -> list[dict]:
     tmp = Path(tempfile.mkdtemp(prefix="pgjets_train_", dir=args.tmp))
     try:
         big, val = tmp / "big.h5", tmp / "val.h5"
-        t_write = write_landscape(big, args.n_jets)
-        write_landscape(val, args.val_jets, seed=1)
+        # written by a child: Linux carries a parent's peak RSS into the children it forks, so the
+        # parent stays small for the children's ru_maxrss to be their own
+        t_write = _run_child(["--write-landscape", str(big), "--n-jets", str(args.n_jets)])["seconds"]
+        _run_child(["--write-landscape", str(val), "--n-jets", str(args.val_jets), "--seed", "1"])
         disk_mb = big.stat().st_size / 1024**2
         print(f"wrote a landscape-layout file of {args.n_jets:,} jets ({disk_mb:,.0f} MB) in {t_write:.0f} s",
               flush=True)
@@ -245,7 +257,20 @@ def main() -> None:
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--train-child", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="stream", help=argparse.SUPPRESS)
+    parser.add_argument("--write-landscape", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--write-dataset", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--cli-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.cli_child is not None:
+        cli_child(json.loads(args.cli_child))
+        return
+    if args.write_dataset is not None:
+        print(json.dumps({"seconds": write_dataset(args.write_dataset, args.n_jets, args.chunk_size)}))
+        return
+    if args.write_landscape is not None:
+        print(json.dumps({"seconds": write_landscape(args.write_landscape, args.n_jets, seed=args.seed)}))
+        return
     if args.child is not None:
         child(args.child, args.batch_size or 512, args.threads)
         return
@@ -253,10 +278,8 @@ def main() -> None:
         train_child(args.train_child, args.mode, args.train_jets, args.batch_size or 128, args.threads)
         return
 
-    from _timing import machine
-
-    info = machine()
     recs = []
+    info: dict = {}
     if args.part in ("dataset", "all"):
         sub = argparse.Namespace(**vars(args))
         sub.n_jets = 100_000 if args.small else args.n_jets
@@ -268,6 +291,10 @@ def main() -> None:
             sub.n_jets, sub.train_jets = 200_000, 4096
         sub.batch_size = args.batch_size or 128
         recs.extend(part_train(sub, info))
+    from _timing import machine  # imports torch: after the children, which must not inherit its memory
+
+    for rec in recs:
+        rec.update(machine())
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "a") as f:
