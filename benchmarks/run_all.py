@@ -29,7 +29,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], bool]] = {
     "attention": ("bench_attention.py", [], True),                     # 5
     "graph_building": ("bench_graph_building.py", ["--k", "0"], False),  # 6a
     "graph_building_knn": ("bench_graph_building.py", ["--k", "16"], False),
-    "streaming": ("bench_streaming.py", [], False),                    # 6b
+    "streaming": ("bench_streaming.py", ["--small"], False),           # 6b, and issue #11 (training)
     "scaling": ("bench_scaling.py", [], True),                         # 7
     "lorentznet": ("bench_lorentznet.py", [], True),                   # issue 14
 }

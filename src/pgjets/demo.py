@@ -51,8 +51,8 @@ def run_demo(args: argparse.Namespace) -> int:
     cfg.update(model=args.model, generate=args.n_jets, processes=["qcd", "top"], epochs=args.epochs,
                workers=args.workers, seed=args.seed, progress=args.progress)
     res = train_run(cfg, out, force=getattr(args, "force", False))
-    table, idx, y = res["table"], res["test_index"], res["y"].numpy()
-    base = mass_window_scores(table.take(idx))
+    y = res["y"].numpy()
+    base = mass_window_scores(res["test_data"].to_table())  # the test jets, in prediction order
     baseline = {"auc": roc_auc(base, y), "rej@0.3": background_rejection(base, y, 0.3),
                 "rej@0.5": background_rejection(base, y, 0.5)}
     fpr, tpr, _ = roc_curve(base, y)

@@ -236,15 +236,12 @@ def load_run_model(run: Path, checkpoint: str = "best", num_jets: int = 64):
     """
     import numpy as np
 
-    from .run import build_run_model, load_run_weights, make_datasets, read_run_config, run_split, run_table
+    from .run import build_run_model, load_run_weights, read_run_config, run_test_data
 
     run = Path(run)
     cfg = read_run_config(run)
-    table = run_table(run, cfg)
-    idx = run_split(run, len(table))["test"] if (run / "split.npz").exists() else np.arange(len(table))
-    if idx.size == 0:
-        idx = np.arange(len(table))
-    ds = make_datasets(table, {"test": idx[: max(1, num_jets)]}, cfg["model"], cfg["feature_set"])["test"]
+    ds = run_test_data(run, cfg)
+    ds = ds.subset(np.arange(min(len(ds), max(1, num_jets))))
     model = build_run_model(cfg, ds.num_features, ds.num_classes)
     ckpt = load_run_weights(run, cfg, model, checkpoint)
     model.eval()

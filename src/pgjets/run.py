@@ -9,9 +9,16 @@ A run folder holds::
     RUN/history.json         losses and metrics per epoch
     RUN/metrics.json         test metrics (written by evaluate)
     RUN/roc.png, loss.png    plots
+    RUN/eval/<name>/         metrics and plots of ``pgjets evaluate RUN --data PATH``
 
-Training data come from a generated folder (``--data DIR``) or are generated on
-the spot (``--generate N``: N jets per process with Pythia 8 + FastJet).
+Training data come from ``--data`` (a generated folder, a data file of any
+public format, a glob or several of them, see :mod:`pgjets.data.sources`) or
+are generated on the spot (``--generate N``: N jets per process with Pythia 8
++ FastJet).  They are streamed from disk (:mod:`pgjets.data.inputs`), never
+read whole; ``--val``/``--test`` give separate validation/test data, else the
+seeded split applies.  ``config.yaml`` records the feature set, the input
+columns and the classes a run was trained on, and ``evaluate`` refuses data
+that cannot provide them.
 
 Reproducibility: everything random is seeded from ``seed`` before the model is
 built, so the same settings and data on the same machine give bit-identical
@@ -58,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
     "workers": None,
     "gen_seed": 1,
     "feature_set": "particlenet",
+    "val": None,
+    "test": None,
+    "signal": None,
     "split": [0.6, 0.2, 0.2],
     "max_jets": None,
     "epochs": 10,
@@ -75,7 +85,7 @@ DEFAULTS: dict[str, Any] = {
 #: Keys that do not change a run's result: not compared when a run is resumed.
 RUNTIME_KEYS = ("device", "progress", "workers")
 #: What ``config.yaml`` records besides the settings (accepted, and ignored, in ``--config``).
-RECORDED_KEYS = ("out", "data_fingerprint")
+RECORDED_KEYS = ("out", "data_fingerprint", "inputs")
 #: Files and folders of a run that ``--force`` removes (``data/`` only when regenerated).
 RUN_ENTRIES = ("checkpoints", "history.json", "metrics.json", "split.npz", "roc.png", "loss.png",
                "confusion.png", "demo.json")
@@ -87,9 +97,16 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="YAML file with run settings (flags override it)")
     p.add_argument("--model", help="model name (see pgjets.models.registry.MODELS)")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--data", type=Path, help="folder of generated jets (pgjets generate)")
+    src.add_argument("--data", action="append", metavar="PATH",
+                     help="training jets: a generated folder, a data file (landscape .h5, JetClass .root, "
+                          "quark/gluon .npz, parquet, jet images), a quoted glob; repeatable")
     src.add_argument("--generate", type=int, metavar="N", help="generate N jets per process now")
     p.add_argument("--process", dest="processes", action="append", help="process to generate (repeatable)")
+    p.add_argument("--val", action="append", metavar="PATH", help="validation jets (as --data; default: split)")
+    p.add_argument("--test", action="append", metavar="PATH", help="test jets (as --data; default: split)")
+    p.add_argument("--feature-set", help="input features: particlenet (with PID when the data have it), "
+                                         "kinematic, angular")
+    p.add_argument("--signal", help="signal class of a binary sample (default: the non-QCD class; quark for q/g)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
@@ -108,7 +125,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", type=Path, help="run folder written by pgjets train")
-    p.add_argument("--data", type=Path, help="evaluate on all jets of this folder instead of the test split")
+    p.add_argument("--data", action="append", metavar="PATH",
+                   help="evaluate on all jets of PATH (folder, file or glob; repeatable) instead of the test split")
+    p.add_argument("--out", type=Path, help="folder for the metrics and plots (default RUN/eval/<name>/)")
+    p.add_argument("--signal", help="signal class of a binary sample (default: the run's)")
 
 
 def load_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -145,6 +165,8 @@ def load_config(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, key, None)
         if value is not None:
             cfg[key] = str(value) if isinstance(value, Path) else value
+            if key in ("data", "val", "test") and isinstance(value, list):
+                cfg[key] = [str(v) for v in value] if len(value) > 1 else str(value[0])
             origin[key] = _FLAGS.get(key, "--" + key.replace("_", "-"))
             if key in ("data", "generate"):  # a source given as a flag replaces the file's
                 cfg["generate" if key == "data" else "data"] = None
@@ -204,8 +226,13 @@ def validate_config(cfg: dict[str, Any], origin: Optional[dict[str, str]] = None
     for key in ("fast", "progress"):
         if not isinstance(cfg[key], bool):
             raise bad(key, "true or false")
-    if cfg["data"] is not None and not isinstance(cfg["data"], str):
-        raise bad("data", "a path")
+    for key in ("data", "val", "test"):
+        v = cfg[key]
+        if v is not None and not (isinstance(v, str) or (isinstance(v, list) and v
+                                                         and all(isinstance(x, str) for x in v))):
+            raise bad(key, "a path or a list of paths")
+    if cfg["signal"] is not None and not isinstance(cfg["signal"], str):
+        raise bad("signal", "a class name")
     if cfg["data"] is not None and cfg["generate"] is not None:
         raise UsageError(f"give either data ({name('data')}) or generate ({name('generate')}), not both")
     procs = cfg["processes"]
@@ -317,20 +344,13 @@ def clear_run(out: Path, data: bool = False) -> None:
     (out / "config.yaml").unlink(missing_ok=True)
 
 
-def check_data_folder(path: Path) -> Path:
-    """``path`` if it is an existing folder; a file is a bad ``--data`` argument (exit 2)."""
-    if path.is_file():
-        raise UsageError(f"--data {path} is a file; give the folder written by pgjets generate "
-                         "(it holds manifest.json and the jet files)")
-    if not path.exists():
-        raise DataFileNotFoundError(f"data folder {path} does not exist")
-    return path
-
-
 def prepare_data(cfg: dict[str, Any], out: Path) -> Path:
     """The data folder of a run, generating jets first when asked to."""
     if cfg["data"] is not None and cfg.get("generate") is None:
-        return check_data_folder(Path(cfg["data"]))
+        for key in ("data", "val", "test"):
+            if cfg.get(key) is not None:
+                check_data_paths(cfg[key], "--" + key)
+        return cfg["data"]
     from .data.generate import generate_dataset
 
     from .train.distributed import barrier, is_main_process
@@ -347,6 +367,36 @@ def prepare_data(cfg: dict[str, Any], out: Path) -> Path:
                          fast=cfg["fast"], workers=workers, progress=cfg["progress"])
     barrier()
     return path
+
+
+def _as_specs(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+
+
+def resolve_data_paths(value: Any) -> Any:
+    """``--data``/``--val``/``--test`` with every path (and glob) made absolute; ``None`` stays."""
+    if value is None:
+        return None
+    out = [os.path.abspath(os.path.expanduser(v)) for v in _as_specs(value)]
+    return out if isinstance(value, (list, tuple)) and len(out) > 1 else out[0]
+
+
+def check_data_paths(value: Any, flag: str = "--data") -> list[Path]:
+    """The data files and folders of ``value`` (see :func:`pgjets.data.sources.resolve_sources`).
+
+    Raises:
+        UsageError: A path is a file in none of the formats pgjets reads.
+        DataFileNotFoundError: A path does not exist or a glob matches nothing.
+    """
+    from .data.readers import looks_like_data
+    from .data.sources import resolve_sources
+
+    for spec in _as_specs(value):
+        path = Path(spec)
+        if path.is_file() and not looks_like_data(path):
+            raise UsageError(f"{flag} {path} is a file in none of the formats pgjets reads (HDF5, ROOT, parquet, "
+                             "npz); give a data file, a quoted glob or a folder written by pgjets generate")
+    return [s.path for s in resolve_sources(_as_specs(value))]
 
 
 def load_table(path: Path, max_jets: Optional[int] = None):
@@ -396,17 +446,6 @@ def _trainer(cfg: dict[str, Any], model, out: Optional[Path], distributed: Optio
     return Trainer(model, tc, out_dir=out, distributed=distributed, settings=run_settings(cfg))
 
 
-def data_fingerprint(path: Path) -> dict[str, Any]:
-    """Fingerprint (:func:`pgjets.data.fingerprint.fingerprint`) of a dataset folder's jet files and manifest.
-
-    Other files in the folder do not count; the hashed head is that of the first jet file.
-    """
-    from .data.fingerprint import fingerprint
-    from .data.jet_io import MANIFEST_NAME, dataset_files
-
-    return fingerprint([*dataset_files(path), Path(path) / MANIFEST_NAME])
-
-
 def _data_changed(where: str, recorded: Optional[dict], current: dict, hint: str) -> None:
     from .data.fingerprint import fingerprint_diff
 
@@ -425,33 +464,38 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     """
     import yaml
 
+    from .data.fingerprint import fingerprint
     from .train.distributed import is_main_process
     from .train.trainer import seed_everything
 
     main = is_main_process()  # under DDP only rank 0 writes files
     out = Path(out)
     cfg = validate_config(cfg)
+    from .data.inputs import input_record, run_datasets
+
     if cfg["generate"] is not None:
         cfg["data"] = str((out / "data").resolve())
     else:
-        cfg["data"] = str(Path(cfg["data"]).resolve())
+        cfg["data"] = resolve_data_paths(cfg["data"])
+    cfg["val"], cfg["test"] = resolve_data_paths(cfg["val"]), resolve_data_paths(cfg["test"])
     old = check_rerun(out, cfg, force=force) if main or not force else None  # rank 0 clears
     data_dir = prepare_data(cfg, out)  # checks --data before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    table = load_table(data_dir, cfg["max_jets"])
-    fp = {**data_fingerprint(data_dir), "n_jets": len(table)}
+    files = check_data_paths(data_dir)
+    fp = fingerprint(files)
+    hint = f"run {out} started on; use --force to start afresh"
     if old is not None:
-        _data_changed(str(data_dir), old.get("data_fingerprint"), fp,
-                      f"run {out} started on; use --force to start afresh")
-    cfg = {**cfg, "data_fingerprint": fp}
+        _data_changed(str(data_dir), old.get("data_fingerprint"), fp, hint)
+    ds, split, n_jets = run_datasets(cfg, data_dir)  # streamed: only file lists and counts are read
+    fp["n_jets"] = n_jets
+    if old is not None:
+        _data_changed(str(data_dir), old.get("data_fingerprint"), fp, hint)
+    cfg = {**cfg, "data_fingerprint": fp, "inputs": input_record(ds["train"], cfg["feature_set"])}
     if main:
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
-    split = split_indices(len(table), cfg["split"], cfg["seed"])
-    if main:
         with atomic_output(out / "split.npz") as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **split)
     seed_everything(cfg["seed"])  # before the model is built: its initial weights follow the seed
-    ds = make_datasets(table, split, cfg["model"], cfg["feature_set"])
     model = build_run_model(cfg, ds["train"].num_features, ds["train"].num_classes)
     trainer = _trainer(cfg, model, out)
     if main:
@@ -460,67 +504,121 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     trainer.fit(ds["train"], ds["val"])
     if not main:
         return {"metrics": {}}
-    return evaluate_run(out, table=table)
+    return evaluate_run(out, test_data=ds["test"])
 
 
-def evaluate_run(run: Path, data: Optional[Path] = None, table=None) -> dict[str, Any]:
+def _eval_name(specs: list[str]) -> str:
+    """Folder name of an evaluation: the data's file (or folder) names, e.g. ``test`` or ``test_000+test_001``."""
+    import re
+
+    stems = [re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(s).stem if not Path(s).is_dir() else Path(s).name).strip("_.")
+             for s in specs]
+    name = "+".join(x or "data" for x in stems)
+    return name if len(name) <= 80 else name[:80]
+
+
+def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_data=None,
+                 signal: Optional[str] = None) -> dict[str, Any]:
     """Test metrics and plots of a finished run (best checkpoint).
 
-    Without ``data`` the run's own test split is used, after checking that its data
-    still match the fingerprint recorded at training time.
+    Without ``data`` the run's own test data (``--test`` or the test split) are
+    used, after checking that they still match the fingerprint recorded at
+    training time, and the results go to the run folder.  With ``data``
+    (paths, globs) every jet there is evaluated, after checking that the data
+    provide the run's input columns and classes, and the results go to
+    ``out`` (default ``RUN/eval/<name>/``), never over the run's own.
     """
-    from .train.metrics import classification_report, confusion_matrix, roc_curve
+    from .data.inputs import background_class, check_inputs, open_dataset, signal_class
+    from .train.metrics import classification_report, confusion_matrix, multiclass_report, roc_curve
     from .train.plots import plot_confusion_matrix, plot_history, plot_roc
 
     run = Path(run)
     cfg = read_run_config(run)
+    recorded = cfg.get("inputs") or {}
+    specs = None
     if data is not None:
-        table = load_table(Path(data))
-        idx = np.arange(len(table))
+        specs = _as_specs(resolve_data_paths(data))
+        check_data_paths(specs)
+        test = open_dataset(specs, cfg["model"], cfg["feature_set"])
+        check_inputs(recorded, test, f"run {run}", " ".join(specs))
+        dest = Path(out) if out is not None else run / "eval" / _eval_name(specs)
+        if dest.resolve() == run.resolve():
+            raise UsageError(f"--out {dest} is the run folder; evaluations on other data go elsewhere "
+                             "(default RUN/eval/<name>/) so that the run's own test results stay")
     else:
-        table = table if table is not None else run_table(run, cfg)
-        idx = run_split(run, len(table))["test"]
-    test = make_datasets(table, {"test": idx}, cfg["model"], cfg["feature_set"])["test"]
-    model = build_run_model(cfg, test.num_features, test.num_classes)
+        test = test_data if test_data is not None else run_test_data(run, cfg)
+        dest = Path(out) if out is not None else run
+    names = recorded.get("label_names") or test.label_names or [str(i) for i in range(test.num_classes)]
+    model = build_run_model(cfg, test.num_features, len(names))
     load_run_weights(run, cfg, model, "best")
     trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(test)
-    metrics: dict[str, Any] = classification_report(logits, y)
-    metrics["n_test"] = int(len(idx))
-    names = table.label_names or [str(i) for i in range(logits.shape[1])]
     curves = {}
+    dest.mkdir(parents=True, exist_ok=True)
     if logits.shape[1] == 2:
-        fpr, tpr, _ = roc_curve(logits, y)
+        sig = signal_class(names, signal or cfg.get("signal"))
+        metrics: dict[str, Any] = classification_report(logits, y, signal=sig)
+        metrics["signal"] = names[sig]
+        fpr, tpr, _ = roc_curve(logits, y, signal=sig)
         curves[cfg["model"]] = (fpr, tpr)
-        plot_roc(curves, run / "roc.png", signal_name=names[1])
-    plot_confusion_matrix(confusion_matrix(logits, y), run / "confusion.png", names)
+        plot_roc(curves, dest / "roc.png", signal_name=names[sig])
+    else:
+        bkg = background_class(names)
+        metrics = multiclass_report(logits, y, names, background=0 if bkg is None else bkg)
+    metrics["n_test"] = int(len(test))
+    if specs is not None:
+        metrics["data"] = specs
+    plot_confusion_matrix(confusion_matrix(logits, y, len(names)), dest / "confusion.png", names)
     hist = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
-    if hist:
+    if hist and dest == run:
         plot_history(hist, run / "loss.png", keys=["train_loss", "val_loss"])
-    atomic_write_text(run / "metrics.json", json.dumps(metrics, indent=1))
-    return {"metrics": metrics, "curves": curves, "table": table, "test_index": idx, "logits": logits, "y": y}
+    atomic_write_text(dest / "metrics.json", json.dumps(metrics, indent=1))
+    return {"metrics": metrics, "curves": curves, "test_data": test, "logits": logits, "y": y, "out": dest}
 
 
-def run_table(run: Path, cfg: dict[str, Any]):
-    """The jets a run was trained on, after checking that they still match its fingerprint.
+def run_data_path(run: Path, cfg: dict[str, Any]) -> Any:
+    """Where the data a run was trained on are now (generated into the run folder, or ``cfg["data"]``)."""
+    run = Path(run)
+    data = cfg["data"]
+    if cfg.get("generate") is not None and (run / "data").is_dir():
+        return run / "data"  # generated into the run folder: follows the folder when it is moved
+    if isinstance(data, str) and not Path(data).is_absolute():  # configs written before paths were resolved
+        return run / data if (run / data).exists() else Path(data)
+    return data
+
+
+def run_test_data(run: Path, cfg: dict[str, Any]):
+    """The test jets of a run (``--test`` or its test split), streamed, after checking the data still match.
 
     Raises:
         DataFileNotFoundError: The data are gone.
         DataFileError: They no longer match the fingerprint in ``config.yaml``.
     """
+    from .data.fingerprint import fingerprint
+    from .data.inputs import open_dataset
+
     run = Path(run)
-    data = Path(cfg["data"])
-    if cfg.get("generate") is not None and (run / "data").is_dir():
-        data = run / "data"  # generated into the run folder: follows the folder when it is moved
-    elif not data.is_absolute():  # configs written before paths were resolved
-        data = run / data if (run / data).exists() else data
-    if not data.exists():
+    hint = f"run {run} was trained on; give --data PATH to evaluate on other jets"
+    data = run_data_path(run, cfg)
+    try:
+        files = check_data_paths(data)
+    except DataFileNotFoundError as exc:
         raise DataFileNotFoundError(f"the data of run {run}, {data}, do not exist (moved or deleted?); "
-                                    "give --data DIR to evaluate on other jets")
-    table = load_table(data, cfg["max_jets"])
-    _data_changed(str(data), cfg.get("data_fingerprint"), {**data_fingerprint(data), "n_jets": len(table)},
-                  f"run {run} was trained on; give --data DIR to evaluate on other jets")
-    return table
+                                    f"give --data PATH to evaluate on other jets ({exc})") from None
+    recorded = cfg.get("data_fingerprint")
+    current = fingerprint(files)
+    _data_changed(str(data), recorded, current, hint)
+    if cfg.get("test") is not None:
+        return open_dataset(_as_specs(cfg["test"]), cfg["model"], cfg["feature_set"])
+    full = open_dataset(_as_specs(data), cfg["model"], cfg["feature_set"])
+    current["n_jets"] = len(full)
+    _data_changed(str(data), recorded, current, hint)
+    return full.subset(run_split(run, len(full))["test"])
+
+
+def run_table(run: Path, cfg: dict[str, Any]):
+    """The test jets of a run as one :class:`~pgjets.data.table.JetTable` (reads them all: small runs only)."""
+    return run_test_data(run, cfg).to_table()
 
 
 def run_split(run: Path, n_jets: int) -> dict[str, np.ndarray]:
@@ -530,7 +628,7 @@ def run_split(run: Path, n_jets: int) -> dict[str, np.ndarray]:
         raise DataFileNotFoundError(f"{path} does not exist: the run has not started training")
     try:
         with np.load(path) as f:
-            split = {k: f[k] for k in ("train", "val", "test")}
+            split = {k: f[k] for k in ("train", "val", "test") if k in f}
     except Exception as exc:
         raise DataFileError(f"{path} is damaged: {exc}") from exc
     if any(v.size and (v.min() < 0 or v.max() >= n_jets) for v in split.values()):
@@ -571,11 +669,19 @@ def load_run_weights(run: Path, cfg: dict[str, Any], model, checkpoint: str = "b
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:
-    parts = [f"AUC {metrics['auc']:.4f}", f"acc {metrics['accuracy']:.4f}"]
+    """One line of test metrics; with many classes followed by the table of rejections of QCD."""
+    auc = "macro AUC" if "rejection" in metrics else "AUC"
+    parts = [f"{auc} {metrics['auc']:.4f}", f"acc {metrics['accuracy']:.4f}"]
     for key in ("rej@0.3", "rej@0.5"):
         if key in metrics:
             parts.append(f"1/eps_B(eps_S={key[4:]}) {metrics[key]:.1f}")
-    return ", ".join(parts)
+    line = ", ".join(parts)
+    if metrics.get("rejection"):
+        from .train.metrics import format_rejection_table
+
+        names = metrics.get("label_names") or ["QCD"]
+        line += "\n" + format_rejection_table(metrics["rejection"], background=str(names[0]))
+    return line
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -599,13 +705,13 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    if args.data is not None:
-        check_data_folder(Path(args.data))
-    res = evaluate_run(Path(args.run), data=args.data)
+    res = evaluate_run(Path(args.run), data=args.data, out=getattr(args, "out", None),
+                       signal=getattr(args, "signal", None))
     print(f"test: {format_metrics(res['metrics'])}")
+    print(f"results: {res['out']}")
     return 0
 
 
 __all__ = ["DEFAULTS", "RUNTIME_KEYS", "train_run", "evaluate_run", "split_indices", "load_table", "format_metrics",
            "load_config", "validate_config", "run_settings", "check_rerun", "read_run_config", "run_table",
-           "load_run_weights"]
+           "load_run_weights", "run_test_data", "resolve_data_paths", "check_data_paths"]

@@ -128,13 +128,14 @@ def test_dataset_workers_resume_and_cli(tmp_path):
     two = generate_dataset(["top", "qcd"], 3, tmp_path / "two", seed=5, fast=True, chunk_size=2, workers=2,
                            progress=False)
     man = read_manifest(one)
-    assert man["label_names"] == ["top", "qcd"] and man["n_jets_total"] == 6
-    assert [f["name"] for f in man["files"]] == ["top_00000.h5", "top_00001.h5", "qcd_00000.h5", "qcd_00001.h5"]
+    # qcd is class 0 whatever the order of the processes
+    assert man["label_names"] == ["qcd", "top"] and man["n_jets_total"] == 6
+    assert [f["name"] for f in man["files"]] == ["qcd_00000.h5", "qcd_00001.h5", "top_00000.h5", "top_00001.h5"]
     assert [count_jets(f) for f in dataset_files(one)] == [2, 1, 2, 1]
     for a, b in zip(_read_all(one), _read_all(two)):
         np.testing.assert_array_equal(a.px, b.px)
         np.testing.assert_array_equal(a.label, b.label)
-        assert a.label_names == ["top", "qcd"]
+        assert a.label_names == ["qcd", "top"]
     labels = np.concatenate([t.label for t in _read_all(one)])
     np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1, 1])
 
@@ -164,3 +165,23 @@ def test_dataset_workers_resume_and_cli(tmp_path):
     assert sum(count_jets(f) for f in dataset_files(tmp_path / "cli")) == 2
     with pytest.raises(SystemExit):
         parser.parse_args(["--process", "higgs", "--n-jets", "2", "--out", "x"])
+
+
+@pytest.mark.slow
+def test_generate_writes_the_public_layouts(tmp_path):
+    from pgjets.data.generate import run_generate
+    from pgjets.data.readers import detect_format, open_jets
+
+    parser = add_generate_arguments(argparse.ArgumentParser())
+    for fmt, name in (("landscape", "jets.h5"), ("parquet", "jets.parquet")):
+        args = parser.parse_args(["--process", "top", "--process", "qcd", "--n-jets", "2", "--out",
+                                  str(tmp_path / name), "--fast", "--format", fmt, "--no-progress"])
+        assert run_generate(args) == 0
+        jets = open_jets(tmp_path / name)
+        assert detect_format(tmp_path / name) == fmt and len(jets) == 4
+        assert jets.label_names == ["qcd", "top"] and jets.label.tolist() == [0, 0, 1, 1]
+        assert not list(tmp_path.glob(".*.parts"))  # the resumable chunks are removed at the end
+    args = parser.parse_args(["--process", "w", "--process", "qcd", "--n-jets", "1", "--out",
+                              str(tmp_path / "w.h5"), "--format", "landscape"])
+    with pytest.raises(ValueError, match="QCD \\(0\\) and top \\(1\\)"):
+        run_generate(args)

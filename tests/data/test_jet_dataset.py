@@ -85,7 +85,7 @@ def test_batches_match_items(folder, rep, k):
     d, _ = folder
     ds = JetDataset(d, representation=rep, k=k)
     batches = list(ds.batches(6))
-    assert len(batches) == ds.num_batches(6) == 2 + 2 + 2
+    assert len(batches) == ds.num_batches(6) == 5  # 29 jets: batches span chunk ends
     items = [g for b in batches for g in b.to_data_list()]
     assert len(items) == len(ds)
     for i in (0, 5, 11, 17, 28):
@@ -106,7 +106,7 @@ def test_shuffle_is_seeded_and_a_permutation(folder):
     c = [x for b in ds.batches(5, shuffle=False) for x in key(b)]
     assert a == b and a != c and sorted(a) == sorted(c)
     dropped = list(ds.batches(5, drop_last=True))
-    assert all(b.num_graphs == 5 for b in dropped) and len(dropped) == ds.num_batches(5, drop_last=True) == 2 + 1 + 2
+    assert all(b.num_graphs == 5 for b in dropped) and len(dropped) == ds.num_batches(5, drop_last=True) == 5
 
 
 def test_from_table_and_image_representation():
@@ -195,3 +195,102 @@ def test_all_zero_image_is_named_with_its_row_in_the_file(tmp_path):
         ds[5]
     with pytest.raises(EmptyGraphError, match="image 5"):
         list(ds.batches(3))
+
+
+# ------------------------------------------------------ streaming many sources
+def sorted_landscape(tmp_path, n=240, name="sorted.h5", fmt="fixed"):
+    """A landscape file whose first half is QCD and second half top (label-sorted), jets told apart by pT."""
+    from pgjets.data.writers import write_top_landscape
+
+    t = random_table(n, seed=21, min_n=2, max_n=5)
+    t.label = (np.arange(n) >= n // 2).astype(np.int64)
+    t.label_names, t.pdgid = ["qcd", "top"], None
+    return write_top_landscape(t, tmp_path / name, format=fmt, n_part=5), t
+
+
+def jet_keys(batch):
+    """A per-jet key: the summed pT of its constituents (distinct for random jets)."""
+    from torch_geometric.utils import scatter
+
+    return [round(v, 3) for v in scatter(batch.pt.double(), batch.batch, reduce="sum").tolist()]
+
+
+def test_an_epoch_over_a_label_sorted_file_gives_mixed_batches_and_every_jet_once(tmp_path):
+    path, t = sorted_landscape(tmp_path)
+    ds = JetDataset(path, k=None, chunk_size=10, shuffle_chunks=8)  # 24 chunks, 8 mixed at a time
+    assert ds.num_chunks == 24 and ds.label_names == ["qcd", "top"]
+    ref = JetDataset.from_table(t, k=None)
+    expected = sorted(jet_keys(next(ref.batches(len(t)))))
+    for epoch in range(3):
+        batches = list(ds.batches(16, shuffle=True, seed=epoch))
+        assert len(batches) == ds.num_batches(16) == 15
+        assert sorted(k for b in batches for k in jet_keys(b)) == expected  # each jet exactly once
+        fractions = [float(b.y.float().mean()) for b in batches]
+        assert all(0.0 < f < 1.0 for f in fractions), fractions  # never a batch of one class
+    unshuffled = [float(b.y.float().mean()) for b in ds.batches(16)]
+    assert unshuffled[0] == 0.0 and unshuffled[-1] == 1.0  # file order: the sorting shows
+
+
+def test_many_sources_one_dataset_and_disjoint_rank_shares(tmp_path):
+    a, ta = sorted_landscape(tmp_path, 50, "a.h5", "fixed")
+    b, tb = sorted_landscape(tmp_path, 37, "b.h5", "table")
+    ds = JetDataset(str(tmp_path / "*.h5"), k=None, chunk_size=8)
+    assert len(ds) == 87 and ds.format == "landscape" and len(ds.sources) == 2
+    assert "2 landscape sources" in repr(ds)
+    world, bs = 3, 5
+    for epoch in range(2):
+        shares = [[k for bt in ds.batches(bs, shuffle=True, seed=epoch, rank=r, world_size=world)
+                   for k in jet_keys(bt)] for r in range(world)]
+        steps = ds.num_batches(bs, world_size=world)
+        assert steps == (87 // 3) // 5 == 5
+        assert all(len(s) == steps * bs for s in shares)  # equal steps on every rank
+        flat = [k for s in shares for k in s]
+        assert len(set(flat)) == len(flat)  # no jet twice in an epoch across ranks
+        assert 87 - len(flat) < world * bs + world  # less than one batch (+ W-1 jets) per rank left out
+    first = [jet_keys(bt) for bt in ds.batches(bs, shuffle=True, seed=0, rank=0, world_size=world)]
+    again = [jet_keys(bt) for bt in ds.batches(bs, shuffle=True, seed=1, rank=0, world_size=world)]
+    assert first != again  # reshuffled per epoch
+    mem = JetDataset.from_table(ta, k=None, chunk_size=10)
+    s0 = {k for bt in mem.batches(4, shuffle=True, seed=0, rank=0, world_size=2) for k in jet_keys(bt)}
+    s1 = {k for bt in mem.batches(4, shuffle=True, seed=0, rank=1, world_size=2) for k in jet_keys(bt)}
+    assert not s0 & s1 and len(s0) == len(s1) == 24
+    with pytest.raises(ValueError, match="rank"):
+        next(ds.batches(4, rank=3, world_size=3))
+
+
+def test_sources_that_disagree_are_refused_naming_both(tmp_path):
+    from pgjets.data.writers import write_jetclass
+
+    land, _ = sorted_landscape(tmp_path, 12, "land.h5")
+    t = random_table(12, seed=5)
+    t.label = t.label % 2
+    t.label_names = ["QCD", "Tbqq"]
+    jc = write_jetclass(t, tmp_path / "jc.root")
+    ds = JetDataset([jc, land], k=None, chunk_size=6)
+    assert ds.feature_names == FEATURE_NAMES["particlenet"]
+    with pytest.raises(DataFileError, match=r"land.h5 provides the input columns deta, .*delta_r but .*jc.root"):
+        list(ds.batches(4))
+    kin = JetDataset([jc, land], k=None, chunk_size=6, feature_set="kinematic")
+    with pytest.raises(DataFileError, match=r"land.h5 has the classes \['qcd', 'top'\] but .*jc.root"):
+        list(kin.batches(4))
+
+
+def test_subset_streams_only_the_selected_jets(folder):
+    d, full = folder
+    ds = JetDataset(d, k=None, chunk_size=4)
+    idx = np.array([27, 0, 5, 6, 13, 13, 20])
+    sub = ds.subset(idx)
+    assert len(sub) == 6 and len(ds) == 29
+    want = sorted(set(idx.tolist()))
+    for i, j in enumerate(want):
+        same_graph(sub[i], ds[j], edges=False)
+    got = torch.cat([b.y for b in sub.batches(4)])
+    assert got.tolist() == full.label[want].tolist()
+    shuffled = torch.cat([b.y for b in sub.batches(4, shuffle=True, seed=2)])
+    assert sorted(shuffled.tolist()) == sorted(full.label[want].tolist())
+    subsub = sub.subset([1, 5])  # positions within the subset
+    same_graph(subsub[1], ds[27], edges=False)
+    mem = JetDataset.from_table(full, k=None).subset(want)
+    same_graph(mem[3], ds[want[3]], edges=False)
+    with pytest.raises(IndexError):
+        ds.subset([29])

@@ -211,7 +211,7 @@ def test_open_jets_dispatch_and_missing(tmp_path):
     np.testing.assert_allclose(mid.E, JetTable.concat([a, b]).slice(3, 6).E)
     assert detect_format(folder / "a.h5") == "jetfile" and len(open_jets(folder / "a.h5")) == 4
     (tmp_path / "x.txt").write_text("hi")
-    with pytest.raises(DataFileError, match="suffix"):
+    with pytest.raises(DataFileError, match="first bytes"):
         open_jets(tmp_path / "x.txt")
     (tmp_path / "corrupt.h5").write_bytes(b"\x89HDF\r\n garbage")
     with pytest.raises(DataFileError):
@@ -219,3 +219,101 @@ def test_open_jets_dispatch_and_missing(tmp_path):
     with pytest.raises(ValueError, match="format"):
         open_jets(folder, format="csv")
     assert json.loads((folder / "manifest.json").read_text())["files"] == ["a.h5", "b.h5"]
+
+
+# ------------------------------------------- landscape: fixed == table, checks
+@pytest.mark.parametrize("fmt", ["fixed", "table"])
+def test_landscape_both_pandas_formats_count_stream_and_read_identically(tmp_path, fmt):
+    from pgjets.data.writers import write_top_landscape
+
+    t = random_table(9, seed=11, pid=False, max_n=6)
+    path = tmp_path / f"{fmt}.h5"
+    write_top_landscape(t, path, format=fmt, n_part=8)
+    assert detect_format(path) == "landscape" and count_rows(path) == 9
+    whole = read_top_landscape(path)
+    parts = JetTable.concat([read_top_landscape(path, a, min(a + 4, 9)) for a in range(0, 9, 4)])
+    for got in (whole, parts):
+        np.testing.assert_array_equal(got.n_constituents, t.n_constituents)
+        np.testing.assert_array_equal(got.label, t.label)
+        # the writer orders particles by decreasing pT: compare per-jet sums
+        np.testing.assert_allclose(got.jet_p4(), t.jet_p4(), rtol=1e-5)
+
+
+def test_landscape_refuses_nan_and_negative_energies_and_bad_labels(tmp_path):
+    t = random_table(4, seed=2, pid=False, max_n=4)
+    for value, what in ((np.nan, "E_1 of row 2"), (-3.0, "E_1 of row 2")):
+        path = tmp_path / f"bad{value}.h5"
+        write_landscape(path, t, n_part=4)
+        df = pd.read_hdf(path, "table")
+        df.loc[2, "E_1"] = value
+        df.to_hdf(path, key="table", format="fixed", mode="w")
+        with pytest.raises(DataFileError, match=what):
+            read_top_landscape(path)
+    path = tmp_path / "label2.h5"
+    write_landscape(path, t, n_part=4)
+    df = pd.read_hdf(path, "table")
+    df["is_signal_new"] = [0, 1, 2, 0]
+    df.to_hdf(path, key="table", mode="w")
+    with pytest.raises(DataFileError, match=r"label2.h5: is_signal_new holds out-of-range .*row 2"):
+        read_top_landscape(path)
+
+
+def test_labels_negative_fractional_or_out_of_range_are_refused_with_the_file(tmp_path):
+    from pgjets.data.readers import check_labels
+
+    assert check_labels(np.array([0.0, 1.0, 2.0]), 3, "f.h5").tolist() == [0, 1, 2]
+    assert check_labels(np.array([True, False]), 2, "f.h5").tolist() == [1, 0]
+    with pytest.raises(DataFileError, match="f.h5: label holds negative labels .*row 11"):
+        check_labels(np.array([0, -1]), 2, "f.h5", first_row=10)
+    with pytest.raises(DataFileError, match="non-integer"):
+        check_labels(np.array([0.5, 1.0]), 2, "f.h5")
+    with pytest.raises(DataFileError, match="non-integer"):
+        check_labels(np.array([np.nan]), 2, "f.h5")
+    with pytest.raises(DataFileError, match=r"out-of-range.*0\.\.1"):
+        check_labels(np.array([0, 1, 2]), 2, "f.h5")
+    t = random_table(5, seed=3)
+    t.label = np.array([0, 1, 2, 1, 0])
+    path = write_parquet_jets(t, tmp_path / "three.parquet")  # label_names has only two classes
+    with pytest.raises(DataFileError, match="three.parquet: label holds out-of-range"):
+        read_parquet_jets(path)
+
+
+# ------------------------------------------------------------- quark/gluon
+def test_quark_gluon_npz_round_trip_ranges_and_detection(tmp_path):
+    from pgjets.data.readers import QUARK_GLUON_LABELS, read_quark_gluon
+
+    rng = np.random.default_rng(0)
+    n, m = 7, 6
+    X = np.zeros((n, m, 4))
+    counts = rng.integers(1, m + 1, n)
+    for j, c in enumerate(counts):
+        X[j, :c, 0] = np.sort(rng.uniform(1, 100, c))[::-1]
+        X[j, :c, 1] = rng.normal(0, 1, c)
+        X[j, :c, 2] = rng.uniform(0, 2 * np.pi, c)
+        X[j, :c, 3] = rng.choice([22, 211, -211, 321, 130, 11, -13], c)
+    y = rng.integers(0, 2, n).astype(np.float64)
+    for compressed in (False, True):
+        path = tmp_path / f"qg{compressed}.npz"
+        (np.savez_compressed if compressed else np.savez)(path, X=X, y=y)
+        assert detect_format(path) == "quark_gluon" and count_rows(path) == n
+        t = read_quark_gluon(path)
+        assert t.label_names == QUARK_GLUON_LABELS and t.label.tolist() == y.astype(int).tolist()
+        np.testing.assert_array_equal(t.n_constituents, counts)
+        mask = X[..., 0] > 0
+        np.testing.assert_allclose(np.hypot(t.px, t.py), X[..., 0][mask], rtol=1e-5)
+        np.testing.assert_array_equal(t.pdgid, X[..., 3][mask].astype(int))
+        # rapidity is recovered exactly from E, pz (massive particles included)
+        rap = 0.5 * np.log((t.E.astype(float) + t.pz) / (t.E.astype(float) - t.pz))
+        np.testing.assert_allclose(rap, X[..., 1][mask], atol=1e-4)
+        part = read_quark_gluon(path, 2, 5)
+        np.testing.assert_array_equal(part.n_constituents, counts[2:5])
+        np.testing.assert_allclose(part.E, t.slice(2, 5).E)
+    renamed = tmp_path / "qg_without_suffix.dat"
+    renamed.write_bytes((tmp_path / "qgFalse.npz").read_bytes())
+    assert detect_format(renamed) == "quark_gluon"  # content, not the name, decides
+    np.savez(tmp_path / "badlabel.npz", X=X, y=np.r_[y[:-1], 0.5])
+    with pytest.raises(DataFileError, match="badlabel.npz: y holds non-integer"):
+        read_quark_gluon(tmp_path / "badlabel.npz")
+    np.savez(tmp_path / "other.npz", a=np.zeros(3))
+    with pytest.raises(DataFileError, match="X and y"):
+        detect_format(tmp_path / "other.npz")

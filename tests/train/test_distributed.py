@@ -107,3 +107,61 @@ def test_ddp_flag_without_torchrun_is_a_clear_error(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(RuntimeError, match="torchrun"):
         init_from_env()
+
+
+class KeyRecorder(nn.Module):
+    """A tiny tagger that records which jets (keyed by their summed pT) it trained on."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.lin = nn.Linear(features, 2)
+        self.seen: list[list[float]] = []
+
+    def forward(self, b):
+        if self.training:
+            from torch_geometric.utils import scatter
+
+            self.seen.append([round(v, 3) for v in scatter(b.pt.double(), b.batch, reduce="sum").tolist()])
+        return self.lin(global_mean_pool(b.x, b.batch))
+
+
+def _shard_worker(rank: int, world: int, tmp: str, path: str) -> None:
+    from pgjets.data.jet_dataset import JetDataset
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp}/store_shards", rank=rank, world_size=world)
+    try:
+        ds = JetDataset(path, k=None, chunk_size=7, shuffle_chunks=3)
+        model = KeyRecorder(ds.num_features)
+        cfg = TrainConfig(epochs=2, batch_size=5, lr=1e-2, schedule="onecycle", progress=False, verbose=False)
+        Trainer(model, cfg).fit(ds)
+        torch.save(model.seen, os.path.join(tmp, f"seen{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_stream_disjoint_shares_of_the_chunks(tmp_path):
+    import numpy as np
+
+    from pgjets.data.table import JetTable
+    from pgjets.data.writers import write_top_landscape
+
+    rng = np.random.default_rng(4)
+    n = 61
+    counts = rng.integers(2, 6, n)
+    pt = rng.uniform(1, 40, int(counts.sum()))
+    phi = rng.normal(0, 0.2, pt.size)
+    table = JetTable(px=pt * np.cos(phi), py=pt * np.sin(phi), pz=0.3 * pt, E=1.1 * pt,
+                     offsets=np.r_[0, np.cumsum(counts)], label=(np.arange(n) >= 30).astype(int),
+                     label_names=["qcd", "top"])
+    path = write_top_landscape(table, tmp_path / "train.h5", n_part=6)
+    mp.spawn(_shard_worker, args=(2, str(tmp_path), str(path)), nprocs=2, join=True)
+    seen = [torch.load(tmp_path / f"seen{r}.pt") for r in range(2)]
+    steps = (n // 2) // 5
+    assert len(seen[0]) == len(seen[1]) == 2 * steps  # equal steps per rank, every epoch
+    for epoch in range(2):
+        ranks = [[k for batch in s[epoch * steps:(epoch + 1) * steps] for k in batch] for s in seen]
+        flat = ranks[0] + ranks[1]
+        assert len(set(flat)) == len(flat) == 2 * steps * 5  # no training jet twice in the epoch
+        assert n - len(flat) < 2 * 5  # fewer than one batch per rank left out
+    assert seen[0][:steps] != seen[0][steps:]  # reshuffled per epoch

@@ -84,3 +84,44 @@ def test_bad_inputs():
         roc_auc([0.1, float("nan")], [1, 0])
     with pytest.raises(ValueError, match="signal_efficiency"):
         background_rejection([0.1, 0.2], [0, 1], 0.0)
+
+
+def test_signal_class_zero_flips_the_binary_roles():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 400)
+    logits = np.stack([(1 - y) * 1.0 + rng.normal(0, 1.5, 400), np.zeros(400)], 1)  # class 0 is the signal
+    flipped = np.stack([logits[:, 1], logits[:, 0]], 1)
+    report = classification_report(logits, y, signal=0)
+    same = classification_report(flipped, 1 - y)
+    for key in ("auc", "rej@0.3", "rej@0.5"):
+        assert report[key] == pytest.approx(same[key])
+    assert report["auc"] > 0.6
+    assert report["rej@0.3"] != pytest.approx(classification_report(logits, y)["rej@0.3"])
+
+
+def test_multiclass_rejection_uses_the_part_score_and_working_points():
+    from pgjets.data.readers import JETCLASS_LABELS
+    from pgjets.train.metrics import format_rejection_table, multiclass_report, rejection_vs_background
+
+    rng = np.random.default_rng(0)
+    k, n = 10, 4000
+    y = rng.integers(0, k, n)
+    logits = rng.normal(0, 1, (n, k))
+    logits[np.arange(n), y] += 2.0
+    rep = multiclass_report(logits, y, JETCLASS_LABELS)
+    assert set(rep) == {"accuracy", "auc", "confusion_matrix", "label_names", "rejection"}
+    cm = np.array(rep["confusion_matrix"])
+    assert cm.shape == (k, k) and cm.sum() == n and np.trace(cm) == round(rep["accuracy"] * n)
+    rej = rep["rejection"]
+    assert list(rej) == JETCLASS_LABELS[1:]  # every signal class, QCD is the background
+    assert rej["Hqql"]["signal_efficiency"] == 0.99 and rej["Tbl"]["signal_efficiency"] == 0.995
+    assert rej["Hbb"]["signal_efficiency"] == 0.5
+    # by hand for Hbb: score p_Hbb / (p_Hbb + p_QCD) on Hbb and QCD jets only
+    p = torch.softmax(torch.as_tensor(logits), -1).numpy()
+    sel = (y == 0) | (y == 1)
+    score = p[sel, 1] / (p[sel, 1] + p[sel, 0])
+    assert rej["Hbb"]["rejection"] == pytest.approx(background_rejection(score, (y[sel] == 1).astype(int), 0.5))
+    custom = rejection_vs_background(logits, y, JETCLASS_LABELS, working_points={"Hbb": 0.3})
+    assert custom["Hbb"]["signal_efficiency"] == 0.3 and custom["Hbb"]["rejection"] > rej["Hbb"]["rejection"]
+    table = format_rejection_table(rej)
+    assert "Tbl" in table and "0.995" in table and len(table.splitlines()) == k

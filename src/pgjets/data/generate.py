@@ -85,6 +85,11 @@ from .table import JetTable
 
 #: Processes :func:`generate_jets` knows, in a fixed order (used to derive seeds).
 PROCESSES = ("qcd", "top", "w", "z", "quark", "gluon")
+#: Class order of a generated dataset, whatever the order of the ``--process`` flags: background
+#: (``qcd``) is class 0; quark jets come after gluon jets (quark = 1, the energy-flow convention).
+CLASS_ORDER = ("qcd", "gluon", "quark", "top", "w", "z")
+#: Layouts ``pgjets generate --format`` writes.
+OUTPUT_FORMATS = ("generated", "landscape", "parquet")
 
 _DECAY_QUARKS = "1 2 3 4 5"
 _SETTINGS: dict[str, list[str]] = {
@@ -500,8 +505,8 @@ def generate_dataset(
 ) -> Path:
     r"""Generate ``n_jets`` jets per process into a dataset folder.
 
-    Labels follow the order of ``processes`` (first = 0) and are stored as
-    ``label_names``.  Each process is cut into chunks of ``chunk_size`` jets;
+    Labels follow :data:`CLASS_ORDER` (``qcd`` = 0, never the order in which
+    ``processes`` are given) and are stored as ``label_names``.  Each process is cut into chunks of ``chunk_size`` jets;
     chunk :math:`c` of process :math:`p` is generated with Pythia seed
     ``derive_seed(derive_seed(seed, p, c), p)``, so the same arguments give the
     same jets with any number of ``workers`` (changing ``chunk_size`` changes
@@ -534,6 +539,7 @@ def generate_dataset(
         raise ValueError("give at least one process")
     if len(set(processes)) != len(processes):
         raise ValueError(f"processes must not repeat, got {processes}")
+    processes = sorted(processes, key=CLASS_ORDER.index)
     n_jets = check_positive_int(n_jets, "n_jets")
     workers = check_positive_int(workers, "workers")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
@@ -619,9 +625,13 @@ def generate_dataset(
 def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``pgjets generate`` options to ``parser``."""
     parser.add_argument("--process", dest="processes", action="append", choices=PROCESSES, required=True,
-                        help="process to generate (repeatable; label = order given)")
+                        help="process to generate (repeatable; labels: qcd = 0, then gluon, quark, top, w, z)")
     parser.add_argument("--n-jets", type=int, required=True, help="jets per process")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output folder (--format generated) or file (landscape .h5, parquet)")
+    parser.add_argument("--format", choices=OUTPUT_FORMATS, default="generated",
+                        help="generated: pgjets folder (default); landscape: top-tagging landscape pandas HDF5 "
+                             "(qcd and top only); parquet: awkward parquet")
     parser.add_argument("--fast", action="store_true", help="switch off multiparton interactions (faster)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
@@ -630,20 +640,57 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     return parser
 
 
+def export_dataset(folder: os.PathLike | str, out: os.PathLike | str, format: str) -> Path:
+    """Write the jets of a generated folder in a public layout (``"landscape"`` or ``"parquet"``).
+
+    Returns:
+        Path: ``out``.
+    """
+    from .jet_io import dataset_files, read_jets
+    from .readers import write_parquet_jets
+    from .writers import write_top_landscape
+
+    table = JetTable.concat([read_jets(f) for f in dataset_files(folder)])
+    if format == "landscape":
+        return write_top_landscape(table, out)
+    if format == "parquet":
+        return write_parquet_jets(table, out)
+    raise ValueError(f"format must be 'landscape' or 'parquet', got {format!r}")
+
+
 def run_generate(args: argparse.Namespace) -> int:
     """Run ``pgjets generate`` from parsed ``args``; returns the exit status."""
     from .._checks import check_no_repeats, check_out_folder, check_setting_int
+    from ..errors import UsageError
 
     check_no_repeats(args.processes, "--process")
     check_setting_int(args.n_jets, "--n-jets")
     check_setting_int(args.workers, "--workers")
     check_setting_int(args.chunk_size, "--chunk-size")
     check_setting_int(args.seed, "--seed", minimum=0)
-    check_out_folder(args.out)
-    path = generate_dataset(args.processes, args.n_jets, args.out, seed=args.seed, fast=args.fast,
+    fmt = getattr(args, "format", "generated")
+    folder = Path(args.out)
+    if fmt == "generated":
+        check_out_folder(args.out)
+    else:
+        if folder.is_dir():
+            raise UsageError(f"--out {folder} is a folder; --format {fmt} writes one file")
+        if fmt == "landscape" and not set(args.processes) <= {"qcd", "top"}:
+            raise UsageError("the landscape layout holds QCD (0) and top (1) jets only; "
+                             f"got --process {' '.join(args.processes)}")
+        folder = folder.with_name(f".{folder.name}.parts")  # the resumable chunks, removed at the end
+    path = generate_dataset(args.processes, args.n_jets, folder, seed=args.seed, fast=args.fast,
                             workers=args.workers, chunk_size=args.chunk_size,
                             progress=getattr(args, "progress", True))
     manifest = read_manifest(path)
+    if fmt != "generated":
+        import shutil
+
+        export_dataset(path, args.out, fmt)
+        shutil.rmtree(path)
+        print(f"wrote {manifest['n_jets_total']} jets ({', '.join(manifest['label_names'])}) "
+              f"in the {fmt} layout to {args.out}")
+        return 0
     print(f"wrote {manifest['n_jets_total']} jets ({', '.join(manifest['label_names'])}) "
           f"in {len(manifest['files'])} files to {path}")
     return 0
@@ -655,5 +702,7 @@ __all__ = [
     "generate_jets",
     "generate_dataset",
     "add_generate_arguments",
+    "export_dataset",
+    "CLASS_ORDER",
     "run_generate",
 ]

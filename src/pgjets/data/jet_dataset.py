@@ -13,22 +13,42 @@ Each jet becomes a ``Data`` object following the jet-graph convention
   :func:`~pgjets.graphs.image.images_to_batch` with ``drop_zeros=True``);
   ``x`` holds the pixel intensities.
 
-**Streaming.** The source (a generated folder, a pgjets chunk file, a
-top-landscape HDF5, a JetClass ROOT file, an awkward parquet file or a
-jet-image HDF5, see :func:`~pgjets.data.readers.detect_format`) is indexed at
-construction: only file lists and jet counts are read.  A generated folder
-has one *chunk* per file, a single file is cut into chunks of ``chunk_size``
-rows.  Chunks are read on demand and at most ``cache_chunks`` of them are
-kept in memory (least recently used first out).
+**Sources.** ``root`` is anything :func:`~pgjets.data.sources.resolve_sources`
+takes: a generated folder, a folder of data files, a file of any format
+:func:`~pgjets.data.readers.detect_format` knows (top-landscape HDF5 fixed or
+table, JetClass ROOT, quark/gluon npz, awkward parquet, jet images, pgjets
+chunk files), a glob, or a list of them. The sources are indexed at
+construction (file lists and jet counts only) and every file is cut into
+*chunks* of at most ``chunk_size`` rows, read on demand.  Every chunk must
+give the same input columns and class names as the first one, otherwise a
+:class:`~pgjets.errors.DataFileError` names the file.
 
-**Fast path.** :meth:`JetDataset.batches` builds whole ``Batch`` objects from
-contiguous feature arrays of a chunk, one
-:func:`~pgjets.graphs.cloud.clouds_to_batch` call per batch and no Python
-work per jet.  Batches never mix chunks.
+**Shuffling.** A shuffled pass (:meth:`JetDataset.batches` with
+``shuffle=True``) permutes all chunks of all files with a seeded generator
+and walks them ``shuffle_chunks`` at a time (the next group is read in a
+background thread meanwhile): the jets of those chunks (plus the remainder
+of the previous group) form a buffer that is permuted as a whole and cut
+into batches.  A batch therefore mixes jets of several chunks
+and files, so even a file sorted by label gives mixed batches, while at most
+``2 * shuffle_chunks + 1`` chunks are in memory: the peak memory depends on
+``chunk_size * shuffle_chunks``, not on the number of jets.
+
+**Many processes.** With ``world_size > 1`` the permuted chunk sequence of
+the epoch is cut into ``world_size`` contiguous shares of
+:math:`\lfloor N / W \rfloor` jets (a chunk on a boundary is split), rank
+:math:`r` streams share :math:`r`, and every rank yields exactly
+:math:`\lfloor \lfloor N/W \rfloor / B \rfloor` full batches: no jet is seen
+twice in an epoch and fewer than one batch (plus :math:`W - 1` jets) per rank
+is left out, as ``DistributedSampler`` with ``drop_last``.
+
+**Fast path.** Batches are built vectorised from contiguous feature arrays,
+one :func:`~pgjets.graphs.cloud.clouds_to_batch` call per batch and no
+Python work per jet.
 """
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Union
@@ -84,11 +104,12 @@ class _Features:
 class _Images:
     """A chunk of ready-made jet images (from a jet-image file)."""
 
-    def __init__(self, images: Tensor, labels: Tensor, source: str = "the jet-image file", offset: int = 0) -> None:
+    def __init__(self, images: Tensor, labels: Tensor, source: str = "the jet-image file",
+                 rows: Optional[Tensor] = None) -> None:
         self.images = images
         self.label = labels
-        self.source = source  # file the rows come from, and the row of the first (for messages)
-        self.offset = offset
+        self.source = source  # file the rows come from, and each image's row there (for messages)
+        self.rows = torch.arange(len(labels)) if rows is None else rows
 
     def __len__(self) -> int:
         return int(self.label.numel())
@@ -108,35 +129,46 @@ class JetDataset(Dataset):
     ``Batch`` objects built vectorised (the training fast path).
 
     Args:
-        root (str or os.PathLike, optional): A generated folder or a data
-            file in any format :func:`~pgjets.data.readers.detect_format`
-            knows; ``None`` with :meth:`from_table`.
+        root (path, str or list, optional): Generated folder(s), data files
+            or globs (see :func:`~pgjets.data.sources.resolve_sources`);
+            ``None`` with :meth:`from_table`.
         representation (str): ``"cloud"``, ``"set"`` or ``"image"``.
         k (int, optional): Neighbours of the kNN graph for ``"cloud"``
             (``None``: no edges).
         feature_set (str): See :func:`~pgjets.data.features.constituent_features`.
-        format (str): ``"auto"`` or a :data:`~pgjets.data.readers.FORMATS` name.
+        format (str): ``"auto"`` (from the content) or a
+            :data:`~pgjets.data.readers.FORMATS` name for every path.
         npix (int): Image size for ``"image"``.
         R (float): Image half-width for ``"image"``.
         transform (callable, optional): Applied to every ``Data`` from
             ``__getitem__`` and every ``Batch`` from :meth:`batches`.
-        cache_chunks (int): Chunks kept in memory at once (LRU).
-        chunk_size (int): Rows per chunk when ``root`` is a single file.
+        cache_chunks (int): Chunks kept in memory for ``ds[i]`` and unshuffled
+            passes (LRU).
+        chunk_size (int): Rows per chunk (a file is cut into such ranges).
+        shuffle_chunks (int): Chunks mixed in the shuffle buffer of a
+            shuffled pass. Many small chunks mix better than a few large
+            ones: with the defaults a buffer holds 32k jets from 16 places of
+            the data, so a group drawn only from one half of a label-sorted
+            file has a probability :math:`2^{-15}`.
+        prefetch (bool): In a shuffled pass, read the next group of chunks
+            in a background thread while the current one is consumed (then
+            up to ``2 * shuffle_chunks + 1`` chunks are in memory).
 
     Shapes:
         - **ds[i]:** ``Data(x=(N, F), pos=(N, 2), pt=(N,), p4=(N, 4), y=(1,)[, edge_index=(2, E)])``
         - **batches:** ``Batch`` of up to ``batch_size`` such graphs.
 
     Raises:
-        DataFileNotFoundError: ``root`` does not exist.
-        DataFileError: Unreadable or malformed data.
+        DataFileNotFoundError: A path does not exist.
+        DataFileError: Unreadable or malformed data, or sources that disagree
+            on input columns or classes.
         ValueError: Unknown representation, or a non-image representation
             of a jet-image file.
     """
 
     def __init__(
         self,
-        root: Optional[Union[str, Path]] = None,
+        root: Optional[Any] = None,
         representation: str = "cloud",
         k: Optional[int] = 16,
         feature_set: str = "particlenet",
@@ -145,7 +177,9 @@ class JetDataset(Dataset):
         R: float = 0.8,
         transform: Optional[Callable] = None,
         cache_chunks: int = 4,
-        chunk_size: int = 10_000,
+        chunk_size: int = 2048,
+        shuffle_chunks: int = 16,
+        prefetch: bool = True,
     ) -> None:
         if representation not in REPRESENTATIONS:
             raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {representation!r}")
@@ -158,53 +192,63 @@ class JetDataset(Dataset):
         self.transform = transform
         self.cache_chunks = check_positive_int(cache_chunks, "cache_chunks")
         self.chunk_size = check_positive_int(chunk_size, "chunk_size")
+        self.shuffle_chunks = check_positive_int(shuffle_chunks, "shuffle_chunks")
+        self.prefetch = bool(prefetch)
         self._cache: "OrderedDict[int, Any]" = OrderedDict()
         self._memory: Optional[Any] = None
-        self._units: list[tuple[Path, Optional[int], Optional[int]]] = []
+        self._units: list[tuple[Path, str, int, int]] = []
         self._label_names: Optional[list[str]] = None
+        self._feature_names: list[str] = []
+        self._first_path: Optional[Path] = None
+        self._select: Optional[list[Tensor]] = None  # per chunk: the rows of a subset (None = all)
         self.format = format
-        self.root = Path(root) if root is not None else None
-        if self.root is None:
+        self.sources: list = []
+        self.root = Path(root) if isinstance(root, (str, os.PathLike)) else None
+        if root is None:
             self._starts = np.zeros(1, dtype=np.int64)
             return
-        from .readers import count_rows, detect_format
+        from .readers import FORMATS, count_rows
+        from .sources import Source, _as_list, _expand, check_compatible, resolve_sources
 
-        if not self.root.exists():
-            raise DataFileNotFoundError(f"jet data path {self.root} does not exist")
-        self.format = detect_format(self.root) if format == "auto" else format
-        if self.format == "images" and representation != "image":
-            raise ValueError(f"{self.root} holds jet images; use representation='image'")
-        counts: list[int] = []
-        if self.format == "generated":
-            from .jet_io import count_jets, dataset_files, read_manifest
-
-            manifest = read_manifest(self.root)
-            self._label_names = manifest.get("label_names")
-            for f in dataset_files(self.root):
-                self._units.append((f, None, None))
-                counts.append(count_jets(f))
+        if format == "auto":
+            self.sources = resolve_sources(root)
         else:
-            n = count_rows(self.root, self.format)
-            for a in range(0, n, self.chunk_size):
-                b = min(n, a + self.chunk_size)
-                self._units.append((self.root, a, b))
-                counts.append(b - a)
+            if format not in FORMATS:
+                raise ValueError(f"format must be 'auto' or one of {FORMATS}, got {format!r}")
+            self.sources = [Source(p, format) for item in _as_list(root) for p in _expand(item)]
+        check_compatible(self.sources)
+        fmts = {s.format for s in self.sources}
+        self.format = fmts.pop() if len(fmts) == 1 else "mixed"
+        if "images" in {s.format for s in self.sources} and representation != "image":
+            raise ValueError(f"{self.sources[0].path} holds jet images; use representation='image'")
+        counts: list[int] = []
+        for src in self.sources:
+            for path, fmt in src.files():
+                n = count_rows(path, fmt)
+                for a in range(0, n, self.chunk_size):
+                    b = min(n, a + self.chunk_size)
+                    self._units.append((path, fmt, a, b))
+                    counts.append(b - a)
         self._starts = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=self._starts[1:])
         self._init_meta(self._chunk(0) if self._units else None)
 
     def _init_meta(self, first: Any) -> None:
-        """Feature count and class names from the first chunk."""
+        """Feature count, input columns and class names from the first chunk."""
+        self._first_path = self._units[0][0] if self._units else None
         if first is None:
             self._num_features = 0
             self._num_classes = len(self._label_names) if self._label_names else 0
             return
         if isinstance(first, _Images):
             self._num_features = int(first.images.size(1))
+            self._feature_names = [f"image_channel_{c}" for c in range(self._num_features)]
         elif self.representation == "image":
             self._num_features = 1
+            self._feature_names = ["pt_fraction"]
         else:
             self._num_features = int(first.x.size(1))
+            self._feature_names = list(first.names)
         if self._label_names is None and isinstance(first, _Features):
             self._label_names = first.table.label_names
         if self._label_names:
@@ -216,7 +260,7 @@ class JetDataset(Dataset):
     @classmethod
     def from_table(cls, table: JetTable, representation: str = "cloud", k: Optional[int] = None,
                    feature_set: str = "particlenet", **kwargs: Any) -> "JetDataset":
-        """An in-memory dataset over ``table`` (one chunk, never evicted).
+        """An in-memory dataset over ``table`` (never evicted; shuffles are full permutations).
 
         Args:
             table (JetTable): The jets (each with at least one constituent).
@@ -230,6 +274,60 @@ class JetDataset(Dataset):
         ds._init_meta(ds._memory)
         return ds
 
+    def subset(self, index: Any) -> "JetDataset":
+        """The jets at global positions ``index`` (a split), streamed from the same chunks.
+
+        Positions are sorted and deduplicated; the subset shares the sources
+        (and the in-memory table) of this dataset, reads whole chunks and
+        keeps only the selected rows.
+
+        Args:
+            index (array-like of int): Jet positions in ``0..len(self)-1``.
+        """
+        import copy
+
+        idx = np.unique(np.asarray(index, dtype=np.int64).reshape(-1))
+        if idx.size and (idx[0] < 0 or idx[-1] >= len(self)):
+            raise IndexError(f"subset positions must be in 0..{len(self) - 1}")
+        out = copy.copy(self)
+        out._cache = OrderedDict()
+        bounds = np.searchsorted(idx, self._starts)  # idx is sorted: chunk c owns idx[bounds[c]:bounds[c + 1]]
+        select, counts = [], []
+        for c in range(self.num_chunks):
+            rows = idx[bounds[c] : bounds[c + 1]] - self._starts[c]
+            if self._select is not None:
+                rows = self._select[c][torch.from_numpy(rows)].numpy()
+            select.append(torch.from_numpy(rows))
+            counts.append(rows.size)
+        out._select = select
+        out._starts = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=out._starts[1:])
+        return out
+
+    def to_table(self) -> JetTable:
+        """All (selected) jets as one :class:`JetTable`, in order: reads everything, for small datasets only."""
+        parts = []
+        for c in range(self.num_chunks):
+            n = int(self._starts[c + 1] - self._starts[c])
+            if n:
+                chunk = self._chunk(c)
+                if not isinstance(chunk, _Features):
+                    raise ValueError("to_table needs constituent data, not jet images")
+                parts.append(chunk.table.take(self._rows(c, 0, n).numpy()))
+        if not parts:
+            raise DataFileError(f"{self!r} holds no jets")
+        return parts[0] if len(parts) == 1 else JetTable.concat(parts)
+
+    def _rows(self, c: int, a: int, b: int) -> Tensor:
+        """Rows of chunk ``c`` at positions ``a:b`` of its (selected) jets.
+
+        A chunk read from disk by a subset holds only the selected jets; the
+        in-memory table holds all of them, so the selection maps there.
+        """
+        if self._select is None or self._memory is None:
+            return torch.arange(a, b)
+        return self._select[c][a:b]
+
     # --------------------------------------------------------- properties
     def __len__(self) -> int:
         return int(self._starts[-1])
@@ -238,6 +336,11 @@ class JetDataset(Dataset):
     def num_features(self) -> int:
         """Node feature dimension ``F`` (image channels for ``"image"``)."""
         return int(self._num_features)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the ``F`` input columns, in order (what a model trained on this dataset expects)."""
+        return list(self._feature_names)
 
     @property
     def num_classes(self) -> int:
@@ -260,38 +363,62 @@ class JetDataset(Dataset):
         return list(self._cache)
 
     # ------------------------------------------------------------- chunks
+    def _load(self, i: int) -> Any:
+        """Read chunk ``i`` from disk and check it against the first chunk."""
+        from .readers import read_rows
+
+        path, fmt, a, b = self._units[i]
+        data = read_rows(path, a, b, fmt)
+        n = len(data[1]) if isinstance(data, tuple) else len(data)
+        if n != b - a:
+            raise DataFileError(f"{path} changed since it was indexed: rows {a}:{b} hold {n} jets")
+        rows = torch.arange(a, b)  # rows of the file, for messages
+        if self._select is not None:  # a subset keeps only its rows (before the features are computed)
+            sel = self._select[i]
+            rows = rows[sel]
+            data = (data[0][sel], data[1][sel]) if isinstance(data, tuple) else data.take(sel.numpy())
+        chunk: Any = (_Images(*data, source=str(path), rows=rows) if isinstance(data, tuple)
+                      else _Features(data, self.feature_set))
+        if i > 0 or self._feature_names:
+            self._check_chunk(chunk, path)
+        return chunk
+
+    def _check_chunk(self, chunk: Any, path: Path) -> None:
+        if isinstance(chunk, _Features) and self.representation != "image" and list(chunk.names) != self._feature_names:
+            raise DataFileError(
+                f"{path} provides the input columns {', '.join(chunk.names)} but {self._first_path} "
+                f"provides {', '.join(self._feature_names)}: one dataset needs one set of inputs")
+        names = chunk.table.label_names if isinstance(chunk, _Features) else None
+        if self._label_names and names and list(names) != list(self._label_names):
+            raise DataFileError(f"{path} has the classes {names} but {self._first_path} has {self._label_names}")
+        if self._num_classes and len(chunk) and int(chunk.label.max()) >= self._num_classes:
+            raise DataFileError(f"{path}: label {int(chunk.label.max())} is outside 0..{self._num_classes - 1} "
+                                f"(the classes of {self._first_path})")
+
     def _chunk(self, i: int) -> Any:
+        """Chunk ``i`` through the LRU cache."""
         if self._memory is not None:
             return self._memory
         if i in self._cache:
             self._cache.move_to_end(i)
             return self._cache[i]
-        from .readers import read_rows
-
-        path, a, b = self._units[i]
-        if self.format == "generated":
-            from .jet_io import read_jets
-
-            data = read_jets(path)
-        else:
-            data = read_rows(path, a, b, self.format)
-        if isinstance(data, tuple):
-            chunk: Any = _Images(*data, source=str(path), offset=a or 0)
-        else:
-            chunk = _Features(data, self.feature_set)
-        if len(chunk) != int(self._starts[i + 1] - self._starts[i]):
-            raise DataFileError(f"{path} changed since it was indexed: chunk {i} has {len(chunk)} jets")
+        chunk = self._load(i)
         self._cache[i] = chunk
         while len(self._cache) > self.cache_chunks:
             self._cache.popitem(last=False)
         return chunk
 
     def _build(self, chunk: Any, index: Tensor):
+        return self._build_pieces([(chunk, index)])
+
+    def _build_pieces(self, pieces: list[tuple[Any, Tensor]]):
+        """One ``Batch`` of the jets ``index`` of each ``(chunk, index)`` piece, in order."""
         if self.representation == "image":
-            return self._build_images(chunk, index)
+            return self._build_images(pieces)
         from ..graphs.cloud import clouds_to_batch
 
-        x, pos, pt, p4, counts, y = chunk.gather(index)
+        parts = [chunk.gather(index) for chunk, index in pieces]
+        x, pos, pt, p4, counts, y = parts[0] if len(parts) == 1 else [torch.cat(c) for c in zip(*parts)]
         batch = clouds_to_batch(x, pos, counts, k=self.k, pt=pt, p4=p4, y=y)
         if self.representation == "set":
             from ..graphs.set import fully_connected_edge_index
@@ -304,20 +431,26 @@ class JetDataset(Dataset):
             batch._inc_dict["edge_index"] = batch.ptr[:-1]
         return batch
 
-    def _build_images(self, chunk: Any, index: Tensor):
+    def _build_images(self, pieces: list[tuple[Any, Tensor]]):
         from ..graphs.image import images_to_batch
 
-        if isinstance(chunk, _Images):
-            images, y = chunk.images[index], chunk.label[index]
-            blank = (images.reshape(images.size(0), -1) == 0).all(1)
-            if bool(blank.any()):
-                row = chunk.offset + int(index[int(torch.nonzero(blank)[0])])
-                raise EmptyGraphError(f"{chunk.source}: image {row} is all zero (no pixel to make a node of)")
-        else:
-            from .jet_image import jet_image
+        imgs, ys = [], []
+        for chunk, index in pieces:
+            if isinstance(chunk, _Images):
+                images = chunk.images[index]
+                blank = (images.reshape(images.size(0), -1) == 0).all(1)
+                if bool(blank.any()):
+                    row = int(chunk.rows[index[int(torch.nonzero(blank)[0])]])
+                    raise EmptyGraphError(f"{chunk.source}: image {row} is all zero (no pixel to make a node of)")
+                imgs.append(images)
+                ys.append(chunk.label[index])
+            else:
+                from .jet_image import jet_image
 
-            table = chunk.table.take(index.numpy())
-            images, y = jet_image(table, npix=self.npix, R=self.R), torch.from_numpy(table.label)
+                table = chunk.table.take(index.numpy())
+                imgs.append(jet_image(table, npix=self.npix, R=self.R))
+                ys.append(torch.from_numpy(table.label))
+        images, y = (imgs[0], ys[0]) if len(imgs) == 1 else (torch.cat(imgs), torch.cat(ys))
         batch = images_to_batch(images, connectivity=8, drop_zeros=True)
         _add_graph_attr(batch, "y", y.reshape(-1).long(), torch.arange(y.numel() + 1))
         return batch
@@ -332,54 +465,151 @@ class JetDataset(Dataset):
             raise IndexError(f"jet index {idx} out of range for {n} jets")
         chunk = int(np.searchsorted(self._starts, idx, side="right") - 1)
         local = idx - int(self._starts[chunk])
-        data = self._build(self._chunk(chunk), torch.tensor([local])).get_example(0)
+        data = self._build(self._chunk(chunk), self._rows(chunk, local, local + 1)).get_example(0)
         return self.transform(data) if self.transform else data
 
-    def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
-        """Number of batches :meth:`batches` yields (batches never mix chunks)."""
+    def num_batches(self, batch_size: int, drop_last: bool = False, world_size: int = 1) -> int:
+        """Number of batches :meth:`batches` yields (per rank when ``world_size > 1``)."""
         batch_size = check_positive_int(batch_size, "batch_size")
-        sizes = np.diff(self._starts)
-        per = sizes // batch_size if drop_last else -(-sizes // batch_size)
-        return int(per.sum())
+        world_size = check_positive_int(world_size, "world_size")
+        n = len(self)
+        if world_size > 1:
+            return (n // world_size) // batch_size
+        return n // batch_size if drop_last else -(-n // batch_size)
+
+    def _plan(self, shuffle: bool, gen: torch.Generator, rank: int, world_size: int) -> list[tuple[int, int, int]]:
+        """``(chunk, lo, hi)`` row ranges this rank streams, in order."""
+        if self._memory is not None:  # one chunk, cut into blocks so that ranks get new shares every epoch
+            n = len(self)
+            blocks = [(0, a, min(n, a + self.chunk_size)) for a in range(0, n, self.chunk_size)]
+        else:
+            blocks = [(c, 0, int(self._starts[c + 1] - self._starts[c])) for c in range(self.num_chunks)
+                      if self._starts[c + 1] > self._starts[c]]
+        if shuffle:
+            blocks = [blocks[i] for i in torch.randperm(len(blocks), generator=gen).tolist()]
+        if world_size == 1:
+            return blocks
+        sizes = np.array([b - a for _, a, b in blocks], dtype=np.int64)
+        cum = np.concatenate([[0], np.cumsum(sizes)])
+        share = int(cum[-1]) // world_size
+        lo, hi = rank * share, (rank + 1) * share
+        plan = []
+        for (c, a, _), s0, s1 in zip(blocks, cum[:-1], cum[1:]):
+            x0, x1 = max(lo, int(s0)), min(hi, int(s1))
+            if x1 > x0:
+                plan.append((c, a + x0 - int(s0), a + x1 - int(s0)))
+        return plan
 
     def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0,
-                drop_last: bool = False) -> Iterator:
-        """Yield ``Batch`` objects built vectorised, chunk by chunk.
+                drop_last: bool = False, rank: int = 0, world_size: int = 1) -> Iterator:
+        """Yield ``Batch`` objects built vectorised.
 
-        Without shuffling the jets come in file order and each batch is a
-        contiguous slice of a chunk (no gather at all). With ``shuffle`` a
-        ``torch.Generator`` seeded by ``seed`` permutes the chunk order and
-        the jets inside each chunk; batches never mix chunks, so a chunk is
-        read once per pass (an in-memory dataset is one chunk: a full
-        permutation). The last batch of each chunk may be smaller unless
-        ``drop_last``.
+        Without shuffling the jets come in file order and batches are
+        contiguous slices (a batch may span the end of one chunk and the
+        start of the next). With ``shuffle`` a ``torch.Generator`` seeded by
+        ``seed`` permutes the chunks and mixes ``shuffle_chunks`` of them at a
+        time in a shuffle buffer (see the module docstring; an in-memory
+        dataset is permuted as a whole). All batches but the last are full;
+        the last is dropped if ``drop_last``.
+
+        With ``world_size > 1`` this yields rank ``rank``'s disjoint share,
+        :meth:`num_batches` ``(batch_size, world_size=world_size)`` full
+        batches on every rank (``drop_last`` is implied).
 
         Args:
             batch_size (int): Jets per batch.
             shuffle (bool): Shuffle as described above.
-            seed (int): Seed of the shuffling.
-            drop_last (bool): Skip each chunk's incomplete last batch.
+            seed (int): Seed of the shuffling (same on every rank).
+            drop_last (bool): Skip the incomplete last batch.
+            rank (int): This process's rank.
+            world_size (int): Number of processes sharing the pass.
         """
         batch_size = check_positive_int(batch_size, "batch_size")
+        world_size = check_positive_int(world_size, "world_size")
+        if not 0 <= int(rank) < world_size:
+            raise ValueError(f"rank must be in 0..{world_size - 1}, got {rank}")
         gen = torch.Generator().manual_seed(int(seed))
-        n_chunks = self.num_chunks
-        order = torch.randperm(n_chunks, generator=gen) if shuffle else torch.arange(n_chunks)
-        for c in order.tolist():
-            size = int(self._starts[c + 1] - self._starts[c])
-            if size == 0:
-                continue
-            chunk = self._chunk(c)
-            perm = torch.randperm(size, generator=gen) if shuffle else torch.arange(size)
-            for s in range(0, size, batch_size):
-                idx = perm[s : s + batch_size]
-                if drop_last and idx.numel() < batch_size:
-                    break
-                batch = self._build(chunk, idx)
+        plan = self._plan(shuffle, gen, int(rank), world_size)
+        if world_size > 1:
+            drop_last = True
+        limit = self.num_batches(batch_size, drop_last, world_size) if world_size > 1 else None
+        group = len(plan) if self._memory is not None else (self.shuffle_chunks if shuffle else 1)
+        groups = [plan[g : g + group] for g in range(0, len(plan), max(group, 1))]
+        stream = shuffle and self._memory is None
+
+        def load(grp: list[tuple[int, int, int]]) -> list[Any]:
+            if not stream:
+                return [self._chunk(c) for c, _, _ in grp]
+            return [self._cache[c] if c in self._cache else self._load(c) for c, _, _ in grp]
+
+        # a shuffled pass reads the next group in a background thread while this one is trained on
+        pool = None
+        if stream and self.prefetch and len(groups) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pgjets-prefetch")
+        try:
+            yield from self._stream_groups(groups, load, pool, gen, shuffle, batch_size, drop_last, limit)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _stream_groups(self, groups: list, load: Callable, pool: Any, gen: torch.Generator, shuffle: bool,
+                       batch_size: int, drop_last: bool, limit: Optional[int]) -> Iterator:
+        """Batches of the chunk groups: each group plus the previous remainder is permuted and cut."""
+        carry: list[tuple[Any, Tensor]] = []
+        done = 0
+        future = pool.submit(load, groups[0]) if pool is not None and groups else None
+        for gi, grp in enumerate(groups):
+            if future is not None:
+                chunks = future.result()
+                future = pool.submit(load, groups[gi + 1]) if gi + 1 < len(groups) else None
+            else:
+                chunks = load(grp)
+            entries = list(carry)
+            for chunk, (c, a, b) in zip(chunks, grp):
+                rows = self._rows(c, a, b)
+                if entries and entries[-1][0] is chunk:  # blocks of one in-memory chunk: one entry
+                    entries[-1] = (chunk, torch.cat([entries[-1][1], rows]))
+                else:
+                    entries.append((chunk, rows))
+            cid = torch.cat([torch.full((idx.numel(),), i, dtype=torch.long) for i, (_, idx) in enumerate(entries)])
+            loc = torch.cat([idx for _, idx in entries])
+            if shuffle:
+                perm = torch.randperm(loc.numel(), generator=gen)
+                cid, loc = cid[perm], loc[perm]
+            n_full = loc.numel() // batch_size
+            for s in range(n_full):
+                if limit is not None and done >= limit:
+                    return
+                sl = slice(s * batch_size, (s + 1) * batch_size)
+                batch = self._build_pieces(_pieces(entries, cid[sl], loc[sl]))
+                done += 1
                 yield self.transform(batch) if self.transform else batch
+            rest = slice(n_full * batch_size, None)
+            carry = _pieces(entries, cid[rest], loc[rest])
+        if carry and not drop_last:
+            batch = self._build_pieces(carry)
+            yield self.transform(batch) if self.transform else batch
 
     def __repr__(self) -> str:
-        src = str(self.root) if self.root else "memory"
+        if self._memory is not None or not self.sources:
+            src = "memory"
+        else:
+            from .sources import describe
+
+            src = describe(self.sources)
         return f"JetDataset({len(self)} jets, {self.representation}, k={self.k}, from {src})"
+
+
+def _pieces(entries: list[tuple[Any, Tensor]], cid: Tensor, loc: Tensor) -> list[tuple[Any, Tensor]]:
+    """Group the rows ``loc`` of the entries ``cid`` by chunk, in entry order."""
+    if cid.numel() == 0:
+        return []
+    first, last = int(cid[0]), int(cid[-1])
+    if first == last and bool((cid == first).all()):
+        return [(entries[first][0], loc)]
+    return [(entries[c][0], loc[cid == c]) for c in torch.unique(cid).tolist()]
 
 
 __all__ = ["JetDataset", "REPRESENTATIONS"]

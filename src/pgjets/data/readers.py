@@ -4,13 +4,17 @@ Supported layouts (all readers take ``start``/``stop`` jet ranges so large
 files are streamed, never loaded whole):
 
 - **Top-tagging landscape** HDF5 (Kasieczka et al. 2019): a pandas
-  ``HDFStore`` table under key ``"table"`` with columns ``E_i, PX_i, PY_i,
+  ``HDFStore`` frame under key ``"table"``, written with ``format="fixed"``
+  (the pandas default, as the published files) or ``format="table"``, with columns ``E_i, PX_i, PY_i,
   PZ_i`` for :math:`i < 200` (zero padded, ``E_i == 0`` marks no particle) and
   the label ``is_signal_new``: :func:`read_top_landscape`.
 - **JetClass** ROOT files (Qu et al. 2022): tree ``"tree"`` with jagged
   ``part_px, part_py, part_pz, part_energy`` (+ ``part_charge`` and the PID
   flags ``part_isChargedHadron, ...``) and one-hot ``label_*`` branches:
   :func:`read_jetclass`.
+- **Quark/gluon** ``.npz`` of the energy-flow papers (Komiske et al. 2019):
+  ``X`` ``(N, M, 4)`` = :math:`(p_T, y, \phi, \mathrm{pdgid})` zero padded
+  and ``y`` (1 = quark, 0 = gluon): :func:`read_quark_gluon`.
 - **Jet images** HDF5: datasets ``images`` ``(N, H, W)`` / ``(N, C, H, W)``
   and ``labels`` ``(N,)`` or one-hot ``(N, K)``: :func:`read_jet_images`.
 - **Awkward parquet**: a list-of-records field of constituents (``px, py,
@@ -19,7 +23,10 @@ files are streamed, never loaded whole):
 - **pgjets generated folders** (``manifest.json`` + chunk files) and single
   chunk files: :mod:`pgjets.data.jet_io`.
 
-:func:`open_jets` picks the reader from the path. A jet is kept when it has
+:func:`detect_format` tells the format from the file content (magic bytes,
+HDF5 layout, archive members), :func:`open_jets` picks the reader. Labels are
+checked at the boundary: negative, fractional or out-of-range labels raise
+:class:`~pgjets.errors.DataFileError` naming the file, never truncated. A jet is kept when it has
 at least one constituent; zero-particle jets raise
 :class:`~pgjets.errors.EmptyGraphError` unless ``drop_empty=True`` (then they
 are removed and the surviving jets keep their order).
@@ -46,6 +53,8 @@ PathLike = Union[str, os.PathLike]
 LANDSCAPE_PARTICLES = 200
 #: Label names of the top-tagging landscape (``is_signal_new``).
 LANDSCAPE_LABELS = ["qcd", "top"]
+#: Label names of the quark/gluon sample (``y``: 1 = quark, 0 = gluon, the energy-flow convention).
+QUARK_GLUON_LABELS = ["gluon", "quark"]
 #: The ten JetClass classes, in the order of their ``label_*`` branches.
 JETCLASS_LABELS = ["QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl"]
 _JETCLASS_P4 = ("part_px", "part_py", "part_pz", "part_energy")
@@ -70,6 +79,46 @@ def _existing(path: PathLike, what: str) -> Path:
 def _range(start: Optional[int], stop: Optional[int], n: int) -> tuple[int, int]:
     a, b, _ = slice(start, stop).indices(n)
     return a, max(a, b)
+
+
+def check_labels(raw: np.ndarray, num_classes: Optional[int], path: PathLike, column: str = "label",
+                 first_row: int = 0) -> np.ndarray:
+    """Integer class labels ``0..num_classes-1`` from a label column, or a :class:`DataFileError`.
+
+    Booleans and integer-valued floats are accepted; NaN, fractional, negative
+    and (when ``num_classes`` is known) too large labels are refused with the
+    file, the column and the first offending row.
+
+    Args:
+        raw (np.ndarray): The label column, shape ``(J,)``.
+        num_classes (int, optional): Number of classes the source declares.
+        path (str or os.PathLike): File named in the error.
+        column (str): Column named in the error.
+        first_row (int): Row number of ``raw[0]`` in the file.
+    """
+    arr = np.asarray(raw).reshape(-1)
+    if arr.dtype.kind == "b":
+        return arr.astype(np.int64)
+    if arr.dtype.kind not in "iuf":
+        raise DataFileError(f"{path}: {column} has dtype {arr.dtype}, expected integer class labels")
+
+    allowed = f"0..{num_classes - 1}" if num_classes else "0..K-1"
+
+    def fail(mask: np.ndarray, what: str) -> None:
+        r = int(np.nonzero(mask)[0][0])
+        raise DataFileError(f"{path}: {column} holds {what} labels (first at row {first_row + r}: "
+                            f"{arr[r]!r}); labels must be integers {allowed}")
+
+    if arr.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            fail(bad, "non-integer")
+    if arr.size and (arr < 0).any():
+        fail(arr < 0, "negative")
+    if num_classes is not None and arr.size and (arr >= num_classes).any():
+        fail(arr >= num_classes, f"out-of-range (>= {num_classes} classes)")
+    return arr.astype(np.int64)
 
 
 def _finish(table: JetTable, drop_empty: bool, path: Path) -> JetTable:
@@ -148,15 +197,23 @@ def read_top_landscape(
         raise DataFileError(f"{path} lacks the top-landscape columns: {shown}")
     block = {c: df[[f"{c}_{i}" for i in range(n_part)]].to_numpy(dtype=np.float32)
              for c in ("E", "PX", "PY", "PZ")}
+    first = 0 if start is None else int(start)
+    for c, arr in block.items():
+        bad = ~np.isfinite(arr) | ((arr < 0) if c == "E" else False)
+        if bad.any():
+            r, i = (int(v[0]) for v in np.nonzero(bad))
+            raise DataFileError(f"{path}: {c}_{i} of row {first + r} is {arr[r, i]!r}; the landscape columns "
+                                f"must be finite{' and E >= 0' if c == 'E' else ''} (zero marks padding)")
     extra = {name: df[name].to_numpy() for name in ("ttv", "truthE", "truthPX", "truthPY", "truthPZ")
              if name in cols}
-    table = _from_padded(block["E"], block["PX"], block["PY"], block["PZ"],
-                         df["is_signal_new"].to_numpy().astype(np.int64), extra, list(LANDSCAPE_LABELS))
+    label = check_labels(df["is_signal_new"].to_numpy(), len(LANDSCAPE_LABELS), path, "is_signal_new", first)
+    table = _from_padded(block["E"], block["PX"], block["PY"], block["PZ"], label, extra,
+                         list(LANDSCAPE_LABELS))
     return _finish(table, drop_empty, path)
 
 
 def count_top_landscape(path: PathLike, key: str = "table") -> int:
-    """Number of jets of a landscape file (reads the table metadata only)."""
+    """Number of jets of a landscape file, ``format="fixed"`` or ``"table"`` (reads the metadata only)."""
     pd = require("pandas", "physics", "reading top-tagging landscape files")
     path = _existing(path, "top-tagging landscape file")
     try:
@@ -164,7 +221,12 @@ def count_top_landscape(path: PathLike, key: str = "table") -> int:
             storer = store.get_storer(key)
             if storer is None:
                 raise DataFileError(f"{path} has no HDFStore key {key!r}")
-            return int(storer.nrows)
+            if storer.is_table:
+                return int(storer.nrows)
+            shape = storer.shape  # fixed frames: [rows, columns]
+            if not shape:
+                raise DataFileError(f"{path}: HDFStore key {key!r} is not a data frame")
+            return int(shape[0])
     except DataFileError:
         raise
     except Exception as exc:
@@ -284,6 +346,132 @@ def read_jetclass(
     return _finish(table, drop_empty, path)
 
 
+# ------------------------------------------------------------- quark/gluon npz
+#: Masses (GeV) used to turn ``(pt, y, phi)`` into four-momenta, by ``|pdgid|`` (others: massless).
+_PDG_MASS = {11: 0.000511, 13: 0.10566, 211: 0.13957, 321: 0.49368, 130: 0.49761, 310: 0.49761,
+             2212: 0.93827, 2112: 0.93957}
+
+
+def _npz_member(path: Path, name: str):
+    """``(zipfile, info, shape, dtype, fortran, data_offset)`` of member ``name.npy`` of an npz archive."""
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataFileError(f"{path} is not a readable .npz archive (corrupt or truncated?): {exc}") from exc
+    try:
+        info = zf.getinfo(f"{name}.npy")
+    except KeyError:
+        zf.close()
+        raise DataFileError(f"{path} has no array {name!r} (an energy-flow quark/gluon file holds X and y)") from None
+    with zf.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        header = fh.tell()
+    return zf, info, shape, dtype, fortran, header
+
+
+def _npz_rows(path: Path, name: str, a: int, b: int) -> np.ndarray:
+    """Rows ``a:b`` of ``name`` in an npz archive, reading (and inflating) only up to row ``b``."""
+    zf, info, shape, dtype, fortran, header = _npz_member(path, name)
+    try:
+        if fortran and len(shape) > 1:
+            raise DataFileError(f"{path}: {name} is stored in Fortran order; re-save it with np.savez")
+        row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+        with zf.open(info) as fh:
+            fh.seek(header + a * row)  # stored members seek directly, deflated ones inflate up to here
+            buf = fh.read((b - a) * row)
+    finally:
+        zf.close()
+    if len(buf) != (b - a) * row:
+        raise DataFileError(f"{path}: {name} is truncated (rows {a}:{b} of {shape[0]} unreadable)")
+    return np.frombuffer(buf, dtype=dtype).reshape((b - a, *shape[1:]))
+
+
+def count_quark_gluon(path: PathLike) -> int:
+    """Number of jets of an energy-flow quark/gluon ``.npz`` (reads the array headers only)."""
+    path = _existing(path, "quark/gluon file")
+    shapes = []
+    for name in ("X", "y"):
+        zf, _, shape, _, _, _ = _npz_member(path, name)
+        zf.close()
+        shapes.append(shape)
+    (sx, sy) = shapes
+    if len(sx) != 3 or sx[2] < 4 or len(sy) != 1 or sy[0] != sx[0]:
+        raise DataFileError(f"{path}: expected X (N, M, 4) and y (N,), got X {sx} and y {sy}")
+    return int(sx[0])
+
+
+def read_quark_gluon(
+    path: PathLike,
+    start: Optional[int] = None,
+    stop: Optional[int] = None,
+    drop_empty: bool = False,
+) -> JetTable:
+    r"""Read jets ``start:stop`` of an energy-flow quark/gluon ``.npz`` file.
+
+    ``X[j, i] = (p_T, y, \phi, \mathrm{pdgid})`` (zero rows are padding,
+    :math:`p_T > 0` marks a particle) and ``y[j]`` is 1 for a quark jet and 0
+    for a gluon jet (:data:`QUARK_GLUON_LABELS`). The four-momentum of a
+    particle of mass :math:`m` (from its PDG id; photons and unknown ids are
+    massless) is
+
+    .. math::
+        m_T = \sqrt{p_T^2 + m^2}, \quad
+        (E, p_x, p_y, p_z) = (m_T \cosh y,\; p_T \cos\phi,\; p_T \sin\phi,\; m_T \sinh y).
+
+    Only the requested rows are decoded (a compressed archive is inflated up
+    to row ``stop``).
+
+    Args:
+        path (str or os.PathLike): The ``.npz`` file.
+        start (int, optional): First jet.
+        stop (int, optional): One past the last jet.
+        drop_empty (bool): Drop zero-particle jets instead of raising.
+
+    Raises:
+        DataFileNotFoundError: No such file.
+        DataFileError: Unreadable archive, wrong shapes, non-finite values,
+            negative :math:`p_T` or labels other than 0/1.
+        EmptyGraphError: A jet has no particles (and ``drop_empty`` is false).
+    """
+    n = count_quark_gluon(path)
+    path = Path(path)
+    a, b = _range(start, stop, n)
+    X = _npz_rows(path, "X", a, b).astype(np.float64)
+    y = _npz_rows(path, "y", a, b)
+    label = check_labels(y, len(QUARK_GLUON_LABELS), path, "y", a)
+    pt, rap, phi = X[..., 0], X[..., 1], X[..., 2]
+    if not np.isfinite(X[..., :4]).all() or (pt < 0).any():
+        r = int(np.nonzero((~np.isfinite(X[..., :4]).all(-1) | (pt < 0)).any(-1))[0][0])
+        raise DataFileError(f"{path}: X of row {a + r} holds NaN, infinite or negative-pt particles")
+    mask = pt > 0
+    pid = np.abs(X[..., 3][mask]).astype(np.int64)
+    mass = np.zeros(pid.shape, dtype=np.float64)
+    for code, m in _PDG_MASS.items():
+        mass[pid == code] = m
+    pt_m, rap_m, phi_m = pt[mask], rap[mask], phi[mask]
+    mt = np.sqrt(pt_m**2 + mass**2)
+    counts = mask.sum(axis=1)
+    offsets = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    pdgid = X[..., 3][mask].astype(np.int32)
+    charge = np.zeros(pdgid.shape, dtype=np.float32)
+    apid = np.abs(pdgid)
+    pos = np.isin(apid, (211, 321, 2212))  # pi+ K+ p: charge = sign(pdgid); e-, mu-: -sign
+    charge[pos] = np.sign(pdgid[pos])
+    lep = np.isin(apid, (11, 13))
+    charge[lep] = -np.sign(pdgid[lep])
+    table = JetTable(px=pt_m * np.cos(phi_m), py=pt_m * np.sin(phi_m), pz=mt * np.sinh(rap_m),
+                     E=mt * np.cosh(rap_m), offsets=offsets, label=label, pdgid=pdgid, charge=charge,
+                     label_names=list(QUARK_GLUON_LABELS))
+    return _finish(table, drop_empty, path)
+
+
 # ---------------------------------------------------------------- jet images
 def _h5(path: Path):
     h5py = require("h5py", "physics", "reading HDF5 files")
@@ -344,9 +532,10 @@ def read_jet_images(
         images = images[:, None]
     if labels.ndim == 2:
         labels = labels.argmax(axis=1)
+    labels = check_labels(labels, None, path, "labels", a)
     if not np.isfinite(images).all():
         raise DataFileError(f"{path}: images hold NaN or infinite pixels")
-    return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
+    return torch.from_numpy(images), torch.from_numpy(labels)
 
 
 # ----------------------------------------------------------- awkward parquet
@@ -432,9 +621,14 @@ def read_parquet_jets(
             except Exception:
                 pass
     names = json.loads(raw) if raw else None
+    try:
+        raw_label = np.asarray(arr[label_field])
+    except Exception as exc:
+        raise DataFileError(f"{path}: field {label_field!r} is not one label per jet: {exc}") from exc
+    label = check_labels(raw_label, len(names) if names else None, path, label_field, a)
     table = JetTable(
         px=flat("px", np.float32), py=flat("py", np.float32), pz=flat("pz", np.float32),
-        E=flat("E", np.float32), offsets=offsets, label=np.asarray(arr[label_field], dtype=np.int64),
+        E=flat("E", np.float32), offsets=offsets, label=label,
         pdgid=flat("pdgid", np.int32) if "pdgid" in cfields else None,
         charge=flat("charge", np.float32) if "charge" in cfields else None,
         extra=extra, label_names=list(names) if names else None,
@@ -488,16 +682,38 @@ def write_parquet_jets(table: JetTable, path: PathLike, field: str = "constituen
 
 
 # ------------------------------------------------------------------ dispatch
-FORMATS = ("generated", "jetfile", "landscape", "images", "jetclass", "parquet")
+FORMATS = ("generated", "jetfile", "landscape", "images", "jetclass", "parquet", "quark_gluon")
+#: File suffixes a folder of data files is searched for (the content still decides the format).
+DATA_SUFFIXES = (".h5", ".hdf5", ".hdf", ".root", ".parquet", ".pq", ".npz")
+_MAGIC = {b"\x89HDF\r\n\x1a\n": "hdf5", b"root": "root", b"PAR1": "parquet", b"PK\x03\x04": "zip"}
+
+
+def _magic(path: Path) -> Optional[str]:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise DataFileError(f"{path} cannot be read: {exc}") from exc
+    for magic, kind in _MAGIC.items():
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+def looks_like_data(path: PathLike) -> bool:
+    """Whether the first bytes of the file ``path`` are those of a format pgjets reads (HDF5, ROOT, parquet, npz)."""
+    return _magic(Path(path)) is not None
 
 
 def detect_format(path: PathLike) -> str:
-    """Name of the format of ``path`` (one of :data:`FORMATS`).
+    """Name of the format of ``path`` (one of :data:`FORMATS`), from its content.
 
-    A folder with ``manifest.json`` is ``"generated"``; ``.root`` is
-    ``"jetclass"``; ``.parquet`` / ``.pq`` is ``"parquet"``; an HDF5 file is
-    ``"jetfile"`` (a pgjets chunk), ``"landscape"`` (pandas key ``table``) or
-    ``"images"`` (an ``images`` dataset) by its content.
+    A folder with ``manifest.json`` is ``"generated"``. A file is recognised
+    by its first bytes and layout, whatever its name: ROOT (``"jetclass"``),
+    parquet (``"parquet"``), an npz archive with ``X`` and ``y``
+    (``"quark_gluon"``) or HDF5, which is ``"jetfile"`` (a pgjets chunk),
+    ``"landscape"`` (a pandas ``table`` key, fixed or table format) or
+    ``"images"`` (an ``images`` dataset).
 
     Raises:
         DataFileNotFoundError: No such path.
@@ -508,12 +724,24 @@ def detect_format(path: PathLike) -> str:
         if (path / "manifest.json").exists():
             return "generated"
         raise DataFileError(f"{path} is a folder without manifest.json (incomplete generated dataset?)")
-    suffix = path.suffix.lower()
-    if suffix == ".root":
+    kind = _magic(path)
+    if kind == "root":
         return "jetclass"
-    if suffix in (".parquet", ".pq"):
+    if kind == "parquet":
         return "parquet"
-    if suffix in (".h5", ".hdf5", ".hdf"):
+    if kind == "zip":
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = set(zf.namelist())
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise DataFileError(f"{path} is not a readable .npz archive (corrupt or truncated?): {exc}") from exc
+        if {"X.npy", "y.npy"} <= names:
+            return "quark_gluon"
+        raise DataFileError(f"{path}: npz archive without the arrays X and y of the quark/gluon sample "
+                            f"(has {sorted(n[:-4] for n in names)})")
+    if kind == "hdf5":
         with _h5(path) as f:
             fmt = f.attrs.get("format")
             if isinstance(fmt, bytes):
@@ -526,7 +754,8 @@ def detect_format(path: PathLike) -> str:
                 return "images"
             raise DataFileError(f"{path}: HDF5 file with neither a 'table' key nor an 'images' dataset "
                                 f"(has {sorted(f.keys())})")
-    raise DataFileError(f"{path}: cannot tell the jet file format from the suffix {suffix!r}")
+    raise DataFileError(f"{path}: not a jet file pgjets reads (HDF5, ROOT, parquet or npz; "
+                        f"the first bytes match none of them)")
 
 
 def count_rows(path: PathLike, format: str = "auto") -> int:
@@ -539,7 +768,7 @@ def count_rows(path: PathLike, format: str = "auto") -> int:
         from .jet_io import count_jets
         return count_jets(path)
     counters = {"landscape": count_top_landscape, "jetclass": count_jetclass,
-                "images": count_jet_images, "parquet": count_parquet_jets}
+                "images": count_jet_images, "parquet": count_parquet_jets, "quark_gluon": count_quark_gluon}
     if fmt not in counters:
         raise ValueError(f"format must be 'auto' or one of {FORMATS}, got {format!r}")
     return counters[fmt](path)
@@ -554,10 +783,14 @@ def read_rows(path: PathLike, start: Optional[int] = None, stop: Optional[int] =
     fmt = detect_format(path) if format == "auto" else format
     if fmt == "jetfile":
         from .jet_io import read_jets
-        return _finish(read_jets(path, start, stop), drop_empty, Path(path))
+        table = read_jets(path, start, stop)
+        check_labels(table.label, len(table.label_names) if table.label_names else None, path,
+                     "jets/label", start or 0)
+        return _finish(table, drop_empty, Path(path))
     if fmt == "images":
         return read_jet_images(path, start, stop)
-    readers = {"landscape": read_top_landscape, "jetclass": read_jetclass, "parquet": read_parquet_jets}
+    readers = {"landscape": read_top_landscape, "jetclass": read_jetclass, "parquet": read_parquet_jets,
+               "quark_gluon": read_quark_gluon}
     if fmt not in readers:
         raise ValueError(f"read_rows reads single files; format {fmt!r} is not one")
     return readers[fmt](path, start, stop, drop_empty=drop_empty)
@@ -606,9 +839,13 @@ __all__ = [
     "read_jetclass",
     "read_jet_images",
     "read_parquet_jets",
+    "read_quark_gluon",
+    "count_quark_gluon",
+    "check_labels",
     "write_parquet_jets",
     "open_jets",
     "detect_format",
+    "looks_like_data",
     "count_rows",
     "read_rows",
     "count_top_landscape",
@@ -619,4 +856,6 @@ __all__ = [
     "JETCLASS_LABELS",
     "JETCLASS_PID_FLAGS",
     "LANDSCAPE_LABELS",
+    "QUARK_GLUON_LABELS",
+    "DATA_SUFFIXES",
 ]

@@ -1,12 +1,18 @@
-"""Multi-process training on torch DDP (``pgjets train --ddp`` under ``torchrun``).
+r"""Multi-process training on torch DDP (``pgjets train --ddp`` under ``torchrun``).
 
 ``torchrun`` (or SLURM via ``srun torchrun``) sets ``RANK``, ``WORLD_SIZE``,
 ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``; :func:`init_from_env`
 joins the process group (gloo on CPU, nccl on GPU).  The
 :class:`~pgjets.train.trainer.Trainer` then wraps the model in
-``DistributedDataParallel``, gives every rank every ``world_size``-th batch
-(equal counts, so the global batch is ``world_size * batch_size``), writes
-checkpoints from rank 0 only and averages the training loss over ranks.
+``DistributedDataParallel``, writes checkpoints from rank 0 only and averages
+the training loss over ranks.  A streaming
+:class:`~pgjets.data.jet_dataset.JetDataset` shards itself: every epoch the
+seeded permutation of its chunks is cut into ``world_size`` disjoint shares of
+equal size, rank :math:`r` reads only share :math:`r`, and every rank makes
+:math:`\lfloor\lfloor N/W\rfloor / B\rfloor` steps (the remainder, fewer than
+one batch per rank, is dropped as ``DistributedSampler`` with ``drop_last``
+does); the global batch is ``world_size * batch_size``.  Other data sources get
+every ``world_size``-th batch of the full stream (equal counts).
 """
 
 from __future__ import annotations

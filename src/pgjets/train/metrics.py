@@ -33,11 +33,17 @@ def _to_numpy(a, name: str) -> np.ndarray:
     return arr
 
 
-def _binary_inputs(scores, labels) -> tuple[np.ndarray, np.ndarray]:
+def _binary_inputs(scores, labels, signal: int = 1) -> tuple[np.ndarray, np.ndarray]:
     s = _to_numpy(scores, "scores").astype(np.float64)
     y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
+    if signal not in (0, 1):
+        raise ValueError(f"signal must be class 0 or 1 of a binary tagger, got {signal!r}")
     if s.ndim == 2 and s.shape[1] == 2:
-        s = s[:, 1] - s[:, 0]  # logits of a 2-class head: signal minus background
+        s = s[:, signal] - s[:, 1 - signal]  # logits of a 2-class head: signal minus background
+    elif signal == 0:
+        s = -s
+    if signal == 0:
+        y = np.where(np.isin(y, (0, 1)), 1 - y, y)
     s = s.reshape(-1)
     if s.shape != y.shape:
         raise InputShapeError(f"scores {s.shape} and labels {y.shape} differ in length")
@@ -51,32 +57,33 @@ def _binary_inputs(scores, labels) -> tuple[np.ndarray, np.ndarray]:
     return s, y
 
 
-def roc_curve(scores, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def roc_curve(scores, labels, signal: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ROC curve of a binary score.
 
     Args:
         scores: Signal scores ``(N,)`` or two-class logits ``(N, 2)``.
-        labels: 1 for signal, 0 for background, ``(N,)``.
+        labels: Class labels ``(N,)`` in ``{0, 1}``.
+        signal: The signal class (1 by default; 0 flips the roles).
 
     Returns:
         ``(eps_b, eps_s, thresholds)``: false and true positive rates.
     """
     from sklearn.metrics import roc_curve as _roc
 
-    s, y = _binary_inputs(scores, labels)
+    s, y = _binary_inputs(scores, labels, signal)
     fpr, tpr, thr = _roc(y, s, drop_intermediate=False)
     return fpr, tpr, thr
 
 
-def roc_auc(scores, labels) -> float:
+def roc_auc(scores, labels, signal: int = 1) -> float:
     """Area under the ROC curve of a binary score (see :func:`roc_curve`)."""
     from sklearn.metrics import roc_auc_score
 
-    s, y = _binary_inputs(scores, labels)
+    s, y = _binary_inputs(scores, labels, signal)
     return float(roc_auc_score(y, s))
 
 
-def background_rejection(scores, labels, signal_efficiency: float = 0.3) -> float:
+def background_rejection(scores, labels, signal_efficiency: float = 0.3, signal: int = 1) -> float:
     r"""Background rejection :math:`1/\varepsilon_B` at a fixed signal efficiency.
 
     :math:`\varepsilon_B` is interpolated linearly on the ROC curve; if no
@@ -86,10 +93,11 @@ def background_rejection(scores, labels, signal_efficiency: float = 0.3) -> floa
         scores: Signal scores ``(N,)`` or two-class logits ``(N, 2)``.
         labels: 1 for signal, 0 for background.
         signal_efficiency: Working point :math:`\varepsilon_S` in ``(0, 1]``.
+        signal: The signal class (see :func:`roc_curve`).
     """
     if not 0.0 < signal_efficiency <= 1.0:
         raise ValueError(f"signal_efficiency must be in (0, 1], got {signal_efficiency}")
-    fpr, tpr, _ = roc_curve(scores, labels)
+    fpr, tpr, _ = roc_curve(scores, labels, signal)
     eps_b = float(np.interp(signal_efficiency, tpr, fpr))
     return float("inf") if eps_b <= 0.0 else 1.0 / eps_b
 
@@ -130,19 +138,109 @@ def multiclass_auc(logits, labels) -> float:
 
 
 def classification_report(
-    logits, labels, working_points: Sequence[float] = (0.3, 0.5)
+    logits, labels, working_points: Sequence[float] = (0.3, 0.5), signal: int = 1
 ) -> dict[str, float]:
     """AUC, accuracy and, for two classes, ``1/eps_B`` at each working point.
+
+    Args:
+        logits: ``(N, K)`` logits (or ``(N,)`` binary scores).
+        labels: ``(N,)`` class labels.
+        working_points: Signal efficiencies of the binary rejections.
+        signal: The signal class of a binary tagger (1 by default).
 
     Returns a flat dict such as ``{"auc": ..., "accuracy": ..., "rej@0.3": ...}``.
     """
     s = _to_numpy(logits, "logits")
     y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
-    out = {"accuracy": accuracy(s, y), "auc": multiclass_auc(s, y)}
-    if s.ndim == 1 or s.shape[1] == 2:
+    binary = s.ndim == 1 or s.shape[1] == 2
+    out = {"accuracy": accuracy(s, y), "auc": roc_auc(s, y, signal) if binary else multiclass_auc(s, y)}
+    if binary:
         for wp in working_points:
-            out[f"rej@{wp:g}"] = background_rejection(s, y, wp)
+            out[f"rej@{wp:g}"] = background_rejection(s, y, wp, signal)
     return out
+
+
+#: Signal efficiency of the rejection quoted per class by the ParT paper (others: :data:`DEFAULT_EFFICIENCY`).
+PART_WORKING_POINTS: dict[str, float] = {"Hqql": 0.99, "Tbl": 0.995}
+#: Default signal efficiency of :func:`rejection_vs_background`.
+DEFAULT_EFFICIENCY = 0.5
+
+
+def rejection_vs_background(
+    logits, labels, label_names: Optional[Sequence[str]] = None, background: int = 0,
+    working_points: Optional[dict[str, float]] = None,
+) -> dict[str, dict[str, float]]:
+    r"""Per signal class, the rejection of the background class at a fixed signal efficiency.
+
+    For class :math:`X \ne` ``background`` the score is
+    :math:`p_X / (p_X + p_B)` on the jets of :math:`X` and of the background
+    only; the rejection is :math:`1/\varepsilon_B` there (see
+    :func:`background_rejection`, ``inf`` if no background passes).
+
+    Args:
+        logits: ``(N, K)`` logits.
+        labels: ``(N,)`` labels in ``0..K-1``.
+        label_names (sequence of str, optional): Class names (default
+            ``"0"``, ``"1"``, ...).
+        background (int): The background class (QCD, class 0).
+        working_points (dict, optional): Signal efficiency per class name;
+            missing classes use :data:`PART_WORKING_POINTS`, then
+            :data:`DEFAULT_EFFICIENCY`.
+
+    Returns:
+        dict: ``{name: {"signal_efficiency": eff, "rejection": r}}`` for every
+        signal class with jets of both kinds (others are left out).
+    """
+    s = _to_numpy(logits, "logits").astype(np.float64)
+    y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
+    if s.ndim != 2 or s.shape[0] != y.size:
+        raise InputShapeError(f"logits must be (N, classes) matching labels {y.shape}, got {s.shape}")
+    k = s.shape[1]
+    names = list(label_names) if label_names is not None else [str(i) for i in range(k)]
+    if len(names) != k:
+        raise InputShapeError(f"{len(names)} label names for {k} classes")
+    wps = {**PART_WORKING_POINTS, **(working_points or {})}
+    prob = torch.softmax(torch.as_tensor(s), -1).numpy()
+    out: dict[str, dict[str, float]] = {}
+    for c in range(k):
+        if c == background:
+            continue
+        sel = (y == c) | (y == background)
+        if not ((y == c).any() and (y == background).any()):
+            continue
+        score = prob[sel, c] / np.maximum(prob[sel, c] + prob[sel, background], 1e-300)
+        eff = float(wps.get(names[c], DEFAULT_EFFICIENCY))
+        out[names[c]] = {"signal_efficiency": eff,
+                         "rejection": background_rejection(score, (y[sel] == c).astype(np.int64), eff)}
+    return out
+
+
+def multiclass_report(
+    logits, labels, label_names: Optional[Sequence[str]] = None, background: int = 0,
+    working_points: Optional[dict[str, float]] = None,
+) -> dict:
+    """Accuracy, macro AUC, confusion matrix and :func:`rejection_vs_background` of a K-class tagger.
+
+    Returns:
+        dict: ``accuracy``, ``auc`` (macro one-vs-rest), ``confusion_matrix``
+        (``C[true][predicted]`` as nested lists), ``label_names`` and
+        ``rejection`` (per signal class), JSON-ready.
+    """
+    s = _to_numpy(logits, "logits")
+    y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
+    k = s.shape[1]
+    names = list(label_names) if label_names is not None else [str(i) for i in range(k)]
+    return {"accuracy": accuracy(s, y), "auc": multiclass_auc(s, y),
+            "confusion_matrix": confusion_matrix(s, y, k).tolist(), "label_names": names,
+            "rejection": rejection_vs_background(s, y, names, background, working_points)}
+
+
+def format_rejection_table(rejection: dict[str, dict[str, float]], background: str = "QCD") -> str:
+    """The per-class rejections of :func:`rejection_vs_background` as a text table."""
+    lines = [f"{'class':<10} {'eps_S':>7}  {'1/eps_B (' + background + ')':>16}"]
+    for name, r in rejection.items():
+        lines.append(f"{name:<10} {r['signal_efficiency']:>7.3f}  {r['rejection']:>16.1f}")
+    return "\n".join(lines)
 
 
 __all__ = [
@@ -153,4 +251,9 @@ __all__ = [
     "confusion_matrix",
     "multiclass_auc",
     "classification_report",
+    "rejection_vs_background",
+    "multiclass_report",
+    "format_rejection_table",
+    "PART_WORKING_POINTS",
+    "DEFAULT_EFFICIENCY",
 ]

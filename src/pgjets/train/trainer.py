@@ -267,6 +267,10 @@ class Trainer:
     # ------------------------------------------------------------- data ----
     def _train_batches(self, source: BatchSource, epoch: int) -> Iterable[Any]:
         """Training batches of this rank: every ``world_size``-th batch, equal counts on all ranks."""
+        if self.world_size > 1 and _shards_itself(source):  # each rank streams its own share of the chunks
+            seed = self.config.seed * 100_003 + epoch
+            return source.batches(self.config.batch_size, shuffle=True, seed=seed, rank=self.rank,
+                                  world_size=self.world_size)
         batches = self._batches(source, epoch, shuffle=True)
         if self.world_size == 1:
             return batches
@@ -287,6 +291,12 @@ class Trainer:
         gen = torch.Generator().manual_seed(seed)
         return DataLoader(source, batch_size=self.config.batch_size, shuffle=shuffle, generator=gen)
 
+    def _rank_steps(self, source: BatchSource, n: int) -> int:
+        """Training steps per rank and epoch under DDP (``n``: batches of the whole source)."""
+        if _shards_itself(source):
+            return int(source.num_batches(self.config.batch_size, world_size=self.world_size))
+        return n // self.world_size
+
     @staticmethod
     def _num_batches(source: BatchSource, batch_size: int) -> Optional[int]:
         if hasattr(source, "num_batches"):
@@ -304,7 +314,7 @@ class Trainer:
             if steps is None:
                 raise ValueError("schedule='onecycle' needs a data source with a known number of batches")
             if self.world_size > 1:
-                steps = max(1, steps // self.world_size)
+                steps = max(1, self._rank_steps(train_data, steps))
             self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
                 self.optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps
             )
@@ -398,7 +408,7 @@ class Trainer:
         batches = self._train_batches(train_data, self.epoch)
         n = self._num_batches(train_data, cfg.batch_size)
         if n is not None and self.world_size > 1:
-            n //= self.world_size
+            n = self._rank_steps(train_data, n)
         bar = _progress(batches, n, f"epoch {self.epoch + 1}/{cfg.epochs}", cfg.progress and self.rank == 0)
         skipped = 0
         for batch in bar:
@@ -507,6 +517,19 @@ class Trainer:
             if cfg.verbose and self.rank == 0:
                 print(_epoch_line(record, cfg.epochs), flush=True)
         return self.history
+
+
+def _shards_itself(source: Any) -> bool:
+    """Whether ``source.batches`` takes ``rank``/``world_size`` (a :class:`~pgjets.data.jet_dataset.JetDataset`)."""
+    import inspect
+
+    fn = getattr(source, "batches", None)
+    if fn is None:
+        return False
+    try:
+        return "world_size" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _distributed_world() -> tuple[int, int]:
