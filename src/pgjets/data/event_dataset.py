@@ -214,44 +214,70 @@ def _set_graph_attr(batch: Any, name: str, value: Tensor) -> None:
 
 
 class EventDataset(Dataset):
-    r"""H -> ZZ events as graphs of their reconstructed objects.
+    r"""Collision events as graphs of their reconstructed objects.
 
     Every event becomes the graph of :func:`~pgjets.graphs.event.events_to_batch`
     (nodes = objects of ``collections``, features
     :math:`[p_T, \eta, \phi, E, q, \mathrm{onehot}(\text{collection})]`,
     ``pos`` = :math:`(\eta, \phi)`, ``pt``, ``node_type``), all built in one
     vectorised call and held as one ``Batch``; items are sliced from it.
-    Each item also carries ``y`` (the event label) and ``dimuon_mass`` (the
-    best opposite-charge dimuon mass, see :func:`dimuon_z_candidate`).
+    Every item carries ``y`` (the event label) and ``event_index`` (its
+    index in :attr:`events`).
+
+    The events come from
+
+    - the H :math:`\to` ZZ ROOT file (``path=None`` or a ``.root`` file in
+      its layout, see :func:`read_hzz_events`): items also carry
+      ``dimuon_mass``; default label ``"z_candidate"``;
+    - generated events (a folder of ``pgjets generate --events``, or
+      ``.parquet`` event files, see
+      :func:`~pgjets.data.generate_events.read_events`): default label the
+      stored ``label`` field, class names from the manifest;
+    - any awkward events (NanoAOD-style fields, records, vector records):
+      :meth:`from_events`.
+
+    Events without objects in ``collections`` are graphs with zero nodes
+    (models give them their output for an empty set, see
+    :mod:`pgjets.models.event_models`) unless ``drop_empty=True``, which
+    leaves them out and counts them in :attr:`num_dropped`.
 
     .. math::
         y_b = \big[\exists\ \mu^+\mu^- : 60 < m_{\mu\mu} < 120\ \mathrm{GeV}\big]
         \quad (\texttt{label="z\_candidate"})
 
     Args:
-        path: ROOT file (default: the one shipped in scikit-hep-testdata).
+        path: ROOT file, event folder or parquet file (default: the H->ZZ
+            file shipped in scikit-hep-testdata).
         collections: Collections that become nodes, in node order.
         connectivity: ``"full"`` (complete graph per event) or ``"knn"``
             (in :math:`(\eta, \phi)`).
         k: Neighbours for ``"knn"``.
-        label: ``"z_candidate"``, ``"four_lepton"`` (see the module doc) or
-            a callable ``events -> (num_events,)`` non-negative integers.
+        label: ``"z_candidate"``, ``"four_lepton"`` (H->ZZ layout, see the
+            module doc), the name of an integer event field (e.g.
+            ``"label"``), or a callable ``events -> (num_events,)``
+            non-negative integers; default ``"z_candidate"`` for ROOT files
+            and ``"label"`` for generated events.
         transform: Applied to every ``Data`` returned by ``__getitem__``.
+        drop_empty: Leave out events without objects in ``collections``.
 
     Attributes:
-        events: The awkward events.
-        batch: All events as one PyG ``Batch``.
-        labels: :math:`(B,)` long labels; ``dimuon_mass``: :math:`(B,)` float.
+        events: The awkward events (all of them, also the dropped ones).
+        batch: The kept events as one PyG ``Batch``.
+        labels: :math:`(B,)` long labels of the kept events.
+        num_dropped: Number of events left out by ``drop_empty``.
+        label_names: Class names (generated events) or ``None``.
 
     Raises:
-        DataFileNotFoundError / DataFileError: see :func:`read_hzz_events`.
-        ValueError: unknown ``label`` name, or a callable label of the wrong
+        DataFileNotFoundError / DataFileError: see :func:`read_hzz_events`
+            and :func:`~pgjets.data.generate_events.read_events`.
+        ValueError: unknown ``label``, or a callable label of the wrong
             length / with negative or non-integer values.
 
     Shapes:
         - **item:** ``x`` :math:`(N, 5 + C)`, ``pos`` :math:`(N, 2)`,
           ``pt`` :math:`(N,)`, ``node_type`` :math:`(N,)`, ``edge_index``
-          :math:`(2, E)`, ``y`` :math:`(1,)`, ``dimuon_mass`` :math:`(1,)`
+          :math:`(2, E)`, ``y`` :math:`(1,)`, ``event_index`` :math:`(1,)`
+          (and ``dimuon_mass`` :math:`(1,)` for the H->ZZ file); :math:`N \ge 0`
     """
 
     def __init__(
@@ -260,36 +286,117 @@ class EventDataset(Dataset):
         collections: Sequence[str] = DEFAULT_COLLECTIONS,
         connectivity: str = "full",
         k: int = 8,
-        label: Union[str, Callable[[Any], Any]] = "z_candidate",
+        label: Union[str, Callable[[Any], Any], None] = None,
         transform: Optional[Callable] = None,
+        drop_empty: bool = False,
     ) -> None:
+        extra: dict[str, np.ndarray] = {}
+        label_names = None
+        if path is not None and Path(path).suffix != ".root" and Path(path).exists():
+            from .generate_events import event_files, read_events
+
+            events = read_events(path)
+            files = event_files(path)
+            if len(files) > 1 or Path(path).is_dir():
+                from .jet_io import MANIFEST_NAME, read_manifest
+
+                if (Path(path) / MANIFEST_NAME).exists():
+                    label_names = read_manifest(path).get("label_names")
+            label = "label" if label is None else label
+        else:
+            events = read_hzz_events(path)
+            label = "z_candidate" if label is None else label
+            z_label, mass = dimuon_z_candidate(events)
+            extra["dimuon_mass"] = mass.astype(np.float32)
+            if label == "z_candidate":
+                label = lambda ev: z_label  # noqa: E731
+                label.__name__ = "z_candidate"
+            elif label == "four_lepton":
+                label = lambda ev: four_lepton_candidate(ev)  # noqa: E731
+                label.__name__ = "four_lepton"
+        self._build(events, label, collections, connectivity, k, transform, drop_empty, extra)
+        self.label_names = label_names
+
+    @classmethod
+    def from_events(
+        cls,
+        events: Any,
+        label: Union[str, Callable[[Any], Any], Sequence[int], np.ndarray],
+        collections: Sequence[str] = DEFAULT_COLLECTIONS,
+        connectivity: str = "full",
+        k: int = 8,
+        transform: Optional[Callable] = None,
+        drop_empty: bool = False,
+    ) -> "EventDataset":
+        r"""A dataset of any awkward events (layouts of
+        :func:`~pgjets.graphs.event.events_to_batch`: NanoAOD-style flat
+        fields such as uproot's ``tree.arrays()``, records per collection,
+        ``vector`` records).
+
+        .. math::
+            \mathcal{D} = \{(G_b, y_b)\}_{b=1}^{B}
+
+        Args:
+            events: ``awkward.Array`` of events (or a mapping of field arrays).
+            label: Integer event field name, a callable ``events -> (B,)``,
+                or the labels themselves (array of length ``B``).
+            collections, connectivity, k, transform, drop_empty: As for the
+                class.
+
+        Shapes:
+            - **item:** as for the class
+        """
+        ak = require("awkward", "physics", "event data")
+        from ..graphs.event import _as_events
+
+        events = _as_events(ak, events)
+        if not isinstance(label, str) and not callable(label):
+            values = np.asarray(label)
+            label = lambda ev: values  # noqa: E731
+            label.__name__ = "given"
+        self = cls.__new__(cls)
+        self._build(events, label, collections, connectivity, k, transform, drop_empty, {})
+        self.label_names = None
+        return self
+
+    def _build(self, events: Any, label: Any, collections: Sequence[str], connectivity: str, k: int,
+               transform: Optional[Callable], drop_empty: bool, extra: dict[str, np.ndarray]) -> None:
         from ..graphs.event import events_to_batch
 
-        if not callable(label) and label not in LABELS:
-            raise ValueError(f"label must be one of {list(LABELS)} or a callable, got {label!r}")
-        events = read_hzz_events(path)
-        z_label, mass = dimuon_z_candidate(events)
-        if label == "z_candidate":
-            y = z_label
-        elif label == "four_lepton":
-            y = four_lepton_candidate(events)
-        else:
-            y = self._custom_label(label, events)
+        if isinstance(label, str):
+            if label in LABELS:
+                raise ValueError(f"label {label!r} needs the H->ZZ file layout (Muon/Electron records)")
+            if label not in (events.fields or []):
+                raise ValueError(f"label must be one of {list(LABELS)}, an integer event field or a "
+                                 f"callable, got {label!r} (event fields: {list(events.fields)[:12]}...)")
+            field = label
+            label = lambda ev: ev[field]  # noqa: E731
+            label.__name__ = field
+        y = self._custom_label(label, events)
         self.events = events
         self.collections = tuple(collections)
-        self.label_name = label if isinstance(label, str) else getattr(label, "__name__", "custom")
-        self.labels = torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
-        self.dimuon_mass = torch.from_numpy(np.ascontiguousarray(mass, dtype=np.float32))
-        self.batch = events_to_batch(events, collections=collections, connectivity=connectivity, k=k)
+        self.label_name = getattr(label, "__name__", "custom")
+        self.batch = events_to_batch(events, collections=collections, connectivity=connectivity, k=k,
+                                     drop_empty=drop_empty)
+        kept = self.batch.event_index.numpy()
+        self.num_dropped = len(events) - kept.size
+        self.labels = torch.from_numpy(np.ascontiguousarray(y[kept], dtype=np.int64))
         _set_graph_attr(self.batch, "y", self.labels)
-        _set_graph_attr(self.batch, "dimuon_mass", self.dimuon_mass)
+        for name, values in extra.items():
+            tensor = torch.from_numpy(np.ascontiguousarray(values[kept]))
+            setattr(self, name, tensor)
+            _set_graph_attr(self.batch, name, tensor)
         self.transform = transform
         self.num_features = int(self.batch.x.size(1))
-        self.num_classes = max(2, int(self.labels.max()) + 1)
+        self.num_classes = max(2, int(self.labels.max()) + 1) if self.labels.numel() else 2
 
     @staticmethod
     def _custom_label(label: Callable[[Any], Any], events: Any) -> np.ndarray:
-        y = np.asarray(label(events))
+        y = label(events)
+        ak = require("awkward", "physics", "event data")
+        if isinstance(y, ak.Array):
+            y = ak.to_numpy(y)
+        y = np.asarray(y)
         if y.shape != (len(events),):
             raise ValueError(f"label callable must return shape ({len(events)},), got {y.shape}")
         if y.dtype == bool:
@@ -322,8 +429,9 @@ class EventDataset(Dataset):
         return random_split_indices(len(self), frac, seed)
 
     def __repr__(self) -> str:
+        dropped = f", dropped={self.num_dropped}" if self.num_dropped else ""
         return (f"{self.__class__.__name__}({len(self)}, collections={list(self.collections)}, "
-                f"label={self.label_name!r})")
+                f"label={self.label_name!r}{dropped})")
 
 
 __all__ = [

@@ -65,6 +65,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -111,17 +112,20 @@ def _check_process(process: str) -> str:
     return process
 
 
-def derive_seed(seed: int, process: str, chunk: int = 0) -> int:
+def derive_seed(seed: int, process: str, chunk: int = 0, processes: Sequence[str] = PROCESSES) -> int:
     r"""Pythia seed in ``[1, 900000000]`` for ``(seed, process, chunk)``.
 
-    Uses :class:`numpy.random.SeedSequence` on ``(seed, PROCESSES.index(process),
+    Uses :class:`numpy.random.SeedSequence` on ``(seed, processes.index(process),
     chunk)``, so the same arguments give the same jets on any machine and
-    with any number of workers.
+    with any number of workers.  ``processes`` is the list of known processes
+    (default :data:`PROCESSES`; whole events use
+    :data:`~pgjets.data.generate_events.EVENT_PROCESSES`).
     """
-    _check_process(process)
+    if process not in processes:
+        raise ValueError(f"unknown process {process!r}; choose from {list(processes)}")
     if int(seed) != seed or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    state = np.random.SeedSequence([int(seed), PROCESSES.index(process), int(chunk)]).generate_state(1)[0]
+    state = np.random.SeedSequence([int(seed), list(processes).index(process), int(chunk)]).generate_state(1)[0]
     return int(state) % 900_000_000 + 1
 
 
@@ -245,7 +249,9 @@ def _truth_decay(ev: _Event, process: str) -> list[tuple[int, list[int]]]:
     return out
 
 
-def _pythia(process: str, seed: int, fast: bool, pthat_min: Optional[float]):
+def _pythia(process: str, seed: int, fast: bool, pthat_min: Optional[float],
+            settings: Optional[Sequence[str]] = None):
+    """An initialised Pythia for ``process`` (or for the given process ``settings``)."""
     pythia8 = require("pythia8mc", "physics", "generating jets with Pythia 8")
     pythia = pythia8.Pythia("", False)
     settings = [
@@ -256,7 +262,7 @@ def _pythia(process: str, seed: int, fast: bool, pthat_min: Optional[float]):
         "Random:setSeed = on",
         f"Random:seed = {int(seed)}",
         f"PartonLevel:MPI = {'off' if fast else 'on'}",
-        *_SETTINGS[process],
+        *(_SETTINGS[process] if settings is None else settings),
     ]
     for line in settings:
         if not pythia.readString(line):
@@ -618,9 +624,15 @@ def generate_dataset(
 # ------------------------------------------------------------------------ CLI
 def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``pgjets generate`` options to ``parser``."""
-    parser.add_argument("--process", dest="processes", action="append", choices=PROCESSES, required=True,
+    parser.add_argument("--process", dest="processes", action="append", choices=PROCESSES,
                         help="process to generate (repeatable; label = order given)")
-    parser.add_argument("--n-jets", type=int, required=True, help="jets per process")
+    parser.add_argument("--n-jets", type=int, help="jets per process")
+    from .generate_events import EVENT_PROCESSES
+
+    parser.add_argument("--events", action="append", choices=EVENT_PROCESSES,
+                        help="generate whole events of this process instead of jets (repeatable; "
+                             "label = order given; MPI off; see pgjets.data.generate_events)")
+    parser.add_argument("--n-events", type=int, help="events per process (with --events)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--fast", action="store_true", help="switch off multiparton interactions (faster)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
@@ -632,6 +644,17 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 
 def run_generate(args: argparse.Namespace) -> int:
     """Run ``pgjets generate`` from parsed ``args``; returns the exit status."""
+    if getattr(args, "events", None):
+        from .generate_events import run_generate_events
+
+        if args.processes or args.n_events is None:
+            print("pgjets generate: error: --events P needs --n-events N and no --process", file=sys.stderr)
+            return 2
+        return run_generate_events(args)
+    if not args.processes or args.n_jets is None:
+        print("pgjets generate: error: give --process P and --n-jets N (or --events P and --n-events N)",
+              file=sys.stderr)
+        return 2
     path = generate_dataset(args.processes, args.n_jets, args.out, seed=args.seed, fast=args.fast,
                             workers=args.workers, chunk_size=args.chunk_size,
                             progress=getattr(args, "progress", True))
