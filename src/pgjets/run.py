@@ -179,6 +179,11 @@ def train_run(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
 
     main = is_main_process()  # under DDP only rank 0 writes files
     out.mkdir(parents=True, exist_ok=True)
+    from .run_events import maybe_train_events  # whole events (pgjets generate --events)
+
+    events_result = maybe_train_events(cfg, out)
+    if events_result is not None:
+        return events_result
     data_dir = prepare_data(cfg, out)
     cfg = {**cfg, "data": str(data_dir)}
     if main:
@@ -211,6 +216,10 @@ def evaluate_run(run: Path, data: Optional[Path] = None, table=None) -> dict[str
     if not (run / "config.yaml").exists():
         raise DataFileNotFoundError(f"{run} is not a run folder (no config.yaml)")
     cfg = yaml.safe_load((run / "config.yaml").read_text())
+    from .run_events import evaluate_event_run, is_event_data  # whole events
+
+    if is_event_data(cfg["data"]):
+        return evaluate_event_run(run, cfg, data=data)
     if data is not None:
         table = load_table(Path(data))
         idx = np.arange(len(table))
