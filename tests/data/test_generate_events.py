@@ -28,7 +28,7 @@ def sample():
 def test_layout_and_physics(sample):
     for label, (process, ev) in enumerate(sample.items()):
         assert len(ev) == 12 and ak.all(ev.label == label)
-        for f in ("Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_hadronFlavour", "Muon_pt", "Muon_charge",
+        for f in ("Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_hadronFlavour", "Jet_btag", "Muon_pt", "Muon_charge",
                   "Muon_pfRelIso03_all", "Electron_eta", "Photon_pt", "MET_pt", "MET_phi", "nJet", "nMuon"):
             assert f in ev.fields, f
         assert ak.all(ak.num(ev.Jet_pt) == ev.nJet) and ak.all(ak.num(ev.Muon_pt) == ev.nMuon)
@@ -46,6 +46,7 @@ def test_layout_and_physics(sample):
     tt, wj = sample["ttbar"], sample["wjets"]
     assert ak.mean(tt.nJet) > ak.mean(wj.nJet) + 1
     assert ak.sum(tt.Jet_hadronFlavour == 5) > ak.sum(wj.Jet_hadronFlavour == 5)
+    assert ak.sum(tt.Jet_btag) > ak.sum(wj.Jet_btag) and ak.all(tt.Jet_btag[tt.Jet_hadronFlavour == 0] <= 1)
 
 
 def test_same_seed_same_events(sample):

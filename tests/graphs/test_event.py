@@ -257,3 +257,19 @@ def test_hetero_round_trip(hzz, connectivity):
         assert torch.equal(re[et].edge_index, h8[et].edge_index), et
     muons = h["Muon"]
     assert torch.equal(muons.x, b.x[b.node_type == 0, :5])
+
+
+def test_extra_fields(hzz):
+    a, events = hzz
+    b = events_to_batch(a, collections=("Muon", "Jet", "MET"), extra_fields=("Iso", "btag"))
+    assert b.x.shape[1] == 5 + 3 + 2
+    mu, jet = b.node_type == 0, b.node_type == 1
+    assert torch.allclose(b.x[mu, 8], torch.from_numpy(ak.to_numpy(ak.flatten(a.Muon_Iso))).float())
+    assert torch.equal(b.x[mu, 9], torch.zeros(int(mu.sum())))  # muons have no btag: 0
+    assert torch.allclose(b.x[jet, 9], torch.from_numpy(ak.to_numpy(ak.flatten(a.Jet_btag))).float())
+    assert torch.equal(b.x[:, :8], events_to_batch(a, collections=("Muon", "Jet", "MET")).x)
+    h = events_to_hetero(a, collections=("Muon", "Jet", "MET"), extra_fields=("Iso", "btag"))
+    assert h["Jet"].x.shape[1] == 7
+    _assert_same_batch(hetero_to_batch(h), b)
+    one = event_to_graph(events[2], collections=("Jet",), extra_fields="nope")
+    assert one.x.shape[1] == 5 + 1 + 1 and not one.x[:, -1].any()

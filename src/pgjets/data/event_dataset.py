@@ -259,6 +259,9 @@ class EventDataset(Dataset):
             and ``"label"`` for generated events.
         transform: Applied to every ``Data`` returned by ``__getitem__``.
         drop_empty: Leave out events without objects in ``collections``.
+        extra_fields: Further object fields appended to the node features
+            (e.g. ``("hadronFlavour",)`` of generated jets; see
+            :func:`~pgjets.graphs.event.events_to_batch`).
 
     Attributes:
         events: The awkward events (all of them, also the dropped ones).
@@ -274,7 +277,7 @@ class EventDataset(Dataset):
             length / with negative or non-integer values.
 
     Shapes:
-        - **item:** ``x`` :math:`(N, 5 + C)`, ``pos`` :math:`(N, 2)`,
+        - **item:** ``x`` :math:`(N, 5 + C + X)`, ``pos`` :math:`(N, 2)`,
           ``pt`` :math:`(N,)`, ``node_type`` :math:`(N,)`, ``edge_index``
           :math:`(2, E)`, ``y`` :math:`(1,)`, ``event_index`` :math:`(1,)`
           (and ``dimuon_mass`` :math:`(1,)` for the H->ZZ file); :math:`N \ge 0`
@@ -289,6 +292,7 @@ class EventDataset(Dataset):
         label: Union[str, Callable[[Any], Any], None] = None,
         transform: Optional[Callable] = None,
         drop_empty: bool = False,
+        extra_fields: Sequence[str] = (),
     ) -> None:
         extra: dict[str, np.ndarray] = {}
         label_names = None
@@ -314,7 +318,7 @@ class EventDataset(Dataset):
             elif label == "four_lepton":
                 label = lambda ev: four_lepton_candidate(ev)  # noqa: E731
                 label.__name__ = "four_lepton"
-        self._build(events, label, collections, connectivity, k, transform, drop_empty, extra)
+        self._build(events, label, collections, connectivity, k, transform, drop_empty, extra, extra_fields)
         self.label_names = label_names
 
     @classmethod
@@ -327,6 +331,7 @@ class EventDataset(Dataset):
         k: int = 8,
         transform: Optional[Callable] = None,
         drop_empty: bool = False,
+        extra_fields: Sequence[str] = (),
     ) -> "EventDataset":
         r"""A dataset of any awkward events (layouts of
         :func:`~pgjets.graphs.event.events_to_batch`: NanoAOD-style flat
@@ -340,8 +345,8 @@ class EventDataset(Dataset):
             events: ``awkward.Array`` of events (or a mapping of field arrays).
             label: Integer event field name, a callable ``events -> (B,)``,
                 or the labels themselves (array of length ``B``).
-            collections, connectivity, k, transform, drop_empty: As for the
-                class.
+            collections, connectivity, k, transform, drop_empty, extra_fields:
+                As for the class.
 
         Shapes:
             - **item:** as for the class
@@ -355,12 +360,13 @@ class EventDataset(Dataset):
             label = lambda ev: values  # noqa: E731
             label.__name__ = "given"
         self = cls.__new__(cls)
-        self._build(events, label, collections, connectivity, k, transform, drop_empty, {})
+        self._build(events, label, collections, connectivity, k, transform, drop_empty, {}, extra_fields)
         self.label_names = None
         return self
 
     def _build(self, events: Any, label: Any, collections: Sequence[str], connectivity: str, k: int,
-               transform: Optional[Callable], drop_empty: bool, extra: dict[str, np.ndarray]) -> None:
+               transform: Optional[Callable], drop_empty: bool, extra: dict[str, np.ndarray],
+               extra_fields: Sequence[str] = ()) -> None:
         from ..graphs.event import events_to_batch
 
         if isinstance(label, str):
@@ -377,7 +383,7 @@ class EventDataset(Dataset):
         self.collections = tuple(collections)
         self.label_name = getattr(label, "__name__", "custom")
         self.batch = events_to_batch(events, collections=collections, connectivity=connectivity, k=k,
-                                     drop_empty=drop_empty)
+                                     drop_empty=drop_empty, extra_fields=extra_fields)
         kept = self.batch.event_index.numpy()
         self.num_dropped = len(events) - kept.size
         self.labels = torch.from_numpy(np.ascontiguousarray(y[kept], dtype=np.int64))

@@ -7,7 +7,9 @@ missing transverse momentum, ...) becomes a node.  The node features are
     \mathbf{x}_a = \big[\, p_T,\ \eta,\ \phi,\ E,\ q,\
     \mathrm{onehot}(\text{collection})\,\big], \qquad
     p_T = \sqrt{p_x^2 + p_y^2},\ \eta = \operatorname{arsinh}(p_z / p_T),\
-    \phi = \operatorname{atan2}(p_y, p_x).
+    \phi = \operatorname{atan2}(p_y, p_x),
+
+followed by any ``extra_fields`` asked for (e.g. a b-tag or an isolation).
 
 **Input layouts.**  ``events`` is an ``awkward.Array`` of event records (or
 a mapping of field name to array, zipped per event).  A collection ``NAME``
@@ -111,13 +113,15 @@ def _vector_kinematics(ak: Any, flat: Any, record: str) -> dict[str, np.ndarray]
     return out
 
 
-def _kinematics(ak: Any, flat: Any, fields: Sequence[str], name: str) -> dict[str, np.ndarray]:
-    """Per-object ``pt, eta, phi, e, charge`` (float64) of a flat collection.
+def _kinematics(ak: Any, flat: Any, fields: Sequence[str], name: str,
+                extra_fields: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """Per-object ``pt, eta, phi, e, charge`` and ``extra_fields`` (float64) of a flat collection.
 
-    ``flat`` is a 1-D record array (or a dict of flat field arrays).
+    ``flat`` is a 1-D record array (or a dict of flat field arrays); an extra
+    field the collection lacks is 0.
     """
     if not fields:  # a collection without any object in any event
-        return {key: np.zeros(0) for key in ("pt", "eta", "phi", "e", "charge")}
+        return {key: np.zeros(0) for key in ("pt", "eta", "phi", "e", "charge", *_extra_keys(extra_fields))}
     record = ak.parameters(flat).get("__record__") if isinstance(flat, ak.Array) else None
 
     def col(*keys: str) -> np.ndarray | None:
@@ -153,7 +157,14 @@ def _kinematics(ak: Any, flat: Any, fields: Sequence[str], name: str) -> dict[st
             f"collection {name!r} needs fields px and py (Cartesian) or pt and phi (collider), "
             f"it has {list(fields)}")
     kin["charge"] = np.zeros_like(kin["pt"]) if charge is None else charge
+    for field, key in zip(extra_fields, _extra_keys(extra_fields)):
+        values = col(field)
+        kin[key] = np.zeros_like(kin["pt"]) if values is None else values
     return kin
+
+
+def _extra_keys(extra_fields: Sequence[str]) -> list[str]:
+    return [f"extra:{f}" for f in extra_fields]
 
 
 def _check_args(collections: Sequence[str], connectivity: str, k: int) -> tuple[tuple[str, ...], int]:
@@ -229,12 +240,15 @@ def _collection(ak: Any, events: Any, name: str) -> tuple[np.ndarray, Any, list[
     return counts, flat, list(flat)
 
 
-def _node_features(kin: dict[str, np.ndarray], coll: np.ndarray, num_types: int) -> dict[str, Tensor]:
+def _node_features(kin: dict[str, np.ndarray], coll: np.ndarray, num_types: int,
+                   extra_fields: Sequence[str] = ()) -> dict[str, Tensor]:
     dtype = torch.get_default_dtype()
     cont = np.stack([kin["pt"], kin["eta"], kin["phi"], kin["e"], kin["charge"]], 1).reshape(-1, 5)
     onehot = np.zeros((coll.size, num_types))
     onehot[np.arange(coll.size), coll] = 1.0
-    x = torch.from_numpy(np.concatenate([cont, onehot], 1)).to(dtype)
+    keys = _extra_keys(extra_fields)
+    extra = np.stack([kin[key] for key in keys], 1) if keys else np.zeros((coll.size, 0))
+    x = torch.from_numpy(np.concatenate([cont, onehot, extra], 1)).to(dtype)
     check_finite(x, "event object features")
     return {
         "x": x,
@@ -250,6 +264,7 @@ def events_to_batch(
     connectivity: str = "full",
     k: int = 8,
     drop_empty: bool = False,
+    extra_fields: Sequence[str] = (),
 ) -> Batch:
     r"""Many events to one ``Batch`` of object graphs, vectorised.
 
@@ -273,6 +288,9 @@ def events_to_batch(
         k: Neighbours for ``"knn"`` (capped by the number of objects minus one).
         drop_empty: Leave out events without objects in ``collections``
             (default: keep them as graphs with zero nodes).
+        extra_fields: Further object fields appended to ``x`` (matched
+            case-insensitively in every collection, 0 for a collection
+            without it), e.g. ``("hadronFlavour", "pfRelIso03_all")``.
 
     Returns:
         ``Batch`` whose graph attribute ``event_index`` :math:`(B,)` holds the
@@ -284,13 +302,14 @@ def events_to_batch(
         NonFiniteError: a NaN or infinite kinematic value.
 
     Shapes:
-        - **output:** ``x`` :math:`(N, 5 + C)`, ``pos`` :math:`(N, 2)`,
-          ``pt`` :math:`(N,)`, ``node_type`` :math:`(N,)`,
-          ``batch`` :math:`(N,)`, ``ptr`` :math:`(B+1,)`,
-          ``event_index`` :math:`(B,)`
+        - **output:** ``x`` :math:`(N, 5 + C + X)` for :math:`X` extra
+          fields, ``pos`` :math:`(N, 2)`, ``pt`` :math:`(N,)`,
+          ``node_type`` :math:`(N,)`, ``batch`` :math:`(N,)`, ``ptr``
+          :math:`(B+1,)`, ``event_index`` :math:`(B,)`
     """
     ak = require("awkward", "physics", "event graphs")
     collections, k = _check_args(collections, connectivity, k)
+    extra_fields = (extra_fields,) if isinstance(extra_fields, str) else tuple(extra_fields)
     events = _as_events(ak, events)
     num_events = len(events)
     if num_events == 0:
@@ -299,7 +318,7 @@ def events_to_batch(
     total = np.zeros(num_events, dtype=np.int64)
     for ci, name in enumerate(collections):
         counts, flat, fields = _collection(ak, events, name)
-        parts.append(_kinematics(ak, flat, fields, name))
+        parts.append(_kinematics(ak, flat, fields, name, extra_fields))
         types.append(np.full(int(counts.sum()), ci, dtype=np.int64))
         owners.append(np.repeat(np.arange(num_events), counts))
         total += counts
@@ -315,7 +334,7 @@ def events_to_batch(
     owner = np.concatenate(owners)
     order = np.argsort(owner, kind="stable")
     kin = {key: np.concatenate([p[key] for p in parts])[order] for key in parts[0]}
-    nodes = _node_features(kin, np.concatenate(types)[order], len(collections))
+    nodes = _node_features(kin, np.concatenate(types)[order], len(collections), extra_fields)
     counts_t = torch.from_numpy(total)
     if connectivity == "full":
         edge_index = fully_connected_edge_index(counts_t)
@@ -341,6 +360,7 @@ def event_to_graph(
     collections: Sequence[str] = DEFAULT_COLLECTIONS,
     connectivity: str = "full",
     k: int = 8,
+    extra_fields: Sequence[str] = (),
 ) -> Data:
     r"""One collision event to a graph of its reconstructed objects.
 
@@ -356,6 +376,7 @@ def event_to_graph(
             tuple is ``node_type`` and the one-hot slot.
         connectivity: ``"full"`` or ``"knn"``.
         k: Neighbours for ``"knn"`` (capped by the number of objects minus one).
+        extra_fields: Further object fields (see :func:`events_to_batch`).
 
     Raises:
         InputShapeError: a collection is missing or lacks momentum fields.
@@ -367,7 +388,8 @@ def event_to_graph(
           :math:`(2, E)` for :math:`N \ge 0` objects and :math:`C` collections
     """
     ak = require("awkward", "physics", "event graphs")
-    data = events_to_batch(_one_event(ak, event), collections, connectivity, k).get_example(0)
+    data = events_to_batch(_one_event(ak, event), collections, connectivity, k,
+                           extra_fields=extra_fields).get_example(0)
     del data.event_index
     return data
 
@@ -381,12 +403,12 @@ def batch_to_hetero(batch: Batch, collections: Sequence[str]) -> HeteroData:
     r"""Split a homogeneous event batch (:func:`events_to_batch`) by ``node_type``.
 
     Node type ``collections[t]`` gets the nodes with ``node_type == t`` in
-    their event order; edge type ``(src, "to", dst)`` gets the edges from a
+    their event order (features without the one-hot columns); edge type ``(src, "to", dst)`` gets the edges from a
     ``src`` to a ``dst`` object (all :math:`C^2` pairs are present, possibly
     without edges, so the metadata is the same for every batch).
 
     .. math::
-        \mathbf{x}^{(t)} = \big[\mathbf{x}_a[{:}5]\big]_{a:\ \mathrm{type}(a) = t}
+        \mathbf{x}^{(t)} = \big[\mathbf{x}_a[{:}5],\ \mathbf{x}_a[5 + C{:}]\big]_{a:\ \mathrm{type}(a) = t}
 
     Args:
         batch: Output of :func:`events_to_batch` (``x``, ``pos``, ``pt``,
@@ -394,7 +416,7 @@ def batch_to_hetero(batch: Batch, collections: Sequence[str]) -> HeteroData:
         collections: The collections it was built with, in node order.
 
     Shapes:
-        - **output:** per node type ``x`` :math:`(N_t, 5)`, ``pos``
+        - **output:** per node type ``x`` :math:`(N_t, 5 + X)`, ``pos``
           :math:`(N_t, 2)`, ``pt`` :math:`(N_t,)`, ``batch`` :math:`(N_t,)`,
           ``ptr`` :math:`(B+1,)`; per edge type ``edge_index`` :math:`(2, E_{st})`
     """
@@ -417,7 +439,7 @@ def batch_to_hetero(batch: Batch, collections: Sequence[str]) -> HeteroData:
         torch.cumsum(counts, 0, out=ptr[1:])
         ptrs[name] = ptr
         store = out[name]
-        store.x = batch.x[idx, :5]
+        store.x = torch.cat([batch.x[idx, :5], batch.x[idx, 5 + len(collections):]], 1)
         store.pos = batch.pos[idx]
         store.pt = batch.pt[idx]
         store.batch = graph[idx]
@@ -456,6 +478,7 @@ def events_to_hetero(
     connectivity: str = "full",
     k: int = 8,
     drop_empty: bool = False,
+    extra_fields: Sequence[str] = (),
 ) -> HeteroData:
     r"""Many events to one PyG ``HeteroData`` batch, one node type per collection.
 
@@ -477,14 +500,15 @@ def events_to_hetero(
         connectivity: ``"full"`` or ``"knn"``.
         k: Neighbours for ``"knn"``.
         drop_empty: Leave out events without objects.
+        extra_fields: Further object fields (see :func:`events_to_batch`).
 
     Shapes:
-        - **output:** per node type ``x`` :math:`(N_t, 5)`, ``pos``
+        - **output:** per node type ``x`` :math:`(N_t, 5 + X)`, ``pos``
           :math:`(N_t, 2)`, ``pt``, ``batch`` :math:`(N_t,)`; per edge type
           ``edge_index`` :math:`(2, E_{st})`; ``event_index`` :math:`(B,)`
     """
     collections, k = _check_args(collections, connectivity, k)
-    batch = events_to_batch(events, collections, connectivity, k, drop_empty)
+    batch = events_to_batch(events, collections, connectivity, k, drop_empty, extra_fields)
     return batch_to_hetero(batch, collections)
 
 
@@ -497,7 +521,7 @@ def hetero_to_batch(hetero: HeteroData, collections: Sequence[str] | None = None
     equals :func:`events_to_batch` of the same events.
 
     .. math::
-        \mathbf{x}_a = \big[\mathbf{x}^{(t)}_a,\ \mathrm{onehot}(t)\big]
+        \mathbf{x}_a = \big[\mathbf{x}^{(t)}_a[{:}5],\ \mathrm{onehot}(t),\ \mathbf{x}^{(t)}_a[5{:}]\big]
 
     Args:
         hetero: Batch with per node type ``x``, ``pos``, ``pt``, ``batch``
@@ -528,7 +552,7 @@ def hetero_to_batch(hetero: HeteroData, collections: Sequence[str] | None = None
     dtype = hetero[collections[0]].x.dtype
     x = torch.cat([hetero[c].x for c in collections])[order]
     onehot = torch.nn.functional.one_hot(ntype_t[order], len(collections)).to(dtype)
-    nodes = {"x": torch.cat([x, onehot], 1),
+    nodes = {"x": torch.cat([x[:, :5], onehot, x[:, 5:]], 1),
              "pos": torch.cat([hetero[c].pos for c in collections])[order],
              "pt": torch.cat([hetero[c].pt for c in collections])[order],
              "node_type": ntype_t[order]}
