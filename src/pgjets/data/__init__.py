@@ -12,6 +12,7 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "readers": ["read_top_landscape", "read_jetclass", "read_jet_images", "read_parquet_jets",
                 "write_parquet_jets", "open_jets"],
     "event_dataset": ["EventDataset", "read_hzz_events"],
+    "generate_events": ["generate_events", "generate_event_dataset", "read_events", "EVENT_PROCESSES"],
     "molecule_dataset": ["MoleculeDataset"],
     "digits": ["DigitsGridDataset"],
     "smearing": ["truth_and_reco_sets"],
