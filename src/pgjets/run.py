@@ -209,9 +209,6 @@ def evaluate_run(run: Path, data: Optional[Path] = None, table=None) -> dict[str
     import torch
     import yaml
 
-    from .train.metrics import classification_report, confusion_matrix, roc_curve
-    from .train.plots import plot_confusion_matrix, plot_history, plot_roc
-
     run = Path(run)
     if not (run / "config.yaml").exists():
         raise DataFileNotFoundError(f"{run} is not a run folder (no config.yaml)")
@@ -234,20 +231,29 @@ def evaluate_run(run: Path, data: Optional[Path] = None, table=None) -> dict[str
     model.load_state_dict(torch.load(best, map_location="cpu", weights_only=False)["model"])
     trainer = _trainer({**cfg, "progress": False}, model, None, distributed=False)
     logits, y = trainer.predict(test)
+    metrics, curves = write_report(run, cfg["model"], logits, y, table.label_names, len(idx))
+    return {"metrics": metrics, "curves": curves, "table": table, "test_index": idx, "logits": logits, "y": y}
+
+
+def write_report(run: Path, model_name: str, logits, y, label_names: Optional[list], n_test: int):
+    """Test metrics (``metrics.json``) and plots (ROC, confusion, loss) of a run folder."""
+    from .train.metrics import classification_report, confusion_matrix, roc_curve
+    from .train.plots import plot_confusion_matrix, plot_history, plot_roc
+
     metrics: dict[str, Any] = classification_report(logits, y)
-    metrics["n_test"] = int(len(idx))
-    names = table.label_names or [str(i) for i in range(logits.shape[1])]
+    metrics["n_test"] = int(n_test)
+    names = label_names or [str(i) for i in range(logits.shape[1])]
     curves = {}
     if logits.shape[1] == 2:
         fpr, tpr, _ = roc_curve(logits, y)
-        curves[cfg["model"]] = (fpr, tpr)
+        curves[model_name] = (fpr, tpr)
         plot_roc(curves, run / "roc.png", signal_name=names[1])
     plot_confusion_matrix(confusion_matrix(logits, y), run / "confusion.png", names)
     hist = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
     if hist:
         plot_history(hist, run / "loss.png", keys=["train_loss", "val_loss"])
     atomic_write_text(run / "metrics.json", json.dumps(metrics, indent=1))
-    return {"metrics": metrics, "curves": curves, "table": table, "test_index": idx, "logits": logits, "y": y}
+    return metrics, curves
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:

@@ -14,7 +14,6 @@ models are :data:`~pgjets.models.registry.EVENT_MODELS`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Optional
 
@@ -99,10 +98,7 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Optional[Path] = No
     """Test metrics and plots of a finished event run (best checkpoint)."""
     import torch
 
-    from .run import _trainer, build_run_model
-    from .train.metrics import classification_report, confusion_matrix, roc_curve
-    from .train.plots import plot_confusion_matrix, plot_history, plot_roc
-    from .train.trainer import atomic_write_text
+    from .run import _trainer, build_run_model, write_report
 
     run = Path(run)
     if data is not None:
@@ -118,19 +114,7 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Optional[Path] = No
     model.load_state_dict(torch.load(best, map_location="cpu", weights_only=False)["model"])
     trainer = _trainer({**cfg, "progress": False}, model, None, distributed=False)
     logits, y = trainer.predict(_subset(dataset, idx))
-    metrics: dict[str, Any] = classification_report(logits, y)
-    metrics["n_test"] = int(idx.size)
-    names = dataset.label_names or [str(i) for i in range(logits.shape[1])]
-    curves = {}
-    if logits.shape[1] == 2:
-        fpr, tpr, _ = roc_curve(logits, y)
-        curves[cfg["model"]] = (fpr, tpr)
-        plot_roc(curves, run / "roc.png", signal_name=names[1])
-    plot_confusion_matrix(confusion_matrix(logits, y), run / "confusion.png", names)
-    hist = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
-    if hist:
-        plot_history(hist, run / "loss.png", keys=["train_loss", "val_loss"])
-    atomic_write_text(run / "metrics.json", json.dumps(metrics, indent=1))
+    metrics, curves = write_report(run, cfg["model"], logits, y, dataset.label_names, idx.size)
     return {"metrics": metrics, "curves": curves, "test_index": idx, "logits": logits, "y": y}
 
 

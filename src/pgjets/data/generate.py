@@ -494,6 +494,24 @@ def _generate_chunk(process: str, n: int, seed: int, chunk: int, fast: bool, lab
                          progress=progress)
 
 
+def _prepare_folder(out: Path, settings: dict[str, Any]) -> bool:
+    """Create ``out``; True if it already holds a complete dataset made with ``settings``.
+
+    Raises :class:`DataFileError` for a manifest of other settings and removes
+    the temporary files an interrupted run left behind.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / MANIFEST_NAME).exists():
+        old = read_manifest(out)
+        if all(old.get(k) == v for k, v in settings.items()):
+            return True
+        raise DataFileError(f"{out} already holds a dataset made with other settings ({MANIFEST_NAME}); "
+                            "choose another folder or delete it")
+    for stale in out.glob(".*.tmp-*"):  # leftovers of an interrupted run
+        stale.unlink()
+    return False
+
+
 def generate_dataset(
     processes: Sequence[str],
     n_jets: int,
@@ -545,17 +563,10 @@ def generate_dataset(
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     derive_seed(seed, processes[0])  # validates seed
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     settings = {"processes": list(processes), "n_jets_per_process": n_jets, "seed": int(seed),
                 "fast": bool(fast), "chunk_size": chunk_size}
-    if (out / MANIFEST_NAME).exists():
-        old = read_manifest(out)
-        if all(old.get(k) == v for k, v in settings.items()):
-            return out
-        raise DataFileError(f"{out} already holds a dataset made with other settings ({MANIFEST_NAME}); "
-                            "choose another folder or delete it")
-    for stale in out.glob(".*.tmp-*"):  # leftovers of an interrupted run
-        stale.unlink()
+    if _prepare_folder(out, settings):
+        return out
 
     tasks = []
     for label, process in enumerate(processes):

@@ -73,7 +73,7 @@ import numpy as np
 from .._atomic import atomic_output
 from .._checks import check_positive_int, require
 from ..errors import DataFileError, DataFileNotFoundError
-from .generate import _Event, _delta_r, _eta_phi, _fastjet, _pythia, derive_seed
+from .generate import _Event, _delta_r, _eta_phi, _fastjet, _prepare_folder, _pythia, derive_seed
 from .jet_io import MANIFEST_FORMAT, MANIFEST_NAME, dataset_files, read_manifest, write_manifest
 
 #: Processes :func:`generate_events` knows, in a fixed order (used to derive seeds).
@@ -438,17 +438,10 @@ def generate_event_dataset(
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     derive_seed(seed, processes[0], processes=EVENT_PROCESSES)  # validates seed
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     settings = {"kind": EVENTS_KIND, "processes": list(processes), "n_events_per_process": n_events,
                 "seed": int(seed), "fast": bool(fast), "chunk_size": chunk_size}
-    if (out / MANIFEST_NAME).exists():
-        old = read_manifest(out)
-        if all(old.get(k) == v for k, v in settings.items()):
-            return out
-        raise DataFileError(f"{out} already holds a dataset made with other settings ({MANIFEST_NAME}); "
-                            "choose another folder or delete it")
-    for stale in out.glob(".*.tmp-*"):
-        stale.unlink()
+    if _prepare_folder(out, settings):
+        return out
     tasks = [(str(out), p, c, min(chunk_size, n_events - c * chunk_size), int(seed), bool(fast), label,
               list(processes))
              for label, p in enumerate(processes) for c in range(math.ceil(n_events / chunk_size))]
