@@ -85,7 +85,7 @@ print(f"{muon_graphs.num_graphs} events, {int((muon_graphs.ptr.diff() == 0).sum(
 
 z_label, _ = dimuon_z_candidate(read_hzz_events())
 muons = EventDataset.from_events(arrays, label=z_label, collections=("Muon",))
-train_m, test_m = (torch.utils.data.Subset(muons, idx.tolist()) for idx in (train_idx, test_idx))
+train_m, test_m = muons.subset(train_idx), muons.subset(test_idx)
 torch.manual_seed(0)
 trainer = Trainer(EventDeepSets(muons.num_features, 2), config)
 trainer.fit(train_m)

@@ -35,7 +35,6 @@ import awkward as ak
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from torch.utils.data import Subset
 
 from pgjets.data import EventDataset
 from pgjets.data.generate_events import generate_event_dataset
@@ -84,8 +83,8 @@ for name in ("event_deepsets", "event_transformer", "event_gnn"):
     torch.manual_seed(0)
     model = build_model(name, dataset.num_features, 2)
     trainer = Trainer(model, config)
-    trainer.fit(Subset(dataset, train_idx.tolist()), Subset(dataset, val_idx.tolist()))
-    logits, y = trainer.predict(Subset(dataset, test_idx.tolist()))
+    trainer.fit(dataset.subset(train_idx), dataset.subset(val_idx))
+    logits, y = trainer.predict(dataset.subset(test_idx))
     scores[name] = torch.softmax(logits, -1)[:, 1]
     print(f"{name:<18} test AUC {roc_auc(scores[name], y):.3f}")
 

@@ -189,3 +189,37 @@ def test_from_events_with_any_layout():
     assert len(only_jets) == 1 and only_jets.num_dropped == 1 and only_jets[0].event_index.tolist() == [0]
     with pytest.raises(ValueError, match="label"):
         EventDataset.from_events(events, label="nope", collections=("Jet",))
+
+
+@pytest.mark.parametrize("connectivity", ["full", "knn"])
+def test_subset_and_vectorised_batches(connectivity):
+    from torch_geometric.data import Batch
+
+    ds = EventDataset(collections=("Muon", "MET"), connectivity=connectivity, k=2, drop_empty=True)
+    sub = ds.subset(torch.tensor([5, 0, 17, 3, 9]))
+    assert len(sub) == 5 and sub.labels.tolist() == ds.labels[[5, 0, 17, 3, 9]].tolist()
+    assert torch.equal(sub[2].x, ds[17].x) and torch.equal(sub[-1].x, ds[9].x)
+    assert sub.num_batches(2) == 3 and sub.num_batches(2, drop_last=True) == 2
+    got = list(sub.batches(2))
+    ref = Batch.from_data_list([sub[i] for i in range(5)])
+    cat = Batch.from_data_list([b.get_example(i) for b in got for i in range(b.num_graphs)])
+    for key in ("x", "pos", "node_type", "edge_index", "y", "event_index", "dimuon_mass", "ptr"):
+        assert torch.equal(cat[key], ref[key]), key
+    shuffled = list(sub.batches(2, shuffle=True, seed=1))
+    again = list(sub.batches(2, shuffle=True, seed=1))
+    order = torch.cat([b.event_index for b in shuffled])
+    assert torch.equal(order, torch.cat([b.event_index for b in again]))
+    assert sorted(order.tolist()) == sorted(sub.batch.event_index[sub._positions].tolist())
+    nested = sub.subset([4, 0])
+    assert torch.equal(nested[0].x, ds[9].x) and torch.equal(nested[1].x, ds[5].x)
+    with pytest.raises(IndexError):
+        sub.subset([5])
+    # empty events (no muon) inside a batch
+    muons = EventDataset(collections=("Muon",))
+    empty = (muons.batch.ptr.diff() == 0).nonzero().view(-1)[:2].tolist()
+    pick = muons.subset([empty[0], 1, empty[1], 2])
+    (b,) = list(pick.batches(4))
+    ref = Batch.from_data_list([pick[i] for i in range(4)])
+    assert b.ptr.diff()[0] == 0 and b.ptr.diff()[2] == 0
+    for key in ("x", "edge_index", "y", "ptr", "batch"):
+        assert torch.equal(b[key], ref[key]), key

@@ -31,15 +31,16 @@ scikit-hep-testdata are imported lazily (extra ``physics``).
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from .._checks import require
+from .._checks import check_positive_int, require
 from ..errors import DataFileError, DataFileNotFoundError
 from .digits import random_split_indices
 
@@ -239,7 +240,9 @@ class EventDataset(Dataset):
     Events without objects in ``collections`` are graphs with zero nodes
     (models give them their output for an empty set, see
     :mod:`pgjets.models.event_models`) unless ``drop_empty=True``, which
-    leaves them out and counts them in :attr:`num_dropped`.
+    leaves them out and counts them in :attr:`num_dropped`.  :meth:`subset`
+    makes a view (train/val/test splits) and :meth:`batches` gathers whole
+    batches vectorised from the prebuilt graphs (the Trainer's fast path).
 
     .. math::
         y_b = \big[\exists\ \mu^+\mu^- : 60 < m_{\mu\mu} < 120\ \mathrm{GeV}\big]
@@ -388,10 +391,15 @@ class EventDataset(Dataset):
         self.num_dropped = len(events) - kept.size
         self.labels = torch.from_numpy(np.ascontiguousarray(y[kept], dtype=np.int64))
         _set_graph_attr(self.batch, "y", self.labels)
+        self._graph_attrs = ["y"]
         for name, values in extra.items():
             tensor = torch.from_numpy(np.ascontiguousarray(values[kept]))
             setattr(self, name, tensor)
             _set_graph_attr(self.batch, name, tensor)
+            self._graph_attrs.append(name)
+        self._builder = {"collections": tuple(collections), "connectivity": connectivity, "k": k,
+                         "extra_fields": tuple(extra_fields)}
+        self._positions: Optional[Tensor] = None  # a subset view: positions in self.batch
         self.transform = transform
         self.num_features = int(self.batch.x.size(1))
         self.num_classes = max(2, int(self.labels.max()) + 1) if self.labels.numel() else 2
@@ -413,15 +421,92 @@ class EventDataset(Dataset):
         return y.astype(np.int64)
 
     def __len__(self) -> int:
-        return int(self.batch.num_graphs)
+        return int(self.batch.num_graphs if self._positions is None else self._positions.numel())
+
+    def _position(self, i: int) -> int:
+        return i if self._positions is None else int(self._positions[i])
 
     def __getitem__(self, idx: int) -> Any:
         n = len(self)
         i = int(idx)
         if not -n <= i < n:
             raise IndexError(f"event index {i} out of range for {n} events")
-        data = self.batch.get_example(i % n)
+        data = self.batch.get_example(self._position(i % n))
         return self.transform(data) if self.transform else data
+
+    def subset(self, index: Union[Tensor, Sequence[int], np.ndarray]) -> "EventDataset":
+        r"""A view of the items at ``index`` (sharing the events and graphs).
+
+        .. math::
+            \mathcal{D}' = (\mathcal{D}_{i})_{i \in \text{index}}
+
+        Shapes:
+            - **input:** ``index`` :math:`(B',)` positions in this dataset
+        """
+        index = torch.as_tensor(np.asarray(index), dtype=torch.long).reshape(-1)
+        n = len(self)
+        if index.numel() and (int(index.min()) < -n or int(index.max()) >= n):
+            raise IndexError(f"subset index out of range for {n} events")
+        base = torch.arange(n) if self._positions is None else self._positions
+        out = copy.copy(self)
+        out._positions = base[index % max(n, 1)]
+        out.labels = self.labels[index]
+        return out
+
+    def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
+        """Number of batches :meth:`batches` yields."""
+        batch_size = check_positive_int(batch_size, "batch_size")
+        return len(self) // batch_size if drop_last else -(-len(self) // batch_size)
+
+    def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0,
+                drop_last: bool = False) -> Iterator[Any]:
+        r"""Yield ``Batch`` objects of the items, gathered vectorised.
+
+        The graphs of a batch are gathered from the prebuilt :attr:`batch`
+        with tensor indexing (no Python work per event); every batch equals
+        ``Batch.from_data_list`` of the same items (``y``, ``event_index``
+        and the other per-event attributes included).  With ``shuffle`` a
+        ``torch.Generator`` seeded by ``seed`` permutes the items.  The
+        Trainer uses this path.
+
+        .. math::
+            \text{batch } s = \{\mathcal{D}_{\pi(i)} : s\,b \le i < (s + 1)\,b\}
+
+        Args:
+            batch_size: Events per batch.
+            shuffle: Permute the events.
+            seed: Seed of the permutation.
+            drop_last: Skip the incomplete last batch.
+        """
+        batch_size = check_positive_int(batch_size, "batch_size")
+        n = len(self)
+        base = torch.arange(n) if self._positions is None else self._positions
+        order = base[torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))] if shuffle else base
+        for s in range(0, n, batch_size):
+            pos = order[s: s + batch_size]
+            if drop_last and pos.numel() < batch_size:
+                break
+            b = self._gather(pos)
+            yield self.transform(b) if self.transform else b
+
+    def _gather(self, pos: Tensor) -> Any:
+        """The graphs at positions ``pos`` of :attr:`batch` as one ``Batch``."""
+        from ..graphs.cloud import batch_from_flat
+
+        def ranges(ptr: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+            counts = ptr[pos + 1] - ptr[pos]
+            first = torch.cumsum(counts, 0) - counts
+            owner = torch.repeat_interleave(torch.arange(pos.numel()), counts)
+            return ptr[pos][owner] + torch.arange(int(counts.sum())) - first[owner], counts, owner
+
+        full = self.batch
+        nodes, counts, _ = ranges(full.ptr)
+        edges, _, edge_owner = ranges(full._slice_dict["edge_index"])
+        new_ptr = torch.cumsum(counts, 0) - counts
+        edge_index = full.edge_index[:, edges] - (full.ptr[pos] - new_ptr)[edge_owner]
+        node_attrs = {key: full[key][nodes] for key in ("x", "pos", "pt", "node_type")}
+        graph_attrs = {key: full[key][pos] for key in ("event_index", *self._graph_attrs)}
+        return batch_from_flat(node_attrs, counts, edge_index=edge_index, graph_attrs=graph_attrs)
 
     def split(
         self, frac: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
