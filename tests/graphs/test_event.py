@@ -148,6 +148,12 @@ def test_nanoaod_flat_fields_need_no_conversion(hzz):
     bad = {"Jet_pt": ak.Array([[1.0, 2.0]]), "Jet_phi": ak.Array([[0.0]])}
     with pytest.raises(InputShapeError, match="differ in length"):
         events_to_batch(bad, collections=("Jet",))
+    # fields the builders do not read may have any shape (only the kinematic ones are flattened)
+    other = {"Jet_pt": ak.Array([[1.0, 2.0]]), "Jet_phi": ak.Array([[0.0, 1.0]]),
+             "Jet_constituents": ak.Array([[[1, 2], [3]]]), "Jet_extra": ak.Array([[1, 2, 3]])}
+    assert events_to_batch(other, collections=("Jet",)).num_nodes == 2
+    with pytest.raises(InputShapeError, match="pt and phi"):
+        events_to_batch({"Jet_area": ak.Array([[0.5]])}, collections=("Jet",))
 
 
 def _collider(a, prefix):

@@ -195,8 +195,16 @@ def _as_events(ak: Any, events: Any) -> Any:
     return events
 
 
-def _collection(ak: Any, events: Any, name: str) -> tuple[np.ndarray, Any, list[str]]:
-    """``(counts, flat objects, field names)`` of one collection of all events."""
+#: Object fields the builders read (lower case), besides ``extra_fields``.
+_KNOWN_FIELDS = frozenset({"px", "py", "pz", "e", "energy", "pt", "eta", "phi", "mass", "m", "charge"})
+
+
+def _collection(ak: Any, events: Any, name: str,
+                extra_fields: Sequence[str] = ()) -> tuple[np.ndarray, Any, list[str]]:
+    """``(counts, flat objects, field names)`` of one collection of all events.
+
+    Of NanoAOD-style flat fields only those the builders read are flattened.
+    """
     num_events = len(events)
     fields = list(ak.fields(events))
     if name in fields:
@@ -218,7 +226,10 @@ def _collection(ak: Any, events: Any, name: str) -> tuple[np.ndarray, Any, list[
                               f"fields {prefix}*); their fields are {fields}")
     counts = None
     flat: dict[str, Any] = {}
+    wanted = _KNOWN_FIELDS | {f.lower() for f in extra_fields}
     for f in flat_fields:
+        if f[len(prefix):].lower() not in wanted:
+            continue
         values = events[f]
         if ak.fields(values):
             continue  # a nested record, not an object field
@@ -236,7 +247,8 @@ def _collection(ak: Any, events: Any, name: str) -> tuple[np.ndarray, Any, list[
                                   f"({f} vs {flat_fields[0]})")
         flat[f[len(prefix):]] = v
     if counts is None:
-        raise InputShapeError(f"fields {prefix}* of collection {name!r} are not per-object arrays")
+        raise InputShapeError(f"collection {name!r} needs fields px and py (Cartesian) or pt and phi "
+                              f"(collider); its fields are {flat_fields}")
     return counts, flat, list(flat)
 
 
@@ -317,7 +329,7 @@ def events_to_batch(
     parts, types, owners = [], [], []
     total = np.zeros(num_events, dtype=np.int64)
     for ci, name in enumerate(collections):
-        counts, flat, fields = _collection(ak, events, name)
+        counts, flat, fields = _collection(ak, events, name, extra_fields)
         parts.append(_kinematics(ak, flat, fields, name, extra_fields))
         types.append(np.full(int(counts.sum()), ci, dtype=np.int64))
         owners.append(np.repeat(np.arange(num_events), counts))
