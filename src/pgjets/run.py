@@ -56,7 +56,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="YAML file with run settings (flags override it)")
     p.add_argument("--model", help="model name (see pgjets.models.registry.MODELS)")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--data", type=Path, help="folder of generated jets (pgjets generate)")
+    src.add_argument("--data", type=Path, help="folder of generated jets or events (pgjets generate)")
     src.add_argument("--generate", type=int, metavar="N", help="generate N jets per process now")
     p.add_argument("--process", dest="processes", action="append", help="process to generate (repeatable)")
     p.add_argument("--epochs", type=int)

@@ -54,6 +54,9 @@ def test_same_seed_same_events(sample):
     assert ak.to_list(again) == ak.to_list(sample["wjets"])
     other = generate_events("wjets", 12, seed=6, label=1)
     assert ak.to_list(other.MET_pt) != ak.to_list(sample["wjets"].MET_pt)
+    z = generate_events("zjets", 4, seed=1)
+    n_lep = ak.to_numpy(z.nMuon + z.nElectron)
+    assert len(z) == 4 and (n_lep >= 1).all() and ak.all(abs(z.Muon_charge) == 1)
     with pytest.raises(ValueError, match="unknown event process"):
         generate_events("higgs", 3)
     assert EVENT_PROCESSES[:2] == ("ttbar", "wjets")
