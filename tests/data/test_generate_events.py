@@ -78,6 +78,9 @@ def test_folder_resume_cli_and_dataset(tmp_path, capsys):
     m = read_manifest(out)
     assert m["kind"] == "events" and m["label_names"] == ["ttbar", "wjets"] and len(m["files"]) == 4
     assert is_event_folder(out) and not is_event_folder(tmp_path)
+    assert is_event_folder(out / "ttbar_00000.parquet") and not is_event_folder(out / "manifest.json")
+    ak.to_parquet(ak.Array([{"px": [1.0], "py": [2.0]}]), tmp_path / "jets.parquet")  # not events
+    assert not is_event_folder(tmp_path / "jets.parquet")
     attrs = read_event_attrs(out / "wjets_00001.parquet")
     assert attrs["n_events"] == 4 and attrs["label"] == 1
     # resume: delete the manifest and one chunk; the other chunks are kept as they are
@@ -99,6 +102,8 @@ def test_folder_resume_cli_and_dataset(tmp_path, capsys):
     assert len(ds) == 20 and ds.label_names == ["ttbar", "wjets"] and ds.num_dropped == 0
     assert ds.labels.tolist() == [0] * 10 + [1] * 10 and ds[3].y.tolist() == [0]
     assert ds.num_features == 5 + 5
+    one = EventDataset(out / "wjets_00001.parquet")
+    assert len(one) == 4 and one.label_names == ["ttbar", "wjets"] and one.labels.tolist() == [1] * 4
     with pytest.raises(ValueError, match="H->ZZ"):
         EventDataset(out, label="z_candidate")
     with pytest.raises(DataFileNotFoundError):

@@ -300,15 +300,14 @@ class EventDataset(Dataset):
         extra: dict[str, np.ndarray] = {}
         label_names = None
         if path is not None and Path(path).suffix != ".root" and Path(path).exists():
-            from .generate_events import event_files, read_events
+            from .generate_events import read_event_attrs, read_events
+            from .jet_io import MANIFEST_NAME, read_manifest
 
             events = read_events(path)
-            files = event_files(path)
-            if len(files) > 1 or Path(path).is_dir():
-                from .jet_io import MANIFEST_NAME, read_manifest
-
-                if (Path(path) / MANIFEST_NAME).exists():
-                    label_names = read_manifest(path).get("label_names")
+            if Path(path).is_file():
+                label_names = read_event_attrs(path).get("label_names")
+            elif (Path(path) / MANIFEST_NAME).exists():
+                label_names = read_manifest(path).get("label_names")
             label = "label" if label is None else label
         else:
             events = read_hzz_events(path)

@@ -339,17 +339,41 @@ def event_files(path: os.PathLike | str) -> list[Path]:
     return files
 
 
+def _is_event_file(path: Path) -> bool:
+    """A parquet file written by :func:`write_events` or with NanoAOD-style collection fields."""
+    if path.suffix != ".parquet":
+        return False
+    pq = require("pyarrow.parquet", "physics", "parquet files")
+    try:
+        schema = pq.read_schema(path)
+    except Exception:
+        return False
+    if b"pgjets" in (schema.metadata or {}):
+        try:
+            if "label_names" in json.loads(schema.metadata[b"pgjets"]):
+                return True
+        except ValueError:
+            pass
+    return any(name.split("_", 1)[0] in _NANO_COLLECTIONS and "_" in name for name in schema.names)
+
+
+_NANO_COLLECTIONS = frozenset({"Muon", "Electron", "Jet", "Photon", "MET", "Tau", "FatJet"})
+
+
 def is_event_folder(path: os.PathLike | str) -> bool:
-    """True when ``path`` is an event file or a folder of events (manifest kind or parquet files)."""
+    """True when ``path`` holds events: a folder with a manifest of ``kind: "events"``, or an
+    event parquet file (or a folder of them) written by :func:`write_events` or with
+    NanoAOD-style fields (``Muon_pt``, ``Jet_eta``, ...)."""
     path = Path(path)
     if path.is_file():
-        return path.suffix == ".parquet"
+        return _is_event_file(path)
     if (path / MANIFEST_NAME).exists():
         try:
             return read_manifest(path).get("kind") == EVENTS_KIND
         except DataFileError:
             return False
-    return path.is_dir() and any(path.glob("*.parquet"))
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else []
+    return bool(files) and _is_event_file(files[0])
 
 
 def read_events(path: os.PathLike | str) -> Any:
