@@ -11,30 +11,8 @@ missing transverse momentum, ...) becomes a node.  The node features are
 
 followed by any ``extra_fields`` asked for (e.g. a b-tag or an isolation).
 
-**Input layouts.**  ``events`` is an ``awkward.Array`` of event records (or
-a mapping of field name to array, zipped per event).  A collection ``NAME``
-is either
-
-- a field ``NAME`` holding a list of object records per event (or a single
-  record per event, e.g. MET), or
-- NanoAOD-style flat fields ``NAME_pt``, ``NAME_eta``, ... (one jagged array
-  per object field, as ``uproot``'s ``tree.arrays()`` returns them; a
-  non-jagged ``NAME_pt`` means one object per event).
-
-The object fields (case-insensitive, all momenta and energies in **GeV**,
-angles in radians) are either
-
-- Cartesian: ``px, py`` and optional ``pz`` (default 0), ``E`` or
-  ``energy`` (default the massless :math:`|\vec p|`), or
-- collider: ``pt, phi`` and optional ``eta`` (default 0, e.g. MET),
-  ``mass`` or ``m`` (default 0), ``E`` or ``energy`` (default
-  :math:`\sqrt{p_T^2\cosh^2\eta + m^2}`);
-
-plus an optional ``charge`` (default 0).  Records of the ``vector`` package
-(``Momentum2D/3D/4D``, ``Vector*D``; any of its coordinate systems, e.g. the
-``rho, phi, eta, tau`` that ``vector.zip`` stores) are read through
-``vector``'s own properties ``pt, phi, eta, E``.  An object with
-:math:`p_T = 0` gets :math:`\eta = 0`.
+**Input layouts and fields** (momenta and energies in GeV): see
+:func:`events_to_batch`.
 
 **Edges** are either the complete graph of the event (no self loops) or the
 kNN graph in :math:`(\eta, \phi)` (plain Euclidean, no :math:`\phi` wrapping).
@@ -283,7 +261,31 @@ def events_to_batch(
     Same graphs as ``Batch.from_data_list([event_to_graph(e) for e in
     events])``, built with awkward/numpy operations over whole collections
     (the only Python loop is over ``collections``) and one edge-building call.
-    The accepted layouts and fields (GeV) are listed in the module docstring.
+
+    **Input layouts.**  ``events`` is an ``awkward.Array`` of event records (or
+    a mapping of field name to array, zipped per event).  A collection ``NAME``
+    is either
+
+    - a field ``NAME`` holding a list of object records per event (or a single
+      record per event, e.g. MET), or
+    - NanoAOD-style flat fields ``NAME_pt``, ``NAME_eta``, ... (one jagged array
+      per object field, as ``uproot``'s ``tree.arrays()`` returns them; a
+      non-jagged ``NAME_pt`` means one object per event).
+
+    The object fields (case-insensitive, all momenta and energies in **GeV**,
+    angles in radians) are either
+
+    - Cartesian: ``px, py`` and optional ``pz`` (default 0), ``E`` or
+      ``energy`` (default the massless :math:`|\vec p|`), or
+    - collider: ``pt, phi`` and optional ``eta`` (default 0, e.g. MET),
+      ``mass`` or ``m`` (default 0), ``E`` or ``energy`` (default
+      :math:`\sqrt{p_T^2\cosh^2\eta + m^2}`);
+
+    plus an optional ``charge`` (default 0).  Records of the ``vector`` package
+    (``Momentum2D/3D/4D``, ``Vector*D``; any of its coordinate systems, e.g. the
+    ``rho, phi, eta, tau`` that ``vector.zip`` stores) are read through
+    ``vector``'s own properties ``pt, phi, eta, E``.  An object with
+    :math:`p_T = 0` gets :math:`\eta = 0`.
 
     .. math::
         \text{nodes of event } b = \text{objects of collection } 0,\ 1,
