@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pgjets.cli import main
-from pgjets.data.event_dataset import EventDataset
+from pgjets.data.event_dataset import EventDataset, stream_event_batches
 from pgjets.data.generate_events import (
     EVENT_PROCESSES,
     generate_event_dataset,
@@ -104,6 +104,25 @@ def test_folder_resume_cli_and_dataset(tmp_path, capsys):
     assert ds.num_features == 5 + 5
     one = EventDataset(out / "wjets_00001.parquet")
     assert len(one) == 4 and one.label_names == ["ttbar", "wjets"] and one.labels.tolist() == [1] * 4
+    # streaming, one file at a time: the same graphs as the in-memory dataset
+    streamed = list(stream_event_batches(out, 4, extra_fields=("btag",)))
+    full = EventDataset(out, extra_fields=("btag",))
+    assert sum(b.num_graphs for b in streamed) == 20 and max(b.num_graphs for b in streamed) == 4
+    assert torch.equal(torch.cat([b.event_index for b in streamed]), torch.arange(20))
+    assert torch.equal(torch.cat([b.x for b in streamed]), full.batch.x)
+    assert torch.equal(torch.cat([b.y for b in streamed]), full.labels)
+    mixed = torch.cat([b.event_index for b in stream_event_batches(out, 4, shuffle=True, seed=3)])
+    assert sorted(mixed.tolist()) == list(range(20)) and mixed.tolist() != list(range(20))
+    from pgjets.models.event_models import EventDeepSets
+    from pgjets.train import TrainConfig, Trainer
+
+    trainer = Trainer(EventDeepSets(full.num_features, 2, hidden=8),
+                      TrainConfig(epochs=1, batch_size=8, progress=False, verbose=False, seed=0))
+    trainer.fit(lambda epoch: stream_event_batches(out, 8, extra_fields=("btag",), shuffle=True, seed=epoch))
+    logits, y = trainer.predict(lambda epoch: stream_event_batches(out, 8, extra_fields=("btag",)))
+    assert logits.shape == (20, 2) and torch.equal(y, full.labels)
+    with pytest.raises(DataFileError, match="no event field"):
+        next(stream_event_batches(out, 4, label="nope"))
     with pytest.raises(ValueError, match="H->ZZ"):
         EventDataset(out, label="z_candidate")
     with pytest.raises(DataFileNotFoundError):

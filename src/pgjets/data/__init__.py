@@ -11,7 +11,7 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "jet_dataset": ["JetDataset"],
     "readers": ["read_top_landscape", "read_jetclass", "read_jet_images", "read_parquet_jets",
                 "write_parquet_jets", "open_jets"],
-    "event_dataset": ["EventDataset", "read_hzz_events"],
+    "event_dataset": ["EventDataset", "read_hzz_events", "stream_event_batches"],
     "generate_events": ["generate_events", "generate_event_dataset", "read_events", "EVENT_PROCESSES"],
     "molecule_dataset": ["MoleculeDataset"],
     "digits": ["DigitsGridDataset"],

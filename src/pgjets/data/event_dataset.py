@@ -41,7 +41,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .._checks import check_positive_int, require
-from ..errors import DataFileError, DataFileNotFoundError
+from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError
 from .digits import random_split_indices
 
 #: Branches of each object collection, keyed by the record field they become.
@@ -524,7 +524,79 @@ class EventDataset(Dataset):
                 f"label={self.label_name!r}{dropped})")
 
 
+def stream_event_batches(
+    path: Union[str, Path],
+    batch_size: int,
+    collections: Sequence[str] = DEFAULT_COLLECTIONS,
+    connectivity: str = "full",
+    k: int = 8,
+    label: str = "label",
+    extra_fields: Sequence[str] = (),
+    drop_empty: bool = False,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> Iterator[Any]:
+    r"""Stream the events of an event folder as ``Batch`` objects, one file at a time.
+
+    Unlike :class:`EventDataset` (all events in memory) only one parquet file
+    is held at once: the files are read in manifest order (shuffled with a
+    ``torch.Generator`` seeded by ``seed`` if ``shuffle``, as are the events
+    inside each file), and every batch is one
+    :func:`~pgjets.graphs.event.events_to_batch` call with ``y`` from the
+    integer event field ``label``.  Batches never mix files; ``event_index``
+    counts the events over all files in manifest order.  Pass
+    ``lambda epoch: stream_event_batches(..., seed=epoch)`` to the Trainer
+    for data larger than memory.
+
+    .. math::
+        \text{events} = \text{file}_1 \,\|\, \text{file}_2 \,\|\, \cdots
+
+    Args:
+        path: Event folder or parquet file (see
+            :func:`~pgjets.data.generate_events.event_files`).
+        batch_size: Events per batch (before ``drop_empty``).
+        collections, connectivity, k, extra_fields, drop_empty: As for
+            :func:`~pgjets.graphs.event.events_to_batch`.
+        label: Integer event field of the labels.
+        shuffle: Shuffle the files and the events inside each file.
+        seed: Seed of the shuffling.
+
+    Shapes:
+        - **output:** batches as :func:`~pgjets.graphs.event.events_to_batch`,
+          plus ``y`` :math:`(B,)`
+    """
+    from ..graphs.event import events_to_batch
+    from .generate_events import event_files, read_events
+
+    ak = require("awkward", "physics", "event data")
+    pq = require("pyarrow.parquet", "physics", "parquet files")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    files = event_files(path)
+    starts = np.cumsum([0] + [pq.ParquetFile(f).metadata.num_rows for f in files])  # from the metadata
+    gen = torch.Generator().manual_seed(int(seed))
+    order = torch.randperm(len(files), generator=gen).tolist() if shuffle else range(len(files))
+    for i in order:
+        events = read_events(files[i])
+        if label not in (events.fields or []):
+            raise DataFileError(f"{files[i]} has no event field {label!r} for the labels")
+        n = len(events)
+        perm = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
+        for s in range(0, n, batch_size):
+            idx = perm[s: s + batch_size].numpy()
+            part = events[idx]
+            try:
+                b = events_to_batch(part, collections, connectivity, k, drop_empty, extra_fields)
+            except EmptyGraphError:
+                continue  # drop_empty and no object in this batch
+            kept = b.event_index.numpy()
+            y = np.asarray(ak.to_numpy(part[label]), dtype=np.int64)[kept]
+            _set_graph_attr(b, "y", torch.from_numpy(y))
+            b.event_index = torch.from_numpy(idx[kept].astype(np.int64) + int(starts[i]))
+            yield b
+
+
 __all__ = [
     "COLLECTIONS", "MET_BRANCHES", "DEFAULT_COLLECTIONS", "Z_WINDOW", "Z_MASS", "LABELS",
     "hzz_path", "read_hzz_events", "dimuon_z_candidate", "four_lepton_candidate", "EventDataset",
+    "stream_event_batches",
 ]
