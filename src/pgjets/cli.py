@@ -3,6 +3,7 @@
 Subcommands::
 
     pgjets generate --process top --process qcd --n-jets 10000 --out DIR [--fast] [--workers N]
+    pgjets generate --events ttbar --events wjets --n-events 5000 --out DIR [--workers N]
     pgjets train --model particlenet (--data DIR | --generate N) --epochs E --out RUN [--config cfg.yaml]
     pgjets evaluate RUN [--data DIR]
     pgjets demo [--out runs/demo] [--n-jets 3000] [--epochs 8]

@@ -99,7 +99,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data", action="append", metavar="PATH",
                      help="training jets: a generated folder, a data file (landscape .h5, JetClass .root, "
-                          "quark/gluon .npz, parquet, jet images), a quoted glob; repeatable")
+                          "quark/gluon .npz, parquet, jet images), a quoted glob; repeatable; or a folder "
+                          "of whole events (pgjets generate --events)")
     src.add_argument("--generate", type=int, metavar="N", help="generate N jets per process now")
     p.add_argument("--process", dest="processes", action="append", help="process to generate (repeatable)")
     p.add_argument("--val", action="append", metavar="PATH", help="validation jets (as --data; default: split)")
@@ -187,7 +188,7 @@ def validate_config(cfg: dict[str, Any], origin: Optional[dict[str, str]] = None
     """
     from .data.features import FEATURE_NAMES
     from .data.generate import PROCESSES
-    from .models.registry import MODELS
+    from .models.registry import EVENT_MODELS, MODELS
 
     origin = origin or {}
     cfg = {**DEFAULTS, **cfg}
@@ -213,7 +214,7 @@ def validate_config(cfg: dict[str, Any], origin: Optional[dict[str, str]] = None
         if not isinstance(cfg[key], str) or cfg[key] not in options:
             raise bad(key, f"one of {', '.join(options)}")
 
-    choice("model", list(MODELS))
+    choice("model", [*MODELS, *EVENT_MODELS])
     choice("feature_set", list(FEATURE_NAMES))
     choice("schedule", ["onecycle", "cosine", "none"])
     for key, low, optional in (("epochs", 1, False), ("batch_size", 1, False), ("seed", 0, False),
@@ -479,6 +480,11 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
         cfg["data"] = resolve_data_paths(cfg["data"])
     cfg["val"], cfg["test"] = resolve_data_paths(cfg["val"]), resolve_data_paths(cfg["test"])
     old = check_rerun(out, cfg, force=force) if main or not force else None  # rank 0 clears
+    from .run_events import maybe_train_events  # whole events (pgjets generate --events)
+
+    events_result = maybe_train_events(cfg, out, old)
+    if events_result is not None:
+        return events_result
     data_dir = prepare_data(cfg, out)  # checks --data before anything is written
     out.mkdir(parents=True, exist_ok=True)
     files = check_data_paths(data_dir)
@@ -528,12 +534,14 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     provide the run's input columns and classes, and the results go to
     ``out`` (default ``RUN/eval/<name>/``), never over the run's own.
     """
-    from .data.inputs import background_class, check_inputs, open_dataset, signal_class
-    from .train.metrics import classification_report, confusion_matrix, multiclass_report, roc_curve
-    from .train.plots import plot_confusion_matrix, plot_history, plot_roc
+    from .data.inputs import check_inputs, open_dataset
 
     run = Path(run)
     cfg = read_run_config(run)
+    from .run_events import evaluate_event_run, is_event_data  # whole events
+
+    if is_event_data(cfg["data"]):
+        return evaluate_event_run(run, cfg, data=data, out=out)
     recorded = cfg.get("inputs") or {}
     specs = None
     if data is not None:
@@ -553,6 +561,21 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     load_run_weights(run, cfg, model, "best")
     trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(test)
+    metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs)
+    return {"metrics": metrics, "curves": curves, "test_data": test, "logits": logits, "y": y, "out": dest}
+
+
+def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: list[str],
+                 signal: Optional[str] = None, data_specs: Optional[list[str]] = None):
+    """Test metrics (``dest/metrics.json``) and plots (ROC or per-class rejections, confusion, loss).
+
+    Shared by jet and event runs.  Returns ``(metrics, curves)``.
+    """
+    from .data.inputs import background_class, signal_class
+    from .train.metrics import classification_report, confusion_matrix, multiclass_report, roc_curve
+    from .train.plots import plot_confusion_matrix, plot_history, plot_roc
+
+    run, dest = Path(run), Path(dest)
     curves = {}
     dest.mkdir(parents=True, exist_ok=True)
     if logits.shape[1] == 2:
@@ -565,15 +588,15 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     else:
         bkg = background_class(names)
         metrics = multiclass_report(logits, y, names, background=0 if bkg is None else bkg)
-    metrics["n_test"] = int(len(test))
-    if specs is not None:
-        metrics["data"] = specs
+    metrics["n_test"] = int(len(y))
+    if data_specs is not None:
+        metrics["data"] = data_specs
     plot_confusion_matrix(confusion_matrix(logits, y, len(names)), dest / "confusion.png", names)
     hist = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
     if hist and dest == run:
         plot_history(hist, run / "loss.png", keys=["train_loss", "val_loss"])
     atomic_write_text(dest / "metrics.json", json.dumps(metrics, indent=1))
-    return {"metrics": metrics, "curves": curves, "test_data": test, "logits": logits, "y": y, "out": dest}
+    return metrics, curves
 
 
 def run_data_path(run: Path, cfg: dict[str, Any]) -> Any:

@@ -137,3 +137,89 @@ def test_bad_files_and_labels(tmp_path):
         EventDataset(label=lambda ev: np.zeros(3))
     with pytest.raises(ValueError, match="non-negative"):
         EventDataset(label=lambda ev: -np.ones(len(ev)))
+
+
+def test_seeds_deepsets_on_muons_runs_on_the_whole_file():
+    """Lecture 003's exercise: Deep Sets over the muons of every H->ZZ event, straight from uproot."""
+    import uproot
+
+    from pgjets.data.event_dataset import hzz_path
+    from pgjets.graphs.event import events_to_batch
+    from pgjets.models.event_models import EventDeepSets
+    from pgjets.train import TrainConfig, Trainer
+
+    with uproot.open(hzz_path()) as f:
+        arrays = f["events"].arrays()  # flat branches Muon_Px, Muon_Py, ..., no conversion by hand
+    batch = events_to_batch(arrays, collections=("Muon",))
+    empty = batch.ptr.diff() == 0
+    assert batch.num_graphs == 2421 and int(empty.sum()) == 59
+    torch.manual_seed(0)
+    model = EventDeepSets(batch.num_features, 2).eval()
+    with torch.no_grad():
+        out = model(batch)
+        zero = model.head(torch.zeros(1, model.head[0].in_features))
+    assert out.shape == (2421, 2) and torch.isfinite(out).all()
+    torch.testing.assert_close(out[empty], zero.expand(59, -1))
+
+    ds = EventDataset(collections=("Muon",), label="four_lepton")
+    assert len(ds) == 2421 and ds.num_dropped == 0 and ds[int(empty.nonzero()[0])].num_nodes == 0
+    kept = EventDataset(collections=("Muon",), drop_empty=True)
+    assert len(kept) == 2362 and kept.num_dropped == 59 and "dropped=59" in repr(kept)
+    all_z = EventDataset(collections=("Muon",))
+    assert torch.equal(kept.labels, all_z.labels[~empty])
+    assert torch.equal(kept.dimuon_mass, all_z.dimuon_mass[~empty])
+    electrons = EventDataset(collections=("Electron",), drop_empty=True)
+    assert electrons.num_dropped == 2303
+    trainer = Trainer(EventDeepSets(ds.num_features, 2, hidden=16),
+                      TrainConfig(epochs=1, batch_size=256, progress=False, verbose=False, seed=0))
+    trainer.fit(ds)
+    logits, y = trainer.predict(ds)
+    assert logits.shape == (2421, 2) and torch.isfinite(logits).all()
+
+
+def test_from_events_with_any_layout():
+    import awkward as ak
+
+    events = ak.Array([{"Jet_pt": [50.0, 30.0], "Jet_eta": [0.1, -1.0], "Jet_phi": [0.0, 2.0], "MET_pt": 10.0,
+                        "MET_phi": 1.0, "cls": 1},
+                       {"Jet_pt": [], "Jet_eta": [], "Jet_phi": [], "MET_pt": 5.0, "MET_phi": -1.0, "cls": 0}])
+    ds = EventDataset.from_events(events, label="cls", collections=("Jet", "MET"))
+    assert len(ds) == 2 and ds.labels.tolist() == [1, 0] and ds[1].num_nodes == 1
+    only_jets = EventDataset.from_events(events, label=[1, 0], collections=("Jet",), drop_empty=True)
+    assert len(only_jets) == 1 and only_jets.num_dropped == 1 and only_jets[0].event_index.tolist() == [0]
+    with pytest.raises(ValueError, match="label"):
+        EventDataset.from_events(events, label="nope", collections=("Jet",))
+
+
+@pytest.mark.parametrize("connectivity", ["full", "knn"])
+def test_subset_and_vectorised_batches(connectivity):
+    from torch_geometric.data import Batch
+
+    ds = EventDataset(collections=("Muon", "MET"), connectivity=connectivity, k=2, drop_empty=True)
+    sub = ds.subset(torch.tensor([5, 0, 17, 3, 9]))
+    assert len(sub) == 5 and sub.labels.tolist() == ds.labels[[5, 0, 17, 3, 9]].tolist()
+    assert torch.equal(sub[2].x, ds[17].x) and torch.equal(sub[-1].x, ds[9].x)
+    assert sub.num_batches(2) == 3 and sub.num_batches(2, drop_last=True) == 2
+    got = list(sub.batches(2))
+    ref = Batch.from_data_list([sub[i] for i in range(5)])
+    cat = Batch.from_data_list([b.get_example(i) for b in got for i in range(b.num_graphs)])
+    for key in ("x", "pos", "node_type", "edge_index", "y", "event_index", "dimuon_mass", "ptr"):
+        assert torch.equal(cat[key], ref[key]), key
+    shuffled = list(sub.batches(2, shuffle=True, seed=1))
+    again = list(sub.batches(2, shuffle=True, seed=1))
+    order = torch.cat([b.event_index for b in shuffled])
+    assert torch.equal(order, torch.cat([b.event_index for b in again]))
+    assert sorted(order.tolist()) == sorted(sub.batch.event_index[sub._positions].tolist())
+    nested = sub.subset([4, 0])
+    assert torch.equal(nested[0].x, ds[9].x) and torch.equal(nested[1].x, ds[5].x)
+    with pytest.raises(IndexError):
+        sub.subset([5])
+    # empty events (no muon) inside a batch
+    muons = EventDataset(collections=("Muon",))
+    empty = (muons.batch.ptr.diff() == 0).nonzero().view(-1)[:2].tolist()
+    pick = muons.subset([empty[0], 1, empty[1], 2])
+    (b,) = list(pick.batches(4))
+    ref = Batch.from_data_list([pick[i] for i in range(4)])
+    assert b.ptr.diff()[0] == 0 and b.ptr.diff()[2] == 0
+    for key in ("x", "edge_index", "y", "ptr", "batch"):
+        assert torch.equal(b[key], ref[key]), key

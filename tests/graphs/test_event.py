@@ -9,7 +9,14 @@ import uproot
 from torch_geometric.data import Batch
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.graphs.event import EventToGraph, event_to_graph, events_to_batch
+from pgjets.graphs.event import (
+    EventToGraph,
+    batch_to_hetero,
+    event_to_graph,
+    events_to_batch,
+    events_to_hetero,
+    hetero_to_batch,
+)
 
 COLLS = ("Muon", "Electron", "Jet", "Photon", "MET")
 
@@ -87,11 +94,9 @@ def test_handmade_event_and_subset_of_collections():
 
 def test_bad_input(hzz):
     _, events = hzz
-    empty = ak.Array([{"Jet": [{"px": 1.0, "py": 1.0}]}, {"Jet": []}])
-    with pytest.raises(EmptyGraphError, match="event 1"):
-        events_to_batch(empty, collections=("Jet",))
-    with pytest.raises(EmptyGraphError):
-        event_to_graph(empty[1], collections=("Jet",))
+    empty = ak.Array([{"Jet": []}, {"Jet": []}])
+    with pytest.raises(EmptyGraphError, match="all 2 events are empty"):
+        events_to_batch(empty, collections=("Jet",), drop_empty=True)
     with pytest.raises(EmptyGraphError, match="no events"):
         events_to_batch(events[:0])
     with pytest.raises(InputShapeError, match="Tau"):
@@ -103,7 +108,7 @@ def test_bad_input(hzz):
     with pytest.raises(ValueError, match="positive"):
         events_to_batch(events, connectivity="knn", k=0)
     no_py = ak.Array([{"Jet": [{"px": 1.0}]}])
-    with pytest.raises(InputShapeError, match="px and py"):
+    with pytest.raises(InputShapeError, match="pt and phi"):
         events_to_batch(no_py, collections=("Jet",))
     nan = ak.Array([{"Jet": [{"px": float("nan"), "py": 1.0}]}])
     with pytest.raises(NonFiniteError):
@@ -123,3 +128,154 @@ def test_transform_matches_function(hzz):
     assert "knn" in repr(t)
     with pytest.raises(ValueError, match="full"):
         EventToGraph(connectivity="star")
+
+
+def _assert_same_batch(a, b, keys=("x", "pos", "pt", "node_type", "edge_index", "batch", "ptr")):
+    for key in keys:
+        assert a[key].shape == b[key].shape, key
+        assert torch.allclose(a[key].double(), b[key].double(), rtol=1e-5, atol=1e-5), key
+
+
+def test_nanoaod_flat_fields_need_no_conversion(hzz):
+    a, events = hzz
+    ref = events_to_batch(events)
+    flat = events_to_batch(a)  # uproot's record array: Muon_Px, Muon_Charge, MET_px, ...
+    _assert_same_batch(flat, ref)
+    as_dict = {f: a[f] for f in a.fields}  # separate jagged arrays per field
+    _assert_same_batch(events_to_batch(as_dict), ref)
+    with pytest.raises(InputShapeError, match="Tau"):
+        events_to_batch(a, collections=("Tau",))
+    bad = {"Jet_pt": ak.Array([[1.0, 2.0]]), "Jet_phi": ak.Array([[0.0]])}
+    with pytest.raises(InputShapeError, match="differ in length"):
+        events_to_batch(bad, collections=("Jet",))
+    # fields the builders do not read may have any shape (only the kinematic ones are flattened)
+    other = {"Jet_pt": ak.Array([[1.0, 2.0]]), "Jet_phi": ak.Array([[0.0, 1.0]]),
+             "Jet_constituents": ak.Array([[[1, 2], [3]]]), "Jet_extra": ak.Array([[1, 2, 3]])}
+    assert events_to_batch(other, collections=("Jet",)).num_nodes == 2
+    with pytest.raises(InputShapeError, match="pt and phi"):
+        events_to_batch({"Jet_area": ak.Array([[0.5]])}, collections=("Jet",))
+
+
+def _collider(a, prefix):
+    px, py, pz, e = (a[f"{prefix}_{c}"] for c in ("Px", "Py", "Pz", "E"))
+    pt = np.hypot(px, py)
+    eta = np.arcsinh(pz / pt)
+    mass = np.sqrt(np.maximum(e ** 2 - px ** 2 - py ** 2 - pz ** 2, 0))
+    return {"pt": pt, "eta": eta, "phi": np.arctan2(py, px), "mass": mass}
+
+
+def test_collider_fields_and_vector_records(hzz):
+    import vector
+
+    a, events = hzz
+    ref = events_to_batch(events, collections=("Jet", "Muon", "MET"))
+    jet, mu = _collider(a, "Jet"), _collider(a, "Muon")
+    met = {"pt": np.hypot(a.MET_px, a.MET_py), "phi": np.arctan2(a.MET_py, a.MET_px)}
+    plain = ak.zip({"Jet": ak.zip(jet), "Muon": ak.zip({**mu, "charge": a.Muon_Charge}),
+                    "MET": ak.zip(met)}, depth_limit=1)
+    got = events_to_batch(plain, collections=("Jet", "Muon", "MET"))
+    _assert_same_batch(got, ref)
+    # NanoAOD names (Jet_pt, Jet_eta, Jet_phi, Jet_mass, MET_pt, MET_phi)
+    nano = {**{f"Jet_{k}": v for k, v in jet.items()}, **{f"Muon_{k}": v for k, v in mu.items()},
+            "Muon_charge": a.Muon_Charge, "MET_pt": met["pt"], "MET_phi": met["phi"]}
+    _assert_same_batch(events_to_batch(nano, collections=("Jet", "Muon", "MET")), ref)
+    # vector records: vector.zip stores rho/phi/eta/tau, read through vector's properties
+    vec = ak.zip({"Jet": vector.zip(jet), "Muon": vector.zip({**mu, "charge": a.Muon_Charge}),
+                  "MET": vector.zip(met)}, depth_limit=1)
+    assert "rho" in ak.fields(vec["Jet"]) and "tau" in ak.fields(vec["Jet"])
+    _assert_same_batch(events_to_batch(vec, collections=("Jet", "Muon", "MET")), ref)
+    cart = ak.zip({"Jet": vector.zip({"px": a.Jet_Px, "py": a.Jet_Py, "pz": a.Jet_Pz, "E": a.Jet_E})},
+                  depth_limit=1)
+    _assert_same_batch(events_to_batch(cart, collections=("Jet",)),
+                       events_to_batch(events, collections=("Jet",)), keys=("x", "pos", "pt"))
+    # read back from parquet: the record name survives, vector's behaviour is attached again
+    one = event_to_graph(vec[3], collections=("Jet", "Muon", "MET"))
+    assert torch.allclose(one.x, ref.get_example(3).x, rtol=1e-5, atol=1e-5)
+
+
+def test_parquet_vector_records(tmp_path, hzz):
+    import vector
+
+    a, _ = hzz
+    vec = ak.zip({"Jet": vector.zip(_collider(a, "Jet"))}, depth_limit=1)
+    ak.to_parquet(vec, tmp_path / "ev.parquet")
+    back = ak.from_parquet(tmp_path / "ev.parquet")
+    _assert_same_batch(events_to_batch(back, collections=("Jet",)), events_to_batch(vec, collections=("Jet",)))
+
+
+def test_empty_collections_in_a_batch(hzz):
+    a, events = hzz
+    n_mu = a.NMuon.to_numpy()
+    assert (n_mu == 0).any() and (n_mu > 0).any()
+    b = events_to_batch(events, collections=("Muon",))
+    assert b.num_graphs == 50 and torch.equal(b.ptr.diff(), torch.from_numpy(n_mu.astype(np.int64)))
+    assert torch.equal(b.event_index, torch.arange(50))
+    i = int(np.nonzero(n_mu == 0)[0][0])
+    g = b.get_example(i)
+    assert g.num_nodes == 0 and g.x.shape == (0, 6) and g.edge_index.shape == (2, 0)
+    single = event_to_graph(events[i], collections=("Muon",))
+    assert single.x.shape == (0, 6) and single.edge_index.shape == (2, 0)
+    kept = events_to_batch(events, collections=("Muon",), drop_empty=True, connectivity="knn", k=2)
+    assert kept.num_graphs == int((n_mu > 0).sum()) and len(events) - kept.num_graphs == int((n_mu == 0).sum())
+    assert torch.equal(kept.event_index, torch.from_numpy(np.nonzero(n_mu > 0)[0]))
+    assert torch.equal(kept.x, b.x)
+    # a collection with no object in any event (type var * unknown)
+    none = ak.Array([{"Jet": [], "MET": {"px": 1.0, "py": 0.0}}, {"Jet": [], "MET": {"px": 0.0, "py": 2.0}}])
+    nb = events_to_batch(none, collections=("Jet", "MET"))
+    assert nb.num_nodes == 2 and nb.node_type.tolist() == [1, 1]
+    assert events_to_batch(none, collections=("Jet",)).num_nodes == 0
+
+
+@pytest.mark.parametrize("connectivity", ["full", "knn"])
+def test_hetero_round_trip(hzz, connectivity):
+    from torch_geometric.data import Batch
+
+    _, events = hzz
+    b = events_to_batch(events, connectivity=connectivity, k=3)
+    h = events_to_hetero(events, connectivity=connectivity, k=3)
+    assert h.node_types == list(COLLS) and len(h.edge_types) == len(COLLS) ** 2
+    assert sum(h[c].num_nodes for c in COLLS) == b.num_nodes
+    assert sum(h[e].edge_index.size(1) for e in h.edge_types) == b.edge_index.size(1)
+    assert h["MET"].x.shape == (50, 5) and torch.equal(h["MET"].batch, torch.arange(50))
+    back = hetero_to_batch(h)
+    if connectivity == "full":
+        _assert_same_batch(back, b)
+    else:  # same graph, edges possibly listed in another order
+        _assert_same_batch(back, b, keys=("x", "pos", "pt", "node_type", "batch", "ptr"))
+        key = lambda ei: sorted(map(tuple, ei.t().tolist()))  # noqa: E731
+        assert key(back.edge_index) == key(b.edge_index)
+    assert torch.equal(back.event_index, b.event_index)
+    # it is a real HeteroDataBatch: examples equal per-event HeteroData, batching them gives it back
+    singles = [batch_to_hetero(events_to_batch(events[i:i + 1], connectivity=connectivity, k=3), COLLS)
+               .get_example(0) for i in range(8)]
+    for i in (0, 5, 7):
+        got = h.get_example(i)
+        for store in COLLS:
+            assert torch.equal(got[store].x, singles[i][store].x), (i, store)
+        for et in h.edge_types:
+            assert torch.equal(got[et].edge_index, singles[i][et].edge_index), (i, et)
+    re = Batch.from_data_list(singles)
+    h8 = events_to_hetero(events[:8], connectivity=connectivity, k=3)
+    for store in COLLS:
+        for key in ("x", "pos", "pt", "batch", "ptr"):
+            assert torch.equal(re[store][key], h8[store][key]), (store, key)
+    for et in h.edge_types:
+        assert torch.equal(re[et].edge_index, h8[et].edge_index), et
+    muons = h["Muon"]
+    assert torch.equal(muons.x, b.x[b.node_type == 0, :5])
+
+
+def test_extra_fields(hzz):
+    a, events = hzz
+    b = events_to_batch(a, collections=("Muon", "Jet", "MET"), extra_fields=("Iso", "btag"))
+    assert b.x.shape[1] == 5 + 3 + 2
+    mu, jet = b.node_type == 0, b.node_type == 1
+    assert torch.allclose(b.x[mu, 8], torch.from_numpy(ak.to_numpy(ak.flatten(a.Muon_Iso))).float())
+    assert torch.equal(b.x[mu, 9], torch.zeros(int(mu.sum())))  # muons have no btag: 0
+    assert torch.allclose(b.x[jet, 9], torch.from_numpy(ak.to_numpy(ak.flatten(a.Jet_btag))).float())
+    assert torch.equal(b.x[:, :8], events_to_batch(a, collections=("Muon", "Jet", "MET")).x)
+    h = events_to_hetero(a, collections=("Muon", "Jet", "MET"), extra_fields=("Iso", "btag"))
+    assert h["Jet"].x.shape[1] == 7
+    _assert_same_batch(hetero_to_batch(h), b)
+    one = event_to_graph(events[2], collections=("Jet",), extra_fields="nope")
+    assert one.x.shape[1] == 5 + 1 + 1 and not one.x[:, -1].any()

@@ -31,16 +31,17 @@ scikit-hep-testdata are imported lazily (extra ``physics``).
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from .._checks import require
-from ..errors import DataFileError, DataFileNotFoundError
+from .._checks import check_positive_int, require
+from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError
 from .digits import random_split_indices
 
 #: Branches of each object collection, keyed by the record field they become.
@@ -214,44 +215,75 @@ def _set_graph_attr(batch: Any, name: str, value: Tensor) -> None:
 
 
 class EventDataset(Dataset):
-    r"""H -> ZZ events as graphs of their reconstructed objects.
+    r"""Collision events as graphs of their reconstructed objects.
 
     Every event becomes the graph of :func:`~pgjets.graphs.event.events_to_batch`
     (nodes = objects of ``collections``, features
     :math:`[p_T, \eta, \phi, E, q, \mathrm{onehot}(\text{collection})]`,
     ``pos`` = :math:`(\eta, \phi)`, ``pt``, ``node_type``), all built in one
     vectorised call and held as one ``Batch``; items are sliced from it.
-    Each item also carries ``y`` (the event label) and ``dimuon_mass`` (the
-    best opposite-charge dimuon mass, see :func:`dimuon_z_candidate`).
+    Every item carries ``y`` (the event label) and ``event_index`` (its
+    index in :attr:`events`).
+
+    The events come from
+
+    - the H :math:`\to` ZZ ROOT file (``path=None`` or a ``.root`` file in
+      its layout, see :func:`read_hzz_events`): items also carry
+      ``dimuon_mass``; default label ``"z_candidate"``;
+    - generated events (a folder of ``pgjets generate --events``, or
+      ``.parquet`` event files, see
+      :func:`~pgjets.data.generate_events.read_events`): default label the
+      stored ``label`` field, class names from the manifest;
+    - any awkward events (NanoAOD-style fields, records, vector records):
+      :meth:`from_events`.
+
+    Events without objects in ``collections`` are graphs with zero nodes
+    (models give them their output for an empty set, see
+    :mod:`pgjets.models.event_models`) unless ``drop_empty=True``, which
+    leaves them out and counts them in :attr:`num_dropped`.  :meth:`subset`
+    makes a view (train/val/test splits) and :meth:`batches` gathers whole
+    batches vectorised from the prebuilt graphs (the Trainer's fast path).
 
     .. math::
         y_b = \big[\exists\ \mu^+\mu^- : 60 < m_{\mu\mu} < 120\ \mathrm{GeV}\big]
         \quad (\texttt{label="z\_candidate"})
 
     Args:
-        path: ROOT file (default: the one shipped in scikit-hep-testdata).
+        path: ROOT file, event folder or parquet file (default: the H->ZZ
+            file shipped in scikit-hep-testdata).
         collections: Collections that become nodes, in node order.
         connectivity: ``"full"`` (complete graph per event) or ``"knn"``
             (in :math:`(\eta, \phi)`).
         k: Neighbours for ``"knn"``.
-        label: ``"z_candidate"``, ``"four_lepton"`` (see the module doc) or
-            a callable ``events -> (num_events,)`` non-negative integers.
+        label: ``"z_candidate"``, ``"four_lepton"`` (H->ZZ layout, see the
+            module doc), the name of an integer event field (e.g.
+            ``"label"``), or a callable ``events -> (num_events,)``
+            non-negative integers; default ``"z_candidate"`` for ROOT files
+            and ``"label"`` for generated events.
         transform: Applied to every ``Data`` returned by ``__getitem__``.
+        drop_empty: Leave out events without objects in ``collections``.
+        extra_fields: Further object fields appended to the node features
+            (e.g. ``("hadronFlavour",)`` of generated jets; see
+            :func:`~pgjets.graphs.event.events_to_batch`).
 
     Attributes:
-        events: The awkward events.
-        batch: All events as one PyG ``Batch``.
-        labels: :math:`(B,)` long labels; ``dimuon_mass``: :math:`(B,)` float.
+        events: The awkward events (all of them, also the dropped ones).
+        batch: The kept events as one PyG ``Batch``.
+        labels: :math:`(B,)` long labels of the kept events.
+        num_dropped: Number of events left out by ``drop_empty``.
+        label_names: Class names (generated events) or ``None``.
 
     Raises:
-        DataFileNotFoundError / DataFileError: see :func:`read_hzz_events`.
-        ValueError: unknown ``label`` name, or a callable label of the wrong
+        DataFileNotFoundError / DataFileError: see :func:`read_hzz_events`
+            and :func:`~pgjets.data.generate_events.read_events`.
+        ValueError: unknown ``label``, or a callable label of the wrong
             length / with negative or non-integer values.
 
     Shapes:
-        - **item:** ``x`` :math:`(N, 5 + C)`, ``pos`` :math:`(N, 2)`,
+        - **item:** ``x`` :math:`(N, 5 + C + X)`, ``pos`` :math:`(N, 2)`,
           ``pt`` :math:`(N,)`, ``node_type`` :math:`(N,)`, ``edge_index``
-          :math:`(2, E)`, ``y`` :math:`(1,)`, ``dimuon_mass`` :math:`(1,)`
+          :math:`(2, E)`, ``y`` :math:`(1,)`, ``event_index`` :math:`(1,)`
+          (and ``dimuon_mass`` :math:`(1,)` for the H->ZZ file); :math:`N \ge 0`
     """
 
     def __init__(
@@ -260,36 +292,124 @@ class EventDataset(Dataset):
         collections: Sequence[str] = DEFAULT_COLLECTIONS,
         connectivity: str = "full",
         k: int = 8,
-        label: Union[str, Callable[[Any], Any]] = "z_candidate",
+        label: Union[str, Callable[[Any], Any], None] = None,
         transform: Optional[Callable] = None,
+        drop_empty: bool = False,
+        extra_fields: Sequence[str] = (),
     ) -> None:
+        extra: dict[str, np.ndarray] = {}
+        label_names = None
+        if path is not None and Path(path).suffix != ".root" and Path(path).exists():
+            from .generate_events import read_event_attrs, read_events
+            from .jet_io import MANIFEST_NAME, read_manifest
+
+            events = read_events(path)
+            if Path(path).is_file():
+                label_names = read_event_attrs(path).get("label_names")
+            elif (Path(path) / MANIFEST_NAME).exists():
+                label_names = read_manifest(path).get("label_names")
+            label = "label" if label is None else label
+        else:
+            events = read_hzz_events(path)
+            label = "z_candidate" if label is None else label
+            z_label, mass = dimuon_z_candidate(events)
+            extra["dimuon_mass"] = mass.astype(np.float32)
+            if label == "z_candidate":
+                label = lambda ev: z_label  # noqa: E731
+                label.__name__ = "z_candidate"
+            elif label == "four_lepton":
+                label = lambda ev: four_lepton_candidate(ev)  # noqa: E731
+                label.__name__ = "four_lepton"
+        self._build(events, label, collections, connectivity, k, transform, drop_empty, extra, extra_fields)
+        self.label_names = label_names
+
+    @classmethod
+    def from_events(
+        cls,
+        events: Any,
+        label: Union[str, Callable[[Any], Any], Sequence[int], np.ndarray],
+        collections: Sequence[str] = DEFAULT_COLLECTIONS,
+        connectivity: str = "full",
+        k: int = 8,
+        transform: Optional[Callable] = None,
+        drop_empty: bool = False,
+        extra_fields: Sequence[str] = (),
+    ) -> "EventDataset":
+        r"""A dataset of any awkward events (layouts of
+        :func:`~pgjets.graphs.event.events_to_batch`: NanoAOD-style flat
+        fields such as uproot's ``tree.arrays()``, records per collection,
+        ``vector`` records).
+
+        .. math::
+            \mathcal{D} = \{(G_b, y_b)\}_{b=1}^{B}
+
+        Args:
+            events: ``awkward.Array`` of events (or a mapping of field arrays).
+            label: Integer event field name, a callable ``events -> (B,)``,
+                or the labels themselves (array of length ``B``).
+            collections, connectivity, k, transform, drop_empty, extra_fields:
+                As for the class.
+
+        Shapes:
+            - **item:** as for the class
+        """
+        ak = require("awkward", "physics", "event data")
+        from ..graphs.event import _as_events
+
+        events = _as_events(ak, events)
+        if not isinstance(label, str) and not callable(label):
+            values = np.asarray(label)
+            label = lambda ev: values  # noqa: E731
+            label.__name__ = "given"
+        self = cls.__new__(cls)
+        self._build(events, label, collections, connectivity, k, transform, drop_empty, {}, extra_fields)
+        self.label_names = None
+        return self
+
+    def _build(self, events: Any, label: Any, collections: Sequence[str], connectivity: str, k: int,
+               transform: Optional[Callable], drop_empty: bool, extra: dict[str, np.ndarray],
+               extra_fields: Sequence[str] = ()) -> None:
         from ..graphs.event import events_to_batch
 
-        if not callable(label) and label not in LABELS:
-            raise ValueError(f"label must be one of {list(LABELS)} or a callable, got {label!r}")
-        events = read_hzz_events(path)
-        z_label, mass = dimuon_z_candidate(events)
-        if label == "z_candidate":
-            y = z_label
-        elif label == "four_lepton":
-            y = four_lepton_candidate(events)
-        else:
-            y = self._custom_label(label, events)
+        if isinstance(label, str):
+            if label in LABELS:
+                raise ValueError(f"label {label!r} needs the H->ZZ file layout (Muon/Electron records)")
+            if label not in (events.fields or []):
+                raise ValueError(f"label must be one of {list(LABELS)}, an integer event field or a "
+                                 f"callable, got {label!r} (event fields: {list(events.fields)[:12]}...)")
+            field = label
+            label = lambda ev: ev[field]  # noqa: E731
+            label.__name__ = field
+        y = self._custom_label(label, events)
         self.events = events
         self.collections = tuple(collections)
-        self.label_name = label if isinstance(label, str) else getattr(label, "__name__", "custom")
-        self.labels = torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
-        self.dimuon_mass = torch.from_numpy(np.ascontiguousarray(mass, dtype=np.float32))
-        self.batch = events_to_batch(events, collections=collections, connectivity=connectivity, k=k)
+        self.label_name = getattr(label, "__name__", "custom")
+        self.batch = events_to_batch(events, collections=collections, connectivity=connectivity, k=k,
+                                     drop_empty=drop_empty, extra_fields=extra_fields)
+        kept = self.batch.event_index.numpy()
+        self.num_dropped = len(events) - kept.size
+        self.labels = torch.from_numpy(np.ascontiguousarray(y[kept], dtype=np.int64))
         _set_graph_attr(self.batch, "y", self.labels)
-        _set_graph_attr(self.batch, "dimuon_mass", self.dimuon_mass)
+        self._graph_attrs = ["y"]
+        for name, values in extra.items():
+            tensor = torch.from_numpy(np.ascontiguousarray(values[kept]))
+            setattr(self, name, tensor)
+            _set_graph_attr(self.batch, name, tensor)
+            self._graph_attrs.append(name)
+        self._builder = {"collections": tuple(collections), "connectivity": connectivity, "k": k,
+                         "extra_fields": tuple(extra_fields)}
+        self._positions: Optional[Tensor] = None  # a subset view: positions in self.batch
         self.transform = transform
         self.num_features = int(self.batch.x.size(1))
-        self.num_classes = max(2, int(self.labels.max()) + 1)
+        self.num_classes = max(2, int(self.labels.max()) + 1) if self.labels.numel() else 2
 
     @staticmethod
     def _custom_label(label: Callable[[Any], Any], events: Any) -> np.ndarray:
-        y = np.asarray(label(events))
+        y = label(events)
+        ak = require("awkward", "physics", "event data")
+        if isinstance(y, ak.Array):
+            y = ak.to_numpy(y)
+        y = np.asarray(y)
         if y.shape != (len(events),):
             raise ValueError(f"label callable must return shape ({len(events)},), got {y.shape}")
         if y.dtype == bool:
@@ -300,15 +420,92 @@ class EventDataset(Dataset):
         return y.astype(np.int64)
 
     def __len__(self) -> int:
-        return int(self.batch.num_graphs)
+        return int(self.batch.num_graphs if self._positions is None else self._positions.numel())
+
+    def _position(self, i: int) -> int:
+        return i if self._positions is None else int(self._positions[i])
 
     def __getitem__(self, idx: int) -> Any:
         n = len(self)
         i = int(idx)
         if not -n <= i < n:
             raise IndexError(f"event index {i} out of range for {n} events")
-        data = self.batch.get_example(i % n)
+        data = self.batch.get_example(self._position(i % n))
         return self.transform(data) if self.transform else data
+
+    def subset(self, index: Union[Tensor, Sequence[int], np.ndarray]) -> "EventDataset":
+        r"""A view of the items at ``index`` (sharing the events and graphs).
+
+        .. math::
+            \mathcal{D}' = (\mathcal{D}_{i})_{i \in \text{index}}
+
+        Shapes:
+            - **input:** ``index`` :math:`(B',)` positions in this dataset
+        """
+        index = torch.as_tensor(np.asarray(index), dtype=torch.long).reshape(-1)
+        n = len(self)
+        if index.numel() and (int(index.min()) < -n or int(index.max()) >= n):
+            raise IndexError(f"subset index out of range for {n} events")
+        base = torch.arange(n) if self._positions is None else self._positions
+        out = copy.copy(self)
+        out._positions = base[index % max(n, 1)]
+        out.labels = self.labels[index]
+        return out
+
+    def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
+        """Number of batches :meth:`batches` yields."""
+        batch_size = check_positive_int(batch_size, "batch_size")
+        return len(self) // batch_size if drop_last else -(-len(self) // batch_size)
+
+    def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0,
+                drop_last: bool = False) -> Iterator[Any]:
+        r"""Yield ``Batch`` objects of the items, gathered vectorised.
+
+        The graphs of a batch are gathered from the prebuilt :attr:`batch`
+        with tensor indexing (no Python work per event); every batch equals
+        ``Batch.from_data_list`` of the same items (``y``, ``event_index``
+        and the other per-event attributes included).  With ``shuffle`` a
+        ``torch.Generator`` seeded by ``seed`` permutes the items.  The
+        Trainer uses this path.
+
+        .. math::
+            \text{batch } s = \{\mathcal{D}_{\pi(i)} : s\,b \le i < (s + 1)\,b\}
+
+        Args:
+            batch_size: Events per batch.
+            shuffle: Permute the events.
+            seed: Seed of the permutation.
+            drop_last: Skip the incomplete last batch.
+        """
+        batch_size = check_positive_int(batch_size, "batch_size")
+        n = len(self)
+        base = torch.arange(n) if self._positions is None else self._positions
+        order = base[torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))] if shuffle else base
+        for s in range(0, n, batch_size):
+            pos = order[s: s + batch_size]
+            if drop_last and pos.numel() < batch_size:
+                break
+            b = self._gather(pos)
+            yield self.transform(b) if self.transform else b
+
+    def _gather(self, pos: Tensor) -> Any:
+        """The graphs at positions ``pos`` of :attr:`batch` as one ``Batch``."""
+        from ..graphs.cloud import batch_from_flat
+
+        def ranges(ptr: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+            counts = ptr[pos + 1] - ptr[pos]
+            first = torch.cumsum(counts, 0) - counts
+            owner = torch.repeat_interleave(torch.arange(pos.numel()), counts)
+            return ptr[pos][owner] + torch.arange(int(counts.sum())) - first[owner], counts, owner
+
+        full = self.batch
+        nodes, counts, _ = ranges(full.ptr)
+        edges, _, edge_owner = ranges(full._slice_dict["edge_index"])
+        new_ptr = torch.cumsum(counts, 0) - counts
+        edge_index = full.edge_index[:, edges] - (full.ptr[pos] - new_ptr)[edge_owner]
+        node_attrs = {key: full[key][nodes] for key in ("x", "pos", "pt", "node_type")}
+        graph_attrs = {key: full[key][pos] for key in ("event_index", *self._graph_attrs)}
+        return batch_from_flat(node_attrs, counts, edge_index=edge_index, graph_attrs=graph_attrs)
 
     def split(
         self, frac: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
@@ -322,11 +519,84 @@ class EventDataset(Dataset):
         return random_split_indices(len(self), frac, seed)
 
     def __repr__(self) -> str:
+        dropped = f", dropped={self.num_dropped}" if self.num_dropped else ""
         return (f"{self.__class__.__name__}({len(self)}, collections={list(self.collections)}, "
-                f"label={self.label_name!r})")
+                f"label={self.label_name!r}{dropped})")
+
+
+def stream_event_batches(
+    path: Union[str, Path],
+    batch_size: int,
+    collections: Sequence[str] = DEFAULT_COLLECTIONS,
+    connectivity: str = "full",
+    k: int = 8,
+    label: str = "label",
+    extra_fields: Sequence[str] = (),
+    drop_empty: bool = False,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> Iterator[Any]:
+    r"""Stream the events of an event folder as ``Batch`` objects, one file at a time.
+
+    Unlike :class:`EventDataset` (all events in memory) only one parquet file
+    is held at once: the files are read in manifest order (shuffled with a
+    ``torch.Generator`` seeded by ``seed`` if ``shuffle``, as are the events
+    inside each file), and every batch is one
+    :func:`~pgjets.graphs.event.events_to_batch` call with ``y`` from the
+    integer event field ``label``.  Batches never mix files; ``event_index``
+    counts the events over all files in manifest order.  Pass
+    ``lambda epoch: stream_event_batches(..., seed=epoch)`` to the Trainer
+    for data larger than memory.
+
+    .. math::
+        \text{events} = \text{file}_1 \,\|\, \text{file}_2 \,\|\, \cdots
+
+    Args:
+        path: Event folder or parquet file (see
+            :func:`~pgjets.data.generate_events.event_files`).
+        batch_size: Events per batch (before ``drop_empty``).
+        collections, connectivity, k, extra_fields, drop_empty: As for
+            :func:`~pgjets.graphs.event.events_to_batch`.
+        label: Integer event field of the labels.
+        shuffle: Shuffle the files and the events inside each file.
+        seed: Seed of the shuffling.
+
+    Shapes:
+        - **output:** batches as :func:`~pgjets.graphs.event.events_to_batch`,
+          plus ``y`` :math:`(B,)`
+    """
+    from ..graphs.event import events_to_batch
+    from .generate_events import event_files, read_events
+
+    ak = require("awkward", "physics", "event data")
+    pq = require("pyarrow.parquet", "physics", "parquet files")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    files = event_files(path)
+    starts = np.cumsum([0] + [pq.ParquetFile(f).metadata.num_rows for f in files])  # from the metadata
+    gen = torch.Generator().manual_seed(int(seed))
+    order = torch.randperm(len(files), generator=gen).tolist() if shuffle else range(len(files))
+    for i in order:
+        events = read_events(files[i])
+        if label not in (events.fields or []):
+            raise DataFileError(f"{files[i]} has no event field {label!r} for the labels")
+        n = len(events)
+        perm = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
+        for s in range(0, n, batch_size):
+            idx = perm[s: s + batch_size].numpy()
+            part = events[idx]
+            try:
+                b = events_to_batch(part, collections, connectivity, k, drop_empty, extra_fields)
+            except EmptyGraphError:
+                continue  # drop_empty and no object in this batch
+            kept = b.event_index.numpy()
+            y = np.asarray(ak.to_numpy(part[label]), dtype=np.int64)[kept]
+            _set_graph_attr(b, "y", torch.from_numpy(y))
+            b.event_index = torch.from_numpy(idx[kept].astype(np.int64) + int(starts[i]))
+            yield b
 
 
 __all__ = [
     "COLLECTIONS", "MET_BRANCHES", "DEFAULT_COLLECTIONS", "Z_WINDOW", "Z_MASS", "LABELS",
     "hzz_path", "read_hzz_events", "dimuon_z_candidate", "four_lepton_candidate", "EventDataset",
+    "stream_event_batches",
 ]

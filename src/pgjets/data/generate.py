@@ -65,6 +65,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -116,17 +117,20 @@ def _check_process(process: str) -> str:
     return process
 
 
-def derive_seed(seed: int, process: str, chunk: int = 0) -> int:
+def derive_seed(seed: int, process: str, chunk: int = 0, processes: Sequence[str] = PROCESSES) -> int:
     r"""Pythia seed in ``[1, 900000000]`` for ``(seed, process, chunk)``.
 
-    Uses :class:`numpy.random.SeedSequence` on ``(seed, PROCESSES.index(process),
+    Uses :class:`numpy.random.SeedSequence` on ``(seed, processes.index(process),
     chunk)``, so the same arguments give the same jets on any machine and
-    with any number of workers.
+    with any number of workers.  ``processes`` is the list of known processes
+    (default :data:`PROCESSES`; whole events use
+    :data:`~pgjets.data.generate_events.EVENT_PROCESSES`).
     """
-    _check_process(process)
+    if process not in processes:
+        raise ValueError(f"unknown process {process!r}; choose from {list(processes)}")
     if int(seed) != seed or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    state = np.random.SeedSequence([int(seed), PROCESSES.index(process), int(chunk)]).generate_state(1)[0]
+    state = np.random.SeedSequence([int(seed), list(processes).index(process), int(chunk)]).generate_state(1)[0]
     return int(state) % 900_000_000 + 1
 
 
@@ -250,7 +254,9 @@ def _truth_decay(ev: _Event, process: str) -> list[tuple[int, list[int]]]:
     return out
 
 
-def _pythia(process: str, seed: int, fast: bool, pthat_min: Optional[float]):
+def _pythia(process: str, seed: int, fast: bool, pthat_min: Optional[float],
+            settings: Optional[Sequence[str]] = None):
+    """An initialised Pythia for ``process`` (or for the given process ``settings``)."""
     pythia8 = require("pythia8mc", "physics", "generating jets with Pythia 8")
     pythia = pythia8.Pythia("", False)
     settings = [
@@ -261,7 +267,7 @@ def _pythia(process: str, seed: int, fast: bool, pthat_min: Optional[float]):
         "Random:setSeed = on",
         f"Random:seed = {int(seed)}",
         f"PartonLevel:MPI = {'off' if fast else 'on'}",
-        *_SETTINGS[process],
+        *(_SETTINGS[process] if settings is None else settings),
     ]
     for line in settings:
         if not pythia.readString(line):
@@ -493,6 +499,24 @@ def _generate_chunk(process: str, n: int, seed: int, chunk: int, fast: bool, lab
                          progress=progress)
 
 
+def _prepare_folder(out: Path, settings: dict[str, Any]) -> bool:
+    """Create ``out``; True if it already holds a complete dataset made with ``settings``.
+
+    Raises :class:`DataFileError` for a manifest of other settings and removes
+    the temporary files an interrupted run left behind.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / MANIFEST_NAME).exists():
+        old = read_manifest(out)
+        if all(old.get(k) == v for k, v in settings.items()):
+            return True
+        raise DataFileError(f"{out} already holds a dataset made with other settings ({MANIFEST_NAME}); "
+                            "choose another folder or delete it")
+    for stale in out.glob(".*.tmp-*"):  # leftovers of an interrupted run
+        stale.unlink()
+    return False
+
+
 def generate_dataset(
     processes: Sequence[str],
     n_jets: int,
@@ -545,17 +569,10 @@ def generate_dataset(
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     derive_seed(seed, processes[0])  # validates seed
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     settings = {"processes": list(processes), "n_jets_per_process": n_jets, "seed": int(seed),
                 "fast": bool(fast), "chunk_size": chunk_size}
-    if (out / MANIFEST_NAME).exists():
-        old = read_manifest(out)
-        if all(old.get(k) == v for k, v in settings.items()):
-            return out
-        raise DataFileError(f"{out} already holds a dataset made with other settings ({MANIFEST_NAME}); "
-                            "choose another folder or delete it")
-    for stale in out.glob(".*.tmp-*"):  # leftovers of an interrupted run
-        stale.unlink()
+    if _prepare_folder(out, settings):
+        return out
 
     tasks = []
     for label, process in enumerate(processes):
@@ -624,9 +641,15 @@ def generate_dataset(
 # ------------------------------------------------------------------------ CLI
 def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``pgjets generate`` options to ``parser``."""
-    parser.add_argument("--process", dest="processes", action="append", choices=PROCESSES, required=True,
+    parser.add_argument("--process", dest="processes", action="append", choices=PROCESSES,
                         help="process to generate (repeatable; labels: qcd = 0, then gluon, quark, top, w, z)")
-    parser.add_argument("--n-jets", type=int, required=True, help="jets per process")
+    parser.add_argument("--n-jets", type=int, help="jets per process")
+    from .generate_events import EVENT_PROCESSES
+
+    parser.add_argument("--events", action="append", choices=EVENT_PROCESSES,
+                        help="generate whole events of this process instead of jets (repeatable; "
+                             "label = order given; MPI off; see pgjets.data.generate_events)")
+    parser.add_argument("--n-events", type=int, help="events per process (with --events)")
     parser.add_argument("--out", type=Path, required=True,
                         help="output folder (--format generated) or file (landscape .h5, parquet)")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default="generated",
@@ -663,6 +686,14 @@ def run_generate(args: argparse.Namespace) -> int:
     from .._checks import check_no_repeats, check_out_folder, check_setting_int
     from ..errors import UsageError
 
+    if getattr(args, "events", None):
+        from .generate_events import run_generate_events
+
+        if args.processes or args.n_events is None:
+            raise UsageError("--events P needs --n-events N and no --process")
+        return run_generate_events(args)
+    if not args.processes or args.n_jets is None:
+        raise UsageError("give --process P and --n-jets N (or --events P and --n-events N)")
     check_no_repeats(args.processes, "--process")
     check_setting_int(args.n_jets, "--n-jets")
     check_setting_int(args.workers, "--workers")

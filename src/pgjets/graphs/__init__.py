@@ -9,5 +9,6 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "set": ["set_to_graph", "fully_connected_edge_index", "FullyConnected"],
     "molecule": ["molecule_to_graph", "MoleculeToGraph", "InvalidSmilesError"],
     "from_networkx": ["networkx_to_graph", "FromNetworkx"],
-    "event": ["event_to_graph", "events_to_batch", "DEFAULT_COLLECTIONS"],
+    "event": ["event_to_graph", "events_to_batch", "events_to_hetero", "batch_to_hetero", "hetero_to_batch",
+              "EventToGraph", "DEFAULT_COLLECTIONS"],
 })

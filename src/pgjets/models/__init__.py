@@ -16,6 +16,7 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "autoencoders": ["GraphAutoencoder", "JetVAE", "ConditionalVAE", "gaussian_kl", "reparameterize"],
     "set_generator": ["SlotSetGenerator", "set_generation_loss", "TruthSelector", "repeat_sets"],
     "seed_cnn": ["SeedImageCNN", "seed_image_cnn"],
-    "registry": ["MODELS", "build_model", "representation_of"],
+    "event_models": ["EventDeepSets", "EventTransformer", "EventGNN", "EventHeteroGNN", "BipartiteAdapter"],
+    "registry": ["MODELS", "EVENT_MODELS", "build_model", "representation_of"],
     "padded": ["PaddedJetModel", "compile_padded", "pad_batch", "pad_images", "masked_reduce", "has_padded_path"],
 })

@@ -2,7 +2,9 @@
 
 Each entry says which graph representation the model needs from
 :class:`~pgjets.data.jet_dataset.JetDataset` (``"cloud"`` with a kNN graph of
-``k`` neighbours, ``"set"`` without edges, ``"image"``).
+``k`` neighbours, ``"set"`` without edges, ``"image"``); event models
+(:data:`EVENT_MODELS`) need the object graphs of
+:class:`~pgjets.data.event_dataset.EventDataset` (``"event"``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,25 @@ MODELS: dict[str, tuple[str, str, Optional[int]]] = {
     "particlenet_inv_lite": ("pgjets.models.invariant_particlenet:particlenet_inv_lite", "cloud", None),
 }
 
+#: Event classifiers (:mod:`pgjets.models.event_models`) on the object graphs of
+#: :class:`~pgjets.data.event_dataset.EventDataset`: representation ``"event"``.
+#: ``"event_deepsets"`` = Deep Sets over the objects, ``"event_transformer"`` =
+#: self-attention over the objects with PMA pooling, ``"event_gnn"`` = EdgeConv on
+#: the object graph.  Kept apart from :data:`MODELS` (jet models with a padded path).
+EVENT_MODELS: dict[str, tuple[str, str, Optional[int]]] = {
+    "event_deepsets": ("pgjets.models.event_models:EventDeepSets", "event", None),
+    "event_transformer": ("pgjets.models.event_models:EventTransformer", "event", None),
+    "event_gnn": ("pgjets.models.event_models:EventGNN", "event", None),
+}
+
+
+def _entry(name: str) -> tuple[str, str, Optional[int]]:
+    if name in MODELS:
+        return MODELS[name]
+    if name in EVENT_MODELS:
+        return EVENT_MODELS[name]
+    raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS) + sorted(EVENT_MODELS)}")
+
 
 def _resolve(path: str) -> Callable[..., nn.Module]:
     import importlib
@@ -38,17 +59,13 @@ def _resolve(path: str) -> Callable[..., nn.Module]:
 
 def representation_of(name: str) -> tuple[str, Optional[int]]:
     """``(representation, k)`` the model ``name`` needs from the dataset."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
-    _, rep, k = MODELS[name]
+    _, rep, k = _entry(name)
     return rep, k
 
 
 def build_model(name: str, in_channels: int, num_classes: int = 2, **kwargs: Any) -> nn.Module:
     """Instantiate model ``name`` for ``in_channels`` node features and ``num_classes`` outputs."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
-    ctor = _resolve(MODELS[name][0])
+    ctor = _resolve(_entry(name)[0])
     if name == "gridcnn":
         return ctor(1, num_classes, **kwargs)  # jet images have one channel (pT)
     if name == "efn":
@@ -56,4 +73,4 @@ def build_model(name: str, in_channels: int, num_classes: int = 2, **kwargs: Any
     return ctor(in_channels, num_classes, **kwargs)
 
 
-__all__ = ["MODELS", "build_model", "representation_of"]
+__all__ = ["MODELS", "EVENT_MODELS", "build_model", "representation_of"]

@@ -1,0 +1,158 @@
+"""Training runs on whole events: ``pgjets train --model event_deepsets --data EVENTS/``.
+
+:func:`pgjets.run.train_run` hands over here when ``--data`` is an event
+folder (``pgjets generate --events``, manifest ``kind: events``, or a folder
+of parquet event files): the events become the object graphs of
+:class:`~pgjets.data.event_dataset.EventDataset` (muons, electrons, jets,
+photons and MET, complete graph per event, label = the stored ``label``),
+``max_jets`` caps the number of events, and the run folder holds the same
+files as a jet run (``config.yaml``, ``split.npz``, checkpoints,
+``history.json``, ``metrics.json``, ``roc.png``, ``confusion.png``).  Any
+registry model that takes ``(in_channels, num_classes)`` works; the event
+models are :data:`~pgjets.models.registry.EVENT_MODELS`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from .errors import DataFileNotFoundError
+
+
+def is_event_data(path: Any) -> bool:
+    """True when ``path`` is an event folder or event file (see the module doc)."""
+    if path is None:
+        return False
+    from .data.generate_events import is_event_folder
+
+    return Path(path).exists() and is_event_folder(path)
+
+
+def _dataset(path: Path, max_events: Optional[int]):
+    from .data.event_dataset import EventDataset
+
+    ds = EventDataset(path)
+    idx = np.arange(len(ds))
+    if max_events is not None and len(ds) > max_events:
+        idx = np.sort(np.random.default_rng(0).choice(len(ds), max_events, replace=False))
+    return ds, idx
+
+
+def _subset(ds, idx: np.ndarray):
+    return ds.subset(idx)  # vectorised batches for the Trainer (EventDataset.batches)
+
+
+def _event_path(data: Any) -> Any:
+    """The one event folder or file of ``--data`` (a single path, possibly given as a list of one)."""
+    if isinstance(data, (list, tuple)):
+        return data[0] if len(data) == 1 else None
+    return data
+
+
+def maybe_train_events(cfg: dict[str, Any], out: Path, old: Optional[dict[str, Any]] = None
+                       ) -> Optional[dict[str, Any]]:
+    """The hook of :func:`pgjets.run.train_run`: train on events if ``cfg["data"]`` holds events.
+
+    ``old`` is the configuration of the run being resumed (from
+    :func:`pgjets.run.check_rerun`, which has already compared the settings).
+    Returns ``None`` (a jet run) otherwise.
+
+    Raises:
+        UsageError: an event model (:data:`~pgjets.models.registry.EVENT_MODELS`)
+            without an event folder as ``--data``.
+    """
+    from .errors import UsageError
+    from .models.registry import EVENT_MODELS
+
+    path = _event_path(cfg["data"])
+    if cfg.get("generate") is None and is_event_data(path):
+        return train_event_run(cfg, out, Path(path), old)
+    if cfg["model"] in EVENT_MODELS:
+        raise UsageError(f"model {cfg['model']!r} classifies whole events: give --data with a folder of "
+                         "`pgjets generate --events` (or of parquet event files)")
+    return None
+
+
+def train_event_run(cfg: dict[str, Any], out: Path, data_dir: Path,
+                    old: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """Train ``cfg["model"]`` on the events of ``data_dir``, evaluate on the test split.
+
+    Seeded, resumable and guarded like a jet run: the settings were checked by
+    :func:`pgjets.run.check_rerun`, the data's fingerprint is checked here.
+    """
+    import yaml
+
+    from ._atomic import atomic_output
+    from .data.fingerprint import fingerprint
+    from .run import _data_changed, _trainer, build_run_model, split_indices
+    from .train.distributed import is_main_process
+    from .train.trainer import atomic_write_text, seed_everything
+
+    main = is_main_process()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ds, idx = _dataset(data_dir, cfg["max_jets"])
+    fp = fingerprint(data_dir, n_jets=len(ds))
+    if old is not None:
+        _data_changed(str(data_dir), old.get("data_fingerprint"), fp, f"run {out} started on; use --force to start afresh")
+    cfg = {**cfg, "data": str(data_dir), "data_fingerprint": fp}
+    if main:
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    split = {k: idx[v] for k, v in split_indices(idx.size, cfg["split"], cfg["seed"]).items()}
+    if main:
+        with atomic_output(out / "split.npz") as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **split)
+    seed_everything(cfg["seed"])  # before the model is built: its initial weights follow the seed
+    model = build_run_model(cfg, ds.num_features, ds.num_classes)
+    trainer = _trainer(cfg, model, out)
+    if main:
+        print(f"training {cfg['model']} ({sum(p.numel() for p in model.parameters()):,} parameters) on "
+              f"{split['train'].size} events, validating on {split['val'].size}")
+    trainer.fit(_subset(ds, split["train"]), _subset(ds, split["val"]))
+    if not main:
+        return {"metrics": {}}
+    return evaluate_event_run(out, cfg, dataset=ds)
+
+
+def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Optional[Path] = None,
+                       dataset=None) -> dict[str, Any]:
+    """Test metrics and plots of a finished event run (best checkpoint).
+
+    Without ``data`` the run's test split (after checking the events still match
+    the recorded fingerprint) and the results go to the run folder; with
+    ``data`` all its events are evaluated into ``out`` (default ``RUN/eval/<name>/``).
+    """
+    from .data.fingerprint import fingerprint
+    from .run import _as_specs, _data_changed, _eval_name, _trainer, build_run_model, load_run_weights, run_split
+    from .run import write_report
+
+    run = Path(run)
+    if data is not None:
+        path = _event_path(_as_specs(data))
+        if path is None or not Path(path).exists():
+            raise DataFileNotFoundError(f"event data {data} do not exist (give one event folder or file)")
+        dataset, idx = _dataset(Path(path), None)
+        dest = Path(out) if out is not None else run / "eval" / _eval_name([str(path)])
+    else:
+        if not Path(cfg["data"]).exists():
+            raise DataFileNotFoundError(f"the events of run {run}, {cfg['data']}, do not exist (moved or deleted?)")
+        if dataset is None:
+            dataset, _ = _dataset(Path(cfg["data"]), None)
+            recorded = cfg.get("data_fingerprint")
+            _data_changed(cfg["data"], recorded, fingerprint(cfg["data"], n_jets=len(dataset)),
+                          f"run {run} was trained on; give --data PATH to evaluate on other events")
+        idx = run_split(run, len(dataset))["test"]
+        dest = Path(out) if out is not None else run
+    model = build_run_model(cfg, dataset.num_features, dataset.num_classes)
+    load_run_weights(run, cfg, model, "best")
+    trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
+    logits, y = trainer.predict(_subset(dataset, idx))
+    names = dataset.label_names or [str(i) for i in range(dataset.num_classes)]
+    metrics, curves = write_report(run, dest, cfg, logits, y, names)
+    return {"metrics": metrics, "curves": curves, "test_index": idx, "logits": logits, "y": y, "out": dest}
+
+
+__all__ = ["is_event_data", "maybe_train_events", "train_event_run", "evaluate_event_run"]
