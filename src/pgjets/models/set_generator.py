@@ -374,8 +374,7 @@ def set_generation_loss(
         ref_group = torch.as_tensor(batch_dict["replica_group"]).to(torch.long)
         r = int(ref_group.numel() // max(num_graphs, 1)) if replicas is None else check_positive_int(replicas,
                                                                                                       "replicas")
-        tx, _, group = repeat_sets(batch_dict["truth_x"], batch_dict["truth_batch"], num_graphs, r)
-        _, tset, _ = repeat_sets(batch_dict["truth_x"][:, :1], batch_dict["truth_batch"], num_graphs, r)
+        tx, tset, group = repeat_sets(batch_dict["truth_x"], batch_dict["truth_batch"], num_graphs, r)
         pred, pred_set = model(tx, tset, counts.repeat_interleave(r), generator=generator)
         fn = set_of_sets_mmd if kind == "set_mmd" else proxy_loss
         return fn(pred, pred_set, group, batch_dict["replica_x"].to(pred.device),
