@@ -728,6 +728,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    if args.data is not None:
+        check_data_paths(args.data)  # a bad --data is a bad argument (exit 2), whatever the run folder holds
     res = evaluate_run(Path(args.run), data=args.data, out=getattr(args, "out", None),
                        signal=getattr(args, "signal", None))
     print(f"test: {format_metrics(res['metrics'])}")
