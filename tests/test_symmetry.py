@@ -68,7 +68,7 @@ class EFN(nn.Module):
     def forward(self, b):
         h = self.phi(b.pos)
         if self.weighted:
-            return self.pool(h, b.pt, b.batch, dim_size=b.num_graphs)
+            return self.pool(h, b.batch, dim_size=b.num_graphs, pt=b.pt)
         return self.pool(h, b.batch, dim_size=b.num_graphs)
 
 
@@ -78,7 +78,7 @@ class RadialEFN(EFN):
     def forward(self, b):
         r = b.pos.norm(dim=1, keepdim=True)
         h = self.phi(torch.cat([r, r * r], 1))
-        return self.pool(h, b.pt, b.batch, dim_size=b.num_graphs)
+        return self.pool(h, b.batch, dim_size=b.num_graphs, pt=b.pt)
 
 
 def test_transforms_keep_batch_structure():
