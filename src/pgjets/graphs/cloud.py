@@ -19,7 +19,6 @@ builders).
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Mapping, Optional
 
 import numpy as np
@@ -28,7 +27,8 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import BaseTransform
 
-from .._checks import as_float_tensor, check_finite, check_ndim, check_nonempty, check_positive_int
+from .._checks import (as_float_tensor, check_finite, check_ndim, check_nonempty, check_positive_int,
+                       warn_deprecated_name)
 from ..errors import EmptyGraphError, InputShapeError
 from ..nn.knn import knn_graph
 
@@ -330,11 +330,8 @@ class KNNGraph(CloudKNNGraph):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        warnings.warn(
-            "pgjets.graphs.KNNGraph is deprecated and will be removed in the next release (it shadowed "
-            "torch_geometric.transforms.KNNGraph): use pgjets.graphs.CloudKNNGraph (same arguments)",
-            DeprecationWarning, stacklevel=2,
-        )
+        warn_deprecated_name("pgjets.graphs.KNNGraph", "pgjets.graphs.CloudKNNGraph",
+                             "; it shadowed torch_geometric.transforms.KNNGraph")
         super().__init__(*args, **kwargs)
 
 

@@ -29,14 +29,14 @@ PyG-compatible ``DynamicEdgeConv(nn, k, aggr)`` here, once the alias is gone.
 
 from __future__ import annotations
 
-import warnings
 from typing import Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int
+from .._checks import (check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int,
+                       warn_deprecated_name)
 from ..errors import InputShapeError
 from .knn import _block_distances, _knn_graph, _unit_rows, knn_graph
 
@@ -305,12 +305,8 @@ class DynamicEdgeConv(EdgeConvBlock):
     """
 
     def __init__(self, *args, **kwargs) -> None:
-        warnings.warn(
-            "pgjets.nn.DynamicEdgeConv is deprecated and will be removed in the next release: it is the "
-            "ParticleNet block, now pgjets.nn.EdgeConvBlock (same arguments); for PyG's DynamicEdgeConv(nn, k) "
-            "use torch_geometric.nn.DynamicEdgeConv",
-            DeprecationWarning, stacklevel=2,
-        )
+        warn_deprecated_name("pgjets.nn.DynamicEdgeConv", "pgjets.nn.EdgeConvBlock, the ParticleNet block",
+                             "; for PyG's DynamicEdgeConv(nn, k) use torch_geometric.nn.DynamicEdgeConv")
         super().__init__(*args, **kwargs)
 
 

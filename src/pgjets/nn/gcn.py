@@ -18,13 +18,12 @@ release; PyG's ``GCNConv`` is the Kipf--Welling layer.
 
 from __future__ import annotations
 
-import warnings
 from typing import Optional
 
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int
+from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int, warn_deprecated_name
 from ..errors import InputShapeError
 from .edge_conv import check_edge_index
 
@@ -94,12 +93,8 @@ class GCNLayer(SAGEMeanConv):
     """
 
     def __init__(self, *args, **kwargs) -> None:
-        warnings.warn(
-            "pgjets.nn.GCNLayer is deprecated and will be removed in the next release: it computes a "
-            "neighbour mean plus a self weight (GraphSAGE-mean), now pgjets.nn.SAGEMeanConv (same arguments); "
-            "PyG's equivalent is SAGEConv(aggr='mean'), Kipf's GCN is GCNConv",
-            DeprecationWarning, stacklevel=2,
-        )
+        warn_deprecated_name("pgjets.nn.GCNLayer", "pgjets.nn.SAGEMeanConv (GraphSAGE-mean)",
+                             "; PyG's equivalent is SAGEConv(aggr='mean'), Kipf's GCN is GCNConv")
         super().__init__(*args, **kwargs)
 
 
