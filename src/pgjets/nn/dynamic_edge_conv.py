@@ -29,7 +29,7 @@ PyG-compatible ``DynamicEdgeConv(nn, k, aggr)`` here, once the alias is gone.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -304,7 +304,7 @@ class DynamicEdgeConv(EdgeConvBlock):
     for PyG's semantics, :class:`EdgeConvBlock` for the ParticleNet block.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         warn_deprecated_name("pgjets.nn.DynamicEdgeConv", "pgjets.nn.EdgeConvBlock, the ParticleNet block",
                              "; for PyG's DynamicEdgeConv(nn, k) use torch_geometric.nn.DynamicEdgeConv")
         super().__init__(*args, **kwargs)

@@ -18,7 +18,7 @@ release; PyG's ``GCNConv`` is the Kipf--Welling layer.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
@@ -92,7 +92,7 @@ class GCNLayer(SAGEMeanConv):
     It never was Kipf and Welling's GCN (PyG's ``GCNConv``).
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         warn_deprecated_name("pgjets.nn.GCNLayer", "pgjets.nn.SAGEMeanConv (GraphSAGE-mean)",
                              "; PyG's equivalent is SAGEConv(aggr='mean'), Kipf's GCN is GCNConv")
         super().__init__(*args, **kwargs)
