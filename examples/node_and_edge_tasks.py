@@ -14,7 +14,7 @@ from torch import nn
 
 from pgjets.data.generate import generate_jets
 from pgjets.data.truth_labels import truth_batch
-from pgjets.nn.dynamic_edge_conv import DynamicEdgeConv
+from pgjets.nn.dynamic_edge_conv import EdgeConvBlock
 from pgjets.nn.graph_net import GraphNet
 from pgjets.nn.heads import EdgeHead, NodeHead
 from pgjets.train.metrics import roc_auc
@@ -23,7 +23,7 @@ from pgjets.train.metrics import roc_auc
 class EdgeModel(nn.Module):
     def __init__(self, in_channels: int) -> None:
         super().__init__()
-        self.encoder = GraphNet([DynamicEdgeConv(in_channels, (32, 32), k=8)], nn.Identity())
+        self.encoder = GraphNet([EdgeConvBlock(in_channels, (32, 32), k=8)], nn.Identity())
         self.head = EdgeHead(32, 1, edge_dim=2, symmetric=True)
 
     def forward(self, b):
@@ -48,7 +48,7 @@ def run(n_train: int = 150, n_test: int = 50, epochs: int = 60, seed: int = 0) -
     train_b = truth_batch(generate_jets("top", n_train, seed=seed + 1, fast=True), k=8)
     test_b = truth_batch(generate_jets("top", n_test, seed=seed + 2, fast=True), k=8)
     f = train_b.x.size(1)
-    node_model = train(GraphNet([DynamicEdgeConv(f, (32, 32), k=8)], NodeHead(32, 1)), train_b,
+    node_model = train(GraphNet([EdgeConvBlock(f, (32, 32), k=8)], NodeHead(32, 1)), train_b,
                        train_b.node_y, epochs)
     edge_model = train(EdgeModel(f), train_b, train_b.edge_y, epochs)
     with torch.no_grad():

@@ -34,12 +34,12 @@ def test_check_sorted():
 def test_one_input_dtype_policy_for_every_layer(make):
     # CONTRIBUTING.md "Input dtypes": layers compute in their parameters' dtype and never cast
     from pgjets.errors import InputDtypeError
-    from pgjets.nn import DeepSetsLayer, DynamicEdgeConv, MultiHeadAttention
+    from pgjets.nn import DeepSetsLayer, EdgeConvBlock, MultiHeadAttention
     from pgjets.nn.transformer import TransformerBlock
 
     torch.manual_seed(0)
     layer = {"linear_layers": lambda: DeepSetsLayer(4, 8), "attention": lambda: MultiHeadAttention(4, heads=2),
-             "edge_conv": lambda: DynamicEdgeConv(4, (8,), k=2),
+             "edge_conv": lambda: EdgeConvBlock(4, (8,), k=2),
              "transformer": lambda: TransformerBlock(4, 2)}[make]()
     call = {"attention": lambda m, x: m(x, None, dense=True), "transformer": lambda m, x: m(x, dense=True)}.get(
         make, lambda m, x: m(x))

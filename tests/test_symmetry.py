@@ -9,10 +9,10 @@ from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
 from pgjets.graphs.image import images_to_batch
 from pgjets.nn.deep_sets import DeepSetsLayer
 from pgjets.nn.deep_sets_pool import DeepSetsPool
-from pgjets.nn.dynamic_edge_conv import DynamicEdgeConv
+from pgjets.nn.dynamic_edge_conv import EdgeConvBlock
 from pgjets.nn.edge_conv import EdgeConvLayer
 from pgjets.nn.energy_flow_pool import EnergyFlowPool
-from pgjets.nn.gcn import GCNLayer
+from pgjets.nn.gcn import SAGEMeanConv
 from pgjets.nn.graph_net import GraphNet
 from pgjets.nn.grid_conv import GridConv
 from pgjets.nn.grid_pool import GridPool
@@ -68,7 +68,7 @@ class EFN(nn.Module):
     def forward(self, b):
         h = self.phi(b.pos)
         if self.weighted:
-            return self.pool(h, b.pt, b.batch, dim_size=b.num_graphs)
+            return self.pool(h, b.batch, dim_size=b.num_graphs, pt=b.pt)
         return self.pool(h, b.batch, dim_size=b.num_graphs)
 
 
@@ -78,7 +78,7 @@ class RadialEFN(EFN):
     def forward(self, b):
         r = b.pos.norm(dim=1, keepdim=True)
         h = self.phi(torch.cat([r, r * r], 1))
-        return self.pool(h, b.pt, b.batch, dim_size=b.num_graphs)
+        return self.pool(h, b.batch, dim_size=b.num_graphs, pt=b.pt)
 
 
 def test_transforms_keep_batch_structure():
@@ -138,13 +138,13 @@ def test_irc_checks():
 def test_node_and_edge_heads_are_equivariant():
     torch.manual_seed(1)
     b = jets(k=3)
-    node_model = GraphNet([GCNLayer(4, 8)], NodeHead(8, 3))
+    node_model = GraphNet([SAGEMeanConv(4, 8)], NodeHead(8, 3))
     assert permutation_error(node_model, b, node_level=True) < 1e-5
 
     class EdgeScores(nn.Module):
         def __init__(self):
             super().__init__()
-            self.net = GraphNet([GCNLayer(4, 8)], EdgeHead(8, 1, symmetric=True))
+            self.net = GraphNet([SAGEMeanConv(4, 8)], EdgeHead(8, 1, symmetric=True))
 
         def forward(self, b):
             # per-node sum of incident edge scores: equivariant iff edge scores are
@@ -161,9 +161,9 @@ def full_edges(b):
 
 
 STACKS = {
-    "gcn": lambda: [GCNLayer(4, 16), GCNLayer(16, 16)],
+    "gcn": lambda: [SAGEMeanConv(4, 16), SAGEMeanConv(16, 16)],
     "edgeconv": lambda: [EdgeConvLayer(in_channels=4, out_channels=16)],
-    "dynamic_edgeconv": lambda: [DynamicEdgeConv(4, (16, 16), k=3)],
+    "dynamic_edgeconv": lambda: [EdgeConvBlock(4, (16, 16), k=3)],
     "deepsets": lambda: [DeepSetsLayer(4, 16), DeepSetsLayer(16, 16)],
     "transformer": lambda: [nn.Linear(4, 16), TransformerBlock(16, heads=4)],
 }
@@ -287,7 +287,7 @@ def test_permutation_carries_edge_attributes():
     b.edge_attr = (b.pos[b.edge_index[1]] - b.pos[b.edge_index[0]]).norm(dim=1, keepdim=True)
     p = permute_nodes(b, seed=4)
     torch.testing.assert_close(p.edge_attr, (p.pos[p.edge_index[1]] - p.pos[p.edge_index[0]]).norm(dim=1, keepdim=True))
-    edge_model = GraphNet([GCNLayer(4, 8)], EdgeHead(8, 1, edge_dim=1))
+    edge_model = GraphNet([SAGEMeanConv(4, 8)], EdgeHead(8, 1, edge_dim=1))
 
     class EdgeSum(nn.Module):
         def forward(self, b):

@@ -10,7 +10,7 @@ that :func:`~pgjets.data.generate_jets` stores per constituent:
 - **edge task**: do two neighbouring particles share their hard parent (the :math:`b`,
   or one of the two :math:`W` quarks; :func:`~pgjets.data.same_parent_labels`)?
 
-Both heads sit on the same encoder, a :class:`~pgjets.nn.DynamicEdgeConv` (the
+Both heads sit on the same encoder, a :class:`~pgjets.nn.EdgeConvBlock` (the
 ParticleNet block), wrapped in a :class:`~pgjets.nn.GraphNet`.
 """
 
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from pgjets.data import generate_jets, truth_batch
-from pgjets.nn import DynamicEdgeConv, EdgeHead, GraphNet, NodeHead
+from pgjets.nn import EdgeConvBlock, EdgeHead, GraphNet, NodeHead
 from pgjets.train import roc_auc, roc_curve
 
 torch.manual_seed(0)
@@ -47,7 +47,7 @@ features = train.x.size(1)
 class EdgeModel(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.encoder = GraphNet([DynamicEdgeConv(features, (32, 32), k=8)], nn.Identity())
+        self.encoder = GraphNet([EdgeConvBlock(features, (32, 32), k=8)], nn.Identity())
         self.head = EdgeHead(32, 1, edge_dim=2, symmetric=True)
 
     def forward(self, b):
@@ -70,7 +70,7 @@ def fit(model: nn.Module, target: torch.Tensor, epochs: int = 60) -> list[float]
     return losses
 
 
-node_model = GraphNet([DynamicEdgeConv(features, (32, 32), k=8)], NodeHead(32, 1))
+node_model = GraphNet([EdgeConvBlock(features, (32, 32), k=8)], NodeHead(32, 1))
 edge_model = EdgeModel()
 node_losses = fit(node_model, train.node_y)
 edge_losses = fit(edge_model, train.edge_y)

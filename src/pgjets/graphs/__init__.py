@@ -5,7 +5,7 @@ from .._lazy import lazy_exports
 __getattr__, __all__ = lazy_exports(__name__, {
     "image": ["image_to_graph", "images_to_batch", "ImageToGraph", "grid_offsets", "grid_neighbours",
               "conv_output_grid"],
-    "cloud": ["cloud_to_graph", "clouds_to_batch", "batch_from_flat", "KNNGraph", "CloudToGraph"],
+    "cloud": ["cloud_to_graph", "clouds_to_batch", "batch_from_flat", "CloudKNNGraph", "KNNGraph", "CloudToGraph"],
     "set": ["set_to_graph", "fully_connected_edge_index", "FullyConnected"],
     "molecule": ["molecule_to_graph", "MoleculeToGraph", "InvalidSmilesError"],
     "from_networkx": ["networkx_to_graph", "FromNetworkx"],

@@ -27,7 +27,8 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import BaseTransform
 
-from .._checks import as_float_tensor, check_finite, check_ndim, check_nonempty, check_positive_int
+from .._checks import (as_float_tensor, check_finite, check_ndim, check_nonempty, check_positive_int,
+                       warn_deprecated_name)
 from ..errors import EmptyGraphError, InputShapeError
 from ..nn.knn import knn_graph
 
@@ -278,7 +279,7 @@ def clouds_to_batch(
     return batch_from_flat(nodes, counts, edge_index=edge_index, graph_attrs=graph)
 
 
-class KNNGraph(BaseTransform):
+class CloudKNNGraph(BaseTransform):
     r"""Add a kNN graph on ``data.pos`` (per graph for a ``Batch``).
 
     .. math::
@@ -288,6 +289,11 @@ class KNNGraph(BaseTransform):
     Any previous ``edge_attr``/``edge_weight`` is dropped (it would no longer
     match the edges).  On a ``Batch`` the slice bookkeeping of ``edge_index``
     is refreshed, so ``to_data_list()`` and ``batch[i]`` still work.
+
+    Close to PyG's ``torch_geometric.transforms.KNNGraph`` (same edges, built
+    by :func:`pgjets.nn.knn_graph`), but with ``k=16`` by default, checked
+    inputs and the ``Batch`` bookkeeping above; ``KNNGraph`` is a deprecated
+    alias kept for one release, since the name shadowed PyG's transform.
 
     Args:
         k: Neighbours per node (capped by the graph size minus one).
@@ -305,7 +311,7 @@ class KNNGraph(BaseTransform):
     def forward(self, data: Any) -> Any:
         pos = getattr(data, "pos", None)
         if pos is None:
-            raise InputShapeError("KNNGraph needs data.pos")
+            raise InputShapeError(f"{self.__class__.__name__} needs data.pos")
         check_ndim(pos, 2, "data.pos", "(num_nodes, dims)")
         check_nonempty(pos.size(0), "graph")
         check_finite(pos, "data.pos")
@@ -316,8 +322,21 @@ class KNNGraph(BaseTransform):
         return f"{self.__class__.__name__}(k={self.k}, loop={self.loop})"
 
 
-class CloudToGraph(KNNGraph):
-    """Alias of :class:`KNNGraph` (builds the kNN graph of a particle cloud)."""
+class KNNGraph(CloudKNNGraph):
+    """Deprecated alias of :class:`CloudKNNGraph` (removed in the next release).
+
+    Same arguments; constructing it emits a ``DeprecationWarning``.  For PyG's
+    transform use ``torch_geometric.transforms.KNNGraph``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        warn_deprecated_name("pgjets.graphs.KNNGraph", "pgjets.graphs.CloudKNNGraph",
+                             "; it shadowed torch_geometric.transforms.KNNGraph")
+        super().__init__(*args, **kwargs)
 
 
-__all__ = ["batch_from_flat", "cloud_to_graph", "clouds_to_batch", "KNNGraph", "CloudToGraph"]
+class CloudToGraph(CloudKNNGraph):
+    """Alias of :class:`CloudKNNGraph` (builds the kNN graph of a particle cloud)."""
+
+
+__all__ = ["batch_from_flat", "cloud_to_graph", "clouds_to_batch", "CloudKNNGraph", "KNNGraph", "CloudToGraph"]

@@ -36,7 +36,7 @@ from .._checks import (
 )
 from ..errors import InputShapeError
 from ..nn.deep_sets_pool import DeepSetsPool
-from ..nn.gcn import GCNLayer
+from ..nn.gcn import SAGEMeanConv
 from ..nn.heads import mlp
 from ..nn.knn import knn_graph
 from ..train.set_losses import hungarian_loss, mmd_loss
@@ -123,7 +123,7 @@ class GraphAutoencoder(nn.Module):
 
     The encoder builds the kNN graph :math:`\mathcal{E}` of ``pos`` per jet
     (``k`` neighbours) and applies GCN layers
-    (:class:`~pgjets.nn.gcn.GCNLayer`), the last one linear:
+    (:class:`~pgjets.nn.gcn.SAGEMeanConv`), the last one linear:
 
     .. math::
         \mathbf{Z} = \mathrm{GCN}_L\circ\cdots\circ\mathrm{GCN}_1(\mathbf{X}, \mathcal{E})
@@ -171,7 +171,7 @@ class GraphAutoencoder(nn.Module):
         self.edge_weight = float(edge_weight)
         sizes = [in_channels] + [hidden] * (num_layers - 1) + [latent]
         self.convs = nn.ModuleList(
-            GCNLayer(sizes[i], sizes[i + 1], act="relu" if i < num_layers - 1 else None)
+            SAGEMeanConv(sizes[i], sizes[i + 1], act="relu" if i < num_layers - 1 else None)
             for i in range(num_layers)
         )
         self.feature_decoder = mlp([latent, hidden, in_channels])

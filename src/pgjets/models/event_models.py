@@ -236,7 +236,7 @@ class BipartiteAdapter(nn.Module):
 
     Exact for layers whose output at node :math:`i` depends on
     :math:`\mathbf{x}_i` and the messages of its in-neighbours
-    (:class:`~pgjets.nn.EdgeConvLayer`, :class:`~pgjets.nn.GCNLayer`), which
+    (:class:`~pgjets.nn.EdgeConvLayer`, :class:`~pgjets.nn.SAGEMeanConv`), which
     makes them usable in ``torch_geometric.nn.HeteroConv``.
 
     Args:

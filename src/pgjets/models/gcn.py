@@ -1,10 +1,17 @@
 r"""A graph convolutional network for graph classification or regression.
 
-A stack of :class:`~pgjets.nn.gcn.GCNLayer` (neighbour mean + self term),
+A stack of :class:`~pgjets.nn.gcn.SAGEMeanConv` (neighbour mean + self term),
 a mean readout and an MLP:
 
 .. math::
+    \mathbf{h}_v^{(l+1)} = \mathrm{ReLU}\Big(W_l \frac{1}{|\mathcal{N}(v)|}\sum_{u \in \mathcal{N}(v)}
+        \mathbf{h}_u^{(l)} + B_l \mathbf{h}_v^{(l)} + \mathbf{b}_l\Big), \qquad
     f(G) = \mathrm{MLP}\Big(\frac{1}{|V|}\sum_{v} \mathbf{h}_v^{(L)}\Big).
+
+The name (registry name ``gcn``) is the lecture notes' "graph convolutional
+network" in the broad sense: each layer is GraphSAGE-mean (PyG's
+``SAGEConv(aggr="mean")`` plus ReLU), not Kipf and Welling's degree-normalised
+GCN (PyG's ``GCNConv``).
 
 Works on any graph with ``edge_index`` (jets with a kNN graph, molecules, events).
 """
@@ -17,17 +24,17 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import global_mean_pool
 
-from ..nn.gcn import GCNLayer
+from ..nn.gcn import SAGEMeanConv
 from .padded import check_inference, masked_reduce, rowwise
 
 
 class GCN(nn.Module):
-    """GCN classifier/regressor.
+    """Graph classifier/regressor from GraphSAGE-mean layers (see the module docstring).
 
     Args:
         in_channels: Node feature size.
         num_classes: Outputs (1 for regression).
-        hidden: GCN layer sizes, default ``(64, 64, 64)``.
+        hidden: :class:`~pgjets.nn.gcn.SAGEMeanConv` layer sizes, default ``(64, 64, 64)``.
 
     Shapes:
         - **input:** ``Batch`` with ``x``, ``edge_index``, ``batch``; **output:** :math:`(B, K)`
@@ -37,7 +44,7 @@ class GCN(nn.Module):
         super().__init__()
         self.norm = nn.BatchNorm1d(in_channels)
         dims = [in_channels, *hidden]
-        self.convs = nn.ModuleList([GCNLayer(a, b) for a, b in zip(dims[:-1], dims[1:])])
+        self.convs = nn.ModuleList([SAGEMeanConv(a, b) for a, b in zip(dims[:-1], dims[1:])])
         self.head = nn.Sequential(nn.Linear(dims[-1], 64), nn.ReLU(), nn.Linear(64, num_classes))
 
     def graph_embeddings(self, data) -> Tensor:

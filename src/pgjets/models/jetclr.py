@@ -200,7 +200,7 @@ class JetCLREncoder(nn.Module):
         for block in self.blocks:
             h = block(h, batch=batch, dense=True, dense_bias=bias)
         h = self.norm(h)
-        return self.pool(h, z, batch, dim_size=num_graphs)
+        return self.pool(h, batch, dim_size=num_graphs, pt=z)
 
     def forward(self, data: Any) -> Tensor:
         """Representation :math:`r` of every jet in ``data``; see the class docstring."""

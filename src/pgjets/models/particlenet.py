@@ -1,6 +1,6 @@
 r"""ParticleNet (Qu and Gouskos, Phys. Rev. D 101, 056019, 2020) from pgjets layers.
 
-A jet is a point cloud.  Each block is a :class:`~pgjets.nn.dynamic_edge_conv.DynamicEdgeConv`
+A jet is a point cloud.  Each block is a :class:`~pgjets.nn.dynamic_edge_conv.EdgeConvBlock`
 that rebuilds a kNN graph: the first in the :math:`(\Delta\eta, \Delta\phi)`
 plane, the later ones in the learned feature space,
 
@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import global_mean_pool
 
-from ..nn.dynamic_edge_conv import DynamicEdgeConv
+from ..nn.dynamic_edge_conv import EdgeConvBlock
 from .padded import check_inference, masked_reduce, rowwise
 
 #: The published configuration: (k, channels) per EdgeConv block.
@@ -59,7 +59,7 @@ class ParticleNet(nn.Module):
         convs = []
         c = in_channels
         for k, channels in blocks:
-            convs.append(DynamicEdgeConv(c, tuple(channels), k=k))
+            convs.append(EdgeConvBlock(c, tuple(channels), k=k))
             c = channels[-1]
         self.convs = nn.ModuleList(convs)
         layers: list[nn.Module] = []

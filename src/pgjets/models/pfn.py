@@ -105,7 +105,7 @@ class EnergyFlowNetwork(nn.Module):
 
     def graph_embeddings(self, data) -> Tensor:
         batch, size = _batch_of(data)
-        return self.pool(self.phi(data.pos), data.pt, batch, dim_size=size)
+        return self.pool(self.phi(data.pos), batch, dim_size=size, pt=data.pt)
 
     def forward(self, data) -> Tensor:
         return self.f(self.graph_embeddings(data))

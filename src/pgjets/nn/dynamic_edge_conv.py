@@ -1,4 +1,4 @@
-r"""Dynamic EdgeConv: the ParticleNet block (Qu and Gouskos, 2020; Wang et al., 2019).
+r"""EdgeConvBlock: the ParticleNet block (Qu and Gouskos, 2020; Wang et al., 2019).
 
 Each forward pass rebuilds the :math:`k`-nearest-neighbour graph from its input
 (the :math:`(\Delta\eta, \Delta\phi)` coordinates in the first block, the learned
@@ -18,17 +18,25 @@ Two exact fast paths: the first linear map of the edge MLP is split as
 computed per node and gathered per edge; and when every node has exactly
 :math:`k` neighbours (the usual case) the mean is a reshape to ``(N, k, C)``
 instead of a scatter.
+
+Names: the block is called ``EdgeConvBlock``, as in weaver's ParticleNet.
+``DynamicEdgeConv`` is a deprecated alias kept for one release; it is *not*
+PyG's :class:`torch_geometric.nn.DynamicEdgeConv` (``DynamicEdgeConv(nn, k)``,
+a user-given edge network, max aggregation, no batch norm or shortcut), which is
+what PyG users should use for those semantics.  A later release may offer a
+PyG-compatible ``DynamicEdgeConv(nn, k, aggr)`` here, once the alias is gone.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int
+from .._checks import (check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int,
+                       warn_deprecated_name)
 from ..errors import InputShapeError
 from .knn import _block_distances, _knn_graph, _unit_rows, knn_graph
 
@@ -92,7 +100,7 @@ def padded_knn(coords: Tensor, mask: Tensor, k: int, cosine: bool = False) -> tu
     return torch.where(valid, idx, torch.zeros_like(idx)), valid
 
 
-class DynamicEdgeConv(MessagePassing):
+class EdgeConvBlock(MessagePassing):
     r"""EdgeConv on a kNN graph rebuilt at every call (ParticleNet block).
 
     .. math::
@@ -182,7 +190,7 @@ class DynamicEdgeConv(MessagePassing):
         check_ndim(x, 2, "x", "(num_nodes, features)")
         check_input_dtype(x, self, "x")
         if x.size(1) != self.in_channels:
-            raise InputShapeError(f"x has {x.size(1)} features, DynamicEdgeConv expects {self.in_channels}")
+            raise InputShapeError(f"x has {x.size(1)} features, EdgeConvBlock expects {self.in_channels}")
         debug_check_finite(x, "x")
         if pos is not None:
             check_ndim(pos, 2, "pos", "(num_nodes, dims)")
@@ -262,7 +270,7 @@ class DynamicEdgeConv(MessagePassing):
         check_ndim(x, 3, "x", "(batch, particles, features)")
         check_input_dtype(x, self, "x")
         if x.size(2) != self.in_channels:
-            raise InputShapeError(f"x has {x.size(2)} features, DynamicEdgeConv expects {self.in_channels}")
+            raise InputShapeError(f"x has {x.size(2)} features, EdgeConvBlock expects {self.in_channels}")
         B, N, _ = x.shape
         idx, valid = padded_knn((x if pos is None else pos).detach(), mask, self.k, self.cosine)
         a, b = self.lin_center.weight, self.lin_diff.weight
@@ -287,4 +295,19 @@ class DynamicEdgeConv(MessagePassing):
         return f"{self.__class__.__name__}({self.in_channels}, channels={self.channels}, k={self.k}, aggr={self.aggr})"
 
 
-__all__ = ["DynamicEdgeConv", "padded_knn"]
+class DynamicEdgeConv(EdgeConvBlock):
+    r"""Deprecated alias of :class:`EdgeConvBlock` (removed in the next release).
+
+    Same arguments, parameters and outputs as :class:`EdgeConvBlock`; constructing
+    it emits a ``DeprecationWarning``.  This is not PyG's
+    :class:`torch_geometric.nn.DynamicEdgeConv` ``(nn, k, aggr)``: use that one
+    for PyG's semantics, :class:`EdgeConvBlock` for the ParticleNet block.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        warn_deprecated_name("pgjets.nn.DynamicEdgeConv", "pgjets.nn.EdgeConvBlock, the ParticleNet block",
+                             "; for PyG's DynamicEdgeConv(nn, k) use torch_geometric.nn.DynamicEdgeConv")
+        super().__init__(*args, **kwargs)
+
+
+__all__ = ["EdgeConvBlock", "DynamicEdgeConv", "padded_knn"]

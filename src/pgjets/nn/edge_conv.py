@@ -6,7 +6,7 @@ r"""EdgeConv (Wang et al. 2019) on a given graph.
 
 The edge function sees the centre and the relative offset of the neighbour,
 so local structure is learned independently of absolute position.  See
-:class:`~pgjets.nn.dynamic_edge_conv.DynamicEdgeConv` for the version that
+:class:`~pgjets.nn.dynamic_edge_conv.EdgeConvBlock` for the version that
 rebuilds a kNN graph every call.
 """
 

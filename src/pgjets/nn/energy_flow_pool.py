@@ -21,10 +21,11 @@ into :math:`\Phi` silently destroys IRC safety.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Optional
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch_geometric.nn.aggr import Aggregation
 from torch_geometric.utils import scatter
 
@@ -35,8 +36,11 @@ from ..errors import EmptyGraphError, InputShapeError
 class EnergyFlowPool(Aggregation):
     r"""Momentum-fraction-weighted sum :math:`\sum_i z_i \Phi_i` per jet.
 
-    Unlike other aggregations it takes the weights ``pt`` as its second
-    argument: ``pool(x, pt, batch, dim_size=B)``.
+    Called like every PyG ``Aggregation``, ``pool(x, index, ptr=None,
+    dim_size=None, dim=-2)``, with the weights as the keyword-only ``pt``:
+    ``pool(x, batch, dim_size=B, pt=pt)``.  The old form ``pool(x, pt, batch)``
+    (weights second, before this release) still works for one release and emits a
+    ``DeprecationWarning``.
 
     Args:
         normalize: Weight by :math:`z_i = p_{T,i} / \sum_j p_{T,j}` (``True``,
@@ -46,9 +50,12 @@ class EnergyFlowPool(Aggregation):
     Forward args:
         x: :math:`\Phi_i`, the per-particle network output ``(N, F)``; it must
             depend on angular information only for the result to be IRC safe.
-        pt: Non-negative transverse momenta ``(N,)`` (or ``(N, 1)``).
-        batch: Graph index per node ``(N,)``; ``None`` means one graph.
-        dim_size: Number of graphs :math:`B` (default ``batch.max() + 1``).
+        index: Graph index per node ``(N,)`` (``batch``); ``None`` (and no
+            ``ptr``) means one graph.
+        ptr: CSR offsets of the graphs ``(B + 1,)``, instead of ``index``.
+        dim_size: Number of graphs :math:`B` (default ``index.max() + 1``, a host sync).
+        dim: The node dimension; only ``-2`` (= ``0``) is supported.
+        pt: Non-negative transverse momenta ``(N,)`` (or ``(N, 1)``), keyword only.
 
     Raises:
         EmptyGraphError: With ``normalize=True``, if a graph has
@@ -56,7 +63,7 @@ class EnergyFlowPool(Aggregation):
             includes graphs without nodes).
 
     Shapes:
-        - **input:** ``x`` :math:`(N, F)`, ``pt`` :math:`(N,)`, ``batch`` :math:`(N,)`
+        - **input:** ``x`` :math:`(N, F)`, ``index`` :math:`(N,)`, ``pt`` :math:`(N,)`
         - **output:** :math:`(B, F)`
     """
 
@@ -64,13 +71,28 @@ class EnergyFlowPool(Aggregation):
         super().__init__()
         self.normalize = bool(normalize)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Tensor:  # type: ignore[override]
-        # Skip Aggregation.__call__: our second positional argument is pt, not index.
-        return nn.Module.__call__(self, *args, **kwargs)
+    def __call__(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
+                 dim_size: Optional[int] = None, dim: int = -2, **kwargs: Any) -> Tensor:
+        if "pt" not in kwargs and index is not None and index.is_floating_point():
+            # the pre-0.1 form pool(x, pt, batch): weights second (a dtype test, no host sync)
+            warnings.warn(
+                "EnergyFlowPool(x, pt, batch) is deprecated and will stop working in the next release: "
+                "call it as a PyG Aggregation, pool(x, batch, dim_size=B, pt=pt)",
+                DeprecationWarning, stacklevel=2,
+            )
+            kwargs["pt"], index, ptr = index, ptr, None
+        return super().__call__(x, index, ptr=ptr, dim_size=dim_size, dim=dim, **kwargs)
 
-    def forward(self, x: Tensor, pt: Tensor, batch: Optional[Tensor] = None,  # type: ignore[override]
-                dim_size: Optional[int] = None) -> Tensor:
+    def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
+                dim_size: Optional[int] = None, dim: int = -2, *, pt: Optional[Tensor] = None) -> Tensor:
         """Pool ``x`` weighted by ``pt``; see the class docstring."""
+        if pt is None:
+            raise InputShapeError("EnergyFlowPool needs the weights: pool(x, batch, dim_size=B, pt=pt)")
+        if dim not in (-2, 0):
+            raise InputShapeError(f"EnergyFlowPool pools over dim -2 (nodes) only, got dim={dim}")
+        if index is None and ptr is not None:
+            index = torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=ptr.device), ptr.diff())
+        batch = index
         check_ndim(x, 2, "x", "(num_nodes, features)")
         n = x.size(0)
         if pt.dim() == 2 and pt.size(1) == 1:

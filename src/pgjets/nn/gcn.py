@@ -7,22 +7,29 @@ r"""Graph convolution in the form taught in the lecture notes.
 A neighbour mean with weight :math:`W` plus a separate self term :math:`B`
 (Hamilton, *Graph Representation Learning*, ch. 5).  A node without
 neighbours gets the self term only.  Permutation equivariant.
+
+This is GraphSAGE with mean aggregation, not Kipf and Welling's GCN (no
+symmetric degree normalisation, no self loop sharing :math:`W`), so the layer is
+called :class:`SAGEMeanConv`; with ``act=None`` it equals PyG's
+``SAGEConv(in, out, aggr="mean")`` (``lin_l`` = :math:`W`, ``lin_r`` = :math:`B`,
+the bias on the self term).  ``GCNLayer`` is a deprecated alias kept for one
+release; PyG's ``GCNConv`` is the Kipf--Welling layer.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int
+from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int, warn_deprecated_name
 from ..errors import InputShapeError
 from .edge_conv import check_edge_index
 
 
-class GCNLayer(MessagePassing):
-    r"""Mean-aggregation graph convolution with a separate self weight.
+class SAGEMeanConv(MessagePassing):
+    r"""Mean-aggregation graph convolution with a separate self weight (GraphSAGE-mean).
 
     .. math::
         \mathbf{h}_v' = \sigma\Big(W \frac{1}{|\mathcal{N}(v)|}\sum_{u \in \mathcal{N}(v)} \mathbf{h}_u
@@ -30,7 +37,8 @@ class GCNLayer(MessagePassing):
 
     :math:`\mathcal{N}(v)` are the sources of the edges into :math:`v`
     (``edge_index[0]`` where ``edge_index[1] == v``); a node with no incoming
-    edge gets :math:`\sigma(B\,\mathbf{h}_v + \mathbf{b})`.
+    edge gets :math:`\sigma(B\,\mathbf{h}_v + \mathbf{b})`.  With ``act=None`` this is
+    PyG's ``SAGEConv(in_channels, out_channels, aggr="mean")``.
 
     Args:
         in_channels: Input size.
@@ -62,7 +70,7 @@ class GCNLayer(MessagePassing):
         check_ndim(x, 2, "x", "(num_nodes, features)")
         check_input_dtype(x, self, "x")
         if x.size(1) != self.in_channels:
-            raise InputShapeError(f"x has {x.size(1)} features, GCNLayer expects {self.in_channels}")
+            raise InputShapeError(f"x has {x.size(1)} features, SAGEMeanConv expects {self.in_channels}")
         debug_check_finite(x, "x")
         check_edge_index(edge_index, x.size(0))
         n = x.size(0)
@@ -77,4 +85,17 @@ class GCNLayer(MessagePassing):
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels})"
 
 
-__all__ = ["GCNLayer"]
+class GCNLayer(SAGEMeanConv):
+    r"""Deprecated alias of :class:`SAGEMeanConv` (removed in the next release).
+
+    Same arguments and outputs; constructing it emits a ``DeprecationWarning``.
+    It never was Kipf and Welling's GCN (PyG's ``GCNConv``).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        warn_deprecated_name("pgjets.nn.GCNLayer", "pgjets.nn.SAGEMeanConv (GraphSAGE-mean)",
+                             "; PyG's equivalent is SAGEConv(aggr='mean'), Kipf's GCN is GCNConv")
+        super().__init__(*args, **kwargs)
+
+
+__all__ = ["SAGEMeanConv", "GCNLayer"]

@@ -213,7 +213,7 @@ class GraphHead(nn.Module):
         pool: ``"mean"``, ``"sum"`` (or ``"add"``), ``"max"``, or a pooling module
             (a PyG ``Aggregation``-style ``pool(x, index, dim_size=B)``; pools
             whose forward takes ``pt``, such as ``EnergyFlowPool``, are called as
-            ``pool(x, pt, batch, dim_size=B)``).
+            ``pool(x, batch, dim_size=B, pt=pt)``).
         hidden: Hidden sizes of the MLP.
         dropout: Dropout in the MLP.
 
@@ -262,7 +262,7 @@ class GraphHead(nn.Module):
         elif self._pool_takes_pt:
             if pt is None:
                 raise InputShapeError(f"{self.pool.__class__.__name__} pooling needs pt (N,)")
-            h = self.pool(x, pt, batch, dim_size=size)
+            h = self.pool(x, batch, dim_size=size, pt=pt)
         else:
             h = self.pool(x, batch, dim_size=size)
         if h.dim() != 2 or h.size(1) != self.in_channels:

@@ -1,7 +1,7 @@
 r"""An EdgeConv block whose messages are invariant under rotations and translations in
 :math:`(\eta, \phi)`.
 
-ParticleNet's EdgeConv (:class:`~pgjets.nn.dynamic_edge_conv.DynamicEdgeConv`) feeds
+ParticleNet's EdgeConv (:class:`~pgjets.nn.dynamic_edge_conv.EdgeConvBlock`) feeds
 the raw coordinates :math:`(\Delta\eta_i, \Delta\phi_i)` and their differences to the
 edge function, so its output changes when the jet is rotated about its axis.  Here
 the node features :math:`\mathbf{h}_i` are required to be invariant already, and the
