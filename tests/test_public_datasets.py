@@ -89,6 +89,16 @@ def test_jetclass_glob_ten_classes_end_to_end(tmp_path, capsys):
     assert "charge" in cfg["inputs"]["input_columns"]  # JetClass carries PID
     assert main(["evaluate", str(run), "--data", str(tmp_path / "test_000.root")]) == 0
     assert metrics(run / "eval" / "test_000" / "metrics.json")["n_test"] == 60
+    # per-class working points from the command line, written next to the defaults of the others
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "test_000.root"), "--out", str(tmp_path / "wp"),
+                 "--working-point", "Tbl=0.9", "--working-point", "Hbb=0.3"]) == 0
+    rej = metrics(tmp_path / "wp" / "metrics.json")["rejection"]
+    for name, r in rej.items():
+        assert r["signal_efficiency"] == {"Tbl": 0.9, "Hbb": 0.3, "Hqql": 0.99}.get(name, 0.5)
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "test_000.root"), "--out", str(tmp_path / "wp2"),
+                 "--working-point", "Nope=0.5"]) == 2
+    assert "not a class of the data" in capsys.readouterr().err
     # a PID-trained model on landscape jets, which carry no PID: refused with one line naming both
     from pgjets.data.writers import write_top_landscape
 

@@ -68,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "val": None,
     "test": None,
     "signal": None,
+    "working_points": None,
     "split": [0.6, 0.2, 0.2],
     "max_jets": None,
     "epochs": 10,
@@ -83,14 +84,38 @@ DEFAULTS: dict[str, Any] = {
 }
 
 #: Keys that do not change a run's result: not compared when a run is resumed.
-RUNTIME_KEYS = ("device", "progress", "workers")
+RUNTIME_KEYS = ("device", "progress", "workers", "working_points")
 #: What ``config.yaml`` records besides the settings (accepted, and ignored, in ``--config``).
 RECORDED_KEYS = ("out", "data_fingerprint", "inputs")
 #: Files and folders of a run that ``--force`` removes (``data/`` only when regenerated).
 RUN_ENTRIES = ("checkpoints", "history.json", "metrics.json", "split.npz", "roc.png", "loss.png",
                "confusion.png", "demo.json")
 _GENERATION_KEYS = ("generate", "processes", "gen_seed", "fast")
-_FLAGS = {"processes": "--process", "generate": "--generate", "data": "--data"}
+_FLAGS = {"processes": "--process", "generate": "--generate", "data": "--data",
+          "working_points": "--working-point"}
+
+
+def parse_working_points(values: Optional[list[str]]) -> Optional[dict[str, float]]:
+    """``--working-point CLASS=EFF`` flags (repeatable) as ``{class: signal efficiency}``.
+
+    Raises:
+        UsageError: A value is not ``NAME=EFF`` with ``0 < EFF <= 1``, or a class is given twice.
+    """
+    if not values:
+        return None
+    out: dict[str, float] = {}
+    for v in values:
+        name, sep, eff = str(v).partition("=")
+        try:
+            e = float(eff)
+        except ValueError:
+            e = float("nan")
+        if not sep or not name or not 0.0 < e <= 1.0:
+            raise UsageError(f"--working-point must be CLASS=EFF with 0 < EFF <= 1 (e.g. Tbl=0.995), got {v!r}")
+        if name in out:
+            raise UsageError(f"--working-point {name} given twice")
+        out[name] = e
+    return out
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -108,6 +133,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--feature-set", help="input features: particlenet (with PID when the data have it), "
                                          "kinematic, angular")
     p.add_argument("--signal", help="signal class of a binary sample (default: the non-QCD class; quark for q/g)")
+    p.add_argument("--working-point", dest="working_points", action="append", metavar="CLASS=EFF",
+                   help="multi-class samples: signal efficiency at which the rejection of QCD is quoted for "
+                        "CLASS (repeatable; default 0.5, and the ParT paper's 0.99 Hqql, 0.995 Tbl)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
@@ -130,6 +158,8 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
                    help="evaluate on all jets of PATH (folder, file or glob; repeatable) instead of the test split")
     p.add_argument("--out", type=Path, help="folder for the metrics and plots (default RUN/eval/<name>/)")
     p.add_argument("--signal", help="signal class of a binary sample (default: the run's)")
+    p.add_argument("--working-point", dest="working_points", action="append", metavar="CLASS=EFF",
+                   help="multi-class: signal efficiency of CLASS for its QCD rejection (repeatable; default: the run's)")
 
 
 def load_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -166,6 +196,8 @@ def load_config(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, key, None)
         if value is not None:
             cfg[key] = str(value) if isinstance(value, Path) else value
+            if key == "working_points":
+                cfg[key] = parse_working_points(value)
             if key in ("data", "val", "test") and isinstance(value, list):
                 cfg[key] = [str(v) for v in value] if len(value) > 1 else str(value[0])
             origin[key] = _FLAGS.get(key, "--" + key.replace("_", "-"))
@@ -234,6 +266,11 @@ def validate_config(cfg: dict[str, Any], origin: Optional[dict[str, str]] = None
             raise bad(key, "a path or a list of paths")
     if cfg["signal"] is not None and not isinstance(cfg["signal"], str):
         raise bad("signal", "a class name")
+    wp = cfg["working_points"]
+    if wp is not None and not (isinstance(wp, dict) and all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
+            for k, v in wp.items())):
+        raise bad("working_points", "a mapping of class names to signal efficiencies in (0, 1]")
     if cfg["data"] is not None and cfg["generate"] is not None:
         raise UsageError(f"give either data ({name('data')}) or generate ({name('generate')}), not both")
     procs = cfg["processes"]
@@ -524,7 +561,8 @@ def _eval_name(specs: list[str]) -> str:
 
 
 def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_data=None,
-                 signal: Optional[str] = None) -> dict[str, Any]:
+                 signal: Optional[str] = None, working_points: Optional[dict[str, float]] = None
+                 ) -> dict[str, Any]:
     """Test metrics and plots of a finished run (best checkpoint).
 
     Without ``data`` the run's own test data (``--test`` or the test split) are
@@ -561,15 +599,19 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     load_run_weights(run, cfg, model, "best")
     trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(test)
-    metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs)
+    metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,
+                                   working_points=working_points)
     return {"metrics": metrics, "curves": curves, "test_data": test, "logits": logits, "y": y, "out": dest}
 
 
 def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: list[str],
-                 signal: Optional[str] = None, data_specs: Optional[list[str]] = None):
+                 signal: Optional[str] = None, data_specs: Optional[list[str]] = None,
+                 working_points: Optional[dict[str, float]] = None):
     """Test metrics (``dest/metrics.json``) and plots (ROC or per-class rejections, confusion, loss).
 
-    Shared by jet and event runs.  Returns ``(metrics, curves)``.
+    Shared by jet and event runs.  ``working_points`` (class name -> signal
+    efficiency) override the run's ``working_points`` for multi-class samples.
+    Returns ``(metrics, curves)``.
     """
     from .data.inputs import background_class, signal_class
     from .train.metrics import classification_report, confusion_matrix, multiclass_report, roc_curve
@@ -587,7 +629,12 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
         plot_roc(curves, dest / "roc.png", signal_name=names[sig])
     else:
         bkg = background_class(names)
-        metrics = multiclass_report(logits, y, names, background=0 if bkg is None else bkg)
+        wps = {**(cfg.get("working_points") or {}), **(working_points or {})}
+        unknown = sorted(set(wps) - set(names))
+        if unknown:
+            raise UsageError(f"--working-point for {', '.join(unknown)}: not a class of the data ({', '.join(names)})")
+        metrics = multiclass_report(logits, y, names, background=0 if bkg is None else bkg,
+                                    working_points=wps or None)
     metrics["n_test"] = int(len(y))
     if data_specs is not None:
         metrics["data"] = data_specs
@@ -731,7 +778,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.data is not None:
         check_data_paths(args.data)  # a bad --data is a bad argument (exit 2), whatever the run folder holds
     res = evaluate_run(Path(args.run), data=args.data, out=getattr(args, "out", None),
-                       signal=getattr(args, "signal", None))
+                       signal=getattr(args, "signal", None),
+                       working_points=parse_working_points(getattr(args, "working_points", None)))
     print(f"test: {format_metrics(res['metrics'])}")
     print(f"results: {res['out']}")
     return 0
