@@ -61,6 +61,13 @@ def test_landscape_train_val_test_then_evaluate_other_data(tmp_path, fmt, capsys
     assert metrics(tmp_path / "ev" / "metrics.json")["auc"] == pytest.approx(other["auc"])
     assert main(["evaluate", str(run)]) == 0  # the run's own test data again
     assert metrics(run / "metrics.json")["auc"] == pytest.approx(own["auc"])
+    assert cfg["held_out_fingerprints"]["test"]["n_jets"] == 48
+    # --test replaced by other jets after training: evaluate refuses, naming the file
+    write_top_landscape(jets(30, 9, 2, pid=False), tmp_path / "test.h5", format=fmt, n_part=16)
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "test.h5" in err and "no longer match" in err
 
 
 @pytest.mark.slow

@@ -86,7 +86,7 @@ DEFAULTS: dict[str, Any] = {
 #: Keys that do not change a run's result: not compared when a run is resumed.
 RUNTIME_KEYS = ("device", "progress", "workers", "working_points")
 #: What ``config.yaml`` records besides the settings (accepted, and ignored, in ``--config``).
-RECORDED_KEYS = ("out", "data_fingerprint", "inputs")
+RECORDED_KEYS = ("out", "data_fingerprint", "inputs", "held_out_fingerprints")
 #: Files and folders of a run that ``--force`` removes (``data/`` only when regenerated).
 RUN_ENTRIES = ("checkpoints", "history.json", "metrics.json", "split.npz", "roc.png", "loss.png",
                "confusion.png", "demo.json")
@@ -533,7 +533,15 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     fp["n_jets"] = n_jets
     if old is not None:
         _data_changed(str(data_dir), old.get("data_fingerprint"), fp, hint)
+    held_out = {}  # --val and --test files are fingerprinted too, and checked on resume and evaluate
+    for key in ("val", "test"):
+        if cfg[key] is not None:
+            held_out[key] = fingerprint(check_data_paths(cfg[key], "--" + key), n_jets=len(ds[key]))
+            if old is not None:
+                _data_changed(str(cfg[key]), (old.get("held_out_fingerprints") or {}).get(key), held_out[key], hint)
     cfg = {**cfg, "data_fingerprint": fp, "inputs": input_record(ds["train"], cfg["feature_set"])}
+    if held_out:
+        cfg["held_out_fingerprints"] = held_out
     if main:
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
         with atomic_output(out / "split.npz") as tmp, open(tmp, "wb") as fh:
@@ -679,7 +687,11 @@ def run_test_data(run: Path, cfg: dict[str, Any]):
     current = fingerprint(files)
     _data_changed(str(data), recorded, current, hint)
     if cfg.get("test") is not None:
-        return open_dataset(_as_specs(cfg["test"]), cfg["model"], cfg["feature_set"])
+        test = open_dataset(_as_specs(cfg["test"]), cfg["model"], cfg["feature_set"])
+        recorded_test = (cfg.get("held_out_fingerprints") or {}).get("test")
+        _data_changed(str(cfg["test"]), recorded_test,
+                      fingerprint(check_data_paths(cfg["test"], "--test"), n_jets=len(test)), hint)
+        return test
     full = open_dataset(_as_specs(data), cfg["model"], cfg["feature_set"])
     current["n_jets"] = len(full)
     _data_changed(str(data), recorded, current, hint)
