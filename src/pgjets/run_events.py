@@ -97,7 +97,8 @@ def train_event_run(cfg: dict[str, Any], out: Path, data_dir: Path,
     ds, idx = _dataset(data_dir, cfg["max_jets"])
     fp = fingerprint(data_dir, n_jets=len(ds))
     if old is not None:
-        _data_changed(str(data_dir), old.get("data_fingerprint"), fp, f"run {out} started on; use --force to start afresh")
+        _data_changed(str(data_dir), old.get("data_fingerprint"), fp,
+                      f"run {out} started on; use --force to start afresh")
     cfg = {**cfg, "data": str(data_dir), "data_fingerprint": fp}
     if main:
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
