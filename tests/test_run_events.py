@@ -36,3 +36,25 @@ def test_event_model_needs_event_data(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "whole events" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_event_runs_are_seeded_and_guarded_like_jet_runs(events_dir, tmp_path, capsys):
+    import torch
+
+    from pgjets.train.trainer import load_checkpoint_file
+
+    def argv(out, epochs=1):
+        return ["train", "--model", "event_deepsets", "--data", str(events_dir), "--epochs", str(epochs),
+                "--batch-size", "16", "--device", "cpu", "--no-progress", "--out", str(tmp_path / out)]
+
+    assert main(argv("a")) == 0
+    assert main(argv("b")) == 0
+    wa = load_checkpoint_file(tmp_path / "a" / "checkpoints" / "last.pt")["model"]
+    wb = load_checkpoint_file(tmp_path / "b" / "checkpoints" / "last.pt")["model"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)  # same seed, same events: same weights
+    capsys.readouterr()
+    before = (tmp_path / "a" / "config.yaml").read_bytes()
+    assert main(argv("a", epochs=2)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "epochs 1 -> 2" in err
+    assert (tmp_path / "a" / "config.yaml").read_bytes() == before  # nothing written
