@@ -48,6 +48,7 @@ def _worker(rank: int, world: int, tmp: str) -> None:
         trainer.fit(graphs())
         torch.save({k: v.clone() for k, v in trainer.module.state_dict().items()}, os.path.join(tmp, f"rank{rank}.pt"))
         torch.save(trainer.history, os.path.join(tmp, f"hist{rank}.pt"))
+        dist.barrier()  # no rank tears gloo down while the other still talks to it
     finally:
         dist.destroy_process_group()
 
@@ -135,6 +136,7 @@ def _shard_worker(rank: int, world: int, tmp: str, path: str) -> None:
         cfg = TrainConfig(epochs=2, batch_size=5, lr=1e-2, schedule="onecycle", progress=False, verbose=False)
         Trainer(model, cfg).fit(ds)
         torch.save(model.seen, os.path.join(tmp, f"seen{rank}.pt"))
+        dist.barrier()  # no rank tears gloo down while the other still talks to it
     finally:
         dist.destroy_process_group()
 
