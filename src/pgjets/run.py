@@ -500,11 +500,8 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     is written, unless ``force`` (start afresh).  Everything random is seeded
     from ``cfg["seed"]`` before the model is built.
     """
-    import yaml
-
     from .data.fingerprint import fingerprint
     from .train.distributed import is_main_process
-    from .train.trainer import seed_everything
 
     main = is_main_process()  # under DDP only rank 0 writes files
     out = Path(out)
@@ -542,20 +539,36 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     cfg = {**cfg, "data_fingerprint": fp, "inputs": input_record(ds["train"], cfg["feature_set"])}
     if held_out:
         cfg["held_out_fingerprints"] = held_out
+    if not fit_run(cfg, out, split, ds["train"], ds["val"], ds["train"].num_features, ds["train"].num_classes):
+        return {"metrics": {}}
+    return evaluate_run(out, test_data=ds["test"])
+
+
+def fit_run(cfg: dict[str, Any], out: Path, split: dict[str, np.ndarray], train, val, num_features: int,
+            num_classes: int, unit: str = "jets") -> bool:
+    """Write ``config.yaml`` and ``split.npz`` (rank 0), seed, build the model and train it.
+
+    Shared by jet and event runs.  Returns ``True`` on the process that
+    evaluates (rank 0, or the only one).
+    """
+    import yaml
+
+    from .train.distributed import is_main_process
+    from .train.trainer import seed_everything
+
+    main = is_main_process()
     if main:
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
         with atomic_output(out / "split.npz") as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **split)
     seed_everything(cfg["seed"])  # before the model is built: its initial weights follow the seed
-    model = build_run_model(cfg, ds["train"].num_features, ds["train"].num_classes)
+    model = build_run_model(cfg, num_features, num_classes)
     trainer = _trainer(cfg, model, out)
     if main:
         print(f"training {cfg['model']} ({sum(p.numel() for p in model.parameters()):,} parameters) on "
-              f"{len(ds['train'])} jets, validating on {len(ds['val'])}")
-    trainer.fit(ds["train"], ds["val"])
-    if not main:
-        return {"metrics": {}}
-    return evaluate_run(out, test_data=ds["test"])
+              f"{len(train)} {unit}, validating on {len(val)}")
+    trainer.fit(train, val)
+    return main
 
 
 def _eval_name(specs: list[str]) -> str:

@@ -83,15 +83,9 @@ def train_event_run(cfg: dict[str, Any], out: Path, data_dir: Path,
     Seeded, resumable and guarded like a jet run: the settings were checked by
     :func:`pgjets.run.check_rerun`, the data's fingerprint is checked here.
     """
-    import yaml
-
-    from ._atomic import atomic_output
     from .data.fingerprint import fingerprint
-    from .run import _data_changed, _trainer, build_run_model, split_indices
-    from .train.distributed import is_main_process
-    from .train.trainer import atomic_write_text, seed_everything
+    from .run import _data_changed, fit_run, split_indices
 
-    main = is_main_process()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ds, idx = _dataset(data_dir, cfg["max_jets"])
@@ -100,20 +94,9 @@ def train_event_run(cfg: dict[str, Any], out: Path, data_dir: Path,
         _data_changed(str(data_dir), old.get("data_fingerprint"), fp,
                       f"run {out} started on; use --force to start afresh")
     cfg = {**cfg, "data": str(data_dir), "data_fingerprint": fp}
-    if main:
-        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     split = {k: idx[v] for k, v in split_indices(idx.size, cfg["split"], cfg["seed"]).items()}
-    if main:
-        with atomic_output(out / "split.npz") as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **split)
-    seed_everything(cfg["seed"])  # before the model is built: its initial weights follow the seed
-    model = build_run_model(cfg, ds.num_features, ds.num_classes)
-    trainer = _trainer(cfg, model, out)
-    if main:
-        print(f"training {cfg['model']} ({sum(p.numel() for p in model.parameters()):,} parameters) on "
-              f"{split['train'].size} events, validating on {split['val'].size}")
-    trainer.fit(_subset(ds, split["train"]), _subset(ds, split["val"]))
-    if not main:
+    if not fit_run(cfg, out, split, _subset(ds, split["train"]), _subset(ds, split["val"]),
+                   ds.num_features, ds.num_classes, unit="events"):
         return {"metrics": {}}
     return evaluate_event_run(out, cfg, dataset=ds)
 
