@@ -6,6 +6,8 @@ runs a subset; ``--device cuda`` is passed to the scripts that support it.  The 
 training (``large_sample.py``) and the GPU smoke test (``gpu_smoke.py``) are run by hand.
 
     python benchmarks/run_all.py [--only particlenet knn] [--device cpu] [--threads 1]
+    python benchmarks/run_all.py --device cuda          # issue #17 plan (bench_gpu.py), < 8 min on an H100/H200
+    python benchmarks/run_all.py --device cpu --tiny    # the same plan at smoke-test sizes
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], bool]] = {
     "streaming": ("bench_streaming.py", ["--small"], False),           # 6b, and issue #11 (training)
     "scaling": ("bench_scaling.py", [], True),                         # 7
     "lorentznet": ("bench_lorentznet.py", [], True),                   # issue 14
+    "gpu": ("bench_gpu.py", [], True),                                 # issue 17 (the GPU plan)
 }
 
 
@@ -40,14 +43,21 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), default=None)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tiny", action="store_true",
+                        help="issue #17 plan at smoke-test sizes (runs on a CPU in a few minutes)")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON lines file (default results/bench_<date>.jsonl)")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     out = args.out or RESULTS / f"bench_{datetime.now(timezone.utc):%Y%m%d}.jsonl"
     status = 0
-    for name in args.only or list(BENCHMARKS):
+    # on a GPU (or with --tiny) the default is the issue #17 plan; the CPU default is every CPU benchmark
+    plan = args.only or (["gpu"] if args.device.startswith("cuda") or args.tiny else
+                         [n for n in BENCHMARKS if n != "gpu"])
+    for name in plan:
         script, extra, common = BENCHMARKS[name]
+        if name == "gpu" and args.tiny:
+            extra = [*extra, "--tiny"]
         cmd = [sys.executable, str(HERE / script), *extra, "--out", str(out), "--threads", str(args.threads)]
         if common:
             cmd += ["--device", args.device]

@@ -1,0 +1,374 @@
+"""Issue #17 plan: everything the GPU side-by-side asks for, in one script (``run_all.py --device cuda``).
+
+1. ParticleNet and ParT training step and inference vs weaver-core at the published configurations,
+   batch 256 and 512, fp32 and bf16 autocast on both sides (jets/s, ratio peer / pgjets);
+   LorentzNet jets/s next to ParticleNet's (no weaver peer).
+2. ``knn_graph`` vs torch-cluster, 2-D and 64-D, 1 024 jets, k = 16, exact neighbours checked.
+3. ``MultiHeadAttention`` (dense path) vs padded ``F.scaled_dot_product_attention`` restricted to
+   the flash / memory-efficient kernels on CUDA.
+4. Host-device synchronisations in one training step of ParticleNet and ParT
+   (``torch.cuda.set_sync_debug_mode('warn')``, warnings counted; CUDA only, else ``n/a``).
+5. ``torch.compile`` of the training step: compile time (first steps) and steady-state speed-up.
+
+Every piece degrades gracefully: a missing peer (weaver-core, torch-cluster), bf16 that the device
+cannot run, or a CUDA-only measurement is written as a line with ``"status": "n/a"`` and a reason;
+an exception in one piece is written as ``"status": "error"`` and the next piece runs.
+``--tiny`` shrinks batches and repeats so that the whole plan runs on a CPU in a few minutes
+(a smoke test, not a measurement).  Sizes are chosen to fit in ~8 minutes on an H100/H200.
+
+    python benchmarks/bench_gpu.py --device cuda --out results/gpu.jsonl
+    python benchmarks/bench_gpu.py --device cpu --tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+
+from _timing import compare, machine, report, train_step_fns  # noqa: E402
+
+
+def header(device: torch.device) -> dict[str, Any]:
+    """Device name, torch and CUDA versions (printed and written as the first line)."""
+    info = {"benchmark": "gpu_plan_header", "torch": torch.__version__, "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
+    print(f"# device {info['device_name']} | torch {info['torch']} | CUDA {info['cuda']} | "
+          f"cuDNN {info['cudnn']}", flush=True)
+    return info
+
+
+def write(rec: dict[str, Any], out: Path | None, device: torch.device) -> None:
+    rec = {**rec, **machine(device)}
+    print("  ", json.dumps({k: rec[k] for k in rec if k in ("benchmark", "status", "reason", "value")}), flush=True)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+
+def na(name: str, reason: str, out, device, status: str = "n/a", **extra) -> None:
+    reason = reason if len(reason) <= 400 else reason[:400] + " ..."
+    write({"benchmark": name, "status": status, "reason": reason, **extra}, out, device)
+
+
+def autocast(device: torch.device, precision: str):
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def bf16_ok(device: torch.device) -> str | None:
+    """``None`` when bf16 autocast runs on ``device``, else the reason."""
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return "bf16 not supported on this GPU"
+    try:
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            torch.nn.Linear(4, 4).to(device)(torch.ones(2, 4, device=device))
+    except Exception as e:  # noqa: BLE001 - the reason goes into the record
+        return f"bf16 autocast fails: {e}"
+    return None
+
+
+def have(module: str) -> str | None:
+    try:
+        __import__(module)
+    except Exception as e:  # noqa: BLE001
+        return f"{module} missing ({type(e).__name__})"
+    return None
+
+
+# ------------------------------------------------------------------ 1. models vs weaver
+def models_vs_weaver(args, device, out) -> None:
+    import bench_part
+    import bench_particlenet
+    from _jets import weaver_comparison
+
+    missing = have("weaver.nn.model.ParticleNet")
+    for name, mod, seed in (("particlenet", bench_particlenet, 0), ("part", bench_part, 4)):
+        for bs in args.batch_sizes:
+            for precision in args.precisions:
+                tag = f"{name}_{precision}_b{bs}"
+                if missing:
+                    na(tag, missing, out, device)
+                    continue
+                why = bf16_ok(device) if precision == "bf16" else None
+                if why:
+                    na(tag, why, out, device)
+                    continue
+                try:
+                    batch, w, peer, ours, common = weaver_comparison(mod.build_models, bs, device, mod.GOAL, seed=seed)
+                    if name == "particlenet":
+                        pl = lambda: peer(w["points"], w["features"], w["mask"])  # noqa: E731
+                    else:
+                        mask = w["mask"].bool()
+                        pl = lambda: peer(w["features"], v=w["lorentz"], mask=mask)  # noqa: E731
+                    ol = lambda: ours(batch)  # noqa: E731
+                    common = {**common, "precision": precision}
+                    timed(tag, peer, ours, pl, ol, batch.y.view(-1), args, common, device, out, precision)
+                except Exception as e:  # noqa: BLE001
+                    traceback.print_exc(limit=2)
+                    na(tag, repr(e), out, device, status="error")
+
+
+def timed(tag, peer, ours, pl, ol, target, args, common, device, out, precision) -> None:
+    """Training step and inference of both models under ``precision``; one line each."""
+    n = common["batch_size"]
+
+    def under(fn: Callable[[], Any], grad: bool) -> Callable[[], None]:
+        def run() -> None:
+            with autocast(device, precision), (contextlib.nullcontext() if grad else torch.no_grad()):
+                fn()
+        return run
+
+    def logits(fn):
+        def f():
+            with autocast(device, precision):
+                return fn().float()
+        return f
+
+    sp, so = train_step_fns(peer, ours, logits(pl), logits(ol), target)
+    res = compare(sp, so, args.repeats, args.warmup, device)
+    report({"benchmark": f"{tag}_train_step", **common, **res}, out, device, n)
+    peer.eval()
+    ours.eval()
+    res = compare(under(pl, False), under(ol, False), args.repeats, args.warmup, device)
+    report({"benchmark": f"{tag}_inference", **common, **res}, out, device, n)
+
+
+def lorentznet(args, device, out) -> None:
+    from _jets import pgjets_batch, pick, real_jets
+
+    from pgjets.models.lorentznet import LorentzNet
+    from pgjets.models.particlenet import ParticleNet
+
+    for bs in args.batch_sizes:
+        for precision in args.precisions:
+            tag = f"lorentznet_vs_particlenet_{precision}_b{bs}"
+            why = bf16_ok(device) if precision == "bf16" else None
+            if why:
+                na(tag, why, out, device)
+                continue
+            try:
+                batch = pgjets_batch(pick(real_jets(), bs), device)
+                torch.manual_seed(0)
+                peer = ParticleNet(batch.x.size(1), 2).to(device)
+                ours = LorentzNet(batch.x.size(1), 2).to(device)
+                common = {"batch_size": bs, "particles": int(batch.num_nodes), "precision": precision,
+                          "peer": "pgjets ParticleNet (published)", "pgjets_model": "LorentzNet (paper)"}
+                timed(tag, peer, ours, lambda: peer(batch), lambda: ours(batch), batch.y.view(-1), args, common,
+                      device, out, precision)
+            except Exception as e:  # noqa: BLE001
+                traceback.print_exc(limit=2)
+                na(tag, repr(e), out, device, status="error")
+
+
+# ------------------------------------------------------------------ 2. kNN
+def knn(args, device, out) -> None:
+    from _jets import features, pick, real_jets
+    from bench_knn import GOAL, same_neighbourhoods
+
+    from pgjets.nn.knn import knn_graph
+
+    missing = have("torch_cluster")
+    f = features(pick(real_jets(), args.knn_jets, seed=1))
+    batch = torch.repeat_interleave(torch.arange(args.knn_jets), f["counts"]).to(device)
+    gen = torch.Generator().manual_seed(0)
+    for dim in (2, 64):
+        tag = f"knn_{dim}d_{args.knn_jets}jets"
+        x = f["pos"] if dim == 2 else f["x"] @ torch.randn(f["x"].size(1), dim, generator=gen)
+        x = x.contiguous().to(device)
+        if missing:
+            na(tag, missing, out, device)
+            continue
+        import torch_cluster
+        try:
+            ref = torch_cluster.knn_graph(x, 16, batch, loop=False)
+            got = knn_graph(x, 16, batch, loop=False)
+            agree = same_neighbourhoods(ref.cpu(), got.cpu(), x.size(0))
+            res = compare(lambda: torch_cluster.knn_graph(x, 16, batch, loop=False),
+                          lambda: knn_graph(x, 16, batch, loop=False), args.repeats * 3, args.warmup, device)
+            report({"benchmark": tag, "jets": args.knn_jets, "nodes": int(x.size(0)), "dim": dim, "k": 16,
+                    "same_neighbourhoods": agree, "exact": agree == 1.0, "goal": GOAL, "peer": "torch-cluster",
+                    **res}, out, device, args.knn_jets)
+        except Exception as e:  # noqa: BLE001
+            traceback.print_exc(limit=2)
+            na(tag, repr(e), out, device, status="error")
+
+
+# ------------------------------------------------------------------ 3. attention
+def attention(args, device, out) -> None:
+    from _jets import features, pick, real_jets
+    from bench_attention import GOAL, padded_attention
+    from torch_geometric.utils import to_dense_batch
+
+    from pgjets.nn.attention import MultiHeadAttention
+
+    jets = args.batch_sizes[0]
+    f = features(pick(real_jets(), jets, seed=2))
+    batch = torch.repeat_interleave(torch.arange(jets), f["counts"]).to(device)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        x = torch.nn.Linear(f["x"].size(1), 128)(f["x"]).to(device)
+    mha = MultiHeadAttention(128, heads=8).to(device).eval()
+    xd, node_mask = to_dense_batch(x, batch)
+    key_mask = node_mask[:, None, None, :]
+    kernels: Any = contextlib.nullcontext()
+    kernel_names = "default"
+    if device.type == "cuda":
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        # flash takes no arbitrary mask: with a key mask SDPA picks memory-efficient; flash is allowed
+        kernels = sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION])
+        kernel_names = "flash+efficient"
+    for precision in args.precisions:
+        tag = f"attention_{precision}"
+        why = bf16_ok(device) if precision == "bf16" else None
+        if why:
+            na(tag, why, out, device)
+            continue
+        try:
+            def fwd(fn):
+                def run():
+                    with torch.no_grad(), autocast(device, precision), kernels:
+                        fn()
+                return run
+            res = compare(fwd(lambda: padded_attention(mha, xd, key_mask)),
+                          fwd(lambda: mha(x, batch=batch, dense=True)), args.repeats * 3, args.warmup, device)
+            report({"benchmark": f"{tag}_forward", "jets": jets, "particles": int(x.size(0)), "channels": 128,
+                    "heads": 8, "precision": precision, "sdpa_kernels": kernel_names, "goal": GOAL,
+                    "peer": "padded F.scaled_dot_product_attention", **res}, out, device, jets)
+        except Exception as e:  # noqa: BLE001
+            traceback.print_exc(limit=2)
+            na(tag, repr(e), out, device, status="error")
+
+
+# ------------------------------------------------------------------ 4. host syncs
+def one_step(model, batch, target):
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model.train()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(batch), target).backward()
+        opt.step()
+    return step
+
+
+def pgjets_models(bs, device):
+    import bench_part
+    import bench_particlenet
+    from _jets import pgjets_batch, pick, real_jets
+
+    from pgjets.models.part import ParticleTransformer
+    from pgjets.models.particlenet import ParticleNet
+
+    batch = pgjets_batch(pick(real_jets(), bs), device)
+    nf = batch.x.size(1)
+    torch.manual_seed(0)
+    pn = ParticleNet(nf, 2, blocks=[(k, c) for k, c in bench_particlenet.CONV], fc=bench_particlenet.FC,
+                     input_norm=True).to(device)
+    part = ParticleTransformer(nf, 2, embed_dims=(128, 512, 128), pair_embed_dims=(64, 64, 64), heads=8,
+                               num_layers=8, num_cls_layers=2, dropout=0.1).to(device)
+    del bench_part
+    return batch, {"particlenet": pn, "part": part}
+
+
+def host_syncs(args, device, out) -> None:
+    for name in ("particlenet", "part"):
+        tag = f"host_syncs_{name}_train_step"
+        if device.type != "cuda":
+            na(tag, "torch.cuda.set_sync_debug_mode needs CUDA", out, device)
+            continue
+        try:
+            batch, models = pgjets_models(args.batch_sizes[0], device)
+            step = one_step(models[name], batch, batch.y.view(-1))
+            step()  # warm-up: lazy initialisation is not counted
+            torch.cuda.synchronize()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                torch.cuda.set_sync_debug_mode("warn")
+                try:
+                    step()
+                finally:
+                    torch.cuda.set_sync_debug_mode("default")
+            syncs = [str(w.message).splitlines()[0] for w in caught if "synchroniz" in str(w.message)]
+            where = [f"{w.filename}:{w.lineno}" for w in caught if "synchroniz" in str(w.message)]
+            write({"benchmark": tag, "status": "ok", "value": len(syncs), "batch_size": args.batch_sizes[0],
+                   "sync_sites": where, "messages": syncs[:20], "goal": "0 outside the kNN"}, out, device)
+        except Exception as e:  # noqa: BLE001
+            traceback.print_exc(limit=2)
+            na(tag, repr(e), out, device, status="error")
+
+
+# ------------------------------------------------------------------ 5. torch.compile
+def compiled(args, device, out) -> None:
+    for name in args.compile_models:
+        tag = f"compile_{name}_train_step"
+        try:
+            batch, models = pgjets_models(args.batch_sizes[0], device)
+            eager = models[name]
+            torch._dynamo.reset()
+            comp = torch.compile(eager)
+            target = batch.y.view(-1)
+            s_eager, s_comp = one_step(eager, batch, target), one_step(comp, batch, target)
+            t0 = time.perf_counter()
+            for _ in range(2):  # the first calls compile (training graph, then any recompile)
+                s_comp()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            compile_s = time.perf_counter() - t0
+            res = compare(s_eager, s_comp, args.repeats, args.warmup, device)
+            report({"benchmark": tag, "batch_size": args.batch_sizes[0], "compile_s": compile_s,
+                    "peer": "pgjets eager", "note": "ratio = eager / compiled (speed-up)", **res},
+                   out, device, args.batch_sizes[0])
+        except Exception as e:  # noqa: BLE001
+            traceback.print_exc(limit=2)
+            na(tag, repr(e), out, device, status="error")
+
+
+PLAN: dict[str, Callable] = {"models": models_vs_weaver, "lorentznet": lorentznet, "knn": knn,
+                             "attention": attention, "host_syncs": host_syncs, "compile": compiled}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tiny", action="store_true", help="CPU smoke sizes (batch 8, 1 repeat, 64 kNN jets)")
+    parser.add_argument("--only", nargs="+", choices=list(PLAN), default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda but no GPU is visible")
+    if args.tiny:
+        args.batch_sizes, args.precisions, args.repeats, args.warmup = [8], ["fp32", "bf16"], 1, 1
+        args.knn_jets, args.compile_models = 64, ["particlenet"]
+    else:
+        args.batch_sizes, args.precisions, args.repeats, args.warmup = [256, 512], ["fp32", "bf16"], 10, 3
+        args.knn_jets, args.compile_models = 1024, ["particlenet", "part"]
+    write({**header(device), "tiny": args.tiny}, args.out, device)
+    t_all = time.perf_counter()
+    for name in args.only or list(PLAN):
+        t0 = time.perf_counter()
+        print(f"== {name}", flush=True)
+        PLAN[name](args, device, args.out)
+        print(f"   ({time.perf_counter() - t0:.0f} s)", flush=True)
+    print(f"plan done in {time.perf_counter() - t_all:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
