@@ -24,7 +24,7 @@ JETS_DIR = CACHE / "jets"
 def real_jets(n_per_process: int = 400, path: Path = JETS_DIR):
     """Top and QCD jets (``n_per_process`` each), generated on the first call and cached."""
     from pgjets.data.generate import generate_dataset
-    from pgjets.run import load_table
+    from pgjets.data import load_table
 
     if not (path / "manifest.json").exists():
         print(f"generating {2 * n_per_process} jets with Pythia 8 + FastJet into {path} (once) ...", flush=True)

@@ -33,7 +33,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from pgjets.data.generate import generate_dataset
-    from pgjets.run import load_table, make_datasets, split_indices
+    from pgjets.data import load_table, split_indices
+    from pgjets.run import make_datasets
     from pgjets.models.registry import build_model
     from pgjets.train.trainer import TrainConfig, Trainer
 

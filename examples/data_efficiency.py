@@ -227,7 +227,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     from pgjets._atomic import atomic_output
     from pgjets.data.jet_dataset import JetDataset
-    from pgjets.run import load_table
+    from pgjets.data import load_table
 
     if args.threads:
         torch.set_num_threads(args.threads)

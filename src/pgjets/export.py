@@ -1,4 +1,4 @@
-r"""Deployment: ONNX export of the jet taggers and the ``pgjets export`` command.
+r"""Deployment: ONNX export of the jet taggers (the ``pgjets export`` command is :mod:`pgjets.cli.export`).
 
 A model is exported through its padded, tensor-only path
 (:class:`~pgjets.models.padded.PaddedJetModel`): the ONNX graph takes
@@ -22,7 +22,6 @@ Needs the ``deploy`` extra (``onnx``, ``onnxscript``, ``onnxruntime``).
 
 from __future__ import annotations
 
-import argparse
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,20 +210,11 @@ def export_onnx(model: nn.Module, path: Union[str, Path], example: Optional[Sequ
     return ExportReport(path, names, diff, shapes)
 
 
-# --------------------------------------------------------------------- CLI
-def add_export_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments of ``pgjets export``."""
-    p.add_argument("run", type=Path, help="run folder written by pgjets train")
-    p.add_argument("--onnx", type=Path, required=True, help="output .onnx file")
-    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
-                   help="which checkpoint to export (default best, falling back to last)")
-    p.add_argument("--opset", type=int, default=OPSET, help=f"ONNX opset (default {OPSET})")
-    p.add_argument("--check-jets", type=int, default=64,
-                   help="test jets of the run on which onnxruntime is compared with PyTorch")
-
-
 def load_run_model(run: Path, checkpoint: str = "best", num_jets: int = 64):
     """The trained model of a run folder (eval mode) and a few of its test jets as one ``Batch``.
+
+    The run is read by :func:`pgjets.run.load_run` (``config.yaml``, the test
+    data after the fingerprint check, the checkpoint).
 
     Args:
         run: Run folder written by ``pgjets train`` (``config.yaml``, ``checkpoints/``).
@@ -236,37 +226,13 @@ def load_run_model(run: Path, checkpoint: str = "best", num_jets: int = 64):
     """
     import numpy as np
 
-    from .run import build_run_model, load_run_weights, read_run_config, run_test_data
+    from .run import load_run
 
-    run = Path(run)
-    cfg = read_run_config(run)
-    ds = run_test_data(run, cfg)
+    loaded = load_run(run, checkpoint)
+    ds = loaded.test_data
     ds = ds.subset(np.arange(min(len(ds), max(1, num_jets))))
-    model = build_run_model(cfg, ds.num_features, ds.num_classes)
-    ckpt = load_run_weights(run, cfg, model, checkpoint)
-    model.eval()
     batch = next(iter(ds.batches(len(ds))))
-    return cfg, model, batch, ckpt
+    return loaded.config, loaded.model, batch, loaded.checkpoint
 
 
-def run_export(args: argparse.Namespace) -> int:
-    """``pgjets export RUN --onnx FILE``: export a trained run and check it with onnxruntime."""
-    from .models.padded import has_padded_path, pad_batch
-
-    cfg, model, batch, ckpt = load_run_model(args.run, args.checkpoint, args.check_jets)
-    if not has_padded_path(model):
-        raise ValueError(f"model {cfg['model']!r} has no padded inference path and cannot be exported to ONNX")
-    jets = pad_batch(batch, model.padded_inputs)
-    b = jets[-1].size(0)
-    # export on a slice, check on all test jets (other jet and particle counts)
-    half = max(1, b // 2)
-    example = pad_batch(batch.__class__.from_data_list(batch.to_data_list()[:half]), model.padded_inputs)
-    report = export_onnx(model, args.onnx, example=example, opset=args.opset, check=[jets])
-    print(f"exported {cfg['model']} ({ckpt.name}) to {report.path}: inputs {', '.join(report.input_names)} "
-          f"(dynamic jets and particles); onnxruntime vs PyTorch on {b} test jets: "
-          f"max abs diff {report.max_abs_diff:.2e}")
-    return 0
-
-
-__all__ = ["export_onnx", "synthetic_jets", "onnx_max_abs_diff", "ExportReport", "load_run_model",
-           "add_export_arguments", "run_export", "OPSET"]
+__all__ = ["export_onnx", "synthetic_jets", "onnx_max_abs_diff", "ExportReport", "load_run_model", "OPSET"]

@@ -39,7 +39,7 @@ import json
 import math
 import os
 import shutil
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional
 
@@ -53,6 +53,7 @@ from .errors import (
     SettingsMismatchError,
     UsageError,
 )
+from .data.splits import load_table, split_indices
 from .train.trainer import TrainConfig, Trainer, atomic_write_text, load_checkpoint_file, settings_diff
 
 #: Defaults of a run configuration (YAML keys or ``--flags``).
@@ -116,50 +117,6 @@ def parse_working_points(values: Optional[list[str]]) -> Optional[dict[str, floa
             raise UsageError(f"--working-point {name} given twice")
         out[name] = e
     return out
-
-
-def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, help="YAML file with run settings (flags override it)")
-    p.add_argument("--model", help="model name (see pgjets.models.registry.MODELS)")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--data", action="append", metavar="PATH",
-                     help="training jets: a generated folder, a data file (landscape .h5, JetClass .root, "
-                          "quark/gluon .npz, parquet, jet images), a quoted glob; repeatable; or a folder "
-                          "of whole events (pgjets generate --events)")
-    src.add_argument("--generate", type=int, metavar="N", help="generate N jets per process now")
-    p.add_argument("--process", dest="processes", action="append", help="process to generate (repeatable)")
-    p.add_argument("--val", action="append", metavar="PATH", help="validation jets (as --data; default: split)")
-    p.add_argument("--test", action="append", metavar="PATH", help="test jets (as --data; default: split)")
-    p.add_argument("--feature-set", help="input features: particlenet (with PID when the data have it), "
-                                         "kinematic, angular")
-    p.add_argument("--signal", help="signal class of a binary sample (default: the non-QCD class; quark for q/g)")
-    p.add_argument("--working-point", dest="working_points", action="append", metavar="CLASS=EFF",
-                   help="multi-class samples: signal efficiency at which the rejection of QCD is quoted for "
-                        "CLASS (repeatable; default 0.5, and the ParT paper's 0.99 Hqql, 0.995 Tbl)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--max-jets", type=int, help="use at most this many jets")
-    p.add_argument("--workers", type=int, help="generator processes")
-    p.add_argument("--device", help="auto, cpu or cuda")
-    p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
-    p.add_argument("--ddp", action="store_true",
-                   help="distributed data parallel under torchrun (gloo on CPU, nccl on GPU)")
-    p.add_argument("--out", type=Path, required=True,
-                   help="run folder (an existing run with the same settings is resumed)")
-    p.add_argument("--force", action="store_true",
-                   help="start afresh in --out even if it holds a run with other settings")
-
-
-def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", type=Path, help="run folder written by pgjets train")
-    p.add_argument("--data", action="append", metavar="PATH",
-                   help="evaluate on all jets of PATH (folder, file or glob; repeatable) instead of the test split")
-    p.add_argument("--out", type=Path, help="folder for the metrics and plots (default RUN/eval/<name>/)")
-    p.add_argument("--signal", help="signal class of a binary sample (default: the run's)")
-    p.add_argument("--working-point", dest="working_points", action="append", metavar="CLASS=EFF",
-                   help="multi-class: signal efficiency of CLASS for its QCD rejection (repeatable; default: the run's)")
 
 
 def load_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -437,31 +394,6 @@ def check_data_paths(value: Any, flag: str = "--data") -> list[Path]:
     return [s.path for s in resolve_sources(_as_specs(value))]
 
 
-def load_table(path: Path, max_jets: Optional[int] = None):
-    """All jets of a generated folder as one :class:`~pgjets.data.table.JetTable`."""
-    from .data.jet_io import dataset_files, read_jets
-    from .data.table import JetTable
-
-    files = dataset_files(path)
-    if not files:
-        raise DataFileError(f"{path} holds no jet files")
-    table = JetTable.concat([read_jets(f) for f in files])
-    if max_jets is not None and len(table) > max_jets:
-        rng = np.random.default_rng(0)
-        table = table.take(np.sort(rng.choice(len(table), max_jets, replace=False)))
-    return table
-
-
-def split_indices(n: int, fractions, seed: int) -> dict[str, np.ndarray]:
-    """Seeded random train/val/test split of ``n`` items."""
-    f = np.asarray(fractions, dtype=float)
-    if f.shape != (3,) or (f < 0).any() or not np.isclose(f.sum(), 1.0):
-        raise ValueError(f"split must be three fractions summing to 1, got {fractions}")
-    perm = np.random.default_rng(seed).permutation(n)
-    a, b = int(round(f[0] * n)), int(round((f[0] + f[1]) * n))
-    return {"train": np.sort(perm[:a]), "val": np.sort(perm[a:b]), "test": np.sort(perm[b:])}
-
-
 def make_datasets(table, split: dict[str, np.ndarray], model_name: str, feature_set: str) -> dict:
     from .data.jet_dataset import JetDataset
     from .models.registry import representation_of
@@ -616,8 +548,7 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
         test = test_data if test_data is not None else run_test_data(run, cfg)
         dest = Path(out) if out is not None else run
     names = recorded.get("label_names") or test.label_names or [str(i) for i in range(test.num_classes)]
-    model = build_run_model(cfg, test.num_features, len(names))
-    load_run_weights(run, cfg, model, "best")
+    model = load_run(run, "best", test_data=test, num_classes=len(names), config=cfg).model
     trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(test)
     metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,
@@ -763,6 +694,50 @@ def load_run_weights(run: Path, cfg: dict[str, Any], model, checkpoint: str = "b
     return path
 
 
+@dataclass
+class LoadedRun:
+    """A trained run as :func:`load_run` reads it."""
+
+    #: ``config.yaml`` of the run.
+    config: dict[str, Any]
+    #: The model with the checkpoint's weights, in eval mode.
+    model: Any
+    #: The data the model was built for: the run's own test data (fingerprint checked) or those given.
+    test_data: Any
+    #: The checkpoint file that was loaded.
+    checkpoint: Path
+
+
+def load_run(run: Path, checkpoint: str = "best", test_data=None, num_classes: Optional[int] = None,
+             config: Optional[dict[str, Any]] = None) -> LoadedRun:
+    """Read a run folder: ``config.yaml``, its test data, the model and a checkpoint's weights.
+
+    The one reader of trained runs behind :func:`evaluate_run` and
+    :func:`pgjets.export.load_run_model`.
+
+    Args:
+        run: Run folder written by ``pgjets train``.
+        checkpoint: ``"best"`` (falls back to ``last``) or ``"last"``.
+        test_data: Data to build the model for; default the run's own test data
+            (:func:`run_test_data`, which checks them against the recorded fingerprint).
+        num_classes: Output classes of the model (default ``test_data.num_classes``).
+        config: The run's configuration when already read (default: read ``config.yaml``).
+
+    Raises:
+        DataFileNotFoundError: No ``config.yaml``, data or checkpoint.
+        DataFileError: The data no longer match the recorded fingerprint.
+        CheckpointError: The checkpoint is damaged or does not fit the model.
+        SettingsMismatchError: The checkpoint belongs to other settings than ``config.yaml``.
+    """
+    run = Path(run)
+    cfg = read_run_config(run) if config is None else config
+    test = run_test_data(run, cfg) if test_data is None else test_data
+    model = build_run_model(cfg, test.num_features, num_classes or test.num_classes)
+    path = load_run_weights(run, cfg, model, checkpoint)
+    model.eval()
+    return LoadedRun(cfg, model, test, path)
+
+
 def format_metrics(metrics: dict[str, Any]) -> str:
     """One line of test metrics; with many classes followed by the table of rejections of QCD."""
     auc = "macro AUC" if "rejection" in metrics else "AUC"
@@ -779,37 +754,6 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     return line
 
 
-def run_train(args: argparse.Namespace) -> int:
-    check_out_folder(args.out)
-    cfg = load_config(args)
-    force = bool(getattr(args, "force", False))
-    if getattr(args, "ddp", False):
-        from .train.distributed import init_from_env, is_main_process
-
-        rank, world = init_from_env()
-        if rank == 0:
-            print(f"DDP: {world} processes, global batch {world * cfg['batch_size']}")
-        res = train_run(cfg, Path(args.out), force=force)
-        if not is_main_process():
-            return 0
-    else:
-        res = train_run(cfg, Path(args.out), force=force)
-    print(f"test: {format_metrics(res['metrics'])}")
-    print(f"run folder: {args.out}")
-    return 0
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    if args.data is not None:
-        check_data_paths(args.data)  # a bad --data is a bad argument (exit 2), whatever the run folder holds
-    res = evaluate_run(Path(args.run), data=args.data, out=getattr(args, "out", None),
-                       signal=getattr(args, "signal", None),
-                       working_points=parse_working_points(getattr(args, "working_points", None)))
-    print(f"test: {format_metrics(res['metrics'])}")
-    print(f"results: {res['out']}")
-    return 0
-
-
 __all__ = ["DEFAULTS", "RUNTIME_KEYS", "train_run", "evaluate_run", "split_indices", "load_table", "format_metrics",
            "load_config", "validate_config", "run_settings", "check_rerun", "read_run_config", "run_table",
-           "load_run_weights", "run_test_data", "resolve_data_paths", "check_data_paths"]
+           "load_run", "LoadedRun", "load_run_weights", "run_test_data", "resolve_data_paths", "check_data_paths"]

@@ -8,14 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from pgjets.data.generate import (
-    PROCESSES,
-    add_generate_arguments,
-    derive_seed,
-    generate_dataset,
-    generate_jets,
-    run_generate,
-)
+from pgjets.cli.generate import add_generate_arguments, run_generate
+from pgjets.data.generate import PROCESSES, derive_seed, generate_dataset, generate_jets
 from pgjets.data.jet_io import count_jets, dataset_files, read_jets, read_manifest
 from pgjets.data.table import JetTable
 from pgjets.errors import DataFileError
@@ -169,7 +163,6 @@ def test_dataset_workers_resume_and_cli(tmp_path):
 
 @pytest.mark.slow
 def test_generate_writes_the_public_layouts(tmp_path):
-    from pgjets.data.generate import run_generate
     from pgjets.data.readers import detect_format, open_jets
 
     parser = add_generate_arguments(argparse.ArgumentParser())

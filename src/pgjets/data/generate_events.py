@@ -60,7 +60,6 @@ reconstruction in Python.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -508,18 +507,7 @@ def generate_event_dataset(
     return out
 
 
-def run_generate_events(args: argparse.Namespace) -> int:
-    """``pgjets generate --events PROCESS ...``; returns the exit status."""
-    path = generate_event_dataset(args.events, args.n_events, args.out, seed=args.seed, fast=True,
-                                  workers=args.workers, chunk_size=args.chunk_size,
-                                  progress=getattr(args, "progress", True))
-    manifest = read_manifest(path)
-    print(f"wrote {manifest['n_events_total']} events ({', '.join(manifest['label_names'])}) "
-          f"in {len(manifest['files'])} files to {path}")
-    return 0
-
-
 __all__ = [
     "EVENT_PROCESSES", "EVENTS_KIND", "COLLECTIONS", "generate_events", "generate_event_dataset",
-    "write_events", "read_events", "read_event_attrs", "event_files", "is_event_folder", "run_generate_events",
+    "write_events", "read_events", "read_event_attrs", "event_files", "is_event_folder",
 ]

@@ -7,7 +7,7 @@ into memory:
 
 - with ``--val`` and ``--test`` the three sources are used as given;
 - without them the jets of ``--data`` are split with the seeded split of
-  :func:`pgjets.run.split_indices` (fractions ``--split``); with only one of
+  :func:`pgjets.data.split_indices` (fractions ``--split``); with only one of
   them the other part comes from ``--data`` with the fractions renormalised;
 - ``--max-jets`` keeps a seeded random subset of ``--data`` before splitting.
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .run import DEFAULTS, format_metrics, train_run
-from .train.trainer import atomic_write_text
+from ..run import DEFAULTS, format_metrics, train_run
+from ..train.trainer import atomic_write_text
 
 TOP_MASS = 172.5
 
@@ -42,8 +42,8 @@ def mass_window_scores(table) -> np.ndarray:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from .train.metrics import background_rejection, roc_auc, roc_curve
-    from .train.plots import plot_roc
+    from ..train.metrics import background_rejection, roc_auc, roc_curve
+    from ..train.plots import plot_roc
 
     t0 = time.time()
     out = Path(args.out)

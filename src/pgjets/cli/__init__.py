@@ -13,6 +13,12 @@ Every subcommand prints what it does and exits with status 0 on success, 1 on a
 pgjets error (with the message, no traceback) and 2 on bad arguments (one line
 on stderr: the flag or setting and what is wrong with it).  A full disk is
 reported as ``no space left on <folder>`` (status 1); what was complete is kept.
+
+Each command lives in its own module: :mod:`pgjets.cli.generate`,
+:mod:`pgjets.cli.train` (``train`` and ``evaluate``), :mod:`pgjets.cli.demo`,
+:mod:`pgjets.cli.export`: flags, checks of the flags, and the printed summary.
+What they run is library code (:mod:`pgjets.data.generate`, :mod:`pgjets.run`,
+:mod:`pgjets.export`).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .errors import PgjetsError, UsageError
+from ..errors import PgjetsError, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,14 +40,14 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="generate labelled jets with Pythia 8 + FastJet")
-    from .data.generate import add_generate_arguments, run_generate
+    from .generate import add_generate_arguments, run_generate
 
     add_generate_arguments(p)
     p.set_defaults(func=run_generate)
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    from .run import add_evaluate_arguments, add_train_arguments, run_evaluate, run_train
+    from .train import add_evaluate_arguments, add_train_arguments, run_evaluate, run_train
 
     p = sub.add_parser("train", help="train a model on jets (generated on the spot or from DIR)")
     add_train_arguments(p)
@@ -73,7 +79,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_generate
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = _Parser(prog="pgjets", description="Symmetry-aware graph learning for particle physics.")
     parser.add_argument("--version", action="version", version=f"pgjets {__version__}")
@@ -98,7 +104,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"pgjets {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except OSError as exc:
-        from ._atomic import disk_full_error, is_disk_full
+        from .._atomic import disk_full_error, is_disk_full
 
         if not is_disk_full(exc):
             raise
@@ -112,7 +118,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,91 @@
+"""``pgjets train`` and ``pgjets evaluate``: the flags and the printed summary.
+
+The runs themselves (configuration, data, seeded fit, evaluation, run folder)
+are :func:`pgjets.run.train_run` and :func:`pgjets.run.evaluate_run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .._checks import check_out_folder
+from ..run import check_data_paths, evaluate_run, format_metrics, load_config, parse_working_points, train_run
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="YAML file with run settings (flags override it)")
+    p.add_argument("--model", help="model name (see pgjets.models.registry.MODELS)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--data", action="append", metavar="PATH",
+                     help="training jets: a generated folder, a data file (landscape .h5, JetClass .root, "
+                          "quark/gluon .npz, parquet, jet images), a quoted glob; repeatable; or a folder "
+                          "of whole events (pgjets generate --events)")
+    src.add_argument("--generate", type=int, metavar="N", help="generate N jets per process now")
+    p.add_argument("--process", dest="processes", action="append", help="process to generate (repeatable)")
+    p.add_argument("--val", action="append", metavar="PATH", help="validation jets (as --data; default: split)")
+    p.add_argument("--test", action="append", metavar="PATH", help="test jets (as --data; default: split)")
+    p.add_argument("--feature-set", help="input features: particlenet (with PID when the data have it), "
+                                         "kinematic, angular")
+    p.add_argument("--signal", help="signal class of a binary sample (default: the non-QCD class; quark for q/g)")
+    p.add_argument("--working-point", dest="working_points", action="append", metavar="CLASS=EFF",
+                   help="multi-class samples: signal efficiency at which the rejection of QCD is quoted for "
+                        "CLASS (repeatable; default 0.5, and the ParT paper's 0.99 Hqql, 0.995 Tbl)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--max-jets", type=int, help="use at most this many jets")
+    p.add_argument("--workers", type=int, help="generator processes")
+    p.add_argument("--device", help="auto, cpu or cuda")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+    p.add_argument("--ddp", action="store_true",
+                   help="distributed data parallel under torchrun (gloo on CPU, nccl on GPU)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="run folder (an existing run with the same settings is resumed)")
+    p.add_argument("--force", action="store_true",
+                   help="start afresh in --out even if it holds a run with other settings")
+
+
+def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", type=Path, help="run folder written by pgjets train")
+    p.add_argument("--data", action="append", metavar="PATH",
+                   help="evaluate on all jets of PATH (folder, file or glob; repeatable) instead of the test split")
+    p.add_argument("--out", type=Path, help="folder for the metrics and plots (default RUN/eval/<name>/)")
+    p.add_argument("--signal", help="signal class of a binary sample (default: the run's)")
+    p.add_argument("--working-point", dest="working_points", action="append", metavar="CLASS=EFF",
+                   help="multi-class: signal efficiency of CLASS for its QCD rejection (repeatable; default: the run's)")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    check_out_folder(args.out)
+    cfg = load_config(args)
+    force = bool(getattr(args, "force", False))
+    if getattr(args, "ddp", False):
+        from ..train.distributed import init_from_env, is_main_process
+
+        rank, world = init_from_env()
+        if rank == 0:
+            print(f"DDP: {world} processes, global batch {world * cfg['batch_size']}")
+        res = train_run(cfg, Path(args.out), force=force)
+        if not is_main_process():
+            return 0
+    else:
+        res = train_run(cfg, Path(args.out), force=force)
+    print(f"test: {format_metrics(res['metrics'])}")
+    print(f"run folder: {args.out}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    if args.data is not None:
+        check_data_paths(args.data)  # a bad --data is a bad argument (exit 2), whatever the run folder holds
+    res = evaluate_run(Path(args.run), data=args.data, out=getattr(args, "out", None),
+                       signal=getattr(args, "signal", None),
+                       working_points=parse_working_points(getattr(args, "working_points", None)))
+    print(f"test: {format_metrics(res['metrics'])}")
+    print(f"results: {res['out']}")
+    return 0
+
+
+__all__ = ["add_train_arguments", "add_evaluate_arguments", "run_train", "run_evaluate"]
