@@ -224,3 +224,14 @@ def test_negative_batch_ids_and_integer_coordinates():
         knn_graph(x, 2, batch.float())
     pos = torch.tensor([[0, 0], [1, 0], [5, 5], [6, 5]])
     assert knn_graph(pos, 1, backend="torch").tolist() == [[1, 0, 3, 2], [0, 1, 2, 3]]
+
+
+def test_auto_backend_compiles_when_torch_cluster_is_installed() -> None:
+    """torch-cluster's op has no fake kernel: under torch.compile, auto must take the torch path."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(40, 2, generator=gen)
+    batch = torch.arange(2).repeat_interleave(20)
+    compiled = torch.compile(lambda x, b: knn_graph(x, 4, b), backend="eager", fullgraph=False)
+    got = compiled(x, batch)
+    ref = knn_graph(x, 4, batch, backend="torch")
+    assert torch.equal(torch.sort(got[0] * 100 + got[1]).values, torch.sort(ref[0] * 100 + ref[1]).values)

@@ -456,6 +456,8 @@ def _knn_graph(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, flow: str
     # feature spaces (ParticleNet's later blocks, 64-256 dims) the batched torch path is faster.
     use_cluster = backend == "torch_cluster" or (
         backend == "auto" and x.size(1) <= AUTO_CLUSTER_MAX_DIM and torch_cluster_available()
+        # torch-cluster's op has no fake-tensor kernel: under torch.compile auto takes the torch path
+        and not torch.compiler.is_compiling()
     )
     if backend == "torch_cluster" and not torch_cluster_available():
         from ..errors import MissingExtraError
