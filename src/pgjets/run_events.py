@@ -32,9 +32,9 @@ def is_event_data(path: Any) -> bool:
 
 
 def _dataset(path: Path, max_events: Optional[int]):
-    from .data.event_dataset import EventDataset
+    from .data.event_dataset import StreamedEventDataset
 
-    ds = EventDataset(path)
+    ds = StreamedEventDataset(path)  # streamed: only file lists and event counts are read
     idx = np.arange(len(ds))
     if max_events is not None and len(ds) > max_events:
         idx = np.sort(np.random.default_rng(0).choice(len(ds), max_events, replace=False))
@@ -42,7 +42,7 @@ def _dataset(path: Path, max_events: Optional[int]):
 
 
 def _subset(ds, idx: np.ndarray):
-    return ds.subset(idx)  # vectorised batches for the Trainer (EventDataset.batches)
+    return ds.subset(idx)  # streamed batches for the Trainer (StreamedEventDataset.batches)
 
 
 def _event_path(data: Any) -> Any:

@@ -43,6 +43,7 @@ from torch.utils.data import Dataset
 from .._checks import check_positive_int, require
 from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError
 from .digits import random_split_indices
+from .jet_dataset import JetDataset
 
 #: Branches of each object collection, keyed by the record field they become.
 COLLECTIONS: dict[str, dict[str, str]] = {
@@ -595,8 +596,154 @@ def stream_event_batches(
             yield b
 
 
+class _EventChunk:
+    """Rows ``a:b`` of one event file (a chunk of :class:`StreamedEventDataset`)."""
+
+    def __init__(self, events: Any, labels: np.ndarray, first: np.ndarray) -> None:
+        self.events, self.labels, self.first = events, labels, first  # first: global event index
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+class StreamedEventDataset(JetDataset):
+    r"""The events of an event folder, streamed in chunks of ``chunk_size`` events.
+
+    The streamed counterpart of :class:`EventDataset` (which holds all events
+    and their graphs): only file lists and event counts (parquet metadata) are
+    read at construction, and :meth:`batches` reads chunks on demand with the
+    machinery of :class:`~pgjets.data.jet_dataset.JetDataset` (seeded chunk
+    permutation, a shuffle buffer of ``shuffle_chunks`` chunks mixed across
+    files, prefetch of the next group, disjoint shares for ``world_size > 1``,
+    :meth:`subset` of global event positions).  At most
+    ``2 * shuffle_chunks + 1`` chunks are in memory, whatever the number of
+    events.  Each batch is one :func:`~pgjets.graphs.event.events_to_batch`
+    call; ``y`` is the integer event field ``label``, ``event_index`` the
+    position of the event in the folder (manifest order).
+
+    .. math::
+        \text{memory} = O(\texttt{chunk\_size} \cdot \texttt{shuffle\_chunks})
+
+    Args:
+        path: Event folder or parquet event file.
+        collections, connectivity, k, extra_fields, drop_empty: As for
+            :func:`~pgjets.graphs.event.events_to_batch`; with ``drop_empty``
+            :attr:`num_dropped` counts the events dropped so far.
+        label: Integer event field of the labels.
+        chunk_size, shuffle_chunks, prefetch, cache_chunks, transform: As for
+            :class:`~pgjets.data.jet_dataset.JetDataset`.
+
+    Shapes:
+        - **output:** batches as :func:`~pgjets.graphs.event.events_to_batch`,
+          plus ``y`` :math:`(B,)` and ``event_index`` :math:`(B,)`
+    """
+
+    def __init__(self, path: Union[str, Path], collections: Sequence[str] = DEFAULT_COLLECTIONS,
+                 connectivity: str = "full", k: int = 8, label: str = "label",
+                 extra_fields: Sequence[str] = (), drop_empty: bool = False, chunk_size: int = 1024,
+                 shuffle_chunks: int = 8, prefetch: bool = True, cache_chunks: int = 2,
+                 transform: Optional[Callable] = None) -> None:
+        from collections import OrderedDict
+
+        from .generate_events import event_files, read_event_attrs
+        from .jet_io import MANIFEST_NAME, read_manifest
+
+        pq = require("pyarrow.parquet", "physics", "parquet files")
+        self.transform = transform
+        self.cache_chunks = check_positive_int(cache_chunks, "cache_chunks")
+        self.chunk_size = check_positive_int(chunk_size, "chunk_size")
+        self.shuffle_chunks = check_positive_int(shuffle_chunks, "shuffle_chunks")
+        self.prefetch = bool(prefetch)
+        self._cache = OrderedDict()
+        self._memory = None
+        self._select = None
+        self.representation, self.k, self.sources = "events", k, []
+        self.root = Path(path)
+        self.collections, self.label = tuple(collections), str(label)
+        self._builder = {"collections": self.collections, "connectivity": connectivity, "k": int(k),
+                         "extra_fields": tuple(extra_fields), "drop_empty": bool(drop_empty)}
+        self.num_dropped = 0
+        self._units, counts = [], []
+        for f in event_files(path):
+            n = pq.ParquetFile(f).metadata.num_rows
+            for a in range(0, n, self.chunk_size):
+                self._units.append((f, "events", a, min(n, a + self.chunk_size)))
+                counts.append(min(n, a + self.chunk_size) - a)
+        self._starts = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=self._starts[1:])
+        self._file_starts = {u[0]: int(s) - u[2] for u, s in zip(self._units, self._starts)}
+        names = None
+        if self.root.is_file():
+            names = read_event_attrs(self.root).get("label_names")
+        elif (self.root / MANIFEST_NAME).exists():
+            names = read_manifest(self.root).get("label_names")
+        self._label_names = list(names) if names else None
+        self._first_path = self._units[0][0] if self._units else None
+        self._feature_names = []
+        if self._label_names:
+            self._num_classes = max(2, len(self._label_names))
+        else:  # the label column only, file by file
+            top = max([int(pq.read_table(f, columns=[self.label]).column(0).to_numpy().max(initial=0))
+                       for f in dict.fromkeys(u[0] for u in self._units)] or [1])
+            self._num_classes = max(2, top + 1)
+        from ..graphs.event import KINEMATIC_FEATURES
+
+        self._num_features = len(KINEMATIC_FEATURES) + len(self.collections) + len(tuple(extra_fields))
+
+    def _load(self, i: int) -> _EventChunk:
+        ak = require("awkward", "physics", "event data")
+        pq = require("pyarrow.parquet", "physics", "parquet files")
+        path, _, a, b = self._units[i]
+        try:
+            table = pq.read_table(path)  # one row group per file when written by pgjets
+            events = ak.from_arrow(table.slice(a, b - a))
+        except Exception as exc:
+            raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
+        if self.label not in (events.fields or []):
+            raise DataFileError(f"{path} has no event field {self.label!r} for the labels")
+        rows = np.arange(b - a)
+        if self._select is not None:
+            rows = self._select[i].numpy()
+            events = events[rows]
+        labels = np.asarray(ak.to_numpy(events[self.label]), dtype=np.int64)
+        if labels.size and int(labels.max()) >= self._num_classes:
+            raise DataFileError(f"{path}: label {int(labels.max())} is outside 0..{self._num_classes - 1}")
+        return _EventChunk(events, labels, rows + self._file_starts[path] + a)
+
+    def _rows(self, c: int, a: int, b: int) -> Tensor:
+        return torch.arange(a, b)  # a chunk holds only its selected events
+
+    def _build_pieces(self, pieces: list[tuple[Any, Tensor]]):
+        from ..graphs.event import events_to_batch
+
+        ak = require("awkward", "physics", "event data")
+        parts = [(chunk.events[idx.numpy()], chunk.labels[idx.numpy()], chunk.first[idx.numpy()])
+                 for chunk, idx in pieces]
+        events = parts[0][0] if len(parts) == 1 else ak.concatenate([p[0] for p in parts])
+        y, first = np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+        o = self._builder
+        try:
+            b = events_to_batch(events, o["collections"], o["connectivity"], o["k"], o["drop_empty"],
+                                o["extra_fields"])
+        except EmptyGraphError:  # no object in the whole batch: kept as empty graphs (a batch is never None)
+            b = events_to_batch(events, o["collections"], o["connectivity"], o["k"], False, o["extra_fields"])
+            kept = b.event_index.numpy()
+            _set_graph_attr(b, "y", torch.from_numpy(y[kept]))
+            b.event_index = torch.from_numpy(first[kept].astype(np.int64))
+            return b
+        kept = b.event_index.numpy()
+        self.num_dropped += len(y) - kept.size
+        _set_graph_attr(b, "y", torch.from_numpy(y[kept]))
+        b.event_index = torch.from_numpy(first[kept].astype(np.int64))
+        return b
+
+    def __repr__(self) -> str:
+        return (f"StreamedEventDataset({len(self)} events, {self.num_chunks} chunks, "
+                f"collections={list(self.collections)}, from {self.root})")
+
+
 __all__ = [
     "COLLECTIONS", "MET_BRANCHES", "DEFAULT_COLLECTIONS", "Z_WINDOW", "Z_MASS", "LABELS",
     "hzz_path", "read_hzz_events", "dimuon_z_candidate", "four_lepton_candidate", "EventDataset",
-    "stream_event_batches",
+    "stream_event_batches", "StreamedEventDataset",
 ]

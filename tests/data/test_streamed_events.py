@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+pytest.importorskip("awkward")
+pytest.importorskip("pyarrow")
+
+from pgjets.data.event_dataset import StreamedEventDataset  # noqa: E402
+from pgjets.data.generate_events import generate_event_dataset, read_events  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def events_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("events")
+    return generate_event_dataset(["ttbar", "wjets"], 40, out, seed=3, chunk_size=40, progress=False)
+
+
+def _indices(ds, **kw):
+    return torch.cat([b.event_index for b in ds.batches(7, **kw)]).tolist()
+
+
+def test_every_event_once_per_epoch_and_labels_match(events_dir):
+    ds = StreamedEventDataset(events_dir, chunk_size=9, shuffle_chunks=2)
+    events = read_events(events_dir)
+    assert len(ds) == len(events) == 80
+    idx = _indices(ds, shuffle=True, seed=1)
+    assert sorted(idx) == list(range(80))
+    assert _indices(ds) == list(range(80))  # unshuffled: folder order
+    y = torch.cat([b.y for b in ds.batches(16)])
+    assert y.tolist() == [int(v) for v in events["label"]]
+    assert ds.num_classes == 2 and next(iter(ds.batches(4))).x.size(1) == ds.num_features
+
+
+def test_seeded_order_and_mixing(events_dir):
+    ds = StreamedEventDataset(events_dir, chunk_size=9, shuffle_chunks=2)
+    a, b, c = _indices(ds, shuffle=True, seed=5), _indices(ds, shuffle=True, seed=5), _indices(ds, shuffle=True, seed=6)
+    assert a == b and a != c and a != list(range(80))
+
+
+def test_subset_and_rank_shares_are_disjoint(events_dir):
+    ds = StreamedEventDataset(events_dir, chunk_size=9, shuffle_chunks=2)
+    sub = ds.subset([3, 50, 10, 79])
+    assert sorted(_indices(sub, shuffle=True, seed=0)) == [3, 10, 50, 79]
+    shares = [set(_indices(ds, shuffle=True, seed=2, rank=r, world_size=2)) for r in range(2)]
+    assert not shares[0] & shares[1] and len(shares[0]) == len(shares[1]) == 35  # 5 full batches of 7
+
+
+def test_drop_empty_counts(events_dir):
+    ds = StreamedEventDataset(events_dir, collections=("Muon",), drop_empty=True, chunk_size=20)
+    kept = sum(b.num_graphs for b in ds.batches(10))
+    assert kept + ds.num_dropped == 80 and ds.num_dropped > 0
