@@ -24,9 +24,10 @@ What they run is library code (:mod:`pgjets.data.generate`, :mod:`pgjets.run`,
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from ..errors import PgjetsError, UsageError
 
@@ -38,44 +39,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _add_generate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="generate labelled jets with Pythia 8 + FastJet")
-    from .generate import add_generate_arguments, run_generate
-
-    add_generate_arguments(p)
-    p.set_defaults(func=run_generate)
-
-
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    from .train import add_evaluate_arguments, add_train_arguments, run_evaluate, run_train
-
-    p = sub.add_parser("train", help="train a model on jets (generated on the spot or from DIR)")
-    add_train_arguments(p)
-    p.set_defaults(func=run_train)
-    e = sub.add_parser("evaluate", help="evaluate a trained run on its test data")
-    add_evaluate_arguments(e)
-    e.set_defaults(func=run_evaluate)
-
-
-def _add_demo(sub: argparse._SubParsersAction) -> None:
-    from .demo import add_demo_arguments, run_demo
-
-    p = sub.add_parser("demo", help="real top-vs-QCD tagging demo: generate, train, compare with a mass window")
-    add_demo_arguments(p)
-    p.set_defaults(func=run_demo)
-
-
-def _add_export(sub: argparse._SubParsersAction) -> None:
-    try:
-        from .export import add_export_arguments, run_export
-    except ImportError:
-        return
-    p = sub.add_parser("export", help="export a trained run (ONNX)")
-    add_export_arguments(p)
-    p.set_defaults(func=run_export)
-
-
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_generate, _add_train, _add_demo, _add_export]
+#: ``command -> (module of pgjets.cli, help)``; the module defines ``add_<command>_arguments``
+#: and ``run_<command>``.  Modules are imported when the parser is built, not at ``import pgjets.cli``.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "generate": ("generate", "generate labelled jets with Pythia 8 + FastJet"),
+    "train": ("train", "train a model on jets (generated on the spot or from DIR)"),
+    "evaluate": ("train", "evaluate a trained run on its test data"),
+    "demo": ("demo", "real top-vs-QCD tagging demo: generate, train, compare with a mass window"),
+    "export": ("export", "export a trained run (ONNX)"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,8 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pgjets", description="Symmetry-aware graph learning for particle physics.")
     parser.add_argument("--version", action="version", version=f"pgjets {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in SUBCOMMANDS:
-        add(sub)
+    for command, (module, summary) in COMMANDS.items():
+        commands = importlib.import_module(f"{__name__}.{module}")
+        p = sub.add_parser(command, help=summary)
+        getattr(commands, f"add_{command}_arguments")(p)
+        p.set_defaults(func=getattr(commands, f"run_{command}"))
     return parser
 
 
