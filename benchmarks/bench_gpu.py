@@ -81,6 +81,21 @@ def bf16_ok(device: torch.device) -> str | None:
     return None
 
 
+def unsupported(device: torch.device, precision: str) -> str | None:
+    """``None`` when ``precision`` (``fp32`` or ``bf16``) runs on ``device``, else the reason."""
+    return bf16_ok(device) if precision == "bf16" else None
+
+
+@contextlib.contextmanager
+def recorded(tag: str, out: Path | None, device: torch.device):
+    """Run one piece of the plan: an exception becomes an ``error`` line for ``tag``, the plan goes on."""
+    try:
+        yield
+    except Exception as e:  # noqa: BLE001 - the reason goes into the record
+        traceback.print_exc(limit=2)
+        na(tag, repr(e), out, device, status="error")
+
+
 def have(module: str) -> str | None:
     try:
         __import__(module)
@@ -103,11 +118,11 @@ def models_vs_weaver(args, device, out) -> None:
                 if missing:
                     na(tag, missing, out, device)
                     continue
-                why = bf16_ok(device) if precision == "bf16" else None
+                why = unsupported(device, precision)
                 if why:
                     na(tag, why, out, device)
                     continue
-                try:
+                with recorded(tag, out, device):
                     batch, w, peer, ours, common = weaver_comparison(mod.build_models, bs, device, mod.GOAL, seed=seed)
                     if name == "particlenet":
                         pl = lambda: peer(w["points"], w["features"], w["mask"])  # noqa: E731
@@ -117,9 +132,6 @@ def models_vs_weaver(args, device, out) -> None:
                     ol = lambda: ours(batch)  # noqa: E731
                     common = {**common, "precision": precision}
                     timed(tag, peer, ours, pl, ol, batch.y.view(-1), args, common, device, out, precision)
-                except Exception as e:  # noqa: BLE001
-                    traceback.print_exc(limit=2)
-                    na(tag, repr(e), out, device, status="error")
 
 
 def timed(tag, peer, ours, pl, ol, target, args, common, device, out, precision) -> None:
@@ -156,11 +168,11 @@ def lorentznet(args, device, out) -> None:
     for bs in args.batch_sizes:
         for precision in args.precisions:
             tag = f"lorentznet_vs_particlenet_{precision}_b{bs}"
-            why = bf16_ok(device) if precision == "bf16" else None
+            why = unsupported(device, precision)
             if why:
                 na(tag, why, out, device)
                 continue
-            try:
+            with recorded(tag, out, device):
                 batch = pgjets_batch(pick(real_jets(), bs), device)
                 torch.manual_seed(0)
                 peer = ParticleNet(batch.x.size(1), 2).to(device)
@@ -169,9 +181,6 @@ def lorentznet(args, device, out) -> None:
                           "peer": "pgjets ParticleNet (published)", "pgjets_model": "LorentzNet (paper)"}
                 timed(tag, peer, ours, lambda: peer(batch), lambda: ours(batch), batch.y.view(-1), args, common,
                       device, out, precision)
-            except Exception as e:  # noqa: BLE001
-                traceback.print_exc(limit=2)
-                na(tag, repr(e), out, device, status="error")
 
 
 # ------------------------------------------------------------------ 2. kNN
@@ -193,7 +202,7 @@ def knn(args, device, out) -> None:
             na(tag, missing, out, device)
             continue
         import torch_cluster
-        try:
+        with recorded(tag, out, device):
             ref = torch_cluster.knn_graph(x, 16, batch, loop=False)
             got = knn_graph(x, 16, batch, loop=False)
             agree = same_neighbourhoods(ref.cpu(), got.cpu(), x.size(0))
@@ -202,9 +211,6 @@ def knn(args, device, out) -> None:
             report({"benchmark": tag, "jets": args.knn_jets, "nodes": int(x.size(0)), "dim": dim, "k": 16,
                     "same_neighbourhoods": agree, "exact": agree == 1.0, "goal": GOAL, "peer": "torch-cluster",
                     **res}, out, device, args.knn_jets)
-        except Exception as e:  # noqa: BLE001
-            traceback.print_exc(limit=2)
-            na(tag, repr(e), out, device, status="error")
 
 
 # ------------------------------------------------------------------ 3. attention
@@ -233,11 +239,11 @@ def attention(args, device, out) -> None:
         kernel_names = "flash+efficient"
     for precision in args.precisions:
         tag = f"attention_{precision}"
-        why = bf16_ok(device) if precision == "bf16" else None
+        why = unsupported(device, precision)
         if why:
             na(tag, why, out, device)
             continue
-        try:
+        with recorded(tag, out, device):
             def fwd(fn):
                 def run():
                     with torch.no_grad(), autocast(device, precision), kernels:
@@ -248,9 +254,6 @@ def attention(args, device, out) -> None:
             report({"benchmark": f"{tag}_forward", "jets": jets, "particles": int(x.size(0)), "channels": 128,
                     "heads": 8, "precision": precision, "sdpa_kernels": kernel_names, "goal": GOAL,
                     "peer": "padded F.scaled_dot_product_attention", **res}, out, device, jets)
-        except Exception as e:  # noqa: BLE001
-            traceback.print_exc(limit=2)
-            na(tag, repr(e), out, device, status="error")
 
 
 # ------------------------------------------------------------------ 4. host syncs
@@ -290,7 +293,7 @@ def host_syncs(args, device, out) -> None:
         if device.type != "cuda":
             na(tag, "torch.cuda.set_sync_debug_mode needs CUDA", out, device)
             continue
-        try:
+        with recorded(tag, out, device):
             batch, models = pgjets_models(args.batch_sizes[0], device)
             step = one_step(models[name], batch, batch.y.view(-1))
             step()  # warm-up: lazy initialisation is not counted
@@ -306,16 +309,13 @@ def host_syncs(args, device, out) -> None:
             where = [f"{w.filename}:{w.lineno}" for w in caught if "synchroniz" in str(w.message)]
             write({"benchmark": tag, "status": "ok", "value": len(syncs), "batch_size": args.batch_sizes[0],
                    "sync_sites": where, "messages": syncs[:20], "goal": "0 outside the kNN"}, out, device)
-        except Exception as e:  # noqa: BLE001
-            traceback.print_exc(limit=2)
-            na(tag, repr(e), out, device, status="error")
 
 
 # ------------------------------------------------------------------ 5. torch.compile
 def compiled(args, device, out) -> None:
     for name in args.compile_models:
         tag = f"compile_{name}_train_step"
-        try:
+        with recorded(tag, out, device):
             batch, models = pgjets_models(args.batch_sizes[0], device)
             eager = models[name]
             torch._dynamo.reset()
@@ -332,9 +332,6 @@ def compiled(args, device, out) -> None:
             report({"benchmark": tag, "batch_size": args.batch_sizes[0], "compile_s": compile_s,
                     "peer": "pgjets eager", "note": "ratio = eager / compiled (speed-up)", **res},
                    out, device, args.batch_sizes[0])
-        except Exception as e:  # noqa: BLE001
-            traceback.print_exc(limit=2)
-            na(tag, repr(e), out, device, status="error")
 
 
 PLAN: dict[str, Callable] = {"models": models_vs_weaver, "lorentznet": lorentznet, "knn": knn,
