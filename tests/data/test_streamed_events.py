@@ -1,13 +1,11 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("awkward")
-pytest.importorskip("pyarrow")
-
-from pgjets.data.event_dataset import StreamedEventDataset  # noqa: E402
-from pgjets.data.generate_events import generate_event_dataset, read_events  # noqa: E402
+from pgjets.data.event_dataset import StreamedEventDataset
+from pgjets.data.generate_events import generate_event_dataset, read_events
 
 
 @pytest.fixture(scope="module")
@@ -50,3 +48,18 @@ def test_drop_empty_counts(events_dir):
     ds = StreamedEventDataset(events_dir, collections=("Muon",), drop_empty=True, chunk_size=20)
     kept = sum(b.num_graphs for b in ds.batches(10))
     assert kept + ds.num_dropped == 80 and ds.num_dropped > 0
+
+
+def test_chunk_rows_read_only_their_row_groups(tmp_path) -> None:
+    """A chunk of a many-row-group file equals the same rows of the whole table, across group edges."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pgjets.data.event_dataset import _read_rows
+
+    table = pa.table({"label": np.arange(23) % 2, "v": np.arange(23.0)})
+    pq.write_table(table, tmp_path / "f.parquet", row_group_size=5)
+    pf = pq.ParquetFile(tmp_path / "f.parquet")
+    assert pf.metadata.num_row_groups == 5
+    for a, b in [(0, 5), (3, 12), (5, 10), (20, 23), (0, 23), (9, 11)]:
+        assert _read_rows(pf, a, b).equals(table.slice(a, b - a)), (a, b)

@@ -596,6 +596,15 @@ def stream_event_batches(
             yield b
 
 
+def _read_rows(pf: Any, a: int, b: int) -> Any:
+    """Rows ``a:b`` of a ``pyarrow.parquet.ParquetFile``, reading only the row groups that hold them."""
+    md = pf.metadata
+    ends = np.cumsum([md.row_group(g).num_rows for g in range(md.num_row_groups)])
+    groups = [g for g in range(md.num_row_groups) if ends[g] > a and ends[g] - md.row_group(g).num_rows < b]
+    offset = int(ends[groups[0]] - md.row_group(groups[0]).num_rows) if groups else 0
+    return pf.read_row_groups(groups).slice(a - offset, b - a)
+
+
 class _EventChunk:
     """Rows ``a:b`` of one event file (a chunk of :class:`StreamedEventDataset`)."""
 
@@ -695,8 +704,7 @@ class StreamedEventDataset(JetDataset):
         pq = require("pyarrow.parquet", "physics", "parquet files")
         path, _, a, b = self._units[i]
         try:
-            table = pq.read_table(path)  # one row group per file when written by pgjets
-            events = ak.from_arrow(table.slice(a, b - a))
+            events = ak.from_arrow(_read_rows(pq.ParquetFile(path), a, b))
         except Exception as exc:
             raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
         if self.label not in (events.fields or []):
@@ -727,12 +735,8 @@ class StreamedEventDataset(JetDataset):
                                 o["extra_fields"])
         except EmptyGraphError:  # no object in the whole batch: kept as empty graphs (a batch is never None)
             b = events_to_batch(events, o["collections"], o["connectivity"], o["k"], False, o["extra_fields"])
-            kept = b.event_index.numpy()
-            _set_graph_attr(b, "y", torch.from_numpy(y[kept]))
-            b.event_index = torch.from_numpy(first[kept].astype(np.int64))
-            return b
         kept = b.event_index.numpy()
-        self.num_dropped += len(y) - kept.size
+        self.num_dropped += len(y) - kept.size  # 0 when the events were kept
         _set_graph_attr(b, "y", torch.from_numpy(y[kept]))
         b.event_index = torch.from_numpy(first[kept].astype(np.int64))
         return b
