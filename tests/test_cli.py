@@ -57,6 +57,7 @@ def test_yaml_config_is_merged_with_flags(tmp_path):
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="--device cuda is valid on a machine with a GPU")
 T = ["train", "--model", "pfn", "--data", "{data}", "--out", "{out}"]
 G = ["generate", "--process", "qcd", "--n-jets", "5", "--out", "{out}"]
+GE = ["generate", "--events", "ttbar", "--n-events", "5", "--out", "{out}"]
 #: Bad arguments: (argv, a word the one-line message must hold); {data}, {out}, {file}, {cfg_*} are filled in.
 BAD_ARGUMENTS = [
     pytest.param(["train", "--model", "nosuch", "--data", "{data}", "--out", "{out}"], "model", id="unknown-model"),
@@ -93,6 +94,12 @@ BAD_ARGUMENTS = [
                  id="generate-unknown-process"),
     pytest.param(["export", "{out}", "--onnx", "m.onnx", "--checkpoint", "worst"], "--checkpoint",
                  id="export-bad-checkpoint"),
+    pytest.param(GE[:4] + ["--n-events", "-3", "--out", "{out}"], "--n-events", id="events-n-events-negative"),
+    pytest.param(GE + ["--events", "ttbar"], "--events", id="events-duplicate-process"),
+    pytest.param(GE + ["--workers", "0"], "--workers", id="events-workers-0"),
+    pytest.param(GE + ["--seed", "-1"], "--seed", id="events-negative-seed"),
+    pytest.param(GE + ["--chunk-size", "0"], "--chunk-size", id="events-chunk-size-0"),
+    pytest.param(GE[:5] + ["--out", "{file}"], "is a file", id="events-out-is-a-file"),
 ]
 
 

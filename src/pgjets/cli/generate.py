@@ -41,17 +41,24 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 
 def run_generate(args: argparse.Namespace) -> int:
     """Run ``pgjets generate`` from parsed ``args``; returns the exit status."""
-    if getattr(args, "events", None):
+    events = getattr(args, "events", None)
+    if events:
         if args.processes or args.n_events is None:
             raise UsageError("--events P needs --n-events N and no --process")
-        return run_generate_events(args)
-    if not args.processes or args.n_jets is None:
+        check_no_repeats(events, "--events")
+        check_setting_int(args.n_events, "--n-events")
+    elif not args.processes or args.n_jets is None:
         raise UsageError("give --process P and --n-jets N (or --events P and --n-events N)")
-    check_no_repeats(args.processes, "--process")
-    check_setting_int(args.n_jets, "--n-jets")
+    else:
+        check_no_repeats(args.processes, "--process")
+        check_setting_int(args.n_jets, "--n-jets")
+    # the flags both kinds share, checked once for both
     check_setting_int(args.workers, "--workers")
     check_setting_int(args.chunk_size, "--chunk-size")
     check_setting_int(args.seed, "--seed", minimum=0)
+    if events:
+        check_out_folder(args.out)
+        return run_generate_events(args)
     fmt = getattr(args, "format", "generated")
     folder = Path(args.out)
     if fmt == "generated":
