@@ -14,7 +14,7 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "sources": ["Source", "resolve_sources"],
     "writers": ["write_top_landscape", "write_jetclass", "write_quark_gluon"],
     "inputs": ["run_datasets", "input_record", "check_inputs"],
-    "event_dataset": ["EventDataset", "read_hzz_events", "stream_event_batches"],
+    "event_dataset": ["EventDataset", "StreamedEventDataset", "read_hzz_events", "stream_event_batches"],
     "generate_events": ["generate_events", "generate_event_dataset", "read_events", "EVENT_PROCESSES"],
     "molecule_dataset": ["MoleculeDataset"],
     "digits": ["DigitsGridDataset"],
