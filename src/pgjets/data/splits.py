@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import DataFileError
+from .digits import random_split_indices
 from .jet_io import dataset_files, read_jets
 from .table import JetTable
 
@@ -29,13 +30,13 @@ def load_table(path: Path, max_jets: Optional[int] = None):
 
 
 def split_indices(n: int, fractions, seed: int) -> dict[str, np.ndarray]:
-    """Seeded random train/val/test split of ``n`` items."""
-    f = np.asarray(fractions, dtype=float)
-    if f.shape != (3,) or (f < 0).any() or not np.isclose(f.sum(), 1.0):
-        raise ValueError(f"split must be three fractions summing to 1, got {fractions}")
-    perm = np.random.default_rng(seed).permutation(n)
-    a, b = int(round(f[0] * n)), int(round((f[0] + f[1]) * n))
-    return {"train": np.sort(perm[:a]), "val": np.sort(perm[a:b]), "test": np.sort(perm[b:])}
+    """Seeded random train/val/test split of ``n`` items, keyed ``train``/``val``/``test`` (``RUN/split.npz``).
+
+    The split of :func:`~pgjets.data.digits.random_split_indices` (same permutation, same cuts),
+    as sorted NumPy index arrays.
+    """
+    parts = random_split_indices(n, fractions, seed)
+    return {name: part.numpy() for name, part in zip(("train", "val", "test"), parts)}
 
 
 __all__ = ["load_table", "split_indices"]
