@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["pgjets.graphs", "pgjets.nn", "pgjets.data", "pgjets.train", "pgjets.models"]
+PACKAGES = ["pgjets.ops", "pgjets.graphs", "pgjets.nn", "pgjets.data", "pgjets.train", "pgjets.models"]
 
 
 @pytest.mark.parametrize("package", PACKAGES)

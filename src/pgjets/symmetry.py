@@ -42,7 +42,7 @@ the new :math:`p_T`, and are not even defined for a soft particle.
 too: permutations relabel it; translations and rotations keep it (a kNN graph
 on ``pos`` is unchanged by them); soft emission and collinear splitting rebuild
 it with ``rebuild_edges(batch)`` when given, else with a kNN graph on ``pos``
-(:func:`pgjets.nn.knn.knn_graph`) whose ``k`` is the ``k`` argument or, when
+(:func:`pgjets.nn.knn_graph`) whose ``k`` is the ``k`` argument or, when
 ``None``, the largest in-degree of the original graph.  Edge attributes are
 kept where edges are kept and dropped where edges are rebuilt (unless
 ``rebuild_edges`` returns ``(edge_index, edge_attr)``).  Models that build their
@@ -61,7 +61,7 @@ from torch_geometric.data import Batch
 from . import transforms as T
 from ._checks import check_finite, check_ndim, check_nonempty, check_positive_int, check_size
 from .errors import EmptyGraphError, InputShapeError
-from .nn.knn import knn_graph
+from .ops.knn import knn_graph
 
 Features = Optional[Callable[[Batch], Tensor]]
 EdgeBuilder = Optional[Callable[[Batch], Union[Tensor, tuple]]]

@@ -41,7 +41,7 @@ modified; the result is a shallow copy with new tensors where something changed.
   ``pos``; they are set to the new ``pos``.  Other columns are copied as they are.
 - **New particles** (splits, soft particles) follow the old particles of their
   jet, so the nodes of every jet stay contiguous; ``edge_index`` and the edge
-  attributes are dropped (rebuild them, e.g. with :func:`pgjets.nn.knn.knn_graph`).
+  attributes are dropped (rebuild them, e.g. with :func:`pgjets.nn.knn_graph`).
   For a ``Batch`` the ``batch``/``ptr`` vectors and the slice bookkeeping are
   updated, so ``to_data_list()`` works.
 - **Permutations** relabel ``edge_index``, sort the edges by target (stable) and

@@ -159,13 +159,6 @@ from pgjets.graphs.image import conv_output_grid, grid_neighbours, grid_offsets 
 from pgjets.nn.grid_conv import GridConv  # noqa: E402
 
 
-def test_grid_offsets_radius():
-    assert len(grid_offsets(8, 2)) == 24 and len(grid_offsets(4, 2)) == 12
-    assert grid_offsets(8, 1) == grid_offsets(8) and len(grid_offsets(4, 1)) == 4
-    with pytest.raises(ValueError):
-        grid_offsets(8, 0)
-
-
 def test_radius2_edges_and_neighbours_agree():
     img = torch.rand(6, 7, generator=torch.Generator().manual_seed(0))
     d = image_to_graph(img, radius=2)

@@ -35,7 +35,7 @@ def padded_inputs(name, model, batch_of, sizes=(9, 3, 14, 6), seed=0):
         return images_to_batch(images, connectivity=8, drop_zeros=True)
     b = batch_of(list(sizes), seed=seed)
     if k is not None:
-        from pgjets.nn.knn import knn_graph
+        from pgjets.ops.knn import knn_graph
 
         b.edge_index = knn_graph(b.pos, k, b.batch)
     return b
@@ -76,7 +76,7 @@ def test_graph_path_training_part_has_no_graph_breaks(batch_of, small_model):
 
 
 def test_graph_path_particlenet_breaks_only_in_its_knn(batch_of, small_model, monkeypatch):
-    import pgjets.nn.knn as knn_module
+    import pgjets.ops.knn as knn_module
 
     monkeypatch.setattr(knn_module, "torch_cluster_available", lambda: False)  # torch-cluster: not traceable
     count, reasons = graph_path_breaks(small_model("particlenet").train(), batch_of([9, 3, 14, 6]))

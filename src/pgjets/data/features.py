@@ -21,17 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..ops.features import FEATURE_NAMES, KINEMATIC, PID, feature_names
 from .table import JetTable
-
-KINEMATIC = ["deta", "dphi", "log_pt", "log_e", "log_pt_rel", "log_e_rel", "delta_r"]
-PID = ["charge", "is_charged_hadron", "is_neutral_hadron", "is_photon", "is_electron", "is_muon"]
-
-#: Feature names, in column order, per feature set (``particlenet`` adds ``PID`` when available).
-FEATURE_NAMES: dict[str, list[str]] = {
-    "kinematic": KINEMATIC,
-    "particlenet": KINEMATIC + PID,
-    "angular": ["deta", "dphi"],
-}
 
 #: ``|pdgid|`` of the charged hadrons (pi+-, K+-, p, and the rarer Sigma+-, Xi-, Omega-).
 CHARGED_HADRONS = (211, 321, 2212, 3222, 3112, 3312, 3334)
@@ -40,24 +31,6 @@ NEUTRAL_HADRONS = (130, 2112, 310, 3122, 3322, 111)
 #: Floor of the arguments of every logarithm: ``log(max(v, LOG_FLOOR))``.
 LOG_FLOOR = 1e-8
 _EPS = LOG_FLOOR
-
-
-def feature_names(feature_set: str, has_pid: bool = True) -> list[str]:
-    """Column names of :func:`constituent_features` for a feature set.
-
-    Args:
-        feature_set (str): ``"particlenet"``, ``"kinematic"`` or ``"angular"``.
-        has_pid (bool): Whether the jets carry PDG ids (``"particlenet"`` adds
-            the charge and PID columns only then).
-
-    Raises:
-        ValueError: Unknown feature set.
-    """
-    if feature_set not in FEATURE_NAMES:
-        raise ValueError(f"unknown feature_set {feature_set!r}; choose one of {sorted(FEATURE_NAMES)}")
-    if feature_set == "particlenet" and not has_pid:
-        return list(KINEMATIC)
-    return list(FEATURE_NAMES[feature_set])
 
 
 def wrap_phi(dphi: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ from torch_geometric.transforms import BaseTransform
 from .._checks import (as_float_tensor, check_finite, check_ndim, check_nonempty, check_positive_int,
                        warn_deprecated_name)
 from ..errors import EmptyGraphError, InputShapeError
-from ..nn.knn import knn_graph
+from ..ops.knn import knn_graph
 
 
 def _ptr(counts: Tensor) -> Tensor:

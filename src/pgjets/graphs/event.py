@@ -46,7 +46,7 @@ from torch_geometric.transforms import BaseTransform
 
 from .._checks import check_finite, check_positive_int, require
 from ..errors import EmptyGraphError, InputShapeError
-from ..nn.knn import knn_graph
+from ..ops.knn import knn_graph
 from .cloud import batch_from_flat
 from .set import fully_connected_edge_index
 

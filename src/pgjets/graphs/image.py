@@ -42,48 +42,8 @@ from torch_geometric.transforms import BaseTransform
 
 from .._checks import as_tensor, check_finite, check_ndim
 from ..errors import EmptyGraphError, InputShapeError
+from ..ops.grid import check_connectivity, check_radius, grid_offsets
 from .cloud import batch_from_flat
-
-_OFFSETS = {
-    4: ((-1, 0), (0, -1), (0, 1), (1, 0)),
-    8: ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)),
-}
-
-
-def _check_connectivity(connectivity: int) -> int:
-    if isinstance(connectivity, bool) or connectivity not in _OFFSETS:
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
-    return int(connectivity)
-
-
-def _check_radius(radius: int) -> int:
-    if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
-        raise ValueError(f"radius must be an integer >= 1, got {radius!r}")
-    return radius
-
-
-def grid_offsets(connectivity: int = 8, radius: int = 1) -> tuple[tuple[int, int], ...]:
-    r"""Neighbour offsets :math:`(\delta_r, \delta_c) \ne (0, 0)` of a grid graph, row-major.
-
-    .. math::
-        \{\boldsymbol\delta : 0 < \lVert\boldsymbol\delta\rVert_\infty \le \rho\}\ (8),\qquad
-        \{\boldsymbol\delta : 0 < \lVert\boldsymbol\delta\rVert_1 \le \rho\}\ (4)
-
-    Args:
-        connectivity: 4 or 8 (the shape of the neighbourhood).
-        radius: :math:`\rho`; 1 gives the classic 4 / 8 neighbours.
-
-    Shapes:
-        - **output:** :math:`O` pairs (:math:`(2\rho+1)^2 - 1` for 8)
-    """
-    connectivity = _check_connectivity(connectivity)
-    radius = _check_radius(radius)
-    if radius == 1:
-        return _OFFSETS[connectivity]
-    rng = range(-radius, radius + 1)
-    if connectivity == 8:
-        return tuple((r, c) for r in rng for c in rng if (r, c) != (0, 0))
-    return tuple((r, c) for r in rng for c in rng if (r, c) != (0, 0) and abs(r) + abs(c) <= radius)
 
 
 def _grid(images: Tensor, connectivity: int, drop_zeros: bool, radius: int = 1
@@ -173,8 +133,8 @@ def image_to_graph(image: Any, connectivity: int = 8, drop_zeros: bool = False, 
           :math:`E = 2[H(W-1) + W(H-1)]` (4) or that plus
           :math:`4(H-1)(W-1)` (8).
     """
-    connectivity = _check_connectivity(connectivity)
-    radius = _check_radius(radius)
+    connectivity = check_connectivity(connectivity)
+    radius = check_radius(radius)
     img = _as_images(image, "image", batched=False)
     nodes, _, edge_index, edge_attr = _grid(img, connectivity, drop_zeros, radius)
     h, w = img.shape[-2:]
@@ -201,8 +161,8 @@ def images_to_batch(images: Any, connectivity: int = 8, drop_zeros: bool = False
         - **output:** ``Batch`` with ``x`` :math:`(N, C)`, ``pos`` :math:`(N, 2)`,
           ``edge_attr`` :math:`(E, 2)`, ``grid_size`` :math:`(B, 2)`
     """
-    connectivity = _check_connectivity(connectivity)
-    radius = _check_radius(radius)
+    connectivity = check_connectivity(connectivity)
+    radius = check_radius(radius)
     imgs = _as_images(images, "images", batched=True)
     nodes, counts, edge_index, edge_attr = _grid(imgs, connectivity, drop_zeros, radius)
     b, _, h, w = imgs.shape
@@ -233,9 +193,9 @@ class ImageToGraph(BaseTransform):
     """
 
     def __init__(self, connectivity: int = 8, drop_zeros: bool = False, radius: int = 1) -> None:
-        self.connectivity = _check_connectivity(connectivity)
+        self.connectivity = check_connectivity(connectivity)
         self.drop_zeros = drop_zeros
-        self.radius = _check_radius(radius)
+        self.radius = check_radius(radius)
 
     def forward(self, data: Any) -> Data:
         if not isinstance(data, BaseData):

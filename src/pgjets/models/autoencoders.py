@@ -38,7 +38,7 @@ from ..errors import InputShapeError
 from ..nn.deep_sets_pool import DeepSetsPool
 from ..nn.gcn import SAGEMeanConv
 from ..nn.heads import mlp
-from ..nn.knn import knn_graph
+from ..ops.knn import knn_graph
 from ..train.set_losses import hungarian_loss, mmd_loss
 
 _RECON = ("hungarian", "mmd")

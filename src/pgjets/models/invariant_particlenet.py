@@ -34,11 +34,11 @@ from torch import Tensor, nn
 from torch_geometric.nn import global_mean_pool
 from torch_geometric.utils import scatter
 
-from ..data.features import FEATURE_NAMES, KINEMATIC, PID
 from ..errors import InputShapeError
 from ..nn.heads import mlp
 from ..nn.invariant_edge_conv import InvariantEdgeConv
-from ..nn.padded import rowwise
+from ..ops.features import FEATURE_NAMES, KINEMATIC, PID
+from ..ops.padded import rowwise
 from .padded import check_inference, masked_reduce
 from .particlenet import PARTICLENET_BLOCKS, PARTICLENET_LITE_BLOCKS
 

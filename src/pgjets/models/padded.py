@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import to_dense_adj, to_dense_batch
 
 from ..errors import InputShapeError
-from ..nn.padded import rowwise
+from ..ops.padded import rowwise
 
 #: Per-particle fields a padded model can ask for (``model.padded_inputs``).
 PADDED_FIELDS = ("x", "pos", "pt", "p4", "adj", "image")

@@ -3,7 +3,7 @@ r"""Particle Transformer (ParT; Qu, Li, Qian, ICML 2022) from pgjets layers.
 1. Particle embedding: per-particle MLP of the input features.
 2. Interaction embedding: the pairwise features
    :math:`(\ln\Delta, \ln k_T, \ln z, \ln m^2)` of every particle pair
-   (:mod:`pgjets.nn.pairwise`) pass through a pointwise MLP to one bias per
+   (:mod:`pgjets.ops.pairwise`) pass through a pointwise MLP to one bias per
    head, :math:`U_{ij}^h`.
 3. Particle-attention blocks: pre-norm transformer blocks whose attention logits
    are :math:`q_i \cdot k_j / \sqrt d + U_{ij}^h` (dense fused path).
@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import to_dense_batch
 
 from ..nn.attention import dense_attention_mask
-from ..nn.pairwise import NUM_PAIR_FEATURES, dense_pairwise_features
+from ..ops.pairwise import NUM_PAIR_FEATURES, dense_pairwise_features
 from ..nn.pma import ClassAttentionPool
 from ..nn.transformer import TransformerBlock
 from .padded import check_inference, rowwise

@@ -41,7 +41,7 @@ from torch_geometric.utils import softmax, to_dense_batch
 
 from .._checks import check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int, check_sorted
 from ..errors import InputShapeError
-from .padded import key_padding_mask
+from ..ops.padded import key_padding_mask
 from .positional import local_positions
 
 PairTensor = Tuple[Tensor, Tensor]

@@ -38,11 +38,11 @@ from torch_geometric.nn import MessagePassing
 from .._checks import (check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int,
                        warn_deprecated_name)
 from ..errors import InputShapeError
-from .knn import _block_distances, _knn_graph, _unit_rows, knn_graph
+from ..ops.knn import _block_distances, _knn_graph, _unit_rows, knn_graph
 
 #: Extra candidates that :func:`padded_knn` re-ranks by exact distances above 3-D.
 PADDED_REFINE_MARGIN = 8
-from .padded import rowwise
+from ..ops.padded import rowwise
 
 
 def padded_knn(coords: Tensor, mask: Tensor, k: int, cosine: bool = False) -> tuple[Tensor, Tensor]:

@@ -41,7 +41,7 @@ from torch_geometric.utils import scatter
 
 from .._checks import debug_check_finite, check_ndim, check_nonempty, check_positive_int
 from ..errors import InputShapeError
-from ..graphs.image import _OFFSETS  # the 4/8 neighbour offsets of the grid-graph convention
+from ..ops.grid import check_connectivity, grid_offsets
 
 
 class GridGraph(NamedTuple):
@@ -76,8 +76,7 @@ def grid_edges(pos: Tensor, batch: Tensor, connectivity: int = 8) -> tuple[Tenso
         - **input:** ``pos`` :math:`(N, 2)`, ``batch`` :math:`(N,)`
         - **output:** :math:`(2, E)`, :math:`(E, 2)`
     """
-    if isinstance(connectivity, bool) or connectivity not in _OFFSETS:
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
+    connectivity = check_connectivity(connectivity)
     device = pos.device
     n = pos.size(0)
     if n == 0:
@@ -91,7 +90,7 @@ def grid_edges(pos: Tensor, batch: Tensor, connectivity: int = 8) -> tuple[Tenso
     b = batch.to(torch.long)
     key = (b * h + p[:, 0]) * w + p[:, 1]
     sorted_key, order = torch.sort(key)
-    offs = torch.tensor(_OFFSETS[connectivity], dtype=torch.long, device=device)  # (O, 2)
+    offs = torch.tensor(grid_offsets(connectivity), dtype=torch.long, device=device)  # (O, 2)
     nb = p.unsqueeze(1) + offs.unsqueeze(0)  # (N, O, 2); always inside [0, h) x [0, w)
     nb_key = (b.unsqueeze(1) * h + nb[..., 0]) * w + nb[..., 1]
     loc = torch.searchsorted(sorted_key, nb_key.reshape(-1)).clamp_max(n - 1)
@@ -146,8 +145,7 @@ class GridPool(nn.Module):
         check_nonempty(x.size(0), "grid graph")
         debug_check_finite(x, "x")
         debug_check_finite(pos, "pos")
-        if isinstance(connectivity, bool) or connectivity not in _OFFSETS:
-            raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
+        connectivity = check_connectivity(connectivity)
         n = x.size(0)
         device = x.device
         if batch is None:

@@ -39,8 +39,8 @@ from torch_geometric.nn import MessagePassing
 from .._checks import check_positive_int
 from ..errors import InputShapeError
 from .dynamic_edge_conv import padded_knn
-from .knn import knn_graph
-from .padded import rowwise
+from ..ops.knn import knn_graph
+from ..ops.padded import rowwise
 
 #: Number of invariant edge features :math:`\mathbf{e}_{ij}`.
 NUM_EDGE_FEATURES = 5

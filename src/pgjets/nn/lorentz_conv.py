@@ -47,7 +47,7 @@ from torch_geometric.utils import scatter
 
 from .._checks import check_positive_int
 from ..errors import InputShapeError
-from .padded import rowwise
+from ..ops.padded import rowwise
 
 #: Minkowski metric signature (+, -, -, -) as a row to multiply with.
 _METRIC = (1.0, -1.0, -1.0, -1.0)

@@ -35,7 +35,7 @@ e.g. :math:`\log p_T`, are copied unchanged).  Rotations, translations and
 smearing keep ``edge_index`` as it is (smearing may make a kNN graph slightly
 stale); :class:`CollinearSplitting` appends the new particles after the old
 ones of their jet and drops ``edge_index``/``edge_attr`` (rebuild them with
-:func:`pgjets.nn.knn.knn_graph` if needed); :class:`RandomPermutation` relabels
+:func:`pgjets.nn.knn_graph` if needed); :class:`RandomPermutation` relabels
 them.
 """
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-import pgjets.nn.knn as knn_module
+import pgjets.ops.knn as knn_module
 from pgjets.errors import GraphSizeError, InputShapeError, MissingExtraError, NonFiniteError
-from pgjets.nn.knn import knn_graph, torch_cluster_available
+from pgjets.ops.knn import knn_graph, torch_cluster_available
 
 BACKENDS = ["torch"] + (["torch_cluster"] if torch_cluster_available() else [])
 
