@@ -39,7 +39,7 @@ from torch_geometric.data import Data
 from pgjets.data.observables import jet_observables
 from pgjets.data.table import JetTable
 from pgjets.models.autoencoders import GraphAutoencoder, JetVAE
-from pgjets.train.set_losses import hungarian_loss
+from pgjets.nn.set_losses import hungarian_loss
 
 HIGH_LEVEL = ("mass", "pt", "tau21", "tau32", "n_constituents")
 N_HARD = 30

@@ -45,7 +45,7 @@ from pgjets.data.smearing import truth_and_reco_sets
 from pgjets.models.autoencoders import ConditionalVAE
 from pgjets.models.set_generator import SlotSetGenerator, TruthSelector, set_generation_loss
 from pgjets.train.generation_metrics import resolution, wasserstein_1d
-from pgjets.train.set_losses import hungarian_loss
+from pgjets.nn.set_losses import hungarian_loss
 
 CONFIGS = ("hungarian", "mmd", "cvae", "sel-hungarian", "sel-ssmmd1", "sel-ssmmd", "sel-proxy")
 #: Kernel widths of the set-of-sets MMD: the per-element squared distance between two

@@ -7,7 +7,7 @@ import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
 from pgjets.models.set_generator import SlotSetGenerator, rank_within_graph, set_generation_loss
-from pgjets.train.set_losses import hungarian_loss
+from pgjets.nn.set_losses import hungarian_loss
 
 
 def _sets(seed: int = 0, n_truth=(5, 0, 8, 3), n_reco=(4, 2, 6, 3)) -> dict:

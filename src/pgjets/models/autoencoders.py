@@ -38,8 +38,8 @@ from ..errors import InputShapeError
 from ..nn.deep_sets_pool import DeepSetsPool
 from ..nn.gcn import SAGEMeanConv
 from ..nn.heads import mlp
+from ..nn.set_losses import hungarian_loss, mmd_loss
 from ..ops.knn import knn_graph
-from ..train.set_losses import hungarian_loss, mmd_loss
 
 _RECON = ("hungarian", "mmd")
 
@@ -283,10 +283,10 @@ class JetVAE(nn.Module):
         + \beta\,\frac{1}{B}\sum_b D_{\mathrm{KL}}\big(q(\mathbf{z}_b\,|\,X_b)\,\|\,\mathcal{N}(0, I)\big)
 
     where :math:`\mathcal{L}_{\mathrm{set}}` is
-    :func:`~pgjets.train.set_losses.hungarian_loss` (squared distance of
+    :func:`~pgjets.nn.hungarian_loss` (squared distance of
     the optimal matching; jets with :math:`n \ne n_{out}` pay
     ``unmatched_cost`` per unmatched particle) or
-    :func:`~pgjets.train.set_losses.mmd_loss` per jet, and the KL term is
+    :func:`~pgjets.nn.mmd_loss` per jet, and the KL term is
     :func:`gaussian_kl`.
 
     Args:

@@ -26,7 +26,7 @@ from .._checks import check_finite, check_ndim, check_positive_int, check_sorted
 from ..errors import InputShapeError
 from ..nn.heads import mlp
 from ..nn.slot_attention import SlotAttention
-from ..train.set_losses import hungarian_loss, mmd_loss, proxy_loss, set_of_sets_mmd
+from ..nn.set_losses import hungarian_loss, mmd_loss, proxy_loss, set_of_sets_mmd
 
 
 def _check_batch(batch: Tensor, n: int, num_graphs: int, name: str) -> Tensor:
@@ -327,8 +327,8 @@ def set_generation_loss(
 
     Generates ``reco_counts`` particles per jet from the truth sets and
     compares them with the reco sets, either with the Hungarian matching loss
-    (:func:`~pgjets.train.set_losses.hungarian_loss`, squared distance) or the
-    per-jet MMD (:func:`~pgjets.train.set_losses.mmd_loss`, averaged over the
+    (:func:`~pgjets.nn.hungarian_loss`, squared distance) or the
+    per-jet MMD (:func:`~pgjets.nn.mmd_loss`, averaged over the
     jets with at least one reco particle):
 
     .. math::
@@ -340,8 +340,8 @@ def set_generation_loss(
     With replicas (``kind="set_mmd"`` or ``"proxy"``) the model generates
     ``replicas`` sets per jet (default: as many as the reference has) and
     compares the two samples of sets per jet with
-    :func:`~pgjets.train.set_losses.set_of_sets_mmd` or
-    :func:`~pgjets.train.set_losses.proxy_loss`; the reference replicas are
+    :func:`~pgjets.nn.set_of_sets_mmd` or
+    :func:`~pgjets.nn.proxy_loss`; the reference replicas are
     ``replica_x``, ``replica_set`` and ``replica_group`` of ``batch_dict``
     (all replicas of jet :math:`b` must have ``reco_counts[b]`` elements).
 

@@ -1,4 +1,4 @@
-"""Layers: batched kNN, MessagePassing layers, pooling and heads."""
+"""Layers: batched kNN, MessagePassing layers, pooling, heads and the losses that are modules of a model."""
 
 from .._lazy import lazy_exports
 
@@ -22,4 +22,6 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "graph_net": ["GraphNet"],
     "lorentz_conv": ["LorentzConv"],
     "invariant_edge_conv": ["InvariantEdgeConv"],
+    "set_losses": ["hungarian_loss", "mmd_loss", "set_distances", "set_of_sets_mmd", "proxy_loss"],
+    "contrastive": ["nt_xent_loss", "NTXentLoss"],
 })
