@@ -52,19 +52,14 @@ from pgjets.data.efp import jet_efps
 from pgjets.data.generate import generate_jets
 from pgjets.data.jet_dataset import JetDataset
 from pgjets.data.table import JetTable
-from pgjets.models.jetclr import (
-    JetCLREncoder,
-    linear_classifier_test,
-    representations,
-    rotation_invariance,
-    train_jetclr,
-)
+from pgjets.models.jetclr import JetCLREncoder
 from pgjets.train.augment import (
     CollinearSplitting,
     RandomRotation,
     RandomTranslation,
     SoftSmearing,
 )
+from pgjets.train.jetclr import linear_classifier_test, representations, rotation_invariance, train_jetclr
 
 
 def read_class(folder: str, process: str, n: int, label: int) -> JetTable:

@@ -102,3 +102,39 @@ def debug():
     set_debug(True)
     yield
     set_debug(False)
+
+
+# ----------------------------------------------------------------------------- JetCLR (models/ and train/)
+def _clr_jet(n: int, label: int, g: torch.Generator) -> Data:
+    # Class 1 jets are wider than class 0 jets: a simple, learnable difference.
+    width = 0.4 if label else 0.1
+    pos = width * torch.randn(n, 2, generator=g)
+    pt = 1.0 + 100.0 * torch.rand(n, generator=g)
+    return Data(x=torch.cat([pos, pt.log().unsqueeze(-1)], -1), pos=pos, pt=pt, y=torch.tensor([label]))
+
+
+def _clr_batch(num_jets: int = 6, seed: int = 0) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    sizes = torch.randint(3, 12, (num_jets,), generator=g).tolist()
+    return Batch.from_data_list([_clr_jet(n, i % 2, g) for i, n in enumerate(sizes)])
+
+
+def _clr_encoder(**kw):
+    from pgjets.models.jetclr import JetCLREncoder
+
+    torch.manual_seed(0)
+    kw = {"channels": 16, "heads": 2, "num_layers": 2, "out_channels": 8, **kw}
+    return JetCLREncoder(**kw)
+
+
+@pytest.fixture()
+def clr():
+    """JetCLR test jets: ``clr.jet(n, label, g)``, ``clr.batch(num_jets=6, seed=0)`` (class 1 jets are
+    wider) and ``clr.encoder(**kw)`` (a small seeded :class:`~pgjets.models.JetCLREncoder`); one
+    intra-op thread while the test runs (the tensors are tiny, threads only add overhead)."""
+    from types import SimpleNamespace
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield SimpleNamespace(jet=_clr_jet, batch=_clr_batch, encoder=_clr_encoder)
+    torch.set_num_threads(old)

@@ -11,6 +11,7 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "grid_cnn": ["GridCNN"],
     "lorentznet": ["LorentzNet"],
     "invariant_particlenet": ["InvariantParticleNet", "particlenet_inv_lite"],
+    # jetclr_loss ... rotation_invariance live in pgjets.train.jetclr; listed here for the old import path.
     "jetclr": ["JetCLREncoder", "jetclr_loss", "train_jetclr", "representations", "linear_classifier_test",
                "rotation_invariance"],
     "autoencoders": ["GraphAutoencoder", "JetVAE", "ConditionalVAE", "gaussian_kl", "reparameterize"],

@@ -25,8 +25,8 @@ from torch import Tensor, nn
 from .._checks import check_finite, check_ndim, check_positive_int, check_sorted
 from ..errors import InputShapeError
 from ..nn.heads import mlp
-from ..nn.slot_attention import SlotAttention
 from ..nn.set_losses import hungarian_loss, mmd_loss, proxy_loss, set_of_sets_mmd
+from ..nn.slot_attention import SlotAttention
 
 
 def _check_batch(batch: Tensor, n: int, num_graphs: int, name: str) -> Tensor:

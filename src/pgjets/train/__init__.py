@@ -1,4 +1,4 @@
-"""Training: losses, augmentations, metrics, plots and the Trainer."""
+"""Training: the Trainer, training losses, augmentations, metrics, plots and the JetCLR training loop."""
 
 from .._lazy import lazy_exports
 
@@ -14,4 +14,5 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "set_losses": ["hungarian_loss", "mmd_loss", "set_distances", "set_of_sets_mmd", "proxy_loss"],
     "generation_metrics": ["wasserstein_1d", "resolution"],
     "distributed": ["init_from_env", "barrier", "is_main_process"],
+    "jetclr": ["jetclr_loss", "train_jetclr", "representations", "linear_classifier_test", "rotation_invariance"],
 })
