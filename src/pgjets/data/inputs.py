@@ -67,7 +67,7 @@ def run_datasets(cfg: dict[str, Any], data: Any = None,
         maps the parts taken from ``--data`` to their jet positions in it and
         ``n`` is the number of jets of ``--data``.
     """
-    from ..run import split_indices
+    from .splits import split_indices
 
     model, fs = cfg["model"], cfg.get("feature_set", "particlenet")
     full = open_dataset(_specs(data if data is not None else cfg["data"]), model, fs, **kwargs)
