@@ -88,6 +88,7 @@ sphinx_gallery_conf = {
 
 # -- API reference: one page per subpackage, every public name ------------------------
 PACKAGES = {
+    "pgjets.ops": "Kernels",
     "pgjets.graphs": "Graph builders",
     "pgjets.nn": "Layers",
     "pgjets.models": "Models",

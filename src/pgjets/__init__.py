@@ -1,6 +1,6 @@
 """pgjets: symmetry-aware graph learning for particle physics on PyTorch Geometric.
 
-Subpackages: :mod:`pgjets.graphs` (inputs to graphs), :mod:`pgjets.nn` (layers),
+Subpackages: :mod:`pgjets.ops` (kernels), :mod:`pgjets.graphs` (inputs to graphs), :mod:`pgjets.nn` (layers),
 :mod:`pgjets.models`, :mod:`pgjets.data`, :mod:`pgjets.train`, and the
 symmetry checks in :mod:`pgjets.symmetry`.
 """

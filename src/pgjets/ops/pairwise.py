@@ -24,6 +24,7 @@ from torch import Tensor
 
 from .._checks import debug_check_finite, check_ndim, check_size
 
+#: Number of pair features per pair: (ln Delta, ln kT, ln z, ln m^2).
 NUM_PAIR_FEATURES = 4
 
 
