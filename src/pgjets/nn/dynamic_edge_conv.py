@@ -38,7 +38,7 @@ from torch_geometric.nn import MessagePassing
 from .._checks import (check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int,
                        warn_deprecated_name)
 from ..errors import InputShapeError
-from ..ops.knn import _block_distances, _knn_graph, _unit_rows, knn_graph
+from ..ops.knn import block_distances, knn_graph, knn_graph_unchecked, unit_rows
 
 #: Extra candidates that :func:`padded_knn` re-ranks by exact distances above 3-D.
 PADDED_REFINE_MARGIN = 8
@@ -75,12 +75,12 @@ def padded_knn(coords: Tensor, mask: Tensor, k: int, cosine: bool = False) -> tu
     """
     B, N, D = coords.shape
     if cosine:
-        coords = _unit_rows(coords)  # Euclidean order on unit vectors = cosine order
+        coords = unit_rows(coords)  # Euclidean order on unit vectors = cosine order
     m = mask.to(coords.dtype).unsqueeze(-1)
     if D > 3:  # centred per jet: no cancellation in the expansion (see knn_graph)
         coords = coords - (coords * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1.0)
     sq = (coords * coords).sum(-1) if D > 3 else None
-    dist = _block_distances(coords, coords, sq)  # the kernels of knn_graph
+    dist = block_distances(coords, coords, sq)  # the kernels of knn_graph
     eye = torch.eye(N, dtype=torch.bool, device=coords.device)
     dist = dist.masked_fill(eye.unsqueeze(0) | ~mask.unsqueeze(1), float("inf"))
     # k (+ margin) columns of +inf: topk is valid even when N <= k.
@@ -201,7 +201,8 @@ class EdgeConvBlock(MessagePassing):
         if is_debug():
             edge_index = knn_graph(coords, self.k, batch, loop=False, cosine=self.cosine)
         else:  # the inputs were checked at the model's entry: no value checks (host syncs) here
-            edge_index = _knn_graph(coords, self.k, batch, False, "source_to_target", self.cosine, "auto", False)
+            edge_index = knn_graph_unchecked(coords, self.k, batch, False, "source_to_target", self.cosine, "auto",
+                                             False)
         # knn_graph's edges are sorted by centre, at most k each: exactly k each iff E = N k
         return self.propagate_edges(x, edge_index, uniform=edge_index.size(1) == x.size(0) * self.k)
 

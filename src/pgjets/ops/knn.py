@@ -58,7 +58,7 @@ def _graph_sizes(batch: Optional[Tensor], num_nodes: int, device: torch.device) 
     return batch, counts
 
 
-def _block_distances(q: Tensor, dense: Tensor, sq: Optional[Tensor]) -> Tensor:
+def block_distances(q: Tensor, dense: Tensor, sq: Optional[Tensor]) -> Tensor:
     """Squared Euclidean distances of query rows ``q (G, c, D)`` to all rows of ``dense (G, n, D)``.
 
     Up to 3 dimensions (or ``sq=None``) coordinate by coordinate: exact.  Above, the matmul
@@ -131,7 +131,7 @@ def exact_topk(x: Tensor, centre: Tensor, candidates: Tensor, invalid: Tensor, k
     return index, dist_k
 
 
-def _unit_rows(x: Tensor) -> Tensor:
+def unit_rows(x: Tensor) -> Tensor:
     """Rows scaled to unit length: on them the Euclidean order is the cosine order (|a-b|^2 = 2 - 2 cos)."""
     return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
@@ -147,7 +147,7 @@ def _knn_torch_padded(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bo
     n_max = int(counts.max())
     local = torch.arange(num_nodes, device=x.device) - ptr[batch]
 
-    xs = _unit_rows(x.detach()) if cosine else x.detach()
+    xs = unit_rows(x.detach()) if cosine else x.detach()
     dense = xs.new_zeros(num_graphs, n_max, dim)
     dense[batch, local] = xs
     kk = min(k, n_max)
@@ -159,7 +159,7 @@ def _knn_torch_padded(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bo
     sources, targets = [], []
     for r0 in range(0, n_max, rows_per_chunk):
         r1 = min(n_max, r0 + rows_per_chunk)
-        dist = _block_distances(dense[:, r0:r1], dense, None)
+        dist = block_distances(dense[:, r0:r1], dense, None)
         dist = dist.masked_fill(col_invalid, float("inf"))
         if not loop:
             rows = torch.arange(r0, r1, device=x.device)
@@ -286,7 +286,7 @@ def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cos
     num_graphs = counts.numel()
     ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=device)
     torch.cumsum(counts, 0, out=ptr[1:])
-    xs = _unit_rows(x.detach()) if cosine else x.detach()
+    xs = unit_rows(x.detach()) if cosine else x.detach()
     refine = dim > 3
     exact, slack = xs, xs.new_empty(0)  # exact distances from the coordinates as given
     if refine:
@@ -345,7 +345,7 @@ def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cos
         t = torch.arange(kk, device=device)
         for r0 in range(0, n_b, rows_per_chunk):
             r1 = min(n_b, r0 + rows_per_chunk)
-            dist = _block_distances(dense[:, r0:r1], dense, sq)
+            dist = block_distances(dense[:, r0:r1], dense, sq)
             if col_invalid is not None:
                 dist = dist.masked_fill(col_invalid, float("inf"))
             if not loop:
@@ -433,12 +433,16 @@ def knn_graph(
     check_finite(x, "x")
     if batch is not None:
         check_batch(batch)
-    return _knn_graph(x, k, batch, loop, flow, cosine, backend, strict)
+    return knn_graph_unchecked(x, k, batch, loop, flow, cosine, backend, strict)
 
 
-def _knn_graph(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, flow: str, cosine: bool,
+def knn_graph_unchecked(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, flow: str, cosine: bool,
                backend: Backend, strict: bool) -> Tensor:
-    """:func:`knn_graph` on inputs already checked (by the caller: no value checks here)."""
+    """:func:`knn_graph` on inputs already checked (by the caller: no value checks here).
+
+    For layers that build their graph inside ``forward`` (:class:`~pgjets.nn.DynamicEdgeConv`):
+    ``x`` floating ``(N, D)``, ``batch`` sorted ``(N,)`` or ``None``, ``k >= 1``.
+    """
     num_nodes = x.size(0)
     if num_nodes == 0:
         return torch.empty(2, 0, dtype=torch.long, device=x.device)
@@ -471,7 +475,7 @@ def _knn_graph(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, flow: str
 
         # torch-cluster has no cosine mode on CPU; on unit vectors the Euclidean order is the
         # cosine order.  Its distances are direct differences (exact), like the torch backend's.
-        xc = _unit_rows(x.detach()) if cosine else x.detach()
+        xc = unit_rows(x.detach()) if cosine else x.detach()
         ei = torch_cluster.knn_graph(xc, k, batch, loop=loop, flow="source_to_target")
         source, target = ei[0], ei[1]
         if not loop:
@@ -493,4 +497,5 @@ def _knn_graph(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, flow: str
     return torch.stack([target, source], dim=0)
 
 
-__all__ = ["knn_graph", "torch_cluster_available", "MAX_BLOCK_ELEMENTS", "MAX_BUCKETS", "AUTO_CLUSTER_MAX_DIM"]
+__all__ = ["knn_graph", "knn_graph_unchecked", "block_distances", "unit_rows", "torch_cluster_available",
+           "MAX_BLOCK_ELEMENTS", "MAX_BUCKETS", "AUTO_CLUSTER_MAX_DIM"]
