@@ -355,9 +355,9 @@ class EventDataset(Dataset):
             - **item:** as for the class
         """
         ak = require("awkward", "physics", "event data")
-        from ..graphs.event import _as_events
+        from ..graphs.event import as_events
 
-        events = _as_events(ak, events)
+        events = as_events(ak, events)
         if not isinstance(label, str) and not callable(label):
             values = np.asarray(label)
             label = lambda ev: values  # noqa: E731

@@ -158,7 +158,7 @@ def _check_args(collections: Sequence[str], connectivity: str, k: int) -> tuple[
     return collections, check_positive_int(k, "k")
 
 
-def _as_events(ak: Any, events: Any) -> Any:
+def as_events(ak: Any, events: Any) -> Any:
     """A 1-D awkward Array of event records from an Array, a Record or a mapping."""
     if isinstance(events, Mapping):
         if not events:
@@ -324,7 +324,7 @@ def events_to_batch(
     ak = require("awkward", "physics", "event graphs")
     collections, k = _check_args(collections, connectivity, k)
     extra_fields = (extra_fields,) if isinstance(extra_fields, str) else tuple(extra_fields)
-    events = _as_events(ak, events)
+    events = as_events(ak, events)
     num_events = len(events)
     if num_events == 0:
         raise EmptyGraphError("no events given")
