@@ -1,7 +1,8 @@
 """Imports point one way: every import inside ``src/pgjets`` follows the layer table of CONTRIBUTING.md.
 
 The table (section "Layers") names the modules of each layer and the layers it may import; a
-module may always import its own layer.  Every ``import`` statement counts, also those inside
+module may always import its own layer.  From another layer only public names are taken (no
+``from ..ops.knn import _helper``).  Every ``import`` statement counts, also those inside
 functions (a lazy import is still a dependency).  The few allowed back edges are listed in the
 exceptions table of the same section, each with its reason; an exception that no import uses any
 more fails too, so the list can only shrink.
@@ -25,6 +26,11 @@ class Edge(NamedTuple):
     source: str  # importing module, dotted
     target: str  # imported module, dotted
     where: str  # file:line
+    name: str = ""  # the name taken from ``target`` by ``from target import name`` (not a module)
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
 
 
 def _names(cell: str) -> list[str]:
@@ -83,9 +89,9 @@ def imports(source: str, module: str, is_package: bool, filename: str,
     package = module if is_package else module.rpartition(".")[0]
     edges = []
     for node in ast.walk(ast.parse(source, filename)):
-        targets: list[str] = []
+        targets: list[tuple[str, str]] = []  # (module, name taken from it or "")
         if isinstance(node, ast.Import):
-            targets = [a.name for a in node.names]
+            targets = [(a.name, "") for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 parts = package.split(".")
@@ -93,8 +99,9 @@ def imports(source: str, module: str, is_package: bool, filename: str,
                 base = f"{base}.{node.module}" if node.module else base
             else:
                 base = node.module or ""
-            targets = [f"{base}.{a.name}" if is_module(f"{base}.{a.name}") else base for a in node.names]
-        edges += [Edge(module, t, f"{filename}:{node.lineno}") for t in targets
+            targets = [(f"{base}.{a.name}", "") if is_module(f"{base}.{a.name}") else (base, a.name)
+                       for a in node.names]
+        edges += [Edge(module, t, f"{filename}:{node.lineno}", name) for t, name in targets
                   if t == "pgjets" or t.startswith("pgjets.")]
     return edges
 
@@ -112,7 +119,8 @@ def layer(name: str, layer_of: dict[str, str]) -> str | None:
 
 def check(edges: list[Edge], layer_of: dict[str, str], allowed: dict[str, set[str]],
           exceptions: set[tuple[str, str]] = frozenset()) -> tuple[list[str], set[tuple[str, str]]]:
-    """``(violations, exceptions used)``: one line per import that points the wrong way."""
+    """``(violations, exceptions used)``: one line per import that points the wrong way or takes
+    a private (``_name``) object of another layer."""
     bad, used = [], set()
     for e in edges:
         src, dst = layer(e.source, layer_of), layer(e.target, layer_of)
@@ -120,6 +128,9 @@ def check(edges: list[Edge], layer_of: dict[str, str], allowed: dict[str, set[st
             bad.append(f"{e.where}: {e.source} is in no layer of CONTRIBUTING.md")
         elif dst is None:
             bad.append(f"{e.where}: {e.target} (imported by {e.source}) is in no layer of CONTRIBUTING.md")
+        elif _private(e.name) and dst != src:
+            bad.append(f"{e.where}: {e.source} ({src}) takes the private {e.target}.{e.name} of {dst}; "
+                       f"make it public in its home or keep it inside {dst}")
         elif dst not in allowed[src]:
             hit = next(((m, t) for m, t in exceptions if _under(e.source, m) and _under(e.target, t)), None)
             if hit:
@@ -171,7 +182,7 @@ FAKE_ALLOWED = {"base": {"base"}, "ops": {"base", "ops"}, "nn": {"base", "ops", 
 
 
 def _fake(source: str, module: str = "pgjets.nn.layer", is_package: bool = False) -> list[str]:
-    edges = imports(source, module, is_package, "fake.py", is_module=lambda n: n.count(".") >= 2)
+    edges = imports(source, module, is_package, "fake.py", is_module=lambda n: n.count(".") == 2)
     return check(edges, FAKE_LAYERS, FAKE_ALLOWED)[0]
 
 
@@ -197,6 +208,12 @@ def test_checker_resolves_relative_imports_of_packages_and_names_unplaced_module
     assert "pgjets.ops (ops) imports pgjets.train" in line
     (line,) = _fake("from ..nowhere import x")
     assert "pgjets.nowhere" in line and "no layer" in line
+
+
+def test_checker_rejects_private_names_of_another_layer():
+    (line,) = _fake("from ..ops.knn import _block_distances")
+    assert "private pgjets.ops.knn._block_distances of ops" in line
+    assert _fake("from .edge_conv import _helper\nfrom ..ops.knn import knn_graph") == []  # own layer
 
 
 def test_exceptions_allow_exactly_their_edge():
