@@ -188,7 +188,7 @@ def knn(args, device, out) -> None:
     from _jets import features, pick, real_jets
     from bench_knn import GOAL, same_neighbourhoods
 
-    from pgjets.nn.knn import knn_graph
+    from pgjets.ops.knn import knn_graph
 
     missing = have("torch_cluster")
     f = features(pick(real_jets(), args.knn_jets, seed=1))

@@ -4,7 +4,7 @@ Synthetic jets of 30-100 massless constituents are turned into kNN graph
 batches with :meth:`pgjets.data.jet_dataset.JetDataset.batches` (constituent
 features + one vectorised ``clouds_to_batch`` call per batch).  Runs on one
 CPU thread; the goal is >= 50k jets/s.  The kNN search
-(:func:`pgjets.nn.knn.knn_graph`, torch-cluster for 2-D when importable) dominates;
+(:func:`pgjets.ops.knn.knn_graph`, torch-cluster for 2-D when importable) dominates;
 ``--k 0`` times the same pipeline without edges.  Prints a line for humans and one JSON
 line (also appended to ``--out`` when given).
 

@@ -47,7 +47,7 @@ def main() -> None:
     device = setup(args)
     import torch_cluster
 
-    from pgjets.nn.knn import knn_graph
+    from pgjets.ops.knn import knn_graph
 
     f = features(pick(real_jets(), args.jets, seed=1))
     batch = torch.repeat_interleave(torch.arange(args.jets), f["counts"]).to(device)

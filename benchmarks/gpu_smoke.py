@@ -6,7 +6,7 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from pgjets.models.registry import MODELS, build_model
-from pgjets.nn.knn import knn_graph
+from pgjets.ops.knn import knn_graph
 from pgjets.train.trainer import TrainConfig, Trainer
 
 

@@ -31,7 +31,7 @@ def _batch_of(sizes, seed=0):
 def _small_model(name, trained=False):
     """A small registry model in eval mode; ``trained`` gives it non-trivial batch-norm statistics."""
     from pgjets.models.registry import build_model
-    from pgjets.nn.knn import knn_graph
+    from pgjets.ops.knn import knn_graph
 
     torch.manual_seed(0)
     model = build_model(name, F, 2, **SMALL.get(name, {}))

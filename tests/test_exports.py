@@ -36,3 +36,25 @@ def test_export_named_like_its_module_is_the_object_not_the_module():
         "assert callable(jet_image) and not isinstance(jet_image, types.ModuleType), jet_image"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("old, new, names", [
+    ("pgjets.nn.knn", "pgjets.ops.knn", ["knn_graph", "torch_cluster_available", "MAX_BLOCK_ELEMENTS"]),
+    ("pgjets.nn.pairwise", "pgjets.ops.pairwise", ["pairwise_features", "dense_pairwise_features",
+                                                   "NUM_PAIR_FEATURES"]),
+    ("pgjets.nn.padded", "pgjets.ops.padded", ["rowwise", "key_padding_mask"]),
+    ("pgjets.nn", "pgjets.ops", ["knn_graph", "pairwise_features", "dense_pairwise_features"]),
+    ("pgjets.train.set_losses", "pgjets.nn.set_losses", ["hungarian_loss", "mmd_loss", "set_distances",
+                                                         "set_of_sets_mmd", "proxy_loss"]),
+    ("pgjets.train.contrastive", "pgjets.nn.contrastive", ["nt_xent_loss", "NTXentLoss"]),
+    ("pgjets.train", "pgjets.nn", ["hungarian_loss", "nt_xent_loss", "NTXentLoss"]),
+    ("pgjets.models.jetclr", "pgjets.train.jetclr", ["jetclr_loss", "train_jetclr", "representations",
+                                                     "linear_classifier_test", "rotation_invariance"]),
+    ("pgjets.models", "pgjets.train", ["train_jetclr", "linear_classifier_test"]),
+    ("pgjets.data.features", "pgjets.ops.features", ["FEATURE_NAMES", "feature_names"]),
+    ("pgjets.graphs.image", "pgjets.ops.grid", ["grid_offsets"]),
+])
+def test_old_import_paths_are_the_objects_of_the_new_home(old, new, names):
+    old_mod, new_mod = importlib.import_module(old), importlib.import_module(new)
+    for name in names:
+        assert getattr(old_mod, name) is getattr(new_mod, name), (old, name)

@@ -17,7 +17,7 @@ from pgjets.nn.graph_net import GraphNet
 from pgjets.nn.grid_conv import GridConv
 from pgjets.nn.grid_pool import GridPool
 from pgjets.nn.heads import EdgeHead, GraphHead, NodeHead
-from pgjets.nn.knn import knn_graph
+from pgjets.ops.knn import knn_graph
 from pgjets.nn.pma import PMAPool
 from pgjets.nn.transformer import TransformerBlock
 from pgjets.symmetry import (

@@ -8,7 +8,7 @@ from torch_geometric.data import Batch, Data
 
 from pgjets import symmetry
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.nn.knn import knn_graph
+from pgjets.ops.knn import knn_graph
 from pgjets.train import augment
 from pgjets.transforms import (
     add_soft_particles,

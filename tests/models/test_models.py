@@ -38,7 +38,7 @@ def test_every_model_is_permutation_invariant(name, batch_of):
     rep, k = representation_of(name)
     b = batch_of([9, 3, 14, 6])
     if k is not None:
-        from pgjets.nn.knn import knn_graph
+        from pgjets.ops.knn import knn_graph
 
         b.edge_index = knn_graph(b.pos, k, b.batch)
     out = model(b)
@@ -58,7 +58,7 @@ def test_every_model_backpropagates(name, batch_of):
     b = batch_of([8, 5, 11])
     rep, k = representation_of(name)
     if k is not None:
-        from pgjets.nn.knn import knn_graph
+        from pgjets.ops.knn import knn_graph
 
         b.edge_index = knn_graph(b.pos, k, b.batch)
     loss = torch.nn.functional.cross_entropy(model(b), torch.tensor([0, 1, 2]))

@@ -8,7 +8,7 @@ import torch
 from pgjets.errors import InputShapeError
 from pgjets.models.padded import PaddedJetModel, has_padded_path, masked_reduce, pad_batch
 from pgjets.models.registry import MODELS, build_model
-from pgjets.nn.knn import knn_graph
+from pgjets.ops.knn import knn_graph
 
 F = 7
 JET_MODELS = ["particlenet", "particlenet_lite", "part", "part_lite", "pfn", "efn", "deepsets",
@@ -48,7 +48,7 @@ def test_padded_path_is_inference_only(batch_of):
 
 def test_padded_knn_matches_knn_graph(batch_of):
     from pgjets.nn.dynamic_edge_conv import padded_knn
-    from pgjets.nn.knn import knn_graph
+    from pgjets.ops.knn import knn_graph
 
     b = batch_of([9, 3, 14, 1, 6])
     pos, mask = pad_batch(b, ("pos",))

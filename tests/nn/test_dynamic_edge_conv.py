@@ -5,7 +5,7 @@ import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
 from pgjets.nn.dynamic_edge_conv import EdgeConvBlock
-from pgjets.nn.knn import knn_graph, torch_cluster_available
+from pgjets.ops.knn import knn_graph, torch_cluster_available
 
 BACKENDS = ["torch"] + (["torch_cluster"] if torch_cluster_available() else [])
 

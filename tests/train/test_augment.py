@@ -8,7 +8,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import Compose
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.nn.knn import knn_graph
+from pgjets.ops.knn import knn_graph
 from pgjets.train.augment import (
     CollinearSplitting,
     RandomPermutation,
