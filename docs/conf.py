@@ -121,6 +121,12 @@ def _data_doc(package: str, name: str, obj: object) -> tuple[str, str]:
     return package, ""
 
 
+def _home(obj: object, package: str) -> str | None:
+    """The other documented package whose module defines ``obj`` (a re-export here), or ``None``."""
+    module = getattr(obj, "__module__", "") or ""
+    return next((p for p in PACKAGES if p != package and (module == p or module.startswith(p + "."))), None)
+
+
 def _api_page(package: str, title: str) -> str:
     module = importlib.import_module(package)
     names = [n for n in module.__all__ if not n.startswith("__") and n != "errors"]
@@ -147,6 +153,8 @@ def _api_page(package: str, title: str) -> str:
         lines.append(f".. {directive}:: {targets[n]}")
         if directive == "autoclass":
             lines.append("   :members:")
+            if _home(objects[n], package) is not None:
+                lines.append("   :no-index:")  # a re-export (old import path): indexed on its home's page
         lines.append("")
     if constants:
         lines += ["Constants", "---------", ""]
