@@ -53,7 +53,7 @@ def main() -> None:
     from pgjets.nn.attention import MultiHeadAttention
 
     f = features(pick(real_jets(), args.jets, seed=2))
-    batch = torch.repeat_interleave(torch.arange(args.jets), f["counts"]).to(device)
+    batch = f["batch"].to(device)
     torch.manual_seed(0)
     embed = torch.nn.Linear(f["x"].size(1), args.channels)
     with torch.no_grad():

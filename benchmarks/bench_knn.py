@@ -50,7 +50,7 @@ def main() -> None:
     from pgjets.nn.knn import knn_graph
 
     f = features(pick(real_jets(), args.jets, seed=1))
-    batch = torch.repeat_interleave(torch.arange(args.jets), f["counts"]).to(device)
+    batch = f["batch"].to(device)
     gen = torch.Generator().manual_seed(0)
     for dim in args.dims:
         if dim == 2:
