@@ -47,20 +47,9 @@ N_HARD = 30
 
 def load(args: argparse.Namespace) -> dict[str, JetTable]:
     if args.data:
-        from pgjets.data.jet_io import read_jets
+        from pgjets.data.splits import load_process
 
-        out = {}
-        for proc in ("qcd", "top", "w"):
-            files = sorted(Path(args.data).glob(f"{proc}_*.h5"))
-            tables, n = [], 0
-            for f in files:
-                if n >= args.jets:
-                    break
-                t = read_jets(f, 0, min(args.jets - n, 1000))
-                tables.append(t)
-                n += len(t)
-            out[proc] = JetTable.concat(tables) if len(tables) > 1 else tables[0]
-        return out
+        return {p: load_process(args.data, p, args.jets) for p in ("qcd", "top", "w")}
     from pgjets.data.generate import generate_jets
 
     return {p: generate_jets(p, args.jets, seed=args.seed, fast=True) for p in ("qcd", "top", "w")}
