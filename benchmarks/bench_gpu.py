@@ -164,18 +164,16 @@ def lorentznet(args, device, out) -> None:
 # ------------------------------------------------------------------ 2. kNN
 def knn(args, device, out) -> None:
     from _jets import features, pick, real_jets
-    from bench_knn import GOAL, same_neighbourhoods
+    from bench_knn import GOAL, coordinates, same_neighbourhoods
 
     from pgjets.nn.knn import knn_graph
 
     missing = have("torch_cluster")
     f = features(pick(real_jets(), args.knn_jets, seed=1))
     batch = f["batch"].to(device)
-    gen = torch.Generator().manual_seed(0)
-    for dim in (2, 64):
+    for dim, x in coordinates(f, (2, 64)):
         tag = f"knn_{dim}d_{args.knn_jets}jets"
-        x = f["pos"] if dim == 2 else f["x"] @ torch.randn(f["x"].size(1), dim, generator=gen)
-        x = x.contiguous().to(device)
+        x = x.to(device)
         if skipped(tag, out, device, missing):
             continue
         import torch_cluster
@@ -192,21 +190,10 @@ def knn(args, device, out) -> None:
 
 # ------------------------------------------------------------------ 3. attention
 def attention(args, device, out) -> None:
-    from _jets import features, pick, real_jets
-    from bench_attention import GOAL, padded_attention
-    from torch_geometric.utils import to_dense_batch
-
-    from pgjets.nn.attention import MultiHeadAttention
+    from bench_attention import GOAL, attention_inputs, padded_attention
 
     jets = args.batch_sizes[0]
-    f = features(pick(real_jets(), jets, seed=2))
-    batch = f["batch"].to(device)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        x = torch.nn.Linear(f["x"].size(1), 128)(f["x"]).to(device)
-    mha = MultiHeadAttention(128, heads=8).to(device).eval()
-    xd, node_mask = to_dense_batch(x, batch)
-    key_mask = node_mask[:, None, None, :]
+    x, batch, mha, xd, _, key_mask = attention_inputs(jets, 128, 8, device)
     kernels: Any = contextlib.nullcontext()
     kernel_names = "default"
     if device.type == "cuda":
