@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -200,8 +199,8 @@ def main() -> None:
     gae.eval()
     vae.eval()
     all_jets = {p: np.arange(len(tables[p])) for p in ("top", "w")}
-    for name, score in (("GraphAutoencoder (constituents)", partial(gae_score, gae)),
-                        ("JetVAE (constituents)", partial(vae_score, vae))):
+    for name, score in (("GraphAutoencoder (constituents)", lambda d: gae_score(gae, d)),
+                        ("JetVAE (constituents)", lambda d: vae_score(vae, d))):
         scores[name] = {"qcd": jet_scores(score, xq, bq, te),
                         **{p: jet_scores(score, *cons[p], all_jets[p]) for p in ("top", "w")}}
 

@@ -51,7 +51,6 @@ import torch
 from pgjets.data.efp import jet_efps
 from pgjets.data.generate import generate_jets
 from pgjets.data.jet_dataset import JetDataset
-from pgjets.data.splits import load_process
 from pgjets.data.table import JetTable
 from pgjets.models.jetclr import (
     JetCLREncoder,
@@ -70,6 +69,8 @@ from pgjets.train.augment import (
 
 def read_class(folder: str, process: str, n: int, label: int) -> JetTable:
     """The first ``n`` jets of ``process`` in a ``pgjets generate`` folder, relabelled."""
+    from pgjets.data.splits import load_process
+
     t = load_process(folder, process, n)
     t.label = np.full(len(t), label, dtype=np.int64)
     return t
