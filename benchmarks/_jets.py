@@ -46,14 +46,16 @@ def pick(table, n_jets: int, n_min: int = 20, n_max: int = 150, seed: int = 0):
 
 
 def features(table) -> dict:
-    """Flat pgjets features of a table (``x``, ``pos``, ``pt``, ``p4`` tensors, ``counts``, ``y``)."""
+    """Flat pgjets features of a table (``x``, ``pos``, ``pt``, ``p4`` tensors, ``counts``, ``y``, and
+    ``batch``, the jet index of every constituent)."""
     from pgjets.data.features import constituent_features
 
     f = constituent_features(table, "particlenet")
+    counts = torch.from_numpy(table.n_constituents).long()
     return {
         "x": torch.from_numpy(f["x"]), "pos": torch.from_numpy(f["pos"]), "pt": torch.from_numpy(f["pt"]),
-        "p4": torch.from_numpy(f["p4"]), "counts": torch.from_numpy(table.n_constituents).long(),
-        "y": torch.from_numpy(table.label).long(),
+        "p4": torch.from_numpy(f["p4"]), "counts": counts, "y": torch.from_numpy(table.label).long(),
+        "batch": torch.repeat_interleave(torch.arange(counts.numel()), counts),
     }
 
 

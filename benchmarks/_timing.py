@@ -10,13 +10,14 @@ is faster).  Results are printed for humans and appended as one JSON line each.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import statistics
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ContextManager, Optional
 
 import torch
 
@@ -169,18 +170,35 @@ def train_step_fns(peer: torch.nn.Module, ours: torch.nn.Module, peer_logits: Ca
     return make(peer, peer_logits), make(ours, ours_logits)
 
 
+def add_model_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of the model comparisons (:func:`compare_train_and_inference`): ``--batch-size``,
+    ``--mode`` and the common ones (3 repeats, 1 warm-up call)."""
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--mode", choices=["both", "train", "infer"], default="both")
+    return add_common_arguments(parser, repeats=3, warmup=1)
+
+
 def compare_train_and_inference(name: str, peer: torch.nn.Module, ours: torch.nn.Module,
                                 peer_logits: Callable[[], torch.Tensor], ours_logits: Callable[[], torch.Tensor],
                                 target: torch.Tensor, args: argparse.Namespace, common: dict[str, Any],
-                                device: torch.device) -> None:
+                                device: torch.device,
+                                context: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> None:
     """Time training steps and/or inference (``args.mode``) of both models and report each.
 
     Writes the results ``{name}_train_step`` and ``{name}_inference``; inference is an eval-mode
-    forward under ``torch.no_grad``.
+    forward under ``torch.no_grad``.  Both forward passes run inside ``context()`` (e.g. a bf16
+    autocast); the training loss is taken on the logits cast to float32.
     """
     n = common["batch_size"]
     if args.mode in ("both", "train"):
-        res = compare(*train_step_fns(peer, ours, peer_logits, ours_logits, target), args.repeats, args.warmup, device)
+        def logits(fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+            def run() -> torch.Tensor:
+                with context():
+                    return fn().float()
+            return run
+
+        steps = train_step_fns(peer, ours, logits(peer_logits), logits(ours_logits), target)
+        res = compare(*steps, args.repeats, args.warmup, device)
         report({"benchmark": f"{name}_train_step", **common, **res}, args.out, device, n)
     if args.mode in ("both", "infer"):
         peer.eval()
@@ -188,7 +206,7 @@ def compare_train_and_inference(name: str, peer: torch.nn.Module, ours: torch.nn
 
         def no_grad(fn: Callable[[], torch.Tensor]) -> Callable[[], None]:
             def run() -> None:
-                with torch.no_grad():
+                with context(), torch.no_grad():
                     fn()
             return run
 

@@ -40,6 +40,24 @@ def padded_attention(mha, xd: Tensor, key_mask: Tensor) -> Tensor:
     return mha.lin_out(out.transpose(1, 2).reshape(B, N, C))
 
 
+def attention_inputs(jets: int, channels: int, heads: int, device: torch.device):
+    """``(x, batch, mha, xd, node_mask, key_mask)``: ``jets`` real jets embedded to ``channels``
+    features (a seeded random linear map), the layer, and the padded block with its masks."""
+    from torch_geometric.utils import to_dense_batch
+
+    from pgjets.nn.attention import MultiHeadAttention
+
+    f = features(pick(real_jets(), jets, seed=2))
+    batch = f["batch"].to(device)
+    torch.manual_seed(0)
+    embed = torch.nn.Linear(f["x"].size(1), channels)
+    with torch.no_grad():
+        x = embed(f["x"]).to(device)
+    mha = MultiHeadAttention(channels, heads=heads).to(device).eval()
+    xd, node_mask = to_dense_batch(x, batch)
+    return x, batch, mha, xd, node_mask, node_mask[:, None, None, :]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jets", type=int, default=128)
@@ -48,19 +66,7 @@ def main() -> None:
     add_common_arguments(parser, repeats=40, warmup=3)
     args = parser.parse_args()
     device = setup(args)
-    from torch_geometric.utils import to_dense_batch
-
-    from pgjets.nn.attention import MultiHeadAttention
-
-    f = features(pick(real_jets(), args.jets, seed=2))
-    batch = torch.repeat_interleave(torch.arange(args.jets), f["counts"]).to(device)
-    torch.manual_seed(0)
-    embed = torch.nn.Linear(f["x"].size(1), args.channels)
-    with torch.no_grad():
-        x = embed(f["x"]).to(device)
-    mha = MultiHeadAttention(args.channels, heads=args.heads).to(device).eval()
-    xd, node_mask = to_dense_batch(x, batch)
-    key_mask = node_mask[:, None, None, :]
+    x, batch, mha, xd, node_mask, key_mask = attention_inputs(args.jets, args.channels, args.heads, device)
 
     with torch.no_grad():
         ours = mha(x, batch=batch, dense=True)

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from _timing import compare, machine, report, train_step_fns  # noqa: E402
+from _timing import compare, compare_train_and_inference, machine, report, setup  # noqa: E402
 
 
 def header(device: torch.device) -> dict[str, Any]:
@@ -86,6 +86,14 @@ def unsupported(device: torch.device, precision: str) -> str | None:
     return bf16_ok(device) if precision == "bf16" else None
 
 
+def skipped(tag: str, out: Path | None, device: torch.device, *reasons: str | None) -> bool:
+    """Write an ``n/a`` line for ``tag`` with the first reason that is not ``None``; ``True`` if there was one."""
+    why = next((r for r in reasons if r), None)
+    if why:
+        na(tag, why, out, device)
+    return why is not None
+
+
 @contextlib.contextmanager
 def recorded(tag: str, out: Path | None, device: torch.device):
     """Run one piece of the plan: an exception becomes an ``error`` line for ``tag``, the plan goes on."""
@@ -115,12 +123,7 @@ def models_vs_weaver(args, device, out) -> None:
         for bs in args.batch_sizes:
             for precision in args.precisions:
                 tag = f"{name}_{precision}_b{bs}"
-                if missing:
-                    na(tag, missing, out, device)
-                    continue
-                why = unsupported(device, precision)
-                if why:
-                    na(tag, why, out, device)
+                if skipped(tag, out, device, missing, unsupported(device, precision)):
                     continue
                 with recorded(tag, out, device):
                     batch, w, peer, ours, common = weaver_comparison(mod.build_models, bs, device, mod.GOAL, seed=seed)
@@ -131,32 +134,8 @@ def models_vs_weaver(args, device, out) -> None:
                         pl = lambda: peer(w["features"], v=w["lorentz"], mask=mask)  # noqa: E731
                     ol = lambda: ours(batch)  # noqa: E731
                     common = {**common, "precision": precision}
-                    timed(tag, peer, ours, pl, ol, batch.y.view(-1), args, common, device, out, precision)
-
-
-def timed(tag, peer, ours, pl, ol, target, args, common, device, out, precision) -> None:
-    """Training step and inference of both models under ``precision``; one line each."""
-    n = common["batch_size"]
-
-    def under(fn: Callable[[], Any], grad: bool) -> Callable[[], None]:
-        def run() -> None:
-            with autocast(device, precision), (contextlib.nullcontext() if grad else torch.no_grad()):
-                fn()
-        return run
-
-    def logits(fn):
-        def f():
-            with autocast(device, precision):
-                return fn().float()
-        return f
-
-    sp, so = train_step_fns(peer, ours, logits(pl), logits(ol), target)
-    res = compare(sp, so, args.repeats, args.warmup, device)
-    report({"benchmark": f"{tag}_train_step", **common, **res}, out, device, n)
-    peer.eval()
-    ours.eval()
-    res = compare(under(pl, False), under(ol, False), args.repeats, args.warmup, device)
-    report({"benchmark": f"{tag}_inference", **common, **res}, out, device, n)
+                    compare_train_and_inference(tag, peer, ours, pl, ol, batch.y.view(-1), args, common, device,
+                                                context=lambda: autocast(device, precision))
 
 
 def lorentznet(args, device, out) -> None:
@@ -168,9 +147,7 @@ def lorentznet(args, device, out) -> None:
     for bs in args.batch_sizes:
         for precision in args.precisions:
             tag = f"lorentznet_vs_particlenet_{precision}_b{bs}"
-            why = unsupported(device, precision)
-            if why:
-                na(tag, why, out, device)
+            if skipped(tag, out, device, unsupported(device, precision)):
                 continue
             with recorded(tag, out, device):
                 batch = pgjets_batch(pick(real_jets(), bs), device)
@@ -179,27 +156,25 @@ def lorentznet(args, device, out) -> None:
                 ours = LorentzNet(batch.x.size(1), 2).to(device)
                 common = {"batch_size": bs, "particles": int(batch.num_nodes), "precision": precision,
                           "peer": "pgjets ParticleNet (published)", "pgjets_model": "LorentzNet (paper)"}
-                timed(tag, peer, ours, lambda: peer(batch), lambda: ours(batch), batch.y.view(-1), args, common,
-                      device, out, precision)
+                compare_train_and_inference(tag, peer, ours, lambda: peer(batch), lambda: ours(batch),
+                                            batch.y.view(-1), args, common, device,
+                                            context=lambda: autocast(device, precision))
 
 
 # ------------------------------------------------------------------ 2. kNN
 def knn(args, device, out) -> None:
     from _jets import features, pick, real_jets
-    from bench_knn import GOAL, same_neighbourhoods
+    from bench_knn import GOAL, coordinates, same_neighbourhoods
 
     from pgjets.ops.knn import knn_graph
 
     missing = have("torch_cluster")
     f = features(pick(real_jets(), args.knn_jets, seed=1))
-    batch = torch.repeat_interleave(torch.arange(args.knn_jets), f["counts"]).to(device)
-    gen = torch.Generator().manual_seed(0)
-    for dim in (2, 64):
+    batch = f["batch"].to(device)
+    for dim, x in coordinates(f, (2, 64)):
         tag = f"knn_{dim}d_{args.knn_jets}jets"
-        x = f["pos"] if dim == 2 else f["x"] @ torch.randn(f["x"].size(1), dim, generator=gen)
-        x = x.contiguous().to(device)
-        if missing:
-            na(tag, missing, out, device)
+        x = x.to(device)
+        if skipped(tag, out, device, missing):
             continue
         import torch_cluster
         with recorded(tag, out, device):
@@ -215,21 +190,10 @@ def knn(args, device, out) -> None:
 
 # ------------------------------------------------------------------ 3. attention
 def attention(args, device, out) -> None:
-    from _jets import features, pick, real_jets
-    from bench_attention import GOAL, padded_attention
-    from torch_geometric.utils import to_dense_batch
-
-    from pgjets.nn.attention import MultiHeadAttention
+    from bench_attention import GOAL, attention_inputs, padded_attention
 
     jets = args.batch_sizes[0]
-    f = features(pick(real_jets(), jets, seed=2))
-    batch = torch.repeat_interleave(torch.arange(jets), f["counts"]).to(device)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        x = torch.nn.Linear(f["x"].size(1), 128)(f["x"]).to(device)
-    mha = MultiHeadAttention(128, heads=8).to(device).eval()
-    xd, node_mask = to_dense_batch(x, batch)
-    key_mask = node_mask[:, None, None, :]
+    x, batch, mha, xd, _, key_mask = attention_inputs(jets, 128, 8, device)
     kernels: Any = contextlib.nullcontext()
     kernel_names = "default"
     if device.type == "cuda":
@@ -239,9 +203,7 @@ def attention(args, device, out) -> None:
         kernel_names = "flash+efficient"
     for precision in args.precisions:
         tag = f"attention_{precision}"
-        why = unsupported(device, precision)
-        if why:
-            na(tag, why, out, device)
+        if skipped(tag, out, device, unsupported(device, precision)):
             continue
         with recorded(tag, out, device):
             def fwd(fn):
@@ -346,10 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=list(PLAN), default=None)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda but no GPU is visible")
+    device = setup(args)
+    args.mode = "both"  # compare_train_and_inference: training step and inference
     if args.tiny:
         args.batch_sizes, args.precisions, args.repeats, args.warmup = [8], ["fp32", "bf16"], 1, 1
         args.knn_jets, args.compile_models = 64, ["particlenet"]

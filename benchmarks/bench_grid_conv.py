@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # oracles.py: the tests' references
 
 import torch  # noqa: E402
 
@@ -44,7 +45,8 @@ def main() -> None:
     device = setup(args)
     from pgjets.data.jet_image import jet_image
     from pgjets.graphs.image import images_to_batch
-    from pgjets.nn.grid_conv import GridConv, conv2d_reference
+    from oracles import conv2d_reference
+    from pgjets.nn.grid_conv import GridConv
 
     table = pick(real_jets(), args.images, seed=3)
     gen = torch.Generator().manual_seed(0)

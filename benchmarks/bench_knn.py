@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Iterable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -37,6 +38,15 @@ def same_neighbourhoods(a: torch.Tensor, b: torch.Tensor, n: int) -> float:
     return sum(x == y for x, y in zip(sa, sb)) / n
 
 
+def coordinates(f: dict, dims: Iterable[int]) -> Iterator[tuple[int, torch.Tensor]]:
+    """``(dim, (N, dim) coordinates)`` per dimension: (delta eta, delta phi) for 2, otherwise a
+    fixed random projection of the features (one seeded generator for all of ``dims``)."""
+    gen = torch.Generator().manual_seed(0)
+    for dim in dims:
+        x = f["pos"] if dim == 2 else f["x"] @ torch.randn(f["x"].size(1), dim, generator=gen)
+        yield dim, x.contiguous()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jets", type=int, default=256)
@@ -50,14 +60,9 @@ def main() -> None:
     from pgjets.ops.knn import knn_graph
 
     f = features(pick(real_jets(), args.jets, seed=1))
-    batch = torch.repeat_interleave(torch.arange(args.jets), f["counts"]).to(device)
-    gen = torch.Generator().manual_seed(0)
-    for dim in args.dims:
-        if dim == 2:
-            x = f["pos"]
-        else:
-            x = f["x"] @ torch.randn(f["x"].size(1), dim, generator=gen)
-        x = x.contiguous().to(device)
+    batch = f["batch"].to(device)
+    for dim, x in coordinates(f, args.dims):
+        x = x.to(device)
         n = x.size(0)
         ref = torch_cluster.knn_graph(x, args.k, batch, loop=False)
         got = knn_graph(x, args.k, batch, loop=False, backend="torch")

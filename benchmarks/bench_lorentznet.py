@@ -24,15 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 from _jets import count_parameters, pgjets_batch, pick, real_jets  # noqa: E402
-from _timing import add_common_arguments, compare, compare_train_and_inference, report, setup  # noqa: E402
+from _timing import add_model_arguments, compare, compare_train_and_inference, report, setup  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--mode", choices=["both", "train", "infer"], default="both")
     parser.add_argument("--padded", action="store_true", help="also time LorentzNet's padded inference path")
-    add_common_arguments(parser, repeats=3, warmup=1)
+    add_model_arguments(parser)
     args = parser.parse_args()
     device = setup(args)
 

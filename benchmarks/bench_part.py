@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 from _jets import weaver_comparison  # noqa: E402
-from _timing import add_common_arguments, compare_train_and_inference, setup  # noqa: E402
+from _timing import add_model_arguments, compare_train_and_inference, setup  # noqa: E402
 
 GOAL = 1.0
 
@@ -45,9 +45,7 @@ def build_models(num_features: int, device: torch.device):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--mode", choices=["both", "train", "infer"], default="both")
-    add_common_arguments(parser, repeats=3, warmup=1)
+    add_model_arguments(parser)
     args = parser.parse_args()
     device = setup(args)
 

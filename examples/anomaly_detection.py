@@ -47,20 +47,9 @@ N_HARD = 30
 
 def load(args: argparse.Namespace) -> dict[str, JetTable]:
     if args.data:
-        from pgjets.data.jet_io import read_jets
+        from pgjets.data.splits import load_process
 
-        out = {}
-        for proc in ("qcd", "top", "w"):
-            files = sorted(Path(args.data).glob(f"{proc}_*.h5"))
-            tables, n = [], 0
-            for f in files:
-                if n >= args.jets:
-                    break
-                t = read_jets(f, 0, min(args.jets - n, 1000))
-                tables.append(t)
-                n += len(t)
-            out[proc] = JetTable.concat(tables) if len(tables) > 1 else tables[0]
-        return out
+        return {p: load_process(args.data, p, args.jets) for p in ("qcd", "top", "w")}
     from pgjets.data.generate import generate_jets
 
     return {p: generate_jets(p, args.jets, seed=args.seed, fast=True) for p in ("qcd", "top", "w")}
@@ -128,26 +117,26 @@ def batches(n: int, size: int, g: torch.Generator):
         yield np.sort(perm[s:s + size])
 
 
-def gae_scores(model: GraphAutoencoder, x, b, jets) -> np.ndarray:
+def jet_scores(score, x: torch.Tensor, b: torch.Tensor, jets: np.ndarray) -> np.ndarray:
+    """``score(d)`` (one number per jet of the batch ``d``) of the jets ``jets``, 256 at a time."""
     out = []
     with torch.no_grad():
         for s in range(0, len(jets), 256):
-            d = jets_of(x, b, jets[s:s + 256])
-            err = ((model(d)["x_hat"] - d.x) ** 2).mean(1)
-            out.append(torch.zeros(int(d.batch.max()) + 1).index_add(0, d.batch, err)
-                       / torch.bincount(d.batch).float())
+            out.append(score(jets_of(x, b, jets[s:s + 256])))
     return torch.cat(out).numpy()
 
 
-def vae_scores(model: JetVAE, x, b, jets) -> np.ndarray:
-    out = []
-    with torch.no_grad():
-        for s in range(0, len(jets), 256):
-            d = jets_of(x, b, jets[s:s + 256])
-            mu, _ = model.encode(d.x, d.batch)
-            x_hat, xb = model.decode(mu)
-            out.append(hungarian_loss(x_hat, d.x, xb, d.batch, allow_unequal=True, reduction="none"))
-    return torch.cat(out).numpy()
+def gae_score(model: GraphAutoencoder, d: Data) -> torch.Tensor:
+    """Mean squared feature error of every jet."""
+    err = ((model(d)["x_hat"] - d.x) ** 2).mean(1)
+    return torch.zeros(int(d.batch.max()) + 1).index_add(0, d.batch, err) / torch.bincount(d.batch).float()
+
+
+def vae_score(model: JetVAE, d: Data) -> torch.Tensor:
+    """Hungarian cost of every jet's reconstruction from the mean of its latent."""
+    mu, _ = model.encode(d.x, d.batch)
+    x_hat, xb = model.decode(mu)
+    return hungarian_loss(x_hat, d.x, xb, d.batch, allow_unequal=True, reduction="none")
 
 
 def main() -> None:
@@ -210,12 +199,10 @@ def main() -> None:
     gae.eval()
     vae.eval()
     all_jets = {p: np.arange(len(tables[p])) for p in ("top", "w")}
-    scores["GraphAutoencoder (constituents)"] = {
-        "qcd": gae_scores(gae, xq, bq, te),
-        **{p: gae_scores(gae, *cons[p], all_jets[p]) for p in ("top", "w")}}
-    scores["JetVAE (constituents)"] = {
-        "qcd": vae_scores(vae, xq, bq, te),
-        **{p: vae_scores(vae, *cons[p], all_jets[p]) for p in ("top", "w")}}
+    for name, score in (("GraphAutoencoder (constituents)", lambda d: gae_score(gae, d)),
+                        ("JetVAE (constituents)", lambda d: vae_score(vae, d))):
+        scores[name] = {"qcd": jet_scores(score, xq, bq, te),
+                        **{p: jet_scores(score, *cons[p], all_jets[p]) for p in ("top", "w")}}
 
     table = {k: {"AUC top": auc(s["qcd"], s["top"]), "AUC W": auc(s["qcd"], s["w"])} for k, s in scores.items()}
     print(f"\n{'score':34s}{'AUC top vs QCD':>16s}{'AUC W vs QCD':>14s}")

@@ -64,18 +64,9 @@ from pgjets.train.jetclr import linear_classifier_test, representations, rotatio
 
 def read_class(folder: str, process: str, n: int, label: int) -> JetTable:
     """The first ``n`` jets of ``process`` in a ``pgjets generate`` folder, relabelled."""
-    from pathlib import Path
+    from pgjets.data.splits import load_process
 
-    from pgjets.data.jet_io import read_jets
-
-    tables, got = [], 0
-    for f in sorted(Path(folder).glob(f"{process}_*.h5")):
-        if got >= n:
-            break
-        t = read_jets(f, 0, min(n - got, 1000))
-        tables.append(t)
-        got += len(t)
-    t = JetTable.concat(tables)
+    t = load_process(folder, process, n)
     t.label = np.full(len(t), label, dtype=np.int64)
     return t
 

@@ -55,12 +55,9 @@ SSMMD_BANDWIDTHS = (0.005, 0.01, 0.02, 0.05)
 
 def load_top_jets(args: argparse.Namespace):
     if args.data:
-        from pgjets.data.jet_io import read_jets
+        from pgjets.data.splits import load_process
 
-        files = sorted(Path(args.data).glob("top_*.h5"))
-        if not files:
-            raise SystemExit(f"no top_*.h5 files in {args.data}")
-        return read_jets(files[0], 0, args.jets)
+        return load_process(args.data, "top", args.jets)
     return generate_jets("top", args.jets, seed=args.seed, fast=True)
 
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from torch_geometric.data import Batch, Data
+
+# tests/oracles.py (the reference implementations of the fast paths) as ``import oracles``
+# (pytest imports test files with --import-mode=importlib, which adds no folder to sys.path).
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 F = 7
 #: Small but complete configurations (every code path of the published models).

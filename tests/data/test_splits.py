@@ -46,3 +46,43 @@ def test_load_table_of_a_folder_without_jets_is_a_data_error(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataFileError, match="no manifest"):
         load_table(tmp_path / "empty")
+
+
+def test_load_process_reads_the_first_jets_of_one_process_across_chunks(tmp_path) -> None:
+    from pgjets.data import load_process
+    from pgjets.data.jet_io import read_jets, write_jets, write_manifest
+
+    folder = make_two_process_folder(tmp_path, write_jets, write_manifest)
+    top = [read_jets(folder / f"top_{c:05d}.h5") for c in range(2)]
+    got = load_process(folder, "top", 12)  # 8 from the first chunk, 4 from the second
+    assert len(got) == 12 and (got.label == 1).all()
+    assert np.array_equal(got.px, np.concatenate([top[0].px, top[1].take(np.arange(4)).px]))
+    assert len(load_process(folder, "top")) == 16 and len(load_process(folder, "top", 100)) == 16
+    assert len(load_process(folder, "qcd", 3)) == 3 and (load_process(folder, "qcd").label == 0).all()
+    with pytest.raises(DataFileError, match="process 'w'"):
+        load_process(folder, "w", 5)
+    with pytest.raises(ValueError):
+        load_process(folder, "top", 0)
+
+
+def make_two_process_folder(tmp_path, write_jets, write_manifest):
+    """qcd (one chunk of 8 jets) and top (two chunks of 8) in the ``pgjets generate`` layout."""
+    from pgjets.data.table import JetTable
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    files = []
+    for process, label, chunks in (("qcd", 0, 1), ("top", 1, 2)):
+        for c in range(chunks):
+            counts = rng.integers(2, 6, 8)
+            P = int(counts.sum())
+            pt = rng.uniform(1, 50, P)
+            eta, phi = rng.normal(0, 0.3, P), rng.normal(0, 0.3, P)
+            t = JetTable(px=pt * np.cos(phi), py=pt * np.sin(phi), pz=pt * np.sinh(eta), E=pt * np.cosh(eta),
+                         offsets=np.r_[0, np.cumsum(counts)], label=np.full(8, label), label_names=["qcd", "top"])
+            name = f"{process}_{c:05d}.h5"
+            write_jets(t, folder / name)
+            files.append({"name": name, "process": process, "chunk": c, "n_jets": 8, "label": label})
+    write_manifest(folder, {"files": files, "label_names": ["qcd", "top"]})
+    return folder

@@ -23,5 +23,5 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "efp": ["jet_efps", "efp_padded", "prime_multigraphs", "efp_basis"],
     "truth_labels": ["from_w_labels", "same_parent_labels", "truth_batch"],
     "fingerprint": ["fingerprint", "fingerprint_diff"],
-    "splits": ["load_table", "split_indices"],
+    "splits": ["load_table", "load_process", "split_indices"],
 })

@@ -209,56 +209,6 @@ def constituent_features(table: JetTable, feature_set: str = "particlenet") -> d
     return {"x": x, "pos": pos, "pt": pt_out, "p4": p4, "names": names}
 
 
-def _constituent_features_reference(table: JetTable, feature_set: str = "particlenet") -> dict[str, Any]:
-    """The straightforward float64 version of :func:`constituent_features` (the reference
-    of its equality tests): every column over all constituents at once, then cast to float32."""
-    has_pid = table.pdgid is not None
-    names = feature_names(feature_set, has_pid)
-    px, py, pz, E = (getattr(table, n).astype(np.float64) for n in ("px", "py", "pz", "E"))
-    pt = np.hypot(px, py)
-    eta = np.arcsinh(pz / np.maximum(pt, _EPS))
-    phi = np.arctan2(py, px)
-    jet = table.jet_kinematics()
-    jet_E = table.jet_p4()[:, 0]
-    idx = table.jet_index
-    deta = eta - jet["eta"][idx]
-    dphi = wrap_phi(phi - jet["phi"][idx])
-    cols = {
-        "deta": deta,
-        "dphi": dphi,
-        "log_pt": np.log(np.maximum(pt, _EPS)),
-        "log_e": np.log(np.maximum(E, _EPS)),
-        "log_pt_rel": np.log(np.maximum(pt / np.maximum(jet["pt"][idx], _EPS), _EPS)),
-        "log_e_rel": np.log(np.maximum(E / np.maximum(jet_E[idx], _EPS), _EPS)),
-        "delta_r": np.hypot(deta, dphi),
-    }
-    if has_pid and any(n in PID for n in names):
-        signed = np.asarray(table.pdgid).astype(np.int64)
-        pid = np.abs(signed)
-        charged_had = np.isin(pid, CHARGED_HADRONS)
-        if table.charge is not None:
-            charge = np.asarray(table.charge).astype(np.float64)
-        else:
-            # hadrons carry the sign of their id, leptons the opposite one (e- is 11)
-            charge = np.where(charged_had, np.sign(signed), 0.0)
-            charge = np.where((pid == 11) | (pid == 13), -np.sign(signed), charge).astype(np.float64)
-        cols["charge"] = charge
-        cols["is_charged_hadron"] = charged_had.astype(np.float64)
-        cols["is_neutral_hadron"] = np.isin(pid, NEUTRAL_HADRONS).astype(np.float64)
-        cols["is_photon"] = (pid == 22).astype(np.float64)
-        cols["is_electron"] = (pid == 11).astype(np.float64)
-        cols["is_muon"] = (pid == 13).astype(np.float64)
-    # fill preallocated float32 arrays column by column (cheaper than stack + astype)
-    x = np.empty((pt.size, len(names)), dtype=np.float32)
-    for j, n in enumerate(names):
-        x[:, j] = cols[n]
-    pos = np.empty((pt.size, 2), dtype=np.float32)
-    pos[:, 0], pos[:, 1] = deta, dphi
-    p4 = np.empty((pt.size, 4), dtype=np.float32)
-    p4[:, 0], p4[:, 1], p4[:, 2], p4[:, 3] = E, px, py, pz
-    return {"x": x, "pos": pos, "pt": pt.astype(np.float32), "p4": p4, "names": names}
-
-
 __all__ = [
     "constituent_features",
     "feature_names",

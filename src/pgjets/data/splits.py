@@ -1,4 +1,5 @@
-"""The jets of a generated folder as one table, and the seeded train/val/test split of a run.
+"""The jets of a generated folder as one table (all, or the first of one process), and the
+seeded train/val/test split of a run.
 
 Used by :func:`pgjets.run.train_run` (``RUN/split.npz``), the benchmarks and
 the examples.
@@ -6,11 +7,13 @@ the examples.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
+from .._checks import check_positive_int
 from ..errors import DataFileError
 from .digits import random_split_indices
 from .jet_io import dataset_files, read_jets
@@ -29,6 +32,29 @@ def load_table(path: Path, max_jets: Optional[int] = None):
     return table
 
 
+def load_process(path: Path, process: str, n_jets: Optional[int] = None) -> JetTable:
+    """The first ``n_jets`` jets of one process of a generated folder (all of them with ``None``).
+
+    Reads the process's chunk files (``<process>_<chunk>.h5``) in manifest order, only as far as
+    needed; the labels are the ones stored in the files.
+
+    Raises:
+        DataFileError: The folder has no manifest, or no jet file of ``process``.
+    """
+    n_jets = None if n_jets is None else check_positive_int(n_jets, "n_jets")
+    pattern = re.compile(rf"{re.escape(process)}_\d+\.h5")
+    files = [f for f in dataset_files(path) if pattern.fullmatch(f.name)]
+    if not files:
+        raise DataFileError(f"{path} holds no jet files of process {process!r}")
+    tables, got = [], 0
+    for f in files:
+        if n_jets is not None and got >= n_jets:
+            break
+        tables.append(read_jets(f, 0, None if n_jets is None else n_jets - got))
+        got += len(tables[-1])
+    return JetTable.concat(tables)
+
+
 def split_indices(n: int, fractions, seed: int) -> dict[str, np.ndarray]:
     """Seeded random train/val/test split of ``n`` items, keyed ``train``/``val``/``test`` (``RUN/split.npz``).
 
@@ -39,4 +65,4 @@ def split_indices(n: int, fractions, seed: int) -> dict[str, np.ndarray]:
     return {name: part.numpy() for name, part in zip(("train", "val", "test"), parts)}
 
 
-__all__ = ["load_table", "split_indices"]
+__all__ = ["load_table", "load_process", "split_indices"]

@@ -240,28 +240,4 @@ class GridConv(MessagePassing):
                 f"kernel_size={self.kernel_size})")
 
 
-def conv2d_reference(conv: nn.Conv2d, images: Tensor, pos: Tensor, batch: Optional[Tensor] = None) -> Tensor:
-    r"""Evaluate ``conv`` on ``(B, C, H, W)`` images and read it at grid-graph nodes.
-
-    Convenience for comparing a :class:`GridConv` with its ``Conv2d``: returns
-    ``conv(images)[b, :, row, col]`` for every node, shape ``(N, F')``.
-
-    Args:
-        conv: A ``Conv2d`` with ``padding="same"``.
-        images: ``(B, C, H, W)`` images (zeros where pixels were dropped).
-        pos: ``(N, 2)`` node ``(row, col)``.
-        batch: ``(N,)`` image index of each node (``None``: all in image 0).
-
-    Shapes:
-        - **input:** ``images`` :math:`(B, C, H, W)`, ``pos`` :math:`(N, 2)`
-        - **output:** :math:`(N, F')`
-    """
-    check_ndim(images, 4, "images", "(batch, channels, height, width)")
-    check_ndim(pos, 2, "pos", "(num_nodes, 2)")
-    out = conv(images)
-    p = torch.round(pos).to(torch.long)
-    b = torch.zeros(p.size(0), dtype=torch.long, device=p.device) if batch is None else batch.to(torch.long)
-    return out[b, :, p[:, 0], p[:, 1]]
-
-
-__all__ = ["GridConv", "conv2d_reference"]
+__all__ = ["GridConv"]
