@@ -63,3 +63,23 @@ def test_chunk_rows_read_only_their_row_groups(tmp_path) -> None:
     assert pf.metadata.num_row_groups == 5
     for a, b in [(0, 5), (3, 12), (5, 10), (20, 23), (0, 23), (9, 11)]:
         assert _read_rows(pf, a, b).equals(table.slice(a, b - a)), (a, b)
+
+
+@pytest.mark.parametrize("kw", [{}, {"connectivity": "knn", "k": 2}, {"collections": ("Muon", "Jet"), "drop_empty": True}])
+def test_streamed_graphs_equal_the_in_memory_ones(events_dir, kw):
+    """Batches mixing several chunks (graphs built per chunk, gathered) hold the same graphs
+    as :class:`EventDataset` (graphs built over the whole folder)."""
+    from pgjets.data.event_dataset import EventDataset
+
+    ref = EventDataset(events_dir, **kw)
+    by_event = {int(e): i for i, e in enumerate(ref.batch.event_index)}
+    ds = StreamedEventDataset(events_dir, chunk_size=9, shuffle_chunks=3, **kw)
+    seen = 0
+    for b in ds.subset(np.arange(0, 80, 2)).batches(7, shuffle=True, seed=4):
+        assert b.edge_index.max() < b.num_nodes if b.num_edges else True
+        for j in range(b.num_graphs):
+            got, want = b.get_example(j), ref[by_event[int(b.event_index[j])]]
+            for key in ("x", "pos", "pt", "node_type", "edge_index", "y"):
+                assert torch.equal(got[key], want[key]), key
+            seen += 1
+    assert seen == sum(1 for e in range(0, 80, 2) if e in by_event) and seen > 0

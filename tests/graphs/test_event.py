@@ -279,3 +279,65 @@ def test_extra_fields(hzz):
     _assert_same_batch(hetero_to_batch(h), b)
     one = event_to_graph(events[2], collections=("Jet",), extra_fields="nope")
     assert one.x.shape[1] == 5 + 1 + 1 and not one.x[:, -1].any()
+
+
+def test_uproot_numpy_arrays_and_clear_errors(hzz):
+    a, events = hzz
+    tree = uproot.open(skhep_testdata.data_path("uproot-HZZ.root"))["events"]
+    arrays = tree.arrays(["Muon_Px", "Muon_Py", "Muon_Pz", "Muon_E", "Muon_Charge", "MET_px", "MET_py"],
+                         entry_stop=50, library="np")  # object arrays of per-event arrays
+    assert arrays["Muon_Px"].dtype == object
+    _assert_same_batch(events_to_batch(arrays, collections=("Muon", "MET")),
+                       events_to_batch(events, collections=("Muon", "MET")))
+    with pytest.raises(InputShapeError, match=r"differ in length.*50 events: \['Muon'\].*49 events: \['MET'\]"):
+        events_to_batch({"Muon": events["Muon"], "MET": events["MET"][:49]}, collections=("Muon", "MET"))
+    masked = ak.Array({"Jet_pt": [[50.0, None], [30.0]], "Jet_eta": [[0.0, 1.0], [1.0]],
+                       "Jet_phi": [[0.0, 1.0], [1.0]]})
+    with pytest.raises(NonFiniteError, match=r"'pt' of collection 'Jet' holds 1 missing \(None\)"):
+        events_to_batch(masked, collections=("Jet",))
+    with pytest.raises(InputShapeError, match="event_to_graph"):
+        events_to_batch(events[0])
+
+
+def test_lecture_notes_layout():
+    """The NanoAOD skim of the seeds' lecture notes: lower-case collections of ``Momentum4D``
+    records with extra fields (float32, int32 charge), a ``Momentum2D`` MET record per event,
+    a ``Vector3D`` PV and scalar fields; vector's behaviour not registered."""
+    rng = np.random.default_rng(0)
+    n = 40
+    counts = {"muon": rng.integers(0, 4, n), "electron": rng.integers(0, 3, n)}
+    counts["muon"][:3] = 0  # the first events have no muon
+
+    def objects(c):
+        m = int(c.sum())
+        rec = {"pt": rng.exponential(30, m).astype(np.float32), "eta": rng.normal(0, 1.5, m).astype(np.float32),
+               "phi": rng.uniform(-3, 3, m).astype(np.float32), "mass": np.full(m, 0.105, np.float32),
+               "charge": rng.choice([-1, 1], m).astype(np.int32),
+               "pfRelIso03_all": rng.uniform(0, 1, m).astype(np.float32)}
+        return ak.unflatten(ak.zip(rec, with_name="Momentum4D"), c)
+
+    zeros = np.zeros(n, np.float32)
+    events = ak.zip({"run": np.ones(n, np.int32), "event": np.arange(n, dtype=np.uint64),
+                     "PV": ak.zip({"x": zeros, "y": zeros, "z": zeros}, with_name="Vector3D"),
+                     "electron": objects(counts["electron"]), "muon": objects(counts["muon"]),
+                     "MET": ak.zip({"pt": rng.exponential(20, n).astype(np.float32),
+                                    "phi": rng.uniform(-3, 3, n).astype(np.float32)}, with_name="Momentum2D")},
+                    depth_limit=1)
+    colls = ("muon", "electron", "MET")
+    b = events_to_batch(events, collections=colls, extra_fields=("pfRelIso03_all",))
+    assert b.num_graphs == n and b.x.shape == (int(counts["muon"].sum() + counts["electron"].sum()) + n, 9)
+    mu = ak.flatten(events.muon)
+    sel = b.node_type == 0
+    np.testing.assert_allclose(b.x[sel, 0].numpy(), ak.to_numpy(mu.pt), rtol=1e-6)
+    np.testing.assert_allclose(b.x[sel, 4].numpy(), ak.to_numpy(mu.charge))
+    np.testing.assert_allclose(b.x[sel, 8].numpy(), ak.to_numpy(mu.pfRelIso03_all), rtol=1e-6)
+    p = ak.to_numpy(mu.pt).astype(np.float64) * np.cosh(ak.to_numpy(mu.eta).astype(np.float64))
+    np.testing.assert_allclose(b.x[sel, 3].numpy(), np.sqrt(p ** 2 + 0.105 ** 2), rtol=1e-5)
+    met = b.node_type == 2
+    assert int(met.sum()) == n and torch.all(b.x[met, 1] == 0)  # a 2-D vector: eta 0, E = pt
+    torch.testing.assert_close(b.x[met, 3], b.x[met, 0])
+    # only the muons: the events without any are zero-node graphs
+    muons = events_to_batch(events, collections=("muon",))
+    assert muons.ptr.diff()[:3].tolist() == [0, 0, 0]
+    back = hetero_to_batch(events_to_hetero(events, collections=colls))
+    _assert_same_batch(back, events_to_batch(events, collections=colls))

@@ -215,6 +215,25 @@ def _set_graph_attr(batch: Any, name: str, value: Tensor) -> None:
     batch._inc_dict[name] = torch.zeros(value.size(0), dtype=torch.long)
 
 
+def _gather_graphs(full: Any, pos: Tensor, graph_keys: Sequence[str] = ()
+                   ) -> tuple[dict[str, Tensor], Tensor, Tensor, dict[str, Tensor]]:
+    """Node attributes, node counts, edges (renumbered from 0) and graph attributes of the
+    graphs at positions ``pos`` of the event ``Batch`` ``full``, by tensor indexing."""
+
+    def ranges(ptr: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        counts = ptr[pos + 1] - ptr[pos]
+        first = torch.cumsum(counts, 0) - counts
+        owner = torch.repeat_interleave(torch.arange(pos.numel()), counts)
+        return ptr[pos][owner] + torch.arange(int(counts.sum())) - first[owner], counts, owner
+
+    nodes, counts, _ = ranges(full.ptr)
+    edges, _, edge_owner = ranges(full._slice_dict["edge_index"])
+    new_ptr = torch.cumsum(counts, 0) - counts
+    edge_index = full.edge_index[:, edges] - (full.ptr[pos] - new_ptr)[edge_owner]
+    node_attrs = {key: full[key][nodes] for key in ("x", "pos", "pt", "node_type")}
+    return node_attrs, counts, edge_index, {key: full[key][pos] for key in graph_keys}
+
+
 class EventDataset(Dataset):
     r"""Collision events as graphs of their reconstructed objects.
 
@@ -493,20 +512,8 @@ class EventDataset(Dataset):
         """The graphs at positions ``pos`` of :attr:`batch` as one ``Batch``."""
         from ..graphs.cloud import batch_from_flat
 
-        def ranges(ptr: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-            counts = ptr[pos + 1] - ptr[pos]
-            first = torch.cumsum(counts, 0) - counts
-            owner = torch.repeat_interleave(torch.arange(pos.numel()), counts)
-            return ptr[pos][owner] + torch.arange(int(counts.sum())) - first[owner], counts, owner
-
-        full = self.batch
-        nodes, counts, _ = ranges(full.ptr)
-        edges, _, edge_owner = ranges(full._slice_dict["edge_index"])
-        new_ptr = torch.cumsum(counts, 0) - counts
-        edge_index = full.edge_index[:, edges] - (full.ptr[pos] - new_ptr)[edge_owner]
-        node_attrs = {key: full[key][nodes] for key in ("x", "pos", "pt", "node_type")}
-        graph_attrs = {key: full[key][pos] for key in ("event_index", *self._graph_attrs)}
-        return batch_from_flat(node_attrs, counts, edge_index=edge_index, graph_attrs=graph_attrs)
+        nodes, counts, edge_index, graph_attrs = _gather_graphs(self.batch, pos, ("event_index", *self._graph_attrs))
+        return batch_from_flat(nodes, counts, edge_index=edge_index, graph_attrs=graph_attrs)
 
     def split(
         self, frac: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
@@ -606,10 +613,11 @@ def _read_rows(pf: Any, a: int, b: int) -> Any:
 
 
 class _EventChunk:
-    """Rows ``a:b`` of one event file (a chunk of :class:`StreamedEventDataset`)."""
+    """Rows ``a:b`` of one event file (a chunk of :class:`StreamedEventDataset`) with the graphs of
+    all its events, built once when the chunk is read (batches gather them by tensor indexing)."""
 
-    def __init__(self, events: Any, labels: np.ndarray, first: np.ndarray) -> None:
-        self.events, self.labels, self.first = events, labels, first  # first: global event index
+    def __init__(self, graphs: Any, labels: np.ndarray, first: np.ndarray) -> None:
+        self.graphs, self.labels, self.first = graphs, labels, first  # first: global event index
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -626,9 +634,11 @@ class StreamedEventDataset(JetDataset):
     files, prefetch of the next group, disjoint shares for ``world_size > 1``,
     :meth:`subset` of global event positions).  At most
     ``2 * shuffle_chunks + 1`` chunks are in memory, whatever the number of
-    events.  Each batch is one :func:`~pgjets.graphs.event.events_to_batch`
-    call; ``y`` is the integer event field ``label``, ``event_index`` the
-    position of the event in the folder (manifest order).
+    events.  The graphs of a chunk are built once, when it is read (one
+    :func:`~pgjets.graphs.event.events_to_batch` call, in the prefetch thread),
+    and batches gather them by tensor indexing (the same graphs as
+    :class:`EventDataset`); ``y`` is the integer event field ``label``,
+    ``event_index`` the position of the event in the folder (manifest order).
 
     .. math::
         \text{memory} = O(\texttt{chunk\_size} \cdot \texttt{shuffle\_chunks})
@@ -716,30 +726,41 @@ class StreamedEventDataset(JetDataset):
         labels = np.asarray(ak.to_numpy(events[self.label]), dtype=np.int64)
         if labels.size and int(labels.max()) >= self._num_classes:
             raise DataFileError(f"{path}: label {int(labels.max())} is outside 0..{self._num_classes - 1}")
-        return _EventChunk(events, labels, rows + self._file_starts[path] + a)
+        from ..graphs.event import events_to_batch
+
+        o = self._builder
+        graphs = None
+        if len(events):  # every event of the chunk, empty ones included (drop_empty acts per batch)
+            graphs = events_to_batch(events, o["collections"], o["connectivity"], o["k"], False, o["extra_fields"])
+        return _EventChunk(graphs, labels, rows + self._file_starts[path] + a)
 
     def _rows(self, c: int, a: int, b: int) -> Tensor:
         return torch.arange(a, b)  # a chunk holds only its selected events
 
     def _build_pieces(self, pieces: list[tuple[Any, Tensor]]):
-        from ..graphs.event import events_to_batch
+        from ..graphs.cloud import batch_from_flat
 
-        ak = require("awkward", "physics", "event data")
-        parts = [(chunk.events[idx.numpy()], chunk.labels[idx.numpy()], chunk.first[idx.numpy()])
-                 for chunk, idx in pieces]
-        events = parts[0][0] if len(parts) == 1 else ak.concatenate([p[0] for p in parts])
-        y, first = np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
-        o = self._builder
-        try:
-            b = events_to_batch(events, o["collections"], o["connectivity"], o["k"], o["drop_empty"],
-                                o["extra_fields"])
-        except EmptyGraphError:  # no object in the whole batch: kept as empty graphs (a batch is never None)
-            b = events_to_batch(events, o["collections"], o["connectivity"], o["k"], False, o["extra_fields"])
-        kept = b.event_index.numpy()
+        parts = []
+        for chunk, idx in pieces:
+            if not idx.numel():
+                continue
+            nodes, counts, edges, _ = _gather_graphs(chunk.graphs, idx)
+            parts.append((nodes, counts, edges, chunk.labels[idx.numpy()], chunk.first[idx.numpy()]))
+        counts = torch.cat([p[1] for p in parts])
+        y, first = np.concatenate([p[3] for p in parts]), np.concatenate([p[4] for p in parts])
+        offsets = np.cumsum([0] + [int(p[1].sum()) for p in parts])
+        edge_index = torch.cat([p[2] + int(off) for p, off in zip(parts, offsets)], 1)
+        nodes = {key: torch.cat([p[0][key] for p in parts]) for key in parts[0][0]}
+        keep = torch.arange(counts.numel())
+        if self._builder["drop_empty"] and bool((counts > 0).any()):
+            # leave out events without objects (a batch of only empty events is kept: never None)
+            keep = (counts > 0).nonzero().view(-1)
+            counts = counts[keep]  # the nodes and edges of the dropped events are none
+        kept = keep.numpy()
         self.num_dropped += len(y) - kept.size  # 0 when the events were kept
-        _set_graph_attr(b, "y", torch.from_numpy(y[kept]))
-        b.event_index = torch.from_numpy(first[kept].astype(np.int64))
-        return b
+        return batch_from_flat(nodes, counts, edge_index=edge_index,
+                               graph_attrs={"event_index": torch.from_numpy(first[kept].astype(np.int64)),
+                                            "y": torch.from_numpy(y[kept])})
 
     def __repr__(self) -> str:
         return (f"StreamedEventDataset({len(self)} events, {self.num_chunks} chunks, "

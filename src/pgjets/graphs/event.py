@@ -45,7 +45,7 @@ from torch_geometric.data import Batch, Data, HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from .._checks import check_finite, check_positive_int, require
-from ..errors import EmptyGraphError, InputShapeError
+from ..errors import EmptyGraphError, InputShapeError, NonFiniteError
 from ..ops.knn import knn_graph
 from .cloud import batch_from_flat
 from .set import fully_connected_edge_index
@@ -67,25 +67,30 @@ def _find(fields: Sequence[str], *keys: str) -> str | None:
     return None
 
 
-def _numpy(ak: Any, values: Any) -> np.ndarray:
+def _numpy(ak: Any, values: Any, what: str = "object field") -> np.ndarray:
     if isinstance(values, ak.Array):
+        missing = int(ak.sum(ak.is_none(values, axis=-1)))
+        if missing:
+            raise NonFiniteError(f"{what} holds {missing} missing (None) values; fill or drop them "
+                                 "first (ak.fill_none, ak.drop_none)")
         values = ak.to_numpy(ak.fill_none(values, np.nan))
     return np.asarray(values, dtype=np.float64).reshape(-1)
 
 
-def _vector_kinematics(ak: Any, flat: Any, record: str) -> dict[str, np.ndarray]:
+def _vector_kinematics(ak: Any, flat: Any, record: str, name: str) -> dict[str, np.ndarray]:
     """``pt, eta, phi, e`` of ``vector`` records through vector's properties."""
     vector = require("vector", "physics", "vector records")
     if flat.behavior is None or record not in (flat.behavior or {}):
         flat = ak.Array(flat, behavior=vector.backends.awkward.behavior)
-    pt = _numpy(ak, flat.pt)
-    out = {"pt": pt, "phi": _numpy(ak, flat.phi)}
+    what = f"vector record of collection {name!r}"
+    pt = _numpy(ak, flat.pt, what)
+    out = {"pt": pt, "phi": _numpy(ak, flat.phi, what)}
     dims = 4 if record.endswith("4D") else 3 if record.endswith("3D") else 2
-    out["eta"] = _numpy(ak, flat.eta) if dims >= 3 else np.zeros_like(pt)
+    out["eta"] = _numpy(ak, flat.eta, what) if dims >= 3 else np.zeros_like(pt)
     if dims == 4:
-        out["e"] = _numpy(ak, flat.E)
+        out["e"] = _numpy(ak, flat.E, what)
     elif dims == 3:
-        out["e"] = _numpy(ak, flat.mag)
+        out["e"] = _numpy(ak, flat.mag, what)
     else:
         out["e"] = pt
     return out
@@ -104,11 +109,11 @@ def _kinematics(ak: Any, flat: Any, fields: Sequence[str], name: str,
 
     def col(*keys: str) -> np.ndarray | None:
         f = _find(fields, *keys)
-        return None if f is None else _numpy(ak, flat[f])
+        return None if f is None else _numpy(ak, flat[f], f"field {f!r} of collection {name!r}")
 
     charge = col("charge")
     if isinstance(record, str) and record.startswith(_VECTOR_PREFIXES):
-        kin = _vector_kinematics(ak, flat, record)
+        kin = _vector_kinematics(ak, flat, record, name)
     elif _find(fields, "px") is not None and _find(fields, "py") is not None:
         px, py = col("px"), col("py")
         pz = col("pz")
@@ -158,15 +163,41 @@ def _check_args(collections: Sequence[str], connectivity: str, k: int) -> tuple[
     return collections, check_positive_int(k, "k")
 
 
+def _jagged(ak: Any, name: str, values: Any) -> Any:
+    """An awkward array of a mapping value; NumPy object arrays of per-event arrays (uproot's
+    ``library="np"``) become jagged arrays."""
+    if not (isinstance(values, np.ndarray) and values.dtype == object):
+        return values
+    parts = [np.asarray(v) for v in values]
+    if any(p.ndim != 1 for p in parts):
+        raise InputShapeError(f"field {name!r}: a NumPy object array must hold one 1-D array per event")
+    counts = np.array([p.size for p in parts], dtype=np.int64)
+    content = np.concatenate(parts) if parts else np.zeros(0)
+    return ak.unflatten(content, counts)
+
+
 def as_events(ak: Any, events: Any) -> Any:
-    """A 1-D awkward Array of event records from an Array, a Record or a mapping."""
+    """A 1-D awkward Array of event records from an Array or a mapping (a single Record is refused)."""
     if isinstance(events, Mapping):
         if not events:
             raise InputShapeError("events mapping is empty")
+        events = {str(k): _jagged(ak, str(k), v) for k, v in events.items()}
+        lengths = {k: len(v) for k, v in events.items() if hasattr(v, "__len__")}
+        if len(set(lengths.values())) > 1:
+            sizes: dict[int, list[str]] = {}
+            for k, n in lengths.items():
+                sizes.setdefault(n, []).append(k)
+            shown = "; ".join(f"{n} events: {names[:4]}{' ...' if len(names) > 4 else ''}"
+                              for n, names in sizes.items())
+            raise InputShapeError(f"the arrays of the events mapping differ in length (number of "
+                                  f"events): {shown}")
         try:
-            events = ak.zip(dict(events), depth_limit=1)
+            events = ak.zip(events, depth_limit=1)
         except Exception as exc:
-            raise InputShapeError(f"the arrays of the events mapping differ in length: {exc}") from exc
+            raise InputShapeError(f"the arrays of the events mapping cannot be zipped per event: {exc}") from exc
+    if isinstance(events, ak.Record):
+        raise InputShapeError("events must be a 1-D awkward Array of event records, got one Record "
+                              "(use event_to_graph for a single event, or events[i:i + 1])")
     if not isinstance(events, ak.Array) or events.ndim != 1 or not ak.fields(events):
         raise InputShapeError("events must be a 1-D awkward Array of event records "
                               "(or a mapping of field name to per-event arrays)")
@@ -263,7 +294,9 @@ def events_to_batch(
     (the only Python loop is over ``collections``) and one edge-building call.
 
     **Input layouts.**  ``events`` is an ``awkward.Array`` of event records (or
-    a mapping of field name to array, zipped per event).  A collection ``NAME``
+    a mapping of field name to per-event array, zipped per event: awkward
+    arrays, NumPy arrays, or the NumPy object arrays of per-event arrays that
+    uproot's ``tree.arrays(library="np")`` returns).  A collection ``NAME``
     is either
 
     - a field ``NAME`` holding a list of object records per event (or a single
@@ -313,7 +346,7 @@ def events_to_batch(
     Raises:
         EmptyGraphError: no events (or, with ``drop_empty``, no event left).
         InputShapeError: a collection is missing or lacks momentum fields.
-        NonFiniteError: a NaN or infinite kinematic value.
+        NonFiniteError: a NaN, infinite or missing (``None``) kinematic value.
 
     Shapes:
         - **output:** ``x`` :math:`(N, 5 + C + X)` for :math:`X` extra
