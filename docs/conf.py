@@ -49,7 +49,7 @@ myst_heading_anchors = 3
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"show-inheritance": True}
-autosummary_generate = False  # the API pages are written below from the lazy export tables
+autosummary_generate = False  # the API pages are written below from each package's __all__
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_custom_sections = ["Shapes", ("Forward args", "params_style")]
@@ -136,7 +136,7 @@ def _api_page(package: str, title: str) -> str:
         obj = getattr(module, n)
         targets[n] = n
         if hasattr(module, "__path__") and importlib.util.find_spec(f"{package}.{n}") is not None:
-            # A submodule of the same name shadows the lazy export once it is imported.
+            # A submodule of the same name (pgjets.data.jet_image) may shadow the export.
             obj = getattr(importlib.import_module(f"{package}.{n}"), n)
             targets[n] = f"{package}.{n}.{n}"
         objects[n] = obj

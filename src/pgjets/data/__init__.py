@@ -1,27 +1,39 @@
 """Data: Monte Carlo jet generation, file readers and datasets."""
 
-from .._lazy import lazy_exports
+from .table import JetTable
+from .generate import generate_jets, generate_dataset, PROCESSES
+from .jet_io import write_jets, read_jets, read_manifest, dataset_files, count_jets
+from .features import constituent_features, FEATURE_NAMES
+from .jet_image import jet_image
+from .jet_dataset import JetDataset
+from .readers import (
+    read_top_landscape, read_jetclass, read_jet_images, read_parquet_jets, read_quark_gluon,
+    write_parquet_jets, open_jets, detect_format,
+)
+from .sources import Source, resolve_sources
+from .writers import write_top_landscape, write_jetclass, write_quark_gluon
+from .inputs import run_datasets, input_record, check_inputs
+from .event_dataset import EventDataset, StreamedEventDataset, read_hzz_events, stream_event_batches
+from .generate_events import generate_events, generate_event_dataset, read_events, EVENT_PROCESSES
+from .molecule_dataset import MoleculeDataset
+from .digits import DigitsGridDataset
+from .smearing import truth_and_reco_sets
+from .observables import jet_observables, nsubjettiness
+from .efp import jet_efps, efp_padded, prime_multigraphs, efp_basis
+from .truth_labels import from_w_labels, same_parent_labels, truth_batch
+from .fingerprint import fingerprint, fingerprint_diff
+from .splits import load_table, load_process, split_indices
 
-__getattr__, __all__ = lazy_exports(__name__, {
-    "table": ["JetTable"],
-    "generate": ["generate_jets", "generate_dataset", "PROCESSES"],
-    "jet_io": ["write_jets", "read_jets", "read_manifest", "dataset_files", "count_jets"],
-    "features": ["constituent_features", "FEATURE_NAMES"],
-    "jet_image": ["jet_image"],
-    "jet_dataset": ["JetDataset"],
-    "readers": ["read_top_landscape", "read_jetclass", "read_jet_images", "read_parquet_jets",
-                "read_quark_gluon", "write_parquet_jets", "open_jets", "detect_format"],
-    "sources": ["Source", "resolve_sources"],
-    "writers": ["write_top_landscape", "write_jetclass", "write_quark_gluon"],
-    "inputs": ["run_datasets", "input_record", "check_inputs"],
-    "event_dataset": ["EventDataset", "StreamedEventDataset", "read_hzz_events", "stream_event_batches"],
-    "generate_events": ["generate_events", "generate_event_dataset", "read_events", "EVENT_PROCESSES"],
-    "molecule_dataset": ["MoleculeDataset"],
-    "digits": ["DigitsGridDataset"],
-    "smearing": ["truth_and_reco_sets"],
-    "observables": ["jet_observables", "nsubjettiness"],
-    "efp": ["jet_efps", "efp_padded", "prime_multigraphs", "efp_basis"],
-    "truth_labels": ["from_w_labels", "same_parent_labels", "truth_batch"],
-    "fingerprint": ["fingerprint", "fingerprint_diff"],
-    "splits": ["load_table", "load_process", "split_indices"],
-})
+__all__ = [
+    "DigitsGridDataset", "EVENT_PROCESSES", "EventDataset", "FEATURE_NAMES", "JetDataset",
+    "JetTable", "MoleculeDataset", "PROCESSES", "Source", "StreamedEventDataset", "check_inputs",
+    "constituent_features", "count_jets", "dataset_files", "detect_format", "efp_basis",
+    "efp_padded", "fingerprint", "fingerprint_diff", "from_w_labels", "generate_dataset",
+    "generate_event_dataset", "generate_events", "generate_jets", "input_record", "jet_efps",
+    "jet_image", "jet_observables", "load_process", "load_table", "nsubjettiness", "open_jets",
+    "prime_multigraphs", "read_events", "read_hzz_events", "read_jet_images", "read_jetclass",
+    "read_jets", "read_manifest", "read_parquet_jets", "read_quark_gluon", "read_top_landscape",
+    "resolve_sources", "run_datasets", "same_parent_labels", "split_indices",
+    "stream_event_batches", "truth_and_reco_sets", "truth_batch", "write_jetclass", "write_jets",
+    "write_parquet_jets", "write_quark_gluon", "write_top_landscape",
+]

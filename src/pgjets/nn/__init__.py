@@ -1,27 +1,33 @@
 """Layers: batched kNN, MessagePassing layers, pooling, heads and the losses that are modules of a model."""
 
-from .._lazy import lazy_exports
+from .knn import knn_graph, torch_cluster_available
+from .pairwise import pairwise_features, dense_pairwise_features
+from .grid_conv import GridConv
+from .grid_pool import GridPool, GridGraph
+from .gcn import SAGEMeanConv, GCNLayer
+from .edge_conv import EdgeConvLayer
+from .dynamic_edge_conv import EdgeConvBlock, DynamicEdgeConv
+from .deep_sets import DeepSetsLayer
+from .deep_sets_pool import DeepSetsPool
+from .energy_flow_pool import EnergyFlowPool
+from .attention import MultiHeadAttention
+from .transformer import TransformerBlock
+from .pma import PMAPool, ClassAttentionPool
+from .positional import SinusoidalPositionalEncoding
+from .slot_attention import SlotAttention
+from .heads import NodeHead, EdgeHead, GraphHead, mlp
+from .graph_net import GraphNet
+from .lorentz_conv import LorentzConv
+from .invariant_edge_conv import InvariantEdgeConv
+from .set_losses import hungarian_loss, mmd_loss, set_distances, set_of_sets_mmd, proxy_loss
+from .contrastive import nt_xent_loss, NTXentLoss
 
-__getattr__, __all__ = lazy_exports(__name__, {
-    "knn": ["knn_graph", "torch_cluster_available"],
-    "pairwise": ["pairwise_features", "dense_pairwise_features"],
-    "grid_conv": ["GridConv"],
-    "grid_pool": ["GridPool", "GridGraph"],
-    "gcn": ["SAGEMeanConv", "GCNLayer"],
-    "edge_conv": ["EdgeConvLayer"],
-    "dynamic_edge_conv": ["EdgeConvBlock", "DynamicEdgeConv"],
-    "deep_sets": ["DeepSetsLayer"],
-    "deep_sets_pool": ["DeepSetsPool"],
-    "energy_flow_pool": ["EnergyFlowPool"],
-    "attention": ["MultiHeadAttention"],
-    "transformer": ["TransformerBlock"],
-    "pma": ["PMAPool", "ClassAttentionPool"],
-    "positional": ["SinusoidalPositionalEncoding"],
-    "slot_attention": ["SlotAttention"],
-    "heads": ["NodeHead", "EdgeHead", "GraphHead", "mlp"],
-    "graph_net": ["GraphNet"],
-    "lorentz_conv": ["LorentzConv"],
-    "invariant_edge_conv": ["InvariantEdgeConv"],
-    "set_losses": ["hungarian_loss", "mmd_loss", "set_distances", "set_of_sets_mmd", "proxy_loss"],
-    "contrastive": ["nt_xent_loss", "NTXentLoss"],
-})
+__all__ = [
+    "ClassAttentionPool", "DeepSetsLayer", "DeepSetsPool", "DynamicEdgeConv", "EdgeConvBlock",
+    "EdgeConvLayer", "EdgeHead", "EnergyFlowPool", "GCNLayer", "GraphHead", "GraphNet", "GridConv",
+    "GridGraph", "GridPool", "InvariantEdgeConv", "LorentzConv", "MultiHeadAttention", "NTXentLoss",
+    "NodeHead", "PMAPool", "SAGEMeanConv", "SinusoidalPositionalEncoding", "SlotAttention",
+    "TransformerBlock", "dense_pairwise_features", "hungarian_loss", "knn_graph", "mlp", "mmd_loss",
+    "nt_xent_loss", "pairwise_features", "proxy_loss", "set_distances", "set_of_sets_mmd",
+    "torch_cluster_available",
+]

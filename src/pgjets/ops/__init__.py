@@ -8,12 +8,14 @@ They import only the base helpers (:mod:`pgjets.errors`, ``_checks``), torch and
 PyG, so :mod:`pgjets.graphs` and :mod:`pgjets.nn` can both use them.
 """
 
-from .._lazy import lazy_exports
+from .knn import knn_graph, torch_cluster_available
+from .pairwise import pairwise_features, dense_pairwise_features, NUM_PAIR_FEATURES
+from .grid import grid_offsets, GRID_OFFSETS
+from .padded import rowwise, key_padding_mask
+from .features import feature_names, FEATURE_NAMES, KINEMATIC, PID
 
-__getattr__, __all__ = lazy_exports(__name__, {
-    "knn": ["knn_graph", "torch_cluster_available"],
-    "pairwise": ["pairwise_features", "dense_pairwise_features", "NUM_PAIR_FEATURES"],
-    "grid": ["grid_offsets", "GRID_OFFSETS"],
-    "padded": ["rowwise", "key_padding_mask"],
-    "features": ["feature_names", "FEATURE_NAMES", "KINEMATIC", "PID"],
-})
+__all__ = [
+    "FEATURE_NAMES", "GRID_OFFSETS", "KINEMATIC", "NUM_PAIR_FEATURES", "PID",
+    "dense_pairwise_features", "feature_names", "grid_offsets", "key_padding_mask", "knn_graph",
+    "pairwise_features", "rowwise", "torch_cluster_available",
+]

@@ -1,18 +1,32 @@
 """Training: the Trainer, training losses, augmentations, metrics, plots and the JetCLR training loop."""
 
-from .._lazy import lazy_exports
+from .trainer import Trainer, TrainConfig, seed_everything, load_checkpoint_file
+from .metrics import (
+    roc_curve, roc_auc, background_rejection, accuracy, confusion_matrix, multiclass_auc,
+    classification_report,
+)
+from .losses import LabelSmoothingCrossEntropy, FocalLoss, regression_loss
+from .plots import plot_roc, plot_history, plot_confusion_matrix
+from .augment import (
+    RandomRotation, RandomTranslation, SoftSmearing, CollinearSplitting, RandomPermutation,
+    two_views,
+)
+from .contrastive import nt_xent_loss, NTXentLoss
+from .set_losses import hungarian_loss, mmd_loss, set_distances, set_of_sets_mmd, proxy_loss
+from .generation_metrics import wasserstein_1d, resolution
+from .distributed import init_from_env, barrier, is_main_process
+from .jetclr import (
+    jetclr_loss, train_jetclr, representations, linear_classifier_test, rotation_invariance,
+)
 
-__getattr__, __all__ = lazy_exports(__name__, {
-    "trainer": ["Trainer", "TrainConfig", "seed_everything", "load_checkpoint_file"],
-    "metrics": ["roc_curve", "roc_auc", "background_rejection", "accuracy", "confusion_matrix",
-                "multiclass_auc", "classification_report"],
-    "losses": ["LabelSmoothingCrossEntropy", "FocalLoss", "regression_loss"],
-    "plots": ["plot_roc", "plot_history", "plot_confusion_matrix"],
-    "augment": ["RandomRotation", "RandomTranslation", "SoftSmearing", "CollinearSplitting",
-                "RandomPermutation", "two_views"],
-    "contrastive": ["nt_xent_loss", "NTXentLoss"],
-    "set_losses": ["hungarian_loss", "mmd_loss", "set_distances", "set_of_sets_mmd", "proxy_loss"],
-    "generation_metrics": ["wasserstein_1d", "resolution"],
-    "distributed": ["init_from_env", "barrier", "is_main_process"],
-    "jetclr": ["jetclr_loss", "train_jetclr", "representations", "linear_classifier_test", "rotation_invariance"],
-})
+__all__ = [
+    "CollinearSplitting", "FocalLoss", "LabelSmoothingCrossEntropy", "NTXentLoss",
+    "RandomPermutation", "RandomRotation", "RandomTranslation", "SoftSmearing", "TrainConfig",
+    "Trainer", "accuracy", "background_rejection", "barrier", "classification_report",
+    "confusion_matrix", "hungarian_loss", "init_from_env", "is_main_process", "jetclr_loss",
+    "linear_classifier_test", "load_checkpoint_file", "mmd_loss", "multiclass_auc", "nt_xent_loss",
+    "plot_confusion_matrix", "plot_history", "plot_roc", "proxy_loss", "regression_loss",
+    "representations", "resolution", "roc_auc", "roc_curve", "rotation_invariance",
+    "seed_everything", "set_distances", "set_of_sets_mmd", "train_jetclr", "two_views",
+    "wasserstein_1d",
+]
