@@ -23,7 +23,7 @@ JETS_DIR = CACHE / "jets"
 
 def real_jets(n_per_process: int = 400, path: Path = JETS_DIR):
     """Top and QCD jets (``n_per_process`` each), generated on the first call and cached."""
-    from pgjets.data.generate import generate_dataset
+    from pgjets.data import generate_dataset
     from pgjets.data import load_table
 
     if not (path / "manifest.json").exists():
@@ -48,7 +48,7 @@ def pick(table, n_jets: int, n_min: int = 20, n_max: int = 150, seed: int = 0):
 def features(table) -> dict:
     """Flat pgjets features of a table (``x``, ``pos``, ``pt``, ``p4`` tensors, ``counts``, ``y``, and
     ``batch``, the jet index of every constituent)."""
-    from pgjets.data.features import constituent_features
+    from pgjets.data import constituent_features
 
     f = constituent_features(table, "particlenet")
     counts = torch.from_numpy(table.n_constituents).long()
@@ -61,7 +61,7 @@ def features(table) -> dict:
 
 def pgjets_batch(table, device: torch.device | str = "cpu"):
     """The PyG ``Batch`` of the jets (no edges: ParticleNet and ParT build their own)."""
-    from pgjets.graphs.cloud import clouds_to_batch
+    from pgjets.graphs import clouds_to_batch
 
     f = features(table)
     b = clouds_to_batch(f["x"], f["pos"], f["counts"], k=None, pt=f["pt"], p4=f["p4"], y=f["y"])

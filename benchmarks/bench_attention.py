@@ -45,7 +45,7 @@ def attention_inputs(jets: int, channels: int, heads: int, device: torch.device)
     features (a seeded random linear map), the layer, and the padded block with its masks."""
     from torch_geometric.utils import to_dense_batch
 
-    from pgjets.nn.attention import MultiHeadAttention
+    from pgjets.nn import MultiHeadAttention
 
     f = features(pick(real_jets(), jets, seed=2))
     batch = f["batch"].to(device)

@@ -141,8 +141,7 @@ def models_vs_weaver(args, device, out) -> None:
 def lorentznet(args, device, out) -> None:
     from _jets import pgjets_batch, pick, real_jets
 
-    from pgjets.models.lorentznet import LorentzNet
-    from pgjets.models.particlenet import ParticleNet
+    from pgjets.models import LorentzNet, ParticleNet
 
     for bs in args.batch_sizes:
         for precision in args.precisions:
@@ -166,7 +165,7 @@ def knn(args, device, out) -> None:
     from _jets import features, pick, real_jets
     from bench_knn import GOAL, coordinates, same_neighbourhoods
 
-    from pgjets.ops.knn import knn_graph
+    from pgjets.ops import knn_graph
 
     missing = have("torch_cluster")
     f = features(pick(real_jets(), args.knn_jets, seed=1))
@@ -235,8 +234,7 @@ def pgjets_models(bs, device):
     import bench_particlenet
     from _jets import pgjets_batch, pick, real_jets
 
-    from pgjets.models.part import ParticleTransformer
-    from pgjets.models.particlenet import ParticleNet
+    from pgjets.models import ParticleTransformer, ParticleNet
 
     batch = pgjets_batch(pick(real_jets(), bs), device)
     nf = batch.x.size(1)

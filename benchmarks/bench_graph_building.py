@@ -21,9 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pgjets.data.features import constituent_features
-from pgjets.data.jet_dataset import JetDataset
-from pgjets.data.table import JetTable
+from pgjets.data import constituent_features, JetDataset, JetTable
 
 
 def synthetic_jets(n_jets: int, seed: int = 0, n_min: int = 30, n_max: int = 100) -> JetTable:

@@ -43,10 +43,10 @@ def main() -> None:
     add_common_arguments(parser, repeats=20, warmup=3)
     args = parser.parse_args()
     device = setup(args)
-    from pgjets.data.jet_image import jet_image
-    from pgjets.graphs.image import images_to_batch
+    from pgjets.data import jet_image
+    from pgjets.graphs import images_to_batch
     from oracles import conv2d_reference
-    from pgjets.nn.grid_conv import GridConv
+    from pgjets.nn import GridConv
 
     table = pick(real_jets(), args.images, seed=3)
     gen = torch.Generator().manual_seed(0)

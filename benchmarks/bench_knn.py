@@ -57,7 +57,7 @@ def main() -> None:
     device = setup(args)
     import torch_cluster
 
-    from pgjets.ops.knn import knn_graph
+    from pgjets.ops import knn_graph
 
     f = features(pick(real_jets(), args.jets, seed=1))
     batch = f["batch"].to(device)

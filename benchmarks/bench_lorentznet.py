@@ -34,9 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     device = setup(args)
 
-    from pgjets.models.lorentznet import LorentzNet
-    from pgjets.models.padded import pad_batch
-    from pgjets.models.particlenet import ParticleNet
+    from pgjets.models import LorentzNet, pad_batch, ParticleNet
 
     batch = pgjets_batch(pick(real_jets(), args.batch_size), device)
     torch.manual_seed(0)

@@ -32,7 +32,7 @@ def build_models(num_features: int, device: torch.device):
     """``(weaver ParT, pgjets ParT)`` at the published size."""
     from weaver.nn.model.ParticleTransformer import ParticleTransformer as WeaverParT
 
-    from pgjets.models.part import ParticleTransformer
+    from pgjets.models import ParticleTransformer
 
     torch.manual_seed(0)
     peer = WeaverParT(num_features, num_classes=2, pair_input_dim=4, embed_dims=[128, 512, 128],

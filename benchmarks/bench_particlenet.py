@@ -35,7 +35,7 @@ def build_models(num_features: int, device: torch.device, conv=CONV, fc=FC):
     """``(weaver ParticleNet, pgjets ParticleNet)`` at the same configuration (default: published)."""
     from weaver.nn.model.ParticleNet import ParticleNet as WeaverParticleNet
 
-    from pgjets.models.particlenet import ParticleNet
+    from pgjets.models import ParticleNet
 
     torch.manual_seed(0)
     peer = WeaverParticleNet(num_features, 2, conv_params=list(conv), fc_params=list(fc), use_fusion=False,

@@ -65,7 +65,8 @@ def write_dataset(root: Path, n_jets: int, chunk_size: int, seed: int = 0) -> fl
     import numpy as np
 
     from _jets import real_jets
-    from pgjets.data.jet_io import MANIFEST_FORMAT, write_jets, write_manifest
+    from pgjets.data import write_jets
+    from pgjets.data.jet_io import MANIFEST_FORMAT, write_manifest
 
     table = real_jets()
     rng = np.random.default_rng(seed)
@@ -86,7 +87,7 @@ def write_landscape(path: Path, n_jets: int, block: int = 50_000, seed: int = 0)
     import numpy as np
 
     from _jets import real_jets
-    from pgjets.data.writers import write_top_landscape
+    from pgjets.data import write_top_landscape
 
     table = real_jets()
     rng = np.random.default_rng(seed)
@@ -102,7 +103,7 @@ def child(root: Path, batch_size: int, threads: int) -> None:
     import torch
 
     from _timing import peak_rss_mb
-    from pgjets.data.jet_dataset import JetDataset
+    from pgjets.data import JetDataset
 
     torch.set_num_threads(threads)
     rss_start = peak_rss_mb()
@@ -125,10 +126,10 @@ def train_child(path: Path, mode: str, n_train: int, batch_size: int, threads: i
     import torch
 
     from _timing import peak_rss_mb
-    from pgjets.data.jet_dataset import JetDataset
+    from pgjets.data import JetDataset
     from pgjets.data.readers import read_rows
-    from pgjets.models.registry import build_model
-    from pgjets.train.trainer import TrainConfig, Trainer, seed_everything
+    from pgjets.models import build_model
+    from pgjets.train import TrainConfig, Trainer, seed_everything
 
     torch.set_num_threads(threads)
     rss_start = peak_rss_mb()
@@ -198,7 +199,7 @@ def events_child(mode: str, argv: list[str]) -> None:
     from _timing import peak_rss_mb
     import pgjets.run_events as run_events
     from pgjets.cli import main as pgjets_main
-    from pgjets.data.event_dataset import EventDataset, StreamedEventDataset
+    from pgjets.data import EventDataset, StreamedEventDataset
 
     rss_start = peak_rss_mb()
     used = {}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch_geometric.data import Batch, Data
 
-from pgjets.models.registry import MODELS, build_model
-from pgjets.ops.knn import knn_graph
-from pgjets.train.trainer import TrainConfig, Trainer
+from pgjets.models import MODELS, build_model
+from pgjets.ops import knn_graph
+from pgjets.train import TrainConfig, Trainer
 
 
 def jets(n=64, seed=0):

@@ -32,11 +32,11 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
-    from pgjets.data.generate import generate_dataset
+    from pgjets.data import generate_dataset
     from pgjets.data import load_table, split_indices
     from pgjets.run import make_datasets
-    from pgjets.models.registry import build_model
-    from pgjets.train.trainer import TrainConfig, Trainer
+    from pgjets.models import build_model
+    from pgjets.train import TrainConfig, Trainer
 
     t0 = time.time()
     if not (args.data / "manifest.json").exists():

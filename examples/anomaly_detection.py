@@ -36,10 +36,9 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 
-from pgjets.data.observables import jet_observables
-from pgjets.data.table import JetTable
-from pgjets.models.autoencoders import GraphAutoencoder, JetVAE
-from pgjets.nn.set_losses import hungarian_loss
+from pgjets.data import jet_observables, JetTable
+from pgjets.models import GraphAutoencoder, JetVAE
+from pgjets.nn import hungarian_loss
 
 HIGH_LEVEL = ("mass", "pt", "tau21", "tau32", "n_constituents")
 N_HARD = 30
@@ -47,10 +46,10 @@ N_HARD = 30
 
 def load(args: argparse.Namespace) -> dict[str, JetTable]:
     if args.data:
-        from pgjets.data.splits import load_process
+        from pgjets.data import load_process
 
         return {p: load_process(args.data, p, args.jets) for p in ("qcd", "top", "w")}
-    from pgjets.data.generate import generate_jets
+    from pgjets.data import generate_jets
 
     return {p: generate_jets(p, args.jets, seed=args.seed, fast=True) for p in ("qcd", "top", "w")}
 

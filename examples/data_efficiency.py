@@ -50,7 +50,7 @@ LR = {"ParticleNet": 3e-3, "ParT": 1e-3, "LorentzNet": 1e-3, "ParticleNet-inv": 
 
 def leading_constituents(table, n_max: Optional[int]):
     """Keep the ``n_max`` highest-:math:`p_T` constituents of every jet (all with ``None``)."""
-    from pgjets.data.table import JetTable
+    from pgjets.data import JetTable
 
     if n_max is None:
         return table
@@ -93,7 +93,7 @@ def draw_train(pools: dict[int, np.ndarray], n: int, seed: int) -> np.ndarray:
 
 def rejection_with_error(scores: np.ndarray, y: np.ndarray, eps_s: float = 0.3) -> tuple[float, float, float]:
     r"""``(1/eps_B, sigma, k)`` at signal efficiency ``eps_s``; ``sigma = (1/eps_B)/sqrt(k)``."""
-    from pgjets.train.metrics import background_rejection
+    from pgjets.train import background_rejection
 
     rej = background_rejection(scores, y, eps_s)
     n_b = int((y == 0).sum())
@@ -105,10 +105,9 @@ def rejection_with_error(scores: np.ndarray, y: np.ndarray, eps_s: float = 0.3) 
 def run_one(name: str, table, train_idx: np.ndarray, test_ds, args, seed: int) -> dict[str, Any]:
     import torch
 
-    from pgjets.data.jet_dataset import JetDataset
-    from pgjets.models.registry import build_model, representation_of
-    from pgjets.train.metrics import roc_auc
-    from pgjets.train.trainer import TrainConfig, Trainer
+    from pgjets.data import JetDataset
+    from pgjets.models import build_model, representation_of
+    from pgjets.train import roc_auc, TrainConfig, Trainer
 
     reg, (small_reg, small_kw) = MODELS[name]
     reg, kw = (small_reg, small_kw) if args.small else (reg, {})
@@ -226,7 +225,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     import torch
 
     from pgjets._atomic import atomic_output
-    from pgjets.data.jet_dataset import JetDataset
+    from pgjets.data import JetDataset
     from pgjets.data import load_table
 
     if args.threads:
@@ -236,7 +235,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if data is None:
         if args.generate is None:
             p.error("give --data DIR or --generate N")
-        from pgjets.data.generate import generate_dataset
+        from pgjets.data import generate_dataset
 
         data = args.out / "jets"
         if not (data / "manifest.json").exists():

@@ -55,23 +55,17 @@ import time
 import numpy as np
 import torch
 
-from pgjets.data.efp import jet_efps
-from pgjets.data.generate import generate_jets
-from pgjets.data.jet_dataset import JetDataset
-from pgjets.data.table import JetTable
-from pgjets.models.jetclr import JetCLREncoder
-from pgjets.train.augment import (
-    CollinearSplitting,
-    RandomRotation,
-    RandomTranslation,
-    SoftSmearing,
+from pgjets.data import jet_efps, generate_jets, JetDataset, JetTable
+from pgjets.models import JetCLREncoder
+from pgjets.train import (
+    CollinearSplitting, RandomRotation, RandomTranslation, SoftSmearing, linear_classifier_test,
+    representations, rotation_invariance, train_jetclr,
 )
-from pgjets.train.jetclr import linear_classifier_test, representations, rotation_invariance, train_jetclr
 
 
 def read_class(folder: str, process: str, n: int, label: int) -> JetTable:
     """The first ``n`` jets of ``process`` in a ``pgjets generate`` folder, relabelled."""
-    from pgjets.data.splits import load_process
+    from pgjets.data import load_process
 
     t = load_process(folder, process, n)
     t.label = np.full(len(t), label, dtype=np.int64)

@@ -44,12 +44,10 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from pgjets.data.generate import generate_jets
-from pgjets.data.smearing import truth_and_reco_sets
-from pgjets.models.autoencoders import ConditionalVAE
-from pgjets.models.set_generator import SlotSetGenerator, TruthSelector, set_generation_loss
-from pgjets.train.generation_metrics import resolution, wasserstein_1d
-from pgjets.nn.set_losses import hungarian_loss
+from pgjets.data import generate_jets, truth_and_reco_sets
+from pgjets.models import ConditionalVAE, SlotSetGenerator, TruthSelector, set_generation_loss
+from pgjets.train import resolution, wasserstein_1d
+from pgjets.nn import hungarian_loss
 
 CONFIGS = ("hungarian", "mmd", "cvae", "sel-hungarian", "sel-ssmmd1", "sel-ssmmd", "sel-proxy")
 #: Kernel widths of the set-of-sets MMD: the per-element squared distance between two
@@ -59,7 +57,7 @@ SSMMD_BANDWIDTHS = (0.005, 0.01, 0.02, 0.05)
 
 def load_top_jets(args: argparse.Namespace):
     if args.data:
-        from pgjets.data.splits import load_process
+        from pgjets.data import load_process
 
         return load_process(args.data, "top", args.jets)
     return generate_jets("top", args.jets, seed=args.seed, fast=True)

@@ -38,8 +38,8 @@ def _batch_of(sizes, seed=0):
 
 def _small_model(name, trained=False):
     """A small registry model in eval mode; ``trained`` gives it non-trivial batch-norm statistics."""
-    from pgjets.models.registry import build_model
-    from pgjets.ops.knn import knn_graph
+    from pgjets.models import build_model
+    from pgjets.ops import knn_graph
 
     torch.manual_seed(0)
     model = build_model(name, F, 2, **SMALL.get(name, {}))
@@ -68,8 +68,8 @@ def write_jet_folder(folder, n_jets=40, seed=0, nan=False):
     """A small dataset folder (one ``jets.h5`` + ``manifest.json``, labels qcd/top) as ``pgjets generate`` writes."""
     import numpy as np
 
-    from pgjets.data.jet_io import write_jets, write_manifest
-    from pgjets.data.table import JetTable
+    from pgjets.data import write_jets, JetTable
+    from pgjets.data.jet_io import write_manifest
 
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -128,7 +128,7 @@ def _clr_batch(num_jets: int = 6, seed: int = 0) -> Batch:
 
 
 def _clr_encoder(**kw):
-    from pgjets.models.jetclr import JetCLREncoder
+    from pgjets.models import JetCLREncoder
 
     torch.manual_seed(0)
     kw = {"channels": 16, "heads": 2, "num_layers": 2, "out_channels": 8, **kw}

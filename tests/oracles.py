@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from pgjets.data.features import CHARGED_HADRONS, LOG_FLOOR, NEUTRAL_HADRONS, PID, feature_names, wrap_phi
-from pgjets.data.table import JetTable
+from pgjets.data import JetTable
 
 
 def conv2d_reference(conv: nn.Conv2d, images: Tensor, pos: Tensor, batch: Optional[Tensor] = None) -> Tensor:

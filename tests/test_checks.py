@@ -34,8 +34,7 @@ def test_check_sorted():
 def test_one_input_dtype_policy_for_every_layer(make):
     # CONTRIBUTING.md "Input dtypes": layers compute in their parameters' dtype and never cast
     from pgjets.errors import InputDtypeError
-    from pgjets.nn import DeepSetsLayer, EdgeConvBlock, MultiHeadAttention
-    from pgjets.nn.transformer import TransformerBlock
+    from pgjets.nn import DeepSetsLayer, EdgeConvBlock, MultiHeadAttention, TransformerBlock
 
     torch.manual_seed(0)
     layer = {"linear_layers": lambda: DeepSetsLayer(4, 8), "attention": lambda: MultiHeadAttention(4, heads=2),

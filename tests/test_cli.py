@@ -149,8 +149,7 @@ def test_full_disk_during_generate_is_one_line_and_keeps_complete_chunks(tmp_pat
 
     import pgjets._atomic as atomic
     import pgjets.data.generate as generate
-    from pgjets.data.jet_io import read_jets
-    from pgjets.data.table import JetTable
+    from pgjets.data import read_jets, JetTable
 
     def fake_chunk(process, n, seed, chunk, fast, label, progress=None):  # no Pythia: a few random jets
         rng = np.random.default_rng(chunk)

@@ -13,8 +13,7 @@ import torch
 from pgjets.cli import main
 from pgjets.errors import ExportCheckError
 from pgjets.export import export_onnx, onnx_max_abs_diff, synthetic_jets
-from pgjets.models.padded import PaddedJetModel, pad_batch
-from pgjets.models.registry import build_model
+from pgjets.models import PaddedJetModel, pad_batch, build_model
 
 F = 7
 
@@ -76,8 +75,8 @@ def test_onnx_max_abs_diff_sees_a_wrong_model(tmp_path):
 
 
 def _tiny_run(tmp_path, model):
-    from pgjets.data.jet_io import write_jets, write_manifest
-    from pgjets.data.table import JetTable
+    from pgjets.data import write_jets, JetTable
+    from pgjets.data.jet_io import write_manifest
 
     rng = np.random.default_rng(0)
     d = tmp_path / "data"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pgjets.cli import main
-from pgjets.data.table import JetTable
+from pgjets.data import JetTable
 
 FAST = ["--epochs", "2", "--batch-size", "16", "--no-progress", "--lr", "1e-2"]
 
@@ -34,7 +34,7 @@ def metrics(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["fixed", "table"])
 def test_landscape_train_val_test_then_evaluate_other_data(tmp_path, fmt, capsys):
-    from pgjets.data.writers import write_top_landscape
+    from pgjets.data import write_top_landscape
 
     for i, (name, n) in enumerate((("train", 160), ("val", 48), ("test", 48), ("other", 40))):
         write_top_landscape(jets(n, i, 2, pid=False), tmp_path / f"{name}.h5", format=fmt, n_part=16)
@@ -73,7 +73,7 @@ def test_landscape_train_val_test_then_evaluate_other_data(tmp_path, fmt, capsys
 @pytest.mark.slow
 def test_jetclass_glob_ten_classes_end_to_end(tmp_path, capsys):
     from pgjets.data.readers import JETCLASS_LABELS
-    from pgjets.data.writers import write_jetclass
+    from pgjets.data import write_jetclass, write_top_landscape
 
     for i in range(3):
         t = jets(70, 10 + i, 10)
@@ -107,7 +107,6 @@ def test_jetclass_glob_ten_classes_end_to_end(tmp_path, capsys):
                  "--working-point", "Nope=0.5"]) == 2
     assert "not a class of the data" in capsys.readouterr().err
     # a PID-trained model on landscape jets, which carry no PID: refused with one line naming both
-    from pgjets.data.writers import write_top_landscape
 
     write_top_landscape(jets(20, 30, 2, pid=False), tmp_path / "land.h5", n_part=16)
     capsys.readouterr()
@@ -119,7 +118,7 @@ def test_jetclass_glob_ten_classes_end_to_end(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_quark_gluon_npz_and_kinematic_features(tmp_path):
-    from pgjets.data.writers import write_quark_gluon
+    from pgjets.data import write_quark_gluon
 
     t = jets(150, 40, 2)
     write_quark_gluon(t, tmp_path / "QG_jets.npz", compressed=True)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from pgjets.cli import main
-from pgjets.train.trainer import Trainer, load_checkpoint_file
+from pgjets.train import Trainer, load_checkpoint_file
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 ARGS = ["--model", "pfn", "--batch-size", "8", "--no-progress"]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from pgjets.cli import main
-from pgjets.data.generate_events import generate_event_dataset
+from pgjets.data import generate_event_dataset
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_event_model_needs_event_data(tmp_path, capsys):
 def test_event_runs_are_seeded_and_guarded_like_jet_runs(events_dir, tmp_path, capsys):
     import torch
 
-    from pgjets.train.trainer import load_checkpoint_file
+    from pgjets.train import load_checkpoint_file
 
     def argv(out, epochs=1):
         return ["train", "--model", "event_deepsets", "--data", str(events_dir), "--epochs", str(epochs),

@@ -6,32 +6,15 @@ from torch import nn
 from torch_geometric.data import Batch, Data
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.graphs.image import images_to_batch
-from pgjets.nn.deep_sets import DeepSetsLayer
-from pgjets.nn.deep_sets_pool import DeepSetsPool
-from pgjets.nn.dynamic_edge_conv import EdgeConvBlock
-from pgjets.nn.edge_conv import EdgeConvLayer
-from pgjets.nn.energy_flow_pool import EnergyFlowPool
-from pgjets.nn.gcn import SAGEMeanConv
-from pgjets.nn.graph_net import GraphNet
-from pgjets.nn.grid_conv import GridConv
-from pgjets.nn.grid_pool import GridPool
-from pgjets.nn.heads import EdgeHead, GraphHead, NodeHead
-from pgjets.ops.knn import knn_graph
-from pgjets.nn.pma import PMAPool
-from pgjets.nn.transformer import TransformerBlock
+from pgjets.graphs import images_to_batch
+from pgjets.nn import (
+    DeepSetsLayer, DeepSetsPool, EdgeConvBlock, EdgeConvLayer, EnergyFlowPool, SAGEMeanConv, GraphNet,
+    GridConv, GridPool, EdgeHead, GraphHead, NodeHead, PMAPool, TransformerBlock,
+)
+from pgjets.ops import knn_graph
 from pgjets.symmetry import (
-    add_soft_particles,
-    check_all,
-    collinear_split_error,
-    permutation_error,
-    permute_nodes,
-    rotate,
-    rotation_error,
-    soft_emission_error,
-    split_collinear,
-    translate,
-    translation_error,
+    add_soft_particles, check_all, collinear_split_error, permutation_error, permute_nodes, rotate,
+    rotation_error, soft_emission_error, split_collinear, translate, translation_error,
 )
 
 

@@ -10,11 +10,7 @@ from torch_geometric.data import Batch, Data
 
 from pgjets.errors import InputShapeError
 from pgjets.symmetry import (
-    azimuthal_rotation_error,
-    azimuthal_rotation_matrix,
-    lorentz_error,
-    lorentz_transform,
-    random_lorentz,
+    azimuthal_rotation_error, azimuthal_rotation_matrix, lorentz_error, lorentz_transform, random_lorentz,
 )
 
 G = torch.diag(torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=torch.float64))

@@ -8,21 +8,11 @@ from torch_geometric.data import Batch, Data
 
 from pgjets import symmetry
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.ops.knn import knn_graph
+from pgjets.ops import knn_graph
 from pgjets.train import augment
 from pgjets.transforms import (
-    add_soft_particles,
-    check_jet,
-    jet_index,
-    massless_p4,
-    permutation_within_jets,
-    permute_nodes,
-    rotate,
-    set_edges,
-    set_pos,
-    split_collinear,
-    translate,
-    wrap_phi,
+    add_soft_particles, check_jet, jet_index, massless_p4, permutation_within_jets, permute_nodes, rotate,
+    set_edges, set_pos, split_collinear, translate, wrap_phi,
 )
 
 D = torch.float64

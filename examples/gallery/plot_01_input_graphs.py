@@ -19,7 +19,7 @@ import torch
 from matplotlib.collections import LineCollection
 
 from pgjets.data import constituent_features, generate_jets, read_hzz_events
-from pgjets.data.jet_image import jet_image  # the submodule of the same name shadows the lazy export
+from pgjets.data import jet_image
 from pgjets.graphs import cloud_to_graph, event_to_graph, image_to_graph
 
 torch.manual_seed(0)

@@ -22,8 +22,8 @@ import matplotlib.pyplot as plt
 import torch
 import uproot
 
-from pgjets.data import EventDataset
-from pgjets.data.event_dataset import dimuon_z_candidate, hzz_path, read_hzz_events
+from pgjets.data import EventDataset, read_hzz_events
+from pgjets.data.event_dataset import dimuon_z_candidate, hzz_path
 from pgjets.graphs import events_to_batch
 from pgjets.models import DeepSets, EventDeepSets, SetTransformer
 from pgjets.train import TrainConfig, Trainer, roc_auc, roc_curve

@@ -21,8 +21,10 @@ import torch
 
 from pgjets.data import JetDataset, JetTable, generate_jets
 from pgjets.models import JetCLREncoder
-from pgjets.train import (CollinearSplitting, RandomRotation, RandomTranslation, SoftSmearing, linear_classifier_test,
-                          representations, rotation_invariance, train_jetclr)
+from pgjets.train import (
+    CollinearSplitting, RandomRotation, RandomTranslation, SoftSmearing, linear_classifier_test,
+    representations, rotation_invariance, train_jetclr,
+)
 
 torch.manual_seed(0)
 torch.set_num_threads(1)

@@ -25,8 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from pgjets.data import JetDataset, generate_jets
-from pgjets.data.table import JetTable
+from pgjets.data import JetDataset, generate_jets, JetTable
 from pgjets.models import LorentzNet, build_model
 from pgjets.symmetry import azimuthal_rotation_error, check_all, lorentz_error
 from pgjets.train import TrainConfig, Trainer, classification_report

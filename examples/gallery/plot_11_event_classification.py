@@ -36,11 +36,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from pgjets.data import EventDataset
-from pgjets.data.generate_events import generate_event_dataset
-from pgjets.graphs.event import events_to_hetero
-from pgjets.models.event_models import EventHeteroGNN
-from pgjets.models.registry import build_model
+from pgjets.data import EventDataset, generate_event_dataset
+from pgjets.graphs import events_to_hetero
+from pgjets.models import EventHeteroGNN, build_model
 from pgjets.train import TrainConfig, Trainer, roc_auc, roc_curve
 
 torch.manual_seed(0)

@@ -19,10 +19,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from pgjets.data import generate_jets, jet_image
-from pgjets.data.table import JetTable
-from pgjets.graphs.image import images_to_batch
-from pgjets.models.seed_cnn import SeedImageCNN, seed_image_cnn
+from pgjets.data import generate_jets, jet_image, JetTable
+from pgjets.graphs import images_to_batch
+from pgjets.models import SeedImageCNN, seed_image_cnn
 from pgjets.train import roc_auc
 
 torch.manual_seed(0)

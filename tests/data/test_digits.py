@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch_geometric.loader import DataLoader
 
-from pgjets.data.digits import DigitsGridDataset, random_split_indices
+from pgjets.data import DigitsGridDataset
+from pgjets.data.digits import random_split_indices
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from pgjets.data.efp import efp_basis, efp_padded, jet_efps, prime_multigraphs
-from pgjets.data.table import JetTable
+from pgjets.data import efp_basis, efp_padded, jet_efps, prime_multigraphs, JetTable
 from pgjets.errors import InputShapeError
 
 

@@ -7,12 +7,8 @@ import pytest
 import torch
 from torch_geometric.loader import DataLoader
 
-from pgjets.data.event_dataset import (
-    EventDataset,
-    dimuon_z_candidate,
-    four_lepton_candidate,
-    read_hzz_events,
-)
+from pgjets.data import EventDataset, read_hzz_events
+from pgjets.data.event_dataset import dimuon_z_candidate, four_lepton_candidate
 from pgjets.errors import DataFileError, DataFileNotFoundError
 
 
@@ -144,8 +140,8 @@ def test_seeds_deepsets_on_muons_runs_on_the_whole_file():
     import uproot
 
     from pgjets.data.event_dataset import hzz_path
-    from pgjets.graphs.event import events_to_batch
-    from pgjets.models.event_models import EventDeepSets
+    from pgjets.graphs import events_to_batch
+    from pgjets.models import EventDeepSets
     from pgjets.train import TrainConfig, Trainer
 
     with uproot.open(hzz_path()) as f:

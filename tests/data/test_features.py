@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from pgjets.data.features import FEATURE_NAMES, constituent_features, feature_names, wrap_phi
-from pgjets.data.table import JetTable
+from pgjets.data import FEATURE_NAMES, constituent_features, JetTable, generate_jets
+from pgjets.data.features import feature_names, wrap_phi
 
 
 def massless(pt, eta, phi):
@@ -102,7 +102,6 @@ from dataclasses import replace  # noqa: E402
 from pgjets.data import features as features_module  # noqa: E402
 from oracles import constituent_features_reference  # noqa: E402
 from pgjets.data.features import PID  # noqa: E402
-from pgjets.data.generate import generate_jets  # noqa: E402
 
 #: float32 computation vs the float64 reference rounded to float32: a few float32 ulps.
 TOL = dict(rtol=1e-6, atol=1e-6)

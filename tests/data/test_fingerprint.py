@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from pgjets.data.fingerprint import HEAD_BYTES, fingerprint, fingerprint_diff
+from pgjets.data import fingerprint, fingerprint_diff
+from pgjets.data.fingerprint import HEAD_BYTES
 from pgjets.errors import DataFileNotFoundError
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from pgjets.cli.generate import add_generate_arguments, run_generate
-from pgjets.data.generate import PROCESSES, derive_seed, generate_dataset, generate_jets
-from pgjets.data.jet_io import count_jets, dataset_files, read_jets, read_manifest
-from pgjets.data.table import JetTable
+from pgjets.data import (
+    PROCESSES, generate_dataset, generate_jets, count_jets, dataset_files, read_jets, read_manifest, JetTable,
+)
+from pgjets.data.generate import derive_seed
 from pgjets.errors import DataFileError
 
 NEUTRINOS = {12, 14, 16}
@@ -163,7 +164,7 @@ def test_dataset_workers_resume_and_cli(tmp_path):
 
 @pytest.mark.slow
 def test_generate_writes_the_public_layouts(tmp_path):
-    from pgjets.data.readers import detect_format, open_jets
+    from pgjets.data import detect_format, open_jets
 
     parser = add_generate_arguments(argparse.ArgumentParser())
     for fmt, name in (("landscape", "jets.h5"), ("parquet", "jets.parquet")):

@@ -6,18 +6,13 @@ import pytest
 import torch
 
 from pgjets.cli import main
-from pgjets.data.event_dataset import EventDataset, stream_event_batches
-from pgjets.data.generate_events import (
-    EVENT_PROCESSES,
-    generate_event_dataset,
-    generate_events,
-    is_event_folder,
-    read_event_attrs,
-    read_events,
+from pgjets.data import (
+    EventDataset, stream_event_batches, EVENT_PROCESSES, generate_event_dataset, generate_events, read_events,
+    read_manifest,
 )
-from pgjets.data.jet_io import read_manifest
+from pgjets.data.generate_events import is_event_folder, read_event_attrs
 from pgjets.errors import DataFileError, DataFileNotFoundError
-from pgjets.graphs.event import events_to_batch
+from pgjets.graphs import events_to_batch
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +108,7 @@ def test_folder_resume_cli_and_dataset(tmp_path, capsys):
     assert torch.equal(torch.cat([b.y for b in streamed]), full.labels)
     mixed = torch.cat([b.event_index for b in stream_event_batches(out, 4, shuffle=True, seed=3)])
     assert sorted(mixed.tolist()) == list(range(20)) and mixed.tolist() != list(range(20))
-    from pgjets.models.event_models import EventDeepSets
+    from pgjets.models import EventDeepSets
     from pgjets.train import TrainConfig, Trainer
 
     trainer = Trainer(EventDeepSets(full.num_features, 2, hidden=8),

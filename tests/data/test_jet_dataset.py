@@ -5,11 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from pgjets.data.features import FEATURE_NAMES
-from pgjets.data.jet_dataset import JetDataset
-from pgjets.data.jet_io import write_jets, write_manifest
-from pgjets.data.readers import write_parquet_jets
-from pgjets.data.table import JetTable
+from pgjets.data import FEATURE_NAMES, JetDataset, write_jets, write_parquet_jets, JetTable
+from pgjets.data.jet_io import write_manifest
 from pgjets.errors import DataFileError, DataFileNotFoundError, EmptyGraphError
 
 
@@ -169,7 +166,7 @@ def test_errors(tmp_path, folder):
 
 @pytest.mark.slow
 def test_real_generated_dataset(tmp_path):
-    from pgjets.data.generate import generate_dataset
+    from pgjets.data import generate_dataset
 
     out = generate_dataset(["qcd", "top"], 12, tmp_path / "gen", seed=3, fast=True, chunk_size=5, progress=False)
     ds = JetDataset(out, k=8, cache_chunks=2)
@@ -200,7 +197,7 @@ def test_all_zero_image_is_named_with_its_row_in_the_file(tmp_path):
 # ------------------------------------------------------ streaming many sources
 def sorted_landscape(tmp_path, n=240, name="sorted.h5", fmt="fixed"):
     """A landscape file whose first half is QCD and second half top (label-sorted), jets told apart by pT."""
-    from pgjets.data.writers import write_top_landscape
+    from pgjets.data import write_top_landscape
 
     t = random_table(n, seed=21, min_n=2, max_n=5)
     t.label = (np.arange(n) >= n // 2).astype(np.int64)
@@ -259,7 +256,7 @@ def test_many_sources_one_dataset_and_disjoint_rank_shares(tmp_path):
 
 
 def test_sources_that_disagree_are_refused_naming_both(tmp_path):
-    from pgjets.data.writers import write_jetclass
+    from pgjets.data import write_jetclass
 
     land, _ = sorted_landscape(tmp_path, 12, "land.h5")
     t = random_table(12, seed=5)

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pgjets.data.jet_image import jet_image
-from pgjets.data.table import JetTable
+from pgjets.data import jet_image, JetTable
 from pgjets.errors import EmptyGraphError
 
 

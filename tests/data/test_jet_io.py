@@ -8,17 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from pgjets.data.jet_io import (
-    FILE_FORMAT,
-    count_jets,
-    dataset_files,
-    read_attrs,
-    read_jets,
-    read_manifest,
-    write_jets,
-    write_manifest,
-)
-from pgjets.data.table import JetTable
+from pgjets.data import count_jets, dataset_files, read_jets, read_manifest, write_jets, JetTable
+from pgjets.data.jet_io import FILE_FORMAT, read_attrs, write_manifest
 from pgjets.errors import DataFileError, DataFileNotFoundError
 
 

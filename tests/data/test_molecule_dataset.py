@@ -4,8 +4,9 @@ import pytest
 import torch
 from torch_geometric.loader import DataLoader
 
-from pgjets.data.molecule_dataset import MoleculeDataset, random_split_indices
-from pgjets.graphs.molecule import molecule_to_graph
+from pgjets.data import MoleculeDataset
+from pgjets.data.molecule_dataset import random_split_indices
+from pgjets.graphs import molecule_to_graph
 
 
 @pytest.mark.parametrize("name,n,column", [("freesolv", 642, "expt"), ("esol", 1282, "SOL")])

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pgjets.data.observables import jet_observables, nsubjettiness, tau_n
-from pgjets.data.table import JetTable
+from pgjets.data import jet_observables, nsubjettiness, JetTable
+from pgjets.data.observables import tau_n
 
 
 def _massless(pt, y, phi):

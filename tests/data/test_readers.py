@@ -10,19 +10,12 @@ import pytest
 import torch
 import uproot
 
-from pgjets.data.jet_io import write_jets, write_manifest
-from pgjets.data.readers import (
-    JETCLASS_LABELS,
-    count_rows,
-    detect_format,
-    open_jets,
-    read_jet_images,
-    read_jetclass,
-    read_parquet_jets,
-    read_top_landscape,
-    write_parquet_jets,
+from pgjets.data import (
+    write_jets, detect_format, open_jets, read_jet_images, read_jetclass, read_parquet_jets,
+    read_top_landscape, write_parquet_jets, JetTable,
 )
-from pgjets.data.table import JetTable
+from pgjets.data.jet_io import write_manifest
+from pgjets.data.readers import JETCLASS_LABELS, count_rows
 from pgjets.errors import DataFileError, DataFileNotFoundError, EmptyGraphError
 
 
@@ -224,7 +217,7 @@ def test_open_jets_dispatch_and_missing(tmp_path):
 # ------------------------------------------- landscape: fixed == table, checks
 @pytest.mark.parametrize("fmt", ["fixed", "table"])
 def test_landscape_both_pandas_formats_count_stream_and_read_identically(tmp_path, fmt):
-    from pgjets.data.writers import write_top_landscape
+    from pgjets.data import write_top_landscape
 
     t = random_table(9, seed=11, pid=False, max_n=6)
     path = tmp_path / f"{fmt}.h5"
@@ -280,7 +273,8 @@ def test_labels_negative_fractional_or_out_of_range_are_refused_with_the_file(tm
 
 # ------------------------------------------------------------- quark/gluon
 def test_quark_gluon_npz_round_trip_ranges_and_detection(tmp_path):
-    from pgjets.data.readers import QUARK_GLUON_LABELS, read_quark_gluon
+    from pgjets.data import read_quark_gluon
+    from pgjets.data.readers import QUARK_GLUON_LABELS
 
     rng = np.random.default_rng(0)
     n, m = 7, 6

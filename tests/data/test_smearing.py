@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from pgjets.data.smearing import (
-    SET_FEATURES,
-    relative_pt_resolution,
-    tracking_efficiency,
-    truth_and_reco_sets,
-)
-from pgjets.data.table import JetTable
+from pgjets.data import truth_and_reco_sets, JetTable
+from pgjets.data.smearing import SET_FEATURES, relative_pt_resolution, tracking_efficiency
 from pgjets.errors import InputShapeError
 
 
@@ -110,7 +105,7 @@ def test_bad_input() -> None:
 def test_replicas_resmear_the_found_tracks():
     import numpy as np
 
-    from pgjets.data.smearing import truth_and_reco_sets as tr
+    from pgjets.data import truth_and_reco_sets as tr
 
     table = _table(n_jets=6, per_jet=20)
     base = tr(table, seed=3)

@@ -3,10 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pgjets.data.jet_io import write_jets, write_manifest
-from pgjets.data.sources import Source, describe, resolve_sources
-from pgjets.data.table import JetTable
-from pgjets.data.writers import write_top_landscape
+from pgjets.data import write_jets, Source, resolve_sources, JetTable, write_top_landscape
+from pgjets.data.jet_io import write_manifest
+from pgjets.data.sources import describe
 from pgjets.errors import DataFileError, DataFileNotFoundError
 
 

@@ -49,8 +49,8 @@ def test_load_table_of_a_folder_without_jets_is_a_data_error(tmp_path) -> None:
 
 
 def test_load_process_reads_the_first_jets_of_one_process_across_chunks(tmp_path) -> None:
-    from pgjets.data import load_process
-    from pgjets.data.jet_io import read_jets, write_jets, write_manifest
+    from pgjets.data import load_process, read_jets, write_jets
+    from pgjets.data.jet_io import write_manifest
 
     folder = make_two_process_folder(tmp_path, write_jets, write_manifest)
     top = [read_jets(folder / f"top_{c:05d}.h5") for c in range(2)]
@@ -67,7 +67,7 @@ def test_load_process_reads_the_first_jets_of_one_process_across_chunks(tmp_path
 
 def make_two_process_folder(tmp_path, write_jets, write_manifest):
     """qcd (one chunk of 8 jets) and top (two chunks of 8) in the ``pgjets generate`` layout."""
-    from pgjets.data.table import JetTable
+    from pgjets.data import JetTable
 
     folder = tmp_path / "data"
     folder.mkdir()

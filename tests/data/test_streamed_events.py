@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from pgjets.data.event_dataset import StreamedEventDataset
-from pgjets.data.generate_events import generate_event_dataset, read_events
+from pgjets.data import StreamedEventDataset, generate_event_dataset, read_events
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +68,7 @@ def test_chunk_rows_read_only_their_row_groups(tmp_path) -> None:
 def test_streamed_graphs_equal_the_in_memory_ones(events_dir, kw):
     """Batches mixing several chunks (graphs built per chunk, gathered) hold the same graphs
     as :class:`EventDataset` (graphs built over the whole folder)."""
-    from pgjets.data.event_dataset import EventDataset
+    from pgjets.data import EventDataset
 
     ref = EventDataset(events_dir, **kw)
     by_event = {int(e): i for i, e in enumerate(ref.batch.event_index)}

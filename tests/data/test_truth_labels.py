@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from pgjets.data.table import JetTable
-from pgjets.data.truth_labels import from_w_labels, same_parent_labels, truth_batch
+from pgjets.data import JetTable, from_w_labels, same_parent_labels, truth_batch
 from pgjets.errors import InputShapeError
 
 

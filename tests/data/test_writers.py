@@ -3,9 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pgjets.data.readers import detect_format, read_jetclass, read_quark_gluon, read_top_landscape
-from pgjets.data.table import JetTable
-from pgjets.data.writers import write_jetclass, write_quark_gluon, write_top_landscape
+from pgjets.data import (
+    detect_format, read_jetclass, read_quark_gluon, read_top_landscape, JetTable, write_jetclass,
+    write_quark_gluon, write_top_landscape,
+)
 from pgjets.errors import DataFileError
 
 

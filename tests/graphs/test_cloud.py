@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from torch_geometric.data import Batch
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.graphs.cloud import CloudKNNGraph, cloud_to_graph, clouds_to_batch
+from pgjets.graphs import CloudKNNGraph, cloud_to_graph, clouds_to_batch
 
 
 def flat(counts, f=3, seed=0):
@@ -82,7 +82,7 @@ def test_bad_input():
 
 
 def test_knn_transform_keeps_batch_slicing_and_alias():
-    from pgjets.graphs.cloud import CloudToGraph
+    from pgjets.graphs import CloudToGraph
 
     counts = [4, 6, 2]
     x, pos, _, _ = flat(counts, seed=3)
@@ -95,7 +95,7 @@ def test_knn_transform_keeps_batch_slicing_and_alias():
 
 
 def test_batch_from_flat_graph_attrs_and_label_dtypes():
-    from pgjets.graphs.cloud import batch_from_flat
+    from pgjets.graphs import batch_from_flat
 
     b = batch_from_flat({"x": torch.arange(5.0).view(5, 1)}, torch.tensor([2, 3]),
                         graph_attrs={"g": torch.tensor([[1, 2], [3, 4]])})

@@ -9,13 +9,8 @@ import uproot
 from torch_geometric.data import Batch
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.graphs.event import (
-    EventToGraph,
-    batch_to_hetero,
-    event_to_graph,
-    events_to_batch,
-    events_to_hetero,
-    hetero_to_batch,
+from pgjets.graphs import (
+    EventToGraph, batch_to_hetero, event_to_graph, events_to_batch, events_to_hetero, hetero_to_batch,
 )
 
 COLLS = ("Muon", "Electron", "Jet", "Photon", "MET")

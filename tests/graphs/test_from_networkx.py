@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.graphs.from_networkx import FromNetworkx, networkx_to_graph
+from pgjets.graphs import FromNetworkx, networkx_to_graph
 
 
 def path_with_attrs(n=4):

@@ -7,7 +7,9 @@ import torch.nn.functional as F
 from torch_geometric.data import Batch
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.graphs.image import ImageToGraph, image_to_graph, images_to_batch
+from pgjets.graphs import (
+    ImageToGraph, image_to_graph, images_to_batch, conv_output_grid, grid_neighbours, grid_offsets,
+)
 
 
 def grid_conv_reference(data, weight):
@@ -155,8 +157,7 @@ def test_cuda_batch_matches_cpu(drop_zeros):
 
 
 # ------------------------------------------------ radius-2 neighbourhoods, valid and strided outputs
-from pgjets.graphs.image import conv_output_grid, grid_neighbours, grid_offsets  # noqa: E402
-from pgjets.nn.grid_conv import GridConv  # noqa: E402
+from pgjets.nn import GridConv
 
 
 def test_radius2_edges_and_neighbours_agree():

@@ -4,15 +4,8 @@ import pytest
 import torch
 
 from pgjets.errors import EmptyGraphError, InputShapeError
-from pgjets.graphs.molecule import (
-    ELEMENTS,
-    HYBRIDISATIONS,
-    NUM_ATOM_FEATURES,
-    NUM_BOND_FEATURES,
-    InvalidSmilesError,
-    MoleculeToGraph,
-    molecule_to_graph,
-)
+from pgjets.graphs import InvalidSmilesError, MoleculeToGraph, molecule_to_graph
+from pgjets.graphs.molecule import ELEMENTS, HYBRIDISATIONS, NUM_ATOM_FEATURES, NUM_BOND_FEATURES
 
 E = len(ELEMENTS)
 

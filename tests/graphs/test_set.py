@@ -5,7 +5,7 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.graphs.set import FullyConnected, fully_connected_edge_index, set_to_graph
+from pgjets.graphs import FullyConnected, fully_connected_edge_index, set_to_graph
 
 
 def edge_set(ei):

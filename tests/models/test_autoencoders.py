@@ -9,13 +9,7 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.models.autoencoders import (
-    ConditionalVAE,
-    GraphAutoencoder,
-    JetVAE,
-    gaussian_kl,
-    reparameterize,
-)
+from pgjets.models import ConditionalVAE, GraphAutoencoder, JetVAE, gaussian_kl, reparameterize
 
 
 def clustered_jets(num_jets: int = 8, n: int = 20, seed: int = 0) -> Batch:
@@ -239,8 +233,7 @@ def test_cvae_condition_encoder_permutation_invariant() -> None:
 # -------------------------------------------------------- real jets (slow)
 @pytest.mark.slow
 def test_jetvae_and_gae_on_real_jets() -> None:
-    from pgjets.data.generate import generate_jets
-    from pgjets.data.jet_dataset import JetDataset
+    from pgjets.data import generate_jets, JetDataset
 
     torch.manual_seed(0)
     table = generate_jets("qcd", 40, seed=3, fast=True)

@@ -13,8 +13,7 @@ import pytest
 import torch
 import torch._dynamo
 
-from pgjets.models.padded import PaddedJetModel, compile_padded, pad_batch
-from pgjets.models.registry import MODELS, representation_of
+from pgjets.models import PaddedJetModel, compile_padded, pad_batch, MODELS, representation_of
 
 @pytest.fixture(autouse=True)
 def fresh_dynamo():
@@ -27,7 +26,7 @@ def padded_inputs(name, model, batch_of, sizes=(9, 3, 14, 6), seed=0):
     """Padded inputs of a realistic batch (jets of different sizes, or sparse jet images)."""
     rep, k = representation_of(name)
     if rep == "image":
-        from pgjets.graphs.image import images_to_batch
+        from pgjets.graphs import images_to_batch
 
         g = torch.Generator().manual_seed(seed)
         images = torch.rand(len(sizes), 1, 12, 12, generator=g) * (
@@ -35,7 +34,7 @@ def padded_inputs(name, model, batch_of, sizes=(9, 3, 14, 6), seed=0):
         return images_to_batch(images, connectivity=8, drop_zeros=True)
     b = batch_of(list(sizes), seed=seed)
     if k is not None:
-        from pgjets.ops.knn import knn_graph
+        from pgjets.ops import knn_graph
 
         b.edge_index = knn_graph(b.pos, k, b.batch)
     return b

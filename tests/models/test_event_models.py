@@ -5,10 +5,12 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from pgjets.graphs.event import event_to_graph, events_to_batch, events_to_hetero
-from pgjets.models.event_models import BipartiteAdapter, EventHeteroGNN, ObjectFeatures
-from pgjets.models.registry import EVENT_MODELS, MODELS, build_model, representation_of
-from pgjets.nn.edge_conv import EdgeConvLayer
+from pgjets.graphs import event_to_graph, events_to_batch, events_to_hetero
+from pgjets.models import (
+    BipartiteAdapter, EventHeteroGNN, EVENT_MODELS, MODELS, build_model, representation_of,
+)
+from pgjets.models.event_models import ObjectFeatures
+from pgjets.nn import EdgeConvLayer
 
 COLLS = ("Muon", "Jet", "MET")
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pgjets.graphs.image import images_to_batch
-from pgjets.models.grid_cnn import GridCNN
+from pgjets.graphs import images_to_batch
+from pgjets.models import GridCNN
 
 
 def dense_reference(model: GridCNN, images: torch.Tensor) -> torch.Tensor:
@@ -74,7 +74,7 @@ def test_permutation_of_pixels_does_not_matter():
 def test_learns_digits():
     from sklearn.datasets import load_digits
 
-    from pgjets.train.trainer import TrainConfig, Trainer
+    from pgjets.train import TrainConfig, Trainer
 
     d = load_digits()
     images = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0

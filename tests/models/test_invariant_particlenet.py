@@ -4,9 +4,8 @@ import pytest
 import torch
 
 from pgjets import symmetry as S
-from pgjets.models.invariant_particlenet import InvariantParticleNet, default_scalar_columns
-from pgjets.models.padded import pad_batch
-from pgjets.models.registry import build_model
+from pgjets.models import InvariantParticleNet, pad_batch, build_model
+from pgjets.models.invariant_particlenet import default_scalar_columns
 
 SMALL = dict(blocks=((4, (16, 16)), (4, (24, 24))))
 PN_SMALL = dict(SMALL, fc=((16, 0.1),))

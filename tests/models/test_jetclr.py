@@ -7,7 +7,7 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.models.jetclr import JetCLREncoder
+from pgjets.models import JetCLREncoder
 from pgjets.symmetry import add_soft_particles, permute_nodes
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pgjets.data.generate import generate_jets
-from pgjets.data.jet_dataset import JetDataset
-from pgjets.data.table import JetTable
-from pgjets.models.registry import MODELS, build_model, representation_of
-from pgjets.train.trainer import TrainConfig, Trainer
+from pgjets.data import generate_jets, JetDataset, JetTable
+from pgjets.models import MODELS, build_model, representation_of
+from pgjets.train import TrainConfig, Trainer
 
 pytestmark = pytest.mark.slow
 
@@ -47,8 +45,8 @@ def test_model_learns_top_vs_qcd(name, jets):
 
 
 def test_gcn_learns_the_z_candidate_label_of_events():
-    from pgjets.data.event_dataset import EventDataset
-    from pgjets.models.gcn import GCN
+    from pgjets.data import EventDataset
+    from pgjets.models import GCN
 
     ds = EventDataset()
     graphs = [ds[i] for i in range(len(ds))]
@@ -61,8 +59,8 @@ def test_gcn_learns_the_z_candidate_label_of_events():
 
 
 def test_gcn_regresses_freesolv():
-    from pgjets.data.molecule_dataset import MoleculeDataset
-    from pgjets.models.gcn import GCN
+    from pgjets.data import MoleculeDataset
+    from pgjets.models import GCN
 
     ds = MoleculeDataset("freesolv")
     tr, _, te = ds.split(seed=0)

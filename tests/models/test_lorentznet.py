@@ -5,9 +5,7 @@ import torch
 
 from pgjets import symmetry as S
 from pgjets.errors import InputShapeError
-from pgjets.models.lorentznet import LorentzNet
-from pgjets.models.padded import pad_batch
-from pgjets.models.registry import build_model
+from pgjets.models import LorentzNet, pad_batch, build_model
 
 SMALL = dict(hidden_channels=16, num_layers=3)
 

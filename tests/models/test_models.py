@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from pgjets.models.registry import MODELS, build_model, representation_of
+from pgjets.models import MODELS, build_model, representation_of
 
 CLOUD_MODELS = sorted(n for n, (_, rep, _) in MODELS.items() if rep != "image")
 
@@ -38,7 +38,7 @@ def test_every_model_is_permutation_invariant(name, batch_of):
     rep, k = representation_of(name)
     b = batch_of([9, 3, 14, 6])
     if k is not None:
-        from pgjets.ops.knn import knn_graph
+        from pgjets.ops import knn_graph
 
         b.edge_index = knn_graph(b.pos, k, b.batch)
     out = model(b)
@@ -58,7 +58,7 @@ def test_every_model_backpropagates(name, batch_of):
     b = batch_of([8, 5, 11])
     rep, k = representation_of(name)
     if k is not None:
-        from pgjets.ops.knn import knn_graph
+        from pgjets.ops import knn_graph
 
         b.edge_index = knn_graph(b.pos, k, b.batch)
     loss = torch.nn.functional.cross_entropy(model(b), torch.tensor([0, 1, 2]))
@@ -96,7 +96,7 @@ def test_registry_errors():
 
 @pytest.mark.parametrize("pair_embed_dims", [(16,), (16, 8, 12)])
 def test_part_eval_pair_bias_fast_path_equals_reference(pair_embed_dims, batch_of):
-    from pgjets.models.part import ParticleTransformer
+    from pgjets.models import ParticleTransformer
 
     torch.manual_seed(0)
     b = batch_of([5, 1, 9, 3])

@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError
-from pgjets.models.padded import PaddedJetModel, has_padded_path, masked_reduce, pad_batch
-from pgjets.models.registry import MODELS, build_model
-from pgjets.ops.knn import knn_graph
+from pgjets.models import PaddedJetModel, has_padded_path, masked_reduce, pad_batch, MODELS, build_model
+from pgjets.ops import knn_graph
 
 F = 7
 JET_MODELS = ["particlenet", "particlenet_lite", "part", "part_lite", "pfn", "efn", "deepsets",
@@ -48,7 +47,7 @@ def test_padded_path_is_inference_only(batch_of):
 
 def test_padded_knn_matches_knn_graph(batch_of):
     from pgjets.nn.dynamic_edge_conv import padded_knn
-    from pgjets.ops.knn import knn_graph
+    from pgjets.ops import knn_graph
 
     b = batch_of([9, 3, 14, 1, 6])
     pos, mask = pad_batch(b, ("pos",))
@@ -82,7 +81,7 @@ def test_masked_reduce_and_pad_batch_errors(batch_of):
 
 
 def test_gridcnn_padded_path_equals_reference(small_model):
-    from pgjets.graphs.image import images_to_batch
+    from pgjets.graphs import images_to_batch
 
     model = small_model("gridcnn")
     g = torch.Generator().manual_seed(0)
@@ -100,7 +99,7 @@ def test_gridcnn_padded_path_equals_reference(small_model):
 
 
 def test_part_without_pair_features(batch_of):
-    from pgjets.models.part import ParticleTransformer
+    from pgjets.models import ParticleTransformer
 
     torch.manual_seed(0)
     model = ParticleTransformer(F, 2, embed_dims=(16,), heads=2, num_layers=1, num_cls_layers=1,
@@ -115,7 +114,7 @@ def test_part_without_pair_features(batch_of):
 
 @pytest.mark.parametrize("features", ["pos_z", "x"])
 def test_jetclr_encoder_padded_path(features, batch_of):
-    from pgjets.models.jetclr import JetCLREncoder
+    from pgjets.models import JetCLREncoder
 
     torch.manual_seed(0)
     enc = JetCLREncoder(in_channels=3 if features == "pos_z" else F, channels=16, heads=2,

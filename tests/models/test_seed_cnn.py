@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError
-from pgjets.graphs.image import images_to_batch
-from pgjets.models.seed_cnn import SeedImageCNN, seed_image_cnn
+from pgjets.graphs import images_to_batch
+from pgjets.models import SeedImageCNN, seed_image_cnn
 
 
 def test_seed_cnn_equals_conv2d_reference():

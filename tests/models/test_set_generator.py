@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.models.set_generator import SlotSetGenerator, rank_within_graph, set_generation_loss
-from pgjets.nn.set_losses import hungarian_loss
+from pgjets.models import SlotSetGenerator, set_generation_loss, TruthSelector, repeat_sets
+from pgjets.models.set_generator import rank_within_graph
+from pgjets.nn import hungarian_loss
 
 
 def _sets(seed: int = 0, n_truth=(5, 0, 8, 3), n_reco=(4, 2, 6, 3)) -> dict:
@@ -143,8 +144,7 @@ def test_bad_input() -> None:
 
 @pytest.mark.slow
 def test_learns_detector_response_on_generated_top_jets() -> None:
-    from pgjets.data.generate import generate_jets
-    from pgjets.data.smearing import truth_and_reco_sets
+    from pgjets.data import generate_jets, truth_and_reco_sets
 
     table = generate_jets("top", 40, seed=11, fast=True)
     d = truth_and_reco_sets(table, seed=0)
@@ -171,7 +171,6 @@ def test_learns_detector_response_on_generated_top_jets() -> None:
 
 
 # ------------------------------------------------------------------ replicas and the truth selector
-from pgjets.models.set_generator import TruthSelector, repeat_sets  # noqa: E402
 
 
 def test_repeat_sets_layout():

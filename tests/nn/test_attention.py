@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.nn.attention import MultiHeadAttention, dense_attention_mask
+from pgjets.nn import MultiHeadAttention
+from pgjets.nn.attention import dense_attention_mask
 
 
 def batch_of(sizes):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pgjets.errors import EmptyGraphError, GraphSizeError, InputShapeError, NonFiniteError
-from pgjets.nn.contrastive import NTXentLoss, nt_xent_loss
+from pgjets.nn import NTXentLoss, nt_xent_loss
 
 
 def _loop_nt_xent(z1: torch.Tensor, z2: torch.Tensor, tau: float) -> float:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.nn.deep_sets_pool import DeepSetsPool
+from pgjets.nn import DeepSetsPool
 
 
 def setup(sizes=(4, 6), f=3, seed=0):

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.nn.dynamic_edge_conv import EdgeConvBlock
-from pgjets.ops.knn import knn_graph, torch_cluster_available
+from pgjets.nn import EdgeConvBlock
+from pgjets.ops import knn_graph, torch_cluster_available
 
 BACKENDS = ["torch"] + (["torch_cluster"] if torch_cluster_available() else [])
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pgjets.nn.edge_conv import EdgeConvLayer
+from pgjets.nn import EdgeConvLayer
 
 
 @pytest.mark.parametrize("aggr", ["max", "mean"])

@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.nn.deep_sets_pool import DeepSetsPool
-from pgjets.nn.energy_flow_pool import EnergyFlowPool
+from pgjets.nn import DeepSetsPool, EnergyFlowPool
 
 
 def setup(sizes=(4, 6), f=3, seed=0):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.nn.gcn import SAGEMeanConv
+from pgjets.nn import SAGEMeanConv
 
 
 def test_matches_formula_and_isolated_nodes():

@@ -6,14 +6,10 @@ from torch import nn
 from torch_geometric.data import Batch, Data
 
 from pgjets.errors import EmptyGraphError, InputShapeError
-from pgjets.graphs.image import images_to_batch
-from pgjets.nn.dynamic_edge_conv import EdgeConvBlock
-from pgjets.nn.energy_flow_pool import EnergyFlowPool
-from pgjets.nn.gcn import SAGEMeanConv
-from pgjets.nn.graph_net import GraphNet
-from pgjets.nn.grid_conv import GridConv
-from pgjets.nn.grid_pool import GridPool
-from pgjets.nn.heads import EdgeHead, GraphHead, NodeHead
+from pgjets.graphs import images_to_batch
+from pgjets.nn import (
+    EdgeConvBlock, EnergyFlowPool, SAGEMeanConv, GraphNet, GridConv, GridPool, EdgeHead, GraphHead, NodeHead,
+)
 
 
 def test_routes_arguments_by_name_and_matches_manual_stack():

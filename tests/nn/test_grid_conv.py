@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.graphs.image import image_to_graph, images_to_batch
+from pgjets.graphs import image_to_graph, images_to_batch
 from oracles import conv2d_reference
-from pgjets.nn.grid_conv import GridConv
+from pgjets.nn import GridConv
 
 
 def _images(b=3, c=2, h=5, w=6, seed=0):

@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.graphs.image import images_to_batch
-from pgjets.nn.grid_conv import GridConv
-from pgjets.nn.grid_pool import GridGraph, GridPool, grid_edges
+from pgjets.graphs import images_to_batch
+from pgjets.nn import GridConv, GridGraph, GridPool
+from pgjets.nn.grid_pool import grid_edges
 
 
 def _images(b, c, h, w, seed=0):

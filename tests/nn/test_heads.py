@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.nn.energy_flow_pool import EnergyFlowPool
-from pgjets.nn.heads import EdgeHead, GraphHead, NodeHead, mlp
+from pgjets.nn import EnergyFlowPool, EdgeHead, GraphHead, NodeHead, mlp
 
 
 def test_mlp_and_node_head():
@@ -122,7 +121,7 @@ def test_graph_head_pooling_values_and_invariance():
 
 
 def test_graph_head_with_pma_pool_and_bad_input():
-    from pgjets.nn.pma import PMAPool
+    from pgjets.nn import PMAPool
 
     torch.manual_seed(0)
     x = torch.randn(7, 8)

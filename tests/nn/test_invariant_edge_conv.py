@@ -7,7 +7,8 @@ import torch
 from torch_geometric.utils import to_dense_batch
 
 from pgjets.errors import InputShapeError
-from pgjets.nn.invariant_edge_conv import InvariantEdgeConv, invariant_edge_features
+from pgjets.nn import InvariantEdgeConv
+from pgjets.nn.invariant_edge_conv import invariant_edge_features
 
 
 def points(counts=(9, 4, 12), seed=0, dtype=torch.float64):

@@ -7,8 +7,9 @@ import torch
 from torch_geometric.utils import to_dense_batch
 
 from pgjets.errors import InputShapeError
-from pgjets.graphs.set import fully_connected_edge_index
-from pgjets.nn.lorentz_conv import LorentzConv, minkowski_dot, psi
+from pgjets.graphs import fully_connected_edge_index
+from pgjets.nn import LorentzConv
+from pgjets.nn.lorentz_conv import minkowski_dot, psi
 from pgjets.symmetry import lorentz_conv_errors
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.nn.pma import ClassAttentionPool, PMAPool
+from pgjets.nn import ClassAttentionPool, PMAPool
 
 SIZES = (3, 6, 1, 4)
 
@@ -84,7 +84,7 @@ def test_bad_input(debug):
 
 
 def test_forward_padded_equals_forward_with_an_empty_graph():
-    from pgjets.nn.pma import ClassAttentionPool
+    from pgjets.nn import ClassAttentionPool
 
     torch.manual_seed(0)
     x = torch.randn(3, 4, 8)

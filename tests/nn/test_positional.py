@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.nn.positional import SinusoidalPositionalEncoding, local_positions, sinusoidal_encoding
+from pgjets.nn import SinusoidalPositionalEncoding
+from pgjets.nn.positional import local_positions, sinusoidal_encoding
 
 
 def test_values_follow_the_formula():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pgjets.errors import EmptyGraphError, GraphSizeError, InputShapeError, NonFiniteError
-from pgjets.nn.set_losses import hungarian_loss, mmd_loss
+from pgjets.nn import hungarian_loss, mmd_loss, proxy_loss, set_distances, set_of_sets_mmd
 
 
 def _brute_force(pred, target, p=2):
@@ -146,7 +146,6 @@ def test_mmd_bad_input():
 
 
 # ------------------------------------------------- replicas: set distances, set-of-sets MMD, L_proxy
-from pgjets.nn.set_losses import proxy_loss, set_distances, set_of_sets_mmd  # noqa: E402
 
 
 def _bf_set_distance(a, b, u=1.0, normalize=True):

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.nn.slot_attention import SlotAttention, bipartite_complete_edges
+from pgjets.nn import SlotAttention
+from pgjets.nn.slot_attention import bipartite_complete_edges
 
 
 def _setup(seed=0):

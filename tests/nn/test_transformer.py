@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.nn.transformer import TransformerBlock
+from pgjets.nn import TransformerBlock
 
 
 def setup(sizes=(3, 5), c=16, seed=0):

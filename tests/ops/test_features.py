@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pgjets.ops.features import FEATURE_NAMES, KINEMATIC, PID, feature_names
+from pgjets.ops import FEATURE_NAMES, KINEMATIC, PID, feature_names
 
 
 def test_layout():

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from pgjets.ops.grid import GRID_OFFSETS, check_connectivity, grid_offsets
+from pgjets.ops import GRID_OFFSETS, grid_offsets
+from pgjets.ops.grid import check_connectivity
 
 
 def test_grid_offsets_radius():
@@ -26,6 +27,6 @@ def test_bad_connectivity(bad):
 
 
 def test_graph_builder_and_pool_share_the_offsets():
-    from pgjets.graphs.image import grid_offsets as graphs_offsets
+    from pgjets.graphs import grid_offsets as graphs_offsets
 
     assert graphs_offsets is grid_offsets

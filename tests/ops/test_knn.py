@@ -5,7 +5,7 @@ import torch
 
 import pgjets.ops.knn as knn_module
 from pgjets.errors import GraphSizeError, InputShapeError, MissingExtraError, NonFiniteError
-from pgjets.ops.knn import knn_graph, torch_cluster_available
+from pgjets.ops import knn_graph, torch_cluster_available
 
 BACKENDS = ["torch"] + (["torch_cluster"] if torch_cluster_available() else [])
 

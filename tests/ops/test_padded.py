@@ -3,7 +3,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pgjets.ops.padded import key_padding_mask, rowwise
+from pgjets.ops import key_padding_mask, rowwise
 
 
 def test_key_padding_mask_hides_padding_and_keeps_bias():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.ops.pairwise import dense_pairwise_features, pairwise_features
+from pgjets.ops import dense_pairwise_features, pairwise_features
 
 
 def massless(pt, y, phi):

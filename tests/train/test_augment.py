@@ -8,21 +8,13 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import Compose
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.ops.knn import knn_graph
+from pgjets.ops import knn_graph
+from pgjets.train import (
+    CollinearSplitting, RandomPermutation, RandomRotation, RandomTranslation, SoftSmearing, two_views,
+)
 from pgjets.train.augment import (
-    CollinearSplitting,
-    RandomPermutation,
-    RandomRotation,
-    RandomTranslation,
-    SoftSmearing,
-    collinear_splitting,
-    random_permutation,
-    random_rotation,
-    random_translation,
-    rotate_jets,
-    soft_smearing,
+    collinear_splitting, random_permutation, random_rotation, random_translation, rotate_jets, soft_smearing,
     translate_jets,
-    two_views,
 )
 
 
@@ -211,7 +203,7 @@ def test_collinear_split_conserves_pt_and_positions():
 
 
 def test_collinear_split_leaves_efn_unchanged_but_moves_pfn():
-    from pgjets.models.pfn import EnergyFlowNetwork, ParticleFlowNetwork
+    from pgjets.models import EnergyFlowNetwork, ParticleFlowNetwork
 
     torch.manual_seed(0)
     b = _batch((6, 9, 2, 12))

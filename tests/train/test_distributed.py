@@ -13,7 +13,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import global_mean_pool
 
-from pgjets.train.trainer import TrainConfig, Trainer
+from pgjets.train import TrainConfig, Trainer
 
 
 class Net(nn.Module):  # no dropout, no batch norm: per-rank statistics would differ by design
@@ -102,7 +102,7 @@ def test_cli_ddp_under_torchrun(tmp_path):
 
 
 def test_ddp_flag_without_torchrun_is_a_clear_error(monkeypatch):
-    from pgjets.train.distributed import init_from_env
+    from pgjets.train import init_from_env
 
     for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(var, raising=False)
@@ -127,7 +127,7 @@ class KeyRecorder(nn.Module):
 
 
 def _shard_worker(rank: int, world: int, tmp: str, path: str) -> None:
-    from pgjets.data.jet_dataset import JetDataset
+    from pgjets.data import JetDataset
 
     dist.init_process_group("gloo", init_method=f"file://{tmp}/store_shards", rank=rank, world_size=world)
     try:
@@ -145,8 +145,7 @@ def _shard_worker(rank: int, world: int, tmp: str, path: str) -> None:
 def test_two_gloo_ranks_stream_disjoint_shares_of_the_chunks(tmp_path):
     import numpy as np
 
-    from pgjets.data.table import JetTable
-    from pgjets.data.writers import write_top_landscape
+    from pgjets.data import JetTable, write_top_landscape
 
     rng = np.random.default_rng(4)
     n = 61

@@ -6,7 +6,7 @@ import torch
 from scipy.stats import wasserstein_distance
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.train.generation_metrics import resolution, wasserstein_1d
+from pgjets.train import resolution, wasserstein_1d
 
 
 def test_w1_of_shift_equals_shift():

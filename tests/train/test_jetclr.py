@@ -9,19 +9,9 @@ import pytest
 import torch
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.train.augment import (
-    CollinearSplitting,
-    RandomPermutation,
-    RandomRotation,
-    RandomTranslation,
-    SoftSmearing,
-)
-from pgjets.train.jetclr import (
-    jetclr_loss,
-    linear_classifier_test,
-    representations,
-    rotation_invariance,
-    train_jetclr,
+from pgjets.train import (
+    CollinearSplitting, RandomPermutation, RandomRotation, RandomTranslation, SoftSmearing, jetclr_loss,
+    linear_classifier_test, representations, rotation_invariance, train_jetclr,
 )
 
 ALL_AUGS = [
@@ -139,9 +129,7 @@ def test_lct_bad_input():
 
 @pytest.mark.slow
 def test_jetclr_on_generated_top_vs_qcd(clr):
-    from pgjets.data.generate import generate_jets
-    from pgjets.data.jet_dataset import JetDataset
-    from pgjets.data.table import JetTable
+    from pgjets.data import generate_jets, JetDataset, JetTable
 
     n = 80
     table = JetTable.concat([

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.train.losses import FocalLoss, LabelSmoothingCrossEntropy, regression_loss
+from pgjets.train import FocalLoss, LabelSmoothingCrossEntropy, regression_loss
 
 
 def test_label_smoothing_reduces_to_cross_entropy_and_matches_formula():

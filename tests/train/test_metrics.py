@@ -7,13 +7,8 @@ import pytest
 import torch
 
 from pgjets.errors import InputShapeError, NonFiniteError
-from pgjets.train.metrics import (
-    accuracy,
-    background_rejection,
-    classification_report,
-    confusion_matrix,
-    multiclass_auc,
-    roc_auc,
+from pgjets.train import (
+    accuracy, background_rejection, classification_report, confusion_matrix, multiclass_auc, roc_auc,
     roc_curve,
 )
 

@@ -9,13 +9,10 @@ from torch_geometric.data import Data
 from torch_geometric.nn import global_mean_pool
 
 from pgjets.errors import (
-    CheckpointError,
-    DiskFullError,
-    GraphSizeError,
-    NonFiniteError,
-    SettingsMismatchError,
+    CheckpointError, DiskFullError, GraphSizeError, NonFiniteError, SettingsMismatchError,
 )
-from pgjets.train.trainer import CHECKPOINT_MAGIC, TrainConfig, Trainer, load_checkpoint_file
+from pgjets.train import TrainConfig, Trainer, load_checkpoint_file
+from pgjets.train.trainer import CHECKPOINT_MAGIC
 
 
 class TinyNet(nn.Module):
