@@ -114,6 +114,59 @@ def augmentation_sets(translation_scale: float) -> dict[str, list]:
     }
 
 
+#: Order of the rows in a collected table (the seed's order, then the baselines).
+ROW_ORDER = ("none", "translations", "rotations", "soft+collinear", "all", "EFP d<=5 (linear)",
+             "ParticleNet-Lite (supervised)")
+
+
+def collect(paths: list[str]) -> list[dict]:
+    """Merge the ``--json`` files of several runs (rows, seeds) into one table.
+
+    Rows of the same name and sample size from different seeds are combined: the mean AUC,
+    its spread over the seeds (sample standard deviation; 0 with one seed) and the mean
+    test-set error. Returns one dict per row and sample size, in the seed's order.
+    """
+    import json
+    from collections import defaultdict
+
+    runs: dict[tuple[int, str], list[tuple[int, dict]]] = defaultdict(list)
+    for path in paths:
+        with open(path) as f:
+            js = json.load(f)
+        if any("auc_head" not in row for row in js["rows"]):
+            raise SystemExit(f"{path}: written before the linear classifier test read the representation before the "
+                             "projection head (no 'auc_head'); its 'auc' is the head output and is not comparable")
+        for row in js["rows"]:
+            runs[(js["args"]["n_jets"], row["name"])].append((js["args"]["seed"], row))
+    table = []
+    for (n_jets, name), found in runs.items():
+        seeds = [seed for seed, _ in found]
+        if len(set(seeds)) != len(seeds):
+            raise SystemExit(f"row {name!r} at {n_jets} jets per class appears twice with the same seed {seeds}")
+        rows = [r for _, r in sorted(found, key=lambda t: t[0])]
+        aucs = np.array([r["auc"] for r in rows])
+        table.append({
+            "n_jets": n_jets, "name": name, "seeds": sorted(seeds), "aucs": aucs.tolist(), "auc": float(aucs.mean()),
+            "seed_std": float(aucs.std(ddof=1)) if len(aucs) > 1 else 0.0,
+            "auc_err": float(np.mean([r["auc_err"] for r in rows])),
+            "rejection": float(np.mean([r["rejection"] for r in rows])),
+            "s_rot": float(np.mean([r["s_rot"] for r in rows])),
+            "auc_head": float(np.mean([r["auc_head"] for r in rows])),
+        })
+    rank = {name: i for i, name in enumerate(ROW_ORDER)}
+    table.sort(key=lambda r: (r["n_jets"], rank.get(r["name"], len(rank)), r["name"]))
+    return table
+
+
+def print_collected(table: list[dict]) -> None:
+    print(f"{'jets/class':>10}  {'row':<30}{'seeds':>6}{'AUC':>8}{'seed sd':>9}{'test +-':>9}{'1/eps_B':>9}"
+          f"{'S_rot':>8}{'AUC head':>10}  AUC per seed")
+    for r in table:
+        print(f"{r['n_jets']:>10}  {r['name']:<30}{len(r['seeds']):>6}{r['auc']:8.3f}{r['seed_std']:9.3f}"
+              f"{r['auc_err']:9.3f}{r['rejection']:9.1f}{r['s_rot']:8.3f}{r['auc_head']:10.3f}  "
+              + " ".join(f"{a:.3f}" for a in r["aucs"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-jets", type=int, default=300, help="jets per class (top, QCD)")
@@ -133,7 +186,12 @@ def main() -> None:
                         help="comma separated: efp (linear classifier on EFPs d <= 5), particlenet (supervised)")
     parser.add_argument("--supervised-epochs", type=int, default=10)
     parser.add_argument("--json", default="", help="write the table to this JSON file")
+    parser.add_argument("--collect", nargs="+", metavar="JSON", default=None,
+                        help="train nothing: merge these --json files (rows, seeds) into one table and print it")
     args = parser.parse_args()
+    if args.collect:
+        print_collected(collect(args.collect))
+        return
 
     t0 = time.time()
     if args.data:

@@ -1,0 +1,119 @@
+"""The study scripts of ``examples/`` run end to end at toy sizes and write what docs/studies.rst quotes.
+
+The measured tables come from these scripts at full size (minutes to an hour); here they run on 40
+Pythia jets per process with a step or an epoch, so that a change in the library that breaks a
+study fails CI instead of the next person who reruns the table. The table merger of
+``jetclr_table.py --collect`` is checked on hand-written result files.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, *args: str) -> str:
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / script), *args], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def jets(tmp_path_factory) -> Path:
+    pytest.importorskip("pythia8mc")
+    pytest.importorskip("fastjet")
+    out = tmp_path_factory.mktemp("studies") / "jets"
+    proc = subprocess.run([sys.executable, "-c", "from pgjets.cli import main; main()", "generate", "--process", "qcd", "--process", "top",
+                           "--process", "w", "--n-jets", "40", "--fast", "--no-progress", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return out
+
+
+@pytest.mark.slow
+def test_set_generation_writes_the_table_with_its_reference_rows(jets, tmp_path):
+    run("set_generation.py", "--data", str(jets), "--jets", "40", "--steps", "3", "--replicas", "2",
+        "--configs", "hungarian,sel-ssmmd", "--out", str(tmp_path))
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert [k for k in res if not k.startswith("_")] == ["detector model", "truth copied", "detector rerun",
+                                                          "hungarian", "sel-ssmmd"]
+    w1 = ("W1_log_pt", "W1_deta", "W1_dphi", "W1_counts")
+    assert all(res["detector model"][k] == 0.0 for k in w1)
+    # truth copied keeps the lost tracks: more particles per jet than the reco sets, no smearing
+    assert res["truth copied"]["W1_counts"] > 0 and res["truth copied"]["sigma"] == 0.0
+    # an independent detector run smears like the detector (1 % pT, 2 mrad) and differs from the first run
+    assert 0.005 < res["detector rerun"]["sigma"] < 0.02 and res["detector rerun"]["W1_log_pt"] > 0
+    for row in ("hungarian", "sel-ssmmd"):
+        assert all(math.isfinite(res[row][k]) for k in w1) and res[row]["cpu_s"] > 0
+    assert (tmp_path / "response.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_jetclr_table_writes_representation_and_baseline_rows(jets, tmp_path):
+    out = tmp_path / "table.json"
+    run("jetclr_table.py", "--data", str(jets), "--n-jets", "40", "--epochs", "1", "--rows", "all",
+        "--baselines", "efp", "--json", str(out))
+    rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
+    assert list(rows) == ["all", "EFP d<=5 (linear)"]
+    for r in rows.values():
+        assert 0.0 <= r["auc"] <= 1.0 and r["auc_err"] > 0
+    assert -1.0 <= rows["all"]["s_rot"] <= 1.0 and 0.0 <= rows["all"]["auc_head"] <= 1.0
+
+
+@pytest.mark.slow
+def test_anomaly_detection_scores_every_autoencoder(jets, tmp_path):
+    run("anomaly_detection.py", "--data", str(jets), "--jets", "40", "--epochs", "1", "--out", str(tmp_path))
+    table = json.loads((tmp_path / "results.json").read_text())["table"]
+    assert set(table) == {"mass only", "dense AE (high-level)", "GraphAutoencoder (constituents)",
+                          "JetVAE (constituents)"}
+    for r in table.values():
+        assert 0.0 <= r["AUC top"] <= 1.0 and 0.0 <= r["AUC W"] <= 1.0
+    assert (tmp_path / "scores.png").stat().st_size > 0
+
+
+def load_example(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_run(path: Path, seed: int, rows: list[tuple[str, float]], n_jets: int = 100, head: bool = True) -> str:
+    row = {"rejection": 10.0, "s_rot": 0.5, "auc_err": 0.01, "auc_head": 0.8}
+    out = [{**row, "name": name, "auc": auc} for name, auc in rows]
+    if not head:
+        out = [{k: v for k, v in r.items() if k != "auc_head"} for r in out]
+    path.write_text(json.dumps({"rows": out, "args": {"n_jets": n_jets, "seed": seed}}))
+    return str(path)
+
+
+def test_jetclr_collect_combines_seeds_in_the_seeds_row_order(tmp_path):
+    collect = load_example("jetclr_table").collect
+    files = [write_run(tmp_path / "a.json", 0, [("all", 0.95), ("none", 0.90)]),
+             write_run(tmp_path / "b.json", 1, [("all", 0.97)]),
+             write_run(tmp_path / "c.json", 0, [("EFP d<=5 (linear)", 0.976)], n_jets=200)]
+    table = collect(files)
+    assert [(r["n_jets"], r["name"]) for r in table] == [(100, "none"), (100, "all"), (200, "EFP d<=5 (linear)")]
+    both = table[1]
+    assert both["seeds"] == [0, 1] and both["aucs"] == [0.95, 0.97]
+    assert both["auc"] == pytest.approx(0.96) and both["seed_std"] == pytest.approx(0.02 / 2 ** 0.5)
+    assert table[0]["seed_std"] == 0.0
+
+
+def test_jetclr_collect_refuses_repeated_seeds_and_head_output_files(tmp_path):
+    collect = load_example("jetclr_table").collect
+    twice = [write_run(tmp_path / "a.json", 0, [("all", 0.95)]), write_run(tmp_path / "b.json", 0, [("all", 0.9)])]
+    with pytest.raises(SystemExit, match="twice with the same seed"):
+        collect(twice)
+    with pytest.raises(SystemExit, match="projection head"):
+        collect([write_run(tmp_path / "old.json", 0, [("all", 0.95)], head=False)])
