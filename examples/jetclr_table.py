@@ -1,50 +1,29 @@
 """JetCLR augmentation table on generated top vs QCD jets.
 
-Reproduces the *shape* of the table of Dillon et al., *Symmetries, Safety, and
-Self-Supervision* (hep-ph/2108.04253): one JetCLR encoder is trained
-contrastively per augmentation set (none / translations / rotations /
-soft+collinear / all), and its frozen representation is judged with a linear
-classifier test (AUC and background rejection 1/eps_B at eps_S = 0.5) and
-with its rotation invariance (mean cosine similarity between f(x) and f(Rx)).
-
-The numbers are far below the paper's (hundreds of jets instead of a million,
-a few epochs on a CPU); only the comparison between rows is meaningful.
-
-Usage::
-
-    python examples/jetclr_table.py --n-jets 300 --epochs 10
-    python examples/jetclr_table.py --n-jets 1000 --rows '' --baselines efp,particlenet
+Reproduces the table of Dillon et al., *Symmetries, Safety, and Self-Supervision*
+(hep-ph/2108.04253) on Pythia jets: one JetCLR encoder is trained contrastively per
+augmentation set (none / translations / rotations / soft+collinear / all), and its frozen
+representation is judged with a linear classifier test (AUC and background rejection
+1/eps_B at eps_S = 0.5) and with its rotation invariance (mean cosine similarity between
+f(x) and f(Rx)). Two baselines run on the same jets and split: a linear classifier on the
+101 energy flow polynomials of degree <= 5 (pgjets.data.jet_efps, 50 hardest constituents)
+and a supervised ParticleNet-Lite.
 
 The linear classifier test reads the representation *before* the projection head
 (``representations(..., pooled=True)``), as the paper's LCT does ("rep 0" of its code);
-the head output is reported next to it ("AUC head"). The numbers quoted below were
-measured on the head output, before that change; the table at 3 000 jets per class with
-both is in docs/studies.rst (none 0.926, translations 0.923, rotations 0.964,
-soft+collinear 0.956, all 0.960, EFPs 0.976, ParticleNet-Lite 0.976).
+the head output is reported next to it ("AUC head").
 
-Measured with ``--n-jets 1000 --epochs 10`` (2 000 Pythia jets, one CPU
-thread, 17 minutes in all; linear classifier trained on 70 % of the
-representations, tested on 30 %), next to the seed table (Dillon et al., on
-the top-tagging sample with ~10^5 jets)::
+Usage::
 
-    augmentations     AUC   1/eps_B(0.5)  S_rot  |  paper AUC  paper 1/eps_B(0.5)
-    none             0.825        6.8     0.161  |    0.905          15
-    translations     0.800        7.7     0.189  |    0.916          19
-    rotations        0.925       20.0     0.994  |    0.930          21
-    soft+collinear   0.882       12.0     0.271  |    0.970          89
-    all              0.953       30.0     0.989  |    0.980         181
+    python examples/jetclr_table.py --n-jets 300 --epochs 10          # generates the jets
+    python examples/jetclr_table.py --data DIR --n-jets 20000 --epochs 5 --rows all --baselines '' \\
+        --seed 1 --json all_seed1.json                                 # one row, one seed
+    python examples/jetclr_table.py --collect *.json                    # merge rows and seeds
 
-Baselines on the same 2 000 jets and split (``--rows '' --baselines efp,particlenet``): a
-linear classifier on the 101 energy flow polynomials of degree <= 5 (pgjets.data.efp, 50
-hardest constituents) AUC 0.974, 1/eps_B(0.5) 50; ParticleNet-Lite trained supervised on
-the 1 400 training jets (10 epochs) AUC 0.960, 1/eps_B(0.5) 33. With ``--data`` the jets
-come from a ``pgjets generate`` folder (EFP baseline on 4 000 + 4 000 jets: AUC 0.977).
-
-As in the paper, the combination of all augmentations is best, and rotations
-alone make the representation rotation invariant (S_rot near 1) and lift
-the AUC. Unlike the paper, soft+collinear helps less than rotations here:
-with 2 000 jets and 10 epochs the encoder does not learn the IRC features
-the paper attributes that gain to.
+Each row is a separate, single-threaded job, so the rows and seeds of a large table run side
+by side; ``--collect`` merges their ``--json`` files (mean AUC, spread over the seeds).
+The table at 20 000 jets per class (the paper's scale), with the exact commands, is in
+docs/studies.rst.
 """
 
 from __future__ import annotations
