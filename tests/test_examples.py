@@ -33,7 +33,7 @@ def jets(tmp_path_factory) -> Path:
     pytest.importorskip("pythia8mc")
     pytest.importorskip("fastjet")
     out = tmp_path_factory.mktemp("studies") / "jets"
-    proc = subprocess.run([sys.executable, "-c", "from pgjets.cli import main; main()", "generate", "--process", "qcd", "--process", "top",
+    proc = subprocess.run([sys.executable, "-m", "pgjets.cli", "generate", "--process", "qcd", "--process", "top",
                            "--process", "w", "--n-jets", "40", "--fast", "--no-progress", "--out", str(out)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
