@@ -104,6 +104,8 @@ def collect(paths: list[str]) -> list[dict]:
     Rows of the same name and sample size from different seeds are combined: the mean AUC,
     its spread over the seeds (sample standard deviation; 0 with one seed) and the mean
     test-set error. Returns one dict per row and sample size, in the seed's order.
+    Raises ``ValueError`` for a row repeated with the same seed or a file written before the
+    test read the representation before the head, ``OSError`` for an unreadable file.
     """
     import json
     from collections import defaultdict
@@ -113,7 +115,7 @@ def collect(paths: list[str]) -> list[dict]:
         with open(path) as f:
             js = json.load(f)
         if any("auc_head" not in row for row in js["rows"]):
-            raise SystemExit(f"{path}: written before the linear classifier test read the representation before the "
+            raise ValueError(f"{path}: written before the linear classifier test read the representation before the "
                              "projection head (no 'auc_head'); its 'auc' is the head output and is not comparable")
         for row in js["rows"]:
             runs[(js["args"]["n_jets"], row["name"])].append((js["args"]["seed"], row))
@@ -121,7 +123,7 @@ def collect(paths: list[str]) -> list[dict]:
     for (n_jets, name), found in runs.items():
         seeds = [seed for seed, _ in found]
         if len(set(seeds)) != len(seeds):
-            raise SystemExit(f"row {name!r} at {n_jets} jets per class appears twice with the same seed {seeds}")
+            raise ValueError(f"row {name!r} at {n_jets} jets per class appears twice with the same seed {seeds}")
         rows = [r for _, r in sorted(found, key=lambda t: t[0])]
         aucs = np.array([r["auc"] for r in rows])
         table.append({
@@ -169,7 +171,11 @@ def main() -> None:
                         help="train nothing: merge these --json files (rows, seeds) into one table and print it")
     args = parser.parse_args()
     if args.collect:
-        print_collected(collect(args.collect))
+        try:
+            table = collect(args.collect)
+        except (OSError, ValueError, KeyError) as exc:  # one line, exit 2, as for any bad argument
+            parser.error(f"--collect: {type(exc).__name__}: {exc}")
+        print_collected(table)
         return
 
     t0 = time.time()

@@ -113,7 +113,15 @@ def test_jetclr_collect_combines_seeds_in_the_seeds_row_order(tmp_path):
 def test_jetclr_collect_refuses_repeated_seeds_and_head_output_files(tmp_path):
     collect = load_example("jetclr_table").collect
     twice = [write_run(tmp_path / "a.json", 0, [("all", 0.95)]), write_run(tmp_path / "b.json", 0, [("all", 0.9)])]
-    with pytest.raises(SystemExit, match="twice with the same seed"):
+    with pytest.raises(ValueError, match="twice with the same seed"):
         collect(twice)
-    with pytest.raises(SystemExit, match="projection head"):
+    with pytest.raises(ValueError, match="projection head"):
         collect([write_run(tmp_path / "old.json", 0, [("all", 0.95)], head=False)])
+
+
+def test_jetclr_collect_command_line_errors_are_one_line_and_exit_2(tmp_path):
+    for bad in (str(tmp_path / "missing.json"), write_run(tmp_path / "old.json", 0, [("all", 0.9)], head=False)):
+        proc = subprocess.run([sys.executable, str(ROOT / "examples" / "jetclr_table.py"), "--collect", bad],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert proc.stderr.strip().splitlines()[-1].startswith("jetclr_table.py: error: --collect:")
