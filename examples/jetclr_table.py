@@ -79,18 +79,49 @@ def auc_error(auc: float, n_pos: int, n_neg: int) -> float:
     return float(np.sqrt(max(var, 0.0) / (n_pos * n_neg)))
 
 
-def augmentation_sets(translation_scale: float) -> dict[str, list]:
-    """The rows of the table: name -> augmentation pipeline."""
-    translate = RandomTranslation(scale=translation_scale)
+def augmentation_sets(translation_scale: float, recipe: str = "pgjets") -> dict[str, tuple[list, list]]:
+    """The rows of the table: name -> (augmentations of both views, of the second view only).
+
+    ``recipe="pgjets"``: every augmentation on both views, milder than the paper (shifts
+    N(0, translation_scale^2), soft smearing clipped at pT = 0.5 GeV, each constituent split
+    with probability 0.5, at most 20 per jet). ``recipe="paper"``: JetCLR's own recipe
+    (``run_jetclr.py``, ``jet_augs.py``): rotations and translations (uniform within +-1x the
+    jet's extent) on both views; the collinear fill (twice, up to 50 constituents) and the soft
+    smearing (Lambda_soft = 0.1 GeV, clipped at 0.1 GeV) on the second view only.
+    """
     rotate = RandomRotation()
+    if recipe == "paper":
+        translate = RandomTranslation(1.0, "uniform", relative=True)
+        fill = CollinearSplitting(PAPER_CONSTITUENTS, p=1.0, fill_to=PAPER_CONSTITUENTS)
+        soft_col = [fill, fill, SoftSmearing(lambda_soft=0.1, pt_min=0.1)]
+        return {
+            "none": ([], []),
+            "translations": ([translate], []),
+            "rotations": ([rotate], []),
+            "soft+collinear": ([], soft_col),
+            "all": ([rotate, translate], soft_col),
+        }
+    translate = RandomTranslation(scale=translation_scale)
     soft_col = [SoftSmearing(lambda_soft=0.1), CollinearSplitting(max_splits=20)]
     return {
-        "none": [],
-        "translations": [translate],
-        "rotations": [rotate],
-        "soft+collinear": soft_col,
-        "all": [rotate, translate, *soft_col],
+        "none": ([], []),
+        "translations": ([translate], []),
+        "rotations": ([rotate], []),
+        "soft+collinear": (soft_col, []),
+        "all": ([rotate, translate, *soft_col], []),
     }
+
+
+#: Constituents per jet of the paper's recipe (the hardest; JetCLR's ``nconstit``).
+PAPER_CONSTITUENTS = 50
+
+
+def base_rotated(batches, seed: int):
+    """The paper's recipe rotates every training jet at random before the two views are made."""
+    g = torch.Generator().manual_seed(seed)
+    rotate = RandomRotation()
+    for batch in batches:
+        yield rotate.apply(batch, g)
 
 
 #: Order of the rows in a collected table (the seed's order, then the baselines).
@@ -110,7 +141,7 @@ def collect(paths: list[str]) -> list[dict]:
     import json
     from collections import defaultdict
 
-    runs: dict[tuple[int, str], list[tuple[int, dict]]] = defaultdict(list)
+    runs: dict[tuple[int, str, str], list[tuple[int, dict]]] = defaultdict(list)
     for path in paths:
         with open(path) as f:
             js = json.load(f)
@@ -118,16 +149,19 @@ def collect(paths: list[str]) -> list[dict]:
             raise ValueError(f"{path}: written before the linear classifier test read the representation before the "
                              "projection head (no 'auc_head'); its 'auc' is the head output and is not comparable")
         for row in js["rows"]:
-            runs[(js["args"]["n_jets"], row["name"])].append((js["args"]["seed"], row))
+            key = (js["args"]["n_jets"], js["args"].get("recipe", "pgjets"), row["name"])
+            runs[key].append((js["args"]["seed"], row))
     table = []
-    for (n_jets, name), found in runs.items():
+    for (n_jets, recipe, name), found in runs.items():
         seeds = [seed for seed, _ in found]
         if len(set(seeds)) != len(seeds):
-            raise ValueError(f"row {name!r} at {n_jets} jets per class appears twice with the same seed {seeds}")
+            raise ValueError(f"row {name!r} ({recipe} recipe) at {n_jets} jets per class appears twice with the "
+                             f"same seed {seeds}")
         rows = [r for _, r in sorted(found, key=lambda t: t[0])]
         aucs = np.array([r["auc"] for r in rows])
         table.append({
-            "n_jets": n_jets, "name": name, "seeds": sorted(seeds), "aucs": aucs.tolist(), "auc": float(aucs.mean()),
+            "n_jets": n_jets, "recipe": recipe, "name": name, "seeds": sorted(seeds), "aucs": aucs.tolist(),
+            "auc": float(aucs.mean()),
             "seed_std": float(aucs.std(ddof=1)) if len(aucs) > 1 else 0.0,
             "auc_err": float(np.mean([r["auc_err"] for r in rows])),
             "rejection": float(np.mean([r["rejection"] for r in rows])),
@@ -135,15 +169,16 @@ def collect(paths: list[str]) -> list[dict]:
             "auc_head": float(np.mean([r["auc_head"] for r in rows])),
         })
     rank = {name: i for i, name in enumerate(ROW_ORDER)}
-    table.sort(key=lambda r: (r["n_jets"], rank.get(r["name"], len(rank)), r["name"]))
+    table.sort(key=lambda r: (r["n_jets"], r["recipe"] != "pgjets", r["recipe"], rank.get(r["name"], len(rank)),
+                              r["name"]))
     return table
 
 
 def print_collected(table: list[dict]) -> None:
-    print(f"{'jets/class':>10}  {'row':<30}{'seeds':>6}{'AUC':>8}{'seed sd':>9}{'test +-':>9}{'1/eps_B':>9}"
+    print(f"{'jets/class':>10}  {'recipe':<8}{'row':<30}{'seeds':>6}{'AUC':>8}{'seed sd':>9}{'test +-':>9}{'1/eps_B':>9}"
           f"{'S_rot':>8}{'AUC head':>10}  AUC per seed")
     for r in table:
-        print(f"{r['n_jets']:>10}  {r['name']:<30}{len(r['seeds']):>6}{r['auc']:8.3f}{r['seed_std']:9.3f}"
+        print(f"{r['n_jets']:>10}  {r['recipe']:<8}{r['name']:<30}{len(r['seeds']):>6}{r['auc']:8.3f}{r['seed_std']:9.3f}"
               f"{r['auc_err']:9.3f}{r['rejection']:9.1f}{r['s_rot']:8.3f}{r['auc_head']:10.3f}  "
               + " ".join(f"{a:.3f}" for a in r["aucs"]))
 
@@ -160,6 +195,9 @@ def main() -> None:
     parser.add_argument("--translation-scale", type=float, default=0.1,
                         help="standard deviation of the (eta, phi) shift")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--recipe", choices=("pgjets", "paper"), default="pgjets",
+                        help="augmentation recipe: pgjets (milder, both views) or paper (JetCLR's own: the 50 "
+                             "hardest constituents, soft+collinear on one view, shifts up to the jet size)")
     parser.add_argument("--data", default="", help="dataset folder with top_*.h5 and qcd_*.h5 (default: generate)")
     parser.add_argument("--rows", default="none,translations,rotations,soft+collinear,all",
                         help="augmentation rows to train (comma separated; empty: baselines only)")
@@ -187,22 +225,27 @@ def main() -> None:
             generate_jets("top", args.n_jets, seed=args.seed + 1, fast=True, label=1),
             generate_jets("qcd", args.n_jets, seed=args.seed + 2, fast=True, label=0),
         ])
+    if args.recipe == "paper":
+        table = table.hardest(PAPER_CONSTITUENTS)
     ds = JetDataset.from_table(table, representation="cloud", k=None, feature_set="angular")
     print(f"generated {2 * args.n_jets} jets in {time.time() - t0:.1f} s")
     probe = next(iter(ds.batches(min(256, 2 * args.n_jets), shuffle=True, seed=12345)))
 
     rows = []
     wanted = [r for r in args.rows.split(",") if r]
-    for name, augs in augmentation_sets(args.translation_scale).items():
+    for name, (augs, second) in augmentation_sets(args.translation_scale, args.recipe).items():
         if name not in wanted:
             continue
         t1 = time.time()
         torch.manual_seed(args.seed)
         enc = JetCLREncoder(channels=args.channels, heads=4, num_layers=2, out_channels=args.out_channels)
-        losses = train_jetclr(
-            enc, lambda epoch: ds.batches(args.batch_size, shuffle=True, seed=args.seed + epoch), augs,
-            epochs=args.epochs, lr=args.lr, temperature=args.temperature, seed=args.seed,
-        )
+
+        def batches(epoch: int):
+            it = ds.batches(args.batch_size, shuffle=True, seed=args.seed + epoch)
+            return base_rotated(it, 1000 * args.seed + epoch) if args.recipe == "paper" else it
+
+        losses = train_jetclr(enc, batches, augs, epochs=args.epochs, lr=args.lr, temperature=args.temperature,
+                              seed=args.seed, second_view=second)
         # The paper's linear classifier test reads the representation *before* the projection head
         # (the z-weighted sum of the transformer outputs, "rep 0" of JetCLR's code); the head output,
         # which NT-Xent makes invariant to the augmentations, is reported next to it.

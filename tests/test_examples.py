@@ -59,11 +59,14 @@ def test_set_generation_writes_the_table_with_its_reference_rows(jets, tmp_path)
 
 
 @pytest.mark.slow
-def test_jetclr_table_writes_representation_and_baseline_rows(jets, tmp_path):
+@pytest.mark.parametrize("recipe", ["pgjets", "paper"])
+def test_jetclr_table_writes_representation_and_baseline_rows(jets, tmp_path, recipe):
     out = tmp_path / "table.json"
     run("jetclr_table.py", "--data", str(jets), "--n-jets", "40", "--epochs", "1", "--rows", "all",
-        "--baselines", "efp", "--json", str(out))
-    rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
+        "--baselines", "efp", "--recipe", recipe, "--json", str(out))
+    written = json.loads(out.read_text())
+    assert written["args"]["recipe"] == recipe
+    rows = {r["name"]: r for r in written["rows"]}
     assert list(rows) == ["all", "EFP d<=5 (linear)"]
     for r in rows.values():
         assert 0.0 <= r["auc"] <= 1.0 and r["auc_err"] > 0
@@ -88,12 +91,14 @@ def load_example(name: str):
     return module
 
 
-def write_run(path: Path, seed: int, rows: list[tuple[str, float]], n_jets: int = 100, head: bool = True) -> str:
+def write_run(path: Path, seed: int, rows: list[tuple[str, float]], n_jets: int = 100, head: bool = True,
+              recipe: str | None = None) -> str:
     row = {"rejection": 10.0, "s_rot": 0.5, "auc_err": 0.01, "auc_head": 0.8}
     out = [{**row, "name": name, "auc": auc} for name, auc in rows]
     if not head:
         out = [{k: v for k, v in r.items() if k != "auc_head"} for r in out]
-    path.write_text(json.dumps({"rows": out, "args": {"n_jets": n_jets, "seed": seed}}))
+    args = {"n_jets": n_jets, "seed": seed, **({} if recipe is None else {"recipe": recipe})}
+    path.write_text(json.dumps({"rows": out, "args": args}))
     return str(path)
 
 
@@ -108,6 +113,32 @@ def test_jetclr_collect_combines_seeds_in_the_seeds_row_order(tmp_path):
     assert both["seeds"] == [0, 1] and both["aucs"] == [0.95, 0.97]
     assert both["auc"] == pytest.approx(0.96) and both["seed_std"] == pytest.approx(0.02 / 2 ** 0.5)
     assert table[0]["seed_std"] == 0.0
+
+
+def test_jetclr_collect_keeps_recipes_apart(tmp_path):
+    # Files written before --recipe existed are the pgjets recipe; the same row and seed of the
+    # paper's recipe is another line, listed after the pgjets lines of its sample size.
+    collect = load_example("jetclr_table").collect
+    files = [write_run(tmp_path / "paper0.json", 0, [("all", 0.97)], recipe="paper"),
+             write_run(tmp_path / "paper1.json", 1, [("all", 0.98)], recipe="paper"),
+             write_run(tmp_path / "old.json", 0, [("all", 0.95), ("none", 0.9)])]
+    table = collect(files)
+    assert [(r["recipe"], r["name"], r["seeds"]) for r in table] == [
+        ("pgjets", "none", [0]), ("pgjets", "all", [0]), ("paper", "all", [0, 1])]
+    assert table[2]["auc"] == pytest.approx(0.975)
+
+
+def test_jetclr_paper_recipe_puts_distortions_on_the_second_view():
+    module = load_example("jetclr_table")
+    paper = module.augmentation_sets(0.1, "paper")
+    assert list(paper) == ["none", "translations", "rotations", "soft+collinear", "all"]
+    assert paper["none"] == ([], [])
+    both, second = paper["all"]
+    assert [type(t).__name__ for t in both] == ["RandomRotation", "RandomTranslation"]
+    assert both[1].relative and both[1].distribution == "uniform" and both[1].scale == 1.0
+    assert [type(t).__name__ for t in second] == ["CollinearSplitting", "CollinearSplitting", "SoftSmearing"]
+    assert second[0].fill_to == module.PAPER_CONSTITUENTS == 50 and second[2].pt_min == 0.1
+    assert all(not s for _, s in module.augmentation_sets(0.1, "pgjets").values())
 
 
 def test_jetclr_collect_refuses_repeated_seeds_and_head_output_files(tmp_path):

@@ -150,6 +150,29 @@ def test_translation_exact_and_uniform_bounds():
         translate_jets(b, torch.zeros(3, 2))
 
 
+def test_translation_relative_to_jet_extent():
+    # Jet 0 spans [-0.1, 0.3] in eta and [0.2, 0.5] in phi: its extent, axis included, is (0.4, 0.5).
+    # Jet 1 is a single particle at the axis: extent 0, so it never moves.
+    pos = torch.tensor([[-0.1, 0.2], [0.3, 0.5], [0.0, 0.0]], dtype=torch.float64)
+    b = Batch.from_data_list([Data(pos=pos[:2]), Data(pos=pos[2:])])
+    n = 400
+    shifts = []
+    for seed in range(n):
+        out = random_translation(b, scale=1.0, distribution="uniform", seed=seed, relative=True)
+        d = out.pos - b.pos
+        assert torch.equal(d[2], torch.zeros(2, dtype=torch.float64))
+        torch.testing.assert_close(d[0], d[1])
+        shifts.append(d[0])
+    shifts = torch.stack(shifts)
+    assert (shifts[:, 0].abs() <= 0.4 + 1e-12).all() and (shifts[:, 1].abs() <= 0.5 + 1e-12).all()
+    assert shifts[:, 0].abs().max() > 0.35 and shifts[:, 1].abs().max() > 0.45  # fills the range
+    # The same draws as the absolute shift, times the extent.
+    absolute = random_translation(b, scale=1.0, distribution="uniform", seed=7)
+    relative = RandomTranslation(1.0, "uniform", relative=True, seed=7)(b)
+    torch.testing.assert_close((relative.pos - b.pos)[0], (absolute.pos - b.pos)[0] * torch.tensor([0.4, 0.5],
+                               dtype=torch.float64))
+
+
 # --------------------------------------------------------------------------- smearing
 def test_smearing_moves_soft_more_than_hard():
     n = 400
@@ -236,6 +259,29 @@ def test_collinear_split_all_and_none_and_edges_dropped():
         CollinearSplitting(p=1.5)
 
 
+def test_collinear_fill_to():
+    b = _batch((3, 7, 1, 12))  # fill to 8: splits min(n, 8 - n) = 3, 1, 1, 0
+    out = collinear_splitting(b, max_splits=8, p=1.0, seed=0, fill_to=8)
+    assert torch.bincount(out.batch).tolist() == [6, 8, 2, 12]
+    sums_in = torch.zeros(4, dtype=b.pt.dtype).index_add(0, b.batch, b.pt)
+    torch.testing.assert_close(torch.zeros(4, dtype=b.pt.dtype).index_add(0, out.batch, out.pt), sums_in)
+    # Each constituent splits at most once: 7 -> 8 splits one of the seven, and the two halves add up to it.
+    jet = out.to_data_list()[1]
+    orig = b.to_data_list()[1]
+    changed = (jet.pt[:7] != orig.pt).nonzero().view(-1)
+    assert changed.numel() == 1
+    torch.testing.assert_close(jet.pt[changed] + jet.pt[7:], orig.pt[changed])
+    # Twice, as JetCLR does: the 3-particle jet reaches 6, then 8.
+    t = CollinearSplitting(8, p=1.0, fill_to=8)
+    twice = t.apply(t.apply(b, torch.Generator().manual_seed(0)), torch.Generator().manual_seed(1))
+    assert torch.bincount(twice.batch).tolist() == [8, 8, 4, 12]
+    # max_splits still caps: at most 2 per jet.
+    capped = collinear_splitting(b, max_splits=2, p=1.0, seed=0, fill_to=8)
+    assert torch.bincount(capped.batch).tolist() == [5, 8, 2, 12]
+    with pytest.raises(ValueError):
+        CollinearSplitting(fill_to=0)
+
+
 # --------------------------------------------------------------------------- permutation
 def test_permutation_keeps_multiset_per_graph_and_edges():
     b = _batch()
@@ -267,6 +313,22 @@ def test_two_views_reproducible_and_different():
     assert v1.num_graphs == v2.num_graphs == 4
     composed = Compose([RandomRotation(seed=0), RandomPermutation(seed=0)])(b)
     assert composed.num_nodes == b.num_nodes
+
+
+def test_two_views_second_view_only():
+    b = _batch()
+    rot = RandomRotation()
+    smear = SoftSmearing(lambda_soft=0.1, pt_min=0.1)
+    v1, v2 = two_views(b, [], seed=3, second_view=[smear])
+    assert v1 is b  # no augmentation of the first view
+    assert not torch.equal(v2.pos, b.pos)
+    # Rotations act on both views (radii kept), the splitting on the second only.
+    w1, w2 = two_views(b, [rot], seed=3, second_view=[CollinearSplitting(4, p=1.0, fill_to=6)])
+    assert w1.num_nodes == b.num_nodes and w2.num_nodes > b.num_nodes
+    torch.testing.assert_close(w1.pos.norm(dim=-1), b.pos.norm(dim=-1))
+    # Reproducible, and the first view draws the same rotation whatever the second view does.
+    x1, _ = two_views(b, [rot], seed=3)
+    assert torch.equal(x1.pos, w1.pos)
 
 
 def test_bad_input_raises():

@@ -22,6 +22,7 @@ from typing import Optional
 
 import numpy as np
 
+from .._checks import check_positive_int
 from ..errors import DataFileError, EmptyGraphError, InputShapeError, NonFiniteError
 
 
@@ -173,17 +174,48 @@ class JetTable:
         # flat gather index: for each selected jet, its constituent range.
         starts = self.offsets[:-1][index]
         flat = np.repeat(starts - new_off[:-1], n) + np.arange(int(new_off[-1]))
+        return self._gather(index, flat, new_off)
+
+    def _gather(self, jets: np.ndarray, flat: np.ndarray, offsets: np.ndarray) -> "JetTable":
+        """A new table of the jets ``jets`` whose constituents are ``flat``, split by ``offsets``."""
         kw = {}
         for name in self._CONSTITUENT:
             arr = getattr(self, name)
             kw[name] = None if arr is None else arr[flat]
         return JetTable(
-            offsets=new_off,
-            label=self.label[index],
-            extra={k: np.asarray(v)[index] for k, v in self.extra.items()},
+            offsets=offsets,
+            label=self.label[jets],
+            extra={k: np.asarray(v)[jets] for k, v in self.extra.items()},
             label_names=self.label_names,
             **kw,
         )
+
+    def hardest(self, n: int) -> "JetTable":
+        r"""The ``n`` highest-:math:`p_T` constituents of every jet, hardest first, as a new table.
+
+        :math:`p_{T,i} = \sqrt{p_{x,i}^2 + p_{y,i}^2}`; a jet with fewer than ``n``
+        constituents keeps all of them, re-ordered by decreasing :math:`p_T` (equal
+        :math:`p_T` keep their stored order). The per-jet ``label`` and ``extra``
+        columns are unchanged (a jet-level quantity stored there, such as the jet
+        :math:`p_T`, still describes the full jet). This is the usual cropping of
+        taggers fed a fixed number of constituents (ParticleNet's 100, JetCLR's 50).
+
+        Args:
+            n: Constituents to keep per jet (>= 1).
+
+        Shapes:
+            - **output:** the same :math:`J` jets with :math:`\min(n_j, n)` constituents each
+        """
+        n = check_positive_int(n, "n")
+        counts = self.n_constituents
+        pt = np.hypot(self.px.astype(np.float64), self.py.astype(np.float64))
+        # Jet-major, then decreasing pT (lexsort: last key first; stable for ties).
+        order = np.lexsort((-pt, self.jet_index))
+        rank = np.arange(order.size) - np.repeat(self.offsets[:-1], counts)
+        flat = order[rank < n]
+        new_off = np.zeros(len(self) + 1, dtype=np.int64)
+        np.cumsum(np.minimum(counts, n), out=new_off[1:])
+        return self._gather(np.arange(len(self)), flat, new_off)
 
     @staticmethod
     def concat(tables: list["JetTable"]) -> "JetTable":

@@ -169,21 +169,34 @@ def random_translation(
     seed: Optional[int] = None,
     pos_columns: Optional[Sequence[int]] = None,
     p4_mode: str = "recompute",
+    relative: bool = False,
 ) -> GraphLike:
     r"""Shift each jet by a random :math:`(\delta_\eta, \delta_\phi)`.
 
     With ``distribution="normal"`` each component is drawn from
-    :math:`\mathcal{N}(0, \text{scale}^2)`; with ``"uniform"`` from
-    :math:`U[-\text{scale}, \text{scale}]`.  One vector per jet.
+    :math:`\mathcal{N}(0, s^2)`; with ``"uniform"`` from
+    :math:`U[-s, s]`.  One vector per jet.  With ``relative=False``
+    :math:`s = \text{scale}` for both components; with ``relative=True`` the
+    shift is measured in units of the jet's own extent,
+
+    .. math::
+        s_{b,\eta} = \text{scale} \cdot
+        \big(\max(\max_{i \in b} \Delta\eta_i, 0) - \min(\min_{i \in b} \Delta\eta_i, 0)\big)
+
+    and likewise for :math:`\phi` (the spread of the constituents and the jet
+    axis), as JetCLR draws its translations (``scale=1``, ``"uniform"``: shifts
+    up to the size of the jet).
 
     Args:
         data: A jet graph or a batch of them.
-        scale: Standard deviation (normal) or half-width (uniform), >= 0.
+        scale: Standard deviation (normal) or half-width (uniform), >= 0; in
+            units of the jet's extent when ``relative``.
         distribution: ``"normal"`` or ``"uniform"``.
         generator: Random generator (or ``seed``).
         seed: Seed for a fresh generator.
         pos_columns: Columns of ``x`` that hold ``pos``.
         p4_mode: ``"recompute"`` or ``"drop"``.
+        relative: Scale the shift of each jet by its extent (see above).
 
     Shapes:
         - **input / output:** ``pos`` :math:`(N, 2)`
@@ -193,12 +206,23 @@ def random_translation(
         raise ValueError(f"distribution must be 'normal' or 'uniform', got {distribution!r}")
     T.check_jet(data)
     g = _make_generator(seed, generator)
-    _, num_graphs = T.jet_index(data)
+    batch, num_graphs = T.jet_index(data)
     if distribution == "normal":
         shift = scale * _rand((num_graphs, 2), g, data.pos, normal=True)
     else:
         shift = scale * (2.0 * _rand((num_graphs, 2), g, data.pos) - 1.0)
+    if relative:
+        shift = shift * _extent(data.pos, batch, num_graphs)
     return translate_jets(data, shift, pos_columns, p4_mode)
+
+
+def _extent(pos: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+    """Per jet and component, ``max(max pos, 0) - min(min pos, 0)``: shape ``(B, 2)``."""
+    zero = torch.zeros(num_graphs, pos.size(1), dtype=pos.dtype, device=pos.device)
+    index = batch.unsqueeze(-1).expand_as(pos)
+    hi = zero.scatter_reduce(0, index, pos, reduce="amax", include_self=True)
+    lo = zero.scatter_reduce(0, index, pos, reduce="amin", include_self=True)
+    return hi - lo
 
 
 def soft_smearing(
@@ -248,11 +272,18 @@ def collinear_splitting(
     p: float = 0.5,
     generator: Optional[torch.Generator] = None,
     seed: Optional[int] = None,
+    fill_to: Optional[int] = None,
 ) -> GraphLike:
     r"""Split randomly chosen constituents into two collinear ones.
 
     Each constituent is chosen with probability ``p``; at most ``max_splits``
-    per jet are kept (a random subset of the chosen ones).  A chosen
+    per jet are kept (a random subset of the chosen ones), and with
+    ``fill_to`` at most :math:`\max(\texttt{fill\_to} - n_b, 0)` for a jet of
+    :math:`n_b` constituents, so no jet grows beyond ``fill_to`` by splitting.
+    ``p=1, max_splits=fill_to=M`` is JetCLR's collinear fill of jets cropped to
+    :math:`M` constituents: :math:`\min(n_b, M - n_b)` distinct constituents
+    split (applied twice, a jet of :math:`n_b < M/4` still reaches
+    :math:`4 n_b`).  A chosen
     constituent :math:`i` keeps its place and a collinear daughter is added
     (:func:`pgjets.transforms.split_collinear`), with the same ``pos`` and
 
@@ -275,12 +306,15 @@ def collinear_splitting(
         p: Probability that a constituent is chosen, in ``[0, 1]``.
         generator: Random generator (or ``seed``).
         seed: Seed for a fresh generator.
+        fill_to: Optional size (>= 1) that splitting never takes a jet beyond.
 
     Shapes:
         - **input:** :math:`N` nodes
         - **output:** :math:`N + S` nodes, :math:`S \le B \cdot \text{max\_splits}`
     """
     max_splits = check_positive_int(max_splits, "max_splits")
+    if fill_to is not None:
+        fill_to = check_positive_int(fill_to, "fill_to")
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p must lie in [0, 1], got {p!r}")
     T.check_jet(data, need_pt=True)
@@ -298,7 +332,10 @@ def collinear_splitting(
     ptr[1:] = torch.cumsum(counts, 0)
     rank = torch.empty(n, dtype=torch.long, device=batch.device)
     rank[order] = torch.arange(n, device=batch.device) - ptr[batch[order]]
-    split = chosen & (rank < max_splits)
+    limit = torch.full_like(counts, max_splits)
+    if fill_to is not None:
+        limit = torch.minimum(limit, (fill_to - counts).clamp_min(0))
+    split = chosen & (rank < limit[batch])
     return T.split_collinear(data, split, z[split])
 
 
@@ -388,6 +425,8 @@ class RandomTranslation(_JetAugmentation):
         p4_mode: ``"recompute"`` or ``"drop"``.
         seed: Seed of the transform's own generator.
         generator: Or an existing generator.
+        relative: ``scale`` in units of each jet's extent (JetCLR's
+            translations: ``RandomTranslation(1.0, "uniform", relative=True)``).
 
     Shapes:
         - **input / output:** ``pos`` :math:`(N, 2)`
@@ -401,18 +440,19 @@ class RandomTranslation(_JetAugmentation):
         p4_mode: str = "recompute",
         seed: Optional[int] = None,
         generator: Optional[torch.Generator] = None,
+        relative: bool = False,
     ) -> None:
         _non_negative(scale, "scale")
         if distribution not in ("normal", "uniform"):
             raise ValueError(f"distribution must be 'normal' or 'uniform', got {distribution!r}")
         T.check_p4_mode(p4_mode)
         super().__init__(seed, generator)
-        self.scale, self.distribution = float(scale), distribution
+        self.scale, self.distribution, self.relative = float(scale), distribution, bool(relative)
         self.pos_columns, self.p4_mode = pos_columns, p4_mode
 
     def apply(self, data: GraphLike, generator: Optional[torch.Generator] = None) -> GraphLike:
         return random_translation(
-            data, self.scale, self.distribution, generator, None, self.pos_columns, self.p4_mode
+            data, self.scale, self.distribution, generator, None, self.pos_columns, self.p4_mode, self.relative
         )
 
 
@@ -463,6 +503,8 @@ class CollinearSplitting(_JetAugmentation):
         p: Probability that a constituent is chosen.
         seed: Seed of the transform's own generator.
         generator: Or an existing generator.
+        fill_to: Size that splitting never takes a jet beyond (JetCLR's fill
+            of 50-constituent jets: ``CollinearSplitting(50, p=1.0, fill_to=50)``).
 
     Shapes:
         - **input:** :math:`N` nodes; **output:** :math:`N + S` nodes
@@ -474,15 +516,17 @@ class CollinearSplitting(_JetAugmentation):
         p: float = 0.5,
         seed: Optional[int] = None,
         generator: Optional[torch.Generator] = None,
+        fill_to: Optional[int] = None,
     ) -> None:
         self.max_splits = check_positive_int(max_splits, "max_splits")
+        self.fill_to = None if fill_to is None else check_positive_int(fill_to, "fill_to")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p must lie in [0, 1], got {p!r}")
         self.p = float(p)
         super().__init__(seed, generator)
 
     def apply(self, data: GraphLike, generator: Optional[torch.Generator] = None) -> GraphLike:
-        return collinear_splitting(data, self.max_splits, self.p, generator, None)
+        return collinear_splitting(data, self.max_splits, self.p, generator, None, self.fill_to)
 
 
 class RandomPermutation(_JetAugmentation):
@@ -521,33 +565,47 @@ def two_views(
     augmentations: Union[Callable, Sequence[Callable]],
     seed: Optional[int] = None,
     generator: Optional[torch.Generator] = None,
+    second_view: Union[Callable, Sequence[Callable]] = (),
 ) -> tuple[GraphLike, GraphLike]:
     r"""Return two independently augmented views :math:`(t_1(x), t_2(x))` of the same jets.
 
     ``augmentations`` is one transform, a sequence of them or a
-    :class:`~torch_geometric.transforms.Compose`; they are applied in order.
+    :class:`~torch_geometric.transforms.Compose`; they are applied in order,
+    with independent random draws, to each view. ``second_view`` is applied
+    to the second view only, before ``augmentations``:
+
+    .. math::
+        t_1 = a, \qquad t_2 = a' \circ s,
+
+    with :math:`a, a'` two draws of ``augmentations`` and :math:`s` of
+    ``second_view``. JetCLR distorts one view only (soft smearing and
+    collinear splitting go into ``second_view``; rotations and translations
+    into ``augmentations``), so the other view stays an undistorted jet.
     The transforms of this module draw from one generator seeded by ``seed``
     (or ``generator``), ignoring their own, so the pair is reproducible; other
     callables are applied as they are.
 
     Args:
         batch: A jet graph or a batch of them.
-        augmentations: The augmentation pipeline.
+        augmentations: The augmentation pipeline of both views.
         seed: Seed of the generator shared by both views.
         generator: Or an existing generator.
+        second_view: Transforms for the second view only (default: none).
 
     Shapes:
         - **input:** one (batch of) graph(s); **output:** two of them, same graphs
     """
     steps = _flatten(augmentations)
+    extra = _flatten(second_view)
     g = _make_generator(seed, generator)
 
-    def run(data: GraphLike) -> GraphLike:
-        for t in steps:
+    def run(data: GraphLike, pipeline: list[Callable]) -> GraphLike:
+        for t in pipeline:
             data = t.apply(data, g) if isinstance(t, _JetAugmentation) else t(data)
         return data
 
-    return run(batch), run(batch)
+    first = run(batch, steps)
+    return first, run(batch, extra + steps)
 
 
 __all__ = [

@@ -33,6 +33,7 @@ def jetclr_loss(
     temperature: float = 0.1,
     seed: Optional[int] = None,
     generator: Optional[torch.Generator] = None,
+    second_view: Union[Callable, Sequence[Callable]] = (),
 ) -> Tensor:
     r"""NT-Xent loss of ``encoder`` on two augmented views of ``batch``.
 
@@ -48,11 +49,13 @@ def jetclr_loss(
         temperature: :math:`\tau > 0`.
         seed: Seed of the augmentation generator (reproducible views).
         generator: Or an existing generator (advanced during training).
+        second_view: Transforms applied to the second view only
+            (:func:`~pgjets.train.augment.two_views`).
 
     Shapes:
         - **input:** :math:`B` jets; **output:** scalar
     """
-    view1, view2 = two_views(batch, augmentations, seed=seed, generator=generator)
+    view1, view2 = two_views(batch, augmentations, seed=seed, generator=generator, second_view=second_view)
     return nt_xent_loss(encoder(view1), encoder(view2), temperature=temperature)
 
 
@@ -64,6 +67,7 @@ def train_jetclr(
     lr: float = 1e-3,
     temperature: float = 0.1,
     seed: int = 0,
+    second_view: Union[Callable, Sequence[Callable]] = (),
 ) -> list[float]:
     r"""Train ``encoder`` contrastively with Adam; return the mean loss of every epoch.
 
@@ -83,6 +87,8 @@ def train_jetclr(
         lr: Adam learning rate.
         temperature: NT-Xent temperature :math:`\tau`.
         seed: Seed of the augmentation generator.
+        second_view: Transforms applied to the second view only (JetCLR's
+            soft smearing and collinear splitting).
 
     Shapes:
         - **output:** list of ``epochs`` floats
@@ -100,7 +106,8 @@ def train_jetclr(
         for batch in batches:
             if getattr(batch, "num_graphs", 2) < 2:
                 continue
-            loss = jetclr_loss(encoder, batch, augmentations, temperature=temperature, generator=g)
+            loss = jetclr_loss(encoder, batch, augmentations, temperature=temperature, generator=g,
+                               second_view=second_view)
             if not bool(torch.isfinite(loss)):
                 raise FloatingPointError(f"JetCLR loss became {float(loss)} in epoch {epoch}")
             opt.zero_grad()

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pgjets.data import JetTable
+from pgjets.errors import InputShapeError
+
+
+def _table() -> JetTable:
+    # Three jets: 4, 0 and 3 constituents; pt = |(px, py)|.
+    px = np.array([1.0, 5.0, 3.0, 2.0, 0.5, 7.0, 0.5])
+    py = np.zeros(7)
+    pz = np.arange(7, dtype=float)
+    E = np.hypot(px, pz) + 0.01
+    return JetTable(px=px, py=py, pz=pz, E=E, offsets=[0, 4, 4, 7], label=[1, 0, 1],
+                    pdgid=np.arange(7), extra={"jet_pt": np.array([11.0, 0.0, 8.0])})
+
+
+def test_hardest_keeps_the_n_highest_pt_in_order():
+    t = _table()
+    h = t.hardest(2)
+    assert h.n_constituents.tolist() == [2, 0, 2]
+    assert h.px.tolist() == [5.0, 3.0, 7.0, 0.5]
+    # Every constituent column follows, ties (0.5, 0.5) keep the stored order, per-jet columns are unchanged.
+    assert h.pdgid.tolist() == [1, 2, 5, 4]
+    assert h.pz.tolist() == [1.0, 2.0, 5.0, 4.0]
+    assert h.label.tolist() == [1, 0, 1] and h.extra["jet_pt"].tolist() == [11.0, 0.0, 8.0]
+    # n at or above every jet's size: all constituents, sorted by decreasing pt.
+    full = t.hardest(10)
+    assert full.n_constituents.tolist() == [4, 0, 3]
+    assert full.px.tolist() == [5.0, 3.0, 2.0, 1.0, 7.0, 0.5, 0.5]
+    # pt from px and py together, not px alone.
+    t2 = JetTable(px=[3.0, 0.0], py=[0.0, -4.0], pz=[0.0, 0.0], E=[3.0, 4.0], offsets=[0, 2], label=[0])
+    assert t2.hardest(1).py.tolist() == [-4.0]
+
+
+def test_hardest_bad_n():
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        _table().hardest(0)
+
+
+def test_take_slice_concat_round_trip():
+    t = _table()
+    back = JetTable.concat([t.take(np.array([2])), t.slice(0, 2)])
+    assert back.n_constituents.tolist() == [3, 4, 0]
+    assert back.px.tolist() == [0.5, 7.0, 0.5, 1.0, 5.0, 3.0, 2.0]
+    with pytest.raises(InputShapeError):
+        JetTable(px=[1.0], py=[0.0], pz=[0.0], E=[1.0], offsets=[0, 2], label=[0])
