@@ -20,6 +20,11 @@ Usage::
         --seed 1 --json all_seed1.json                                 # one row, one seed
     python examples/jetclr_table.py --collect *.json                    # merge rows and seeds
 
+``--recipe paper`` follows JetCLR's own code instead of the milder default: the 50 hardest
+constituents per jet, every training jet rotated at random first, soft smearing (clipped at
+0.1 GeV) and the collinear fill on the second view only, translations up to the jet's size
+(see :func:`augmentation_sets`).
+
 Each row is a separate, single-threaded job, so the rows and seeds of a large table run side
 by side; ``--collect`` merges their ``--json`` files (mean AUC, spread over the seeds).
 The table at 20 000 jets per class (the paper's scale), with the exact commands, is in
@@ -132,16 +137,17 @@ ROW_ORDER = ("none", "translations", "rotations", "soft+collinear", "all", "EFP 
 def collect(paths: list[str]) -> list[dict]:
     """Merge the ``--json`` files of several runs (rows, seeds) into one table.
 
-    Rows of the same name and sample size from different seeds are combined: the mean AUC,
-    its spread over the seeds (sample standard deviation; 0 with one seed) and the mean
-    test-set error. Returns one dict per row and sample size, in the seed's order.
+    Rows of the same name, sample size, recipe and number of epochs from different seeds are
+    combined: the mean AUC, its spread over the seeds (sample standard deviation; 0 with one
+    seed) and the mean test-set error. Returns one dict per row and setting, in the seed's
+    order (pgjets recipe first).
     Raises ``ValueError`` for a row repeated with the same seed or a file written before the
     test read the representation before the head, ``OSError`` for an unreadable file.
     """
     import json
     from collections import defaultdict
 
-    runs: dict[tuple[int, str, str], list[tuple[int, dict]]] = defaultdict(list)
+    runs: dict[tuple[int, str, int, str], list[tuple[int, dict]]] = defaultdict(list)
     for path in paths:
         with open(path) as f:
             js = json.load(f)
@@ -149,18 +155,18 @@ def collect(paths: list[str]) -> list[dict]:
             raise ValueError(f"{path}: written before the linear classifier test read the representation before the "
                              "projection head (no 'auc_head'); its 'auc' is the head output and is not comparable")
         for row in js["rows"]:
-            key = (js["args"]["n_jets"], js["args"].get("recipe", "pgjets"), row["name"])
+            key = (js["args"]["n_jets"], js["args"].get("recipe", "pgjets"), js["args"].get("epochs", 0), row["name"])
             runs[key].append((js["args"]["seed"], row))
     table = []
-    for (n_jets, recipe, name), found in runs.items():
+    for (n_jets, recipe, epochs, name), found in runs.items():
         seeds = [seed for seed, _ in found]
         if len(set(seeds)) != len(seeds):
-            raise ValueError(f"row {name!r} ({recipe} recipe) at {n_jets} jets per class appears twice with the "
-                             f"same seed {seeds}")
+            raise ValueError(f"row {name!r} ({recipe} recipe, {epochs} epochs) at {n_jets} jets per class appears "
+                             f"twice with the same seed {seeds}")
         rows = [r for _, r in sorted(found, key=lambda t: t[0])]
         aucs = np.array([r["auc"] for r in rows])
         table.append({
-            "n_jets": n_jets, "recipe": recipe, "name": name, "seeds": sorted(seeds), "aucs": aucs.tolist(),
+            "n_jets": n_jets, "recipe": recipe, "epochs": epochs, "name": name, "seeds": sorted(seeds), "aucs": aucs.tolist(),
             "auc": float(aucs.mean()),
             "seed_std": float(aucs.std(ddof=1)) if len(aucs) > 1 else 0.0,
             "auc_err": float(np.mean([r["auc_err"] for r in rows])),
@@ -169,16 +175,16 @@ def collect(paths: list[str]) -> list[dict]:
             "auc_head": float(np.mean([r["auc_head"] for r in rows])),
         })
     rank = {name: i for i, name in enumerate(ROW_ORDER)}
-    table.sort(key=lambda r: (r["n_jets"], r["recipe"] != "pgjets", r["recipe"], rank.get(r["name"], len(rank)),
-                              r["name"]))
+    table.sort(key=lambda r: (r["n_jets"], r["recipe"] != "pgjets", r["recipe"], r["epochs"],
+                              rank.get(r["name"], len(rank)), r["name"]))
     return table
 
 
 def print_collected(table: list[dict]) -> None:
-    print(f"{'jets/class':>10}  {'recipe':<8}{'row':<30}{'seeds':>6}{'AUC':>8}{'seed sd':>9}{'test +-':>9}{'1/eps_B':>9}"
+    print(f"{'jets/class':>10}  {'recipe':<8}{'epochs':>6}  {'row':<30}{'seeds':>6}{'AUC':>8}{'seed sd':>9}{'test +-':>9}{'1/eps_B':>9}"
           f"{'S_rot':>8}{'AUC head':>10}  AUC per seed")
     for r in table:
-        print(f"{r['n_jets']:>10}  {r['recipe']:<8}{r['name']:<30}{len(r['seeds']):>6}{r['auc']:8.3f}{r['seed_std']:9.3f}"
+        print(f"{r['n_jets']:>10}  {r['recipe']:<8}{r['epochs']:>6}  {r['name']:<30}{len(r['seeds']):>6}{r['auc']:8.3f}{r['seed_std']:9.3f}"
               f"{r['auc_err']:9.3f}{r['rejection']:9.1f}{r['s_rot']:8.3f}{r['auc_head']:10.3f}  "
               + " ".join(f"{a:.3f}" for a in r["aucs"]))
 
@@ -204,6 +210,8 @@ def main() -> None:
     parser.add_argument("--baselines", default="efp,particlenet",
                         help="comma separated: efp (linear classifier on EFPs d <= 5), particlenet (supervised)")
     parser.add_argument("--supervised-epochs", type=int, default=10)
+    parser.add_argument("--lct-every", type=int, default=0, metavar="N",
+                        help="also run the linear classifier test every N epochs (the AUC against training time)")
     parser.add_argument("--json", default="", help="write the table to this JSON file")
     parser.add_argument("--collect", nargs="+", metavar="JSON", default=None,
                         help="train nothing: merge these --json files (rows, seeds) into one table and print it")
@@ -232,6 +240,7 @@ def main() -> None:
     probe = next(iter(ds.batches(min(256, 2 * args.n_jets), shuffle=True, seed=12345)))
 
     rows = []
+    curves: dict[str, dict[int, float]] = {}  # row -> {epoch: AUC} (--lct-every)
     wanted = [r for r in args.rows.split(",") if r]
     for name, (augs, second) in augmentation_sets(args.translation_scale, args.recipe).items():
         if name not in wanted:
@@ -244,8 +253,16 @@ def main() -> None:
             it = ds.batches(args.batch_size, shuffle=True, seed=args.seed + epoch)
             return base_rotated(it, 1000 * args.seed + epoch) if args.recipe == "paper" else it
 
+        curve: dict[int, float] = {}
+
+        def checkpoint(epoch: int, loss: float) -> None:
+            if args.lct_every and (epoch + 1) % args.lct_every == 0 and epoch + 1 < args.epochs:
+                f, y = representations(enc, ds.batches(256), pooled=True)
+                curve[epoch + 1] = linear_classifier_test(f, y, test_fraction=0.3, seed=args.seed)["auc"]
+                print(f"    epoch {epoch + 1}: loss {loss:.3f}, AUC {curve[epoch + 1]:.3f}", flush=True)
+
         losses = train_jetclr(enc, batches, augs, epochs=args.epochs, lr=args.lr, temperature=args.temperature,
-                              seed=args.seed, second_view=second)
+                              seed=args.seed, second_view=second, on_epoch_end=checkpoint)
         # The paper's linear classifier test reads the representation *before* the projection head
         # (the z-weighted sum of the transformer outputs, "rep 0" of JetCLR's code); the head output,
         # which NT-Xent makes invariant to the augmentations, is reported next to it.
@@ -255,6 +272,8 @@ def main() -> None:
         lct_head = linear_classifier_test(head_feats, labels, test_fraction=0.3, seed=args.seed,
                                           signal_efficiency=0.5)
         rot = rotation_invariance(enc, probe, seed=args.seed)
+        curve[args.epochs] = lct["auc"]
+        curves[name] = curve
         rows.append((name, lct["auc"], lct["rejection"], rot, losses[0], losses[-1], time.time() - t1,
                      lct_head["auc"], lct_head["rejection"]))
         print(f"  {name}: AUC {lct['auc']:.3f} (head output {lct_head['auc']:.3f})  ({time.time() - t1:.0f} s)",
@@ -290,7 +309,11 @@ def main() -> None:
         keys = ("name", "auc", "rejection", "s_rot", "loss0", "lossN", "seconds", "auc_head", "rejection_head",
                 "auc_err")
         with open(args.json, "w") as f:
-            json.dump({"rows": [dict(zip(keys, r)) for r in rows], "args": vars(args)}, f, indent=1)
+            out = [dict(zip(keys, r)) for r in rows]
+            for row in out:
+                if row["name"] in curves:
+                    row["auc_by_epoch"] = curves[row["name"]]
+            json.dump({"rows": out, "args": vars(args)}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,24 @@ def test_train_jetclr_reproducible_and_decreasing(clr):
     assert np.mean(l1[-3:]) < 0.8 * l1[0]
 
 
+def test_train_jetclr_epoch_callback_and_second_view(clr):
+    batches = [clr.batch(8, seed=s) for s in range(2)]
+    augs, second = [RandomRotation()], [CollinearSplitting(4, p=1.0), SoftSmearing(0.1, pt_min=0.1)]
+    seen = []
+    enc = clr.encoder()
+
+    def record(epoch, loss):
+        assert not enc.training  # evaluation mode inside the callback
+        seen.append((epoch, loss))
+
+    with_cb = train_jetclr(enc, batches, augs, epochs=3, seed=0, second_view=second, on_epoch_end=record)
+    without = train_jetclr(clr.encoder(), batches, augs, epochs=3, seed=0, second_view=second)
+    assert seen == list(enumerate(with_cb))
+    assert with_cb == without  # the callback changes nothing in the training
+    plain = train_jetclr(clr.encoder(), batches, augs, epochs=3, seed=0)
+    assert plain != with_cb  # the second view's distortions enter the loss
+
+
 def test_train_jetclr_bad_args(clr):
     with pytest.raises(ValueError):
         train_jetclr(clr.encoder(), [clr.batch(4)], [], epochs=0)

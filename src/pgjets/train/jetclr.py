@@ -68,6 +68,7 @@ def train_jetclr(
     temperature: float = 0.1,
     seed: int = 0,
     second_view: Union[Callable, Sequence[Callable]] = (),
+    on_epoch_end: Optional[Callable[[int, float], None]] = None,
 ) -> list[float]:
     r"""Train ``encoder`` contrastively with Adam; return the mean loss of every epoch.
 
@@ -89,6 +90,10 @@ def train_jetclr(
         seed: Seed of the augmentation generator.
         second_view: Transforms applied to the second view only (JetCLR's
             soft smearing and collinear splitting).
+        on_epoch_end: Called as ``on_epoch_end(epoch, mean_loss)`` after every
+            epoch, with the encoder in evaluation mode (e.g. to run a linear
+            classifier test); training resumes in training mode, the optimiser
+            state is kept.
 
     Shapes:
         - **output:** list of ``epochs`` floats
@@ -118,6 +123,10 @@ def train_jetclr(
         if steps == 0:
             raise EmptyGraphError(f"epoch {epoch} had no batch with at least two jets")
         losses.append(total / steps)
+        if on_epoch_end is not None:
+            encoder.eval()
+            on_epoch_end(epoch, losses[-1])
+            encoder.train()
     encoder.eval()
     return losses
 
