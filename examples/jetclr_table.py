@@ -223,6 +223,8 @@ def main() -> None:
             parser.error(f"--collect: {type(exc).__name__}: {exc}")
         print_collected(table)
         return
+    if args.lct_every < 0:
+        parser.error(f"--lct-every must be >= 0 (0: only after the last epoch), got {args.lct_every}")
 
     t0 = time.time()
     if args.data:

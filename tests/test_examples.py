@@ -62,11 +62,13 @@ def test_set_generation_writes_the_table_with_its_reference_rows(jets, tmp_path)
 @pytest.mark.parametrize("recipe", ["pgjets", "paper"])
 def test_jetclr_table_writes_representation_and_baseline_rows(jets, tmp_path, recipe):
     out = tmp_path / "table.json"
-    run("jetclr_table.py", "--data", str(jets), "--n-jets", "40", "--epochs", "1", "--rows", "all",
-        "--baselines", "efp", "--recipe", recipe, "--json", str(out))
+    run("jetclr_table.py", "--data", str(jets), "--n-jets", "40", "--epochs", "2", "--lct-every", "1", "--rows",
+        "all", "--baselines", "efp", "--recipe", recipe, "--json", str(out))
     written = json.loads(out.read_text())
     assert written["args"]["recipe"] == recipe
     rows = {r["name"]: r for r in written["rows"]}
+    curve = rows["all"]["auc_by_epoch"]  # after epoch 1 (--lct-every) and the final test
+    assert list(curve) == ["1", "2"] and curve["2"] == rows["all"]["auc"]
     assert list(rows) == ["all", "EFP d<=5 (linear)"]
     for r in rows.values():
         assert 0.0 <= r["auc"] <= 1.0 and r["auc_err"] > 0
@@ -156,3 +158,8 @@ def test_jetclr_collect_command_line_errors_are_one_line_and_exit_2(tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert proc.stderr.strip().splitlines()[-1].startswith("jetclr_table.py: error: --collect:")
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "jetclr_table.py"), "--lct-every", "-1"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == ("jetclr_table.py: error: --lct-every must be >= 0 (0: only after "
+                                                    "the last epoch), got -1")
