@@ -84,19 +84,20 @@ def auc_error(auc: float, n_pos: int, n_neg: int) -> float:
     return float(np.sqrt(max(var, 0.0) / (n_pos * n_neg)))
 
 
-def augmentation_sets(translation_scale: float, recipe: str = "pgjets") -> dict[str, tuple[list, list]]:
+def augmentation_sets(translation_scale: float, recipe: str = "pgjets",
+                      paper_shift: float = 1.0) -> dict[str, tuple[list, list]]:
     """The rows of the table: name -> (augmentations of both views, of the second view only).
 
     ``recipe="pgjets"``: every augmentation on both views, milder than the paper (shifts
     N(0, translation_scale^2), soft smearing clipped at pT = 0.5 GeV, each constituent split
     with probability 0.5, at most 20 per jet). ``recipe="paper"``: JetCLR's own recipe
-    (``run_jetclr.py``, ``jet_augs.py``): rotations and translations (uniform within +-1x the
-    jet's extent) on both views; the collinear fill (twice, up to 50 constituents) and the soft
+    (``run_jetclr.py``, ``jet_augs.py``): rotations and translations (uniform within
+    +-paper_shift x the jet's extent, the paper's width is 1) on both views; the collinear fill (twice, up to 50 constituents) and the soft
     smearing (Lambda_soft = 0.1 GeV, clipped at 0.1 GeV) on the second view only.
     """
     rotate = RandomRotation()
     if recipe == "paper":
-        translate = RandomTranslation(1.0, "uniform", relative=True)
+        translate = RandomTranslation(paper_shift, "uniform", relative=True)
         fill = CollinearSplitting(PAPER_CONSTITUENTS, p=1.0, fill_to=PAPER_CONSTITUENTS)
         soft_col = [fill, fill, SoftSmearing(lambda_soft=0.1, pt_min=0.1)]
         return {
@@ -134,6 +135,13 @@ ROW_ORDER = ("none", "translations", "rotations", "soft+collinear", "all", "EFP 
              "ParticleNet-Lite (supervised)")
 
 
+def recipe_label(args: dict) -> str:
+    """The recipe of a run's arguments: ``pgjets``, ``paper`` or ``paper/W`` (shifts within +-W x the extent)."""
+    recipe = args.get("recipe", "pgjets")
+    shift = args.get("paper_shift", 1.0)
+    return f"paper/{shift:g}" if recipe == "paper" and shift != 1.0 else recipe
+
+
 def collect(paths: list[str]) -> list[dict]:
     """Merge the ``--json`` files of several runs (rows, seeds) into one table.
 
@@ -155,7 +163,7 @@ def collect(paths: list[str]) -> list[dict]:
             raise ValueError(f"{path}: written before the linear classifier test read the representation before the "
                              "projection head (no 'auc_head'); its 'auc' is the head output and is not comparable")
         for row in js["rows"]:
-            key = (js["args"]["n_jets"], js["args"].get("recipe", "pgjets"), js["args"].get("epochs", 0), row["name"])
+            key = (js["args"]["n_jets"], recipe_label(js["args"]), js["args"].get("epochs", 0), row["name"])
             runs[key].append((js["args"]["seed"], row))
     table = []
     for (n_jets, recipe, epochs, name), found in runs.items():
@@ -181,10 +189,10 @@ def collect(paths: list[str]) -> list[dict]:
 
 
 def print_collected(table: list[dict]) -> None:
-    print(f"{'jets/class':>10}  {'recipe':<8}{'epochs':>6}  {'row':<30}{'seeds':>6}{'AUC':>8}{'seed sd':>9}{'test +-':>9}{'1/eps_B':>9}"
+    print(f"{'jets/class':>10}  {'recipe':<10}{'epochs':>6}  {'row':<30}{'seeds':>6}{'AUC':>8}{'seed sd':>9}{'test +-':>9}{'1/eps_B':>9}"
           f"{'S_rot':>8}{'AUC head':>10}  AUC per seed")
     for r in table:
-        print(f"{r['n_jets']:>10}  {r['recipe']:<8}{r['epochs']:>6}  {r['name']:<30}{len(r['seeds']):>6}{r['auc']:8.3f}{r['seed_std']:9.3f}"
+        print(f"{r['n_jets']:>10}  {r['recipe']:<10}{r['epochs']:>6}  {r['name']:<30}{len(r['seeds']):>6}{r['auc']:8.3f}{r['seed_std']:9.3f}"
               f"{r['auc_err']:9.3f}{r['rejection']:9.1f}{r['s_rot']:8.3f}{r['auc_head']:10.3f}  "
               + " ".join(f"{a:.3f}" for a in r["aucs"]))
 
@@ -210,6 +218,8 @@ def main() -> None:
     parser.add_argument("--baselines", default="efp,particlenet",
                         help="comma separated: efp (linear classifier on EFPs d <= 5), particlenet (supervised)")
     parser.add_argument("--supervised-epochs", type=int, default=10)
+    parser.add_argument("--paper-shift", type=float, default=1.0, metavar="W",
+                        help="--recipe paper: translations within +-W times the jet's extent (the paper: 1)")
     parser.add_argument("--lct-every", type=int, default=0, metavar="N",
                         help="also run the linear classifier test every N epochs (the AUC against training time)")
     parser.add_argument("--json", default="", help="write the table to this JSON file")
@@ -223,6 +233,8 @@ def main() -> None:
             parser.error(f"--collect: {type(exc).__name__}: {exc}")
         print_collected(table)
         return
+    if not args.paper_shift >= 0:
+        parser.error(f"--paper-shift must be >= 0, got {args.paper_shift}")
     if args.lct_every < 0:
         parser.error(f"--lct-every must be >= 0 (0: only after the last epoch), got {args.lct_every}")
 
@@ -244,7 +256,7 @@ def main() -> None:
     rows = []
     curves: dict[str, dict[int, float]] = {}  # row -> {epoch: AUC} (--lct-every)
     wanted = [r for r in args.rows.split(",") if r]
-    for name, (augs, second) in augmentation_sets(args.translation_scale, args.recipe).items():
+    for name, (augs, second) in augmentation_sets(args.translation_scale, args.recipe, args.paper_shift).items():
         if name not in wanted:
             continue
         t1 = time.time()

@@ -94,12 +94,12 @@ def load_example(name: str):
 
 
 def write_run(path: Path, seed: int, rows: list[tuple[str, float]], n_jets: int = 100, head: bool = True,
-              recipe: str | None = None) -> str:
+              recipe: str | None = None, **more_args) -> str:
     row = {"rejection": 10.0, "s_rot": 0.5, "auc_err": 0.01, "auc_head": 0.8}
     out = [{**row, "name": name, "auc": auc} for name, auc in rows]
     if not head:
         out = [{k: v for k, v in r.items() if k != "auc_head"} for r in out]
-    args = {"n_jets": n_jets, "seed": seed, **({} if recipe is None else {"recipe": recipe})}
+    args = {"n_jets": n_jets, "seed": seed, **({} if recipe is None else {"recipe": recipe}), **more_args}
     path.write_text(json.dumps({"rows": out, "args": args}))
     return str(path)
 
@@ -123,10 +123,13 @@ def test_jetclr_collect_keeps_recipes_apart(tmp_path):
     collect = load_example("jetclr_table").collect
     files = [write_run(tmp_path / "paper0.json", 0, [("all", 0.97)], recipe="paper"),
              write_run(tmp_path / "paper1.json", 1, [("all", 0.98)], recipe="paper"),
-             write_run(tmp_path / "old.json", 0, [("all", 0.95), ("none", 0.9)])]
+             write_run(tmp_path / "old.json", 0, [("all", 0.95), ("none", 0.9)]),
+             write_run(tmp_path / "narrow.json", 0, [("all", 0.96)], recipe="paper", paper_shift=0.1),
+             write_run(tmp_path / "long.json", 0, [("all", 0.99)], recipe="paper", epochs=20)]
     table = collect(files)
-    assert [(r["recipe"], r["name"], r["seeds"]) for r in table] == [
-        ("pgjets", "none", [0]), ("pgjets", "all", [0]), ("paper", "all", [0, 1])]
+    assert [(r["recipe"], r["epochs"], r["name"], r["seeds"]) for r in table] == [
+        ("pgjets", 0, "none", [0]), ("pgjets", 0, "all", [0]), ("paper", 0, "all", [0, 1]),
+        ("paper", 20, "all", [0]), ("paper/0.1", 0, "all", [0])]
     assert table[2]["auc"] == pytest.approx(0.975)
 
 
@@ -141,6 +144,7 @@ def test_jetclr_paper_recipe_puts_distortions_on_the_second_view():
     assert [type(t).__name__ for t in second] == ["CollinearSplitting", "CollinearSplitting", "SoftSmearing"]
     assert second[0].fill_to == module.PAPER_CONSTITUENTS == 50 and second[2].pt_min == 0.1
     assert all(not s for _, s in module.augmentation_sets(0.1, "pgjets").values())
+    assert module.augmentation_sets(0.1, "paper", paper_shift=0.25)["translations"][0][0].scale == 0.25
 
 
 def test_jetclr_collect_refuses_repeated_seeds_and_head_output_files(tmp_path):
