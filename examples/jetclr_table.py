@@ -92,8 +92,9 @@ def augmentation_sets(translation_scale: float, recipe: str = "pgjets",
     N(0, translation_scale^2), soft smearing clipped at pT = 0.5 GeV, each constituent split
     with probability 0.5, at most 20 per jet). ``recipe="paper"``: JetCLR's own recipe
     (``run_jetclr.py``, ``jet_augs.py``): rotations and translations (uniform within
-    +-paper_shift x the jet's extent, the paper's width is 1) on both views; the collinear fill (twice, up to 50 constituents) and the soft
-    smearing (Lambda_soft = 0.1 GeV, clipped at 0.1 GeV) on the second view only.
+    +-paper_shift x the jet's extent; the paper's width is 1) on both views; the collinear
+    fill (twice, up to 50 constituents) and the soft smearing (Lambda_soft = 0.1 GeV, clipped
+    at 0.1 GeV) on the second view only.
     """
     rotate = RandomRotation()
     if recipe == "paper":
@@ -174,8 +175,8 @@ def collect(paths: list[str]) -> list[dict]:
         rows = [r for _, r in sorted(found, key=lambda t: t[0])]
         aucs = np.array([r["auc"] for r in rows])
         table.append({
-            "n_jets": n_jets, "recipe": recipe, "epochs": epochs, "name": name, "seeds": sorted(seeds), "aucs": aucs.tolist(),
-            "auc": float(aucs.mean()),
+            "n_jets": n_jets, "recipe": recipe, "epochs": epochs, "name": name, "seeds": sorted(seeds),
+            "aucs": aucs.tolist(), "auc": float(aucs.mean()),
             "seed_std": float(aucs.std(ddof=1)) if len(aucs) > 1 else 0.0,
             "auc_err": float(np.mean([r["auc_err"] for r in rows])),
             "rejection": float(np.mean([r["rejection"] for r in rows])),
@@ -189,11 +190,11 @@ def collect(paths: list[str]) -> list[dict]:
 
 
 def print_collected(table: list[dict]) -> None:
-    print(f"{'jets/class':>10}  {'recipe':<10}{'epochs':>6}  {'row':<30}{'seeds':>6}{'AUC':>8}{'seed sd':>9}{'test +-':>9}{'1/eps_B':>9}"
-          f"{'S_rot':>8}{'AUC head':>10}  AUC per seed")
+    print(f"{'jets/class':>10}  {'recipe':<10}{'epochs':>6}  {'row':<30}{'seeds':>6}{'AUC':>8}{'seed sd':>9}"
+          f"{'test +-':>9}{'1/eps_B':>9}{'S_rot':>8}{'AUC head':>10}  AUC per seed")
     for r in table:
-        print(f"{r['n_jets']:>10}  {r['recipe']:<10}{r['epochs']:>6}  {r['name']:<30}{len(r['seeds']):>6}{r['auc']:8.3f}{r['seed_std']:9.3f}"
-              f"{r['auc_err']:9.3f}{r['rejection']:9.1f}{r['s_rot']:8.3f}{r['auc_head']:10.3f}  "
+        print(f"{r['n_jets']:>10}  {r['recipe']:<10}{r['epochs']:>6}  {r['name']:<30}{len(r['seeds']):>6}"
+              f"{r['auc']:8.3f}{r['seed_std']:9.3f}{r['auc_err']:9.3f}{r['rejection']:9.1f}{r['s_rot']:8.3f}{r['auc_head']:10.3f}  "
               + " ".join(f"{a:.3f}" for a in r["aucs"]))
 
 
