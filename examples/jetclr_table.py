@@ -95,6 +95,9 @@ def augmentation_sets(translation_scale: float, recipe: str = "pgjets",
     +-paper_shift x the jet's extent; the paper's width is 1) on both views; the collinear
     fill (twice, up to 50 constituents) and the soft smearing (Lambda_soft = 0.1 GeV, clipped
     at 0.1 GeV) on the second view only.
+
+    Besides the seed's five rows, ``"rotations+soft+collinear"`` is "all" without the
+    translations: what the translations add on top of the other augmentations.
     """
     rotate = RandomRotation()
     if recipe == "paper":
@@ -107,6 +110,7 @@ def augmentation_sets(translation_scale: float, recipe: str = "pgjets",
             "rotations": ([rotate], []),
             "soft+collinear": ([], soft_col),
             "all": ([rotate, translate], soft_col),
+            "rotations+soft+collinear": ([rotate], soft_col),
         }
     translate = RandomTranslation(scale=translation_scale)
     soft_col = [SoftSmearing(lambda_soft=0.1), CollinearSplitting(max_splits=20)]
@@ -116,6 +120,7 @@ def augmentation_sets(translation_scale: float, recipe: str = "pgjets",
         "rotations": ([rotate], []),
         "soft+collinear": (soft_col, []),
         "all": ([rotate, translate, *soft_col], []),
+        "rotations+soft+collinear": ([rotate, *soft_col], []),
     }
 
 
@@ -132,8 +137,8 @@ def base_rotated(batches, seed: int):
 
 
 #: Order of the rows in a collected table (the seed's order, then the baselines).
-ROW_ORDER = ("none", "translations", "rotations", "soft+collinear", "all", "EFP d<=5 (linear)",
-             "ParticleNet-Lite (supervised)")
+ROW_ORDER = ("none", "translations", "rotations", "soft+collinear", "all", "rotations+soft+collinear",
+             "EFP d<=5 (linear)", "ParticleNet-Lite (supervised)")
 
 
 def recipe_label(args: dict) -> str:
@@ -238,6 +243,10 @@ def main() -> None:
         parser.error(f"--paper-shift must be >= 0, got {args.paper_shift}")
     if args.lct_every < 0:
         parser.error(f"--lct-every must be >= 0 (0: only after the last epoch), got {args.lct_every}")
+    known = augmentation_sets(args.translation_scale, args.recipe, args.paper_shift)
+    unknown = [r for r in args.rows.split(",") if r and r not in known]
+    if unknown:
+        parser.error(f"--rows: unknown row(s) {', '.join(map(repr, unknown))}; the rows are {', '.join(known)}")
 
     t0 = time.time()
     if args.data:

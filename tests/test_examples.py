@@ -136,8 +136,13 @@ def test_jetclr_collect_keeps_recipes_apart(tmp_path):
 def test_jetclr_paper_recipe_puts_distortions_on_the_second_view():
     module = load_example("jetclr_table")
     paper = module.augmentation_sets(0.1, "paper")
-    assert list(paper) == ["none", "translations", "rotations", "soft+collinear", "all"]
+    assert list(paper) == ["none", "translations", "rotations", "soft+collinear", "all", "rotations+soft+collinear"]
     assert paper["none"] == ([], [])
+    # "all" without the translations: the same augmentations, the shift left out
+    assert paper["rotations+soft+collinear"] == (paper["all"][0][:1], paper["all"][1])
+    mild = module.augmentation_sets(0.1, "pgjets")
+    assert mild["rotations+soft+collinear"][0] == [t for t in mild["all"][0] if type(t).__name__ != "RandomTranslation"]
+    assert len(mild["rotations+soft+collinear"][0]) == len(mild["all"][0]) - 1
     both, second = paper["all"]
     assert [type(t).__name__ for t in both] == ["RandomRotation", "RandomTranslation"]
     assert both[1].relative and both[1].distribution == "uniform" and both[1].scale == 1.0
@@ -167,3 +172,8 @@ def test_jetclr_collect_command_line_errors_are_one_line_and_exit_2(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == ("jetclr_table.py: error: --lct-every must be >= 0 (0: only after "
                                                     "the last epoch), got -1")
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "jetclr_table.py"), "--rows", "all,translation"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("jetclr_table.py: error: --rows: unknown row(s) "
+                                                           "'translation'; the rows are none, translations,")
