@@ -220,7 +220,8 @@ def main() -> None:
                              "hardest constituents, soft+collinear on one view, shifts up to the jet size)")
     parser.add_argument("--data", default="", help="dataset folder with top_*.h5 and qcd_*.h5 (default: generate)")
     parser.add_argument("--rows", default="none,translations,rotations,soft+collinear,all",
-                        help="augmentation rows to train (comma separated; empty: baselines only)")
+                        help="augmentation rows to train (comma separated; empty: baselines only; "
+                             "also rotations+soft+collinear, 'all' without the translations)")
     parser.add_argument("--baselines", default="efp,particlenet",
                         help="comma separated: efp (linear classifier on EFPs d <= 5), particlenet (supervised)")
     parser.add_argument("--supervised-epochs", type=int, default=10)
