@@ -244,10 +244,11 @@ def main() -> None:
         parser.error(f"--paper-shift must be >= 0, got {args.paper_shift}")
     if args.lct_every < 0:
         parser.error(f"--lct-every must be >= 0 (0: only after the last epoch), got {args.lct_every}")
-    known = augmentation_sets(args.translation_scale, args.recipe, args.paper_shift)
-    unknown = [r for r in args.rows.split(",") if r and r not in known]
+    augmentations = augmentation_sets(args.translation_scale, args.recipe, args.paper_shift)
+    wanted = [r for r in args.rows.split(",") if r]
+    unknown = [r for r in wanted if r not in augmentations]
     if unknown:
-        parser.error(f"--rows: unknown row(s) {', '.join(map(repr, unknown))}; the rows are {', '.join(known)}")
+        parser.error(f"--rows: unknown row(s) {', '.join(map(repr, unknown))}; the rows are {', '.join(augmentations)}")
 
     t0 = time.time()
     if args.data:
@@ -266,8 +267,7 @@ def main() -> None:
 
     rows = []
     curves: dict[str, dict[int, float]] = {}  # row -> {epoch: AUC} (--lct-every)
-    wanted = [r for r in args.rows.split(",") if r]
-    for name, (augs, second) in augmentation_sets(args.translation_scale, args.recipe, args.paper_shift).items():
+    for name, (augs, second) in augmentations.items():
         if name not in wanted:
             continue
         t1 = time.time()
