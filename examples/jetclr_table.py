@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -194,6 +195,54 @@ def collect(paths: list[str]) -> list[dict]:
     return table
 
 
+# The seed's ordering, step by step, and what the translations add on top of the rest:
+# (lower row, upper row) of each within-seed difference --collect reports.
+ORDER_PAIRS = (("none", "translations"), ("translations", "rotations"), ("rotations", "soft+collinear"),
+               ("soft+collinear", "all"), ("rotations+soft+collinear", "all"))
+
+
+def paired_differences(table: list[dict], pairs: Sequence[tuple[str, str]] = ORDER_PAIRS) -> list[dict]:
+    """Differences ``upper - lower`` of the AUC within each seed, for rows of one setting.
+
+    Rows of one seed share the initial weights, the batch order and the test jets, so the
+    within-seed difference cancels the noise they share; its mean over the seeds and the
+    standard error of that mean (``sem``, NaN with one seed) say whether the ordering
+    ``lower < upper`` is resolved. Only seeds that ran both rows count. Returns one dict per
+    pair and setting (sample size, recipe, epochs) with at least one common seed, in the
+    order of ``table``: ``lower``, ``upper``, ``seeds``, ``diffs``, ``mean``, ``sem``,
+    ``wins`` (seeds with ``upper > lower``).
+    """
+    rows = {(r["n_jets"], r["recipe"], r["epochs"], r["name"]): r for r in table}
+    settings = list(dict.fromkeys((r["n_jets"], r["recipe"], r["epochs"]) for r in table))
+    out = []
+    for setting in settings:
+        for lower, upper in pairs:
+            lo, up = rows.get((*setting, lower)), rows.get((*setting, upper))
+            if lo is None or up is None:
+                continue
+            lo_auc, up_auc = dict(zip(lo["seeds"], lo["aucs"])), dict(zip(up["seeds"], up["aucs"]))
+            seeds = sorted(set(lo_auc) & set(up_auc))
+            if not seeds:
+                continue
+            diffs = np.array([up_auc[s] - lo_auc[s] for s in seeds])
+            sem = float(diffs.std(ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("nan")
+            out.append({"n_jets": setting[0], "recipe": setting[1], "epochs": setting[2], "lower": lower,
+                        "upper": upper, "seeds": seeds, "diffs": diffs.tolist(), "mean": float(diffs.mean()),
+                        "sem": sem, "wins": int((diffs > 0).sum())})
+    return out
+
+
+def print_paired(pairs: list[dict]) -> None:
+    print("\nwithin-seed differences (upper - lower; mean +- its standard error over the seeds):")
+    print(f"{'jets/class':>10}  {'recipe':<10}{'epochs':>6}  {'upper - lower':<42}{'seeds':>6}{'mean':>9}"
+          f"{'+-':>7}{'wins':>6}  per seed")
+    for p in pairs:
+        label = f"{p['upper']} - {p['lower']}"
+        print(f"{p['n_jets']:>10}  {p['recipe']:<10}{p['epochs']:>6}  {label:<42}{len(p['seeds']):>6}"
+              f"{p['mean']:+9.4f}{p['sem']:7.4f}{p['wins']:>4}/{len(p['seeds'])}  "
+              + " ".join(f"{d:+.3f}" for d in p["diffs"]))
+
+
 def print_collected(table: list[dict]) -> None:
     print(f"{'jets/class':>10}  {'recipe':<10}{'epochs':>6}  {'row':<30}{'seeds':>6}{'AUC':>8}{'seed sd':>9}"
           f"{'test +-':>9}{'1/eps_B':>9}{'S_rot':>8}{'AUC head':>10}  AUC per seed")
@@ -239,6 +288,7 @@ def main() -> None:
         except (OSError, ValueError, KeyError) as exc:  # one line, exit 2, as for any bad argument
             parser.error(f"--collect: {type(exc).__name__}: {exc}")
         print_collected(table)
+        print_paired(paired_differences(table))
         return
     if not args.paper_shift >= 0:
         parser.error(f"--paper-shift must be >= 0, got {args.paper_shift}")

@@ -133,6 +133,34 @@ def test_jetclr_collect_keeps_recipes_apart(tmp_path):
     assert table[2]["auc"] == pytest.approx(0.975)
 
 
+def test_jetclr_paired_differences_use_only_common_seeds_within_one_setting(tmp_path):
+    module = load_example("jetclr_table")
+    files = [write_run(tmp_path / "n0.json", 0, [("none", 0.90), ("translations", 0.93)]),
+             write_run(tmp_path / "n1.json", 1, [("none", 0.92), ("translations", 0.91)]),
+             write_run(tmp_path / "n2.json", 2, [("none", 0.89), ("translations", 0.92)]),
+             write_run(tmp_path / "t3.json", 3, [("translations", 0.99)]),  # no "none" with seed 3
+             write_run(tmp_path / "p0.json", 0, [("none", 0.5), ("translations", 0.6)], recipe="paper")]
+    pairs = module.paired_differences(module.collect(files))
+    assert [(p["recipe"], p["lower"], p["upper"], p["seeds"]) for p in pairs] == [
+        ("pgjets", "none", "translations", [0, 1, 2]), ("paper", "none", "translations", [0])]
+    mine = pairs[0]
+    assert mine["diffs"] == pytest.approx([0.03, -0.01, 0.03])
+    assert mine["mean"] == pytest.approx(0.05 / 3)
+    # brute force: the sample standard deviation of the three differences over sqrt(3)
+    d = [0.03, -0.01, 0.03]
+    m = sum(d) / 3
+    assert mine["sem"] == pytest.approx((sum((x - m) ** 2 for x in d) / 2) ** 0.5 / 3 ** 0.5)
+    assert mine["wins"] == 2
+    assert pairs[1]["mean"] == pytest.approx(0.1) and pairs[1]["sem"] != pairs[1]["sem"]  # NaN with one seed
+    # a pair that is not in the seed's ordering is not reported unless asked for
+    assert module.paired_differences(module.collect(files), pairs=[("all", "none")]) == []
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "jetclr_table.py"), "--collect", *files[:3]],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    line = proc.stdout.splitlines()[-1].split()
+    assert line[3:7] == ["translations", "-", "none", "3"] and line[7] == "+0.0167" and line[9] == "2/3"
+
+
 def test_jetclr_paper_recipe_puts_distortions_on_the_second_view():
     module = load_example("jetclr_table")
     paper = module.augmentation_sets(0.1, "paper")
