@@ -226,12 +226,19 @@ def test_negative_batch_ids_and_integer_coordinates():
     assert knn_graph(pos, 1, backend="torch").tolist() == [[1, 0, 3, 2], [0, 1, 2, 3]]
 
 
-def test_auto_backend_compiles_when_torch_cluster_is_installed() -> None:
-    """torch-cluster's op has no fake kernel: under torch.compile, auto must take the torch path."""
+@pytest.mark.parametrize("dim", [2, 5])
+def test_knn_graph_runs_eagerly_under_torch_compile(dim: int) -> None:
+    """The search is not traced (torch.compiler.disable): same edges as eager, whatever the backend
+    (torch-cluster's op, taken by auto in 2-D when installed, has no fake-tensor kernel), and
+    batches of new sizes do not recompile it."""
     gen = torch.Generator().manual_seed(3)
-    x = torch.randn(40, 2, generator=gen)
-    batch = torch.arange(2).repeat_interleave(20)
-    compiled = torch.compile(lambda x, b: knn_graph(x, 4, b), backend="eager", fullgraph=False)
-    got = compiled(x, batch)
-    ref = knn_graph(x, 4, batch, backend="torch")
-    assert torch.equal(torch.sort(got[0] * 100 + got[1]).values, torch.sort(ref[0] * 100 + ref[1]).values)
+    unchecked = knn_module.knn_graph_unchecked  # knn_graph's value checks are breaks of their own
+    compiled = torch.compile(lambda x, b: unchecked(x, 4, b, False, "source_to_target", False, "auto", False),
+                             backend="eager")
+    for i, sizes in enumerate(([20, 20], [9, 31, 12], [7, 50, 5, 18], [33, 6])):
+        x = torch.randn(sum(sizes), dim, generator=gen)
+        batch = torch.arange(len(sizes)).repeat_interleave(torch.tensor(sizes))
+        with torch._dynamo.config.patch(error_on_recompile=i >= 2):  # 0: static, 1: dynamic sizes
+            got = compiled(x, batch)
+        ref = knn_graph(x, 4, batch, backend="torch")
+        assert torch.equal(torch.sort(got[0] * 1000 + got[1]).values, torch.sort(ref[0] * 1000 + ref[1]).values)

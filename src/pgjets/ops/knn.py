@@ -443,9 +443,26 @@ def knn_graph_unchecked(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, 
     For layers that build their graph inside ``forward`` (:class:`~pgjets.nn.DynamicEdgeConv`):
     ``x`` floating ``(N, D)``, ``batch`` sorted ``(N,)`` or ``None``, ``k >= 1``.
     """
-    num_nodes = x.size(0)
-    if num_nodes == 0:
+    if x.size(0) == 0:
         return torch.empty(2, 0, dtype=torch.long, device=x.device)
+    source, target = _knn_edges(x, k, batch, loop, cosine, backend, strict)
+    if flow == "source_to_target":
+        return torch.stack([source, target], dim=0)
+    return torch.stack([target, source], dim=0)
+
+
+@torch.compiler.disable
+def _knn_edges(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, cosine: bool, backend: Backend,
+               strict: bool) -> tuple[Tensor, Tensor]:
+    """The ``(source, target)`` edges of :func:`knn_graph_unchecked`, always run eagerly.
+
+    The search is data dependent (graph sizes read back to the host, size buckets, rows
+    re-ranked where the matmul expansion is unsure), so ``torch.compile`` gains nothing by
+    tracing it: traced, every new batch recompiles its pieces until dynamo's recompile
+    limit.  Under ``torch.compile`` it is one graph break per call, and the backend chosen
+    is the eager one (torch-cluster included).
+    """
+    num_nodes = x.size(0)
     batch, counts = _graph_sizes(batch, num_nodes, x.device)
     if strict:
         need = k if loop else k + 1
@@ -460,8 +477,6 @@ def knn_graph_unchecked(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, 
     # feature spaces (ParticleNet's later blocks, 64-256 dims) the batched torch path is faster.
     use_cluster = backend == "torch_cluster" or (
         backend == "auto" and x.size(1) <= AUTO_CLUSTER_MAX_DIM and torch_cluster_available()
-        # torch-cluster's op has no fake-tensor kernel: under torch.compile auto takes the torch path
-        and not torch.compiler.is_compiling()
     )
     if backend == "torch_cluster" and not torch_cluster_available():
         from ..errors import MissingExtraError
@@ -491,10 +506,7 @@ def knn_graph_unchecked(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, 
     else:
         with torch.no_grad():
             source, target = _knn_torch(x, k, batch, counts, loop, cosine)
-
-    if flow == "source_to_target":
-        return torch.stack([source, target], dim=0)
-    return torch.stack([target, source], dim=0)
+    return source, target
 
 
 __all__ = ["knn_graph", "knn_graph_unchecked", "block_distances", "unit_rows", "torch_cluster_available",
