@@ -1,6 +1,12 @@
-"""GPU smoke check (not a test): every jet model trains one AMP step on CUDA and matches CPU in eval."""
+"""GPU smoke check (not a test): every jet model trains one AMP epoch on CUDA and matches CPU in eval.
+
+    python benchmarks/gpu_smoke.py                 # on a GPU machine (benchmarks/device/run.sh runs it)
+    python benchmarks/gpu_smoke.py --device cpu    # the same code path on a CPU (a check of the script)
+"""
 
 from __future__ import annotations
+
+import argparse
 
 import torch
 from torch_geometric.data import Batch, Data
@@ -25,16 +31,19 @@ def jets(n=64, seed=0):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda")
+    device = parser.parse_args().device
     data = jets()
     for name in sorted(n for n, (_, rep, _) in MODELS.items() if rep != "image"):
         torch.manual_seed(0)
         model = build_model(name, 7, 2)
-        tr = Trainer(model, TrainConfig(epochs=1, batch_size=32, progress=False, verbose=False, device="cuda"))
+        tr = Trainer(model, TrainConfig(epochs=1, batch_size=32, progress=False, verbose=False, device=device))
         tr.fit(data)
         b = Batch.from_data_list(data[:16])
         model.eval()
         with torch.no_grad():
-            gpu = model(b.to("cuda")).float().cpu()
+            gpu = model(b.to(device)).float().cpu()
             cpu = model.cpu()(b.cpu())
         print(f"{name:18s} amp-train ok  max |gpu - cpu| = {(gpu - cpu).abs().max().item():.2e}", flush=True)
 

@@ -8,6 +8,7 @@ training (``large_sample.py``) and the GPU smoke test (``gpu_smoke.py``) are run
     python benchmarks/run_all.py [--only particlenet knn] [--device cpu] [--threads 1]
     python benchmarks/run_all.py --device cuda          # issue #17 plan (bench_gpu.py), < 8 min on an H100/H200
     python benchmarks/run_all.py --device cpu --tiny    # the same plan at smoke-test sizes
+    bash benchmarks/device/run.sh                       # on the lent GPU machine (see benchmarks/README.md)
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def main() -> int:
                         help="issue #17 plan at smoke-test sizes (runs on a CPU in a few minutes)")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON lines file (default results/bench_<date>.jsonl)")
+    parser.add_argument("--deadline", type=float, default=None,
+                        help="bench_gpu.py only: seconds after which no new measurement starts (n/a lines)")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     out = args.out or RESULTS / f"bench_{datetime.now(timezone.utc):%Y%m%d}.jsonl"
@@ -58,6 +61,8 @@ def main() -> int:
         script, extra, common = BENCHMARKS[name]
         if name == "gpu" and args.tiny:
             extra = [*extra, "--tiny"]
+        if name == "gpu" and args.deadline is not None:
+            extra = [*extra, "--deadline", str(args.deadline)]
         cmd = [sys.executable, str(HERE / script), *extra, "--out", str(out), "--threads", str(args.threads)]
         if common:
             cmd += ["--device", args.device]

@@ -242,3 +242,36 @@ def test_knn_graph_runs_eagerly_under_torch_compile(dim: int) -> None:
             got = compiled(x, batch)
         ref = knn_graph(x, 4, batch, backend="torch")
         assert torch.equal(torch.sort(got[0] * 1000 + got[1]).values, torch.sort(ref[0] * 1000 + ref[1]).values)
+
+
+def test_bfloat16_is_searched_in_float32_by_torch_cluster(monkeypatch):
+    """torch-cluster's CUDA kNN has no bfloat16 kernel: bf16 coordinates (autocast, bf16 models)
+    are handed over as float32, which holds every bf16 value exactly."""
+    import sys
+    import types
+
+    seen = []
+
+    def fake_knn_graph(x, k, batch=None, loop=False, flow="source_to_target"):
+        seen.append(x.dtype)
+        if x.dtype == torch.bfloat16:
+            raise RuntimeError('"knn" not implemented for \'BFloat16\'')  # what the CUDA kernel says
+        return knn_graph(x, k, batch, loop=loop, backend="torch")
+
+    monkeypatch.setitem(sys.modules, "torch_cluster", types.SimpleNamespace(knn_graph=fake_knn_graph))
+    monkeypatch.setattr(knn_module, "torch_cluster_available", lambda: True)
+    x, batch = make_batch([5, 7], 2)
+    xb = x.bfloat16()
+    got = knn_graph(xb, 3, batch, backend="torch_cluster")
+    assert seen == [torch.float32]
+    assert torch.equal(got, knn_graph(xb.float(), 3, batch, backend="torch"))
+    assert knn_graph(xb, 3, batch, backend="auto").shape == got.shape  # auto picks torch-cluster in 2-D
+    assert seen == [torch.float32, torch.float32]
+
+
+@pytest.mark.skipif(not torch_cluster_available(), reason="needs torch-cluster")
+def test_bfloat16_through_real_torch_cluster_matches_float32():
+    x, batch = make_batch([9, 12, 6], 3)
+    xb = x.bfloat16()
+    assert torch.equal(knn_graph(xb, 4, batch, backend="torch_cluster"),
+                       knn_graph(xb.float(), 4, batch, backend="torch_cluster"))

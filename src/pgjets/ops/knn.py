@@ -490,7 +490,10 @@ def _knn_edges(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, cosine: b
 
         # torch-cluster has no cosine mode on CPU; on unit vectors the Euclidean order is the
         # cosine order.  Its distances are direct differences (exact), like the torch backend's.
-        xc = unit_rows(x.detach()) if cosine else x.detach()
+        # Its CUDA kernel takes float16/32/64 only: bfloat16 (autocast, bf16 models) is searched in
+        # float32, which holds every bfloat16 value exactly.
+        xc = x.detach().float() if x.dtype == torch.bfloat16 else x.detach()
+        xc = unit_rows(xc) if cosine else xc
         ei = torch_cluster.knn_graph(xc, k, batch, loop=loop, flow="source_to_target")
         source, target = ei[0], ei[1]
         if not loop:
