@@ -36,6 +36,12 @@ ls .device/weaver_core-*.whl .device/torch_cluster-*.tar.gz benchmarks/.cache/je
 rm -rf "$TC" && mkdir -p "$TC" && tar xzf .device/torch_cluster-*.tar.gz -C "$TC" --strip-components 1
 if [ "$DEVICE" = cuda ]; then
   export FORCE_ONLY_CUDA=1
+  # torch finds CUDA through CUDA_HOME, nvcc on PATH or /usr/local/cuda; look further if none of those
+  if [ -z "${CUDA_HOME:-}" ] && ! command -v nvcc >/dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
+    nvcc_path=$(find /usr/local /opt -path '*/bin/nvcc' -type f 2>/dev/null | head -n 1)
+    [ -n "$nvcc_path" ] && export CUDA_HOME=$(dirname "$(dirname "$nvcc_path")")
+  fi
+  echo "CUDA_HOME=${CUDA_HOME:-unset}, nvcc: $(command -v nvcc || echo "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc")"
   export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-$("$PY" -c "import torch; print('%d.%d' % torch.cuda.get_device_capability())")}
 else
   export FORCE_ONLY_CPU=1
