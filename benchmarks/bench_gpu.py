@@ -317,8 +317,12 @@ def host_syncs(args, device, out) -> None:
                     torch.cuda.set_sync_debug_mode("default")
             syncs = [str(w.message).splitlines()[0] for w in caught if "synchroniz" in str(w.message)]
             where = [f"{w.filename}:{w.lineno}" for w in caught if "synchroniz" in str(w.message)]
-            write({"benchmark": tag, "status": "ok", "value": len(syncs), "batch_size": args.batch_sizes[0],
-                   "sync_sites": where, "messages": syncs[:20], "goal": "0 outside the kNN"}, out, device)
+            # the kNN: pgjets' own search and torch-cluster's, which pgjets calls in 2-D
+            knn_files = ("ops/knn.py:", "torch_cluster/")
+            outside = [w for w in where if not any(k in w.replace("\\", "/") for k in knn_files)]
+            write({"benchmark": tag, "status": "ok", "value": len(syncs), "outside_knn": len(outside),
+                   "met": not outside, "batch_size": args.batch_sizes[0], "sync_sites": where,
+                   "messages": syncs[:20], "goal": "0 outside the kNN"}, out, device)
 
 
 # ------------------------------------------------------------------ profile (where a goal is missed)
@@ -382,9 +386,11 @@ def profile(args, device, out) -> None:
                 table = kernel_table(prof, steps, args.profile_top, device.type == "cuda")
                 rec[side] = {"wall_s_per_step_profiled": wall, "kernel_fill": table["kernel_s_per_step"] / wall,
                              **table}
-                print(f"   {side:7s} {wall * 1e3:8.2f} ms/step (profiled), kernels {table['kernel_s_per_step'] * 1e3:8.2f}"
-                      f" ms in {table['kernels_per_step']:.0f} {'launches' if device.type == 'cuda' else 'op calls'}; top: "
-                      + ", ".join(f"{r['name'][:40]} {r['ms_per_step']:.2f}" for r in table["top_kernels"][:3]),
+                unit = "launches" if device.type == "cuda" else "op calls"
+                top3 = ", ".join(f"{r['name'][:40]} {r['ms_per_step']:.2f}" for r in table["top_kernels"][:3])
+                print(f"   {side:7s} {wall * 1e3:8.2f} ms/step (profiled), kernels "
+                      f"{table['kernel_s_per_step'] * 1e3:8.2f} ms in {table['kernels_per_step']:.0f} {unit}; "
+                      f"top: {top3}",
                       flush=True)
             write(rec, out, device)
 

@@ -126,3 +126,35 @@ def test_part_eval_pair_bias_fast_path_equals_reference(pair_embed_dims, batch_o
         torch.testing.assert_close(p.grad, q.grad, atol=1e-4, rtol=1e-3, msg=name)
     for (name, u), (_, v) in zip(model.pair_embed.named_buffers(), ref_model.pair_embed.named_buffers()):
         torch.testing.assert_close(u, v, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_part_graph_path_trains_without_reading_a_device_value(batch_of):
+    """The CPU stand-in for ``torch.cuda.set_sync_debug_mode``: on the meta device tensors have
+    no values, so any read back to the host (``.item()``, ``.tolist()``, ``int(t)``) raises.  The
+    sizes come from the batch's slice table, which stays on the CPU."""
+    from pgjets.models import ParticleTransformer
+
+    torch.manual_seed(0)
+    b = batch_of([9, 3, 14, 6])
+    model = ParticleTransformer(F, 2, **SMALL["part"]).train()
+    out = model.to("meta")(b.to("meta"))
+    assert out.shape == (4, 2) and out.device.type == "meta"
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    # without the table the sizes are read from the device, once
+    del b._slice_dict
+    with pytest.raises(NotImplementedError, match="meta"):
+        model(b.to("meta"))
+
+
+def test_part_same_output_with_and_without_the_slice_table(batch_of):
+    from pgjets.models import ParticleTransformer
+
+    torch.manual_seed(0)
+    model = ParticleTransformer(F, 2, **SMALL["part"]).eval()
+    b = batch_of([9, 3, 14, 6])
+    with torch.no_grad():
+        with_table = model(b)
+        del b._slice_dict
+        without = model(b)
+    torch.testing.assert_close(with_table, without, atol=0, rtol=0)

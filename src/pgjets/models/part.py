@@ -24,6 +24,7 @@ from torch_geometric.utils import to_dense_batch
 
 from ..nn.attention import dense_attention_mask
 from ..ops.pairwise import NUM_PAIR_FEATURES, dense_pairwise_features
+from ..ops.sizes import host_node_counts
 from ..nn.pma import ClassAttentionPool
 from ..nn.transformer import TransformerBlock
 from .padded import check_inference, rowwise
@@ -64,6 +65,11 @@ class ParticleTransformer(nn.Module):
         num_cls_layers: Class-attention blocks (published: 2).
         dropout: Dropout in attention and feed-forward layers (published: 0.1).
         use_pair_features: Add the interaction bias (needs ``p4`` on the batch).
+
+    The dense attention needs the largest jet and the number of pairs as Python numbers.  In eager
+    mode they come from the batch's slice table on the CPU (:func:`pgjets.ops.host_node_counts`),
+    so a training step on a GPU reads nothing back from the device; without the table they are
+    read from the device once per forward.
 
     Shapes:
         - **input:** ``Batch`` with ``x`` :math:`(N, F)`, ``p4`` :math:`(N, 4)`, ``batch``
@@ -250,9 +256,13 @@ class ParticleTransformer(nn.Module):
         B = getattr(data, "num_graphs", None) if getattr(data, "batch", None) is not None else 1
         if B is None:
             B = int(batch.max()) + 1 if batch.numel() else 1
-        # the sizes, read once per forward (the one host read of the graph path): the largest jet
-        # (padded length) and the number of pairs i >= j
-        counts = torch.zeros(B, dtype=torch.long, device=batch.device).scatter_add_(0, batch, torch.ones_like(batch))
+        # the sizes: the largest jet (padded length) and the number of pairs i >= j, in eager mode
+        # from the batch's slice table on the CPU (no host sync), else read once from the device
+        # (the one host read of the graph path; under torch.compile the one graph break)
+        counts = None if torch.compiler.is_compiling() else host_node_counts(data, batch)
+        if counts is None or counts.numel() != B:
+            counts = torch.zeros(B, dtype=torch.long, device=batch.device).scatter_add_(
+                0, batch, torch.ones_like(batch))
         N, P = torch.stack([counts.max(), (counts * (counts + 1) // 2).sum()]).tolist()
         x = self.embed(self.input_norm(data.x))
         bias = self.pair_bias(data.p4, batch, B, N, P) if self.use_pair_features else None

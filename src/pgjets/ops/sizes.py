@@ -1,0 +1,64 @@
+r"""Graph sizes of a PyG ``Batch`` read on the host, without a device synchronisation.
+
+A layer that pads a batch to :math:`(B, N_{max}, \cdot)` needs :math:`N_{max} = \max_b n_b` as a
+Python number.  Read from the device (``int(counts.max())``), it stalls the GPU until every
+kernel queued before it has run.  But the collation already knew the sizes: a ``Batch`` keeps
+its slice table ``_slice_dict["x"]`` (the node offsets :math:`0 = s_0 \le s_1 \le \dots \le s_B
+= \sum_b n_b`) on the CPU, also after ``batch.to("cuda")``, and :math:`n_b = s_{b+1} - s_b`.
+pgjets' own batch builders and transforms keep that table up to date.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from torch import Tensor
+
+from .._checks import is_debug
+from ..errors import InputShapeError
+
+
+def host_node_counts(data: Any, batch: Optional[Tensor] = None) -> Optional[Tensor]:
+    r"""Nodes per graph :math:`n_b` of a batch, as a CPU tensor, or ``None`` when unknown on the host.
+
+    The counts come from the batch's slice table (``data._slice_dict["x"]``).  ``None`` (read
+    the sizes from the device instead) when there is no table, when it is not a CPU tensor, or
+    when it disagrees with what the host knows for free: it must start at 0, never decrease,
+    end at ``data.x.size(0)`` and have ``data.num_graphs + 1`` entries.  In debug mode
+    (:func:`pgjets.set_debug`) the counts are also checked against ``batch`` (a host sync).
+
+    Args:
+        data: A PyG ``Batch`` (or any object with ``x`` and a ``_slice_dict``).
+        batch: The graph index of every node ``(N,)``, for the debug-mode check.
+
+    Returns:
+        ``(B,)`` long tensor on the CPU, or ``None``.
+
+    Raises:
+        InputShapeError: In debug mode, when the table's counts differ from those of ``batch``.
+    """
+    slices = getattr(data, "_slice_dict", None)
+    ptr = slices.get("x") if isinstance(slices, dict) else None
+    x = getattr(data, "x", None)
+    if not isinstance(ptr, Tensor) or not isinstance(x, Tensor) or ptr.device.type != "cpu" or ptr.dim() != 1:
+        return None
+    if ptr.numel() == 0 or int(ptr[0]) != 0 or int(ptr[-1]) != x.size(0):
+        return None
+    counts = ptr.diff().long()
+    if bool((counts < 0).any()):
+        return None
+    num_graphs = getattr(data, "_num_graphs", None)
+    if num_graphs is not None and counts.numel() != num_graphs:
+        return None
+    if is_debug() and batch is not None:
+        device_counts = torch.bincount(batch, minlength=counts.numel()).cpu()
+        if not torch.equal(device_counts, counts):
+            raise InputShapeError(
+                f"the batch's slice table gives {counts.tolist()} nodes per graph, but its batch "
+                f"vector gives {device_counts.tolist()}: rebuild the batch after changing its nodes"
+            )
+    return counts
+
+
+__all__ = ["host_node_counts"]

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.data import Batch, Data
+
+from pgjets.errors import InputShapeError
+from pgjets.graphs import clouds_to_batch
+from pgjets.ops import host_node_counts
+
+
+def batch(sizes):
+    return Batch.from_data_list([Data(x=torch.randn(n, 3)) for n in sizes])
+
+
+def test_counts_from_the_slice_table_survive_a_device_move():
+    b = batch([4, 0, 7, 2])
+    assert host_node_counts(b).tolist() == [4, 0, 7, 2]
+    moved = b.to("meta")  # a device with no values: the counts are not read from it
+    counts = host_node_counts(moved, moved.batch)
+    assert counts.device.type == "cpu" and counts.tolist() == [4, 0, 7, 2]
+
+
+def test_pgjets_batches_carry_the_table():
+    x = torch.randn(9, 3)
+    b = clouds_to_batch(x, x[:, :2], torch.tensor([5, 4]), k=None)
+    assert host_node_counts(b).tolist() == [5, 4]
+
+
+def test_unknown_or_inconsistent_tables_give_none():
+    assert host_node_counts(Data(x=torch.randn(3, 2))) is None  # a single graph: no table
+    b = batch([3, 5])
+    b.x = b.x[:7]  # nodes dropped after batching: the total no longer matches
+    assert host_node_counts(b) is None
+    b = batch([3, 5])
+    b._num_graphs = 3
+    assert host_node_counts(b) is None
+    b = batch([3, 5])
+    b._slice_dict["x"] = b._slice_dict["x"].to("meta")  # a table on a device would need a sync
+    assert host_node_counts(b) is None
+    b = batch([3, 5])
+    b._slice_dict["x"] = torch.tensor([0, 6, 5, 8])  # decreasing offsets
+    b._num_graphs = None
+    assert host_node_counts(b) is None
+
+
+def test_debug_mode_catches_a_stale_table_with_the_same_total(debug):
+    b = batch([3, 5])
+    b._slice_dict["x"] = torch.tensor([0, 4, 8])  # same total, other split
+    with pytest.raises(InputShapeError, match="slice table"):
+        host_node_counts(b, b.batch)
+    assert host_node_counts(batch([3, 5]), batch([3, 5]).batch).tolist() == [3, 5]
