@@ -50,3 +50,20 @@ def test_debug_mode_catches_a_stale_table_with_the_same_total(debug):
     with pytest.raises(InputShapeError, match="slice table"):
         host_node_counts(b, b.batch)
     assert host_node_counts(batch([3, 5]), batch([3, 5]).batch).tolist() == [3, 5]
+
+
+def test_the_caller_s_graph_count_must_match():
+    b = batch([3, 5])
+    assert host_node_counts(b, num_graphs=2).tolist() == [3, 5]
+    assert host_node_counts(b, num_graphs=3) is None
+
+
+def test_declines_while_torch_compile_traces():
+    b = batch([3, 5])
+
+    @torch.compile(backend="eager", fullgraph=True)  # a read of the table would break the graph
+    def f(x):
+        return x + (0.0 if host_node_counts(b, b.batch) is None else 1.0)
+
+    assert torch.equal(f(torch.zeros(2)), torch.zeros(2))
+    assert host_node_counts(b) is not None  # eager again

@@ -259,8 +259,8 @@ class ParticleTransformer(nn.Module):
         # the sizes: the largest jet (padded length) and the number of pairs i >= j, in eager mode
         # from the batch's slice table on the CPU (no host sync), else read once from the device
         # (the one host read of the graph path; under torch.compile the one graph break)
-        counts = None if torch.compiler.is_compiling() else host_node_counts(data, batch)
-        if counts is None or counts.numel() != B:
+        counts = host_node_counts(data, batch, num_graphs=B)
+        if counts is None:
             counts = torch.zeros(B, dtype=torch.long, device=batch.device).scatter_add_(
                 0, batch, torch.ones_like(batch))
         N, P = torch.stack([counts.max(), (counts * (counts + 1) // 2).sum()]).tolist()

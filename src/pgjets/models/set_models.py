@@ -21,6 +21,7 @@ from ..nn.deep_sets import DeepSetsLayer
 from ..nn.deep_sets_pool import DeepSetsPool
 from ..nn.pma import PMAPool
 from ..nn.transformer import TransformerBlock
+from ..ops.sizes import host_node_counts
 from .padded import check_inference, masked_reduce, rowwise
 
 
@@ -120,8 +121,11 @@ class SetTransformer(nn.Module):
     def graph_embeddings(self, data) -> Tensor:
         batch, size = _batch(data)
         x = self.embed(self.norm(data.x))
-        # the padded layout read once (the largest set), shared by all blocks
-        mask = dense_attention_mask(batch, dtype=x.dtype, num_graphs=size)
+        # the padded layout, shared by all blocks: the largest set from the batch's slice table
+        # on the CPU (eager mode), else read once from the device
+        counts = host_node_counts(data, batch, num_graphs=size)
+        longest = int(counts.max()) if counts is not None and counts.numel() else None
+        mask = dense_attention_mask(batch, dtype=x.dtype, num_graphs=size, max_num_nodes=longest)
         for blk in self.blocks:
             x = blk(x, batch=batch, dense=True, dense_mask=mask)
         return self.pool(x, batch, dim_size=size)

@@ -19,18 +19,21 @@ from .._checks import is_debug
 from ..errors import InputShapeError
 
 
-def host_node_counts(data: Any, batch: Optional[Tensor] = None) -> Optional[Tensor]:
+def host_node_counts(data: Any, batch: Optional[Tensor] = None,
+                     num_graphs: Optional[int] = None) -> Optional[Tensor]:
     r"""Nodes per graph :math:`n_b` of a batch, as a CPU tensor, or ``None`` when unknown on the host.
 
     The counts come from the batch's slice table (``data._slice_dict["x"]``).  ``None`` (read
     the sizes from the device instead) when there is no table, when it is not a CPU tensor, or
     when it disagrees with what the host knows for free: it must start at 0, never decrease,
-    end at ``data.x.size(0)`` and have ``data.num_graphs + 1`` entries.  In debug mode
-    (:func:`pgjets.set_debug`) the counts are also checked against ``batch`` (a host sync).
+    end at ``data.x.size(0)`` and have ``num_graphs + 1`` entries.  Also ``None`` while
+    ``torch.compile`` traces (reading the table would be a graph break there too).  In debug
+    mode (:func:`pgjets.set_debug`) the counts are also checked against ``batch`` (a host sync).
 
     Args:
         data: A PyG ``Batch`` (or any object with ``x`` and a ``_slice_dict``).
         batch: The graph index of every node ``(N,)``, for the debug-mode check.
+        num_graphs: The number of graphs the caller expects (default: the batch's own count).
 
     Returns:
         ``(B,)`` long tensor on the CPU, or ``None``.
@@ -38,6 +41,8 @@ def host_node_counts(data: Any, batch: Optional[Tensor] = None) -> Optional[Tens
     Raises:
         InputShapeError: In debug mode, when the table's counts differ from those of ``batch``.
     """
+    if torch.compiler.is_compiling():
+        return None
     slices = getattr(data, "_slice_dict", None)
     ptr = slices.get("x") if isinstance(slices, dict) else None
     x = getattr(data, "x", None)
@@ -48,9 +53,9 @@ def host_node_counts(data: Any, batch: Optional[Tensor] = None) -> Optional[Tens
     counts = ptr.diff().long()
     if bool((counts < 0).any()):
         return None
-    num_graphs = getattr(data, "_num_graphs", None)
-    if num_graphs is not None and counts.numel() != num_graphs:
-        return None
+    for expected in (num_graphs, getattr(data, "_num_graphs", None)):
+        if expected is not None and counts.numel() != expected:
+            return None
     if is_debug() and batch is not None:
         device_counts = torch.bincount(batch, minlength=counts.numel()).cpu()
         if not torch.equal(device_counts, counts):
