@@ -74,11 +74,12 @@ def test_graph_path_training_part_has_no_graph_breaks(batch_of, small_model):
     assert count == 0, reasons
 
 
-def test_graph_path_particlenet_breaks_only_in_its_knn(batch_of, small_model, monkeypatch):
+@pytest.mark.parametrize("name", ["particlenet", "particlenet_inv"])
+def test_graph_path_particlenet_breaks_only_in_its_knn(name, batch_of, small_model, monkeypatch):
     import pgjets.ops.knn as knn_module
 
     monkeypatch.setattr(knn_module, "torch_cluster_available", lambda: False)  # torch-cluster: not traceable
-    count, reasons = graph_path_breaks(small_model("particlenet").train(), batch_of([9, 3, 14, 6]))
+    count, reasons = graph_path_breaks(small_model(name).train(), batch_of([9, 3, 14, 6]))
     assert count > 0
     assert {file for _, file in reasons} == {"knn.py"}, reasons  # named in docs/deployment.md
 
