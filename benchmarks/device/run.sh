@@ -28,7 +28,7 @@ mkdir -p "$OUT"
 
 ls .device/weaver_core-*.whl .device/torch_cluster-*.tar.gz benchmarks/.cache/jets/manifest.json >/dev/null \
   || { echo "missing carried files: run benchmarks/device/prepare.sh here and carry .device and benchmarks/.cache"; exit 2; }
-"$PY" -m pip install -q --no-index --no-deps --no-compile --target "$SITE" .device/weaver_core-*.whl
+"$PY" -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$SITE" .device/weaver_core-*.whl
 
 # torch-cluster: its setup.py builds one extension per operation without ninja; `build_ext -j` builds the
 # nine of them side by side.  Only the CUDA variants on a GPU (they hold the CPU kernels as well), for
