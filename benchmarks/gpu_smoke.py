@@ -30,11 +30,15 @@ def jets(n=64, seed=0):
     return out
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
-    device = parser.parse_args().device
+    parser.add_argument("--rtol", type=float, default=1e-3,
+                        help="largest |device - cpu| allowed, relative to 1 + max |cpu| (float32 eval)")
+    args = parser.parse_args()
+    device = args.device
     data = jets()
+    failed = []
     for name in sorted(n for n, (_, rep, _) in MODELS.items() if rep != "image"):
         torch.manual_seed(0)
         model = build_model(name, 7, 2)
@@ -43,10 +47,17 @@ def main() -> None:
         b = Batch.from_data_list(data[:16])
         model.eval()
         with torch.no_grad():
-            gpu = model(b.to(device)).float().cpu()
+            dev = model(b.to(device)).float().cpu()
             cpu = model.cpu()(b.cpu())
-        print(f"{name:18s} amp-train ok  max |gpu - cpu| = {(gpu - cpu).abs().max().item():.2e}", flush=True)
+        diff = (dev - cpu).abs().max().item()
+        ok = bool(torch.isfinite(dev).all()) and diff <= args.rtol * (1 + cpu.abs().max().item())
+        if not ok:
+            failed.append(name)
+        print(f"{name:20s} amp-train ok, eval max |{device} - cpu| = {diff:.2e}  {'ok' if ok else 'MISMATCH'}",
+              flush=True)
+    print(f"gpu_smoke: {len(failed)} mismatches" + (f" ({', '.join(failed)})" if failed else ""), flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

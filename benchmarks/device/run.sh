@@ -18,7 +18,7 @@ start=$(date +%s)
 OUT=${OUT:-/tmp/pgjets_gpu_out}
 DEVICE=${DEVICE:-cuda}
 BUDGET=${BUDGET:-540}
-CHECKS_S=${CHECKS_S:-75}
+CHECKS_S=${CHECKS_S:-90}
 PY=${PYTHON:-python3}
 SITE=${SITE:-/tmp/pgjets_site}
 TC=/tmp/pgjets_torch_cluster
@@ -62,6 +62,6 @@ if [ "$DEVICE" = cuda ]; then
   timeout 35 "$PY" -m pytest -q -p no:cacheprovider -k cuda \
     tests/graphs/test_set.py tests/graphs/test_cloud.py tests/graphs/test_image.py > "$OUT/cuda_tests.txt" 2>&1
   tail -n 3 "$OUT/cuda_tests.txt"
-  timeout 40 "$PY" benchmarks/gpu_smoke.py > "$OUT/gpu_smoke.txt" 2>&1; tail -n 20 "$OUT/gpu_smoke.txt"
+  timeout 50 "$PY" benchmarks/gpu_smoke.py > "$OUT/gpu_smoke.txt" 2>&1; tail -n 20 "$OUT/gpu_smoke.txt"
 fi
 echo "run.sh done in $(( $(date +%s) - start )) s"
