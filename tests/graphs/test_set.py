@@ -84,3 +84,18 @@ def test_fully_connected_edge_index_rejects_negative_counts():
         fully_connected_edge_index(torch.tensor([2, -1, 3]))
     with pytest.raises(InputShapeError, match="whole numbers"):
         fully_connected_edge_index(torch.tensor([2.5]))
+
+
+def test_complete_graph_edges_with_given_sizes_match_and_read_nothing():
+    from pgjets.graphs.set import complete_graph_edges
+
+    g = torch.Generator().manual_seed(3)
+    for _ in range(50):
+        counts = torch.randint(0, 6, (int(torch.randint(0, 6, (1,), generator=g)),), generator=g)
+        for loops in (False, True):
+            n = int(counts.sum())
+            e = int((counts * counts).sum()) if loops else int((counts * (counts - 1)).sum())
+            assert torch.equal(complete_graph_edges(counts, n, e, loops), fully_connected_edge_index(counts, loops))
+    # the sizes given, no value is read back: it runs on the meta device, which has none
+    out = complete_graph_edges(torch.tensor([3, 1, 4]).to("meta"), 8, 18)
+    assert out.shape == (2, 18) and out.device.type == "meta"

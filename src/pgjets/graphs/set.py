@@ -57,22 +57,48 @@ def fully_connected_edge_index(
     if counts.numel() and int(counts.min()) < 0:
         g = int(torch.nonzero(counts < 0)[0])
         raise InputShapeError(f"counts must be >= 0, but graph {g} has {int(counts[g])} nodes")
+    if ptr is None:
+        ptr = torch.zeros(counts.numel() + 1, dtype=torch.long, device=counts.device)
+        torch.cumsum(counts, 0, out=ptr[1:])
+    num_nodes = int(ptr[-1])
+    num_edges = int((counts * counts).sum()) if self_loops else int((counts * (counts - 1)).sum())
+    return complete_graph_edges(counts, num_nodes, num_edges, self_loops, ptr)
+
+
+def complete_graph_edges(counts: Tensor, num_nodes: int, num_edges: int, self_loops: bool = False,
+                         ptr: Optional[Tensor] = None) -> Tensor:
+    r"""The edges of :func:`fully_connected_edge_index` with the sizes given: no value is read back.
+
+    For layers that know the sizes on the host (:func:`pgjets.ops.host_node_counts`): every
+    output size is given, so on a GPU nothing waits for the device.  Target :math:`i`, the
+    :math:`l`-th node of graph :math:`b`, receives the sources :math:`s = 0, \dots, n_b - 2`
+    shifted past itself (:math:`s + [s \ge l]`) without self loops, :math:`0, \dots, n_b - 1`
+    with them.  No checks: ``counts`` must be non-negative whole numbers.
+
+    Args:
+        counts: Nodes per graph ``(B,)`` (long), on the device of the output.
+        num_nodes: :math:`\sum_b n_b`.
+        num_edges: :math:`\sum_b n_b (n_b - 1)`, or :math:`\sum_b n_b^2` with self loops.
+        self_loops: Keep :math:`i \to i`.
+        ptr: Optional offsets ``(B+1,)``.
+
+    Shapes:
+        - **input:** ``counts`` :math:`(B,)`
+        - **output:** :math:`(2, \text{num\_edges})`
+    """
     device = counts.device
     if ptr is None:
         ptr = torch.zeros(counts.numel() + 1, dtype=torch.long, device=device)
         torch.cumsum(counts, 0, out=ptr[1:])
-    num_nodes = int(ptr[-1])
-    graph_of = torch.repeat_interleave(torch.arange(counts.numel(), device=device), counts)
-    per_target = counts[graph_of]  # each target receives n_b candidate sources
-    target = torch.repeat_interleave(torch.arange(num_nodes, device=device), per_target)
-    start = torch.zeros(num_nodes + 1, dtype=torch.long, device=device)
-    torch.cumsum(per_target, 0, out=start[1:])
-    local = torch.arange(target.numel(), device=device) - start[target]
-    source = ptr[graph_of[target]] + local
+    graph_of = torch.repeat_interleave(torch.arange(counts.numel(), device=device), counts, output_size=num_nodes)
+    per_target = counts[graph_of] - (0 if self_loops else 1)  # sources of each target
+    target = torch.repeat_interleave(torch.arange(num_nodes, device=device), per_target, output_size=num_edges)
+    start = torch.cumsum(per_target, 0) - per_target
+    rank = torch.arange(num_edges, device=device) - start[target]  # s, the source's place among the target's
+    first = ptr[graph_of[target]]
     if not self_loops:
-        keep = source != target
-        source, target = source[keep], target[keep]
-    return torch.stack([source, target])
+        rank = rank + (rank >= target - first).long()  # skip the target itself
+    return torch.stack([first + rank, target])
 
 
 def set_to_graph(

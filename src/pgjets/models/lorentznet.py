@@ -48,7 +48,8 @@ from torch import Tensor, nn
 from torch_geometric.nn import global_mean_pool
 
 from ..errors import InputShapeError
-from ..graphs.set import fully_connected_edge_index
+from ..graphs.set import complete_graph_edges, fully_connected_edge_index
+from ..ops.sizes import host_node_counts
 from ..nn.lorentz_conv import LorentzConv
 from .padded import check_inference, masked_reduce
 
@@ -155,6 +156,10 @@ class LorentzNet(nn.Module):
         n = p4.size(0)
         dtype, device = self.embedding.weight.dtype, p4.device
         batch, num = _batch_of(data, n, device)
+        # the graph sizes on the host (slice table, or one jet): the edges are then built with every
+        # output size known, so a training step reads nothing back from the device
+        host = (host_node_counts(data, batch, num_graphs=num) if getattr(data, "batch", None) is not None
+                else torch.tensor([n]))
         p4 = p4.to(dtype) * self.p4_scale
         scalars = self._particle_scalars(data, n, dtype, device)
         if self.beams:
@@ -167,8 +172,12 @@ class LorentzNet(nn.Module):
             p4 = torch.cat([p4, beam_p4])[order]
             scalars = torch.cat([scalars, beam_s])[order]
             batch = owner[order]
-        counts = torch.bincount(batch, minlength=num)
-        return scalars, p4, batch, fully_connected_edge_index(counts), num
+        if host is None:
+            return scalars, p4, batch, fully_connected_edge_index(torch.bincount(batch, minlength=num)), num
+        host = host + (2 if self.beams else 0)
+        counts = torch.zeros(num, dtype=torch.long, device=device).scatter_add_(0, batch, torch.ones_like(batch))
+        edges = complete_graph_edges(counts, int(host.sum()), int((host * (host - 1)).sum()))
+        return scalars, p4, batch, edges, num
 
     # ---------------------------------------------------------- forward
     def _encode(self, data) -> tuple[Tensor, Tensor, Tensor, int]:
