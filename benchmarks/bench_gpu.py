@@ -7,7 +7,7 @@
    against a float64 brute-force search (the share of particles whose neighbours are exactly right).
 3. ``MultiHeadAttention`` (dense path) vs padded ``F.scaled_dot_product_attention`` restricted to
    the flash / memory-efficient kernels on CUDA.
-4. Host-device synchronisations in one training step of ParticleNet and ParT
+4. Host-device synchronisations in one training step of ParticleNet and ParT (and LorentzNet)
    (``torch.cuda.set_sync_debug_mode('warn')``, warnings counted; CUDA only, else ``n/a``).
 5. A profile of one fp32 training step of ParticleNet and ParT, pgjets and weaver side by side: kernel
    time against wall time, kernel launches, the top kernels and operators by CUDA time (the profile the
@@ -280,11 +280,12 @@ def one_step(model, batch, target):
 
 
 def pgjets_models(bs, device):
-    import bench_part
+    """A batch of ``bs`` real jets and pgjets' ParticleNet and ParT (published sizes) and LorentzNet
+    (paper size) on ``device``."""
     import bench_particlenet
     from _jets import pgjets_batch, pick, real_jets
 
-    from pgjets.models import ParticleTransformer, ParticleNet
+    from pgjets.models import LorentzNet, ParticleTransformer, ParticleNet
 
     batch = pgjets_batch(pick(real_jets(), bs), device)
     nf = batch.x.size(1)
@@ -293,12 +294,11 @@ def pgjets_models(bs, device):
                      input_norm=True).to(device)
     part = ParticleTransformer(nf, 2, embed_dims=(128, 512, 128), pair_embed_dims=(64, 64, 64), heads=8,
                                num_layers=8, num_cls_layers=2, dropout=0.1).to(device)
-    del bench_part
-    return batch, {"particlenet": pn, "part": part}
+    return batch, {"particlenet": pn, "part": part, "lorentznet": LorentzNet(nf, 2).to(device)}
 
 
 def host_syncs(args, device, out) -> None:
-    for name in ("particlenet", "part"):
+    for name in ("particlenet", "part", "lorentznet"):  # the goal is about the first two
         tag = f"host_syncs_{name}_train_step"
         cpu = "torch.cuda.set_sync_debug_mode needs CUDA" if device.type != "cuda" else None
         if skipped(tag, out, device, late(args), cpu):
