@@ -102,3 +102,17 @@ def test_missing_p4_is_a_typed_error(batch_of):
         LorentzNet(7)(b)
     with pytest.raises(ValueError, match="num_layers"):
         LorentzNet(7, num_layers=0)
+
+
+def test_four_momenta_only_batch_takes_its_sizes_from_the_host():
+    """No ``x``: the sizes come from the slice table of ``p4``; on the meta device any read back fails."""
+    from torch_geometric.data import Batch, Data
+
+    g = torch.Generator().manual_seed(0)
+    b = Batch.from_data_list([Data(p4=torch.rand(n, 4, generator=g) + 1, num_nodes=n) for n in (3, 5)])
+    torch.manual_seed(0)
+    model = LorentzNet(7, 2).eval()
+    with torch.no_grad():
+        ref = model(b)
+    assert ref.shape == (2, 2)
+    assert model.to("meta")(b.to("meta")).shape == (2, 2)

@@ -275,3 +275,18 @@ def test_bfloat16_through_real_torch_cluster_matches_float32():
     xb = x.bfloat16()
     assert torch.equal(knn_graph(xb, 4, batch, backend="torch_cluster"),
                        knn_graph(xb.float(), 4, batch, backend="torch_cluster"))
+
+
+def test_layer_knn_graph_checks_values_in_debug_mode_only(debug):
+    from pgjets import set_debug
+    from pgjets.ops.knn import layer_knn_graph
+
+    x, batch = make_batch([6, 9], 4)
+    assert torch.equal(layer_knn_graph(x, 3, batch), knn_graph(x, 3, batch, loop=False))
+    bad = x.clone()
+    bad[2, 1] = float("nan")
+    with pytest.raises(NonFiniteError):
+        layer_knn_graph(bad, 3, batch)  # debug mode: the checked knn_graph
+    set_debug(False)
+    assert torch.equal(layer_knn_graph(x, 3, batch, cosine=True), knn_graph(x, 3, batch, loop=False, cosine=True))
+    layer_knn_graph(bad, 3, batch)  # no value check (no host sync) outside debug mode

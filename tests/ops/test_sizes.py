@@ -67,3 +67,9 @@ def test_declines_while_torch_compile_traces():
 
     assert torch.equal(f(torch.zeros(2)), torch.zeros(2))
     assert host_node_counts(b) is not None  # eager again
+
+
+def test_another_node_attribute_gives_the_counts():
+    b = Batch.from_data_list([Data(p4=torch.randn(n, 4)) for n in (2, 6)])  # no x
+    assert host_node_counts(b) is None
+    assert host_node_counts(b, key="p4").tolist() == [2, 6]

@@ -158,7 +158,7 @@ class LorentzNet(nn.Module):
         batch, num = _batch_of(data, n, device)
         # the graph sizes on the host (slice table, or one jet): the edges are then built with every
         # output size known, so a training step reads nothing back from the device
-        host = (host_node_counts(data, batch, num_graphs=num) if getattr(data, "batch", None) is not None
+        host = (host_node_counts(data, batch, num_graphs=num, key="p4") if getattr(data, "batch", None) is not None
                 else torch.tensor([n]))
         p4 = p4.to(dtype) * self.p4_scale
         scalars = self._particle_scalars(data, n, dtype, device)

@@ -35,10 +35,10 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import (check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int,
+from .._checks import (check_input_dtype, debug_check_finite, check_ndim, check_positive_int,
                        warn_deprecated_name)
 from ..errors import InputShapeError
-from ..ops.knn import block_distances, knn_graph, knn_graph_unchecked, unit_rows
+from ..ops.knn import block_distances, layer_knn_graph, unit_rows
 
 #: Extra candidates that :func:`padded_knn` re-ranks by exact distances above 3-D.
 PADDED_REFINE_MARGIN = 8
@@ -198,11 +198,7 @@ class EdgeConvBlock(MessagePassing):
                 raise InputShapeError(f"pos has {pos.size(0)} rows but x has {x.size(0)}")
             debug_check_finite(pos, "pos")
         coords = x if pos is None else pos
-        if is_debug():
-            edge_index = knn_graph(coords, self.k, batch, loop=False, cosine=self.cosine)
-        else:  # the inputs were checked at the model's entry: no value checks (host syncs) here
-            edge_index = knn_graph_unchecked(coords, self.k, batch, False, "source_to_target", self.cosine, "auto",
-                                             False)
+        edge_index = layer_knn_graph(coords, self.k, batch, self.cosine)  # value checks in debug mode only
         # knn_graph's edges are sorted by centre, at most k each: exactly k each iff E = N k
         return self.propagate_edges(x, edge_index, uniform=edge_index.size(1) == x.size(0) * self.k)
 

@@ -36,10 +36,10 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_positive_int, is_debug
+from .._checks import check_positive_int
 from ..errors import InputShapeError
 from .dynamic_edge_conv import padded_knn
-from ..ops.knn import knn_graph, knn_graph_unchecked
+from ..ops.knn import layer_knn_graph
 from ..ops.padded import rowwise
 
 #: Number of invariant edge features :math:`\mathbf{e}_{ij}`.
@@ -137,10 +137,7 @@ class InvariantEdgeConv(MessagePassing):
         if pt.dim() != 1 or pt.size(0) != h.size(0):
             raise InputShapeError(f"pt must be ({h.size(0)},), got {tuple(pt.shape)}")
         coords = (pos if self.knn_on == "pos" else h).detach()
-        if is_debug():
-            edge_index = knn_graph(coords, self.k, batch, loop=False)
-        else:  # as DynamicEdgeConv: the inputs were checked at the boundary, no value checks (host syncs) here
-            edge_index = knn_graph_unchecked(coords, self.k, batch, False, "source_to_target", False, "auto", False)
+        edge_index = layer_knn_graph(coords, self.k, batch)  # value checks in debug mode only
         n = h.size(0)
         agg = self.propagate(edge_index, h=h, pos=pos, pt=pt, size=(n, n))
         return torch.relu(agg + self._norm(self.shortcut_norm, self.shortcut(h)))

@@ -26,7 +26,7 @@ from typing import Literal, Optional
 import torch
 from torch import Tensor
 
-from .._checks import check_batch, check_finite, check_ndim, check_positive_int
+from .._checks import check_batch, check_finite, check_ndim, check_positive_int, is_debug
 from ..errors import GraphSizeError, InputShapeError
 
 Backend = Literal["auto", "torch", "torch_cluster"]
@@ -451,6 +451,18 @@ def knn_graph_unchecked(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, 
     return torch.stack([target, source], dim=0)
 
 
+def layer_knn_graph(x: Tensor, k: int, batch: Optional[Tensor], cosine: bool = False) -> Tensor:
+    """The kNN graph a layer builds inside its ``forward`` (no self loops, ``source_to_target``).
+
+    The inputs were checked at the model's entry, so outside debug mode this is
+    :func:`knn_graph_unchecked` (no value checks, no host syncs of its own); in debug mode
+    (:func:`pgjets.set_debug`) it is the checked :func:`knn_graph`.
+    """
+    if is_debug():
+        return knn_graph(x, k, batch, loop=False, cosine=cosine)
+    return knn_graph_unchecked(x, k, batch, False, "source_to_target", cosine, "auto", False)
+
+
 @torch.compiler.disable
 def _knn_edges(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, cosine: bool, backend: Backend,
                strict: bool) -> tuple[Tensor, Tensor]:
@@ -512,5 +524,5 @@ def _knn_edges(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, cosine: b
     return source, target
 
 
-__all__ = ["knn_graph", "knn_graph_unchecked", "block_distances", "unit_rows", "torch_cluster_available",
+__all__ = ["knn_graph", "knn_graph_unchecked", "layer_knn_graph", "block_distances", "unit_rows", "torch_cluster_available",
            "MAX_BLOCK_ELEMENTS", "MAX_BUCKETS", "AUTO_CLUSTER_MAX_DIM"]

@@ -3,8 +3,9 @@ r"""Graph sizes of a PyG ``Batch`` read on the host, without a device synchronis
 A layer that pads a batch to :math:`(B, N_{max}, \cdot)` needs :math:`N_{max} = \max_b n_b` as a
 Python number.  Read from the device (``int(counts.max())``), it stalls the GPU until every
 kernel queued before it has run.  But the collation already knew the sizes: a ``Batch`` keeps
-its slice table ``_slice_dict["x"]`` (the node offsets :math:`0 = s_0 \le s_1 \le \dots \le s_B
-= \sum_b n_b`) on the CPU, also after ``batch.to("cuda")``, and :math:`n_b = s_{b+1} - s_b`.
+its slice table on the CPU, also after ``batch.to("cuda")``: for a node attribute such as ``x``,
+``_slice_dict["x"]`` holds the node offsets :math:`0 = s_0 \le s_1 \le \dots \le s_B = \sum_b n_b`,
+and :math:`n_b = s_{b+1} - s_b`.
 pgjets' own batch builders and transforms keep that table up to date.
 """
 
@@ -20,20 +21,22 @@ from ..errors import InputShapeError
 
 
 def host_node_counts(data: Any, batch: Optional[Tensor] = None,
-                     num_graphs: Optional[int] = None) -> Optional[Tensor]:
+                     num_graphs: Optional[int] = None, key: str = "x") -> Optional[Tensor]:
     r"""Nodes per graph :math:`n_b` of a batch, as a CPU tensor, or ``None`` when unknown on the host.
 
-    The counts come from the batch's slice table (``data._slice_dict["x"]``).  ``None`` (read
+    The counts come from the batch's slice table (``data._slice_dict[key]``).  ``None`` (read
     the sizes from the device instead) when there is no table, when it is not a CPU tensor, or
     when it disagrees with what the host knows for free: it must start at 0, never decrease,
-    end at ``data.x.size(0)`` and have ``num_graphs + 1`` entries.  Also ``None`` while
+    end at ``data[key].size(0)`` and have ``num_graphs + 1`` entries.  Also ``None`` while
     ``torch.compile`` traces (reading the table would be a graph break there too).  In debug
     mode (:func:`pgjets.set_debug`) the counts are also checked against ``batch`` (a host sync).
 
     Args:
-        data: A PyG ``Batch`` (or any object with ``x`` and a ``_slice_dict``).
+        data: A PyG ``Batch`` (or any object with the node attribute ``key`` and a ``_slice_dict``).
         batch: The graph index of every node ``(N,)``, for the debug-mode check.
         num_graphs: The number of graphs the caller expects (default: the batch's own count).
+        key: A node-level attribute whose slices are the node offsets (``"x"``, or ``"p4"`` for a
+            model that reads only the four-momenta).
 
     Returns:
         ``(B,)`` long tensor on the CPU, or ``None``.
@@ -44,11 +47,11 @@ def host_node_counts(data: Any, batch: Optional[Tensor] = None,
     if torch.compiler.is_compiling():
         return None
     slices = getattr(data, "_slice_dict", None)
-    ptr = slices.get("x") if isinstance(slices, dict) else None
-    x = getattr(data, "x", None)
-    if not isinstance(ptr, Tensor) or not isinstance(x, Tensor) or ptr.device.type != "cpu" or ptr.dim() != 1:
+    ptr = slices.get(key) if isinstance(slices, dict) else None
+    nodes = getattr(data, key, None)
+    if not isinstance(ptr, Tensor) or not isinstance(nodes, Tensor) or ptr.device.type != "cpu" or ptr.dim() != 1:
         return None
-    if ptr.numel() == 0 or int(ptr[0]) != 0 or int(ptr[-1]) != x.size(0):
+    if ptr.numel() == 0 or int(ptr[0]) != 0 or int(ptr[-1]) != nodes.size(0):
         return None
     counts = ptr.diff().long()
     if bool((counts < 0).any()):
