@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from _timing import compare, compare_train_and_inference, machine, report, setup  # noqa: E402
+from _timing import _sync, compare, compare_train_and_inference, machine, report, setup  # noqa: E402
 
 
 def header(device: torch.device) -> dict[str, Any]:
@@ -329,7 +329,7 @@ def host_syncs(args, device, out) -> None:
                    "messages": syncs[:20], "goal": "0 outside the kNN"}, out, device)
 
 
-# ------------------------------------------------------------------ profile (where a goal is missed)
+# ------------------------------------------------------------------ 5. profile (where a goal is missed)
 def kernel_table(prof, steps: int, top: int, on_cuda: bool) -> dict[str, Any]:
     """Per step: the time the kernels take, how many there are, the ``top`` kernels and the ``top``
     operators by self time.  On CUDA the kernels are the profile's device rows (as the total of
@@ -378,14 +378,12 @@ def profile(args, device, out) -> None:
             for side, step in sides.items():
                 for _ in range(2):
                     step()
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
+                _sync(device)
                 with torch_profile(activities=activities) as prof:
                     t0 = time.perf_counter()
                     for _ in range(steps):
                         step()
-                    if device.type == "cuda":
-                        torch.cuda.synchronize()
+                    _sync(device)
                     wall = (time.perf_counter() - t0) / steps
                 table = kernel_table(prof, steps, args.profile_top, device.type == "cuda")
                 rec[side] = {"wall_s_per_step_profiled": wall, "kernel_fill": table["kernel_s_per_step"] / wall,
@@ -399,7 +397,7 @@ def profile(args, device, out) -> None:
             write(rec, out, device)
 
 
-# ------------------------------------------------------------------ 5. torch.compile
+# ------------------------------------------------------------------ 6. torch.compile
 def compiled(args, device, out) -> None:
     for name in args.compile_models:
         tag = f"compile_{name}_train_step"
@@ -414,8 +412,7 @@ def compiled(args, device, out) -> None:
             t0 = time.perf_counter()
             for _ in range(2):  # the first calls compile (training graph, then any recompile)
                 s_comp()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            _sync(device)
             compile_s = time.perf_counter() - t0
             res = compare(s_eager, s_comp, args.repeats, args.warmup, device)
             report({"benchmark": tag, "batch_size": args.batch_sizes[0], "compile_s": compile_s,

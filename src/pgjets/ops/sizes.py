@@ -43,6 +43,10 @@ def host_node_counts(data: Any, batch: Optional[Tensor] = None,
 
     Raises:
         InputShapeError: In debug mode, when the table's counts differ from those of ``batch``.
+
+    Shapes:
+        - **input:** ``data[key]`` :math:`(N, *)`, ``batch`` :math:`(N,)`
+        - **output:** :math:`(B,)`, :math:`\sum_b n_b = N`
     """
     if torch.compiler.is_compiling():
         return None
