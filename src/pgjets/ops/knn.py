@@ -457,6 +457,10 @@ def layer_knn_graph(x: Tensor, k: int, batch: Optional[Tensor], cosine: bool = F
     The inputs were checked at the model's entry, so outside debug mode this is
     :func:`knn_graph_unchecked` (no value checks, no host syncs of its own); in debug mode
     (:func:`pgjets.set_debug`) it is the checked :func:`knn_graph`.
+
+    Shapes:
+        - **input:** ``x`` :math:`(N, D)`, ``batch`` :math:`(N,)`
+        - **output:** :math:`(2, E)`, :math:`E \le N k`, sorted by centre
     """
     if is_debug():
         return knn_graph(x, k, batch, loop=False, cosine=cosine)
