@@ -116,3 +116,30 @@ def test_four_momenta_only_batch_takes_its_sizes_from_the_host():
         ref = model(b)
     assert ref.shape == (2, 2)
     assert model.to("meta")(b.to("meta")).shape == (2, 2)
+
+
+def test_batch_of_four_momenta_without_num_nodes_is_not_one_jet():
+    """PyG makes no ``batch`` vector for graphs with only ``p4``: each jet must still get its own row."""
+    from torch_geometric.data import Batch, Data
+
+    g = torch.Generator().manual_seed(1)
+    jets = [Data(p4=torch.rand(n, 4, generator=g) + 1) for n in (3, 5, 2)]
+    b = Batch.from_data_list(jets)
+    assert getattr(b, "batch", None) is None  # the PyG behaviour this guards against
+    torch.manual_seed(0)
+    model = LorentzNet(7, 2).eval()
+    with torch.no_grad():
+        out = model(b)
+        each = torch.cat([model(j) for j in jets])
+    assert out.shape == (3, 2)
+    torch.testing.assert_close(out, each, rtol=1e-5, atol=1e-6)
+    assert model.to("meta")(b.to("meta")).shape == (3, 2)  # rebuilt on the host: nothing read back
+
+
+def test_batch_without_batch_vector_or_slice_table_is_a_typed_error():
+    from torch_geometric.data import Batch, Data
+
+    b = Batch.from_data_list([Data(p4=torch.rand(n, 4) + 1) for n in (3, 5)])
+    b._slice_dict = {}
+    with pytest.raises(InputShapeError, match="batch vector"):
+        LorentzNet(7, 2)(b)

@@ -55,9 +55,24 @@ from .padded import check_inference, masked_reduce
 
 
 def _batch_of(data, n: int, device: torch.device) -> tuple[Tensor, int]:
+    """The graph index of every particle and the number of jets.
+
+    PyG gives a ``Batch`` of graphs that carry only ``p4`` (no ``x``, no ``num_nodes``) no
+    ``batch`` vector; it is then rebuilt from the slice table of ``p4`` (on the host), so such a
+    batch is not mistaken for one jet.
+    """
     batch = getattr(data, "batch", None)
     if batch is None:
-        return torch.zeros(n, dtype=torch.long, device=device), 1
+        num = getattr(data, "num_graphs", None)
+        if num is None or int(num) <= 1:
+            return torch.zeros(n, dtype=torch.long, device=device), 1
+        counts = host_node_counts(data, num_graphs=int(num), key="p4")
+        if counts is None:
+            raise InputShapeError(
+                f"LorentzNet got a batch of {int(num)} jets without a batch vector and without the slice "
+                "table of p4: build it with Batch.from_data_list or a PyG DataLoader, or set batch.batch"
+            )
+        return torch.arange(int(num)).repeat_interleave(counts).to(device), int(num)
     num = getattr(data, "num_graphs", None)
     return batch, int(num) if num is not None else int(batch.max()) + 1
 
@@ -86,7 +101,8 @@ class LorentzNet(nn.Module):
 
     Shapes:
         - **input:** a PyG ``Batch`` with ``p4`` :math:`(N, 4)` (and ``x`` :math:`(N, F)` for
-          ``scalar_columns``), ``batch``
+          ``scalar_columns``), ``batch`` (a batch of ``p4``-only graphs, which PyG leaves without
+          it, gets it from the slice table of ``p4``; a single ``Data`` is one jet)
         - **output:** logits :math:`(B, \text{num\_classes})`
     """
 
@@ -158,7 +174,7 @@ class LorentzNet(nn.Module):
         batch, num = _batch_of(data, n, device)
         # the graph sizes on the host (slice table, or one jet): the edges are then built with every
         # output size known, so a training step reads nothing back from the device
-        host = (host_node_counts(data, batch, num_graphs=num, key="p4") if getattr(data, "batch", None) is not None
+        host = (host_node_counts(data, batch, num_graphs=num, key="p4") if num > 1 or getattr(data, "batch", None) is not None
                 else torch.tensor([n]))
         p4 = p4.to(dtype) * self.p4_scale
         scalars = self._particle_scalars(data, n, dtype, device)

@@ -452,7 +452,7 @@ def knn_graph_unchecked(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, 
 
 
 def layer_knn_graph(x: Tensor, k: int, batch: Optional[Tensor], cosine: bool = False) -> Tensor:
-    """The kNN graph a layer builds inside its ``forward`` (no self loops, ``source_to_target``).
+    r"""The kNN graph a layer builds inside its ``forward`` (no self loops, ``source_to_target``).
 
     The inputs were checked at the model's entry, so outside debug mode this is
     :func:`knn_graph_unchecked` (no value checks, no host syncs of its own); in debug mode
