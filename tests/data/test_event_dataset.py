@@ -185,6 +185,11 @@ def test_from_events_with_any_layout():
     assert len(only_jets) == 1 and only_jets.num_dropped == 1 and only_jets[0].event_index.tolist() == [0]
     with pytest.raises(ValueError, match="label"):
         EventDataset.from_events(events, label="nope", collections=("Jet",))
+    assert only_jets.label_name == "given" and ds.label_name == "cls"
+    with pytest.raises(ValueError, match=r"^the labels must have shape \(2,\), one per event"):
+        EventDataset.from_events(events, label=[1, 0, 1], collections=("Jet",))
+    with pytest.raises(ValueError, match=r"^the labels must be non-negative integers"):
+        EventDataset.from_events(events, label=[1, -1], collections=("Jet",))
 
 
 @pytest.mark.parametrize("connectivity", ["full", "knn"])

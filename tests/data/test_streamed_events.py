@@ -82,3 +82,35 @@ def test_streamed_graphs_equal_the_in_memory_ones(events_dir, kw):
                 assert torch.equal(got[key], want[key]), key
             seen += 1
     assert seen == sum(1 for e in range(0, 80, 2) if e in by_event) and seen > 0
+
+
+@pytest.mark.parametrize("labels, message", [
+    ([-1, 1, 0, 1], "negative labels"),
+    ([0.5, 1.0, 0.0, 1.7], "non-integer labels"),
+])
+def test_bad_labels_are_refused_by_both_streaming_paths(tmp_path, labels, message):
+    """As ``EventDataset`` does: no negative label reaches the loss, no fraction is cut to an integer."""
+    import awkward as ak
+
+    from pgjets.data import stream_event_batches
+    from pgjets.errors import DataFileError
+
+    muons = ak.Array([[{"pt": 20.0, "eta": 0.1, "phi": 0.2}]] * 4)
+    path = tmp_path / "bad.parquet"
+    ak.to_parquet(ak.zip({"Muon": muons, "label": np.array(labels)}, depth_limit=1), path)
+    with pytest.raises(DataFileError, match=message):
+        next(stream_event_batches(path, 2, collections=("Muon",)))
+    with pytest.raises(DataFileError, match=message):
+        StreamedEventDataset(path, collections=("Muon",))
+
+
+def test_a_missing_label_field_is_named(tmp_path):
+    import awkward as ak
+
+    from pgjets.errors import DataFileError
+
+    muons = ak.Array([[{"pt": 20.0, "eta": 0.1, "phi": 0.2}]] * 4)
+    path = tmp_path / "no_target.parquet"
+    ak.to_parquet(ak.zip({"Muon": muons, "label": np.array([0, 1, 0, 1])}, depth_limit=1), path)
+    with pytest.raises(DataFileError, match=r"no event field 'target'.*\['Muon', 'label'\]"):
+        StreamedEventDataset(path, collections=("Muon",), label="target")

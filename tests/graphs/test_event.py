@@ -8,7 +8,7 @@ import torch
 import uproot
 from torch_geometric.data import Batch
 
-from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
+from pgjets.errors import EmptyGraphError, InputDtypeError, InputShapeError, NonFiniteError
 from pgjets.graphs import (
     EventToGraph, batch_to_hetero, event_to_graph, events_to_batch, events_to_hetero, hetero_to_batch,
 )
@@ -106,8 +106,15 @@ def test_bad_input(hzz):
     with pytest.raises(InputShapeError, match="pt and phi"):
         events_to_batch(no_py, collections=("Jet",))
     nan = ak.Array([{"Jet": [{"px": float("nan"), "py": 1.0}]}])
-    with pytest.raises(NonFiniteError):
+    with pytest.raises(NonFiniteError, match=r"field 'px' of collection 'Jet' holds 1 NaN"):
         events_to_batch(nan, collections=("Jet",))
+    # a NaN eta is named and counted once (it would also spread into E: 2 values in the features)
+    nan_eta = ak.Array([{"Muon": [{"pt": 20.0, "eta": float("nan"), "phi": 0.1}]}])
+    with pytest.raises(NonFiniteError, match=r"field 'eta' of collection 'Muon' holds 1 NaN and 0 infinite"):
+        events_to_batch(nan_eta, collections=("Muon",))
+    text = ak.Array([{"Muon": [{"pt": 20.0, "eta": 0.0, "phi": 0.1, "charge": "+"}]}])
+    with pytest.raises(InputDtypeError, match=r"field 'charge' of collection 'Muon' is not numeric"):
+        events_to_batch(text, collections=("Muon",))
     with pytest.raises(InputShapeError, match="1-D awkward"):
         events_to_batch([{"Jet": []}], collections=("Jet",))
 

@@ -44,6 +44,7 @@ from .._checks import check_positive_int, require
 from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError
 from .digits import random_split_indices
 from .jet_dataset import JetDataset
+from .readers import check_labels
 
 #: Branches of each object collection, keyed by the record field they become.
 COLLECTIONS: dict[str, dict[str, str]] = {
@@ -377,10 +378,6 @@ class EventDataset(Dataset):
         from ..graphs.event import as_events
 
         events = as_events(ak, events)
-        if not isinstance(label, str) and not callable(label):
-            values = np.asarray(label)
-            label = lambda ev: values  # noqa: E731
-            label.__name__ = "given"
         self = cls.__new__(cls)
         self._build(events, label, collections, connectivity, k, transform, drop_empty, {}, extra_fields)
         self.label_names = None
@@ -403,7 +400,7 @@ class EventDataset(Dataset):
         y = self._custom_label(label, events)
         self.events = events
         self.collections = tuple(collections)
-        self.label_name = getattr(label, "__name__", "custom")
+        self.label_name = getattr(label, "__name__", "custom") if callable(label) else "given"
         self.batch = events_to_batch(events, collections=collections, connectivity=connectivity, k=k,
                                      drop_empty=drop_empty, extra_fields=extra_fields)
         kept = self.batch.event_index.numpy()
@@ -424,19 +421,21 @@ class EventDataset(Dataset):
         self.num_classes = max(2, int(self.labels.max()) + 1) if self.labels.numel() else 2
 
     @staticmethod
-    def _custom_label(label: Callable[[Any], Any], events: Any) -> np.ndarray:
-        y = label(events)
+    def _custom_label(label: Any, events: Any) -> np.ndarray:
+        """The labels of ``events``: ``label`` is a callable of the events, or the labels themselves."""
+        what = f"the label callable {getattr(label, '__name__', '')!r}" if callable(label) else "the labels"
+        y = label(events) if callable(label) else label
         ak = require("awkward", "physics", "event data")
         if isinstance(y, ak.Array):
             y = ak.to_numpy(y)
         y = np.asarray(y)
         if y.shape != (len(events),):
-            raise ValueError(f"label callable must return shape ({len(events)},), got {y.shape}")
+            raise ValueError(f"{what} must have shape ({len(events)},), one per event, got {y.shape}")
         if y.dtype == bool:
             y = y.astype(np.int64)
         if not np.issubdtype(y.dtype, np.number) or not np.isfinite(y).all() \
                 or (y < 0).any() or (y != np.round(y)).any():
-            raise ValueError("label callable must return non-negative integers")
+            raise ValueError(f"{what} must be non-negative integers")
         return y.astype(np.int64)
 
     def __len__(self) -> int:
@@ -587,6 +586,7 @@ def stream_event_batches(
         events = read_events(files[i])
         if label not in (events.fields or []):
             raise DataFileError(f"{files[i]} has no event field {label!r} for the labels")
+        labels = check_labels(ak.to_numpy(events[label]), None, files[i], label)
         n = len(events)
         perm = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
         for s in range(0, n, batch_size):
@@ -597,7 +597,7 @@ def stream_event_batches(
             except EmptyGraphError:
                 continue  # drop_empty and no object in this batch
             kept = b.event_index.numpy()
-            y = np.asarray(ak.to_numpy(part[label]), dtype=np.int64)[kept]
+            y = labels[idx][kept]
             _set_graph_attr(b, "y", torch.from_numpy(y))
             b.event_index = torch.from_numpy(idx[kept].astype(np.int64) + int(starts[i]))
             yield b
@@ -702,12 +702,27 @@ class StreamedEventDataset(JetDataset):
         if self._label_names:
             self._num_classes = max(2, len(self._label_names))
         else:  # the label column only, file by file
-            top = max([int(pq.read_table(f, columns=[self.label]).column(0).to_numpy().max(initial=0))
+            top = max([int(self._label_column(f).max(initial=0))
                        for f in dict.fromkeys(u[0] for u in self._units)] or [1])
             self._num_classes = max(2, top + 1)
         from ..graphs.event import KINEMATIC_FEATURES
 
         self._num_features = len(KINEMATIC_FEATURES) + len(self.collections) + len(tuple(extra_fields))
+
+    def _label_column(self, path: Path) -> np.ndarray:
+        """The checked labels of one event file (only its label column is read)."""
+        pq = require("pyarrow.parquet", "physics", "parquet files")
+        try:
+            names = pq.ParquetFile(path).schema_arrow.names
+        except Exception as exc:
+            raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
+        if self.label not in names:
+            raise DataFileError(f"{path} has no event field {self.label!r} for the labels "
+                                f"(its event fields are {names})")
+        column = pq.read_table(path, columns=[self.label]).column(0)
+        if column.null_count:
+            raise DataFileError(f"{path}: {self.label} holds {column.null_count} missing (null) labels")
+        return check_labels(column.to_numpy(), None, path, self.label)
 
     def _load(self, i: int) -> _EventChunk:
         ak = require("awkward", "physics", "event data")
@@ -719,13 +734,11 @@ class StreamedEventDataset(JetDataset):
             raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
         if self.label not in (events.fields or []):
             raise DataFileError(f"{path} has no event field {self.label!r} for the labels")
+        labels = check_labels(ak.to_numpy(events[self.label]), self._num_classes, path, self.label, first_row=a)
         rows = np.arange(b - a)
         if self._select is not None:
             rows = self._select[i].numpy()
-            events = events[rows]
-        labels = np.asarray(ak.to_numpy(events[self.label]), dtype=np.int64)
-        if labels.size and int(labels.max()) >= self._num_classes:
-            raise DataFileError(f"{path}: label {int(labels.max())} is outside 0..{self._num_classes - 1}")
+            events, labels = events[rows], labels[rows]
         from ..graphs.event import events_to_batch
 
         o = self._builder

@@ -107,7 +107,7 @@ def check_labels(raw: np.ndarray, num_classes: Optional[int], path: PathLike, co
     def fail(mask: np.ndarray, what: str) -> None:
         r = int(np.nonzero(mask)[0][0])
         raise DataFileError(f"{path}: {column} holds {what} labels (first at row {first_row + r}: "
-                            f"{arr[r]!r}); labels must be integers {allowed}")
+                            f"{arr[r].item()!r}); labels must be integers {allowed}")
 
     if arr.dtype.kind == "f":
         with np.errstate(invalid="ignore"):

@@ -45,7 +45,7 @@ from torch_geometric.data import Batch, Data, HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from .._checks import check_finite, check_positive_int, require
-from ..errors import EmptyGraphError, InputShapeError, NonFiniteError
+from ..errors import EmptyGraphError, InputDtypeError, InputShapeError, NonFiniteError
 from ..ops.knn import knn_graph
 from .cloud import batch_from_flat
 from .set import fully_connected_edge_index
@@ -74,7 +74,16 @@ def _numpy(ak: Any, values: Any, what: str = "object field") -> np.ndarray:
             raise NonFiniteError(f"{what} holds {missing} missing (None) values; fill or drop them "
                                  "first (ak.fill_none, ak.drop_none)")
         values = ak.to_numpy(ak.fill_none(values, np.nan))
-    return np.asarray(values, dtype=np.float64).reshape(-1)
+    try:
+        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        dtype = getattr(values, "dtype", type(values).__name__)
+        raise InputDtypeError(f"{what} is not numeric (dtype {dtype}: {exc})") from exc
+    bad = ~np.isfinite(arr)
+    if bad.any():  # named here, before the field is mixed into E or the feature matrix
+        raise NonFiniteError(f"{what} holds {int(np.isnan(arr).sum())} NaN and "
+                             f"{int(np.isinf(arr).sum())} infinite values")
+    return arr
 
 
 def _vector_kinematics(ak: Any, flat: Any, record: str, name: str) -> dict[str, np.ndarray]:
