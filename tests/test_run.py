@@ -197,3 +197,15 @@ def test_force_keeps_generated_jets_only_when_they_would_be_generated_alike(tmp_
     fake_run(run)
     check_rerun(run, validate_config({"generate": 80}), force=True)  # other jets: the old ones go
     assert not (run / "data").exists()
+
+
+def test_repeated_data_flags_train_test_and_evaluate(tmp_path, make_jet_folder, capsys):
+    """``--data A --data B`` (the flag is repeatable): training ends with test metrics, evaluate works."""
+    a, b = make_jet_folder(tmp_path / "a", seed=0), make_jet_folder(tmp_path / "b", seed=1)
+    run = tmp_path / "run"
+    argv = ["train", *ARGS, "--data", str(a), "--data", str(b), "--epochs", "1", "--out", str(run)]
+    assert main(argv) == 0, capsys.readouterr().err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n_test"] > 0
+    assert main(["evaluate", str(run)]) == 0, capsys.readouterr().err
+    assert json.loads((run / "metrics.json").read_text())["auc"] == metrics["auc"]

@@ -23,7 +23,8 @@ from .errors import DataFileNotFoundError
 
 
 def is_event_data(path: Any) -> bool:
-    """True when ``path`` is an event folder or event file (see the module doc)."""
+    """True when ``path`` (``--data``: a path, or a list of them) is one event folder or event file."""
+    path = _event_path(path)
     if path is None:
         return False
     from .data.generate_events import is_event_folder

@@ -7,7 +7,7 @@ import torch
 
 from pgjets.data import FEATURE_NAMES, JetDataset, write_jets, write_parquet_jets, JetTable
 from pgjets.data.jet_io import write_manifest
-from pgjets.errors import DataFileError, DataFileNotFoundError, EmptyGraphError
+from pgjets.errors import DataFileError, DataFileNotFoundError, EmptyGraphError, UsageError
 
 
 def random_table(n_jets=12, seed=0, min_n=3, max_n=9):
@@ -140,8 +140,14 @@ def test_public_formats(tmp_path):
     assert len(ids) == 6 and ids.num_features == 2 and ids.num_classes == 2
     assert ids[5].x.shape == (25, 2) and int(ids[5].y) == 0
     assert sum(b.num_graphs for b in ids.batches(3)) == 6
-    with pytest.raises(ValueError, match="representation='image'"):
+    with pytest.raises(UsageError, match="representation='image'"):
         JetDataset(path, representation="cloud")
+    # through the CLI's opener: a one-line error naming the file and the models that read images
+    from pgjets.data.inputs import open_dataset
+
+    with pytest.raises(UsageError, match=r"img.h5 holds jet images, but model 'particlenet'.*\(gridcnn\)"):
+        open_dataset([str(path)], "particlenet", "particlenet")
+    assert len(open_dataset([str(path)], "gridcnn", "particlenet")) == 6
 
 
 def test_errors(tmp_path, folder):

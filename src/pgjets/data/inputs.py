@@ -32,15 +32,22 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ..errors import DataFileError
+from ..errors import DataFileError, UsageError
 from .jet_dataset import JetDataset
 
 
 def open_dataset(spec: Any, model: str, feature_set: str, **kwargs: Any) -> JetDataset:
     """A streaming :class:`JetDataset` of ``spec`` in the representation ``model`` needs."""
-    from ..models.registry import representation_of
+    from ..models.registry import MODELS, representation_of
+    from .sources import resolve_sources
 
     rep, k = representation_of(model)
+    if rep != "image" and spec is not None:
+        images = [s.path for s in resolve_sources(spec) if s.format == "images"]
+        if images:
+            image_models = sorted(name for name in MODELS if representation_of(name)[0] == "image")
+            raise UsageError(f"{images[0]} holds jet images, but model {model!r} reads particles "
+                             f"({rep} graphs): use an image model ({', '.join(image_models)})")
     return JetDataset(spec, representation=rep, k=k, feature_set=feature_set, **kwargs)
 
 

@@ -59,7 +59,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .._checks import check_positive_int
-from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError
+from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError, UsageError
 from .features import constituent_features, feature_names
 from .table import JetTable
 
@@ -220,7 +220,8 @@ class JetDataset(Dataset):
         fmts = {s.format for s in self.sources}
         self.format = fmts.pop() if len(fmts) == 1 else "mixed"
         if "images" in {s.format for s in self.sources} and representation != "image":
-            raise ValueError(f"{self.sources[0].path} holds jet images; use representation='image'")
+            raise UsageError(f"{self.sources[0].path} holds jet images, which only an image representation "
+                             f"reads (representation='image', not {representation!r})")
         counts: list[int] = []
         for src in self.sources:
             for path, fmt in src.files():
