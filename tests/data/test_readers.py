@@ -88,7 +88,9 @@ def test_landscape_missing_columns_and_empty_jets(tmp_path):
 
 
 # -------------------------------------------------------------- JetClass
-def write_jetclass(path, table, labels=JETCLASS_LABELS):
+def write_jetclass(path, table, labels=JETCLASS_LABELS, ttree=False, drop=(), edit=None):
+    """A JetClass-layout file: an RNTuple (uproot's ``f[name] = dict``) or, with ``ttree``, a TTree as
+    the published files are (``mktree`` + ``extend``, one counter branch per jagged branch)."""
     counts = table.n_constituents
     jag = lambda a: ak.unflatten(np.asarray(a, dtype=np.float32), counts)  # noqa: E731
     pid = np.abs(table.pdgid)
@@ -102,14 +104,23 @@ def write_jetclass(path, table, labels=JETCLASS_LABELS):
     }
     for i, name in enumerate(labels):
         branches[f"label_{name}"] = (table.label == i)
+    branches = {k: v for k, v in branches.items() if k not in drop}
+    if edit is not None:
+        edit(branches)
     with uproot.recreate(path) as f:
-        f["tree"] = branches
+        if not ttree:
+            f["tree"] = branches
+            return
+        f.mktree("tree", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in branches.items()})
+        f["tree"].extend(branches)
 
 
-def test_jetclass_round_trip(tmp_path):
+@pytest.mark.parametrize("ttree", [False, True], ids=["rntuple", "ttree"])
+def test_jetclass_round_trip(tmp_path, ttree):
     t = random_table(7, seed=3)
     path = tmp_path / "jc.root"
-    write_jetclass(path, t)
+    write_jetclass(path, t, ttree=ttree)
+    assert type(uproot.open(path)["tree"]).__name__.startswith("Model_TTree" if ttree else "Model_ROOT")
     got = read_jetclass(path)
     np.testing.assert_array_equal(got.offsets, t.offsets)
     np.testing.assert_allclose(got.py, t.py, rtol=1e-6)
@@ -311,3 +322,121 @@ def test_quark_gluon_npz_round_trip_ranges_and_detection(tmp_path):
     np.savez(tmp_path / "other.npz", a=np.zeros(3))
     with pytest.raises(DataFileError, match="X and y"):
         detect_format(tmp_path / "other.npz")
+
+
+# ---------------------------------------------- found by reading files as users write them
+def test_jetclass_without_charge_leaves_the_pid_out_and_nan_branches_are_named(tmp_path):
+    """The PID flags give |PDG id| only: without part_charge no sign (no charge feature) is made up."""
+    from pgjets.data.features import constituent_features
+
+    t = random_table(6, seed=8)
+    write_jetclass(tmp_path / "nocharge.root", t, ttree=True, drop=("part_charge",))
+    with pytest.warns(UserWarning, match="no part_charge; the particle-ID features are left out"):
+        got = read_jetclass(tmp_path / "nocharge.root")
+    assert got.pdgid is None and got.charge is None
+    assert "charge" not in constituent_features(got)["names"]
+
+    def nan_charge(branches):
+        flat = ak.to_numpy(ak.flatten(branches["part_charge"])).astype(np.float32)
+        flat[t.offsets[4] + 1 if t.n_constituents[4] > 1 else t.offsets[4]] = np.nan
+        branches["part_charge"] = ak.unflatten(flat, t.n_constituents)
+
+    write_jetclass(tmp_path / "nan.root", t, ttree=True, edit=nan_charge)
+    with pytest.raises(DataFileError, match=r"nan.root: branch part_charge holds 1 NaN .*entry 4"):
+        read_jetclass(tmp_path / "nan.root")
+    with pytest.raises(DataFileError, match=r"entry 4"):
+        read_jetclass(tmp_path / "nan.root", start=2)  # rows of the file, not of the slice
+
+
+def test_landscape_gap_in_the_columns_is_missing_not_a_shorter_jet(tmp_path):
+    t = random_table(6, seed=2, min_n=4, max_n=7)
+    path = tmp_path / "gap.h5"
+    write_landscape(path, t, n_part=8)
+    df = pd.read_hdf(path, "table").drop(columns=["E_2"])
+    df.to_hdf(path, key="table", mode="w", format="fixed")
+    with pytest.raises(DataFileError, match=r"gap.h5 lacks the top-landscape columns: E_2$"):
+        read_top_landscape(path)
+
+
+def test_empty_jets_and_bad_values_are_named_with_their_row_in_the_file(tmp_path):
+    t = random_table(8, seed=1)
+    path = tmp_path / "zero.h5"
+    write_landscape(path, t, n_part=8)
+    df = pd.read_hdf(path, "table")
+    df.loc[6, [f"{c}_{i}" for c in ("E", "PX", "PY", "PZ") for i in range(8)]] = 0.0
+    df.loc[3, "PY_0"] = np.nan
+    df.to_hdf(path, key="table", mode="w", format="fixed")
+    with pytest.raises(EmptyGraphError, match=r"jet 6 \(row in the file\).*drop_empty=True"):
+        read_top_landscape(path, start=5)
+    with pytest.raises(EmptyGraphError, match=r"jet 6 \(row in the file\)"):
+        read_top_landscape(path, start=-3)
+    with pytest.raises(DataFileError, match=r"PY_0 of row 3 is"):
+        read_top_landscape(path, start=-6)
+    assert len(read_top_landscape(path, start=5, drop_empty=True)) == 2
+
+
+def test_damaged_compressed_npz_is_a_data_file_error(tmp_path):
+    from pgjets.data import read_quark_gluon
+
+    rng = np.random.default_rng(3)
+    X = np.zeros((40, 5, 4))
+    X[:, :3, 0] = rng.uniform(1, 50, (40, 3))
+    X[:, :3, 1:3] = rng.normal(0, 1, (40, 3, 2))
+    X[:, :3, 3] = 211
+    path = tmp_path / "qg.npz"
+    np.savez_compressed(path, X=X, y=rng.integers(0, 2, 40).astype(float))
+    raw = bytearray(path.read_bytes())
+    mid = raw.find(b"X.npy") + 200  # inside the deflated X member; the zip directory stays intact
+    raw[mid: mid + 64] = bytes(64)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataFileError, match="qg.npz: .*damaged"):
+        read_quark_gluon(path)
+
+
+def test_image_labels_must_be_one_hot_and_channels_last_is_transposed(tmp_path):
+    rng = np.random.default_rng(4)
+    imgs = rng.random((4, 6, 6, 2)).astype(np.float32)  # (N, H, W, C), as Keras-era files
+    path = tmp_path / "nhwc.h5"
+    with h5py.File(path, "w") as f:
+        f["images"] = imgs
+        f["labels"] = np.eye(2)[[0, 1, 1, 0]]
+    got, lab = read_jet_images(path)
+    assert got.shape == (4, 2, 6, 6) and lab.tolist() == [0, 1, 1, 0]
+    torch.testing.assert_close(got, torch.from_numpy(imgs).permute(0, 3, 1, 2))
+    with h5py.File(path, "w") as f:
+        f["images"] = imgs
+        f["labels"] = np.array([[1, 0], [0, 0], [1, 1], [0, 1]])
+    with pytest.raises(DataFileError, match=r"labels has shape \(4, 2\) and row 1 \(\[0, 0\]\) is not one-hot"):
+        read_jet_images(path)
+
+
+def test_parquet_values_are_checked_with_file_and_row_and_one_hot_labels_read(tmp_path):
+    t = random_table(5, seed=9)
+    counts = t.n_constituents
+    px = t.px.astype(np.float64).copy()
+    px[t.offsets[3]] = np.nan
+
+    def write(path, px, label):
+        rec = ak.zip({k: ak.unflatten(v, counts) for k, v in
+                      {"px": px, "py": t.py, "pz": t.pz, "E": t.E}.items()})
+        ak.to_parquet(ak.zip({"constituents": rec, "label": label}, depth_limit=1), path)
+
+    write(tmp_path / "nan.parquet", px, t.label)
+    with pytest.raises(DataFileError, match=r"nan.parquet: constituents.px holds 1 NaN .*row 3"):
+        read_parquet_jets(tmp_path / "nan.parquet")
+    write(tmp_path / "onehot.parquet", t.px, np.eye(2)[t.label % 2])
+    np.testing.assert_array_equal(read_parquet_jets(tmp_path / "onehot.parquet").label, t.label % 2)
+    write(tmp_path / "twohot.parquet", t.px, np.ones((5, 2)))
+    with pytest.raises(DataFileError, match="is not one-hot"):
+        read_parquet_jets(tmp_path / "twohot.parquet")
+
+
+def test_an_empty_file_as_val_or_evaluation_data_says_it_holds_no_jets(tmp_path):
+    from pgjets.data.inputs import open_dataset
+
+    path = tmp_path / "empty.h5"
+    write_landscape(path, random_table(3, seed=0), n_part=8)
+    df = pd.read_hdf(path, "table").iloc[:0]
+    df.to_hdf(path, key="table", mode="w", format="fixed")
+    with pytest.raises(DataFileError, match="empty.h5.*holds no jets"):
+        open_dataset([str(path)], "particlenet", "particlenet")

@@ -37,7 +37,12 @@ from .jet_dataset import JetDataset
 
 
 def open_dataset(spec: Any, model: str, feature_set: str, **kwargs: Any) -> JetDataset:
-    """A streaming :class:`JetDataset` of ``spec`` in the representation ``model`` needs."""
+    """A streaming :class:`JetDataset` of ``spec`` in the representation ``model`` needs.
+
+    Raises:
+        UsageError: jet-image files for a model that reads particles.
+        DataFileError: the files hold no jets.
+    """
     from ..models.registry import MODELS, representation_of
     from .sources import resolve_sources
 
@@ -48,7 +53,10 @@ def open_dataset(spec: Any, model: str, feature_set: str, **kwargs: Any) -> JetD
             image_models = sorted(name for name in MODELS if representation_of(name)[0] == "image")
             raise UsageError(f"{images[0]} holds jet images, but model {model!r} reads particles "
                              f"({rep} graphs): use an image model ({', '.join(image_models)})")
-    return JetDataset(spec, representation=rep, k=k, feature_set=feature_set, **kwargs)
+    ds = JetDataset(spec, representation=rep, k=k, feature_set=feature_set, **kwargs)
+    if spec is not None and len(ds) == 0:  # --data, --val, --test or evaluate --data: nothing to use
+        raise DataFileError(f"{ds!r} holds no jets")
+    return ds
 
 
 def _specs(value: Any) -> Optional[list[str]]:
@@ -78,8 +86,6 @@ def run_datasets(cfg: dict[str, Any], data: Any = None,
 
     model, fs = cfg["model"], cfg.get("feature_set", "particlenet")
     full = open_dataset(_specs(data if data is not None else cfg["data"]), model, fs, **kwargs)
-    if len(full) == 0:
-        raise DataFileError(f"{full!r} holds no jets")
     given = {name: _specs(cfg.get(name)) for name in ("val", "test")}
     if all(v is not None for v in given.values()) and (cfg.get("max_jets") is None
                                                         or len(full) <= int(cfg["max_jets"])):

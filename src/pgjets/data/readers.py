@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -44,7 +45,7 @@ import torch
 from torch import Tensor
 
 from .._checks import require
-from ..errors import DataFileError, DataFileNotFoundError
+from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError, InputShapeError, NonFiniteError
 from .table import JetTable
 
 PathLike = Union[str, os.PathLike]
@@ -87,16 +88,32 @@ def check_labels(raw: np.ndarray, num_classes: Optional[int], path: PathLike, co
 
     Booleans and integer-valued floats are accepted; NaN, fractional, negative
     and (when ``num_classes`` is known) too large labels are refused with the
-    file, the column and the first offending row.
+    file, the column and the first offending row.  One-hot rows ``(J, K)``
+    (exactly one 1 per row, the rest 0) give the index of the 1; any other
+    2-D column is refused.
 
     Args:
-        raw (np.ndarray): The label column, shape ``(J,)``.
+        raw (np.ndarray): The label column, shape ``(J,)`` (or ``(J, K)`` one-hot).
         num_classes (int, optional): Number of classes the source declares.
         path (str or os.PathLike): File named in the error.
         column (str): Column named in the error.
         first_row (int): Row number of ``raw[0]`` in the file.
     """
-    arr = np.asarray(raw).reshape(-1)
+    arr = np.asarray(raw)
+    if arr.ndim == 2 and arr.shape[1] > 1:  # one-hot rows (K columns): the class is the set column
+        onehot = arr.astype(np.float64) if arr.dtype.kind in "biuf" else None
+        ok = onehot is not None and np.isin(onehot, (0.0, 1.0)).all(axis=1) & (onehot.sum(axis=1) == 1)
+        if onehot is None or not ok.all():
+            r = 0 if onehot is None else int(np.nonzero(~ok)[0][0])
+            raise DataFileError(f"{path}: {column} has shape {arr.shape} and row {first_row + r} "
+                                f"({arr[r].tolist()}) is not one-hot; give one integer label per jet or "
+                                "one-hot rows with exactly one 1")
+        if num_classes is not None and arr.shape[1] > num_classes:
+            raise DataFileError(f"{path}: {column} has {arr.shape[1]} one-hot columns for {num_classes} classes")
+        return onehot.argmax(axis=1).astype(np.int64)
+    if arr.ndim > 1 and arr.size != arr.shape[0]:
+        raise DataFileError(f"{path}: {column} has shape {arr.shape}; expected one label per jet")
+    arr = arr.reshape(-1)
     if arr.dtype.kind == "b":
         return arr.astype(np.int64)
     if arr.dtype.kind not in "iuf":
@@ -121,16 +138,37 @@ def check_labels(raw: np.ndarray, num_classes: Optional[int], path: PathLike, co
     return arr.astype(np.int64)
 
 
-def _finish(table: JetTable, drop_empty: bool, path: Path) -> JetTable:
-    """Drop or refuse jets without constituents."""
+def _finish(table: JetTable, drop_empty: bool, path: Path, first_row: int = 0) -> JetTable:
+    """Drop or refuse jets without constituents (``first_row``: the file row of the table's jet 0)."""
     if drop_empty:
         keep = np.nonzero(table.n_constituents > 0)[0]
         return table if keep.size == len(table) else table.take(keep)
-    try:
-        table.require_nonempty_jets()
-    except Exception as exc:
-        raise type(exc)(f"{path}: {exc} (pass drop_empty=True to skip such jets)") from exc
+    empty = np.nonzero(table.n_constituents == 0)[0]
+    if empty.size:
+        raise EmptyGraphError(
+            f"{path}: jet {first_row + int(empty[0])} (row in the file) has zero constituents"
+            f"{f', and {empty.size - 1} more jets of the rows read' if empty.size > 1 else ''}; the "
+            "readers skip such jets with drop_empty=True, a training run needs them removed from the file")
     return table
+
+
+def _finite(values: np.ndarray, offsets: np.ndarray, what: str, unit: str, first_row: int) -> np.ndarray:
+    """``values`` (flat constituents of the jets ``offsets``) if finite, else a :class:`DataFileError`
+    naming ``what`` and the first bad jet as ``unit`` ("entry", "row") ``first_row + j`` of the file."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        j = int(np.searchsorted(offsets, np.nonzero(bad)[0][0], side="right") - 1)
+        raise DataFileError(f"{what} holds {int(bad.sum())} NaN or infinite values "
+                            f"(first in {unit} {first_row + j})")
+    return values
+
+
+def _table(path: Path, **columns) -> JetTable:
+    """A :class:`JetTable` of a file's columns; its checks' errors name the file."""
+    try:
+        return JetTable(**columns)
+    except (NonFiniteError, InputShapeError) as exc:
+        raise type(exc)(f"{path}: {exc}") from exc
 
 
 def _from_padded(E: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, label: np.ndarray,
@@ -142,7 +180,7 @@ def _from_padded(E: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
     np.cumsum(counts, out=offsets[1:])
     # boolean indexing of a (J, M) array walks rows in order: particles stay grouped per jet
     return JetTable(px=px[mask], py=py[mask], pz=pz[mask], E=E[mask], offsets=offsets, label=label,
-                    extra=extra, label_names=label_names)
+                    extra=extra, label_names=label_names)  # finite: checked by the callers
 
 
 # ------------------------------------------------------- top-tagging landscape
@@ -185,11 +223,11 @@ def read_top_landscape(
     except Exception as exc:  # HDF5ExtError, OSError, TypeError, ValueError, ...
         raise DataFileError(f"{path} is not a readable pandas HDF5 table (corrupt or truncated?): {exc}") from exc
     cols = set(df.columns)
-    n_part = 0
-    while f"E_{n_part}" in cols:
-        n_part += 1
-    if n_part == 0:
-        n_part = LANDSCAPE_PARTICLES
+    # the particle slots are 0..largest index of any E/PX/PY/PZ column: a gap is a missing column
+    # (counting the unbroken run E_0, E_1, ... would cut every jet at the gap without a word)
+    indices = [int(c.split("_", 1)[1]) for c in map(str, cols)
+               if c.split("_", 1)[0] in ("E", "PX", "PY", "PZ") and c.split("_", 1)[-1].isdigit()]
+    n_part = max(indices) + 1 if indices else LANDSCAPE_PARTICLES
     wanted = [f"{c}_{i}" for c in ("E", "PX", "PY", "PZ") for i in range(n_part)] + ["is_signal_new"]
     missing = [c for c in wanted if c not in cols]
     if missing:
@@ -198,6 +236,8 @@ def read_top_landscape(
     block = {c: df[[f"{c}_{i}" for i in range(n_part)]].to_numpy(dtype=np.float32)
              for c in ("E", "PX", "PY", "PZ")}
     first = 0 if start is None else int(start)
+    if first < 0:  # pandas counts a negative start from the end: name file rows in the errors
+        first = _range(start, None, count_top_landscape(path, key))[0]
     for c, arr in block.items():
         bad = ~np.isfinite(arr) | ((arr < 0) if c == "E" else False)
         if bad.any():
@@ -209,7 +249,7 @@ def read_top_landscape(
     label = check_labels(df["is_signal_new"].to_numpy(), len(LANDSCAPE_LABELS), path, "is_signal_new", first)
     table = _from_padded(block["E"], block["PX"], block["PY"], block["PZ"], label, extra,
                          list(LANDSCAPE_LABELS))
-    return _finish(table, drop_empty, path)
+    return _finish(table, drop_empty, path, first)
 
 
 def count_top_landscape(path: PathLike, key: str = "table") -> int:
@@ -321,7 +361,11 @@ def read_jetclass(
     np.cumsum(counts, out=offsets[1:])
 
     def flat(name: str, dtype) -> np.ndarray:
-        return np.asarray(ak.flatten(arrays[name], axis=None), dtype=dtype)
+        values = np.asarray(ak.flatten(arrays[name], axis=None), dtype=np.float64)
+        if values.size != offsets[-1]:
+            raise DataFileError(f"{path}: branch {name} has {values.size} values in entries {a}:{b}, but "
+                                f"part_px has {int(offsets[-1])} (the part_* branches must align)")
+        return _finite(values, offsets, f"{path}: branch {name}", "entry", a).astype(dtype)
 
     onehot = np.stack([np.asarray(arrays[f"label_{n}"]).astype(bool) for n in labels], axis=1)
     nset = onehot.sum(axis=1)
@@ -331,6 +375,11 @@ def read_jetclass(
     charge = flat("part_charge", np.float32) if "part_charge" in keys else None
     pdgid = None
     flags = [b for b in JETCLASS_PID_FLAGS if b in keys]
+    if flags and charge is None:
+        # the flags give |PDG id| only; its sign (and so the charge feature) would be made up
+        warnings.warn(f"{path}: tree {tree!r} has particle-ID flags but no part_charge; the particle-ID "
+                      "features are left out (without the charge the PDG id's sign is unknown)", stacklevel=2)
+        flags = []
     if flags:
         pdgid = np.zeros(int(offsets[-1]), dtype=np.int32)
         for branch in flags:
@@ -338,12 +387,12 @@ def read_jetclass(
         if charge is not None:
             sign = np.where(np.isin(pdgid, (11, 13)), -1, 1) * np.sign(charge).astype(np.int32)
             pdgid = np.where(sign != 0, pdgid * sign, pdgid).astype(np.int32)
-    table = JetTable(
-        px=flat("part_px", np.float32), py=flat("part_py", np.float32), pz=flat("part_pz", np.float32),
+    table = _table(
+        path, px=flat("part_px", np.float32), py=flat("part_py", np.float32), pz=flat("part_pz", np.float32),
         E=flat("part_energy", np.float32), offsets=offsets, label=onehot.argmax(axis=1).astype(np.int64),
         pdgid=pdgid, charge=charge, label_names=list(labels),
     )
-    return _finish(table, drop_empty, path)
+    return _finish(table, drop_empty, path, a)
 
 
 # ------------------------------------------------------------- quark/gluon npz
@@ -355,6 +404,7 @@ _PDG_MASS = {11: 0.000511, 13: 0.10566, 211: 0.13957, 321: 0.49368, 130: 0.49761
 def _npz_member(path: Path, name: str):
     """``(zipfile, info, shape, dtype, fortran, data_offset)`` of member ``name.npy`` of an npz archive."""
     import zipfile
+    import zlib
 
     try:
         zf = zipfile.ZipFile(path)
@@ -365,18 +415,25 @@ def _npz_member(path: Path, name: str):
     except KeyError:
         zf.close()
         raise DataFileError(f"{path} has no array {name!r} (an energy-flow quark/gluon file holds X and y)") from None
-    with zf.open(info) as fh:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-        header = fh.tell()
+    try:
+        with zf.open(info) as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            header = fh.tell()
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+        zf.close()
+        raise DataFileError(f"{path}: the header of {name} is damaged (corrupt or truncated?): {exc}") from exc
     return zf, info, shape, dtype, fortran, header
 
 
 def _npz_rows(path: Path, name: str, a: int, b: int) -> np.ndarray:
     """Rows ``a:b`` of ``name`` in an npz archive, reading (and inflating) only up to row ``b``."""
+    import zipfile
+    import zlib
+
     zf, info, shape, dtype, fortran, header = _npz_member(path, name)
     try:
         if fortran and len(shape) > 1:
@@ -385,6 +442,8 @@ def _npz_rows(path: Path, name: str, a: int, b: int) -> np.ndarray:
         with zf.open(info) as fh:
             fh.seek(header + a * row)  # stored members seek directly, deflated ones inflate up to here
             buf = fh.read((b - a) * row)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:  # bad CRC, damaged deflate stream
+        raise DataFileError(f"{path}: {name} is damaged (corrupt or truncated?): {exc}") from exc
     finally:
         zf.close()
     if len(buf) != (b - a) * row:
@@ -466,10 +525,10 @@ def read_quark_gluon(
     charge[pos] = np.sign(pdgid[pos])
     lep = np.isin(apid, (11, 13))
     charge[lep] = -np.sign(pdgid[lep])
-    table = JetTable(px=pt_m * np.cos(phi_m), py=pt_m * np.sin(phi_m), pz=mt * np.sinh(rap_m),
-                     E=mt * np.cosh(rap_m), offsets=offsets, label=label, pdgid=pdgid, charge=charge,
-                     label_names=list(QUARK_GLUON_LABELS))
-    return _finish(table, drop_empty, path)
+    table = _table(path, px=pt_m * np.cos(phi_m), py=pt_m * np.sin(phi_m), pz=mt * np.sinh(rap_m),
+                   E=mt * np.cosh(rap_m), offsets=offsets, label=label, pdgid=pdgid, charge=charge,
+                   label_names=list(QUARK_GLUON_LABELS))
+    return _finish(table, drop_empty, path, a)
 
 
 # ---------------------------------------------------------------- jet images
@@ -504,8 +563,10 @@ def read_jet_images(
 
     Returns:
         (Tensor, Tensor): float32 images ``(N, C, H, W)`` (a channel axis is
-        added to ``(N, H, W)`` data) and long labels ``(N,)`` (one-hot labels
-        are turned into indices with ``argmax``).
+        added to ``(N, H, W)`` data; channels-last ``(N, H, W, C)`` data, as
+        Keras-era files store them, are recognised by at most 4 channels
+        against more than 4 rows, and transposed) and long labels ``(N,)``
+        (one-hot rows give the index of their 1, see :func:`check_labels`).
 
     Raises:
         DataFileNotFoundError: No such file.
@@ -530,12 +591,17 @@ def read_jet_images(
             raise DataFileError(f"{path}: reading failed (corrupt or truncated?): {exc}") from exc
     if images.ndim == 3:
         images = images[:, None]
-    if labels.ndim == 2:
-        labels = labels.argmax(axis=1)
+    elif channels_last(images.shape):
+        images = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
     labels = check_labels(labels, None, path, "labels", a)
     if not np.isfinite(images).all():
         raise DataFileError(f"{path}: images hold NaN or infinite pixels")
     return torch.from_numpy(images), torch.from_numpy(labels)
+
+
+def channels_last(shape: Sequence[int]) -> bool:
+    """Whether a 4-D image array ``shape`` is ``(N, H, W, C)``: at most 4 channels last, more than 4 rows."""
+    return len(shape) == 4 and shape[3] <= 4 < shape[1]
 
 
 # ----------------------------------------------------------- awkward parquet
@@ -610,7 +676,11 @@ def read_parquet_jets(
     np.cumsum(counts, out=offsets[1:])
 
     def flat(name: str, dtype) -> np.ndarray:
-        return np.asarray(ak.flatten(cons[name], axis=None), dtype=dtype)
+        missing = int(ak.sum(ak.is_none(cons[name], axis=-1)))
+        if missing:
+            raise DataFileError(f"{path}: {field}.{name} holds {missing} missing (null) values in rows {a}:{b}")
+        values = np.asarray(ak.flatten(cons[name], axis=None), dtype=np.float64)
+        return _finite(values, offsets, f"{path}: {field}.{name}", "row", a).astype(dtype)
 
     extra = {}
     for name in fields - {field, label_field}:
@@ -626,14 +696,14 @@ def read_parquet_jets(
     except Exception as exc:
         raise DataFileError(f"{path}: field {label_field!r} is not one label per jet: {exc}") from exc
     label = check_labels(raw_label, len(names) if names else None, path, label_field, a)
-    table = JetTable(
-        px=flat("px", np.float32), py=flat("py", np.float32), pz=flat("pz", np.float32),
+    table = _table(
+        path, px=flat("px", np.float32), py=flat("py", np.float32), pz=flat("pz", np.float32),
         E=flat("E", np.float32), offsets=offsets, label=label,
         pdgid=flat("pdgid", np.int32) if "pdgid" in cfields else None,
         charge=flat("charge", np.float32) if "charge" in cfields else None,
         extra=extra, label_names=list(names) if names else None,
     )
-    return _finish(table, drop_empty, path)
+    return _finish(table, drop_empty, path, a)
 
 
 def write_parquet_jets(table: JetTable, path: PathLike, field: str = "constituents",
@@ -784,9 +854,13 @@ def read_rows(path: PathLike, start: Optional[int] = None, stop: Optional[int] =
     if fmt == "jetfile":
         from .jet_io import read_jets
         table = read_jets(path, start, stop)
+        first = int(start or 0)
+        if first < 0:
+            from .jet_io import count_jets
+            first = _range(start, None, count_jets(path))[0]
         check_labels(table.label, len(table.label_names) if table.label_names else None, path,
-                     "jets/label", start or 0)
-        return _finish(table, drop_empty, Path(path))
+                     "jets/label", first)
+        return _finish(table, drop_empty, Path(path), first)
     if fmt == "images":
         return read_jet_images(path, start, stop)
     readers = {"landscape": read_top_landscape, "jetclass": read_jetclass, "parquet": read_parquet_jets,
