@@ -440,3 +440,38 @@ def test_an_empty_file_as_val_or_evaluation_data_says_it_holds_no_jets(tmp_path)
     df.to_hdf(path, key="table", mode="w", format="fixed")
     with pytest.raises(DataFileError, match="empty.h5.*holds no jets"):
         open_dataset([str(path)], "particlenet", "particlenet")
+
+
+@pytest.mark.parametrize("with_pid", [False, True], ids=["top", "quark_gluon"])
+def test_particle_transformer_parquet_layout(tmp_path, with_pid):
+    """The ParT authors' converted files: jagged part_* fields side by side, jet_* scalars, ``label``."""
+    from pgjets.data import JetDataset
+
+    t = random_table(6, seed=11)
+    counts = t.n_constituents
+    jag = lambda a: ak.unflatten(np.asarray(a, dtype=np.float32), counts)  # noqa: E731
+    charge = np.where(np.abs(t.pdgid) == 211, np.sign(t.pdgid), 0) - np.where(t.pdgid == 11, 1, 0)
+    v = {"label": t.label.astype(np.float64) if with_pid else t.label, "jet_pt": np.arange(6.0),
+         "jet_nparticles": counts, "part_px": jag(t.px), "part_py": jag(t.py), "part_pz": jag(t.pz),
+         "part_energy": jag(t.E), "part_deta": jag(np.zeros_like(t.px)), "part_dphi": jag(np.zeros_like(t.px))}
+    if with_pid:
+        v.update(part_pid=jag(t.pdgid), part_charge=jag(charge), part_isPhoton=jag(t.pdgid == 22))
+    path = tmp_path / "train_file_0.parquet"
+    ak.to_parquet(ak.Array(v), path, compression="LZ4", compression_level=4)
+    assert detect_format(path) == "parquet"
+    got = read_parquet_jets(path, start=1, stop=5)
+    ref = t.slice(1, 5)
+    np.testing.assert_array_equal(got.offsets, ref.offsets)
+    np.testing.assert_allclose(got.E, ref.E, rtol=1e-6)
+    np.testing.assert_array_equal(got.label, ref.label)
+    np.testing.assert_allclose(got.extra["jet_pt"], np.arange(1.0, 5.0))
+    if with_pid:
+        np.testing.assert_array_equal(got.pdgid, ref.pdgid)
+        np.testing.assert_array_equal(got.charge, charge[t.offsets[1]:t.offsets[5]])
+    else:
+        assert got.pdgid is None and got.charge is None
+    assert len(JetDataset(path, k=2)) == 6
+    v["part_py"] = ak.unflatten(np.zeros(int(counts.sum()) - 1, np.float32), np.r_[counts[:-1], counts[-1] - 1])
+    ak.to_parquet(ak.Array(v), tmp_path / "bad.parquet")
+    with pytest.raises(DataFileError, match="bad.parquet: the part_\\* fields do not align"):
+        read_parquet_jets(tmp_path / "bad.parquet")

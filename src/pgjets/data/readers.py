@@ -605,6 +605,25 @@ def channels_last(shape: Sequence[int]) -> bool:
 
 
 # ----------------------------------------------------------- awkward parquet
+#: Flat jagged fields of the Particle Transformer authors' parquet files (``part_<name>``) and the
+#: constituent record fields they become.
+PART_PARQUET_FIELDS = {"px": "px", "py": "py", "pz": "pz", "energy": "E"}
+_PART_PARQUET_PID = {"pid": "pdgid", "charge": "charge"}
+
+
+def _zip_part_fields(ak, arr, path: Path, field: str):
+    """The ParT layout (``part_px, ..., part_energy`` [, ``part_pid``, ``part_charge``] side by side)
+    as one list of constituent records ``field``; the other ``part_*`` fields are left out."""
+    names = {**PART_PARQUET_FIELDS, **_PART_PARQUET_PID}
+    try:
+        cons = ak.zip({new: arr[f"part_{old}"] for old, new in names.items() if f"part_{old}" in ak.fields(arr)})
+    except ValueError as exc:
+        raise DataFileError(f"{path}: the part_* fields do not align per jet: {exc}") from exc
+    rest = {f: arr[f] for f in ak.fields(arr) if not f.startswith("part_")}
+    out = ak.zip({**rest, field: cons}, depth_limit=1)
+    return field, out, set(ak.fields(out))
+
+
 def count_parquet_jets(path: PathLike) -> int:
     """Number of jets (rows) of a parquet file (reads the footer only)."""
     pq = require("pyarrow.parquet", "physics", "reading parquet files")
@@ -627,7 +646,14 @@ def read_parquet_jets(
 
     Each row is a jet: ``row[field]`` is a list of records with ``px, py,
     pz, E`` (and optionally ``pdgid``, ``charge``), ``row[label_field]`` the
-    integer label. Other scalar fields go to ``table.extra``.
+    integer label (or a one-hot row). Other scalar fields go to ``table.extra``.
+
+    The layout of the Particle Transformer authors' converted top-tagging and
+    quark/gluon files is read too: jagged fields ``part_px, part_py, part_pz,
+    part_energy`` side by side (and ``part_pid``, ``part_charge`` when present),
+    scalar ``jet_*`` fields (to ``table.extra``) and ``label``.  Their
+    ``part_deta``, ``part_dphi`` and PID flags are not read: the features are
+    computed from the four-momenta and the PDG id as for every other format.
 
     Args:
         path (str or os.PathLike): The ``.parquet`` file.
@@ -663,6 +689,8 @@ def read_parquet_jets(
     except Exception as exc:
         raise DataFileError(f"{path} is not a readable parquet file (corrupt or truncated?): {exc}") from exc
     fields = set(ak.fields(arr))
+    if field not in fields and all(f"part_{c}" in fields for c in PART_PARQUET_FIELDS):
+        field, arr, fields = _zip_part_fields(ak, arr, path, field)
     missing = [f for f in (field, label_field) if f not in fields]
     if missing:
         raise DataFileError(f"{path} lacks the fields {', '.join(missing)} (has {sorted(fields)})")
