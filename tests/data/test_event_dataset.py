@@ -224,3 +224,62 @@ def test_subset_and_vectorised_batches(connectivity):
     assert b.ptr.diff()[0] == 0 and b.ptr.diff()[2] == 0
     for key in ("x", "edge_index", "y", "ptr", "batch"):
         assert torch.equal(b[key], ref[key]), key
+
+
+def _write_nanoaod(path, n=7, seed=0):
+    """A NanoAOD-layout TTree ``Events`` (counters ``nMuon``, ``nJet`` and ``Muon_*``, ``Jet_*`` branches,
+    scalar ``MET_*``, trigger bits), written as CMS files are: one counter per collection."""
+    import awkward as ak
+    import uproot
+
+    rng = np.random.default_rng(seed)
+    n_mu, n_jet = rng.integers(0, 3, n), rng.integers(0, 4, n)
+
+    def jag(counts, values):
+        return ak.unflatten(values.astype(np.float32), counts)
+
+    muon = ak.zip({"pt": jag(n_mu, rng.uniform(5, 80, n_mu.sum())), "eta": jag(n_mu, rng.uniform(-2.4, 2.4, n_mu.sum())),
+                   "phi": jag(n_mu, rng.uniform(-3, 3, n_mu.sum())), "mass": jag(n_mu, np.full(n_mu.sum(), 0.10566)),
+                   "charge": ak.unflatten(rng.choice([-1, 1], n_mu.sum()).astype(np.int32), n_mu),
+                   "tightId": ak.unflatten(rng.random(n_mu.sum()) > 0.5, n_mu)})
+    jet = ak.zip({"pt": jag(n_jet, rng.uniform(20, 200, n_jet.sum())), "eta": jag(n_jet, rng.uniform(-4, 4, n_jet.sum())),
+                  "phi": jag(n_jet, rng.uniform(-3, 3, n_jet.sum())), "mass": jag(n_jet, rng.uniform(1, 20, n_jet.sum())),
+                  "btagDeepFlavB": jag(n_jet, rng.random(n_jet.sum()))})
+    branches = {"Muon": muon, "Jet": jet, "MET_pt": rng.uniform(0, 90, n).astype(np.float32),
+                "MET_phi": rng.uniform(-3, 3, n).astype(np.float32), "HLT_IsoMu24": rng.random(n) > 0.5,
+                "label": (n_mu >= 2).astype(np.int32)}
+    with uproot.recreate(path) as f:
+        f.mktree("Events", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in branches.items()},
+                 field_name=lambda outer, inner: f"{outer}_{inner}", counter_name=lambda c: f"n{c}")
+        f["Events"].extend(branches)
+        f["Runs"] = {"run": np.ones(1, np.uint32)}
+    flat = {f"{c}_{field}": branches[c][field] for c in ("Muon", "Jet") for field in ak.fields(branches[c])}
+    return ak.Array({**flat, "MET_pt": branches["MET_pt"], "MET_phi": branches["MET_phi"], "label": branches["label"]})
+
+
+def test_nanoaod_root_file(tmp_path):
+    from pgjets.data.event_dataset import hzz_path, read_nanoaod_events, root_event_layout
+
+    path = tmp_path / "nano.root"
+    memory = _write_nanoaod(path)
+    assert root_event_layout(path) == "nanoaod" and root_event_layout(hzz_path()) == "hzz"
+    events = read_nanoaod_events(path, ("Muon", "Jet", "MET"), branches=["label"])
+    assert "HLT_IsoMu24" not in events.fields and "Muon_tightId" not in events.fields  # only what is used
+    assert "Jet_btagDeepFlavB" in read_nanoaod_events(path, ("Jet",), extra_fields=("btagDeepFlavB",)).fields
+    ds = EventDataset(path, collections=("Muon", "Jet", "MET"), label="label")
+    ref = EventDataset.from_events(memory, label="label", collections=("Muon", "Jet", "MET"))
+    assert len(ds) == 7 and torch.equal(ds.labels, ref.labels)
+    torch.testing.assert_close(ds.batch.x, ref.batch.x)
+    assert torch.equal(ds.batch.edge_index, ref.batch.edge_index)
+    with pytest.raises(ValueError, match="NanoAOD file, which holds no class labels"):
+        EventDataset(path, collections=("Muon",))
+    with pytest.raises(DataFileError, match="no branches Photon_pt"):
+        read_nanoaod_events(path, ("Muon", "Photon"))
+    with pytest.raises(DataFileError, match=r"lacks the branches \['target'\]"):
+        EventDataset(path, collections=("Muon",), label="target")
+    import uproot
+
+    with uproot.recreate(tmp_path / "other.root") as f:
+        f["tree"] = {"a": np.zeros(3)}
+    with pytest.raises(DataFileError, match="neither a tree 'events'.*nor 'Events'"):
+        EventDataset(tmp_path / "other.root")

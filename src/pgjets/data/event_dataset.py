@@ -149,6 +149,110 @@ def read_hzz_events(
     return ak.zip(fields, depth_limit=1)
 
 
+#: Tree of a CMS NanoAOD file.
+NANOAOD_TREE = "Events"
+
+
+def _open_root(path: Path):
+    uproot = require("uproot", "physics", "ROOT files")
+    if not path.is_file():
+        raise DataFileNotFoundError(f"event file {path} does not exist")
+    try:
+        return uproot.open(path)
+    except Exception as exc:
+        raise DataFileError(f"{path} is not a readable ROOT file: {exc}") from exc
+
+
+def root_event_layout(path: Union[str, Path]) -> str:
+    """``"hzz"`` (a tree ``events``, see :func:`read_hzz_events`) or ``"nanoaod"`` (a tree ``Events``,
+    see :func:`read_nanoaod_events`): the layout of an event ROOT file, from its trees.
+
+    Raises:
+        DataFileNotFoundError / DataFileError: no such file, not ROOT, or neither tree.
+    """
+    path = Path(path)
+    with _open_root(path) as f:
+        names = {k.split(";")[0] for k in f.keys()}
+    if TREE in names:
+        return "hzz"
+    if NANOAOD_TREE in names:
+        return "nanoaod"
+    raise DataFileError(f"{path} has neither a tree {TREE!r} (H->ZZ layout) nor {NANOAOD_TREE!r} (NanoAOD); "
+                        f"it has {sorted(names)}")
+
+
+def read_nanoaod_events(
+    path: Union[str, Path],
+    collections: Sequence[str] = DEFAULT_COLLECTIONS,
+    extra_fields: Sequence[str] = (),
+    branches: Sequence[str] = (),
+    start: Optional[int] = None,
+    stop: Optional[int] = None,
+    tree: str = NANOAOD_TREE,
+) -> Any:
+    r"""Read the objects of a CMS NanoAOD file as an ``awkward.Array`` of NanoAOD-style fields.
+
+    Of every collection ``C`` only the branches the event graphs read are loaded:
+    ``C_pt, C_eta, C_phi, C_mass, C_charge`` (and ``C_px`` ... where a file has
+    Cartesian ones), plus ``C_<f>`` for each of ``extra_fields``; ``MET_pt`` and
+    ``MET_phi`` give the one MET object per event.  ``branches`` are read as
+    they are (e.g. an integer label branch).  The counters ``nC`` are not needed:
+    uproot builds the jagged arrays from them.  The result goes straight to
+    :func:`~pgjets.graphs.event.events_to_batch` or :meth:`EventDataset.from_events`.
+
+    .. math::
+        	ext{event}_b.	exttt{Muon\_pt}[i] = p_{T,i}\ 	ext{of muon } i 	ext{ of event } b
+
+    Args:
+        path: NanoAOD ROOT file.
+        collections: Collections to read (each must have branches ``C_*``).
+        extra_fields: Further object fields read for every collection that has them.
+        branches: Further event-level branches (labels, weights).
+        start: First event (default 0).
+        stop: One past the last event (default: all).
+        tree: Tree name (``"Events"``).
+
+    Raises:
+        DataFileNotFoundError: ``path`` does not exist.
+        DataFileError: not a ROOT file, no tree, a collection without branches, a
+            missing entry of ``branches``, or unreadable baskets.
+        MissingExtraError: awkward or uproot missing.
+
+    Shapes:
+        - **output:** ``awkward.Array`` of length ``stop - start`` with fields ``C_x``
+    """
+    from ..graphs.event import OBJECT_FIELDS
+
+    start = _check_range(start, "start")
+    stop = _check_range(stop, "stop")
+    require("awkward", "physics", "event data")
+    path = Path(path)
+    with _open_root(path) as f:
+        if tree not in f:
+            raise DataFileError(f"{path} has no tree {tree!r} (it has {list(f.keys())})")
+        t = f[tree]
+        if not hasattr(t, "arrays"):
+            raise DataFileError(f"{path}: {tree!r} is not a TTree")
+        keys = list(t.keys())
+        wanted = OBJECT_FIELDS | {x.lower() for x in extra_fields}
+        names: list[str] = []
+        for coll in collections:
+            prefix = coll + "_"
+            found = [k for k in keys if k.startswith(prefix) and k[len(prefix):].lower() in wanted]
+            if not found:
+                raise DataFileError(f"{path}: tree {tree!r} has no branches {prefix}pt/eta/phi (or px/py) "
+                                    f"for collection {coll!r}")
+            names += found
+        missing = [b for b in branches if b not in keys]
+        if missing:
+            raise DataFileError(f"{path}: tree {tree!r} lacks the branches {missing}")
+        try:
+            return t.arrays(names + [b for b in branches if b not in names], entry_start=start,
+                            entry_stop=stop)
+        except Exception as exc:
+            raise DataFileError(f"{path}: cannot read tree {tree!r}: {exc}") from exc
+
+
 def dimuon_z_candidate(events: Any) -> tuple[np.ndarray, np.ndarray]:
     r"""Z-candidate label and best dimuon mass of every event (vectorised).
 
@@ -251,6 +355,10 @@ class EventDataset(Dataset):
     - the H :math:`\to` ZZ ROOT file (``path=None`` or a ``.root`` file in
       its layout, see :func:`read_hzz_events`): items also carry
       ``dimuon_mass``; default label ``"z_candidate"``;
+    - a CMS NanoAOD ROOT file (a tree ``Events``, see
+      :func:`read_nanoaod_events`): only the branches of ``collections`` are
+      read; it has no labels, so ``label`` (an integer branch or a callable)
+      must be given;
     - generated events (a folder of ``pgjets generate --events``, or
       ``.parquet`` event files, see
       :func:`~pgjets.data.generate_events.read_events`): default label the
@@ -270,8 +378,9 @@ class EventDataset(Dataset):
         \quad (\texttt{label="z\_candidate"})
 
     Args:
-        path: ROOT file, event folder or parquet file (default: the H->ZZ
-            file shipped in scikit-hep-testdata).
+        path: ROOT file (H->ZZ or NanoAOD layout, told apart by the tree
+            name), event folder or parquet file (default: the H->ZZ file
+            shipped in scikit-hep-testdata).
         collections: Collections that become nodes, in node order.
         connectivity: ``"full"`` (complete graph per event) or ``"knn"``
             (in :math:`(\eta, \phi)`).
@@ -279,8 +388,8 @@ class EventDataset(Dataset):
         label: ``"z_candidate"``, ``"four_lepton"`` (H->ZZ layout, see the
             module doc), the name of an integer event field (e.g.
             ``"label"``), or a callable ``events -> (num_events,)``
-            non-negative integers; default ``"z_candidate"`` for ROOT files
-            and ``"label"`` for generated events.
+            non-negative integers; default ``"z_candidate"`` for the H->ZZ
+            layout and ``"label"`` for generated events (none for NanoAOD).
         transform: Applied to every ``Data`` returned by ``__getitem__``.
         drop_empty: Leave out events without objects in ``collections``.
         extra_fields: Further object fields appended to the node features
@@ -320,7 +429,14 @@ class EventDataset(Dataset):
     ) -> None:
         extra: dict[str, np.ndarray] = {}
         label_names = None
-        if path is not None and Path(path).suffix != ".root" and Path(path).exists():
+        nanoaod = path is not None and Path(path).suffix == ".root" and root_event_layout(path) == "nanoaod"
+        if nanoaod:
+            if label is None:
+                raise ValueError(f"{path} is a NanoAOD file, which holds no class labels: pass label= the "
+                                 "name of an integer branch or a callable events -> (num_events,)")
+            events = read_nanoaod_events(path, collections, extra_fields,
+                                         branches=[label] if isinstance(label, str) else ())
+        elif path is not None and Path(path).suffix != ".root" and Path(path).exists():
             from .generate_events import read_event_attrs, read_events
             from .jet_io import MANIFEST_NAME, read_manifest
 
@@ -782,6 +898,7 @@ class StreamedEventDataset(JetDataset):
 
 __all__ = [
     "COLLECTIONS", "MET_BRANCHES", "DEFAULT_COLLECTIONS", "Z_WINDOW", "Z_MASS", "LABELS",
-    "hzz_path", "read_hzz_events", "dimuon_z_candidate", "four_lepton_candidate", "EventDataset",
+    "hzz_path", "read_hzz_events", "read_nanoaod_events", "root_event_layout", "NANOAOD_TREE",
+    "dimuon_z_candidate", "four_lepton_candidate", "EventDataset",
     "stream_event_batches", "StreamedEventDataset",
 ]

@@ -214,7 +214,7 @@ def as_events(ak: Any, events: Any) -> Any:
 
 
 #: Object fields the builders read (lower case), besides ``extra_fields``.
-_KNOWN_FIELDS = frozenset({"px", "py", "pz", "e", "energy", "pt", "eta", "phi", "mass", "m", "charge"})
+OBJECT_FIELDS = frozenset({"px", "py", "pz", "e", "energy", "pt", "eta", "phi", "mass", "m", "charge"})
 
 
 def _collection(ak: Any, events: Any, name: str,
@@ -244,7 +244,7 @@ def _collection(ak: Any, events: Any, name: str,
                               f"fields {prefix}*); their fields are {fields}")
     counts = None
     flat: dict[str, Any] = {}
-    wanted = _KNOWN_FIELDS | {f.lower() for f in extra_fields}
+    wanted = OBJECT_FIELDS | {f.lower() for f in extra_fields}
     for f in flat_fields:
         if f[len(prefix):].lower() not in wanted:
             continue
@@ -664,5 +664,5 @@ class EventToGraph(BaseTransform):
                 f"connectivity={self.connectivity!r}, k={self.k})")
 
 
-__all__ = ["DEFAULT_COLLECTIONS", "KINEMATIC_FEATURES", "HETERO_RELATION", "event_to_graph",
+__all__ = ["DEFAULT_COLLECTIONS", "KINEMATIC_FEATURES", "OBJECT_FIELDS", "HETERO_RELATION", "event_to_graph",
            "events_to_batch", "events_to_hetero", "batch_to_hetero", "hetero_to_batch", "EventToGraph"]
