@@ -269,13 +269,12 @@ def test_sources_that_disagree_are_refused_naming_both(tmp_path):
     t.label = t.label % 2
     t.label_names = ["QCD", "Tbqq"]
     jc = write_jetclass(t, tmp_path / "jc.root")
-    ds = JetDataset([jc, land], k=None, chunk_size=6)
-    assert ds.feature_names == FEATURE_NAMES["particlenet"]
+    assert JetDataset([jc], k=None).feature_names == FEATURE_NAMES["particlenet"]
+    # refused when opened (one jet of the other format is read), not when training reaches it
     with pytest.raises(DataFileError, match=r"land.h5 provides the input columns deta, .*delta_r but .*jc.root"):
-        list(ds.batches(4))
-    kin = JetDataset([jc, land], k=None, chunk_size=6, feature_set="kinematic")
+        JetDataset([jc, land], k=None, chunk_size=6)
     with pytest.raises(DataFileError, match=r"land.h5 has the classes \['qcd', 'top'\] but .*jc.root"):
-        list(kin.batches(4))
+        JetDataset([jc, land], k=None, chunk_size=6, feature_set="kinematic")
 
 
 def test_subset_streams_only_the_selected_jets(folder):
@@ -297,3 +296,23 @@ def test_subset_streams_only_the_selected_jets(folder):
     same_graph(mem[3], ds[want[3]], edges=False)
     with pytest.raises(IndexError):
         ds.subset([29])
+
+
+def test_a_mix_of_formats_with_other_inputs_is_refused_when_opened(tmp_path, monkeypatch):
+    """Top (no PID) next to quark/gluon (PID columns): refused at construction, not when training
+    reaches the second file."""
+    from pgjets.data import write_quark_gluon, write_top_landscape
+
+    top_jets = random_table(6, seed=1)
+    top_jets.label, top_jets.label_names = top_jets.label % 2, ["qcd", "top"]
+    top = write_top_landscape(top_jets, tmp_path / "top.h5", n_part=10)
+    qg = random_table(5, seed=2)
+    qg.label, qg.label_names = qg.label % 2, ["gluon", "quark"]
+    qg_path = write_quark_gluon(qg, tmp_path / "qg.npz")
+    loaded = []
+    monkeypatch.setattr(JetDataset, "_chunk", lambda self, i, _orig=JetDataset._chunk: (loaded.append(i), _orig(self, i))[1])
+    with pytest.raises(DataFileError, match=r"qg.npz provides the input columns .*is_charged_hadron.* but .*top.h5"):
+        JetDataset([str(top), str(qg_path)], k=2)
+    assert loaded == [0]  # only the first chunk was loaded: the check read one jet of the npz
+    top2 = write_top_landscape(top_jets, tmp_path / "top2.h5", n_part=10)
+    assert len(JetDataset([str(top), str(top2)], k=2)) == 12  # one format: nothing extra is read

@@ -372,6 +372,10 @@ def test_empty_jets_and_bad_values_are_named_with_their_row_in_the_file(tmp_path
         read_top_landscape(path, start=-3)
     with pytest.raises(DataFileError, match=r"PY_0 of row 3 is"):
         read_top_landscape(path, start=-6)
+    df.loc[3, "PY_0"], df.loc[2, "ttv"] = 1.0, np.nan
+    df.to_hdf(path, key="table", mode="w", format="fixed")
+    with pytest.raises(DataFileError, match=r"ttv of row 2 is nan"):
+        read_top_landscape(path)
     assert len(read_top_landscape(path, start=5, drop_empty=True)) == 2
 
 

@@ -133,16 +133,18 @@ def check_inputs(recorded: dict[str, Any], ds: JetDataset, run: str, data: str) 
         DataFileError: One line naming the run's inputs and the data's.
     """
     want = recorded.get("input_columns")
+    verb = "was trained on" if run.startswith("run ") else "has"  # a run, or the training data of one
     if want is not None and list(want) != ds.feature_names:
         missing = [c for c in want if c not in ds.feature_names]
         why = f"; it lacks {', '.join(missing)}" if missing else ""
-        raise DataFileError(f"{run} was trained on {_cols(want)} (feature set {recorded.get('feature_set')!r}) "
+        fs = recorded.get("feature_set")
+        raise DataFileError(f"{run} {verb} {_cols(want)}{f' (feature set {fs!r})' if fs else ''} "
                             f"but {data} provides {_cols(ds.feature_names)}{why}")
     names = recorded.get("label_names")
     if names and ds.label_names and list(names) != list(ds.label_names):
-        raise DataFileError(f"{run} was trained on the classes {list(names)} but {data} has {list(ds.label_names)}")
+        raise DataFileError(f"{run} {verb} the classes {list(names)} but {data} has {list(ds.label_names)}")
     if names and ds.num_classes > len(names):
-        raise DataFileError(f"{run} was trained on {len(names)} classes but {data} has {ds.num_classes}")
+        raise DataFileError(f"{run} {verb} {len(names)} classes but {data} has {ds.num_classes}")
 
 
 def check_same_classes(train: JetDataset, other: JetDataset, name: str) -> None:

@@ -233,6 +233,7 @@ class JetDataset(Dataset):
         self._starts = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=self._starts[1:])
         self._init_meta(self._chunk(0) if self._units else None)
+        self._check_other_formats()
 
     def _init_meta(self, first: Any) -> None:
         """Feature count, input columns and class names from the first chunk."""
@@ -383,6 +384,18 @@ class JetDataset(Dataset):
         if i > 0 or self._feature_names:
             self._check_chunk(chunk, path)
         return chunk
+
+    def _check_other_formats(self) -> None:
+        """Check the first jet of every further format now: a mix of formats with other input columns
+        or classes (top .h5 with quark/gluon .npz) would otherwise fail only when training reaches it."""
+        from .readers import read_rows
+
+        seen = {self._units[0][1]} if self._units else set()
+        for path, fmt, a, b in self._units:
+            if fmt in seen or fmt == "images":
+                continue
+            seen.add(fmt)
+            self._check_chunk(_Features(read_rows(path, a, a + 1, fmt), self.feature_set), path)
 
     def _check_chunk(self, chunk: Any, path: Path) -> None:
         if isinstance(chunk, _Features) and self.representation != "image" and list(chunk.names) != self._feature_names:

@@ -246,6 +246,12 @@ def read_top_landscape(
                                 f"must be finite{' and E >= 0' if c == 'E' else ''} (zero marks padding)")
     extra = {name: df[name].to_numpy() for name in ("ttv", "truthE", "truthPX", "truthPY", "truthPZ")
              if name in cols}
+    for name, values in extra.items():
+        bad = ~np.isfinite(values.astype(np.float64))
+        if bad.any():
+            r = int(np.nonzero(bad)[0][0])
+            raise DataFileError(f"{path}: {name} of row {first + r} is {values[r].item()!r}; the truth "
+                                "columns must be finite")
     label = check_labels(df["is_signal_new"].to_numpy(), len(LANDSCAPE_LABELS), path, "is_signal_new", first)
     table = _from_padded(block["E"], block["PX"], block["PY"], block["PZ"], label, extra,
                          list(LANDSCAPE_LABELS))
