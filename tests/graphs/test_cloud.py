@@ -199,3 +199,24 @@ def test_deprecated_knngraph_alias_warns_and_works():
     a = old(clouds_to_batch(x, pos, counts))
     b = CloudKNNGraph(k=3)(clouds_to_batch(x, pos, counts))
     assert torch.equal(a.edge_index, b.edge_index)
+
+
+@pytest.mark.parametrize("make", ["CloudKNNGraph", "FullyConnected"])
+def test_edge_transforms_leave_their_input_batch_unchanged(make):
+    """PyG hands a transform ``copy.copy(batch)``, whose slice tables are the input's: rewriting them
+    in place broke ``input.to_data_list()``."""
+    import pgjets.graphs as G
+    from torch_geometric.data import Batch, Data
+
+    e = torch.tensor([[0, 1], [1, 0]])
+    graphs = [Data(pos=torch.randn(5, 2), x=torch.randn(5, 3), edge_index=e, edge_attr=torch.ones(2, 1)),
+              Data(pos=torch.randn(4, 2), x=torch.randn(4, 3), edge_index=e, edge_attr=torch.ones(2, 1))]
+    b = Batch.from_data_list(graphs)
+    slices = {k: v.clone() for k, v in b._slice_dict.items()}
+    transform = G.CloudKNNGraph(k=3) if make == "CloudKNNGraph" else G.FullyConnected()
+    out = transform(b)
+    assert b._slice_dict.keys() == slices.keys()
+    assert all(torch.equal(b._slice_dict[k], v) for k, v in slices.items())
+    assert [g.edge_index.size(1) for g in b.to_data_list()] == [2, 2]
+    assert "edge_attr" in b and "edge_attr" not in out
+    assert [g.num_nodes for g in out.to_data_list()] == [5, 4]

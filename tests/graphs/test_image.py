@@ -214,3 +214,28 @@ def test_conv_output_grid_bad_input():
         conv_output_grid(b.x, b.pos, b.batch, b.grid_size, 5)
     with pytest.raises(ValueError):
         conv_output_grid(b.x, b.pos, b.batch, b.grid_size, 3, padding="full")
+
+
+def test_builders_cast_to_the_default_dtype_and_refuse_complex():
+    """CONTRIBUTING.md "Input dtypes": every float width becomes the default dtype (a float64 tensor
+    stayed float64, and the float32 GridConv after it raised)."""
+    from pgjets.data.jet_image import jet_image
+    from pgjets.errors import InputDtypeError
+    from pgjets.nn import GridConv
+
+    for dtype in (torch.float64, torch.float16, torch.int64):
+        g = image_to_graph(torch.ones(3, 4, dtype=dtype))
+        assert g.x.dtype == g.pos.dtype == g.edge_attr.dtype == torch.float32
+        assert GridConv(1, 2)(g.x, g.edge_index, g.edge_attr).dtype == torch.float32
+    with pytest.raises(InputDtypeError, match="real"):
+        image_to_graph(torch.ones(3, 3, dtype=torch.complex64))
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        pos = torch.tensor([[0.1, 0.2], [-0.1, 0.0], [0.05, -0.2]])
+        img = jet_image((pos, torch.tensor([3.0, 2.0, 1.0]), torch.tensor([3])), npix=6)
+        assert img.dtype == torch.float64
+        b = images_to_batch(img.float())
+        assert b.x.dtype == torch.float64 and GridConv(1, 2)(b.x, b.edge_index, b.edge_attr).dtype == torch.float64
+    finally:
+        torch.set_default_dtype(old)

@@ -90,3 +90,25 @@ def test_learns_digits():
     trainer.fit(graphs)
     acc = (trainer.model.eval()(test).argmax(-1) == test.y).float().mean().item()
     assert acc > 0.8, acc
+
+
+@pytest.mark.parametrize("radius", [1, 2])
+def test_kernel_five_uses_the_whole_kernel_in_every_block(radius):
+    """K = 5: the graph path equals Conv2d(5x5) + MaxPool2d whatever radius the input graph has
+    (a radius-1 graph, and the pool's 3x3 neighbourhoods, made it a 3x3 network before)."""
+    torch.manual_seed(3)
+    model = GridCNN(1, 3, channels=(4, 5), kernel_size=5).eval()
+    images = torch.rand(2, 1, 9, 7)
+    with torch.no_grad():
+        out = model(images_to_batch(images, radius=radius))
+        dense = model.forward_padded(images, torch.ones(2, 1, 9, 7))
+        h = images
+        for conv in model.convs:
+            h = F.max_pool2d(F.relu(F.conv2d(h, conv.conv2d_weight(), conv.bias, padding=2)), 2, ceil_mode=True)
+        plain = model.head(h.mean((2, 3)))
+    torch.testing.assert_close(out, plain, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(dense, plain, atol=1e-5, rtol=1e-5)
+    sparse = images * (images > 0.5)
+    with torch.no_grad():
+        torch.testing.assert_close(model(images_to_batch(sparse, drop_zeros=True)),
+                                   model.forward_padded(sparse, (sparse > 0).float()), atol=1e-5, rtol=1e-5)

@@ -64,3 +64,18 @@ def test_custom_nn_equivariance_within_graphs_and_checks(debug):
         EdgeConvLayer(nn="mlp")
     empty = EdgeConvLayer(in_channels=3, out_channels=2)(torch.zeros(0, 3), torch.zeros(2, 0, dtype=torch.long))
     assert empty.shape == (0, 2)
+
+
+def test_takes_pyg_edgeconv_arguments_positionally_and_any_callable():
+    """``EdgeConvLayer(nn, "mean")`` as ``EdgeConv(nn, "mean")``; a plain function works as in PyG."""
+    from torch_geometric.nn import EdgeConv
+
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU())
+    x = torch.randn(6, 2)
+    ei = torch.tensor([[0, 1, 2, 3, 4, 5, 1], [1, 0, 3, 2, 5, 4, 2]])
+    ours, theirs = EdgeConvLayer(mlp, "mean"), EdgeConv(mlp, "mean")
+    torch.testing.assert_close(ours(x, ei), theirs(x, ei))
+    fn = lambda h: h[:, :2] * 2.0  # noqa: E731
+    torch.testing.assert_close(EdgeConvLayer(fn)(x, ei), EdgeConv(fn)(x, ei))
+    EdgeConvLayer(fn).reset_parameters()

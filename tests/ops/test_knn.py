@@ -103,7 +103,7 @@ def test_no_batch_means_one_graph():
 def test_bad_input_raises_typed_errors():
     x, batch = make_batch([3, 4], 2)
     with pytest.raises(InputShapeError, match="2-D"):
-        knn_graph(torch.randn(5), 2)
+        knn_graph(torch.randn(5, 2, 1), 2)
     with pytest.raises(ValueError, match="positive"):
         knn_graph(x, 0, batch)
     with pytest.raises(InputShapeError, match="entries"):
@@ -252,7 +252,7 @@ def test_bfloat16_is_searched_in_float32_by_torch_cluster(monkeypatch):
 
     seen = []
 
-    def fake_knn_graph(x, k, batch=None, loop=False, flow="source_to_target"):
+    def fake_knn_graph(x, k, batch=None, loop=False, flow="source_to_target", num_workers=1):
         seen.append(x.dtype)
         if x.dtype == torch.bfloat16:
             raise RuntimeError('"knn" not implemented for \'BFloat16\'')  # what the CUDA kernel says
@@ -290,3 +290,46 @@ def test_layer_knn_graph_checks_values_in_debug_mode_only(debug):
     set_debug(False)
     assert torch.equal(layer_knn_graph(x, 3, batch, cosine=True), knn_graph(x, 3, batch, loop=False, cosine=True))
     layer_knn_graph(bad, 3, batch)  # no value check (no host sync) outside debug mode
+
+
+@pytest.mark.parametrize("dim", [2, 8])
+def test_float16_coordinates_are_searched_without_overflow(dim):
+    """float16 squared distances overflow from about 180: fp16 autocast features (hundreds) gave
+    self loops and edges between graphs.  The search runs in float32, exact for every fp16 value."""
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(40, dim, generator=g) * 300).half()
+    batch = torch.arange(4).repeat_interleave(10)
+    for backend in ("torch", "auto"):
+        got = knn_graph(x, 3, batch, backend=backend)
+        ref = knn_graph(x.float(), 3, batch, backend="torch")
+        assert not bool((got[0] == got[1]).any()) and bool((batch[got[0]] == batch[got[1]]).all())
+        assert {tuple(e) for e in got.t().tolist()} == {tuple(e) for e in ref.t().tolist()}
+
+
+def test_coordinates_whose_squared_distances_overflow_are_refused():
+    x = torch.randn(7, 8) * 1e20  # finite, but (2e20)^2 * 8 > float32's largest value
+    with pytest.raises(InputShapeError, match=r"squared distances overflow torch.float32"):
+        knn_graph(x, 2, torch.tensor([0, 0, 0, 1, 1, 1, 1]))
+    edges = knn_graph(x.double(), 2, torch.tensor([0, 0, 0, 1, 1, 1, 1]))  # float64 holds them
+    assert edges.size(1) == 14 and not bool((edges[0] == edges[1]).any())
+    with pytest.raises(NonFiniteError):
+        knn_graph(torch.tensor([[0.0, float("nan")], [1.0, 1.0]]), 1)
+
+
+def test_takes_pyg_arguments_in_pyg_order():
+    """pgjets' knn_graph is PyG's: the same parameters in the same order, then pgjets' own."""
+    import inspect
+
+    from torch_geometric.nn import knn_graph as pyg_knn_graph
+
+    ours = list(inspect.signature(knn_graph).parameters.values())
+    theirs = list(inspect.signature(pyg_knn_graph).parameters.values())
+    assert [(p.name, p.default) for p in ours[:len(theirs)]] == [(p.name, p.default) for p in theirs]
+    g = torch.Generator().manual_seed(1)
+    x, batch = torch.randn(12, generator=g), torch.tensor([0] * 5 + [1] * 7)
+    edges = knn_graph(x, 2, batch, False, "source_to_target", False, 2, 2)  # all eight positionally
+    assert torch.equal(edges, knn_graph(x.view(-1, 1), 2, batch))  # 1-D x: one coordinate per node
+    with pytest.raises(InputShapeError, match="batch_size=1"):
+        knn_graph(x, 2, batch, batch_size=1)
+    with pytest.raises(ValueError, match="num_workers"):
+        knn_graph(x, 2, batch, num_workers=0)

@@ -146,7 +146,7 @@ def jet_image(
     img = np.bincount(flat, weights=w[inside], minlength=J * npix * npix).reshape(J, 1, npix, npix)
     if normalize:
         img = img / np.maximum(img.sum(axis=(1, 2, 3), keepdims=True), 1e-12)
-    return torch.from_numpy(img.astype(np.float32))
+    return torch.from_numpy(img).to(torch.get_default_dtype())  # the builders' dtype policy
 
 
 __all__ = ["jet_image"]

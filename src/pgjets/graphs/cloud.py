@@ -117,8 +117,12 @@ def _replace_edges(data: Any, edge_index: Tensor) -> Any:
 
     Edge-level tensors of the old graph (``edge_attr``, ``edge_weight``) no
     longer match the new edges, so they are removed rather than left
-    inconsistent.
+    inconsistent.  The slice tables are copied first: a transform's input (PyG hands
+    ``copy.copy(data)``, whose tables are the input's own) stays unchanged.
     """
+    for table in ("_slice_dict", "_inc_dict"):
+        if isinstance(getattr(data, table, None), dict):
+            setattr(data, table, dict(getattr(data, table)))
     for key in _EDGE_KEYS:
         if key in data:
             del data[key]

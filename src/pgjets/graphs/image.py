@@ -40,7 +40,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.data.data import BaseData
 from torch_geometric.transforms import BaseTransform
 
-from .._checks import as_tensor, check_finite, check_ndim
+from .._checks import as_float_tensor, as_tensor, check_finite, check_ndim
 from ..errors import EmptyGraphError, InputShapeError
 from ..ops.grid import check_connectivity, check_radius, grid_offsets
 from .cloud import batch_from_flat
@@ -89,9 +89,7 @@ def _grid(images: Tensor, connectivity: int, drop_zeros: bool, radius: int = 1
 
 
 def _as_images(image: Any, name: str, batched: bool) -> Tensor:
-    t = as_tensor(image, name)
-    if not t.is_floating_point():
-        t = t.to(torch.get_default_dtype())
+    t = as_float_tensor(image, name)  # the builders' dtype policy: the default dtype, complex refused
     if batched:
         check_ndim(t, 4, name, "(batch, channels, height, width)")
     else:

@@ -1,6 +1,6 @@
 r"""A convolutional network on grid graphs (jet images, digits, galaxy images).
 
-Blocks of :class:`~pgjets.nn.grid_conv.GridConv` (a :math:`3\times3`
+Blocks of :class:`~pgjets.nn.grid_conv.GridConv` (a :math:`K\times K`
 convolution as message passing, equal to ``nn.Conv2d`` on full images) with
 ReLU, each followed by :class:`~pgjets.nn.grid_pool.GridPool` (2x2 max
 pooling on the graph), then a global mean over the remaining pixels and an MLP:
@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import global_mean_pool
 
+from ..graphs.image import grid_neighbours
 from ..nn.grid_conv import GridConv
 from ..nn.grid_pool import GridPool
 from .padded import check_inference
@@ -36,7 +37,12 @@ class GridCNN(nn.Module):
         in_channels: Pixel channels.
         num_classes: Output logits.
         channels: Output channels of each conv + pool block, default ``(32, 64)``.
-        kernel_size: Convolution kernel size.
+        kernel_size: Odd convolution kernel size :math:`K`.  For :math:`K = 3` the
+            first block uses the input graph's edges (8- or 4-connected); for
+            :math:`K > 3` every block builds the :math:`K\times K` neighbourhoods of
+            its pixels itself (:func:`~pgjets.graphs.image.grid_neighbours`, radius
+            :math:`K // 2`), so the whole kernel is used whatever radius the input
+            graph was built with.
 
     Shapes:
         - **input:** grid-graph ``Batch`` with ``x`` :math:`(N, C)`, ``edge_index``,
@@ -58,6 +64,8 @@ class GridCNN(nn.Module):
         if batch is None:
             batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
         for conv in self.convs:
+            if conv.radius > 1:  # the pool (and a radius-1 input graph) give 3x3 neighbourhoods only
+                ei, ea = grid_neighbours(torch.round(pos), batch, 8, conv.radius)
             x = torch.relu(conv(x, ei, ea))
             g = self.pool(x, pos, batch)
             x, ei, ea, pos, batch = g.x, g.edge_index, g.edge_attr, g.pos, g.batch
@@ -84,8 +92,7 @@ class GridCNN(nn.Module):
         :class:`~pgjets.data.jet_dataset.JetDataset` and
         :func:`~pgjets.graphs.image.images_to_batch`) this equals :meth:`forward`:
         after the ReLU every feature is non-negative, so zeros at missing pixels
-        do not change a window's maximum.  Only kernel offsets of the 8
-        neighbours are used, as on the graph.
+        do not change a window's maximum.
 
         Shapes:
             - **input:** ``image`` :math:`(B, C, H, W)`, ``mask`` :math:`(B, 1, H, W)`
@@ -95,11 +102,7 @@ class GridCNN(nn.Module):
         x, m = image, mask.to(image.dtype)
         s = self.pool.kernel
         for conv in self.convs:
-            k, r = conv.kernel_size, conv.radius
-            w = conv.weight.reshape(k, k, conv.in_channels, conv.out_channels).permute(3, 2, 0, 1)
-            ring = (torch.arange(k, device=w.device) - r).abs() <= 1  # offsets present in the grid graph
-            w = w * (ring.view(-1, 1) & ring.view(1, -1)).to(w.dtype)
-            x = torch.relu(F.conv2d(x, w, conv.bias, padding=r)) * m
+            x = torch.relu(F.conv2d(x, conv.conv2d_weight(), conv.bias, padding=conv.radius)) * m
             if self.pool.mode == "max":
                 x = F.max_pool2d(x, s, s, ceil_mode=True)
             else:

@@ -155,14 +155,21 @@ class SeedImageCNN(nn.Module):
         if x.size(0) != num_graphs * self.image_size * self.image_size:
             raise InputShapeError(f"SeedImageCNN needs full {self.image_size}x{self.image_size} grid graphs "
                                   f"({num_graphs * self.image_size ** 2} nodes), got {x.size(0)} nodes")
+        need = num_graphs * self.convs[0].full_grid_edges(self.image_size, self.image_size)
+        if ei.size(1) < need:  # shapes only: no value read back
+            raise InputShapeError(f"SeedImageCNN needs grid graphs with radius >= {self.kernel_size // 2} "
+                                  f"neighbourhoods ({need} edges), got {ei.size(1)} edges: build them with "
+                                  f"images_to_batch(images, radius={self.kernel_size // 2})")
         grid = torch.tensor([[self.image_size, self.image_size]], device=x.device).repeat(num_graphs, 1)
         rho = self.kernel_size // 2
         for conv in self.convs:
             x = conv(x, ei, ea)
             out = conv_output_grid(x, pos, batch, grid, self.kernel_size, padding="valid")
-            g = self.pool(torch.relu(out.x), out.pos, out.batch)
+            # 2x2 max pooling as MaxPool2d (floor mode): an odd last row or column is left out
+            grid = torch.div(out.grid_size, 2, rounding_mode="floor")
+            keep = (out.pos < 2 * grid[out.batch]).all(dim=1)
+            g = self.pool(torch.relu(out.x[keep]), out.pos[keep], out.batch[keep])
             x, pos, batch = g.x, g.pos, g.batch
-            grid = torch.div(out.grid_size + 1, 2, rounding_mode="floor")
             ei, ea = grid_neighbours(pos, batch, 8, rho)
         c = x.size(1)
         return x.view(num_graphs, self.side * self.side, c).transpose(1, 2).reshape(num_graphs, -1)

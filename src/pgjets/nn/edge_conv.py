@@ -12,7 +12,7 @@ rebuilds a kNN graph every call.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor
@@ -54,11 +54,12 @@ class EdgeConvLayer(MessagePassing):
     empty max/mean aggregation).
 
     Args:
-        nn: The edge function on ``2 * in_channels`` inputs; if ``None`` an MLP
+        nn: The edge function on ``2 * in_channels`` inputs (a module or any
+            callable, as PyG's ``EdgeConv(nn, aggr)``); if ``None`` an MLP
             ``Linear(2F, F') - ReLU - Linear(F', F')`` is built.
+        aggr: ``"max"`` or ``"mean"``.
         in_channels: Input size :math:`F` (needed when ``nn`` is ``None``).
         out_channels: Output size :math:`F'` (needed when ``nn`` is ``None``).
-        aggr: ``"max"`` or ``"mean"``.
 
     Shapes:
         - **input:** ``x`` :math:`(N, F)`, ``edge_index`` :math:`(2, E)`
@@ -68,10 +69,10 @@ class EdgeConvLayer(MessagePassing):
 
     def __init__(
         self,
-        nn: Optional[torch.nn.Module] = None,
+        nn: Optional[Callable[[Tensor], Tensor]] = None,
+        aggr: str = "max",
         in_channels: Optional[int] = None,
         out_channels: Optional[int] = None,
-        aggr: str = "max",
     ) -> None:
         if aggr not in ("max", "mean"):
             raise ValueError(f"aggr must be 'max' or 'mean', got {aggr!r}")
@@ -86,11 +87,13 @@ class EdgeConvLayer(MessagePassing):
                 torch.nn.ReLU(),
                 torch.nn.Linear(self.out_channels, self.out_channels),
             )
-        elif not isinstance(nn, torch.nn.Module):
-            raise TypeError(f"nn must be a torch.nn.Module, got {type(nn).__name__}")
+        elif not callable(nn):
+            raise TypeError(f"nn must be a torch.nn.Module or a callable, got {type(nn).__name__}")
         self.nn = nn
 
     def reset_parameters(self) -> None:
+        if not isinstance(self.nn, torch.nn.Module):
+            return  # a plain function has no parameters
         for m in self.nn.modules():
             if m is not self.nn and hasattr(m, "reset_parameters"):
                 m.reset_parameters()

@@ -21,6 +21,8 @@ into its sorted slot.  Graphs with fewer than
 
 from __future__ import annotations
 
+import math
+
 from typing import Literal, Optional
 
 import torch
@@ -385,6 +387,8 @@ def knn_graph(
     loop: bool = False,
     flow: str = "source_to_target",
     cosine: bool = False,
+    num_workers: int = 1,
+    batch_size: Optional[int] = None,
     backend: Backend = "auto",
     strict: bool = False,
 ) -> Tensor:
@@ -394,6 +398,9 @@ def knn_graph(
     ``flow="source_to_target"`` the returned ``edge_index`` holds edges
     :math:`j \to i` (``edge_index[0]`` are neighbours, ``edge_index[1]`` the
     centres), sorted by centre and, for the torch backend, by distance.
+    Integer coordinates are searched in the default float dtype, float16 and
+    bfloat16 ones in float32 (exact for every half-precision value); 1-D ``x``
+    is one coordinate per node, as in PyG.
 
     Args:
         x: Node coordinates or features, shape ``(N, D)``.
@@ -404,6 +411,10 @@ def knn_graph(
         loop: Whether a node counts as its own neighbour.
         flow: ``"source_to_target"`` or ``"target_to_source"``.
         cosine: Use cosine distance instead of Euclidean.
+        num_workers: CPU threads of the torch-cluster search (PyG's argument; the
+            torch backend runs on torch's own threads).
+        batch_size: The number of graphs (PyG's argument); checked against ``batch``
+            when given.
         backend: ``"torch"``, ``"torch_cluster"`` or ``"auto"`` (torch-cluster
             when importable and ``D <= AUTO_CLUSTER_MAX_DIM``, else torch).
         strict: Raise :class:`~pgjets.errors.GraphSizeError` if any non-empty
@@ -412,12 +423,21 @@ def knn_graph(
     Returns:
         ``edge_index`` of shape ``(2, E)`` with ``E <= N * k``.
 
+    Raises:
+        NonFiniteError: ``x`` holds NaN or inf.
+        InputShapeError: wrong shapes, an unsorted ``batch``, or coordinates so large
+            that their squared distances overflow (:func:`check_distance_range`).
+        GraphSizeError: with ``strict``, a graph smaller than ``k`` allows.
+
     Shapes:
         - **input:** ``x`` :math:`(N, D)`, ``batch`` :math:`(N,)`
         - **output:** :math:`(2, E)`
     """
+    if isinstance(x, Tensor) and x.dim() == 1:
+        x = x.view(-1, 1)
     check_ndim(x, 2, "x", "(num_nodes, dims)")
     k = check_positive_int(k, "k")
+    num_workers = check_positive_int(num_workers, "num_workers")
     if flow not in ("source_to_target", "target_to_source"):
         raise ValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
     if backend not in ("auto", "torch", "torch_cluster"):
@@ -430,14 +450,43 @@ def knn_graph(
             )
     if not x.is_floating_point():  # integer coordinates: distances in the default float dtype
         x = x.to(torch.get_default_dtype())
-    check_finite(x, "x")
+    check_distance_range(x, "x")
     if batch is not None:
         check_batch(batch)
-    return knn_graph_unchecked(x, k, batch, loop, flow, cosine, backend, strict)
+    if batch_size is not None:
+        graphs = int(batch.max()) + 1 if batch is not None and batch.numel() else 1
+        if int(batch_size) < graphs:
+            raise InputShapeError(f"batch_size={batch_size}, but batch holds graph ids up to {graphs - 1}")
+    return knn_graph_unchecked(x, k, batch, loop, flow, cosine, backend, strict, num_workers)
+
+
+def check_distance_range(x: Tensor, name: str = "x") -> None:
+    r"""Raise unless the coordinates ``x`` are finite and their squared distances fit the search dtype.
+
+    One reduction (one host read): the largest magnitude :math:`m`; NaN and inf propagate into it.
+    A finite :math:`m` must satisfy :math:`D\,(2m)^2 <` the largest float of the search dtype
+    (float32 for half-precision inputs), else distances overflow to inf, tie with the masked
+    slots, and the search returns self loops and edges between graphs.
+
+    Raises:
+        NonFiniteError: ``x`` holds NaN or inf.
+        InputShapeError: coordinates too large for squared distances.
+    """
+    if x.numel() == 0:
+        return
+    m = float(x.detach().abs().amax())
+    if not math.isfinite(m):
+        check_finite(x, name)
+    search = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+    limit = math.sqrt(torch.finfo(search).max / max(1, x.size(1))) / 2
+    if m > limit:
+        raise InputShapeError(f"{name} holds coordinates up to {m:.3g}: their squared distances overflow "
+                              f"{search} (largest allowed magnitude {limit:.3g} in {x.size(1)}-D); scale them "
+                              "or search in float64")
 
 
 def knn_graph_unchecked(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, flow: str, cosine: bool,
-               backend: Backend, strict: bool) -> Tensor:
+               backend: Backend, strict: bool, num_workers: int = 1) -> Tensor:
     """:func:`knn_graph` on inputs already checked (by the caller: no value checks here).
 
     For layers that build their graph inside ``forward`` (:class:`~pgjets.nn.DynamicEdgeConv`):
@@ -445,7 +494,7 @@ def knn_graph_unchecked(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, 
     """
     if x.size(0) == 0:
         return torch.empty(2, 0, dtype=torch.long, device=x.device)
-    source, target = _knn_edges(x, k, batch, loop, cosine, backend, strict)
+    source, target = _knn_edges(x, k, batch, loop, cosine, backend, strict, num_workers)
     if flow == "source_to_target":
         return torch.stack([source, target], dim=0)
     return torch.stack([target, source], dim=0)
@@ -469,7 +518,7 @@ def layer_knn_graph(x: Tensor, k: int, batch: Optional[Tensor], cosine: bool = F
 
 @torch.compiler.disable
 def _knn_edges(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, cosine: bool, backend: Backend,
-               strict: bool) -> tuple[Tensor, Tensor]:
+               strict: bool, num_workers: int = 1) -> tuple[Tensor, Tensor]:
     """The ``(source, target)`` edges of :func:`knn_graph_unchecked`, always run eagerly.
 
     The search is data dependent (graph sizes read back to the host, size buckets, rows
@@ -479,6 +528,11 @@ def _knn_edges(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, cosine: b
     is the eager one (torch-cluster included).
     """
     num_nodes = x.size(0)
+    if x.dtype in (torch.float16, torch.bfloat16):
+        # searched in float32, which holds every half-precision value exactly: float16 squared
+        # distances overflow from coordinates of about 180 (autocast features reach that), and
+        # bfloat16 ones keep 8 bits, too few to rank close neighbours
+        x = x.float()
     batch, counts = _graph_sizes(batch, num_nodes, x.device)
     if strict:
         need = k if loop else k + 1
@@ -506,11 +560,8 @@ def _knn_edges(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, cosine: b
 
         # torch-cluster has no cosine mode on CPU; on unit vectors the Euclidean order is the
         # cosine order.  Its distances are direct differences (exact), like the torch backend's.
-        # Its CUDA kernel takes float16/32/64 only: bfloat16 (autocast, bf16 models) is searched in
-        # float32, which holds every bfloat16 value exactly.
-        xc = x.detach().float() if x.dtype == torch.bfloat16 else x.detach()
-        xc = unit_rows(xc) if cosine else xc
-        ei = torch_cluster.knn_graph(xc, k, batch, loop=loop, flow="source_to_target")
+        xc = unit_rows(x.detach()) if cosine else x.detach()
+        ei = torch_cluster.knn_graph(xc, k, batch, loop=loop, flow="source_to_target", num_workers=num_workers)
         source, target = ei[0], ei[1]
         if not loop:
             # torch-cluster asks for k+1 and drops self loops; with duplicate
@@ -528,5 +579,5 @@ def _knn_edges(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, cosine: b
     return source, target
 
 
-__all__ = ["knn_graph", "knn_graph_unchecked", "layer_knn_graph", "block_distances", "unit_rows", "torch_cluster_available",
+__all__ = ["knn_graph", "knn_graph_unchecked", "check_distance_range", "layer_knn_graph", "block_distances", "unit_rows", "torch_cluster_available",
            "MAX_BLOCK_ELEMENTS", "MAX_BUCKETS", "AUTO_CLUSTER_MAX_DIM"]
