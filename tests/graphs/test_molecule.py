@@ -76,3 +76,21 @@ def test_transform_on_data_keeps_target():
     assert d.edge_attr[:, 1].sum() == 2  # one C=O double bond, both directions
     with pytest.raises(InputShapeError, match="data.smiles"):
         MoleculeToGraph()(Data(x=torch.rand(2, 1)))
+
+
+def test_nan_targets_and_unsanitised_mols_are_typed_errors():
+    from rdkit import Chem
+
+    from pgjets.errors import NonFiniteError
+    from pgjets.graphs.molecule import InvalidSmilesError
+
+    for y in (float("nan"), float("inf"), [1.0, float("nan")]):
+        with pytest.raises(NonFiniteError, match="y holds"):
+            molecule_to_graph("CCO", y=y)
+    with pytest.raises(InvalidSmilesError, match="cannot be sanitised"):
+        molecule_to_graph(Chem.MolFromSmiles("c1cccc1", sanitize=False))
+    smarts = Chem.MolFromSmarts("c1ccccc1")  # never sanitised: RDKit raised a RuntimeError before
+    g = molecule_to_graph(smarts)
+    assert g.num_nodes == 6 and g.edge_index.size(1) == 12
+    assert molecule_to_graph("[H]OC").num_nodes == 2  # RDKit's parser folds explicit [H] (documented)
+    assert molecule_to_graph(Chem.AddHs(Chem.MolFromSmiles("CO"))).num_nodes == 6

@@ -161,8 +161,10 @@ def _per_node(value: Any, name: str, num: int, width: Optional[int]) -> Tensor:
 
 
 def _labels(y: Any) -> Tensor:
+    """A graph's target(s) ``y`` as a 1-D tensor; NaN or inf targets raise :class:`NonFiniteError`."""
     t = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y).reshape(-1)
     if t.is_floating_point():
+        check_finite(t, "y")
         return t.to(torch.get_default_dtype())
     return t if t.dtype == torch.bool else t.long()
 

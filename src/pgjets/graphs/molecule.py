@@ -76,10 +76,10 @@ def _bond_features(bond: Any) -> list[float]:
 
 def _to_mol(smiles_or_mol: Any) -> tuple[Any, str]:
     chem = require("rdkit.Chem", "chem", "molecule graphs")
+    rdlogger = require("rdkit.RDLogger", "chem", "molecule graphs")  # the error says it: no log lines
     if isinstance(smiles_or_mol, str):
         if not smiles_or_mol.strip():
             raise InvalidSmilesError("SMILES string is empty")
-        rdlogger = require("rdkit.RDLogger", "chem", "molecule graphs")
         rdlogger.DisableLog("rdApp.*")
         try:
             mol = chem.MolFromSmiles(smiles_or_mol)
@@ -89,7 +89,15 @@ def _to_mol(smiles_or_mol: Any) -> tuple[Any, str]:
             raise InvalidSmilesError(f"RDKit cannot parse the SMILES string {smiles_or_mol!r}")
         return mol, smiles_or_mol
     if isinstance(smiles_or_mol, chem.Mol):
-        return smiles_or_mol, chem.MolToSmiles(smiles_or_mol)
+        mol = chem.Mol(smiles_or_mol)  # a copy: the caller's Mol is not changed
+        rdlogger.DisableLog("rdApp.*")
+        try:  # an unsanitised Mol (MolFromSmarts, sanitize=False) has no valences or H counts yet
+            chem.SanitizeMol(mol)
+        except Exception as exc:  # rdkit's MolSanitizeException, AtomValenceException, ...
+            raise InvalidSmilesError(f"the RDKit Mol cannot be sanitised (Chem.SanitizeMol): {exc}") from exc
+        finally:
+            rdlogger.EnableLog("rdApp.*")
+        return mol, chem.MolToSmiles(mol)
     raise InputShapeError(
         f"molecule must be a SMILES string or an rdkit Mol, got {type(smiles_or_mol).__name__}"
     )
@@ -101,8 +109,12 @@ def molecule_to_graph(smiles_or_mol: Any, y: Any = None) -> Data:
     .. math::
         \mathcal{E} = \{(u \to v), (v \to u) : \{u, v\} \text{ a bond}\}
 
-    Hydrogens are implicit (counted in :math:`n_H`) unless the input has
-    explicit ones.
+    Hydrogens are implicit (counted in :math:`n_H`).  RDKit's SMILES parser
+    already folds explicit ``[H]`` atoms into their neighbours (``"[H]OC"`` has
+    2 nodes); only hydrogens it keeps (isotopes such as ``[2H]``, ``[H][H]``)
+    are nodes.  For all-atom graphs pass ``Chem.AddHs(Chem.MolFromSmiles(s))``:
+    the hydrogens of a ``Mol`` are kept.  A ``Mol`` is sanitised (on a copy)
+    first.
 
     Args:
         smiles_or_mol: SMILES string or ``rdkit.Chem.Mol``.
@@ -113,8 +125,9 @@ def molecule_to_graph(smiles_or_mol: Any, y: Any = None) -> Data:
         (the input string, or the canonical SMILES of a ``Mol``).
 
     Raises:
-        InvalidSmilesError: unparsable or empty SMILES (an ``InputShapeError``
-            and ``ValueError``).
+        InvalidSmilesError: unparsable or empty SMILES, or a ``Mol`` RDKit cannot
+            sanitise (an ``InputShapeError`` and ``ValueError``).
+        NonFiniteError: a NaN or infinite ``y``.
         EmptyGraphError: a molecule with no atoms.
         MissingExtraError: RDKit is not installed.
 
