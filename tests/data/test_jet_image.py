@@ -110,3 +110,14 @@ def test_bad_inputs():
         jet_image((np.full((1, 2), np.nan), np.ones(1), [1]))
     with pytest.raises(EmptyGraphError):
         jet_image((np.zeros((1, 2)), np.ones(1), [1, 0]))
+
+
+def test_negative_or_zero_total_pt_is_refused():
+    from pgjets.errors import EmptyGraphError, InputShapeError
+
+    pos = torch.tensor([[0.1, 0.2], [-0.1, 0.0], [0.05, -0.2], [0.0, 0.1]])
+    counts = torch.tensor([2, 2])
+    with pytest.raises(InputShapeError, match="pt holds negative values"):
+        jet_image((pos, torch.tensor([1.0, -0.2, 1.0, 1.0]), counts))
+    with pytest.raises(EmptyGraphError, match="jet 1 has zero total pT"):
+        jet_image((pos, torch.tensor([1.0, 0.5, 0.0, 0.0]), counts))

@@ -58,6 +58,14 @@ def _as_arrays(table_or_arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise NonFiniteError("pos or pt hold NaN or infinite values")
     if counts.size and counts.min() == 0:
         raise EmptyGraphError(f"jet {int(np.argmin(counts))} has zero constituents")
+    if (pt < 0).any():
+        raise InputShapeError(f"pt holds negative values (first at particle {int(np.argmax(pt < 0))}); "
+                              "pixel intensities are transverse momenta, >= 0")
+    if counts.size:
+        total = np.add.reduceat(pt, np.r_[0, np.cumsum(counts)[:-1]])
+        if (total <= 0).any():
+            raise EmptyGraphError(f"jet {int(np.argmax(total <= 0))} has zero total pT: its image would be blank "
+                                  "(and its pT-weighted centre undefined)")
     return pos, pt, counts
 
 
