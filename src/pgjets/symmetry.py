@@ -580,11 +580,14 @@ def _require_p4(batch: Batch) -> Tensor:
 
 
 def lorentz_transform(batch: Batch, matrices: Optional[Tensor] = None, max_rapidity: float = 2.0,
-                      seed: int = 0) -> Batch:
+                      seed: int = 0, features: Features = None) -> Batch:
     r"""Transform the four-momenta of every jet, :math:`p_i \mapsto \Lambda_{b(i)}\, p_i`.
 
-    Only ``p4`` changes: ``pos``, ``pt`` and ``x`` are kept, so the check is meant
-    for models that read the particles through ``p4`` only (LorentzNet).
+    ``pos`` and ``pt`` follow the new ``p4`` (:func:`pgjets.transforms.pos_from_p4`:
+    the jet axis is the summed four-momentum).  ``x`` is kept unless ``features``
+    recomputes it: a model that reads kinematic node features (ParticleNet's
+    :math:`\log p_T`, :math:`\log E`, ...) only sees the boost through ``features``;
+    without it the check can only fail through ``p4``, ``pos`` and ``pt``.
 
     Args:
         batch: Batch of jet graphs with ``p4``.
@@ -592,6 +595,7 @@ def lorentz_transform(batch: Batch, matrices: Optional[Tensor] = None, max_rapid
             ``None`` draws one per jet with :func:`random_lorentz`.
         max_rapidity: Largest boost rapidity of the random draw.
         seed: Seed of the random draw.
+        features: Optional recomputation of ``x`` from the transformed batch.
 
     Shapes:
         - **output:** a new ``Batch``, same sizes and edges
@@ -606,11 +610,17 @@ def lorentz_transform(batch: Batch, matrices: Optional[Tensor] = None, max_rapid
         raise InputShapeError(f"matrices must be (4, 4) or ({batch.num_graphs}, 4, 4), got {tuple(lam.shape)}")
     out = batch.clone()
     out.p4 = torch.einsum("nab,nb->na", lam[batch.batch], p4.to(torch.float64)).to(p4.dtype)
-    return out
+    if getattr(batch, "pos", None) is not None or getattr(batch, "pt", None) is not None:
+        pos, pt = T.pos_from_p4(out)
+        if getattr(batch, "pos", None) is not None:
+            out.pos = pos.to(batch.pos.dtype)
+        if getattr(batch, "pt", None) is not None:
+            out.pt = pt.to(batch.pt.dtype)
+    return _finish(out, features)
 
 
 def lorentz_error(model: Callable[[Batch], Any], batch: Batch, max_rapidity: float = 2.0, seed: int = 0,
-                  relative: bool = False) -> float:
+                  relative: bool = False, features: Features = None) -> float:
     r"""Largest output change under random Lorentz transformations of every jet's ``p4``.
 
     .. math::
@@ -618,7 +628,8 @@ def lorentz_error(model: Callable[[Batch], Any], batch: Batch, max_rapidity: flo
         (\text{divided by } \max |f(G)| \text{ with ``relative``})
 
     A model that reads four-momenta only through Minkowski products (LorentzNet
-    without beams) is invariant.  See :func:`lorentz_transform`.
+    without beams) is invariant.  See :func:`lorentz_transform`: pass ``features``
+    for a model whose ``x`` holds kinematic features, or the check cannot see them.
 
     Args:
         model: Callable on a ``Batch`` with graph-level outputs.
@@ -626,11 +637,12 @@ def lorentz_error(model: Callable[[Batch], Any], batch: Batch, max_rapidity: flo
         max_rapidity: Largest boost rapidity.
         seed: Seed of the transformations (one per jet).
         relative: Divide by the largest absolute output.
+        features: Optional recomputation of ``x`` from the transformed batch.
 
     Shapes:
         - **output:** a float
     """
-    moved = lorentz_transform(batch, None, max_rapidity, seed)
+    moved = lorentz_transform(batch, None, max_rapidity, seed, features)
     ref, new = _evaluate(model, [batch, moved])
     return _relative(_max_change(new, ref, "a Lorentz transformation"), ref, relative)
 

@@ -351,15 +351,56 @@ def set_edges(data: GraphLike, edge_index: Tensor, edge_attr: Optional[Tensor] =
 
 
 # --------------------------------------------------------------------------- positions
+def pos_from_p4(data: GraphLike) -> tuple[Tensor, Tensor]:
+    r"""``pos`` and ``pt`` of every particle from its four-momentum ``p4``, by the jet graph convention.
+
+    The jet axis comes from the summed four-momentum of each jet (float64):
+
+    .. math::
+        P_b = \sum_{i \in b} p_i, \qquad
+        \Delta\eta_i = \eta_i - \eta(P_b), \quad
+        \Delta\phi_i = \mathrm{wrap}\big(\phi_i - \phi(P_b)\big), \quad
+        p_{T,i} = \sqrt{p_{x,i}^2 + p_{y,i}^2}
+
+    with :math:`\eta = \operatorname{asinh}(p_z / \max(p_T, 10^{-8}))`.  What
+    :func:`pgjets.symmetry.lorentz_transform` uses to keep ``pos`` and ``pt`` in step
+    with a transformed ``p4``.
+
+    Args:
+        data: A jet graph or a batch of them, with ``p4``.
+
+    Shapes:
+        - **input:** ``p4`` :math:`(N, 4)` = :math:`(E, p_x, p_y, p_z)`
+        - **output:** ``pos`` :math:`(N, 2)` and ``pt`` :math:`(N,)`, in ``p4``'s dtype
+    """
+    check_jet(data)
+    p4 = getattr(data, "p4", None)
+    if p4 is None or p4.dim() != 2 or p4.size(1) != 4:
+        raise InputShapeError("pos_from_p4 needs data.p4 (num_nodes, 4) = (E, px, py, pz)")
+    batch, num_graphs = jet_index(data)
+    p = p4.to(torch.float64)
+    jet = torch.zeros(num_graphs, 4, dtype=torch.float64, device=p.device).index_add_(0, batch, p)
+
+    def eta_phi(v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        pt = torch.hypot(v[:, 1], v[:, 2])
+        return torch.asinh(v[:, 3] / pt.clamp_min(1e-8)), torch.atan2(v[:, 2], v[:, 1]), pt
+
+    eta, phi, pt = eta_phi(p)
+    jet_eta, jet_phi, _ = eta_phi(jet)
+    pos = torch.stack([eta - jet_eta[batch], wrap_phi(phi - jet_phi[batch])], dim=-1)
+    return pos.to(p4.dtype), pt.to(p4.dtype)
+
+
 def set_pos(
     data: GraphLike,
     pos: Tensor,
     pos_columns: Optional[Sequence[int]] = None,
     p4_mode: str = "recompute",
+    wrap: bool = True,
 ) -> GraphLike:
     r"""Give every particle the new :math:`(\Delta\eta, \Delta\phi)` ``pos``, with the module's conventions.
 
-    :math:`\Delta\phi` is wrapped to :math:`(-\pi, \pi]`, the ``pos_columns`` of ``x``
+    :math:`\Delta\phi` is wrapped to :math:`(-\pi, \pi]` (unless ``wrap=False``), the ``pos_columns`` of ``x``
     are set to the new ``pos`` and ``p4`` is recomputed (massless, about the jet
     axis ``jet_eta``/``jet_phi``) or dropped:
 
@@ -372,6 +413,7 @@ def set_pos(
         pos: The new positions (before wrapping).
         pos_columns: Columns of ``x`` that hold ``pos`` and must follow it (``None``: none).
         p4_mode: ``"recompute"`` or ``"drop"``.
+        wrap: Wrap every particle's :math:`\Delta\phi` (``False``: the caller has wrapped them).
 
     Shapes:
         - **input:** ``pos`` :math:`(N, 2)`
@@ -384,7 +426,7 @@ def set_pos(
     cols = _check_columns(data, pos_columns)
     batch, num_graphs = jet_index(data)
     out = copy.copy(data)
-    new_pos = torch.stack([pos[:, 0], wrap_phi(pos[:, 1])], dim=-1).to(data.pos.dtype)
+    new_pos = torch.stack([pos[:, 0], wrap_phi(pos[:, 1]) if wrap else pos[:, 1]], dim=-1).to(data.pos.dtype)
     out.pos = new_pos
     if cols is not None:
         x = data.x.clone()
@@ -446,7 +488,12 @@ def translate(
     .. math::
         (\Delta\eta', \Delta\phi') = (\Delta\eta + \delta_{b,\eta},\ \Delta\phi + \delta_{b,\phi})
 
-    followed by :func:`set_pos` (:math:`\phi` wrap, ``x`` columns, ``p4``).
+    followed by :func:`set_pos` (``x`` columns, ``p4``).  :math:`\Delta\phi` is wrapped per
+    jet, not per particle: every particle of jet :math:`b` moves by the same multiple of
+    :math:`2\pi`, the one that brings the jet's mean :math:`\Delta\phi` into
+    :math:`(-\pi, \pi]`.  A translation so stays an isometry of each jet (pairwise
+    distances, and a kNN graph on ``pos``, are unchanged for any shift); wrapping each
+    particle on its own tore a jet shifted across :math:`\pm\pi` in two.
 
     Args:
         data: A jet graph or a batch of them.
@@ -461,7 +508,13 @@ def translate(
     check_jet(data)
     batch, num_graphs = jet_index(data)
     shift = _per_jet(shift, num_graphs, data.pos, "shift", width=2)
-    return set_pos(data, data.pos + shift[batch], pos_columns, p4_mode)
+    moved = data.pos + shift[batch]
+    phi = moved[:, 1].to(torch.float64)
+    counts = torch.bincount(batch, minlength=num_graphs).clamp_min(1).to(torch.float64)
+    mean = torch.zeros(num_graphs, dtype=torch.float64, device=phi.device).index_add_(0, batch, phi) / counts
+    turns = torch.round(mean / (2 * math.pi) - 1e-12)  # mean in (-pi, pi]; pi itself stays
+    moved = torch.stack([moved[:, 0], (phi - 2 * math.pi * turns[batch]).to(moved.dtype)], dim=-1)
+    return set_pos(data, moved, pos_columns, p4_mode, wrap=False)
 
 
 # --------------------------------------------------------------------------- node order
@@ -637,6 +690,7 @@ def add_soft_particles(
 __all__ = [
     "P4_MODES",
     "wrap_phi",
+    "pos_from_p4",
     "massless_p4",
     "check_p4_mode",
     "check_jet",

@@ -120,8 +120,9 @@ class EnergyFlowNetwork(nn.Module):
             f = F\Big(\sum_i z_i\, \Phi(\hat p_i)\Big), \qquad
             z_i = \frac{M_i\, p_{T,i}}{\sum_j M_j\, p_{T,j}}
 
-        No check for jets with zero total :math:`p_T` here (the reference
-        :meth:`forward` raises there).
+        A jet with zero total :math:`p_T` pools to zero, as in :meth:`forward`
+        outside debug mode (in debug mode, :func:`pgjets.set_debug`, :meth:`forward`
+        raises there; this path has no checks).
 
         Shapes:
             - **input:** ``pos`` :math:`(B, N, 2)`, ``pt`` :math:`(B, N)`, ``mask`` :math:`(B, N)`
