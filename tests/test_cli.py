@@ -21,7 +21,7 @@ def test_help_and_no_command(capsys):
 def test_errors_are_clean_messages(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "missing")]) == 1
     assert "not a run folder" in capsys.readouterr().err
-    assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")]) == 1
+    assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")]) == 2  # a bad argument
     assert "does not exist" in capsys.readouterr().err
 
 
@@ -80,6 +80,13 @@ BAD_ARGUMENTS = [
     pytest.param(["train", "--model", "pfn", "--data", "{data}", "--out", "{file}"], "is a file", id="out-is-a-file"),
     pytest.param(["train", "--model", "pfn", "--data", "{file}", "--out", "{out}"], "is a file", id="data-is-a-file"),
     pytest.param(["train", "--model", "pfn", "--out", "{out}"], "--data", id="no-data"),
+    pytest.param(["train", "--model", "pfn", "--data", "{out}_missing", "--out", "{out}"], "does not exist",
+                 id="data-does-not-exist"),
+    pytest.param(["train", "--model", "pfn", "--data", "{data}", "--val", "{out}_missing", "--out", "{out}"],
+                 "--val", id="val-does-not-exist"),
+    pytest.param(["evaluate", "{out}", "--data", "{out}_missing"], "does not exist", id="evaluate-data-does-not-exist"),
+    pytest.param(["train", "--model", "pfn", "--data", "{data}", "--signal", "bogus", "--out", "{out}"],
+                 "--signal bogus is not a class", id="signal-not-a-class"),
     pytest.param(["evaluate", "{out}", "--data", "{file}"], "is a file", id="evaluate-data-is-a-file"),
     pytest.param(["train", "--model", "pfn", "--data", "{data}", "--working-point", "Tbl", "--out", "{out}"],
                  "CLASS=EFF", id="working-point-without-efficiency"),

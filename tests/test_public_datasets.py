@@ -28,7 +28,10 @@ def jets(n, seed, classes, pid=True, max_n=12):
 
 
 def metrics(path):
-    return json.loads(path.read_text())
+    def refuse(name):  # strict JSON: no Infinity / NaN
+        raise AssertionError(f"{path} holds {name}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
 
 
 @pytest.mark.slow
@@ -57,6 +60,14 @@ def test_landscape_train_val_test_then_evaluate_other_data(tmp_path, fmt, capsys
     assert other["n_test"] == 40 and other["data"] == [str(tmp_path / "other.h5")]
     assert (run / "eval" / "other" / "roc.png").exists()
     assert (run / "metrics.json").read_bytes() == before  # the run's own results stay
+    # other data in a file of the same name: its own folder, not over the first evaluation
+    (tmp_path / "b").mkdir()
+    write_top_landscape(jets(30, 11, 2, pid=False), tmp_path / "b" / "other.h5", format=fmt, n_part=16)
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "b" / "other.h5")]) == 0
+    assert metrics(run / "eval" / "other-2" / "metrics.json")["data"] == [str(tmp_path / "b" / "other.h5")]
+    assert metrics(run / "eval" / "other" / "metrics.json") == other
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "other.h5")]) == 0  # the same data: same folder
+    assert sorted(p.name for p in (run / "eval").iterdir()) == ["other", "other-2"]
     assert main(["evaluate", str(run), "--data", str(tmp_path / "other.h5"), "--out", str(tmp_path / "ev")]) == 0
     assert metrics(tmp_path / "ev" / "metrics.json")["auc"] == pytest.approx(other["auc"])
     assert main(["evaluate", str(run)]) == 0  # the run's own test data again
@@ -136,8 +147,8 @@ def test_quark_gluon_npz_and_kinematic_features(tmp_path):
 
 def test_bad_data_paths_are_one_line_errors(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "--data", str(tmp_path / "train_*.root"), "--out", str(run)]) == 1
+    assert main(["train", "--data", str(tmp_path / "train_*.root"), "--out", str(run)]) == 2  # bad arguments
     assert "no file matches" in capsys.readouterr().err
-    assert main(["train", "--data", str(tmp_path / "test.h5"), "--out", str(run)]) == 1
+    assert main(["train", "--data", str(tmp_path / "test.h5"), "--out", str(run)]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not run.exists()

@@ -7,9 +7,11 @@ A run folder holds::
     RUN/split.npz            the jet indices of the train/val/test split
     RUN/checkpoints/         last.pt (every epoch, exact resume) and best.pt
     RUN/history.json         losses and metrics per epoch
-    RUN/metrics.json         test metrics (written by evaluate)
+    RUN/metrics.json         test metrics (written by evaluate; strict JSON: an infinite
+                             rejection, no background jet passing, is null)
     RUN/roc.png, loss.png    plots
     RUN/eval/<name>/         metrics and plots of ``pgjets evaluate RUN --data PATH``
+                             (<name>-2, -3, ... for other data whose files have the same name)
 
 Training data come from ``--data`` (a generated folder, a data file of any
 public format, a glob or several of them, see :mod:`pgjets.data.sources`) or
@@ -339,12 +341,43 @@ def clear_run(out: Path, data: bool = False) -> None:
     (out / "config.yaml").unlink(missing_ok=True)
 
 
+def check_signal(signal: Optional[str], data: Any) -> None:
+    """``--signal`` must name a class of a binary sample.
+
+    Raises:
+        UsageError: ``signal`` is not one of the classes (or the sample is not binary).
+    """
+    if signal is None:
+        return
+    from .data.inputs import signal_class
+
+    if data.num_classes != 2:
+        raise UsageError(f"--signal {signal} applies to binary samples; this one has {data.num_classes} classes "
+                         "(use --working-point CLASS=EFF)")
+    try:
+        signal_class(data.label_names, signal)
+    except DataFileError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_argument_paths(value: Any, flag: str = "--data") -> list[Path]:
+    """:func:`check_data_paths` of a command-line argument: a missing path is a bad argument.
+
+    Raises:
+        UsageError: a path does not exist, a glob matches nothing, or a file is in no known format.
+    """
+    try:
+        return check_data_paths(value, flag)
+    except DataFileNotFoundError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
 def prepare_data(cfg: dict[str, Any], out: Path) -> Path:
     """The data folder of a run, generating jets first when asked to."""
     if cfg["data"] is not None and cfg.get("generate") is None:
         for key in ("data", "val", "test"):
             if cfg.get(key) is not None:
-                check_data_paths(cfg[key], "--" + key)
+                check_argument_paths(cfg[key], "--" + key)
         return cfg["data"]
     from .data.generate import generate_dataset
 
@@ -452,13 +485,14 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     if events_result is not None:
         return events_result
     data_dir = prepare_data(cfg, out)  # checks --data before anything is written
-    out.mkdir(parents=True, exist_ok=True)
     files = check_data_paths(data_dir)
     fp = fingerprint(files)
     hint = f"run {out} started on; use --force to start afresh"
     if old is not None:
         _data_changed(str(data_dir), old.get("data_fingerprint"), fp, hint)
     ds, split, n_jets = run_datasets(cfg, data_dir)  # streamed: only file lists and counts are read
+    check_signal(cfg.get("signal"), ds["train"])  # before training, not when the report is written
+    out.mkdir(parents=True, exist_ok=True)
     fp["n_jets"] = n_jets
     if old is not None:
         _data_changed(str(data_dir), old.get("data_fingerprint"), fp, hint)
@@ -513,6 +547,36 @@ def _eval_name(specs: list[str]) -> str:
     return name if len(name) <= 80 else name[:80]
 
 
+def _eval_dest(run: Path, specs: list[str]) -> Path:
+    """``RUN/eval/<name>/``, or ``<name>-2``, ``<name>-3``, ... when ``<name>/`` holds the evaluation of
+    other data (two datasets in folders of the same name overwrote each other's results)."""
+    base = run / "eval" / _eval_name(specs)
+    i = 1
+    while True:
+        dest = base if i == 1 else base.with_name(f"{base.name}-{i}")
+        try:
+            recorded = json.loads((dest / "metrics.json").read_text()).get("data")
+        except FileNotFoundError:
+            return dest  # a new evaluation
+        except (OSError, ValueError, AttributeError):
+            recorded = None  # unreadable: not this data's
+        if recorded == list(specs):
+            return dest  # the same data again: its own results are replaced
+        i += 1
+
+
+def _json_metrics(value: Any) -> Any:
+    """``value`` with every non-finite float as ``None`` (``null``): strict JSON has no ``Infinity``
+    (a rejection ``1/eps_B`` is infinite when no background jet passes)."""
+    if isinstance(value, dict):
+        return {k: _json_metrics(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_metrics(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_data=None,
                  signal: Optional[str] = None, working_points: Optional[dict[str, float]] = None
                  ) -> dict[str, Any]:
@@ -540,13 +604,14 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
         check_data_paths(specs)
         test = open_dataset(specs, cfg["model"], cfg["feature_set"])
         check_inputs(recorded, test, f"run {run}", " ".join(specs))
-        dest = Path(out) if out is not None else run / "eval" / _eval_name(specs)
+        dest = Path(out) if out is not None else _eval_dest(run, specs)
         if dest.resolve() == run.resolve():
             raise UsageError(f"--out {dest} is the run folder; evaluations on other data go elsewhere "
                              "(default RUN/eval/<name>/) so that the run's own test results stay")
     else:
         test = test_data if test_data is not None else run_test_data(run, cfg)
         dest = Path(out) if out is not None else run
+    check_signal(signal, test)
     names = recorded.get("label_names") or test.label_names or [str(i) for i in range(test.num_classes)]
     model = load_run(run, "best", test_data=test, num_classes=len(names), config=cfg).model
     trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
@@ -594,7 +659,7 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
     hist = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
     if hist and dest == run:
         plot_history(hist, run / "loss.png", keys=["train_loss", "val_loss"])
-    atomic_write_text(dest / "metrics.json", json.dumps(metrics, indent=1))
+    atomic_write_text(dest / "metrics.json", json.dumps(_json_metrics(metrics), indent=1, allow_nan=False))
     return metrics, curves
 
 
@@ -756,4 +821,5 @@ def format_metrics(metrics: dict[str, Any]) -> str:
 
 __all__ = ["DEFAULTS", "RUNTIME_KEYS", "train_run", "evaluate_run", "split_indices", "load_table", "format_metrics",
            "load_config", "validate_config", "run_settings", "check_rerun", "read_run_config", "run_table",
-           "load_run", "LoadedRun", "load_run_weights", "run_test_data", "resolve_data_paths", "check_data_paths"]
+           "load_run", "LoadedRun", "load_run_weights", "run_test_data", "resolve_data_paths", "check_data_paths",
+           "check_argument_paths", "check_signal"]

@@ -235,3 +235,45 @@ def test_batchnorm_on_one_value_per_channel_is_a_clear_error():
     with pytest.raises(GraphSizeError, match="8 graph.*single value per channel at epoch 1"):
         Trainer(BatchSummaryNorm(), TrainConfig(epochs=1, batch_size=8, progress=False, verbose=False)).fit(
             toy_graphs(16))
+
+
+def test_deterministic_algorithms_block_restores_the_setting():
+    from pgjets.train import deterministic_algorithms
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    with deterministic_algorithms():
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    assert (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()) == before
+    with deterministic_algorithms(False):
+        assert torch.are_deterministic_algorithms_enabled() == before[0]
+
+
+def test_gradients_of_gathers_are_bit_identical_on_several_threads():
+    """The backward of ``x[index]`` (index_put_ with accumulation) adds in a thread-dependent order on
+    CPU: ParticleNet's edge MLP gathers with index_select, and Trainer.fit trains in deterministic mode."""
+    from pgjets.nn import EdgeConvBlock
+    from pgjets.train import deterministic_algorithms
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        g = torch.Generator().manual_seed(0)
+        idx = torch.randint(0, 3000, (21000,), generator=g)
+        src = torch.randn(21000, 64, generator=g)
+        x = torch.randn(3000, 64, generator=g, requires_grad=True)
+
+        def grad(fn):
+            x.grad = None
+            (fn() * src).sum().backward()
+            return x.grad.clone()
+
+        with deterministic_algorithms():
+            first = grad(lambda: x[idx])
+            assert all(torch.equal(first, grad(lambda: x[idx])) for _ in range(6))
+        torch.manual_seed(0)
+        block = EdgeConvBlock(64, (64, 64), k=8)
+        edges = torch.stack([idx, torch.randint(0, 3000, (21000,), generator=g)])
+        ref = grad(lambda: block.edge_mlp_first(x, edges)[:, :64])
+        assert all(torch.equal(ref, grad(lambda: block.edge_mlp_first(x, edges)[:, :64])) for _ in range(6))
+    finally:
+        torch.set_num_threads(threads)

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from .._checks import check_out_folder
-from ..run import check_data_paths, evaluate_run, format_metrics, load_config, parse_working_points, train_run
+from ..run import check_argument_paths, evaluate_run, format_metrics, load_config, parse_working_points, train_run
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -79,7 +79,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     if args.data is not None:
-        check_data_paths(args.data)  # a bad --data is a bad argument (exit 2), whatever the run folder holds
+        check_argument_paths(args.data)  # a bad --data is a bad argument (exit 2), whatever the run folder holds
     res = evaluate_run(Path(args.run), data=args.data, out=getattr(args, "out", None),
                        signal=getattr(args, "signal", None),
                        working_points=parse_working_points(getattr(args, "working_points", None)))

@@ -166,7 +166,9 @@ class EdgeConvBlock(MessagePassing):
         b = self.lin_diff.weight
         node_i = x @ (a - b).t()  # (W1 - W2) x_i
         node_j = x @ b.t()  # W2 x_j
-        return node_i[edge_index[1]] + node_j[edge_index[0]]
+        # index_select, not node_i[edge_index[1]]: the backward of advanced indexing (index_put_
+        # with accumulate) sums in a thread-dependent order on CPU, so two runs differed in the last bits
+        return node_i.index_select(0, edge_index[1]) + node_j.index_select(0, edge_index[0])
 
     def edge_mlp_reference(self, x: Tensor, edge_index: Tensor) -> Tensor:
         """First edge-MLP linear map computed on concatenated edge features (reference)."""

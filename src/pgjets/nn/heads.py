@@ -172,7 +172,7 @@ class EdgeHead(nn.Module):
         if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= x.size(0)):
             raise InputShapeError(f"edge_index refers to nodes outside [0, {x.size(0)})")
         src, dst = edge_index[0], edge_index[1]
-        xi, xj = x[dst], x[src]
+        xi, xj = x.index_select(0, dst), x.index_select(0, src)  # deterministic backward (see EdgeConvBlock)
         parts = [xi + xj, (xi - xj).abs()] if self.symmetric else [xi, xj]
         if self.edge_dim:
             if edge_attr is None:

@@ -1,6 +1,6 @@
 """Training: the Trainer, training losses, augmentations, metrics, plots and the JetCLR training loop."""
 
-from .trainer import Trainer, TrainConfig, seed_everything, load_checkpoint_file
+from .trainer import Trainer, TrainConfig, deterministic_algorithms, seed_everything, load_checkpoint_file
 from .metrics import (
     roc_curve, roc_auc, background_rejection, accuracy, confusion_matrix, multiclass_auc,
     classification_report,
@@ -27,6 +27,6 @@ __all__ = [
     "linear_classifier_test", "load_checkpoint_file", "mmd_loss", "multiclass_auc", "nt_xent_loss",
     "plot_confusion_matrix", "plot_history", "plot_roc", "proxy_loss", "regression_loss",
     "representations", "resolution", "roc_auc", "roc_curve", "rotation_invariance",
-    "seed_everything", "set_distances", "set_of_sets_mmd", "train_jetclr", "two_views",
+    "deterministic_algorithms", "seed_everything", "set_distances", "set_of_sets_mmd", "train_jetclr", "two_views",
     "wasserstein_1d",
 ]

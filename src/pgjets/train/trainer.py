@@ -34,6 +34,7 @@ layer gets a single value per channel otherwise (e.g. ``batch_size=1`` asked for
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import itertools
@@ -42,7 +43,7 @@ import math
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -109,6 +110,28 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(enabled: bool = True) -> Iterator[None]:
+    """``torch.use_deterministic_algorithms(True, warn_only=True)`` inside the block, the previous
+    setting after it.
+
+    On a CPU with several threads the backward of advanced indexing (``x[index]``, an
+    ``index_put_`` with accumulation) adds in a thread-dependent order, so two runs of the same
+    seed differed in the last bits and then diverged.  :meth:`Trainer.fit` on a CPU trains inside
+    this block (same seed, data and machine: bit-identical weights); ``warn_only`` turns an op
+    without a deterministic kernel into a warning, not an error.
+    """
+    if not enabled:
+        yield
+        return
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
 
 def _rng_state() -> dict:
@@ -486,9 +509,17 @@ class Trainer:
     def fit(self, train_data: BatchSource, val_data: Optional[BatchSource] = None, resume: bool = True) -> list[dict]:
         """Train for ``config.epochs`` epochs (continuing from the run's last checkpoint if ``resume``).
 
+        On a CPU the epochs run with deterministic algorithms
+        (:func:`deterministic_algorithms`): same seed, data and machine give bit-identical
+        weights whatever the number of threads.
+
         Returns:
             The history: one dict of losses and metrics per epoch.
         """
+        with deterministic_algorithms(self.device.type == "cpu"):
+            return self._fit(train_data, val_data, resume)
+
+    def _fit(self, train_data: BatchSource, val_data: Optional[BatchSource], resume: bool) -> list[dict]:
         cfg = self.config
         seed_everything(cfg.seed)
         self._make_scheduler(train_data)
@@ -566,5 +597,5 @@ def _progress(iterable: Iterable, total: Optional[int], desc: str, enabled: bool
     return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, disable=None)
 
 
-__all__ = ["TrainConfig", "Trainer", "seed_everything", "atomic_torch_save", "atomic_write_text",
+__all__ = ["TrainConfig", "Trainer", "seed_everything", "deterministic_algorithms", "atomic_torch_save", "atomic_write_text",
            "load_checkpoint_file", "settings_diff", "CHECKPOINT_MAGIC"]
