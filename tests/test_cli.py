@@ -185,3 +185,14 @@ def test_full_disk_during_generate_is_one_line_and_keeps_complete_chunks(tmp_pat
     assert set(kept) <= {"qcd_00000.h5"}
     for name in kept:
         assert len(read_jets(out / name)) == 10  # what is there is complete
+
+def test_interrupt_while_the_commands_are_imported_is_one_line(monkeypatch, capsys):
+    import pgjets.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["train"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "pgjets: interrupted" and "Traceback" not in err
