@@ -257,3 +257,14 @@ def test_symmetry_checks_and_augmentations_apply_the_same_operation():
     assert torch.equal(torch.bincount(s_aug.batch), torch.bincount(b.batch) + 1)
     torch.testing.assert_close(torch.zeros(3, dtype=D).index_add(0, s_aug.batch, s_aug.pt),
                                torch.zeros(3, dtype=D).index_add(0, b.batch, b.pt))
+
+
+def test_split_collinear_keeps_each_fraction_with_its_particle():
+    """An unsorted index with per-split fractions: the index was sorted, the fractions not."""
+    from pgjets.transforms import split_collinear
+
+    d = _tiny()
+    out = split_collinear(d, torch.tensor([1, 0]), torch.tensor([0.9, 0.1], dtype=D))
+    torch.testing.assert_close(out.pt, torch.tensor([9.0, 2.0, 1.0, 18.0], dtype=D))  # mothers, then daughters
+    same = split_collinear(d, torch.tensor([0, 1]), torch.tensor([0.1, 0.9], dtype=D))
+    torch.testing.assert_close(out.pt, same.pt)

@@ -604,12 +604,14 @@ def split_collinear(data: GraphLike, index: Tensor, fraction: Union[float, Tenso
         raise InputShapeError(f"index holds nodes outside [0, {n})")
     if torch.unique(index).numel() != index.numel():
         raise ValueError("index must name every split particle once")
-    index = torch.sort(index).values if index.numel() else index
     f = torch.as_tensor(fraction, dtype=data.pt.dtype, device=data.pt.device).reshape(-1)
     if f.numel() == 1:
         f = f.expand(index.numel())
     if f.numel() != index.numel():
         raise InputShapeError(f"fraction must be a scalar or hold one value per split ({index.numel()})")
+    if index.numel():  # daughters in node order; each fraction stays with its particle
+        index, order = torch.sort(index)
+        f = f[order]
     check_finite(f, "fraction")
     if bool(((f < 0) | (f > 1)).any()):
         raise ValueError("fraction must lie in [0, 1]")

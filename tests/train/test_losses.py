@@ -43,3 +43,13 @@ def test_bad_inputs():
         FocalLoss()(torch.tensor([[float("nan"), 0.0]]), torch.tensor([0]))
     with pytest.raises(InputShapeError, match="values"):
         regression_loss(torch.zeros(3), torch.zeros(4))
+
+
+@pytest.mark.parametrize("gamma", [0.25, 0.5, 0.9])
+def test_focal_loss_gradient_is_finite_for_confident_examples(gamma):
+    """(1 - p)^gamma has an infinite derivative at p = 1 for gamma < 1: the gradient row was NaN."""
+    from pgjets.train.losses import FocalLoss
+
+    z = torch.tensor([[20.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    FocalLoss(gamma)(z, torch.tensor([0, 1])).backward()
+    assert torch.isfinite(z.grad).all() and z.grad[0].abs().max() < 1e-6

@@ -120,3 +120,35 @@ def test_multiclass_rejection_uses_the_part_score_and_working_points():
     assert custom["Hbb"]["signal_efficiency"] == 0.3 and custom["Hbb"]["rejection"] > rej["Hbb"]["rejection"]
     table = format_rejection_table(rej)
     assert "Tbl" in table and "0.995" in table and len(table.splitlines()) == k
+
+
+def test_single_logit_binary_head_is_a_score():
+    """An (N, 1) head: accuracy cut at 0 (argmax of one column was always class 0), report works."""
+    from pgjets.train.metrics import accuracy, classification_report
+
+    logits = np.array([[2.0], [1.5], [-1.0], [-3.0]])
+    y = np.array([1, 1, 0, 0])
+    assert accuracy(logits, y) == 1.0
+    report = classification_report(logits, y)
+    assert report["auc"] == 1.0 and report["accuracy"] == 1.0 and report["rej@0.3"] == float("inf")
+
+
+def test_rejection_takes_the_best_cut_on_a_flat_stretch_of_the_roc():
+    """Two signal jets above every background: at eps_S = 2/3 no background passes (was 1/0.75)."""
+    from pgjets.train.metrics import background_rejection
+
+    scores = np.array([5.0, 4.0, 3.0, 2.5, 2.0, 1.0, 0.0])
+    y = np.array([1, 1, 0, 0, 0, 1, 0])
+    assert background_rejection(scores, y, 2 / 3) == float("inf")
+    assert background_rejection(scores, y, 1.0) == pytest.approx(4 / 3)  # 3 of 4 background pass at the last signal
+    assert background_rejection(scores, y, 5 / 6) == pytest.approx(1 / 0.375)  # halfway along the rising segment
+
+
+def test_per_class_rejection_does_not_underflow():
+    from pgjets.train.metrics import rejection_vs_background
+
+    logits = np.zeros((4, 3))
+    logits[:, 2] = 800.0  # a third class dominates: p_X and p_B underflow in a softmax
+    logits[:, 1] = [1.0, 2.0, -1.0, -2.0]
+    out = rejection_vs_background(logits, np.array([1, 1, 0, 0]))
+    assert out["1"]["rejection"] == float("inf")

@@ -83,8 +83,10 @@ class FocalLoss(nn.Module):
         target = target.view(-1).long()
         _check_logits(logits, target)
         logp = F.log_softmax(logits, dim=-1).gather(1, target[:, None]).squeeze(1)
-        p = logp.exp()
-        loss = -((1.0 - p) ** self.gamma) * logp
+        # 1 - p as -expm1(log p), kept above the smallest normal float: for 0 < gamma < 1 the
+        # derivative of (1 - p)^gamma is infinite at p = 1, and inf * 0 made the gradient NaN
+        q = (-torch.expm1(logp)).clamp_min(torch.finfo(logp.dtype).tiny)
+        loss = -(q ** self.gamma) * logp
         if self.alpha is not None:
             loss = loss * self.alpha[target]
         return loss.mean()

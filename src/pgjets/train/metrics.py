@@ -33,8 +33,13 @@ def _to_numpy(a, name: str) -> np.ndarray:
     return arr
 
 
+def _single_column(s: np.ndarray) -> np.ndarray:
+    """A one-logit binary head ``(N, 1)`` as the 1-D score it is."""
+    return s[:, 0] if s.ndim == 2 and s.shape[1] == 1 else s
+
+
 def _binary_inputs(scores, labels, signal: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    s = _to_numpy(scores, "scores").astype(np.float64)
+    s = _single_column(_to_numpy(scores, "scores").astype(np.float64))
     y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
     if signal not in (0, 1):
         raise ValueError(f"signal must be class 0 or 1 of a binary tagger, got {signal!r}")
@@ -86,8 +91,11 @@ def roc_auc(scores, labels, signal: int = 1) -> float:
 def background_rejection(scores, labels, signal_efficiency: float = 0.3, signal: int = 1) -> float:
     r"""Background rejection :math:`1/\varepsilon_B` at a fixed signal efficiency.
 
-    :math:`\varepsilon_B` is interpolated linearly on the ROC curve; if no
-    background passes at that working point the rejection is ``inf``.
+    :math:`\varepsilon_B` is interpolated linearly on the ROC curve, taking at
+    each signal efficiency the smallest :math:`\varepsilon_B` a cut reaches (on a
+    flat stretch of the curve, where background passes but no more signal does,
+    the first point); if no background passes at that working point the
+    rejection is ``inf``.
 
     Args:
         scores: Signal scores ``(N,)`` or two-class logits ``(N, 2)``.
@@ -98,13 +106,15 @@ def background_rejection(scores, labels, signal_efficiency: float = 0.3, signal:
     if not 0.0 < signal_efficiency <= 1.0:
         raise ValueError(f"signal_efficiency must be in (0, 1], got {signal_efficiency}")
     fpr, tpr, _ = roc_curve(scores, labels, signal)
-    eps_b = float(np.interp(signal_efficiency, tpr, fpr))
+    # tpr repeats along flat stretches; np.interp on repeated x takes the last (largest) fpr
+    eff, first = np.unique(tpr, return_index=True)  # tpr and fpr both rise: the first is the smallest
+    eps_b = float(np.interp(signal_efficiency, eff, fpr[first]))
     return float("inf") if eps_b <= 0.0 else 1.0 / eps_b
 
 
 def accuracy(logits, labels) -> float:
-    """Fraction of correct arg-max predictions (or of ``score > 0`` for 1-D scores)."""
-    s = _to_numpy(logits, "logits")
+    """Fraction of correct arg-max predictions (or of ``score > 0`` for 1-D scores and ``(N, 1)`` heads)."""
+    s = _single_column(_to_numpy(logits, "logits"))
     y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
     pred = (s.reshape(-1) > 0).astype(np.int64) if s.ndim == 1 else s.argmax(-1)
     if pred.shape != y.shape:
@@ -125,7 +135,7 @@ def confusion_matrix(logits, labels, num_classes: Optional[int] = None) -> np.nd
 
 def multiclass_auc(logits, labels) -> float:
     """Macro one-vs-rest AUC of a softmax classifier (equals :func:`roc_auc` for 2 classes)."""
-    s = _to_numpy(logits, "logits")
+    s = _single_column(_to_numpy(logits, "logits"))
     y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
     if s.ndim == 1 or s.shape[1] == 2:
         return roc_auc(s, y)
@@ -150,7 +160,7 @@ def classification_report(
 
     Returns a flat dict such as ``{"auc": ..., "accuracy": ..., "rej@0.3": ...}``.
     """
-    s = _to_numpy(logits, "logits")
+    s = _single_column(_to_numpy(logits, "logits"))
     y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
     binary = s.ndim == 1 or s.shape[1] == 2
     out = {"accuracy": accuracy(s, y), "auc": roc_auc(s, y, signal) if binary else multiclass_auc(s, y)}
@@ -200,7 +210,6 @@ def rejection_vs_background(
     if len(names) != k:
         raise InputShapeError(f"{len(names)} label names for {k} classes")
     wps = {**PART_WORKING_POINTS, **(working_points or {})}
-    prob = torch.softmax(torch.as_tensor(s), -1).numpy()
     out: dict[str, dict[str, float]] = {}
     for c in range(k):
         if c == background:
@@ -208,7 +217,8 @@ def rejection_vs_background(
         sel = (y == c) | (y == background)
         if not ((y == c).any() and (y == background).any()):
             continue
-        score = prob[sel, c] / np.maximum(prob[sel, c] + prob[sel, background], 1e-300)
+        # p_X / (p_X + p_B) = sigmoid(l_X - l_B): the same value, without the softmax underflow
+        score = torch.sigmoid(torch.as_tensor(s[sel, c] - s[sel, background])).numpy()
         eff = float(wps.get(names[c], DEFAULT_EFFICIENCY))
         out[names[c]] = {"signal_efficiency": eff,
                          "rejection": background_rejection(score, (y[sel] == c).astype(np.int64), eff)}
