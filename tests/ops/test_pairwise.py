@@ -53,3 +53,13 @@ def test_bad_input(debug):
         pairwise_features(torch.zeros(3, 3), torch.zeros(2, 1, dtype=torch.long))
     with pytest.raises(NonFiniteError):
         pairwise_features(torch.full((2, 4), float("nan")), torch.zeros(2, 1, dtype=torch.long))
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e-9, 1e-12])
+def test_delta_r_of_an_ultra_soft_collinear_copy_is_zero(scale):
+    """An absolute 1e-8 floor under E +- pz gave a 1e-10 copy of a particle rapidity 0 (ln Delta = +0.15)."""
+    a = massless(100.0, 1.161, 0.4).double()
+    f = pairwise_features(torch.stack([a, a * scale]), torch.tensor([[1], [0]]))[0]
+    assert f[0].item() == pytest.approx(math.log(1e-8), abs=1e-6)  # Delta = 0 -> ln eps
+    zero = pairwise_features(torch.stack([a, torch.zeros(4, dtype=torch.float64)]), torch.tensor([[1], [0]]))[0]
+    assert torch.isfinite(zero).all()

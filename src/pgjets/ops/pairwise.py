@@ -31,8 +31,10 @@ NUM_PAIR_FEATURES = 4
 def _kinematics(p4: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     E, px, py, pz = p4.unbind(-1)
     pt = torch.sqrt(px * px + py * py)
-    # rapidity, guarded against E <= |pz| from rounding
-    rap = 0.5 * torch.log(((E + pz).clamp_min(1e-8)) / ((E - pz).clamp_min(1e-8)))
+    # rapidity, guarded against E <= |pz| from rounding by a floor relative to E (an absolute floor
+    # changed the rapidity of real particles softer than it: E - pz < 1e-8 in input units)
+    floor = (E.abs() * 1e-12).clamp_min(torch.finfo(p4.dtype).tiny)
+    rap = 0.5 * torch.log(torch.maximum(E + pz, floor) / torch.maximum(E - pz, floor))
     phi = torch.atan2(py, px)
     return pt, rap, phi
 
