@@ -32,6 +32,15 @@ def test_compiles_without_warnings(path: Path):
         compile(path.read_text(encoding="utf-8"), str(path), "exec")
 
 
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_control_characters(path: Path):
+    """A ``\\t`` or ``\\b`` written unescaped into a docstring's math becomes a tab or backspace."""
+    text = path.read_text(encoding="utf-8")
+    bad = [(n, line) for n, line in enumerate(text.splitlines(), 1)
+           if any(ord(c) < 32 and c not in "\r" for c in line)]
+    assert not bad, f"control characters in {path.name}, line {bad[0][0]}: {bad[0][1]!r}"
+
+
 def test_an_invalid_escape_fails_here():
     with warnings.catch_warnings(), pytest.raises((SyntaxError, SyntaxWarning, DeprecationWarning)):
         warnings.simplefilter("error")

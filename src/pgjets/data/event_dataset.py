@@ -201,7 +201,7 @@ def read_nanoaod_events(
     :func:`~pgjets.graphs.event.events_to_batch` or :meth:`EventDataset.from_events`.
 
     .. math::
-        	ext{event}_b.	exttt{Muon\_pt}[i] = p_{T,i}\ 	ext{of muon } i 	ext{ of event } b
+        \text{event}_b.\texttt{Muon\_pt}[i] = p_{T,i}\ \text{of muon } i \text{ of event } b
 
     Args:
         path: NanoAOD ROOT file.
