@@ -57,6 +57,7 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
+from torch_geometric.utils import scatter
 
 from ._checks import check_finite, check_ndim, check_nonempty
 from .errors import EmptyGraphError, InputShapeError
@@ -510,8 +511,7 @@ def translate(
     shift = _per_jet(shift, num_graphs, data.pos, "shift", width=2)
     moved = data.pos + shift[batch]
     phi = moved[:, 1].to(torch.float64)
-    counts = torch.bincount(batch, minlength=num_graphs).clamp_min(1).to(torch.float64)
-    mean = torch.zeros(num_graphs, dtype=torch.float64, device=phi.device).index_add_(0, batch, phi) / counts
+    mean = scatter(phi, batch, 0, dim_size=num_graphs, reduce="mean")
     turns = torch.round(mean / (2 * math.pi) - 1e-12)  # mean in (-pi, pi]; pi itself stays
     moved = torch.stack([moved[:, 0], (phi - 2 * math.pi * turns[batch]).to(moved.dtype)], dim=-1)
     return set_pos(data, moved, pos_columns, p4_mode, wrap=False)

@@ -126,14 +126,17 @@ def _cols(names: Sequence[str]) -> str:
     return f"{len(names)} columns ({', '.join(names)})"
 
 
-def check_inputs(recorded: dict[str, Any], ds: JetDataset, run: str, data: str) -> None:
+def check_inputs(recorded: dict[str, Any], ds: JetDataset, run: str, data: str,
+                 verb: str = "was trained on") -> None:
     """Refuse ``ds`` if it cannot give the input columns or classes ``recorded`` at training time.
+
+    ``run`` names what ``recorded`` describes and ``verb`` joins it to the inputs
+    (``"run R was trained on ..."``, ``"the training data has ..."``).
 
     Raises:
         DataFileError: One line naming the run's inputs and the data's.
     """
     want = recorded.get("input_columns")
-    verb = "was trained on" if run.startswith("run ") else "has"  # a run, or the training data of one
     if want is not None and list(want) != ds.feature_names:
         missing = [c for c in want if c not in ds.feature_names]
         why = f"; it lacks {', '.join(missing)}" if missing else ""
@@ -149,7 +152,7 @@ def check_inputs(recorded: dict[str, Any], ds: JetDataset, run: str, data: str) 
 
 def check_same_classes(train: JetDataset, other: JetDataset, name: str) -> None:
     """``--val``/``--test`` data must have the training inputs and classes."""
-    check_inputs(input_record(train, ""), other, "the training data", f"the --{name} data")
+    check_inputs(input_record(train, ""), other, "the training data", f"the --{name} data", verb="has")
 
 
 def background_class(label_names: Optional[Sequence[str]]) -> Optional[int]:

@@ -54,27 +54,28 @@ from ..nn.lorentz_conv import LorentzConv
 from .padded import check_inference, masked_reduce
 
 
-def _batch_of(data, n: int, device: torch.device) -> tuple[Tensor, int]:
-    """The graph index of every particle and the number of jets.
+def _batch_of(data, n: int, device: torch.device) -> tuple[Tensor, int, Optional[Tensor]]:
+    """The graph index of every particle, the number of jets and the particles per jet on the host.
 
-    PyG gives a ``Batch`` of graphs that carry only ``p4`` (no ``x``, no ``num_nodes``) no
-    ``batch`` vector; it is then rebuilt from the slice table of ``p4`` (on the host), so such a
-    batch is not mistaken for one jet.
+    The host counts come from the slice table of ``p4`` (:func:`~pgjets.ops.host_node_counts`;
+    ``None`` when the batch has no usable table: the sizes are then read from the device).  PyG
+    gives a ``Batch`` of graphs that carry only ``p4`` (no ``x``, no ``num_nodes``) no ``batch``
+    vector; it is rebuilt from that table, so such a batch is not mistaken for one jet.
     """
     batch = getattr(data, "batch", None)
-    if batch is None:
-        num = getattr(data, "num_graphs", None)
-        if num is None or int(num) <= 1:
-            return torch.zeros(n, dtype=torch.long, device=device), 1
-        counts = host_node_counts(data, num_graphs=int(num), key="p4")
-        if counts is None:
-            raise InputShapeError(
-                f"LorentzNet got a batch of {int(num)} jets without a batch vector and without the slice "
-                "table of p4: build it with Batch.from_data_list or a PyG DataLoader, or set batch.batch"
-            )
-        return torch.arange(int(num)).repeat_interleave(counts).to(device), int(num)
     num = getattr(data, "num_graphs", None)
-    return batch, int(num) if num is not None else int(batch.max()) + 1
+    if batch is not None:
+        num = int(num) if num is not None else int(batch.max()) + 1
+        return batch, num, host_node_counts(data, batch, num_graphs=num, key="p4")
+    if num is None or int(num) <= 1:
+        return torch.zeros(n, dtype=torch.long, device=device), 1, torch.tensor([n])
+    counts = host_node_counts(data, num_graphs=int(num), key="p4")
+    if counts is None:
+        raise InputShapeError(
+            f"LorentzNet got a batch of {int(num)} jets without a batch vector and without the slice "
+            "table of p4: build it with Batch.from_data_list or a PyG DataLoader, or set batch.batch"
+        )
+    return torch.arange(int(num)).repeat_interleave(counts).to(device), int(num), counts
 
 
 class LorentzNet(nn.Module):
@@ -171,11 +172,9 @@ class LorentzNet(nn.Module):
             raise InputShapeError("LorentzNet with scalar_columns needs batch.x")
         n = p4.size(0)
         dtype, device = self.embedding.weight.dtype, p4.device
-        batch, num = _batch_of(data, n, device)
         # the graph sizes on the host (slice table, or one jet): the edges are then built with every
         # output size known, so a training step reads nothing back from the device
-        host = (host_node_counts(data, batch, num_graphs=num, key="p4") if num > 1 or getattr(data, "batch", None) is not None
-                else torch.tensor([n]))
+        batch, num, host = _batch_of(data, n, device)
         p4 = p4.to(dtype) * self.p4_scale
         scalars = self._particle_scalars(data, n, dtype, device)
         if self.beams:
