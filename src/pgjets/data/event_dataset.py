@@ -167,6 +167,9 @@ def root_event_layout(path: Union[str, Path]) -> str:
     """``"hzz"`` (a tree ``events``, see :func:`read_hzz_events`) or ``"nanoaod"`` (a tree ``Events``,
     see :func:`read_nanoaod_events`): the layout of an event ROOT file, from its trees.
 
+    Args:
+        path: The ROOT file (only its list of keys is read).
+
     Raises:
         DataFileNotFoundError / DataFileError: no such file, not ROOT, or neither tree.
     """

@@ -464,9 +464,21 @@ def check_distance_range(x: Tensor, name: str = "x") -> None:
     r"""Raise unless the coordinates ``x`` are finite and their squared distances fit the search dtype.
 
     One reduction (one host read): the largest magnitude :math:`m`; NaN and inf propagate into it.
-    A finite :math:`m` must satisfy :math:`D\,(2m)^2 <` the largest float of the search dtype
-    (float32 for half-precision inputs), else distances overflow to inf, tie with the masked
-    slots, and the search returns self loops and edges between graphs.
+    A finite :math:`m` must satisfy
+
+    .. math::
+        D\,(2m)^2 < f_{\max}
+
+    with :math:`f_{\max}` the largest float of the search dtype (float32 for half-precision
+    inputs), else distances overflow to inf, tie with the masked slots, and the search returns
+    self loops and edges between graphs.
+
+    Args:
+        x: Coordinates ``(N, D)``.
+        name: Name used in the error.
+
+    Shapes:
+        - **input:** ``x`` :math:`(N, D)`
 
     Raises:
         NonFiniteError: ``x`` holds NaN or inf.
@@ -506,6 +518,12 @@ def layer_knn_graph(x: Tensor, k: int, batch: Optional[Tensor], cosine: bool = F
     The inputs were checked at the model's entry, so outside debug mode this is
     :func:`knn_graph_unchecked` (no value checks, no host syncs of its own); in debug mode
     (:func:`pgjets.set_debug`) it is the checked :func:`knn_graph`.
+
+    Args:
+        x: Coordinates or features ``(N, D)``.
+        k: Neighbours per node.
+        batch: Sorted graph index ``(N,)`` or ``None``.
+        cosine: Cosine distance instead of Euclidean.
 
     Shapes:
         - **input:** ``x`` :math:`(N, D)`, ``batch`` :math:`(N,)`

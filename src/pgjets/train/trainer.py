@@ -122,6 +122,9 @@ def deterministic_algorithms(enabled: bool = True) -> Iterator[None]:
     seed differed in the last bits and then diverged.  :meth:`Trainer.fit` on a CPU trains inside
     this block (same seed, data and machine: bit-identical weights); ``warn_only`` turns an op
     without a deterministic kernel into a warning, not an error.
+
+    Args:
+        enabled: ``False`` leaves the setting as it is (a no-op block).
     """
     if not enabled:
         yield
