@@ -268,3 +268,22 @@ def test_split_collinear_keeps_each_fraction_with_its_particle():
     torch.testing.assert_close(out.pt, torch.tensor([9.0, 2.0, 1.0, 18.0], dtype=D))  # mothers, then daughters
     same = split_collinear(d, torch.tensor([0, 1]), torch.tensor([0.1, 0.9], dtype=D))
     torch.testing.assert_close(out.pt, same.pt)
+
+
+def test_set_pos_wraps_per_jet_so_a_translated_jet_stays_whole():
+    """translate across +-pi, then any set_pos step (smearing with zero width): the jet is not torn."""
+    from pgjets.transforms import jet_axis, wrap_phi_per_jet
+
+    b = _batch()
+    moved = translate(b, torch.tensor([0.0, 3.0], dtype=D))
+    again = set_pos(moved, moved.pos.clone())
+    assert torch.equal(again.pos, moved.pos)
+    for i in range(b.num_graphs):
+        m = b.batch == i
+        torch.testing.assert_close(torch.cdist(again.pos[m], again.pos[m]), torch.cdist(b.pos[m], b.pos[m]))
+    phi = torch.tensor([3.3, 3.5, -0.2, 0.1], dtype=D)
+    out = wrap_phi_per_jet(phi, torch.tensor([0, 0, 1, 1]), 2)
+    torch.testing.assert_close(out, torch.tensor([3.3 - 2 * math.pi, 3.5 - 2 * math.pi, -0.2, 0.1], dtype=D))
+    eta_j, phi_j = jet_axis(b)  # pos measured from axis 0: the axis read off p4 is 0
+    torch.testing.assert_close(eta_j, torch.zeros(3, dtype=D), atol=1e-12, rtol=0)
+    torch.testing.assert_close(phi_j, torch.zeros(3, dtype=D), atol=1e-12, rtol=0)

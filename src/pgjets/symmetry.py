@@ -16,7 +16,7 @@ never modified):
 - :func:`permute_nodes`: a random permutation of the particles of every jet
   (all node attributes permuted alike, ``edge_index`` relabelled);
 - :func:`translate`: :math:`(\Delta\eta, \Delta\phi) \mapsto (\Delta\eta + a, \Delta\phi + b)`
-  (:math:`\Delta\phi` wrapped to :math:`(-\pi, \pi]` and ``p4`` recomputed, as everywhere:
+  (:math:`\Delta\phi` wrapped to :math:`(-\pi, \pi]` per jet and ``p4`` recomputed, as everywhere:
   the operations are those of :mod:`pgjets.transforms`);
 - :func:`rotate`: rotation by :math:`\alpha` about the jet axis (the origin of ``pos``);
 - :func:`add_soft_particles`: particles with :math:`p_T = 0` (and :math:`p^\mu = 0`)

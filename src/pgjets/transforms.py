@@ -22,17 +22,25 @@ modified; the result is a shallow copy with new tensors where something changed.
 
 **Conventions** (those of CONTRIBUTING.md's jet graph convention):
 
-- :math:`\phi` **wrap.** Every new :math:`\Delta\phi` is wrapped to
-  :math:`(-\pi, \pi]` (values already in range are returned bit for bit).
+- :math:`\phi` **wrap.** New :math:`\Delta\phi` are wrapped per jet: every particle
+  of jet :math:`b` moves by the same multiple of :math:`2\pi`, the one that brings
+  the jet's mean :math:`\Delta\phi` into :math:`(-\pi, \pi]` (:func:`wrap_phi_per_jet`).
+  A jet so never tears in two across :math:`\pm\pi`, and jets whose mean is in
+  range (every jet not translated by more than about :math:`\pi`) are returned
+  bit for bit.
 - ``p4`` **follows** ``pos``.  With ``p4_mode="recompute"`` (the default) a jet
   that carries ``p4`` gets it recomputed wherever ``pos`` changes, assuming
   massless constituents, with :math:`\eta = \eta_J + \Delta\eta` and
-  :math:`\phi = \phi_J + \Delta\phi`; the jet axis :math:`(\eta_J, \phi_J)` is read
-  from the optional graph attributes ``jet_eta`` and ``jet_phi`` (default 0):
+  :math:`\phi = \phi_J + \Delta\phi`:
 
   .. math::
       E = p_T \cosh\eta,\quad p_x = p_T\cos\phi,\quad p_y = p_T\sin\phi,
       \quad p_z = p_T\sinh\eta .
+
+  The jet axis :math:`(\eta_J, \phi_J)` is read from the graph attributes
+  ``jet_eta`` and ``jet_phi`` where the graph has them; otherwise it is the
+  frame the old ``pos`` were measured in, read off ``p4`` (:func:`jet_axis`), so
+  the jets stay where they were in the detector.
 
   ``p4_mode="drop"`` removes ``p4`` instead.  Where :math:`p_T` changes without
   the direction changing (collinear splits) ``p4`` is scaled like :math:`p_T`;
@@ -106,6 +114,85 @@ def massless_p4(pt: Tensor, eta: Tensor, phi: Tensor) -> Tensor:
     return torch.stack([pt * torch.cosh(eta), pt * torch.cos(phi), pt * torch.sin(phi), pt * torch.sinh(eta)], -1)
 
 
+def wrap_phi_per_jet(phi: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+    r"""Wrap the :math:`\Delta\phi` of every jet by one multiple of :math:`2\pi`, chosen for the jet's mean.
+
+    .. math::
+        \Delta\phi_i' = \Delta\phi_i - 2\pi\, n_b,\qquad
+        n_b = \operatorname{round}\Big(\frac{\langle\Delta\phi\rangle_b}{2\pi}\Big)
+
+    so the mean :math:`\langle\Delta\phi\rangle_b` of jet :math:`b` lies in
+    :math:`(-\pi, \pi]` and its pairwise distances are unchanged (wrapping each
+    particle on its own, :func:`wrap_phi`, tears a jet that straddles :math:`\pm\pi`).
+    Jets with :math:`n_b = 0` are returned bit for bit.
+
+    Args:
+        phi: :math:`\Delta\phi` of every particle.
+        batch: Jet index of every particle.
+        num_graphs: Number of jets :math:`B`.
+
+    Shapes:
+        - **input:** ``phi`` and ``batch`` :math:`(N,)`; **output:** :math:`(N,)`
+    """
+    phi64 = phi.to(torch.float64)
+    mean = scatter(phi64, batch, 0, dim_size=num_graphs, reduce="mean")
+    turns = torch.round(mean / (2 * math.pi) - 1e-12)[batch]  # a mean of exactly pi stays
+    return torch.where(turns == 0, phi, (phi64 - 2 * math.pi * turns).to(phi.dtype))
+
+
+def jet_axis(data: GraphLike) -> tuple[Tensor, Tensor]:
+    r"""The axis :math:`(\eta_J, \phi_J)` of every jet: ``jet_eta``/``jet_phi`` if the graph has them, else from ``p4``.
+
+    Without the attributes the axis is the frame that ``pos`` was measured in,
+    read off the four-momenta: every particle gives
+    :math:`\eta_i - \Delta\eta_i` and :math:`\phi_i - \Delta\phi_i`, averaged with
+    :math:`p_T` weights (a circular mean for :math:`\phi`):
+
+    .. math::
+        \eta_J = \frac{\sum_{i \in b} p_{T,i}\,(\eta_i - \Delta\eta_i)}{\sum_{i \in b} p_{T,i}},\qquad
+        \phi_J = \operatorname{atan2}\Big(\sum_{i \in b} p_{T,i} \sin(\phi_i - \Delta\phi_i),\,
+            \sum_{i \in b} p_{T,i} \cos(\phi_i - \Delta\phi_i)\Big)
+
+    with :math:`p_{T,i}, \eta_i, \phi_i` from ``p4``.  For ``pos`` measured from
+    any fixed axis (the jet's four-momentum, its :math:`p_T` centroid, or 0) this
+    returns that axis.  A jet without ``p4`` or without momentum has axis 0.
+
+    Args:
+        data: A jet graph or a batch of them.
+
+    Shapes:
+        - **output:** :math:`\eta_J` and :math:`\phi_J`, each :math:`(B,)`, in ``pos``'s dtype
+    """
+    batch, num_graphs = jet_index(data)
+    pos = data.pos
+    out = []
+    for key in ("jet_eta", "jet_phi"):
+        val = getattr(data, key, None)
+        if val is not None:
+            val = torch.as_tensor(val, dtype=pos.dtype, device=pos.device).reshape(-1)
+            if val.numel() not in (1, num_graphs):
+                raise InputShapeError(f"{key} must hold one value per graph ({num_graphs}), got {val.numel()}")
+            val = val.expand(num_graphs)
+        out.append(val)
+    if out[0] is not None and out[1] is not None:
+        return out[0], out[1]
+    p4 = getattr(data, "p4", None)
+    if p4 is None:
+        zero = pos.new_zeros(num_graphs)
+        return (out[0] if out[0] is not None else zero), (out[1] if out[1] is not None else zero)
+    p = p4.to(torch.float64)
+    pt = torch.hypot(p[:, 1], p[:, 2])
+    eta = torch.asinh(p[:, 3] / pt.clamp_min(1e-300)) - pos[:, 0].to(torch.float64)
+    phi = torch.atan2(p[:, 2], p[:, 1]) - pos[:, 1].to(torch.float64)
+    w = scatter(pt, batch, 0, dim_size=num_graphs, reduce="sum")
+    eta_j = scatter(pt * eta, batch, 0, dim_size=num_graphs, reduce="sum") / w.clamp_min(1e-300)
+    phi_j = torch.atan2(scatter(pt * torch.sin(phi), batch, 0, dim_size=num_graphs, reduce="sum"),
+                        scatter(pt * torch.cos(phi), batch, 0, dim_size=num_graphs, reduce="sum"))
+    eta_j = out[0] if out[0] is not None else eta_j.to(pos.dtype)
+    phi_j = out[1] if out[1] is not None else phi_j.to(pos.dtype)
+    return eta_j, phi_j
+
+
 def check_p4_mode(p4_mode: str) -> None:
     """Raise ``ValueError`` unless ``p4_mode`` is one of :data:`P4_MODES`.
 
@@ -177,20 +264,6 @@ def _per_jet(value: Union[float, Tensor, Sequence[float]], num_graphs: int, like
         raise InputShapeError(f"{name} must have shape {shape} with B = {num_graphs} jets, got {tuple(t.shape)}")
     check_finite(t, name)
     return t
-
-
-def _graph_attr(data: GraphLike, key: str, batch: Tensor, num_graphs: int) -> Tensor:
-    """Per-node value of an optional per-graph attribute (default 0)."""
-    val = getattr(data, key, None)
-    pos = data.pos
-    if val is None:
-        return pos.new_zeros(pos.size(0))
-    val = torch.as_tensor(val, dtype=pos.dtype, device=pos.device).reshape(-1)
-    if val.numel() == 1:
-        return val.expand(pos.size(0))
-    if val.numel() != num_graphs:
-        raise InputShapeError(f"{key} must hold one value per graph ({num_graphs}), got {val.numel()}")
-    return val[batch]
 
 
 def _check_columns(data: GraphLike, pos_columns: Optional[Sequence[int]]) -> Optional[list[int]]:
@@ -401,9 +474,9 @@ def set_pos(
 ) -> GraphLike:
     r"""Give every particle the new :math:`(\Delta\eta, \Delta\phi)` ``pos``, with the module's conventions.
 
-    :math:`\Delta\phi` is wrapped to :math:`(-\pi, \pi]` (unless ``wrap=False``), the ``pos_columns`` of ``x``
-    are set to the new ``pos`` and ``p4`` is recomputed (massless, about the jet
-    axis ``jet_eta``/``jet_phi``) or dropped:
+    :math:`\Delta\phi` is wrapped per jet (:func:`wrap_phi_per_jet`; unless ``wrap=False``), the
+    ``pos_columns`` of ``x`` are set to the new ``pos`` and ``p4`` is recomputed
+    (massless, about the jet axis of :func:`jet_axis`) or dropped:
 
     .. math::
         p^\mu_i = p_{T,i}\,(\cosh\eta_i,\ \cos\phi_i,\ \sin\phi_i,\ \sinh\eta_i),\quad
@@ -414,7 +487,7 @@ def set_pos(
         pos: The new positions (before wrapping).
         pos_columns: Columns of ``x`` that hold ``pos`` and must follow it (``None``: none).
         p4_mode: ``"recompute"`` or ``"drop"``.
-        wrap: Wrap every particle's :math:`\Delta\phi` (``False``: the caller has wrapped them).
+        wrap: Wrap the :math:`\Delta\phi` of every jet (``False``: the caller has wrapped them).
 
     Shapes:
         - **input:** ``pos`` :math:`(N, 2)`
@@ -427,7 +500,8 @@ def set_pos(
     cols = _check_columns(data, pos_columns)
     batch, num_graphs = jet_index(data)
     out = copy.copy(data)
-    new_pos = torch.stack([pos[:, 0], wrap_phi(pos[:, 1]) if wrap else pos[:, 1]], dim=-1).to(data.pos.dtype)
+    phi = wrap_phi_per_jet(pos[:, 1], batch, num_graphs) if wrap else pos[:, 1]
+    new_pos = torch.stack([pos[:, 0], phi], dim=-1).to(data.pos.dtype)
     out.pos = new_pos
     if cols is not None:
         x = data.x.clone()
@@ -439,8 +513,9 @@ def set_pos(
         else:
             if getattr(data, "pt", None) is None:
                 raise InputShapeError("recomputing p4 needs data.pt; use p4_mode='drop'")
-            eta = _graph_attr(data, "jet_eta", batch, num_graphs) + new_pos[:, 0]
-            phi = _graph_attr(data, "jet_phi", batch, num_graphs) + new_pos[:, 1]
+            jet_eta, jet_phi = jet_axis(data)
+            eta = jet_eta.to(new_pos.dtype)[batch] + new_pos[:, 0]
+            phi = jet_phi.to(new_pos.dtype)[batch] + new_pos[:, 1]
             out.p4 = massless_p4(data.pt.to(new_pos.dtype), eta, phi).to(data.p4.dtype)
     return out
 
@@ -490,9 +565,9 @@ def translate(
         (\Delta\eta', \Delta\phi') = (\Delta\eta + \delta_{b,\eta},\ \Delta\phi + \delta_{b,\phi})
 
     followed by :func:`set_pos` (``x`` columns, ``p4``).  :math:`\Delta\phi` is wrapped per
-    jet, not per particle: every particle of jet :math:`b` moves by the same multiple of
-    :math:`2\pi`, the one that brings the jet's mean :math:`\Delta\phi` into
-    :math:`(-\pi, \pi]`.  A translation so stays an isometry of each jet (pairwise
+    jet, not per particle (:func:`wrap_phi_per_jet`): every particle of jet :math:`b` moves
+    by the same multiple of :math:`2\pi`, the one that brings the jet's mean
+    :math:`\Delta\phi` into :math:`(-\pi, \pi]`.  A translation so stays an isometry of each jet (pairwise
     distances, and a kNN graph on ``pos``, are unchanged for any shift); wrapping each
     particle on its own tore a jet shifted across :math:`\pm\pi` in two.
 
@@ -509,12 +584,7 @@ def translate(
     check_jet(data)
     batch, num_graphs = jet_index(data)
     shift = _per_jet(shift, num_graphs, data.pos, "shift", width=2)
-    moved = data.pos + shift[batch]
-    phi = moved[:, 1].to(torch.float64)
-    mean = scatter(phi, batch, 0, dim_size=num_graphs, reduce="mean")
-    turns = torch.round(mean / (2 * math.pi) - 1e-12)  # mean in (-pi, pi]; pi itself stays
-    moved = torch.stack([moved[:, 0], (phi - 2 * math.pi * turns[batch]).to(moved.dtype)], dim=-1)
-    return set_pos(data, moved, pos_columns, p4_mode, wrap=False)
+    return set_pos(data, data.pos + shift[batch], pos_columns, p4_mode)
 
 
 # --------------------------------------------------------------------------- node order
@@ -692,6 +762,8 @@ def add_soft_particles(
 __all__ = [
     "P4_MODES",
     "wrap_phi",
+    "wrap_phi_per_jet",
+    "jet_axis",
     "pos_from_p4",
     "massless_p4",
     "check_p4_mode",

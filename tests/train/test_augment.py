@@ -348,3 +348,29 @@ def test_bad_input_raises():
         RandomRotation(p4_mode="keep")
     with pytest.raises(TypeError):
         two_views(_jet(3, 0), [3], seed=0)
+
+
+def test_p4_stays_in_the_detector_frame_without_jet_axis_attributes():
+    """JetDataset batches carry lab-frame p4 and no jet_eta/jet_phi: the axis is read off p4 and pos."""
+    jets = []
+    for i, (eta_j, phi_j) in enumerate([(1.9, 3.0), (-0.6, -2.9), (0.0, 0.4)]):
+        d = _jet(6, i)
+        d.p4 = torch.stack([d.pt * torch.cosh(eta_j + d.pos[:, 0]), d.pt * torch.cos(phi_j + d.pos[:, 1]),
+                            d.pt * torch.sin(phi_j + d.pos[:, 1]), d.pt * torch.sinh(eta_j + d.pos[:, 0])], -1)
+        jets.append(d)
+    b = Batch.from_data_list(jets)
+    same = RandomTranslation(0.0, seed=0)(b)
+    torch.testing.assert_close(same.p4, b.p4, rtol=1e-12, atol=1e-12)
+    rot = RandomRotation(seed=0)(b)  # p4 follows the rotated pos about the same lab-frame axis
+    eta = torch.tensor([1.9, -0.6, 0.0], dtype=torch.float64)[b.batch] + rot.pos[:, 0]
+    phi = torch.tensor([3.0, -2.9, 0.4], dtype=torch.float64)[b.batch] + rot.pos[:, 1]
+    torch.testing.assert_close(rot.p4[:, 3], b.pt * torch.sinh(eta))
+    torch.testing.assert_close(rot.p4[:, 2], b.pt * torch.sin(phi))
+
+
+def test_two_views_without_seed_uses_each_transforms_own_generator():
+    b = _batch()
+    v1, v2 = two_views(b, [RandomRotation(seed=0)])
+    w1, w2 = two_views(b, [RandomRotation(seed=0)])
+    assert torch.equal(v1.pos, w1.pos) and torch.equal(v2.pos, w2.pos)
+    assert not torch.equal(v1.pos, v2.pos)  # the transform's generator advances between the views

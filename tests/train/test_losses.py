@@ -53,3 +53,16 @@ def test_focal_loss_gradient_is_finite_for_confident_examples(gamma):
     z = torch.tensor([[20.0, 0.0], [0.0, 1.0]], requires_grad=True)
     FocalLoss(gamma)(z, torch.tensor([0, 1])).backward()
     assert torch.isfinite(z.grad).all() and z.grad[0].abs().max() < 1e-6
+
+
+def test_focal_loss_ignore_index_and_gamma_checks():
+    torch.manual_seed(0)
+    logits, y = torch.randn(8, 3), torch.tensor([0, 2, -100, 1, 1, -100, 0, 2])
+    torch.testing.assert_close(FocalLoss(0.0)(logits, y), F.cross_entropy(logits, y))
+    torch.testing.assert_close(LabelSmoothingCrossEntropy(0.0, ignore_index=2)(logits, y.clamp_min(0)),
+                               F.cross_entropy(logits, y.clamp_min(0), ignore_index=2))
+    keep = y != -100
+    torch.testing.assert_close(FocalLoss(2.0)(logits, y), FocalLoss(2.0)(logits[keep], y[keep]))
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match="gamma"):
+            FocalLoss(bad)

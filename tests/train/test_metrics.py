@@ -152,3 +152,16 @@ def test_per_class_rejection_does_not_underflow():
     logits[:, 1] = [1.0, 2.0, -1.0, -2.0]
     out = rejection_vs_background(logits, np.array([1, 1, 0, 0]))
     assert out["1"]["rejection"] == float("inf")
+
+
+def test_labels_must_be_class_indices_and_in_range():
+    s = np.array([0.1, 0.9, 0.2, 0.8])
+    assert roc_auc(s, np.array([0.0, 1.0, 0.0, 1.0])) == 1.0  # integral floats are fine
+    with pytest.raises(InputShapeError, match="sklearn"):
+        roc_auc(s, np.array([0.0, 0.7, 0.0, 1.0]))  # soft labels, or (labels, scores) swapped
+    with pytest.raises(InputShapeError, match="non-integer"):
+        roc_auc(np.array([0, 1, 0, 1]), s)
+    with pytest.raises(InputShapeError, match=r"\[0, 2\)"):
+        confusion_matrix(np.eye(2)[[0, 1, 1]], np.array([0, 1, 2]))
+    with pytest.raises(InputShapeError, match="empty"):
+        accuracy(np.zeros((0, 2)), np.zeros(0, dtype=np.int64))

@@ -277,3 +277,74 @@ def test_gradients_of_gathers_are_bit_identical_on_several_threads():
         assert all(torch.equal(ref, grad(lambda: block.edge_mlp_first(x, edges)[:, :64])) for _ in range(6))
     finally:
         torch.set_num_threads(threads)
+
+
+class TinyRegressor(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(3, 1)
+
+    def forward(self, batch):
+        return self.lin(global_mean_pool(batch.x, batch.batch)).view(-1)
+
+
+def toy_regression(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        x = torch.randn(4, 3, generator=g)
+        out.append(Data(x=x, y=torch.tensor([float(x.mean(0) @ torch.tensor([1.0, -2.0, 0.5]))])))
+    return out
+
+
+def test_error_monitors_are_minimised_and_best_follows_the_smallest(tmp_path):
+    assert not TrainConfig(monitor="val_mae").maximise
+    assert not TrainConfig(monitor="val_loss").maximise
+    assert TrainConfig(monitor="val_auc").maximise
+    assert TrainConfig(monitor="val_mae", monitor_mode="max").maximise
+    torch.manual_seed(0)
+    cfg = TrainConfig(epochs=5, batch_size=8, lr=3e-2, task="regression", monitor="val_mae", schedule="none",
+                      progress=False, verbose=False)
+    tr = Trainer(TinyRegressor(), cfg, out_dir=tmp_path)
+    hist = tr.fit(toy_regression(), toy_regression(32, seed=1))
+    maes = [h["val_mae"] for h in hist]
+    assert maes[-1] < maes[0]  # it learns; the best checkpoint is the epoch of the smallest MAE
+    best = load_checkpoint_file(tmp_path / "checkpoints" / "best.pt")
+    assert best["epoch"] == 1 + maes.index(min(maes)) != 1
+
+
+def test_unknown_monitor_is_refused_before_training():
+    from pgjets.errors import UsageError
+
+    with pytest.raises(UsageError, match="val_acc"):
+        make(None, monitor="val_acc")
+    with pytest.raises(UsageError, match="val_mae"):
+        make(None, monitor="val_auc", task="regression")
+    with pytest.raises(ValueError, match="monitor_mode"):
+        TrainConfig(monitor_mode="lowest")
+    make(None, monitor="val_rej@0.3")  # accepted
+
+
+def test_custom_loss_fn_is_the_validation_loss():
+    class OneLogit(TinyNet):
+        def __init__(self) -> None:
+            super().__init__()
+            self.out = nn.Linear(16, 1)
+
+    def bce(out, batch):
+        return nn.functional.binary_cross_entropy_with_logits(out.view(-1), batch.y.float())
+
+    torch.manual_seed(0)
+    tr = Trainer(OneLogit(), TrainConfig(epochs=1, batch_size=16, progress=False, verbose=False), loss_fn=bce)
+    val = toy_graphs(40, seed=1)
+    hist = tr.fit(toy_graphs(), val)
+    out, y = tr.predict(val)
+    want = float(nn.functional.binary_cross_entropy_with_logits(out.view(-1), y.float()))
+    assert hist[0]["val_loss"] == pytest.approx(want, rel=1e-5)
+    assert 0.0 <= hist[0]["val_auc"] <= 1.0
+
+
+def test_history_records_the_rate_each_epoch_trained_with():
+    tr = make(None, epochs=3, lr=0.01, schedule="cosine")
+    hist = tr.fit(toy_graphs(32), toy_graphs(16, seed=1))
+    assert [h["lr"] for h in hist] == pytest.approx([0.01, 0.0075, 0.0025])

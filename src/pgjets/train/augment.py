@@ -26,10 +26,12 @@ Without either, torch's global random state is used.
 
 **Conventions.** The operations themselves live in :mod:`pgjets.transforms`
 (this module only draws their random parameters), so they share its
-conventions: the new :math:`\Delta\phi` is wrapped to :math:`(-\pi, \pi]`; when
-a jet carries ``p4`` and its ``pos`` changes, ``p4`` is recomputed for massless
-constituents about the jet axis ``jet_eta``/``jet_phi`` (``p4_mode="recompute"``)
-or removed (``p4_mode="drop"``); ``pos_columns=(0, 1)`` writes the new
+conventions: the new :math:`\Delta\phi` are wrapped to :math:`(-\pi, \pi]` per jet
+(:func:`~pgjets.transforms.wrap_phi_per_jet`); when a jet carries ``p4`` and its
+``pos`` changes, ``p4`` is recomputed for massless constituents about the jet
+axis (``jet_eta``/``jet_phi``, or the one read off ``p4``:
+:func:`~pgjets.transforms.jet_axis`; ``p4_mode="recompute"``) or removed
+(``p4_mode="drop"``); ``pos_columns=(0, 1)`` writes the new
 :math:`(\Delta\eta, \Delta\phi)` into those columns of ``x`` too (other columns,
 e.g. :math:`\log p_T`, are copied unchanged).  Rotations, translations and
 smearing keep ``edge_index`` as it is (smearing may make a kNN graph slightly
@@ -581,9 +583,10 @@ def two_views(
     ``second_view``. JetCLR distorts one view only (soft smearing and
     collinear splitting go into ``second_view``; rotations and translations
     into ``augmentations``), so the other view stays an undistorted jet.
-    The transforms of this module draw from one generator seeded by ``seed``
-    (or ``generator``), ignoring their own, so the pair is reproducible; other
-    callables are applied as they are.
+    With ``seed`` (or ``generator``) the transforms of this module draw from
+    that one generator, ignoring their own, so the pair is reproducible;
+    without, each draws from its own (seeded when it was built with ``seed``,
+    torch's global generator otherwise).  Other callables are applied as they are.
 
     Args:
         batch: A jet graph or a batch of them.
@@ -601,7 +604,7 @@ def two_views(
 
     def run(data: GraphLike, pipeline: list[Callable]) -> GraphLike:
         for t in pipeline:
-            data = t.apply(data, g) if isinstance(t, _JetAugmentation) else t(data)
+            data = t.apply(data, g) if g is not None and isinstance(t, _JetAugmentation) else t(data)
         return data
 
     first = run(batch, steps)

@@ -36,23 +36,27 @@ class LabelSmoothingCrossEntropy(nn.Module):
     Args:
         smoothing: :math:`\epsilon \in [0, 1)`.
         weight: Optional class weights ``(K,)``.
+        ignore_index: Targets equal to it add nothing to the loss (as in
+            :func:`torch.nn.functional.cross_entropy`, default -100).
 
     Shapes:
         - **input:** logits :math:`(N, K)`, target :math:`(N,)` long
         - **output:** scalar
     """
 
-    def __init__(self, smoothing: float = 0.0, weight: Optional[Tensor] = None) -> None:
+    def __init__(self, smoothing: float = 0.0, weight: Optional[Tensor] = None, ignore_index: int = -100) -> None:
         super().__init__()
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
         self.smoothing = smoothing
+        self.ignore_index = int(ignore_index)
         self.register_buffer("weight", weight if weight is None else torch.as_tensor(weight, dtype=torch.float))
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         target = target.view(-1).long()
         _check_logits(logits, target)
-        return F.cross_entropy(logits, target, weight=self.weight, label_smoothing=self.smoothing)
+        return F.cross_entropy(logits, target, weight=self.weight, label_smoothing=self.smoothing,
+                               ignore_index=self.ignore_index)
 
 
 class FocalLoss(nn.Module):
@@ -61,27 +65,33 @@ class FocalLoss(nn.Module):
     .. math::
         \mathcal{L} = -\frac{1}{N}\sum_n \alpha_{y_n} (1 - p_{n,y_n})^{\gamma} \log p_{n,y_n}
 
-    With :math:`\gamma = 0` and no :math:`\alpha` it is the cross entropy.
+    With :math:`\gamma = 0` and no :math:`\alpha` it is the cross entropy.  Examples
+    whose target is ``ignore_index`` are left out of the sum and of :math:`N`.
 
     Args:
         gamma: Focusing parameter :math:`\gamma \ge 0`.
         alpha: Optional per-class weights ``(K,)``.
+        ignore_index: Target value to ignore (default -100, as in
+            :func:`torch.nn.functional.cross_entropy`).
 
     Shapes:
         - **input:** logits :math:`(N, K)`, target :math:`(N,)` long
         - **output:** scalar
     """
 
-    def __init__(self, gamma: float = 2.0, alpha: Optional[Tensor] = None) -> None:
+    def __init__(self, gamma: float = 2.0, alpha: Optional[Tensor] = None, ignore_index: int = -100) -> None:
         super().__init__()
-        if gamma < 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma}")
+        if not gamma >= 0 or gamma == float("inf"):  # NaN fails every comparison
+            raise ValueError(f"gamma must be a finite number >= 0, got {gamma}")
         self.gamma = gamma
+        self.ignore_index = int(ignore_index)
         self.register_buffer("alpha", alpha if alpha is None else torch.as_tensor(alpha, dtype=torch.float))
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         target = target.view(-1).long()
         _check_logits(logits, target)
+        keep = target != self.ignore_index
+        target = torch.where(keep, target, torch.zeros_like(target))  # any class; masked out below
         logp = F.log_softmax(logits, dim=-1).gather(1, target[:, None]).squeeze(1)
         # 1 - p as -expm1(log p), kept above the smallest normal float: for 0 < gamma < 1 the
         # derivative of (1 - p)^gamma is infinite at p = 1, and inf * 0 made the gradient NaN
@@ -89,7 +99,8 @@ class FocalLoss(nn.Module):
         loss = -(q ** self.gamma) * logp
         if self.alpha is not None:
             loss = loss * self.alpha[target]
-        return loss.mean()
+        keep = keep.to(loss.dtype)
+        return (loss * keep).sum() / keep.sum()  # no kept example: 0/0 = NaN, as F.cross_entropy
 
 
 def regression_loss(pred: Tensor, target: Tensor, kind: str = "mse", var: Optional[Tensor] = None) -> Tensor:

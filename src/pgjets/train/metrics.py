@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import InputShapeError, NonFiniteError
+from ..errors import InputDtypeError, InputShapeError, NonFiniteError
 
 
 def _to_numpy(a, name: str) -> np.ndarray:
@@ -38,9 +38,21 @@ def _single_column(s: np.ndarray) -> np.ndarray:
     return s[:, 0] if s.ndim == 2 and s.shape[1] == 1 else s
 
 
+def _labels(labels) -> np.ndarray:
+    """Class labels as a flat int64 array; non-integer values (soft targets, or arguments swapped) are refused."""
+    y = _to_numpy(labels, "labels").reshape(-1)
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.array_equal(y, np.round(y)):
+            raise InputShapeError("labels must be integer class indices, got non-integer values; pgjets metrics "
+                                  "take (scores, labels), in the opposite order to sklearn's (y_true, y_score)")
+    elif y.dtype.kind not in "iub":
+        raise InputDtypeError(f"labels must be integer class indices, got dtype {y.dtype}")
+    return y.astype(np.int64)
+
+
 def _binary_inputs(scores, labels, signal: int = 1) -> tuple[np.ndarray, np.ndarray]:
     s = _single_column(_to_numpy(scores, "scores").astype(np.float64))
-    y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
+    y = _labels(labels)
     if signal not in (0, 1):
         raise ValueError(f"signal must be class 0 or 1 of a binary tagger, got {signal!r}")
     if s.ndim == 2 and s.shape[1] == 2:
@@ -115,20 +127,26 @@ def background_rejection(scores, labels, signal_efficiency: float = 0.3, signal:
 def accuracy(logits, labels) -> float:
     """Fraction of correct arg-max predictions (or of ``score > 0`` for 1-D scores and ``(N, 1)`` heads)."""
     s = _single_column(_to_numpy(logits, "logits"))
-    y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
+    y = _labels(labels)
     pred = (s.reshape(-1) > 0).astype(np.int64) if s.ndim == 1 else s.argmax(-1)
     if pred.shape != y.shape:
         raise InputShapeError(f"logits {s.shape} do not match labels {y.shape}")
+    if y.size == 0:
+        raise InputShapeError("accuracy of no examples: logits and labels are empty")
     return float((pred == y).mean())
 
 
 def confusion_matrix(logits, labels, num_classes: Optional[int] = None) -> np.ndarray:
     """Confusion matrix ``C[true, predicted]`` (counts) from logits ``(N, K)``."""
     s = _to_numpy(logits, "logits")
-    y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
+    y = _labels(labels)
     if s.ndim != 2:
         raise InputShapeError(f"logits must be 2-D (N, classes), got {s.shape}")
     k = num_classes or s.shape[1]
+    if y.shape[0] != s.shape[0]:
+        raise InputShapeError(f"logits {s.shape} do not match labels {y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= k):
+        raise InputShapeError(f"labels must lie in [0, {k}), got {y.min()} .. {y.max()}")
     pred = s.argmax(-1)
     return np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
 
@@ -136,7 +154,7 @@ def confusion_matrix(logits, labels, num_classes: Optional[int] = None) -> np.nd
 def multiclass_auc(logits, labels) -> float:
     """Macro one-vs-rest AUC of a softmax classifier (equals :func:`roc_auc` for 2 classes)."""
     s = _single_column(_to_numpy(logits, "logits"))
-    y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
+    y = _labels(labels)
     if s.ndim == 1 or s.shape[1] == 2:
         return roc_auc(s, y)
     from sklearn.metrics import roc_auc_score
@@ -161,7 +179,7 @@ def classification_report(
     Returns a flat dict such as ``{"auc": ..., "accuracy": ..., "rej@0.3": ...}``.
     """
     s = _single_column(_to_numpy(logits, "logits"))
-    y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
+    y = _labels(labels)
     binary = s.ndim == 1 or s.shape[1] == 2
     out = {"accuracy": accuracy(s, y), "auc": roc_auc(s, y, signal) if binary else multiclass_auc(s, y)}
     if binary:
@@ -202,7 +220,7 @@ def rejection_vs_background(
         signal class with jets of both kinds (others are left out).
     """
     s = _to_numpy(logits, "logits").astype(np.float64)
-    y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
+    y = _labels(labels)
     if s.ndim != 2 or s.shape[0] != y.size:
         raise InputShapeError(f"logits must be (N, classes) matching labels {y.shape}, got {s.shape}")
     k = s.shape[1]
@@ -237,7 +255,7 @@ def multiclass_report(
         ``rejection`` (per signal class), JSON-ready.
     """
     s = _to_numpy(logits, "logits")
-    y = _to_numpy(labels, "labels").astype(np.int64).reshape(-1)
+    y = _labels(labels)
     k = s.shape[1]
     names = list(label_names) if label_names is not None else [str(i) for i in range(k)]
     return {"accuracy": accuracy(s, y), "auc": multiclass_auc(s, y),

@@ -50,7 +50,7 @@ import torch
 from torch import Tensor, nn
 
 from .._atomic import atomic_output, atomic_write_bytes
-from ..errors import CheckpointError, GraphSizeError, NonFiniteError, SettingsMismatchError
+from ..errors import CheckpointError, GraphSizeError, NonFiniteError, SettingsMismatchError, UsageError
 from .losses import LabelSmoothingCrossEntropy, regression_loss
 from .metrics import classification_report
 
@@ -70,7 +70,12 @@ class TrainConfig:
         grad_clip: Max gradient norm (``None`` = no clipping).
         amp: Mixed precision; ``None`` = on for CUDA, off on CPU.
         patience: Early-stopping patience in epochs (``None`` = off).
-        monitor: Validation metric to watch (``"val_loss"``, ``"val_auc"``, ...).
+        monitor: The number that early stopping and ``best.pt`` follow: ``"val_loss"``,
+            ``"train_loss"`` or a metric of :meth:`Trainer.evaluate` (classification:
+            ``"val_auc"``, ``"val_accuracy"``, ``"val_rej@0.3"``, ...; regression: ``"val_mae"``).
+        monitor_mode: ``"min"`` or ``"max"``: whether a smaller or a larger ``monitor`` is better;
+            ``None`` = from its name (losses and errors, ``*_loss``, ``*_mae``, ``*_mse``,
+            ``*_rmse``, ``*_error``, are minimised, everything else maximised).
         task: ``"classification"`` or ``"regression"``.
         label_smoothing: For classification.
         seed: Seed of everything random in the run.
@@ -88,6 +93,7 @@ class TrainConfig:
     amp: Optional[bool] = None
     patience: Optional[int] = None
     monitor: str = "val_loss"
+    monitor_mode: Optional[str] = None
     task: str = "classification"
     label_smoothing: float = 0.0
     seed: int = 0
@@ -103,6 +109,35 @@ class TrainConfig:
             raise ValueError(f"task must be classification or regression, got {self.task!r}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.monitor_mode not in (None, "min", "max"):
+            raise ValueError(f"monitor_mode must be 'min', 'max' or None, got {self.monitor_mode!r}")
+
+    @property
+    def maximise(self) -> bool:
+        """Whether a larger ``monitor`` is better (``monitor_mode``, or the rule of its name)."""
+        if self.monitor_mode is not None:
+            return self.monitor_mode == "max"
+        return not self.monitor.endswith(MINIMISED_SUFFIXES)
+
+
+#: Monitors whose name ends like this are minimised (unless ``monitor_mode`` says otherwise).
+MINIMISED_SUFFIXES = ("loss", "mae", "mse", "rmse", "error")
+
+
+def known_monitor(name: str, task: str) -> bool:
+    """Whether :meth:`Trainer.fit` records ``name`` every epoch (with validation data) for ``task``."""
+    if name in ("train_loss", "val_loss"):
+        return True
+    if task == "regression":
+        return name == "val_mae"
+    if name in ("val_auc", "val_accuracy"):
+        return True
+    if name.startswith("val_rej@"):
+        try:
+            return 0.0 < float(name[len("val_rej@"):]) <= 1.0
+        except ValueError:
+            return False
+    return False
 
 
 def seed_everything(seed: int) -> None:
@@ -225,8 +260,10 @@ class Trainer:
     Args:
         model: Any ``nn.Module`` called as ``model(batch)``.
         config: A :class:`TrainConfig`.
-        loss_fn: ``loss_fn(output, batch) -> scalar``; default: cross entropy
-            (classification, ``batch.y`` class indices) or MSE (regression).
+        loss_fn: ``loss_fn(output, batch) -> scalar`` (a mean over the batch); default:
+            cross entropy (classification, ``batch.y`` class indices, label-smoothed by
+            ``config.label_smoothing``) or MSE (regression).  A given ``loss_fn`` is also the
+            validation loss ``val_loss``; the default's is plain cross entropy (no smoothing) or MSE.
         out_dir: Run folder for checkpoints (``checkpoints/last.pt``,
             ``checkpoints/best.pt``) and ``history.json``; ``None`` = no files.
         target_fn: ``target_fn(batch) -> Tensor`` (default ``batch.y``).
@@ -272,6 +309,11 @@ class Trainer:
         else:
             self.model = self.module
         self.target_fn = target_fn or (lambda b: b.y)
+        if type(self).evaluate is Trainer.evaluate and not known_monitor(cfg.monitor, cfg.task):
+            raise UsageError(f"monitor {cfg.monitor!r} is not recorded by a {cfg.task} run: use 'val_loss', "
+                             "'train_loss' or " + ("'val_mae'" if cfg.task == "regression" else
+                                                   "'val_auc', 'val_accuracy' or 'val_rej@<eps_S>'"))
+        self.custom_loss = loss_fn is not None
         if loss_fn is None:
             if cfg.task == "classification":
                 ce = LabelSmoothingCrossEntropy(cfg.label_smoothing)
@@ -422,7 +464,7 @@ class Trainer:
 
     # ---------------------------------------------------------- training ---
     def _improved(self, value: float) -> bool:
-        maximise = not self.config.monitor.endswith("loss")
+        maximise = self.config.maximise
         if self.best is None:
             return True
         return value > self.best if maximise else value < self.best
@@ -483,29 +525,43 @@ class Trainer:
             total, count = float(red[0]), int(red[1])
         return total / max(count, 1)
 
-    @torch.no_grad()
     def predict(self, data: BatchSource) -> tuple[Tensor, Tensor]:
         """Model outputs and targets over a data source, concatenated (on CPU)."""
+        out, y, _ = self._predict(data, with_loss=False)
+        return out, y
+
+    @torch.no_grad()
+    def _predict(self, data: BatchSource, with_loss: bool) -> tuple[Tensor, Tensor, Optional[float]]:
+        """Outputs, targets and (``with_loss``) the graph-weighted mean of ``loss_fn`` over the batches."""
         self.module.eval()
         outs, ys = [], []
+        total, count = 0.0, 0
         for batch in self._batches(data, 0, shuffle=False):
             batch = batch.to(self.device)
             with torch.autocast(self.device.type, enabled=self.amp):
                 out = self.module(batch)
+                if with_loss:
+                    size = int(getattr(batch, "num_graphs", 1))
+                    total += float(self.loss_fn(out, batch)) * size
+                    count += size
             outs.append(out.float().cpu())
             ys.append(self.target_fn(batch).cpu())
         if not outs:
             raise ValueError("the evaluation data source yielded no batches")
-        return torch.cat(outs), torch.cat(ys)
+        return torch.cat(outs), torch.cat(ys), (total / max(count, 1) if with_loss else None)
 
     def evaluate(self, data: BatchSource, prefix: str = "val_") -> dict[str, float]:
-        """Loss and metrics (AUC, accuracy, ``1/eps_B``) on ``data``."""
-        out, y = self.predict(data)
+        """Loss and metrics (AUC, accuracy, ``1/eps_B``; regression: MAE) on ``data``.
+
+        The loss is the trainer's ``loss_fn`` where one was given (averaged over
+        the graphs), else plain cross entropy (classification) or MSE.
+        """
+        out, y, custom = self._predict(data, with_loss=self.custom_loss)
         if self.config.task == "classification":
-            loss = float(nn.functional.cross_entropy(out, y.view(-1).long()))
+            loss = custom if custom is not None else float(nn.functional.cross_entropy(out, y.view(-1).long()))
             metrics = classification_report(out, y.view(-1))
         else:
-            loss = float(nn.functional.mse_loss(out.view(-1), y.view(-1).float()))
+            loss = custom if custom is not None else float(nn.functional.mse_loss(out.view(-1), y.view(-1).float()))
             metrics = {"mae": float((out.view(-1) - y.view(-1).float()).abs().mean())}
         return {f"{prefix}loss": loss, **{f"{prefix}{k}": v for k, v in metrics.items()}}
 
@@ -513,8 +569,10 @@ class Trainer:
         """Train for ``config.epochs`` epochs (continuing from the run's last checkpoint if ``resume``).
 
         On a CPU the epochs run with deterministic algorithms
-        (:func:`deterministic_algorithms`): same seed, data and machine give bit-identical
-        weights whatever the number of threads.
+        (:func:`deterministic_algorithms`): same seed, data, machine and initial weights
+        give bit-identical weights whatever the number of threads.  ``config.seed`` seeds
+        the training itself; the initial weights are drawn when the model is built, so call
+        :func:`seed_everything` before building it.
 
         Returns:
             The history: one dict of losses and metrics per epoch.
@@ -529,11 +587,14 @@ class Trainer:
         if resume:
             self.load_checkpoint()
         while self.epoch < cfg.epochs and not self.stopped_early:
+            lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch starts with
             train_loss = self.train_epoch(train_data)
-            record: dict[str, float] = {"epoch": self.epoch + 1, "train_loss": train_loss,
-                                        "lr": self.optimizer.param_groups[0]["lr"]}
+            record: dict[str, float] = {"epoch": self.epoch + 1, "train_loss": train_loss, "lr": lr}
             if val_data is not None:
                 record.update(self.evaluate(val_data))
+                if cfg.monitor not in record:
+                    raise UsageError(f"monitor {cfg.monitor!r} is not among the recorded values "
+                                     f"{sorted(k for k in record if k != 'epoch')}")
             self.epoch += 1
             self.history.append(record)
             value = record.get(cfg.monitor)
