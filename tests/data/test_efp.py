@@ -83,3 +83,21 @@ def test_bad_input():
         efp_padded(np.zeros((2, 3)), np.zeros((2, 3, 4)))
     with pytest.raises(ValueError):
         prime_multigraphs(0)
+
+
+def test_angles_are_rapidities_of_massive_constituents():
+    """The EFP paper's hadronic measure (and energyflow on four-vectors): Delta R in (y, phi), not (eta, phi)."""
+    pt, eta, phi, m = np.array([100.0, 2.0]), np.array([0.0, 0.3]), np.array([0.0, 0.2]), np.array([0.0, 0.938])
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    e = np.sqrt(px**2 + py**2 + pz**2 + m**2)
+    t = JetTable(px=px, py=py, pz=pz, E=e, offsets=np.array([0, 2]), label=np.zeros(1, int))
+    y = 0.5 * np.log((e + pz) / (e - pz))
+    z = pt / pt.sum()
+    want_y = 2 * z[0] * z[1] * np.hypot(y[1] - y[0], 0.2)
+    want_eta = 2 * z[0] * z[1] * np.hypot(0.3, 0.2)
+    assert jet_efps(t, 1)[0, 0] == pytest.approx(want_y, rel=1e-6)  # JetTable holds float32
+    assert jet_efps(t, 1, angles="pseudorapidity")[0, 0] == pytest.approx(want_eta, rel=1e-6)
+    assert abs(want_y - want_eta) > 0.05 * want_eta  # the soft proton's y and eta differ by 6 %
+    for bad in (dict(batch_size=0), dict(max_constituents=-1), dict(angles="eta"), dict(batch_size=True)):
+        with pytest.raises(ValueError):
+            jet_efps(t, 1, **bad)

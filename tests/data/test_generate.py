@@ -98,6 +98,9 @@ def test_bad_arguments():
         generate_jets("qcd", 0)
     with pytest.raises(ValueError, match="pt_range"):
         generate_jets("qcd", 1, pt_range=(650.0, 550.0))
+    for bad in (0.0, -1.0, float("nan")):  # would generate events until the give-up limit
+        with pytest.raises(ValueError, match="eta_max"):
+            generate_jets("qcd", 1, eta_max=bad)
     with pytest.raises(ValueError, match="seed"):
         derive_seed(-1, "qcd")
     with pytest.raises(ValueError, match="repeat"):

@@ -55,3 +55,24 @@ def test_bad_input():
         nsubjettiness(t, 0)
     with pytest.raises(TypeError):
         nsubjettiness("jets")
+
+
+def test_rapidity_is_fastjets_and_tau_n_vanishes_for_n_particles():
+    from pgjets.data.observables import MAX_RAPIDITY, rapidity
+
+    fj = pytest.importorskip("fastjet")
+    rng = np.random.default_rng(3)
+    p = rng.normal(size=(50, 3)) * 20
+    m = rng.uniform(0, 2, 50)
+    e = np.sqrt((p**2).sum(1) + m**2)
+    rows = [(*v, ei) for v, ei in zip(p, e)] + [(1.0, 2.0, 3.0, 3.7), (0.0, 0.0, 5.0, 5.0), (0.0, 0.0, -5.0, 5.0),
+                                              (0.0, 0.0, 0.0, 0.0), (0.0, 0.0, 2.0, 3.0)]
+    for px, py, pz, en in rows:  # E < |p| (rounding, or unphysical input) included
+        assert rapidity(px, py, pz, en) == pytest.approx(fj.PseudoJet(px, py, pz, en).rap(), rel=1e-12, abs=1e-12)
+    assert abs(rapidity(0.0, 0.0, 5.0, 5.0)) >= MAX_RAPIDITY
+    # one constituent, E < |p| by rounding: its own axis, tau_1 = 0 (was ~400 with two formulas)
+    t = JetTable(px=np.array([1.0]), py=np.array([2.0]), pz=np.array([3.0]), E=np.array([3.7]),
+                 offsets=np.array([0, 1]), label=np.zeros(1, dtype=np.int64))
+    assert nsubjettiness(t, 1)[0, 0] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError):
+        nsubjettiness(t, True)

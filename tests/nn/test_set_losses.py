@@ -262,3 +262,24 @@ def test_replica_losses_bad_input():
         proxy_loss(x, xs, xg, x, xs, xg, mode="max")
     with pytest.raises(InputShapeError):
         set_distances(x, xs, x, xs, torch.tensor([[0], [5]]))
+
+
+def test_hungarian_bfloat16_trailing_empty_graphs_and_argument_checks():
+    torch.manual_seed(0)
+    pred, target = torch.randn(5, 2), torch.randn(5, 2)
+    batch = torch.tensor([0, 0, 1, 1, 1])
+    ref = hungarian_loss(pred, target, batch, batch)
+    bf = hungarian_loss(pred.bfloat16(), target.bfloat16(), batch, batch)  # numpy has no bfloat16
+    assert bf.dtype == torch.bfloat16 and float(bf) == pytest.approx(float(ref), rel=2e-2)
+    per = hungarian_loss(pred, target, batch, batch, reduction="none", num_graphs=4)
+    assert per.shape == (4,) and per[2:].tolist() == [0.0, 0.0]
+    torch.testing.assert_close(per[:2], hungarian_loss(pred, target, batch, batch, reduction="none"))
+    with pytest.raises(InputShapeError, match="num_graphs"):
+        hungarian_loss(pred, target, batch, batch, num_graphs=1)
+    with pytest.raises(InputShapeError, match="integer graph indices"):
+        hungarian_loss(pred, target, batch.float() * 0.7, batch)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="unmatched_cost"):
+            hungarian_loss(pred, target, batch, batch, unmatched_cost=bad)
+        with pytest.raises(ValueError, match="unmatched_cost"):
+            set_distances(pred, batch, target, batch, torch.tensor([[0], [1]]), unmatched_cost=bad)

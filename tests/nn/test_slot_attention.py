@@ -101,3 +101,20 @@ def test_bad_input(debug):
         SlotAttention(4, 8)(x.float())  # neither num_slots nor slots
     with pytest.raises(ValueError):
         SlotAttention(4, 8, iters=0)
+
+
+def test_no_learned_init_parameters_without_num_slots():
+    """Without num_slots the slots are always given: no parameter without gradient (plain DDP refuses those)."""
+    layer = SlotAttention(4, 8)
+    assert layer.slots_mu is None and "slots_mu" not in dict(layer.named_parameters())
+    old = {**layer.state_dict(), "slots_mu": torch.zeros(1, 8), "slots_log_sigma": torch.zeros(1, 8)}
+    layer.load_state_dict(old)  # checkpoints written when the parameters existed still load
+    torch.manual_seed(0)
+    a = torch.nn.Sequential(SlotAttention(4, 8), torch.nn.Linear(3, 3))
+    torch.manual_seed(0)
+    b = torch.nn.Sequential(SlotAttention(4, 8, num_slots=2), torch.nn.Linear(3, 3))
+    assert torch.equal(a[1].weight, b[1].weight)  # the same random stream either way
+    x = torch.randn(5, 4)
+    out = layer(x, slots=torch.randn(3, 8))
+    out.sum().backward()
+    assert all(p.grad is not None for p in layer.parameters())

@@ -9,8 +9,9 @@ an IRC-safe jet observable
     \qquad z_i = \frac{p_{T,i}}{\sum_j p_{T,j}},\quad
     \theta_{ij} = \Delta R_{ij}^{\beta}
 
-(:math:`\Delta R^2 = \Delta\eta^2 + \Delta\phi^2`, :math:`\beta = 1` by
-default).  The degree :math:`d = |E|` is the number of edges; the EFPs of a
+(:math:`\Delta R^2 = \Delta y^2 + \Delta\phi^2` with the rapidity :math:`y`, the
+``hadr`` measure of the paper and of ``energyflow`` on four-vectors, :math:`\beta = 1` by
+default; ``angles="pseudorapidity"`` uses :math:`\eta` instead).  The degree :math:`d = |E|` is the number of edges; the EFPs of a
 disconnected graph are products of those of its connected ("prime") parts.
 The EFPs of degree :math:`1 \le d \le 5` are 101 multigraphs (1, 3, 8, 23
 and 66 of degree 1 to 5; 102 with the constant empty graph), 53 of them
@@ -168,7 +169,7 @@ def efp_padded(z: np.ndarray, theta: np.ndarray, max_degree: int = 5, prime_only
 
 
 def jet_efps(table: JetTable, max_degree: int = 5, beta: float = 1.0, prime_only: bool = False,
-             max_constituents: int = 0, batch_size: int = 256) -> np.ndarray:
+             max_constituents: int = 0, batch_size: int = 256, angles: str = "rapidity") -> np.ndarray:
     r"""EFPs of every jet of a table (:math:`z_i = p_{T,i}/p_{T,J}`, :math:`\theta_{ij} = \Delta R_{ij}^\beta`).
 
     Jets are processed in batches padded to their largest multiplicity
@@ -184,6 +185,10 @@ def jet_efps(table: JetTable, max_degree: int = 5, beta: float = 1.0, prime_only
             particles changes them little and bounds the cost (:math:`O(M^3)`
             for graphs with cycles).
         batch_size: Jets per einsum.
+        angles: ``"rapidity"`` (:math:`\Delta R^2 = \Delta y^2 + \Delta\phi^2`, FastJet's
+            :math:`y`: :func:`~pgjets.data.observables.rapidity`; the EFP paper's hadronic
+            measure) or ``"pseudorapidity"`` (:math:`\Delta\eta^2 + \Delta\phi^2`; equal for
+            massless constituents).
 
     Returns:
         ``(J, K)`` float64 array.
@@ -197,9 +202,20 @@ def jet_efps(table: JetTable, max_degree: int = 5, beta: float = 1.0, prime_only
         raise TypeError(f"table must be a JetTable, got {type(table).__name__}")
     if not beta > 0:
         raise ValueError(f"beta must be > 0, got {beta!r}")
-    px, py, pz = (np.asarray(getattr(table, k), dtype=np.float64) for k in ("px", "py", "pz"))
+    for name, value, low in (("max_degree", max_degree, 1), ("max_constituents", max_constituents, 0),
+                             ("batch_size", batch_size, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if angles not in ("rapidity", "pseudorapidity"):
+        raise ValueError(f"angles must be 'rapidity' or 'pseudorapidity', got {angles!r}")
+    px, py, pz, e = (np.asarray(getattr(table, k), dtype=np.float64) for k in ("px", "py", "pz", "E"))
     pt = np.hypot(px, py)
-    eta = np.arcsinh(pz / np.maximum(pt, 1e-12))
+    if angles == "rapidity":
+        from .observables import rapidity
+
+        eta = rapidity(px, py, pz, e)
+    else:
+        eta = np.arcsinh(pz / np.maximum(pt, 1e-12))
     phi = np.arctan2(py, px)
     off = table.offsets
     n = np.diff(off)

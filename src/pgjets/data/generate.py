@@ -327,6 +327,8 @@ def generate_jets(
     lo, hi = (float(v) for v in pt_range)
     if not 0 <= lo < hi:
         raise ValueError(f"pt_range must be (low, high) with 0 <= low < high, got {pt_range}")
+    if not 0 < float(eta_max) < math.inf:
+        raise ValueError(f"eta_max must be a finite number > 0, got {eta_max!r}")
     ak = require("awkward", "physics", "generating jets")
     fastjet = _fastjet()
     pythia = _pythia(process, derive_seed(seed, process), fast, pthat_min)

@@ -33,14 +33,42 @@ from .._checks import require
 from .table import JetTable
 
 
-def _rap_phi(px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+#: FastJet's rapidity of a four-vector along the beam (``MaxRap``).
+MAX_RAPIDITY = 1e5
+
+
+def rapidity(px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray) -> np.ndarray:
+    r"""Rapidity of four-vectors, as FastJet's ``PseudoJet.rap()`` computes it.
+
+    .. math::
+        y = \operatorname{sign}(p_z)\,\frac12 \ln\frac{(E + |p_z|)^2}{p_T^2 + \max(m^2, 0)},
+        \qquad m^2 = E^2 - p_T^2 - p_z^2
+
+    which equals :math:`\frac12\ln\frac{E + p_z}{E - p_z}` for physical momenta and stays
+    finite when rounding makes :math:`m^2 < 0` (it is then the pseudorapidity).  Momenta
+    along the beam (:math:`p_T = 0`, :math:`E = |p_z|`), zero four-vectors included, get
+    :math:`\pm` :data:`MAX_RAPIDITY`.
+
+    Args:
+        px, py, pz, e: Momentum components and energy (GeV), any one shape.
+
+    Shapes:
+        - **input:** four arrays of one shape; **output:** that shape
+    """
+    px, py, pz, e = (np.asarray(v, dtype=np.float64) for v in (px, py, pz, e))
     pt2 = px * px + py * py
-    # rapidity; massless-safe: E > |pz| up to rounding
-    num = np.maximum(e + pz, 1e-300)
-    den = np.maximum(e - pz, 1e-300)
-    y = 0.5 * np.log(num / den)
-    y = np.where(pt2 > 0, y, np.sign(pz) * 1e5)
-    return y, np.arctan2(py, px)
+    m2 = np.maximum(e * e - pt2 - pz * pz, 0.0)
+    e_plus = e + np.abs(pz)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = 0.5 * np.log(np.maximum(pt2 + m2, 1e-300) / np.maximum(e_plus * e_plus, 1e-300))
+    y = np.where(pz > 0, -y, y)
+    beam = (pt2 == 0) & (e == np.abs(pz))
+    y = np.where(beam, np.where(pz < 0, -1.0, 1.0) * (MAX_RAPIDITY + np.abs(pz)), y)
+    return np.clip(y, -MAX_RAPIDITY - np.abs(pz), MAX_RAPIDITY + np.abs(pz))
+
+
+def _rap_phi(px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return rapidity(px, py, pz, e), np.arctan2(py, px)
 
 
 def tau_n(pt: np.ndarray, y: np.ndarray, phi: np.ndarray, axes: np.ndarray, beta: float = 1.0,
@@ -88,7 +116,7 @@ def nsubjettiness(table: JetTable, n_max: int = 3, beta: float = 1.0, r0: float 
     """
     if not isinstance(table, JetTable):
         raise TypeError(f"table must be a JetTable, got {type(table).__name__}")
-    if not (isinstance(n_max, int) and n_max >= 1):
+    if not (isinstance(n_max, int) and not isinstance(n_max, bool) and n_max >= 1):
         raise ValueError(f"n_max must be an integer >= 1, got {n_max!r}")
     if not (beta > 0 and r0 > 0):
         raise ValueError(f"beta and r0 must be > 0, got {beta!r}, {r0!r}")
@@ -147,4 +175,4 @@ def jet_observables(table: JetTable, beta: float = 1.0, r0: float = 0.8) -> dict
             "tau21": t21, "tau32": t32}
 
 
-__all__ = ["jet_observables", "nsubjettiness", "tau_n"]
+__all__ = ["MAX_RAPIDITY", "jet_observables", "nsubjettiness", "rapidity", "tau_n"]

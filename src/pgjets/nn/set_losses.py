@@ -19,6 +19,8 @@ Sets are given PyG style: the elements of all graphs stacked along dimension
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
@@ -40,11 +42,18 @@ def _check_set(x: Tensor, batch: Optional[Tensor], name: str) -> Tensor:
     check_ndim(batch, 1, f"{name}_batch", "(num_elements,)")
     if batch.numel() != x.size(0):
         raise InputShapeError(f"{name}_batch has {batch.numel()} entries but {name} has {x.size(0)} rows")
+    if batch.is_floating_point() or batch.is_complex() or batch.dtype == torch.bool:
+        raise InputShapeError(f"{name}_batch must hold integer graph indices, got dtype {batch.dtype}")
     batch = batch.to(torch.long)
     check_sorted(batch, f"{name}_batch must be sorted in ascending order")
     if batch.numel() and int(batch.min()) < 0:
         raise InputShapeError(f"{name}_batch must be non-negative")
     return batch
+
+
+def _check_unmatched_cost(u: float) -> None:
+    if isinstance(u, bool) or not isinstance(u, numbers.Real) or not 0.0 <= float(u) < math.inf:
+        raise ValueError(f"unmatched_cost must be a finite number >= 0, got {u!r}")
 
 
 def _pairwise_cost(a: Tensor, b: Tensor, cost: Union[str, CostFn]) -> Tensor:
@@ -73,7 +82,8 @@ def _assign(cmat: Tensor, n_a: Tensor, n_b: Tensor) -> tuple[Tensor, Tensor, Ten
     """
     from scipy.optimize import linear_sum_assignment
 
-    host = cmat.detach().cpu().numpy()  # one host sync for all blocks
+    host = cmat.detach().float().cpu().numpy() if cmat.dtype in (torch.bfloat16, torch.float16) \
+        else cmat.detach().cpu().numpy()  # one host sync for all blocks (numpy has no bfloat16)
     nac, nbc = n_a.tolist(), n_b.tolist()
     gb, rows, cols = [], [], []
     for g in range(cmat.size(0)):
@@ -101,6 +111,7 @@ def hungarian_loss(
     unmatched_cost: float = 1.0,
     reduction: str = "mean",
     return_assignment: bool = False,
+    num_graphs: Optional[int] = None,
 ) -> Union[Tensor, tuple[Tensor, Tensor]]:
     r"""Cost of the optimal matching between predicted and target sets.
 
@@ -134,6 +145,8 @@ def hungarian_loss(
             ``"none"`` (per-graph mean, shape ``(B,)``; 0 for empty graphs).
         return_assignment: Also return the matched global indices ``(2, M)``
             (row 0 into ``pred``, row 1 into ``target``).
+        num_graphs: Number of graphs :math:`B` (default: one more than the largest
+            graph index), so that trailing empty graphs count (``reduction="none"``).
 
     Shapes:
         - **input:** ``pred`` :math:`(N_p, D)`, ``target`` :math:`(N_t, D)`
@@ -141,6 +154,7 @@ def hungarian_loss(
     """
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    _check_unmatched_cost(unmatched_cost)
     pb = _check_set(pred, pred_batch, "pred")
     tb = _check_set(target, target_batch, "target")
     if pred.size(1) != target.size(1) and not callable(cost):
@@ -149,7 +163,12 @@ def hungarian_loss(
         )
     if pred.size(0) == 0 and target.size(0) == 0:
         raise EmptyGraphError("hungarian_loss got empty pred and target sets")
-    num_graphs = max(int(pb.max()) + 1 if pb.numel() else 0, int(tb.max()) + 1 if tb.numel() else 0)
+    used = max(int(pb.max()) + 1 if pb.numel() else 0, int(tb.max()) + 1 if tb.numel() else 0)
+    if num_graphs is None:
+        num_graphs = used
+    elif isinstance(num_graphs, bool) or not isinstance(num_graphs, int) or num_graphs < used:
+        raise InputShapeError(f"num_graphs must be an integer >= the {used} graphs the batch vectors index, "
+                              f"got {num_graphs!r}")
     n_pred = torch.bincount(pb, minlength=num_graphs)
     n_tgt = torch.bincount(tb, minlength=num_graphs)
     if not allow_unequal and bool((n_pred != n_tgt).any()):
@@ -352,6 +371,7 @@ def set_distances(
         - **input:** ``a`` :math:`(N_a, D)`, ``b`` :math:`(N_b, D)`, ``pairs`` :math:`(2, P)`
         - **output:** :math:`(P,)`
     """
+    _check_unmatched_cost(unmatched_cost)
     sa, sb = (None, None) if num_sets is None else num_sets
     ab, na, sa = _set_layout(a, a_set, sa, "a")
     bb, nb, sb = _set_layout(b, b_set, sb, "b")

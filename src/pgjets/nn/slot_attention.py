@@ -130,8 +130,12 @@ class SlotAttention(MessagePassing):
         self.lin_v = nn.Linear(self.in_channels, c, bias=False)
         self.gru = nn.GRUCell(c, c)
         self.mlp = nn.Sequential(nn.Linear(c, self.hidden), nn.ReLU(), nn.Linear(self.hidden, c))
-        self.slots_mu = nn.Parameter(torch.zeros(1, c))
-        self.slots_log_sigma = nn.Parameter(torch.zeros(1, c))
+        if self.num_slots is not None:  # the learned initialisation; unused (no gradient, DDP error) without
+            self.slots_mu = nn.Parameter(torch.zeros(1, c))
+            self.slots_log_sigma = nn.Parameter(torch.zeros(1, c))
+        else:
+            self.register_parameter("slots_mu", None)
+            self.register_parameter("slots_log_sigma", None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -141,8 +145,16 @@ class SlotAttention(MessagePassing):
         for m in self.mlp:
             if isinstance(m, nn.Linear):
                 m.reset_parameters()
-        nn.init.xavier_uniform_(self.slots_mu)
-        nn.init.xavier_uniform_(self.slots_log_sigma)
+        for w in (self.slots_mu, self.slots_log_sigma):
+            # without num_slots the draws go to a scratch tensor, so the random stream (and every
+            # seeded model built after this layer) is the same as when the parameters existed
+            nn.init.xavier_uniform_(w if w is not None else torch.empty(1, self.slot_channels))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        if self.slots_mu is None:  # checkpoints from before the learned init was dropped without num_slots
+            for key in ("slots_mu", "slots_log_sigma"):
+                state_dict.pop(prefix + key, None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def init_slots(
         self, num_graphs: int, device: torch.device, generator: Optional[torch.Generator] = None
