@@ -316,3 +316,23 @@ def test_a_mix_of_formats_with_other_inputs_is_refused_when_opened(tmp_path, mon
     assert loaded == [0]  # only the first chunk was loaded: the check read one jet of the npz
     top2 = write_top_landscape(top_jets, tmp_path / "top2.h5", n_part=10)
     assert len(JetDataset([str(top), str(top2)], k=2)) == 12  # one format: nothing extra is read
+
+
+def test_rank_shares_of_one_class_per_file_data_mix_both_classes(tmp_path):
+    """pgjets generate writes qcd_*.h5 and top_*.h5: every rank must see both classes in every epoch."""
+    from pgjets.data import write_top_landscape
+
+    for label, name in ((0, "qcd_00000.h5"), (1, "top_00000.h5")):
+        t = random_table(40, seed=30 + label, min_n=2, max_n=5)
+        t.label = np.full(40, label, dtype=np.int64)
+        t.label_names, t.pdgid = ["qcd", "top"], None
+        write_top_landscape(t, tmp_path / name, n_part=5)
+    ds = JetDataset(str(tmp_path / "*.h5"), k=None)  # two chunks, one class each
+    for epoch in range(3):
+        for rank in range(2):
+            labels = torch.cat([b.y for b in ds.batches(8, shuffle=True, seed=epoch, rank=rank, world_size=2)])
+            assert labels.numel() == 40 and 0.2 < float(labels.float().mean()) < 0.8
+    mem = JetDataset.from_table(JetTable.concat([
+        random_table(30, seed=1), random_table(30, seed=2)]), k=None)  # in memory, rows sorted by source
+    mem_labels = torch.cat([b.y for b in mem.batches(6, shuffle=True, seed=0, rank=0, world_size=2)])
+    assert mem_labels.numel() == 30

@@ -348,3 +348,28 @@ def test_history_records_the_rate_each_epoch_trained_with():
     tr = make(None, epochs=3, lr=0.01, schedule="cosine")
     hist = tr.fit(toy_graphs(32), toy_graphs(16, seed=1))
     assert [h["lr"] for h in hist] == pytest.approx([0.01, 0.0075, 0.0025])
+
+
+def test_ddp_shares_use_full_batches_refuse_empty_shares_and_other_world_sizes():
+    """No process group needed: the sharding and the checks read world_size and rank only."""
+
+    class BN(TinyNet):
+        def __init__(self) -> None:
+            super().__init__()
+            self.phi = nn.Sequential(nn.Linear(3, 16), nn.BatchNorm1d(16), nn.ReLU())
+
+    tr = Trainer(BN(), TrainConfig(epochs=1, batch_size=8, progress=False, verbose=False), distributed=False)
+    tr.world_size, tr.rank = 2, 1
+    data = toy_graphs(57)  # 7 full batches and one of a single graph, which a BatchNorm rank would skip
+    for rank in (0, 1):
+        tr.rank = rank
+        sizes = [b.num_graphs for b in tr._train_batches(data, 0)]
+        assert sizes == [8, 8, 8]  # 7 full batches dealt out, 3 each: equal steps, no lone graph
+    tr.config.batch_size = 64
+    with pytest.raises(GraphSizeError, match="no full batch"):
+        tr.fit(data)
+    state = make(None).state_dict()
+    tr2 = make(None)
+    tr2.world_size = 2
+    with pytest.raises(SettingsMismatchError, match="world_size"):
+        tr2.check_settings(state)

@@ -33,13 +33,17 @@ and files, so even a file sorted by label gives mixed batches, while at most
 ``2 * shuffle_chunks + 1`` chunks are in memory: the peak memory depends on
 ``chunk_size * shuffle_chunks``, not on the number of jets.
 
-**Many processes.** With ``world_size > 1`` the permuted chunk sequence of
-the epoch is cut into ``world_size`` contiguous shares of
-:math:`\lfloor N / W \rfloor` jets (a chunk on a boundary is split), rank
-:math:`r` streams share :math:`r`, and every rank yields exactly
-:math:`\lfloor \lfloor N/W \rfloor / B \rfloor` full batches: no jet is seen
-twice in an epoch and fewer than one batch (plus :math:`W - 1` jets) per rank
-is left out, as ``DistributedSampler`` with ``drop_last``.
+**Many processes.** With ``world_size > 1`` the jets of the epoch's sequence
+(the permuted chunks, each chunk's rows permuted too; the same seeded
+sequence on every rank) are dealt out like cards: jet :math:`j` goes to rank
+:math:`j \bmod W`, up to the first :math:`W \lfloor N / W \rfloor`.  Every
+rank so gets :math:`\lfloor N / W \rfloor` jets from every chunk (every file,
+both classes of files written one class per file) with new jets each epoch,
+and yields exactly :math:`\lfloor \lfloor N/W \rfloor / B \rfloor` full
+batches: no jet is seen twice in an epoch and fewer than one batch (plus
+:math:`W - 1` jets) per rank is left out, as ``DistributedSampler`` with
+``drop_last``.  Each rank reads every chunk, so the ranks together read the
+data :math:`W` times.
 
 **Fast path.** Batches are built vectorised from contiguous feature arrays,
 one :func:`~pgjets.graphs.cloud.clouds_to_batch` call per batch and no
@@ -321,14 +325,18 @@ class JetDataset(Dataset):
         return parts[0] if len(parts) == 1 else JetTable.concat(parts)
 
     def _rows(self, c: int, a: int, b: int) -> Tensor:
-        """Rows of chunk ``c`` at positions ``a:b`` of its (selected) jets.
+        """Rows of chunk ``c`` at positions ``a:b`` of its (selected) jets."""
+        return self._rows_at(c, torch.arange(a, b))
+
+    def _rows_at(self, c: int, positions: Tensor) -> Tensor:
+        """Rows of chunk ``c`` at ``positions`` of its (selected) jets.
 
         A chunk read from disk by a subset holds only the selected jets; the
         in-memory table holds all of them, so the selection maps there.
         """
         if self._select is None or self._memory is None:
-            return torch.arange(a, b)
-        return self._select[c][a:b]
+            return positions
+        return self._select[c][positions]
 
     # --------------------------------------------------------- properties
     def __len__(self) -> int:
@@ -491,27 +499,29 @@ class JetDataset(Dataset):
             return (n // world_size) // batch_size
         return n // batch_size if drop_last else -(-n // batch_size)
 
-    def _plan(self, shuffle: bool, gen: torch.Generator, rank: int, world_size: int) -> list[tuple[int, int, int]]:
-        """``(chunk, lo, hi)`` row ranges this rank streams, in order."""
-        if self._memory is not None:  # one chunk, cut into blocks so that ranks get new shares every epoch
+    def _blocks(self) -> list[tuple[int, int, int]]:
+        """``(chunk, lo, hi)``: the row ranges a pass walks (an in-memory table is cut into chunk-sized blocks)."""
+        if self._memory is not None:
             n = len(self)
-            blocks = [(0, a, min(n, a + self.chunk_size)) for a in range(0, n, self.chunk_size)]
-        else:
-            blocks = [(c, 0, int(self._starts[c + 1] - self._starts[c])) for c in range(self.num_chunks)
-                      if self._starts[c + 1] > self._starts[c]]
+            return [(0, a, min(n, a + self.chunk_size)) for a in range(0, n, self.chunk_size)]
+        return [(c, 0, int(self._starts[c + 1] - self._starts[c])) for c in range(self.num_chunks)
+                if self._starts[c + 1] > self._starts[c]]
+
+    def _plan(self, shuffle: bool, gen: torch.Generator, rank: int, world_size: int) -> list[tuple[int, Tensor]]:
+        """``(chunk, positions)``: the jets of each chunk this rank streams, in order (see the module docs)."""
+        blocks = self._blocks()
         if shuffle:
             blocks = [blocks[i] for i in torch.randperm(len(blocks), generator=gen).tolist()]
         if world_size == 1:
-            return blocks
-        sizes = np.array([b - a for _, a, b in blocks], dtype=np.int64)
-        cum = np.concatenate([[0], np.cumsum(sizes)])
-        share = int(cum[-1]) // world_size
-        lo, hi = rank * share, (rank + 1) * share
-        plan = []
-        for (c, a, _), s0, s1 in zip(blocks, cum[:-1], cum[1:]):
-            x0, x1 = max(lo, int(s0)), min(hi, int(s1))
-            if x1 > x0:
-                plan.append((c, a + x0 - int(s0), a + x1 - int(s0)))
+            return [(c, torch.arange(a, b)) for c, a, b in blocks]
+        used = len(self) // world_size * world_size  # jets dealt out; the last N mod W are left out
+        plan, start = [], 0
+        for c, a, b in blocks:  # every rank draws every block's permutation: the same stream everywhere
+            order = torch.randperm(b - a, generator=gen) if shuffle else torch.arange(b - a)
+            local = torch.arange((rank - start) % world_size, min(b - a, used - start), world_size)
+            if local.numel():
+                plan.append((c, a + order[local]))
+            start += b - a
         return plan
 
     def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0,
@@ -551,10 +561,10 @@ class JetDataset(Dataset):
         groups = [plan[g : g + group] for g in range(0, len(plan), max(group, 1))]
         stream = shuffle and self._memory is None
 
-        def load(grp: list[tuple[int, int, int]]) -> list[Any]:
+        def load(grp: list[tuple[int, Tensor]]) -> list[Any]:
             if not stream:
-                return [self._chunk(c) for c, _, _ in grp]
-            return [self._cache[c] if c in self._cache else self._load(c) for c, _, _ in grp]
+                return [self._chunk(c) for c, _ in grp]
+            return [self._cache[c] if c in self._cache else self._load(c) for c, _ in grp]
 
         # a shuffled pass reads the next group in a background thread while this one is trained on
         pool = None
@@ -581,8 +591,8 @@ class JetDataset(Dataset):
             else:
                 chunks = load(grp)
             entries = list(carry)
-            for chunk, (c, a, b) in zip(chunks, grp):
-                rows = self._rows(c, a, b)
+            for chunk, (c, positions) in zip(chunks, grp):
+                rows = self._rows_at(c, positions)
                 if entries and entries[-1][0] is chunk:  # blocks of one in-memory chunk: one entry
                     entries[-1] = (chunk, torch.cat([entries[-1][1], rows]))
                 else:

@@ -342,10 +342,7 @@ class Trainer:
         batches = self._batches(source, epoch, shuffle=True)
         if self.world_size == 1:
             return batches
-        n = self._num_batches(source, self.config.batch_size)
-        if n is None:
-            raise ValueError("distributed training needs a data source with a known number of batches")
-        per_rank = n // self.world_size
+        per_rank = self._rank_steps(source)  # full batches only: a rank never meets a lone last graph
         return itertools.islice(batches, self.rank, self.rank + per_rank * self.world_size, self.world_size)
 
     def _batches(self, source: BatchSource, epoch: int, shuffle: bool) -> Iterable[Any]:
@@ -359,11 +356,21 @@ class Trainer:
         gen = torch.Generator().manual_seed(seed)
         return DataLoader(source, batch_size=self.config.batch_size, shuffle=shuffle, generator=gen)
 
-    def _rank_steps(self, source: BatchSource, n: int) -> int:
-        """Training steps per rank and epoch under DDP (``n``: batches of the whole source)."""
+    def _rank_steps(self, source: BatchSource) -> int:
+        """Training steps per rank and epoch under DDP: the full batches of the source, dealt out."""
+        batch_size = self.config.batch_size
         if _shards_itself(source):
-            return int(source.num_batches(self.config.batch_size, world_size=self.world_size))
-        return n // self.world_size
+            return int(source.num_batches(batch_size, world_size=self.world_size))
+        if hasattr(source, "num_batches"):
+            try:
+                full = int(source.num_batches(batch_size, drop_last=True))
+            except TypeError:  # no drop_last: the last batch may be incomplete, leave it out
+                full = max(int(source.num_batches(batch_size)) - 1, 0)
+        elif hasattr(source, "__len__") and not callable(getattr(source, "batches", None)):
+            full = len(source) // batch_size
+        else:
+            raise ValueError("distributed training needs a data source with a known number of batches")
+        return full // self.world_size
 
     @staticmethod
     def _num_batches(source: BatchSource, batch_size: int) -> Optional[int]:
@@ -382,7 +389,7 @@ class Trainer:
             if steps is None:
                 raise ValueError("schedule='onecycle' needs a data source with a known number of batches")
             if self.world_size > 1:
-                steps = max(1, self._rank_steps(train_data, steps))
+                steps = max(1, self._rank_steps(train_data))
             self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
                 self.optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps
             )
@@ -402,6 +409,7 @@ class Trainer:
             "rng": _rng_state(),
             "config": asdict(self.config),
             "settings": self.settings,
+            "world_size": self.world_size,
         }
 
     def check_settings(self, state: dict, path: Union[str, Path] = "checkpoint") -> None:
@@ -409,6 +417,8 @@ class Trainer:
         diffs = settings_diff(state.get("config") or {}, asdict(self.config), ignore=RUNTIME_FIELDS)
         if self.settings is not None and state.get("settings") is not None:
             diffs += settings_diff(state["settings"], self.settings)
+        if int(state.get("world_size", 1)) != self.world_size:  # other global batches, another schedule
+            diffs.append(f"processes (world_size) {int(state.get('world_size', 1))} -> {self.world_size}")
         if diffs:
             raise SettingsMismatchError(f"checkpoint {path} belongs to other settings: {'; '.join(diffs)}")
 
@@ -475,8 +485,8 @@ class Trainer:
         total, count = 0.0, 0
         batches = self._train_batches(train_data, self.epoch)
         n = self._num_batches(train_data, cfg.batch_size)
-        if n is not None and self.world_size > 1:
-            n = self._rank_steps(train_data, n)
+        if self.world_size > 1:
+            n = self._rank_steps(train_data)
         bar = _progress(batches, n, f"epoch {self.epoch + 1}/{cfg.epochs}", cfg.progress and self.rank == 0)
         skipped = 0
         for batch in bar:
@@ -583,6 +593,10 @@ class Trainer:
     def _fit(self, train_data: BatchSource, val_data: Optional[BatchSource], resume: bool) -> list[dict]:
         cfg = self.config
         seed_everything(cfg.seed)
+        if self.world_size > 1 and self._rank_steps(train_data) == 0:
+            raise GraphSizeError(
+                f"each of the {self.world_size} processes gets no full batch of {cfg.batch_size} graphs per epoch: "
+                "use a smaller batch size, fewer processes or more training data")
         self._make_scheduler(train_data)
         if resume:
             self.load_checkpoint()
