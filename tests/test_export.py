@@ -54,11 +54,17 @@ def test_onnx_other_models(name, tmp_path):
 
 
 def test_export_errors(tmp_path):
-    with pytest.raises(TypeError, match="no padded path"):
+    from pgjets.errors import InputDtypeError, UsageError
+
+    with pytest.raises(UsageError, match="no padded"):
         export_onnx(torch.nn.Linear(F, 2), tmp_path / "linear.onnx")
     model = build_model("pfn", F, 2).eval()
     with pytest.raises(ValueError, match="must hold 2 tensors"):
         export_onnx(model, tmp_path / "pfn.onnx", example=synthetic_jets(model, 2, 3)[:1])
+    with pytest.raises(InputDtypeError, match="float64"):
+        export_onnx(model, tmp_path / "pfn.onnx", example=tuple(t.double() for t in synthetic_jets(model, 2, 3)))
+    with pytest.raises(UsageError, match="directory"):
+        export_onnx(model, tmp_path)
     assert not (tmp_path / "pfn.onnx").exists()
 
 
@@ -111,6 +117,32 @@ def test_cli_export_of_a_trained_run(tmp_path, capsys):
 def test_cli_export_errors(tmp_path, capsys):
     assert main(["export", str(tmp_path / "missing"), "--onnx", str(tmp_path / "m.onnx")]) == 1
     assert "not a run folder" in capsys.readouterr().err
+    assert main(["export", str(tmp_path), "--onnx", str(tmp_path)]) == 2  # an existing folder as the file
+    assert "is a directory" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["export", str(tmp_path), "--onnx", "m.onnx", "--check-jets", "0"])
+    assert "must be >= 1" in capsys.readouterr().err
+
+
+def test_cli_export_of_an_event_run_is_refused_before_reading_data(tmp_path, capsys):
+    import yaml
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump({"model": "event_deepsets", "data": str(tmp_path / "gone")}))
+    assert main(["export", str(run), "--onnx", str(tmp_path / "e.onnx")]) == 2
+    assert "whole events" in capsys.readouterr().err
+
+
+def test_export_reads_in_channels_from_the_example_and_checks_the_opset(tmp_path):
+    model = build_model("particlenet_inv_lite", F, 2).eval()  # its first Linear does not take F inputs
+    example = synthetic_jets(model, 2, [3, 6], in_channels=F)
+    report = export_onnx(model, tmp_path / "inv.onnx", example=example)
+    assert report.max_abs_diff < 1e-4
+    pfn = build_model("pfn", F, 2).eval()
+    with pytest.raises(ExportCheckError, match="opset 5"):
+        export_onnx(pfn, tmp_path / "old.onnx", opset=5)
+    assert not (tmp_path / "old.onnx").exists()
 
 
 @pytest.mark.slow

@@ -58,6 +58,10 @@ class SettingsMismatchError(UsageError):
     """A run folder or checkpoint belongs to other settings than the ones given."""
 
 
+class DistributedSetupError(UsageError, RuntimeError):
+    """``--ddp`` (or another process-group entry point) without the environment torchrun sets."""
+
+
 class CheckpointError(DataFileError):
     """A checkpoint file is damaged (checksum mismatch, truncated) or not a pgjets checkpoint."""
 
@@ -68,6 +72,7 @@ class DiskFullError(PgjetsError, OSError):
 
 __all__ = [
     "PgjetsError",
+    "DistributedSetupError",
     "InputShapeError",
     "NonFiniteError",
     "EmptyGraphError",

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from ._atomic import atomic_output
 from ._checks import require
-from .errors import ExportCheckError
+from .errors import ExportCheckError, InputShapeError, UsageError
 
 if TYPE_CHECKING:  # torch_geometric is imported lazily: `pgjets --help` stays fast
     from .models.padded import PaddedJetModel
@@ -65,7 +65,7 @@ def synthetic_jets(model: nn.Module, num_jets: int, num_particles: Union[int, Se
     from .models.padded import has_padded_path
 
     if not has_padded_path(model):
-        raise TypeError(f"{type(model).__name__} has no padded path")
+        raise UsageError(f"{type(model).__name__} has no padded path (padded_inputs, forward_padded)")
     counts = [int(num_particles)] * num_jets if isinstance(num_particles, int) else [int(c) for c in num_particles]
     if len(counts) != num_jets:
         raise ValueError(f"num_particles names {len(counts)} jets, expected {num_jets}")
@@ -133,11 +133,14 @@ def onnx_max_abs_diff(path: Union[str, Path], wrapper: PaddedJetModel, inputs: S
         - **output:** a float
     """
     ort = require("onnxruntime", "deploy", "checking an ONNX export")
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    feed = {}
-    for arg, t in zip(sess.get_inputs(), inputs):
-        feed[arg.name] = t.detach().cpu().numpy()
-    got = torch.from_numpy(sess.run(None, feed)[0])
+    try:
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        feed = {arg.name: t.detach().cpu().numpy() for arg, t in zip(sess.get_inputs(), inputs)}
+        got = torch.from_numpy(sess.run(None, feed)[0])
+    except Exception as exc:  # onnxruntime's own error types
+        shapes = ", ".join(f"{tuple(t.shape)} {str(t.dtype).replace('torch.', '')}" for t in inputs)
+        raise ExportCheckError(f"onnxruntime could not run the exported model on inputs {shapes}: "
+                               f"{type(exc).__name__}: {exc}") from exc
     with torch.no_grad():
         want = wrapper(*inputs).float().cpu()
     if got.shape != want.shape:
@@ -160,9 +163,10 @@ def export_onnx(model: nn.Module, path: Union[str, Path], example: Optional[Sequ
         path: Output ``.onnx`` file.
         example: Padded example inputs ``(fields..., mask)`` (default: 3 synthetic
             jets with 5, 9 and 12 particles).
-        in_channels: Node feature size for the synthetic inputs (read from the
-            model's first layer when not given).
-        opset: ONNX opset version.
+        in_channels: Node feature size (image channels) of the synthetic inputs (default:
+            that of ``example``, else read from the model's first layer).
+        opset: ONNX opset version; :class:`~pgjets.errors.ExportCheckError` if the
+            exporter cannot write that version for this model.
         check: Input tuples to compare onnxruntime and PyTorch on.
         check_tol: Raise :class:`~pgjets.errors.ExportCheckError` (and leave
             ``path`` untouched) if the difference exceeds this; ``None`` only reports.
@@ -174,18 +178,27 @@ def export_onnx(model: nn.Module, path: Union[str, Path], example: Optional[Sequ
         - **ONNX inputs:** ``model.padded_inputs`` :math:`(B, N, \cdot)` and ``mask`` :math:`(B, N)`
         - **ONNX output:** ``logits`` :math:`(B, K)`
     """
-    from .models.padded import PaddedJetModel
+    from .models.padded import PaddedJetModel, check_model_dtypes, has_padded_path
 
-    require("onnx", "deploy", "ONNX export")
+    onnx = require("onnx", "deploy", "ONNX export")
     require("onnxscript", "deploy", "ONNX export")
-    wrapper = PaddedJetModel(model).eval()
-    if example is None:
-        example = synthetic_jets(model, 3, [5, 9, 12], in_channels=in_channels, seed=0)
-    example = tuple(example)
-    names = wrapper.input_names
-    if len(example) != len(names):
-        raise ValueError(f"example must hold {len(names)} tensors {names}, got {len(example)}")
+    if not has_padded_path(model):
+        raise UsageError(f"{type(model).__name__} has no padded inference path (padded_inputs, forward_padded) "
+                         "and cannot be exported to ONNX")
     path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory: give the .onnx file to write")
+    wrapper = PaddedJetModel(model).eval()
+    names = wrapper.input_names
+    if example is not None:
+        example = tuple(example)
+        if len(example) != len(names):
+            raise InputShapeError(f"example must hold {len(names)} tensors {names}, got {len(example)}")
+        check_model_dtypes(model, padded=example)
+        if in_channels is None and names[0] in ("x", "image"):  # the checks' synthetic jets match it
+            in_channels = int(example[0].size(-1) if names[0] == "x" else example[0].size(1))
+    else:
+        example = synthetic_jets(model, 3, [5, 9, 12], in_channels=in_channels, seed=0)
     with atomic_output(path) as tmp:
         with torch.no_grad(), warnings.catch_warnings():
             # the exporter notes that inputs share the jets/particles axes: intended
@@ -195,6 +208,11 @@ def export_onnx(model: nn.Module, path: Union[str, Path], example: Optional[Sequ
                 output_names=["logits"], dynamic_shapes=(_dynamic_shapes(names),), verbose=False,
             )
         program.save(str(tmp))
+        written = {o.domain: o.version for o in onnx.load(str(tmp), load_external_data=False).opset_import}
+        version = written.get("", written.get("ai.onnx"))
+        if version != opset:
+            raise ExportCheckError(f"torch.onnx could not write opset {opset} for {type(model).__name__} "
+                                   f"(it wrote opset {version}); {path} was not written")
         # check the new file before it replaces anything
         if check is None:
             check = [synthetic_jets(model, 5, [2, 17, 7, 1, 30], in_channels=in_channels, seed=1),

@@ -126,3 +126,24 @@ def test_jetclr_encoder_padded_path(features, batch_of):
         torch.testing.assert_close(out, enc(b), atol=2e-5, rtol=1e-4)
     expl = torch._dynamo.explain(PaddedJetModel(enc))(*pad_batch(b, enc.padded_inputs))
     assert expl.graph_break_count == 0
+
+
+@pytest.mark.parametrize("name", [n for n in JET_MODELS if n != "lorentznet"])
+def test_float64_inputs_to_a_float32_model_are_a_typed_error_on_both_paths(name, batch_of):
+    from pgjets.errors import InputDtypeError
+
+    model = build_model(name, F, 2).eval()
+    b = batch_of([4, 6])
+    if name == "gcn":
+        b.edge_index = knn_graph(b.pos, 3, b.batch)
+    wide = b.clone()
+    for key in ("x", "pos", "pt", "p4"):
+        if getattr(wide, key, None) is not None:
+            wide[key] = wide[key].double()
+    with pytest.raises(InputDtypeError, match="float64"):
+        model(wide)
+    padded = tuple(t.double() if t.is_floating_point() else t for t in pad_batch(b, model.padded_inputs))
+    with pytest.raises(InputDtypeError, match="float64"):
+        PaddedJetModel(model)(*padded)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast casts inside: allowed
+        model(b)

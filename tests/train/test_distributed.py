@@ -106,8 +106,11 @@ def test_ddp_flag_without_torchrun_is_a_clear_error(monkeypatch):
 
     for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(var, raising=False)
-    with pytest.raises(RuntimeError, match="torchrun"):
+    with pytest.raises(RuntimeError, match="torchrun") as info:
         init_from_env()
+    from pgjets.errors import UsageError
+
+    assert isinstance(info.value, UsageError)  # the CLI prints one line and exits 2
 
 
 class KeyRecorder(nn.Module):

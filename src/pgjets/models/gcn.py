@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import global_mean_pool
 
 from ..nn.gcn import SAGEMeanConv
-from .padded import check_inference, masked_reduce, rowwise
+from .padded import check_inference, masked_reduce, rowwise, check_model_dtypes
 
 
 class GCN(nn.Module):
@@ -48,6 +48,7 @@ class GCN(nn.Module):
         self.head = nn.Sequential(nn.Linear(dims[-1], 64), nn.ReLU(), nn.Linear(64, num_classes))
 
     def graph_embeddings(self, data) -> Tensor:
+        check_model_dtypes(self, data=data)
         x = self.norm(data.x)
         for conv in self.convs:
             x = conv(x, data.edge_index)
@@ -77,6 +78,7 @@ class GCN(nn.Module):
             - **input:** ``x`` :math:`(B, N, F)`, ``adj`` :math:`(B, N, N)`, ``mask`` :math:`(B, N)`
             - **output:** :math:`(B, K)`
         """
+        check_model_dtypes(self, padded=(x, adj, mask))
         check_inference(self)
         h = rowwise(self.norm, x)
         a = adj.transpose(1, 2).to(h.dtype)  # adj[b, j, i] counts edges j -> i (to_dense_adj); a[b, i, j]

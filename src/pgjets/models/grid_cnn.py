@@ -27,7 +27,7 @@ from torch_geometric.nn import global_mean_pool
 from ..graphs.image import grid_neighbours
 from ..nn.grid_conv import GridConv
 from ..nn.grid_pool import GridPool
-from .padded import check_inference
+from .padded import check_inference, check_model_dtypes
 
 
 class GridCNN(nn.Module):
@@ -59,6 +59,7 @@ class GridCNN(nn.Module):
         self.head = nn.Sequential(nn.Linear(dims[-1], 64), nn.ReLU(), nn.Linear(64, num_classes))
 
     def graph_embeddings(self, data) -> Tensor:
+        check_model_dtypes(self, data=data)
         x, ei, ea, pos = data.x, data.edge_index, data.edge_attr, data.pos
         batch = getattr(data, "batch", None)
         if batch is None:
@@ -98,6 +99,7 @@ class GridCNN(nn.Module):
             - **input:** ``image`` :math:`(B, C, H, W)`, ``mask`` :math:`(B, 1, H, W)`
             - **output:** :math:`(B, \text{num\_classes})`
         """
+        check_model_dtypes(self, padded=(image, mask))
         check_inference(self)
         x, m = image, mask.to(image.dtype)
         s = self.pool.kernel

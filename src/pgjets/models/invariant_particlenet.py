@@ -39,7 +39,7 @@ from ..nn.heads import mlp
 from ..nn.invariant_edge_conv import InvariantEdgeConv
 from ..ops.features import FEATURE_NAMES, KINEMATIC, PID
 from ..ops.padded import rowwise
-from .padded import check_inference, masked_reduce
+from .padded import check_inference, masked_reduce, check_model_dtypes
 from .particlenet import PARTICLENET_BLOCKS, PARTICLENET_LITE_BLOCKS
 
 _FLOOR = 1e-8
@@ -143,6 +143,7 @@ class InvariantParticleNet(nn.Module):
 
     def graph_embeddings(self, data) -> Tensor:
         """Mean-pooled jet embedding, ``(B, C)``."""
+        check_model_dtypes(self, data=data)
         h = self.node_embeddings(data)
         batch = getattr(data, "batch", None)
         if batch is None:
@@ -160,6 +161,7 @@ class InvariantParticleNet(nn.Module):
               ``mask`` :math:`(B, N)`
             - **output:** :math:`(B, \text{num\_classes})`
         """
+        check_model_dtypes(self, padded=(x, pos, pt, mask))
         check_inference(self)
         m = mask.to(pos.dtype)
         pt = pt.to(pos.dtype) * m

@@ -29,11 +29,37 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import to_dense_adj, to_dense_batch
 
+from .._checks import check_input_dtype
 from ..errors import InputShapeError
 from ..ops.padded import rowwise
 
 #: Per-particle fields a padded model can ask for (``model.padded_inputs``).
 PADDED_FIELDS = ("x", "pos", "pt", "p4", "adj", "image")
+
+
+def check_model_dtypes(model: nn.Module, data: Any = None, padded: Sequence[Tensor] = ()) -> None:
+    """The dtype check of a model's first layer (CONTRIBUTING.md, "Input dtypes"), on the fields it reads.
+
+    The fields are ``model.padded_inputs`` (``image`` is ``x`` on the graph
+    path): of ``data`` (graph path) or the tensors ``padded`` (padded path, in
+    that order; the mask after them is not checked).  ``x`` must be floating;
+    every floating field must have the dtype of the model's parameters (outside
+    autocast), else :class:`~pgjets.errors.InputDtypeError`.  Metadata only: no
+    host-device synchronisation.
+
+    Args:
+        model: A model with ``padded_inputs``.
+        data: A graph or batch (graph path).
+        padded: The padded tensors (padded path).
+    """
+    names = tuple(getattr(model, "padded_inputs", ("x",)))
+    if data is not None:
+        fields = [(name, getattr(data, "x" if name == "image" else name, None)) for name in names]
+    else:
+        fields = list(zip(names, padded))
+    for name, t in fields:
+        if isinstance(t, Tensor) and (name in ("x", "image") or t.is_floating_point()):
+            check_input_dtype(t, model, name)
 
 
 def has_padded_path(model: nn.Module) -> bool:

@@ -27,7 +27,7 @@ from ..ops.pairwise import NUM_PAIR_FEATURES, dense_pairwise_features
 from ..ops.sizes import host_node_counts
 from ..nn.pma import ClassAttentionPool
 from ..nn.transformer import TransformerBlock
-from .padded import check_inference, rowwise
+from .padded import check_inference, rowwise, check_model_dtypes
 
 
 def _lower_triangle(n: int, device: torch.device) -> tuple[Tensor, Tensor]:
@@ -273,6 +273,7 @@ class ParticleTransformer(nn.Module):
         return x
 
     def graph_embeddings(self, data) -> Tensor:
+        check_model_dtypes(self, data=data)
         x = self.node_embeddings(data)
         size = getattr(data, "num_graphs", None)
         return self.norm(self.cls(x, data.batch, dim_size=size))
@@ -316,6 +317,7 @@ class ParticleTransformer(nn.Module):
             - **input:** ``x`` :math:`(B, N, F)`, ``p4`` :math:`(B, N, 4)`, ``mask`` :math:`(B, N)`
             - **output:** :math:`(B, \text{num\_classes})`
         """
+        check_model_dtypes(self, padded=(x, *rest))
         check_inference(self)
         if len(rest) != len(self.padded_inputs):
             raise TypeError(f"forward_padded takes {(*self.padded_inputs, 'mask')}")

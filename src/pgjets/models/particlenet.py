@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import global_mean_pool
 
 from ..nn.dynamic_edge_conv import EdgeConvBlock
-from .padded import check_inference, masked_reduce, rowwise
+from .padded import check_inference, masked_reduce, rowwise, check_model_dtypes
 
 #: The published configuration: (k, channels) per EdgeConv block.
 PARTICLENET_BLOCKS = ((16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256)))
@@ -82,6 +82,7 @@ class ParticleNet(nn.Module):
 
     def graph_embeddings(self, data) -> Tensor:
         """Mean-pooled jet embedding, ``(B, C)``."""
+        check_model_dtypes(self, data=data)
         x = self.node_embeddings(data)
         return global_mean_pool(x, data.batch, size=getattr(data, "num_graphs", None))
 
@@ -103,6 +104,7 @@ class ParticleNet(nn.Module):
             - **input:** ``x`` :math:`(B, N, F)`, ``pos`` :math:`(B, N, 2)`, ``mask`` :math:`(B, N)`
             - **output:** :math:`(B, \text{num\_classes})`
         """
+        check_model_dtypes(self, padded=(x, pos, mask))
         check_inference(self)
         h = rowwise(self.input_norm, x)
         for i, conv in enumerate(self.convs):

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from ..nn.deep_sets_pool import DeepSetsPool
 from ..nn.energy_flow_pool import EnergyFlowPool
 from ..nn.heads import mlp
-from .padded import check_inference, masked_reduce
+from .padded import check_inference, masked_reduce, check_model_dtypes
 
 
 def _batch_of(data) -> tuple[Tensor, int]:
@@ -57,6 +57,7 @@ class ParticleFlowNetwork(nn.Module):
         self.f = mlp([phi[-1], *f, num_classes])
 
     def graph_embeddings(self, data) -> Tensor:
+        check_model_dtypes(self, data=data)
         batch, size = _batch_of(data)
         return self.pool(self.phi(data.x), batch, dim_size=size)
 
@@ -76,6 +77,7 @@ class ParticleFlowNetwork(nn.Module):
             - **input:** ``x`` :math:`(B, N, F)`, ``mask`` :math:`(B, N)`
             - **output:** :math:`(B, \text{num\_classes})`
         """
+        check_model_dtypes(self, padded=(x, mask))
         check_inference(self)
         return self.f(masked_reduce(self.phi(x), mask, "sum"))
 
@@ -104,6 +106,7 @@ class EnergyFlowNetwork(nn.Module):
         self.f = mlp([phi[-1], *f, num_classes])
 
     def graph_embeddings(self, data) -> Tensor:
+        check_model_dtypes(self, data=data)
         batch, size = _batch_of(data)
         return self.pool(self.phi(data.pos), batch, dim_size=size, pt=data.pt)
 
@@ -128,6 +131,7 @@ class EnergyFlowNetwork(nn.Module):
             - **input:** ``pos`` :math:`(B, N, 2)`, ``pt`` :math:`(B, N)`, ``mask`` :math:`(B, N)`
             - **output:** :math:`(B, \text{num\_classes})`
         """
+        check_model_dtypes(self, padded=(pos, pt, mask))
         check_inference(self)
         w = pt.to(pos.dtype) * mask.to(pos.dtype)
         if self.pool.normalize:

@@ -22,7 +22,7 @@ from ..nn.deep_sets_pool import DeepSetsPool
 from ..nn.pma import PMAPool
 from ..nn.transformer import TransformerBlock
 from ..ops.sizes import host_node_counts
-from .padded import check_inference, masked_reduce, rowwise
+from .padded import check_inference, masked_reduce, rowwise, check_model_dtypes
 
 
 def _batch(data) -> tuple[Tensor, int]:
@@ -60,6 +60,7 @@ class DeepSets(nn.Module):
         self.head = nn.Sequential(nn.Linear(dims[-1], 64), nn.ReLU(), nn.Linear(64, num_classes))
 
     def graph_embeddings(self, data) -> Tensor:
+        check_model_dtypes(self, data=data)
         batch, size = _batch(data)
         x = self.norm(data.x)
         for layer in self.layers:
@@ -82,6 +83,7 @@ class DeepSets(nn.Module):
             - **input:** ``x`` :math:`(B, N, F)`, ``mask`` :math:`(B, N)`
             - **output:** :math:`(B, K)`
         """
+        check_model_dtypes(self, padded=(x, mask))
         check_inference(self)
         h = rowwise(self.norm, x)
         for layer in self.layers:
@@ -119,6 +121,7 @@ class SetTransformer(nn.Module):
         self.head = nn.Sequential(nn.Linear(num_seeds * channels, 64), nn.ReLU(), nn.Linear(64, num_classes))
 
     def graph_embeddings(self, data) -> Tensor:
+        check_model_dtypes(self, data=data)
         batch, size = _batch(data)
         x = self.embed(self.norm(data.x))
         # the padded layout, shared by all blocks: the largest set from the batch's slice table
@@ -146,6 +149,7 @@ class SetTransformer(nn.Module):
             - **input:** ``x`` :math:`(B, N, F)`, ``mask`` :math:`(B, N)`
             - **output:** :math:`(B, K)`
         """
+        check_model_dtypes(self, padded=(x, mask))
         check_inference(self)
         h = self.embed(rowwise(self.norm, x))
         for blk in self.blocks:

@@ -22,17 +22,20 @@ from typing import Optional
 
 import torch
 
+from ..errors import DistributedSetupError
+
 
 def init_from_env(backend: Optional[str] = None) -> tuple[int, int]:
     """Join the process group described by torchrun's environment; return ``(rank, world_size)``.
 
-    Raises ``RuntimeError`` with a clear message when the variables are missing.
+    Raises :class:`~pgjets.errors.DistributedSetupError` (a ``RuntimeError`` and a
+    usage error: the CLI prints one line and exits 2) when the variables are missing.
     """
     import torch.distributed as dist
 
     missing = [v for v in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if v not in os.environ]
     if missing:
-        raise RuntimeError(
+        raise DistributedSetupError(
             f"--ddp needs the torchrun environment ({', '.join(missing)} unset): launch with "
             "torchrun --nproc_per_node N -m pgjets.cli train --ddp ..."
         )
