@@ -58,3 +58,15 @@ def test_event_runs_are_seeded_and_guarded_like_jet_runs(events_dir, tmp_path, c
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "epochs 1 -> 2" in err
     assert (tmp_path / "a" / "config.yaml").read_bytes() == before  # nothing written
+
+
+def test_evaluating_other_events_checks_the_classes(events_dir, tmp_path, capsys):
+    other = generate_event_dataset(["ttbar", "zjets"], 20, tmp_path / "tz", seed=4, chunk_size=20, progress=False)
+    run = tmp_path / "run"
+    assert main(["train", "--model", "event_deepsets", "--data", str(events_dir), "--epochs", "1",
+                 "--batch-size", "16", "--device", "cpu", "--no-progress", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(other)]) == 1  # class 1 is wjets, not zjets
+    err = capsys.readouterr().err
+    assert "['ttbar', 'wjets']" in err and "['ttbar', 'zjets']" in err
+    assert main(["evaluate", str(run), "--data", str(events_dir)]) == 0  # the same classes: fine

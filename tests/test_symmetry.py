@@ -346,3 +346,21 @@ def test_bad_input_raises_typed_errors():
 
     with pytest.raises(InputShapeError, match="graph-level"):
         soft_emission_error(PerNode(), b)
+
+
+def test_collinear_check_catches_a_leading_particle_observable():
+    """max pT is collinear unsafe; splitting a random (mostly soft) particle seldom shows it."""
+    from torch_geometric.utils import scatter
+
+    b = jets()
+
+    def leading_pt(batch):
+        return scatter(batch.pt, batch.batch, 0, dim_size=batch.num_graphs, reduce="max")[:, None]
+
+    assert collinear_split_error(leading_pt, b) > 1.0  # the hardest particle of every jet is split
+    c = split_collinear(b, 0.3)
+    first = torch.argmax(b.pt[b.batch == 0])
+    assert torch.isclose(c.pt[first], 0.7 * b.pt[first])
+    with pytest.raises(ValueError, match="which"):
+        split_collinear(b, which="softest")
+    assert collinear_split_error(EFN(True), b, which="random") < 1e-5

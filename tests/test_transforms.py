@@ -287,3 +287,16 @@ def test_set_pos_wraps_per_jet_so_a_translated_jet_stays_whole():
     eta_j, phi_j = jet_axis(b)  # pos measured from axis 0: the axis read off p4 is 0
     torch.testing.assert_close(eta_j, torch.zeros(3, dtype=D), atol=1e-12, rtol=0)
     torch.testing.assert_close(phi_j, torch.zeros(3, dtype=D), atol=1e-12, rtol=0)
+
+
+def test_recomputed_p4_keeps_each_constituents_mass():
+    """Massive constituents (pions, kaons, protons): the identity moves keep p4, any move keeps every mass."""
+    d = _jet(6, 3)
+    m = torch.tensor([0.0, 0.1396, 0.4937, 0.9383, 0.1396, 0.0], dtype=D)
+    d.p4 = torch.cat([torch.sqrt(d.p4[:, :1] ** 2 + m[:, None] ** 2), d.p4[:, 1:]], -1)
+    for moved in (translate(d, torch.zeros(2, dtype=D)), rotate(d, 0.0)):
+        torch.testing.assert_close(moved.p4, d.p4, rtol=1e-12, atol=1e-12)
+    moved = rotate(translate(d, torch.tensor([0.7, -2.0], dtype=D)), 1.1)
+    mass = moved.p4[:, 0] ** 2 - (moved.p4[:, 1:] ** 2).sum(-1)
+    torch.testing.assert_close(mass, m**2, rtol=0, atol=1e-9)
+    torch.testing.assert_close(torch.hypot(moved.p4[:, 1], moved.p4[:, 2]), d.pt)

@@ -94,7 +94,8 @@ def train_event_run(cfg: dict[str, Any], out: Path, data_dir: Path,
     if old is not None:
         _data_changed(str(data_dir), old.get("data_fingerprint"), fp,
                       f"run {out} started on; use --force to start afresh")
-    cfg = {**cfg, "data": str(data_dir), "data_fingerprint": fp}
+    inputs = {"label_names": list(ds.label_names) if ds.label_names else None, "num_features": int(ds.num_features)}
+    cfg = {**cfg, "data": str(data_dir), "data_fingerprint": fp, "inputs": inputs}
     split = {k: idx[v] for k, v in split_indices(idx.size, cfg["split"], cfg["seed"]).items()}
     if not fit_run(cfg, out, split, _subset(ds, split["train"]), _subset(ds, split["val"]),
                    ds.num_features, ds.num_classes, unit="events"):
@@ -120,6 +121,7 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
         if path is None or not Path(path).exists():
             raise DataFileNotFoundError(f"event data {data} do not exist (give one event folder or file)")
         dataset, idx = _dataset(Path(path), None)
+        _check_event_inputs(cfg.get("inputs") or {}, dataset, run, str(path))
         dest = Path(out) if out is not None else run / "eval" / _eval_name([str(path)])
     else:
         if not Path(cfg["data"]).exists():
@@ -131,13 +133,27 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
                           f"run {run} was trained on; give --data PATH to evaluate on other events")
         idx = run_split(run, len(dataset))["test"]
         dest = Path(out) if out is not None else run
-    model = build_run_model(cfg, dataset.num_features, dataset.num_classes)
+    recorded = cfg.get("inputs") or {}
+    num_classes = len(recorded["label_names"]) if recorded.get("label_names") else dataset.num_classes
+    model = build_run_model(cfg, dataset.num_features, num_classes)
     load_run_weights(run, cfg, model, "best")
     trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(_subset(dataset, idx))
-    names = dataset.label_names or [str(i) for i in range(dataset.num_classes)]
+    names = recorded.get("label_names") or dataset.label_names or [str(i) for i in range(num_classes)]
     metrics, curves = write_report(run, dest, cfg, logits, y, names)
     return {"metrics": metrics, "curves": curves, "test_index": idx, "logits": logits, "y": y, "out": dest}
+
+
+def _check_event_inputs(recorded: dict[str, Any], dataset: Any, run: Path, data: str) -> None:
+    """Refuse events with other classes or another number of object features than the run's."""
+    from .data.inputs import check_inputs
+    from .errors import DataFileError
+
+    check_inputs(recorded, dataset, f"run {run}", data)
+    want = recorded.get("num_features")
+    if want is not None and int(want) != int(dataset.num_features):
+        raise DataFileError(f"run {run} was trained on objects with {want} features but {data} gives "
+                            f"{dataset.num_features} (other collections or extra fields?)")
 
 
 __all__ = ["is_event_data", "maybe_train_events", "train_event_run", "evaluate_event_run"]

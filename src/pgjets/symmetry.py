@@ -21,7 +21,7 @@ never modified):
 - :func:`rotate`: rotation by :math:`\alpha` about the jet axis (the origin of ``pos``);
 - :func:`add_soft_particles`: particles with :math:`p_T = 0` (and :math:`p^\mu = 0`)
   added inside every jet (infrared safety);
-- :func:`split_collinear`: one particle per jet replaced by two at the same
+- :func:`split_collinear`: one particle per jet (the hardest, by default) replaced by two at the same
   :math:`(\eta, \phi)` with :math:`p_T` fractions :math:`f` and :math:`1 - f`
   (and :math:`p^\mu` likewise; collinear safety).
 
@@ -189,7 +189,7 @@ def translate(batch: Batch, shift: Optional[Sequence[float]] = (0.3, -0.5), pos_
             ``features`` is ``None``; ``()`` = none).
         features: Optional recomputation of ``x`` from the transformed batch.
         seed: Seed for ``shift=None``.
-        p4_mode: ``"recompute"`` (massless ``p4`` from the new ``pos``) or ``"drop"``
+        p4_mode: ``"recompute"`` (``p4`` from the new ``pos``, same :math:`p_T` and masses) or ``"drop"``
             (see :mod:`pgjets.transforms`).
 
     Shapes:
@@ -222,7 +222,7 @@ def rotate(batch: Batch, angle: float = 0.7, pos_columns: Sequence[int] = (0, 1)
         pos_columns: Columns of ``x`` that hold ``pos`` (rotated alike when
             ``features`` is ``None``; ``()`` = none).
         features: Optional recomputation of ``x`` from the transformed batch.
-        p4_mode: ``"recompute"`` (massless ``p4`` from the new ``pos``) or ``"drop"``.
+        p4_mode: ``"recompute"`` (``p4`` from the new ``pos``, same :math:`p_T` and masses) or ``"drop"``.
 
     Shapes:
         - **output:** a new ``Batch``, same sizes and edges
@@ -279,8 +279,12 @@ def add_soft_particles(batch: Batch, n_soft: int = 1, seed: int = 0, pos_columns
 
 
 def split_collinear(batch: Batch, fraction: float = 0.5, seed: int = 0, features: Features = None,
-                    k: Optional[int] = None, rebuild_edges: EdgeBuilder = None) -> Batch:
-    r"""Split one random particle per jet into two collinear ones.
+                    k: Optional[int] = None, rebuild_edges: EdgeBuilder = None, which: str = "hardest") -> Batch:
+    r"""Split one particle per jet, the hardest (default) or a random one, into two collinear ones.
+
+    The hardest particle is the strictest choice: an observable of the leading
+    particle (its :math:`p_T`, say) changes under its split, while a random,
+    usually soft, particle hardly matters to it.
 
     The mother :math:`m` keeps its place with :math:`p_T \mapsto (1 - f)\, p_{T,m}`
     (and :math:`p^\mu \mapsto (1 - f)\, p^\mu_m`); a daughter with
@@ -290,10 +294,11 @@ def split_collinear(batch: Batch, fraction: float = 0.5, seed: int = 0, features
     Args:
         batch: Batch of jet graphs (needs ``pos`` and ``pt``).
         fraction: :math:`f \in (0, 1)`.
-        seed: Seed for the choice of the split particle.
+        seed: Seed for the choice of the split particle (``which="random"``).
         features: Optional recomputation of ``x``.
         k: ``k`` of the rebuilt kNN graph (default: the original largest in-degree).
         rebuild_edges: Optional ``callable(batch) -> edge_index`` (or ``(edge_index, edge_attr)``).
+        which: ``"hardest"`` (largest :math:`p_T` of each jet) or ``"random"``.
 
     Shapes:
         - **output:** a new ``Batch`` with :math:`N + B` nodes
@@ -301,13 +306,23 @@ def split_collinear(batch: Batch, fraction: float = 0.5, seed: int = 0, features
     _validate(batch, need_pt=True)
     if not 0.0 < float(fraction) < 1.0:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    if which not in ("hardest", "random"):
+        raise ValueError(f"which must be 'hardest' or 'random', got {which!r}")
     counts = _counts(batch)
     _require_nonempty_jets(counts)
     device = batch.pos.device
-    g = torch.Generator().manual_seed(int(seed))
-    ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
-    pick = (torch.rand(batch.num_graphs, generator=g).to(device) * counts).long()
-    origin = ptr[:-1] + pick.clamp_max(counts - 1)
+    if which == "hardest":
+        from torch_geometric.utils import scatter
+
+        node = torch.arange(batch.pt.numel(), device=device)
+        best = scatter(batch.pt, batch.batch, 0, dim_size=batch.num_graphs, reduce="max")
+        first = torch.where(batch.pt == best[batch.batch], node, batch.pt.numel())
+        origin = scatter(first, batch.batch, 0, dim_size=batch.num_graphs, reduce="min")  # first of ties
+    else:
+        g = torch.Generator().manual_seed(int(seed))
+        ptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+        pick = (torch.rand(batch.num_graphs, generator=g).to(device) * counts).long()
+        origin = ptr[:-1] + pick.clamp_max(counts - 1)
     out = _finish(T.split_collinear(batch, origin, float(fraction)), features)
     return _with_edges(out, batch, rebuild_edges, k)
 
@@ -445,9 +460,9 @@ def soft_emission_error(model: Callable[[Batch], Any], batch: Batch, n_soft: int
 
 def collinear_split_error(model: Callable[[Batch], Any], batch: Batch, fraction: float = 0.5, seed: int = 0,
                           features: Features = None, k: Optional[int] = None,
-                          rebuild_edges: EdgeBuilder = None) -> float:
-    r"""Largest output change when a particle per jet is split collinearly (collinear
-    safety; see :func:`split_collinear`).
+                          rebuild_edges: EdgeBuilder = None, which: str = "hardest") -> float:
+    r"""Largest output change when a particle per jet (the hardest by default) is split
+    collinearly (collinear safety; see :func:`split_collinear`).
 
     Args:
         model: Callable on a ``Batch`` with graph-level outputs.
@@ -457,11 +472,12 @@ def collinear_split_error(model: Callable[[Batch], Any], batch: Batch, fraction:
         features: Optional recomputation of ``x``.
         k: ``k`` of the rebuilt kNN graph.
         rebuild_edges: Optional edge builder.
+        which: ``"hardest"`` or ``"random"`` particle of each jet.
 
     Shapes:
         - **output:** a float
     """
-    moved = split_collinear(batch, fraction, seed, features, k, rebuild_edges)
+    moved = split_collinear(batch, fraction, seed, features, k, rebuild_edges, which)
     ref, new = _evaluate(model, [batch, moved])
     return _max_change(new, ref, "a collinear splitting")
 

@@ -29,13 +29,16 @@ modified; the result is a shallow copy with new tensors where something changed.
   range (every jet not translated by more than about :math:`\pi`) are returned
   bit for bit.
 - ``p4`` **follows** ``pos``.  With ``p4_mode="recompute"`` (the default) a jet
-  that carries ``p4`` gets it recomputed wherever ``pos`` changes, assuming
-  massless constituents, with :math:`\eta = \eta_J + \Delta\eta` and
-  :math:`\phi = \phi_J + \Delta\phi`:
+  that carries ``p4`` gets it recomputed wherever ``pos`` changes, keeping every
+  constituent's :math:`p_T` and mass :math:`m` (from the old ``p4``), with
+  :math:`\eta = \eta_J + \Delta\eta` and :math:`\phi = \phi_J + \Delta\phi`:
 
   .. math::
-      E = p_T \cosh\eta,\quad p_x = p_T\cos\phi,\quad p_y = p_T\sin\phi,
-      \quad p_z = p_T\sinh\eta .
+      p_x = p_T\cos\phi,\quad p_y = p_T\sin\phi,\quad p_z = p_T\sinh\eta,\quad
+      E = \sqrt{p_T^2\cosh^2\eta + m^2} .
+
+  So a shift of :math:`\eta` is a longitudinal boost only for massless particles
+  (it keeps :math:`m`, not the rapidity differences), and the identity keeps ``p4``.
 
   The jet axis :math:`(\eta_J, \phi_J)` is read from the graph attributes
   ``jet_eta`` and ``jet_phi`` where the graph has them; otherwise it is the
@@ -476,10 +479,11 @@ def set_pos(
 
     :math:`\Delta\phi` is wrapped per jet (:func:`wrap_phi_per_jet`; unless ``wrap=False``), the
     ``pos_columns`` of ``x`` are set to the new ``pos`` and ``p4`` is recomputed
-    (massless, about the jet axis of :func:`jet_axis`) or dropped:
+    (same :math:`p_T` and mass, about the jet axis of :func:`jet_axis`) or dropped:
 
     .. math::
-        p^\mu_i = p_{T,i}\,(\cosh\eta_i,\ \cos\phi_i,\ \sin\phi_i,\ \sinh\eta_i),\quad
+        p^\mu_i = \Big(\sqrt{p_{T,i}^2\cosh^2\eta_i + m_i^2},\ p_{T,i}\cos\phi_i,\
+            p_{T,i}\sin\phi_i,\ p_{T,i}\sinh\eta_i\Big),\quad
         \eta_i = \eta_J + \Delta\eta_i',\ \phi_i = \phi_J + \Delta\phi_i'
 
     Args:
@@ -516,7 +520,11 @@ def set_pos(
             jet_eta, jet_phi = jet_axis(data)
             eta = jet_eta.to(new_pos.dtype)[batch] + new_pos[:, 0]
             phi = jet_phi.to(new_pos.dtype)[batch] + new_pos[:, 1]
-            out.p4 = massless_p4(data.pt.to(new_pos.dtype), eta, phi).to(data.p4.dtype)
+            old = data.p4.to(torch.float64)
+            m2 = (old[:, 0] ** 2 - (old[:, 1:] ** 2).sum(-1)).clamp_min(0.0)  # each constituent's mass
+            p4 = massless_p4(data.pt.to(torch.float64), eta.to(torch.float64), phi.to(torch.float64))
+            energy = torch.sqrt(p4[:, 0] ** 2 + m2)
+            out.p4 = torch.cat([energy[:, None], p4[:, 1:]], -1).to(data.p4.dtype)
     return out
 
 

@@ -114,3 +114,20 @@ def test_a_missing_label_field_is_named(tmp_path):
     ak.to_parquet(ak.zip({"Muon": muons, "label": np.array([0, 1, 0, 1])}, depth_limit=1), path)
     with pytest.raises(DataFileError, match=r"no event field 'target'.*\['Muon', 'label'\]"):
         StreamedEventDataset(path, collections=("Muon",), label="target")
+
+
+def test_drop_empty_leaves_out_batches_of_empty_events_only(tmp_path):
+    import awkward as ak
+
+    counts = [0, 0, 0, 0, 1, 2, 0, 1, 0, 3]  # the first batch of 4 holds empty events only
+    n = sum(counts)
+    events = ak.zip({"Muon_pt": ak.unflatten(np.arange(1, n + 1, dtype=np.float32) * 10, counts),
+                     "Muon_eta": ak.unflatten(np.zeros(n, np.float32), counts),
+                     "Muon_phi": ak.unflatten(np.zeros(n, np.float32), counts),
+                     "label": np.arange(10) % 2}, depth_limit=1)
+    (tmp_path / "ev").mkdir()
+    ak.to_parquet(events, tmp_path / "ev" / "ev.parquet")
+    ds = StreamedEventDataset(tmp_path / "ev", collections=("Muon",), drop_empty=True, chunk_size=4, prefetch=False)
+    batches = list(ds.batches(4))
+    assert [b.event_index.tolist() for b in batches] == [[4, 5, 7], [9]]
+    assert all(bool((b.ptr.diff() > 0).all()) for b in batches) and ds.num_dropped == 6

@@ -343,3 +343,27 @@ def test_lecture_notes_layout():
     assert muons.ptr.diff()[:3].tolist() == [0, 0, 0]
     back = hetero_to_batch(events_to_hetero(events, collections=colls))
     _assert_same_batch(back, events_to_batch(events, collections=colls))
+
+
+def test_generic_vector_records_of_every_dimension():
+    """Vector2D/3D/4D (x, y, z, t) have no .pt or .E: read through rho and t."""
+    import vector
+
+    behavior = vector.backends.awkward.behavior
+    x, y, z, t = 3.0, 4.0, 12.0, 14.0
+    for dims, fields in ((2, {"x": [[x]], "y": [[y]]}), (3, {"x": [[x]], "y": [[y]], "z": [[z]]}),
+                         (4, {"x": [[x]], "y": [[y]], "z": [[z]], "t": [[t]]})):
+        arr = ak.zip(fields, with_name=f"Vector{dims}D", behavior=behavior)
+        b = events_to_batch(ak.zip({"Jet": arr}, depth_limit=1), ("Jet",))
+        eta = 0.0 if dims == 2 else float(np.arcsinh(z / 5.0))
+        energy = {2: 5.0, 3: 13.0, 4: t}[dims]
+        assert b.x[0, :4].tolist() == pytest.approx([5.0, eta, float(np.arctan2(y, x)), energy], rel=1e-6)
+
+
+def test_collider_phi_is_wrapped_and_negative_pt_refused():
+    ev = ak.Array([{"Muon": [{"pt": 30.0, "eta": 0.1, "phi": 4.0}, {"pt": 20.0, "eta": 0.0, "phi": -np.pi}]}])
+    b = events_to_batch(ev, ("Muon",))
+    assert b.x[:, 2].tolist() == pytest.approx([4.0 - 2 * np.pi, np.pi])
+    bad = ak.Array([{"Muon": [{"pt": -30.0, "eta": 1.0, "phi": 1.0}]}])
+    with pytest.raises(InputShapeError, match="negative pt"):
+        events_to_batch(bad, ("Muon",))

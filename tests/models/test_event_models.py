@@ -124,3 +124,23 @@ def test_hetero_gnn_on_events(batch):
             torch.testing.assert_close(model(one)[0], full[i], atol=1e-5, rtol=1e-4)
         zero = model.head(torch.zeros(1, model.head[0].in_features))[0]
         torch.testing.assert_close(full[1], zero)
+
+
+@pytest.mark.parametrize("name", ["event_deepsets", "event_transformer", "event_gnn"])
+def test_event_models_refuse_wrong_widths_and_dtypes_with_typed_errors(name, batch):
+    from pgjets.errors import InputDtypeError, InputShapeError
+
+    b = batch
+    model = build_model(name, b.x.size(1), 2)
+    wide = b.clone()
+    wide.x = b.x.double()
+    with pytest.raises(InputDtypeError, match="float64"):
+        model(wide)
+    narrow = b.clone()
+    narrow.x = b.x[:, :-1]
+    with pytest.raises(InputShapeError, match="features per object"):
+        model(narrow)
+    ints = b.clone()
+    ints.x = b.x.long()
+    with pytest.raises(InputDtypeError):
+        model(ints)

@@ -869,7 +869,7 @@ class StreamedEventDataset(JetDataset):
     def _rows(self, c: int, a: int, b: int) -> Tensor:
         return torch.arange(a, b)  # a chunk holds only its selected events
 
-    def _build_pieces(self, pieces: list[tuple[Any, Tensor]]):
+    def _build_pieces(self, pieces: list[tuple[Any, Tensor]], allow_none: bool = False):
         from ..graphs.cloud import batch_from_flat
 
         parts = []
@@ -884,8 +884,12 @@ class StreamedEventDataset(JetDataset):
         edge_index = torch.cat([p[2] + int(off) for p, off in zip(parts, offsets)], 1)
         nodes = {key: torch.cat([p[0][key] for p in parts]) for key in parts[0][0]}
         keep = torch.arange(counts.numel())
+        if self._builder["drop_empty"] and not bool((counts > 0).any()) and allow_none:
+            self.num_dropped += len(y)  # a batch of empty events only: left out whole
+            return None
         if self._builder["drop_empty"] and bool((counts > 0).any()):
-            # leave out events without objects (a batch of only empty events is kept: never None)
+            # leave out events without objects (under DDP a batch of only empty events is kept,
+            # so that every rank trains the same number of batches)
             keep = (counts > 0).nonzero().view(-1)
             counts = counts[keep]  # the nodes and edges of the dropped events are none
         kept = keep.numpy()

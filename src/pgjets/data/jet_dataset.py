@@ -433,8 +433,12 @@ class JetDataset(Dataset):
     def _build(self, chunk: Any, index: Tensor):
         return self._build_pieces([(chunk, index)])
 
-    def _build_pieces(self, pieces: list[tuple[Any, Tensor]]):
-        """One ``Batch`` of the jets ``index`` of each ``(chunk, index)`` piece, in order."""
+    def _build_pieces(self, pieces: list[tuple[Any, Tensor]], allow_none: bool = False):
+        """One ``Batch`` of the jets ``index`` of each ``(chunk, index)`` piece, in order.
+
+        ``allow_none``: a subclass may return ``None`` for a batch it leaves out
+        (events without objects); the stream then skips it.
+        """
         if self.representation == "image":
             return self._build_images(pieces)
         from ..graphs.cloud import clouds_to_batch
@@ -607,14 +611,17 @@ class JetDataset(Dataset):
                 if limit is not None and done >= limit:
                     return
                 sl = slice(s * batch_size, (s + 1) * batch_size)
-                batch = self._build_pieces(_pieces(entries, cid[sl], loc[sl]))
+                batch = self._build_pieces(_pieces(entries, cid[sl], loc[sl]), allow_none=limit is None)
+                if batch is None:  # left out whole (under DDP every rank yields its full count instead)
+                    continue
                 done += 1
                 yield self.transform(batch) if self.transform else batch
             rest = slice(n_full * batch_size, None)
             carry = _pieces(entries, cid[rest], loc[rest])
         if carry and not drop_last:
-            batch = self._build_pieces(carry)
-            yield self.transform(batch) if self.transform else batch
+            batch = self._build_pieces(carry, allow_none=True)
+            if batch is not None:
+                yield self.transform(batch) if self.transform else batch
 
     def __repr__(self) -> str:
         if self._memory is not None or not self.sources:

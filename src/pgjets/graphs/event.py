@@ -92,12 +92,12 @@ def _vector_kinematics(ak: Any, flat: Any, record: str, name: str) -> dict[str, 
     if flat.behavior is None or record not in (flat.behavior or {}):
         flat = ak.Array(flat, behavior=vector.backends.awkward.behavior)
     what = f"vector record of collection {name!r}"
-    pt = _numpy(ak, flat.pt, what)
+    pt = _numpy(ak, flat.rho, what)  # the generic names: Vector*D records have no .pt / .E (Momentum*D alias them)
     out = {"pt": pt, "phi": _numpy(ak, flat.phi, what)}
     dims = 4 if record.endswith("4D") else 3 if record.endswith("3D") else 2
     out["eta"] = _numpy(ak, flat.eta, what) if dims >= 3 else np.zeros_like(pt)
     if dims == 4:
-        out["e"] = _numpy(ak, flat.E, what)
+        out["e"] = _numpy(ak, flat.t, what)
     elif dims == 3:
         out["e"] = _numpy(ak, flat.mag, what)
     else:
@@ -136,6 +136,11 @@ def _kinematics(ak: Any, flat: Any, fields: Sequence[str], name: str,
         kin = {"pt": pt, "eta": eta, "phi": np.arctan2(py, px), "e": energy}
     elif _find(fields, "pt") is not None and _find(fields, "phi") is not None:
         pt, phi = col("pt"), col("phi")
+        if pt.size and (pt < 0).any():
+            raise InputShapeError(f"collection {name!r} has a negative pt ({float(pt.min())}): pT is a magnitude; "
+                                  "give px and py for signed components")
+        # into (-pi, pi], as atan2 of the Cartesian layouts (values in range stay bit for bit)
+        phi = np.where((phi > np.pi) | (phi <= -np.pi), np.pi - np.remainder(np.pi - phi, 2.0 * np.pi), phi)
         eta = col("eta")
         eta = np.zeros_like(pt) if eta is None else eta
         energy = col("e", "energy")

@@ -29,14 +29,15 @@ one learned constant (the model's answer for "no objects").
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import HeteroConv
 from torch_geometric.utils import scatter
 
-from .._checks import check_positive_int
+from .._checks import check_input_dtype, check_ndim, check_positive_int
+from ..errors import InputShapeError
 from ..nn.deep_sets_pool import DeepSetsPool
 from ..nn.edge_conv import EdgeConvLayer
 from ..nn.pma import PMAPool
@@ -82,7 +83,18 @@ class ObjectFeatures(nn.Module):
             raise ValueError(f"event models need at least the 5 columns pt, eta, phi, E, q; got {in_channels}")
         self.out_channels = self.in_channels + 1
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, model: Optional[nn.Module] = None) -> Tensor:
+        """Map the objects' columns; ``model`` (the event model) is whose parameters set the dtype ``x`` must have.
+
+        Raises:
+            InputShapeError: ``x`` is not :math:`(N, \text{in\_channels})`.
+            InputDtypeError: ``x`` is not floating, or not in ``model``'s dtype.
+        """
+        check_ndim(x, 2, "x", "(num_objects, features)")
+        if x.size(1) != self.in_channels:
+            raise InputShapeError(f"x has {x.size(1)} features per object, the model was built for {self.in_channels} "
+                                  "(other collections or extra fields than at training?)")
+        check_input_dtype(x, model if model is not None else self, "x")
         pt, eta, phi, e = x[:, 0:1], x[:, 1:2], x[:, 2:3], x[:, 3:4]
         return torch.cat([torch.log1p(pt.clamp_min(0)), eta, torch.sin(phi), torch.cos(phi),
                           torch.log1p(e.clamp_min(0)), x[:, 4:]], 1)
@@ -131,7 +143,7 @@ class EventDeepSets(nn.Module):
 
     def graph_embeddings(self, data: Any) -> Tensor:
         batch, size = _graphs(data, data.x)
-        h = self.phi(self.features(data.x))
+        h = self.phi(self.features(data.x, self))
         return _zero_empty(self.pool(h, batch, dim_size=size), batch, size)
 
     def forward(self, data: Any) -> Tensor:
@@ -170,7 +182,7 @@ class EventTransformer(nn.Module):
 
     def graph_embeddings(self, data: Any) -> Tensor:
         batch, size = _graphs(data, data.x)
-        h = self.embed(self.features(data.x))
+        h = self.embed(self.features(data.x, self))
         for blk in self.blocks if h.size(0) else ():  # (no object in the whole batch: nothing to attend)
             h = blk(h, batch=batch, dense=True)
         return _zero_empty(self.pool(h, batch, dim_size=size), batch, size)
@@ -213,7 +225,7 @@ class EventGNN(nn.Module):
 
     def graph_embeddings(self, data: Any) -> Tensor:
         batch, size = _graphs(data, data.x)
-        h = self.embed(self.features(data.x))
+        h = self.embed(self.features(data.x, self))
         for conv in self.convs:
             h = h + torch.relu(conv(h, data.edge_index))
         pooled = torch.cat([self.sum_pool(h, batch, dim_size=size), self.max_pool(h, batch, dim_size=size)], 1)
@@ -303,7 +315,7 @@ class EventHeteroGNN(nn.Module):
 
     def forward(self, data: Any) -> Tensor:
         size = int(data.num_graphs)
-        h = {t: self.embed[t](self.features(data[t].x)) for t in self.node_types}
+        h = {t: self.embed[t](self.features(data[t].x, self)) for t in self.node_types}
         for conv in self.convs:
             out = conv(h, data.edge_index_dict)
             h = {t: h[t] + torch.relu(out[t]) if t in out else h[t] for t in self.node_types}

@@ -28,7 +28,7 @@ Without either, torch's global random state is used.
 (this module only draws their random parameters), so they share its
 conventions: the new :math:`\Delta\phi` are wrapped to :math:`(-\pi, \pi]` per jet
 (:func:`~pgjets.transforms.wrap_phi_per_jet`); when a jet carries ``p4`` and its
-``pos`` changes, ``p4`` is recomputed for massless constituents about the jet
+``pos`` changes, ``p4`` is recomputed (same :math:`p_T` and masses) about the jet
 axis (``jet_eta``/``jet_phi``, or the one read off ``p4``:
 :func:`~pgjets.transforms.jet_axis`; ``p4_mode="recompute"``) or removed
 (``p4_mode="drop"``); ``pos_columns=(0, 1)`` writes the new
@@ -104,7 +104,7 @@ def rotate_jets(
         data: A jet graph or a batch of them.
         angle: One angle per graph, shape ``(B,)`` (a scalar: the same for every graph).
         pos_columns: Columns of ``x`` that hold ``pos`` and must follow it.
-        p4_mode: ``"recompute"`` (massless, see module docs) or ``"drop"``.
+        p4_mode: ``"recompute"`` (see the module docs) or ``"drop"``.
 
     Shapes:
         - **input:** ``pos`` :math:`(N, 2)`, ``angle`` :math:`(B,)`
