@@ -107,6 +107,7 @@ BAD_ARGUMENTS = [
     pytest.param(GE + ["--seed", "-1"], "--seed", id="events-negative-seed"),
     pytest.param(GE + ["--chunk-size", "0"], "--chunk-size", id="events-chunk-size-0"),
     pytest.param(GE[:5] + ["--out", "{file}"], "is a file", id="events-out-is-a-file"),
+    pytest.param(GE + ["--format", "landscape"], "--format", id="events-format-landscape"),
 ]
 
 

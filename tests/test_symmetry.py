@@ -364,3 +364,21 @@ def test_collinear_check_catches_a_leading_particle_observable():
     with pytest.raises(ValueError, match="which"):
         split_collinear(b, which="softest")
     assert collinear_split_error(EFN(True), b, which="random") < 1e-5
+
+
+def test_integer_pos_and_x_columns_that_do_not_hold_pos_are_refused():
+    from pgjets.errors import InputDtypeError, InputShapeError
+
+    b = jets()
+    ints = b.clone()
+    ints.pos = (10 * b.pos).long()
+    with pytest.raises(InputDtypeError, match="floating"):
+        translation_error(EFN(True), ints)
+    other = b.clone()
+    other.x = torch.cat([other.pt[:, None], other.x[:, 1:]], 1)  # column 0 is pT, not delta eta
+    with pytest.raises(InputShapeError, match="does not hold pos"):
+        rotation_error(EFN(True), other)
+    def pt_sum(batch):
+        return torch.zeros(batch.num_graphs, 1).index_add_(0, batch.batch, batch.pt[:, None])
+
+    assert rotation_error(pt_sum, other, pos_columns=()) < 1e-5  # no position columns in x: fine

@@ -60,7 +60,7 @@ from torch_geometric.data import Batch
 
 from . import transforms as T
 from ._checks import check_finite, check_ndim, check_nonempty, check_positive_int, check_size
-from .errors import EmptyGraphError, InputShapeError
+from .errors import EmptyGraphError, InputDtypeError, InputShapeError
 from .ops.knn import knn_graph
 
 Features = Optional[Callable[[Batch], Tensor]]
@@ -81,6 +81,8 @@ def _validate(batch: Any, need_pt: bool = False) -> None:
         raise InputShapeError("symmetry checks need batch.pos (num_nodes, 2) = (delta eta, delta phi)")
     check_ndim(pos, 2, "batch.pos", "(num_nodes, 2)")
     check_size(pos, 1, 2, "batch.pos")
+    if not pos.is_floating_point():  # an integer pos would round every shift and angle to nothing
+        raise InputDtypeError(f"batch.pos must be floating point, got {pos.dtype}")
     check_finite(pos, "batch.pos")
     if need_pt:
         pt = getattr(batch, "pt", None)
@@ -109,6 +111,11 @@ def _check_columns(batch: Batch, pos_columns: Sequence[int]) -> list[int]:
             raise ValueError(f"pos_columns must name two columns of x (eta, phi), got {cols}")
         if max(cols) >= x.size(1) or min(cols) < -x.size(1):
             raise InputShapeError(f"pos_columns {cols} are out of range for x with {x.size(1)} features")
+        held = x[:, cols].to(batch.pos.dtype)
+        if not torch.allclose(held, batch.pos, rtol=1e-4, atol=1e-5):  # else the check overwrites other features
+            raise InputShapeError(f"x[:, {cols}] does not hold pos (delta eta, delta phi): pass pos_columns=() "
+                                  "when x has no position columns, the right pos_columns, or features= to "
+                                  "recompute x")
     return cols
 
 

@@ -47,6 +47,9 @@ def run_generate(args: argparse.Namespace) -> int:
             raise UsageError("--events P needs --n-events N and no --process")
         check_no_repeats(events, "--events")
         check_setting_int(args.n_events, "--n-events")
+        if getattr(args, "format", "generated") != "generated":
+            raise UsageError(f"--events writes an event folder (parquet files and a manifest); "
+                             f"--format {args.format} is for jets")
     elif not args.processes or args.n_jets is None:
         raise UsageError("give --process P and --n-jets N (or --events P and --n-events N)")
     else:

@@ -579,7 +579,9 @@ def hetero_to_batch(hetero: HeteroData, collections: Sequence[str] | None = None
     Nodes are put back in event order (collections in ``collections`` order
     inside every event), the one-hot collection columns and ``node_type``
     are added again and the edges of all edge types are merged; the result
-    equals :func:`events_to_batch` of the same events.
+    equals :func:`events_to_batch` of the same events, nodes and features
+    exactly, and with ``connectivity="knn"`` the same set of edges in
+    another order (edge types one after the other).
 
     .. math::
         \mathbf{x}_a = \big[\mathbf{x}^{(t)}_a[{:}5],\ \mathrm{onehot}(t),\ \mathbf{x}^{(t)}_a[5{:}]\big]

@@ -84,10 +84,10 @@ class ObjectFeatures(nn.Module):
         self.out_channels = self.in_channels + 1
 
     def forward(self, x: Tensor, model: Optional[nn.Module] = None) -> Tensor:
-        """Map the objects' columns; ``model`` (the event model) is whose parameters set the dtype ``x`` must have.
+        """Map the objects' columns; ``x`` must have the dtype of ``model``'s (the event model's) parameters.
 
         Raises:
-            InputShapeError: ``x`` is not :math:`(N, \text{in\_channels})`.
+            InputShapeError: ``x`` is not ``(N, in_channels)``.
             InputDtypeError: ``x`` is not floating, or not in ``model``'s dtype.
         """
         check_ndim(x, 2, "x", "(num_objects, features)")
