@@ -42,3 +42,18 @@ def test_bad_input(debug):
     bad[3, 1] = float("nan")
     with pytest.raises(NonFiniteError):
         DeepSetsPool()(bad, batch)
+
+
+def test_deep_sets_pool_is_the_aggr_of_multi_head_layers():
+    from torch_geometric.nn import GATConv
+    from torch_geometric.nn.aggr import SumAggregation
+
+    torch.manual_seed(0)
+    x, ei = torch.randn(6, 4), torch.tensor([[0, 1, 2, 3, 4, 5, 0], [1, 2, 3, 4, 5, 0, 3]])
+    ours = GATConv(4, 3, heads=2, aggr=DeepSetsPool("sum"))
+    ref = GATConv(4, 3, heads=2, aggr=SumAggregation())
+    ref.load_state_dict(ours.state_dict())
+    torch.testing.assert_close(ours(x, ei), ref(x, ei))
+    msgs, idx = torch.randn(5, 2, 3), torch.tensor([0, 0, 1, 2, 2])
+    torch.testing.assert_close(DeepSetsPool("max")(msgs, idx, dim=0), SumAggregation().reduce(
+        msgs, idx, dim=0, reduce="max"))

@@ -154,3 +154,13 @@ def test_deprecated_alias_warns_and_works():
     new.load_state_dict(old.state_dict())  # same parameters: old checkpoints load
     assert isinstance(old, EdgeConvBlock)
     torch.testing.assert_close(old(x, pos, batch), new(x, pos, batch))
+    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="torch_geometric.nn.DynamicEdgeConv"):
+        DynamicEdgeConv(torch.nn.Linear(10, 4), k=4)  # PyG's signature: a clear pointer, not int(Module)
+
+
+def test_a_batch_vector_of_the_wrong_length_is_a_typed_error():
+    from pgjets.errors import InputShapeError
+
+    x, pos, batch = jets([6, 5])
+    with pytest.raises(InputShapeError, match="batch"):
+        EdgeConvBlock(5, (8,), k=3)(x, pos, batch[:-1])

@@ -79,3 +79,17 @@ def test_takes_pyg_edgeconv_arguments_positionally_and_any_callable():
     fn = lambda h: h[:, :2] * 2.0  # noqa: E731
     torch.testing.assert_close(EdgeConvLayer(fn)(x, ei), EdgeConv(fn)(x, ei))
     EdgeConvLayer(fn).reset_parameters()
+
+
+def test_bipartite_pairs_and_reset_of_a_single_module_as_pyg_edgeconv():
+    from torch_geometric.nn import EdgeConv
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(8, 3)
+    ours, ref = EdgeConvLayer(lin, "mean"), EdgeConv(lin, aggr="mean")
+    x_src, x_dst = torch.randn(5, 4), torch.randn(3, 4)
+    ei = torch.tensor([[0, 1, 4, 2, 3], [0, 0, 1, 2, 2]])
+    torch.testing.assert_close(ours((x_src, x_dst), ei), ref((x_src, x_dst), ei))
+    before = lin.weight.clone()
+    ours.reset_parameters()
+    assert not torch.equal(lin.weight, before)  # the Linear itself is reset, as PyG's reset(nn)

@@ -96,3 +96,25 @@ def test_deprecated_alias_warns_and_works():
     new.load_state_dict(old.state_dict())
     assert isinstance(old, SAGEMeanConv)
     torch.testing.assert_close(old(x, ei), new(x, ei))
+
+
+def test_bipartite_pairs_sparse_adjacency_and_heteroconv_as_sageconv():
+    from torch_geometric.nn import HeteroConv, SAGEConv
+    from torch_geometric.utils import to_torch_coo_tensor
+
+    torch.manual_seed(0)
+    conv, ref = SAGEMeanConv(4, 3, act=None), SAGEConv(4, 3, aggr="mean")
+    with torch.no_grad():
+        ref.lin_l.weight.copy_(conv.lin_neigh.weight)
+        ref.lin_l.bias.copy_(conv.lin_self.bias)
+        ref.lin_r.weight.copy_(conv.lin_self.weight)
+    x_src, x_dst = torch.randn(5, 4), torch.randn(3, 4)
+    ei = torch.tensor([[0, 1, 4, 2, 3], [0, 0, 1, 2, 2]])
+    torch.testing.assert_close(conv((x_src, x_dst), ei), ref((x_src, x_dst), ei))
+    torch.testing.assert_close(conv((x_src, None), ei, size=(5, 3)), ref((x_src, None), ei, size=(5, 3)))
+    x = torch.randn(5, 4)
+    adj_t = to_torch_coo_tensor(ei.flip(0), size=(5, 5))  # adj_t[dst, src]
+    torch.testing.assert_close(conv(x, adj_t), ref(x, ei))
+    hetero = HeteroConv({("a", "to", "b"): SAGEMeanConv(4, 3)})
+    out = hetero({"a": x_src, "b": x_dst}, {("a", "to", "b"): ei})
+    assert out["b"].shape == (3, 3)

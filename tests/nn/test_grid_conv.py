@@ -153,3 +153,17 @@ def test_dense_path_falls_back_where_the_graph_misses_kernel_offsets():
     assert gs.num_nodes == 32
     ref_s = gconv(gs.x, gs.edge_index, gs.edge_attr)
     assert torch.equal(gconv(gs.x, gs.edge_index, gs.edge_attr, grid_size=(5, 5)), ref_s)
+
+
+def test_grid_size_tensor_of_the_builders_and_missing_edge_attr():
+    from pgjets.errors import InputShapeError
+    from pgjets.graphs import images_to_batch
+
+    torch.manual_seed(0)
+    images = torch.rand(2, 1, 5, 5)
+    b = images_to_batch(images, radius=1, drop_zeros=False)
+    conv = GridConv(1, 3, 3)
+    ref = conv(b.x, b.edge_index, b.edge_attr)
+    torch.testing.assert_close(conv(b.x, b.edge_index, b.edge_attr, grid_size=b.grid_size), ref)
+    with pytest.raises(InputShapeError, match="edge_attr"):
+        conv(b.x, b.edge_index, None)

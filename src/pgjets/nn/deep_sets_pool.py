@@ -24,20 +24,30 @@ from ..errors import InputShapeError
 _AGGRS = ("sum", "mean", "max")
 
 
+def _reduced_size(x: Tensor, dim: int) -> int:
+    """The size of the dimension ``dim`` of ``x`` that is reduced (typed error if it has none)."""
+    if x.dim() < 1 or not -x.dim() <= dim < x.dim():
+        raise InputShapeError(f"x of shape {tuple(x.shape)} has no dimension {dim} to pool over")
+    return x.size(dim)
+
+
 class DeepSetsPool(Aggregation):
     r"""Sum, mean or max over the nodes of each graph.
 
     A :class:`torch_geometric.nn.aggr.Aggregation`: call it as
     ``pool(x, batch)``, ``pool(x, index=batch, dim_size=B)`` or
     ``pool(x, ptr=ptr)``.  Without ``index`` and ``ptr`` all nodes form one
-    graph.  Graphs without nodes give zeros.
+    graph.  Graphs without nodes give zeros.  As every PyG aggregation it
+    reduces along ``dim`` of a tensor of any rank, so it also serves as the
+    ``aggr`` of multi-head layers (``GATConv(..., heads=H, aggr=DeepSetsPool())``,
+    messages :math:`(E, H, F)`).
 
     Args:
         aggr: ``"sum"``, ``"mean"`` or ``"max"``.
 
     Shapes:
-        - **input:** ``x`` :math:`(N, F)`, ``index`` :math:`(N,)`
-        - **output:** :math:`(B, F)`
+        - **input:** ``x`` :math:`(N, F)` (or any shape with :math:`N` at ``dim``), ``index`` :math:`(N,)`
+        - **output:** :math:`(B, F)` (:math:`N` replaced by :math:`B`)
     """
 
     def __init__(self, aggr: str = "sum") -> None:
@@ -49,11 +59,11 @@ class DeepSetsPool(Aggregation):
     def __call__(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                  dim_size: Optional[int] = None, dim: int = -2, **kwargs: Any) -> Tensor:
         # Typed errors before PyG's own (untyped) argument checks.
-        check_ndim(x, 2, "x", "(num_nodes, features)")
+        n = _reduced_size(x, dim)
         if index is not None:
             check_ndim(index, 1, "index", "(num_nodes,)")
-            if index.numel() != x.size(0):
-                raise InputShapeError(f"index (batch) has {index.numel()} entries but x has {x.size(0)} nodes")
+            if index.numel() != n:
+                raise InputShapeError(f"index (batch) has {index.numel()} entries but x has {n} nodes (dim {dim})")
             if is_debug() and dim_size is not None and index.numel() and int(index.max()) >= dim_size:
                 raise InputShapeError(f"index refers to graph {int(index.max())} but dim_size is {dim_size}")
         return super().__call__(x, index, ptr, dim_size, dim, **kwargs)
@@ -61,9 +71,9 @@ class DeepSetsPool(Aggregation):
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size: Optional[int] = None, dim: int = -2) -> Tensor:
         """Pool ``x`` per graph; see the class docstring."""
-        check_ndim(x, 2, "x", "(num_nodes, features)")
-        if index is not None and index.numel() != x.size(0):
-            raise InputShapeError(f"index (batch) has {index.numel()} entries but x has {x.size(0)} nodes")
+        n = _reduced_size(x, dim)
+        if index is not None and index.numel() != n:
+            raise InputShapeError(f"index (batch) has {index.numel()} entries but x has {n} nodes (dim {dim})")
         debug_check_finite(x, "x")
         return self.reduce(x, index, ptr, dim_size, dim, reduce=self.aggr)
 

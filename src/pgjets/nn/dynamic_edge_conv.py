@@ -306,6 +306,10 @@ class DynamicEdgeConv(EdgeConvBlock):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         warn_deprecated_name("pgjets.nn.DynamicEdgeConv", "pgjets.nn.EdgeConvBlock, the ParticleNet block",
                              "; for PyG's DynamicEdgeConv(nn, k) use torch_geometric.nn.DynamicEdgeConv")
+        if (args and callable(args[0])) or callable(kwargs.get("nn")):  # PyG's call DynamicEdgeConv(nn, k)
+            raise TypeError("pgjets.nn.DynamicEdgeConv is the deprecated alias of EdgeConvBlock(in_channels, "
+                            "channels, k), not PyG's DynamicEdgeConv(nn, k, aggr): use "
+                            "torch_geometric.nn.DynamicEdgeConv (needs pyg-lib or torch-cluster)")
         super().__init__(*args, **kwargs)
 
 

@@ -12,14 +12,41 @@ rebuilds a kNN graph every call.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import torch
 from torch import Tensor
 from torch_geometric.nn import MessagePassing
+from torch_geometric.nn.inits import reset
 
 from .._checks import check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int
 from ..errors import InputShapeError
+
+
+def as_edge_index(edge_index: Any) -> Tensor:
+    """``edge_index`` as a ``(2, E)`` tensor; a sparse adjacency ``adj_t`` (PyG's transposed layout) is converted.
+
+    A ``torch.sparse`` tensor or a ``torch_sparse.SparseTensor`` ``adj_t`` of shape
+    ``(num_dst, num_src)`` holds edge :math:`j \to i` at ``adj_t[i, j]``, as in PyG;
+    its values are not used (the layers aggregate unweighted edges).
+    """
+    if isinstance(edge_index, Tensor) and edge_index.layout != torch.strided:
+        coo = edge_index.to_sparse_coo().coalesce()
+        dst, src = coo.indices()
+        return torch.stack([src, dst])
+    if type(edge_index).__name__ == "SparseTensor" and hasattr(edge_index, "coo"):
+        dst, src, _ = edge_index.coo()
+        return torch.stack([src, dst])
+    return edge_index
+
+
+def split_pair(x: Any, name: str = "x") -> tuple[Tensor, Optional[Tensor]]:
+    """``(x_src, x_dst)`` of a node feature tensor or of PyG's bipartite pair (``x_dst`` may be ``None``)."""
+    if isinstance(x, (tuple, list)):
+        if len(x) != 2 or not isinstance(x[0], Tensor) or not (x[1] is None or isinstance(x[1], Tensor)):
+            raise InputShapeError(f"{name} must be a tensor or a pair (x_src, x_dst) of tensors")
+        return x[0], x[1]
+    return x, x
 
 
 def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
@@ -51,7 +78,10 @@ class EdgeConvLayer(MessagePassing):
             h_\Theta\big(\mathbf{x}_i \,\Vert\, \mathbf{x}_j - \mathbf{x}_i\big)
 
     A node without incoming edges gets the zero vector (PyG's convention for
-    empty max/mean aggregation).
+    empty max/mean aggregation).  As PyG's ``EdgeConv``, it also takes a
+    bipartite pair ``x = (x_src, x_dst)`` (:math:`\mathbf{x}_j` from ``x_src``,
+    :math:`\mathbf{x}_i` from ``x_dst``; e.g. inside ``HeteroConv``) and a sparse
+    ``adj_t`` in place of ``edge_index``.
 
     Args:
         nn: The edge function on ``2 * in_channels`` inputs (a module or any
@@ -62,9 +92,9 @@ class EdgeConvLayer(MessagePassing):
         out_channels: Output size :math:`F'` (needed when ``nn`` is ``None``).
 
     Shapes:
-        - **input:** ``x`` :math:`(N, F)`, ``edge_index`` :math:`(2, E)`
-          (``edge_index[0]`` = neighbour :math:`j`, ``edge_index[1]`` = centre :math:`i`)
-        - **output:** :math:`(N, F')`
+        - **input:** ``x`` :math:`(N, F)` or :math:`((N_s, F), (N_d, F))`, ``edge_index``
+          :math:`(2, E)` (``edge_index[0]`` = neighbour :math:`j`, ``edge_index[1]`` = centre :math:`i`)
+        - **output:** :math:`(N, F')` (:math:`(N_d, F')` for a pair)
     """
 
     def __init__(
@@ -92,20 +122,22 @@ class EdgeConvLayer(MessagePassing):
         self.nn = nn
 
     def reset_parameters(self) -> None:
-        if not isinstance(self.nn, torch.nn.Module):
-            return  # a plain function has no parameters
-        for m in self.nn.modules():
-            if m is not self.nn and hasattr(m, "reset_parameters"):
-                m.reset_parameters()
+        if isinstance(self.nn, torch.nn.Module):  # a plain function has no parameters
+            reset(self.nn)  # PyG's: the module itself, or each child that can reset
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        check_ndim(x, 2, "x", "(num_nodes, features)")
-        check_input_dtype(x, self, "x")
-        if self.in_channels is not None and x.size(1) != self.in_channels:
-            raise InputShapeError(f"x has {x.size(1)} features, EdgeConvLayer expects {self.in_channels}")
-        debug_check_finite(x, "x")
-        check_edge_index(edge_index, x.size(0))
-        return self.propagate(edge_index, x=x, size=(x.size(0), x.size(0)))
+    def forward(self, x: Union[Tensor, tuple[Tensor, Optional[Tensor]]], edge_index: Any) -> Tensor:
+        x_src, x_dst = split_pair(x)
+        if x_dst is None:
+            raise InputShapeError("EdgeConvLayer needs the centre features x_dst of a bipartite pair")
+        for name, t in (("x_src", x_src), ("x_dst", x_dst)):
+            check_ndim(t, 2, name, "(num_nodes, features)")
+            check_input_dtype(t, self, name)
+            if self.in_channels is not None and t.size(1) != self.in_channels:
+                raise InputShapeError(f"{name} has {t.size(1)} features, EdgeConvLayer expects {self.in_channels}")
+            debug_check_finite(t, name)
+        edge_index = as_edge_index(edge_index)
+        check_edge_index(edge_index, max(x_src.size(0), x_dst.size(0)))
+        return self.propagate(edge_index, x=(x_src, x_dst), size=(x_src.size(0), x_dst.size(0)))
 
     def message(self, x_i: Tensor, x_j: Tensor) -> Tensor:  # type: ignore[override]
         return self.nn(torch.cat([x_i, x_j - x_i], dim=-1))
@@ -114,4 +146,4 @@ class EdgeConvLayer(MessagePassing):
         return f"{self.__class__.__name__}(nn={self.nn}, aggr={self.aggr})"
 
 
-__all__ = ["EdgeConvLayer", "check_edge_index"]
+__all__ = ["EdgeConvLayer", "check_edge_index", "as_edge_index", "split_pair"]

@@ -57,10 +57,14 @@ class EnergyFlowPool(Aggregation):
         dim: The node dimension; only ``-2`` (= ``0``) is supported.
         pt: Non-negative transverse momenta ``(N,)`` (or ``(N, 1)``), keyword only.
 
+    A graph with :math:`\sum_j p_{T,j} = 0` (this includes graphs without
+    nodes) has no momentum fractions: with ``normalize=True`` it pools to zero
+    (no host synchronisation to find it); the boundaries (builders, datasets)
+    refuse such jets.
+
     Raises:
-        EmptyGraphError: With ``normalize=True``, if a graph has
-            :math:`\sum_j p_{T,j} = 0` (momentum fractions undefined; this
-            includes graphs without nodes).
+        EmptyGraphError: In debug mode (:func:`pgjets.set_debug`), with
+            ``normalize=True``, for a graph of zero total :math:`p_T`.
 
     Shapes:
         - **input:** ``x`` :math:`(N, F)`, ``index`` :math:`(N,)`, ``pt`` :math:`(N,)`

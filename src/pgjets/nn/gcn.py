@@ -18,14 +18,14 @@ release; PyG's ``GCNConv`` is the Kipf--Welling layer.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
 from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int, warn_deprecated_name
 from ..errors import InputShapeError
-from .edge_conv import check_edge_index
+from .edge_conv import as_edge_index, check_edge_index, split_pair
 
 
 class SAGEMeanConv(MessagePassing):
@@ -38,7 +38,10 @@ class SAGEMeanConv(MessagePassing):
     :math:`\mathcal{N}(v)` are the sources of the edges into :math:`v`
     (``edge_index[0]`` where ``edge_index[1] == v``); a node with no incoming
     edge gets :math:`\sigma(B\,\mathbf{h}_v + \mathbf{b})`.  With ``act=None`` this is
-    PyG's ``SAGEConv(in_channels, out_channels, aggr="mean")``.
+    PyG's ``SAGEConv(in_channels, out_channels, aggr="mean")``, and as that layer it
+    takes a bipartite pair ``x = (x_src, x_dst)`` (neighbours from ``x_src``, the
+    self term from ``x_dst``, only the bias if ``x_dst`` is ``None``; e.g. in ``HeteroConv``)
+    and a sparse ``adj_t`` in place of ``edge_index``.
 
     Args:
         in_channels: Input size.
@@ -47,8 +50,8 @@ class SAGEMeanConv(MessagePassing):
         bias: Bias :math:`\mathbf{b}` on the self term.
 
     Shapes:
-        - **input:** ``x`` :math:`(N, F)`, ``edge_index`` :math:`(2, E)`
-        - **output:** :math:`(N, F')`
+        - **input:** ``x`` :math:`(N, F)` or :math:`((N_s, F), (N_d, F))`, ``edge_index`` :math:`(2, E)`
+        - **output:** :math:`(N, F')` (:math:`(N_d, F')` for a pair)
     """
 
     def __init__(self, in_channels: int, out_channels: int, act: Optional[str] = "relu", bias: bool = True) -> None:
@@ -65,21 +68,35 @@ class SAGEMeanConv(MessagePassing):
         self.lin_neigh.reset_parameters()
         self.lin_self.reset_parameters()
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        """Apply the layer; ``edge_index[0]`` are neighbours, ``edge_index[1]`` centres."""
-        check_ndim(x, 2, "x", "(num_nodes, features)")
-        check_input_dtype(x, self, "x")
-        if x.size(1) != self.in_channels:
-            raise InputShapeError(f"x has {x.size(1)} features, SAGEMeanConv expects {self.in_channels}")
-        debug_check_finite(x, "x")
-        check_edge_index(edge_index, x.size(0))
-        n = x.size(0)
+    def forward(self, x: Union[Tensor, tuple[Tensor, Optional[Tensor]]], edge_index: Any,
+                size: Optional[tuple[int, int]] = None) -> Tensor:
+        """Apply the layer; ``edge_index[0]`` are neighbours, ``edge_index[1]`` centres.
+
+        ``size`` is ``(N_s, N_d)`` of a bipartite graph whose ``x_dst`` is ``None``.
+        """
+        x_src, x_dst = split_pair(x)
+        for name, t in (("x_src", x_src), ("x_dst", x_dst)):
+            if t is None:
+                continue
+            check_ndim(t, 2, name, "(num_nodes, features)")
+            check_input_dtype(t, self, name)
+            if t.size(1) != self.in_channels:
+                raise InputShapeError(f"{name} has {t.size(1)} features, SAGEMeanConv expects {self.in_channels}")
+            debug_check_finite(t, name)
+        n_src = x_src.size(0)
+        n_dst = x_dst.size(0) if x_dst is not None else (int(size[1]) if size is not None else n_src)
+        edge_index = as_edge_index(edge_index)
+        check_edge_index(edge_index, max(n_src, n_dst))
         if self.out_channels < self.in_channels:
             # W is linear, so W mean(h) = mean(W h): aggregate the smaller vectors.
-            neigh = self.propagate(edge_index, x=self.lin_neigh(x), size=(n, n))
+            neigh = self.propagate(edge_index, x=(self.lin_neigh(x_src), None), size=(n_src, n_dst))
         else:
-            neigh = self.lin_neigh(self.propagate(edge_index, x=x, size=(n, n)))
-        return self.act(neigh + self.lin_self(x))
+            neigh = self.lin_neigh(self.propagate(edge_index, x=(x_src, None), size=(n_src, n_dst)))
+        if x_dst is not None:
+            neigh = neigh + self.lin_self(x_dst)
+        elif self.lin_self.bias is not None:  # no self term, the bias stays (PyG's SAGEConv: on lin_l)
+            neigh = neigh + self.lin_self.bias
+        return self.act(neigh)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels})"

@@ -174,6 +174,13 @@ class GridConv(MessagePassing):
 
     def _dense_grid(self, x: Tensor, edge_index: Tensor, grid_size) -> Optional[Tensor]:
         """Conv2d on full grids, or ``None`` when the graph is not a batch of full grids."""
+        if isinstance(grid_size, Tensor):  # the builders' data.grid_size: (2,), (1, 2) or one row per image
+            rows = grid_size.reshape(-1, 2)
+            if rows.size(0) > 1 and not bool((rows == rows[:1]).all()):  # a sync, on the conv2d path only
+                return None  # images of different sizes: message passing
+            grid_size = rows[0].tolist()
+        if len(grid_size) != 2:
+            raise InputShapeError(f"grid_size must be (H, W), got {grid_size!r}")
         h, w = (int(v) for v in grid_size)
         n = x.size(0)
         if h <= 0 or w <= 0 or n % (h * w) != 0:
@@ -193,7 +200,8 @@ class GridConv(MessagePassing):
             x: Node features ``(N, F)``.
             edge_index: ``(2, E)`` grid-graph edges.
             edge_attr: ``(E, 2)`` offsets :math:`\mathbf{pos}_j - \mathbf{pos}_i`.
-            grid_size: ``(H, W)`` when the graph is a batch of *full* ``H x W`` grids, nodes in
+            grid_size: ``(H, W)`` (or the builders' ``data.grid_size`` tensor) when the graph
+                is a batch of *full* ``H x W`` grids, nodes in
                 row-major order per image (``images_to_batch(..., drop_zeros=False)``); then, if
                 the edge count shows that every in-kernel neighbour is connected, the layer runs
                 as one ``conv2d`` (same result).  ``None`` always uses message passing.
@@ -205,6 +213,9 @@ class GridConv(MessagePassing):
         check_nonempty(x.size(0), "grid graph")
         debug_check_finite(x, "x")
         check_edge_index(edge_index, x.size(0))
+        if not isinstance(edge_attr, Tensor):
+            raise InputShapeError("GridConv needs edge_attr, the (num_edges, 2) offsets pos_j - pos_i of the grid "
+                                  "graph (image_to_graph / images_to_batch build them)")
         check_ndim(edge_attr, 2, "edge_attr", "(num_edges, 2)")
         if edge_attr.size(1) != 2 or edge_attr.size(0) != edge_index.size(1):
             raise InputShapeError(

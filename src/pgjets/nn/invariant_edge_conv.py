@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_positive_int
+from .._checks import check_input_dtype, check_positive_int
 from ..errors import InputShapeError
 from .dynamic_edge_conv import padded_knn
 from ..ops.knn import layer_knn_graph
@@ -132,6 +132,8 @@ class InvariantEdgeConv(MessagePassing):
     def forward(self, h: Tensor, pos: Tensor, pt: Tensor, batch: Optional[Tensor] = None) -> Tensor:
         if h.dim() != 2 or h.size(1) != self.in_channels:
             raise InputShapeError(f"h must be (num_nodes, {self.in_channels}), got {tuple(h.shape)}")
+        check_input_dtype(h, self, "h")
+        check_input_dtype(pos, self, "pos")
         if pos.dim() != 2 or pos.size(1) != 2 or pos.size(0) != h.size(0):
             raise InputShapeError(f"pos must be ({h.size(0)}, 2), got {tuple(pos.shape)}")
         if pt.dim() != 1 or pt.size(0) != h.size(0):

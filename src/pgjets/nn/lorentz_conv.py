@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter
 
-from .._checks import check_positive_int
+from .._checks import check_input_dtype, check_positive_int
 from ..errors import InputShapeError
 from ..ops.padded import rowwise
 
@@ -145,7 +145,9 @@ class LorentzConv(MessagePassing):
             nn.init.xavier_uniform_(self.phi_x[-1].weight, gain=0.001)
 
     def _check(self, h: Tensor, x: Tensor, node_attr: Optional[Tensor]) -> None:
-        """Shape checks (Python ints only: no host synchronisation)."""
+        """Shape and dtype checks (metadata only: no host synchronisation)."""
+        check_input_dtype(h, self, "h")
+        check_input_dtype(x, self, "x")
         if h.dim() != 2 or h.size(1) != self.channels:
             raise InputShapeError(f"h must be (num_nodes, {self.channels}), got {tuple(h.shape)}")
         if x.dim() != 2 or x.size(1) != 4 or x.size(0) != h.size(0):

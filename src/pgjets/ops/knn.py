@@ -516,7 +516,8 @@ def layer_knn_graph(x: Tensor, k: int, batch: Optional[Tensor], cosine: bool = F
     r"""The kNN graph a layer builds inside its ``forward`` (no self loops, ``source_to_target``).
 
     The inputs were checked at the model's entry, so outside debug mode this is
-    :func:`knn_graph_unchecked` (no value checks, no host syncs of its own); in debug mode
+    :func:`knn_graph_unchecked` (the shape of ``batch`` is checked, its values are not:
+    an unsorted ``batch`` is caught in debug mode only; no host syncs of its own); in debug mode
     (:func:`pgjets.set_debug`) it is the checked :func:`knn_graph`.
 
     Args:
@@ -529,6 +530,9 @@ def layer_knn_graph(x: Tensor, k: int, batch: Optional[Tensor], cosine: bool = F
         - **input:** ``x`` :math:`(N, D)`, ``batch`` :math:`(N,)`
         - **output:** :math:`(2, E)`, :math:`E \le N k`, sorted by centre
     """
+    if batch is not None and (batch.dim() != 1 or batch.numel() != x.size(0)):  # shapes: no sync
+        raise InputShapeError(f"batch must be 1-D with one entry per node ({x.size(0)}), got shape "
+                              f"{tuple(batch.shape)}")
     if is_debug():
         return knn_graph(x, k, batch, loop=False, cosine=cosine)
     return knn_graph_unchecked(x, k, batch, False, "source_to_target", cosine, "auto", False)
