@@ -165,11 +165,7 @@ def subset_local(b: dict, jets: torch.Tensor) -> dict:
 
 def cvae_generate(model: ConditionalVAE, test: dict, counts: torch.Tensor, gen: torch.Generator):
     cond = Data(x=test["truth_x"], batch=test["truth_batch"])
-    x, _ = model.sample(cond, generator=gen)
-    x = x.view(len(counts), model.n_out, -1)
-    c = counts.clamp_max(model.n_out)
-    mask = torch.arange(model.n_out).unsqueeze(0) < c.unsqueeze(1)
-    return x[mask], torch.arange(len(c)).repeat_interleave(c)
+    return model.sample(cond, generator=gen, counts=counts)  # the first N outputs: the set the loss trained
 
 
 def run_config(config: str, train: dict, train_jets: torch.Tensor, test: dict, data: dict, args) -> dict:
@@ -178,7 +174,8 @@ def run_config(config: str, train: dict, train_jets: torch.Tensor, test: dict, d
     t0 = time.process_time()
     if config == "cvae":
         n_out = int(data["reco_counts"].max())
-        model = ConditionalVAE(3, 3, latent=8, hidden=64, n_out=n_out, beta=1e-3, unmatched_cost=1.0)
+        model = ConditionalVAE(3, 3, latent=8, hidden=64, n_out=n_out, beta=1e-3, unmatched_cost=1.0,
+                               given_counts=True)
     else:
         model = SlotSetGenerator(channels=64, iters=3)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)

@@ -263,3 +263,43 @@ def test_jetvae_and_gae_on_real_jets() -> None:
         loss.backward()
         opt.step()
     assert gae.loss(b)["loss"].item() < 0.8 * first
+
+
+def test_conditional_vae_given_counts_trains_and_samples_the_first_n_outputs():
+    from pgjets.errors import InputShapeError
+
+    torch.manual_seed(0)
+    model = ConditionalVAE(3, 3, latent=4, hidden=16, n_out=6, given_counts=True)
+    target = Data(x=torch.randn(5, 3), batch=torch.tensor([0, 0, 0, 1, 1]))
+    cond = Data(x=torch.randn(7, 3), batch=torch.tensor([0, 0, 0, 0, 1, 1, 1]))
+    out = model(target, cond, generator=torch.Generator().manual_seed(1))
+    assert out["x_hat"].shape == (5, 3) and out["x_hat_batch"].tolist() == [0, 0, 0, 1, 1]
+    x, b = model.sample(cond, generator=torch.Generator().manual_seed(2), counts=torch.tensor([3, 2]))
+    assert x.shape == (5, 3) and b.tolist() == [0, 0, 0, 1, 1]
+    with pytest.raises(InputShapeError, match="counts"):
+        model.sample(cond)
+    with pytest.raises(ValueError, match="beta"):
+        ConditionalVAE(3, 3, beta=float("inf"))
+
+
+def test_graph_autoencoder_loss_is_reproducible_from_torch_and_uses_undirected_edges():
+    import random
+
+    from torch_geometric.utils import to_undirected
+
+    torch.manual_seed(0)
+    model = GraphAutoencoder(3, hidden=8, latent=2, k=4)
+    g = torch.Generator().manual_seed(0)
+    data = Batch.from_data_list([Data(x=torch.randn(12, 3, generator=g), pos=torch.randn(12, 2, generator=g))
+                                 for _ in range(3)])
+    losses = []
+    for _ in range(2):
+        torch.manual_seed(5)
+        random.seed(12345 + len(losses))  # Python's random must not matter
+        losses.append(float(model.loss(data)["edge"]))
+    assert losses[0] == losses[1]
+    state = random.getstate()
+    model.loss(data)
+    assert random.getstate() == state  # the caller's Python random state is left alone
+    out = model(data)
+    assert to_undirected(out["edge_index"]).size(1) > out["edge_index"].size(1)  # kNN edges are one-way

@@ -20,12 +20,13 @@ graph autoencoder.
 
 from __future__ import annotations
 
-from typing import Any
+import random
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.utils import batched_negative_sampling
+from torch_geometric.utils import batched_negative_sampling, to_undirected
 
 from .._checks import (
     batch_vector,
@@ -216,7 +217,12 @@ class GraphAutoencoder(nn.Module):
     def loss(self, data: Any) -> dict[str, Tensor]:
         """Feature MSE + weighted edge BCE with negative sampling (see the class docstring).
 
-        Negative edges are drawn with the global torch RNG (seed it for reproducibility).
+        The decoder :math:`\sigma(\mathbf{z}_i \cdot \mathbf{z}_j)` is symmetric, so the
+        positive edges are the kNN graph made undirected (a kNN edge is often one-way),
+        and negatives are drawn from the pairs joined in neither direction.  They are
+        drawn from the global torch RNG (PyG's sampler uses Python's ``random`` for small
+        graphs: it is seeded from torch here, and its state restored), so
+        ``torch.manual_seed`` makes the loss reproducible.
         Returns a dict with ``loss``, ``feature`` and ``edge``.
         """
         out = self(data)
@@ -225,7 +231,13 @@ class GraphAutoencoder(nn.Module):
         if ei.size(1) == 0:
             edge = z.new_zeros(())
         else:
-            neg = batched_negative_sampling(ei, batch, num_neg_samples=None)
+            ei = to_undirected(ei, num_nodes=z.size(0))
+            state = random.getstate()
+            try:
+                random.seed(int(torch.randint(0, 2**62, (1,))))
+                neg = batched_negative_sampling(ei, batch, num_neg_samples=None)
+            finally:
+                random.setstate(state)
             pos_logit = self.decode_edges(z, ei, sigmoid=False)
             edge = F.binary_cross_entropy_with_logits(pos_logit, torch.ones_like(pos_logit))
             if neg.size(1) > 0:
@@ -253,8 +265,10 @@ def _set_vae_settings(module: nn.Module, in_channels: int, latent: int, hidden: 
     """Validate and store the settings :class:`JetVAE` and :class:`ConditionalVAE` share."""
     if recon not in _RECON:
         raise ValueError(f"recon must be one of {_RECON}, got {recon!r}")
-    if not beta >= 0:
-        raise ValueError(f"beta must be >= 0, got {beta!r}")
+    if not 0 <= beta < float("inf"):
+        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+    if not 0 <= unmatched_cost < float("inf"):
+        raise ValueError(f"unmatched_cost must be a finite number >= 0, got {unmatched_cost!r}")
     module.in_channels = check_positive_int(in_channels, "in_channels")
     module.latent = check_positive_int(latent, "latent")
     module.hidden = check_positive_int(hidden, "hidden")
@@ -287,7 +301,11 @@ class JetVAE(nn.Module):
     the optimal matching; jets with :math:`n \ne n_{out}` pay
     ``unmatched_cost`` per unmatched particle) or
     :func:`~pgjets.nn.mmd_loss` per jet, and the KL term is
-    :func:`gaussian_kl`.
+    :func:`gaussian_kl`.  Scales: the Hungarian term is a mean per *particle*
+    (total matched cost over :math:`\sum_b \max(n_{out}, n_b)`), the MMD term and
+    the KL term means per *jet*; so with ``recon="hungarian"`` the loss is the
+    negative ELBO per particle only up to the KL weight, which acts as about
+    :math:`n_{out}\,\beta` per jet (choose :math:`\beta` accordingly).
 
     Args:
         in_channels: Particle feature size :math:`F`.
@@ -371,6 +389,13 @@ class ConditionalVAE(nn.Module):
     with :math:`\mathcal{L}_{\mathrm{set}}` and the KL term as in
     :class:`JetVAE`; at generation time :math:`\mathbf{z}\sim\mathcal{N}(0, I)`.
 
+    With ``given_counts=True`` the number :math:`n_b` of particles of every set is
+    given (the seed's :math:`q(X \mid C, N)`): the first :math:`\min(n_b, n_{out})`
+    outputs of jet :math:`b` are its set, in the loss as in :meth:`sample`
+    (``counts=``).  Without it every set has ``n_out`` outputs, and a Hungarian
+    loss with fewer targets matches any subset of them, so that keeping the first
+    :math:`n_b` at generation would keep outputs the loss never trained.
+
     Args:
         in_channels: Target particle feature size :math:`F`.
         cond_channels: Condition particle feature size.
@@ -380,6 +405,7 @@ class ConditionalVAE(nn.Module):
         beta: KL weight.
         recon: ``"hungarian"`` or ``"mmd"``.
         unmatched_cost: Hungarian penalty per unmatched particle.
+        given_counts: The set sizes are given (see above).
 
     Shapes:
         - **input:** ``target.x`` :math:`(N, F)`, ``cond.x`` :math:`(M, F_c)`, same number
@@ -390,9 +416,10 @@ class ConditionalVAE(nn.Module):
 
     def __init__(self, in_channels: int, cond_channels: int, latent: int = 8, hidden: int = 64,
                  n_out: int = 30, beta: float = 1.0, recon: str = "hungarian",
-                 unmatched_cost: float = 1.0) -> None:
+                 unmatched_cost: float = 1.0, given_counts: bool = False) -> None:
         super().__init__()
         _set_vae_settings(self, in_channels, latent, hidden, n_out, beta, recon, unmatched_cost)
+        self.given_counts = bool(given_counts)
         self.cond_channels = check_positive_int(cond_channels, "cond_channels")
         self.cond_encoder = _SetEncoder(cond_channels, hidden, hidden)
         self.target_encoder = _SetEncoder(in_channels, hidden, hidden)
@@ -423,17 +450,38 @@ class ConditionalVAE(nn.Module):
         mu, logvar = self.posterior(torch.cat([t, c], dim=-1)).chunk(2, dim=-1)
         z = reparameterize(mu, logvar, generator)
         x_hat, x_hat_batch = self.decode(z, c)
+        if self.given_counts:  # the first n_b outputs are jet b's set
+            x_hat, x_hat_batch = self._first(x_hat, torch.bincount(xb, minlength=nb))
         rec = _set_recon(x_hat, x_hat_batch, x, xb, self.recon, self.unmatched_cost)
         kl = gaussian_kl(mu, logvar)
         return {"loss": rec + self.beta * kl, "recon": rec, "kl": kl, "mu": mu, "logvar": logvar,
                 "x_hat": x_hat, "x_hat_batch": x_hat_batch}
 
+    def _first(self, x_hat: Tensor, counts: Tensor) -> tuple[Tensor, Tensor]:
+        """The first ``min(counts[b], n_out)`` of the ``n_out`` outputs of every jet, and their batch vector."""
+        c = counts.clamp_max(self.n_out)
+        keep = (torch.arange(self.n_out, device=x_hat.device).unsqueeze(0) < c.unsqueeze(1)).reshape(-1)
+        return x_hat[keep], torch.arange(c.numel(), device=x_hat.device).repeat_interleave(c)
+
     @torch.no_grad()
-    def sample(self, cond: Any, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """Generate one set per condition graph with :math:`\\mathbf{z}\\sim\\mathcal{N}(0, I)`."""
+    def sample(self, cond: Any, generator: torch.Generator | None = None,
+               counts: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+        """Generate one set per condition graph with :math:`\\mathbf{z}\\sim\\mathcal{N}(0, I)`.
+
+        ``counts`` (one per graph): keep the first ``min(counts[b], n_out)`` outputs of jet
+        :math:`b` (needed with ``given_counts=True``); without, all ``n_out``.
+        """
         c = self.embed_condition(cond)
         z = torch.randn(c.size(0), self.latent, generator=generator, dtype=c.dtype, device=c.device)
-        return self.decode(z, c)
+        x_hat, batch = self.decode(z, c)
+        if counts is None:
+            if self.given_counts:
+                raise InputShapeError("this ConditionalVAE was trained with given_counts=True: pass counts")
+            return x_hat, batch
+        counts = torch.as_tensor(counts, device=x_hat.device).long().reshape(-1)
+        if counts.numel() != c.size(0):
+            raise InputShapeError(f"counts must hold one size per condition graph ({c.size(0)}), got {counts.numel()}")
+        return self._first(x_hat, counts)
 
 
 __all__ = ["ConditionalVAE", "GraphAutoencoder", "JetVAE", "gaussian_kl", "reparameterize"]
