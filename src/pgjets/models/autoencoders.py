@@ -215,7 +215,7 @@ class GraphAutoencoder(nn.Module):
         return {"z": z, "x_hat": self.decode_features(z), "edge_index": edge_index, "batch": batch}
 
     def loss(self, data: Any) -> dict[str, Tensor]:
-        """Feature MSE + weighted edge BCE with negative sampling (see the class docstring).
+        r"""Feature MSE + weighted edge BCE with negative sampling (see the class docstring).
 
         The decoder :math:`\sigma(\mathbf{z}_i \cdot \mathbf{z}_j)` is symmetric, so the
         positive edges are the kNN graph made undirected (a kNN edge is often one-way),
