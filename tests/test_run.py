@@ -225,3 +225,40 @@ def test_metrics_json_is_strict_json():
     text = json.dumps(_json_metrics({"rej@0.3": float("inf"), "auc": 0.9, "per_class": [1.0, float("nan")],
                                      "nested": {"x": float("-inf")}, "n": 3}), allow_nan=False)
     assert json.loads(text) == {"rej@0.3": None, "auc": 0.9, "per_class": [1.0, None], "nested": {"x": None}, "n": 3}
+
+
+def test_force_checks_the_new_arguments_before_clearing_and_keeps_data_it_trains_on(tmp_path, jet_folder, capsys):
+    run = tmp_path / "run"
+    assert train(jet_folder, run, "--epochs", "1") == 0
+    before = snapshot(run)
+    assert train(tmp_path / "missing", run, "--epochs", "1", "--force") == 2  # a typo: the old run stays
+    assert train(jet_folder, run, "--epochs", "1", "--signal", "gluon", "--force") == 2
+    assert snapshot(run) == before
+    assert main(["evaluate", str(run), "--signal", "qcd"]) == 0  # other options: next to the run's results
+    assert snapshot(run).items() >= before.items() and (run / "eval" / "test-signal-qcd" / "metrics.json").exists()
+    assert train(jet_folder, run, "--epochs", "2", "--force") == 0
+    assert not (run / "eval").exists()  # --force clears the old run's evaluations too
+    capsys.readouterr()
+
+
+def test_force_keeps_generated_jets_that_the_new_run_trains_on(tmp_path, jet_folder):
+    import shutil
+
+    run = tmp_path / "run"
+    assert train(jet_folder, run, "--epochs", "1") == 0
+    shutil.copytree(jet_folder, run / "data")  # as a --generate run leaves them
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace("generate: null", "generate: 20"))
+    assert "generate: 20" in config.read_text()
+    assert train(run / "data", run, "--epochs", "1", "--force") == 0
+    assert (run / "data" / "manifest.json").exists()
+
+
+def test_generate_refuses_jets_generated_with_other_settings(tmp_path, jet_folder, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(jet_folder, run / "data")  # a manifest that is not of --generate 20 (an interrupted run's)
+    rc = main(["train", *ARGS, "--generate", "20", "--epochs", "1", "--out", str(run)])
+    assert rc == 1 and "other settings" in capsys.readouterr().err
+    assert not (run / "config.yaml").exists()

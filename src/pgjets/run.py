@@ -92,7 +92,7 @@ RUNTIME_KEYS = ("device", "progress", "workers", "working_points")
 RECORDED_KEYS = ("out", "data_fingerprint", "inputs", "held_out_fingerprints")
 #: Files and folders of a run that ``--force`` removes (``data/`` only when regenerated).
 RUN_ENTRIES = ("checkpoints", "history.json", "metrics.json", "split.npz", "roc.png", "loss.png",
-               "confusion.png", "demo.json")
+               "confusion.png", "demo.json", "eval")
 _GENERATION_KEYS = ("generate", "processes", "gen_seed", "fast")
 _FLAGS = {"processes": "--process", "generate": "--generate", "data": "--data",
           "working_points": "--working-point"}
@@ -320,6 +320,7 @@ def check_rerun(out: Path, cfg: dict[str, Any], force: bool = False) -> Optional
                 f"{out} holds a run with other settings ({'; '.join(diffs)}): use the same settings to "
                 "resume it, --force to start afresh there, or another --out")
         keep = old.get("generate") is not None and all(old.get(k) == cfg.get(k) for k in _GENERATION_KEYS)
+        keep = keep or _uses(cfg, out / "data")  # the new run trains on the old run's jets: keep them
         clear_run(out, data=not keep and old.get("generate") is not None)
     elif (out / "checkpoints").exists():
         if not force:
@@ -327,6 +328,19 @@ def check_rerun(out: Path, cfg: dict[str, Any], force: bool = False) -> Optional
                                         "afresh there, or choose another --out")
         clear_run(out, data=False)
     return None
+
+
+def _uses(cfg: dict[str, Any], folder: Path) -> bool:
+    """Whether ``--data``, ``--val`` or ``--test`` of ``cfg`` lie inside ``folder`` (not generated anew)."""
+    if cfg.get("generate") is not None:
+        return False
+    inside = os.path.realpath(folder)
+    for key in ("data", "val", "test"):
+        for spec in _as_specs(cfg[key]) if cfg.get(key) is not None else ():
+            path = os.path.realpath(spec)
+            if path == inside or path.startswith(inside + os.sep):
+                return True
+    return False
 
 
 def clear_run(out: Path, data: bool = False) -> None:
@@ -387,12 +401,14 @@ def prepare_data(cfg: dict[str, Any], out: Path) -> Path:
     if not is_main_process():  # rank 0 generates, the others wait for the manifest
         barrier()
         return path
+    workers = cfg["workers"] or max(1, min(len(os.sched_getaffinity(0)), 8))
     if not (path / "manifest.json").exists():
-        workers = cfg["workers"] or max(1, min(len(os.sched_getaffinity(0)), 8))
         print(f"generating {cfg['generate']} jets per process {cfg['processes']} "
               f"with Pythia 8 + FastJet ({workers} workers) -> {path}")
-        generate_dataset(cfg["processes"], cfg["generate"], path, seed=cfg["gen_seed"],
-                         fast=cfg["fast"], workers=workers, progress=cfg["progress"])
+    # also with a manifest: generate_dataset returns at once when it holds these settings and
+    # refuses jets generated with other ones (a run must not train on them under its settings)
+    generate_dataset(cfg["processes"], cfg["generate"], path, seed=cfg["gen_seed"],
+                     fast=cfg["fast"], workers=workers, progress=cfg["progress"])
     barrier()
     return path
 
@@ -478,6 +494,8 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     else:
         cfg["data"] = resolve_data_paths(cfg["data"])
     cfg["val"], cfg["test"] = resolve_data_paths(cfg["val"]), resolve_data_paths(cfg["test"])
+    if force and (out / "config.yaml").exists():
+        _check_before_clearing(cfg)  # a bad argument must not cost the old run
     old = check_rerun(out, cfg, force=force) if main or not force else None  # rank 0 clears
     from .run_events import maybe_train_events  # whole events (pgjets generate --events)
 
@@ -508,6 +526,23 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     if not fit_run(cfg, out, split, ds["train"], ds["val"], ds["train"].num_features, ds["train"].num_classes):
         return {"metrics": {}}
     return evaluate_run(out, test_data=ds["test"])
+
+
+def _check_before_clearing(cfg: dict[str, Any]) -> None:
+    """The checks of the new run's data and ``--signal`` that need no writing, before ``--force`` clears."""
+    from .data.inputs import run_datasets
+    from .run_events import is_event_data
+
+    if cfg.get("generate") is not None:
+        return
+    for key in ("data", "val", "test"):
+        if cfg.get(key) is not None:
+            check_argument_paths(cfg[key], "--" + key)
+    if is_event_data(cfg["data"]):
+        return
+    check_data_paths(cfg["data"])
+    ds, _, _ = run_datasets(cfg, cfg["data"])
+    check_signal(cfg.get("signal"), ds["train"])
 
 
 def fit_run(cfg: dict[str, Any], out: Path, split: dict[str, np.ndarray], train, val, num_features: int,
@@ -610,7 +645,11 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
                              "(default RUN/eval/<name>/) so that the run's own test results stay")
     else:
         test = test_data if test_data is not None else run_test_data(run, cfg)
-        dest = Path(out) if out is not None else run
+        other = [f"signal-{signal}"] if signal is not None and signal != cfg.get("signal") else []
+        if working_points and working_points != cfg.get("working_points"):
+            other.append("working-points")
+        # the run's own test results stay; other options go next to them
+        dest = Path(out) if out is not None else (run / "eval" / "-".join(["test", *other]) if other else run)
     check_signal(signal, test)
     names = recorded.get("label_names") or test.label_names or [str(i) for i in range(test.num_classes)]
     model = load_run(run, "best", test_data=test, num_classes=len(names), config=cfg).model
