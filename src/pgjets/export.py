@@ -105,6 +105,24 @@ def _in_channels(model: nn.Module) -> int:
     raise ValueError("give in_channels: the model's input size cannot be read from its first layer")
 
 
+def example_channels(names: Sequence[str], example: Sequence[Tensor]) -> Optional[int]:
+    """The node features (``x``) or image channels of padded inputs, ``None`` for other first fields.
+
+    Args:
+        names: The input names (``model.padded_inputs``, optionally with ``mask``).
+        example: Padded tensors in that order.
+
+    Shapes:
+        - **input:** ``x`` :math:`(B, N, F)` or ``image`` :math:`(B, C, H, W)` first;
+          **output:** :math:`F` or :math:`C`
+    """
+    if names[0] == "x":
+        return int(example[0].size(-1))
+    if names[0] == "image":
+        return int(example[0].size(1))
+    return None
+
+
 def _dynamic_shapes(names: Sequence[str]) -> tuple[dict[int, object], ...]:
     """Dynamic axes per input: jets and particles (rows and columns for images)."""
     from torch.export import Dim
@@ -195,8 +213,8 @@ def export_onnx(model: nn.Module, path: Union[str, Path], example: Optional[Sequ
         if len(example) != len(names):
             raise InputShapeError(f"example must hold {len(names)} tensors {names}, got {len(example)}")
         check_model_dtypes(model, padded=example)
-        if in_channels is None and names[0] in ("x", "image"):  # the checks' synthetic jets match it
-            in_channels = int(example[0].size(-1) if names[0] == "x" else example[0].size(1))
+        if in_channels is None:  # the checks' synthetic jets match it
+            in_channels = example_channels(names, example)
     else:
         example = synthetic_jets(model, 3, [5, 9, 12], in_channels=in_channels, seed=0)
     with atomic_output(path) as tmp:
@@ -253,4 +271,4 @@ def load_run_model(run: Path, checkpoint: str = "best", num_jets: int = 64):
     return loaded.config, loaded.model, batch, loaded.checkpoint
 
 
-__all__ = ["export_onnx", "synthetic_jets", "onnx_max_abs_diff", "ExportReport", "load_run_model", "OPSET"]
+__all__ = ["export_onnx", "example_channels", "synthetic_jets", "onnx_max_abs_diff", "ExportReport", "load_run_model", "OPSET"]

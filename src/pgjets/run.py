@@ -389,9 +389,7 @@ def check_argument_paths(value: Any, flag: str = "--data") -> list[Path]:
 def prepare_data(cfg: dict[str, Any], out: Path) -> Path:
     """The data folder of a run, generating jets first when asked to."""
     if cfg["data"] is not None and cfg.get("generate") is None:
-        for key in ("data", "val", "test"):
-            if cfg.get(key) is not None:
-                check_argument_paths(cfg[key], "--" + key)
+        _check_data_flags(cfg)
         return cfg["data"]
     from .data.generate import generate_dataset
 
@@ -528,6 +526,13 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     return evaluate_run(out, test_data=ds["test"])
 
 
+def _check_data_flags(cfg: dict[str, Any]) -> None:
+    """``--data``, ``--val`` and ``--test`` name existing data (:func:`check_argument_paths`)."""
+    for key in ("data", "val", "test"):
+        if cfg.get(key) is not None:
+            check_argument_paths(cfg[key], "--" + key)
+
+
 def _check_before_clearing(cfg: dict[str, Any]) -> None:
     """The checks of the new run's data and ``--signal`` that need no writing, before ``--force`` clears."""
     from .data.inputs import run_datasets
@@ -535,9 +540,7 @@ def _check_before_clearing(cfg: dict[str, Any]) -> None:
 
     if cfg.get("generate") is not None:
         return
-    for key in ("data", "val", "test"):
-        if cfg.get(key) is not None:
-            check_argument_paths(cfg[key], "--" + key)
+    _check_data_flags(cfg)
     if is_event_data(cfg["data"]):
         return
     check_data_paths(cfg["data"])

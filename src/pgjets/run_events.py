@@ -116,12 +116,13 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     from .run import write_report
 
     run = Path(run)
+    inputs = cfg.get("inputs") or {}  # classes and object features at training
     if data is not None:
         path = _event_path(_as_specs(data))
         if path is None or not Path(path).exists():
             raise DataFileNotFoundError(f"event data {data} do not exist (give one event folder or file)")
         dataset, idx = _dataset(Path(path), None)
-        _check_event_inputs(cfg.get("inputs") or {}, dataset, run, str(path))
+        _check_event_inputs(inputs, dataset, run, str(path))
         dest = Path(out) if out is not None else run / "eval" / _eval_name([str(path)])
     else:
         if not Path(cfg["data"]).exists():
@@ -133,13 +134,12 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
                           f"run {run} was trained on; give --data PATH to evaluate on other events")
         idx = run_split(run, len(dataset))["test"]
         dest = Path(out) if out is not None else run
-    recorded = cfg.get("inputs") or {}
-    num_classes = len(recorded["label_names"]) if recorded.get("label_names") else dataset.num_classes
+    num_classes = len(inputs["label_names"]) if inputs.get("label_names") else dataset.num_classes
     model = build_run_model(cfg, dataset.num_features, num_classes)
     load_run_weights(run, cfg, model, "best")
     trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(_subset(dataset, idx))
-    names = recorded.get("label_names") or dataset.label_names or [str(i) for i in range(num_classes)]
+    names = inputs.get("label_names") or dataset.label_names or [str(i) for i in range(num_classes)]
     metrics, curves = write_report(run, dest, cfg, logits, y, names)
     return {"metrics": metrics, "curves": curves, "test_index": idx, "logits": logits, "y": y, "out": dest}
 

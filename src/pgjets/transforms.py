@@ -117,6 +117,12 @@ def massless_p4(pt: Tensor, eta: Tensor, phi: Tensor) -> Tensor:
     return torch.stack([pt * torch.cosh(eta), pt * torch.cos(phi), pt * torch.sin(phi), pt * torch.sinh(eta)], -1)
 
 
+def _eta_phi_pt(p: Tensor, pt_floor: float = 1e-8) -> tuple[Tensor, Tensor, Tensor]:
+    """Pseudorapidity, azimuth and :math:`p_T` of four-vectors ``(E, px, py, pz)`` (``pt_floor`` under the division)."""
+    pt = torch.hypot(p[:, 1], p[:, 2])
+    return torch.asinh(p[:, 3] / pt.clamp_min(pt_floor)), torch.atan2(p[:, 2], p[:, 1]), pt
+
+
 def wrap_phi_per_jet(phi: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
     r"""Wrap the :math:`\Delta\phi` of every jet by one multiple of :math:`2\pi`, chosen for the jet's mean.
 
@@ -184,9 +190,9 @@ def jet_axis(data: GraphLike) -> tuple[Tensor, Tensor]:
         zero = pos.new_zeros(num_graphs)
         return (out[0] if out[0] is not None else zero), (out[1] if out[1] is not None else zero)
     p = p4.to(torch.float64)
-    pt = torch.hypot(p[:, 1], p[:, 2])
-    eta = torch.asinh(p[:, 3] / pt.clamp_min(1e-300)) - pos[:, 0].to(torch.float64)
-    phi = torch.atan2(p[:, 2], p[:, 1]) - pos[:, 1].to(torch.float64)
+    eta, phi, pt = _eta_phi_pt(p, pt_floor=1e-300)
+    eta = eta - pos[:, 0].to(torch.float64)
+    phi = phi - pos[:, 1].to(torch.float64)
     w = scatter(pt, batch, 0, dim_size=num_graphs, reduce="sum")
     eta_j = scatter(pt * eta, batch, 0, dim_size=num_graphs, reduce="sum") / w.clamp_min(1e-300)
     phi_j = torch.atan2(scatter(pt * torch.sin(phi), batch, 0, dim_size=num_graphs, reduce="sum"),
@@ -457,13 +463,8 @@ def pos_from_p4(data: GraphLike) -> tuple[Tensor, Tensor]:
     batch, num_graphs = jet_index(data)
     p = p4.to(torch.float64)
     jet = torch.zeros(num_graphs, 4, dtype=torch.float64, device=p.device).index_add_(0, batch, p)
-
-    def eta_phi(v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        pt = torch.hypot(v[:, 1], v[:, 2])
-        return torch.asinh(v[:, 3] / pt.clamp_min(1e-8)), torch.atan2(v[:, 2], v[:, 1]), pt
-
-    eta, phi, pt = eta_phi(p)
-    jet_eta, jet_phi, _ = eta_phi(jet)
+    eta, phi, pt = _eta_phi_pt(p)
+    jet_eta, jet_phi, _ = _eta_phi_pt(jet)
     pos = torch.stack([eta - jet_eta[batch], wrap_phi(phi - jet_phi[batch])], dim=-1)
     return pos.to(p4.dtype), pt.to(p4.dtype)
 

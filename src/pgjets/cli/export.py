@@ -42,7 +42,7 @@ def run_export(args: argparse.Namespace) -> int:
     import torch
 
     from ..errors import ExportCheckError, UsageError
-    from ..export import synthetic_jets
+    from ..export import example_channels, synthetic_jets
     from ..models.padded import PaddedJetModel, has_padded_path, pad_batch
     from ..models.registry import EVENT_MODELS
     from ..run import read_run_config
@@ -66,8 +66,7 @@ def run_export(args: argparse.Namespace) -> int:
     # export on a slice; check on all test jets and on synthetic jets of other counts
     half = max(1, b // 2)
     example = pad_batch(batch.__class__.from_data_list(batch.to_data_list()[:half]), model.padded_inputs)
-    channels = int(jets[0].size(-1) if model.padded_inputs[0] == "x" else jets[0].size(1))
-    other = synthetic_jets(model, 4, [1, 7, 3, 12], in_channels=channels, seed=3)
+    other = synthetic_jets(model, 4, [1, 7, 3, 12], in_channels=example_channels(model.padded_inputs, jets), seed=3)
     report = export_onnx(model, args.onnx, example=example, opset=args.opset, check=[jets, other])
     print(f"exported {cfg['model']} ({ckpt.name}) to {report.path}: inputs {', '.join(report.input_names)} "
           f"(dynamic jets and particles); padded path vs forward on {b} test jets: {gap:.2e}; "

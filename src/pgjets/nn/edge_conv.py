@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 from torch_geometric.nn import MessagePassing
 from torch_geometric.nn.inits import reset
+from torch_geometric.utils import is_sparse, to_edge_index
 
 from .._checks import check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int
 from ..errors import InputShapeError
@@ -30,13 +31,8 @@ def as_edge_index(edge_index: Any) -> Tensor:
     ``(num_dst, num_src)`` holds edge :math:`j \to i` at ``adj_t[i, j]``, as in PyG;
     its values are not used (the layers aggregate unweighted edges).
     """
-    if isinstance(edge_index, Tensor) and edge_index.layout != torch.strided:
-        coo = edge_index.to_sparse_coo().coalesce()
-        dst, src = coo.indices()
-        return torch.stack([src, dst])
-    if type(edge_index).__name__ == "SparseTensor" and hasattr(edge_index, "coo"):
-        dst, src, _ = edge_index.coo()
-        return torch.stack([src, dst])
+    if is_sparse(edge_index):
+        return to_edge_index(edge_index)[0].flip(0)  # PyG's (row, col) = (dst, src) of adj_t
     return edge_index
 
 
@@ -47,6 +43,20 @@ def split_pair(x: Any, name: str = "x") -> tuple[Tensor, Optional[Tensor]]:
             raise InputShapeError(f"{name} must be a tensor or a pair (x_src, x_dst) of tensors")
         return x[0], x[1]
     return x, x
+
+
+def check_node_pair(module: torch.nn.Module, x_src: Tensor, x_dst: Optional[Tensor],
+                    in_channels: Optional[int]) -> None:
+    """The input checks of a layer on ``(x_src, x_dst)`` (``x_dst`` may be ``None``): 2-D, the layer's
+    dtype, ``in_channels`` features (when known); NaN in debug mode.  Metadata only outside debug mode."""
+    for name, t in (("x_src", x_src), ("x_dst", x_dst)):
+        if t is None:
+            continue
+        check_ndim(t, 2, name, "(num_nodes, features)")
+        check_input_dtype(t, module, name)
+        if in_channels is not None and t.size(1) != in_channels:
+            raise InputShapeError(f"{name} has {t.size(1)} features, {type(module).__name__} expects {in_channels}")
+        debug_check_finite(t, name)
 
 
 def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
@@ -129,12 +139,7 @@ class EdgeConvLayer(MessagePassing):
         x_src, x_dst = split_pair(x)
         if x_dst is None:
             raise InputShapeError("EdgeConvLayer needs the centre features x_dst of a bipartite pair")
-        for name, t in (("x_src", x_src), ("x_dst", x_dst)):
-            check_ndim(t, 2, name, "(num_nodes, features)")
-            check_input_dtype(t, self, name)
-            if self.in_channels is not None and t.size(1) != self.in_channels:
-                raise InputShapeError(f"{name} has {t.size(1)} features, EdgeConvLayer expects {self.in_channels}")
-            debug_check_finite(t, name)
+        check_node_pair(self, x_src, x_dst, self.in_channels)
         edge_index = as_edge_index(edge_index)
         check_edge_index(edge_index, max(x_src.size(0), x_dst.size(0)))
         return self.propagate(edge_index, x=(x_src, x_dst), size=(x_src.size(0), x_dst.size(0)))
@@ -146,4 +151,4 @@ class EdgeConvLayer(MessagePassing):
         return f"{self.__class__.__name__}(nn={self.nn}, aggr={self.aggr})"
 
 
-__all__ = ["EdgeConvLayer", "check_edge_index", "as_edge_index", "split_pair"]
+__all__ = ["EdgeConvLayer", "check_edge_index", "check_node_pair", "as_edge_index", "split_pair"]

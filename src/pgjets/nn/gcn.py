@@ -23,9 +23,8 @@ from typing import Any, Optional, Union
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int, warn_deprecated_name
-from ..errors import InputShapeError
-from .edge_conv import as_edge_index, check_edge_index, split_pair
+from .._checks import check_positive_int, warn_deprecated_name
+from .edge_conv import as_edge_index, check_edge_index, check_node_pair, split_pair
 
 
 class SAGEMeanConv(MessagePassing):
@@ -75,14 +74,7 @@ class SAGEMeanConv(MessagePassing):
         ``size`` is ``(N_s, N_d)`` of a bipartite graph whose ``x_dst`` is ``None``.
         """
         x_src, x_dst = split_pair(x)
-        for name, t in (("x_src", x_src), ("x_dst", x_dst)):
-            if t is None:
-                continue
-            check_ndim(t, 2, name, "(num_nodes, features)")
-            check_input_dtype(t, self, name)
-            if t.size(1) != self.in_channels:
-                raise InputShapeError(f"{name} has {t.size(1)} features, SAGEMeanConv expects {self.in_channels}")
-            debug_check_finite(t, name)
+        check_node_pair(self, x_src, x_dst, self.in_channels)
         n_src = x_src.size(0)
         n_dst = x_dst.size(0) if x_dst is not None else (int(size[1]) if size is not None else n_src)
         edge_index = as_edge_index(edge_index)

@@ -361,23 +361,23 @@ class Trainer:
         batch_size = self.config.batch_size
         if _shards_itself(source):
             return int(source.num_batches(batch_size, world_size=self.world_size))
-        if hasattr(source, "num_batches"):
-            try:
-                full = int(source.num_batches(batch_size, drop_last=True))
-            except TypeError:  # no drop_last: the last batch may be incomplete, leave it out
-                full = max(int(source.num_batches(batch_size)) - 1, 0)
-        elif hasattr(source, "__len__") and not callable(getattr(source, "batches", None)):
-            full = len(source) // batch_size
-        else:
+        full = self._num_batches(source, batch_size, drop_last=True)
+        if full is None:
             raise ValueError("distributed training needs a data source with a known number of batches")
         return full // self.world_size
 
     @staticmethod
-    def _num_batches(source: BatchSource, batch_size: int) -> Optional[int]:
+    def _num_batches(source: BatchSource, batch_size: int, drop_last: bool = False) -> Optional[int]:
+        """Batches of ``source`` (``drop_last``: full ones only), ``None`` when it cannot tell."""
         if hasattr(source, "num_batches"):
-            return int(source.num_batches(batch_size))
+            if not drop_last:
+                return int(source.num_batches(batch_size))
+            try:
+                return int(source.num_batches(batch_size, drop_last=True))
+            except TypeError:  # no drop_last: the last batch may be incomplete, leave it out
+                return max(int(source.num_batches(batch_size)) - 1, 0)
         if hasattr(source, "__len__") and not callable(getattr(source, "batches", None)):
-            return math.ceil(len(source) / batch_size)
+            return len(source) // batch_size if drop_last else math.ceil(len(source) / batch_size)
         return None
 
     def _make_scheduler(self, train_data: BatchSource) -> None:
