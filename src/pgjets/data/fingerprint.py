@@ -1,14 +1,27 @@
 r"""A cheap fingerprint of data files, to notice when a run's data have changed.
 
-:func:`fingerprint` describes a set of files by their names and sizes and a
-SHA-256 of the first :data:`HEAD_BYTES` bytes of the first file, plus an
-optional jet count given by the caller.  It reads at most :data:`HEAD_BYTES`
-bytes however large the sample is, so it can be checked on every
-``pgjets evaluate``; it notices replaced, regenerated, truncated, added or
-removed files, not an edit that keeps every size and the head of the first file.
+:func:`fingerprint` describes the *data files* of a set of paths by their names,
+sizes and a SHA-256 of a sample of each file's bytes: the whole file up to
+:data:`SAMPLE_BLOCKS` :math:`\times` :data:`SAMPLE_BYTES` bytes, otherwise
+:data:`SAMPLE_BLOCKS` blocks of :data:`SAMPLE_BYTES` spread evenly from the
+first byte to the last.  It reads at most that much of every file however large
+the sample is, so it can be checked on every ``pgjets evaluate``; it notices
+replaced, regenerated, truncated, added or removed files and any edit of a
+small file, not an edit of a large one between the sampled blocks that keeps
+its size.
 
-``paths`` may be one folder (its regular, non-hidden files, sorted by name), one
-file, or a list of files and folders (in the order given, folders expanded).
+The data files of a path are what pgjets reads from it:
+
+- a folder written by ``pgjets generate`` (it holds ``manifest.json``): the
+  chunk files the manifest lists, not the manifest itself (it records the
+  generation's wall-clock time, so regenerating byte-identical jets keeps the
+  fingerprint);
+- another folder: its files with a data suffix
+  (:data:`~pgjets.data.readers.DATA_SUFFIXES`), sorted by name, so a README or
+  a plot next to the data does not count;
+- a file: the file.
+
+``paths`` may be one such path or a list of them (in the order given).
 """
 
 from __future__ import annotations
@@ -20,78 +33,124 @@ from typing import Any, Optional, Sequence, Union
 
 from ..errors import DataFileNotFoundError
 
-#: Bytes of the first file that go into the hash.
-HEAD_BYTES = 1 << 20
+#: Bytes in one sampled block.
+SAMPLE_BYTES = 1 << 16
+#: Blocks sampled per file; a file of at most ``SAMPLE_BLOCKS * SAMPLE_BYTES`` bytes is hashed whole.
+SAMPLE_BLOCKS = 8
+#: Format of the fingerprints written now (records without ``version`` came from earlier pgjets).
+FINGERPRINT_VERSION = 2
 
 PathLike = Union[str, os.PathLike]
+_MANIFEST = "manifest.json"
 
 
-def _expand(paths: Union[PathLike, Sequence[PathLike]]) -> list[Path]:
+def _folder_files(folder: Path) -> list[Path]:
+    from .readers import DATA_SUFFIXES
+
+    if (folder / _MANIFEST).exists():
+        from .jet_io import dataset_files
+
+        return dataset_files(folder)
+    return sorted(f for f in folder.iterdir()
+                  if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in DATA_SUFFIXES)
+
+
+def _expand(paths: Union[PathLike, Sequence[PathLike]]) -> list[tuple[Path, str]]:
+    """``(file, name)`` of every data file; ``name`` is relative to its folder, or the file name."""
     items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    files: list[Path] = []
+    files: list[tuple[Path, str]] = []
     for item in items:
         p = Path(item)
         if p.is_dir():
-            files.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")))
+            files.extend((f, f.relative_to(p).as_posix()) for f in _folder_files(p))
         elif p.is_file():
-            files.append(p)
+            files.append((p, p.name))
         else:
             raise DataFileNotFoundError(f"{p} does not exist")
     return files
 
 
+def sample_sha256(path: PathLike, size: Optional[int] = None) -> str:
+    """SHA-256 of the sampled bytes of one file (see the module docstring).
+
+    Args:
+        path: The file.
+        size: Its size in bytes (read from the file system when ``None``).
+    """
+    size = os.stat(path).st_size if size is None else int(size)
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        if size <= SAMPLE_BLOCKS * SAMPLE_BYTES:
+            digest.update(fh.read())
+        else:
+            last = size - SAMPLE_BYTES
+            for i in range(SAMPLE_BLOCKS):
+                fh.seek(last * i // (SAMPLE_BLOCKS - 1))
+                digest.update(fh.read(SAMPLE_BYTES))
+    return digest.hexdigest()
+
+
 def fingerprint(paths: Union[PathLike, Sequence[PathLike]], n_jets: Optional[int] = None) -> dict[str, Any]:
-    """Fingerprint of the files ``paths`` (a folder, a file or a list of them).
+    """Fingerprint of the data files of ``paths`` (a folder, a file or a list of them).
 
     Args:
         paths: A folder, a file, or a list of files and folders.
         n_jets: Number of jets the files hold (recorded as given; ``None`` = not recorded).
 
     Returns:
-        ``{"files": [{"name", "size"}, ...], "head_sha256": str, "head_bytes": int}``
-        plus ``"n_jets"`` when given; YAML/JSON-serialisable.  ``name`` is the
-        file name (folders: relative to the folder), so a moved copy of the same
-        data has the same fingerprint.
+        ``{"version": 2, "files": [{"name", "size", "sha256"}, ...]}`` plus
+        ``"n_jets"`` when given; YAML/JSON-serialisable.  ``name`` is the file
+        name (folders: relative to the folder), so a moved copy of the same data
+        has the same fingerprint.
 
     Raises:
-        DataFileNotFoundError: A path does not exist.
+        DataFileNotFoundError: A path does not exist (or a file a manifest lists).
+        DataFileError: A generated folder's manifest is unreadable.
     """
-    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    roots = [Path(p) for p in items]
-    files = _expand(paths)
     entries = []
-    for f in files:
-        root = next((r for r in roots if r.is_dir() and r in f.parents), None)
-        entries.append({"name": f.relative_to(root).as_posix() if root is not None else f.name,
-                        "size": int(f.stat().st_size)})
-    head = hashlib.sha256()
-    if files:
-        with open(files[0], "rb") as fh:
-            head.update(fh.read(HEAD_BYTES))
-    out: dict[str, Any] = {"files": entries, "head_sha256": head.hexdigest(), "head_bytes": HEAD_BYTES}
+    for f, name in _expand(paths):
+        size = int(f.stat().st_size)
+        entries.append({"name": name, "size": size, "sha256": sample_sha256(f, size)})
+    out: dict[str, Any] = {"version": FINGERPRINT_VERSION, "files": entries}
     if n_jets is not None:
         out["n_jets"] = int(n_jets)
     return out
 
 
+def _legacy_files(recorded: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
+    """A version-1 record's data files: it listed every file of a folder, manifest and notes included."""
+    from .readers import DATA_SUFFIXES
+
+    now = {e["name"] for e in current.get("files", [])}
+    return [e for e in recorded.get("files", [])
+            if e["name"] in now or Path(e["name"]).suffix.lower() in DATA_SUFFIXES]
+
+
 def fingerprint_diff(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """What differs between two fingerprints, in words (empty when they match).
 
-    A key missing from ``recorded`` (e.g. ``n_jets``) is not compared.
+    A key missing from ``recorded`` (e.g. ``n_jets``) is not compared.  A record
+    written before version 2 (no ``version``) is compared by the names and
+    sizes of its data files only: it hashed other bytes.
     """
     out = []
-    old = {e["name"]: e["size"] for e in recorded.get("files", [])}
-    new = {e["name"]: e["size"] for e in current.get("files", [])}
+    legacy = "version" not in recorded
+    old_files = _legacy_files(recorded, current) if legacy else recorded.get("files", [])
+    old = {e["name"]: e for e in old_files}
+    new = {e["name"]: e for e in current.get("files", [])}
     gone, added = sorted(set(old) - set(new)), sorted(set(new) - set(old))
     if gone:
         out.append(f"missing files {_few(gone)}")
     if added:
         out.append(f"new files {_few(added)}")
-    resized = [n for n in old if n in new and old[n] != new[n]]
+    both = [n for n in old if n in new]
+    resized = [n for n in both if old[n]["size"] != new[n]["size"]]
     if resized:
         out.append(f"other sizes of {_few(resized)}")
-    if not out and recorded.get("head_sha256") != current.get("head_sha256"):
-        out.append("other contents of the first file")
+    if not legacy:
+        edited = [n for n in both if n not in resized and old[n].get("sha256") != new[n].get("sha256")]
+        if edited:
+            out.append(f"other contents of {_few(edited)}")
     if "n_jets" in recorded and "n_jets" in current and recorded["n_jets"] != current["n_jets"]:
         out.append(f"{current['n_jets']} jets instead of {recorded['n_jets']}")
     return out
@@ -102,4 +161,5 @@ def _few(names: list[str], k: int = 3) -> str:
     return ", ".join(names[:k]) + more
 
 
-__all__ = ["fingerprint", "fingerprint_diff", "HEAD_BYTES"]
+__all__ = ["fingerprint", "fingerprint_diff", "sample_sha256", "FINGERPRINT_VERSION", "SAMPLE_BLOCKS",
+           "SAMPLE_BYTES"]
