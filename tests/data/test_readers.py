@@ -15,7 +15,7 @@ from pgjets.data import (
     read_top_landscape, write_parquet_jets, JetTable,
 )
 from pgjets.data.jet_io import write_manifest
-from pgjets.data.readers import JETCLASS_LABELS, count_rows
+from pgjets.data.readers import JETCLASS_LABELS, count_rows, read_rows
 from pgjets.errors import DataFileError, DataFileNotFoundError, EmptyGraphError
 
 
@@ -479,3 +479,69 @@ def test_particle_transformer_parquet_layout(tmp_path, with_pid):
     ak.to_parquet(ak.Array(v), tmp_path / "bad.parquet")
     with pytest.raises(DataFileError, match="bad.parquet: the part_\\* fields do not align"):
         read_parquet_jets(tmp_path / "bad.parquet")
+
+
+def _jetnet_file(path, n_part=30, mask=True, jets=None):
+    """A file in JetNet's published layout, written with h5py alone (not pgjets' writer)."""
+    import h5py
+
+    parts = np.zeros((3, n_part, 4 if mask else 3), dtype=np.float32)
+    # jet 0: two particles; jet 1: three; jet 2: one (rows after them are zero padding)
+    rows = {0: [(0.1, -0.2, 0.6), (-0.05, 0.1, 0.3)],
+            1: [(0.0, 0.0, 0.5), (0.2, 0.3, 0.25), (-0.3, -3.0, 0.1)],
+            2: [(0.02, 0.01, 0.9)]}
+    for j, ps in rows.items():
+        for i, (deta, dphi, ptrel) in enumerate(ps):
+            parts[j, i, :3] = (deta, dphi, ptrel)
+            if mask:
+                parts[j, i, 3] = 1
+    if jets is None:
+        jets = np.array([[600.0, 0.5, 80.0, 2], [550.0, -1.2, 170.0, 41], [610.0, 2.0, 5.0, 1]], dtype=np.float32)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("particle_features", data=parts)
+        f.create_dataset("jet_features", data=jets)
+    return path
+
+
+def test_jetnet_reads_the_published_layout(tmp_path):
+    from pgjets.data.readers import JETNET_LABELS, read_jetnet
+
+    path = _jetnet_file(tmp_path / "t150.hdf5", n_part=150)
+    assert detect_format(path) == "jetnet" and count_rows(path) == 3
+    t = read_jetnet(path)
+    assert t.label_names == JETNET_LABELS and t.label.tolist() == [2, 2, 2]  # t = JetNet's class 2
+    assert t.n_constituents.tolist() == [2, 3, 1]
+    pt = np.hypot(t.px, t.py)
+    np.testing.assert_allclose(pt, [360, 180, 275, 137.5, 55, 549], rtol=1e-6)
+    eta = np.arcsinh(t.pz / pt)
+    np.testing.assert_allclose(eta, [0.6, 0.45, -1.2, -1.0, -1.5, 2.02], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.arctan2(t.py, t.px), [-0.2, 0.1, 0.0, 0.3, -3.0, 0.01], atol=1e-6)
+    np.testing.assert_allclose(t.E, pt * np.cosh(eta), rtol=1e-6)  # massless
+    assert t.extra["jet_pt"].tolist() == [600, 550, 610] and t.extra["num_particles"].tolist() == [2, 41, 1]
+    # a range, the class from jet_type, and a file without the mask column (pT > 0 marks particles)
+    assert read_jetnet(path, 1, 3).n_constituents.tolist() == [3, 1]
+    other = _jetnet_file(tmp_path / "jets.h5", mask=False)
+    assert read_jetnet(other, jet_type="g").n_constituents.tolist() == [2, 3, 1]
+    assert read_rows(_jetnet_file(tmp_path / "z.hdf5")).label.tolist() == [4, 4, 4]
+
+
+def test_jetnet_refuses_bad_files(tmp_path):
+    from pgjets.data.readers import read_jetnet
+
+    with pytest.raises(DataFileError, match="told by its name"):
+        read_jetnet(_jetnet_file(tmp_path / "jets.h5"))
+    with pytest.raises(ValueError, match="jet_type"):
+        read_jetnet(tmp_path / "jets.h5", jet_type="b")
+    bad = np.array([[600.0, 0.5, 80.0, 2], [-550.0, -1.2, 170.0, 3], [610.0, 2.0, 5.0, 1]], dtype=np.float32)
+    with pytest.raises(DataFileError, match="row 1 has a negative"):
+        read_jetnet(_jetnet_file(tmp_path / "q.hdf5", jets=bad))
+    bad[1, 0] = np.nan
+    with pytest.raises(DataFileError, match="jet_features of row 1"):
+        read_jetnet(_jetnet_file(tmp_path / "w.hdf5", jets=bad))
+    import h5py
+
+    with h5py.File(tmp_path / "g.hdf5", "w") as f:
+        f.create_dataset("particle_features", data=np.zeros((2, 30, 4), dtype=np.float32))
+        f.create_dataset("jet_features", data=np.zeros((3, 4), dtype=np.float32))
+    with pytest.raises(DataFileError, match="expected particle_features"):
+        read_jetnet(tmp_path / "g.hdf5")

@@ -54,3 +54,31 @@ def test_jetclass_and_quark_gluon_writers_round_trip(tmp_path):
     np.testing.assert_array_equal(back.label, qg.label)
     np.testing.assert_allclose(back.jet_p4()[:, 1:3], qg.jet_p4()[:, 1:3], rtol=1e-4)  # px, py exact
     np.testing.assert_array_equal(np.sort(back.pdgid), np.sort(qg.pdgid))
+
+
+def test_jetnet_writer_round_trip(tmp_path):
+    from pgjets.data import read_jetnet, write_jetnet
+    from pgjets.transforms import wrap_phi
+    import torch
+
+    t = table(5, seed=4, names=("g", "q", "t", "w", "z"))
+    t = JetTable(px=t.px, py=t.py, pz=t.pz, E=np.hypot(np.hypot(t.px, t.py), t.pz), offsets=t.offsets,
+                 label=np.full(5, 2), label_names=list(t.label_names))  # massless, as JetNet's particles
+    path = write_jetnet(t, tmp_path / "t.hdf5", n_part=4)
+    back = read_jetnet(path)
+    assert back.label.tolist() == [2] * 5 and back.n_constituents.tolist() == np.minimum(t.n_constituents, 4).tolist()
+    kin = t.jet_kinematics()
+    np.testing.assert_allclose(back.extra["jet_pt"], kin["pt"], rtol=1e-5)
+    assert back.extra["num_particles"].tolist() == t.n_constituents.tolist()
+    hard = t.hardest(4)
+    pt, back_pt = np.hypot(hard.px, hard.py), np.hypot(back.px, back.py)
+    np.testing.assert_allclose(back_pt, pt, rtol=1e-5)  # hardest first, pT = pT_rel * pT_jet
+    eta = np.arcsinh(hard.pz / pt) - kin["eta"][hard.jet_index]
+    back_eta = np.arcsinh(back.pz / back_pt) - kin["eta"][back.jet_index]
+    np.testing.assert_allclose(back_eta, eta, atol=1e-5)
+    dphi = wrap_phi(torch.from_numpy(np.arctan2(hard.py, hard.px) - kin["phi"][hard.jet_index])).numpy()
+    np.testing.assert_allclose(np.arctan2(back.py, back.px), dphi, atol=1e-5)  # jets read at phi = 0
+    with pytest.raises(DataFileError, match="positive pT"):
+        empty = JetTable(px=t.px[:0], py=t.py[:0], pz=t.pz[:0], E=t.E[:0], offsets=np.zeros(2, dtype=np.int64),
+                         label=np.zeros(1, dtype=np.int64))
+        write_jetnet(empty, tmp_path / "g.hdf5")

@@ -7,11 +7,11 @@ from .features import constituent_features, FEATURE_NAMES
 from .jet_image import jet_image
 from .jet_dataset import JetDataset
 from .readers import (
-    read_top_landscape, read_jetclass, read_jet_images, read_parquet_jets, read_quark_gluon,
+    read_top_landscape, read_jetclass, read_jet_images, read_parquet_jets, read_quark_gluon, read_jetnet,
     write_parquet_jets, open_jets, detect_format,
 )
 from .sources import Source, resolve_sources
-from .writers import write_top_landscape, write_jetclass, write_quark_gluon
+from .writers import write_top_landscape, write_jetclass, write_quark_gluon, write_jetnet
 from .inputs import run_datasets, input_record, check_inputs
 from .event_dataset import (EventDataset, StreamedEventDataset, read_hzz_events, read_nanoaod_events,
                             stream_event_batches)
@@ -33,8 +33,8 @@ __all__ = [
     "generate_event_dataset", "generate_events", "generate_jets", "input_record", "jet_efps",
     "jet_image", "jet_observables", "load_process", "load_table", "nsubjettiness", "open_jets",
     "prime_multigraphs", "read_events", "read_hzz_events", "read_jet_images", "read_jetclass",
-    "read_jets", "read_manifest", "read_nanoaod_events", "read_parquet_jets", "read_quark_gluon", "read_top_landscape",
+    "read_jets", "read_manifest", "read_nanoaod_events", "read_parquet_jets", "read_quark_gluon", "read_jetnet", "read_top_landscape",
     "resolve_sources", "run_datasets", "same_parent_labels", "split_indices",
     "stream_event_batches", "truth_and_reco_sets", "truth_batch", "write_jetclass", "write_jets",
-    "write_parquet_jets", "write_quark_gluon", "write_top_landscape",
+    "write_parquet_jets", "write_quark_gluon", "write_jetnet", "write_top_landscape",
 ]

@@ -15,6 +15,11 @@ files are streamed, never loaded whole):
 - **Quark/gluon** ``.npz`` of the energy-flow papers (Komiske et al. 2019):
   ``X`` ``(N, M, 4)`` = :math:`(p_T, y, \phi, \mathrm{pdgid})` zero padded
   and ``y`` (1 = quark, 0 = gluon): :func:`read_quark_gluon`.
+- **JetNet** HDF5 (Kansal et al. 2021): one file per jet type, named
+  ``g, q, t, w, z`` (``g150`` ... for the 150-particle version), with
+  ``particle_features`` ``(N, M, 4)`` = :math:`(\eta^\mathrm{rel},
+  \phi^\mathrm{rel}, p_T^\mathrm{rel}, \mathrm{mask})` and ``jet_features``
+  ``(N, 4)`` = :math:`(p_T, \eta, m, N_\mathrm{particles})`: :func:`read_jetnet`.
 - **Jet images** HDF5: datasets ``images`` ``(N, H, W)`` / ``(N, C, H, W)``
   and ``labels`` ``(N,)`` or one-hot ``(N, K)``: :func:`read_jet_images`.
 - **Awkward parquet**: a list-of-records field of constituents (``px, py,
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -56,6 +62,9 @@ LANDSCAPE_PARTICLES = 200
 LANDSCAPE_LABELS = ["qcd", "top"]
 #: Label names of the quark/gluon sample (``y``: 1 = quark, 0 = gluon, the energy-flow convention).
 QUARK_GLUON_LABELS = ["gluon", "quark"]
+#: The JetNet jet types, in the order of JetNet's class index (``jetnet.datasets.JetNet.jet_types``).
+JETNET_LABELS = ["g", "q", "t", "w", "z"]
+_JETNET_NAME = re.compile(r"^([gqtwz])(?:150)?$")
 #: The ten JetClass classes, in the order of their ``label_*`` branches.
 JETCLASS_LABELS = ["QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl"]
 _JETCLASS_P4 = ("part_px", "part_py", "part_pz", "part_energy")
@@ -537,6 +546,119 @@ def read_quark_gluon(
     return _finish(table, drop_empty, path, a)
 
 
+# -------------------------------------------------------------------- JetNet
+def _jetnet_type(path: Path, jet_type: Optional[str]) -> int:
+    """Class index of a JetNet file: ``jet_type`` if given, else the file's name (``t.hdf5``, ``t150.hdf5``)."""
+    if jet_type is None:
+        match = _JETNET_NAME.match(path.stem)
+        if match is None:
+            raise DataFileError(f"{path}: a JetNet file holds one jet type, told by its name "
+                                f"({', '.join(JETNET_LABELS)}, optionally followed by 150, e.g. t150.hdf5); "
+                                f"rename the file or pass jet_type")
+        jet_type = match.group(1)
+    if jet_type not in JETNET_LABELS:
+        raise ValueError(f"jet_type must be one of {JETNET_LABELS}, got {jet_type!r}")
+    return JETNET_LABELS.index(jet_type)
+
+
+def _jetnet_datasets(f, path: Path):
+    missing = [n for n in ("particle_features", "jet_features") if n not in f]
+    if missing:
+        raise DataFileError(f"{path} lacks the JetNet datasets {', '.join(missing)}")
+    parts, jets = f["particle_features"], f["jet_features"]
+    if parts.ndim != 3 or parts.shape[2] < 3 or jets.ndim != 2 or jets.shape[1] < 3 \
+            or jets.shape[0] != parts.shape[0]:
+        raise DataFileError(f"{path}: expected particle_features (N, M, 3 or 4) and jet_features (N, >= 3), "
+                            f"got {parts.shape} and {jets.shape}")
+    return parts, jets
+
+
+def count_jetnet(path: PathLike) -> int:
+    """Number of jets of a JetNet HDF5 file (reads the metadata only)."""
+    path = _existing(path, "JetNet file")
+    with _h5(path) as f:
+        return int(_jetnet_datasets(f, path)[0].shape[0])
+
+
+def read_jetnet(
+    path: PathLike,
+    start: Optional[int] = None,
+    stop: Optional[int] = None,
+    jet_type: Optional[str] = None,
+    drop_empty: bool = False,
+) -> JetTable:
+    r"""Read jets ``start:stop`` of a JetNet HDF5 file.
+
+    JetNet stores each particle relative to its jet,
+    :math:`\eta^\mathrm{rel}_i = \eta_i - \eta_J`,
+    :math:`\phi^\mathrm{rel}_i = \phi_i - \phi_J` (wrapped) and
+    :math:`p^\mathrm{rel}_{T,i} = p_{T,i} / p_{T,J}`, padded with zero rows
+    (``mask`` = 0; a file without the mask column marks particles by
+    :math:`p_T^\mathrm{rel} > 0`), and per jet :math:`(p_{T,J}, \eta_J, m_J,
+    N)`.  The jet azimuth is not stored, so the jets are read at
+    :math:`\phi_J = 0`; the particles, which JetNet treats as massless, become
+
+    .. math::
+        p_{T,i} = p^\mathrm{rel}_{T,i}\, p_{T,J}, \quad \eta_i = \eta^\mathrm{rel}_i + \eta_J, \quad
+        (E, p_x, p_y, p_z)_i = p_{T,i}\,(\cosh\eta_i,\; \cos\phi^\mathrm{rel}_i,\;
+        \sin\phi^\mathrm{rel}_i,\; \sinh\eta_i).
+
+    The label is the jet type, from the file name (``t.hdf5``, ``t150.hdf5``)
+    or ``jet_type``, as an index into :data:`JETNET_LABELS` (JetNet's own class
+    index), so the files of several types form one dataset.  ``table.extra``
+    holds the stored ``jet_pt``, ``jet_eta``, ``jet_mass`` (and
+    ``num_particles``, the particles of the jet before the file kept the
+    hardest :math:`M`).
+
+    Args:
+        path (str or os.PathLike): The ``.hdf5`` file.
+        start (int, optional): First jet.
+        stop (int, optional): One past the last jet.
+        jet_type (str, optional): One of :data:`JETNET_LABELS`, for a file whose
+            name does not tell it.
+        drop_empty (bool): Drop zero-particle jets instead of raising.
+
+    Raises:
+        DataFileNotFoundError: No such file.
+        DataFileError: Unreadable file, missing datasets, wrong shapes, a name
+            that tells no jet type, non-finite values or a negative :math:`p_T`.
+        EmptyGraphError: A jet has no particles (and ``drop_empty`` is false).
+    """
+    path = _existing(path, "JetNet file")
+    label = _jetnet_type(path, jet_type)
+    with _h5(path) as f:
+        parts_ds, jets_ds = _jetnet_datasets(f, path)
+        a, b = _range(start, stop, parts_ds.shape[0])
+        try:
+            parts = np.asarray(parts_ds[a:b], dtype=np.float64)
+            jets = np.asarray(jets_ds[a:b], dtype=np.float64)
+        except OSError as exc:
+            raise DataFileError(f"{path}: reading failed (corrupt or truncated?): {exc}") from exc
+    for what, arr in (("particle_features", parts), ("jet_features", jets)):
+        bad = ~np.isfinite(arr).reshape(len(arr), -1).all(axis=1)
+        if bad.any():
+            raise DataFileError(f"{path}: {what} of row {a + int(np.nonzero(bad)[0][0])} holds NaN or "
+                                "infinite values")
+    jet_pt, jet_eta = jets[:, 0], jets[:, 1]
+    mask = parts[..., 3] > 0.5 if parts.shape[2] > 3 else parts[..., 2] > 0
+    bad = (jet_pt < 0) | ((parts[..., 2] < 0) & mask).any(axis=1)
+    if bad.any():
+        raise DataFileError(f"{path}: row {a + int(np.nonzero(bad)[0][0])} has a negative jet or particle pT")
+    counts = mask.sum(axis=1)
+    offsets = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    pt = (parts[..., 2] * jet_pt[:, None])[mask]
+    eta = (parts[..., 0] + jet_eta[:, None])[mask]
+    phi = parts[..., 1][mask]
+    extra = {"jet_pt": jet_pt, "jet_eta": jet_eta, "jet_mass": jets[:, 2]}
+    if jets.shape[1] > 3:
+        extra["num_particles"] = jets[:, 3]
+    table = _table(path, px=pt * np.cos(phi), py=pt * np.sin(phi), pz=pt * np.sinh(eta), E=pt * np.cosh(eta),
+                   offsets=offsets, label=np.full(len(jets), label, dtype=np.int64), extra=extra,
+                   label_names=list(JETNET_LABELS))
+    return _finish(table, drop_empty, path, a)
+
+
 # ---------------------------------------------------------------- jet images
 def _h5(path: Path):
     h5py = require("h5py", "physics", "reading HDF5 files")
@@ -786,7 +908,7 @@ def write_parquet_jets(table: JetTable, path: PathLike, field: str = "constituen
 
 
 # ------------------------------------------------------------------ dispatch
-FORMATS = ("generated", "jetfile", "landscape", "images", "jetclass", "parquet", "quark_gluon")
+FORMATS = ("generated", "jetfile", "landscape", "images", "jetclass", "parquet", "quark_gluon", "jetnet")
 #: File suffixes a folder of data files is searched for (the content still decides the format).
 DATA_SUFFIXES = (".h5", ".hdf5", ".hdf", ".root", ".parquet", ".pq", ".npz")
 _MAGIC = {b"\x89HDF\r\n\x1a\n": "hdf5", b"root": "root", b"PAR1": "parquet", b"PK\x03\x04": "zip"}
@@ -816,7 +938,8 @@ def detect_format(path: PathLike) -> str:
     by its first bytes and layout, whatever its name: ROOT (``"jetclass"``),
     parquet (``"parquet"``), an npz archive with ``X`` and ``y``
     (``"quark_gluon"``) or HDF5, which is ``"jetfile"`` (a pgjets chunk),
-    ``"landscape"`` (a pandas ``table`` key, fixed or table format) or
+    ``"landscape"`` (a pandas ``table`` key, fixed or table format),
+    ``"jetnet"`` (``particle_features`` and ``jet_features`` datasets) or
     ``"images"`` (an ``images`` dataset).
 
     Raises:
@@ -854,9 +977,12 @@ def detect_format(path: PathLike) -> str:
                 return "jetfile"
             if "table" in f:
                 return "landscape"
+            if "particle_features" in f and "jet_features" in f:
+                return "jetnet"
             if "images" in f:
                 return "images"
-            raise DataFileError(f"{path}: HDF5 file with neither a 'table' key nor an 'images' dataset "
+            raise DataFileError(f"{path}: HDF5 file with neither a 'table' key (top-tagging landscape), "
+                                f"JetNet's particle_features/jet_features nor an 'images' dataset "
                                 f"(has {sorted(f.keys())})")
     raise DataFileError(f"{path}: not a jet file pgjets reads (HDF5, ROOT, parquet or npz; "
                         f"the first bytes match none of them)")
@@ -872,7 +998,8 @@ def count_rows(path: PathLike, format: str = "auto") -> int:
         from .jet_io import count_jets
         return count_jets(path)
     counters = {"landscape": count_top_landscape, "jetclass": count_jetclass,
-                "images": count_jet_images, "parquet": count_parquet_jets, "quark_gluon": count_quark_gluon}
+                "images": count_jet_images, "parquet": count_parquet_jets, "quark_gluon": count_quark_gluon,
+                "jetnet": count_jetnet}
     if fmt not in counters:
         raise ValueError(f"format must be 'auto' or one of {FORMATS}, got {format!r}")
     return counters[fmt](path)
@@ -898,7 +1025,7 @@ def read_rows(path: PathLike, start: Optional[int] = None, stop: Optional[int] =
     if fmt == "images":
         return read_jet_images(path, start, stop)
     readers = {"landscape": read_top_landscape, "jetclass": read_jetclass, "parquet": read_parquet_jets,
-               "quark_gluon": read_quark_gluon}
+               "quark_gluon": read_quark_gluon, "jetnet": read_jetnet}
     if fmt not in readers:
         raise ValueError(f"read_rows reads single files; format {fmt!r} is not one")
     return readers[fmt](path, start, stop, drop_empty=drop_empty)
@@ -949,6 +1076,9 @@ __all__ = [
     "read_parquet_jets",
     "read_quark_gluon",
     "count_quark_gluon",
+    "read_jetnet",
+    "count_jetnet",
+    "JETNET_LABELS",
     "check_labels",
     "write_parquet_jets",
     "open_jets",

@@ -14,6 +14,9 @@ reads back (and that the tools of the field read):
   PID flags, one-hot ``label_*``);
 - :func:`write_quark_gluon`: the energy-flow quark/gluon ``.npz`` (``X``
   ``(N, M, 4)`` = :math:`(p_T, y, \phi, \mathrm{pdgid})`, ``y``);
+- :func:`write_jetnet`: a JetNet HDF5 file (``particle_features`` ``(N, M, 4)``
+  = :math:`(\eta^\mathrm{rel}, \phi^\mathrm{rel}, p_T^\mathrm{rel}, \mathrm{mask})`,
+  ``jet_features`` ``(N, 4)`` = :math:`(p_T, \eta, m, N)`), one jet type per file;
 - awkward parquet: :func:`~pgjets.data.readers.write_parquet_jets`.
 
 Every file is written to a temporary name first and moved into place
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
+import torch
 
 from .._atomic import atomic_output
 from .._checks import check_positive_int, require
@@ -200,4 +204,55 @@ def write_quark_gluon(table: JetTable, path: PathLike, n_part: Optional[int] = N
     return path
 
 
-__all__ = ["write_top_landscape", "write_jetclass", "write_quark_gluon"]
+def write_jetnet(table: JetTable, path: PathLike, n_part: int = 30) -> Path:
+    r"""Write ``table`` as a JetNet HDF5 file (read back by :func:`~pgjets.data.readers.read_jetnet`).
+
+    JetNet keeps one jet type per file, told by the file name: name the file
+    after the type of its jets (``t.hdf5``, or ``t150.hdf5`` with
+    ``n_part=150``); the labels are not stored.  Per jet :math:`J` (the sum of
+    its constituents) and particle :math:`i`, the hardest ``n_part`` first,
+
+    .. math::
+        (\eta^\mathrm{rel}_i, \phi^\mathrm{rel}_i, p^\mathrm{rel}_{T,i}) =
+        (\eta_i - \eta_J,\; \phi_i - \phi_J \ (\mathrm{wrapped}),\; p_{T,i} / p_{T,J}),
+
+    a ``mask`` of 1, zero rows as padding, and ``jet_features``
+    :math:`(p_{T,J}, \eta_J, m_J, N_J)` with :math:`N_J` the particles before
+    the cut to ``n_part``.  The jet azimuth and the particle masses are not
+    part of the layout (a reader puts the jets at :math:`\phi_J = 0` and the
+    particles massless).
+
+    Args:
+        table (JetTable): The jets (of one type).
+        path (str or os.PathLike): Output ``.hdf5``.
+        n_part (int): Particle slots per jet (30 or 150 in the published files).
+
+    Raises:
+        DataFileError: A jet has no constituents or a zero :math:`p_T`.
+    """
+    from ..transforms import wrap_phi
+
+    h5py = require("h5py", "physics", "writing HDF5 files")
+    n_part = check_positive_int(n_part, "n_part")
+    kin = table.jet_kinematics()
+    if len(table) and (table.n_constituents.min() == 0 or kin["pt"].min() <= 0):
+        raise DataFileError("the JetNet layout stores particles relative to their jet: every jet needs "
+                            "constituents and a positive pT")
+    jet, jet_pt = table.jet_index, kin["pt"]
+    pt = np.hypot(table.px, table.py).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.arcsinh(np.where(pt > 0, table.pz / np.where(pt > 0, pt, 1.0), 0.0))
+    phi = np.arctan2(table.py, table.px).astype(np.float64)
+    dphi = wrap_phi(torch.from_numpy(phi - kin["phi"][jet])).numpy()
+    blocks = _padded(table, n_part, (eta - kin["eta"][jet], dphi, pt / jet_pt[jet], np.ones(pt.size)))
+    parts = np.stack(blocks, axis=-1).astype(np.float32)
+    jets = np.stack([jet_pt, kin["eta"], kin["mass"], table.n_constituents], axis=1).astype(np.float32)
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("particle_features", data=parts)
+            f.create_dataset("jet_features", data=jets)
+    return path
+
+
+__all__ = ["write_top_landscape", "write_jetclass", "write_quark_gluon", "write_jetnet"]
