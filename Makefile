@@ -20,6 +20,9 @@ install-ext: install
 demo: install
 	pgjets demo
 
+# The bench extra (weaver-core) too: tests/models/test_part.py and test_particlenet.py compare
+# the published models with weaver's, weights copied over.
+test: EXTRAS := $(EXTRAS),bench
 test: install-ext
 	$(PYTHON) -m pytest -q
 

@@ -97,3 +97,37 @@ def test_forward_padded_equals_forward_with_an_empty_graph():
                                    atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(cap.forward_padded(x, mask), cap(x[mask], batch, dim_size=3),
                                    atol=1e-5, rtol=1e-4)
+
+
+def test_part_style_class_attention_raw_query_and_normformer():
+    from pgjets.nn.transformer import HeadScaleNorm
+
+    torch.manual_seed(2)
+    cap = ClassAttentionPool(8, heads=2, num_blocks=2, query_norm=False, normformer=True)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in cap.parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    cap.eval()
+    blk = cap.blocks[0]
+    assert isinstance(blk["norm_q"], torch.nn.Identity) and isinstance(blk["attn_out"], HeadScaleNorm)
+    x = torch.randn(5, 8)
+    # one block written out: the raw token queries LN_kv([x, c]); NormFormer output and feed-forward
+    c = cap.cls
+    src = blk["norm_kv"](torch.cat([x, c], 0))
+    a = blk["attn"]
+    q = a.lin_q(c).view(1, 2, 4).transpose(0, 1)
+    k = a.lin_k(src).view(6, 2, 4).transpose(0, 1)
+    v = a.lin_v(src).view(6, 2, 4).transpose(0, 1)
+    att = a.lin_out((torch.softmax(q @ k.transpose(1, 2) / 2.0, -1) @ v).transpose(0, 1).reshape(1, 8))
+    c = c + blk["attn_out"](att)
+    ff = blk["ff"]
+    c = blk["resid_scale"].weight * c + ff[4](ff[3](torch.nn.functional.gelu(ff[0](blk["norm_ff"](c)))))
+    cap.blocks = cap.blocks[:1]
+    with torch.no_grad():
+        torch.testing.assert_close(cap(x), c, atol=1e-5, rtol=1e-5)
+        xs = torch.randn(3, 4, 8)
+        mask = torch.tensor([[True, True, True, False], [False] * 4, [True] * 4])
+        batch = torch.tensor([0, 0, 0, 2, 2, 2, 2])
+        torch.testing.assert_close(cap.forward_padded(xs, mask), cap(xs[mask], batch, dim_size=3),
+                                   atol=1e-5, rtol=1e-4)

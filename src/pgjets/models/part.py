@@ -5,11 +5,20 @@ r"""Particle Transformer (ParT; Qu, Li, Qian, ICML 2022) from pgjets layers.
    :math:`(\ln\Delta, \ln k_T, \ln z, \ln m^2)` of every particle pair
    (:mod:`pgjets.ops.pairwise`) pass through a pointwise MLP to one bias per
    head, :math:`U_{ij}^h`.
-3. Particle-attention blocks: pre-norm transformer blocks whose attention logits
-   are :math:`q_i \cdot k_j / \sqrt d + U_{ij}^h` (dense fused path).
+3. Particle-attention blocks: NormFormer blocks
+   (:class:`~pgjets.nn.transformer.TransformerBlock` with ``normformer=True``)
+   whose attention logits are :math:`q_i \cdot k_j / \sqrt d + U_{ij}^h`
+   (dense fused path).
 4. Class-attention blocks: a class token attends to the particles
-   (:class:`~pgjets.nn.pma.ClassAttentionPool`); a linear layer on the class token
-   gives the logits.
+   (:class:`~pgjets.nn.pma.ClassAttentionPool`, the raw token as the query,
+   NormFormer blocks, no dropout); a linear layer on the class token gives the
+   logits.
+
+With the defaults this is the published network layer for layer: the same
+parameters as weaver-core's ``ParticleTransformer`` (2.14 M for the 17 JetClass
+features and 10 classes), and the same outputs when its weights are copied
+over (eval mode; ``tests/models/test_part.py`` checks it against weaver when
+weaver-core is installed).
 
 Without positional encodings the output is permutation invariant.
 """
@@ -63,8 +72,12 @@ class ParticleTransformer(nn.Module):
         heads: Attention heads (published: 8).
         num_layers: Particle-attention blocks (published: 8).
         num_cls_layers: Class-attention blocks (published: 2).
-        dropout: Dropout in attention and feed-forward layers (published: 0.1).
+        dropout: Dropout in attention and feed-forward layers of the particle blocks
+            (published: 0.1; the class-attention blocks have none).
         use_pair_features: Add the interaction bias (needs ``p4`` on the batch).
+        normformer: NormFormer blocks, as published (``False``: plain pre-norm blocks,
+            a normalised class-token query, class blocks with ``dropout`` and no
+            norm after the pair MLP).
 
     The dense attention needs the largest jet and the number of pairs as Python numbers.  In eager
     mode they come from the batch's slice table on the CPU (:func:`pgjets.ops.host_node_counts`),
@@ -87,6 +100,7 @@ class ParticleTransformer(nn.Module):
         num_cls_layers: int = 2,
         dropout: float = 0.1,
         use_pair_features: bool = True,
+        normformer: bool = True,
     ) -> None:
         super().__init__()
         self.heads = heads
@@ -106,9 +120,13 @@ class ParticleTransformer(nn.Module):
                 pl += [nn.Linear(p, d), nn.BatchNorm1d(d), nn.GELU()]
                 p = d
             pl.append(nn.Linear(p, heads))
+            if normformer:
+                pl.append(nn.BatchNorm1d(heads))
             self.pair_embed = nn.Sequential(*pl)
-        self.blocks = nn.ModuleList([TransformerBlock(c, heads, dropout=dropout) for _ in range(num_layers)])
-        self.cls = ClassAttentionPool(c, heads, num_blocks=num_cls_layers, dropout=dropout)
+        self.blocks = nn.ModuleList([TransformerBlock(c, heads, dropout=dropout, normformer=normformer)
+                                     for _ in range(num_layers)])
+        self.cls = (ClassAttentionPool(c, heads, num_blocks=num_cls_layers, query_norm=False, normformer=True)
+                    if normformer else ClassAttentionPool(c, heads, num_blocks=num_cls_layers, dropout=dropout))
         self.norm = nn.LayerNorm(c)
         self.head = nn.Linear(c, num_classes)
         #: Fields of :meth:`forward_padded` (before the mask).

@@ -13,7 +13,14 @@ pre-norm block
 
 .. math::
     c \leftarrow c + \mathrm{MHA}\big(\mathrm{LN}_q(c), \mathrm{LN}_{kv}[c, X]\big), \qquad
-    c \leftarrow c + \mathrm{FF}\big(\mathrm{LN}(c)\big).
+    c \leftarrow c + \mathrm{FF}\big(\mathrm{LN}(c)\big);
+
+ParT's blocks (``query_norm=False, normformer=True``) take the raw class token
+as the query and are NormFormer blocks (:mod:`pgjets.nn.transformer`),
+
+.. math::
+    c \leftarrow c + \mathrm{LN}\big(\gamma \odot \mathrm{MHA}(c, \mathrm{LN}_{kv}[c, X])\big), \qquad
+    c \leftarrow \boldsymbol\lambda \odot c + W_2\,\mathrm{LN}\big(\mathrm{GELU}(W_1\,\mathrm{LN}(c))\big).
 
 Both are cross-attention of :class:`~pgjets.nn.attention.MultiHeadAttention`
 on a bipartite graph in which every node of graph :math:`b` sends only to the
@@ -33,6 +40,7 @@ from torch_geometric.nn.aggr import Aggregation
 from .._checks import check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int
 from ..errors import InputShapeError
 from .attention import MultiHeadAttention
+from .transformer import ChannelScale, HeadScaleNorm, feed_forward, reset_block
 
 
 def _graph_index(x: Tensor, index: Optional[Tensor], ptr: Optional[Tensor],
@@ -176,13 +184,17 @@ class ClassAttentionPool(_GraphPool):
         num_blocks: Number of class-attention blocks (ParT uses 2); the nodes
             stay fixed, only the class token is updated.
         dropout: Dropout in attention and feed-forward.
+        query_norm: Normalise the class token as the query (``False``: the raw
+            token, as ParT; keys and values are normalised either way).
+        normformer: NormFormer blocks, as ParT (see the module docstring).
 
     Shapes:
         - **input:** ``x`` :math:`(N, C)`, ``index`` (batch) :math:`(N,)`
         - **output:** :math:`(B, C)`
     """
 
-    def __init__(self, channels: int, heads: int = 8, num_blocks: int = 1, dropout: float = 0.0) -> None:
+    def __init__(self, channels: int, heads: int = 8, num_blocks: int = 1, dropout: float = 0.0,
+                 query_norm: bool = True, normformer: bool = False) -> None:
         super().__init__()
         self.channels = check_positive_int(channels, "channels")
         num_blocks = check_positive_int(num_blocks, "num_blocks")
@@ -190,12 +202,13 @@ class ClassAttentionPool(_GraphPool):
         self.blocks = nn.ModuleList()
         for _ in range(num_blocks):
             self.blocks.append(nn.ModuleDict({
-                "norm_q": nn.LayerNorm(self.channels),
+                "norm_q": nn.LayerNorm(self.channels) if query_norm else nn.Identity(),
                 "norm_kv": nn.LayerNorm(self.channels),
                 "attn": MultiHeadAttention(self.channels, heads, dropout=dropout),
+                "attn_out": HeadScaleNorm(self.channels, heads) if normformer else nn.Identity(),
                 "norm_ff": nn.LayerNorm(self.channels),
-                "ff": nn.Sequential(nn.Linear(self.channels, 4 * self.channels), nn.GELU(), nn.Dropout(dropout),
-                                    nn.Linear(4 * self.channels, self.channels)),
+                "ff": feed_forward(self.channels, 4 * self.channels, dropout, normformer),
+                "resid_scale": ChannelScale(self.channels) if normformer else nn.Identity(),
             }))
         self.reset_parameters()
 
@@ -203,9 +216,11 @@ class ClassAttentionPool(_GraphPool):
         """Re-initialise the class token and the blocks."""
         nn.init.trunc_normal_(self.cls, std=0.02)
         for blk in self.blocks:
-            for m in blk.modules():
-                if isinstance(m, (nn.Linear, nn.LayerNorm)):
-                    m.reset_parameters()
+            reset_block(blk)
+
+    @staticmethod
+    def _feed_forward(blk: nn.ModuleDict, cls: Tensor) -> Tensor:
+        return blk["resid_scale"](cls) + blk["ff"](blk["norm_ff"](cls))
 
     def forward(self, x: Tensor, index: Optional[Tensor] = None, ptr: Optional[Tensor] = None,
                 dim_size: Optional[int] = None, dim: int = -2) -> Tensor:
@@ -220,8 +235,8 @@ class ClassAttentionPool(_GraphPool):
         cls = self.cls.expand(b, -1)
         for blk in self.blocks:
             src = blk["norm_kv"](torch.cat([x, cls], 0))
-            cls = cls + blk["attn"]((src, blk["norm_q"](cls)), edges)
-            cls = cls + blk["ff"](blk["norm_ff"](cls))
+            cls = cls + blk["attn_out"](blk["attn"]((src, blk["norm_q"](cls)), edges))
+            cls = self._feed_forward(blk, cls)
         return cls
 
     def forward_padded(self, x: Tensor, mask: Tensor) -> Tensor:
@@ -244,8 +259,8 @@ class ClassAttentionPool(_GraphPool):
         key_mask = torch.cat([mask, mask.new_ones(b, 1)], dim=1)
         for blk in self.blocks:
             src = blk["norm_kv"](torch.cat([x, cls], dim=1))
-            cls = cls + blk["attn"].attend_padded(blk["norm_q"](cls), src, key_mask)
-            cls = cls + blk["ff"](blk["norm_ff"](cls))
+            cls = cls + blk["attn_out"](blk["attn"].attend_padded(blk["norm_q"](cls), src, key_mask))
+            cls = self._feed_forward(blk, cls)
         return cls.squeeze(1)
 
     def __repr__(self) -> str:

@@ -1,0 +1,73 @@
+"""ParticleNet: the published network, checked against weaver-core's ParticleNet."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from torch import nn
+
+from pgjets.models import ParticleNet, particlenet_lite
+from pgjets.models.padded import pad_batch
+
+
+def test_published_sizes():
+    # Qu & Gouskos 2020: 366k parameters (ParticleNet), 26k (Lite) for the 7 top-tagging inputs;
+    # weaver-core's ParticleNet(use_fusion=False) has the same numbers
+    assert sum(p.numel() for p in ParticleNet(7, 2).parameters()) == 366_160
+    assert sum(p.numel() for p in particlenet_lite(7, 2).parameters()) == 26_416
+
+
+def _copy_from_weaver(w, p) -> None:
+    p.input_norm.load_state_dict(w.bn_fts.state_dict())
+    for a, b in zip(w.edge_convs, p.convs):
+        first = a.convs[0].weight[:, :, 0, 0]  # Conv2d on [x_i, x_j - x_i]
+        half = first.size(1) // 2
+        b.lin_center.weight.copy_(first[:, :half])
+        b.lin_diff.weight.copy_(first[:, half:])
+        for conv, lin in zip(a.convs[1:], b.lins):
+            lin.weight.copy_(conv.weight[:, :, 0, 0])
+        for bn_w, bn_p in zip(a.bns, b.norms):
+            bn_p.load_state_dict(bn_w.state_dict())
+        b.shortcut.weight.copy_(a.sc.weight[:, :, 0])
+        b.shortcut_norm.load_state_dict(a.sc_bn.state_dict())
+    ours = [m for m in p.classifier if isinstance(m, nn.Linear)]
+    theirs = [m for m in w.fc.modules() if isinstance(m, nn.Linear)]
+    assert len(ours) == len(theirs)
+    for a, b in zip(theirs, ours):
+        b.load_state_dict(a.state_dict())
+
+
+def test_equals_weaver_with_its_weights(batch_of):
+    pytest.importorskip("weaver")
+    logging.getLogger("weaver").setLevel(logging.ERROR)
+    from weaver.nn.model.ParticleNet import ParticleNet as WeaverParticleNet
+
+    blocks, fc = [(4, (16, 16)), (5, (32, 32))], [(32, 0.1)]
+    b = batch_of([12, 20, 8, 30])  # more particles than k: no padded neighbours on weaver's side
+    F = b.x.size(1)
+    torch.manual_seed(0)
+    w = WeaverParticleNet(F, 3, conv_params=blocks, fc_params=fc, use_fusion=False, trim=False)
+    p = ParticleNet(F, 3, blocks=blocks, fc=fc)
+    assert sum(t.numel() for t in w.parameters()) == sum(t.numel() for t in p.parameters())
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in w.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.running_mean.copy_(0.3 * torch.randn(m.running_mean.shape, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+                m.weight.add_(0.2 * torch.randn(m.weight.shape, generator=g))
+                m.bias.add_(0.2 * torch.randn(m.bias.shape, generator=g))
+        _copy_from_weaver(w, p)
+    w.eval()
+    p.eval()
+    x, pos, mask = pad_batch(b, p.padded_inputs)
+    m = mask[:, None].float()
+    with torch.no_grad():
+        ours = p(b)
+        theirs = w(pos.transpose(1, 2) * m, x.transpose(1, 2) * m, m)
+        padded = p.forward_padded(x, pos, mask)
+    assert theirs.abs().max() > 0.1
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(padded, ours, atol=1e-5, rtol=1e-4)
