@@ -300,3 +300,12 @@ def test_recomputed_p4_keeps_each_constituents_mass():
     mass = moved.p4[:, 0] ** 2 - (moved.p4[:, 1:] ** 2).sum(-1)
     torch.testing.assert_close(mass, m**2, rtol=0, atol=1e-9)
     torch.testing.assert_close(torch.hypot(moved.p4[:, 1], moved.p4[:, 2]), d.pt)
+
+
+def test_jet_level_tensors_of_a_one_particle_jet_stay_per_jet():
+    one = Data(pos=torch.zeros(1, 2, dtype=D), pt=torch.ones(1, dtype=D), jet_pt=torch.ones(1, dtype=D),
+               jet_p4=torch.ones(1, 4, dtype=D))
+    split = split_collinear(one, torch.tensor([0]), 0.5)
+    assert split.pt.shape == (2,) and split.jet_pt.shape == (1,) and split.jet_p4.shape == (1, 4)
+    soft = add_soft_particles(one, torch.tensor([[0.1, 0.2]], dtype=D))
+    assert soft.pt.tolist() == [1.0, 0.0] and soft.jet_pt.shape == (1,) and soft.jet_p4.shape == (1, 4)

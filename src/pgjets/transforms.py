@@ -57,6 +57,10 @@ modified; the result is a shallow copy with new tensors where something changed.
   updated, so ``to_data_list()`` works.
 - **Permutations** relabel ``edge_index``, sort the edges by target (stable) and
   carry the edge attributes with their edges.
+- **Which tensors are per particle.**  A tensor whose first dimension is the
+  number of particles is per particle, except ``y``, ``jet_*`` (jet-level by
+  name: a one-particle jet's ``jet_pt`` of shape ``(1,)`` is not copied to new
+  particles) and, in a ``Batch``, tensors with one slice per jet.
 """
 
 from __future__ import annotations
@@ -313,8 +317,8 @@ def _edge_keys(data: GraphLike) -> list[str]:
 
 
 def _graph_level(data: GraphLike) -> set[str]:
-    """Graph-level tensors: the known names, and (for a Batch) those with one slice per graph."""
-    out = set(_GRAPH_KEYS)
+    """Graph-level tensors: the known names, ``jet_*``, and (for a Batch) those with one slice per graph."""
+    out = set(_GRAPH_KEYS) | {key for key in data.keys() if key.startswith("jet_")}
     slices = _slices(data)
     if isinstance(data, Batch) and slices:
         ref = torch.arange(data.num_graphs + 1)

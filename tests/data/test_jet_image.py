@@ -121,3 +121,15 @@ def test_negative_or_zero_total_pt_is_refused():
         jet_image((pos, torch.tensor([1.0, -0.2, 1.0, 1.0]), counts))
     with pytest.raises(EmptyGraphError, match="jet 1 has zero total pT"):
         jet_image((pos, torch.tensor([1.0, 0.5, 0.0, 0.0]), counts))
+
+
+def test_infinite_extents_are_refused_and_blank_images_warned():
+    one = (np.zeros((1, 2)), np.ones(1), [1])
+    for kwargs in ({"R": float("inf")}, {"extent": ((-1, float("inf")), (-1, 1))},
+                   {"extent": ((float("nan"), 1), (-1, 1))}):
+        with pytest.raises(ValueError, match="finite"):
+            jet_image(one, **kwargs)
+    two_prong = (np.array([[1.0, 0.0], [-1.0, 0.0], [0.1, 0.0], [-0.1, 0.0]]), np.ones(4), [2, 2])
+    with pytest.warns(UserWarning, match="1 of 2 jets have no pT inside"):
+        img = jet_image(two_prong, R=0.8, rotate=False)
+    assert float(img[0].sum()) == 0.0 and float(img[1].sum()) == pytest.approx(1.0)

@@ -102,3 +102,14 @@ def test_bad_rows_are_skipped_and_no_usable_row_is_an_error(monkeypatch):
     monkeypatch.setattr(dm.data, "freesolv", lambda: frame.iloc[1:3])
     with pytest.raises(EmptyGraphError, match="no usable molecule"):
         MoleculeDataset("freesolv")
+
+
+def test_a_transform_does_not_change_the_stored_graphs():
+    def double(d):
+        d.x = 2 * d.x
+        return d
+
+    ds = MoleculeDataset("freesolv", limit=2, transform=double)
+    plain = MoleculeDataset("freesolv", limit=2)
+    sums = [float(ds[0].x.sum()) for _ in range(3)]  # each access transforms a copy, as PyG's datasets
+    assert sums == [2 * float(plain[0].x.sum())] * 3

@@ -220,3 +220,15 @@ def test_edge_transforms_leave_their_input_batch_unchanged(make):
     assert [g.edge_index.size(1) for g in b.to_data_list()] == [2, 2]
     assert "edge_attr" in b and "edge_attr" not in out
     assert [g.num_nodes for g in out.to_data_list()] == [5, 4]
+
+
+def test_fractional_counts_and_hetero_data_are_refused():
+    from torch_geometric.data import HeteroData
+
+    with pytest.raises(InputShapeError, match="whole numbers"):
+        clouds_to_batch(torch.randn(11, 3), torch.randn(11, 2), np.array([3.5, 1.5, 5, 2]))
+    assert clouds_to_batch(torch.randn(11, 3), torch.randn(11, 2), np.array([3.0, 1, 5, 2])).num_graphs == 4
+    h = HeteroData()
+    h["a"].pos = torch.randn(4, 2)
+    with pytest.raises(InputShapeError, match="HeteroData"):
+        CloudKNNGraph(k=2)(h)

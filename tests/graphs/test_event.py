@@ -367,3 +367,53 @@ def test_collider_phi_is_wrapped_and_negative_pt_refused():
     bad = ak.Array([{"Muon": [{"pt": -30.0, "eta": 1.0, "phi": 1.0}]}])
     with pytest.raises(InputShapeError, match="negative pt"):
         events_to_batch(bad, ("Muon",))
+
+
+def test_vector_records_get_the_record_checks():
+    import vector
+
+    v = vector.zip({"pt": [[5.0, 3.0]], "phi": [[4.0, -3.5]], "eta": [[0.0, 1.0]], "mass": [[0.0, 0.0]]})
+    b = events_to_batch(ak.Array({"Jet": v}), ("Jet",))
+    assert b.x[:, 2].tolist() == pytest.approx([4.0 - 2 * np.pi, -3.5 + 2 * np.pi])
+    neg = vector.zip({"pt": [[-5.0]], "phi": [[0.0]], "eta": [[0.0]], "mass": [[0.0]]})
+    with pytest.raises(InputShapeError, match="negative pt"):
+        events_to_batch(ak.Array({"Jet": neg}), ("Jet",))
+    along_beam = vector.zip({"px": [[0.0]], "py": [[0.0]], "pz": [[1.0]], "E": [[1.0]]})  # pT = 0: eta = 0
+    assert events_to_batch(ak.Array({"Jet": along_beam}), ("Jet",)).x[0, :4].tolist() == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_event_knn_wraps_phi():
+    from pgjets.graphs import event_knn_graph
+
+    ev = ak.Array([{"Jet": [{"pt": 50.0, "eta": 0.0, "phi": 3.1}, {"pt": 40.0, "eta": 0.0, "phi": -3.1},
+                            {"pt": 30.0, "eta": 0.0, "phi": 2.5}]}])
+    ei = events_to_batch(ev, ("Jet",), connectivity="knn", k=1).edge_index
+    assert ei.tolist() == [[1, 0, 0], [0, 1, 2]]  # jets 0 and 1 are 0.083 apart across the seam
+    # against brute force on random events: the k nearest in wrapped Delta R, sorted by centre then distance
+    g = torch.Generator().manual_seed(0)
+    counts = [5, 1, 0, 9]
+    batch = torch.repeat_interleave(torch.arange(4), torch.tensor(counts))
+    pos = torch.stack([torch.randn(batch.numel(), generator=g),
+                       (torch.rand(batch.numel(), generator=g) * 2 - 1) * np.pi], 1)
+    ei = event_knn_graph(pos, 3, batch)
+    expected = []
+    start = 0
+    for n in counts:
+        for i in range(start, start + n):
+            d = [(float((pos[i, 0] - pos[j, 0]) ** 2 + ((pos[i, 1] - pos[j, 1] + np.pi) % (2 * np.pi) - np.pi) ** 2), j)
+                 for j in range(start, start + n) if j != i]
+            expected += [(j, i) for _, j in sorted(d)[:3]]
+        start += n
+    assert list(map(tuple, ei.t().tolist())) == expected
+    assert event_knn_graph(pos[:0], 3, batch[:0]).shape == (2, 0)
+
+
+def test_hetero_batch_keeps_graph_level_attributes_when_split(hzz):
+    _, events = hzz
+    b = events_to_batch(events[:4])
+    b.y = torch.tensor([0, 1, 1, 0])
+    b._slice_dict["y"], b._inc_dict["y"] = torch.arange(5), torch.zeros(4, dtype=torch.long)
+    h = batch_to_hetero(b, COLLS)
+    assert h.get_example(2).y.tolist() == [1] and h.get_example(3).event_index.tolist() == [3]
+    assert [int(d.y) for d in h.to_data_list()] == [0, 1, 1, 0]
+    assert [int(d.y) for d in h.index_select([1, 2])] == [1, 1]

@@ -79,3 +79,9 @@ def test_non_numeric_and_ragged_attributes():
         networkx_to_graph(g, node_attrs=["s"])
     with pytest.raises(InputShapeError, match="2 values"):
         networkx_to_graph(g, node_attrs=["f"])
+
+
+def test_transform_repr_names_its_attributes():
+    from pgjets.graphs import FromNetworkx
+
+    assert repr(FromNetworkx(node_attrs=["f"])) == "FromNetworkx(node_attrs=['f'], edge_attrs=None)"

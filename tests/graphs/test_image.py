@@ -239,3 +239,32 @@ def test_builders_cast_to_the_default_dtype_and_refuse_complex():
         assert b.x.dtype == torch.float64 and GridConv(1, 2)(b.x, b.edge_index, b.edge_attr).dtype == torch.float64
     finally:
         torch.set_default_dtype(old)
+
+
+def test_transform_on_a_batch_builds_one_graph_per_image():
+    from torch_geometric.data import Data, HeteroData
+
+    from pgjets.graphs import ImageToGraph
+
+    g = torch.Generator().manual_seed(0)
+    images = [torch.rand(1, 4, 4, generator=g) for _ in range(3)]
+    b = Batch.from_data_list([Data(image=im, y=torch.tensor([i])) for i, im in enumerate(images)])
+    out = ImageToGraph()(b)
+    assert out.num_graphs == 3 and out.x.shape == (48, 1) and out.y.tolist() == [0, 1, 2]
+    for i, im in enumerate(images):
+        alone = image_to_graph(im)
+        assert torch.equal(out.get_example(i).x, alone.x) and torch.equal(out.get_example(i).edge_index,
+                                                                          alone.edge_index)
+    h = HeteroData()
+    h["pixel"].image = images[0]
+    with pytest.raises(InputShapeError, match="HeteroData"):
+        ImageToGraph()(h)
+
+
+@pytest.mark.parametrize("connectivity,radius", [(4, 1), (8, 1), (8, 2), (4, 3)])
+def test_edge_count_follows_the_offsets(connectivity, radius):
+    H, W = 5, 6
+    expected = sum((H - abs(int(r))) * (W - abs(int(c))) for r, c in grid_offsets(connectivity, radius))
+    assert image_to_graph(torch.rand(H, W), connectivity, radius=radius).edge_index.size(1) == expected
+    if radius == 1:
+        assert expected == 2 * (H * (W - 1) + W * (H - 1)) + (4 * (H - 1) * (W - 1) if connectivity == 8 else 0)

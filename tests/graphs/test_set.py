@@ -99,3 +99,12 @@ def test_complete_graph_edges_with_given_sizes_match_and_read_nothing():
     # the sizes given, no value is read back: it runs on the meta device, which has none
     out = complete_graph_edges(torch.tensor([3, 1, 4]).to("meta"), 8, 18)
     assert out.shape == (2, 18) and out.device.type == "meta"
+
+
+def test_hetero_data_is_refused_with_a_typed_error():
+    from torch_geometric.data import HeteroData
+
+    h = HeteroData()
+    h["a"].x, h["b"].x = torch.randn(3, 2), torch.randn(2, 2)
+    with pytest.raises(InputShapeError, match="HeteroData"):
+        FullyConnected()(h)

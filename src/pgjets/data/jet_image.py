@@ -22,6 +22,8 @@ All jets are processed at once with NumPy (no loop per jet).
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -104,7 +106,8 @@ def jet_image(
         rotate (bool): Rotate the principal axis to the vertical (rows).
         flip (bool): Put the :math:`p_T`-heavier half at positive row and
             column coordinates.
-        normalize (bool): Scale each image to unit pixel sum.
+        normalize (bool): Scale each image to unit pixel sum (a jet with no
+            :math:`p_T` inside the extent stays blank, with a warning that counts them).
 
     Shapes:
         - **input:** ``P`` constituents in ``J`` jets.
@@ -115,14 +118,16 @@ def jet_image(
     Raises:
         EmptyGraphError: A jet has no constituents.
         InputShapeError: Inconsistent arrays.
-        ValueError: ``npix < 1`` or an empty extent.
+        ValueError: ``npix < 1``, or an empty or infinite extent.
     """
     npix = check_positive_int(npix, "npix")
     if extent is None:
-        if not R > 0:
-            raise ValueError(f"R must be positive, got {R}")
+        if not (R > 0 and math.isfinite(R)):
+            raise ValueError(f"R must be positive and finite, got {R}")
         extent = ((-R, R), (-R, R))
     (e0, e1), (p0, p1) = (tuple(map(float, extent[0])), tuple(map(float, extent[1])))
+    if not all(map(math.isfinite, (e0, e1, p0, p1))):
+        raise ValueError(f"extent must be finite, got {extent}")
     if not (e1 > e0 and p1 > p0):
         raise ValueError(f"extent must be ((eta_min, eta_max), (phi_min, phi_max)) with min < max, got {extent}")
     pos, w, counts = _as_arrays(table_or_arrays)
@@ -153,7 +158,13 @@ def jet_image(
     flat = (idx[inside] * npix + row[inside]) * npix + col[inside]
     img = np.bincount(flat, weights=w[inside], minlength=J * npix * npix).reshape(J, 1, npix, npix)
     if normalize:
-        img = img / np.maximum(img.sum(axis=(1, 2, 3), keepdims=True), 1e-12)
+        total = img.sum(axis=(1, 2, 3), keepdims=True)
+        blank = np.nonzero(total.reshape(-1) <= 0)[0]
+        if blank.size:
+            warnings.warn(f"{blank.size} of {J} jets have no pT inside the image extent "
+                          f"(({e0}, {e1}), ({p0}, {p1})) and give blank images (first: jet {int(blank[0])}); "
+                          "widen R or extent", stacklevel=2)
+        img = img / np.maximum(total, 1e-12)
     return torch.from_numpy(img).to(torch.get_default_dtype())  # the builders' dtype policy
 
 

@@ -24,6 +24,7 @@ Datamol and RDKit are imported lazily (extra ``chem``).
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any, Callable, Optional, Sequence
 
@@ -133,7 +134,7 @@ class MoleculeDataset(Dataset):
         return len(self.graphs)
 
     def __getitem__(self, idx: int) -> Any:
-        data = self.graphs[int(idx)]
+        data = copy.copy(self.graphs[int(idx)])  # as PyG's InMemoryDataset: a transform cannot change the stored graph
         return self.transform(data) if self.transform else data
 
     def split(

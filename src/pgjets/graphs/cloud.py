@@ -24,7 +24,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 import torch
 from torch import Tensor
-from torch_geometric.data import Batch, Data
+from torch_geometric.data import Batch, Data, HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from .._checks import (as_float_tensor, check_finite, check_ndim, check_nonempty, check_positive_int,
@@ -110,6 +110,23 @@ def _refresh_edge_slices(data: Any) -> None:
     e_counts = torch.bincount(data.batch[data.edge_index[1]], minlength=num_graphs)
     slices["edge_index"] = _ptr(e_counts)
     data._inc_dict["edge_index"] = data.ptr[:-1]
+
+
+def whole_counts(counts: Any) -> Tensor:
+    """``counts`` as a flat long tensor; fractional values are refused, not truncated."""
+    counts = torch.as_tensor(np.asarray(counts) if not isinstance(counts, Tensor) else counts)
+    if (counts.is_floating_point() or counts.is_complex()) and bool((counts != counts.round()).any()):
+        raise InputShapeError(f"counts must be whole numbers, got {counts.reshape(-1)[:8].tolist()}")
+    if counts.dtype == torch.bool:
+        raise InputShapeError("counts must be whole numbers, got a boolean tensor")
+    return counts.to(torch.long).reshape(-1)
+
+
+def refuse_hetero(data: Any, name: str) -> None:
+    """A homogeneous-graph transform given ``HeteroData``: a typed error instead of PyG's own."""
+    if isinstance(data, HeteroData):
+        raise InputShapeError(f"{name} builds the edges of a homogeneous graph, got HeteroData; apply it per "
+                              "node type (a Data of that type's nodes) or to data.to_homogeneous()")
 
 
 def _replace_edges(data: Any, edge_index: Tensor) -> Any:
@@ -255,8 +272,7 @@ def clouds_to_batch(
     x = as_float_tensor(features, "features")
     pos = as_float_tensor(coords, "coords")
     _check_cloud(x, pos)
-    counts = torch.as_tensor(np.asarray(counts) if not isinstance(counts, Tensor) else counts)
-    counts = counts.long().reshape(-1).to(x.device)
+    counts = whole_counts(counts).to(x.device)
     num_graphs = counts.numel()
     if num_graphs == 0:
         raise EmptyGraphError("no jets given")
@@ -315,6 +331,7 @@ class CloudKNNGraph(BaseTransform):
         self.loop = loop
 
     def forward(self, data: Any) -> Any:
+        refuse_hetero(data, self.__class__.__name__)
         pos = getattr(data, "pos", None)
         if pos is None:
             raise InputShapeError(f"{self.__class__.__name__} needs data.pos")

@@ -15,7 +15,9 @@ followed by any ``extra_fields`` asked for (e.g. a b-tag or an isolation).
 :func:`events_to_batch`.
 
 **Edges** are either the complete graph of the event (no self loops) or the
-kNN graph in :math:`(\eta, \phi)` (plain Euclidean, no :math:`\phi` wrapping).
+kNN graph in :math:`(\eta, \phi)` with the azimuthal difference wrapped,
+:math:`\Delta R^2_{ij} = \Delta\eta^2_{ij} + \big(\Delta\phi_{ij} \bmod_{(-\pi, \pi]}\big)^2`, so
+objects on either side of :math:`\phi = \pm\pi` are neighbours (:func:`event_knn_graph`).
 
 **Empty events.**  An event without objects in the chosen collections is a
 graph with zero nodes and zero edges (``drop_empty=False``, the default) or
@@ -36,7 +38,8 @@ Awkward (and ``vector`` for vector records) are imported lazily (extra
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import math
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -46,7 +49,6 @@ from torch_geometric.transforms import BaseTransform
 
 from .._checks import check_finite, check_positive_int, require
 from ..errors import EmptyGraphError, InputDtypeError, InputShapeError, NonFiniteError
-from ..ops.knn import knn_graph
 from .cloud import batch_from_flat
 from .set import fully_connected_edge_index
 
@@ -68,6 +70,11 @@ def _find(fields: Sequence[str], *keys: str) -> str | None:
 
 
 def _numpy(ak: Any, values: Any, what: str = "object field") -> np.ndarray:
+    return _finite(_float_array(ak, values, what), what)
+
+
+def _float_array(ak: Any, values: Any, what: str) -> np.ndarray:
+    """Flat float64 values (a missing value is refused; finiteness is not checked)."""
     if isinstance(values, ak.Array):
         missing = int(ak.sum(ak.is_none(values, axis=-1)))
         if missing:
@@ -79,11 +86,26 @@ def _numpy(ak: Any, values: Any, what: str = "object field") -> np.ndarray:
     except (TypeError, ValueError) as exc:
         dtype = getattr(values, "dtype", type(values).__name__)
         raise InputDtypeError(f"{what} is not numeric (dtype {dtype}: {exc})") from exc
+    return arr
+
+
+def _finite(arr: np.ndarray, what: str) -> np.ndarray:
     bad = ~np.isfinite(arr)
     if bad.any():  # named here, before the field is mixed into E or the feature matrix
         raise NonFiniteError(f"{what} holds {int(np.isnan(arr).sum())} NaN and "
                              f"{int(np.isinf(arr).sum())} infinite values")
     return arr
+
+
+def _check_pt(pt: np.ndarray, name: str) -> None:
+    if pt.size and (pt < 0).any():
+        raise InputShapeError(f"collection {name!r} has a negative pt ({float(pt.min())}): pT is a magnitude; "
+                              "give px and py for signed components")
+
+
+def _wrap_phi(phi: np.ndarray) -> np.ndarray:
+    """Into (-pi, pi], as atan2 of the Cartesian layouts (values in range stay bit for bit)."""
+    return np.where((phi > np.pi) | (phi <= -np.pi), np.pi - np.remainder(np.pi - phi, 2.0 * np.pi), phi)
 
 
 def _vector_kinematics(ak: Any, flat: Any, record: str, name: str) -> dict[str, np.ndarray]:
@@ -93,9 +115,14 @@ def _vector_kinematics(ak: Any, flat: Any, record: str, name: str) -> dict[str, 
         flat = ak.Array(flat, behavior=vector.backends.awkward.behavior)
     what = f"vector record of collection {name!r}"
     pt = _numpy(ak, flat.rho, what)  # the generic names: Vector*D records have no .pt / .E (Momentum*D alias them)
-    out = {"pt": pt, "phi": _numpy(ak, flat.phi, what)}
+    _check_pt(pt, name)
+    out = {"pt": pt, "phi": _wrap_phi(_numpy(ak, flat.phi, what))}
     dims = 4 if record.endswith("4D") else 3 if record.endswith("3D") else 2
-    out["eta"] = _numpy(ak, flat.eta, what) if dims >= 3 else np.zeros_like(pt)
+    if dims >= 3:  # vector's eta of pT = 0 is infinite: 0 there, as for the other layouts
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["eta"] = _finite(np.where(pt > 0, _float_array(ak, flat.eta, what), 0.0), what)
+    else:
+        out["eta"] = np.zeros_like(pt)
     if dims == 4:
         out["e"] = _numpy(ak, flat.t, what)
     elif dims == 3:
@@ -135,12 +162,8 @@ def _kinematics(ak: Any, flat: Any, fields: Sequence[str], name: str,
             eta = np.where(pt > 0, np.arcsinh(pz / np.where(pt > 0, pt, 1.0)), 0.0)
         kin = {"pt": pt, "eta": eta, "phi": np.arctan2(py, px), "e": energy}
     elif _find(fields, "pt") is not None and _find(fields, "phi") is not None:
-        pt, phi = col("pt"), col("phi")
-        if pt.size and (pt < 0).any():
-            raise InputShapeError(f"collection {name!r} has a negative pt ({float(pt.min())}): pT is a magnitude; "
-                                  "give px and py for signed components")
-        # into (-pi, pi], as atan2 of the Cartesian layouts (values in range stay bit for bit)
-        phi = np.where((phi > np.pi) | (phi <= -np.pi), np.pi - np.remainder(np.pi - phi, 2.0 * np.pi), phi)
+        pt, phi = col("pt"), _wrap_phi(col("phi"))
+        _check_pt(pt, name)
         eta = col("eta")
         eta = np.zeros_like(pt) if eta is None else eta
         energy = col("e", "energy")
@@ -401,9 +424,56 @@ def events_to_batch(
         edge_index = fully_connected_edge_index(counts_t)
     else:
         batch_vec = torch.repeat_interleave(torch.arange(counts_t.numel()), counts_t)
-        edge_index = knn_graph(nodes["pos"], k, batch_vec)
+        edge_index = event_knn_graph(nodes["pos"], k, batch_vec, counts_t.numel())
     return batch_from_flat(nodes, counts_t, edge_index=edge_index,
                            graph_attrs={"event_index": torch.from_numpy(keep.astype(np.int64))})
+
+
+def event_knn_graph(pos: Tensor, k: int, batch: Tensor, num_graphs: Optional[int] = None) -> Tensor:
+    r"""kNN graph of the objects of each event in :math:`(\eta, \phi)`, :math:`\Delta\phi` wrapped.
+
+    .. math::
+        \mathcal{E} = \{(j \to i) : j \in \operatorname{kNN}_k(i)\}, \qquad
+        d_{ij}^2 = (\eta_i - \eta_j)^2 + \big(\phi_i - \phi_j - 2\pi\,
+        \mathrm{round}\big(\tfrac{\phi_i - \phi_j}{2\pi}\big)\big)^2
+
+    An event's objects are few, so the distances of all pairs of an event are
+    compared (one padded ``(B, M, M)`` block); the edges are sorted by centre
+    and then by distance, like :func:`pgjets.nn.knn_graph` (``loop=False``,
+    ``source_to_target``), and :math:`k` is capped by the objects of the event minus one.
+
+    Args:
+        pos: :math:`(\eta, \phi)` of every object, ``(N, 2)``.
+        k: Neighbours per object.
+        batch: Event of every object, sorted, ``(N,)``.
+        num_graphs: Number of events (default: ``batch.max() + 1``).
+
+    Shapes:
+        - **input:** ``pos`` :math:`(N, 2)`, ``batch`` :math:`(N,)`
+        - **output:** ``edge_index`` :math:`(2, E)`
+    """
+    from torch_geometric.utils import to_dense_batch
+
+    if pos.size(0) == 0:
+        return torch.empty(2, 0, dtype=torch.long, device=pos.device)
+    dense, mask = to_dense_batch(pos, batch, batch_size=num_graphs)  # (B, M, 2)
+    m = mask.size(1)
+    deta = dense[:, :, None, 0] - dense[:, None, :, 0]
+    dphi = dense[:, :, None, 1] - dense[:, None, :, 1]
+    dphi = dphi - 2.0 * math.pi * torch.round(dphi / (2.0 * math.pi))
+    dist = deta * deta + dphi * dphi  # (event, centre, neighbour)
+    eye = torch.eye(m, dtype=torch.bool, device=pos.device)
+    dist = dist.masked_fill(~mask[:, None, :] | eye, math.inf)
+    kk = min(int(k), m - 1)
+    if kk < 1:
+        return torch.empty(2, 0, dtype=torch.long, device=pos.device)
+    values, nbr = torch.sort(dist, dim=-1, stable=True)  # ties: the lower index first
+    values, nbr = values[..., :kk], nbr[..., :kk]
+    keep = torch.isfinite(values) & mask[:, :, None]
+    counts = mask.sum(1)
+    start = torch.cumsum(counts, 0) - counts
+    centre = (start[:, None, None] + torch.arange(m, device=pos.device)[None, :, None]).expand_as(nbr)
+    return torch.stack([(start[:, None, None] + nbr)[keep], centre[keep]])
 
 
 def _one_event(ak: Any, event: Any) -> Any:
@@ -521,12 +591,10 @@ def batch_to_hetero(batch: Batch, collections: Sequence[str]) -> HeteroData:
             slices[key] = {"edge_index": eptr}
             incs[key] = {"edge_index": torch.stack([ptrs[name_s][:-1], ptrs[name_d][:-1]], 1).view(-1, 2, 1)}
     for key in ("event_index", "y"):
-        if key in batch:
+        if key in batch:  # graph-level: top-level slices, as PyG's collate of HeteroData keeps them
             out[key] = batch[key]
-            slices.setdefault("_global_store", {})
-            slices["_global_store"][key] = torch.arange(num_graphs + 1)
-            incs.setdefault("_global_store", {})
-            incs["_global_store"][key] = zeros
+            slices[key] = torch.arange(num_graphs + 1)
+            incs[key] = zeros
     out._slice_dict = slices
     out._inc_dict = incs
     out._num_graphs = num_graphs
@@ -672,4 +740,5 @@ class EventToGraph(BaseTransform):
 
 
 __all__ = ["DEFAULT_COLLECTIONS", "KINEMATIC_FEATURES", "OBJECT_FIELDS", "HETERO_RELATION", "event_to_graph",
-           "events_to_batch", "events_to_hetero", "batch_to_hetero", "hetero_to_batch", "EventToGraph"]
+           "events_to_batch", "events_to_hetero", "batch_to_hetero", "hetero_to_batch", "EventToGraph",
+           "event_knn_graph"]

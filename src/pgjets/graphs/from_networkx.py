@@ -131,7 +131,8 @@ class FromNetworkx(BaseTransform):
     r"""Transform a NetworkX graph into ``Data`` (see :func:`networkx_to_graph`).
 
     .. math::
-        \mathcal{E} = \{(u \to v) : (u, v) \in E(G)\}
+        \mathcal{E} = \{(u \to v) : (u, v) \in E(G)\} \text{ (directed } G\text{)}, \qquad
+        \mathcal{E} = \{(u \to v), (v \to u) : \{u, v\} \in E(G)\} \text{ (undirected } G\text{)}
 
     Args:
         node_attrs: Node attributes stacked into ``x``.
@@ -148,6 +149,9 @@ class FromNetworkx(BaseTransform):
 
     def forward(self, data: Any) -> Data:
         return networkx_to_graph(data, self.node_attrs, self.edge_attrs)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(node_attrs={self.node_attrs}, edge_attrs={self.edge_attrs})"
 
 
 __all__ = ["networkx_to_graph", "FromNetworkx"]

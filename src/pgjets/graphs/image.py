@@ -43,7 +43,7 @@ from torch_geometric.transforms import BaseTransform
 from .._checks import as_float_tensor, as_tensor, check_finite, check_ndim
 from ..errors import EmptyGraphError, InputShapeError
 from ..ops.grid import check_connectivity, check_radius, grid_offsets
-from .cloud import batch_from_flat
+from .cloud import batch_from_flat, refuse_hetero
 
 
 def _grid(images: Tensor, connectivity: int, drop_zeros: bool, radius: int = 1
@@ -128,7 +128,9 @@ def image_to_graph(image: Any, connectivity: int = 8, drop_zeros: bool = False, 
         - **output:** ``x`` :math:`(N, C)`, ``pos`` :math:`(N, 2)`,
           ``edge_index`` :math:`(2, E)`, ``edge_attr`` :math:`(E, 2)`,
           ``grid_size`` :math:`(1, 2)`; without dropping :math:`N = HW` and
-          :math:`E = 2[H(W-1) + W(H-1)]` (4) or that plus
+          :math:`E = \sum_{\delta} (H - |\delta_r|)(W - |\delta_c|)` over the
+          offsets :math:`\delta` of :func:`grid_offsets` ``(connectivity, radius)``;
+          for ``radius=1`` :math:`E = 2[H(W-1) + W(H-1)]` (4) or that plus
           :math:`4(H-1)(W-1)` (8).
     """
     connectivity = check_connectivity(connectivity)
@@ -198,6 +200,9 @@ class ImageToGraph(BaseTransform):
     def forward(self, data: Any) -> Data:
         if not isinstance(data, BaseData):
             return image_to_graph(data, self.connectivity, self.drop_zeros, self.radius)
+        refuse_hetero(data, self.__class__.__name__)
+        if isinstance(data, Batch):  # its images are concatenated along the channels: one graph per image
+            return Batch.from_data_list([self.forward(d) for d in data.to_data_list()])
         if "image" not in data:
             raise InputShapeError("ImageToGraph needs an image or a Data with data.image")
         out = image_to_graph(data.image, self.connectivity, self.drop_zeros, self.radius)

@@ -89,9 +89,14 @@ def _to_mol(smiles_or_mol: Any) -> tuple[Any, str]:
             raise InvalidSmilesError(f"RDKit cannot parse the SMILES string {smiles_or_mol!r}")
         return mol, smiles_or_mol
     if isinstance(smiles_or_mol, chem.Mol):
+        if any(atom.HasQuery() for atom in smiles_or_mol.GetAtoms()):
+            raise InvalidSmilesError(
+                "the RDKit Mol is a query molecule (Chem.MolFromSmarts): its atoms are patterns without "
+                "hydrogen counts, hybridisation or aromaticity, and sanitising does not give them; "
+                "build the molecule from SMILES (Chem.MolFromSmiles)")
         mol = chem.Mol(smiles_or_mol)  # a copy: the caller's Mol is not changed
         rdlogger.DisableLog("rdApp.*")
-        try:  # an unsanitised Mol (MolFromSmarts, sanitize=False) has no valences or H counts yet
+        try:  # an unsanitised Mol (MolFromSmiles(sanitize=False)) has no valences or H counts yet
             chem.SanitizeMol(mol)
         except Exception as exc:  # rdkit's MolSanitizeException, AtomValenceException, ...
             raise InvalidSmilesError(f"the RDKit Mol cannot be sanitised (Chem.SanitizeMol): {exc}") from exc

@@ -22,7 +22,7 @@ from torch_geometric.transforms import BaseTransform
 
 from .._checks import as_float_tensor, check_finite, check_ndim, check_nonempty
 from ..errors import InputShapeError
-from .cloud import _labels, _per_node, _replace_edges
+from .cloud import _labels, _per_node, _replace_edges, refuse_hetero, whole_counts
 
 
 def fully_connected_edge_index(
@@ -50,10 +50,7 @@ def fully_connected_edge_index(
         - **input:** ``counts`` :math:`(B,)`
         - **output:** :math:`(2, \sum_b n_b^2)` or :math:`(2, \sum_b n_b(n_b-1))`
     """
-    counts = torch.as_tensor(counts)
-    if counts.is_floating_point() and bool((counts != counts.round()).any()):
-        raise InputShapeError(f"counts must be whole numbers, got {counts.tolist()}")
-    counts = counts.to(torch.long).reshape(-1)
+    counts = whole_counts(counts)
     if counts.numel() and int(counts.min()) < 0:
         g = int(torch.nonzero(counts < 0)[0])
         raise InputShapeError(f"counts must be >= 0, but graph {g} has {int(counts[g])} nodes")
@@ -158,6 +155,7 @@ class FullyConnected(BaseTransform):
         self.self_loops = self_loops
 
     def forward(self, data: Any) -> Any:
+        refuse_hetero(data, self.__class__.__name__)
         n = data.num_nodes
         if n is None:
             raise InputShapeError("FullyConnected needs a graph with nodes (data.num_nodes is None)")
