@@ -545,3 +545,38 @@ def test_jetnet_refuses_bad_files(tmp_path):
         f.create_dataset("jet_features", data=np.zeros((3, 4), dtype=np.float32))
     with pytest.raises(DataFileError, match="expected particle_features"):
         read_jetnet(tmp_path / "g.hdf5")
+
+
+@pytest.mark.parametrize("ttree", [False, True], ids=["rntuple", "ttree"])
+def test_jetclass_track_impact_parameters_give_the_17_inputs(tmp_path, ttree):
+    from pgjets.data import constituent_features
+
+    t = random_table(5, seed=8)
+    rng = np.random.default_rng(0)
+    ip = {name: rng.normal(0, 2, t.px.size).astype(np.float32) for name in ("d0val", "dzval")}
+    ip.update({name: rng.uniform(0, 3, t.px.size).astype(np.float32) for name in ("d0err", "dzerr")})
+
+    def add(branches, names=("d0val", "d0err", "dzval", "dzerr")):
+        for name in names:
+            branches[f"part_{name}"] = ak.unflatten(ip[name], t.n_constituents)
+
+    write_jetclass(tmp_path / "ip.root", t, ttree=ttree, edit=add)
+    got = read_jetclass(tmp_path / "ip.root")
+    assert got.has_track_ip
+    np.testing.assert_array_equal(got.d0err, ip["d0err"])
+    f = constituent_features(got)
+    assert len(f["names"]) == 17 and f["names"][-4:] == ["d0", "d0_err", "dz", "dz_err"]
+    np.testing.assert_allclose(f["x"][:, -4], np.tanh(ip["d0val"]), rtol=1e-6)
+    np.testing.assert_allclose(f["x"][:, -3], np.clip(ip["d0err"], 0, 1))
+    np.testing.assert_allclose(f["x"][:, -2], np.tanh(ip["dzval"]), rtol=1e-6)
+    np.testing.assert_allclose(f["x"][:, -1], np.clip(ip["dzerr"], 0, 1))
+    # jets and files keep them; a file with only some of the four has none
+    from pgjets.data import read_jets
+
+    back = read_jets(write_jets(got.take(np.array([3, 1])), tmp_path / "ip.h5"))
+    np.testing.assert_array_equal(back.dzval, got.take(np.array([3, 1])).dzval)
+    pq = read_parquet_jets(write_parquet_jets(got, tmp_path / "ip.parquet"))
+    np.testing.assert_array_equal(pq.d0val, got.d0val)
+    write_jetclass(tmp_path / "half.root", t, edit=lambda b: add(b, ("d0val", "d0err")))
+    half = read_jetclass(tmp_path / "half.root")
+    assert not half.has_track_ip and len(constituent_features(half)["names"]) == 13

@@ -47,3 +47,19 @@ def test_take_slice_concat_round_trip():
     assert back.px.tolist() == [0.5, 7.0, 0.5, 1.0, 5.0, 3.0, 2.0]
     with pytest.raises(InputShapeError):
         JetTable(px=[1.0], py=[0.0], pz=[0.0], E=[1.0], offsets=[0, 2], label=[0])
+
+
+def test_track_impact_parameters_come_all_or_none_finite_and_follow_the_jets():
+    from pgjets.errors import InputShapeError, NonFiniteError
+
+    base = dict(px=np.ones(3), py=np.zeros(3), pz=np.zeros(3), E=np.ones(3) * 2, offsets=[0, 1, 3], label=[0, 1])
+    ip = dict(d0val=np.array([0.1, 0.2, 0.3]), d0err=np.ones(3), dzval=np.zeros(3), dzerr=np.ones(3))
+    t = JetTable(**base, **ip)
+    assert t.has_track_ip and t.d0val.dtype == np.float32
+    assert t.take(np.array([1])).d0val.tolist() == pytest.approx([0.2, 0.3])
+    assert JetTable.concat([t, t.slice(0, 1)]).d0val.tolist() == pytest.approx([0.1, 0.2, 0.3, 0.1])
+    assert not JetTable(**base).has_track_ip
+    with pytest.raises(InputShapeError, match="all of d0val"):
+        JetTable(**base, d0val=ip["d0val"])
+    with pytest.raises(NonFiniteError, match="dzerr"):
+        JetTable(**base, **{**ip, "dzerr": np.array([1.0, np.nan, 1.0])})

@@ -82,3 +82,14 @@ def test_jetnet_writer_round_trip(tmp_path):
         empty = JetTable(px=t.px[:0], py=t.py[:0], pz=t.pz[:0], E=t.E[:0], offsets=np.zeros(2, dtype=np.int64),
                          label=np.zeros(1, dtype=np.int64))
         write_jetnet(empty, tmp_path / "g.hdf5")
+
+
+def test_jetclass_writer_keeps_the_track_impact_parameters(tmp_path):
+    t = table(4, seed=6, names=("QCD", "Hbb"))
+    rng = np.random.default_rng(1)
+    ip = {c: rng.normal(size=t.px.size) for c in ("d0val", "d0err", "dzval", "dzerr")}
+    t = JetTable(px=t.px, py=t.py, pz=t.pz, E=t.E, offsets=t.offsets, label=t.label, pdgid=t.pdgid,
+                 label_names=t.label_names, **ip)
+    got = read_jetclass(write_jetclass(t, tmp_path / "ip.root"), label_names=("QCD", "Hbb"))
+    for c, values in ip.items():
+        np.testing.assert_allclose(getattr(got, c), values, rtol=1e-6)

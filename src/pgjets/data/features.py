@@ -10,7 +10,7 @@ For constituent :math:`i` of jet :math:`J` (axis from the summed four-momentum):
 plus :math:`\log p_{T,i}`, :math:`\log E_i`, :math:`\log(p_{T,i}/p_{T,J})`,
 :math:`\log(E_i/E_J)` (the ParticleNet inputs) and, when the source carries
 them, the charge and particle-type one-hots (charged hadron, neutral hadron,
-photon, electron, muon). Logarithms of zero momenta are clamped at
+photon, electron, muon) and track impact parameters. Logarithms of zero momenta are clamped at
 :math:`\log 10^{-8}` so no feature is ever infinite.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..ops.features import FEATURE_NAMES, KINEMATIC, PID, feature_names
+from ..ops.features import FEATURE_NAMES, KINEMATIC, PID, TRACK_IP, feature_names
 from .table import JetTable
 
 #: ``|pdgid|`` of the charged hadrons (pi+-, K+-, p, and the rarer Sigma+-, Xi-, Omega-).
@@ -101,7 +101,11 @@ def constituent_features(table: JetTable, feature_set: str = "particlenet") -> d
       is_charged_hadron, is_neutral_hadron, is_photon, is_electron, is_muon``
       (``|pdgid|`` in :data:`CHARGED_HADRONS`, :data:`NEUTRAL_HADRONS`, 22,
       11, 13; JetClass conventions). Without ``table.charge`` the charge is
-      derived from the PDG id.
+      derived from the PDG id.  When the table carries track impact parameters
+      (:attr:`~pgjets.data.JetTable.has_track_ip`) it ends with ``d0, d0_err,
+      dz, dz_err`` = :math:`(\tanh d_0, \mathrm{clip}(\sigma_{d_0}, 0, 1),
+      \tanh d_z, \mathrm{clip}(\sigma_{d_z}, 0, 1))`, the preprocessing of the
+      Particle Transformer paper: with PDG ids these are its 17 JetClass inputs.
     - ``"kinematic"``: the seven kinematic columns only.
     - ``"angular"``: ``deta, dphi``.
 
@@ -120,13 +124,14 @@ def constituent_features(table: JetTable, feature_set: str = "particlenet") -> d
           :math:`(P,)`, ``p4`` :math:`(P, 4)`.
     """
     has_pid = table.pdgid is not None
-    names = feature_names(feature_set, has_pid)
+    names = feature_names(feature_set, has_pid, table.has_track_ip)
     # contiguous (torch.from_numpy refuses negative strides); no copy for the usual table
     px, py, pz, E = (np.ascontiguousarray(getattr(table, n), dtype=np.float32) for n in ("px", "py", "pz", "E"))
     n_total = px.size
     kin = [n for n in names if n in KINEMATIC]
     logs = [n for n in ("log_pt", "log_e", "log_pt_rel", "log_e_rel") if n in names]
     n_pid = sum(n in PID for n in names)  # 0 or all of PID, after the kinematic columns
+    n_ip = sum(n in TRACK_IP for n in names)  # 0 or all of TRACK_IP, last
     # jet level, float64: one pass of segment sums, then per-jet constants in float32
     jet_p4 = table.jet_p4()
     jet = table.jet_kinematics(jet_p4)
@@ -203,7 +208,13 @@ def constituent_features(table: JetTable, feature_set: str = "particlenet") -> d
             rows = np.take(_PID_ROWS, code, axis=0)
             if charge is not None:
                 rows[:, 0] = charge[a:b]
-            xb[:, len(kin):] = rows
+            xb[:, len(kin):len(kin) + n_pid] = rows
+        if n_ip:
+            c = len(kin) + n_pid
+            np.tanh(table.d0val[a:b], out=xb[:, c])
+            np.clip(table.d0err[a:b], 0.0, 1.0, out=xb[:, c + 1])
+            np.tanh(table.dzval[a:b], out=xb[:, c + 2])
+            np.clip(table.dzerr[a:b], 0.0, 1.0, out=xb[:, c + 3])
         pb = p4[a:b]
         pb[:, 0], pb[:, 1], pb[:, 2], pb[:, 3] = bE, bpx, bpy, bpz
     return {"x": x, "pos": pos, "pt": pt_out, "p4": p4, "names": names}

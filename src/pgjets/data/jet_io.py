@@ -37,7 +37,7 @@ import numpy as np
 from .._atomic import atomic_output, atomic_write_bytes
 from .._checks import require
 from ..errors import DataFileError, DataFileNotFoundError, NonFiniteError
-from .table import JetTable
+from .table import TRACK_IP_COLUMNS, JetTable
 
 #: Value of the ``format`` attribute of every jet file.
 FILE_FORMAT = "pgjets-jets-v1"
@@ -46,8 +46,9 @@ MANIFEST_FORMAT = "pgjets-dataset-v1"
 MANIFEST_NAME = "manifest.json"
 
 _REQUIRED = ("px", "py", "pz", "E")
-_OPTIONAL = ("pdgid", "charge", "parent")
-_OPTIONAL_DTYPES = {"pdgid": np.int32, "charge": np.int8, "parent": np.int8}
+_OPTIONAL = ("pdgid", "charge", "parent", *TRACK_IP_COLUMNS)
+_OPTIONAL_DTYPES = {"pdgid": np.int32, "charge": np.int8, "parent": np.int8,
+                    **{name: np.float32 for name in TRACK_IP_COLUMNS}}
 _RESERVED = ("label", "n_constituents")
 
 PathLike = Union[str, os.PathLike]

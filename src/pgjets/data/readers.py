@@ -9,8 +9,9 @@ files are streamed, never loaded whole):
   PZ_i`` for :math:`i < 200` (zero padded, ``E_i == 0`` marks no particle) and
   the label ``is_signal_new``: :func:`read_top_landscape`.
 - **JetClass** ROOT files (Qu et al. 2022): tree ``"tree"`` with jagged
-  ``part_px, part_py, part_pz, part_energy`` (+ ``part_charge`` and the PID
-  flags ``part_isChargedHadron, ...``) and one-hot ``label_*`` branches:
+  ``part_px, part_py, part_pz, part_energy`` (+ ``part_charge``, the PID
+  flags ``part_isChargedHadron, ...`` and the track impact parameters
+  ``part_d0val, part_d0err, part_dzval, part_dzerr``) and one-hot ``label_*`` branches:
   :func:`read_jetclass`.
 - **Quark/gluon** ``.npz`` of the energy-flow papers (Komiske et al. 2019):
   ``X`` ``(N, M, 4)`` = :math:`(p_T, y, \phi, \mathrm{pdgid})` zero padded
@@ -23,7 +24,7 @@ files are streamed, never loaded whole):
 - **Jet images** HDF5: datasets ``images`` ``(N, H, W)`` / ``(N, C, H, W)``
   and ``labels`` ``(N,)`` or one-hot ``(N, K)``: :func:`read_jet_images`.
 - **Awkward parquet**: a list-of-records field of constituents (``px, py,
-  pz, E`` [+ ``pdgid, charge``]) and a ``label`` field:
+  pz, E`` [+ ``pdgid, charge``, ``d0val, d0err, dzval, dzerr``]) and a ``label`` field:
   :func:`read_parquet_jets` / :func:`write_parquet_jets`.
 - **pgjets generated folders** (``manifest.json`` + chunk files) and single
   chunk files: :mod:`pgjets.data.jet_io`.
@@ -52,7 +53,7 @@ from torch import Tensor
 
 from .._checks import require
 from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError, InputShapeError, NonFiniteError
-from .table import JetTable
+from .table import TRACK_IP_COLUMNS, JetTable
 
 PathLike = Union[str, os.PathLike]
 
@@ -328,7 +329,10 @@ def read_jetclass(
     per jet). The label is the index of the one-hot ``label_<name>`` branch
     that is set; the PID flags become a representative PDG id
     (:data:`JETCLASS_PID_FLAGS`, signed with the charge so that
-    :func:`~pgjets.data.features.constituent_features` recovers it).
+    :func:`~pgjets.data.features.constituent_features` recovers it), and the
+    track impact parameters ``part_d0val, part_d0err, part_dzval, part_dzerr``
+    (when the file has all four) the table's ``d0val, ...`` columns: with them
+    the ``particlenet`` feature set gives the paper's 17 inputs.
 
     .. math::
         y_j = \operatorname{arg\,max}_c \; \mathrm{label\_}c_j
@@ -364,7 +368,10 @@ def read_jetclass(
     if not labels:
         raise DataFileError(f"{path}: tree {tree!r} has none of the label branches "
                             f"{', '.join('label_' + n for n in label_names)}")
-    optional = [b for b in ("part_charge", *JETCLASS_PID_FLAGS) if b in keys]
+    track_ip = [f"part_{c}" for c in TRACK_IP_COLUMNS]
+    if not set(track_ip) <= keys:
+        track_ip = []  # all four or none
+    optional = [b for b in ("part_charge", *JETCLASS_PID_FLAGS, *track_ip) if b in keys]
     names = list(_JETCLASS_P4) + optional + [f"label_{n}" for n in labels]
     a, b = _range(start, stop, n_entries)
     try:
@@ -406,6 +413,7 @@ def read_jetclass(
         path, px=flat("part_px", np.float32), py=flat("part_py", np.float32), pz=flat("part_pz", np.float32),
         E=flat("part_energy", np.float32), offsets=offsets, label=onehot.argmax(axis=1).astype(np.int64),
         pdgid=pdgid, charge=charge, label_names=list(labels),
+        **{c: flat(b, np.float32) for c, b in zip(TRACK_IP_COLUMNS, track_ip)},
     )
     return _finish(table, drop_empty, path, a)
 
@@ -736,7 +744,7 @@ def channels_last(shape: Sequence[int]) -> bool:
 #: Flat jagged fields of the Particle Transformer authors' parquet files (``part_<name>``) and the
 #: constituent record fields they become.
 PART_PARQUET_FIELDS = {"px": "px", "py": "py", "pz": "pz", "energy": "E"}
-_PART_PARQUET_PID = {"pid": "pdgid", "charge": "charge"}
+_PART_PARQUET_PID = {"pid": "pdgid", "charge": "charge", **{c: c for c in TRACK_IP_COLUMNS}}
 
 
 def _zip_part_fields(ak, arr, path: Path, field: str):
@@ -858,6 +866,7 @@ def read_parquet_jets(
         pdgid=flat("pdgid", np.int32) if "pdgid" in cfields else None,
         charge=flat("charge", np.float32) if "charge" in cfields else None,
         extra=extra, label_names=list(names) if names else None,
+        **({c: flat(c, np.float32) for c in TRACK_IP_COLUMNS} if set(TRACK_IP_COLUMNS) <= cfields else {}),
     )
     return _finish(table, drop_empty, path, a)
 
@@ -889,6 +898,8 @@ def write_parquet_jets(table: JetTable, path: PathLike, field: str = "constituen
         rec["pdgid"] = np.asarray(table.pdgid, dtype=np.int32)
     if table.charge is not None:
         rec["charge"] = np.asarray(table.charge, dtype=np.float32)
+    if table.has_track_ip:
+        rec.update({c: getattr(table, c) for c in TRACK_IP_COLUMNS})
     cons = ak.unflatten(ak.zip(rec), counts)
     columns = {field: cons, label_field: table.label}
     for name, arr in table.extra.items():

@@ -26,6 +26,10 @@ from .._checks import check_positive_int
 from ..errors import DataFileError, EmptyGraphError, InputShapeError, NonFiniteError
 
 
+#: The optional per-constituent track impact-parameter columns (JetClass's ``part_d0val``, ...).
+TRACK_IP_COLUMNS = ("d0val", "d0err", "dzval", "dzerr")
+
+
 @dataclass
 class JetTable:
     """Jets as flat constituent arrays.
@@ -41,6 +45,10 @@ class JetTable:
             for none), shape ``(P,)``.
         extra: Further per-jet arrays (shape ``(J,)``), e.g. truth jet pT.
         label_names: Optional class names, ``label_names[label]``.
+        d0val, d0err, dzval, dzerr: Optional track impact parameters per
+            constituent (transverse and longitudinal, value and uncertainty, in
+            mm as JetClass stores them; 0 for neutral particles), shape ``(P,)``;
+            all four or none (:data:`TRACK_IP_COLUMNS`).
 
     Shapes:
         - ``P``: total number of constituents, ``J``: number of jets.
@@ -57,13 +65,20 @@ class JetTable:
     parent: Optional[np.ndarray] = None
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     label_names: Optional[list[str]] = None
+    d0val: Optional[np.ndarray] = None
+    d0err: Optional[np.ndarray] = None
+    dzval: Optional[np.ndarray] = None
+    dzerr: Optional[np.ndarray] = None
 
-    _CONSTITUENT = ("px", "py", "pz", "E", "pdgid", "charge", "parent")
+    _CONSTITUENT = ("px", "py", "pz", "E", "pdgid", "charge", "parent", "d0val", "d0err", "dzval", "dzerr")
 
     def __post_init__(self) -> None:
         self.offsets = np.asarray(self.offsets, dtype=np.int64)
         for name in ("px", "py", "pz", "E"):
             setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32))
+        for name in TRACK_IP_COLUMNS:
+            if getattr(self, name) is not None:
+                setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32))
         self.label = np.asarray(self.label, dtype=np.int64)
         self.validate()
 
@@ -89,10 +104,19 @@ class JetTable:
         for name, arr in self.extra.items():
             if np.shape(arr)[0] != len(self):
                 raise InputShapeError(f"extra[{name!r}] must have {len(self)} rows")
-        for name in ("px", "py", "pz", "E"):
+        present = [name for name in TRACK_IP_COLUMNS if getattr(self, name) is not None]
+        if present and len(present) != len(TRACK_IP_COLUMNS):
+            raise InputShapeError(f"the track impact parameters come as all of {', '.join(TRACK_IP_COLUMNS)} "
+                                  f"or none, got {', '.join(present)}")
+        for name in ("px", "py", "pz", "E", *present):
             arr = getattr(self, name)
             if arr.size and not np.isfinite(arr).all():
                 raise NonFiniteError(f"constituent {name} holds NaN or infinite values")
+
+    @property
+    def has_track_ip(self) -> bool:
+        """Whether the table carries the track impact parameters (:data:`TRACK_IP_COLUMNS`)."""
+        return self.d0val is not None
 
     def require_nonempty_jets(self) -> None:
         """Raise :class:`EmptyGraphError` if any jet has no constituents."""
@@ -250,4 +274,4 @@ def table_field_names() -> list[str]:
     return [f.name for f in fields(JetTable)]
 
 
-__all__ = ["JetTable", "table_field_names"]
+__all__ = ["JetTable", "table_field_names", "TRACK_IP_COLUMNS"]

@@ -35,7 +35,7 @@ import torch
 from .._atomic import atomic_output
 from .._checks import check_positive_int, require
 from ..errors import DataFileError
-from .table import JetTable
+from .table import TRACK_IP_COLUMNS, JetTable
 
 PathLike = Union[str, os.PathLike]
 
@@ -125,7 +125,8 @@ def write_jetclass(table: JetTable, path: PathLike, label_names: Optional[Sequen
     The PID flags follow ``|pdgid|`` (:data:`~pgjets.data.features.CHARGED_HADRONS`,
     :data:`~pgjets.data.features.NEUTRAL_HADRONS`, 22, 11, 13); the charge is
     ``table.charge`` or, without it, derived from the PDG id. A table without
-    PDG ids gets no flags and no charge.
+    PDG ids gets no flags and no charge; its track impact parameters, when it
+    has them, go to ``part_d0val, part_d0err, part_dzval, part_dzerr``.
 
     Args:
         table (JetTable): The jets.
@@ -160,6 +161,9 @@ def write_jetclass(table: JetTable, path: PathLike, label_names: Optional[Sequen
         for flag, ids in (("part_isChargedHadron", CHARGED_HADRONS), ("part_isNeutralHadron", NEUTRAL_HADRONS),
                           ("part_isPhoton", (22,)), ("part_isElectron", (11,)), ("part_isMuon", (13,))):
             branches[flag] = jag(np.isin(pid, ids))
+    if table.has_track_ip:
+        for column in TRACK_IP_COLUMNS:
+            branches[f"part_{column}"] = jag(getattr(table, column))
     for i, name in enumerate(names):
         branches[f"label_{name}"] = (table.label == i)
     path = Path(path)
