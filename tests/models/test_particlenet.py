@@ -17,6 +17,10 @@ def test_published_sizes():
     # weaver-core's ParticleNet(use_fusion=False) has the same numbers
     assert sum(p.numel() for p in ParticleNet(7, 2).parameters()) == 366_160
     assert sum(p.numel() for p in particlenet_lite(7, 2).parameters()) == 26_416
+    # weaver's default use_fusion=True: 571 728 and 47 152
+    assert sum(p.numel() for p in ParticleNet(7, 2, fusion=True).parameters()) == 571_728
+    lite = dict(blocks=((7, (32, 32, 32)), (7, (64, 64, 64))), fc=((128, 0.1),), fusion=True)
+    assert sum(p.numel() for p in ParticleNet(7, 2, **lite).parameters()) == 47_152
 
 
 def _copy_from_weaver(w, p) -> None:
@@ -37,9 +41,13 @@ def _copy_from_weaver(w, p) -> None:
     assert len(ours) == len(theirs)
     for a, b in zip(theirs, ours):
         b.load_state_dict(a.state_dict())
+    if p.fusion is not None:
+        p.fusion[0].weight.copy_(w.fusion_block[0].weight[:, :, 0])
+        p.fusion[1].load_state_dict(w.fusion_block[1].state_dict())
 
 
-def test_equals_weaver_with_its_weights(batch_of):
+@pytest.mark.parametrize("fusion", [False, True])
+def test_equals_weaver_with_its_weights(batch_of, fusion):
     pytest.importorskip("weaver")
     logging.getLogger("weaver").setLevel(logging.ERROR)
     from weaver.nn.model.ParticleNet import ParticleNet as WeaverParticleNet
@@ -48,8 +56,8 @@ def test_equals_weaver_with_its_weights(batch_of):
     b = batch_of([12, 20, 8, 30])  # more particles than k: no padded neighbours on weaver's side
     F = b.x.size(1)
     torch.manual_seed(0)
-    w = WeaverParticleNet(F, 3, conv_params=blocks, fc_params=fc, use_fusion=False, trim=False)
-    p = ParticleNet(F, 3, blocks=blocks, fc=fc)
+    w = WeaverParticleNet(F, 3, conv_params=blocks, fc_params=fc, use_fusion=fusion, trim=False)
+    p = ParticleNet(F, 3, blocks=blocks, fc=fc, fusion=fusion)
     assert sum(t.numel() for t in w.parameters()) == sum(t.numel() for t in p.parameters())
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():

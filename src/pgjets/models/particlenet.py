@@ -11,6 +11,15 @@ plane, the later ones in the learned feature space,
 
 followed by a mean over the particles of each jet and a fully connected
 classifier.  The output is permutation invariant by construction.
+
+With ``fusion=True`` the outputs of all blocks are concatenated and mixed per
+particle before the mean, as weaver-core's default ``use_fusion=True``,
+
+.. math::
+    \mathbf{h}_i = \mathrm{ReLU}\Big(\mathrm{BN}\big(W_f\,[\mathbf{x}_i^{(1)}, \dots, \mathbf{x}_i^{(L)}]\big)\Big),
+
+:math:`W_f` of :math:`\min(\max(128 \lfloor C / 128 \rfloor, 128), 1024)` outputs for
+:math:`C = \sum_l C^{(l)}` inputs; the paper's network has no fusion block.
 """
 
 from __future__ import annotations
@@ -39,6 +48,8 @@ class ParticleNet(nn.Module):
         blocks: ``(k, channels)`` per EdgeConv block (default: published).
         fc: ``(width, dropout)`` per fully connected layer (default ``((256, 0.1),)``).
         input_norm: Batch-normalise the input features (as the reference does).
+        fusion: Concatenate all blocks' outputs and mix them before pooling (weaver's
+            ``use_fusion=True``; see the module docstring).
 
     Shapes:
         - **input:** a PyG ``Batch`` with ``x`` :math:`(N, F)`, ``pos`` :math:`(N, 2)`, ``batch``
@@ -52,6 +63,7 @@ class ParticleNet(nn.Module):
         blocks: Sequence[tuple[int, Sequence[int]]] = PARTICLENET_BLOCKS,
         fc: Sequence[tuple[int, float]] = ((256, 0.1),),
         input_norm: bool = True,
+        fusion: bool = False,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
@@ -62,6 +74,11 @@ class ParticleNet(nn.Module):
             convs.append(EdgeConvBlock(c, tuple(channels), k=k))
             c = channels[-1]
         self.convs = nn.ModuleList(convs)
+        self.fusion = None
+        if fusion:
+            c_in = sum(int(channels[-1]) for _, channels in blocks)
+            c = min(max(c_in // 128 * 128, 128), 1024)
+            self.fusion = nn.Sequential(nn.Linear(c_in, c, bias=False), nn.BatchNorm1d(c), nn.ReLU())
         layers: list[nn.Module] = []
         for width, p in fc:
             layers += [nn.Linear(c, width), nn.ReLU(), nn.Dropout(p)]
@@ -71,14 +88,16 @@ class ParticleNet(nn.Module):
         self.embedding_size = c
 
     def node_embeddings(self, data) -> Tensor:
-        """Per-particle features after the last EdgeConv block, ``(N, C)``."""
+        """Per-particle features after the last EdgeConv block (or the fusion block), ``(N, C)``."""
         x = self.input_norm(data.x)
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros(
             x.size(0), dtype=torch.long, device=x.device)
         pos = data.pos
+        outputs = []
         for i, conv in enumerate(self.convs):
             x = conv(x, pos=pos if i == 0 else None, batch=batch)
-        return x
+            outputs.append(x)
+        return x if self.fusion is None else self.fusion(torch.cat(outputs, dim=-1))
 
     def graph_embeddings(self, data) -> Tensor:
         """Mean-pooled jet embedding, ``(B, C)``."""
@@ -107,8 +126,12 @@ class ParticleNet(nn.Module):
         check_model_dtypes(self, padded=(x, pos, mask))
         check_inference(self)
         h = rowwise(self.input_norm, x)
+        outputs = []
         for i, conv in enumerate(self.convs):
             h = conv.forward_padded(h, mask, pos=pos if i == 0 else None)
+            outputs.append(h)
+        if self.fusion is not None:
+            h = rowwise(self.fusion, torch.cat(outputs, dim=-1))
         return self.classifier(masked_reduce(h, mask, "mean"))
 
 
