@@ -157,3 +157,20 @@ def test_same_output_with_and_without_the_slice_table(name, batch_of):
         del b._slice_dict
         without = model(b)
     torch.testing.assert_close(with_table, without, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+@pytest.mark.parametrize("name", ["particlenet", "particlenet_lite", "part", "lorentznet", "particlenet_inv",
+                                  "set_transformer", "pfn"])
+def test_a_training_step_under_autocast(name, dtype, batch_of):
+    """Mixed precision (the Trainer's default on CUDA; CPU autocast here): a training step runs
+    and the kNN of the later ParticleNet blocks, which see 16-bit features, finds the same graph."""
+    torch.manual_seed(0)
+    model = build_model(name, F, 2, **SMALL.get(name, {})).train()
+    b = batch_of([30, 12, 21, 40])
+    with torch.autocast("cpu", dtype=dtype):
+        loss = torch.nn.functional.cross_entropy(model(b), b.y)
+    loss.backward()
+    assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in model.parameters()
+                                        if p.grad is not None)
+

@@ -333,3 +333,13 @@ def test_takes_pyg_arguments_in_pyg_order():
         knn_graph(x, 2, batch, batch_size=1)
     with pytest.raises(ValueError, match="num_workers"):
         knn_graph(x, 2, batch, num_workers=0)
+
+
+def test_knn_under_autocast_equals_full_precision():
+    torch.manual_seed(0)
+    batch = torch.repeat_interleave(torch.arange(4), torch.tensor([25, 7, 40, 28]))
+    x = torch.randn(100, 64) * 30
+    ref = knn_graph(x, 8, batch, backend="torch")
+    for dtype in (torch.float16, torch.bfloat16):
+        with torch.autocast("cpu", dtype=dtype):
+            assert torch.equal(knn_graph(x, 8, batch, backend="torch"), ref)

@@ -547,8 +547,16 @@ def _knn_edges(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, cosine: b
     re-ranked where the matmul expansion is unsure), so ``torch.compile`` gains nothing by
     tracing it: traced, every new batch recompiles its pieces until dynamo's recompile
     limit.  Under ``torch.compile`` it is one graph break per call, and the backend chosen
-    is the eager one (torch-cluster included).
+    is the eager one (torch-cluster included).  It runs with autocast off: the distances are
+    float32 (or float64) whatever the surrounding mixed precision, as the error bound of the
+    expansion and the bit-pattern ranking assume.
     """
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return _knn_edges_full_precision(x, k, batch, loop, cosine, backend, strict, num_workers)
+
+
+def _knn_edges_full_precision(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, cosine: bool,
+                              backend: Backend, strict: bool, num_workers: int = 1) -> tuple[Tensor, Tensor]:
     num_nodes = x.size(0)
     if x.dtype in (torch.float16, torch.bfloat16):
         # searched in float32, which holds every half-precision value exactly: float16 squared
