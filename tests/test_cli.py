@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -19,7 +20,7 @@ def test_help_and_no_command(capsys):
 
 
 def test_errors_are_clean_messages(tmp_path, capsys):
-    assert main(["evaluate", str(tmp_path / "missing")]) == 1
+    assert main(["evaluate", str(tmp_path / "missing")]) == 2  # a bad argument too
     assert "not a run folder" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")]) == 2  # a bad argument
     assert "does not exist" in capsys.readouterr().err
@@ -108,13 +109,20 @@ BAD_ARGUMENTS = [
     pytest.param(GE + ["--chunk-size", "0"], "--chunk-size", id="events-chunk-size-0"),
     pytest.param(GE[:5] + ["--out", "{file}"], "is a file", id="events-out-is-a-file"),
     pytest.param(GE + ["--format", "landscape"], "--format", id="events-format-landscape"),
+    pytest.param(["evaluate", "{out}_missing"], "is not a run folder", id="evaluate-not-a-run"),
+    pytest.param(["train", "--config", "{out}_missing.yaml", "--out", "{out}"], "config file",
+                 id="config-does-not-exist"),
+    pytest.param(["train", "--model", "pfn", "--data", "{empty}", "--out", "{out}"], "neither manifest.json",
+                 id="data-folder-without-data"),
 ]
 
 
 @pytest.mark.parametrize("argv, word", BAD_ARGUMENTS)
 def test_every_bad_argument_exits_2_with_one_line(tmp_path, jet_folder, capsys, argv, word):
     files = {"data": jet_folder, "out": tmp_path / "run", "file": tmp_path / "a_file.txt",
-             "cfg_type": tmp_path / "type.yaml", "cfg_key": tmp_path / "key.yaml", "cfg_list": tmp_path / "list.yaml"}
+             "cfg_type": tmp_path / "type.yaml", "cfg_key": tmp_path / "key.yaml", "cfg_list": tmp_path / "list.yaml",
+             "empty": tmp_path / "empty"}
+    files["empty"].mkdir()
     files["file"].write_text("not a folder")
     files["cfg_type"].write_text("epochs: ten\n")
     files["cfg_key"].write_text("epochs: 2\nlearning_rate: 0.1\n")
@@ -197,3 +205,19 @@ def test_interrupt_while_the_commands_are_imported_is_one_line(monkeypatch, caps
     assert cli.main(["train"]) == 130
     err = capsys.readouterr().err
     assert err.strip() == "pgjets: interrupted" and "Traceback" not in err
+
+
+def test_the_model_help_and_training_docs_name_every_registered_model(capsys):
+    from pathlib import Path
+
+    from pgjets.models import EVENT_MODELS, MODELS
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    model_help = text.split("--model MODEL", 2)[2].split("--data PATH")[0]
+    names = set(re.split(r"[\s,;:()]+", model_help))
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "training.rst").read_text()
+    for name in [*MODELS, *EVENT_MODELS]:
+        assert name in names, name
+        assert f"``{name}``" in docs, name

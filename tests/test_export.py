@@ -115,7 +115,7 @@ def test_cli_export_of_a_trained_run(tmp_path, capsys):
 
 
 def test_cli_export_errors(tmp_path, capsys):
-    assert main(["export", str(tmp_path / "missing"), "--onnx", str(tmp_path / "m.onnx")]) == 1
+    assert main(["export", str(tmp_path / "missing"), "--onnx", str(tmp_path / "m.onnx")]) == 2  # a bad argument
     assert "not a run folder" in capsys.readouterr().err
     assert main(["export", str(tmp_path), "--onnx", str(tmp_path)]) == 2  # an existing folder as the file
     assert "is a directory" in capsys.readouterr().err

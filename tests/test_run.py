@@ -262,3 +262,18 @@ def test_generate_refuses_jets_generated_with_other_settings(tmp_path, jet_folde
     rc = main(["train", *ARGS, "--generate", "20", "--epochs", "1", "--out", str(run)])
     assert rc == 1 and "other settings" in capsys.readouterr().err
     assert not (run / "config.yaml").exists()
+
+
+def test_working_points_of_a_binary_run(tmp_path, jet_folder, capsys):
+    run = tmp_path / "run"
+    assert train(jet_folder, run, "--epochs", "1") == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--working-point", "top=0.9"]) == 0
+    printed = capsys.readouterr().out
+    metrics = json.loads((run / "eval" / "test-wp-top0.9" / "metrics.json").read_text())
+    assert {"rej@0.3", "rej@0.5", "rej@0.9"} <= set(metrics) and "eps_S=0.9" in printed
+    assert main(["evaluate", str(run), "--working-point", "top=0.8"]) == 0  # another folder, not overwritten
+    assert (run / "eval" / "test-wp-top0.8" / "metrics.json").exists()
+    for bad in ("qcd=0.9", "Tbl=0.9"):  # the background, a class the data do not have
+        assert main(["evaluate", str(run), "--working-point", bad]) == 2
+        assert "--working-point for" in capsys.readouterr().err

@@ -62,6 +62,14 @@ class DistributedSetupError(UsageError, RuntimeError):
     """``--ddp`` (or another process-group entry point) without the environment torchrun sets."""
 
 
+class PathArgumentError(UsageError, DataFileNotFoundError):
+    """A path given as an argument (a run folder, a config file) does not exist (exit status 2)."""
+
+
+class NoDataError(UsageError, DataFileError):
+    """A folder given as data holds no file pgjets reads (exit status 2)."""
+
+
 class CheckpointError(DataFileError):
     """A checkpoint file is damaged (checksum mismatch, truncated) or not a pgjets checkpoint."""
 
@@ -72,6 +80,8 @@ class DiskFullError(PgjetsError, OSError):
 
 __all__ = [
     "PgjetsError",
+    "PathArgumentError",
+    "NoDataError",
     "DistributedSetupError",
     "InputShapeError",
     "NonFiniteError",

@@ -22,6 +22,8 @@ Needs the ``deploy`` extra (``onnx``, ``onnxscript``, ``onnxruntime``).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,6 +168,21 @@ def onnx_max_abs_diff(path: Union[str, Path], wrapper: PaddedJetModel, inputs: S
     return float((got - want).abs().max()) if want.numel() else 0.0
 
 
+@contextlib.contextmanager
+def _quiet_exporter_logs():
+    """The exporter's log lines (``torchvision is not installed``, onnxscript's tracebacks of a
+    failed conversion, which pgjets reports itself as one error) held back to errors only."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "onnx_ir")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def export_onnx(model: nn.Module, path: Union[str, Path], example: Optional[Sequence[Tensor]] = None,
                 in_channels: Optional[int] = None, opset: int = OPSET,
                 check: Optional[Sequence[Sequence[Tensor]]] = None, check_tol: float = 1e-4) -> ExportReport:
@@ -218,9 +235,12 @@ def export_onnx(model: nn.Module, path: Union[str, Path], example: Optional[Sequ
     else:
         example = synthetic_jets(model, 3, [5, 9, 12], in_channels=in_channels, seed=0)
     with atomic_output(path) as tmp:
-        with torch.no_grad(), warnings.catch_warnings():
-            # the exporter notes that inputs share the jets/particles axes: intended
+        with torch.no_grad(), warnings.catch_warnings(), _quiet_exporter_logs():
+            # the exporter notes that inputs share the jets/particles axes: intended; and torch's
+            # own deprecation notices of its internals are not the user's to act on
             warnings.filterwarnings("ignore", message=".*axis name.*will not be used")
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
             program = torch.onnx.export(
                 wrapper, example, dynamo=True, opset_version=opset, input_names=list(names),
                 output_names=["logits"], dynamic_shapes=(_dynamic_shapes(names),), verbose=False,

@@ -52,6 +52,7 @@ from ._checks import check_no_repeats, check_out_folder, check_setting_int
 from .errors import (
     DataFileError,
     DataFileNotFoundError,
+    PathArgumentError,
     SettingsMismatchError,
     UsageError,
 )
@@ -135,7 +136,7 @@ def load_config(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "config", None):
         path = Path(args.config)
         if not path.exists():
-            raise DataFileNotFoundError(f"config file {path} does not exist")
+            raise PathArgumentError(f"config file {path} does not exist")
         try:
             loaded = yaml.safe_load(path.read_text())
         except yaml.YAMLError as exc:
@@ -279,14 +280,14 @@ def read_run_config(run: Path) -> dict[str, Any]:
     """The ``config.yaml`` of a run folder.
 
     Raises:
-        DataFileNotFoundError: ``run`` is not a run folder.
+        PathArgumentError: ``run`` is not a run folder (a :class:`~pgjets.errors.DataFileNotFoundError`).
         DataFileError: ``config.yaml`` is damaged.
     """
     import yaml
 
     path = Path(run) / "config.yaml"
     if not path.exists():
-        raise DataFileNotFoundError(f"{run} is not a run folder (no config.yaml)")
+        raise PathArgumentError(f"{run} is not a run folder (no config.yaml)")
     try:
         cfg = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
@@ -650,7 +651,7 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
         test = test_data if test_data is not None else run_test_data(run, cfg)
         other = [f"signal-{signal}"] if signal is not None and signal != cfg.get("signal") else []
         if working_points and working_points != cfg.get("working_points"):
-            other.append("working-points")
+            other.append("wp-" + "-".join(f"{k}{v:g}" for k, v in sorted(working_points.items())))
         # the run's own test results stay; other options go next to them
         dest = Path(out) if out is not None else (run / "eval" / "-".join(["test", *other]) if other else run)
     check_signal(signal, test)
@@ -669,7 +670,8 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
     """Test metrics (``dest/metrics.json``) and plots (ROC or per-class rejections, confusion, loss).
 
     Shared by jet and event runs.  ``working_points`` (class name -> signal
-    efficiency) override the run's ``working_points`` for multi-class samples.
+    efficiency) override the run's ``working_points`` for multi-class samples; on a binary
+    sample only the signal class may have one, which adds a rejection at that efficiency.
     Returns ``(metrics, curves)``.
     """
     from .data.inputs import background_class, signal_class
@@ -678,20 +680,27 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
 
     run, dest = Path(run), Path(dest)
     curves = {}
-    dest.mkdir(parents=True, exist_ok=True)
+    wps = {**(cfg.get("working_points") or {}), **(working_points or {})}
+    unknown = sorted(set(wps) - set(names))
+    if unknown:
+        raise UsageError(f"--working-point for {', '.join(unknown)}: not a class of the data ({', '.join(names)})")
     if logits.shape[1] == 2:
         sig = signal_class(names, signal or cfg.get("signal"))
-        metrics: dict[str, Any] = classification_report(logits, y, signal=sig)
+        wrong = sorted(set(wps) - {names[sig]})
+        if wrong:
+            raise UsageError(f"--working-point for {', '.join(wrong)}: a binary run measures the rejection of "
+                             f"{names[1 - sig]} at an efficiency of the signal, {names[sig]}; give "
+                             f"--working-point {names[sig]}=EFF")
+    dest.mkdir(parents=True, exist_ok=True)
+    if logits.shape[1] == 2:
+        points = sorted({*DEFAULT_BINARY_WORKING_POINTS, *wps.values()})
+        metrics: dict[str, Any] = classification_report(logits, y, working_points=points, signal=sig)
         metrics["signal"] = names[sig]
         fpr, tpr, _ = roc_curve(logits, y, signal=sig)
         curves[cfg["model"]] = (fpr, tpr)
         plot_roc(curves, dest / "roc.png", signal_name=names[sig])
     else:
         bkg = background_class(names)
-        wps = {**(cfg.get("working_points") or {}), **(working_points or {})}
-        unknown = sorted(set(wps) - set(names))
-        if unknown:
-            raise UsageError(f"--working-point for {', '.join(unknown)}: not a class of the data ({', '.join(names)})")
         metrics = multiclass_report(logits, y, names, background=0 if bkg is None else bkg,
                                     working_points=wps or None)
     metrics["n_test"] = int(len(y))
@@ -845,13 +854,16 @@ def load_run(run: Path, checkpoint: str = "best", test_data=None, num_classes: O
     return LoadedRun(cfg, model, test, path)
 
 
+#: Signal efficiencies of the rejections of every binary run (``--working-point SIGNAL=EFF`` adds one).
+DEFAULT_BINARY_WORKING_POINTS = (0.3, 0.5)
+
+
 def format_metrics(metrics: dict[str, Any]) -> str:
     """One line of test metrics; with many classes followed by the table of rejections of QCD."""
     auc = "macro AUC" if "rejection" in metrics else "AUC"
     parts = [f"{auc} {metrics['auc']:.4f}", f"acc {metrics['accuracy']:.4f}"]
-    for key in ("rej@0.3", "rej@0.5"):
-        if key in metrics:
-            parts.append(f"1/eps_B(eps_S={key[4:]}) {metrics[key]:.1f}")
+    for key in sorted((k for k in metrics if k.startswith("rej@")), key=lambda k: float(k[4:])):
+        parts.append(f"1/eps_B(eps_S={key[4:]}) {metrics[key]:.1f}")
     line = ", ".join(parts)
     if metrics.get("rejection"):
         from .train.metrics import format_rejection_table

@@ -373,3 +373,12 @@ def test_ddp_shares_use_full_batches_refuse_empty_shares_and_other_world_sizes()
     tr2.world_size = 2
     with pytest.raises(SettingsMismatchError, match="world_size"):
         tr2.check_settings(state)
+
+
+def test_a_one_class_validation_set_names_the_problem():
+    from pgjets.errors import InputShapeError
+
+    graphs = toy_graphs(32)
+    one_class = [g for g in graphs if int(g.y) == 1][:3]
+    with pytest.raises(InputShapeError, match=r"validation data \(3 graphs\) hold only class \[1\]"):
+        make(epochs=1).fit(graphs, one_class)

@@ -15,7 +15,10 @@ from ..run import check_argument_paths, evaluate_run, format_metrics, load_confi
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="YAML file with run settings (flags override it)")
-    p.add_argument("--model", help="model name (see pgjets.models.registry.MODELS)")
+    p.add_argument("--model", help="model name (default particlenet_lite): particlenet, particlenet_lite, part, "
+                                   "part_lite, pfn, efn, deepsets, set_transformer, gcn, gridcnn, lorentznet, "
+                                   "particlenet_inv, particlenet_inv_lite; on events event_deepsets, "
+                                   "event_transformer, event_gnn")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data", action="append", metavar="PATH",
                      help="training jets: a generated folder, a data file (landscape .h5, JetClass .root, "
@@ -30,7 +33,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--signal", help="signal class of a binary sample (default: the non-QCD class; quark for q/g)")
     p.add_argument("--working-point", dest="working_points", action="append", metavar="CLASS=EFF",
                    help="multi-class samples: signal efficiency at which the rejection of QCD is quoted for "
-                        "CLASS (repeatable; default 0.5, and the ParT paper's 0.99 Hqql, 0.995 Tbl)")
+                        "CLASS (repeatable; default 0.5, and the ParT paper's 0.99 Hqql, 0.995 Tbl); binary "
+                        "samples: SIGNAL=EFF adds a rejection to those at 0.3 and 0.5")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
@@ -54,7 +58,8 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="folder for the metrics and plots (default RUN/eval/<name>/)")
     p.add_argument("--signal", help="signal class of a binary sample (default: the run's)")
     p.add_argument("--working-point", dest="working_points", action="append", metavar="CLASS=EFF",
-                   help="multi-class: signal efficiency of CLASS for its QCD rejection (repeatable; default: the run's)")
+                   help="multi-class: signal efficiency of CLASS for its QCD rejection (repeatable; default: "
+                        "the run's); binary: SIGNAL=EFF adds a rejection at that efficiency")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -83,7 +88,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     res = evaluate_run(Path(args.run), data=args.data, out=getattr(args, "out", None),
                        signal=getattr(args, "signal", None),
                        working_points=parse_working_points(getattr(args, "working_points", None)))
-    print(f"test: {format_metrics(res['metrics'])}")
+    label = "test" if args.data is None else " ".join(map(str, args.data))
+    print(f"{label}: {format_metrics(res['metrics'])}")
     print(f"results: {res['out']}")
     return 0
 

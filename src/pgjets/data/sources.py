@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence, Union
 
-from ..errors import DataFileError, DataFileNotFoundError
+from ..errors import DataFileError, DataFileNotFoundError, NoDataError
 
 PathLike = Union[str, os.PathLike]
 Spec = Union[PathLike, Sequence[PathLike]]
@@ -95,7 +95,7 @@ def resolve_sources(spec: Spec) -> list[Source]:
             if path.is_dir() and not (path / "manifest.json").exists():
                 files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
                 if not files:
-                    raise DataFileError(f"{path} is a folder with neither manifest.json nor data files "
+                    raise NoDataError(f"{path} is a folder with neither manifest.json nor data files "
                                         f"({', '.join(DATA_SUFFIXES)})")
                 found = [Source(f, detect_format(f)) for f in files]
                 if any(s.format == "jetfile" for s in found):

@@ -50,7 +50,8 @@ import torch
 from torch import Tensor, nn
 
 from .._atomic import atomic_output, atomic_write_bytes
-from ..errors import CheckpointError, GraphSizeError, NonFiniteError, SettingsMismatchError, UsageError
+from ..errors import (CheckpointError, GraphSizeError, InputShapeError, NonFiniteError, SettingsMismatchError,
+                      UsageError)
 from .losses import LabelSmoothingCrossEntropy, regression_loss
 from .metrics import classification_report
 
@@ -569,7 +570,14 @@ class Trainer:
         out, y, custom = self._predict(data, with_loss=self.custom_loss)
         if self.config.task == "classification":
             loss = custom if custom is not None else float(nn.functional.cross_entropy(out, y.view(-1).long()))
-            metrics = classification_report(out, y.view(-1))
+            labels = y.view(-1)
+            present = torch.unique(labels)
+            if (out.dim() == 1 or out.size(1) == 2) and present.numel() < 2:
+                what = "validation" if prefix == "val_" else prefix.rstrip("_") or "evaluation"
+                raise InputShapeError(
+                    f"the {what} data ({labels.numel()} graphs) hold only class {present.tolist()}: the AUC and "
+                    "1/eps_B need both classes; give more jets (or a larger validation fraction of --split)")
+            metrics = classification_report(out, labels)
         else:
             loss = custom if custom is not None else float(nn.functional.mse_loss(out.view(-1), y.view(-1).float()))
             metrics = {"mae": float((out.view(-1) - y.view(-1).float()).abs().mean())}
