@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
-import torch
 
 from .._atomic import atomic_output
 from .._checks import check_positive_int, require
@@ -234,7 +233,7 @@ def write_jetnet(table: JetTable, path: PathLike, n_part: int = 30) -> Path:
     Raises:
         DataFileError: A jet has no constituents or a zero :math:`p_T`.
     """
-    from ..transforms import wrap_phi
+    from .features import wrap_phi
 
     h5py = require("h5py", "physics", "writing HDF5 files")
     n_part = check_positive_int(n_part, "n_part")
@@ -247,7 +246,7 @@ def write_jetnet(table: JetTable, path: PathLike, n_part: int = 30) -> Path:
     with np.errstate(divide="ignore", invalid="ignore"):
         eta = np.arcsinh(np.where(pt > 0, table.pz / np.where(pt > 0, pt, 1.0), 0.0))
     phi = np.arctan2(table.py, table.px).astype(np.float64)
-    dphi = wrap_phi(torch.from_numpy(phi - kin["phi"][jet])).numpy()
+    dphi = wrap_phi(phi - kin["phi"][jet])
     blocks = _padded(table, n_part, (eta - kin["eta"][jet], dphi, pt / jet_pt[jet], np.ones(pt.size)))
     parts = np.stack(blocks, axis=-1).astype(np.float32)
     jets = np.stack([jet_pt, kin["eta"], kin["mass"], table.n_constituents], axis=1).astype(np.float32)
