@@ -5,12 +5,20 @@ inputs, after a warm-up, alternating call by call (``peer, pgjets, peer,
 pgjets, ...``) so that the noise of a shared machine hits both alike.  The
 result is the median time of each and the ratio ``peer / pgjets`` (> 1: pgjets
 is faster).  Results are printed for humans and appended as one JSON line each.
+
+On Linux CPUs glibc's malloc is told to keep freed memory (:func:`keep_freed_memory`,
+``--default-malloc`` to opt out): with its defaults, every block above the mmap threshold (at
+most 32 MiB: the attention matrices, the kNN blocks) is mapped on allocation and unmapped on
+free, so a training step spends much of its time in page faults, and how much depends on what
+the other side freed just before (the alternation couples the two): weaver's ParT step took
+6.4-7.4 s next to pgjets of one version and 12.8-14.6 s next to the one before.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import json
 import platform
 import statistics
@@ -33,15 +41,41 @@ def add_common_arguments(parser: argparse.ArgumentParser, repeats: int = 10, war
     parser.add_argument("--repeats", type=int, default=repeats, help="timed calls per side (alternating)")
     parser.add_argument("--warmup", type=int, default=warmup, help="untimed calls per side first")
     parser.add_argument("--out", type=Path, default=None, help="append JSON lines to this file")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's malloc as it is (default: keep freed memory, see _timing.py)")
     return parser
 
 
+#: How this process's malloc was set (``"kept"``: :func:`keep_freed_memory`), recorded in every JSON line.
+MALLOC = "default"
+
+
+def keep_freed_memory() -> bool:
+    """Tell glibc's malloc to serve every block from its heaps (no mmap) and never trim them.
+
+    Freed tensors are then reused without page faults, on both sides of a comparison alike.
+    Returns whether it applied (glibc only).
+    """
+    global MALLOC
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    if libc.mallopt(m_mmap_max, 0) and libc.mallopt(m_trim_threshold, 1 << 30):
+        MALLOC = "kept"
+        return True
+    return False
+
+
 def setup(args: argparse.Namespace) -> torch.device:
-    """Apply ``--threads`` and return the ``--device``."""
+    """Apply ``--threads`` (and, on the CPU, :func:`keep_freed_memory`); return the ``--device``."""
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda but no GPU is visible")
+    if device.type == "cpu" and not getattr(args, "default_malloc", False):
+        keep_freed_memory()
     return device
 
 
@@ -103,6 +137,7 @@ def machine(device: torch.device | str = "cpu") -> dict[str, Any]:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "device": str(device),
+        "malloc": MALLOC,
     }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
