@@ -675,7 +675,8 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
     Returns ``(metrics, curves)``.
     """
     from .data.inputs import background_class, signal_class
-    from .train.metrics import classification_report, confusion_matrix, multiclass_report, roc_curve
+    from .train.metrics import (BINARY_WORKING_POINTS, classification_report, confusion_matrix, multiclass_report,
+                                roc_curve)
     from .train.plots import plot_confusion_matrix, plot_history, plot_roc
 
     run, dest = Path(run), Path(dest)
@@ -684,7 +685,8 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
     unknown = sorted(set(wps) - set(names))
     if unknown:
         raise UsageError(f"--working-point for {', '.join(unknown)}: not a class of the data ({', '.join(names)})")
-    if logits.shape[1] == 2:
+    binary = logits.shape[1] == 2
+    if binary:
         sig = signal_class(names, signal or cfg.get("signal"))
         wrong = sorted(set(wps) - {names[sig]})
         if wrong:
@@ -692,8 +694,8 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
                              f"{names[1 - sig]} at an efficiency of the signal, {names[sig]}; give "
                              f"--working-point {names[sig]}=EFF")
     dest.mkdir(parents=True, exist_ok=True)
-    if logits.shape[1] == 2:
-        points = sorted({*DEFAULT_BINARY_WORKING_POINTS, *wps.values()})
+    if binary:
+        points = sorted({*BINARY_WORKING_POINTS, *wps.values()})
         metrics: dict[str, Any] = classification_report(logits, y, working_points=points, signal=sig)
         metrics["signal"] = names[sig]
         fpr, tpr, _ = roc_curve(logits, y, signal=sig)
@@ -852,10 +854,6 @@ def load_run(run: Path, checkpoint: str = "best", test_data=None, num_classes: O
     path = load_run_weights(run, cfg, model, checkpoint)
     model.eval()
     return LoadedRun(cfg, model, test, path)
-
-
-#: Signal efficiencies of the rejections of every binary run (``--working-point SIGNAL=EFF`` adds one).
-DEFAULT_BINARY_WORKING_POINTS = (0.3, 0.5)
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:

@@ -63,3 +63,12 @@ def test_track_impact_parameters_come_all_or_none_finite_and_follow_the_jets():
         JetTable(**base, d0val=ip["d0val"])
     with pytest.raises(NonFiniteError, match="dzerr"):
         JetTable(**base, **{**ip, "dzerr": np.array([1.0, np.nan, 1.0])})
+
+
+def test_pt_eta_phi_by_hand_and_along_the_beam():
+    from pgjets.data.table import pt_eta_phi
+
+    pt, eta, phi = pt_eta_phi(np.array([3.0, 0.0, -1.0]), np.array([4.0, 0.0, 0.0]), np.array([0.0, 2.0, -1.0]))
+    np.testing.assert_allclose(pt, [5.0, 0.0, 1.0])
+    np.testing.assert_allclose(eta, [0.0, 0.0, np.arcsinh(-1.0)])  # pT = 0: eta = 0, not inf
+    np.testing.assert_allclose(phi, [np.arctan2(4.0, 3.0), 0.0, np.pi])

@@ -45,14 +45,14 @@ _MANIFEST = "manifest.json"
 
 
 def _folder_files(folder: Path) -> list[Path]:
-    from .readers import DATA_SUFFIXES
-
+    """The files pgjets reads from ``folder``: a manifest's chunks, else :func:`~pgjets.data.sources.folder_data_files`."""
     if (folder / _MANIFEST).exists():
         from .jet_io import dataset_files
 
         return dataset_files(folder)
-    return sorted(f for f in folder.iterdir()
-                  if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in DATA_SUFFIXES)
+    from .sources import folder_data_files
+
+    return folder_data_files(folder)
 
 
 def _expand(paths: Union[PathLike, Sequence[PathLike]]) -> list[tuple[Path, str]]:

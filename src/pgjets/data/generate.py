@@ -81,7 +81,7 @@ from .jet_io import (
     write_jets,
     write_manifest,
 )
-from .table import JetTable
+from .table import JetTable, pt_eta_phi
 
 #: Processes :func:`generate_jets` knows, in a fixed order (used to derive seeds).
 PROCESSES = ("qcd", "top", "w", "z", "quark", "gluon")
@@ -138,12 +138,6 @@ def _delta_r(eta1, phi1, eta2, phi2):
     return np.hypot(np.asarray(eta1) - np.asarray(eta2), dphi)
 
 
-def _eta_phi(px, py, pz):
-    pt = np.hypot(px, py)
-    eta = np.arcsinh(np.divide(pz, pt, out=np.zeros_like(np.asarray(pz, dtype=float)), where=pt > 0))
-    return pt, eta, np.arctan2(py, px)
-
-
 class _Event:
     """Numpy views of one Pythia event record (a slice of a ``nextBatch`` batch)."""
 
@@ -152,7 +146,7 @@ class _Event:
     def __init__(self, flat: dict[str, np.ndarray], a: int, b: int) -> None:
         for name in self._FIELDS:
             setattr(self, name, flat[name][a:b])
-        self.pt, self.eta, self.phi = _eta_phi(self.px, self.py, self.pz)
+        self.pt, self.eta, self.phi = pt_eta_phi(self.px, self.py, self.pz)
 
     @staticmethod
     def flatten(ak, prt) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -378,7 +372,7 @@ def generate_jets(
         m_flat = ak.to_numpy(ak.flatten(members, axis=None)).astype(np.int64)
         m_off = np.zeros(m_count.size + 1, dtype=np.int64)
         np.cumsum(m_count, out=m_off[1:])
-        jpt_all, jeta_all, jphi_all = _eta_phi(jx, jy, jz)
+        jpt_all, jeta_all, jphi_all = pt_eta_phi(jx, jy, jz)
         for e in range(n_jet_ev.size):
             if len(counts) >= n_jets:
                 break

@@ -72,8 +72,9 @@ import numpy as np
 from .._atomic import atomic_output
 from .._checks import check_positive_int, require
 from ..errors import DataFileError, DataFileNotFoundError
-from .generate import _Event, _delta_r, _eta_phi, _fastjet, _prepare_folder, _pythia, derive_seed
+from .generate import _Event, _delta_r, _fastjet, _prepare_folder, _pythia, derive_seed
 from .jet_io import MANIFEST_FORMAT, MANIFEST_NAME, dataset_files, read_manifest, write_manifest
+from .table import pt_eta_phi
 
 #: Processes :func:`generate_events` knows, in a fixed order (used to derive seeds).
 EVENT_PROCESSES = ("ttbar", "wjets", "zjets")
@@ -261,7 +262,7 @@ def generate_events(
         n_const = ak.num(cs.constituent_index(min_pt=_JET_PT), axis=2)
         for j, (ev, iso, _, inv) in enumerate(chosen):
             jx, jy, jz, je = (ak.to_numpy(jets[j][c]).astype(np.float64) for c in ("px", "py", "pz", "E"))
-            jpt, jeta, jphi = _eta_phi(jx, jy, jz)
+            jpt, jeta, jphi = pt_eta_phi(jx, jy, jz)
             jmass = np.sqrt(np.maximum(je ** 2 - jx ** 2 - jy ** 2 - jz ** 2, 0.0))
             sel = np.abs(jeta) < _JET_ETA
             flav = _heavy_flavour(ev.id)

@@ -418,6 +418,15 @@ def read_jetclass(
     return _finish(table, drop_empty, path, a)
 
 
+def _collider_p4(pt: np.ndarray, rap: np.ndarray, phi: np.ndarray,
+                 mass: Optional[np.ndarray] = None) -> dict[str, np.ndarray]:
+    r"""``px, py, pz, E`` of particles given as :math:`(p_T, y, \phi)` and a mass (``None``: massless,
+    where the rapidity is the pseudorapidity): :math:`m_T = \sqrt{p_T^2 + m^2}`,
+    :math:`(E, p_z) = m_T (\cosh y, \sinh y)`."""
+    mt = pt if mass is None else np.sqrt(pt**2 + mass**2)
+    return {"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": mt * np.sinh(rap), "E": mt * np.cosh(rap)}
+
+
 # ------------------------------------------------------------- quark/gluon npz
 #: Masses (GeV) used to turn ``(pt, y, phi)`` into four-momenta, by ``|pdgid|`` (others: massless).
 _PDG_MASS = {11: 0.000511, 13: 0.10566, 211: 0.13957, 321: 0.49368, 130: 0.49761, 310: 0.49761,
@@ -536,8 +545,6 @@ def read_quark_gluon(
     mass = np.zeros(pid.shape, dtype=np.float64)
     for code, m in _PDG_MASS.items():
         mass[pid == code] = m
-    pt_m, rap_m, phi_m = pt[mask], rap[mask], phi[mask]
-    mt = np.sqrt(pt_m**2 + mass**2)
     counts = mask.sum(axis=1)
     offsets = np.zeros(counts.size + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
@@ -548,9 +555,8 @@ def read_quark_gluon(
     charge[pos] = np.sign(pdgid[pos])
     lep = np.isin(apid, (11, 13))
     charge[lep] = -np.sign(pdgid[lep])
-    table = _table(path, px=pt_m * np.cos(phi_m), py=pt_m * np.sin(phi_m), pz=mt * np.sinh(rap_m),
-                   E=mt * np.cosh(rap_m), offsets=offsets, label=label, pdgid=pdgid, charge=charge,
-                   label_names=list(QUARK_GLUON_LABELS))
+    table = _table(path, **_collider_p4(pt[mask], rap[mask], phi[mask], mass), offsets=offsets, label=label,
+                   pdgid=pdgid, charge=charge, label_names=list(QUARK_GLUON_LABELS))
     return _finish(table, drop_empty, path, a)
 
 
@@ -661,9 +667,8 @@ def read_jetnet(
     extra = {"jet_pt": jet_pt, "jet_eta": jet_eta, "jet_mass": jets[:, 2]}
     if jets.shape[1] > 3:
         extra["num_particles"] = jets[:, 3]
-    table = _table(path, px=pt * np.cos(phi), py=pt * np.sin(phi), pz=pt * np.sinh(eta), E=pt * np.cosh(eta),
-                   offsets=offsets, label=np.full(len(jets), label, dtype=np.int64), extra=extra,
-                   label_names=list(JETNET_LABELS))
+    table = _table(path, **_collider_p4(pt, eta, phi), offsets=offsets,
+                   label=np.full(len(jets), label, dtype=np.int64), extra=extra, label_names=list(JETNET_LABELS))
     return _finish(table, drop_empty, path, a)
 
 
@@ -744,13 +749,13 @@ def channels_last(shape: Sequence[int]) -> bool:
 #: Flat jagged fields of the Particle Transformer authors' parquet files (``part_<name>``) and the
 #: constituent record fields they become.
 PART_PARQUET_FIELDS = {"px": "px", "py": "py", "pz": "pz", "energy": "E"}
-_PART_PARQUET_PID = {"pid": "pdgid", "charge": "charge", **{c: c for c in TRACK_IP_COLUMNS}}
+_PART_PARQUET_OPTIONAL = {"pid": "pdgid", "charge": "charge", **{c: c for c in TRACK_IP_COLUMNS}}
 
 
 def _zip_part_fields(ak, arr, path: Path, field: str):
     """The ParT layout (``part_px, ..., part_energy`` [, ``part_pid``, ``part_charge``] side by side)
     as one list of constituent records ``field``; the other ``part_*`` fields are left out."""
-    names = {**PART_PARQUET_FIELDS, **_PART_PARQUET_PID}
+    names = {**PART_PARQUET_FIELDS, **_PART_PARQUET_OPTIONAL}
     try:
         cons = ak.zip({new: arr[f"part_{old}"] for old, new in names.items() if f"part_{old}" in ak.fields(arr)})
     except ValueError as exc:

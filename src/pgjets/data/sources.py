@@ -74,6 +74,14 @@ def _expand(item: PathLike) -> list[Path]:
     raise DataFileNotFoundError(f"jet data path {path} does not exist")
 
 
+def folder_data_files(folder: Path) -> list[Path]:
+    """The files of a folder without manifest that pgjets reads: those with a
+    :data:`~pgjets.data.readers.DATA_SUFFIXES` suffix, sorted by name."""
+    from .readers import DATA_SUFFIXES
+
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
+
+
 def resolve_sources(spec: Spec) -> list[Source]:
     """The :class:`Source` list of one or several folders, files or globs (see the module docstring).
 
@@ -93,7 +101,7 @@ def resolve_sources(spec: Spec) -> list[Source]:
     for item in items:
         for path in _expand(item):
             if path.is_dir() and not (path / "manifest.json").exists():
-                files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
+                files = folder_data_files(path)
                 if not files:
                     raise NoDataError(f"{path} is a folder with neither manifest.json nor data files "
                                         f"({', '.join(DATA_SUFFIXES)})")
@@ -134,4 +142,4 @@ def describe(sources: Sequence[Source]) -> str:
     return f"{len(sources)} {'/'.join(fmts)} sources ({first}, ...)"
 
 
-__all__ = ["Source", "resolve_sources", "check_compatible", "describe"]
+__all__ = ["Source", "resolve_sources", "folder_data_files", "check_compatible", "describe"]

@@ -30,6 +30,20 @@ from ..errors import DataFileError, EmptyGraphError, InputShapeError, NonFiniteE
 TRACK_IP_COLUMNS = ("d0val", "d0err", "dzval", "dzerr")
 
 
+def pt_eta_phi(px: np.ndarray, py: np.ndarray, pz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Transverse momentum, pseudorapidity and azimuth of momenta (any matching shapes, float64).
+
+    .. math::
+        p_T = \sqrt{p_x^2 + p_y^2}, \quad \eta = \operatorname{asinh}(p_z / p_T) \ (0 \text{ where } p_T = 0),
+        \quad \phi = \operatorname{atan2}(p_y, p_x)
+    """
+    px, py, pz = (np.asarray(a, dtype=np.float64) for a in (px, py, pz))
+    pt = np.hypot(px, py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.where(pt > 0, np.arcsinh(pz / np.where(pt > 0, pt, 1.0)), 0.0)
+    return pt, eta, np.arctan2(py, px)
+
+
 @dataclass
 class JetTable:
     """Jets as flat constituent arrays.
@@ -163,10 +177,7 @@ class JetTable:
                 (saves a second pass over the constituents).
         """
         E, px, py, pz = (self.jet_p4() if p4 is None else p4).T
-        pt = np.hypot(px, py)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            eta = np.where(pt > 0, np.arcsinh(pz / np.where(pt > 0, pt, 1.0)), 0.0)
-        phi = np.arctan2(py, px)
+        pt, eta, phi = pt_eta_phi(px, py, pz)
         mass = np.sqrt(np.maximum(E**2 - px**2 - py**2 - pz**2, 0.0))
         return {"pt": pt, "eta": eta, "phi": phi, "mass": mass}
 
@@ -274,4 +285,4 @@ def table_field_names() -> list[str]:
     return [f.name for f in fields(JetTable)]
 
 
-__all__ = ["JetTable", "table_field_names", "TRACK_IP_COLUMNS"]
+__all__ = ["JetTable", "table_field_names", "TRACK_IP_COLUMNS", "pt_eta_phi"]

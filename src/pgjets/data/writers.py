@@ -34,7 +34,7 @@ import numpy as np
 from .._atomic import atomic_output
 from .._checks import check_positive_int, require
 from ..errors import DataFileError
-from .table import TRACK_IP_COLUMNS, JetTable
+from .table import TRACK_IP_COLUMNS, JetTable, pt_eta_phi
 
 PathLike = Union[str, os.PathLike]
 
@@ -242,10 +242,7 @@ def write_jetnet(table: JetTable, path: PathLike, n_part: int = 30) -> Path:
         raise DataFileError("the JetNet layout stores particles relative to their jet: every jet needs "
                             "constituents and a positive pT")
     jet, jet_pt = table.jet_index, kin["pt"]
-    pt = np.hypot(table.px, table.py).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.arcsinh(np.where(pt > 0, table.pz / np.where(pt > 0, pt, 1.0), 0.0))
-    phi = np.arctan2(table.py, table.px).astype(np.float64)
+    pt, eta, phi = pt_eta_phi(table.px, table.py, table.pz)
     dphi = wrap_phi(phi - kin["phi"][jet])
     blocks = _padded(table, n_part, (eta - kin["eta"][jet], dphi, pt / jet_pt[jet], np.ones(pt.size)))
     parts = np.stack(blocks, axis=-1).astype(np.float32)

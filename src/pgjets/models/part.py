@@ -125,8 +125,8 @@ class ParticleTransformer(nn.Module):
             self.pair_embed = nn.Sequential(*pl)
         self.blocks = nn.ModuleList([TransformerBlock(c, heads, dropout=dropout, normformer=normformer)
                                      for _ in range(num_layers)])
-        self.cls = (ClassAttentionPool(c, heads, num_blocks=num_cls_layers, query_norm=False, normformer=True)
-                    if normformer else ClassAttentionPool(c, heads, num_blocks=num_cls_layers, dropout=dropout))
+        self.cls = ClassAttentionPool(c, heads, num_blocks=num_cls_layers, dropout=0.0 if normformer else dropout,
+                                      query_norm=not normformer, normformer=normformer)
         self.norm = nn.LayerNorm(c)
         self.head = nn.Linear(c, num_classes)
         #: Fields of :meth:`forward_padded` (before the mask).

@@ -165,8 +165,12 @@ def multiclass_auc(logits, labels) -> float:
     return float(np.mean(aucs)) if aucs else float("nan")
 
 
+#: Signal efficiencies of the rejections :func:`classification_report` quotes for a binary tagger.
+BINARY_WORKING_POINTS = (0.3, 0.5)
+
+
 def classification_report(
-    logits, labels, working_points: Sequence[float] = (0.3, 0.5), signal: int = 1
+    logits, labels, working_points: Sequence[float] = BINARY_WORKING_POINTS, signal: int = 1
 ) -> dict[str, float]:
     """AUC, accuracy and, for two classes, ``1/eps_B`` at each working point.
 
@@ -273,6 +277,7 @@ def format_rejection_table(rejection: dict[str, dict[str, float]], background: s
 
 __all__ = [
     "roc_curve",
+    "BINARY_WORKING_POINTS",
     "roc_auc",
     "background_rejection",
     "accuracy",
