@@ -70,3 +70,86 @@ def test_evaluating_other_events_checks_the_classes(events_dir, tmp_path, capsys
     err = capsys.readouterr().err
     assert "['ttbar', 'wjets']" in err and "['ttbar', 'zjets']" in err
     assert main(["evaluate", str(run), "--data", str(events_dir)]) == 0  # the same classes: fine
+
+
+@pytest.fixture(scope="module")
+def nanoaod_files(events_dir, tmp_path_factory):
+    """The generated events as two NanoAOD ROOT files, one per process, without a label branch."""
+    import awkward as ak
+
+    from pgjets.data import read_events, write_nanoaod
+
+    out = tmp_path_factory.mktemp("nano")
+    events = read_events(events_dir)
+    label = ak.to_numpy(events["label"])
+    return {name: write_nanoaod(events[label == i], out / f"{name}.root") for i, name in enumerate(["ttbar", "wjets"])}
+
+
+def _nano_argv(files, out, *extra):
+    return ["train", "--model", "event_deepsets", "--data", f"wjets={files['wjets']}", "--data",
+            f"ttbar={files['ttbar']}", "--epochs", "1", "--batch-size", "16", "--device", "cpu", "--no-progress",
+            "--out", str(out), *extra]
+
+
+def test_train_on_nanoaod_files_with_one_class_per_file(nanoaod_files, events_dir, tmp_path, capsys):
+    import yaml
+
+    run = tmp_path / "run"
+    assert main(_nano_argv(nanoaod_files, run, "--object-field", "btag")) == 0
+    assert "on 48 events" in capsys.readouterr().out
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["inputs"]["label_names"] == ["wjets", "ttbar"] and cfg["object_fields"] == ["btag"]
+    assert cfg["data"] == [f"wjets={nanoaod_files['wjets']}", f"ttbar={nanoaod_files['ttbar']}"]
+    assert [e["name"] for e in cfg["data_fingerprint"]["files"]] == ["wjets.root", "ttbar.root"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["signal"] == "ttbar" and metrics["n_test"] == 16  # the second class is the signal
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    assert main(_nano_argv(nanoaod_files, run, "--object-field", "btag")) == 0  # the same command resumes
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before
+    assert main(["evaluate", str(run)]) == 0
+    assert main(["evaluate", str(run), "--data", f"wjets={nanoaod_files['wjets']}", "--data",
+                 f"ttbar={nanoaod_files['ttbar']}"]) == 0
+    assert json.loads((run / "eval" / "wjets+ttbar" / "metrics.json").read_text())["n_test"] == 80
+    assert main(["evaluate", str(run), "--working-point", "ttbar=0.4"]) == 0  # honoured, next to the run's own
+    assert "rej@0.4" in json.loads((run / "eval" / "test-wp-ttbar0.4" / "metrics.json").read_text())
+    capsys.readouterr()
+    swapped = ["evaluate", str(run), "--data", f"ttbar={nanoaod_files['ttbar']}", "--data",
+               f"wjets={nanoaod_files['wjets']}"]
+    assert main(swapped) == 1  # other class order: refused
+    assert "['wjets', 'ttbar']" in capsys.readouterr().err
+
+
+def test_nanoaod_runs_refuse_what_they_cannot_do(nanoaod_files, tmp_path, capsys):
+    def error(argv):
+        capsys.readouterr()
+        rc = main(argv)
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1, err
+        return rc, err
+
+    rc, err = error(_nano_argv(nanoaod_files, tmp_path / "a", "--collection", "Tau"))
+    assert rc == 1 and "'Tau'" in err and not (tmp_path / "a").exists()  # checked before the run folder
+    rc, err = error(["train", "--model", "event_deepsets", "--data", f"wjets={nanoaod_files['wjets']}",
+                     "--data", str(nanoaod_files["ttbar"]), "--out", str(tmp_path / "b")])
+    assert rc == 2 and "every path a class" in err
+    rc, err = error(["train", "--model", "event_deepsets", "--data", str(nanoaod_files["ttbar"]),
+                     "--out", str(tmp_path / "c")])
+    assert rc == 1 and "CLASS=FILE" in err and not (tmp_path / "c").exists()
+    rc, err = error(_nano_argv(nanoaod_files, tmp_path / "d", "--val", str(nanoaod_files["ttbar"])))
+    assert rc == 2 and "--val" in err
+    rc, err = error(["train", "--model", "pfn", "--generate", "5", "--collection", "Muon", "--out", str(tmp_path / "e")])
+    assert rc == 2 and "--collection" in err and "jets" in err
+    rc, err = error(["train", "--model", "pfn", "--data", f"top={tmp_path / 'nope.h5'}", "--out", str(tmp_path / "f")])
+    assert rc == 2 and "CLASS=PATH" in err
+
+
+def test_a_changed_nanoaod_file_is_refused_on_resume(nanoaod_files, tmp_path, capsys):
+    import shutil
+
+    files = {k: shutil.copy(v, tmp_path / v.name) for k, v in nanoaod_files.items()}
+    run = tmp_path / "run"
+    assert main(_nano_argv(files, run)) == 0
+    shutil.copy(files["ttbar"], files["wjets"])  # other events under the same name
+    capsys.readouterr()
+    assert main(_nano_argv(files, run)) == 1  # the same command, other data
+    assert "wjets.root" in capsys.readouterr().err

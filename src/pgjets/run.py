@@ -82,6 +82,8 @@ DEFAULTS: dict[str, Any] = {
     "schedule": "onecycle",
     "label_smoothing": 0.0,
     "patience": None,
+    "collections": None,
+    "object_fields": None,
     "seed": 0,
     "device": "auto",
     "progress": True,
@@ -96,7 +98,7 @@ RUN_ENTRIES = ("checkpoints", "history.json", "metrics.json", "split.npz", "roc.
                "confusion.png", "demo.json", "eval")
 _GENERATION_KEYS = ("generate", "processes", "gen_seed", "fast")
 _FLAGS = {"processes": "--process", "generate": "--generate", "data": "--data",
-          "working_points": "--working-point"}
+          "working_points": "--working-point", "collections": "--collection", "object_fields": "--object-field"}
 
 
 def parse_working_points(values: Optional[list[str]]) -> Optional[dict[str, float]]:
@@ -233,6 +235,14 @@ def validate_config(cfg: dict[str, Any], origin: Optional[dict[str, str]] = None
         raise bad("working_points", "a mapping of class names to signal efficiencies in (0, 1]")
     if cfg["data"] is not None and cfg["generate"] is not None:
         raise UsageError(f"give either data ({name('data')}) or generate ({name('generate')}), not both")
+    for key in ("collections", "object_fields"):  # event runs only (checked against the data when they are read)
+        v = cfg[key]
+        if v is not None:
+            if isinstance(v, str):
+                v = cfg[key] = [v]
+            if not (isinstance(v, list) and v and all(isinstance(x, str) and x.isidentifier() for x in v)):
+                raise bad(key, "a list of names (e.g. Muon, Jet, MET; btagDeepFlavB)")
+            check_no_repeats(v, name(key))
     procs = cfg["processes"]
     if not isinstance(procs, list) or not procs or not all(isinstance(p, str) and p in PROCESSES for p in procs):
         raise bad("processes", f"a list of processes from {', '.join(PROCESSES)}")
@@ -418,10 +428,48 @@ def _as_specs(value: Any) -> list[str]:
 
 def resolve_data_paths(value: Any) -> Any:
     """``--data``/``--val``/``--test`` with every path (and glob) made absolute; ``None`` stays."""
+    from .data.sources import split_class_spec
+
     if value is None:
         return None
-    out = [os.path.abspath(os.path.expanduser(v)) for v in _as_specs(value)]
+    out = []
+    for v in _as_specs(value):
+        cls, path = split_class_spec(v)
+        path = os.path.abspath(os.path.expanduser(path))
+        out.append(path if cls is None else f"{cls}={path}")
     return out if isinstance(value, (list, tuple)) and len(out) > 1 else out[0]
+
+
+def refuse_event_settings(cfg: dict[str, Any]) -> None:
+    """Refuse the settings of event runs (``collections``, ``object_fields``) for a jet run.
+
+    Raises:
+        UsageError: one of them is set.
+    """
+    for key in ("collections", "object_fields"):
+        if cfg.get(key) is not None:
+            raise UsageError(f"{_FLAGS[key]} chooses the objects of event data, but the data are jets "
+                             f"({_describe_specs(cfg)})")
+
+
+def _describe_specs(cfg: dict[str, Any]) -> str:
+    return "the generated jets" if cfg.get("generate") is not None else " ".join(_as_specs(cfg["data"]))
+
+
+def refuse_class_specs(value: Any, flag: str = "--data") -> None:
+    """Refuse ``CLASS=PATH`` specs for jet data, whose files carry their own labels.
+
+    Raises:
+        UsageError: a spec of ``value`` is ``CLASS=PATH``.
+    """
+    from .data.sources import split_class_spec
+
+    for spec in _as_specs(value):
+        cls, path = split_class_spec(spec)
+        if cls is not None:
+            raise UsageError(f"{flag} {spec}: CLASS=PATH gives a class to event files (NanoAOD, H->ZZ, event "
+                             f"parquet), which hold none; {path} does not hold events (jet files carry "
+                             "their own labels), or it does not exist")
 
 
 def check_data_paths(value: Any, flag: str = "--data") -> list[Path]:
@@ -432,14 +480,14 @@ def check_data_paths(value: Any, flag: str = "--data") -> list[Path]:
         DataFileNotFoundError: A path does not exist or a glob matches nothing.
     """
     from .data.readers import looks_like_data
-    from .data.sources import resolve_sources
+    from .data.sources import resolve_sources, split_class_spec
 
     for spec in _as_specs(value):
-        path = Path(spec)
+        path = Path(split_class_spec(spec)[1])
         if path.is_file() and not looks_like_data(path):
             raise UsageError(f"{flag} {path} is a file in none of the formats pgjets reads (HDF5, ROOT, parquet, "
                              "npz); give a data file, a quoted glob or a folder written by pgjets generate")
-    return [s.path for s in resolve_sources(_as_specs(value))]
+    return [s.path for s in resolve_sources([split_class_spec(v)[1] for v in _as_specs(value)])]
 
 
 def make_datasets(table, split: dict[str, np.ndarray], model_name: str, feature_set: str) -> dict:
@@ -501,6 +549,9 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     events_result = maybe_train_events(cfg, out, old)
     if events_result is not None:
         return events_result
+    if cfg["generate"] is None:
+        refuse_class_specs(cfg["data"])
+    refuse_event_settings(cfg)
     data_dir = prepare_data(cfg, out)  # checks --data before anything is written
     files = check_data_paths(data_dir)
     fp = fingerprint(files)
@@ -544,6 +595,8 @@ def _check_before_clearing(cfg: dict[str, Any]) -> None:
     _check_data_flags(cfg)
     if is_event_data(cfg["data"]):
         return
+    refuse_class_specs(cfg["data"])
+    refuse_event_settings(cfg)
     check_data_paths(cfg["data"])
     ds, _, _ = run_datasets(cfg, cfg["data"])
     check_signal(cfg.get("signal"), ds["train"])
@@ -584,6 +637,27 @@ def _eval_name(specs: list[str]) -> str:
              for s in specs]
     name = "+".join(x or "data" for x in stems)
     return name if len(name) <= 80 else name[:80]
+
+
+def check_eval_out(run: Path, dest: Path) -> None:
+    """Refuse the run folder as the destination of an evaluation on other data.
+
+    Raises:
+        UsageError: ``dest`` is ``run``.
+    """
+    if Path(dest).resolve() == Path(run).resolve():
+        raise UsageError(f"--out {dest} is the run folder; evaluations on other data go elsewhere "
+                         "(default RUN/eval/<name>/) so that the run's own test results stay")
+
+
+def _test_dest(run: Path, cfg: dict[str, Any], signal: Optional[str],
+               working_points: Optional[dict[str, float]]) -> Path:
+    """Where the test split's results go: the run folder, or ``RUN/eval/test-signal-S-wp-.../`` with
+    another signal or other working points (the run's own test results stay)."""
+    other = [f"signal-{signal}"] if signal is not None and signal != cfg.get("signal") else []
+    if working_points and working_points != cfg.get("working_points"):
+        other.append("wp-" + "-".join(f"{k}{v:g}" for k, v in sorted(working_points.items())))
+    return run / "eval" / "-".join(["test", *other]) if other else run
 
 
 def _eval_dest(run: Path, specs: list[str]) -> Path:
@@ -635,25 +709,20 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     from .run_events import evaluate_event_run, is_event_data  # whole events
 
     if is_event_data(cfg["data"]):
-        return evaluate_event_run(run, cfg, data=data, out=out)
+        return evaluate_event_run(run, cfg, data=data, out=out, signal=signal, working_points=working_points)
     recorded = cfg.get("inputs") or {}
     specs = None
     if data is not None:
         specs = _as_specs(resolve_data_paths(data))
+        refuse_class_specs(specs)
         check_data_paths(specs)
         test = open_dataset(specs, cfg["model"], cfg["feature_set"])
         check_inputs(recorded, test, f"run {run}", " ".join(specs))
         dest = Path(out) if out is not None else _eval_dest(run, specs)
-        if dest.resolve() == run.resolve():
-            raise UsageError(f"--out {dest} is the run folder; evaluations on other data go elsewhere "
-                             "(default RUN/eval/<name>/) so that the run's own test results stay")
+        check_eval_out(run, dest)
     else:
         test = test_data if test_data is not None else run_test_data(run, cfg)
-        other = [f"signal-{signal}"] if signal is not None and signal != cfg.get("signal") else []
-        if working_points and working_points != cfg.get("working_points"):
-            other.append("wp-" + "-".join(f"{k}{v:g}" for k, v in sorted(working_points.items())))
-        # the run's own test results stay; other options go next to them
-        dest = Path(out) if out is not None else (run / "eval" / "-".join(["test", *other]) if other else run)
+        dest = Path(out) if out is not None else _test_dest(run, cfg, signal, working_points)
     check_signal(signal, test)
     names = recorded.get("label_names") or test.label_names or [str(i) for i in range(test.num_classes)]
     model = load_run(run, "best", test_data=test, num_classes=len(names), config=cfg).model
@@ -874,4 +943,4 @@ def format_metrics(metrics: dict[str, Any]) -> str:
 __all__ = ["DEFAULTS", "RUNTIME_KEYS", "train_run", "evaluate_run", "split_indices", "load_table", "format_metrics",
            "load_config", "validate_config", "run_settings", "check_rerun", "read_run_config", "run_table",
            "load_run", "LoadedRun", "load_run_weights", "run_test_data", "resolve_data_paths", "check_data_paths",
-           "check_argument_paths", "check_signal"]
+           "check_argument_paths", "check_signal", "check_eval_out", "refuse_class_specs", "refuse_event_settings"]

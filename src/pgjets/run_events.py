@@ -23,34 +23,61 @@ from .errors import DataFileNotFoundError
 
 
 def is_event_data(path: Any) -> bool:
-    """True when ``path`` (``--data``: a path, or a list of them) is one event folder or event file."""
-    path = _event_path(path)
-    if path is None:
-        return False
+    """True when ``path`` (``--data``: a path, or a list of them; ``CLASS=PATH`` specs included) holds
+    only events: event folders, event parquet files, ROOT event files (NanoAOD, H->ZZ layout)."""
     from .data.generate_events import is_event_folder
+    from .data.sources import expand_spec, split_class_spec
 
-    return Path(path).exists() and is_event_folder(path)
+    specs = [path] if isinstance(path, (str, Path)) else list(path or [])
+    if not specs:
+        return False
+    try:
+        paths = [p for spec in specs for p in expand_spec(split_class_spec(spec)[1], "event data")]
+    except (DataFileNotFoundError, TypeError):
+        return False
+    return all(is_event_folder(p) for p in paths)
 
 
-def _dataset(path: Path, max_events: Optional[int]):
-    from .data.event_dataset import StreamedEventDataset
+def event_input(data: Any) -> Any:
+    """What :class:`~pgjets.data.event_dataset.StreamedEventDataset` takes for ``--data``: one path,
+    a list of paths, or ``{class: [paths]}`` when the specs are ``CLASS=PATH``.
 
-    ds = StreamedEventDataset(path)  # streamed: only file lists and event counts are read
+    Raises:
+        UsageError: some specs have a class and others not.
+    """
+    from .data.sources import class_specs
+
+    specs = [str(data)] if isinstance(data, (str, Path)) else [str(d) for d in data]
+    classes = class_specs(specs)
+    if classes is not None:
+        return classes
+    return specs[0] if len(specs) == 1 else specs
+
+
+def _dataset(data: Any, max_events: Optional[int], cfg: dict[str, Any]):
+    from .data.event_dataset import DEFAULT_COLLECTIONS, StreamedEventDataset
+
+    ds = StreamedEventDataset(event_input(data), collections=cfg.get("collections") or DEFAULT_COLLECTIONS,
+                              extra_fields=cfg.get("object_fields") or ())  # reads file lists and counts only
     idx = np.arange(len(ds))
     if max_events is not None and len(ds) > max_events:
         idx = np.sort(np.random.default_rng(0).choice(len(ds), max_events, replace=False))
     return ds, idx
 
 
+def _fingerprint(ds) -> dict[str, Any]:
+    """The fingerprint of the files a streamed event dataset reads, with its number of events."""
+    from .data.fingerprint import fingerprint
+
+    return fingerprint(ds.files, n_jets=len(ds))
+
+
 def _subset(ds, idx: np.ndarray):
     return ds.subset(idx)  # streamed batches for the Trainer (StreamedEventDataset.batches)
 
 
-def _event_path(data: Any) -> Any:
-    """The one event folder or file of ``--data`` (a single path, possibly given as a list of one)."""
-    if isinstance(data, (list, tuple)):
-        return data[0] if len(data) == 1 else None
-    return data
+def _describe(data: Any) -> str:
+    return str(data) if isinstance(data, (str, Path)) else " ".join(map(str, data))
 
 
 def maybe_train_events(cfg: dict[str, Any], out: Path, old: Optional[dict[str, Any]] = None
@@ -68,34 +95,38 @@ def maybe_train_events(cfg: dict[str, Any], out: Path, old: Optional[dict[str, A
     from .errors import UsageError
     from .models.registry import EVENT_MODELS
 
-    path = _event_path(cfg["data"])
-    if cfg.get("generate") is None and is_event_data(path):
-        return train_event_run(cfg, out, Path(path), old)
+    if cfg.get("generate") is None and is_event_data(cfg["data"]):
+        held_out = [f"--{key}" for key in ("val", "test") if cfg.get(key) is not None]
+        if held_out:
+            raise UsageError(f"{' and '.join(held_out)}: event runs split --data (set split: in --config); "
+                             "held-out event files are not supported yet")
+        return train_event_run(cfg, out, cfg["data"], old)
     if cfg["model"] in EVENT_MODELS:
         raise UsageError(f"model {cfg['model']!r} classifies whole events: give --data with a folder of "
-                         "`pgjets generate --events` (or of parquet event files)")
+                         "`pgjets generate --events`, parquet event files or NanoAOD ROOT files "
+                         "(CLASS=FILE per class)")
     return None
 
 
-def train_event_run(cfg: dict[str, Any], out: Path, data_dir: Path,
+def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
                     old: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-    """Train ``cfg["model"]`` on the events of ``data_dir``, evaluate on the test split.
+    """Train ``cfg["model"]`` on the events of ``data`` (``--data``: see :func:`event_input`), evaluate
+    on the test split.
 
     Seeded, resumable and guarded like a jet run: the settings were checked by
     :func:`pgjets.run.check_rerun`, the data's fingerprint is checked here.
     """
-    from .data.fingerprint import fingerprint
     from .run import _data_changed, fit_run, split_indices
 
     out = Path(out)
+    ds, idx = _dataset(data, cfg["max_jets"], cfg)  # read before anything is written: bad data cost no folder
     out.mkdir(parents=True, exist_ok=True)
-    ds, idx = _dataset(data_dir, cfg["max_jets"])
-    fp = fingerprint(data_dir, n_jets=len(ds))
+    fp = _fingerprint(ds)
     if old is not None:
-        _data_changed(str(data_dir), old.get("data_fingerprint"), fp,
+        _data_changed(_describe(data), old.get("data_fingerprint"), fp,
                       f"run {out} started on; use --force to start afresh")
     inputs = {"label_names": list(ds.label_names) if ds.label_names else None, "num_features": int(ds.num_features)}
-    cfg = {**cfg, "data": str(data_dir), "data_fingerprint": fp, "inputs": inputs}
+    cfg = {**cfg, "data": str(data) if isinstance(data, Path) else data, "data_fingerprint": fp, "inputs": inputs}
     split = {k: idx[v] for k, v in split_indices(idx.size, cfg["split"], cfg["seed"]).items()}
     if not fit_run(cfg, out, split, _subset(ds, split["train"]), _subset(ds, split["val"]),
                    ds.num_features, ds.num_classes, unit="events"):
@@ -104,43 +135,52 @@ def train_event_run(cfg: dict[str, Any], out: Path, data_dir: Path,
 
 
 def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Optional[Path] = None,
-                       dataset=None) -> dict[str, Any]:
+                       dataset=None, signal: Optional[str] = None,
+                       working_points: Optional[dict[str, float]] = None) -> dict[str, Any]:
     """Test metrics and plots of a finished event run (best checkpoint).
 
     Without ``data`` the run's test split (after checking the events still match
-    the recorded fingerprint) and the results go to the run folder; with
-    ``data`` all its events are evaluated into ``out`` (default ``RUN/eval/<name>/``).
+    the recorded fingerprint) and the results go to the run folder (to
+    ``RUN/eval/test-.../`` with another ``signal`` or other ``working_points``);
+    with ``data`` all its events are evaluated into ``out`` (default
+    ``RUN/eval/<name>/``).  ``signal`` and ``working_points`` mean what they
+    mean for :func:`pgjets.run.evaluate_run`.
     """
-    from .data.fingerprint import fingerprint
-    from .run import _as_specs, _data_changed, _eval_name, _trainer, build_run_model, load_run_weights, run_split
-    from .run import write_report
+    from .run import _as_specs, _data_changed, _eval_dest, _test_dest, _trainer, build_run_model, load_run_weights
+    from .run import check_eval_out, resolve_data_paths, run_split, write_report
 
     run = Path(run)
     inputs = cfg.get("inputs") or {}  # classes and object features at training
     if data is not None:
-        path = _event_path(_as_specs(data))
-        if path is None or not Path(path).exists():
-            raise DataFileNotFoundError(f"event data {data} do not exist (give one event folder or file)")
-        dataset, idx = _dataset(Path(path), None)
-        _check_event_inputs(inputs, dataset, run, str(path))
-        dest = Path(out) if out is not None else run / "eval" / _eval_name([str(path)])
+        specs = _as_specs(resolve_data_paths(data))
+        if not is_event_data(specs):
+            raise DataFileNotFoundError(f"{' '.join(specs)} are not event data (give event folders or files, "
+                                        "CLASS=FILE for NanoAOD files)")
+        dataset, idx = _dataset(specs, None, cfg)
+        _check_event_inputs(inputs, dataset, run, " ".join(specs))
+        dest = Path(out) if out is not None else _eval_dest(run, specs)
+        check_eval_out(run, dest)
     else:
-        if not Path(cfg["data"]).exists():
-            raise DataFileNotFoundError(f"the events of run {run}, {cfg['data']}, do not exist (moved or deleted?)")
         if dataset is None:
-            dataset, _ = _dataset(Path(cfg["data"]), None)
+            try:
+                dataset, _ = _dataset(cfg["data"], None, cfg)
+            except DataFileNotFoundError as exc:
+                raise DataFileNotFoundError(f"the events of run {run}, {_describe(cfg['data'])}, do not exist "
+                                            f"(moved or deleted?): {exc}") from None
             recorded = cfg.get("data_fingerprint")
-            _data_changed(cfg["data"], recorded, fingerprint(cfg["data"], n_jets=len(dataset)),
+            _data_changed(_describe(cfg["data"]), recorded, _fingerprint(dataset),
                           f"run {run} was trained on; give --data PATH to evaluate on other events")
         idx = run_split(run, len(dataset))["test"]
-        dest = Path(out) if out is not None else run
+        specs = None
+        dest = Path(out) if out is not None else _test_dest(run, cfg, signal, working_points)
     num_classes = len(inputs["label_names"]) if inputs.get("label_names") else dataset.num_classes
     model = build_run_model(cfg, dataset.num_features, num_classes)
     load_run_weights(run, cfg, model, "best")
     trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(_subset(dataset, idx))
     names = inputs.get("label_names") or dataset.label_names or [str(i) for i in range(num_classes)]
-    metrics, curves = write_report(run, dest, cfg, logits, y, names)
+    metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,
+                                   working_points=working_points)
     return {"metrics": metrics, "curves": curves, "test_index": idx, "logits": logits, "y": y, "out": dest}
 
 
@@ -156,4 +196,4 @@ def _check_event_inputs(recorded: dict[str, Any], dataset: Any, run: Path, data:
                             f"{dataset.num_features} (other collections or extra fields?)")
 
 
-__all__ = ["is_event_data", "maybe_train_events", "train_event_run", "evaluate_event_run"]
+__all__ = ["is_event_data", "event_input", "maybe_train_events", "train_event_run", "evaluate_event_run"]

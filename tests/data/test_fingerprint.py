@@ -96,3 +96,16 @@ def test_records_of_earlier_versions_compare_data_names_and_sizes(tmp_path):
     assert fingerprint_diff(legacy, fingerprint(tmp_path, n_jets=5)) == ["other sizes of qcd_00000.h5"]
     legacy["files"].append({"name": "top_00000.h5", "size": 10})
     assert fingerprint_diff(legacy, fingerprint(tmp_path, n_jets=5))[0] == "missing files top_00000.h5"
+
+
+def test_files_of_one_name_in_two_folders_are_told_apart(tmp_path):
+    for d in ("sig", "bkg"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "nano_1.root").write_bytes(d.encode() * 10)
+    (tmp_path / "other.root").write_bytes(b"x")
+    files = [tmp_path / "sig" / "nano_1.root", tmp_path / "bkg" / "nano_1.root", tmp_path / "other.root"]
+    fp = fingerprint(files)
+    assert [e["name"] for e in fp["files"]] == ["sig/nano_1.root", "bkg/nano_1.root", "other.root"]
+    before = fingerprint(files)
+    (tmp_path / "sig" / "nano_1.root").write_bytes(b"SIG" * 10)  # a change in the first of the two is seen
+    assert fingerprint_diff(before, fingerprint(files)) == ["other contents of sig/nano_1.root"]

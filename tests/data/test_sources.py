@@ -52,3 +52,21 @@ def test_errors_name_the_path(tmp_path):
     write_jets(table(), half / "c0.h5")
     with pytest.raises(DataFileError, match="incomplete"):
         resolve_sources(half)
+
+
+def test_class_specs_split_name_and_path(tmp_path):
+    from pgjets.data.sources import class_specs, split_class_spec
+    from pgjets.errors import UsageError
+
+    assert split_class_spec("ttbar=/data/tt_*.root") == ("ttbar", "/data/tt_*.root")
+    assert split_class_spec("W+jets=a=b.root") == ("W+jets", "a=b.root")  # the first '=' splits
+    assert split_class_spec("/data/tt.root") == (None, "/data/tt.root")
+    assert split_class_spec("2017=a.root") == (None, "2017=a.root")  # a class name does not start with a digit
+    odd = tmp_path / "run=3.root"
+    odd.write_bytes(b"")
+    assert split_class_spec(str(odd)) == (None, str(odd))  # an existing path is a path, '=' or not
+    assert split_class_spec("run=3.root") == ("run", "3.root")
+    assert class_specs(["a.root", "b.root"]) is None
+    assert class_specs(["sig=a.root", "bkg=b.root", "sig=c.root"]) == {"sig": ["a.root", "c.root"], "bkg": ["b.root"]}
+    with pytest.raises(UsageError, match="every path a class.*'b.root' has none"):
+        class_specs(["sig=a.root", "b.root"])

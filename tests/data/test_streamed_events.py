@@ -131,3 +131,63 @@ def test_drop_empty_leaves_out_batches_of_empty_events_only(tmp_path):
     batches = list(ds.batches(4))
     assert [b.event_index.tolist() for b in batches] == [[4, 5, 7], [9]]
     assert all(bool((b.ptr.diff() > 0).all()) for b in batches) and ds.num_dropped == 6
+
+
+def _nanoaod_files(tmp_path, events, names=("ttbar", "wjets")):
+    from pgjets.data import write_nanoaod
+
+    return {name: write_nanoaod(events[events.label == i], tmp_path / f"{name}.root") for i, name in enumerate(names)}
+
+
+def test_nanoaod_files_stream_with_one_class_per_file(events_dir, tmp_path):
+    from pgjets.data import EventDataset
+
+    events = read_events(events_dir)
+    files = _nanoaod_files(tmp_path, events)
+    ds = StreamedEventDataset({"wjets": files["wjets"], "ttbar": str(files["ttbar"])}, extra_fields=("btag",),
+                              chunk_size=9, shuffle_chunks=2)
+    assert ds.label_names == ["wjets", "ttbar"] and ds.num_classes == 2 and len(ds) == len(events)
+    assert "wjets: 1 file, ttbar: 1 file" in repr(ds)
+    # the same graphs as the events in memory, in file order (wjets first), with the class of each file
+    order = np.r_[np.flatnonzero(ak_label(events) == 1), np.flatnonzero(ak_label(events) == 0)]
+    ref = EventDataset.from_events(events[order], label=1 - ak_label(events)[order], extra_fields=("btag",))
+    got = next(iter(ds.batches(len(ds))))
+    assert torch.equal(got.y, ref.labels) and torch.equal(got.event_index, torch.arange(len(ds)))
+    torch.testing.assert_close(got.x, ref.batch.x, rtol=0, atol=0)
+    assert torch.equal(got.edge_index, ref.batch.edge_index)
+    shuffled = torch.cat([b.y for b in ds.batches(7, shuffle=True, seed=1)])
+    assert sorted(shuffled.tolist()) == sorted(ref.labels.tolist())
+
+
+def ak_label(events):
+    import awkward as ak
+
+    return ak.to_numpy(events["label"])
+
+
+def test_nanoaod_inputs_are_checked_when_the_dataset_is_built(events_dir, tmp_path):
+    from pgjets.data import write_nanoaod
+    from pgjets.data.event_dataset import hzz_path
+    from pgjets.errors import DataFileError
+
+    events = read_events(events_dir)
+    files = _nanoaod_files(tmp_path, events)
+    with pytest.raises(DataFileError, match="no branch 'label'.*--data CLASS=FILE"):
+        StreamedEventDataset(files["ttbar"])  # a NanoAOD file holds no labels
+    labelled = write_nanoaod(events, tmp_path / "labelled.root", drop=())  # one that does: used as is
+    assert StreamedEventDataset(labelled).num_classes == 2
+    with pytest.raises(DataFileError, match="no branches Tau_pt.*'Tau'"):
+        StreamedEventDataset({"a": files["ttbar"], "b": files["wjets"]}, collections=("Muon", "Tau"))
+    with pytest.raises(DataFileError, match="given for two classes, 'a' and 'b'"):
+        StreamedEventDataset({"a": files["ttbar"], "b": [files["wjets"], files["ttbar"]]})
+    with pytest.raises(DataFileError, match="no branch 'label'"):
+        StreamedEventDataset(hzz_path())
+    hzz = StreamedEventDataset({"hzz": hzz_path(), "tt": files["ttbar"]}, collections=("Muon", "Jet"))
+    assert len(hzz) == 2421 + int((ak_label(events) == 0).sum())
+    glob = StreamedEventDataset({"x": str(tmp_path / "*jets.root"), "y": files["ttbar"]})  # a quoted glob
+    assert len(glob) == len(events) and glob.label_names == ["x", "y"]
+    folder = tmp_path / "nano"
+    folder.mkdir()
+    write_nanoaod(events, folder / "part_0.root", drop=())
+    write_nanoaod(events[:5], folder / "part_1.root", drop=())
+    assert len(StreamedEventDataset(folder)) == len(events) + 5  # a folder of NanoAOD files

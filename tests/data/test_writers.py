@@ -93,3 +93,50 @@ def test_jetclass_writer_keeps_the_track_impact_parameters(tmp_path):
     got = read_jetclass(write_jetclass(t, tmp_path / "ip.root"), label_names=("QCD", "Hbb"))
     for c, values in ip.items():
         np.testing.assert_allclose(getattr(got, c), values, rtol=1e-6)
+
+
+def _generated_events(tmp_path):
+    from pgjets.data import generate_event_dataset, read_events
+
+    return read_events(generate_event_dataset(["ttbar", "wjets"], 12, tmp_path / "ev", seed=5, chunk_size=12,
+                                              progress=False))
+
+
+def test_nanoaod_writer_writes_the_cms_layout_and_reads_back(tmp_path):
+    import awkward as ak
+    import uproot
+
+    from pgjets.data import write_nanoaod
+    from pgjets.data.event_dataset import read_nanoaod_events, root_event_layout
+
+    events = _generated_events(tmp_path)
+    path = write_nanoaod(events, tmp_path / "nano.root")
+    assert root_event_layout(path) == "nanoaod"
+    with uproot.open(path) as f:
+        tree = f["Events"]
+        keys = set(tree.keys())
+        assert tree.num_entries == len(events)
+        for coll in ("Jet", "Muon", "Electron", "Photon"):  # one counter per collection, as CMS writes them
+            np.testing.assert_array_equal(tree[f"n{coll}"].array(library="np"), ak.to_numpy(ak.num(events[f"{coll}_pt"])))
+            assert f"{coll}_pt" in keys and f"n{coll}_pt" not in keys
+        assert "label" not in keys and {"MET_pt", "MET_phi", "event"} <= keys  # no class label in NanoAOD
+    back = read_nanoaod_events(path, ("Jet", "Muon", "MET"), extra_fields=("btag",))
+    for name in ("Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btag", "Muon_charge", "MET_pt"):
+        assert ak.to_list(back[name]) == ak.to_list(events[name]), name  # same values, same objects per event
+    with uproot.open(write_nanoaod(events, tmp_path / "labelled.root", drop=())) as f:
+        np.testing.assert_array_equal(f["Events"]["label"].array(library="np"), ak.to_numpy(events["label"]))
+
+
+def test_nanoaod_writer_refuses_fields_it_cannot_place(tmp_path):
+    import awkward as ak
+
+    from pgjets.data import write_nanoaod
+
+    counts = np.array([1, 2])
+    ragged = ak.unflatten(np.arange(3, dtype=np.float32), counts)
+    with pytest.raises(ValueError, match="no collection prefix"):
+        write_nanoaod(ak.Array({"hits": ragged}), tmp_path / "a.root")
+    other = ak.unflatten(np.arange(3, dtype=np.float32), np.array([2, 1]))
+    with pytest.raises(ValueError, match="other numbers of objects"):
+        write_nanoaod(ak.Array({"Jet_pt": ragged, "Jet_eta": other}), tmp_path / "b.root")
+    assert not (tmp_path / "a.root").exists() and not (tmp_path / "b.root").exists()

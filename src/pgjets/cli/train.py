@@ -22,12 +22,20 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data", action="append", metavar="PATH",
                      help="training jets: a generated folder, a data file (landscape .h5, JetClass .root, "
-                          "quark/gluon .npz, parquet, jet images), a quoted glob; repeatable; or a folder "
-                          "of whole events (pgjets generate --events)")
+                          "quark/gluon .npz, JetNet .hdf5, parquet, jet images), a quoted glob; repeatable; or "
+                          "whole events: a folder of pgjets generate --events, event parquet files, or NanoAOD "
+                          ".root files given per class as CLASS=PATH (e.g. --data ttbar='tt_*.root' "
+                          "--data wjets=wj.root)")
     src.add_argument("--generate", type=int, metavar="N", help="generate N jets per process now")
     p.add_argument("--process", dest="processes", action="append", help="process to generate (repeatable)")
     p.add_argument("--val", action="append", metavar="PATH", help="validation jets (as --data; default: split)")
     p.add_argument("--test", action="append", metavar="PATH", help="test jets (as --data; default: split)")
+    p.add_argument("--collection", dest="collections", action="append", metavar="NAME",
+                   help="event data: object collection that becomes graph nodes (repeatable; default Muon, "
+                        "Electron, Jet, Photon, MET)")
+    p.add_argument("--object-field", dest="object_fields", action="append", metavar="NAME",
+                   help="event data: further object field read as a node feature where a collection has it, "
+                        "e.g. btagDeepFlavB (repeatable)")
     p.add_argument("--feature-set", help="input features: particlenet (with PID when the data have it), "
                                          "kinematic, angular")
     p.add_argument("--signal", help="signal class of a binary sample (default: the non-QCD class; quark for q/g)")

@@ -11,7 +11,7 @@ from .readers import (
     write_parquet_jets, open_jets, detect_format,
 )
 from .sources import Source, resolve_sources
-from .writers import write_top_landscape, write_jetclass, write_quark_gluon, write_jetnet
+from .writers import write_top_landscape, write_jetclass, write_quark_gluon, write_jetnet, write_nanoaod
 from .inputs import run_datasets, input_record, check_inputs
 from .event_dataset import (EventDataset, StreamedEventDataset, read_hzz_events, read_nanoaod_events,
                             stream_event_batches)
@@ -36,5 +36,5 @@ __all__ = [
     "read_jets", "read_manifest", "read_nanoaod_events", "read_parquet_jets", "read_quark_gluon", "read_jetnet", "read_top_landscape",
     "resolve_sources", "run_datasets", "same_parent_labels", "split_indices",
     "stream_event_batches", "truth_and_reco_sets", "truth_batch", "write_jetclass", "write_jets",
-    "write_parquet_jets", "write_quark_gluon", "write_jetnet", "write_top_landscape",
+    "write_parquet_jets", "write_quark_gluon", "write_jetnet", "write_nanoaod", "write_top_landscape",
 ]

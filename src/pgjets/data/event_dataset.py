@@ -32,6 +32,7 @@ scikit-hep-testdata are imported lazily (extra ``physics``).
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
@@ -184,6 +185,27 @@ def root_event_layout(path: Union[str, Path]) -> str:
                         f"it has {sorted(names)}")
 
 
+def nanoaod_branches(keys: Sequence[str], collections: Sequence[str], extra_fields: Sequence[str] = (),
+                     where: str = "the tree") -> list[str]:
+    """The branches :func:`read_nanoaod_events` reads of a tree with branches ``keys``: ``C_<field>`` for
+    every collection ``C`` and every object field the event graphs use (or ``extra_fields``).
+
+    Raises:
+        DataFileError: a collection has no such branch (the message starts with ``where``).
+    """
+    from ..graphs.event import OBJECT_FIELDS
+
+    wanted = OBJECT_FIELDS | {x.lower() for x in extra_fields}
+    names: list[str] = []
+    for coll in collections:
+        prefix = coll + "_"
+        found = [k for k in keys if k.startswith(prefix) and k[len(prefix):].lower() in wanted]
+        if not found:
+            raise DataFileError(f"{where} has no branches {prefix}pt/eta/phi (or px/py) for collection {coll!r}")
+        names += found
+    return names
+
+
 def read_nanoaod_events(
     path: Union[str, Path],
     collections: Sequence[str] = DEFAULT_COLLECTIONS,
@@ -224,8 +246,6 @@ def read_nanoaod_events(
     Shapes:
         - **output:** ``awkward.Array`` of length ``stop - start`` with fields ``C_x``
     """
-    from ..graphs.event import OBJECT_FIELDS
-
     start = _check_range(start, "start")
     stop = _check_range(stop, "stop")
     require("awkward", "physics", "event data")
@@ -237,15 +257,7 @@ def read_nanoaod_events(
         if not hasattr(t, "arrays"):
             raise DataFileError(f"{path}: {tree!r} is not a TTree")
         keys = list(t.keys())
-        wanted = OBJECT_FIELDS | {x.lower() for x in extra_fields}
-        names: list[str] = []
-        for coll in collections:
-            prefix = coll + "_"
-            found = [k for k in keys if k.startswith(prefix) and k[len(prefix):].lower() in wanted]
-            if not found:
-                raise DataFileError(f"{path}: tree {tree!r} has no branches {prefix}pt/eta/phi (or px/py) "
-                                    f"for collection {coll!r}")
-            names += found
+        names = nanoaod_branches(keys, collections, extra_fields, f"{path}: tree {tree!r}")
         missing = [b for b in branches if b not in keys]
         if missing:
             raise DataFileError(f"{path}: tree {tree!r} lacks the branches {missing}")
@@ -254,6 +266,141 @@ def read_nanoaod_events(
                             entry_stop=stop)
         except Exception as exc:
             raise DataFileError(f"{path}: cannot read tree {tree!r}: {exc}") from exc
+
+
+#: Layouts of the event files :class:`StreamedEventDataset` streams (see :func:`event_file_kind`).
+EVENT_FILE_KINDS: tuple[str, ...] = ("parquet", "nanoaod", "hzz")
+
+
+def event_file_kind(path: Union[str, Path]) -> str:
+    """``"parquet"`` (awkward parquet, :func:`~pgjets.data.generate_events.write_events` or NanoAOD-style
+    fields), ``"nanoaod"`` (a ROOT tree ``Events``) or ``"hzz"`` (a ROOT tree ``events``), from the
+    file's content.
+
+    Raises:
+        DataFileNotFoundError: no such file.
+        DataFileError: neither parquet nor a ROOT file with one of the two trees.
+    """
+    from .readers import _magic
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileNotFoundError(f"event file {path} does not exist")
+    magic = _magic(path)
+    if magic == "parquet":
+        return "parquet"
+    if magic == "root":
+        return root_event_layout(path)
+    raise DataFileError(f"{path} is not an event file (parquet, or ROOT with a tree 'Events' or 'events')")
+
+
+def count_events(path: Union[str, Path], kind: Optional[str] = None) -> int:
+    """Number of events in one event file, from its metadata (no event is read).
+
+    Args:
+        path: Parquet or ROOT event file.
+        kind: Its :func:`event_file_kind` (told from the content when ``None``).
+    """
+    path = Path(path)
+    kind = event_file_kind(path) if kind is None else kind
+    if kind == "parquet":
+        pq = require("pyarrow.parquet", "physics", "parquet files")
+        try:
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        except Exception as exc:
+            raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
+    with _open_root(path) as f:
+        return int(f[NANOAOD_TREE if kind == "nanoaod" else TREE].num_entries)
+
+
+def check_event_file(path: Union[str, Path], collections: Sequence[str], kind: Optional[str] = None) -> None:
+    """Check that every collection is in an event file, reading only its list of branches or fields.
+
+    Raises:
+        DataFileError: a collection is missing (the message names the file and the collection).
+    """
+    path = Path(path)
+    kind = event_file_kind(path) if kind is None else kind
+    if kind == "nanoaod":
+        with _open_root(path) as f:
+            nanoaod_branches(list(f[NANOAOD_TREE].keys()), collections, (), f"{path}: tree {NANOAOD_TREE!r}")
+    elif kind == "hzz":
+        missing = [c for c in collections if c not in (*COLLECTIONS, "MET")]
+        if missing:
+            raise DataFileError(f"{path} (the H->ZZ layout) has no collection {missing[0]!r} "
+                                f"(it has {', '.join([*COLLECTIONS, 'MET'])})")
+    else:
+        pq = require("pyarrow.parquet", "physics", "parquet files")
+        try:
+            names = pq.read_schema(path).names
+        except Exception as exc:
+            raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
+        for c in collections:
+            if c not in names and not any(n.startswith(c + "_") for n in names):
+                raise DataFileError(f"{path} has no collection {c!r} (neither a field {c} nor fields {c}_pt, ...)")
+
+
+def _root_label_column(path: Path, kind: str, label: str) -> np.ndarray:
+    """The integer branch ``label`` of a ROOT event file (all events)."""
+    tree = NANOAOD_TREE if kind == "nanoaod" else TREE
+    with _open_root(path) as f:
+        t = f[tree]
+        if label not in t.keys():
+            raise DataFileError(
+                f"{path} has no branch {label!r} with class labels (a {kind} file holds none unless one was "
+                "added): give one class per file instead, {'CLASS': files} (on the command line "
+                "--data CLASS=FILE, repeated per class)")
+        try:
+            return t[label].array(library="np")
+        except Exception as exc:
+            raise DataFileError(f"{path}: cannot read branch {label!r}: {exc}") from exc
+
+
+def _event_inputs(path: Any) -> tuple[list[tuple[Path, Optional[int]]], Optional[list[str]]]:
+    """``(file, class index or None)`` of every event file of ``path``, and the class names of a mapping.
+
+    ``path`` is an event folder or file, a list of them, or a mapping of class name to one or a
+    list of them (every event of a class's files gets that class).
+    """
+    from collections.abc import Mapping
+
+    from .generate_events import event_files
+    from .sources import expand_spec
+
+    def files_of(item: Any) -> list[Path]:
+        items = [item] if isinstance(item, (str, Path)) else list(item)
+        if not items:
+            raise DataFileNotFoundError("no event data path given")
+        out = []
+        for it in items:
+            for p in expand_spec(it, "event data"):
+                roots = sorted(p.glob("*.root")) if p.is_dir() and not any(p.glob("*.parquet")) else []
+                out += roots if roots and not (p / "manifest.json").exists() else event_files(p)
+        return out
+
+    if isinstance(path, Mapping):
+        if not path:
+            raise DataFileNotFoundError("no event data path given (an empty mapping of classes)")
+        files, owner = [], {}
+        for c, (name, item) in enumerate(path.items()):
+            for f in files_of(item):
+                key = f.resolve()
+                if key in owner:
+                    raise DataFileError(f"{f} is given for two classes, {owner[key]!r} and {name!r}")
+                owner[key] = name
+                files.append((f, c))
+        return files, [str(n) for n in path]
+    return [(f, None) for f in dict.fromkeys(files_of(path))], None
+
+
+def _describe_inputs(files: list[tuple[Path, Optional[int]]], class_names: Optional[list[str]]) -> str:
+    """``'sig: 2 files, bkg: 1 file'`` (classes) or ``'3 files (a.root, ...)'``."""
+    def n_files(k: int) -> str:
+        return f"{k} file" + ("s" if k != 1 else "")
+
+    if class_names:
+        return ", ".join(f"{name}: {n_files(sum(c == i for _, c in files))}" for i, name in enumerate(class_names))
+    return f"{n_files(len(files))} ({files[0][0].name}{', ...' if len(files) > 1 else ''})" if files else "no files"
 
 
 def dimuon_z_candidate(events: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -743,11 +890,11 @@ class _EventChunk:
 
 
 class StreamedEventDataset(JetDataset):
-    r"""The events of an event folder, streamed in chunks of ``chunk_size`` events.
+    r"""The events of event files, streamed in chunks of ``chunk_size`` events.
 
     The streamed counterpart of :class:`EventDataset` (which holds all events
-    and their graphs): only file lists and event counts (parquet metadata) are
-    read at construction, and :meth:`batches` reads chunks on demand with the
+    and their graphs): only file lists and event counts (parquet metadata,
+    ROOT tree entries) are read at construction, and :meth:`batches` reads chunks on demand with the
     machinery of :class:`~pgjets.data.jet_dataset.JetDataset` (seeded chunk
     permutation, a shuffle buffer of ``shuffle_chunks`` chunks mixed across
     files, prefetch of the next group, disjoint shares for ``world_size > 1``,
@@ -756,18 +903,31 @@ class StreamedEventDataset(JetDataset):
     events.  The graphs of a chunk are built once, when it is read (one
     :func:`~pgjets.graphs.event.events_to_batch` call, in the prefetch thread),
     and batches gather them by tensor indexing (the same graphs as
-    :class:`EventDataset`); ``y`` is the integer event field ``label``,
-    ``event_index`` the position of the event in the folder (manifest order).
+    :class:`EventDataset`); ``event_index`` is the position of the event in
+    the file list (manifest order).
+
+    **Files and labels.**  The events come from awkward parquet files (a
+    ``pgjets generate --events`` folder, or NanoAOD-style fields), from CMS
+    NanoAOD ROOT files (tree ``Events``; only the branches of ``collections``
+    and ``extra_fields`` are read, chunk by chunk, with uproot) or from ROOT
+    files in the H->ZZ layout (tree ``events``).  ``y`` is the integer event
+    field (or branch) ``label``; real NanoAOD files have none, and are given as
+    a mapping of class name to files instead, ``{"ttbar": "tt_*.root",
+    "wjets": ["wj_1.root", "wj_2.root"]}``: every event of a class's files
+    has that class (classes numbered in the mapping's order, which also names
+    them, :attr:`label_names`).
 
     .. math::
         \text{memory} = O(\texttt{chunk\_size} \cdot \texttt{shuffle\_chunks})
 
     Args:
-        path: Event folder or parquet event file.
+        path: An event folder or file (parquet or ROOT; a quoted glob), a list
+            of them, or a mapping of class name to one or a list of them.
         collections, connectivity, k, extra_fields, drop_empty: As for
             :func:`~pgjets.graphs.event.events_to_batch`; with ``drop_empty``
-            :attr:`num_dropped` counts the events dropped so far.
-        label: Integer event field of the labels.
+            :attr:`num_dropped` counts the events dropped so far.  A NanoAOD
+            file must hold branches ``C_pt`` (or ``C_px``) for every collection.
+        label: Integer event field of the labels (unused with a mapping).
         chunk_size, shuffle_chunks, prefetch, cache_chunks, transform: As for
             :class:`~pgjets.data.jet_dataset.JetDataset`.
 
@@ -776,17 +936,16 @@ class StreamedEventDataset(JetDataset):
           plus ``y`` :math:`(B,)` and ``event_index`` :math:`(B,)`
     """
 
-    def __init__(self, path: Union[str, Path], collections: Sequence[str] = DEFAULT_COLLECTIONS,
+    def __init__(self, path: Any, collections: Sequence[str] = DEFAULT_COLLECTIONS,
                  connectivity: str = "full", k: int = 8, label: str = "label",
                  extra_fields: Sequence[str] = (), drop_empty: bool = False, chunk_size: int = 1024,
                  shuffle_chunks: int = 8, prefetch: bool = True, cache_chunks: int = 2,
                  transform: Optional[Callable] = None) -> None:
         from collections import OrderedDict
 
-        from .generate_events import event_files, read_event_attrs
+        from .generate_events import read_event_attrs
         from .jet_io import MANIFEST_NAME, read_manifest
 
-        pq = require("pyarrow.parquet", "physics", "parquet files")
         self.transform = transform
         self.cache_chunks = check_positive_int(cache_chunks, "cache_chunks")
         self.chunk_size = check_positive_int(chunk_size, "chunk_size")
@@ -796,25 +955,33 @@ class StreamedEventDataset(JetDataset):
         self._memory = None
         self._select = None
         self.representation, self.k, self.sources = "events", k, []
-        self.root = Path(path)
+        files, class_names = _event_inputs(path)
+        self.root = Path(path) if isinstance(path, (str, os.PathLike)) else None  # one folder or file
+        self._source = str(self.root) if self.root is not None else _describe_inputs(files, class_names)
         self.collections, self.label = tuple(collections), str(label)
         self._builder = {"collections": self.collections, "connectivity": connectivity, "k": int(k),
                          "extra_fields": tuple(extra_fields), "drop_empty": bool(drop_empty)}
         self.num_dropped = 0
         self._units, counts = [], []
-        for f in event_files(path):
-            n = pq.ParquetFile(f).metadata.num_rows
+        self._file_class: dict[Path, Optional[int]] = {}
+        self.files = [f for f, _ in files]  # every event file, in order (also those without events)
+        for f, cls in files:
+            kind = event_file_kind(f)
+            check_event_file(f, self.collections, kind)
+            self._file_class[f] = cls
+            n = count_events(f, kind)
             for a in range(0, n, self.chunk_size):
-                self._units.append((f, "events", a, min(n, a + self.chunk_size)))
+                self._units.append((f, kind, a, min(n, a + self.chunk_size)))
                 counts.append(min(n, a + self.chunk_size) - a)
         self._starts = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=self._starts[1:])
         self._file_starts = {u[0]: int(s) - u[2] for u, s in zip(self._units, self._starts)}
-        names = None
-        if self.root.is_file():
-            names = read_event_attrs(self.root).get("label_names")
-        elif (self.root / MANIFEST_NAME).exists():
-            names = read_manifest(self.root).get("label_names")
+        names = class_names
+        if names is None and self.root is not None and self._units and self._units[0][1] == "parquet":
+            if self.root.is_file():
+                names = read_event_attrs(self.root).get("label_names")
+            elif (self.root / MANIFEST_NAME).exists():
+                names = read_manifest(self.root).get("label_names")
         self._label_names = list(names) if names else None
         self._first_path = self._units[0][0] if self._units else None
         self._feature_names = []
@@ -830,6 +997,9 @@ class StreamedEventDataset(JetDataset):
 
     def _label_column(self, path: Path) -> np.ndarray:
         """The checked labels of one event file (only its label column is read)."""
+        kind = next(u[1] for u in self._units if u[0] == path)
+        if kind != "parquet":
+            return check_labels(_root_label_column(path, kind, self.label), None, path, self.label)
         pq = require("pyarrow.parquet", "physics", "parquet files")
         try:
             names = pq.ParquetFile(path).schema_arrow.names
@@ -843,17 +1013,34 @@ class StreamedEventDataset(JetDataset):
             raise DataFileError(f"{path}: {self.label} holds {column.null_count} missing (null) labels")
         return check_labels(column.to_numpy(), None, path, self.label)
 
-    def _load(self, i: int) -> _EventChunk:
+    def _read_events(self, path: Path, kind: str, a: int, b: int) -> tuple[Any, np.ndarray]:
+        """Events ``a:b`` of one file and their labels (the file's class, or the label field)."""
         ak = require("awkward", "physics", "event data")
-        pq = require("pyarrow.parquet", "physics", "parquet files")
-        path, _, a, b = self._units[i]
-        try:
-            events = ak.from_arrow(_read_rows(pq.ParquetFile(path), a, b))
-        except Exception as exc:
-            raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
+        cls = self._file_class.get(path)
+        o = self._builder
+        if kind == "nanoaod":
+            events = read_nanoaod_events(path, o["collections"], o["extra_fields"],
+                                         branches=[self.label] if cls is None else (), start=a, stop=b)
+        elif kind == "hzz":  # no label branch: a class per file (checked at construction)
+            events = read_hzz_events(path, a, b)
+        else:
+            pq = require("pyarrow.parquet", "physics", "parquet files")
+            try:
+                events = ak.from_arrow(_read_rows(pq.ParquetFile(path), a, b))
+            except Exception as exc:
+                raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
+        if len(events) != b - a:
+            raise DataFileError(f"{path} changed since it was indexed: events {a}:{b} hold {len(events)}")
+        if cls is not None:
+            return events, np.full(b - a, cls, dtype=np.int64)
         if self.label not in (events.fields or []):
             raise DataFileError(f"{path} has no event field {self.label!r} for the labels")
-        labels = check_labels(ak.to_numpy(events[self.label]), self._num_classes, path, self.label, first_row=a)
+        return events, check_labels(ak.to_numpy(events[self.label]), self._num_classes, path, self.label,
+                                    first_row=a)
+
+    def _load(self, i: int) -> _EventChunk:
+        path, kind, a, b = self._units[i]
+        events, labels = self._read_events(path, kind, a, b)
         rows = np.arange(b - a)
         if self._select is not None:
             rows = self._select[i].numpy()
@@ -900,12 +1087,13 @@ class StreamedEventDataset(JetDataset):
 
     def __repr__(self) -> str:
         return (f"StreamedEventDataset({len(self)} events, {self.num_chunks} chunks, "
-                f"collections={list(self.collections)}, from {self.root})")
+                f"collections={list(self.collections)}, from {self._source})")
 
 
 __all__ = [
     "COLLECTIONS", "MET_BRANCHES", "DEFAULT_COLLECTIONS", "Z_WINDOW", "Z_MASS", "LABELS",
     "hzz_path", "read_hzz_events", "read_nanoaod_events", "root_event_layout", "NANOAOD_TREE",
+    "EVENT_FILE_KINDS", "event_file_kind", "count_events", "check_event_file", "nanoaod_branches",
     "dimuon_z_candidate", "four_lepton_candidate", "EventDataset",
     "stream_event_batches", "StreamedEventDataset",
 ]

@@ -56,7 +56,8 @@ def _folder_files(folder: Path) -> list[Path]:
 
 
 def _expand(paths: Union[PathLike, Sequence[PathLike]]) -> list[tuple[Path, str]]:
-    """``(file, name)`` of every data file; ``name`` is relative to its folder, or the file name."""
+    """``(file, name)`` of every data file; ``name`` is relative to its folder, or the file name
+    (prefixed by its folder's name where two files share a name)."""
     items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     files: list[tuple[Path, str]] = []
     for item in items:
@@ -67,6 +68,9 @@ def _expand(paths: Union[PathLike, Sequence[PathLike]]) -> list[tuple[Path, str]
             files.append((p, p.name))
         else:
             raise DataFileNotFoundError(f"{p} does not exist")
+    names = [n for _, n in files]
+    if len(set(names)) < len(names):  # same name in two folders (sig/nano_1.root, bkg/nano_1.root)
+        files = [(f, f"{f.parent.name}/{n}" if names.count(n) > 1 else n) for f, n in files]
     return files
 
 
@@ -100,8 +104,8 @@ def fingerprint(paths: Union[PathLike, Sequence[PathLike]], n_jets: Optional[int
     Returns:
         ``{"version": 2, "files": [{"name", "size", "sha256"}, ...]}`` plus
         ``"n_jets"`` when given; YAML/JSON-serialisable.  ``name`` is the file
-        name (folders: relative to the folder), so a moved copy of the same data
-        has the same fingerprint.
+        name (folders: relative to the folder; ``parent/name`` where two files
+        share a name), so a moved copy of the same data has the same fingerprint.
 
     Raises:
         DataFileNotFoundError: A path does not exist (or a file a manifest lists).

@@ -340,7 +340,16 @@ def event_files(path: os.PathLike | str) -> list[Path]:
 
 
 def _is_event_file(path: Path) -> bool:
-    """A parquet file written by :func:`write_events` or with NanoAOD-style collection fields."""
+    """A parquet file written by :func:`write_events` or with NanoAOD-style collection fields, or a
+    ROOT file of events (a tree ``Events``, NanoAOD, or ``events``, the H->ZZ layout)."""
+    if path.suffix == ".root":
+        from .event_dataset import root_event_layout
+
+        try:
+            root_event_layout(path)
+        except (DataFileError, ImportError):
+            return False
+        return True
     if path.suffix != ".parquet":
         return False
     pq = require("pyarrow.parquet", "physics", "parquet files")
@@ -361,9 +370,10 @@ _NANO_COLLECTIONS = frozenset({"Muon", "Electron", "Jet", "Photon", "MET", "Tau"
 
 
 def is_event_folder(path: os.PathLike | str) -> bool:
-    """True when ``path`` holds events: a folder with a manifest of ``kind: "events"``, or an
+    """True when ``path`` holds events: a folder with a manifest of ``kind: "events"``, an
     event parquet file (or a folder of them) written by :func:`write_events` or with
-    NanoAOD-style fields (``Muon_pt``, ``Jet_eta``, ...)."""
+    NanoAOD-style fields (``Muon_pt``, ``Jet_eta``, ...), or a ROOT event file (NanoAOD tree
+    ``Events`` or the H->ZZ tree ``events``; or a folder of them)."""
     path = Path(path)
     if path.is_file():
         return _is_event_file(path)
@@ -373,6 +383,7 @@ def is_event_folder(path: os.PathLike | str) -> bool:
         except DataFileError:
             return False
     files = sorted(path.glob("*.parquet")) if path.is_dir() else []
+    files = files or (sorted(path.glob("*.root")) if path.is_dir() else [])
     return bool(files) and _is_event_file(files[0])
 
 

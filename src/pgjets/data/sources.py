@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import glob as _glob
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence, Union
+from typing import Iterable, Optional, Sequence, Union
 
 from ..errors import DataFileError, DataFileNotFoundError, NoDataError
 
@@ -61,7 +62,12 @@ def _as_list(spec: Spec) -> list[PathLike]:
     return list(spec)
 
 
-def _expand(item: PathLike) -> list[Path]:
+def expand_spec(item: PathLike, what: str = "jet data") -> list[Path]:
+    """The paths of one spec: the path itself if it exists, else the matches of a glob (sorted).
+
+    Raises:
+        DataFileNotFoundError: No such path, or a glob that matches nothing (``what`` names the data).
+    """
     text = os.fspath(item)
     path = Path(text).expanduser()
     if path.exists():
@@ -71,7 +77,47 @@ def _expand(item: PathLike) -> list[Path]:
         if not hits:
             raise DataFileNotFoundError(f"no file matches the pattern {text!r}")
         return hits
-    raise DataFileNotFoundError(f"jet data path {path} does not exist")
+    raise DataFileNotFoundError(f"{what} path {path} does not exist")
+
+
+_expand = expand_spec
+
+#: ``CLASS=PATH``: a class name (letters, digits, ``_ . + -``, not starting with a digit) and a path.
+_CLASS_SPEC = re.compile(r"^([A-Za-z_][A-Za-z0-9_.+-]*)=(.+)$", re.S)
+
+
+def split_class_spec(spec: PathLike) -> tuple[Optional[str], str]:
+    """``("ttbar", "tt.root")`` for the spec ``"ttbar=tt.root"``; ``(None, spec)`` for a plain path.
+
+    A spec that exists as a path is a path, even with an ``=`` in its name.
+    """
+    text = os.fspath(spec)
+    match = _CLASS_SPEC.match(text)
+    if match is None or Path(text).expanduser().exists():
+        return None, text
+    return match.group(1), match.group(2)
+
+
+def class_specs(specs: Sequence[PathLike], flag: str = "--data") -> Optional[dict[str, list[str]]]:
+    """``{class: [paths]}`` when every spec is ``CLASS=PATH`` (order of first appearance; a class may
+    be repeated), ``None`` when none is.
+
+    Raises:
+        UsageError: Some specs have a class and others not.
+    """
+    from ..errors import UsageError
+
+    parts = [split_class_spec(s) for s in specs]
+    named = [c is not None for c, _ in parts]
+    if not any(named):
+        return None
+    if not all(named):
+        plain = next(p for c, p in parts if c is None)
+        raise UsageError(f"{flag}: give every path a class (CLASS=PATH) or none; {plain!r} has none")
+    out: dict[str, list[str]] = {}
+    for c, p in parts:
+        out.setdefault(c, []).append(p)
+    return out
 
 
 def folder_data_files(folder: Path) -> list[Path]:
@@ -142,4 +188,5 @@ def describe(sources: Sequence[Source]) -> str:
     return f"{len(sources)} {'/'.join(fmts)} sources ({first}, ...)"
 
 
-__all__ = ["Source", "resolve_sources", "folder_data_files", "check_compatible", "describe"]
+__all__ = ["Source", "resolve_sources", "folder_data_files", "check_compatible", "describe", "expand_spec",
+           "split_class_spec", "class_specs"]

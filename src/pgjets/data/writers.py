@@ -17,7 +17,11 @@ reads back (and that the tools of the field read):
 - :func:`write_jetnet`: a JetNet HDF5 file (``particle_features`` ``(N, M, 4)``
   = :math:`(\eta^\mathrm{rel}, \phi^\mathrm{rel}, p_T^\mathrm{rel}, \mathrm{mask})`,
   ``jet_features`` ``(N, 4)`` = :math:`(p_T, \eta, m, N)`), one jet type per file;
-- awkward parquet: :func:`~pgjets.data.readers.write_parquet_jets`.
+- awkward parquet: :func:`~pgjets.data.readers.write_parquet_jets`;
+- :func:`write_nanoaod`: whole events as a CMS NanoAOD-layout ROOT file (tree
+  ``"Events"``, a counter ``nC`` and jagged ``C_pt, C_eta, ...`` per
+  collection ``C``, flat event branches such as ``MET_pt``), read back by
+  :func:`~pgjets.data.event_dataset.read_nanoaod_events`.
 
 Every file is written to a temporary name first and moved into place
 (:mod:`pgjets._atomic`).
@@ -255,4 +259,61 @@ def write_jetnet(table: JetTable, path: PathLike, n_part: int = 30) -> Path:
     return path
 
 
-__all__ = ["write_top_landscape", "write_jetclass", "write_quark_gluon", "write_jetnet"]
+def write_nanoaod(events, path: PathLike, drop: Sequence[str] = ("label",)) -> Path:
+    r"""Write events with NanoAOD-style fields as a CMS NanoAOD-layout ROOT file.
+
+    ``events`` holds flat fields ``C_f`` per collection ``C`` (as
+    :func:`~pgjets.data.generate_events.read_events` returns a
+    ``pgjets generate --events`` folder, or
+    :func:`~pgjets.data.event_dataset.read_nanoaod_events` a NanoAOD file):
+    the jagged ones become the branches ``C_f`` of collection ``C`` with one
+    counter ``nC`` per collection, as CMS writes them; the per-event ones
+    (``MET_pt``, ``MET_phi``, ``event``, ...) stay flat branches.  Counters in
+    ``events`` (``nJet``) are written anew from the collections, and the fields
+    of ``drop`` are left out: a real NanoAOD file holds no class label (give
+    the class per file instead, see
+    :class:`~pgjets.data.event_dataset.StreamedEventDataset`).
+
+    .. math::
+        \texttt{nC}[b] = |\texttt{C\_pt}[b]| \quad \text{for every collection } C
+
+    Args:
+        events (awkward.Array): Events with NanoAOD-style fields.
+        path (str or os.PathLike): Output ``.root``.
+        drop (sequence of str): Fields not written (default ``("label",)``; ``()`` keeps it as a branch).
+
+    Raises:
+        ValueError: a jagged field without a collection prefix (``C_f``), or two fields of one
+            collection with other object counts.
+    """
+    ak = require("awkward", "physics", "writing NanoAOD files")
+    uproot = require("uproot", "physics", "writing NanoAOD files")
+    fields = [f for f in (events.fields or []) if f not in set(drop)]
+    jagged = {f for f in fields if events[f].ndim > 1}
+    collections: dict[str, dict[str, object]] = {}
+    for f in sorted(jagged, key=fields.index):
+        coll, sep, name = f.partition("_")
+        if not sep or not name:
+            raise ValueError(f"write_nanoaod: the jagged field {f!r} has no collection prefix (C_field)")
+        collections.setdefault(coll, {})[name] = events[f]
+    for coll, cols in collections.items():
+        counts = {n: ak.to_numpy(ak.num(a)) for n, a in cols.items()}
+        first = next(iter(counts))
+        bad = [n for n in counts if not np.array_equal(counts[n], counts[first])]
+        if bad:
+            raise ValueError(f"write_nanoaod: {coll}_{bad[0]} and {coll}_{first} hold other numbers of objects")
+    branches: dict[str, object] = {c: ak.zip(cols) for c, cols in collections.items()}
+    counters = {f"n{c}" for c in collections}
+    for f in fields:
+        if f not in jagged and f not in counters:
+            branches[f] = ak.to_numpy(events[f])
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        with uproot.recreate(tmp) as out:
+            out.mktree("Events", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in branches.items()},
+                       field_name=lambda outer, inner: f"{outer}_{inner}", counter_name=lambda c: f"n{c}")
+            out["Events"].extend(branches)
+    return path
+
+
+__all__ = ["write_top_landscape", "write_jetclass", "write_quark_gluon", "write_jetnet", "write_nanoaod"]
