@@ -87,6 +87,27 @@ def test_efn_is_irc_safe_and_pfn_is_not(batch_of):
         assert (pfn(sb) - pfn(b)).abs().max() > 1e-4
 
 
+def test_efn_pools_an_empty_or_zero_pt_jet_to_zero_on_both_paths():
+    from pgjets.models import EnergyFlowNetwork
+
+    torch.manual_seed(0)
+    efn = EnergyFlowNetwork(2, phi=(8, 8), f=(8,)).eval()
+    pos, pt = torch.randn(3, 4, 2), torch.rand(3, 4) + 0.5
+    mask = torch.ones(3, 4, dtype=torch.bool)
+    mask[1] = False  # an empty jet
+    pt[2] = 0.0  # a jet of zero total pT
+    with torch.no_grad():
+        out = efn.forward_padded(pos, pt, mask)
+        zero = efn.f(torch.zeros(1, 8))
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out[1:], zero.expand(2, -1))
+    raw = EnergyFlowNetwork(2, phi=(8, 8), f=(8,), normalize=False).eval()  # weights as given
+    raw.load_state_dict(efn.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(raw.forward_padded(pos, 2 * pt, mask)[0],
+                                   efn.f(2 * (efn.phi(pos[0]) * pt[0, :, None]).sum(0)))
+
+
 def test_registry_errors():
     with pytest.raises(ValueError, match="unknown model"):
         build_model("resnet", 3)

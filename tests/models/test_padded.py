@@ -147,3 +147,45 @@ def test_float64_inputs_to_a_float32_model_are_a_typed_error_on_both_paths(name,
         PaddedJetModel(model)(*padded)
     with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast casts inside: allowed
         model(b)
+
+
+@pytest.mark.parametrize("name", [n for n in JET_MODELS if n != "lorentznet"])
+def test_inputs_of_another_width_or_missing_are_a_typed_error_on_both_paths(name, batch_of):
+    from pgjets.models.padded import check_input_shapes
+
+    model = build_model(name, F, 2).eval()
+    shapes = model.input_shapes
+    b = batch_of([4, 6])
+    if name == "gcn":
+        b.edge_index = knn_graph(b.pos, 3, b.batch)
+    key = next(k for k in ("x", "pos", "p4") if k in shapes and shapes[k][0] is not None)
+    wide = b.clone()
+    wide[key] = torch.cat([wide[key], wide[key][:, :1]], 1)  # one column too many
+    with pytest.raises(InputShapeError, match=rf"{type(model).__name__} reads batch.{key} .*got shape"):
+        model(wide)
+    gone = b.clone()
+    del gone[key]
+    with pytest.raises(InputShapeError, match=rf"batch.{key} .*which the batch lacks"):
+        model(gone)
+    padded = list(pad_batch(b, model.padded_inputs))
+    i = list(model.padded_inputs).index(key)
+    padded[i] = torch.cat([padded[i], padded[i][..., :1]], -1)
+    with pytest.raises(InputShapeError, match=rf"reads {key} \(B, N, .*got shape"):
+        PaddedJetModel(model)(*padded)
+    if "pt" in shapes:  # a per-particle scalar of the wrong rank, or of other particles
+        bad = b.clone()
+        bad.pt = bad.pt.unsqueeze(-1)
+        with pytest.raises(InputShapeError, match=r"batch.pt \(num_nodes\), got shape"):
+            model(bad)
+        short = b.clone()
+        short.pt = short.pt[:-1]
+        with pytest.raises(InputShapeError, match="disagree on the number of particles"):
+            model(short)
+    check_input_shapes(model, [(k, getattr(b, k)) for k in shapes])  # the batch itself passes
+
+
+def test_input_shapes_name_the_fields_of_each_model():
+    assert build_model("pfn", F, 2).input_shapes == {"x": (F,)}
+    assert build_model("efn", F, 2).input_shapes == {"pos": (2,), "pt": ()}
+    assert build_model("part", F, 2).input_shapes == {"x": (F,), "p4": (4,)}
+    assert build_model("particlenet", F, 2).input_shapes == {"x": (F,), "pos": (None,)}

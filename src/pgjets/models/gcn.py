@@ -42,6 +42,7 @@ class GCN(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int = 2, hidden: Sequence[int] = (64, 64, 64)) -> None:
         super().__init__()
+        self.input_shapes = {"x": (in_channels,)}  # checked at the first layer (check_input_shapes)
         self.norm = nn.BatchNorm1d(in_channels)
         dims = [in_channels, *hidden]
         self.convs = nn.ModuleList([SAGEMeanConv(a, b) for a, b in zip(dims[:-1], dims[1:])])

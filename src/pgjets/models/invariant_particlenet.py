@@ -97,6 +97,9 @@ class InvariantParticleNet(nn.Module):
             raise ValueError(f"scalar_columns {list(cols)} are out of range for in_channels={in_channels}")
         self.in_channels = in_channels
         self.scalar_columns = cols
+        self.input_shapes = {"pos": (2,), "pt": ()}  # checked at the first layer (check_input_shapes)
+        if cols:
+            self.input_shapes["x"] = (in_channels,)
         c = NUM_BASE_SCALARS + len(cols)
         self.input_norm = nn.BatchNorm1d(c)
         convs = []

@@ -57,9 +57,51 @@ def check_model_dtypes(model: nn.Module, data: Any = None, padded: Sequence[Tens
         fields = [(name, getattr(data, "x" if name == "image" else name, None)) for name in names]
     else:
         fields = list(zip(names, padded))
+    check_input_shapes(model, fields, padded=data is None)
     for name, t in fields:
         if isinstance(t, Tensor) and (name in ("x", "image") or t.is_floating_point()):
             check_input_dtype(t, model, name)
+
+
+def _shape_text(trailing: tuple, padded: bool) -> str:
+    lead = ["B", "N"] if padded else ["num_nodes"]
+    return "(" + ", ".join(lead + ["C" if w is None else str(w) for w in trailing]) + ")"
+
+
+def check_input_shapes(model: nn.Module, fields: Sequence[tuple[str, Any]], padded: bool = False) -> None:
+    r"""The shape check of a model's first layer, on the fields of ``model.input_shapes``.
+
+    ``model.input_shapes`` maps a field name to its per-particle shape: ``()`` for
+    ``pt`` :math:`(N,)`, ``(4,)`` for ``p4`` :math:`(N, 4)`, ``(None,)`` for any
+    width.  Each such field must be present (graph path), have that shape after the
+    node axis (after the jet and particle axes on the padded path), and on the graph
+    path (eager) the fields must agree on the number of nodes.  Metadata only: no
+    host-device synchronisation.  A model without ``input_shapes`` is not checked.
+
+    Raises:
+        InputShapeError: a field is missing, of another width or rank, or the fields
+            disagree on the number of particles (the message names the field and the shape).
+    """
+    shapes = getattr(model, "input_shapes", None)
+    if not shapes:
+        return
+    name_of = type(model).__name__
+    rows: dict[str, int] = {}
+    for name, t in fields:
+        if name not in shapes:
+            continue
+        want = tuple(shapes[name])
+        where = f"{name_of} reads {'' if padded else 'batch.'}{name} {_shape_text(want, padded)}"
+        if not isinstance(t, Tensor):
+            raise InputShapeError(f"{where}, which the {'inputs lack' if padded else 'batch lacks'}")
+        lead = 2 if padded else 1
+        if t.dim() != lead + len(want) or any(w is not None and t.size(lead + i) != w for i, w in enumerate(want)):
+            raise InputShapeError(f"{where}, got shape {tuple(t.shape)}")
+        if not padded and not torch.compiler.is_compiling():  # sizes stay symbolic under torch.compile
+            rows[name] = int(t.size(0))
+    if len(set(rows.values())) > 1:
+        raise InputShapeError(f"{name_of}: the inputs disagree on the number of particles "
+                              f"({', '.join(f'{k}: {v}' for k, v in rows.items())})")
 
 
 def has_padded_path(model: nn.Module) -> bool:
@@ -261,5 +303,5 @@ def compile_padded(model: nn.Module, **compile_kwargs: Any) -> Callable[[Any], T
     return run
 
 
-__all__ = ["compile_padded", "PADDED_FIELDS", "pad_batch", "pad_images", "masked_reduce", "rowwise", "PaddedJetModel", "has_padded_path",
+__all__ = ["check_input_shapes", "compile_padded", "PADDED_FIELDS", "pad_batch", "pad_images", "masked_reduce", "rowwise", "PaddedJetModel", "has_padded_path",
            "check_inference"]

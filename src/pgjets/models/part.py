@@ -131,6 +131,7 @@ class ParticleTransformer(nn.Module):
         self.head = nn.Linear(c, num_classes)
         #: Fields of :meth:`forward_padded` (before the mask).
         self.padded_inputs: tuple[str, ...] = ("x", "p4") if use_pair_features else ("x",)
+        self.input_shapes = {"x": (in_channels,), "p4": (4,)} if use_pair_features else {"x": (in_channels,)}
 
     def pair_bias_reference(self, p4: Tensor, batch: Tensor) -> Tensor:
         """Interaction bias ``(B, H, N_max, N_max)`` through the pair MLP on every ordered pair (reference)."""

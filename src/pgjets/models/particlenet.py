@@ -67,6 +67,7 @@ class ParticleNet(nn.Module):
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
+        self.input_shapes = {"x": (in_channels,), "pos": (None,)}  # checked at the first layer
         self.input_norm = nn.BatchNorm1d(in_channels) if input_norm else nn.Identity()
         convs = []
         c = in_channels

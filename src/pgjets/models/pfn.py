@@ -52,6 +52,7 @@ class ParticleFlowNetwork(nn.Module):
     def __init__(self, in_channels: int, num_classes: int = 2, phi: Sequence[int] = (100, 100, 256),
                  f: Sequence[int] = (100, 100, 100)) -> None:
         super().__init__()
+        self.input_shapes = {"x": (in_channels,)}  # checked at the first layer (check_input_shapes)
         self.phi = mlp([in_channels, *phi], last_act=True)
         self.pool = DeepSetsPool("sum")
         self.f = mlp([phi[-1], *f, num_classes])
@@ -92,6 +93,12 @@ class EnergyFlowNetwork(nn.Module):
         phi: Hidden sizes of :math:`\\Phi`, default ``(100, 100, 256)``.
         f: Hidden sizes of :math:`F`, default ``(100, 100, 100)``.
         in_channels: Size of the angular input (2 for :math:`\\Delta\\eta, \\Delta\\phi`).
+        normalize: Weight by the momentum fractions :math:`z_i = p_{T,i} / \\sum_j p_{T,j}`,
+            computed per jet from ``pt`` (default, the paper's EFN); ``False`` weights by ``pt``
+            as given, e.g. to reuse weights trained in energyflow on unnormalised weights.
+
+    ``pt`` is the constituents' transverse momentum in GeV (any positive scale with
+    ``normalize=True``), not the fractions :math:`z_i`: the model normalises it per jet.
 
     Shapes:
         - **input:** ``Batch`` with ``pos`` :math:`(N, 2)`, ``pt`` :math:`(N,)`, ``batch``
@@ -99,10 +106,11 @@ class EnergyFlowNetwork(nn.Module):
     """
 
     def __init__(self, num_classes: int = 2, phi: Sequence[int] = (100, 100, 256),
-                 f: Sequence[int] = (100, 100, 100), in_channels: int = 2) -> None:
+                 f: Sequence[int] = (100, 100, 100), in_channels: int = 2, normalize: bool = True) -> None:
         super().__init__()
+        self.input_shapes = {"pos": (in_channels,), "pt": ()}
         self.phi = mlp([in_channels, *phi], last_act=True)
-        self.pool = EnergyFlowPool()
+        self.pool = EnergyFlowPool(normalize=normalize)
         self.f = mlp([phi[-1], *f, num_classes])
 
     def graph_embeddings(self, data) -> Tensor:
@@ -134,8 +142,9 @@ class EnergyFlowNetwork(nn.Module):
         check_model_dtypes(self, padded=(pos, pt, mask))
         check_inference(self)
         w = pt.to(pos.dtype) * mask.to(pos.dtype)
-        if self.pool.normalize:
-            w = w / w.sum(1, keepdim=True)
+        if self.pool.normalize:  # an empty or zero-pT jet keeps zero weights (pools to zero, no 0/0)
+            total = w.sum(1, keepdim=True)
+            w = w / torch.where(total > 0, total, torch.ones_like(total))
         return self.f((self.phi(pos) * w.unsqueeze(-1)).sum(1))
 
 

@@ -53,6 +53,7 @@ class DeepSets(nn.Module):
     def __init__(self, in_channels: int, num_classes: int = 2, hidden: Sequence[int] = (64, 128, 128),
                  pool: str = "mean") -> None:
         super().__init__()
+        self.input_shapes = {"x": (in_channels,)}  # checked at the first layer (check_input_shapes)
         self.norm = nn.BatchNorm1d(in_channels)
         dims = [in_channels, *hidden]
         self.layers = nn.ModuleList([DeepSetsLayer(a, b) for a, b in zip(dims[:-1], dims[1:])])
@@ -93,11 +94,27 @@ class DeepSets(nn.Module):
 
 
 class SetTransformer(nn.Module):
-    r"""Set Transformer classifier: embedding, SAB blocks, PMA, MLP.
+    r"""Set Transformer classifier: embedding, self-attention blocks, PMA, MLP.
 
     .. math::
-        f(X) = \mathrm{MLP}\big(\mathrm{PMA}_S(\mathrm{SAB}^{L}(W X))\big), \qquad
-        \mathrm{SAB}(X) = X + \mathrm{MHA}(X, X, X) \ (+\ \text{FFN})
+        f(X) = \mathrm{MLP}\big(\mathrm{PMA}_S(\mathrm{SAB}^{L}(W\,\mathrm{BN}(X)))\big),
+
+    with pre-norm blocks (:class:`~pgjets.nn.transformer.TransformerBlock`)
+
+    .. math::
+        H = X + \mathrm{MHA}(\mathrm{LN}(X)), \qquad
+        \mathrm{SAB}(X) = H + \mathrm{FFN}(\mathrm{LN}(H)),
+
+    :math:`\mathrm{FFN}` 4C wide with GELU, attention scaled by :math:`1/\sqrt{d_\text{head}}`,
+    and the PMA of :class:`~pgjets.nn.pma.PMAPool`.
+
+    **Differences from the authors' code** (Lee et al., ``juho-lee/set_transformer``), so that
+    their weights do not port: their MAB is post-norm (LayerNorm only with ``ln=True``) with a
+    one-layer ReLU feed-forward, adds the projected query :math:`\mathrm{fc}_q(Q)` as the
+    residual, has no output projection and scales attention by :math:`1/\sqrt{d_V}` (the whole
+    width, not a head's); their model has ISAB blocks and SABs after the pooling, none here, and
+    no input batch norm. Their padded code also has no mask (padding rows take part in the
+    attention); here padding never does.
 
     Args:
         in_channels: Node feature size.
@@ -114,6 +131,7 @@ class SetTransformer(nn.Module):
     def __init__(self, in_channels: int, num_classes: int = 2, channels: int = 64, heads: int = 4,
                  num_blocks: int = 2, num_seeds: int = 1) -> None:
         super().__init__()
+        self.input_shapes = {"x": (in_channels,)}
         self.norm = nn.BatchNorm1d(in_channels)
         self.embed = nn.Linear(in_channels, channels)
         self.blocks = nn.ModuleList([TransformerBlock(channels, heads) for _ in range(num_blocks)])
