@@ -93,6 +93,25 @@ def test_errors_of_invariant_and_non_invariant_functions():
     assert lorentz_error(energy, b) > lorentz_error(energy, b, relative=True)
 
 
+def test_lorentz_checks_take_a_batch_of_four_momenta_only():
+    from pgjets.models import LorentzNet
+
+    b = jets()
+    only = Batch.from_data_list([Data(p4=d.p4) for d in b.to_data_list()])  # LorentzNet's whole input
+    torch.manual_seed(0)
+    model = LorentzNet(2, hidden_channels=8, num_layers=2, beams=False).double().eval()
+    assert lorentz_error(model, only, relative=True) < 1e-10
+    beams = LorentzNet(2, hidden_channels=8, num_layers=2, beams=True).double().eval()
+    assert azimuthal_rotation_error(beams, only, relative=True) < 1e-10
+    assert lorentz_error(beams, only, relative=True) > 1e-6  # the beams fix the lab frame
+    moved = lorentz_transform(only)
+    assert "pos" not in moved and "pt" not in moved
+    bad = only.clone()
+    bad.pos = torch.zeros(bad.p4.size(0), 3, dtype=torch.float64)  # a pos, where given, is still checked
+    with pytest.raises(InputShapeError, match="batch.pos"):
+        lorentz_error(model, bad)
+
+
 def test_pos_and_pt_follow_a_boost_and_features_let_x_follow_too():
     """A boost moves the particles relative to the jet axis: ``pos`` and ``pt`` are recomputed, and
     ``features=`` recomputes ``x``; the check can so fail for a model that reads them."""

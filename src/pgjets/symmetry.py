@@ -68,22 +68,30 @@ EdgeBuilder = Optional[Callable[[Batch], Union[Tensor, tuple]]]
 
 
 # ----------------------------------------------------------------- helpers
-def _validate(batch: Any, need_pt: bool = False) -> None:
-    """Check that ``batch`` is a non-empty PyG batch of jets."""
+def _require_batch(batch: Any) -> None:
     if not isinstance(batch, Batch):
         raise InputShapeError(
             f"symmetry checks need a torch_geometric Batch, got {type(batch).__name__} "
             "(use Batch.from_data_list([...]))"
         )
-    check_nonempty(int(batch.num_nodes or 0), "batch")
-    pos = getattr(batch, "pos", None)
-    if pos is None:
-        raise InputShapeError("symmetry checks need batch.pos (num_nodes, 2) = (delta eta, delta phi)")
+
+
+def _check_pos(pos: Tensor) -> None:
     check_ndim(pos, 2, "batch.pos", "(num_nodes, 2)")
     check_size(pos, 1, 2, "batch.pos")
     if not pos.is_floating_point():  # an integer pos would round every shift and angle to nothing
         raise InputDtypeError(f"batch.pos must be floating point, got {pos.dtype}")
     check_finite(pos, "batch.pos")
+
+
+def _validate(batch: Any, need_pt: bool = False) -> None:
+    """Check that ``batch`` is a non-empty PyG batch of jets."""
+    _require_batch(batch)
+    check_nonempty(int(batch.num_nodes or 0), "batch")
+    pos = getattr(batch, "pos", None)
+    if pos is None:
+        raise InputShapeError("symmetry checks need batch.pos (num_nodes, 2) = (delta eta, delta phi)")
+    _check_pos(pos)
     if need_pt:
         pt = getattr(batch, "pt", None)
         if pt is None:
@@ -591,15 +599,28 @@ def azimuthal_rotation_matrix(angle: float, dtype: torch.dtype = torch.float64) 
     return torch.tensor([[1.0, 0, 0, 0], [0, c, -s, 0], [0, s, c, 0], [0, 0, 0, 1.0]], dtype=dtype)
 
 
-def _require_p4(batch: Batch) -> Tensor:
-    _validate(batch)
+def _require_p4(batch: Batch) -> tuple[Tensor, Tensor]:
+    """``p4`` and the graph of every particle; a batch of four-momenta only (LorentzNet's input,
+    without ``batch``: its graphs come from the slice table of ``p4``) is enough."""
+    _require_batch(batch)
     p4 = getattr(batch, "p4", None)
     if p4 is None:
         raise InputShapeError("Lorentz checks need batch.p4 (num_nodes, 4) = (E, px, py, pz)")
     check_ndim(p4, 2, "batch.p4", "(num_nodes, 4)")
     check_size(p4, 1, 4, "batch.p4")
+    check_nonempty(p4.size(0), "batch")
     check_finite(p4, "batch.p4")
-    return p4
+    if getattr(batch, "pos", None) is not None:
+        _check_pos(batch.pos)
+    graph = getattr(batch, "batch", None)
+    if graph is None:
+        from .ops.sizes import host_node_counts
+
+        counts = host_node_counts(batch, key="p4")
+        if counts is None:
+            raise InputShapeError("Lorentz checks need batch.batch, or a Batch made by Batch.from_data_list")
+        graph = torch.repeat_interleave(torch.arange(counts.numel()), counts).to(p4.device)
+    return p4, graph
 
 
 def lorentz_transform(batch: Batch, matrices: Optional[Tensor] = None, max_rapidity: float = 2.0,
@@ -623,7 +644,7 @@ def lorentz_transform(batch: Batch, matrices: Optional[Tensor] = None, max_rapid
     Shapes:
         - **output:** a new ``Batch``, same sizes and edges
     """
-    p4 = _require_p4(batch)
+    p4, graph = _require_p4(batch)
     if matrices is None:
         matrices = random_lorentz(batch.num_graphs, max_rapidity, seed, dtype=torch.float64)
     lam = torch.as_tensor(matrices).to(device=p4.device, dtype=torch.float64)
@@ -632,7 +653,7 @@ def lorentz_transform(batch: Batch, matrices: Optional[Tensor] = None, max_rapid
     if lam.shape != (batch.num_graphs, 4, 4):
         raise InputShapeError(f"matrices must be (4, 4) or ({batch.num_graphs}, 4, 4), got {tuple(lam.shape)}")
     out = batch.clone()
-    out.p4 = torch.einsum("nab,nb->na", lam[batch.batch], p4.to(torch.float64)).to(p4.dtype)
+    out.p4 = torch.einsum("nab,nb->na", lam[graph], p4.to(torch.float64)).to(p4.dtype)
     if getattr(batch, "pos", None) is not None or getattr(batch, "pt", None) is not None:
         pos, pt = T.pos_from_p4(out)
         if getattr(batch, "pos", None) is not None:
@@ -656,7 +677,7 @@ def lorentz_error(model: Callable[[Batch], Any], batch: Batch, max_rapidity: flo
 
     Args:
         model: Callable on a ``Batch`` with graph-level outputs.
-        batch: Batch of jet graphs with ``p4``.
+        batch: Batch of jet graphs with ``p4`` (``pos``, ``pt`` and ``x`` are optional).
         max_rapidity: Largest boost rapidity.
         seed: Seed of the transformations (one per jet).
         relative: Divide by the largest absolute output.
