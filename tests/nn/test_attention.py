@@ -264,6 +264,44 @@ def test_shared_dense_mask_equals_per_layer_bias(with_bias):
         layers[0](x, batch=batch, dense=True, dense_mask=mask, dense_bias=torch.zeros(4, 2, 5, 5))
 
 
+
+@pytest.mark.parametrize("with_bias", [False, True])
+@pytest.mark.parametrize("train", [False, True])
+def test_chunked_dense_mask_equals_whole_mask(with_bias, train):
+    # the mask split into groups of graphs (DenseMask.chunks): attention group by group gives
+    # the same outputs and gradients as the whole mask, in training mode with the same dropout
+    torch.manual_seed(4)
+    batch = torch.tensor([0, 0, 0, 2, 2, 3, 3, 3, 3, 3, 4])
+    x = torch.randn(11, 8, requires_grad=True)
+    layers = [MultiHeadAttention(8, heads=2, dropout=0.3).train(train) for _ in range(2)]
+    bias0 = torch.randn(5, 2, 5, 5) if with_bias else None
+    sizes = [2, 2, 1]
+
+    def run(chunked: bool):
+        bias = None if bias0 is None else bias0.clone().requires_grad_(True)
+        if chunked:
+            mask = dense_attention_mask(batch, None if bias is None else bias.split(sizes), chunk_sizes=sizes,
+                                        num_graphs=5, max_num_nodes=5)
+            assert mask.chunks is not None and [c.size(0) for c in mask.chunks] == sizes
+        else:
+            mask = dense_attention_mask(batch, bias, num_graphs=5, max_num_nodes=5)
+        torch.manual_seed(7)
+        h = x
+        for m in layers:
+            h = m(h, batch=batch, dense=True, dense_mask=mask)
+        grads = torch.autograd.grad(h.square().sum(), [x] + ([bias] if bias is not None else []))
+        return h, grads
+
+    out_ref, g_ref = run(False)
+    out, g = run(True)
+    torch.testing.assert_close(out, out_ref, atol=1e-6, rtol=1e-6)
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+    with pytest.raises(InputShapeError, match="chunk_sizes"):
+        dense_attention_mask(batch, chunk_sizes=[2, 2], num_graphs=5, max_num_nodes=5)
+    with pytest.raises(TypeError, match="chunk_sizes"):
+        dense_attention_mask(batch, [torch.zeros(5, 2, 5, 5)])
+
 def test_dense_attention_of_zero_nodes_is_an_empty_output():
     torch.manual_seed(0)
     att = MultiHeadAttention(8, heads=2)

@@ -31,7 +31,7 @@ and both paths agree on any graph.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional, Tuple, Union
+from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -92,12 +92,19 @@ class DenseMask(NamedTuple):
     padding keys; ``empty`` ``(B, 1, 1, 1)`` marks graphs without nodes (their rows are
     zeroed after attention); ``num_nodes`` is the node count it was built for; ``index``
     ``(num_nodes,)`` the row of each node in the flat ``(B * N)`` padded layout.
+
+    ``chunks``, when given, is the mask split into groups of consecutive graphs
+    (``(B_c, H or 1, 1 or N, N)`` each, :math:`\sum_c B_c = B`; ``mask`` is then only the
+    ``(B, 1, 1, N)`` key-padding mask): attention runs group by group, so that no
+    ``(B, H, N, N)`` block (bias, scores, softmax, dropout, their gradients) is ever
+    allocated at once.  Same result as the unsplit mask.
     """
 
     mask: Tensor
     empty: Tensor
     num_nodes: int
     index: Optional[Tensor] = None
+    chunks: Optional[Tuple[Tensor, ...]] = None
 
 
 def dense_layout(batch: Tensor, num_graphs: Optional[int] = None,
@@ -121,9 +128,10 @@ def dense_layout(batch: Tensor, num_graphs: Optional[int] = None,
     return counts, index, num_graphs, max_num_nodes
 
 
-def dense_attention_mask(batch: Tensor, dense_bias: Optional[Tensor] = None,
+def dense_attention_mask(batch: Tensor, dense_bias: Optional[Union[Tensor, Sequence[Tensor]]] = None,
                          dtype: torch.dtype = torch.float32, num_graphs: Optional[int] = None,
-                         max_num_nodes: Optional[int] = None) -> DenseMask:
+                         max_num_nodes: Optional[int] = None,
+                         chunk_sizes: Optional[Sequence[int]] = None) -> DenseMask:
     r"""Build the additive mask of ``MultiHeadAttention(dense=True)`` once for several layers.
 
     .. math::
@@ -141,6 +149,9 @@ def dense_attention_mask(batch: Tensor, dense_bias: Optional[Tensor] = None,
         num_graphs: Number of graphs :math:`B` (default: read from ``batch``, a host sync;
             the size of ``dense_bias`` when given).
         max_num_nodes: Largest graph :math:`N` (default: as ``num_graphs``).
+        chunk_sizes: Build the mask in groups of this many consecutive graphs
+            (:attr:`DenseMask.chunks`; they must add up to :math:`B`).  ``dense_bias`` is then a
+            sequence of ``(B_c, H, N, N)`` blocks, one per group (or ``None``).
 
     Shapes:
         - **input:** ``batch`` :math:`(N_{nodes},)`, ``dense_bias`` :math:`(B, H, N, N)`
@@ -151,6 +162,10 @@ def dense_attention_mask(batch: Tensor, dense_bias: Optional[Tensor] = None,
     b = batch.to(torch.long)
     if is_debug():
         check_sorted(b, "dense=True needs batch sorted in ascending order (as PyG batches are)")
+    if chunk_sizes is not None:
+        return _chunked_dense_mask(b, dense_bias, dtype, num_graphs, max_num_nodes, list(chunk_sizes))
+    if dense_bias is not None and not isinstance(dense_bias, Tensor):
+        raise TypeError("a sequence of dense_bias blocks needs chunk_sizes")
     if dense_bias is not None and dense_bias.dim() == 4:
         num_graphs = dense_bias.size(0) if num_graphs is None else num_graphs
         max_num_nodes = dense_bias.size(-1) if max_num_nodes is None else max_num_nodes
@@ -162,6 +177,36 @@ def dense_attention_mask(batch: Tensor, dense_bias: Optional[Tensor] = None,
         debug_check_finite(dense_bias, "dense_bias")
     mask, empty = key_padding_mask(node_mask, dense_bias, dtype)
     return DenseMask(mask, empty, n, index)
+
+
+def _chunked_dense_mask(b: Tensor, dense_bias: Optional[Sequence[Tensor]], dtype: torch.dtype,
+                        num_graphs: Optional[int], max_num_nodes: Optional[int], sizes: list[int]) -> DenseMask:
+    """:func:`dense_attention_mask` in groups of ``sizes`` consecutive graphs (:attr:`DenseMask.chunks`)."""
+    if dense_bias is not None:
+        if isinstance(dense_bias, Tensor):
+            raise TypeError("with chunk_sizes, dense_bias is a sequence of (B_c, H, N, N) blocks")
+        dense_bias = list(dense_bias)
+        if len(dense_bias) != len(sizes):
+            raise InputShapeError(f"{len(dense_bias)} dense_bias blocks for {len(sizes)} chunk sizes")
+        if max_num_nodes is None and dense_bias:
+            max_num_nodes = dense_bias[0].size(-1)
+    if num_graphs is None:
+        num_graphs = sum(sizes)
+    counts, index, B, N = dense_layout(b, num_graphs, max_num_nodes)
+    if sum(sizes) != B or any(c <= 0 for c in sizes):
+        raise InputShapeError(f"chunk_sizes {sizes} do not split {B} graphs")
+    node_mask = torch.arange(N, device=b.device) < counts.view(-1, 1)  # (B, N)
+    key_mask, empty = key_padding_mask(node_mask, None, dtype)
+    chunks = []
+    for c, (m, size) in enumerate(zip(node_mask.split(sizes), sizes)):
+        bias = None if dense_bias is None else dense_bias[c]
+        if bias is not None:
+            if bias.dim() != 4 or bias.shape[0] != size or bias.shape[2:] != (N, N):
+                raise InputShapeError(f"dense_bias block {c} must have shape ({size}, H, {N}, {N}), "
+                                      f"got {tuple(bias.shape)}")
+            debug_check_finite(bias, "dense_bias")
+        chunks.append(key_padding_mask(m, bias, dtype)[0])
+    return DenseMask(key_mask, empty, b.numel(), index, tuple(chunks))
 
 
 class MultiHeadAttention(MessagePassing):
@@ -420,7 +465,10 @@ class MultiHeadAttention(MessagePassing):
             if dense_mask.num_nodes != n or m.size(0) != B or m.size(-1) != N or m.size(1) not in (1, H):
                 raise InputShapeError(f"dense_mask of shape {tuple(m.shape)} for {dense_mask.num_nodes} nodes "
                                       f"does not fit {n} nodes in {B} graphs of up to {N}")
-            return self._sdpa(qkv_d, node_mask, m, dense_mask.empty, dense_mask.index)
+            if dense_mask.chunks is not None and (sum(c.size(0) for c in dense_mask.chunks) != B or any(
+                    c.size(-1) != N or c.size(1) not in (1, H) for c in dense_mask.chunks)):
+                raise InputShapeError(f"dense_mask chunks do not fit {B} graphs of up to {N} nodes")
+            return self._sdpa(qkv_d, node_mask, m, dense_mask.empty, dense_mask.index, dense_mask.chunks)
         if edge_index is None:
             if edge_attr is not None or attn_bias is not None or edge_mask is not None:
                 raise ValueError("edge_attr, attn_bias and edge_mask need edge_index; use dense_bias instead")
@@ -464,15 +512,27 @@ class MultiHeadAttention(MessagePassing):
         return self._sdpa(qkv_d, node_mask, mask, empty)
 
     def _sdpa(self, qkv_d: Tensor, node_mask: Tensor, mask: Tensor, empty: Tensor,
-              index: Optional[Tensor] = None) -> Tensor:
+              index: Optional[Tensor] = None, chunks: Optional[Tuple[Tensor, ...]] = None) -> Tensor:
         """Fused attention of the padded ``(B, N, 3C)`` projections; output rows of the real nodes
-        (picked by their flat ``index`` when given: static shapes, else by ``node_mask``)."""
+        (picked by their flat ``index`` when given: static shapes, else by ``node_mask``).
+
+        With ``chunks`` (the mask split into groups of consecutive graphs) the attention runs
+        group by group: the same result, with the ``(B_c, H, N, N)`` temporaries of one group."""
         B, N, _ = qkv_d.shape
         H, D = self.heads, self.head_dim
-        q, k, v = (t.reshape(B, N, H, D).transpose(1, 2) for t in qkv_d.split(self.channels, dim=-1))
-        out = F.scaled_dot_product_attention(  # mask in q's dtype: under autocast q may be half
-            q, k, v, attn_mask=mask.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
-        )  # (B, H, N, D)
+        p = self.dropout if self.training else 0.0
+        if chunks is None:
+            q, k, v = (t.reshape(B, N, H, D).transpose(1, 2) for t in qkv_d.split(self.channels, dim=-1))
+            out = F.scaled_dot_product_attention(  # mask in q's dtype: under autocast q may be half
+                q, k, v, attn_mask=mask.to(q.dtype), dropout_p=p
+            )  # (B, H, N, D)
+        else:
+            # the groups in order (on the CPU dropout then draws what one call on the whole batch draws)
+            parts = []
+            for part, m in zip(qkv_d.split([c.size(0) for c in chunks]), chunks):
+                q, k, v = (t.reshape(-1, N, H, D).transpose(1, 2) for t in part.split(self.channels, dim=-1))
+                parts.append(F.scaled_dot_product_attention(q, k, v, attn_mask=m.to(q.dtype), dropout_p=p))
+            out = torch.cat(parts)  # (B, H, N, D)
         out = out.masked_fill(empty, 0.0).transpose(1, 2).reshape(B, N, self.channels)
         out = out[node_mask] if index is None else out.reshape(B * N, self.channels).index_select(0, index)
         return self.lin_out(out)
