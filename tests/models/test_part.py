@@ -108,3 +108,37 @@ def test_equals_weaver_with_its_weights(batch_of):
     assert theirs.abs().max() > 0.5  # a real comparison, not of near-zero logits
     torch.testing.assert_close(ours, theirs, atol=2e-5, rtol=1e-4)
     torch.testing.assert_close(padded, ours, atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("normformer", [True, False])
+def test_grouped_cpu_attention_equals_whole_batch(normformer, batch_of):
+    # chunk_bytes: the bias and the attention in groups of jets; same logits, gradients, running
+    # statistics and dropout draws as the whole batch at once (training), same logits (eval)
+    import copy
+
+    torch.manual_seed(0)
+    b = batch_of([9, 1, 14, 6, 0, 11, 3])
+    whole = ParticleTransformer(b.x.size(1), 3, embed_dims=(16, 16), pair_embed_dims=(8, 8), heads=4,
+                                num_layers=2, num_cls_layers=1, dropout=0.2, normformer=normformer)
+    whole.chunk_bytes = None
+    grouped = copy.deepcopy(whole)
+    N = 14
+    grouped.chunk_bytes = 2 * 4 * N * N * 4  # two jets per group: groups 2, 2, 2, 1
+    assert grouped._chunk_sizes(7, N, b.x) == [2, 2, 2, 1] and whole._chunk_sizes(7, N, b.x) is None
+    for _ in range(2):
+        outs = []
+        for model in (whole, grouped):
+            model.train()
+            torch.manual_seed(5)
+            out = model(b)
+            out.square().sum().backward()
+            outs.append(out)
+        torch.testing.assert_close(outs[1], outs[0], atol=1e-5, rtol=1e-5)
+    for (name, p), (_, q) in zip(whole.named_parameters(), grouped.named_parameters()):
+        torch.testing.assert_close(q.grad, p.grad, atol=1e-4, rtol=1e-4, msg=name)
+    for (name, u), (_, v) in zip(whole.named_buffers(), grouped.named_buffers()):
+        torch.testing.assert_close(v, u, atol=1e-6, rtol=1e-5, msg=name)
+    whole.eval()
+    grouped.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(grouped(b), whole(b), atol=1e-6, rtol=1e-5)

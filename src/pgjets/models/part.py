@@ -79,6 +79,13 @@ class ParticleTransformer(nn.Module):
             a normalised class-token query, class blocks with ``dropout`` and no
             norm after the pair MLP).
 
+    On the CPU (eager mode) the graph path builds the interaction bias and runs the particle
+    attention in groups of consecutive jets whose ``(jets, H, N, N)`` block takes at most
+    :attr:`chunk_bytes` (8 MiB; ``None``: the whole batch at once): a training step then allocates
+    no block over all pairs of the batch, which with glibc's default malloc would be mapped and
+    unmapped (page faults) at every step.  The result is the same (the batch-norm sums of the pair
+    MLP round differently; the dropout draws are the same).
+
     The dense attention needs the largest jet and the number of pairs as Python numbers.  In eager
     mode they come from the batch's slice table on the CPU (:func:`pgjets.ops.host_node_counts`),
     so a training step on a GPU reads nothing back from the device; without the table they are
@@ -88,6 +95,9 @@ class ParticleTransformer(nn.Module):
         - **input:** ``Batch`` with ``x`` :math:`(N, F)`, ``p4`` :math:`(N, 4)`, ``batch``
         - **output:** :math:`(B, \text{num\_classes})`
     """
+
+    #: Largest ``(jets, H, N, N)`` block of the grouped CPU attention, in bytes (``None``: no groups).
+    chunk_bytes: Optional[int] = 8 << 20
 
     def __init__(
         self,
@@ -201,14 +211,28 @@ class ParticleTransformer(nn.Module):
         mean and (biased) variance are the weighted ones, the running statistics are updated with
         the unbiased variance of the ordered pairs, exactly as ``BatchNorm1d`` on all ordered pairs.
         """
-        total = weight.sum()
-        w = weight / total
-        h = feats
+        return self._pair_embed_weighted_chunks([feats], [weight])[0]
+
+    def _pair_embed_weighted_chunks(self, feats: list[Tensor], weights: list[Tensor]) -> list[Tensor]:
+        """:meth:`_pair_embed_weighted` on the pairs listed in several blocks (rows of one batch).
+
+        Every layer runs block by block; a batch norm takes its moments over all blocks (sums of
+        the blocks' matrix-vector products), so no ``(pairs, channels)`` tensor of the whole
+        batch is allocated.  One block is :meth:`_pair_embed_weighted` itself.
+        """
+        total = weights[0].sum()
+        for wt in weights[1:]:
+            total = total + wt.sum()
+        ws = [wt / total for wt in weights]
+        hs = list(feats)
         for m in self.pair_embed:
             if isinstance(m, nn.BatchNorm1d):
-                # weighted moments as two matrix-vector products (few passes over the pairs)
-                mean = w @ h
-                var = (w @ (h * h) - mean * mean).clamp_min(0.0)
+                # weighted moments as matrix-vector products (few passes over the pairs)
+                mean = sq = None
+                for w, h in zip(ws, hs):
+                    mean = w @ h if mean is None else mean + w @ h
+                    sq = w @ (h * h) if sq is None else sq + w @ (h * h)
+                var = (sq - mean * mean).clamp_min(0.0)
                 if m.track_running_stats and m.running_mean is not None:
                     with torch.no_grad():
                         m.num_batches_tracked.add_(1)
@@ -219,12 +243,13 @@ class ParticleTransformer(nn.Module):
                 scale = torch.rsqrt(var + m.eps)
                 if m.affine:
                     scale = scale * m.weight
-                    h = torch.addcmul(m.bias - mean * scale, h, scale)  # (h - mean) * scale + bias
+                    shift = m.bias - mean * scale
                 else:
-                    h = torch.addcmul(-mean * scale, h, scale)
+                    shift = -mean * scale
+                hs = [torch.addcmul(shift, h, scale) for h in hs]  # (h - mean) * scale + bias
             else:
-                h = m(h)
-        return h
+                hs = [m(h) for h in hs]
+        return hs
 
     def pair_bias(self, p4: Tensor, batch: Tensor, num_graphs: Optional[int] = None,
                   max_num_nodes: Optional[int] = None, num_pairs: Optional[int] = None) -> Tensor:
@@ -257,17 +282,76 @@ class ParticleTransformer(nn.Module):
         """The pair MLP on listed pairs ``(P, 4)``: training mode with batch norms over the ordered
         pairs (``weight`` 2 for :math:`i \\ne j`, 1 for :math:`i = j`, 0 for padding), eval mode
         with the batch norms folded (or the modules as they are)."""
+        return self._pair_mlp_chunks([feats], [weight])[0]
+
+    def _pair_mlp_chunks(self, feats: list[Tensor], weights: list[Tensor]) -> list[Tensor]:
+        """:meth:`_pair_mlp` on pairs listed in blocks (the batch norms' statistics over all of them)."""
         if self.training and self._plain_pair_embed():
-            return self._pair_embed_weighted(feats, weight)
+            return self._pair_embed_weighted_chunks(feats, weights)
         layers = None if self.training else self._folded_pair_embed()
         if layers is None:
-            return self.pair_embed(feats)
-        h = feats
-        for w, b, act in layers:
-            h = torch.nn.functional.linear(h, w, b)
-            if act is not None:
-                h = act(h)
-        return h
+            if len(feats) > 1 and self.training:
+                raise ValueError("the pair MLP in blocks needs batch norms, linear maps and GELUs only")
+            return [self.pair_embed(f) for f in feats]
+        out = []
+        for h in feats:
+            for w, b, act in layers:
+                h = torch.nn.functional.linear(h, w, b)
+                if act is not None:
+                    h = act(h)
+            out.append(h)
+        return out
+
+    def pair_bias_chunks(self, p4: Tensor, batch: Tensor, counts: Sequence[int], max_num_nodes: int,
+                         chunk_sizes: Sequence[int]) -> list[Tensor]:
+        r""":meth:`pair_bias` in groups of consecutive jets: one ``(B_c, H, N, N)`` block per group.
+
+        ``counts`` are the particles per jet and ``chunk_sizes`` the jets per group (host
+        numbers).  The pair features, the pair MLP (batch norms over all pairs of the batch) and
+        the mirrored bias are built group by group, so that no tensor over all pairs or all
+        ``(B, H, N, N)`` entries is allocated.  Concatenated, the blocks equal :meth:`pair_bias`
+        (up to the rounding of the batch-norm sums in training mode).
+        """
+        counts, sizes, N = [int(c) for c in counts], [int(c) for c in chunk_sizes], int(max_num_nodes)
+        if sum(sizes) != len(counts):
+            raise ValueError(f"chunk_sizes {sizes} do not split {len(counts)} jets")
+        if not self._plain_pair_embed() or (not self.training and self._folded_pair_embed() is None):
+            return list(self.pair_bias_reference(p4, batch).split(sizes))
+        device = p4.device
+        feats: list[Tensor] = []
+        weights: list[Tensor] = []
+        layout = []
+        jet = node = 0
+        for size in sizes:
+            cnt = counts[jet:jet + size]
+            nodes, pairs = sum(cnt), sum(c * (c + 1) // 2 for c in cnt)
+            tri = torch.tensor([c * (c + 1) // 2 for c in cnt], dtype=torch.long, device=device)
+            dense, mask = to_dense_batch(p4[node:node + nodes], batch[node:node + nodes] - jet, batch_size=size,
+                                         max_num_nodes=N)
+            g = torch.repeat_interleave(torch.arange(size, device=device), tri, output_size=pairs)
+            i, j = _triangle_rows_cols(torch.arange(pairs, device=device) - (torch.cumsum(tri, 0) - tri)[g])
+            f = dense_pairwise_features(dense, mask)[g, i, j]  # (pairs of the group, 4)
+            feats.append(f)
+            weights.append(torch.where(i == j, 1.0, 2.0).to(f.dtype))
+            layout.append((size, g, i, j))
+            jet, node = jet + size, node + nodes
+        out = []
+        for h, (size, g, i, j) in zip(self._pair_mlp_chunks(feats, weights), layout):
+            block = h.new_zeros(size, N, N, self.heads)
+            block[g, i, j] = h
+            block[g, j, i] = h
+            out.append(block.permute(0, 3, 1, 2))
+        return out
+
+    def _chunk_sizes(self, num_graphs: int, max_num_nodes: int, x: Tensor) -> Optional[list[int]]:
+        """Jets per group of the grouped attention (:attr:`chunk_bytes`), or ``None`` for one block."""
+        if self.chunk_bytes is None or x.device.type != "cpu" or torch.compiler.is_compiling():
+            return None
+        per_jet = self.heads * max_num_nodes * max_num_nodes * x.element_size()
+        if num_graphs * per_jet <= self.chunk_bytes:
+            return None
+        n = max(1, self.chunk_bytes // max(per_jet, 1))
+        return [min(n, num_graphs - s) for s in range(0, num_graphs, n)]
 
     def node_embeddings(self, data) -> Tensor:
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros(
@@ -284,9 +368,13 @@ class ParticleTransformer(nn.Module):
                 0, batch, torch.ones_like(batch))
         N, P = torch.stack([counts.max(), (counts * (counts + 1) // 2).sum()]).tolist()
         x = self.embed(self.input_norm(data.x))
-        bias = self.pair_bias(data.p4, batch, B, N, P) if self.use_pair_features else None
+        sizes = self._chunk_sizes(B, N, x)
+        if sizes is None:
+            bias = self.pair_bias(data.p4, batch, B, N, P) if self.use_pair_features else None
+        else:  # the CPU: bias and attention in groups of jets (no (B, H, N, N) temporaries)
+            bias = self.pair_bias_chunks(data.p4, batch, counts.tolist(), N, sizes) if self.use_pair_features else None
         # the additive mask (pair bias, -inf at the padding keys) built once, shared by all blocks
-        mask = dense_attention_mask(batch, bias, dtype=x.dtype, num_graphs=B, max_num_nodes=N)
+        mask = dense_attention_mask(batch, bias, dtype=x.dtype, num_graphs=B, max_num_nodes=N, chunk_sizes=sizes)
         for blk in self.blocks:
             x = blk(x, batch=batch, dense=True, dense_mask=mask)
         return x
