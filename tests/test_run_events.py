@@ -128,7 +128,9 @@ def test_nanoaod_runs_refuse_what_they_cannot_do(nanoaod_files, tmp_path, capsys
         return rc, err
 
     rc, err = error(_nano_argv(nanoaod_files, tmp_path / "a", "--collection", "Tau"))
-    assert rc == 1 and "'Tau'" in err and not (tmp_path / "a").exists()  # checked before the run folder
+    assert rc == 2 and "'Tau'" in err and not (tmp_path / "a").exists()  # checked before the run folder
+    rc, err = error(_nano_argv(nanoaod_files, tmp_path / "a", "--object-field", "btagg"))  # a typo
+    assert rc == 2 and "object field 'btagg'" in err and not (tmp_path / "a").exists()
     rc, err = error(["train", "--model", "event_deepsets", "--data", f"wjets={nanoaod_files['wjets']}",
                      "--data", str(nanoaod_files["ttbar"]), "--out", str(tmp_path / "b")])
     assert rc == 2 and "every path a class" in err
@@ -140,7 +142,57 @@ def test_nanoaod_runs_refuse_what_they_cannot_do(nanoaod_files, tmp_path, capsys
     rc, err = error(["train", "--model", "pfn", "--generate", "5", "--collection", "Muon", "--out", str(tmp_path / "e")])
     assert rc == 2 and "--collection" in err and "jets" in err
     rc, err = error(["train", "--model", "pfn", "--data", f"top={tmp_path / 'nope.h5'}", "--out", str(tmp_path / "f")])
-    assert rc == 2 and "CLASS=PATH" in err
+    assert rc == 2 and "nope.h5 does not exist" in err
+    (tmp_path / "fake.root").write_bytes(b"not a ROOT file")
+    rc, err = error(["train", "--model", "pfn", "--data", f"wjets={nanoaod_files['wjets']}", "--data",
+                     f"ttbar={tmp_path / 'fake.root'}", "--out", str(tmp_path / "f")])
+    assert rc == 2 and "fake.root" in err and "wjets.root" not in err  # names the file that is not events
+    for spec, words in ((f"ttbar={tmp_path / 'tt_*.root'}", "no file matches"),
+                        (f"ttbar={tmp_path / 'fake.root'}", "fake.root is not an event file")):
+        rc, err = error(["train", "--model", "event_deepsets", "--data", f"wjets={nanoaod_files['wjets']}",
+                         "--data", spec, "--out", str(tmp_path / "g")])
+        assert rc == 2 and words in err, err
+    rc, err = error(["train", "--model", "event_deepsets", "--data", f"ttbar={nanoaod_files['ttbar']}",
+                     "--out", str(tmp_path / "h")])
+    assert rc == 2 and "one class (ttbar)" in err and not (tmp_path / "h").exists()
+
+
+def test_odd_class_names_empty_classes_and_bad_values(nanoaod_files, tmp_path, capsys):
+    import awkward as ak
+    import numpy as np
+
+    from pgjets.data import read_nanoaod_events, write_nanoaod
+
+    run = tmp_path / "run"
+    argv = ["train", "--model", "event_deepsets", "--data", f"W->lnu={nanoaod_files['wjets']}", "--data",
+            f"ttH(bb)={nanoaod_files['ttbar']}", "--epochs", "1", "--batch-size", "16", "--device", "cpu",
+            "--no-progress", "--out", str(run)]
+    assert main(argv) == 0
+    assert json.loads((run / "metrics.json").read_text())["signal"] == "ttH(bb)"
+    events = read_nanoaod_events(nanoaod_files["ttbar"])
+    write_nanoaod(events[:0], tmp_path / "empty.root")
+    capsys.readouterr()
+    assert main([*argv[:7], "--data", f"empty={tmp_path / 'empty.root'}", *argv[7:-1], str(tmp_path / "r2")]) == 2
+    assert "class 'empty' has no events" in capsys.readouterr().err
+    pt = ak.to_numpy(ak.flatten(events["Jet_pt"])).copy()
+    pt[3] = np.nan
+    bad = ak.with_field(events, ak.unflatten(pt, ak.num(events["Jet_pt"])), "Jet_pt")
+    write_nanoaod(bad, tmp_path / "nan.root")
+    assert main([*argv[:6], f"ttH(bb)={tmp_path / 'nan.root'}", *argv[7:-1], str(tmp_path / "r3")]) == 1
+    err = capsys.readouterr().err
+    assert "nan.root, events 0:" in err and "NaN" in err  # the file and its events are named
+
+
+def test_force_checks_the_new_event_settings_before_clearing(nanoaod_files, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(_nano_argv(nanoaod_files, run)) == 0
+    before = sorted(p.name for p in run.iterdir())
+    capsys.readouterr()
+    assert main(_nano_argv(nanoaod_files, run, "--force", "--collection", "SV")) == 2
+    assert "'SV'" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir()) == before  # the old run is untouched
+    explicit = [a for name in ("Muon", "Electron", "Jet", "Photon", "MET") for a in ("--collection", name)]
+    assert main(_nano_argv(nanoaod_files, run, *explicit)) == 0  # the default spelled out: the same run
 
 
 def test_a_changed_nanoaod_file_is_refused_on_resume(nanoaod_files, tmp_path, capsys):

@@ -70,6 +70,11 @@ class NoDataError(UsageError, DataFileError):
     """A folder given as data holds no file pgjets reads (exit status 2)."""
 
 
+class DataArgumentError(UsageError, DataFileError):
+    """The data lack what an argument asks for: a collection, an object field, a class with events, a
+    file given for two classes (exit status 2)."""
+
+
 class CheckpointError(DataFileError):
     """A checkpoint file is damaged (checksum mismatch, truncated) or not a pgjets checkpoint."""
 
@@ -82,6 +87,7 @@ __all__ = [
     "PgjetsError",
     "PathArgumentError",
     "NoDataError",
+    "DataArgumentError",
     "DistributedSetupError",
     "InputShapeError",
     "NonFiniteError",

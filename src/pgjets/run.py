@@ -243,6 +243,10 @@ def validate_config(cfg: dict[str, Any], origin: Optional[dict[str, str]] = None
             if not (isinstance(v, list) and v and all(isinstance(x, str) and x.isidentifier() for x in v)):
                 raise bad(key, "a list of names (e.g. Muon, Jet, MET; btagDeepFlavB)")
             check_no_repeats(v, name(key))
+    from .data.event_dataset import DEFAULT_COLLECTIONS
+
+    if cfg["collections"] == list(DEFAULT_COLLECTIONS):
+        cfg["collections"] = None  # the default, spelled out: the same setting
     procs = cfg["processes"]
     if not isinstance(procs, list) or not procs or not all(isinstance(p, str) and p in PROCESSES for p in procs):
         raise bad("processes", f"a list of processes from {', '.join(PROCESSES)}")
@@ -463,13 +467,16 @@ def refuse_class_specs(value: Any, flag: str = "--data") -> None:
         UsageError: a spec of ``value`` is ``CLASS=PATH``.
     """
     from .data.sources import split_class_spec
+    from .run_events import first_non_event_spec
 
-    for spec in _as_specs(value):
-        cls, path = split_class_spec(spec)
-        if cls is not None:
-            raise UsageError(f"{flag} {spec}: CLASS=PATH gives a class to event files (NanoAOD, H->ZZ, event "
-                             f"parquet), which hold none; {path} does not hold events (jet files carry "
-                             "their own labels), or it does not exist")
+    specs = [s for s in _as_specs(value) if split_class_spec(s)[0] is not None]
+    found = first_non_event_spec(specs, flag) if specs else None
+    if found is not None:
+        raise UsageError(f"{flag} {found[0]}: CLASS=PATH gives a class to event files (NanoAOD, H->ZZ, event "
+                         f"parquet), which hold none; {found[1]}")
+    if specs:
+        raise UsageError(f"{flag}: CLASS=PATH gives a class to event files; give the jet data as plain paths "
+                         "(jet files carry their own labels)")
 
 
 def check_data_paths(value: Any, flag: str = "--data") -> list[Path]:
@@ -594,6 +601,9 @@ def _check_before_clearing(cfg: dict[str, Any]) -> None:
         return
     _check_data_flags(cfg)
     if is_event_data(cfg["data"]):
+        from .run_events import check_event_data
+
+        check_event_data(cfg)  # the files, collections, fields and classes of the new run
         return
     refuse_class_specs(cfg["data"])
     refuse_event_settings(cfg)

@@ -80,6 +80,86 @@ def _describe(data: Any) -> str:
     return str(data) if isinstance(data, (str, Path)) else " ".join(map(str, data))
 
 
+def not_event_data_reason(spec: str) -> Optional[str]:
+    """Why the ``--data`` spec ``spec`` (``CLASS=PATH`` or a path) is not event data; ``None`` when it is.
+
+    Raises:
+        DataFileNotFoundError: the path does not exist, or its glob matches nothing.
+    """
+    from .data.event_dataset import event_file_kind
+    from .data.generate_events import is_event_folder
+    from .data.sources import expand_spec, split_class_spec
+    from .errors import DataFileError
+
+    for p in expand_spec(split_class_spec(spec)[1], "event data"):
+        if is_event_folder(p):
+            continue
+        if p.is_dir():
+            return f"{p} is a folder without event files (a pgjets generate --events manifest, parquet or ROOT)"
+        try:
+            event_file_kind(p)
+        except DataFileError as exc:
+            return str(exc)
+        return f"{p} holds no events (jets?)"
+    return None
+
+
+def first_non_event_spec(specs: Any, flag: str = "--data") -> Optional[tuple[str, str]]:
+    """``(spec, reason)`` of the first spec of ``specs`` that is not event data, ``None`` when all are.
+
+    Raises:
+        UsageError: a path does not exist or a glob matches nothing (a bad argument).
+    """
+    from .errors import UsageError
+
+    for spec in [str(specs)] if isinstance(specs, (str, Path)) else [str(d) for d in specs]:
+        try:
+            reason = not_event_data_reason(spec)
+        except DataFileNotFoundError as exc:
+            raise UsageError(f"{flag} {spec}: {exc}") from None
+        if reason is not None:
+            return spec, reason
+    return None
+
+
+def _explain_not_events(data: Any, model: str) -> None:
+    """Raise the reason why ``--data`` does not hold events, for an event model."""
+    from .errors import UsageError
+
+    found = first_non_event_spec(data)
+    if found is not None:
+        raise UsageError(f"model {model!r} classifies whole events, but --data {found[0]}: {found[1]}")
+    raise UsageError(f"model {model!r} classifies whole events: give --data with a folder of "
+                     "`pgjets generate --events`, parquet event files or NanoAOD ROOT files (CLASS=FILE per class)")
+
+
+def check_event_data(cfg: dict[str, Any]) -> tuple[Any, np.ndarray]:
+    """The streamed dataset of an event run's ``--data`` and the events it uses, after every check that
+    needs no writing: the files, their collections and object fields, two or more classes with events,
+    no ``--val``/``--test``.
+
+    Raises:
+        UsageError: ``--val``/``--test`` given, or fewer than two classes.
+        DataArgumentError: a class without events, a missing collection or object field.
+    """
+    from .errors import DataArgumentError, UsageError
+
+    held_out = [f"--{key}" for key in ("val", "test") if cfg.get(key) is not None]
+    if held_out:
+        raise UsageError(f"{' and '.join(held_out)}: event runs split --data (set split: in --config); "
+                         "held-out event files are not supported yet")
+    ds, idx = _dataset(cfg["data"], cfg["max_jets"], cfg)
+    counts = ds.class_counts()
+    if counts is not None:
+        if len(counts) < 2:
+            raise UsageError(f"--data gives one class ({ds.label_names[0]}); a classifier needs two or more "
+                             "(--data CLASS=PATH per class)")
+        empty = [name for name, n in zip(ds.label_names, counts) if n == 0]
+        if empty:
+            raise DataArgumentError(f"class {empty[0]!r} has no events (its files are empty)")
+    return ds, idx
+
+
 def maybe_train_events(cfg: dict[str, Any], out: Path, old: Optional[dict[str, Any]] = None
                        ) -> Optional[dict[str, Any]]:
     """The hook of :func:`pgjets.run.train_run`: train on events if ``cfg["data"]`` holds events.
@@ -90,21 +170,14 @@ def maybe_train_events(cfg: dict[str, Any], out: Path, old: Optional[dict[str, A
 
     Raises:
         UsageError: an event model (:data:`~pgjets.models.registry.EVENT_MODELS`)
-            without an event folder as ``--data``.
+            without event data as ``--data`` (the message says what is wrong with it).
     """
-    from .errors import UsageError
     from .models.registry import EVENT_MODELS
 
     if cfg.get("generate") is None and is_event_data(cfg["data"]):
-        held_out = [f"--{key}" for key in ("val", "test") if cfg.get(key) is not None]
-        if held_out:
-            raise UsageError(f"{' and '.join(held_out)}: event runs split --data (set split: in --config); "
-                             "held-out event files are not supported yet")
         return train_event_run(cfg, out, cfg["data"], old)
     if cfg["model"] in EVENT_MODELS:
-        raise UsageError(f"model {cfg['model']!r} classifies whole events: give --data with a folder of "
-                         "`pgjets generate --events`, parquet event files or NanoAOD ROOT files "
-                         "(CLASS=FILE per class)")
+        _explain_not_events(cfg["data"] if cfg.get("generate") is None else [], cfg["model"])
     return None
 
 
@@ -119,7 +192,7 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
     from .run import _data_changed, fit_run, split_indices
 
     out = Path(out)
-    ds, idx = _dataset(data, cfg["max_jets"], cfg)  # read before anything is written: bad data cost no folder
+    ds, idx = check_event_data({**cfg, "data": data})  # before anything is written: bad data cost no folder
     out.mkdir(parents=True, exist_ok=True)
     fp = _fingerprint(ds)
     if old is not None:
@@ -196,4 +269,6 @@ def _check_event_inputs(recorded: dict[str, Any], dataset: Any, run: Path, data:
                             f"{dataset.num_features} (other collections or extra fields?)")
 
 
-__all__ = ["is_event_data", "event_input", "maybe_train_events", "train_event_run", "evaluate_event_run"]
+__all__ = ["is_event_data", "event_input", "check_event_data", "not_event_data_reason", "first_non_event_spec",
+           "maybe_train_events",
+           "train_event_run", "evaluate_event_run"]

@@ -61,7 +61,9 @@ def test_class_specs_split_name_and_path(tmp_path):
     assert split_class_spec("ttbar=/data/tt_*.root") == ("ttbar", "/data/tt_*.root")
     assert split_class_spec("W+jets=a=b.root") == ("W+jets", "a=b.root")  # the first '=' splits
     assert split_class_spec("/data/tt.root") == (None, "/data/tt.root")
-    assert split_class_spec("2017=a.root") == (None, "2017=a.root")  # a class name does not start with a digit
+    assert split_class_spec("ttH(bb)=a.root") == ("ttH(bb)", "a.root")  # any name without '=', '/', '\\'
+    assert split_class_spec("2mu =a.root") == ("2mu", "a.root")
+    assert split_class_spec("dir/x=a.root") == (None, "dir/x=a.root")  # a path with '=' in a file name
     odd = tmp_path / "run=3.root"
     odd.write_bytes(b"")
     assert split_class_spec(str(odd)) == (None, str(odd))  # an existing path is a path, '=' or not

@@ -168,7 +168,7 @@ def ak_label(events):
 def test_nanoaod_inputs_are_checked_when_the_dataset_is_built(events_dir, tmp_path):
     from pgjets.data import write_nanoaod
     from pgjets.data.event_dataset import hzz_path
-    from pgjets.errors import DataFileError
+    from pgjets.errors import DataArgumentError, DataFileError
 
     events = read_events(events_dir)
     files = _nanoaod_files(tmp_path, events)
@@ -176,10 +176,17 @@ def test_nanoaod_inputs_are_checked_when_the_dataset_is_built(events_dir, tmp_pa
         StreamedEventDataset(files["ttbar"])  # a NanoAOD file holds no labels
     labelled = write_nanoaod(events, tmp_path / "labelled.root", drop=())  # one that does: used as is
     assert StreamedEventDataset(labelled).num_classes == 2
-    with pytest.raises(DataFileError, match="no branches Tau_pt.*'Tau'"):
+    with pytest.raises(DataArgumentError, match="tree 'Events' has no collection 'Tau' .*Tau_pt"):
         StreamedEventDataset({"a": files["ttbar"], "b": files["wjets"]}, collections=("Muon", "Tau"))
-    with pytest.raises(DataFileError, match="given for two classes, 'a' and 'b'"):
+    with pytest.raises(DataArgumentError, match=r"no collection of \['Muon', 'Jet'\] has the object field 'btagg'"):
+        StreamedEventDataset({"a": files["ttbar"]}, collections=("Muon", "Jet"), extra_fields=("btagg",))
+    with pytest.raises(DataArgumentError, match="given for two classes, 'a' and 'b'"):
         StreamedEventDataset({"a": files["ttbar"], "b": [files["wjets"], files["ttbar"]]})
+    twice = StreamedEventDataset({"a": [files["ttbar"], str(tmp_path / "tt*.root")], "b": files["wjets"]})
+    assert len(twice) == len(events) and twice.class_counts() == [int((ak_label(events) == 0).sum()),
+                                                                    int((ak_label(events) == 1).sum())]
+    jets_only = StreamedEventDataset({"a": files["ttbar"]}, collections="Jet")  # one name, not its letters
+    assert jets_only.collections == ("Jet",) and jets_only.class_counts() == [int((ak_label(events) == 0).sum())]
     with pytest.raises(DataFileError, match="no branch 'label'"):
         StreamedEventDataset(hzz_path())
     hzz = StreamedEventDataset({"hzz": hzz_path(), "tt": files["ttbar"]}, collections=("Muon", "Jet"))

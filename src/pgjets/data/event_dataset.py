@@ -313,31 +313,72 @@ def count_events(path: Union[str, Path], kind: Optional[str] = None) -> int:
         return int(f[NANOAOD_TREE if kind == "nanoaod" else TREE].num_entries)
 
 
-def check_event_file(path: Union[str, Path], collections: Sequence[str], kind: Optional[str] = None) -> None:
-    """Check that every collection is in an event file, reading only its list of branches or fields.
+def _object_fields(kind: str, path: Path, names: Sequence[str], pa_schema: Any = None) -> dict[str, set[str]]:
+    """The object fields (lower case) of every collection of an event file, from its branch or field names."""
+    out: dict[str, set[str]] = {}
+    if kind == "hzz":
+        for c, cols in COLLECTIONS.items():
+            out[c] = {k.lower() for k in cols}
+        out["MET"] = {k.lower() for k in MET_BRANCHES}
+        return out
+    for n in names:
+        coll, sep, field = n.partition("_")
+        if sep and field:
+            out.setdefault(coll, set()).add(field.lower())
+    if pa_schema is not None:  # collections stored as records (a list of structs, or one struct)
+        import pyarrow as pa
+
+        for field in pa_schema:
+            t = field.type
+            while pa.types.is_list(t) or pa.types.is_large_list(t):
+                t = t.value_type
+            if pa.types.is_struct(t):
+                out.setdefault(field.name, set()).update(t.field(i).name.lower() for i in range(t.num_fields))
+    return out
+
+
+def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAULT_COLLECTIONS,
+                     extra_fields: Sequence[str] = (), kind: Optional[str] = None) -> int:
+    """The number of events of an event file, after checking that it holds every collection and that
+    each of ``extra_fields`` is a field of at least one of them.  Reads the file's metadata and its
+    list of branches or fields only (one open).
 
     Raises:
-        DataFileError: a collection is missing (the message names the file and the collection).
+        DataArgumentError: a collection or an extra field is missing (the message names the file).
+        DataFileError: the file is not a readable event file.
     """
+    from ..errors import DataArgumentError
+
     path = Path(path)
     kind = event_file_kind(path) if kind is None else kind
-    if kind == "nanoaod":
-        with _open_root(path) as f:
-            nanoaod_branches(list(f[NANOAOD_TREE].keys()), collections, (), f"{path}: tree {NANOAOD_TREE!r}")
-    elif kind == "hzz":
-        missing = [c for c in collections if c not in (*COLLECTIONS, "MET")]
-        if missing:
-            raise DataFileError(f"{path} (the H->ZZ layout) has no collection {missing[0]!r} "
-                                f"(it has {', '.join([*COLLECTIONS, 'MET'])})")
-    else:
+    schema = None
+    if kind == "parquet":
         pq = require("pyarrow.parquet", "physics", "parquet files")
         try:
-            names = pq.read_schema(path).names
+            meta = pq.ParquetFile(path)
+            schema = meta.schema_arrow
+            n, names = int(meta.metadata.num_rows), list(schema.names)
         except Exception as exc:
             raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
-        for c in collections:
-            if c not in names and not any(n.startswith(c + "_") for n in names):
-                raise DataFileError(f"{path} has no collection {c!r} (neither a field {c} nor fields {c}_pt, ...)")
+    else:
+        with _open_root(path) as f:
+            tree = f[NANOAOD_TREE if kind == "nanoaod" else TREE]
+            n, names = int(tree.num_entries), list(tree.keys())
+    fields = _object_fields(kind, path, names, schema)
+    for c in collections:
+        if not fields.get(c, set()) & {"pt", "px"}:
+            where = {"nanoaod": f"tree {NANOAOD_TREE!r}", "hzz": "(the H->ZZ layout)"}.get(kind, "")
+            raise DataArgumentError(f"{path}{' ' + where if where else ''} has no collection {c!r} (no branches "
+                                    f"{c}_pt/eta/phi or {c}_px/py); it has {', '.join(sorted(fields)) or 'none'}")
+    for x in extra_fields:
+        if not any(x.lower() in fields.get(c, set()) for c in collections):
+            raise DataArgumentError(f"{path}: no collection of {list(collections)} has the object field {x!r}")
+    return n
+
+
+def check_event_file(path: Union[str, Path], collections: Sequence[str], kind: Optional[str] = None) -> None:
+    """Check that every collection is in an event file (:func:`index_event_file`)."""
+    index_event_file(path, collections, (), kind)
 
 
 def _root_label_column(path: Path, kind: str, label: str) -> np.ndarray:
@@ -381,12 +422,16 @@ def _event_inputs(path: Any) -> tuple[list[tuple[Path, Optional[int]]], Optional
     if isinstance(path, Mapping):
         if not path:
             raise DataFileNotFoundError("no event data path given (an empty mapping of classes)")
+        from ..errors import DataArgumentError
+
         files, owner = [], {}
         for c, (name, item) in enumerate(path.items()):
             for f in files_of(item):
                 key = f.resolve()
+                if key in owner and owner[key] == name:
+                    continue  # the same file twice in one class (a glob and its path): once
                 if key in owner:
-                    raise DataFileError(f"{f} is given for two classes, {owner[key]!r} and {name!r}")
+                    raise DataArgumentError(f"{f} is given for two classes, {owner[key]!r} and {name!r}")
                 owner[key] = name
                 files.append((f, c))
         return files, [str(n) for n in path]
@@ -958,18 +1003,19 @@ class StreamedEventDataset(JetDataset):
         files, class_names = _event_inputs(path)
         self.root = Path(path) if isinstance(path, (str, os.PathLike)) else None  # one folder or file
         self._source = str(self.root) if self.root is not None else _describe_inputs(files, class_names)
-        self.collections, self.label = tuple(collections), str(label)
+        collections = (collections,) if isinstance(collections, str) else tuple(collections)
+        extra_fields = (extra_fields,) if isinstance(extra_fields, str) else tuple(extra_fields)
+        self.collections, self.label = collections, str(label)
         self._builder = {"collections": self.collections, "connectivity": connectivity, "k": int(k),
-                         "extra_fields": tuple(extra_fields), "drop_empty": bool(drop_empty)}
+                         "extra_fields": extra_fields, "drop_empty": bool(drop_empty)}
         self.num_dropped = 0
         self._units, counts = [], []
         self._file_class: dict[Path, Optional[int]] = {}
         self.files = [f for f, _ in files]  # every event file, in order (also those without events)
         for f, cls in files:
             kind = event_file_kind(f)
-            check_event_file(f, self.collections, kind)
+            n = index_event_file(f, self.collections, extra_fields, kind)  # one open per file
             self._file_class[f] = cls
-            n = count_events(f, kind)
             for a in range(0, n, self.chunk_size):
                 self._units.append((f, kind, a, min(n, a + self.chunk_size)))
                 counts.append(min(n, a + self.chunk_size) - a)
@@ -1047,11 +1093,26 @@ class StreamedEventDataset(JetDataset):
             events, labels = events[rows], labels[rows]
         from ..graphs.event import events_to_batch
 
+        from ..errors import PgjetsError
+
         o = self._builder
         graphs = None
         if len(events):  # every event of the chunk, empty ones included (drop_empty acts per batch)
-            graphs = events_to_batch(events, o["collections"], o["connectivity"], o["k"], False, o["extra_fields"])
+            try:
+                graphs = events_to_batch(events, o["collections"], o["connectivity"], o["k"], False,
+                                         o["extra_fields"])
+            except PgjetsError as exc:  # a NaN, a negative pT, ...: name the file and its events
+                raise type(exc)(f"{path}, events {a}:{b}: {exc}") from exc
         return _EventChunk(graphs, labels, rows + self._file_starts[path] + a)
+
+    def class_counts(self) -> Optional[list[int]]:
+        """Events per class when every file has one class (a mapping was given), else ``None``."""
+        if not self._label_names or any(c is None for c in self._file_class.values()):
+            return None
+        counts = [0] * len(self._label_names)
+        for f, _, a, b in self._units:
+            counts[self._file_class[f]] += b - a
+        return counts
 
     def _rows(self, c: int, a: int, b: int) -> Tensor:
         return torch.arange(a, b)  # a chunk holds only its selected events
@@ -1093,7 +1154,8 @@ class StreamedEventDataset(JetDataset):
 __all__ = [
     "COLLECTIONS", "MET_BRANCHES", "DEFAULT_COLLECTIONS", "Z_WINDOW", "Z_MASS", "LABELS",
     "hzz_path", "read_hzz_events", "read_nanoaod_events", "root_event_layout", "NANOAOD_TREE",
-    "EVENT_FILE_KINDS", "event_file_kind", "count_events", "check_event_file", "nanoaod_branches",
+    "EVENT_FILE_KINDS", "event_file_kind", "count_events", "check_event_file", "index_event_file",
+    "nanoaod_branches",
     "dimuon_z_candidate", "four_lepton_candidate", "EventDataset",
     "stream_event_batches", "StreamedEventDataset",
 ]

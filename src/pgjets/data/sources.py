@@ -82,20 +82,22 @@ def expand_spec(item: PathLike, what: str = "jet data") -> list[Path]:
 
 _expand = expand_spec
 
-#: ``CLASS=PATH``: a class name (letters, digits, ``_ . + -``, not starting with a digit) and a path.
-_CLASS_SPEC = re.compile(r"^([A-Za-z_][A-Za-z0-9_.+-]*)=(.+)$", re.S)
+#: ``CLASS=PATH``: a class name (any characters but ``=``, ``/`` and ``\``, e.g. ``ttH(bb)``, ``Z->ll``)
+#: and a path.
+_CLASS_SPEC = re.compile(r"^([^=/\\]*[^=/\\\s][^=/\\]*)=(.+)$", re.S)
 
 
 def split_class_spec(spec: PathLike) -> tuple[Optional[str], str]:
     """``("ttbar", "tt.root")`` for the spec ``"ttbar=tt.root"``; ``(None, spec)`` for a plain path.
 
-    A spec that exists as a path is a path, even with an ``=`` in its name.
+    A spec that exists as a path is a path, even with an ``=`` in its name.  The class name is
+    stripped of surrounding blanks.
     """
     text = os.fspath(spec)
     match = _CLASS_SPEC.match(text)
     if match is None or Path(text).expanduser().exists():
         return None, text
-    return match.group(1), match.group(2)
+    return match.group(1).strip(), match.group(2)
 
 
 def class_specs(specs: Sequence[PathLike], flag: str = "--data") -> Optional[dict[str, list[str]]]:
