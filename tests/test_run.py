@@ -277,3 +277,27 @@ def test_working_points_of_a_binary_run(tmp_path, jet_folder, capsys):
     for bad in ("qcd=0.9", "Tbl=0.9"):  # the background, a class the data do not have
         assert main(["evaluate", str(run), "--working-point", bad]) == 2
         assert "--working-point for" in capsys.readouterr().err
+
+
+def test_scores_file_holds_every_scored_jet_with_its_position(tmp_path, jet_folder, capsys):
+    import numpy as np
+
+    from pgjets.data import open_jets
+
+    run = tmp_path / "run"
+    assert train(jet_folder, run, "--epochs", "1") == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    with np.load(run / "scores.npz") as f:
+        scores = {k: f[k] for k in f.files}
+    with np.load(run / "split.npz") as f:
+        test = np.unique(f["test"])
+    assert np.array_equal(scores["index"], test) and len(scores["y"]) == metrics["n_test"]
+    table = open_jets(jet_folder)
+    assert np.array_equal(scores["y"], np.asarray(table.label)[test])  # the right jet at each position
+    assert list(scores["label_names"]) == list(table.label_names)
+    np.testing.assert_allclose(scores["probabilities"].sum(1), 1.0, rtol=1e-6)
+    assert float((scores["logits"].argmax(1) == scores["y"]).mean()) == pytest.approx(metrics["accuracy"])
+    assert main(["evaluate", str(run), "--data", str(jet_folder)]) == 0
+    out = next((run / "eval").iterdir())
+    with np.load(out / "scores.npz") as f:
+        assert np.array_equal(f["index"], np.arange(len(table))) and np.array_equal(f["y"], table.label)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -110,6 +111,22 @@ def test_train_on_nanoaod_files_with_one_class_per_file(nanoaod_files, events_di
     assert main(["evaluate", str(run), "--data", f"wjets={nanoaod_files['wjets']}", "--data",
                  f"ttbar={nanoaod_files['ttbar']}"]) == 0
     assert json.loads((run / "eval" / "wjets+ttbar" / "metrics.json").read_text())["n_test"] == 80
+    import numpy as np
+    import uproot
+
+    with np.load(run / "eval" / "wjets+ttbar" / "scores.npz") as f:  # every event, traceable to its file
+        scores = {k: f[k] for k in f.files}
+    assert list(scores["label_names"]) == ["wjets", "ttbar"] and np.array_equal(scores["index"], np.arange(80))
+    assert [Path(p).name for p in scores["files"]] == ["wjets.root", "ttbar.root"]
+    assert np.array_equal(scores["y"], scores["file_index"])  # one class per file, in this order
+    for name, i in (("wjets", 0), ("ttbar", 1)):
+        with uproot.open(nanoaod_files[name]) as f:
+            n_muon = f["Events"]["nMuon"].array(library="np")
+        entries = scores["entry"][scores["file_index"] == i]
+        assert np.array_equal(entries, np.arange(len(n_muon)))
+    with np.load(run / "scores.npz") as f:  # the test split: positions from split.npz
+        with np.load(run / "split.npz") as s:
+            assert np.array_equal(f["index"], np.unique(s["test"]))
     assert main(["evaluate", str(run), "--working-point", "ttbar=0.4"]) == 0  # honoured, next to the run's own
     assert "rej@0.4" in json.loads((run / "eval" / "test-wp-ttbar0.4" / "metrics.json").read_text())
     capsys.readouterr()

@@ -94,7 +94,7 @@ RUNTIME_KEYS = ("device", "progress", "workers", "working_points")
 #: What ``config.yaml`` records besides the settings (accepted, and ignored, in ``--config``).
 RECORDED_KEYS = ("out", "data_fingerprint", "inputs", "held_out_fingerprints")
 #: Files and folders of a run that ``--force`` removes (``data/`` only when regenerated).
-RUN_ENTRIES = ("checkpoints", "history.json", "metrics.json", "split.npz", "roc.png", "loss.png",
+RUN_ENTRIES = ("checkpoints", "history.json", "metrics.json", "scores.npz", "split.npz", "roc.png", "loss.png",
                "confusion.png", "demo.json", "eval")
 _GENERATION_KEYS = ("generate", "processes", "gen_seed", "fast")
 _FLAGS = {"processes": "--process", "generate": "--generate", "data": "--data",
@@ -738,15 +738,49 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     model = load_run(run, "best", test_data=test, num_classes=len(names), config=cfg).model
     trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(test)
+    index = _jet_score_index(run, cfg, data is not None, len(y))
     metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,
-                                   working_points=working_points)
+                                   working_points=working_points, index=index)
     return {"metrics": metrics, "curves": curves, "test_data": test, "logits": logits, "y": y, "out": dest}
+
+
+def write_scores(dest: Path, logits, y, names: list[str], index: Optional[np.ndarray] = None,
+                 extra: Optional[dict[str, np.ndarray]] = None) -> Path:
+    r"""``dest/scores.npz``: the model's output for every scored jet or event.
+
+    Arrays: ``logits`` :math:`(n, K)`, ``probabilities`` (softmax), ``y`` (true class),
+    ``label_names`` :math:`(K,)`; ``index`` :math:`(n,)`, the position of each in the data it
+    came from, when known; and ``extra`` (event runs: ``files``, and per event ``file_index`` and
+    ``entry``, its file and tree entry).  Written atomically.
+    """
+    import torch
+
+    logits = torch.as_tensor(logits).float()
+    arrays: dict[str, np.ndarray] = {
+        "logits": logits.numpy(), "probabilities": torch.softmax(logits, 1).numpy(),
+        "y": torch.as_tensor(y).numpy(), "label_names": np.asarray([str(n) for n in names])}
+    if index is not None and len(index) == len(logits):
+        arrays["index"] = np.asarray(index, dtype=np.int64)
+        arrays.update(extra or {})
+    path = Path(dest) / "scores.npz"
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    return path
+
+
+def _jet_score_index(run: Path, cfg: dict[str, Any], data_given: bool, n: int) -> np.ndarray:
+    """Positions of the scored jets: in the given data (``--data``, ``--test``) or the run's test split."""
+    if data_given or cfg.get("test") is not None:
+        return np.arange(n)
+    return np.unique(run_split(run)["test"])
 
 
 def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: list[str],
                  signal: Optional[str] = None, data_specs: Optional[list[str]] = None,
-                 working_points: Optional[dict[str, float]] = None):
-    """Test metrics (``dest/metrics.json``) and plots (ROC or per-class rejections, confusion, loss).
+                 working_points: Optional[dict[str, float]] = None, index: Optional[np.ndarray] = None,
+                 extra_scores: Optional[dict[str, np.ndarray]] = None):
+    """Test metrics (``dest/metrics.json``), the scores (``dest/scores.npz``, :func:`write_scores`)
+    and plots (ROC or per-class rejections, confusion, loss).
 
     Shared by jet and event runs.  ``working_points`` (class name -> signal
     efficiency) override the run's ``working_points`` for multi-class samples; on a binary
@@ -787,6 +821,7 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
     metrics["n_test"] = int(len(y))
     if data_specs is not None:
         metrics["data"] = data_specs
+    write_scores(dest, logits, y, names, index, extra_scores)
     plot_confusion_matrix(confusion_matrix(logits, y, len(names)), dest / "confusion.png", names)
     hist = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
     if hist and dest == run:
@@ -844,8 +879,8 @@ def run_table(run: Path, cfg: dict[str, Any]):
     return run_test_data(run, cfg).to_table()
 
 
-def run_split(run: Path, n_jets: int) -> dict[str, np.ndarray]:
-    """The train/val/test indices in ``RUN/split.npz``, checked against the number of jets."""
+def run_split(run: Path, n_jets: Optional[int] = None) -> dict[str, np.ndarray]:
+    """The train/val/test indices in ``RUN/split.npz``, checked against the number of jets (when given)."""
     path = Path(run) / "split.npz"
     if not path.exists():
         raise DataFileNotFoundError(f"{path} does not exist: the run has not started training")
@@ -854,7 +889,7 @@ def run_split(run: Path, n_jets: int) -> dict[str, np.ndarray]:
             split = {k: f[k] for k in ("train", "val", "test") if k in f}
     except Exception as exc:
         raise DataFileError(f"{path} is damaged: {exc}") from exc
-    if any(v.size and (v.min() < 0 or v.max() >= n_jets) for v in split.values()):
+    if any(v.size and (v.min() < 0 or (n_jets is not None and v.max() >= n_jets)) for v in split.values()):
         raise DataFileError(f"{path} indexes jets beyond the {n_jets} of the run's data")
     return split
 
@@ -953,4 +988,5 @@ def format_metrics(metrics: dict[str, Any]) -> str:
 __all__ = ["DEFAULTS", "RUNTIME_KEYS", "train_run", "evaluate_run", "split_indices", "load_table", "format_metrics",
            "load_config", "validate_config", "run_settings", "check_rerun", "read_run_config", "run_table",
            "load_run", "LoadedRun", "load_run_weights", "run_test_data", "resolve_data_paths", "check_data_paths",
-           "check_argument_paths", "check_signal", "check_eval_out", "refuse_class_specs", "refuse_event_settings"]
+           "check_argument_paths", "check_signal", "check_eval_out", "refuse_class_specs", "refuse_event_settings",
+           "write_scores"]

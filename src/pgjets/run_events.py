@@ -252,8 +252,11 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(_subset(dataset, idx))
     names = inputs.get("label_names") or dataset.label_names or [str(i) for i in range(num_classes)]
+    index = np.unique(idx)
+    file, entry = dataset.locate(index)
+    extra = {"files": np.asarray([str(f) for f in dataset.files]), "file_index": file, "entry": entry}
     metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,
-                                   working_points=working_points)
+                                   working_points=working_points, index=index, extra_scores=extra)
     return {"metrics": metrics, "curves": curves, "test_index": idx, "logits": logits, "y": y, "out": dest}
 
 

@@ -198,3 +198,20 @@ def test_nanoaod_inputs_are_checked_when_the_dataset_is_built(events_dir, tmp_pa
     write_nanoaod(events, folder / "part_0.root", drop=())
     write_nanoaod(events[:5], folder / "part_1.root", drop=())
     assert len(StreamedEventDataset(folder)) == len(events) + 5  # a folder of NanoAOD files
+
+
+def test_locate_maps_event_positions_to_file_and_entry(events_dir, tmp_path):
+    from pgjets.data import write_nanoaod
+
+    events = read_events(events_dir)
+    a = write_nanoaod(events[:7], tmp_path / "a.root", drop=())
+    empty = write_nanoaod(events[:0], tmp_path / "b.root", drop=())
+    c = write_nanoaod(events[7:12], tmp_path / "c.root", drop=())
+    ds = StreamedEventDataset([a, empty, c], chunk_size=3)
+    assert [f.name for f in ds.files] == ["a.root", "b.root", "c.root"] and len(ds) == 12
+    file, entry = ds.locate([0, 6, 7, 11])
+    assert file.tolist() == [0, 0, 2, 2] and entry.tolist() == [0, 6, 0, 4]  # the empty file owns none
+    got = torch.cat([b.event_index for b in ds.batches(5)])
+    assert got.tolist() == list(range(12))
+    with pytest.raises(IndexError, match="0..11"):
+        ds.locate([12])

@@ -1105,6 +1105,24 @@ class StreamedEventDataset(JetDataset):
                 raise type(exc)(f"{path}, events {a}:{b}: {exc}") from exc
         return _EventChunk(graphs, labels, rows + self._file_starts[path] + a)
 
+    def locate(self, index: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The file (position in :attr:`files`) and the entry in that file of events at global positions
+        ``index`` (``event_index``).
+
+        Raises:
+            IndexError: a position outside ``0..len(self)-1``.
+        """
+        index = np.asarray(index, dtype=np.int64).reshape(-1)
+        if index.size and (index.min() < 0 or index.max() >= len(self)):
+            raise IndexError(f"event positions must be in 0..{len(self) - 1}")
+        sizes = np.zeros(len(self.files), dtype=np.int64)
+        position = {f: i for i, f in enumerate(self.files)}
+        for f, _, a, b in self._units:
+            sizes[position[f]] += b - a
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        file = np.searchsorted(starts, index, side="right") - 1  # empty files own no position
+        return file, index - starts[file]
+
     def class_counts(self) -> Optional[list[int]]:
         """Events per class when every file has one class (a mapping was given), else ``None``."""
         if not self._label_names or any(c is None for c in self._file_class.values()):
