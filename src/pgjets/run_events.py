@@ -25,17 +25,11 @@ from .errors import DataFileNotFoundError
 def is_event_data(path: Any) -> bool:
     """True when ``path`` (``--data``: a path, or a list of them; ``CLASS=PATH`` specs included) holds
     only events: event folders, event parquet files, ROOT event files (NanoAOD, H->ZZ layout)."""
-    from .data.generate_events import is_event_folder
-    from .data.sources import expand_spec, split_class_spec
-
     specs = [path] if isinstance(path, (str, Path)) else list(path or [])
-    if not specs:
-        return False
     try:
-        paths = [p for spec in specs for p in expand_spec(split_class_spec(spec)[1], "event data")]
+        return bool(specs) and all(not_event_data_reason(str(spec)) is None for spec in specs)
     except (DataFileNotFoundError, TypeError):
         return False
-    return all(is_event_folder(p) for p in paths)
 
 
 def event_input(data: Any) -> Any:

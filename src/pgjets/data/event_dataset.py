@@ -185,8 +185,8 @@ def root_event_layout(path: Union[str, Path]) -> str:
                         f"it has {sorted(names)}")
 
 
-def nanoaod_branches(keys: Sequence[str], collections: Sequence[str], extra_fields: Sequence[str] = (),
-                     where: str = "the tree") -> list[str]:
+def _nanoaod_branches(keys: Sequence[str], collections: Sequence[str], extra_fields: Sequence[str] = (),
+                      where: str = "the tree") -> list[str]:
     """The branches :func:`read_nanoaod_events` reads of a tree with branches ``keys``: ``C_<field>`` for
     every collection ``C`` and every object field the event graphs use (or ``extra_fields``).
 
@@ -257,7 +257,7 @@ def read_nanoaod_events(
         if not hasattr(t, "arrays"):
             raise DataFileError(f"{path}: {tree!r} is not a TTree")
         keys = list(t.keys())
-        names = nanoaod_branches(keys, collections, extra_fields, f"{path}: tree {tree!r}")
+        names = _nanoaod_branches(keys, collections, extra_fields, f"{path}: tree {tree!r}")
         missing = [b for b in branches if b not in keys]
         if missing:
             raise DataFileError(f"{path}: tree {tree!r} lacks the branches {missing}")
@@ -292,25 +292,6 @@ def event_file_kind(path: Union[str, Path]) -> str:
     if magic == "root":
         return root_event_layout(path)
     raise DataFileError(f"{path} is not an event file (parquet, or ROOT with a tree 'Events' or 'events')")
-
-
-def count_events(path: Union[str, Path], kind: Optional[str] = None) -> int:
-    """Number of events in one event file, from its metadata (no event is read).
-
-    Args:
-        path: Parquet or ROOT event file.
-        kind: Its :func:`event_file_kind` (told from the content when ``None``).
-    """
-    path = Path(path)
-    kind = event_file_kind(path) if kind is None else kind
-    if kind == "parquet":
-        pq = require("pyarrow.parquet", "physics", "parquet files")
-        try:
-            return int(pq.ParquetFile(path).metadata.num_rows)
-        except Exception as exc:
-            raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
-    with _open_root(path) as f:
-        return int(f[NANOAOD_TREE if kind == "nanoaod" else TREE].num_entries)
 
 
 def _object_fields(kind: str, path: Path, names: Sequence[str], pa_schema: Any = None) -> dict[str, set[str]]:
@@ -374,11 +355,6 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
         if not any(x.lower() in fields.get(c, set()) for c in collections):
             raise DataArgumentError(f"{path}: no collection of {list(collections)} has the object field {x!r}")
     return n
-
-
-def check_event_file(path: Union[str, Path], collections: Sequence[str], kind: Optional[str] = None) -> None:
-    """Check that every collection is in an event file (:func:`index_event_file`)."""
-    index_event_file(path, collections, (), kind)
 
 
 def _root_label_column(path: Path, kind: str, label: str) -> np.ndarray:
@@ -1172,8 +1148,7 @@ class StreamedEventDataset(JetDataset):
 __all__ = [
     "COLLECTIONS", "MET_BRANCHES", "DEFAULT_COLLECTIONS", "Z_WINDOW", "Z_MASS", "LABELS",
     "hzz_path", "read_hzz_events", "read_nanoaod_events", "root_event_layout", "NANOAOD_TREE",
-    "EVENT_FILE_KINDS", "event_file_kind", "count_events", "check_event_file", "index_event_file",
-    "nanoaod_branches",
+    "EVENT_FILE_KINDS", "event_file_kind", "index_event_file",
     "dimuon_z_candidate", "four_lepton_candidate", "EventDataset",
     "stream_event_batches", "StreamedEventDataset",
 ]
