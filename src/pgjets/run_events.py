@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+import torch
 
 from .errors import DataFileNotFoundError
 
@@ -224,7 +225,9 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
             raise DataFileNotFoundError(f"{' '.join(specs)} are not event data (give event folders or files, "
                                         "CLASS=FILE for NanoAOD files)")
         dataset, idx = _dataset(specs, None, cfg)
-        _check_event_inputs(inputs, dataset, run, " ".join(specs))
+        order = _class_order(inputs.get("label_names"), dataset.label_names)  # another order: matched by name
+        checked = inputs if order is None else {**inputs, "label_names": list(dataset.label_names)}
+        _check_event_inputs(checked, dataset, run, " ".join(specs))
         dest = Path(out) if out is not None else _eval_dest(run, specs)
         check_eval_out(run, dest)
     else:
@@ -238,13 +241,15 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
             _data_changed(_describe(cfg["data"]), recorded, _fingerprint(dataset),
                           f"run {run} was trained on; give --data PATH to evaluate on other events")
         idx = run_split(run, len(dataset))["test"]
-        specs = None
+        specs, order = None, None
         dest = Path(out) if out is not None else _test_dest(run, cfg, signal, working_points)
     num_classes = len(inputs["label_names"]) if inputs.get("label_names") else dataset.num_classes
     model = build_run_model(cfg, dataset.num_features, num_classes)
     load_run_weights(run, cfg, model, "best")
     trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(_subset(dataset, idx))
+    if data is not None and order is not None:
+        y = torch.as_tensor(order)[y]  # the data's class numbers as the run's
     names = inputs.get("label_names") or dataset.label_names or [str(i) for i in range(num_classes)]
     index = np.unique(idx)
     file, entry = dataset.locate(index)
@@ -252,6 +257,15 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,
                                    working_points=working_points, index=index, extra_scores=extra)
     return {"metrics": metrics, "curves": curves, "test_index": idx, "logits": logits, "y": y, "out": dest}
+
+
+def _class_order(recorded: Optional[list], names: Optional[list]) -> Optional[list[int]]:
+    """The run's class number of each class of the data, when the data name the run's classes in
+    another order (``--data wjets=... --data ttbar=...`` for a run trained with ttbar first); else ``None``."""
+    if not recorded or not names or list(recorded) == list(names) or sorted(map(str, recorded)) != sorted(
+            map(str, names)) or len(set(names)) != len(names):
+        return None
+    return [list(map(str, recorded)).index(str(n)) for n in names]
 
 
 def _check_event_inputs(recorded: dict[str, Any], dataset: Any, run: Path, data: str) -> None:
