@@ -176,7 +176,12 @@ def root_event_layout(path: Union[str, Path]) -> str:
     """
     path = Path(path)
     with _open_root(path) as f:
-        names = {k.split(";")[0] for k in f.keys()}
+        return _root_layout(path, f)
+
+
+def _root_layout(path: Path, f: Any) -> str:
+    """``"hzz"`` or ``"nanoaod"``: the layout of the open ROOT file ``f`` (see :func:`root_event_layout`)."""
+    names = {k.split(";")[0] for k in f.keys()}
     if TREE in names:
         return "hzz"
     if NANOAOD_TREE in names:
@@ -294,7 +299,7 @@ def event_file_kind(path: Union[str, Path]) -> str:
     raise DataFileError(f"{path} is not an event file (parquet, or ROOT with a tree 'Events' or 'events')")
 
 
-def _object_fields(kind: str, path: Path, names: Sequence[str], pa_schema: Any = None) -> dict[str, set[str]]:
+def _object_fields(kind: str, names: Sequence[str], pa_schema: Any = None) -> dict[str, set[str]]:
     """The object fields (lower case) of every collection of an event file, from its branch or field names."""
     out: dict[str, set[str]] = {}
     if kind == "hzz":
@@ -319,21 +324,28 @@ def _object_fields(kind: str, path: Path, names: Sequence[str], pa_schema: Any =
 
 
 def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAULT_COLLECTIONS,
-                     extra_fields: Sequence[str] = (), kind: Optional[str] = None) -> int:
-    """The number of events of an event file, after checking that it holds every collection and that
-    each of ``extra_fields`` is a field of at least one of them.  Reads the file's metadata and its
-    list of branches or fields only (one open).
+                     extra_fields: Sequence[str] = ()) -> tuple[str, int]:
+    """The :func:`event_file_kind` and the number of events of an event file, after checking that it
+    holds every collection and that each of ``extra_fields`` is a field of at least one of them.
+    Reads the file's metadata and its list of branches or fields only (one open).
 
     Raises:
+        DataFileNotFoundError: no such file.
         DataArgumentError: a collection or an extra field is missing (the message names the file).
         DataFileError: the file is not a readable event file.
     """
     from ..errors import DataArgumentError
+    from .readers import _magic
 
     path = Path(path)
-    kind = event_file_kind(path) if kind is None else kind
+    if not path.is_file():
+        raise DataFileNotFoundError(f"event file {path} does not exist")
+    magic = _magic(path)
+    if magic not in ("parquet", "root"):
+        event_file_kind(path)  # raises: not an event file
     schema = None
-    if kind == "parquet":
+    if magic == "parquet":
+        kind = "parquet"
         pq = require("pyarrow.parquet", "physics", "parquet files")
         try:
             meta = pq.ParquetFile(path)
@@ -343,9 +355,10 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
             raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
     else:
         with _open_root(path) as f:
+            kind = _root_layout(path, f)
             tree = f[NANOAOD_TREE if kind == "nanoaod" else TREE]
             n, names = int(tree.num_entries), list(tree.keys())
-    fields = _object_fields(kind, path, names, schema)
+    fields = _object_fields(kind, names, schema)
     for c in collections:
         if not fields.get(c, set()) & {"pt", "px"}:
             where = {"nanoaod": f"tree {NANOAOD_TREE!r}", "hzz": "(the H->ZZ layout)"}.get(kind, "")
@@ -354,7 +367,7 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
     for x in extra_fields:
         if not any(x.lower() in fields.get(c, set()) for c in collections):
             raise DataArgumentError(f"{path}: no collection of {list(collections)} has the object field {x!r}")
-    return n
+    return kind, n
 
 
 def _root_label_column(path: Path, kind: str, label: str) -> np.ndarray:
@@ -381,19 +394,14 @@ def _event_inputs(path: Any) -> tuple[list[tuple[Path, Optional[int]]], Optional
     """
     from collections.abc import Mapping
 
-    from .generate_events import event_files
+    from .generate_events import event_input_files
     from .sources import expand_spec
 
     def files_of(item: Any) -> list[Path]:
         items = [item] if isinstance(item, (str, Path)) else list(item)
         if not items:
             raise DataFileNotFoundError("no event data path given")
-        out = []
-        for it in items:
-            for p in expand_spec(it, "event data"):
-                roots = sorted(p.glob("*.root")) if p.is_dir() and not any(p.glob("*.parquet")) else []
-                out += roots if roots and not (p / "manifest.json").exists() else event_files(p)
-        return out
+        return [f for it in items for p in expand_spec(it, "event data") for f in event_input_files(p)]
 
     if isinstance(path, Mapping):
         if not path:
@@ -986,18 +994,20 @@ class StreamedEventDataset(JetDataset):
                          "extra_fields": extra_fields, "drop_empty": bool(drop_empty)}
         self.num_dropped = 0
         self._units, counts = [], []
-        self._file_class: dict[Path, Optional[int]] = {}
+        self._file_class: dict[Path, Optional[int]] = {f: cls for f, cls in files}
+        self._file_kind: dict[Path, str] = {}
         self.files = [f for f, _ in files]  # every event file, in order (also those without events)
-        for f, cls in files:
-            kind = event_file_kind(f)
-            n = index_event_file(f, self.collections, extra_fields, kind)  # one open per file
-            self._file_class[f] = cls
+        self._file_events = np.zeros(len(files), dtype=np.int64)  # events per file
+        for i, f in enumerate(self.files):
+            kind, n = index_event_file(f, self.collections, extra_fields)  # one open per file
+            self._file_kind[f], self._file_events[i] = kind, n
             for a in range(0, n, self.chunk_size):
                 self._units.append((f, kind, a, min(n, a + self.chunk_size)))
                 counts.append(min(n, a + self.chunk_size) - a)
         self._starts = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=self._starts[1:])
-        self._file_starts = {u[0]: int(s) - u[2] for u, s in zip(self._units, self._starts)}
+        first = np.concatenate([[0], np.cumsum(self._file_events)])  # the first event of every file
+        self._file_starts = {f: int(first[i]) for i, f in enumerate(self.files)}
         names = class_names
         if names is None and self.root is not None and self._units and self._units[0][1] == "parquet":
             if self.root.is_file():
@@ -1019,7 +1029,7 @@ class StreamedEventDataset(JetDataset):
 
     def _label_column(self, path: Path) -> np.ndarray:
         """The checked labels of one event file (only its label column is read)."""
-        kind = next(u[1] for u in self._units if u[0] == path)
+        kind = self._file_kind[path]
         if kind != "parquet":
             return check_labels(_root_label_column(path, kind, self.label), None, path, self.label)
         pq = require("pyarrow.parquet", "physics", "parquet files")
@@ -1067,9 +1077,8 @@ class StreamedEventDataset(JetDataset):
         if self._select is not None:
             rows = self._select[i].numpy()
             events, labels = events[rows], labels[rows]
-        from ..graphs.event import events_to_batch
-
         from ..errors import PgjetsError
+        from ..graphs.event import events_to_batch
 
         o = self._builder
         graphs = None
@@ -1089,13 +1098,9 @@ class StreamedEventDataset(JetDataset):
             IndexError: a position outside ``0..len(self)-1``.
         """
         index = np.asarray(index, dtype=np.int64).reshape(-1)
-        if index.size and (index.min() < 0 or index.max() >= len(self)):
-            raise IndexError(f"event positions must be in 0..{len(self) - 1}")
-        sizes = np.zeros(len(self.files), dtype=np.int64)
-        position = {f: i for i, f in enumerate(self.files)}
-        for f, _, a, b in self._units:
-            sizes[position[f]] += b - a
-        starts = np.concatenate([[0], np.cumsum(sizes)])
+        starts = np.concatenate([[0], np.cumsum(self._file_events)])
+        if index.size and (index.min() < 0 or index.max() >= starts[-1]):
+            raise IndexError(f"event positions must be in 0..{starts[-1] - 1}")
         file = np.searchsorted(starts, index, side="right") - 1  # empty files own no position
         return file, index - starts[file]
 
@@ -1104,8 +1109,8 @@ class StreamedEventDataset(JetDataset):
         if not self._label_names or any(c is None for c in self._file_class.values()):
             return None
         counts = [0] * len(self._label_names)
-        for f, _, a, b in self._units:
-            counts[self._file_class[f]] += b - a
+        for f, n in zip(self.files, self._file_events):
+            counts[self._file_class[f]] += int(n)
         return counts
 
     def _rows(self, c: int, a: int, b: int) -> Tensor:

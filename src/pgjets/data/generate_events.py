@@ -339,6 +339,26 @@ def event_files(path: os.PathLike | str) -> list[Path]:
     return files
 
 
+def _folder_event_files(folder: Path) -> list[Path]:
+    """The event files of a folder without manifest: its parquet files, else its ROOT files (sorted)."""
+    return sorted(folder.glob("*.parquet")) or sorted(folder.glob("*.root"))
+
+
+def event_input_files(path: os.PathLike | str) -> list[Path]:
+    """The files :class:`~pgjets.data.event_dataset.StreamedEventDataset` reads of ``path``: those of
+    :func:`event_files`, or the ROOT files of a folder without manifest and parquet files.
+
+    Raises:
+        DataFileNotFoundError / DataFileError: see :func:`event_files`.
+    """
+    path = Path(path)
+    if path.is_dir() and not (path / MANIFEST_NAME).exists():
+        files = _folder_event_files(path)
+        if files:
+            return files
+    return event_files(path)
+
+
 def _is_event_file(path: Path) -> bool:
     """A parquet file written by :func:`write_events` or with NanoAOD-style collection fields, or a
     ROOT file of events (a tree ``Events``, NanoAOD, or ``events``, the H->ZZ layout)."""
@@ -382,8 +402,7 @@ def is_event_folder(path: os.PathLike | str) -> bool:
             return read_manifest(path).get("kind") == EVENTS_KIND
         except DataFileError:
             return False
-    files = sorted(path.glob("*.parquet")) if path.is_dir() else []
-    files = files or (sorted(path.glob("*.root")) if path.is_dir() else [])
+    files = _folder_event_files(path) if path.is_dir() else []
     return bool(files) and _is_event_file(files[0])
 
 
@@ -521,5 +540,5 @@ def generate_event_dataset(
 
 __all__ = [
     "EVENT_PROCESSES", "EVENTS_KIND", "COLLECTIONS", "generate_events", "generate_event_dataset",
-    "write_events", "read_events", "read_event_attrs", "event_files", "is_event_folder",
+    "write_events", "read_events", "read_event_attrs", "event_files", "event_input_files", "is_event_folder",
 ]

@@ -212,14 +212,14 @@ class JetDataset(Dataset):
             self._starts = np.zeros(1, dtype=np.int64)
             return
         from .readers import FORMATS, count_rows
-        from .sources import Source, _as_list, _expand, check_compatible, resolve_sources
+        from .sources import Source, _as_list, check_compatible, expand_spec, resolve_sources
 
         if format == "auto":
             self.sources = resolve_sources(root)
         else:
             if format not in FORMATS:
                 raise ValueError(f"format must be 'auto' or one of {FORMATS}, got {format!r}")
-            self.sources = [Source(p, format) for item in _as_list(root) for p in _expand(item)]
+            self.sources = [Source(p, format) for item in _as_list(root) for p in expand_spec(item)]
         check_compatible(self.sources)
         fmts = {s.format for s in self.sources}
         self.format = fmts.pop() if len(fmts) == 1 else "mixed"

@@ -80,8 +80,6 @@ def expand_spec(item: PathLike, what: str = "jet data") -> list[Path]:
     raise DataFileNotFoundError(f"{what} path {path} does not exist")
 
 
-_expand = expand_spec
-
 #: ``CLASS=PATH``: a class name (any characters but ``=``, ``/`` and ``\``, e.g. ``ttH(bb)``, ``Z->ll``)
 #: and a path.
 _CLASS_SPEC = re.compile(r"^([^=/\\]*[^=/\\\s][^=/\\]*)=(.+)$", re.S)
@@ -147,7 +145,7 @@ def resolve_sources(spec: Spec) -> list[Source]:
         raise DataFileNotFoundError("no jet data path given")
     out: list[Source] = []
     for item in items:
-        for path in _expand(item):
+        for path in expand_spec(item):
             if path.is_dir() and not (path / "manifest.json").exists():
                 files = folder_data_files(path)
                 if not files:
