@@ -614,12 +614,12 @@ def _require_p4(batch: Batch) -> tuple[Tensor, Tensor]:
         _check_pos(batch.pos)
     graph = getattr(batch, "batch", None)
     if graph is None:
-        from .ops.sizes import host_node_counts
+        from .ops.sizes import batch_from_slices
 
-        counts = host_node_counts(batch, key="p4")
-        if counts is None:
+        rebuilt = batch_from_slices(batch, "p4")
+        if rebuilt is None:
             raise InputShapeError("Lorentz checks need batch.batch, or a Batch made by Batch.from_data_list")
-        graph = torch.repeat_interleave(torch.arange(counts.numel()), counts).to(p4.device)
+        graph = rebuilt[0].to(p4.device)
     return p4, graph
 
 

@@ -73,3 +73,18 @@ def test_another_node_attribute_gives_the_counts():
     b = Batch.from_data_list([Data(p4=torch.randn(n, 4)) for n in (2, 6)])  # no x
     assert host_node_counts(b) is None
     assert host_node_counts(b, key="p4").tolist() == [2, 6]
+
+
+def test_batch_from_slices_rebuilds_the_batch_vector_of_p4_only_graphs():
+    import warnings
+
+    from pgjets.ops import batch_from_slices
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyG cannot infer num_nodes from p4 alone
+        b = Batch.from_data_list([Data(p4=torch.randn(n, 4)) for n in (3, 0, 2)])
+    assert getattr(b, "batch", None) is None  # what PyG leaves
+    graph, counts = batch_from_slices(b, "p4")
+    assert graph.tolist() == [0, 0, 0, 2, 2] and counts.tolist() == [3, 0, 2]
+    assert batch_from_slices(b, "p4", num_graphs=2) is None  # a table for other graphs: not used
+    assert batch_from_slices(Data(p4=torch.randn(3, 4)), "p4") is None  # no table at all

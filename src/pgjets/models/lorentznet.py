@@ -58,7 +58,7 @@ from torch_geometric.nn import global_mean_pool
 
 from ..errors import InputShapeError
 from ..graphs.set import complete_graph_edges, fully_connected_edge_index
-from ..ops.sizes import host_node_counts
+from ..ops.sizes import batch_from_slices, host_node_counts
 from ..nn.lorentz_conv import LorentzConv
 from .padded import check_inference, masked_reduce
 
@@ -78,13 +78,13 @@ def _batch_of(data, n: int, device: torch.device) -> tuple[Tensor, int, Optional
         return batch, num, host_node_counts(data, batch, num_graphs=num, key="p4")
     if num is None or int(num) <= 1:
         return torch.zeros(n, dtype=torch.long, device=device), 1, torch.tensor([n])
-    counts = host_node_counts(data, num_graphs=int(num), key="p4")
-    if counts is None:
+    rebuilt = batch_from_slices(data, "p4", num_graphs=int(num))
+    if rebuilt is None:
         raise InputShapeError(
             f"LorentzNet got a batch of {int(num)} jets without a batch vector and without the slice "
             "table of p4: build it with Batch.from_data_list or a PyG DataLoader, or set batch.batch"
         )
-    return torch.arange(int(num)).repeat_interleave(counts).to(device), int(num), counts
+    return rebuilt[0].to(device), int(num), rebuilt[1]
 
 
 class LorentzNet(nn.Module):

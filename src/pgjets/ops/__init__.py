@@ -13,11 +13,12 @@ from .knn import knn_graph, torch_cluster_available
 from .pairwise import pairwise_features, dense_pairwise_features, NUM_PAIR_FEATURES
 from .grid import grid_offsets, GRID_OFFSETS
 from .padded import rowwise, key_padding_mask
-from .sizes import host_node_counts
+from .sizes import batch_from_slices, host_node_counts
 from .features import feature_names, FEATURE_NAMES, KINEMATIC, PID
 
 __all__ = [
     "FEATURE_NAMES", "GRID_OFFSETS", "KINEMATIC", "NUM_PAIR_FEATURES", "PID",
-    "dense_pairwise_features", "feature_names", "grid_offsets", "host_node_counts", "key_padding_mask", "knn_graph",
+    "batch_from_slices", "dense_pairwise_features", "feature_names", "grid_offsets", "host_node_counts",
+    "key_padding_mask", "knn_graph",
     "pairwise_features", "rowwise", "torch_cluster_available",
 ]

@@ -73,4 +73,24 @@ def host_node_counts(data: Any, batch: Optional[Tensor] = None,
     return counts
 
 
-__all__ = ["host_node_counts"]
+def batch_from_slices(data: Any, key: str = "x", num_graphs: Optional[int] = None
+                      ) -> Optional[tuple[Tensor, Tensor]]:
+    r"""The graph index of every node rebuilt from the slice table of ``key``, and the host counts.
+
+    PyG gives a ``Batch`` of graphs that carry only, say, ``p4`` (no ``x``, no ``num_nodes``) no
+    ``batch`` vector; :func:`host_node_counts` of ``key`` rebuilds it,
+    :math:`\text{batch} = (0^{n_0}, 1^{n_1}, \dots)`, on the CPU.
+
+    Returns:
+        ``(batch, counts)``, both on the CPU, or ``None`` without a usable table.
+
+    Shapes:
+        - **output:** ``batch`` :math:`(\sum_b n_b,)`, ``counts`` :math:`(B,)`
+    """
+    counts = host_node_counts(data, num_graphs=num_graphs, key=key)
+    if counts is None:
+        return None
+    return torch.arange(counts.numel()).repeat_interleave(counts), counts
+
+
+__all__ = ["host_node_counts", "batch_from_slices"]
