@@ -203,22 +203,17 @@ class ParticleTransformer(nn.Module):
             layers.append((w, b, act))
         return layers if pre is None else None
 
-    def _pair_embed_weighted(self, feats: Tensor, weight: Tensor) -> Tensor:
-        r"""Training-mode pair MLP on unordered pairs, batch norms weighted as over ordered pairs.
+    def _pair_embed_weighted_chunks(self, feats: list[Tensor], weights: list[Tensor]) -> list[Tensor]:
+        r"""Training-mode pair MLP on unordered pairs listed in blocks (rows of one batch), batch norms
+        weighted as over ordered pairs.
 
         Pair :math:`\{i, j\}` with :math:`i \ne j` stands for the two ordered pairs
         :math:`(i, j)` and :math:`(j, i)` (weight 2), :math:`i = j` for one (weight 1); the batch
         mean and (biased) variance are the weighted ones, the running statistics are updated with
         the unbiased variance of the ordered pairs, exactly as ``BatchNorm1d`` on all ordered pairs.
-        """
-        return self._pair_embed_weighted_chunks([feats], [weight])[0]
-
-    def _pair_embed_weighted_chunks(self, feats: list[Tensor], weights: list[Tensor]) -> list[Tensor]:
-        """:meth:`_pair_embed_weighted` on the pairs listed in several blocks (rows of one batch).
-
         Every layer runs block by block; a batch norm takes its moments over all blocks (sums of
         the blocks' matrix-vector products), so no ``(pairs, channels)`` tensor of the whole
-        batch is allocated.  One block is :meth:`_pair_embed_weighted` itself.
+        batch is allocated.
         """
         total = weights[0].sum()
         for wt in weights[1:]:
@@ -268,12 +263,26 @@ class ParticleTransformer(nn.Module):
         tri = counts * (counts + 1) // 2  # pairs i >= j per jet
         if max_num_nodes is None or num_pairs is None:
             max_num_nodes, num_pairs = torch.stack([counts.max(), tri.sum()]).tolist()
-        dense, mask = to_dense_batch(p4, batch, batch_size=B, max_num_nodes=max_num_nodes)
-        g = torch.repeat_interleave(torch.arange(B, device=p4.device), tri, output_size=num_pairs)
+        feats, weight, pairs = self._listed_pairs(p4, batch, tri, B, max_num_nodes, num_pairs)
+        return self._mirrored_bias(self._pair_mlp(feats, weight), pairs, B, max_num_nodes)
+
+    @staticmethod
+    def _listed_pairs(p4: Tensor, batch: Tensor, tri: Tensor, num_graphs: int, max_num_nodes: int,
+                      num_pairs: int) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor]]:
+        """The pair features ``(P, 4)`` of the pairs :math:`i \\ge j` of every jet (``tri`` per jet),
+        their batch-norm weights (2 for :math:`i \\ne j`, 1 for :math:`i = j`) and their
+        ``(jet, i, j)`` indices."""
+        dense, mask = to_dense_batch(p4, batch, batch_size=num_graphs, max_num_nodes=max_num_nodes)
+        g = torch.repeat_interleave(torch.arange(num_graphs, device=p4.device), tri, output_size=num_pairs)
         i, j = _triangle_rows_cols(torch.arange(num_pairs, device=p4.device) - (torch.cumsum(tri, 0) - tri)[g])
         feats = dense_pairwise_features(dense, mask)[g, i, j]  # (pairs, 4)
-        h = self._pair_mlp(feats, torch.where(i == j, 1.0, 2.0).to(feats.dtype))
-        out = h.new_zeros(B, max_num_nodes, max_num_nodes, self.heads)
+        return feats, torch.where(i == j, 1.0, 2.0).to(feats.dtype), (g, i, j)
+
+    def _mirrored_bias(self, h: Tensor, pairs: tuple[Tensor, Tensor, Tensor], num_graphs: int,
+                       max_num_nodes: int) -> Tensor:
+        """The ``(B, H, N, N)`` bias of the listed pairs' MLP outputs ``h``, mirrored (0 at padding)."""
+        g, i, j = pairs
+        out = h.new_zeros(num_graphs, max_num_nodes, max_num_nodes, self.heads)
         out[g, i, j] = h
         out[g, j, i] = h
         return out.permute(0, 3, 1, 2)
@@ -317,31 +326,22 @@ class ParticleTransformer(nn.Module):
             raise ValueError(f"chunk_sizes {sizes} do not split {len(counts)} jets")
         if not self._plain_pair_embed() or (not self.training and self._folded_pair_embed() is None):
             return list(self.pair_bias_reference(p4, batch).split(sizes))
-        device = p4.device
         feats: list[Tensor] = []
         weights: list[Tensor] = []
         layout = []
         jet = node = 0
         for size in sizes:
             cnt = counts[jet:jet + size]
-            nodes, pairs = sum(cnt), sum(c * (c + 1) // 2 for c in cnt)
-            tri = torch.tensor([c * (c + 1) // 2 for c in cnt], dtype=torch.long, device=device)
-            dense, mask = to_dense_batch(p4[node:node + nodes], batch[node:node + nodes] - jet, batch_size=size,
-                                         max_num_nodes=N)
-            g = torch.repeat_interleave(torch.arange(size, device=device), tri, output_size=pairs)
-            i, j = _triangle_rows_cols(torch.arange(pairs, device=device) - (torch.cumsum(tri, 0) - tri)[g])
-            f = dense_pairwise_features(dense, mask)[g, i, j]  # (pairs of the group, 4)
+            tri = [c * (c + 1) // 2 for c in cnt]
+            nodes = sum(cnt)
+            f, w, pairs = self._listed_pairs(p4[node:node + nodes], batch[node:node + nodes] - jet,
+                                             torch.tensor(tri, dtype=torch.long, device=p4.device), size, N, sum(tri))
             feats.append(f)
-            weights.append(torch.where(i == j, 1.0, 2.0).to(f.dtype))
-            layout.append((size, g, i, j))
+            weights.append(w)
+            layout.append((size, pairs))
             jet, node = jet + size, node + nodes
-        out = []
-        for h, (size, g, i, j) in zip(self._pair_mlp_chunks(feats, weights), layout):
-            block = h.new_zeros(size, N, N, self.heads)
-            block[g, i, j] = h
-            block[g, j, i] = h
-            out.append(block.permute(0, 3, 1, 2))
-        return out
+        return [self._mirrored_bias(h, pairs, size, N)
+                for h, (size, pairs) in zip(self._pair_mlp_chunks(feats, weights), layout)]
 
     def _chunk_sizes(self, num_graphs: int, max_num_nodes: int, x: Tensor) -> Optional[list[int]]:
         """Jets per group of the grouped attention (:attr:`chunk_bytes`), or ``None`` for one block."""
