@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
-import torch
 
 from .errors import DataFileNotFoundError
 
@@ -248,8 +247,8 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     load_run_weights(run, cfg, model, "best")
     trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(_subset(dataset, idx))
-    if data is not None and order is not None:
-        y = torch.as_tensor(order)[y]  # the data's class numbers as the run's
+    if order is not None:
+        y = y.new_tensor(order)[y]  # the data's class numbers as the run's
     names = inputs.get("label_names") or dataset.label_names or [str(i) for i in range(num_classes)]
     index = np.unique(idx)
     file, entry = dataset.locate(index)

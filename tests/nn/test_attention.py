@@ -251,11 +251,7 @@ def test_shared_dense_mask_equals_per_layer_bias(with_bias):
         grads = torch.autograd.grad(h.square().sum(), [x] + ([bias] if bias is not None else []))
         return h, grads
 
-    out_ref, g_ref = run(False)
-    out, g = run(True)
-    torch.testing.assert_close(out, out_ref, atol=1e-6, rtol=1e-6)
-    for a, b in zip(g, g_ref):
-        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+    _assert_same_outputs_and_grads(run)
     mask = dense_attention_mask(batch, bias0)
     assert bool(torch.isinf(mask.mask[0, :, :, 3:]).all()) and bool(mask.empty[1])
     with pytest.raises(InputShapeError, match="dense_mask"):
@@ -263,6 +259,15 @@ def test_shared_dense_mask_equals_per_layer_bias(with_bias):
     with pytest.raises(ValueError, match="dense_mask"):
         layers[0](x, batch=batch, dense=True, dense_mask=mask, dense_bias=torch.zeros(4, 2, 5, 5))
 
+
+def _assert_same_outputs_and_grads(run):
+    """``run(variant)`` gives ``(output, grads)``: the variant (True) equals the reference (False)."""
+    out_ref, g_ref = run(False)
+    out, g = run(True)
+    torch.testing.assert_close(out, out_ref, atol=1e-6, rtol=1e-6)
+    assert len(g) == len(g_ref)
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
 
 
 @pytest.mark.parametrize("with_bias", [False, True])
@@ -292,15 +297,12 @@ def test_chunked_dense_mask_equals_whole_mask(with_bias, train):
         grads = torch.autograd.grad(h.square().sum(), [x] + ([bias] if bias is not None else []))
         return h, grads
 
-    out_ref, g_ref = run(False)
-    out, g = run(True)
-    torch.testing.assert_close(out, out_ref, atol=1e-6, rtol=1e-6)
-    for a, b in zip(g, g_ref):
-        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+    _assert_same_outputs_and_grads(run)
     with pytest.raises(InputShapeError, match="chunk_sizes"):
         dense_attention_mask(batch, chunk_sizes=[2, 2], num_graphs=5, max_num_nodes=5)
     with pytest.raises(TypeError, match="chunk_sizes"):
         dense_attention_mask(batch, [torch.zeros(5, 2, 5, 5)])
+
 
 def test_dense_attention_of_zero_nodes_is_an_empty_output():
     torch.manual_seed(0)

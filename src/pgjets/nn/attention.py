@@ -172,11 +172,17 @@ def dense_attention_mask(batch: Tensor, dense_bias: Optional[Union[Tensor, Seque
     counts, index, B, N = dense_layout(b, num_graphs, max_num_nodes)
     node_mask = torch.arange(N, device=b.device) < counts.view(-1, 1)  # (B, N)
     if dense_bias is not None:
-        if dense_bias.dim() != 4 or dense_bias.shape[0] != B or dense_bias.shape[2:] != (N, N):
-            raise InputShapeError(f"dense_bias must have shape (B={B}, H, {N}, {N}), got {tuple(dense_bias.shape)}")
-        debug_check_finite(dense_bias, "dense_bias")
+        _check_dense_bias(dense_bias, B, N, "dense_bias", f"B={B}")
     mask, empty = key_padding_mask(node_mask, dense_bias, dtype)
     return DenseMask(mask, empty, n, index)
+
+
+def _check_dense_bias(bias: Tensor, num_graphs: int, num_nodes: int, name: str, graphs: str) -> None:
+    """``bias`` must be ``(num_graphs, H, N, N)`` (``graphs`` is how the message writes the first size)."""
+    if bias.dim() != 4 or bias.shape[0] != num_graphs or bias.shape[2:] != (num_nodes, num_nodes):
+        raise InputShapeError(f"{name} must have shape ({graphs}, H, {num_nodes}, {num_nodes}), "
+                              f"got {tuple(bias.shape)}")
+    debug_check_finite(bias, "dense_bias")
 
 
 def _chunked_dense_mask(b: Tensor, dense_bias: Optional[Sequence[Tensor]], dtype: torch.dtype,
@@ -201,10 +207,7 @@ def _chunked_dense_mask(b: Tensor, dense_bias: Optional[Sequence[Tensor]], dtype
     for c, (m, size) in enumerate(zip(node_mask.split(sizes), sizes)):
         bias = None if dense_bias is None else dense_bias[c]
         if bias is not None:
-            if bias.dim() != 4 or bias.shape[0] != size or bias.shape[2:] != (N, N):
-                raise InputShapeError(f"dense_bias block {c} must have shape ({size}, H, {N}, {N}), "
-                                      f"got {tuple(bias.shape)}")
-            debug_check_finite(bias, "dense_bias")
+            _check_dense_bias(bias, size, N, f"dense_bias block {c}", str(size))
         chunks.append(key_padding_mask(m, bias, dtype)[0])
     return DenseMask(key_mask, empty, b.numel(), index, tuple(chunks))
 
