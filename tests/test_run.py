@@ -301,3 +301,31 @@ def test_scores_file_holds_every_scored_jet_with_its_position(tmp_path, jet_fold
     out = next((run / "eval").iterdir())
     with np.load(out / "scores.npz") as f:
         assert np.array_equal(f["index"], np.arange(len(table))) and np.array_equal(f["y"], table.label)
+
+
+def test_evaluating_jets_of_one_class(tmp_path, jet_folder, capsys):
+    """A signal-only or background-only file: no ROC, the efficiency at the run's cuts instead."""
+    import numpy as np
+
+    from pgjets.data import open_jets, write_parquet_jets
+
+    run = tmp_path / "run"
+    assert train(jet_folder, run, "--epochs", "1") == 0
+    table = open_jets(jet_folder)
+    label = np.asarray(table.label)
+    write_parquet_jets(table.take(np.flatnonzero(label == 0)), tmp_path / "qcd_only.parquet")
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "qcd_only.parquet")]) == 0
+    assert "only class qcd: no ROC" in capsys.readouterr().out
+    out = run / "eval" / "qcd_only"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["class_counts"] == {"qcd": 20, "top": 0} and not (out / "roc.png").exists()
+    with np.load(out / "scores.npz") as f:
+        score = f["logits"][:, 1] - f["logits"][:, 0]
+    for row in metrics["cuts"]:
+        eps_b = float((score >= row["threshold"]).mean())
+        assert row["efficiency"] == {"qcd": pytest.approx(eps_b)}
+        assert row["rejection"] == (None if eps_b == 0 else pytest.approx(1 / eps_b))
+    assert main(["evaluate", str(run), "--data", str(jet_folder)]) == 0  # both classes: ROC and the cuts too
+    both = json.loads((run / "eval" / "data" / "metrics.json").read_text())
+    assert "auc" in both and [set(r["efficiency"]) for r in both["cuts"]] == [{"qcd", "top"}] * 2

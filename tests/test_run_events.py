@@ -226,3 +226,32 @@ def test_a_changed_nanoaod_file_is_refused_on_resume(nanoaod_files, tmp_path, ca
     capsys.readouterr()
     assert main(_nano_argv(files, run)) == 1  # the same command, other data
     assert "wjets.root" in capsys.readouterr().err
+
+
+def test_evaluating_one_class_gives_its_efficiency_at_the_runs_cuts(nanoaod_files, tmp_path, capsys):
+    """One process alone (a signal sample, a background sample): no ROC, but the efficiency at the
+    run's working-point cuts, set on its own test split."""
+    import numpy as np
+
+    from pgjets.train.metrics import working_point_cut
+
+    run = tmp_path / "run"
+    assert main(_nano_argv(nanoaod_files, run)) == 0
+    with np.load(run / "scores.npz") as f:
+        ref_logits, ref_y = f["logits"], f["y"]
+    for name, cls in (("ttbar", 1), ("wjets", 0)):
+        capsys.readouterr()
+        assert main(["evaluate", str(run), "--data", f"{name}={nanoaod_files[name]}"]) == 0
+        printed = capsys.readouterr().out
+        assert f"only class {name}: no ROC" in printed and "at the run's cuts" in printed
+        metrics = json.loads((run / "eval" / name / "metrics.json").read_text())
+        assert "auc" not in metrics and metrics["class_counts"] == {"wjets": 40 * (1 - cls), "ttbar": 40 * cls}
+        with np.load(run / "eval" / name / "scores.npz") as f:
+            assert (f["y"] == cls).all() and list(f["label_names"]) == ["wjets", "ttbar"]
+            score = f["logits"][:, 1] - f["logits"][:, 0]
+        for row in metrics["cuts"]:  # the fraction of this sample above the cut of the run's test split
+            cut = working_point_cut(ref_logits, ref_y, row["eps_S"], signal=1, background=0)
+            assert row["threshold"] == pytest.approx(cut)
+            assert row["efficiency"] == {name: pytest.approx(float((score >= cut).mean()))}
+            assert ("rejection" in row) == (name == "wjets")
+        assert [row["eps_S"] for row in metrics["cuts"]] == [0.3, 0.5]

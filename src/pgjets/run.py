@@ -788,8 +788,8 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
     Returns ``(metrics, curves)``.
     """
     from .data.inputs import background_class, signal_class
-    from .train.metrics import (BINARY_WORKING_POINTS, classification_report, confusion_matrix, multiclass_report,
-                                roc_curve)
+    from .train.metrics import (BINARY_WORKING_POINTS, accuracy, classification_report, confusion_matrix,
+                                multiclass_report, roc_curve, signal_efficiencies)
     from .train.plots import plot_confusion_matrix, plot_history, plot_roc
 
     run, dest = Path(run), Path(dest)
@@ -807,20 +807,30 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
                              f"{names[1 - sig]} at an efficiency of the signal, {names[sig]}; give "
                              f"--working-point {names[sig]}=EFF")
     dest.mkdir(parents=True, exist_ok=True)
+    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=len(names))
     if binary:
         points = sorted({*BINARY_WORKING_POINTS, *wps.values()})
-        metrics: dict[str, Any] = classification_report(logits, y, working_points=points, signal=sig)
+        if counts.all():
+            metrics: dict[str, Any] = classification_report(logits, y, working_points=points, signal=sig)
+            fpr, tpr, _ = roc_curve(logits, y, signal=sig)
+            curves[cfg["model"]] = (fpr, tpr)
+            plot_roc(curves, dest / "roc.png", signal_name=names[sig])
+        else:  # one class: no ROC; what it has are the efficiencies at the run's cuts (below)
+            metrics = {"accuracy": accuracy(logits, y)}
         metrics["signal"] = names[sig]
-        fpr, tpr, _ = roc_curve(logits, y, signal=sig)
-        curves[cfg["model"]] = (fpr, tpr)
-        plot_roc(curves, dest / "roc.png", signal_name=names[sig])
+        bkg, cut_points = 1 - sig, {sig: points}
     else:
         bkg = background_class(names)
-        metrics = multiclass_report(logits, y, names, background=0 if bkg is None else bkg,
-                                    working_points=wps or None)
+        bkg = 0 if bkg is None else bkg
+        metrics = multiclass_report(logits, y, names, background=bkg, working_points=wps or None)
+        cut_points = {c: [eff] for c, eff in signal_efficiencies(names, bkg, wps or None).items()}
     metrics["n_test"] = int(len(y))
+    metrics["class_counts"] = {str(n): int(c) for n, c in zip(names, counts)}
     if data_specs is not None:
         metrics["data"] = data_specs
+        cuts = _cuts_of_run(run, names, logits, y, cut_points, bkg)
+        if cuts is not None:
+            metrics["cuts"] = cuts
     write_scores(dest, logits, y, names, index, extra_scores)
     plot_confusion_matrix(confusion_matrix(logits, y, len(names)), dest / "confusion.png", names)
     hist = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
@@ -828,6 +838,23 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
         plot_history(hist, run / "loss.png", keys=["train_loss", "val_loss"])
     atomic_write_text(dest / "metrics.json", json.dumps(_json_metrics(metrics), indent=1, allow_nan=False))
     return metrics, curves
+
+
+def _cuts_of_run(run: Path, names: list[str], logits, y, points: dict[int, list[float]],
+                 background: int) -> Optional[list[dict]]:
+    """The run's working-point cuts, set on its own test scores (``RUN/scores.npz``), applied to other
+    data (:func:`~pgjets.train.metrics.efficiencies_at_cuts`); ``None`` for a run without them (older
+    runs) or with other classes."""
+    from .train.metrics import efficiencies_at_cuts
+
+    try:
+        with np.load(Path(run) / "scores.npz") as f:
+            ref_logits, ref_y, ref_names = f["logits"], f["y"], [str(n) for n in f["label_names"]]
+    except (OSError, KeyError, ValueError):
+        return None
+    if ref_names != [str(n) for n in names]:
+        return None
+    return efficiencies_at_cuts(ref_logits, ref_y, logits, y, names, points, background)
 
 
 def run_data_path(run: Path, cfg: dict[str, Any]) -> Any:
@@ -973,16 +1000,35 @@ def load_run(run: Path, checkpoint: str = "best", test_data=None, num_classes: O
 def format_metrics(metrics: dict[str, Any]) -> str:
     """One line of test metrics; with many classes followed by the table of rejections of QCD."""
     auc = "macro AUC" if "rejection" in metrics else "AUC"
-    parts = [f"{auc} {metrics['auc']:.4f}", f"acc {metrics['accuracy']:.4f}"]
+    parts = []
+    if metrics.get("auc") is not None and math.isfinite(metrics["auc"]):
+        parts.append(f"{auc} {metrics['auc']:.4f}")
+    parts.append(f"acc {metrics['accuracy']:.4f}")
     for key in sorted((k for k in metrics if k.startswith("rej@")), key=lambda k: float(k[4:])):
         parts.append(f"1/eps_B(eps_S={key[4:]}) {metrics[key]:.1f}")
+    present = [n for n, c in (metrics.get("class_counts") or {}).items() if c]
+    if "auc" not in metrics or (len(present) == 1 and "rejection" in metrics):
+        parts.append(f"only class {present[0] if present else '?'}: no ROC")
     line = ", ".join(parts)
     if metrics.get("rejection"):
         from .train.metrics import format_rejection_table
 
         names = metrics.get("label_names") or ["QCD"]
         line += "\n" + format_rejection_table(metrics["rejection"], background=str(names[0]))
+    if metrics.get("cuts"):
+        line += "\n" + format_cuts(metrics["cuts"])
     return line
+
+
+def format_cuts(cuts: list[dict]) -> str:
+    """The efficiencies of the run's working-point cuts on other data (``metrics["cuts"]``), as text."""
+    lines = ["at the run's cuts (set on its test split):"]
+    for row in cuts:
+        effs = ", ".join(f"eps({name}) {eff:.3f}" for name, eff in row["efficiency"].items())
+        rej = row.get("rejection")
+        rej = "" if rej is None else f", 1/eps_B {rej:.1f}" if math.isfinite(rej) else ", 1/eps_B inf"
+        lines.append(f"  {row['signal']} eps_S={row['eps_S']:g}: {effs}{rej}")
+    return "\n".join(lines)
 
 
 __all__ = ["DEFAULTS", "RUNTIME_KEYS", "train_run", "evaluate_run", "split_indices", "load_table", "format_metrics",

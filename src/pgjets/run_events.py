@@ -225,7 +225,7 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
                                         "CLASS=FILE for NanoAOD files)")
         dataset, idx = _dataset(specs, None, cfg)
         order = _class_order(inputs.get("label_names"), dataset.label_names)  # another order: matched by name
-        checked = inputs if order is None else {**inputs, "label_names": list(dataset.label_names)}
+        checked = inputs if order is None else {**inputs, "label_names": None}  # matched by name
         _check_event_inputs(checked, dataset, run, " ".join(specs))
         dest = Path(out) if out is not None else _eval_dest(run, specs)
         check_eval_out(run, dest)
@@ -259,12 +259,15 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
 
 
 def _class_order(recorded: Optional[list], names: Optional[list]) -> Optional[list[int]]:
-    """The run's class number of each class of the data, when the data name the run's classes in
-    another order (``--data wjets=... --data ttbar=...`` for a run trained with ttbar first); else ``None``."""
-    if not recorded or not names or list(recorded) == list(names) or sorted(map(str, recorded)) != sorted(
-            map(str, names)) or len(set(names)) != len(names):
+    """The run's class number of each class of the data, when the data name some or all of the run's
+    classes in another order or numbering (``--data wjets=... --data ttbar=...`` for a run trained with
+    ttbar first, or ``--data wjets=...`` alone); else ``None``."""
+    recorded_names = [str(n) for n in recorded or []]
+    given = [str(n) for n in names or []]
+    if (not recorded_names or not given or given == recorded_names or not set(given) <= set(recorded_names)
+            or len(set(given)) != len(given)):
         return None
-    return [list(map(str, recorded)).index(str(n)) for n in names]
+    return [recorded_names.index(n) for n in given]
 
 
 def _check_event_inputs(recorded: dict[str, Any], dataset: Any, run: Path, data: str) -> None:

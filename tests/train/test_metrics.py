@@ -165,3 +165,44 @@ def test_labels_must_be_class_indices_and_in_range():
         confusion_matrix(np.eye(2)[[0, 1, 1]], np.array([0, 1, 2]))
     with pytest.raises(InputShapeError, match="empty"):
         accuracy(np.zeros((0, 2)), np.zeros(0, dtype=np.int64))
+
+
+def test_working_point_cut_keeps_the_asked_signal_fraction_and_agrees_with_the_rejection():
+    from pgjets.train import efficiencies_at_cuts, working_point_cut
+
+    s, y = gaussian_scores(n=5000)
+    logits = np.stack([np.zeros_like(s), s], 1)  # l_1 - l_0 = s
+    for eff in (0.3, 0.5, 0.9, 1.0):
+        cut = working_point_cut(logits, y, eff)
+        assert (s[y == 1] >= cut).mean() == pytest.approx(eff, abs=1 / 5000)
+        rows = efficiencies_at_cuts(logits, y, logits, y, ["qcd", "top"], {1: [eff]})
+        # the same sample as reference: the rejection of the ROC at that efficiency
+        assert rows[0]["rejection"] == pytest.approx(background_rejection(s, y, eff), rel=2e-2)
+        assert rows[0]["efficiency"]["top"] == pytest.approx(eff, abs=1 / 5000)
+    cut = working_point_cut(np.stack([s, np.zeros_like(s)], 1), y, 0.5, signal=0, background=1)
+    assert (s[y == 0] >= cut).mean() == pytest.approx(0.5, abs=1e-3)  # class 0 as the signal: l_0 - l_1
+    with pytest.raises(InputShapeError, match="no jet of the signal class"):
+        working_point_cut(logits[y == 0], y[y == 0], 0.5)
+    with pytest.raises(ValueError, match="signal_efficiency"):
+        working_point_cut(logits, y, 0.0)
+
+
+def test_cuts_on_a_one_class_sample_and_a_multiclass_run():
+    from pgjets.train import efficiencies_at_cuts, signal_efficiencies
+
+    rng = np.random.default_rng(1)
+    ref_y = rng.integers(0, 3, 3000)
+    ref = rng.normal(size=(3000, 3)) + 2.0 * np.eye(3)[ref_y]
+    bkg_only = rng.normal(size=(1000, 3)) + 2.0 * np.eye(3)[0]
+    names = ["QCD", "Hbb", "Tbl"]
+    points = {c: [e] for c, e in signal_efficiencies(names).items()}
+    assert points == {1: [0.5], 2: [0.995]}  # the ParT paper's working point for Tbl, else 0.5
+    rows = efficiencies_at_cuts(ref, ref_y, bkg_only, np.zeros(1000, dtype=int), names, points)
+    assert [(r["signal"], r["eps_S"]) for r in rows] == [("Hbb", 0.5), ("Tbl", 0.995)]
+    for r, c in zip(rows, (1, 2)):
+        passed = (bkg_only[:, c] - bkg_only[:, 0]) >= r["threshold"]
+        assert set(r["efficiency"]) == {"QCD"} and r["efficiency"]["QCD"] == pytest.approx(passed.mean())
+        assert r["rejection"] == pytest.approx(1 / passed.mean())
+    sig_only = efficiencies_at_cuts(ref, ref_y, ref[ref_y == 1], np.ones((ref_y == 1).sum(), dtype=int), names,
+                                    {1: [0.5]})
+    assert sig_only[0]["efficiency"]["Hbb"] == pytest.approx(0.5, abs=1e-3) and "rejection" not in sig_only[0]

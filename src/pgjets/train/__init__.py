@@ -3,7 +3,7 @@
 from .trainer import Trainer, TrainConfig, deterministic_algorithms, seed_everything, load_checkpoint_file
 from .metrics import (
     roc_curve, roc_auc, background_rejection, accuracy, confusion_matrix, multiclass_auc,
-    classification_report,
+    classification_report, discriminant, working_point_cut, efficiencies_at_cuts, signal_efficiencies,
 )
 from .losses import LabelSmoothingCrossEntropy, FocalLoss, regression_loss
 from .plots import plot_roc, plot_history, plot_confusion_matrix
@@ -28,5 +28,5 @@ __all__ = [
     "plot_confusion_matrix", "plot_history", "plot_roc", "proxy_loss", "regression_loss",
     "representations", "resolution", "roc_auc", "roc_curve", "rotation_invariance",
     "deterministic_algorithms", "seed_everything", "set_distances", "set_of_sets_mmd", "train_jetclr", "two_views",
-    "wasserstein_1d",
+    "wasserstein_1d", "discriminant", "working_point_cut", "efficiencies_at_cuts", "signal_efficiencies",
 ]

@@ -15,6 +15,7 @@ to the area under the ROC curve (AUC) and the accuracy.
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Sequence
 
 import numpy as np
@@ -192,10 +193,113 @@ def classification_report(
     return out
 
 
+def discriminant(logits, signal: int, background: int) -> np.ndarray:
+    r"""The score of ``signal`` against ``background``: :math:`l_S - l_B` in float64.
+
+    A monotonic function of :math:`p_S / (p_S + p_B)` (its logit), so the same cuts, without the
+    float32 probabilities that round to 1 for a strong tagger (many tied at the top).
+
+    Args:
+        logits: ``(N, K)`` logits.
+        signal: The signal class.
+        background: The background class.
+    """
+    s = _to_numpy(logits, "logits").astype(np.float64)
+    if s.ndim != 2 or not (0 <= signal < s.shape[1] and 0 <= background < s.shape[1]) or signal == background:
+        raise InputShapeError(f"discriminant of class {signal} against {background} needs (N, K) logits with "
+                              f"both classes, got {s.shape}")
+    return s[:, signal] - s[:, background]
+
+
+def working_point_cut(logits, labels, signal_efficiency: float, signal: int = 1, background: int = 0) -> float:
+    r"""The cut on :func:`discriminant` that keeps the fraction ``signal_efficiency`` of the signal jets.
+
+    With the :math:`n_S` signal scores sorted from high to low, the cut is the
+    :math:`\lceil \varepsilon_S n_S \rceil`-th: ``score >= cut`` keeps that many (more only on ties),
+    an efficiency within :math:`1/n_S` of the asked one.
+
+    Args:
+        logits: ``(N, K)`` logits of a reference sample (a run's test jets).
+        labels: ``(N,)`` their classes.
+        signal_efficiency: :math:`\varepsilon_S` in ``(0, 1]``.
+        signal: The signal class.
+        background: The class the discriminant is taken against.
+
+    Raises:
+        InputShapeError: The reference has no jet of class ``signal``.
+    """
+    if not 0.0 < signal_efficiency <= 1.0:
+        raise ValueError(f"signal_efficiency must be in (0, 1], got {signal_efficiency}")
+    y = _labels(labels)
+    score = discriminant(logits, signal, background)[y == signal]
+    if score.size == 0:
+        raise InputShapeError(f"the reference sample has no jet of the signal class {signal}: no cut to set")
+    keep = math.ceil(signal_efficiency * score.size - 1e-9)
+    return float(np.sort(score)[::-1][max(keep, 1) - 1])
+
+
+def efficiencies_at_cuts(
+    ref_logits, ref_labels, logits, labels, label_names: Sequence[str], working_points: dict[int, Sequence[float]],
+    background: int = 0,
+) -> list[dict]:
+    r"""The cuts set on a reference sample, applied to another sample: the fraction of each of its classes
+    that passes.
+
+    For each signal class :math:`X` and efficiency :math:`\varepsilon` of ``working_points``, the cut of
+    :func:`working_point_cut` on the reference (a run's own test jets) is applied to ``logits``.  On
+    a sample of one class this is the number it has: :math:`\varepsilon_S` for a signal sample (does
+    the working point hold on other data?), :math:`\varepsilon_B` and :math:`1/\varepsilon_B` for a
+    background sample.
+
+    Args:
+        ref_logits: ``(M, K)`` logits of the reference sample.
+        ref_labels: ``(M,)`` its classes.
+        logits: ``(N, K)`` logits of the sample.
+        labels: ``(N,)`` its classes.
+        label_names: The ``K`` class names.
+        working_points: Signal class -> the efficiencies at which its cuts are set.
+        background: The class the discriminants are taken against.
+
+    Returns:
+        list of dict: per cut ``signal`` (name), ``eps_S``, ``threshold`` (on :math:`l_X - l_B`),
+        ``efficiency`` (class name -> passing fraction, for each class of the sample) and, when the
+        sample has background jets, ``rejection`` (:math:`1/\varepsilon_B`, ``inf`` if none passes).
+        Signal classes absent from the reference are left out.
+    """
+    y = _labels(labels)
+    ref_y = _labels(ref_labels)
+    names = [str(n) for n in label_names]
+    present = [int(c) for c in np.unique(y)]
+    out: list[dict] = []
+    for sig, effs in working_points.items():
+        if not (ref_y == sig).any():
+            continue
+        score = discriminant(logits, sig, background)
+        for eff in effs:
+            cut = working_point_cut(ref_logits, ref_y, eff, sig, background)
+            passed = score >= cut
+            row: dict = {"signal": names[sig], "eps_S": float(eff), "threshold": cut,
+                         "efficiency": {names[c]: float(passed[y == c].mean()) for c in present}}
+            if background in present:
+                eps_b = row["efficiency"][names[background]]
+                row["rejection"] = float("inf") if eps_b <= 0.0 else 1.0 / eps_b
+            out.append(row)
+    return out
+
+
 #: Signal efficiency of the rejection quoted per class by the ParT paper (others: :data:`DEFAULT_EFFICIENCY`).
 PART_WORKING_POINTS: dict[str, float] = {"Hqql": 0.99, "Tbl": 0.995}
 #: Default signal efficiency of :func:`rejection_vs_background`.
 DEFAULT_EFFICIENCY = 0.5
+
+
+def signal_efficiencies(label_names: Sequence[str], background: int = 0,
+                        working_points: Optional[dict[str, float]] = None) -> dict[int, float]:
+    """The signal efficiency of each signal class's working point (every class but ``background``):
+    ``working_points`` (class name -> efficiency), else :data:`PART_WORKING_POINTS`, else
+    :data:`DEFAULT_EFFICIENCY`."""
+    wps = {**PART_WORKING_POINTS, **(working_points or {})}
+    return {c: float(wps.get(str(name), DEFAULT_EFFICIENCY)) for c, name in enumerate(label_names) if c != background}
 
 
 def rejection_vs_background(
@@ -231,17 +335,13 @@ def rejection_vs_background(
     names = list(label_names) if label_names is not None else [str(i) for i in range(k)]
     if len(names) != k:
         raise InputShapeError(f"{len(names)} label names for {k} classes")
-    wps = {**PART_WORKING_POINTS, **(working_points or {})}
     out: dict[str, dict[str, float]] = {}
-    for c in range(k):
-        if c == background:
-            continue
+    for c, eff in signal_efficiencies(names, background, working_points).items():
         sel = (y == c) | (y == background)
         if not ((y == c).any() and (y == background).any()):
             continue
         # p_X / (p_X + p_B) = sigmoid(l_X - l_B): the same value, without the softmax underflow
         score = torch.sigmoid(torch.as_tensor(s[sel, c] - s[sel, background])).numpy()
-        eff = float(wps.get(names[c], DEFAULT_EFFICIENCY))
         out[names[c]] = {"signal_efficiency": eff,
                          "rejection": background_rejection(score, (y[sel] == c).astype(np.int64), eff)}
     return out
@@ -287,6 +387,10 @@ __all__ = [
     "rejection_vs_background",
     "multiclass_report",
     "format_rejection_table",
+    "discriminant",
+    "working_point_cut",
+    "efficiencies_at_cuts",
+    "signal_efficiencies",
     "PART_WORKING_POINTS",
     "DEFAULT_EFFICIENCY",
 ]
