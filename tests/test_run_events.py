@@ -255,3 +255,78 @@ def test_evaluating_one_class_gives_its_efficiency_at_the_runs_cuts(nanoaod_file
             assert row["efficiency"] == {name: pytest.approx(float((score >= cut).mean()))}
             assert ("rejection" in row) == (name == "wjets")
         assert [row["eps_S"] for row in metrics["cuts"]] == [0.3, 0.5]
+
+
+@pytest.fixture(scope="module")
+def held_out_nanoaod(tmp_path_factory):
+    """Other events of the same processes (another seed), one NanoAOD file per process and part."""
+    from pgjets.data import read_events, write_nanoaod
+
+    out = tmp_path_factory.mktemp("held_out")
+    events = read_events(generate_event_dataset(["ttbar", "wjets"], 30, out / "gen", seed=11, chunk_size=30,
+                                                progress=False))
+    files = {}
+    for i, name in enumerate(["ttbar", "wjets"]):
+        process = events[events.label == i]
+        for part, rows in (("val", slice(0, 15)), ("test", slice(15, None))):
+            files[part, name] = write_nanoaod(process[rows], out / f"{part}_{name}.root")
+    return files
+
+
+def test_event_runs_take_held_out_val_and_test_files(nanoaod_files, held_out_nanoaod, tmp_path, capsys):
+    import numpy as np
+    import uproot
+
+    h = held_out_nanoaod
+    run = tmp_path / "run"
+    argv = _nano_argv(nanoaod_files, run, "--val", f"ttbar={h['val', 'ttbar']}", "--val", f"wjets={h['val', 'wjets']}",
+                      "--test", f"wjets={h['test', 'wjets']}", "--test", f"ttbar={h['test', 'ttbar']}")
+    assert main(argv) == 0
+    n_val = sum(uproot.open(h["val", name])["Events"].num_entries for name in ("ttbar", "wjets"))
+    n_test = sum(uproot.open(h["test", name])["Events"].num_entries for name in ("ttbar", "wjets"))
+    assert f"on 80 events, validating on {n_val}" in capsys.readouterr().out  # all of --data trains
+    with np.load(run / "split.npz") as f:
+        assert list(f.files) == ["train"] and np.array_equal(f["train"], np.arange(80))
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n_test"] == n_test and metrics["signal"] == "ttbar"  # classes numbered as in --data
+    with np.load(run / "scores.npz") as f:  # the --test events, each traceable to its file and entry
+        assert np.array_equal(f["index"], np.arange(n_test)) and list(f["label_names"]) == ["wjets", "ttbar"]
+        assert [Path(p).name for p in f["files"]] == ["test_wjets.root", "test_ttbar.root"]
+        assert np.array_equal(f["y"], f["file_index"])  # wjets (class 0) file first, as --data numbers them
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    assert main(argv) == 0 and (run / "checkpoints" / "last.pt").read_bytes() == before  # resumed: done
+    assert main(["evaluate", str(run)]) == 0  # the --test events again, fingerprint checked
+    assert json.loads((run / "metrics.json").read_text())["n_test"] == n_test
+    partial = _nano_argv(nanoaod_files, tmp_path / "r2", "--test", f"ttbar={h['test', 'ttbar']}", "--test",
+                         f"wjets={h['test', 'wjets']}")
+    assert main(partial) == 0  # --test only: --data is split into train and validation
+    with np.load(tmp_path / "r2" / "split.npz") as f:
+        assert sorted(f.files) == ["train", "val"] and f["train"].size + f["val"].size == 80
+        assert f["val"].size == 20  # 0.6 : 0.2 of the split, renormalised
+
+
+def test_held_out_event_data_are_checked_before_the_run_folder(nanoaod_files, held_out_nanoaod, jet_folder,
+                                                               tmp_path, capsys):
+    import shutil
+
+    h = held_out_nanoaod
+    cases = [
+        (["--val", f"ttbar={h['val', 'ttbar']}"], "--val gives the classes ['ttbar'] but --data ['wjets', 'ttbar']"),
+        (["--test", f"ttbar={h['test', 'ttbar']}", "--test", f"zjets={h['test', 'wjets']}"], "'zjets'"),
+        (["--val", str(jet_folder)], "--val"),
+        (["--test", str(h["test", "ttbar"])], "CLASS=FILE"),
+    ]
+    for extra, words in cases:
+        capsys.readouterr()
+        assert main(_nano_argv(nanoaod_files, tmp_path / "bad", *extra)) == 2, extra
+        err = capsys.readouterr().err.strip()
+        assert words in err and len(err.splitlines()) == 1, err
+        assert not (tmp_path / "bad").exists()
+    copied = {name: shutil.copy(h["test", name], tmp_path / f"t_{name}.root") for name in ("ttbar", "wjets")}
+    run = tmp_path / "run"
+    argv = _nano_argv(nanoaod_files, run, "--test", f"ttbar={copied['ttbar']}", "--test", f"wjets={copied['wjets']}")
+    assert main(argv) == 0
+    shutil.copy(copied["wjets"], copied["ttbar"])  # other test events under the same name
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 1
+    assert "t_ttbar.root" in capsys.readouterr().err

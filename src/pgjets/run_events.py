@@ -129,19 +129,26 @@ def _explain_not_events(data: Any, model: str) -> None:
 
 def check_event_data(cfg: dict[str, Any]) -> tuple[Any, np.ndarray]:
     """The streamed dataset of an event run's ``--data`` and the events it uses, after every check that
-    needs no writing: the files, their collections and object fields, two or more classes with events,
-    no ``--val``/``--test``.
+    needs no writing (:func:`event_datasets`, which also checks ``--val``/``--test``)."""
+    ds, idx, _ = event_datasets(cfg)
+    return ds, idx
+
+
+def event_datasets(cfg: dict[str, Any]) -> tuple[Any, np.ndarray, dict[str, Any]]:
+    """The streamed dataset of an event run's ``--data``, the events it uses (all, or ``max_jets`` of
+    them) and the held-out datasets of ``--val``/``--test`` (``{"val": ds, ...}``, those given).
+
+    Checked, before anything is written: the files, their collections and object fields, two or more
+    classes with events; held-out data are events with the same classes (``CLASS=PATH`` classes
+    matched by name) and the same object features.
 
     Raises:
-        UsageError: ``--val``/``--test`` given, or fewer than two classes.
-        DataArgumentError: a class without events, a missing collection or object field.
+        UsageError: fewer than two classes.
+        DataArgumentError: a class without events, a missing collection or object field, held-out
+            data that are not events or have other classes.
     """
     from .errors import DataArgumentError, UsageError
 
-    held_out = [f"--{key}" for key in ("val", "test") if cfg.get(key) is not None]
-    if held_out:
-        raise UsageError(f"{' and '.join(held_out)}: event runs split --data (set split: in --config); "
-                         "held-out event files are not supported yet")
     ds, idx = _dataset(cfg["data"], cfg["max_jets"], cfg)
     counts = ds.class_counts()
     if counts is not None:
@@ -151,7 +158,49 @@ def check_event_data(cfg: dict[str, Any]) -> tuple[Any, np.ndarray]:
         empty = [name for name, n in zip(ds.label_names, counts) if n == 0]
         if empty:
             raise DataArgumentError(f"class {empty[0]!r} has no events (its files are empty)")
-    return ds, idx
+    names = list(ds.label_names) if ds.label_names else None
+    held = {key: held_out_events(cfg, key, names, ds.num_features) for key in ("val", "test")
+            if cfg.get(key) is not None}
+    return ds, idx, held
+
+
+def held_out_events(cfg: dict[str, Any], key: str, label_names: Optional[list], num_features: int):
+    """The streamed dataset of ``cfg[key]`` (``--val`` or ``--test`` of an event run), checked against
+    the training classes and number of object features.
+
+    ``CLASS=PATH`` classes are matched by name and numbered as in training, whatever their order.
+
+    Raises:
+        DataArgumentError: not event data, other classes, a class without events, another number of
+            object features.
+    """
+    from .data.event_dataset import DEFAULT_COLLECTIONS, StreamedEventDataset
+    from .errors import DataArgumentError, DataFileError
+    from .run import _as_specs
+
+    flag = f"--{key}"
+    specs = _as_specs(cfg[key])
+    found = first_non_event_spec(specs, flag)
+    if found is not None:
+        raise DataArgumentError(f"{flag} {found[0]}: {found[1]}; an event run holds out events")
+    data = event_input(specs)
+    if isinstance(data, dict):
+        if label_names is None or set(data) != set(map(str, label_names)):
+            raise DataArgumentError(f"{flag} gives the classes {list(data)} but --data "
+                                    f"{'has no class names' if label_names is None else list(label_names)}")
+        data = {str(n): data[str(n)] for n in label_names}  # numbered as in training
+    try:
+        ds = StreamedEventDataset(data, collections=cfg.get("collections") or DEFAULT_COLLECTIONS,
+                                  extra_fields=cfg.get("object_fields") or ())
+        _check_event_inputs({"label_names": label_names, "num_features": num_features}, ds, "--data",
+                            " ".join(specs), verb="has")
+    except DataFileError as exc:
+        raise DataArgumentError(f"{flag}: {exc}") from None
+    counts = ds.class_counts()
+    empty = [name for name, n in zip(ds.label_names or [], counts if counts is not None else []) if n == 0]
+    if empty:
+        raise DataArgumentError(f"{flag}: class {empty[0]!r} has no events (its files are empty)")
+    return ds
 
 
 def maybe_train_events(cfg: dict[str, Any], out: Path, old: Optional[dict[str, Any]] = None
@@ -183,22 +232,29 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
     Seeded, resumable and guarded like a jet run: the settings were checked by
     :func:`pgjets.run.check_rerun`, the data's fingerprint is checked here.
     """
-    from .run import _data_changed, fit_run, split_indices
+    from .data.splits import split_positions
+    from .run import _data_changed, fit_run
 
     out = Path(out)
-    ds, idx = check_event_data({**cfg, "data": data})  # before anything is written: bad data cost no folder
+    ds, idx, held = event_datasets({**cfg, "data": data})  # before anything is written: bad data cost no folder
     out.mkdir(parents=True, exist_ok=True)
     fp = _fingerprint(ds)
+    held_fp = {key: _fingerprint(held_ds) for key, held_ds in held.items()}
     if old is not None:
-        _data_changed(_describe(data), old.get("data_fingerprint"), fp,
-                      f"run {out} started on; use --force to start afresh")
+        hint = f"run {out} started on; use --force to start afresh"
+        _data_changed(_describe(data), old.get("data_fingerprint"), fp, hint)
+        for key, held_print in held_fp.items():
+            _data_changed(_describe(cfg[key]), (old.get("held_out_fingerprints") or {}).get(key), held_print, hint)
     inputs = {"label_names": list(ds.label_names) if ds.label_names else None, "num_features": int(ds.num_features)}
     cfg = {**cfg, "data": str(data) if isinstance(data, Path) else data, "data_fingerprint": fp, "inputs": inputs}
-    split = {k: idx[v] for k, v in split_indices(idx.size, cfg["split"], cfg["seed"]).items()}
-    if not fit_run(cfg, out, split, _subset(ds, split["train"]), _subset(ds, split["val"]),
-                   ds.num_features, ds.num_classes, unit="events"):
+    if held_fp:
+        cfg["held_out_fingerprints"] = held_fp
+    split = split_positions(idx, cfg["split"], cfg["seed"], tuple(held))
+    val = held["val"] if "val" in held else _subset(ds, split["val"])
+    if not fit_run(cfg, out, split, _subset(ds, split["train"]), val, ds.num_features, ds.num_classes,
+                   unit="events"):
         return {"metrics": {}}
-    return evaluate_event_run(out, cfg, dataset=ds)
+    return evaluate_event_run(out, cfg, dataset=held.get("test", ds))
 
 
 def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Optional[Path] = None,
@@ -226,20 +282,25 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
         dataset, idx = _dataset(specs, None, cfg)
         order = _class_order(inputs.get("label_names"), dataset.label_names)  # another order: matched by name
         checked = inputs if order is None else {**inputs, "label_names": None}  # matched by name
-        _check_event_inputs(checked, dataset, run, " ".join(specs))
+        _check_event_inputs(checked, dataset, f"run {run}", " ".join(specs))
         dest = Path(out) if out is not None else _eval_dest(run, specs)
         check_eval_out(run, dest)
     else:
+        held_test = cfg.get("test") is not None  # --test events, else the test split of --data
+        key = "test" if held_test else "data"
         if dataset is None:
             try:
-                dataset, _ = _dataset(cfg["data"], None, cfg)
+                if held_test:
+                    dataset = held_out_events(cfg, "test", inputs.get("label_names"), inputs["num_features"])
+                else:
+                    dataset, _ = _dataset(cfg["data"], None, cfg)
             except DataFileNotFoundError as exc:
-                raise DataFileNotFoundError(f"the events of run {run}, {_describe(cfg['data'])}, do not exist "
+                raise DataFileNotFoundError(f"the events of run {run}, {_describe(cfg[key])}, do not exist "
                                             f"(moved or deleted?): {exc}") from None
-            recorded = cfg.get("data_fingerprint")
-            _data_changed(_describe(cfg["data"]), recorded, _fingerprint(dataset),
+            recorded = (cfg.get("held_out_fingerprints") or {}).get("test") if held_test else cfg.get("data_fingerprint")
+            _data_changed(_describe(cfg[key]), recorded, _fingerprint(dataset),
                           f"run {run} was trained on; give --data PATH to evaluate on other events")
-        idx = run_split(run, len(dataset))["test"]
+        idx = np.arange(len(dataset)) if held_test else run_split(run, len(dataset))["test"]
         specs, order = None, None
         dest = Path(out) if out is not None else _test_dest(run, cfg, signal, working_points)
     num_classes = len(inputs["label_names"]) if inputs.get("label_names") else dataset.num_classes
@@ -270,18 +331,21 @@ def _class_order(recorded: Optional[list], names: Optional[list]) -> Optional[li
     return [recorded_names.index(n) for n in given]
 
 
-def _check_event_inputs(recorded: dict[str, Any], dataset: Any, run: Path, data: str) -> None:
-    """Refuse events with other classes or another number of object features than the run's."""
+def _check_event_inputs(recorded: dict[str, Any], dataset: Any, what: str, data: str,
+                        verb: str = "was trained on") -> None:
+    """Refuse events with other classes or another number of object features than ``recorded``
+    (``what`` names their owner: ``"run R"`` that ``verb``, ``"--data"`` that ``"has"``)."""
     from .data.inputs import check_inputs
     from .errors import DataFileError
 
-    check_inputs(recorded, dataset, f"run {run}", data)
+    check_inputs(recorded, dataset, what, data, verb=verb)
     want = recorded.get("num_features")
     if want is not None and int(want) != int(dataset.num_features):
-        raise DataFileError(f"run {run} was trained on objects with {want} features but {data} gives "
+        raise DataFileError(f"{what} {verb} objects with {want} features but {data} gives "
                             f"{dataset.num_features} (other collections or extra fields?)")
 
 
-__all__ = ["is_event_data", "event_input", "check_event_data", "not_event_data_reason", "first_non_event_spec",
+__all__ = ["is_event_data", "event_input", "check_event_data", "event_datasets", "held_out_events",
+           "not_event_data_reason", "first_non_event_spec",
            "maybe_train_events",
            "train_event_run", "evaluate_event_run"]

@@ -28,8 +28,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                           "--data wjets=wj.root)")
     src.add_argument("--generate", type=int, metavar="N", help="generate N jets per process now")
     p.add_argument("--process", dest="processes", action="append", help="process to generate (repeatable)")
-    p.add_argument("--val", action="append", metavar="PATH", help="validation jets (as --data; default: split)")
-    p.add_argument("--test", action="append", metavar="PATH", help="test jets (as --data; default: split)")
+    p.add_argument("--val", action="append", metavar="PATH",
+                   help="validation jets or events (as --data, with its classes; default: a split of --data)")
+    p.add_argument("--test", action="append", metavar="PATH",
+                   help="test jets or events (as --data, with its classes; default: a split of --data)")
     p.add_argument("--collection", dest="collections", action="append", metavar="NAME",
                    help="event data: object collection that becomes graph nodes (repeatable; default Muon, "
                         "Electron, Jet, Photon, MET)")

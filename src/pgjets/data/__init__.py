@@ -23,7 +23,7 @@ from .observables import jet_observables, nsubjettiness
 from .efp import jet_efps, efp_padded, prime_multigraphs, efp_basis
 from .truth_labels import from_w_labels, same_parent_labels, truth_batch
 from .fingerprint import fingerprint, fingerprint_diff
-from .splits import load_table, load_process, split_indices
+from .splits import load_table, load_process, split_indices, split_positions
 
 __all__ = [
     "DigitsGridDataset", "EVENT_PROCESSES", "EventDataset", "FEATURE_NAMES", "JetDataset",
@@ -34,7 +34,7 @@ __all__ = [
     "jet_image", "jet_observables", "load_process", "load_table", "nsubjettiness", "open_jets",
     "prime_multigraphs", "read_events", "read_hzz_events", "read_jet_images", "read_jetclass",
     "read_jets", "read_manifest", "read_nanoaod_events", "read_parquet_jets", "read_quark_gluon", "read_jetnet", "read_top_landscape",
-    "resolve_sources", "run_datasets", "same_parent_labels", "split_indices",
+    "resolve_sources", "run_datasets", "same_parent_labels", "split_indices", "split_positions",
     "stream_event_batches", "truth_and_reco_sets", "truth_batch", "write_jetclass", "write_jets",
     "write_parquet_jets", "write_quark_gluon", "write_jetnet", "write_nanoaod", "write_top_landscape",
 ]

@@ -82,7 +82,7 @@ def run_datasets(cfg: dict[str, Any], data: Any = None,
         maps the parts taken from ``--data`` to their jet positions in it and
         ``n`` is the number of jets of ``--data``.
     """
-    from .splits import split_indices
+    from .splits import split_positions
 
     model, fs = cfg["model"], cfg.get("feature_set", "particlenet")
     full = open_dataset(_specs(data if data is not None else cfg["data"]), model, fs, **kwargs)
@@ -98,14 +98,8 @@ def run_datasets(cfg: dict[str, Any], data: Any = None,
     if cfg.get("max_jets") is not None and len(full) > int(cfg["max_jets"]):
         rng = np.random.default_rng(0)
         positions = np.sort(rng.choice(len(full), int(cfg["max_jets"]), replace=False))
-    frac = dict(zip(("train", "val", "test"), (float(f) for f in cfg.get("split", (0.6, 0.2, 0.2)))))
-    for name, spec in given.items():
-        if spec is not None:
-            frac[name] = 0.0
-    total = sum(frac.values())
-    fr = [frac[n] / total for n in ("train", "val", "test")]
-    parts = split_indices(positions.size, fr, int(cfg.get("seed", 0)))
-    split = {n: positions[idx] for n, idx in parts.items() if frac[n] > 0}
+    split = split_positions(positions, cfg.get("split", (0.6, 0.2, 0.2)), int(cfg.get("seed", 0)),
+                            tuple(name for name, spec in given.items() if spec is not None))
     out = {"train": full if split["train"].size == len(full) else full.subset(split["train"])}
     for name in ("val", "test"):
         if given[name] is not None:

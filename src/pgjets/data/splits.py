@@ -65,4 +65,20 @@ def split_indices(n: int, fractions, seed: int) -> dict[str, np.ndarray]:
     return {name: part.numpy() for name, part in zip(("train", "val", "test"), parts)}
 
 
-__all__ = ["load_table", "load_process", "split_indices"]
+def split_positions(positions: np.ndarray, fractions, seed: int,
+                    held_out: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The seeded split of ``positions`` (items of ``--data``) into the parts not ``held_out``.
+
+    A part given as its own data (``--val``, ``--test``: named in ``held_out``) takes nothing of
+    ``--data``: the fractions of the other parts are renormalised, and the result has only their
+    keys.  With nothing held out this is :func:`split_indices` on ``positions``.
+    """
+    frac = dict(zip(("train", "val", "test"), (float(f) for f in fractions)))
+    for name in held_out:
+        frac[name] = 0.0
+    total = sum(frac.values())
+    parts = split_indices(len(positions), [frac[n] / total for n in ("train", "val", "test")], seed)
+    return {n: np.asarray(positions)[idx] for n, idx in parts.items() if frac[n] > 0}
+
+
+__all__ = ["load_table", "load_process", "split_indices", "split_positions"]
