@@ -45,12 +45,19 @@ def constituent_features_reference(table: JetTable, feature_set: str = "particle
     """The float64 features of :func:`~pgjets.data.features.constituent_features`, cast to float32.
 
     Every column over all constituents at once (no blocks, no float32 tricks); same keys
-    (``x``, ``pos``, ``pt``, ``p4``, ``names``) and column order as the fast path.
+    (``x``, ``pos``, ``pt``, ``p4``, ``names``) and column order as the fast path.  An
+    ``*_etasign`` feature set takes the features of the jets mirrored into eta_J >= 0: pz of the
+    jets with eta_J < 0 negated first (the jet axis with them), as the published conversions'
+    ``(eta - eta_J) * sign(eta_J)``.
     """
     eps = LOG_FLOOR
     has_pid = table.pdgid is not None
     names = feature_names(feature_set, has_pid)
     px, py, pz, E = (getattr(table, n).astype(np.float64) for n in ("px", "py", "pz", "E"))
+    if feature_set.endswith("_etasign"):
+        pz = pz * np.where(table.jet_kinematics()["eta"] < 0, -1.0, 1.0)[table.jet_index]
+        table = JetTable(px=px, py=py, pz=pz, E=E, offsets=table.offsets, label=table.label,
+                         pdgid=table.pdgid, charge=table.charge)
     pt = np.hypot(px, py)
     eta = np.arcsinh(pz / np.maximum(pt, eps))
     phi = np.arctan2(py, px)

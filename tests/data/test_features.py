@@ -134,7 +134,8 @@ def top_jets():
     return generate_jets("top", 50, seed=1, fast=True)
 
 
-@pytest.mark.parametrize("feature_set", ["particlenet", "kinematic", "angular"])
+@pytest.mark.parametrize("feature_set", ["particlenet", "kinematic", "angular", "particlenet_etasign",
+                                         "angular_etasign"])
 def test_fast_path_equals_reference_on_generated_jets(top_jets, feature_set):
     assert top_jets.pdgid is not None and top_jets.charge is not None
     fast, _ = assert_matches_reference(top_jets, feature_set)
@@ -199,7 +200,7 @@ def test_fast_path_zero_momenta_and_signed_zeros():
     E = np.array([11.0, 5.0, 5.0, 0.0, 0.0, 0.0, 1e6, 5.0], dtype=np.float32)
     t = JetTable(px=px, py=py, pz=pz, E=E, offsets=[0, 4, 4, 6, 8], label=[0, 1, 0, 1],
                  pdgid=np.array([211, 22, -11, 13, 130, 0, 1000010020, -2212]))
-    for feature_set in ("particlenet", "kinematic", "angular"):
+    for feature_set in ("particlenet", "kinematic", "angular", "kinematic_etasign"):
         assert_matches_reference(t, feature_set)
     empty = JetTable(px=[], py=[], pz=[], E=[], offsets=[0], label=[])
     fast, _ = assert_matches_reference(empty)
@@ -228,3 +229,103 @@ def test_fast_path_strided_columns(top_jets):
                  offsets=top_jets.offsets[-1] - top_jets.offsets[::-1], label=top_jets.label[::-1])
     assert t.px.strides[0] < 0
     assert_matches_reference(t)
+
+
+# ---------------------------------------------------------------- sign(eta_J): the z-reflection
+
+
+def _jets_both_hemispheres(seed=0):
+    """Six jets, three at eta_J > 0 and three at eta_J < 0, with PID and track impact parameters."""
+    rng = np.random.default_rng(seed)
+    counts = np.array([5, 1, 9, 4, 7, 3])
+    centres = np.repeat([1.3, 0.2, 2.1, -0.4, -1.7, -2.5], counts)
+    P = int(counts.sum())
+    pt, eta, phi = rng.uniform(1, 80, P), centres + rng.normal(0, 0.3, P), rng.uniform(-np.pi, np.pi, P)
+    m = rng.uniform(0, 0.5, P)
+    pz = pt * np.sinh(eta)
+    ip = {name: rng.normal(0, 2, P) for name in ("d0val", "dzval")}
+    ip.update(d0err=rng.uniform(0, 2, P), dzerr=rng.uniform(0, 2, P))
+    return JetTable(px=pt * np.cos(phi), py=pt * np.sin(phi), pz=pz, E=np.sqrt(pt ** 2 + pz ** 2 + m ** 2),
+                    offsets=np.r_[0, np.cumsum(counts)], label=np.arange(6) % 2,
+                    pdgid=rng.choice([211, -211, 22, 130, 11, -13], P), **ip)
+
+
+def _mirror(t):
+    """The jets reflected in z: eta -> -eta for every constituent (pz and dz change sign)."""
+    return replace(t, pz=-t.pz, dzval=None if t.dzval is None else -t.dzval)
+
+
+def test_eta_sign_makes_the_features_mirror_invariant():
+    t = _jets_both_hemispheres()
+    assert t.has_track_ip
+    eta_j = t.jet_kinematics()["eta"]
+    assert (eta_j > 0).sum() == 3 and (eta_j < 0).sum() == 3
+    names = feature_names("particlenet", has_pid=True, has_track_ip=True)
+    odd = [names.index("deta"), names.index("dz")]  # the columns that change sign under the reflection
+    for fs, kw in (("particlenet_etasign", {}), ("particlenet", {"eta_sign": True})):
+        f, g = constituent_features(t, fs, **kw), constituent_features(_mirror(t), fs, **kw)
+        assert f["names"] == names
+        for key in ("x", "pos", "pt", "p4"):  # bit for bit: the mirror image gives the same inputs
+            np.testing.assert_array_equal(g[key], f[key], err_msg=key)
+    # without the flip, deta (and pos, pz, dz) of every particle change sign, nothing else changes
+    f, g = constituent_features(t), constituent_features(_mirror(t))
+    np.testing.assert_array_equal(g["x"][:, odd], -f["x"][:, odd])
+    even = [j for j in range(len(names)) if j not in odd]
+    np.testing.assert_array_equal(g["x"][:, even], f["x"][:, even])
+    np.testing.assert_array_equal(g["pos"] * [-1, 1], f["pos"])
+    np.testing.assert_array_equal(g["p4"] * [1, 1, 1, -1], f["p4"])
+    assert np.abs(f["x"][:, 0]).min() > 0  # a real sign change
+
+
+def test_eta_sign_reflects_the_jets_at_negative_eta_only():
+    t = _jets_both_hemispheres()
+    plain, signed = constituent_features(t), constituent_features(t, "particlenet_etasign")
+    eta_j = t.jet_kinematics()["eta"]
+    s = np.where(eta_j < 0, -1.0, 1.0)[t.jet_index].astype(np.float32)
+    names = plain["names"]
+    for j, name in enumerate(names):
+        want = plain["x"][:, j] * (s if name in ("deta", "dz") else 1)
+        np.testing.assert_array_equal(signed["x"][:, j], want, err_msg=name)
+    np.testing.assert_array_equal(signed["pos"], plain["pos"] * np.stack([s, np.ones_like(s)], 1))
+    np.testing.assert_array_equal(signed["p4"], plain["p4"] * np.stack([np.ones_like(s)] * 3 + [s], 1))
+    # the signed deta is the reflected jet's own (eta_i - eta_J): pos and p4 stay one jet
+    np.testing.assert_array_equal(signed["x"], constituent_features(_mirror_negative(t))["x"])
+
+
+def _mirror_negative(t):
+    """Only the jets with eta_J < 0 reflected (what the published conversions' sign does)."""
+    s = np.where(t.jet_kinematics()["eta"] < 0, -1.0, 1.0)[t.jet_index]
+    return replace(t, pz=t.pz * s, dzval=t.dzval * s)
+
+
+def test_eta_sign_at_eta_j_zero_keeps_the_sign():
+    # the published conversions: sign(eta_J) = 0 counts as +1, so deta is left as it is
+    cols = np.array([massless(50.0, 0.2, 0.0), massless(50.0, -0.2, 0.0), massless(20.0, 0.5, 0.1),
+                     massless(20.0, -0.5, 0.1)]).T
+    t = JetTable(px=cols[0], py=cols[1], pz=cols[2], E=cols[3], offsets=[0, 2, 4], label=[0, 1])
+    assert (t.jet_kinematics()["eta"] == 0).all()
+    f = constituent_features(t, "kinematic_etasign")
+    np.testing.assert_array_equal(f["x"], constituent_features(t, "kinematic")["x"])
+    np.testing.assert_allclose(f["x"][:, 0], [0.2, -0.2, 0.5, -0.5], atol=1e-6)
+    # so at eta_J = 0 a jet and its mirror image still differ by the sign of deta
+    g = constituent_features(_mirror(t), "kinematic_etasign")
+    np.testing.assert_array_equal(g["x"][:, 0], -f["x"][:, 0])
+    # a jet without momentum has eta_J = 0 too: nothing is reflected
+    z = JetTable(px=[0.0, 0.0], py=[0.0, 0.0], pz=[-3.0, 0.0], E=[3.0, 0.0], offsets=[0, 2], label=[0])
+    np.testing.assert_array_equal(constituent_features(z, "angular_etasign")["x"],
+                                  constituent_features(z, "angular")["x"])
+
+
+def test_eta_sign_off_is_the_default_output():
+    t = _jets_both_hemispheres()
+    for fs in ("particlenet", "kinematic", "angular"):
+        default = constituent_features(t, fs)
+        off = constituent_features(t, fs, eta_sign=False)
+        for key in ("x", "pos", "pt", "p4"):
+            np.testing.assert_array_equal(off[key], default[key], err_msg=key)
+        # the table's own pz and the unsigned deta = eta_i - eta_J
+        np.testing.assert_array_equal(default["p4"][:, 3], t.pz.astype(np.float32))
+        assert (default["x"][:, 0] < 0).any() and (default["x"][:, 0] > 0).any()
+    eta = np.arcsinh(t.pz / np.hypot(t.px, t.py))
+    np.testing.assert_allclose(constituent_features(t)["x"][:, 0], eta - t.jet_kinematics()["eta"][t.jet_index],
+                               atol=1e-5)

@@ -12,6 +12,11 @@ plus :math:`\log p_{T,i}`, :math:`\log E_i`, :math:`\log(p_{T,i}/p_{T,J})`,
 them, the charge and particle-type one-hots (charged hadron, neutral hadron,
 photon, electron, muon) and track impact parameters. Logarithms of zero momenta are clamped at
 :math:`\log 10^{-8}` so no feature is ever infinite.
+
+The ``*_etasign`` feature sets (``eta_sign=True``) reflect every jet into :math:`\eta_J \ge 0`:
+:math:`\Delta\eta_i \to \mathrm{sign}(\eta_J)\,\Delta\eta_i`, the convention of the published
+ParticleNet and ParT conversions, so a jet and its mirror image under :math:`p_z \to -p_z` get the
+same inputs.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..ops.features import FEATURE_NAMES, KINEMATIC, PID, TRACK_IP, feature_names
+from ..ops.features import FEATURE_NAMES, KINEMATIC, PID, TRACK_IP, feature_names, split_feature_set
 from .table import JetTable
 
 #: ``|pdgid|`` of the charged hadrons (pi+-, K+-, p, and the rarer Sigma+-, Xi-, Omega-).
@@ -64,7 +69,8 @@ _PID_ROWS[[3, 8, 10], 0] = -1.0
 _PID_ROWS[np.arange(2, 12), np.arange(2, 12) // 2] = 1.0
 
 
-def constituent_features(table: JetTable, feature_set: str = "particlenet") -> dict[str, Any]:
+def constituent_features(table: JetTable, feature_set: str = "particlenet",
+                         eta_sign: bool = False) -> dict[str, Any]:
     r"""Features, coordinates, :math:`p_T` and four-momenta of all constituents.
 
     Vectorised over every constituent of every jet (no loop per jet). The jet
@@ -108,10 +114,33 @@ def constituent_features(table: JetTable, feature_set: str = "particlenet") -> d
       Particle Transformer paper: with PDG ids these are its 17 JetClass inputs.
     - ``"kinematic"``: the seven kinematic columns only.
     - ``"angular"``: ``deta, dphi``.
+    - ``"particlenet_etasign"``, ``"kinematic_etasign"``, ``"angular_etasign"``: the same
+      columns with ``eta_sign=True``.
+
+    With ``eta_sign=True`` (or an ``*_etasign`` feature set) every jet with :math:`\eta_J < 0` is
+    reflected, :math:`p_z \to -p_z` for all its constituents, before the features are taken: with
+    :math:`s_J = \mathrm{sign}(\eta_J)` and :math:`s_J = 1` for :math:`\eta_J = 0`,
+
+    .. math::
+        \Delta\eta_i \to s_J\,\Delta\eta_i, \qquad p_{z,i} \to s_J\,p_{z,i}, \qquad
+        \tanh d_{z,i} \to s_J \tanh d_{z,i},
+
+    in ``x``, ``pos`` and ``p4`` alike (every other column is even under the reflection). The
+    :math:`\Delta\eta` column is then that of the published conversions of the top-tagging and
+    quark/gluon samples for ParticleNet and ParT (``part_deta`` / ``part_etarel`` times
+    :math:`\mathrm{sign}(\eta_J)`, 1 at :math:`\eta_J = 0`), a jet and its mirror image give
+    identical outputs, and ``pos`` and ``p4`` stay one jet (the reflected one), as
+    :mod:`pgjets.transforms` expects. Those conversions keep :math:`p_z` as it is (ParT's pair
+    features, :func:`~pgjets.ops.pairwise.pairwise_features`, are even under the reflection, so
+    this makes no difference to them) and have no :math:`d_z`; :math:`d_z` changes sign under the
+    reflection like :math:`p_z`, so it is reflected too.
 
     Args:
         table (JetTable): The jets.
-        feature_set (str): ``"particlenet"`` (default), ``"kinematic"`` or ``"angular"``.
+        feature_set (str): ``"particlenet"`` (default), ``"kinematic"`` or ``"angular"``, or one
+            of them with the suffix ``"_etasign"``.
+        eta_sign (bool): Reflect the jets with :math:`\eta_J < 0` (see above; default ``False``,
+            also implied by an ``*_etasign`` feature set).
 
     Returns:
         dict: ``x``, ``pos`` = :math:`(\Delta\eta, \Delta\phi)`, ``pt``,
@@ -125,6 +154,7 @@ def constituent_features(table: JetTable, feature_set: str = "particlenet") -> d
     """
     has_pid = table.pdgid is not None
     names = feature_names(feature_set, has_pid, table.has_track_ip)
+    eta_sign = bool(eta_sign) or split_feature_set(feature_set)[1]
     # contiguous (torch.from_numpy refuses negative strides); no copy for the usual table
     px, py, pz, E = (np.ascontiguousarray(getattr(table, n), dtype=np.float32) for n in ("px", "py", "pz", "E"))
     n_total = px.size
@@ -139,6 +169,8 @@ def constituent_features(table: JetTable, feature_set: str = "particlenet") -> d
         jet["eta"], np.cos(jet["phi"]), np.sin(jet["phi"]),
         1.0 / np.maximum(jet["pt"], LOG_FLOOR), 1.0 / np.maximum(jet_p4[:, 0], LOG_FLOOR),
     ]).astype(np.float32)
+    # sign(eta_J), +1 at eta_J = 0 (and for a jet without momentum, whose eta_J is 0)
+    jet_sign = np.where(jet["eta"] < 0, -1.0, 1.0).astype(np.float32) if eta_sign else None
     offsets, counts = table.offsets, table.n_constituents
     # blocks of whole jets, ~_BLOCK constituents each (a longer jet is a block of its own)
     cuts = np.searchsorted(offsets, np.arange(0, n_total, _BLOCK), side="right") - 1
@@ -169,6 +201,9 @@ def constituent_features(table: JetTable, feature_set: str = "particlenet") -> d
         torch.log_(t_ratio)
         deta = np.copysign(ratio, bpz, out=ratio)
         deta -= eta_j
+        if eta_sign:
+            sign = np.repeat(jet_sign[j0:j1], counts[j0:j1])
+            deta *= sign
         # dphi: the angle of (px, py) rotated by -phi_J
         along = bpx * cos_j
         along += bpy * sin_j
@@ -214,15 +249,20 @@ def constituent_features(table: JetTable, feature_set: str = "particlenet") -> d
             np.tanh(table.d0val[a:b], out=xb[:, c])
             np.clip(table.d0err[a:b], 0.0, 1.0, out=xb[:, c + 1])
             np.tanh(table.dzval[a:b], out=xb[:, c + 2])
+            if eta_sign:
+                xb[:, c + 2] *= sign
             np.clip(table.dzerr[a:b], 0.0, 1.0, out=xb[:, c + 3])
         pb = p4[a:b]
         pb[:, 0], pb[:, 1], pb[:, 2], pb[:, 3] = bE, bpx, bpy, bpz
+        if eta_sign:
+            pb[:, 3] *= sign
     return {"x": x, "pos": pos, "pt": pt_out, "p4": p4, "names": names}
 
 
 __all__ = [
     "constituent_features",
     "feature_names",
+    "split_feature_set",
     "FEATURE_NAMES",
     "CHARGED_HADRONS",
     "NEUTRAL_HADRONS",

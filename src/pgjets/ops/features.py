@@ -18,19 +18,47 @@ PID = ["charge", "is_charged_hadron", "is_neutral_hadron", "is_photon", "is_elec
 #: clipped to [0, 1] (the preprocessing of the Particle Transformer paper).
 TRACK_IP = ["d0", "d0_err", "dz", "dz_err"]
 
-#: Feature names, in column order, per feature set (``particlenet`` adds ``PID`` when available).
-FEATURE_NAMES: dict[str, list[str]] = {
+#: Suffix of the feature sets of jets reflected into :math:`\eta_J \ge 0`: ``particlenet_etasign``
+#: is ``particlenet`` with :math:`\Delta\eta` multiplied by :math:`\mathrm{sign}(\eta_J)`, the
+#: convention of the published ParticleNet and ParT conversions (``eta_sign=True`` of
+#: :func:`~pgjets.data.features.constituent_features`).
+ETA_SIGN_SUFFIX = "_etasign"
+
+_BASE_FEATURE_NAMES: dict[str, list[str]] = {
     "kinematic": KINEMATIC,
     "particlenet": KINEMATIC + PID,
     "angular": ["deta", "dphi"],
 }
+#: Feature names, in column order, per feature set (``particlenet`` adds ``PID`` when available);
+#: each ``NAME_etasign`` has the columns of ``NAME``.
+FEATURE_NAMES: dict[str, list[str]] = {
+    **_BASE_FEATURE_NAMES,
+    **{name + ETA_SIGN_SUFFIX: cols for name, cols in _BASE_FEATURE_NAMES.items()},
+}
+
+
+def split_feature_set(feature_set: str) -> tuple[str, bool]:
+    """A feature-set name as ``(base name, eta_sign)``: ``"kinematic_etasign"`` -> ``("kinematic", True)``.
+
+    Args:
+        feature_set (str): A key of :data:`FEATURE_NAMES`.
+
+    Raises:
+        ValueError: Unknown feature set.
+    """
+    if feature_set not in FEATURE_NAMES:
+        raise ValueError(f"unknown feature_set {feature_set!r}; choose one of {sorted(FEATURE_NAMES)}")
+    if feature_set.endswith(ETA_SIGN_SUFFIX):
+        return feature_set[:-len(ETA_SIGN_SUFFIX)], True
+    return feature_set, False
 
 
 def feature_names(feature_set: str, has_pid: bool = True, has_track_ip: bool = False) -> list[str]:
     """Column names of :func:`~pgjets.data.features.constituent_features` for a feature set.
 
     Args:
-        feature_set (str): ``"particlenet"``, ``"kinematic"`` or ``"angular"``.
+        feature_set (str): ``"particlenet"``, ``"kinematic"`` or ``"angular"``, or one of them
+            with the suffix ``"_etasign"`` (same columns, see :data:`ETA_SIGN_SUFFIX`).
         has_pid (bool): Whether the jets carry PDG ids (``"particlenet"`` adds
             the charge and PID columns only then).
         has_track_ip (bool): Whether they carry track impact parameters
@@ -39,11 +67,10 @@ def feature_names(feature_set: str, has_pid: bool = True, has_track_ip: bool = F
     Raises:
         ValueError: Unknown feature set.
     """
-    if feature_set not in FEATURE_NAMES:
-        raise ValueError(f"unknown feature_set {feature_set!r}; choose one of {sorted(FEATURE_NAMES)}")
-    if feature_set != "particlenet":
-        return list(FEATURE_NAMES[feature_set])
+    base, _ = split_feature_set(feature_set)
+    if base != "particlenet":
+        return list(FEATURE_NAMES[base])
     return list(KINEMATIC) + (list(PID) if has_pid else []) + (list(TRACK_IP) if has_track_ip else [])
 
 
-__all__ = ["KINEMATIC", "PID", "TRACK_IP", "FEATURE_NAMES", "feature_names"]
+__all__ = ["KINEMATIC", "PID", "TRACK_IP", "ETA_SIGN_SUFFIX", "FEATURE_NAMES", "feature_names", "split_feature_set"]
