@@ -329,3 +329,34 @@ def test_evaluating_jets_of_one_class(tmp_path, jet_folder, capsys):
     assert main(["evaluate", str(run), "--data", str(jet_folder)]) == 0  # both classes: ROC and the cuts too
     both = json.loads((run / "eval" / "data" / "metrics.json").read_text())
     assert "auc" in both and [set(r["efficiency"]) for r in both["cuts"]] == [{"qcd", "top"}] * 2
+
+
+def test_etasign_feature_set_is_recorded_and_scores_mirrored_jets_alike(tmp_path, jet_folder, capsys):
+    # --feature-set particlenet_etasign: deta times sign(eta_J); a jet and its mirror image (pz -> -pz)
+    # get the same scores, which the default feature set does not give
+    import dataclasses
+
+    import numpy as np
+    import yaml
+
+    from pgjets.data import open_jets, write_jets
+
+    table = open_jets(jet_folder)
+    mirrored = tmp_path / "mirrored.h5"
+    write_jets(dataclasses.replace(table, pz=-table.pz), mirrored)
+    scores = {}
+    for fs in ("particlenet", "particlenet_etasign"):
+        run = tmp_path / fs
+        assert train(jet_folder, run, "--epochs", "1", "--feature-set", fs) == 0
+        cfg = yaml.safe_load((run / "config.yaml").read_text())
+        assert cfg["feature_set"] == fs and cfg["inputs"]["feature_set"] == fs
+        for name, data in (("plain", jet_folder / "jets.h5"), ("mirrored", mirrored)):
+            assert main(["evaluate", str(run), "--data", str(data), "--out", str(tmp_path / f"{fs}-{name}")]) == 0
+            with np.load(tmp_path / f"{fs}-{name}" / "scores.npz") as f:
+                scores[fs, name] = f["logits"]
+    np.testing.assert_array_equal(scores["particlenet_etasign", "mirrored"], scores["particlenet_etasign", "plain"])
+    assert not np.array_equal(scores["particlenet", "mirrored"], scores["particlenet", "plain"])
+    # the two feature sets are two settings: a rerun with the other one stops, naming it
+    capsys.readouterr()
+    assert train(jet_folder, tmp_path / "particlenet", "--epochs", "1", "--feature-set", "particlenet_etasign") == 2
+    assert "feature_set 'particlenet' -> 'particlenet_etasign'" in capsys.readouterr().err

@@ -39,7 +39,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="event data: further object field read as a node feature where a collection has it, "
                         "e.g. btagDeepFlavB (repeatable)")
     p.add_argument("--feature-set", help="input features: particlenet (with PID when the data have it), "
-                                         "kinematic, angular")
+                                         "kinematic, angular; NAME_etasign (e.g. particlenet_etasign): "
+                                         "delta eta times sign(eta_jet), as the published ParticleNet/ParT "
+                                         "conversions")
     p.add_argument("--signal", help="signal class of a binary sample (default: the non-QCD class; quark for q/g)")
     p.add_argument("--working-point", dest="working_points", action="append", metavar="CLASS=EFF",
                    help="multi-class samples: signal efficiency at which the rejection of QCD is quoted for "
