@@ -46,18 +46,25 @@ def _copy_from_weaver(w, p) -> None:
         p.fusion[1].load_state_dict(w.fusion_block[1].state_dict())
 
 
-@pytest.mark.parametrize("fusion", [False, True])
-def test_equals_weaver_with_its_weights(batch_of, fusion):
+#: Jets of more particles than k (4 and 5), and jets of n <= k, where weaver's kNN takes padding slots.
+LARGE, SMALL_JETS = [12, 20, 8, 30], [12, 1, 2, 4, 5, 6, 20, 3]
+
+
+@pytest.mark.parametrize("fusion,sizes,pad", [(False, LARGE, False), (True, LARGE, False), (False, SMALL_JETS, True),
+                                              (True, SMALL_JETS, True)])
+def test_equals_weaver_with_its_weights(batch_of, fusion, sizes, pad):
+    # pad_neighbours=True: a jet of n <= k particles averages over k neighbours, the n - 1 others
+    # and k - n + 1 of features 0, as weaver's padded kNN (padded length >= k + 1, here 20)
     pytest.importorskip("weaver")
     logging.getLogger("weaver").setLevel(logging.ERROR)
     from weaver.nn.model.ParticleNet import ParticleNet as WeaverParticleNet
 
     blocks, fc = [(4, (16, 16)), (5, (32, 32))], [(32, 0.1)]
-    b = batch_of([12, 20, 8, 30])  # more particles than k: no padded neighbours on weaver's side
+    b = batch_of(sizes)
     F = b.x.size(1)
     torch.manual_seed(0)
     w = WeaverParticleNet(F, 3, conv_params=blocks, fc_params=fc, use_fusion=fusion, trim=False)
-    p = ParticleNet(F, 3, blocks=blocks, fc=fc, fusion=fusion)
+    p = ParticleNet(F, 3, blocks=blocks, fc=fc, fusion=fusion, pad_neighbours=pad)
     assert sum(t.numel() for t in w.parameters()) == sum(t.numel() for t in p.parameters())
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
@@ -79,3 +86,13 @@ def test_equals_weaver_with_its_weights(batch_of, fusion):
     assert theirs.abs().max() > 0.1
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(padded, ours, atol=1e-5, rtol=1e-4)
+    # the same weights without pad_neighbours: the same logits for n > 5 (both k), others differ
+    plain = ParticleNet(F, 3, blocks=blocks, fc=fc, fusion=fusion)
+    plain.load_state_dict(p.state_dict())
+    plain.eval()
+    with torch.no_grad():
+        other = plain(b)
+    big = torch.tensor(sizes) > 5
+    torch.testing.assert_close(other[big], ours[big], atol=1e-6, rtol=1e-5)
+    if pad:
+        assert ((other[~big] - theirs[~big]).abs().amax(1) > 3e-4).all()  # well above the tolerance

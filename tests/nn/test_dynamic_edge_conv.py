@@ -124,12 +124,13 @@ def test_tiny_graphs_pos_checks_and_empty(debug):
         EdgeConvBlock(5, (4, 0))
 
 
-@pytest.mark.parametrize("aggr,cosine", [("max", False), ("mean", True)])
-def test_forward_padded_equals_forward(aggr, cosine):
+@pytest.mark.parametrize("aggr,cosine,pad", [("max", False, False), ("mean", True, False), ("mean", False, True),
+                                            ("max", False, True)])
+def test_forward_padded_equals_forward(aggr, cosine, pad):
     from torch_geometric.utils import to_dense_batch
 
     torch.manual_seed(0)
-    conv = EdgeConvBlock(5, channels=(8, 6), k=3, aggr=aggr, cosine=cosine)
+    conv = EdgeConvBlock(5, channels=(8, 6), k=3, aggr=aggr, cosine=cosine, pad_neighbours=pad)
     conv.train()
     counts = torch.tensor([6, 2, 1, 9])
     batch = torch.repeat_interleave(torch.arange(4), counts)
@@ -164,3 +165,59 @@ def test_a_batch_vector_of_the_wrong_length_is_a_typed_error():
     x, pos, batch = jets([6, 5])
     with pytest.raises(InputShapeError, match="batch"):
         EdgeConvBlock(5, (8,), k=3)(x, pos, batch[:-1])
+
+
+@pytest.mark.parametrize("aggr", ["mean", "max"])
+def test_pad_neighbours_counts_missing_neighbours_as_zero_features(aggr):
+    # weaver's padded kNN: a node with d < k neighbours also takes k - d padding slots of features 0
+    torch.manual_seed(7)
+    k = 4
+    x, pos, batch = jets([1, 2, 4, 5, 9])
+    conv = EdgeConvBlock(5, (6, 3), k=k, aggr=aggr, pad_neighbours=True)
+    conv(x, pos, batch)  # training mode runs: non-trivial batch-norm statistics
+    conv.eval()
+    plain = EdgeConvBlock(5, (6, 3), k=k, aggr=aggr)
+    plain.load_state_dict(conv.state_dict())
+    plain.eval()
+    ei = knn_graph(pos, k, batch)
+    with torch.no_grad():
+        out, without = conv(x, pos, batch), plain(x, pos, batch)
+        torch.testing.assert_close(conv.propagate_edges(x, ei, fast=False), out, atol=1e-6, rtol=1e-5)
+        w = torch.cat([conv.lin_center.weight, conv.lin_diff.weight], 1)
+
+        def messages(xi, xj):
+            h = torch.relu(conv.norms[0](torch.cat([xi, xj - xi], 1) @ w.t()))
+            return torch.relu(conv.norms[1](conv.lins[0](h)))
+
+        sc = conv.shortcut_norm(conv.shortcut(x))
+        for i in range(x.size(0)):
+            nbrs = ei[0][ei[1] == i]
+            xj = torch.cat([x[nbrs], torch.zeros(k - len(nbrs), 5)])  # the missing ones: features 0
+            h = messages(x[i].expand(k, 5), xj)
+            agg = h.mean(0) if aggr == "mean" else h.max(0).values
+            torch.testing.assert_close(out[i], torch.relu(agg + sc[i]), atol=1e-6, rtol=1e-5)
+    # jets of more than k particles (the last two): the same as without padding
+    big = batch >= 3
+    torch.testing.assert_close(out[big], without[big], atol=1e-6, rtol=1e-6)
+    assert not torch.allclose(out[~big], without[~big], atol=1e-3)
+    # a batch where every node has k neighbours: bit for bit the same (the reshape path, no padding)
+    x2, pos2, batch2 = jets([6, 9], seed=3)
+    with torch.no_grad():
+        assert torch.equal(conv(x2, pos2, batch2), plain(x2, pos2, batch2))
+    assert "pad_neighbours=True" in repr(conv) and "pad_neighbours" not in repr(plain)
+
+
+def test_pad_neighbours_trains():
+    torch.manual_seed(8)
+    x, pos, batch = jets([1, 3, 7])
+    conv = EdgeConvBlock(5, (6, 3), k=4, pad_neighbours=True)
+    x.requires_grad_(True)
+    out = conv(x, pos, batch)
+    out.square().sum().backward()
+    assert torch.isfinite(x.grad).all()
+    # a lone particle has no edges, but its padding messages reach the edge MLP's first map
+    conv.eval()
+    conv.zero_grad()
+    conv(torch.randn(5, 5), torch.randn(5, 2), torch.arange(5)).sum().backward()
+    assert conv.lin_diff.weight.grad.abs().sum() > 0
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in conv.parameters())

@@ -50,6 +50,10 @@ class ParticleNet(nn.Module):
         input_norm: Batch-normalise the input features (as the reference does).
         fusion: Concatenate all blocks' outputs and mix them before pooling (weaver's
             ``use_fusion=True``; see the module docstring).
+        pad_neighbours: In jets of at most :math:`k` particles, count the missing neighbours
+            as neighbours of features 0, as weaver-core's padded kNN does (see
+            :class:`~pgjets.nn.EdgeConvBlock`); default ``False``: the mean over the
+            :math:`n - 1` other particles. Jets of more than :math:`k` particles are not affected.
 
     Shapes:
         - **input:** a PyG ``Batch`` with ``x`` :math:`(N, F)`, ``pos`` :math:`(N, 2)`, ``batch``
@@ -64,6 +68,7 @@ class ParticleNet(nn.Module):
         fc: Sequence[tuple[int, float]] = ((256, 0.1),),
         input_norm: bool = True,
         fusion: bool = False,
+        pad_neighbours: bool = False,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
@@ -72,7 +77,7 @@ class ParticleNet(nn.Module):
         convs = []
         c = in_channels
         for k, channels in blocks:
-            convs.append(EdgeConvBlock(c, tuple(channels), k=k))
+            convs.append(EdgeConvBlock(c, tuple(channels), k=k, pad_neighbours=pad_neighbours))
             c = channels[-1]
         self.convs = nn.ModuleList(convs)
         self.fusion = None

@@ -34,6 +34,7 @@ from typing import Any, Optional, Sequence
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
+from torch_geometric.utils import scatter
 
 from .._checks import (check_input_dtype, debug_check_finite, check_ndim, check_positive_int,
                        warn_deprecated_name)
@@ -110,6 +111,22 @@ class EdgeConvBlock(MessagePassing):
             + \mathrm{BN}(W_s \mathbf{x}_i)\Big), \qquad
         h_\Theta = \bigcirc_{l} \mathrm{ReLU} \circ \mathrm{BN} \circ \mathrm{Linear}_l
 
+    With ``pad_neighbours=True`` a node with fewer than :math:`k` neighbours (a jet of
+    :math:`n \le k` particles) also averages over :math:`k - |\mathrm{kNN}(i)|` neighbours of
+    features 0, the padding slots that weaver-core's padded kNN takes (it pushes padded
+    particles far away and zeroes their features, so they are the farthest neighbours):
+
+    .. math::
+        \mathbf{x}_i' = \mathrm{ReLU}\Big(\frac{1}{\max(|\mathrm{kNN}(i)|, k)}\Big[
+            \sum_{j \in \mathrm{kNN}(i)} h_\Theta(\mathbf{x}_i \Vert \mathbf{x}_j - \mathbf{x}_i)
+            + \big(k - |\mathrm{kNN}(i)|\big)_+\, h_\Theta(\mathbf{x}_i \Vert -\mathbf{x}_i)\Big]
+            + \mathrm{BN}(W_s \mathbf{x}_i)\Big)
+
+    (``aggr="max"``: the padding message joins the maximum).  Nodes with :math:`k` neighbours get
+    the same result as without it; in eval mode the block then equals weaver's for every jet
+    (weaver's padded length at least :math:`k + 1`).  In training mode the edge MLP's batch norms
+    see one padding message per node that lacks neighbours (weaver's: every padding slot).
+
     The first edge-MLP layer is stored as two bias-free maps,
     ``lin_center`` (:math:`W_1`, on :math:`\mathbf{x}_i`) and ``lin_diff``
     (:math:`W_2`, on :math:`\mathbf{x}_j - \mathbf{x}_i`); later layers are
@@ -122,6 +139,9 @@ class EdgeConvBlock(MessagePassing):
         k: Number of neighbours.
         aggr: ``"mean"`` (ParticleNet) or ``"max"``.
         cosine: Use cosine distance for the kNN search.
+        pad_neighbours: Count the missing neighbours of nodes with fewer than ``k`` as
+            neighbours of features 0, as weaver-core does (default ``False``: the mean over the
+            neighbours there are).
 
     Shapes:
         - **input:** ``x`` :math:`(N, F)`, ``pos`` :math:`(N, D)` optional,
@@ -136,6 +156,7 @@ class EdgeConvBlock(MessagePassing):
         k: int = 16,
         aggr: str = "mean",
         cosine: bool = False,
+        pad_neighbours: bool = False,
     ) -> None:
         if aggr not in ("mean", "max"):
             raise ValueError(f"aggr must be 'mean' or 'max', got {aggr!r}")
@@ -146,6 +167,7 @@ class EdgeConvBlock(MessagePassing):
         if not self.channels:
             raise ValueError("channels must name at least one layer size")
         self.cosine = cosine
+        self.pad_neighbours = bool(pad_neighbours)
         c0 = self.channels[0]
         self.lin_center = nn.Linear(in_channels, c0, bias=False)  # acts on x_i
         self.lin_diff = nn.Linear(in_channels, c0, bias=False)  # acts on x_j - x_i
@@ -187,7 +209,8 @@ class EdgeConvBlock(MessagePassing):
         Returns:
             Node features ``(N, channels[-1])``.  A graph with fewer than
             :math:`k + 1` nodes uses all its other nodes as neighbours; a single
-            isolated node gets only the shortcut term.
+            isolated node gets only the shortcut term (with ``pad_neighbours``: the mean also
+            counts the missing neighbours, see the class docstring).
         """
         check_ndim(x, 2, "x", "(num_nodes, features)")
         check_input_dtype(x, self, "x")
@@ -227,17 +250,31 @@ class EdgeConvBlock(MessagePassing):
             - **output:** :math:`(N, \text{channels}[-1])`
         """
         n = x.size(0)
+        target = edge_index[1]
+        reshape = fast and (self._uniform_k(target, n) if uniform is None else uniform)
         h = self.edge_mlp_first(x, edge_index) if fast else self.edge_mlp_reference(x, edge_index)
+        pad = self.pad_neighbours and not reshape  # k neighbours everywhere: nothing to pad
+        n_edges = h.size(0)
+        if pad:  # the message from a padding slot, x_j = 0: W1 x_i + W2 (0 - x_i), one row per node
+            h = torch.cat([h, self.lin_center(x) - self.lin_diff(x)])
         h = torch.relu(self.norms[0](h)) if h.size(0) > 1 or not self.training else torch.relu(h)
         for lin, norm in zip(self.lins, self.norms[1:]):
             h = lin(h)
             h = torch.relu(norm(h)) if h.size(0) > 1 or not self.training else torch.relu(h)
-        target = edge_index[1]
         c = h.size(1)
-        if fast and (self._uniform_k(target, n) if uniform is None else uniform):
+        if reshape:
             # Every node has exactly k neighbours, edges sorted by centre: a reshape.
             hk = h.view(n, self.k, c)
             agg = hk.mean(1) if self.aggr == "mean" else hk.amax(1)
+        elif pad:
+            h, h_pad = h[:n_edges], h[n_edges:]
+            deg = h.new_zeros(n).index_add_(0, target, h.new_ones(n_edges))
+            missing = (self.k - deg).clamp_min(0).unsqueeze(1)
+            if self.aggr == "mean":
+                agg = (scatter(h, target, 0, dim_size=n, reduce="sum") + missing * h_pad) / (deg.unsqueeze(1) + missing)
+            else:  # messages are >= 0 (ReLU), so a node without neighbours (max 0) gets h_pad
+                agg = self.aggr_module(h, target, dim_size=n)
+                agg = torch.where(missing > 0, torch.maximum(agg, h_pad), agg)
         else:
             agg = self.aggr_module(h, target, dim_size=n)
         sc = self.shortcut(x)
@@ -253,7 +290,8 @@ class EdgeConvBlock(MessagePassing):
         columns of :math:`+\infty` keep ``topk`` valid for jets with fewer than
         :math:`k + 1` particles.  Neighbours at infinite distance are dropped from
         the mean (max), so a jet with :math:`n \le k` particles uses its
-        :math:`n - 1` other particles, as :meth:`forward` does.  Equal to
+        :math:`n - 1` other particles, as :meth:`forward` does (with ``pad_neighbours`` they
+        are neighbours of features 0 instead, as weaver's).  Equal to
         :meth:`forward` on the valid particles (up to rounding); the rows of
         padded particles hold finite values that nothing reads.
 
@@ -277,11 +315,15 @@ class EdgeConvBlock(MessagePassing):
         node_j = x @ b.t()  # W2 x_j
         offset = (torch.arange(B, device=x.device) * N).view(B, 1, 1)
         c0 = node_j.size(-1)
-        h = node_i.unsqueeze(2) + node_j.reshape(B * N, c0)[idx + offset]  # (B, N, k, C0)
+        w = valid.unsqueeze(-1)
+        gathered = node_j.reshape(B * N, c0)[idx + offset]
+        if self.pad_neighbours:  # the missing neighbours are padding slots of features 0
+            gathered = torch.where(w, gathered, torch.zeros_like(gathered))
+            w = torch.ones_like(w)
+        h = node_i.unsqueeze(2) + gathered  # (B, N, k, C0)
         h = torch.relu(rowwise(self.norms[0], h))
         for lin, norm in zip(self.lins, self.norms[1:]):
             h = torch.relu(rowwise(norm, lin(h)))
-        w = valid.unsqueeze(-1)
         if self.aggr == "mean":
             agg = (h * w.to(h.dtype)).sum(2) / w.to(h.dtype).sum(2).clamp_min(1.0)
         else:
@@ -291,7 +333,9 @@ class EdgeConvBlock(MessagePassing):
         return torch.relu(agg + sc)
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.in_channels}, channels={self.channels}, k={self.k}, aggr={self.aggr})"
+        pad = ", pad_neighbours=True" if self.pad_neighbours else ""
+        return (f"{self.__class__.__name__}({self.in_channels}, channels={self.channels}, k={self.k}, "
+                f"aggr={self.aggr}{pad})")
 
 
 class DynamicEdgeConv(EdgeConvBlock):
