@@ -215,3 +215,111 @@ def test_locate_maps_event_positions_to_file_and_entry(events_dir, tmp_path):
     assert got.tolist() == list(range(12))
     with pytest.raises(IndexError, match="0..11"):
         ds.locate([12])
+
+
+@pytest.fixture
+def count_opens(monkeypatch):
+    """Every file ``uproot.open`` and ``pyarrow.parquet.ParquetFile`` opened, in order (``(path, handle)``)."""
+    import pyarrow.parquet as pq
+    import uproot
+
+    opened = []
+    real_open, real_parquet = uproot.open, pq.ParquetFile
+
+    def root_open(path, *args, **kwargs):
+        f = real_open(path, *args, **kwargs)
+        opened.append((str(path), f))
+        return f
+
+    class CountedParquetFile(real_parquet):
+        def __init__(self, path, *args, **kwargs):
+            super().__init__(path, *args, **kwargs)
+            opened.append((str(path), self))
+
+    monkeypatch.setattr(uproot, "open", root_open)
+    monkeypatch.setattr(pq, "ParquetFile", CountedParquetFile)
+    return opened
+
+
+def _pass(ds, **kw):
+    batches = list(ds.batches(7, **kw))
+    return torch.cat([b.event_index for b in batches]).tolist(), torch.cat([b.y for b in batches]).tolist()
+
+
+def test_a_pass_opens_each_file_once_not_once_per_chunk(events_dir, tmp_path, count_opens):
+    """Files stay open between chunks (at most ``open_files`` of them): the same events, labels and
+    order as a dataset that reopens its file for every chunk, one open per file."""
+    from pgjets.data.event_dataset import hzz_path
+
+    files = _nanoaod_files(tmp_path, read_events(events_dir))
+    inputs = [({"tt": files["ttbar"], "wj": files["wjets"]}, {}),  # NanoAOD, a class per file
+              (events_dir, {}),  # parquet
+              ({"hzz": hzz_path(), "tt": files["ttbar"]}, {"collections": ("Muon", "Jet"), "chunk_size": 500})]
+    for path, kw in inputs:
+        kw = {"chunk_size": 9, "shuffle_chunks": 2, **kw}
+        one = StreamedEventDataset(path, open_files=1, **kw)  # reopens whenever the file changes
+        ds = StreamedEventDataset(path, **kw)
+        assert ds.open_files == 8 and one.open_files == 1 and ds.num_chunks > 2 * len(ds.files)
+        count_opens.clear()
+        first = _pass(ds, shuffle=True, seed=3)
+        assert sorted(p for p, _ in count_opens) == sorted(str(f) for f in ds.files), path  # once per file
+        count_opens.clear()
+        unshuffled = _pass(ds)
+        assert _pass(ds, shuffle=True, seed=3) == first and not count_opens  # still open: no more opens
+        assert _pass(one, shuffle=True, seed=3) == first and _pass(one) == unshuffled and len(one._files) == 1
+        assert len(count_opens) > len(ds.files)  # one open file only: reopened when the file changes
+        evicted = [f for _, f in count_opens[:-1]]
+        assert all(f.closed for f in evicted) and not count_opens[-1][1].closed
+        ds.close()
+        one.close()
+        assert len(ds._files) == 0 and count_opens[-1][1].closed
+
+
+def test_open_files_are_not_pickled_nor_shared(events_dir, tmp_path, count_opens, monkeypatch):
+    import pickle
+
+    import pgjets.data.event_dataset as event_dataset
+
+    files = _nanoaod_files(tmp_path, read_events(events_dir))
+    ds = StreamedEventDataset({"tt": files["ttbar"], "wj": files["wjets"]}, chunk_size=9, shuffle_chunks=2)
+    want = _pass(ds, shuffle=True, seed=1)
+    assert len(ds._files) == 2
+    copy = pickle.loads(pickle.dumps(ds))  # as for DataLoader workers: the handles stay behind
+    assert len(copy._files) == 0 and copy.open_files == ds.open_files
+    count_opens.clear()
+    assert _pass(copy, shuffle=True, seed=1) == want and len(count_opens) == 2 and len(ds._files) == 2
+    # a subset opens its own files: closing it leaves the dataset's open
+    sub = ds.subset(np.arange(0, 80, 3))
+    assert len(sub._files) == 0
+    count_opens.clear()
+    got = _pass(sub, shuffle=True, seed=2)
+    assert len(count_opens) == 2 and len(sub._files) == 2 and sorted(got[0]) == list(range(0, 80, 3))
+    assert got == _pass(pickle.loads(pickle.dumps(sub)), shuffle=True, seed=2)  # a pickled subset: the same
+    sub.close()
+    count_opens.clear()
+    assert _pass(ds, shuffle=True, seed=1) == want and not count_opens
+    # a forked copy (another process id) opens its own files and leaves the parent's alone
+    parent = list(ds._files._open.values())
+    fresh = StreamedEventDataset({"tt": files["ttbar"], "wj": files["wjets"]})
+    monkeypatch.setattr(event_dataset.os, "getpid", lambda: -1)
+    count_opens.clear()
+    assert _pass(ds) == _pass(fresh)
+    assert len(count_opens) == 4 and not any(f.closed for f in parent) and len(ds._files) == 2
+
+
+def test_a_bad_event_names_its_file_and_chunk_with_the_file_kept_open(tmp_path):
+    import awkward as ak
+
+    from pgjets.data import write_nanoaod
+    from pgjets.errors import PgjetsError
+
+    pt = np.arange(1, 21, dtype=np.float32) * 10
+    pt[12] = np.nan
+    counts = np.ones(20, dtype=np.int64)
+    events = ak.zip({"Muon_pt": ak.unflatten(pt, counts), "Muon_eta": ak.unflatten(np.zeros(20, np.float32), counts),
+                     "Muon_phi": ak.unflatten(np.zeros(20, np.float32), counts)}, depth_limit=1)
+    path = write_nanoaod(events, tmp_path / "bad.root")
+    ds = StreamedEventDataset({"a": path}, collections=("Muon",), chunk_size=5, prefetch=False)
+    assert ds[3].pt.tolist() == [40.0] and len(ds._files) == 1  # the file is open now
+    with pytest.raises(PgjetsError, match=r"bad\.root, events 10:15: .*NaN"):
+        list(ds.batches(4))

@@ -122,29 +122,28 @@ def read_hzz_events(
     """
     start = _check_range(start, "start")
     stop = _check_range(stop, "stop")
-    ak = require("awkward", "physics", "event data")
-    uproot = require("uproot", "physics", "ROOT files")
+    require("awkward", "physics", "event data")
     path = Path(path) if path is not None else hzz_path()
-    if not path.is_file():
-        raise DataFileNotFoundError(f"event file {path} does not exist")
-    try:
-        f = uproot.open(path)
+    with _open_root(path) as f:
+        return _hzz_events(path, f, start, stop)
+
+
+def _hzz_events(path: Path, f: Any, start: Optional[int], stop: Optional[int]) -> Any:
+    """Events ``start:stop`` of the open HZZ-layout ROOT file ``f`` (see :func:`read_hzz_events`)."""
+    ak = require("awkward", "physics", "event data")
+    if TREE not in f:
+        raise DataFileError(f"{path} has no tree {TREE!r} (it has {list(f.keys())})")
+    tree = f[TREE]
+    if not hasattr(tree, "arrays"):
+        raise DataFileError(f"{path}: {TREE!r} is not a TTree")
+    needed = [b for c in COLLECTIONS.values() for b in c.values()] + list(MET_BRANCHES.values())
+    missing = sorted(set(needed) - set(tree.keys()))
+    if missing:
+        raise DataFileError(f"{path}: tree {TREE!r} lacks branches {missing}")
+    try:  # no array cache: a file kept open between chunks would hold every chunk read
+        arrays = tree.arrays(needed, entry_start=start, entry_stop=stop, array_cache=None)
     except Exception as exc:
-        raise DataFileError(f"{path} is not a readable ROOT file: {exc}") from exc
-    with f:
-        if TREE not in f:
-            raise DataFileError(f"{path} has no tree {TREE!r} (it has {list(f.keys())})")
-        tree = f[TREE]
-        if not hasattr(tree, "arrays"):
-            raise DataFileError(f"{path}: {TREE!r} is not a TTree")
-        needed = [b for c in COLLECTIONS.values() for b in c.values()] + list(MET_BRANCHES.values())
-        missing = sorted(set(needed) - set(tree.keys()))
-        if missing:
-            raise DataFileError(f"{path}: tree {TREE!r} lacks branches {missing}")
-        try:
-            arrays = tree.arrays(needed, entry_start=start, entry_stop=stop)
-        except Exception as exc:
-            raise DataFileError(f"{path}: cannot read tree {TREE!r}: {exc}") from exc
+        raise DataFileError(f"{path}: cannot read tree {TREE!r}: {exc}") from exc
     fields = {name: ak.zip({k: arrays[b] for k, b in cols.items()}) for name, cols in COLLECTIONS.items()}
     fields["MET"] = ak.zip({k: arrays[b] for k, b in MET_BRANCHES.items()}, depth_limit=1)
     return ak.zip(fields, depth_limit=1)
@@ -256,21 +255,27 @@ def read_nanoaod_events(
     require("awkward", "physics", "event data")
     path = Path(path)
     with _open_root(path) as f:
-        if tree not in f:
-            raise DataFileError(f"{path} has no tree {tree!r} (it has {list(f.keys())})")
-        t = f[tree]
-        if not hasattr(t, "arrays"):
-            raise DataFileError(f"{path}: {tree!r} is not a TTree")
-        keys = list(t.keys())
-        names = _nanoaod_branches(keys, collections, extra_fields, f"{path}: tree {tree!r}")
-        missing = [b for b in branches if b not in keys]
-        if missing:
-            raise DataFileError(f"{path}: tree {tree!r} lacks the branches {missing}")
-        try:
-            return t.arrays(names + [b for b in branches if b not in names], entry_start=start,
-                            entry_stop=stop)
-        except Exception as exc:
-            raise DataFileError(f"{path}: cannot read tree {tree!r}: {exc}") from exc
+        return _nanoaod_events(path, f, collections, extra_fields, branches, start, stop, tree)
+
+
+def _nanoaod_events(path: Path, f: Any, collections: Sequence[str], extra_fields: Sequence[str],
+                    branches: Sequence[str], start: Optional[int], stop: Optional[int], tree: str) -> Any:
+    """Events ``start:stop`` of tree ``tree`` of the open NanoAOD file ``f`` (see :func:`read_nanoaod_events`)."""
+    if tree not in f:
+        raise DataFileError(f"{path} has no tree {tree!r} (it has {list(f.keys())})")
+    t = f[tree]
+    if not hasattr(t, "arrays"):
+        raise DataFileError(f"{path}: {tree!r} is not a TTree")
+    keys = list(t.keys())
+    names = _nanoaod_branches(keys, collections, extra_fields, f"{path}: tree {tree!r}")
+    missing = [b for b in branches if b not in keys]
+    if missing:
+        raise DataFileError(f"{path}: tree {tree!r} lacks the branches {missing}")
+    try:  # no array cache: a file kept open between chunks would hold every chunk read
+        return t.arrays(names + [b for b in branches if b not in names], entry_start=start,
+                        entry_stop=stop, array_cache=None)
+    except Exception as exc:
+        raise DataFileError(f"{path}: cannot read tree {tree!r}: {exc}") from exc
 
 
 #: Layouts of the event files :class:`StreamedEventDataset` streams (see :func:`event_file_kind`).
@@ -907,6 +912,74 @@ def _read_rows(pf: Any, a: int, b: int) -> Any:
     return pf.read_row_groups(groups).slice(a - offset, b - a)
 
 
+class _OpenFiles:
+    """The event files a :class:`StreamedEventDataset` keeps open between chunks (an uproot file or a
+    ``pyarrow.parquet.ParquetFile`` per path): at most ``size``, the least recently used closed first.
+
+    Opening a ROOT file reads its tree's metadata again (most of a chunk's read time for files with
+    many branches), so the chunks of a pass read their files through here.  The handles belong to one
+    process: a pickled copy (DataLoader workers, DDP) starts empty, and so does a forked one on its
+    first use (it never reads through the parent's descriptors).  One lock serialises the reads (the
+    prefetch thread and the caller may share the dataset).
+    """
+
+    def __init__(self, size: int) -> None:
+        import threading
+
+        self.size = size
+        self._open: dict[Path, Any] = {}  # insertion order = least recently used first
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._open) if self._pid == os.getpid() else 0
+
+    def __getstate__(self) -> dict:
+        return {"size": self.size}  # never the handles
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["size"])
+
+    def read(self, path: Path, kind: str, read: Callable[[Any], Any]) -> Any:
+        """``read(handle)`` with the open file ``path`` (opened now if it is not open)."""
+        if self._pid != os.getpid():  # a forked copy: the parent's handles and lock are not ours
+            self.__init__(self.size)
+        with self._lock:
+            handle = self._open.pop(path, None)
+            if handle is None:
+                handle = _open_event_file(path, kind)
+                while len(self._open) >= self.size:
+                    _close_event_file(self._open.pop(next(iter(self._open))))
+            self._open[path] = handle  # the most recently used
+            return read(handle)
+
+    def close(self) -> None:
+        """Close every open file (a later read opens its file again)."""
+        if self._pid != os.getpid():
+            self.__init__(self.size)
+            return
+        with self._lock:
+            while self._open:
+                _close_event_file(self._open.pop(next(iter(self._open))))
+
+
+def _open_event_file(path: Path, kind: str) -> Any:
+    if kind != "parquet":
+        return _open_root(path)
+    pq = require("pyarrow.parquet", "physics", "parquet files")
+    try:
+        return pq.ParquetFile(path)
+    except Exception as exc:
+        raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
+
+
+def _close_event_file(handle: Any) -> None:
+    try:
+        handle.close()
+    except Exception:  # a file that cannot be closed cleanly has been read already
+        pass
+
+
 class _EventChunk:
     """Rows ``a:b`` of one event file (a chunk of :class:`StreamedEventDataset`) with the graphs of
     all its events, built once when the chunk is read (batches gather them by tensor indexing)."""
@@ -959,6 +1032,11 @@ class StreamedEventDataset(JetDataset):
         label: Integer event field of the labels (unused with a mapping).
         chunk_size, shuffle_chunks, prefetch, cache_chunks, transform: As for
             :class:`~pgjets.data.jet_dataset.JetDataset`.
+        open_files: Files kept open between chunks (the most recently read ones; a shuffled pass
+            reads the chunks of all files in a random order, so with at least as many as there are
+            files each file is opened once, not once per chunk).  The open files belong to this
+            dataset in this process: a pickled copy, a forked worker and a :meth:`subset` open their
+            own; :meth:`close` closes them.
 
     Shapes:
         - **output:** batches as :func:`~pgjets.graphs.event.events_to_batch`,
@@ -969,7 +1047,7 @@ class StreamedEventDataset(JetDataset):
                  connectivity: str = "full", k: int = 8, label: str = "label",
                  extra_fields: Sequence[str] = (), drop_empty: bool = False, chunk_size: int = 1024,
                  shuffle_chunks: int = 8, prefetch: bool = True, cache_chunks: int = 2,
-                 transform: Optional[Callable] = None) -> None:
+                 transform: Optional[Callable] = None, open_files: int = 8) -> None:
         from collections import OrderedDict
 
         from .generate_events import read_event_attrs
@@ -981,6 +1059,7 @@ class StreamedEventDataset(JetDataset):
         self.shuffle_chunks = check_positive_int(shuffle_chunks, "shuffle_chunks")
         self.prefetch = bool(prefetch)
         self._cache = OrderedDict()
+        self._files = _OpenFiles(check_positive_int(open_files, "open_files"))
         self._memory = None
         self._select = None
         self.representation, self.k, self.sources = "events", k, []
@@ -1051,14 +1130,16 @@ class StreamedEventDataset(JetDataset):
         cls = self._file_class.get(path)
         o = self._builder
         if kind == "nanoaod":
-            events = read_nanoaod_events(path, o["collections"], o["extra_fields"],
-                                         branches=[self.label] if cls is None else (), start=a, stop=b)
+            branches = [self.label] if cls is None else ()
+            events = self._files.read(path, kind, lambda f: _nanoaod_events(
+                path, f, o["collections"], o["extra_fields"], branches, a, b, NANOAOD_TREE))
         elif kind == "hzz":  # no label branch: a class per file (checked at construction)
-            events = read_hzz_events(path, a, b)
+            events = self._files.read(path, kind, lambda f: _hzz_events(path, f, a, b))
         else:
-            pq = require("pyarrow.parquet", "physics", "parquet files")
             try:
-                events = ak.from_arrow(_read_rows(pq.ParquetFile(path), a, b))
+                events = ak.from_arrow(self._files.read(path, kind, lambda pf: _read_rows(pf, a, b)))
+            except DataFileError:
+                raise
             except Exception as exc:
                 raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
         if len(events) != b - a:
@@ -1069,6 +1150,22 @@ class StreamedEventDataset(JetDataset):
             raise DataFileError(f"{path} has no event field {self.label!r} for the labels")
         return events, check_labels(ak.to_numpy(events[self.label]), self._num_classes, path, self.label,
                                     first_row=a)
+
+    @property
+    def open_files(self) -> int:
+        """The number of files kept open between chunks (see the class docs)."""
+        return self._files.size
+
+    def close(self) -> None:
+        """Close the files kept open between chunks (a later read opens them again)."""
+        self._files.close()
+
+    def subset(self, index: Any) -> "StreamedEventDataset":
+        """The events at global positions ``index``, as :meth:`JetDataset.subset
+        <pgjets.data.jet_dataset.JetDataset.subset>`, with files of its own to keep open."""
+        out = super().subset(index)
+        out._files = _OpenFiles(self._files.size)
+        return out
 
     def _load(self, i: int) -> _EventChunk:
         path, kind, a, b = self._units[i]
