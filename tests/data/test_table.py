@@ -72,3 +72,16 @@ def test_pt_eta_phi_by_hand_and_along_the_beam():
     np.testing.assert_allclose(pt, [5.0, 0.0, 1.0])
     np.testing.assert_allclose(eta, [0.0, 0.0, np.arcsinh(-1.0)])  # pT = 0: eta = 0, not inf
     np.testing.assert_allclose(phi, [np.arctan2(4.0, 3.0), 0.0, np.pi])
+
+
+def test_offsets_from_counts():
+    from pgjets.data.table import offsets_from_counts
+
+    got = offsets_from_counts(np.array([2, 0, 3], dtype=np.int32))
+    assert got.dtype == np.int64 and got.tolist() == [0, 2, 2, 5]
+    assert offsets_from_counts([4]).tolist() == [0, 4] and offsets_from_counts([]).tolist() == [0]
+    assert offsets_from_counts(np.zeros(0, dtype=np.float64)).tolist() == [0]  # nothing to add
+    big = np.full(3, 2**31 - 1, dtype=np.int32)  # sums past int32 stay exact
+    assert offsets_from_counts(big)[-1] == 3 * (2**31 - 1)
+    with pytest.raises(TypeError, match="integers, got float64"):
+        offsets_from_counts([1.5, 2.0])

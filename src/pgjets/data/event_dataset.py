@@ -46,6 +46,7 @@ from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError
 from .digits import random_split_indices
 from .jet_dataset import JetDataset
 from .readers import check_labels
+from .table import offsets_from_counts
 
 #: Branches of each object collection, keyed by the record field they become.
 COLLECTIONS: dict[str, dict[str, str]] = {
@@ -879,7 +880,7 @@ def stream_event_batches(
     pq = require("pyarrow.parquet", "physics", "parquet files")
     batch_size = check_positive_int(batch_size, "batch_size")
     files = event_files(path)
-    starts = np.cumsum([0] + [pq.ParquetFile(f).metadata.num_rows for f in files])  # from the metadata
+    starts = offsets_from_counts([pq.ParquetFile(f).metadata.num_rows for f in files])  # from the metadata
     gen = torch.Generator().manual_seed(int(seed))
     order = torch.randperm(len(files), generator=gen).tolist() if shuffle else range(len(files))
     for i in order:
@@ -906,9 +907,9 @@ def stream_event_batches(
 def _read_rows(pf: Any, a: int, b: int) -> Any:
     """Rows ``a:b`` of a ``pyarrow.parquet.ParquetFile``, reading only the row groups that hold them."""
     md = pf.metadata
-    ends = np.cumsum([md.row_group(g).num_rows for g in range(md.num_row_groups)])
-    groups = [g for g in range(md.num_row_groups) if ends[g] > a and ends[g] - md.row_group(g).num_rows < b]
-    offset = int(ends[groups[0]] - md.row_group(groups[0]).num_rows) if groups else 0
+    starts = offsets_from_counts([md.row_group(g).num_rows for g in range(md.num_row_groups)])
+    groups = [g for g in range(md.num_row_groups) if starts[g + 1] > a and starts[g] < b]
+    offset = int(starts[groups[0]]) if groups else 0
     return pf.read_row_groups(groups).slice(a - offset, b - a)
 
 
@@ -1083,9 +1084,8 @@ class StreamedEventDataset(JetDataset):
             for a in range(0, n, self.chunk_size):
                 self._units.append((f, kind, a, min(n, a + self.chunk_size)))
                 counts.append(min(n, a + self.chunk_size) - a)
-        self._starts = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=self._starts[1:])
-        first = np.concatenate([[0], np.cumsum(self._file_events)])  # the first event of every file
+        self._starts = offsets_from_counts(counts)
+        first = offsets_from_counts(self._file_events)  # the first event of every file
         self._file_starts = {f: int(first[i]) for i, f in enumerate(self.files)}
         names = class_names
         if names is None and self.root is not None and self._units and self._units[0][1] == "parquet":
@@ -1195,7 +1195,7 @@ class StreamedEventDataset(JetDataset):
             IndexError: a position outside ``0..len(self)-1``.
         """
         index = np.asarray(index, dtype=np.int64).reshape(-1)
-        starts = np.concatenate([[0], np.cumsum(self._file_events)])
+        starts = offsets_from_counts(self._file_events)
         if index.size and (index.min() < 0 or index.max() >= starts[-1]):
             raise IndexError(f"event positions must be in 0..{starts[-1] - 1}")
         file = np.searchsorted(starts, index, side="right") - 1  # empty files own no position
@@ -1224,7 +1224,7 @@ class StreamedEventDataset(JetDataset):
             parts.append((nodes, counts, edges, chunk.labels[idx.numpy()], chunk.first[idx.numpy()]))
         counts = torch.cat([p[1] for p in parts])
         y, first = np.concatenate([p[3] for p in parts]), np.concatenate([p[4] for p in parts])
-        offsets = np.cumsum([0] + [int(p[1].sum()) for p in parts])
+        offsets = offsets_from_counts([int(p[1].sum()) for p in parts])
         edge_index = torch.cat([p[2] + int(off) for p, off in zip(parts, offsets)], 1)
         nodes = {key: torch.cat([p[0][key] for p in parts]) for key in parts[0][0]}
         keep = torch.arange(counts.numel())

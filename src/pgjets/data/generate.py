@@ -81,7 +81,7 @@ from .jet_io import (
     write_jets,
     write_manifest,
 )
-from .table import JetTable, pt_eta_phi
+from .table import JetTable, offsets_from_counts, pt_eta_phi
 
 #: Processes :func:`generate_jets` knows, in a fixed order (used to derive seeds).
 PROCESSES = ("qcd", "top", "w", "z", "quark", "gluon")
@@ -152,8 +152,7 @@ class _Event:
     def flatten(ak, prt) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Flat numpy columns of a batch of events and the event offsets."""
         counts = ak.to_numpy(ak.num(prt.id))
-        offsets = np.zeros(counts.size + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
+        offsets = offsets_from_counts(counts)
         src = {"id": prt.id, "status": prt.status, "m1": prt.mother1, "d1": prt.daughter1,
                "d2": prt.daughter2, "px": prt.p.px, "py": prt.p.py, "pz": prt.p.pz, "e": prt.p.e}
         flat = {k: ak.to_numpy(ak.flatten(v)) for k, v in src.items()}
@@ -357,21 +356,18 @@ def generate_jets(
         n_ev = ev_off.size - 1
         n_keep = np.bincount(np.repeat(np.arange(n_ev), np.diff(ev_off))[keep], minlength=n_ev)
         local_all = (np.arange(keep.size) - np.repeat(ev_off[:-1], np.diff(ev_off)))[keep]
-        keep_off = np.zeros(n_keep.size + 1, dtype=np.int64)
-        np.cumsum(n_keep, out=keep_off[1:])
+        keep_off = offsets_from_counts(n_keep)
         vecs = ak.zip({c: ak.unflatten(flat[k][keep], n_keep) for c, k in
                        (("px", "px"), ("py", "py"), ("pz", "pz"), ("E", "e"))}, with_name="Momentum4D")
         cs = fastjet.ClusterSequence(vecs, jet_def)
         jets = cs.inclusive_jets(min_pt=lo)
         members = cs.constituent_index(min_pt=lo)
         n_jet_ev = ak.to_numpy(ak.num(jets))
-        jet_off = np.zeros(n_jet_ev.size + 1, dtype=np.int64)
-        np.cumsum(n_jet_ev, out=jet_off[1:])
+        jet_off = offsets_from_counts(n_jet_ev)
         jx, jy, jz = (ak.to_numpy(ak.flatten(getattr(jets, c))) for c in ("px", "py", "pz"))
         m_count = ak.to_numpy(ak.flatten(ak.num(members, axis=2)))
         m_flat = ak.to_numpy(ak.flatten(members, axis=None)).astype(np.int64)
-        m_off = np.zeros(m_count.size + 1, dtype=np.int64)
-        np.cumsum(m_count, out=m_off[1:])
+        m_off = offsets_from_counts(m_count)
         jpt_all, jeta_all, jphi_all = pt_eta_phi(jx, jy, jz)
         for e in range(n_jet_ev.size):
             if len(counts) >= n_jets:
@@ -444,8 +440,7 @@ def generate_jets(
             if progress is not None:
                 progress(1)
 
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
+    offsets = offsets_from_counts(counts)
     data = {k: np.concatenate(v) for k, v in cols.items()}
     ex = {k: np.asarray(v, dtype=np.float32) for k, v in extra.items() if k != "truth_pdgid"}
     ex["truth_pdgid"] = np.asarray(extra["truth_pdgid"], dtype=np.int32)

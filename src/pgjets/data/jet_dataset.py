@@ -65,7 +65,7 @@ from torch.utils.data import Dataset
 from .._checks import check_positive_int
 from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError, UsageError
 from .features import constituent_features, feature_names
-from .table import JetTable
+from .table import JetTable, offsets_from_counts
 
 REPRESENTATIONS = ("cloud", "set", "image")
 
@@ -234,8 +234,7 @@ class JetDataset(Dataset):
                     b = min(n, a + self.chunk_size)
                     self._units.append((path, fmt, a, b))
                     counts.append(b - a)
-        self._starts = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=self._starts[1:])
+        self._starts = offsets_from_counts(counts)
         self._init_meta(self._chunk(0) if self._units else None)
         self._check_other_formats()
 
@@ -306,8 +305,7 @@ class JetDataset(Dataset):
             select.append(torch.from_numpy(rows))
             counts.append(rows.size)
         out._select = select
-        out._starts = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=out._starts[1:])
+        out._starts = offsets_from_counts(counts)
         return out
 
     def to_table(self) -> JetTable:

@@ -33,7 +33,7 @@ from torch import Tensor
 from .._checks import check_positive_int
 from ..errors import EmptyGraphError, InputShapeError, NonFiniteError
 from .features import constituent_features
-from .table import JetTable
+from .table import JetTable, offsets_from_counts
 
 Extent = Sequence[Sequence[float]]
 
@@ -64,7 +64,7 @@ def _as_arrays(table_or_arrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise InputShapeError(f"pt holds negative values (first at particle {int(np.argmax(pt < 0))}); "
                               "pixel intensities are transverse momenta, >= 0")
     if counts.size:
-        total = np.add.reduceat(pt, np.r_[0, np.cumsum(counts)[:-1]])
+        total = np.add.reduceat(pt, offsets_from_counts(counts)[:-1])
         if (total <= 0).any():
             raise EmptyGraphError(f"jet {int(np.argmax(total <= 0))} has zero total pT: its image would be blank "
                                   "(and its pT-weighted centre undefined)")

@@ -37,7 +37,7 @@ import numpy as np
 from .._atomic import atomic_output, atomic_write_bytes
 from .._checks import require
 from ..errors import DataFileError, DataFileNotFoundError, NonFiniteError
-from .table import TRACK_IP_COLUMNS, JetTable
+from .table import TRACK_IP_COLUMNS, JetTable, offsets_from_counts
 
 #: Value of the ``format`` attribute of every jet file.
 FILE_FORMAT = "pgjets-jets-v1"
@@ -202,8 +202,7 @@ def read_jets(path: PathLike, start: Optional[int] = None, stop: Optional[int] =
         n = counts.size
         a, b, _ = slice(start, stop).indices(n)
         b = max(a, b)
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
+        offsets = offsets_from_counts(counts)
         pa, pb = int(offsets[a]), int(offsets[b])
         cons = f["constituents"]
         cols = {name: cons[name][pa:pb] for name in _REQUIRED}

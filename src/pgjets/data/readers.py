@@ -53,7 +53,7 @@ from torch import Tensor
 
 from .._checks import require
 from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError, InputShapeError, NonFiniteError
-from .table import TRACK_IP_COLUMNS, JetTable
+from .table import TRACK_IP_COLUMNS, JetTable, offsets_from_counts
 
 PathLike = Union[str, os.PathLike]
 
@@ -186,8 +186,7 @@ def _from_padded(E: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
     """Zero-padded ``(J, M)`` arrays to a flat table (``E > 0`` marks particles), vectorised."""
     mask = E > 0
     counts = mask.sum(axis=1)
-    offsets = np.zeros(counts.size + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
+    offsets = offsets_from_counts(counts)
     # boolean indexing of a (J, M) array walks rows in order: particles stay grouped per jet
     return JetTable(px=px[mask], py=py[mask], pz=pz[mask], E=E[mask], offsets=offsets, label=label,
                     extra=extra, label_names=label_names)  # finite: checked by the callers
@@ -379,8 +378,7 @@ def read_jetclass(
     except Exception as exc:
         raise DataFileError(f"{path}: reading tree {tree!r} failed (corrupt or truncated?): {exc}") from exc
     counts = np.asarray(ak.num(arrays["part_px"], axis=1), dtype=np.int64)
-    offsets = np.zeros(counts.size + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
+    offsets = offsets_from_counts(counts)
 
     def flat(name: str, dtype) -> np.ndarray:
         values = np.asarray(ak.flatten(arrays[name], axis=None), dtype=np.float64)
@@ -546,8 +544,7 @@ def read_quark_gluon(
     for code, m in _PDG_MASS.items():
         mass[pid == code] = m
     counts = mask.sum(axis=1)
-    offsets = np.zeros(counts.size + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
+    offsets = offsets_from_counts(counts)
     pdgid = X[..., 3][mask].astype(np.int32)
     charge = np.zeros(pdgid.shape, dtype=np.float32)
     apid = np.abs(pdgid)
@@ -659,8 +656,7 @@ def read_jetnet(
     if bad.any():
         raise DataFileError(f"{path}: row {a + int(np.nonzero(bad)[0][0])} has a negative jet or particle pT")
     counts = mask.sum(axis=1)
-    offsets = np.zeros(counts.size + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
+    offsets = offsets_from_counts(counts)
     pt = (parts[..., 2] * jet_pt[:, None])[mask]
     eta = (parts[..., 0] + jet_eta[:, None])[mask]
     phi = parts[..., 1][mask]
@@ -819,7 +815,7 @@ def read_parquet_jets(
         a, b = _range(start, stop, n)
         # read only the row groups that overlap [a, b), then slice
         rg_rows = [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)]
-        rg_start = np.concatenate([[0], np.cumsum(rg_rows)]).astype(np.int64)
+        rg_start = offsets_from_counts(rg_rows)
         groups = [i for i in range(len(rg_rows)) if rg_start[i] < b and rg_start[i + 1] > a]
         if groups:
             arr = ak.from_parquet(path, row_groups=groups)
@@ -841,8 +837,7 @@ def read_parquet_jets(
     if missing:
         raise DataFileError(f"{path}: {field!r} records lack {', '.join(missing)}")
     counts = np.asarray(ak.num(cons, axis=1), dtype=np.int64)
-    offsets = np.zeros(counts.size + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
+    offsets = offsets_from_counts(counts)
 
     def flat(name: str, dtype) -> np.ndarray:
         missing = int(ak.sum(ak.is_none(cons[name], axis=-1)))
@@ -1073,7 +1068,7 @@ def open_jets(path_or_dir: PathLike, format: str = "auto", start: Optional[int] 
     from .jet_io import count_jets, dataset_files, read_jets
     files = dataset_files(path_or_dir)
     counts = np.array([count_jets(f) for f in files], dtype=np.int64)
-    bounds = np.concatenate([[0], np.cumsum(counts)])
+    bounds = offsets_from_counts(counts)
     a, b = _range(start, stop, int(bounds[-1]))
     parts = []
     for i, f in enumerate(files):

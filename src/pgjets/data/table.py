@@ -18,7 +18,7 @@ Jet-level kinematics follow from the summed constituent four-momenta:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -42,6 +42,32 @@ def pt_eta_phi(px: np.ndarray, py: np.ndarray, pz: np.ndarray) -> tuple[np.ndarr
     with np.errstate(divide="ignore", invalid="ignore"):
         eta = np.where(pt > 0, np.arcsinh(pz / np.where(pt > 0, pt, 1.0)), 0.0)
     return pt, eta, np.arctan2(py, px)
+
+
+def offsets_from_counts(counts: Any) -> np.ndarray:
+    r"""The offsets of consecutive runs of ``counts`` items (constituents of jets, rows of chunks):
+    run :math:`i` holds items ``offsets[i]:offsets[i + 1]``.
+
+    .. math::
+        o_0 = 0, \qquad o_{i+1} = o_i + n_i
+
+    Args:
+        counts: Non-negative integers :math:`n_i` (a sequence or an integer array; not floats).
+
+    Raises:
+        TypeError: float counts (they are not cast, as a count cut to an integer is a wrong count).
+
+    Shapes:
+        - **input:** :math:`(R,)`
+        - **output:** :math:`(R + 1,)` int64, :math:`o_R = \sum_i n_i`
+    """
+    counts = np.asarray(counts).reshape(-1)
+    offsets = np.zeros(counts.size + 1, dtype=np.int64)
+    if counts.size:  # an empty list is float64 to numpy: nothing to add
+        if not (np.issubdtype(counts.dtype, np.integer) or counts.dtype == bool):
+            raise TypeError(f"counts must be integers, got {counts.dtype}")
+        np.cumsum(counts, out=offsets[1:])
+    return offsets
 
 
 @dataclass
@@ -204,8 +230,7 @@ class JetTable:
         """Jets at positions ``index`` (any order) as a new table."""
         index = np.asarray(index, dtype=np.int64)
         n = self.n_constituents[index]
-        new_off = np.zeros(index.size + 1, dtype=np.int64)
-        np.cumsum(n, out=new_off[1:])
+        new_off = offsets_from_counts(n)
         # flat gather index: for each selected jet, its constituent range.
         starts = self.offsets[:-1][index]
         flat = np.repeat(starts - new_off[:-1], n) + np.arange(int(new_off[-1]))
@@ -248,8 +273,7 @@ class JetTable:
         order = np.lexsort((-pt, self.jet_index))
         rank = np.arange(order.size) - np.repeat(self.offsets[:-1], counts)
         flat = order[rank < n]
-        new_off = np.zeros(len(self) + 1, dtype=np.int64)
-        np.cumsum(np.minimum(counts, n), out=new_off[1:])
+        new_off = offsets_from_counts(np.minimum(counts, n))
         return self._gather(np.arange(len(self)), flat, new_off)
 
     @staticmethod
@@ -267,8 +291,7 @@ class JetTable:
             else:
                 kw[name] = np.concatenate(arrs)
         counts = np.concatenate([t.n_constituents for t in tables])
-        offsets = np.zeros(counts.size + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
+        offsets = offsets_from_counts(counts)
         keys = set(tables[0].extra)
         extra = {k: np.concatenate([t.extra[k] for t in tables]) for k in keys if all(k in t.extra for t in tables)}
         return JetTable(
@@ -285,4 +308,4 @@ def table_field_names() -> list[str]:
     return [f.name for f in fields(JetTable)]
 
 
-__all__ = ["JetTable", "table_field_names", "TRACK_IP_COLUMNS", "pt_eta_phi"]
+__all__ = ["JetTable", "table_field_names", "TRACK_IP_COLUMNS", "offsets_from_counts", "pt_eta_phi"]
