@@ -360,3 +360,21 @@ def test_etasign_feature_set_is_recorded_and_scores_mirrored_jets_alike(tmp_path
     capsys.readouterr()
     assert train(jet_folder, tmp_path / "particlenet", "--epochs", "1", "--feature-set", "particlenet_etasign") == 2
     assert "feature_set 'particlenet' -> 'particlenet_etasign'" in capsys.readouterr().err
+
+
+def test_evaluate_takes_no_progress_and_shows_a_bar_otherwise(tmp_path, jet_folder, monkeypatch):
+    import pgjets.train.trainer as trainer_module
+
+    run = tmp_path / "run"
+    assert train(jet_folder, run, "--epochs", "1") == 0
+    seen = []
+    real = trainer_module._progress
+
+    def spy(iterable, total, desc, enabled):
+        seen.append((desc, total, enabled))
+        return real(iterable, total, desc, enabled)
+
+    monkeypatch.setattr(trainer_module, "_progress", spy)
+    assert main(["evaluate", str(run)]) == 0
+    assert main(["evaluate", str(run), "--no-progress"]) == 0
+    assert seen == [("predict", 1, True), ("predict", 1, False)]  # 8 test jets: one batch of 8

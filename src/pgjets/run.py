@@ -582,7 +582,7 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
         cfg["held_out_fingerprints"] = held_out
     if not fit_run(cfg, out, split, ds["train"], ds["val"], ds["train"].num_features, ds["train"].num_classes):
         return {"metrics": {}}
-    return evaluate_run(out, test_data=ds["test"])
+    return evaluate_run(out, test_data=ds["test"], progress=bool(cfg.get("progress")))
 
 
 def _check_data_flags(cfg: dict[str, Any]) -> None:
@@ -701,8 +701,8 @@ def _json_metrics(value: Any) -> Any:
 
 
 def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_data=None,
-                 signal: Optional[str] = None, working_points: Optional[dict[str, float]] = None
-                 ) -> dict[str, Any]:
+                 signal: Optional[str] = None, working_points: Optional[dict[str, float]] = None,
+                 progress: bool = False) -> dict[str, Any]:
     """Test metrics and plots of a finished run (best checkpoint).
 
     Without ``data`` the run's own test data (``--test`` or the test split) are
@@ -711,6 +711,7 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     (paths, globs) every jet there is evaluated, after checking that the data
     provide the run's input columns and classes, and the results go to
     ``out`` (default ``RUN/eval/<name>/``), never over the run's own.
+    ``progress`` shows a progress bar over the batches (on a terminal).
     """
     from .data.inputs import check_inputs, open_dataset
 
@@ -719,7 +720,8 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     from .run_events import evaluate_event_run, is_event_data  # whole events
 
     if is_event_data(cfg["data"]):
-        return evaluate_event_run(run, cfg, data=data, out=out, signal=signal, working_points=working_points)
+        return evaluate_event_run(run, cfg, data=data, out=out, signal=signal, working_points=working_points,
+                                  progress=progress)
     recorded = cfg.get("inputs") or {}
     specs = None
     if data is not None:
@@ -736,7 +738,7 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     check_signal(signal, test)
     names = recorded.get("label_names") or test.label_names or [str(i) for i in range(test.num_classes)]
     model = load_run(run, "best", test_data=test, num_classes=len(names), config=cfg).model
-    trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
+    trainer = _trainer({**cfg, "progress": progress, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(test)
     index = _jet_score_index(run, cfg, data is not None, len(y))
     metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,

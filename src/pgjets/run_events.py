@@ -254,12 +254,12 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
     if not fit_run(cfg, out, split, _subset(ds, split["train"]), val, ds.num_features, ds.num_classes,
                    unit="events"):
         return {"metrics": {}}
-    return evaluate_event_run(out, cfg, dataset=held.get("test", ds))
+    return evaluate_event_run(out, cfg, dataset=held.get("test", ds), progress=bool(cfg.get("progress")))
 
 
 def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Optional[Path] = None,
                        dataset=None, signal: Optional[str] = None,
-                       working_points: Optional[dict[str, float]] = None) -> dict[str, Any]:
+                       working_points: Optional[dict[str, float]] = None, progress: bool = False) -> dict[str, Any]:
     """Test metrics and plots of a finished event run (best checkpoint).
 
     Without ``data`` the run's test split (after checking the events still match
@@ -306,7 +306,7 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     num_classes = len(inputs["label_names"]) if inputs.get("label_names") else dataset.num_classes
     model = build_run_model(cfg, dataset.num_features, num_classes)
     load_run_weights(run, cfg, model, "best")
-    trainer = _trainer({**cfg, "progress": False, "device": "auto"}, model, None, distributed=False)
+    trainer = _trainer({**cfg, "progress": progress, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(_subset(dataset, idx))
     if order is not None:
         y = y.new_tensor(order)[y]  # the data's class numbers as the run's

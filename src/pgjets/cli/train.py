@@ -72,6 +72,8 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--working-point", dest="working_points", action="append", metavar="CLASS=EFF",
                    help="multi-class: signal efficiency of CLASS for its QCD rejection (repeatable; default: "
                         "the run's); binary: SIGNAL=EFF adds a rejection at that efficiency")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=True,
+                   help="no progress bar (shown only on a terminal)")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -99,7 +101,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         check_argument_paths(args.data)  # a bad --data is a bad argument (exit 2), whatever the run folder holds
     res = evaluate_run(Path(args.run), data=args.data, out=getattr(args, "out", None),
                        signal=getattr(args, "signal", None),
-                       working_points=parse_working_points(getattr(args, "working_points", None)))
+                       working_points=parse_working_points(getattr(args, "working_points", None)),
+                       progress=getattr(args, "progress", True))
     label = "test" if args.data is None else " ".join(map(str, args.data))
     print(f"{label}: {format_metrics(res['metrics'])}")
     print(f"results: {res['out']}")

@@ -547,7 +547,9 @@ class Trainer:
         self.module.eval()
         outs, ys = [], []
         total, count = 0.0, 0
-        for batch in self._batches(data, 0, shuffle=False):
+        n = self._num_batches(data, self.config.batch_size)
+        for batch in _progress(self._batches(data, 0, shuffle=False), n, "predict",
+                               self.config.progress and self.rank == 0):
             batch = batch.to(self.device)
             with torch.autocast(self.device.type, enabled=self.amp):
                 out = self.module(batch)
