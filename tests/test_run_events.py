@@ -330,3 +330,24 @@ def test_held_out_event_data_are_checked_before_the_run_folder(nanoaod_files, he
     capsys.readouterr()
     assert main(["evaluate", str(run)]) == 1
     assert "t_ttbar.root" in capsys.readouterr().err
+
+
+def test_jet_settings_are_refused_for_event_runs_and_not_recorded(nanoaod_files, tmp_path, capsys):
+    import yaml
+
+    for extra, flag in ((["--feature-set", "angular"], "--feature-set"), (["--process", "w"], "--process"),
+                        (["--workers", "2"], "--workers")):
+        capsys.readouterr()
+        assert main(_nano_argv(nanoaod_files, tmp_path / "bad", *extra)) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"{flag} is a setting of jet runs" in err and len(err.splitlines()) == 1
+        assert not (tmp_path / "bad").exists()
+    run = tmp_path / "run"
+    assert main(_nano_argv(nanoaod_files, run, "--feature-set", "particlenet")) == 0  # the default: harmless
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert not {"feature_set", "processes", "gen_seed", "fast", "workers", "generate"} & set(cfg)
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    old_style = {**cfg, "feature_set": "particlenet", "processes": ["qcd", "top"], "generate": None}
+    (run / "config.yaml").write_text(yaml.safe_dump(old_style, sort_keys=False))  # as written before
+    assert main(_nano_argv(nanoaod_files, run)) == 0  # resumes: the same settings
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before

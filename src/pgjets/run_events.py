@@ -127,6 +127,29 @@ def _explain_not_events(data: Any, model: str) -> None:
                      "`pgjets generate --events`, parquet event files or NanoAOD ROOT files (CLASS=FILE per class)")
 
 
+#: Settings of jet runs only (generation and constituent features): refused for event runs when they
+#: differ from their defaults, and left out of an event run's ``config.yaml``.
+JET_SETTINGS = {"processes": "--process", "gen_seed": "gen_seed", "fast": "fast", "workers": "--workers",
+                "feature_set": "--feature-set", "generate": "--generate"}
+
+
+def refuse_jet_settings(cfg: dict[str, Any]) -> None:
+    """Refuse the settings of jet runs (:data:`JET_SETTINGS`) for an event run, where they would be
+    silently ignored (an event's node features are its objects' fields: ``--object-field``).
+
+    Raises:
+        UsageError: one of them differs from its default.
+    """
+    from .errors import UsageError
+    from .run import DEFAULTS
+
+    for key, flag in JET_SETTINGS.items():
+        if cfg.get(key, DEFAULTS[key]) != DEFAULTS[key]:
+            raise UsageError(f"{flag} is a setting of jet runs, but the data are whole events "
+                             f"({_describe(cfg['data'])}); event runs choose their node features with "
+                             "--collection and --object-field")
+
+
 def check_event_data(cfg: dict[str, Any]) -> tuple[Any, np.ndarray]:
     """The streamed dataset of an event run's ``--data`` and the events it uses, after every check that
     needs no writing (:func:`event_datasets`, which also checks ``--val``/``--test``)."""
@@ -149,6 +172,7 @@ def event_datasets(cfg: dict[str, Any]) -> tuple[Any, np.ndarray, dict[str, Any]
     """
     from .errors import DataArgumentError, UsageError
 
+    refuse_jet_settings(cfg)
     ds, idx = _dataset(cfg["data"], cfg["max_jets"], cfg)
     counts = ds.class_counts()
     if counts is not None:
@@ -246,7 +270,8 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
         for key, held_print in held_fp.items():
             _data_changed(_describe(cfg[key]), (old.get("held_out_fingerprints") or {}).get(key), held_print, hint)
     inputs = {"label_names": list(ds.label_names) if ds.label_names else None, "num_features": int(ds.num_features)}
-    cfg = {**cfg, "data": str(data) if isinstance(data, Path) else data, "data_fingerprint": fp, "inputs": inputs}
+    cfg = {**{k: v for k, v in cfg.items() if k not in JET_SETTINGS},  # config.yaml without jet settings
+           "data": str(data) if isinstance(data, Path) else data, "data_fingerprint": fp, "inputs": inputs}
     if held_fp:
         cfg["held_out_fingerprints"] = held_fp
     split = split_positions(idx, cfg["split"], cfg["seed"], tuple(held))
@@ -346,6 +371,7 @@ def _check_event_inputs(recorded: dict[str, Any], dataset: Any, what: str, data:
 
 
 __all__ = ["is_event_data", "event_input", "check_event_data", "event_datasets", "held_out_events",
+           "refuse_jet_settings", "JET_SETTINGS",
            "not_event_data_reason", "first_non_event_spec",
            "maybe_train_events",
            "train_event_run", "evaluate_event_run"]
