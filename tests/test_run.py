@@ -378,3 +378,10 @@ def test_evaluate_takes_no_progress_and_shows_a_bar_otherwise(tmp_path, jet_fold
     assert main(["evaluate", str(run)]) == 0
     assert main(["evaluate", str(run), "--no-progress"]) == 0
     assert seen == [("predict", 1, True), ("predict", 1, False)]  # 8 test jets: one batch of 8
+
+
+def test_evaluation_folders_tell_files_of_one_name_apart_by_their_folders():
+    from pgjets.run import _eval_name
+
+    assert _eval_name(["/d/test_000.h5", "/d/test_001.h5"]) == "test_000+test_001"
+    assert _eval_name(["wjets=/a/sig/nano_1.root", "ttbar=/a/bkg/nano_1.root"]) == "sig_nano_1+bkg_nano_1"

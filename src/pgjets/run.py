@@ -640,11 +640,17 @@ def fit_run(cfg: dict[str, Any], out: Path, split: dict[str, np.ndarray], train,
 
 
 def _eval_name(specs: list[str]) -> str:
-    """Folder name of an evaluation: the data's file (or folder) names, e.g. ``test`` or ``test_000+test_001``."""
+    """Folder name of an evaluation: the data's file (or folder) names, e.g. ``test`` or ``test_000+test_001``;
+    files of one name in two folders with their folder's name, ``sig_nano_1+bkg_nano_1``."""
     import re
 
-    stems = [re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(s).stem if not Path(s).is_dir() else Path(s).name).strip("_.")
-             for s in specs]
+    def clean(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.")
+
+    paths = [Path(s) for s in specs]
+    stems = [clean(p.name if p.is_dir() else p.stem) for p in paths]
+    if len(set(stems)) < len(stems):  # the same name twice: tell them apart by their folders
+        stems = [clean(f"{p.parent.name}_{stem}") for p, stem in zip(paths, stems)]
     name = "+".join(x or "data" for x in stems)
     return name if len(name) <= 80 else name[:80]
 
