@@ -351,3 +351,30 @@ def test_jet_settings_are_refused_for_event_runs_and_not_recorded(nanoaod_files,
     (run / "config.yaml").write_text(yaml.safe_dump(old_style, sort_keys=False))  # as written before
     assert main(_nano_argv(nanoaod_files, run)) == 0  # resumes: the same settings
     assert (run / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_unlabelled_nanoaod_files_are_scored(nanoaod_files, tmp_path, capsys):
+    """Collision data: NanoAOD files without a class and without a label branch get scores, y = -1, and
+    the fraction passing each of the run's cuts."""
+    import numpy as np
+
+    run = tmp_path / "run"
+    assert main(_nano_argv(nanoaod_files, run)) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(nanoaod_files["ttbar"]), "--data",
+                 str(nanoaod_files["wjets"])]) == 0
+    assert "80 unlabelled events: scores only" in capsys.readouterr().out
+    out = run / "eval" / "ttbar+wjets"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["unlabelled"] == 80 and metrics["class_counts"] == {"wjets": 0, "ttbar": 0}
+    assert "accuracy" not in metrics and "auc" not in metrics and not (out / "confusion.png").exists()
+    with np.load(out / "scores.npz") as f:
+        assert (f["y"] == -1).all() and np.array_equal(f["entry"], np.r_[np.arange(40), np.arange(40)])
+        score = f["logits"][:, 1] - f["logits"][:, 0]
+    for row in metrics["cuts"]:
+        assert row["efficiency"] == {"unlabelled": pytest.approx(float((score >= row["threshold"]).mean()))}
+        assert "rejection" not in row
+    capsys.readouterr()
+    assert main(["train", "--model", "event_deepsets", "--data", str(nanoaod_files["ttbar"]), "--data",
+                 str(nanoaod_files["wjets"]), "--out", str(tmp_path / "r2")]) == 1  # training needs classes
+    assert "CLASS=FILE" in capsys.readouterr().err

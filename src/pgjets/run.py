@@ -814,33 +814,41 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
             raise UsageError(f"--working-point for {', '.join(wrong)}: a binary run measures the rejection of "
                              f"{names[1 - sig]} at an efficiency of the signal, {names[sig]}; give "
                              f"--working-point {names[sig]}=EFF")
-    dest.mkdir(parents=True, exist_ok=True)
-    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=len(names))
-    if binary:
-        points = sorted({*BINARY_WORKING_POINTS, *wps.values()})
-        if counts.all():
-            metrics: dict[str, Any] = classification_report(logits, y, working_points=points, signal=sig)
-            fpr, tpr, _ = roc_curve(logits, y, signal=sig)
-            curves[cfg["model"]] = (fpr, tpr)
-            plot_roc(curves, dest / "roc.png", signal_name=names[sig])
-        else:  # one class: no ROC; what it has are the efficiencies at the run's cuts (below)
-            metrics = {"accuracy": accuracy(logits, y)}
-        metrics["signal"] = names[sig]
-        bkg, cut_points = 1 - sig, {sig: points}
+        bkg, cut_points = 1 - sig, {sig: sorted({*BINARY_WORKING_POINTS, *wps.values()})}
     else:
         bkg = background_class(names)
         bkg = 0 if bkg is None else bkg
-        metrics = multiclass_report(logits, y, names, background=bkg, working_points=wps or None)
         cut_points = {c: [eff] for c, eff in signal_efficiencies(names, bkg, wps or None).items()}
+    dest.mkdir(parents=True, exist_ok=True)
+    labels = np.asarray(y, dtype=np.int64)
+    unlabelled = int((labels < 0).sum())  # events of no known class (collision data): y = -1
+    counts = np.bincount(labels[labels >= 0], minlength=len(names))
+    metrics: dict[str, Any] = {}
+    if unlabelled == len(labels):
+        pass  # scores and the fraction passing each cut only
+    elif binary and counts.all():
+        metrics = classification_report(logits, y, working_points=cut_points[sig], signal=sig)
+        fpr, tpr, _ = roc_curve(logits, y, signal=sig)
+        curves[cfg["model"]] = (fpr, tpr)
+        plot_roc(curves, dest / "roc.png", signal_name=names[sig])
+    elif binary:  # one class: no ROC; what it has are the efficiencies at the run's cuts (below)
+        metrics = {"accuracy": accuracy(logits, y)}
+    else:
+        metrics = multiclass_report(logits, y, names, background=bkg, working_points=wps or None)
+    if binary:
+        metrics["signal"] = names[sig]
     metrics["n_test"] = int(len(y))
     metrics["class_counts"] = {str(n): int(c) for n, c in zip(names, counts)}
+    if unlabelled:
+        metrics["unlabelled"] = unlabelled
     if data_specs is not None:
         metrics["data"] = data_specs
         cuts = _cuts_of_run(run, names, logits, y, cut_points, bkg)
         if cuts is not None:
             metrics["cuts"] = cuts
     write_scores(dest, logits, y, names, index, extra_scores)
-    plot_confusion_matrix(confusion_matrix(logits, y, len(names)), dest / "confusion.png", names)
+    if not unlabelled:
+        plot_confusion_matrix(confusion_matrix(logits, y, len(names)), dest / "confusion.png", names)
     hist = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
     if hist and dest == run:
         plot_history(hist, run / "loss.png", keys=["train_loss", "val_loss"])
@@ -1011,11 +1019,14 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     parts = []
     if metrics.get("auc") is not None and math.isfinite(metrics["auc"]):
         parts.append(f"{auc} {metrics['auc']:.4f}")
-    parts.append(f"acc {metrics['accuracy']:.4f}")
+    if "accuracy" in metrics:
+        parts.append(f"acc {metrics['accuracy']:.4f}")
     for key in sorted((k for k in metrics if k.startswith("rej@")), key=lambda k: float(k[4:])):
         parts.append(f"1/eps_B(eps_S={key[4:]}) {metrics[key]:.1f}")
     present = [n for n, c in (metrics.get("class_counts") or {}).items() if c]
-    if "auc" not in metrics or (len(present) == 1 and "rejection" in metrics):
+    if metrics.get("unlabelled"):
+        parts.append(f"{metrics['unlabelled']} unlabelled events: scores only")
+    elif "auc" not in metrics or (len(present) == 1 and "rejection" in metrics):
         parts.append(f"only class {present[0] if present else '?'}: no ROC")
     line = ", ".join(parts)
     if metrics.get("rejection"):

@@ -48,15 +48,36 @@ def event_input(data: Any) -> Any:
     return specs[0] if len(specs) == 1 else specs
 
 
-def _dataset(data: Any, max_events: Optional[int], cfg: dict[str, Any]):
+def _dataset(data: Any, max_events: Optional[int], cfg: dict[str, Any], unlabelled_ok: bool = False):
+    """The streamed events of ``data`` and the positions used (all, or ``max_events`` of them).
+
+    ``unlabelled_ok`` (evaluation): event files given without classes and without a label field
+    (NanoAOD of collision data) are read unlabelled, ``y = -1``, instead of refused.
+    """
     from .data.event_dataset import DEFAULT_COLLECTIONS, StreamedEventDataset
 
-    ds = StreamedEventDataset(event_input(data), collections=cfg.get("collections") or DEFAULT_COLLECTIONS,
+    given = event_input(data)
+    label = None if unlabelled_ok and _without_labels(given) else "label"
+    ds = StreamedEventDataset(given, collections=cfg.get("collections") or DEFAULT_COLLECTIONS, label=label,
                               extra_fields=cfg.get("object_fields") or ())  # reads file lists and counts only
     idx = np.arange(len(ds))
     if max_events is not None and len(ds) > max_events:
         idx = np.sort(np.random.default_rng(0).choice(len(ds), max_events, replace=False))
     return ds, idx
+
+
+def _without_labels(given: Any) -> bool:
+    """Whether ``given`` (what :func:`event_input` returns) names event files without classes, none of
+    which has a label field."""
+    from .data.event_dataset import event_file_has_labels
+    from .data.generate_events import event_input_files
+    from .data.sources import expand_spec
+
+    if isinstance(given, dict):
+        return False
+    specs = [given] if isinstance(given, (str, Path)) else given
+    files = [f for spec in specs for path in expand_spec(str(spec), "event data") for f in event_input_files(path)]
+    return bool(files) and not any(event_file_has_labels(f) for f in files)
 
 
 def _fingerprint(ds) -> dict[str, Any]:
@@ -304,7 +325,7 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
         if not is_event_data(specs):
             raise DataFileNotFoundError(f"{' '.join(specs)} are not event data (give event folders or files, "
                                         "CLASS=FILE for NanoAOD files)")
-        dataset, idx = _dataset(specs, None, cfg)
+        dataset, idx = _dataset(specs, None, cfg, unlabelled_ok=True)
         order = _class_order(inputs.get("label_names"), dataset.label_names)  # another order: matched by name
         checked = inputs if order is None else {**inputs, "label_names": None}  # matched by name
         _check_event_inputs(checked, dataset, f"run {run}", " ".join(specs))

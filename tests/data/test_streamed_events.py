@@ -323,3 +323,21 @@ def test_a_bad_event_names_its_file_and_chunk_with_the_file_kept_open(tmp_path):
     assert ds[3].pt.tolist() == [40.0] and len(ds._files) == 1  # the file is open now
     with pytest.raises(PgjetsError, match=r"bad\.root, events 10:15: .*NaN"):
         list(ds.batches(4))
+
+
+def test_unlabelled_events_stream_with_y_minus_one(events_dir, tmp_path):
+    from pgjets.data.event_dataset import event_file_has_labels
+    from pgjets.errors import DataFileError
+
+    events = read_events(events_dir)
+    files = _nanoaod_files(tmp_path, events)
+    assert not event_file_has_labels(files["ttbar"])  # NanoAOD: no label branch
+    assert event_file_has_labels(next(events_dir.glob("*.parquet")))
+    with pytest.raises(DataFileError, match="CLASS=FILE"):
+        StreamedEventDataset([files["ttbar"], files["wjets"]])  # labels are needed unless label=None
+    ds = StreamedEventDataset([files["ttbar"], files["wjets"]], label=None, chunk_size=9)
+    assert len(ds) == len(events) and ds.label_names is None and ds.class_counts() is None
+    ys = torch.cat([b.y for b in ds.batches(7, shuffle=True, seed=0)])
+    assert ys.numel() == len(events) and (ys == -1).all()
+    labelled = StreamedEventDataset({"ttbar": files["ttbar"], "wjets": files["wjets"]}, label=None)
+    assert torch.cat([b.y for b in labelled.batches(50)]).min() == 0  # a mapping keeps its classes

@@ -376,6 +376,25 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
     return kind, n
 
 
+def event_file_has_labels(path: Union[str, Path], label: str = "label") -> bool:
+    """Whether the event file ``path`` has the label field ``label`` (a NanoAOD file has none: one
+    process per file, or collision data).
+
+    Raises:
+        DataFileError: not an event file.
+    """
+    path = Path(path)
+    kind = event_file_kind(path)
+    if kind == "parquet":
+        pq = require("pyarrow.parquet", "physics", "parquet files")
+        try:
+            return label in pq.ParquetFile(path).schema_arrow.names
+        except Exception as exc:
+            raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
+    with _open_root(path) as f:
+        return label in f[NANOAOD_TREE if kind == "nanoaod" else TREE].keys()
+
+
 def _root_label_column(path: Path, kind: str, label: str) -> np.ndarray:
     """The integer branch ``label`` of a ROOT event file (all events)."""
     tree = NANOAOD_TREE if kind == "nanoaod" else TREE
@@ -1030,7 +1049,9 @@ class StreamedEventDataset(JetDataset):
             :func:`~pgjets.graphs.event.events_to_batch`; with ``drop_empty``
             :attr:`num_dropped` counts the events dropped so far.  A NanoAOD
             file must hold branches ``C_pt`` (or ``C_px``) for every collection.
-        label: Integer event field of the labels (unused with a mapping).
+        label: Integer event field of the labels (unused with a mapping); ``None``: unlabelled events
+            (collision data, or simulation of unknown process), each with ``y = -1``, for scoring
+            with a trained model (a classifier cannot train on them).
         chunk_size, shuffle_chunks, prefetch, cache_chunks, transform: As for
             :class:`~pgjets.data.jet_dataset.JetDataset`.
         open_files: Files kept open between chunks (the most recently read ones; a shuffled pass
@@ -1045,7 +1066,7 @@ class StreamedEventDataset(JetDataset):
     """
 
     def __init__(self, path: Any, collections: Sequence[str] = DEFAULT_COLLECTIONS,
-                 connectivity: str = "full", k: int = 8, label: str = "label",
+                 connectivity: str = "full", k: int = 8, label: Optional[str] = "label",
                  extra_fields: Sequence[str] = (), drop_empty: bool = False, chunk_size: int = 1024,
                  shuffle_chunks: int = 8, prefetch: bool = True, cache_chunks: int = 2,
                  transform: Optional[Callable] = None, open_files: int = 8) -> None:
@@ -1069,7 +1090,7 @@ class StreamedEventDataset(JetDataset):
         self._source = str(self.root) if self.root is not None else _describe_inputs(files, class_names)
         collections = (collections,) if isinstance(collections, str) else tuple(collections)
         extra_fields = (extra_fields,) if isinstance(extra_fields, str) else tuple(extra_fields)
-        self.collections, self.label = collections, str(label)
+        self.collections, self.label = collections, None if label is None else str(label)
         self._builder = {"collections": self.collections, "connectivity": connectivity, "k": int(k),
                          "extra_fields": extra_fields, "drop_empty": bool(drop_empty)}
         self.num_dropped = 0
@@ -1098,6 +1119,8 @@ class StreamedEventDataset(JetDataset):
         self._feature_names = []
         if self._label_names:
             self._num_classes = max(2, len(self._label_names))
+        elif self.label is None:  # unlabelled: every event y = -1 (files of a mapping keep their class)
+            self._num_classes = 2
         else:  # the label column only, file by file
             top = max([int(self._label_column(f).max(initial=0))
                        for f in dict.fromkeys(u[0] for u in self._units)] or [1])
@@ -1130,7 +1153,7 @@ class StreamedEventDataset(JetDataset):
         cls = self._file_class.get(path)
         o = self._builder
         if kind == "nanoaod":
-            branches = [self.label] if cls is None else ()
+            branches = [self.label] if cls is None and self.label is not None else ()
             events = self._files.read(path, kind, lambda f: _nanoaod_events(
                 path, f, o["collections"], o["extra_fields"], branches, a, b, NANOAOD_TREE))
         elif kind == "hzz":  # no label branch: a class per file (checked at construction)
@@ -1144,8 +1167,8 @@ class StreamedEventDataset(JetDataset):
                 raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
         if len(events) != b - a:
             raise DataFileError(f"{path} changed since it was indexed: events {a}:{b} hold {len(events)}")
-        if cls is not None:
-            return events, np.full(b - a, cls, dtype=np.int64)
+        if cls is not None or self.label is None:
+            return events, np.full(b - a, -1 if cls is None else cls, dtype=np.int64)
         if self.label not in (events.fields or []):
             raise DataFileError(f"{path} has no event field {self.label!r} for the labels")
         return events, check_labels(ak.to_numpy(events[self.label]), self._num_classes, path, self.label,
@@ -1250,7 +1273,7 @@ class StreamedEventDataset(JetDataset):
 __all__ = [
     "COLLECTIONS", "MET_BRANCHES", "DEFAULT_COLLECTIONS", "Z_WINDOW", "Z_MASS", "LABELS",
     "hzz_path", "read_hzz_events", "read_nanoaod_events", "root_event_layout", "NANOAOD_TREE",
-    "EVENT_FILE_KINDS", "event_file_kind", "index_event_file",
+    "EVENT_FILE_KINDS", "event_file_kind", "index_event_file", "event_file_has_labels",
     "dimuon_z_candidate", "four_lepton_candidate", "EventDataset",
     "stream_event_batches", "StreamedEventDataset",
 ]

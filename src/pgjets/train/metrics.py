@@ -255,7 +255,8 @@ def efficiencies_at_cuts(
         ref_logits: ``(M, K)`` logits of the reference sample.
         ref_labels: ``(M,)`` its classes.
         logits: ``(N, K)`` logits of the sample.
-        labels: ``(N,)`` its classes.
+        labels: ``(N,)`` its classes; ``-1`` for events of no known class (collision data), whose
+            passing fraction is reported as ``"unlabelled"``.
         label_names: The ``K`` class names.
         working_points: Signal class -> the efficiencies at which its cuts are set.
         background: The class the discriminants are taken against.
@@ -279,7 +280,8 @@ def efficiencies_at_cuts(
             cut = working_point_cut(ref_logits, ref_y, eff, sig, background)
             passed = score >= cut
             row: dict = {"signal": names[sig], "eps_S": float(eff), "threshold": cut,
-                         "efficiency": {names[c]: float(passed[y == c].mean()) for c in present}}
+                         "efficiency": {names[c] if c >= 0 else "unlabelled": float(passed[y == c].mean())
+                                        for c in present}}
             if background in present:
                 eps_b = row["efficiency"][names[background]]
                 row["rejection"] = float("inf") if eps_b <= 0.0 else 1.0 / eps_b
