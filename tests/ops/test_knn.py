@@ -104,8 +104,10 @@ def test_bad_input_raises_typed_errors():
     x, batch = make_batch([3, 4], 2)
     with pytest.raises(InputShapeError, match="2-D"):
         knn_graph(torch.randn(5, 2, 1), 2)
-    with pytest.raises(ValueError, match="positive"):
-        knn_graph(x, 0, batch)
+    with pytest.raises(ValueError, match="non-negative"):
+        knn_graph(x, -1, batch)
+    for backend in ("torch", "auto"):  # k = 0: no edges, as torch-cluster's knn_graph (PyG's)
+        assert knn_graph(x, 0, batch, backend=backend).shape == (2, 0)
     with pytest.raises(InputShapeError, match="entries"):
         knn_graph(x, 2, batch[:-1])
     with pytest.raises(InputShapeError, match="sorted"):

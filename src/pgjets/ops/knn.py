@@ -405,7 +405,7 @@ def knn_graph(
     Args:
         x: Node coordinates or features, shape ``(N, D)``.
         k: Number of neighbours per node (capped by the graph's size, unless
-            ``strict``).
+            ``strict``); 0 gives no edges, as in PyG.
         batch: Graph index of each node, sorted, shape ``(N,)``; ``None``
             means one graph.
         loop: Whether a node counts as its own neighbour.
@@ -436,7 +436,9 @@ def knn_graph(
     if isinstance(x, Tensor) and x.dim() == 1:
         x = x.view(-1, 1)
     check_ndim(x, 2, "x", "(num_nodes, dims)")
-    k = check_positive_int(k, "k")
+    if isinstance(k, bool) or int(k) != k or int(k) < 0:
+        raise ValueError(f"k must be a non-negative integer, got {k!r}")
+    k = int(k)
     num_workers = check_positive_int(num_workers, "num_workers")
     if flow not in ("source_to_target", "target_to_source"):
         raise ValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
@@ -457,6 +459,8 @@ def knn_graph(
         graphs = int(batch.max()) + 1 if batch is not None and batch.numel() else 1
         if int(batch_size) < graphs:
             raise InputShapeError(f"batch_size={batch_size}, but batch holds graph ids up to {graphs - 1}")
+    if k == 0:  # no neighbours: no edges, as torch-cluster's (PyG's) knn_graph
+        return torch.empty(2, 0, dtype=torch.long, device=x.device)
     return knn_graph_unchecked(x, k, batch, loop, flow, cosine, backend, strict, num_workers)
 
 
