@@ -329,6 +329,25 @@ def test_evaluating_jets_of_one_class(tmp_path, jet_folder, capsys):
     assert main(["evaluate", str(run), "--data", str(jet_folder)]) == 0  # both classes: ROC and the cuts too
     both = json.loads((run / "eval" / "data" / "metrics.json").read_text())
     assert "auc" in both and [set(r["efficiency"]) for r in both["cuts"]] == [{"qcd", "top"}] * 2
+    # files that name only their own class, or the classes in another order (pgjets generate --process top):
+    # matched by name, numbered as the run's
+    import dataclasses
+
+    top = table.take(np.flatnonzero(label == 1))
+    write_parquet_jets(dataclasses.replace(top, label=np.zeros(len(top), dtype=np.int64), label_names=["top"]),
+                       tmp_path / "top_named.parquet")
+    write_parquet_jets(dataclasses.replace(table, label=1 - label, label_names=["top", "qcd"]),
+                       tmp_path / "swapped.parquet")
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "top_named.parquet")]) == 0
+    with np.load(run / "eval" / "top_named" / "scores.npz") as f:
+        assert (f["y"] == 1).all() and list(f["label_names"]) == ["qcd", "top"]
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "swapped.parquet")]) == 0
+    swapped = json.loads((run / "eval" / "swapped" / "metrics.json").read_text())
+    assert swapped["auc"] == both["auc"] and swapped["class_counts"] == both["class_counts"]
+    write_parquet_jets(dataclasses.replace(top, label_names=["qcd", "w"]), tmp_path / "other.parquet")
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "other.parquet")]) == 2  # other classes: refused
+    assert "['qcd', 'w']" in capsys.readouterr().err
 
 
 def test_etasign_feature_set_is_recorded_and_scores_mirrored_jets_alike(tmp_path, jet_folder, capsys):
@@ -385,3 +404,26 @@ def test_evaluation_folders_tell_files_of_one_name_apart_by_their_folders():
 
     assert _eval_name(["/d/test_000.h5", "/d/test_001.h5"]) == "test_000+test_001"
     assert _eval_name(["wjets=/a/sig/nano_1.root", "ttbar=/a/bkg/nano_1.root"]) == "sig_nano_1+bkg_nano_1"
+
+
+def test_evaluations_with_another_signal_keep_their_own_folder_and_cuts_say_why_they_are_missing(
+        tmp_path, jet_folder, make_jet_folder, capsys):
+    run = tmp_path / "run"
+    assert train(jet_folder, run, "--epochs", "1") == 0
+    other = make_jet_folder(tmp_path / "other", seed=3)
+    assert main(["evaluate", str(run), "--data", str(other)]) == 0
+    assert main(["evaluate", str(run), "--data", str(other), "--signal", "qcd"]) == 0
+    assert json.loads((run / "eval" / "other" / "metrics.json").read_text())["signal"] == "top"  # kept
+    assert json.loads((run / "eval" / "other-signal-qcd" / "metrics.json").read_text())["signal"] == "qcd"
+    capsys.readouterr()
+    (run / "scores.npz").write_bytes((run / "scores.npz").read_bytes()[:300])  # damaged
+    assert main(["evaluate", str(run), "--data", str(other)]) == 0
+    out = capsys.readouterr().out
+    assert "no cuts:" in out and "is damaged" in out and "(re)writes it" in out
+    assert "cuts" not in json.loads((run / "eval" / "other" / "metrics.json").read_text())
+    (run / "scores.npz").unlink()  # a run from before scores.npz
+    assert main(["evaluate", str(run), "--data", str(other)]) == 0
+    assert "does not exist" in json.loads((run / "eval" / "other" / "metrics.json").read_text())["cuts_note"]
+    assert main(["evaluate", str(run)]) == 0  # writes it again: the cuts are back
+    assert main(["evaluate", str(run), "--data", str(other)]) == 0
+    assert "cuts" in json.loads((run / "eval" / "other" / "metrics.json").read_text())

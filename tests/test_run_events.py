@@ -67,7 +67,7 @@ def test_evaluating_other_events_checks_the_classes(events_dir, tmp_path, capsys
     assert main(["train", "--model", "event_deepsets", "--data", str(events_dir), "--epochs", "1",
                  "--batch-size", "16", "--device", "cpu", "--no-progress", "--out", str(run)]) == 0
     capsys.readouterr()
-    assert main(["evaluate", str(run), "--data", str(other)]) == 1  # class 1 is wjets, not zjets
+    assert main(["evaluate", str(run), "--data", str(other)]) == 2  # class 1 is wjets, not zjets: a bad argument
     err = capsys.readouterr().err
     assert "['ttbar', 'wjets']" in err and "['ttbar', 'zjets']" in err
     assert main(["evaluate", str(run), "--data", str(events_dir)]) == 0  # the same classes: fine
@@ -378,3 +378,59 @@ def test_unlabelled_nanoaod_files_are_scored(nanoaod_files, tmp_path, capsys):
     assert main(["train", "--model", "event_deepsets", "--data", str(nanoaod_files["ttbar"]), "--data",
                  str(nanoaod_files["wjets"]), "--out", str(tmp_path / "r2")]) == 1  # training needs classes
     assert "CLASS=FILE" in capsys.readouterr().err
+
+
+def test_held_out_order_subsets_and_overlap(nanoaod_files, held_out_nanoaod, tmp_path, capsys):
+    import numpy as np
+
+    h = held_out_nanoaod
+    run = tmp_path / "run"
+    test_specs = ["--test", f"wjets={h['test', 'wjets']}", "--test", f"ttbar={h['test', 'ttbar']}"]
+    assert main(_nano_argv(nanoaod_files, run, *test_specs)) == 0
+    assert "warning" not in capsys.readouterr().err  # nothing shared
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    swapped = [test_specs[i] for i in (2, 3, 0, 1)]
+    assert main(_nano_argv(nanoaod_files, run, *swapped)) == 0  # the same files in another order: resumed
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before
+    # a --test of one class: numbered as in training, no ROC
+    one = tmp_path / "one"
+    assert main(_nano_argv(nanoaod_files, one, "--test", f"ttbar={h['test', 'ttbar']}")) == 0
+    assert "only class ttbar: no ROC" in capsys.readouterr().out
+    with np.load(one / "scores.npz") as f:
+        assert (f["y"] == 1).all() and list(f["label_names"]) == ["wjets", "ttbar"]
+    # held-out files that are training files: warned, not refused
+    leak = tmp_path / "leak"
+    assert main(_nano_argv(nanoaod_files, leak, "--test", f"ttbar={nanoaod_files['ttbar']}", "--test",
+                           f"wjets={h['test', 'wjets']}")) == 0
+    err = capsys.readouterr().err
+    assert "warning: --test ttbar.root is also in --data" in err and "test metrics are biased" in err
+    assert main(["evaluate", str(run), "--data", f"ttbar={nanoaod_files['ttbar']}"]) == 0
+    assert "warning: evaluated ttbar.root is also in the run's --data" in capsys.readouterr().err
+
+
+def test_a_jet_run_refuses_event_files_and_multiclass_background_working_points(nanoaod_files, jet_folder, tmp_path,
+                                                                                  capsys):
+    from pgjets.data import read_events, write_nanoaod
+
+    jets = tmp_path / "jets"
+    assert main(["train", "--model", "pfn", "--batch-size", "8", "--no-progress", "--data", str(jet_folder),
+                 "--epochs", "1", "--out", str(jets)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(jets), "--data", str(nanoaod_files["ttbar"])]) == 2
+    assert "hold whole events, but run" in capsys.readouterr().err
+    events = read_events(generate_event_dataset(["ttbar", "wjets", "zjets"], 20, tmp_path / "ev3", seed=5,
+                                                chunk_size=20, progress=False))
+    files = {}
+    for i, name in enumerate(["zjets", "wjets", "ttbar"]):
+        files[name] = write_nanoaod(events[events.label == ["ttbar", "wjets", "zjets"].index(name)],
+                                    tmp_path / f"{name}.root")
+    three = tmp_path / "three"
+    assert main(["train", "--model", "event_deepsets", "--data", f"zjets={files['zjets']}", "--data",
+                 f"wjets={files['wjets']}", "--data", f"ttbar={files['ttbar']}", "--epochs", "1", "--batch-size",
+                 "16", "--device", "cpu", "--no-progress", "--out", str(three)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(three), "--working-point", "zjets=0.5"]) == 2  # zjets, first: the background
+    assert "it is the background" in capsys.readouterr().err
+    assert main(["evaluate", str(three), "--working-point", "ttbar=0.7"]) == 0
+    assert json.loads((three / "eval" / "test-wp-ttbar0.7" / "metrics.json").read_text())["rejection"]["ttbar"][
+        "signal_efficiency"] == 0.7

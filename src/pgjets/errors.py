@@ -83,6 +83,14 @@ class DiskFullError(PgjetsError, OSError):
     """No space left on the device a file is written to (what was complete is kept)."""
 
 
+class PgjetsWarning(UserWarning):
+    """Base class of the warnings pgjets issues (the command line prints them as ``pgjets CMD: warning: ...``)."""
+
+
+class DataOverlapWarning(PgjetsWarning):
+    """Held-out or evaluated data hold the same files as the training data (their metrics are biased)."""
+
+
 __all__ = [
     "PgjetsError",
     "PathArgumentError",
@@ -101,4 +109,6 @@ __all__ = [
     "SettingsMismatchError",
     "CheckpointError",
     "DiskFullError",
+    "PgjetsWarning",
+    "DataOverlapWarning",
 ]

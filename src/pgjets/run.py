@@ -43,13 +43,14 @@ import os
 import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from ._atomic import atomic_output
 from ._checks import check_no_repeats, check_out_folder, check_setting_int
 from .errors import (
+    DataArgumentError,
     DataFileError,
     DataFileNotFoundError,
     PathArgumentError,
@@ -547,7 +548,9 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
         cfg["data"] = str((out / "data").resolve())
     else:
         cfg["data"] = resolve_data_paths(cfg["data"])
-    cfg["val"], cfg["test"] = resolve_data_paths(cfg["val"]), resolve_data_paths(cfg["test"])
+    from .run_events import order_held_out  # CLASS=PATH held-out files: the same in any order
+
+    cfg["val"], cfg["test"] = (order_held_out(cfg["data"], resolve_data_paths(cfg[k])) for k in ("val", "test"))
     if force and (out / "config.yaml").exists():
         _check_before_clearing(cfg)  # a bad argument must not cost the old run
     old = check_rerun(out, cfg, force=force) if main or not force else None  # rank 0 clears
@@ -580,9 +583,42 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     cfg = {**cfg, "data_fingerprint": fp, "inputs": input_record(ds["train"], cfg["feature_set"])}
     if held_out:
         cfg["held_out_fingerprints"] = held_out
+        if main:
+            warn_held_out_overlap(fp, held_out)
     if not fit_run(cfg, out, split, ds["train"], ds["val"], ds["train"].num_features, ds["train"].num_classes):
         return {"metrics": {}}
     return evaluate_run(out, test_data=ds["test"], progress=bool(cfg.get("progress")))
+
+
+def warn_overlap(fp: Optional[dict], reference: Optional[dict], what: str, reference_what: str,
+                 consequence: str) -> None:
+    """Warn (:class:`~pgjets.errors.DataOverlapWarning`) when files of the fingerprint ``fp`` hold the
+    same content as files of ``reference`` (any names): held-out or evaluated data that are training
+    data give biased metrics."""
+    import warnings
+
+    from .data.fingerprint import shared_files
+    from .errors import DataOverlapWarning
+
+    pairs = shared_files(fp or {}, reference or {})
+    if pairs:
+        same = ", ".join(a if a == b else f"{a} (= {b})" for a, b in pairs[:3])
+        more = f" and {len(pairs) - 3} more" if len(pairs) > 3 else ""
+        verb = "is" if len(pairs) == 1 else "are"
+        warnings.warn(DataOverlapWarning(f"{what} {same}{more} {verb} also in {reference_what} (same content): "
+                                         f"{consequence}"), stacklevel=2)
+
+
+def warn_held_out_overlap(data_fp: dict, held_out: dict[str, dict]) -> None:
+    """Warn when ``--val``/``--test`` files (``held_out``: their fingerprints) are ``--data`` files or
+    each other's."""
+    why = {"val": "the validation loss, early stopping and the best checkpoint are biased",
+           "test": "the test metrics are biased"}
+    for key, fp in held_out.items():
+        warn_overlap(fp, data_fp, f"--{key}", "--data, which trains the run", why[key])
+    if "val" in held_out and "test" in held_out:
+        warn_overlap(held_out["test"], held_out["val"], "--test", "--val, which chooses the best checkpoint",
+                     why["test"])
 
 
 def _check_data_flags(cfg: dict[str, Any]) -> None:
@@ -647,7 +683,7 @@ def _eval_name(specs: list[str]) -> str:
     def clean(text: str) -> str:
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.")
 
-    paths = [Path(s) for s in specs]
+    paths = [Path(s) for s in dict.fromkeys(specs)]  # a file given twice is read once
     stems = [clean(p.name if p.is_dir() else p.stem) for p in paths]
     if len(set(stems)) < len(stems):  # the same name twice: tell them apart by their folders
         stems = [clean(f"{p.parent.name}_{stem}") for p, stem in zip(paths, stems)]
@@ -666,20 +702,28 @@ def check_eval_out(run: Path, dest: Path) -> None:
                          "(default RUN/eval/<name>/) so that the run's own test results stay")
 
 
+def _variant(cfg: dict[str, Any], signal: Optional[str], working_points: Optional[dict[str, float]]) -> list[str]:
+    """The parts of an evaluation folder's name for a ``--signal`` or ``--working-point`` other than the
+    run's: ``["signal-S", "wp-top0.9"]`` (none for the run's own)."""
+    other = [f"signal-{signal}"] if signal is not None and signal != cfg.get("signal") else []
+    if working_points and working_points != cfg.get("working_points"):
+        other.append("wp-" + "-".join(f"{k}{v:g}" for k, v in sorted(working_points.items())))
+    return other
+
+
 def _test_dest(run: Path, cfg: dict[str, Any], signal: Optional[str],
                working_points: Optional[dict[str, float]]) -> Path:
     """Where the test split's results go: the run folder, or ``RUN/eval/test-signal-S-wp-.../`` with
     another signal or other working points (the run's own test results stay)."""
-    other = [f"signal-{signal}"] if signal is not None and signal != cfg.get("signal") else []
-    if working_points and working_points != cfg.get("working_points"):
-        other.append("wp-" + "-".join(f"{k}{v:g}" for k, v in sorted(working_points.items())))
+    other = _variant(cfg, signal, working_points)
     return run / "eval" / "-".join(["test", *other]) if other else run
 
 
-def _eval_dest(run: Path, specs: list[str]) -> Path:
-    """``RUN/eval/<name>/``, or ``<name>-2``, ``<name>-3``, ... when ``<name>/`` holds the evaluation of
-    other data (two datasets in folders of the same name overwrote each other's results)."""
-    base = run / "eval" / _eval_name(specs)
+def _eval_dest(run: Path, specs: list[str], variant: Sequence[str] = ()) -> Path:
+    """``RUN/eval/<name>[-signal-S][-wp-...]/`` (``variant``: :func:`_variant`), or ``<name>-2``,
+    ``<name>-3``, ... when that folder holds the evaluation of other data (two datasets in folders of
+    the same name overwrote each other's results)."""
+    base = run / "eval" / "-".join([_eval_name(specs), *variant])
     i = 1
     while True:
         dest = base if i == 1 else base.with_name(f"{base.name}-{i}")
@@ -719,24 +763,30 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     ``out`` (default ``RUN/eval/<name>/``), never over the run's own.
     ``progress`` shows a progress bar over the batches (on a terminal).
     """
-    from .data.inputs import check_inputs, open_dataset
+    from .data.inputs import open_dataset
 
     run = Path(run)
     cfg = read_run_config(run)
-    from .run_events import evaluate_event_run, is_event_data  # whole events
+    from .run_events import _class_order, evaluate_event_run, is_event_data  # whole events
 
     if is_event_data(cfg["data"]):
         return evaluate_event_run(run, cfg, data=data, out=out, signal=signal, working_points=working_points,
                                   progress=progress)
     recorded = cfg.get("inputs") or {}
-    specs = None
+    specs, order = None, None
     if data is not None:
         specs = _as_specs(resolve_data_paths(data))
         refuse_class_specs(specs)
         check_data_paths(specs)
+        if is_event_data(specs):
+            raise DataArgumentError(f"{' '.join(specs)} hold whole events, but run {run} classifies jets "
+                                    f"(model {cfg['model']}): give jet data")
         test = open_dataset(specs, cfg["model"], cfg["feature_set"])
-        check_inputs(recorded, test, f"run {run}", " ".join(specs))
-        dest = Path(out) if out is not None else _eval_dest(run, specs)
+        warn_trained_on(cfg, check_data_paths(specs), "jets")
+        order = _class_order(recorded.get("label_names"), test.label_names)  # some or all, by name
+        check_matching_inputs({**recorded, "label_names": None} if order is not None else recorded, test,
+                              f"run {run}", " ".join(specs))
+        dest = Path(out) if out is not None else _eval_dest(run, specs, _variant(cfg, signal, working_points))
         check_eval_out(run, dest)
     else:
         test = test_data if test_data is not None else run_test_data(run, cfg)
@@ -746,10 +796,40 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     model = load_run(run, "best", test_data=test, num_classes=len(names), config=cfg).model
     trainer = _trainer({**cfg, "progress": progress, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(test)
+    if order is not None:
+        y = y.new_tensor(order)[y]  # the data's class numbers as the run's
     index = _jet_score_index(run, cfg, data is not None, len(y))
     metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,
                                    working_points=working_points, index=index)
     return {"metrics": metrics, "curves": curves, "test_data": test, "logits": logits, "y": y, "out": dest}
+
+
+def warn_trained_on(cfg: dict[str, Any], files: list, unit: str) -> None:
+    """Warn when files evaluated with ``pgjets evaluate --data`` are files the run trained or validated on."""
+    from .data.fingerprint import fingerprint
+
+    current = fingerprint(files)
+    warn_overlap(current, cfg.get("data_fingerprint"), "evaluated", "the run's --data",
+                 f"{unit} it was trained on are among those evaluated, so the metrics are biased")
+    warn_overlap(current, (cfg.get("held_out_fingerprints") or {}).get("val"), "evaluated",
+                 "the run's --val", "it chose its best checkpoint on them, so the metrics are biased")
+
+
+def check_matching_inputs(recorded: dict[str, Any], ds: Any, what: str, data: str) -> None:
+    """:func:`~pgjets.data.inputs.check_inputs` for data given on the command line: a mismatch is a bad
+    argument (:class:`~pgjets.errors.DataArgumentError`, exit 2).
+
+    Raises:
+        DataArgumentError: other input columns or classes than ``recorded``.
+    """
+    from .data.inputs import check_inputs
+
+    try:
+        check_inputs(recorded, ds, what, data)
+    except DataArgumentError:
+        raise
+    except DataFileError as exc:
+        raise DataArgumentError(str(exc)) from None
 
 
 def write_scores(dest: Path, logits, y, names: list[str], index: Optional[np.ndarray] = None,
@@ -818,6 +898,10 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
     else:
         bkg = background_class(names)
         bkg = 0 if bkg is None else bkg
+        if names[bkg] in wps:
+            others = ", ".join(n for n in names if n != names[bkg])
+            raise UsageError(f"--working-point for {names[bkg]}: it is the background whose rejection is "
+                             f"measured at the efficiencies of the other classes ({others})")
         cut_points = {c: [eff] for c, eff in signal_efficiencies(names, bkg, wps or None).items()}
     dest.mkdir(parents=True, exist_ok=True)
     labels = np.asarray(y, dtype=np.int64)
@@ -843,9 +927,11 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
         metrics["unlabelled"] = unlabelled
     if data_specs is not None:
         metrics["data"] = data_specs
-        cuts = _cuts_of_run(run, names, logits, y, cut_points, bkg)
+        cuts, note = _cuts_of_run(run, names, logits, y, cut_points, bkg)
         if cuts is not None:
             metrics["cuts"] = cuts
+        if note is not None:
+            metrics["cuts_note"] = note
     write_scores(dest, logits, y, names, index, extra_scores)
     if not unlabelled:
         plot_confusion_matrix(confusion_matrix(logits, y, len(names)), dest / "confusion.png", names)
@@ -857,20 +943,29 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
 
 
 def _cuts_of_run(run: Path, names: list[str], logits, y, points: dict[int, list[float]],
-                 background: int) -> Optional[list[dict]]:
+                 background: int) -> tuple[Optional[list[dict]], Optional[str]]:
     """The run's working-point cuts, set on its own test scores (``RUN/scores.npz``), applied to other
-    data (:func:`~pgjets.train.metrics.efficiencies_at_cuts`); ``None`` for a run without them (older
-    runs) or with other classes."""
+    data (:func:`~pgjets.train.metrics.efficiencies_at_cuts`), and a note on the cuts that could not be
+    set (no or a damaged ``scores.npz``, other classes, a signal class absent from the test split)."""
+    import zipfile
+
     from .train.metrics import efficiencies_at_cuts
 
+    path = Path(run) / "scores.npz"
+    rewrite = f"`pgjets evaluate {run}` (re)writes it"
     try:
-        with np.load(Path(run) / "scores.npz") as f:
+        with np.load(path) as f:
             ref_logits, ref_y, ref_names = f["logits"], f["y"], [str(n) for n in f["label_names"]]
-    except (OSError, KeyError, ValueError):
-        return None
+    except FileNotFoundError:
+        return None, f"no cuts: {path} does not exist (a run from before it was written): {rewrite}"
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        return None, f"no cuts: {path} is damaged ({type(exc).__name__}): {rewrite}"
     if ref_names != [str(n) for n in names]:
-        return None
-    return efficiencies_at_cuts(ref_logits, ref_y, logits, y, names, points, background)
+        return None, f"no cuts: {path} holds the classes {ref_names}, not {list(names)}: {rewrite}"
+    cuts = efficiencies_at_cuts(ref_logits, ref_y, logits, y, names, points, background)
+    absent = [names[c] for c in points if not (np.asarray(ref_y) == c).any()]
+    note = f"no cut for {', '.join(absent)}: the run's test data have none" if absent else None
+    return cuts, note
 
 
 def run_data_path(run: Path, cfg: dict[str, Any]) -> Any:
@@ -1036,6 +1131,8 @@ def format_metrics(metrics: dict[str, Any]) -> str:
         line += "\n" + format_rejection_table(metrics["rejection"], background=str(names[0]))
     if metrics.get("cuts"):
         line += "\n" + format_cuts(metrics["cuts"])
+    if metrics.get("cuts_note"):
+        line += "\n" + metrics["cuts_note"]
     return line
 
 

@@ -48,6 +48,29 @@ def event_input(data: Any) -> Any:
     return specs[0] if len(specs) == 1 else specs
 
 
+def order_held_out(data: Any, held: Any) -> Any:
+    """``--val``/``--test`` specs ``held`` with their ``CLASS=PATH`` specs in the order of the classes
+    of ``--data`` (stable within a class; classes ``--data`` lacks last), so that the same held-out
+    files given in another order are the same setting (a resumed run is not refused).  Anything
+    else is returned as given.
+    """
+    from .data.sources import class_specs, split_class_spec
+    from .run import _as_specs
+
+    if held is None or data is None:
+        return held
+    specs = _as_specs(held)
+    try:
+        order = class_specs(_as_specs(data))
+        if order is None or class_specs(specs) is None:
+            return held
+    except Exception:  # mixed specs: refused where they are read
+        return held
+    rank = {name: i for i, name in enumerate(order)}
+    ordered = sorted(specs, key=lambda spec: rank.get(split_class_spec(spec)[0], len(rank)))
+    return ordered if isinstance(held, (list, tuple)) else held
+
+
 def _dataset(data: Any, max_events: Optional[int], cfg: dict[str, Any], unlabelled_ok: bool = False):
     """The streamed events of ``data`` and the positions used (all, or ``max_events`` of them).
 
@@ -229,16 +252,21 @@ def held_out_events(cfg: dict[str, Any], key: str, label_names: Optional[list], 
     if found is not None:
         raise DataArgumentError(f"{flag} {found[0]}: {found[1]}; an event run holds out events")
     data = event_input(specs)
+    subset = False
     if isinstance(data, dict):
-        if label_names is None or set(data) != set(map(str, label_names)):
+        known = set(map(str, label_names or []))
+        subset = key == "test" and set(data) < known  # a test of some classes, as a jet run's
+        if label_names is None or not (set(data) == known or subset):
+            need = "all of them" if key == "val" else "some or all of them"
             raise DataArgumentError(f"{flag} gives the classes {list(data)} but --data "
-                                    f"{'has no class names' if label_names is None else list(label_names)}")
-        data = {str(n): data[str(n)] for n in label_names}  # numbered as in training
+                                    f"{'has no class names' if label_names is None else list(label_names)} "
+                                    f"({flag} needs {need})")
+        data = {str(n): data[str(n)] for n in label_names if str(n) in data}  # in the training order
     try:
         ds = StreamedEventDataset(data, collections=cfg.get("collections") or DEFAULT_COLLECTIONS,
                                   extra_fields=cfg.get("object_fields") or ())
-        _check_event_inputs({"label_names": label_names, "num_features": num_features}, ds, "--data",
-                            " ".join(specs), verb="has")
+        _check_event_inputs({"label_names": None if subset else label_names, "num_features": num_features}, ds,
+                            "--data", " ".join(specs), verb="has")
     except DataFileError as exc:
         raise DataArgumentError(f"{flag}: {exc}") from None
     counts = ds.class_counts()
@@ -278,7 +306,7 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
     :func:`pgjets.run.check_rerun`, the data's fingerprint is checked here.
     """
     from .data.splits import split_positions
-    from .run import _data_changed, fit_run
+    from .run import _data_changed, fit_run, warn_held_out_overlap
 
     out = Path(out)
     ds, idx, held = event_datasets({**cfg, "data": data})  # before anything is written: bad data cost no folder
@@ -295,6 +323,7 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
            "data": str(data) if isinstance(data, Path) else data, "data_fingerprint": fp, "inputs": inputs}
     if held_fp:
         cfg["held_out_fingerprints"] = held_fp
+        warn_held_out_overlap(fp, held_fp)
     split = split_positions(idx, cfg["split"], cfg["seed"], tuple(held))
     val = held["val"] if "val" in held else _subset(ds, split["val"])
     if not fit_run(cfg, out, split, _subset(ds, split["train"]), val, ds.num_features, ds.num_classes,
@@ -315,7 +344,9 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     ``RUN/eval/<name>/``).  ``signal`` and ``working_points`` mean what they
     mean for :func:`pgjets.run.evaluate_run`.
     """
-    from .run import _as_specs, _data_changed, _eval_dest, _test_dest, _trainer, build_run_model, load_run_weights
+    from .errors import DataArgumentError, DataFileError
+    from .run import _as_specs, _data_changed, _eval_dest, _test_dest, _trainer, _variant, build_run_model
+    from .run import load_run_weights, warn_trained_on
     from .run import check_eval_out, resolve_data_paths, run_split, write_report
 
     run = Path(run)
@@ -326,10 +357,14 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
             raise DataFileNotFoundError(f"{' '.join(specs)} are not event data (give event folders or files, "
                                         "CLASS=FILE for NanoAOD files)")
         dataset, idx = _dataset(specs, None, cfg, unlabelled_ok=True)
+        warn_trained_on(cfg, dataset.files, "events")
         order = _class_order(inputs.get("label_names"), dataset.label_names)  # another order: matched by name
         checked = inputs if order is None else {**inputs, "label_names": None}  # matched by name
-        _check_event_inputs(checked, dataset, f"run {run}", " ".join(specs))
-        dest = Path(out) if out is not None else _eval_dest(run, specs)
+        try:
+            _check_event_inputs(checked, dataset, f"run {run}", " ".join(specs))
+        except DataFileError as exc:  # data given on the command line: a bad argument
+            raise DataArgumentError(str(exc)) from None
+        dest = Path(out) if out is not None else _eval_dest(run, specs, _variant(cfg, signal, working_points))
         check_eval_out(run, dest)
     else:
         held_test = cfg.get("test") is not None  # --test events, else the test split of --data
@@ -343,11 +378,13 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
             except DataFileNotFoundError as exc:
                 raise DataFileNotFoundError(f"the events of run {run}, {_describe(cfg[key])}, do not exist "
                                             f"(moved or deleted?): {exc}") from None
-            recorded = (cfg.get("held_out_fingerprints") or {}).get("test") if held_test else cfg.get("data_fingerprint")
+            held_prints = cfg.get("held_out_fingerprints") or {}
+            recorded = held_prints.get("test") if held_test else cfg.get("data_fingerprint")
             _data_changed(_describe(cfg[key]), recorded, _fingerprint(dataset),
                           f"run {run} was trained on; give --data PATH to evaluate on other events")
         idx = np.arange(len(dataset)) if held_test else run_split(run, len(dataset))["test"]
-        specs, order = None, None
+        specs = None
+        order = _class_order(inputs.get("label_names"), dataset.label_names) if held_test else None
         dest = Path(out) if out is not None else _test_dest(run, cfg, signal, working_points)
     num_classes = len(inputs["label_names"]) if inputs.get("label_names") else dataset.num_classes
     model = build_run_model(cfg, dataset.num_features, num_classes)
@@ -391,7 +428,7 @@ def _check_event_inputs(recorded: dict[str, Any], dataset: Any, what: str, data:
                             f"{dataset.num_features} (other collections or extra fields?)")
 
 
-__all__ = ["is_event_data", "event_input", "check_event_data", "event_datasets", "held_out_events",
+__all__ = ["is_event_data", "event_input", "check_event_data", "event_datasets", "held_out_events", "order_held_out",
            "refuse_jet_settings", "JET_SETTINGS",
            "not_event_data_reason", "first_non_event_spec",
            "maybe_train_events",

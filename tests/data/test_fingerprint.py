@@ -109,3 +109,15 @@ def test_files_of_one_name_in_two_folders_are_told_apart(tmp_path):
     before = fingerprint(files)
     (tmp_path / "sig" / "nano_1.root").write_bytes(b"SIG" * 10)  # a change in the first of the two is seen
     assert fingerprint_diff(before, fingerprint(files)) == ["other contents of sig/nano_1.root"]
+
+
+def test_shared_files_finds_the_same_content_under_any_name(tmp_path):
+    from pgjets.data.fingerprint import fingerprint, shared_files
+
+    (tmp_path / "a.h5").write_bytes(b"x" * 1000)
+    (tmp_path / "b.h5").write_bytes(b"y" * 1000)
+    (tmp_path / "copy.h5").write_bytes(b"x" * 1000)
+    (tmp_path / "longer.h5").write_bytes(b"x" * 1001)
+    train = fingerprint([tmp_path / "a.h5", tmp_path / "b.h5"])
+    assert shared_files(fingerprint([tmp_path / "copy.h5", tmp_path / "longer.h5"]), train) == [("copy.h5", "a.h5")]
+    assert shared_files(train, {"files": [{"name": "a.h5", "size": 1000}]}) == []  # no hashes: nothing shared

@@ -24,12 +24,14 @@ What they run is library code (:mod:`pgjets.data.generate`, :mod:`pgjets.run`,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..errors import PgjetsError, UsageError
+from ..errors import PgjetsError, PgjetsWarning, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,7 +77,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with _printed_warnings(args.command):
+            return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"pgjets {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
@@ -93,6 +96,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"pgjets {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _printed_warnings(command: str):
+    """pgjets' own warnings (:class:`~pgjets.errors.PgjetsWarning`) printed as one line each,
+    ``pgjets CMD: warning: ...``, every time; other warnings as Python shows them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", PgjetsWarning)
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, PgjetsWarning):
+                print(f"pgjets {command}: warning: {_one_line(message)}", file=sys.stderr)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
 
 
 def _one_line(exc: BaseException) -> str:

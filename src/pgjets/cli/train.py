@@ -51,7 +51,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
-    p.add_argument("--max-jets", type=int, help="use at most this many jets")
+    p.add_argument("--max-jets", type=int, help="use at most this many jets (events, for event data) of --data")
     p.add_argument("--workers", type=int, help="generator processes")
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None)

@@ -160,10 +160,19 @@ def fingerprint_diff(recorded: dict[str, Any], current: dict[str, Any]) -> list[
     return out
 
 
+def shared_files(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(name in a, name in b)`` of the files of fingerprint ``a`` whose size and content hash equal
+    those of a file of fingerprint ``b`` (the same data under any name; records without hashes
+    share nothing)."""
+    index = {(e["size"], e["sha256"]): e["name"] for e in b.get("files", []) if e.get("sha256")}
+    return [(e["name"], index[e["size"], e["sha256"]]) for e in a.get("files", [])
+            if e.get("sha256") and (e["size"], e["sha256"]) in index]
+
+
 def _few(names: list[str], k: int = 3) -> str:
     more = f" and {len(names) - k} more" if len(names) > k else ""
     return ", ".join(names[:k]) + more
 
 
-__all__ = ["fingerprint", "fingerprint_diff", "sample_sha256", "FINGERPRINT_VERSION", "SAMPLE_BLOCKS",
+__all__ = ["fingerprint", "fingerprint_diff", "shared_files", "sample_sha256", "FINGERPRINT_VERSION", "SAMPLE_BLOCKS",
            "SAMPLE_BYTES"]
