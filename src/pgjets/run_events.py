@@ -307,6 +307,7 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
     """
     from .data.splits import split_positions
     from .run import _data_changed, fit_run, warn_held_out_overlap
+    from .train.distributed import is_main_process
 
     out = Path(out)
     ds, idx, held = event_datasets({**cfg, "data": data})  # before anything is written: bad data cost no folder
@@ -323,7 +324,8 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
            "data": str(data) if isinstance(data, Path) else data, "data_fingerprint": fp, "inputs": inputs}
     if held_fp:
         cfg["held_out_fingerprints"] = held_fp
-        warn_held_out_overlap(fp, held_fp)
+        if is_main_process():  # once, not per DDP process
+            warn_held_out_overlap(fp, held_fp)
     split = split_positions(idx, cfg["split"], cfg["seed"], tuple(held))
     val = held["val"] if "val" in held else _subset(ds, split["val"])
     if not fit_run(cfg, out, split, _subset(ds, split["train"]), val, ds.num_features, ds.num_classes,
