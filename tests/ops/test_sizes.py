@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch._dynamo
 from torch_geometric.data import Batch, Data
 
 from pgjets.errors import InputShapeError
 from pgjets.graphs import clouds_to_batch
-from pgjets.ops import host_node_counts
+from pgjets.ops import host_node_counts, ptr_from_counts
 
 
 def batch(sizes):
@@ -88,3 +89,41 @@ def test_batch_from_slices_rebuilds_the_batch_vector_of_p4_only_graphs():
     assert graph.tolist() == [0, 0, 0, 2, 2] and counts.tolist() == [3, 0, 2]
     assert batch_from_slices(b, "p4", num_graphs=2) is None  # a table for other graphs: not used
     assert batch_from_slices(Data(p4=torch.randn(3, 4)), "p4") is None  # no table at all
+
+
+@pytest.mark.parametrize("counts, expected", [
+    ([], [0]),                    # no runs
+    ([0, 0, 0], [0, 0, 0, 0]),    # only empty runs
+    ([5], [0, 5]),                # a single run
+    ([3, 0, 4, 1], [0, 3, 3, 7, 8]),
+])
+def test_ptr_from_counts(counts, expected):
+    ptr = ptr_from_counts(torch.tensor(counts, dtype=torch.long))
+    assert ptr.dtype == torch.long and ptr.tolist() == expected
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int16, torch.uint8, torch.bool, torch.long])
+def test_ptr_from_counts_is_int64_for_every_integer_dtype(dtype):
+    counts = torch.tensor([1, 0, 1, 1]).to(dtype)
+    ptr = ptr_from_counts(counts)
+    assert ptr.dtype == torch.long and ptr.tolist() == [0, 1, 1, 2, 3]
+    assert ptr.dtype == torch.cat([counts.new_zeros(1), counts.cumsum(0)]).dtype  # the pattern it replaces
+
+
+def test_ptr_from_counts_matches_the_cumsum_patterns_it_replaces():
+    counts = torch.randint(0, 6, (50,), generator=torch.Generator().manual_seed(0))
+    ptr = ptr_from_counts(counts)
+    reference = torch.zeros(51, dtype=torch.long)
+    torch.cumsum(counts, 0, out=reference[1:])
+    assert torch.equal(ptr, reference)
+    assert torch.equal(ptr[:-1], torch.cumsum(counts, 0) - counts)
+
+
+def test_ptr_from_counts_reads_nothing_back_and_traces():
+    counts = torch.tensor([2, 0, 3], device="meta")  # a device with no values: nothing can be read
+    ptr = ptr_from_counts(counts)
+    assert ptr.device.type == "meta" and ptr.shape == (4,) and ptr.dtype == torch.long
+    torch._dynamo.reset()
+    expl = torch._dynamo.explain(ptr_from_counts)(torch.tensor([2, 0, 3]))
+    torch._dynamo.reset()
+    assert expl.graph_break_count == 0 and expl.graph_count == 1

@@ -43,6 +43,7 @@ from torch.utils.data import Dataset
 
 from .._checks import check_positive_int, require
 from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError
+from ..ops.sizes import ptr_from_counts
 from .digits import random_split_indices
 from .jet_dataset import JetDataset
 from .readers import check_labels
@@ -531,13 +532,13 @@ def _gather_graphs(full: Any, pos: Tensor, graph_keys: Sequence[str] = ()
 
     def ranges(ptr: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         counts = ptr[pos + 1] - ptr[pos]
-        first = torch.cumsum(counts, 0) - counts
+        first = ptr_from_counts(counts)[:-1]
         owner = torch.repeat_interleave(torch.arange(pos.numel()), counts)
         return ptr[pos][owner] + torch.arange(int(counts.sum())) - first[owner], counts, owner
 
     nodes, counts, _ = ranges(full.ptr)
     edges, _, edge_owner = ranges(full._slice_dict["edge_index"])
-    new_ptr = torch.cumsum(counts, 0) - counts
+    new_ptr = ptr_from_counts(counts)[:-1]
     edge_index = full.edge_index[:, edges] - (full.ptr[pos] - new_ptr)[edge_owner]
     node_attrs = {key: full[key][nodes] for key in ("x", "pos", "pt", "node_type")}
     return node_attrs, counts, edge_index, {key: full[key][pos] for key in graph_keys}

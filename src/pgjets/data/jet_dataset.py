@@ -64,6 +64,7 @@ from torch.utils.data import Dataset
 
 from .._checks import check_positive_int
 from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError, UsageError
+from ..ops.sizes import ptr_from_counts
 from .features import constituent_features, feature_names
 from .table import JetTable, offsets_from_counts
 
@@ -99,8 +100,7 @@ class _Features:
             return self.x[sl], self.pos[sl], self.pt[sl], self.p4[sl], counts, self.label[index]
         total = int(counts.sum())
         starts = self.offsets[:-1][index]
-        new_off = torch.zeros(n + 1, dtype=torch.long)
-        torch.cumsum(counts, 0, out=new_off[1:])
+        new_off = ptr_from_counts(counts)
         flat = torch.repeat_interleave(starts - new_off[:-1], counts, output_size=total) + torch.arange(total)
         return self.x[flat], self.pos[flat], self.pt[flat], self.p4[flat], counts, self.label[index]
 
@@ -448,10 +448,7 @@ class JetDataset(Dataset):
             from ..graphs.set import fully_connected_edge_index
 
             batch.edge_index = fully_connected_edge_index(counts, ptr=batch.ptr)
-            per_graph = counts * (counts - 1)
-            e_ptr = torch.zeros(counts.numel() + 1, dtype=torch.long)
-            torch.cumsum(per_graph, 0, out=e_ptr[1:])
-            batch._slice_dict["edge_index"] = e_ptr
+            batch._slice_dict["edge_index"] = ptr_from_counts(counts * (counts - 1))
             batch._inc_dict["edge_index"] = batch.ptr[:-1]
         return batch
 

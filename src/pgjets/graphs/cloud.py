@@ -31,12 +31,7 @@ from .._checks import (as_float_tensor, check_finite, check_ndim, check_nonempty
                        warn_deprecated_name)
 from ..errors import EmptyGraphError, InputShapeError
 from ..ops.knn import knn_graph
-
-
-def _ptr(counts: Tensor) -> Tensor:
-    ptr = torch.zeros(counts.numel() + 1, dtype=torch.long, device=counts.device)
-    torch.cumsum(counts, 0, out=ptr[1:])
-    return ptr
+from ..ops.sizes import ptr_from_counts
 
 
 def batch_from_flat(
@@ -68,7 +63,7 @@ def batch_from_flat(
     """
     counts = counts.to(torch.long).reshape(-1)
     num_graphs = counts.numel()
-    ptr = _ptr(counts)
+    ptr = ptr_from_counts(counts)
     device = counts.device
     batch_vec = torch.repeat_interleave(torch.arange(num_graphs, device=device), counts)
     zeros = torch.zeros(num_graphs, dtype=torch.long, device=device)
@@ -79,7 +74,7 @@ def batch_from_flat(
         store[key], slices[key], incs[key] = value, ptr, zeros
     if edge_index is not None:
         e_counts = torch.bincount(batch_vec[edge_index[1]], minlength=num_graphs)
-        e_ptr = _ptr(e_counts)
+        e_ptr = ptr_from_counts(e_counts)
         store["edge_index"], slices["edge_index"], incs["edge_index"] = edge_index, e_ptr, ptr[:-1]
         for key, value in (edge_attrs or {}).items():
             store[key], slices[key], incs[key] = value, e_ptr, zeros
@@ -108,7 +103,7 @@ def _refresh_edge_slices(data: Any) -> None:
         return
     num_graphs = data.ptr.numel() - 1
     e_counts = torch.bincount(data.batch[data.edge_index[1]], minlength=num_graphs)
-    slices["edge_index"] = _ptr(e_counts)
+    slices["edge_index"] = ptr_from_counts(e_counts)
     data._inc_dict["edge_index"] = data.ptr[:-1]
 
 

@@ -49,6 +49,7 @@ from torch_geometric.transforms import BaseTransform
 
 from .._checks import check_finite, check_positive_int, require
 from ..errors import EmptyGraphError, InputDtypeError, InputShapeError, NonFiniteError
+from ..ops.sizes import ptr_from_counts
 from .cloud import batch_from_flat
 from .set import fully_connected_edge_index
 
@@ -470,8 +471,7 @@ def event_knn_graph(pos: Tensor, k: int, batch: Tensor, num_graphs: Optional[int
     values, nbr = torch.sort(dist, dim=-1, stable=True)  # ties: the lower index first
     values, nbr = values[..., :kk], nbr[..., :kk]
     keep = torch.isfinite(values) & mask[:, :, None]
-    counts = mask.sum(1)
-    start = torch.cumsum(counts, 0) - counts
+    start = ptr_from_counts(mask.sum(1))[:-1]
     centre = (start[:, None, None] + torch.arange(m, device=pos.device)[None, :, None]).expand_as(nbr)
     return torch.stack([(start[:, None, None] + nbr)[keep], centre[keep]])
 
@@ -566,8 +566,7 @@ def batch_to_hetero(batch: Batch, collections: Sequence[str]) -> HeteroData:
         idx = mask.nonzero().view(-1)
         local[idx] = torch.arange(idx.numel())
         counts = torch.bincount(graph[idx], minlength=num_graphs)
-        ptr = torch.zeros(num_graphs + 1, dtype=torch.long)
-        torch.cumsum(counts, 0, out=ptr[1:])
+        ptr = ptr_from_counts(counts)
         ptrs[name] = ptr
         store = out[name]
         store.x = torch.cat([batch.x[idx, :5], batch.x[idx, 5 + len(collections):]], 1)
@@ -586,8 +585,7 @@ def batch_to_hetero(batch: Batch, collections: Sequence[str]) -> HeteroData:
             key = (name_s, HETERO_RELATION, name_d)
             out[key].edge_index = torch.stack([local[src[sel]], local[dst[sel]]]).view(2, -1)
             counts = torch.bincount(e_graph[sel], minlength=num_graphs)
-            eptr = torch.zeros(num_graphs + 1, dtype=torch.long)
-            torch.cumsum(counts, 0, out=eptr[1:])
+            eptr = ptr_from_counts(counts)
             slices[key] = {"edge_index": eptr}
             incs[key] = {"edge_index": torch.stack([ptrs[name_s][:-1], ptrs[name_d][:-1]], 1).view(-1, 2, 1)}
     for key in ("event_index", "y"):
@@ -679,7 +677,7 @@ def hetero_to_batch(hetero: HeteroData, collections: Sequence[str] | None = None
     order = torch.sort(graph_t * len(collections) + ntype_t, stable=True).indices
     position = torch.empty_like(order)
     position[order] = torch.arange(order.numel())
-    offsets = torch.tensor([0] + [hetero[c].num_nodes for c in collections]).cumsum(0)
+    offsets = ptr_from_counts(torch.tensor([hetero[c].num_nodes for c in collections], dtype=torch.long))
     dtype = hetero[collections[0]].x.dtype
     x = torch.cat([hetero[c].x for c in collections])[order]
     onehot = torch.nn.functional.one_hot(ntype_t[order], len(collections)).to(dtype)

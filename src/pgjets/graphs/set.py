@@ -22,6 +22,7 @@ from torch_geometric.transforms import BaseTransform
 
 from .._checks import as_float_tensor, check_finite, check_ndim, check_nonempty
 from ..errors import InputShapeError
+from ..ops.sizes import ptr_from_counts
 from .cloud import _labels, _per_node, _replace_edges, refuse_hetero, whole_counts
 
 
@@ -55,8 +56,7 @@ def fully_connected_edge_index(
         g = int(torch.nonzero(counts < 0)[0])
         raise InputShapeError(f"counts must be >= 0, but graph {g} has {int(counts[g])} nodes")
     if ptr is None:
-        ptr = torch.zeros(counts.numel() + 1, dtype=torch.long, device=counts.device)
-        torch.cumsum(counts, 0, out=ptr[1:])
+        ptr = ptr_from_counts(counts)
     num_nodes = int(ptr[-1])
     num_edges = int((counts * counts).sum()) if self_loops else int((counts * (counts - 1)).sum())
     return complete_graph_edges(counts, num_nodes, num_edges, self_loops, ptr)
@@ -85,13 +85,12 @@ def complete_graph_edges(counts: Tensor, num_nodes: int, num_edges: int, self_lo
     """
     device = counts.device
     if ptr is None:
-        ptr = torch.zeros(counts.numel() + 1, dtype=torch.long, device=device)
-        torch.cumsum(counts, 0, out=ptr[1:])
+        ptr = ptr_from_counts(counts)
     graph_of = torch.repeat_interleave(torch.arange(counts.numel(), device=device), counts, output_size=num_nodes)
     per_target = counts[graph_of] - (0 if self_loops else 1)  # sources of each target
     target = torch.repeat_interleave(torch.arange(num_nodes, device=device), per_target, output_size=num_edges)
-    start = torch.cumsum(per_target, 0) - per_target
-    rank = torch.arange(num_edges, device=device) - start[target]  # s, the source's place among the target's
+    # s, the source's place among the target's
+    rank = torch.arange(num_edges, device=device) - ptr_from_counts(per_target)[:-1][target]
     first = ptr[graph_of[target]]
     if not self_loops:
         rank = rank + (rank >= target - first).long()  # skip the target itself

@@ -42,6 +42,7 @@ from torch_geometric.utils import softmax, to_dense_batch
 from .._checks import check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int, check_sorted
 from ..errors import InputShapeError
 from ..ops.padded import key_padding_mask
+from ..ops.sizes import ptr_from_counts
 from .positional import local_positions
 
 PairTensor = Tuple[Tensor, Tensor]
@@ -123,7 +124,7 @@ def dense_layout(batch: Tensor, num_graphs: Optional[int] = None,
         0, batch, torch.ones_like(batch))
     if max_num_nodes is None:
         max_num_nodes = int(counts.max()) if n else 0
-    start = torch.cumsum(counts, 0) - counts
+    start = ptr_from_counts(counts)[:-1]
     index = torch.arange(n, device=batch.device) - start[batch] + batch * max_num_nodes
     return counts, index, num_graphs, max_num_nodes
 

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int
 from ..errors import InputShapeError
+from ..ops.sizes import ptr_from_counts
 
 
 def local_positions(batch: Tensor, ptr: Optional[Tensor] = None) -> Tensor:
@@ -50,7 +51,7 @@ def local_positions(batch: Tensor, ptr: Optional[Tensor] = None) -> Tensor:
     if ptr is not None:
         return arange - ptr.to(torch.long)[batch]
     counts = torch.bincount(batch)
-    starts = torch.cumsum(counts, 0) - counts
+    starts = ptr_from_counts(counts)[:-1]
     order = torch.argsort(batch, stable=True)
     pos = torch.empty_like(batch)
     pos[order] = arange - starts[batch[order]]

@@ -30,6 +30,7 @@ from torch_geometric.utils import to_dense_batch
 
 from .._checks import check_finite, check_ndim, check_sorted
 from ..errors import EmptyGraphError, GraphSizeError, InputShapeError
+from ..ops.sizes import ptr_from_counts
 
 CostFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -199,8 +200,7 @@ def hungarian_loss(
 
     if not return_assignment:
         return loss
-    p_ptr = torch.cumsum(n_pred, 0) - n_pred
-    t_ptr = torch.cumsum(n_tgt, 0) - n_tgt
+    p_ptr, t_ptr = ptr_from_counts(n_pred)[:-1], ptr_from_counts(n_tgt)[:-1]
     assignment = torch.stack([p_ptr[gbt] + rt, t_ptr[gbt] + ct])
     return loss, assignment
 

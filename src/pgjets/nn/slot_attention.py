@@ -24,6 +24,7 @@ from torch_geometric.utils import scatter, softmax
 
 from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int, check_sorted
 from ..errors import InputShapeError
+from ..ops.sizes import ptr_from_counts
 
 
 def _sorted_batch(batch: Tensor, name: str) -> Tensor:
@@ -52,11 +53,10 @@ def bipartite_complete_edges(batch: Tensor, slot_batch: Tensor, num_graphs: int)
     """
     device = batch.device
     s_count = torch.bincount(slot_batch, minlength=num_graphs)
-    s_ptr = torch.cumsum(s_count, 0) - s_count
+    s_ptr = ptr_from_counts(s_count)[:-1]
     per_node = s_count[batch]  # number of slots each node talks to
     src = torch.repeat_interleave(torch.arange(batch.numel(), device=device), per_node)
-    start = torch.cumsum(per_node, 0) - per_node
-    offset = torch.arange(src.numel(), device=device) - start[src]
+    offset = torch.arange(src.numel(), device=device) - ptr_from_counts(per_node)[:-1][src]
     dst = s_ptr[batch[src]] + offset
     return torch.stack([src, dst])
 

@@ -3,8 +3,9 @@
 kNN graphs (:mod:`pgjets.ops.knn`), the Particle Transformer pair features
 (:mod:`pgjets.ops.pairwise`), the grid-graph neighbour offsets
 (:mod:`pgjets.ops.grid`), the padded-path helpers (:mod:`pgjets.ops.padded`), the
-graph sizes of a batch read on the host (:mod:`pgjets.ops.sizes`) and the column layout
-of the constituent features (:mod:`pgjets.ops.features`).
+graph sizes of a batch read on the host and the offsets of counted runs
+(:mod:`pgjets.ops.sizes`) and the column layout of the constituent features
+(:mod:`pgjets.ops.features`).
 They import only the base helpers (:mod:`pgjets.errors`, ``_checks``), torch and
 PyG, so :mod:`pgjets.graphs` and :mod:`pgjets.nn` can both use them.
 """
@@ -13,12 +14,12 @@ from .knn import knn_graph, torch_cluster_available
 from .pairwise import pairwise_features, dense_pairwise_features, NUM_PAIR_FEATURES
 from .grid import grid_offsets, GRID_OFFSETS
 from .padded import rowwise, key_padding_mask
-from .sizes import batch_from_slices, host_node_counts
+from .sizes import batch_from_slices, host_node_counts, ptr_from_counts
 from .features import feature_names, FEATURE_NAMES, KINEMATIC, PID
 
 __all__ = [
     "FEATURE_NAMES", "GRID_OFFSETS", "KINEMATIC", "NUM_PAIR_FEATURES", "PID",
     "batch_from_slices", "dense_pairwise_features", "feature_names", "grid_offsets", "host_node_counts",
     "key_padding_mask", "knn_graph",
-    "pairwise_features", "rowwise", "torch_cluster_available",
+    "pairwise_features", "ptr_from_counts", "rowwise", "torch_cluster_available",
 ]

@@ -30,6 +30,7 @@ from torch import Tensor
 
 from .._checks import check_batch, check_finite, check_ndim, check_positive_int, is_debug
 from ..errors import GraphSizeError, InputShapeError
+from .sizes import ptr_from_counts
 
 Backend = Literal["auto", "torch", "torch_cluster"]
 
@@ -144,8 +145,7 @@ def _knn_torch_padded(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bo
     coordinate by coordinate in every dimension; returns ``(source, target)``."""
     num_nodes, dim = x.shape
     num_graphs = counts.numel()
-    ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=x.device)
-    torch.cumsum(counts, 0, out=ptr[1:])
+    ptr = ptr_from_counts(counts)
     n_max = int(counts.max())
     local = torch.arange(num_nodes, device=x.device) - ptr[batch]
 
@@ -286,8 +286,7 @@ def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cos
     num_nodes, dim = x.shape
     device = x.device
     num_graphs = counts.numel()
-    ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=device)
-    torch.cumsum(counts, 0, out=ptr[1:])
+    ptr = ptr_from_counts(counts)
     xs = unit_rows(x.detach()) if cosine else x.detach()
     refine = dim > 3
     exact, slack = xs, xs.new_empty(0)  # exact distances from the coordinates as given
@@ -297,8 +296,7 @@ def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cos
 
     deg_graph = (counts if loop else counts - 1).clamp(0, k)  # neighbours of each node of graph g
     deg = deg_graph[batch]
-    edge_ptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=device)
-    torch.cumsum(deg, 0, out=edge_ptr[1:])
+    edge_ptr = ptr_from_counts(deg)
     num_edges = int(edge_ptr[-1])
     target = torch.repeat_interleave(torch.arange(num_nodes, device=device), deg, output_size=num_edges)
     source = torch.empty(num_edges, dtype=torch.long, device=device)
@@ -314,8 +312,7 @@ def _knn_torch(x: Tensor, k: int, batch: Tensor, counts: Tensor, loop: bool, cos
     sizes, order = torch.sort(counts, stable=True)
     size_list = sizes.tolist()
     # Node slots in graph-size order: each bucket is one contiguous range of slots.
-    sorted_ptr = torch.zeros(num_graphs + 1, dtype=torch.long, device=device)
-    torch.cumsum(sizes, 0, out=sorted_ptr[1:])
+    sorted_ptr = ptr_from_counts(sizes)
     sorted_ptr_list = sorted_ptr.tolist()
     gpos = torch.repeat_interleave(torch.arange(num_graphs, device=device), sizes, output_size=num_nodes)
     local_all = torch.arange(num_nodes, device=device) - sorted_ptr[gpos]
@@ -602,9 +599,7 @@ def _knn_edges_full_precision(x: Tensor, k: int, batch: Optional[Tensor], loop: 
             # points the self loop may be missed, leaving k+1 neighbours.
             deg = torch.bincount(target, minlength=num_nodes)
             if bool((deg > k).any()):
-                rank = torch.arange(target.numel(), device=x.device) - torch.cumsum(
-                    deg, 0
-                ).sub(deg)[target]
+                rank = torch.arange(target.numel(), device=x.device) - ptr_from_counts(deg)[:-1][target]
                 keep = rank < k
                 source, target = source[keep], target[keep]
     else:

@@ -20,6 +20,29 @@ from .._checks import is_debug
 from ..errors import InputShapeError
 
 
+def ptr_from_counts(counts: Tensor) -> Tensor:
+    r"""The offsets (PyG's ``ptr``) of consecutive runs of ``counts`` items: run :math:`b` holds
+    items ``ptr[b]:ptr[b + 1]``, and ``ptr[:-1]`` are the runs' first items.
+
+    .. math::
+        \mathrm{ptr}_0 = 0, \qquad \mathrm{ptr}_{b+1} = \mathrm{ptr}_b + n_b
+
+    Plain tensor operations on the device of ``counts`` (no value is read back to the host), so
+    it traces under ``torch.compile`` and ONNX export.  Integer and bool counts give int64 (the
+    dtype of ``counts.cumsum(0)``), whatever their width; the NumPy twin is
+    ``pgjets.data.table.offsets_from_counts``.
+
+    Args:
+        counts: Items per run :math:`n_b`, ``(B,)``, on any device.
+
+    Shapes:
+        - **input:** :math:`(B,)`
+        - **output:** :math:`(B + 1,)`, :math:`\mathrm{ptr}_B = \sum_b n_b`
+    """
+    total = counts.cumsum(0)
+    return torch.cat([total.new_zeros(1), total])
+
+
 def host_node_counts(data: Any, batch: Optional[Tensor] = None,
                      num_graphs: Optional[int] = None, key: str = "x") -> Optional[Tensor]:
     r"""Nodes per graph :math:`n_b` of a batch, as a CPU tensor, or ``None`` when unknown on the host.
@@ -93,4 +116,4 @@ def batch_from_slices(data: Any, key: str = "x", num_graphs: Optional[int] = Non
     return torch.arange(counts.numel()).repeat_interleave(counts), counts
 
 
-__all__ = ["host_node_counts", "batch_from_slices"]
+__all__ = ["host_node_counts", "batch_from_slices", "ptr_from_counts"]
