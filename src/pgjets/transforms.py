@@ -76,6 +76,7 @@ from torch_geometric.utils import scatter
 
 from ._checks import check_finite, check_ndim, check_nonempty
 from .errors import EmptyGraphError, InputShapeError
+from .ops.angles import wrap_phi  # the one phi wrap, public here too
 
 GraphLike = Union[Data, Batch]
 
@@ -88,22 +89,6 @@ _SKIP = ("batch", "ptr", "edge_index", "num_nodes")
 
 
 # --------------------------------------------------------------------------- helpers
-def wrap_phi(phi: Tensor) -> Tensor:
-    r"""Wrap angles to :math:`(-\pi, \pi]`; values already in range are returned unchanged.
-
-    .. math::
-        \phi \mapsto \pi - \big((\pi - \phi) \bmod 2\pi\big)
-
-    Args:
-        phi: Angles in radians.
-
-    Shapes:
-        - **input / output:** any shape
-    """
-    wrapped = math.pi - torch.remainder(math.pi - phi, 2.0 * math.pi)
-    return torch.where((phi > math.pi) | (phi <= -math.pi), wrapped, phi)
-
-
 def massless_p4(pt: Tensor, eta: Tensor, phi: Tensor) -> Tensor:
     r"""Four-momenta :math:`(E, p_x, p_y, p_z)` of massless particles.
 

@@ -50,6 +50,7 @@ from torch_geometric.transforms import BaseTransform
 from .._checks import check_finite, check_positive_int, require
 from ..errors import EmptyGraphError, InputDtypeError, InputShapeError, NonFiniteError
 from ..ops.sizes import ptr_from_counts
+from ..ops.angles import wrap_phi
 from .cloud import batch_from_flat
 from .set import fully_connected_edge_index
 
@@ -104,11 +105,6 @@ def _check_pt(pt: np.ndarray, name: str) -> None:
                               "give px and py for signed components")
 
 
-def _wrap_phi(phi: np.ndarray) -> np.ndarray:
-    """Into (-pi, pi], as atan2 of the Cartesian layouts (values in range stay bit for bit)."""
-    return np.where((phi > np.pi) | (phi <= -np.pi), np.pi - np.remainder(np.pi - phi, 2.0 * np.pi), phi)
-
-
 def _vector_kinematics(ak: Any, flat: Any, record: str, name: str) -> dict[str, np.ndarray]:
     """``pt, eta, phi, e`` of ``vector`` records through vector's properties."""
     vector = require("vector", "physics", "vector records")
@@ -117,7 +113,7 @@ def _vector_kinematics(ak: Any, flat: Any, record: str, name: str) -> dict[str, 
     what = f"vector record of collection {name!r}"
     pt = _numpy(ak, flat.rho, what)  # the generic names: Vector*D records have no .pt / .E (Momentum*D alias them)
     _check_pt(pt, name)
-    out = {"pt": pt, "phi": _wrap_phi(_numpy(ak, flat.phi, what))}
+    out = {"pt": pt, "phi": wrap_phi(_numpy(ak, flat.phi, what))}
     dims = 4 if record.endswith("4D") else 3 if record.endswith("3D") else 2
     if dims >= 3:  # vector's eta of pT = 0 is infinite: 0 there, as for the other layouts
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -163,7 +159,7 @@ def _kinematics(ak: Any, flat: Any, fields: Sequence[str], name: str,
             eta = np.where(pt > 0, np.arcsinh(pz / np.where(pt > 0, pt, 1.0)), 0.0)
         kin = {"pt": pt, "eta": eta, "phi": np.arctan2(py, px), "e": energy}
     elif _find(fields, "pt") is not None and _find(fields, "phi") is not None:
-        pt, phi = col("pt"), _wrap_phi(col("phi"))
+        pt, phi = col("pt"), wrap_phi(col("phi"))  # into (-pi, pi], as atan2 of the Cartesian layouts
         _check_pt(pt, name)
         eta = col("eta")
         eta = np.zeros_like(pt) if eta is None else eta
