@@ -15,7 +15,7 @@ from pgjets.data import (
     read_top_landscape, write_parquet_jets, JetTable,
 )
 from pgjets.data.jet_io import write_manifest
-from pgjets.data.readers import JETCLASS_LABELS, count_rows, read_rows
+from pgjets.data.readers import JETCLASS_LABELS, _row_groups, count_rows, read_rows
 from pgjets.errors import DataFileError, DataFileNotFoundError, EmptyGraphError
 
 
@@ -580,3 +580,43 @@ def test_jetclass_track_impact_parameters_give_the_17_inputs(tmp_path, ttree):
     write_jetclass(tmp_path / "half.root", t, edit=lambda b: add(b, ("d0val", "d0err")))
     half = read_jetclass(tmp_path / "half.root")
     assert not half.has_track_ip and len(constituent_features(half)["names"]) == 13
+
+
+class _Meta:
+    """Row-group sizes as pyarrow's ``FileMetaData`` gives them."""
+
+    def __init__(self, sizes):
+        self.sizes = list(sizes)
+        self.num_row_groups = len(self.sizes)
+
+    def row_group(self, g):
+        return type("RowGroup", (), {"num_rows": self.sizes[g]})()
+
+
+@pytest.mark.parametrize("sizes, a, b, expected", [
+    ([], 0, 0, ([], 0)),                    # no row group at all
+    ([7], 0, 7, ([0], 0)),                  # a single group
+    ([7], 2, 5, ([0], 0)),
+    ([7], 3, 3, ([0], 0)),                  # an empty range inside a group: that group (sliced to nothing)
+    ([7], 7, 7, ([], 0)),                   # an empty range at the end: none
+    ([0, 0], 0, 0, ([], 0)),                # only empty groups
+    ([5, 5, 5], 5, 10, ([1], 5)),           # exactly one group, from its first row
+    ([5, 5, 5], 4, 11, ([0, 1, 2], 0)),     # across both edges
+    ([5, 5, 5], 10, 15, ([2], 10)),
+    ([5, 0, 5], 3, 8, ([0, 1, 2], 0)),      # an empty group inside the range
+    ([5, 0, 5], 5, 8, ([2], 5)),            # ... or at its edge: not read
+])
+def test_row_groups_of_a_row_range(sizes, a, b, expected):
+    assert _row_groups(_Meta(sizes), a, b) == expected
+
+
+def test_row_groups_of_a_real_file_read_the_rows(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"v": np.arange(23.0)})
+    pq.write_table(table, tmp_path / "f.parquet", row_group_size=5)
+    pf = pq.ParquetFile(tmp_path / "f.parquet")
+    for a, b in [(0, 23), (3, 12), (5, 10), (22, 23), (7, 7)]:
+        groups, first = _row_groups(pf.metadata, a, b)
+        assert pf.read_row_groups(groups).slice(a - first, b - a).equals(table.slice(a, b - a)), (a, b)

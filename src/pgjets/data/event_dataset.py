@@ -46,7 +46,7 @@ from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError
 from ..ops.sizes import ptr_from_counts
 from .digits import random_split_indices
 from .jet_dataset import JetDataset
-from .readers import check_labels
+from .readers import _row_groups, check_labels
 from .table import offsets_from_counts
 
 #: Branches of each object collection, keyed by the record field they become.
@@ -926,10 +926,7 @@ def stream_event_batches(
 
 def _read_rows(pf: Any, a: int, b: int) -> Any:
     """Rows ``a:b`` of a ``pyarrow.parquet.ParquetFile``, reading only the row groups that hold them."""
-    md = pf.metadata
-    starts = offsets_from_counts([md.row_group(g).num_rows for g in range(md.num_row_groups)])
-    groups = [g for g in range(md.num_row_groups) if starts[g + 1] > a and starts[g] < b]
-    offset = int(starts[groups[0]]) if groups else 0
+    groups, offset = _row_groups(pf.metadata, a, b)
     return pf.read_row_groups(groups).slice(a - offset, b - a)
 
 

@@ -45,7 +45,7 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -85,6 +85,15 @@ def _existing(path: PathLike, what: str) -> Path:
     if not path.exists():
         raise DataFileNotFoundError(f"{what} {path} does not exist")
     return path
+
+
+def _row_groups(metadata: Any, a: int, b: int) -> tuple[list[int], int]:
+    """The row groups of a parquet file (its ``pyarrow`` ``FileMetaData``) that hold rows ``a:b``, in
+    order, and the file row of the first of them (0 for none): rows ``a:b`` are rows
+    ``a - first:b - first`` of those groups read together.  An empty group counts only inside the range."""
+    starts = offsets_from_counts([metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)])
+    groups = [g for g in range(metadata.num_row_groups) if starts[g] < b and starts[g + 1] > a]
+    return groups, int(starts[groups[0]]) if groups else 0
 
 
 def _range(start: Optional[int], stop: Optional[int], n: int) -> tuple[int, int]:
@@ -814,12 +823,9 @@ def read_parquet_jets(
         raw = (pf.schema_arrow.metadata or {}).get(b"pgjets_label_names")
         a, b = _range(start, stop, n)
         # read only the row groups that overlap [a, b), then slice
-        rg_rows = [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)]
-        rg_start = offsets_from_counts(rg_rows)
-        groups = [i for i in range(len(rg_rows)) if rg_start[i] < b and rg_start[i + 1] > a]
+        groups, base = _row_groups(pf.metadata, a, b)
         if groups:
             arr = ak.from_parquet(path, row_groups=groups)
-            base = int(rg_start[groups[0]])
             arr = arr[a - base : b - base]
         else:
             arr = ak.from_parquet(path)[0:0]
