@@ -427,3 +427,31 @@ def test_evaluations_with_another_signal_keep_their_own_folder_and_cuts_say_why_
     assert main(["evaluate", str(run)]) == 0  # writes it again: the cuts are back
     assert main(["evaluate", str(run), "--data", str(other)]) == 0
     assert "cuts" in json.loads((run / "eval" / "other" / "metrics.json").read_text())
+
+
+def test_multiclass_runs_refuse_signal_and_evaluate_warns_of_recorded_overlap(tmp_path, jet_folder, capsys):
+    import shutil
+
+    import numpy as np
+
+    from pgjets.errors import UsageError
+    from pgjets.run import _eval_name, check_report_settings
+
+    with pytest.raises(UsageError, match="applies to binary runs"):
+        check_report_settings(["qcd", "top", "w"], "top", None)
+    with pytest.raises(UsageError, match="it is the background"):
+        check_report_settings(["qcd", "top", "w"], None, {"qcd": 0.5})
+    check_report_settings(["qcd", "top", "w"], None, {"w": 0.7})
+    assert _eval_name(["/x/Run2018D/*.root"]) == "Run2018D"  # a glob: named after its folder
+    copy = tmp_path / "copy"
+    shutil.copytree(jet_folder, copy)
+    run = tmp_path / "run"
+    assert train(jet_folder, run, "--epochs", "1", "--test", str(copy)) == 0
+    assert "warning: --test jets.h5 is also in --data" in capsys.readouterr().err
+    assert main(["evaluate", str(run)]) == 0  # the recorded overlap: warned again
+    assert "warning: --test jets.h5 is also in --data" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--data", str(copy / "jets.h5"), "--data", str(jet_folder / "jets.h5")]) == 0
+    err = capsys.readouterr().err
+    assert "have the same content: their jets are scored twice" in err
+    with np.load(next((run / "eval").iterdir()) / "scores.npz") as f:
+        assert len(f["y"]) == 80

@@ -434,3 +434,56 @@ def test_a_jet_run_refuses_event_files_and_multiclass_background_working_points(
     assert main(["evaluate", str(three), "--working-point", "ttbar=0.7"]) == 0
     assert json.loads((three / "eval" / "test-wp-ttbar0.7" / "metrics.json").read_text())["rejection"]["ttbar"][
         "signal_efficiency"] == 0.7
+
+
+def test_report_settings_are_checked_before_training(nanoaod_files, jet_folder, tmp_path, capsys):
+    """A bad --signal or --working-point used to be found after the whole training (and --force had
+    deleted the old run by then)."""
+    def refused(argv, words):
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert words in err and len(err.strip().splitlines()) == 1, err
+
+    run = tmp_path / "run"
+    assert main(_nano_argv(nanoaod_files, run)) == 0
+    before = sorted(p.name for p in run.iterdir())
+    refused(_nano_argv(nanoaod_files, run, "--force", "--signal", "zjets"), "--signal zjets is not a class")
+    refused(_nano_argv(nanoaod_files, run, "--force", "--working-point", "wjets=0.7"), "a binary run measures")
+    assert sorted(p.name for p in run.iterdir()) == before  # the old run is untouched
+    refused(_nano_argv(nanoaod_files, tmp_path / "new", "--working-point", "zz=0.5"), "not a class of the data")
+    assert not (tmp_path / "new").exists()
+    jets = ["train", "--model", "pfn", "--batch-size", "8", "--no-progress", "--data", str(jet_folder), "--epochs",
+            "1", "--out", str(tmp_path / "jets")]
+    refused([*jets, "--working-point", "qcd=0.7"], "a binary run measures")
+    assert not (tmp_path / "jets").exists()
+
+
+def test_evaluation_edge_cases_of_event_files(nanoaod_files, jet_folder, tmp_path, capsys):
+    import awkward as ak
+    import numpy as np
+
+    from pgjets.data import read_nanoaod_events, write_nanoaod
+    from pgjets.run import evaluate_run
+
+    run = tmp_path / "run"
+    assert main(_nano_argv(nanoaod_files, run)) == 0
+    events = read_nanoaod_events(nanoaod_files["ttbar"])
+    write_nanoaod(events[:0], tmp_path / "empty.root")
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "empty.root")]) == 2
+    assert "holds no events" in capsys.readouterr().err
+    labelled = ak.with_field(events, ak.zeros_like(events["MET_pt"], dtype=np.int64), "label")  # no class names
+    write_nanoaod(labelled, tmp_path / "labelled.root", drop=())
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "labelled.root")]) == 0
+    assert "no class names: they are taken as the run's class numbers (0=wjets, 1=ttbar)" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "labelled.root"), "--data",
+                 str(nanoaod_files["ttbar"])]) == 2
+    assert "mix labelled and unlabelled" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--data", str(jet_folder / "jets.h5")]) == 2  # jets, not events
+    assert "classifies whole events" in capsys.readouterr().err
+    from pgjets.errors import DataOverlapWarning
+
+    with pytest.warns(DataOverlapWarning, match="also in the run's --data"):  # a Python warning there
+        res = evaluate_run(run, data={"ttbar": nanoaod_files["ttbar"]})  # the Python API takes the mapping
+    assert res["metrics"]["class_counts"] == {"wjets": 0, "ttbar": 40}

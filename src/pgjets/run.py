@@ -372,22 +372,62 @@ def clear_run(out: Path, data: bool = False) -> None:
 
 
 def check_signal(signal: Optional[str], data: Any) -> None:
-    """``--signal`` must name a class of a binary sample.
+    """``--signal`` must name a class of a binary sample (:func:`check_report_settings` on the classes of
+    ``data``).
 
     Raises:
         UsageError: ``signal`` is not one of the classes (or the sample is not binary).
     """
-    if signal is None:
-        return
-    from .data.inputs import signal_class
+    check_report_settings(class_names(data), signal, None)
 
-    if data.num_classes != 2:
-        raise UsageError(f"--signal {signal} applies to binary samples; this one has {data.num_classes} classes "
+
+def class_names(data: Any, names: Optional[Sequence[str]] = None) -> list[str]:
+    """The class names of a run: ``names`` (recorded at training), else those of ``data``, else
+    ``"0"``, ``"1"``, ... for its number of classes."""
+    names = names or getattr(data, "label_names", None)
+    return [str(n) for n in names] if names else [str(i) for i in range(int(data.num_classes))]
+
+
+def check_report_settings(names: Sequence[str], signal: Optional[str],
+                          working_points: Optional[dict[str, float]]) -> None:
+    """``--signal`` and ``--working-point`` against the classes ``names`` of a run, before anything is
+    trained or written (a bad one used to cost a whole training, and with ``--force`` the old run).
+
+    A binary run has a signal (``--signal``, default: not the QCD class, else the second) and a
+    working point only for it; a multi-class run has no ``--signal``, and working points for every
+    class but the background (``qcd``, else the first), whose rejection they measure.
+
+    Raises:
+        UsageError: a class the run does not have, ``--signal`` on a multi-class run, a working
+            point for the background.
+    """
+    from .data.inputs import background_class, signal_class
+
+    names = [str(n) for n in names]
+    wps = working_points or {}
+    unknown = sorted(set(wps) - set(names))
+    if unknown:
+        raise UsageError(f"--working-point for {', '.join(unknown)}: not a class of the data ({', '.join(names)})")
+    if len(names) == 2:
+        try:
+            sig = signal_class(names, signal)
+        except DataFileError as exc:
+            raise UsageError(str(exc)) from None
+        wrong = sorted(set(wps) - {names[sig]})
+        if wrong:
+            raise UsageError(f"--working-point for {', '.join(wrong)}: a binary run measures the rejection of "
+                             f"{names[1 - sig]} at an efficiency of the signal, {names[sig]}; give "
+                             f"--working-point {names[sig]}=EFF")
+        return
+    if signal is not None:
+        raise UsageError(f"--signal {signal} applies to binary runs; this one has {len(names)} classes "
                          "(use --working-point CLASS=EFF)")
-    try:
-        signal_class(data.label_names, signal)
-    except DataFileError as exc:
-        raise UsageError(str(exc)) from None
+    bkg = background_class(names)
+    bkg = 0 if bkg is None else bkg
+    if names[bkg] in wps:
+        others = ", ".join(n for n in names if n != names[bkg])
+        raise UsageError(f"--working-point for {names[bkg]}: it is the background whose rejection is "
+                         f"measured at the efficiencies of the other classes ({others})")
 
 
 def check_argument_paths(value: Any, flag: str = "--data") -> list[Path]:
@@ -428,6 +468,10 @@ def prepare_data(cfg: dict[str, Any], out: Path) -> Path:
 
 
 def _as_specs(value: Any) -> list[str]:
+    """Data specs as strings: a path, a list of them, or ``{class: path or paths}`` as ``CLASS=PATH``."""
+    if isinstance(value, dict):
+        return [f"{name}={path}" for name, paths in value.items()
+                for path in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
 
 
@@ -569,7 +613,8 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     if old is not None:
         _data_changed(str(data_dir), old.get("data_fingerprint"), fp, hint)
     ds, split, n_jets = run_datasets(cfg, data_dir)  # streamed: only file lists and counts are read
-    check_signal(cfg.get("signal"), ds["train"])  # before training, not when the report is written
+    # before training, not when the report is written
+    check_report_settings(class_names(ds["train"]), cfg.get("signal"), cfg.get("working_points"))
     out.mkdir(parents=True, exist_ok=True)
     fp["n_jets"] = n_jets
     if old is not None:
@@ -609,13 +654,14 @@ def warn_overlap(fp: Optional[dict], reference: Optional[dict], what: str, refer
                                          f"{consequence}"), stacklevel=2)
 
 
-def warn_held_out_overlap(data_fp: dict, held_out: dict[str, dict]) -> None:
-    """Warn when ``--val``/``--test`` files (``held_out``: their fingerprints) are ``--data`` files or
-    each other's."""
+def warn_held_out_overlap(data_fp: dict, held_out: dict[str, dict], keys: Sequence[str] = ("val", "test")) -> None:
+    """Warn when ``--val``/``--test`` files (``held_out``: their fingerprints; only those of ``keys``
+    against ``--data``) are ``--data`` files or each other's."""
     why = {"val": "the validation loss, early stopping and the best checkpoint are biased",
            "test": "the test metrics are biased"}
     for key, fp in held_out.items():
-        warn_overlap(fp, data_fp, f"--{key}", "--data, which trains the run", why[key])
+        if key in keys:
+            warn_overlap(fp, data_fp, f"--{key}", "--data, which trains the run", why[key])
     if "val" in held_out and "test" in held_out:
         warn_overlap(held_out["test"], held_out["val"], "--test", "--val, which chooses the best checkpoint",
                      why["test"])
@@ -645,7 +691,7 @@ def _check_before_clearing(cfg: dict[str, Any]) -> None:
     refuse_event_settings(cfg)
     check_data_paths(cfg["data"])
     ds, _, _ = run_datasets(cfg, cfg["data"])
-    check_signal(cfg.get("signal"), ds["train"])
+    check_report_settings(class_names(ds["train"]), cfg.get("signal"), cfg.get("working_points"))
 
 
 def fit_run(cfg: dict[str, Any], out: Path, split: dict[str, np.ndarray], train, val, num_features: int,
@@ -684,7 +730,13 @@ def _eval_name(specs: list[str]) -> str:
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.")
 
     paths = [Path(s) for s in dict.fromkeys(specs)]  # a file given twice is read once
-    stems = [clean(p.name if p.is_dir() else p.stem) for p in paths]
+
+    def stem(p: Path) -> str:
+        if any(c in p.name for c in "*?["):  # a glob: its folder's name, and what the pattern fixes
+            return clean(f"{p.parent.name}_{clean(p.stem)}")
+        return clean(p.name if p.is_dir() else p.stem)
+
+    stems = [stem(p) for p in paths]
     if len(set(stems)) < len(stems):  # the same name twice: tell them apart by their folders
         stems = [clean(f"{p.parent.name}_{stem}") for p, stem in zip(paths, stems)]
     name = "+".join(x or "data" for x in stems)
@@ -783,6 +835,7 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
                                     f"(model {cfg['model']}): give jet data")
         test = open_dataset(specs, cfg["model"], cfg["feature_set"])
         warn_trained_on(cfg, check_data_paths(specs), "jets")
+        warn_unnamed_labels(specs, test.label_names, recorded.get("label_names"))
         order = _class_order(recorded.get("label_names"), test.label_names)  # some or all, by name
         check_matching_inputs({**recorded, "label_names": None} if order is not None else recorded, test,
                               f"run {run}", " ".join(specs))
@@ -790,9 +843,11 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
         check_eval_out(run, dest)
     else:
         test = test_data if test_data is not None else run_test_data(run, cfg)
+        if test_data is None:  # (training warned already)
+            warn_held_out_overlap(cfg.get("data_fingerprint"), cfg.get("held_out_fingerprints") or {}, ("test",))
         dest = Path(out) if out is not None else _test_dest(run, cfg, signal, working_points)
-    check_signal(signal, test)
-    names = recorded.get("label_names") or test.label_names or [str(i) for i in range(test.num_classes)]
+    names = class_names(test, recorded.get("label_names"))
+    check_report_settings(names, signal, working_points)  # against the run's classes, not the sample's
     model = load_run(run, "best", test_data=test, num_classes=len(names), config=cfg).model
     trainer = _trainer({**cfg, "progress": progress, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(test)
@@ -808,11 +863,35 @@ def warn_trained_on(cfg: dict[str, Any], files: list, unit: str) -> None:
     """Warn when files evaluated with ``pgjets evaluate --data`` are files the run trained or validated on."""
     from .data.fingerprint import fingerprint
 
+    import warnings
+
+    from .errors import DataOverlapWarning
+
     current = fingerprint(files)
+    seen: dict[tuple, str] = {}
+    for entry in current["files"]:  # the same file twice in the sample: its jets or events count twice
+        first = seen.setdefault((entry["size"], entry["sha256"]), entry["name"])
+        if first != entry["name"]:
+            warnings.warn(DataOverlapWarning(f"evaluated {entry['name']} and {first} have the same content: "
+                                             f"their {unit} are scored twice"), stacklevel=2)
     warn_overlap(current, cfg.get("data_fingerprint"), "evaluated", "the run's --data",
                  f"{unit} it was trained on are among those evaluated, so the metrics are biased")
     warn_overlap(current, (cfg.get("held_out_fingerprints") or {}).get("val"), "evaluated",
                  "the run's --val", "it chose its best checkpoint on them, so the metrics are biased")
+
+
+def warn_unnamed_labels(specs: list[str], data_names: Optional[Sequence[str]], run_names: Optional[Sequence[str]]
+                        ) -> None:
+    """Warn when evaluated data have labels but no class names: their numbers are taken as the run's
+    class numbers, which may not be what the file meant."""
+    import warnings
+
+    from .errors import PgjetsWarning
+
+    if data_names is None and run_names:
+        numbering = ", ".join(f"{i}={n}" for i, n in enumerate(run_names))
+        warnings.warn(PgjetsWarning(f"--data {' '.join(specs)} has labels but no class names: they are taken as "
+                                    f"the run's class numbers ({numbering})"), stacklevel=2)
 
 
 def check_matching_inputs(recorded: dict[str, Any], ds: Any, what: str, data: str) -> None:
@@ -883,25 +962,14 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
     run, dest = Path(run), Path(dest)
     curves = {}
     wps = {**(cfg.get("working_points") or {}), **(working_points or {})}
-    unknown = sorted(set(wps) - set(names))
-    if unknown:
-        raise UsageError(f"--working-point for {', '.join(unknown)}: not a class of the data ({', '.join(names)})")
     binary = logits.shape[1] == 2
+    check_report_settings(names, (signal or cfg.get("signal")) if binary else signal, wps)
     if binary:
         sig = signal_class(names, signal or cfg.get("signal"))
-        wrong = sorted(set(wps) - {names[sig]})
-        if wrong:
-            raise UsageError(f"--working-point for {', '.join(wrong)}: a binary run measures the rejection of "
-                             f"{names[1 - sig]} at an efficiency of the signal, {names[sig]}; give "
-                             f"--working-point {names[sig]}=EFF")
         bkg, cut_points = 1 - sig, {sig: sorted({*BINARY_WORKING_POINTS, *wps.values()})}
     else:
         bkg = background_class(names)
         bkg = 0 if bkg is None else bkg
-        if names[bkg] in wps:
-            others = ", ".join(n for n in names if n != names[bkg])
-            raise UsageError(f"--working-point for {names[bkg]}: it is the background whose rejection is "
-                             f"measured at the efficiencies of the other classes ({others})")
         cut_points = {c: [eff] for c, eff in signal_efficiencies(names, bkg, wps or None).items()}
     dest.mkdir(parents=True, exist_ok=True)
     labels = np.asarray(y, dtype=np.int64)
@@ -1150,5 +1218,6 @@ def format_cuts(cuts: list[dict]) -> str:
 __all__ = ["DEFAULTS", "RUNTIME_KEYS", "train_run", "evaluate_run", "split_indices", "load_table", "format_metrics",
            "load_config", "validate_config", "run_settings", "check_rerun", "read_run_config", "run_table",
            "load_run", "LoadedRun", "load_run_weights", "run_test_data", "resolve_data_paths", "check_data_paths",
-           "check_argument_paths", "check_signal", "check_eval_out", "refuse_class_specs", "refuse_event_settings",
-           "write_scores"]
+           "check_argument_paths", "check_signal", "check_report_settings", "class_names", "check_eval_out",
+           "refuse_class_specs", "refuse_event_settings", "write_scores", "warn_overlap", "warn_held_out_overlap",
+           "warn_trained_on", "warn_unnamed_labels", "check_matching_inputs", "format_cuts"]

@@ -95,12 +95,20 @@ def _without_labels(given: Any) -> bool:
     from .data.event_dataset import event_file_has_labels
     from .data.generate_events import event_input_files
     from .data.sources import expand_spec
+    from .errors import DataArgumentError
 
     if isinstance(given, dict):
         return False
     specs = [given] if isinstance(given, (str, Path)) else given
     files = [f for spec in specs for path in expand_spec(str(spec), "event data") for f in event_input_files(path)]
-    return bool(files) and not any(event_file_has_labels(f) for f in files)
+    labelled = [event_file_has_labels(f) for f in files]
+    if any(labelled) and not all(labelled):
+        with_labels = next(f for f, has in zip(files, labelled) if has)
+        without = next(f for f, has in zip(files, labelled) if not has)
+        raise DataArgumentError(f"the files mix labelled and unlabelled events: {with_labels} has a label "
+                                f"field, {without} none; evaluate them apart, or give every file a class "
+                                "(CLASS=PATH)")
+    return bool(files) and not any(labelled)
 
 
 def _fingerprint(ds) -> dict[str, Any]:
@@ -215,6 +223,7 @@ def event_datasets(cfg: dict[str, Any]) -> tuple[Any, np.ndarray, dict[str, Any]
             data that are not events or have other classes.
     """
     from .errors import DataArgumentError, UsageError
+    from .run import check_report_settings, class_names
 
     refuse_jet_settings(cfg)
     ds, idx = _dataset(cfg["data"], cfg["max_jets"], cfg)
@@ -227,6 +236,7 @@ def event_datasets(cfg: dict[str, Any]) -> tuple[Any, np.ndarray, dict[str, Any]
         if empty:
             raise DataArgumentError(f"class {empty[0]!r} has no events (its files are empty)")
     names = list(ds.label_names) if ds.label_names else None
+    check_report_settings(class_names(ds), cfg.get("signal"), cfg.get("working_points"))  # not after training
     held = {key: held_out_events(cfg, key, names, ds.num_features) for key in ("val", "test")
             if cfg.get(key) is not None}
     return ds, idx, held
@@ -268,7 +278,7 @@ def held_out_events(cfg: dict[str, Any], key: str, label_names: Optional[list], 
         _check_event_inputs({"label_names": None if subset else label_names, "num_features": num_features}, ds,
                             "--data", " ".join(specs), verb="has")
     except DataFileError as exc:
-        raise DataArgumentError(f"{flag}: {exc}") from None
+        raise DataArgumentError(f"{flag}: {str(exc).replace('--data CLASS=FILE', f'{flag} CLASS=FILE')}") from None
     counts = ds.class_counts()
     empty = [name for name, n in zip(ds.label_names or [], counts if counts is not None else []) if n == 0]
     if empty:
@@ -348,17 +358,23 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     """
     from .errors import DataArgumentError, DataFileError
     from .run import _as_specs, _data_changed, _eval_dest, _test_dest, _trainer, _variant, build_run_model
-    from .run import load_run_weights, warn_trained_on
+    from .run import check_report_settings, class_names, load_run_weights, warn_held_out_overlap, warn_trained_on
+    from .run import warn_unnamed_labels
     from .run import check_eval_out, resolve_data_paths, run_split, write_report
 
     run = Path(run)
     inputs = cfg.get("inputs") or {}  # classes and object features at training
     if data is not None:
         specs = _as_specs(resolve_data_paths(data))
-        if not is_event_data(specs):
-            raise DataFileNotFoundError(f"{' '.join(specs)} are not event data (give event folders or files, "
-                                        "CLASS=FILE for NanoAOD files)")
+        found = first_non_event_spec(specs)
+        if found is not None:
+            raise DataArgumentError(f"--data {found[0]}: {found[1]}; run {run} classifies whole events (give "
+                                    "event folders or files, CLASS=FILE for NanoAOD files)")
         dataset, idx = _dataset(specs, None, cfg, unlabelled_ok=True)
+        if len(dataset) == 0:
+            raise DataArgumentError(f"--data {' '.join(specs)} holds no events")
+        if dataset.label is not None:
+            warn_unnamed_labels(specs, dataset.label_names, inputs.get("label_names"))
         warn_trained_on(cfg, dataset.files, "events")
         order = _class_order(inputs.get("label_names"), dataset.label_names)  # another order: matched by name
         checked = inputs if order is None else {**inputs, "label_names": None}  # matched by name
@@ -384,18 +400,19 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
             recorded = held_prints.get("test") if held_test else cfg.get("data_fingerprint")
             _data_changed(_describe(cfg[key]), recorded, _fingerprint(dataset),
                           f"run {run} was trained on; give --data PATH to evaluate on other events")
+            warn_held_out_overlap(cfg.get("data_fingerprint"), held_prints, ("test",))  # (training warned already)
         idx = np.arange(len(dataset)) if held_test else run_split(run, len(dataset))["test"]
         specs = None
         order = _class_order(inputs.get("label_names"), dataset.label_names) if held_test else None
         dest = Path(out) if out is not None else _test_dest(run, cfg, signal, working_points)
-    num_classes = len(inputs["label_names"]) if inputs.get("label_names") else dataset.num_classes
-    model = build_run_model(cfg, dataset.num_features, num_classes)
+    names = class_names(dataset, inputs.get("label_names"))
+    check_report_settings(names, signal, working_points)  # against the run's classes, before scoring
+    model = build_run_model(cfg, dataset.num_features, len(names))
     load_run_weights(run, cfg, model, "best")
     trainer = _trainer({**cfg, "progress": progress, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(_subset(dataset, idx))
     if order is not None:
         y = y.new_tensor(order)[y]  # the data's class numbers as the run's
-    names = inputs.get("label_names") or dataset.label_names or [str(i) for i in range(num_classes)]
     index = np.unique(idx)
     file, entry = dataset.locate(index)
     extra = {"files": np.asarray([str(f) for f in dataset.files]), "file_index": file, "entry": entry}

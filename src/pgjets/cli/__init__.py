@@ -85,6 +85,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except PgjetsError as exc:
         print(f"pgjets {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the output piped into a command that stopped reading (| head)
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     except OSError as exc:
         from .._atomic import disk_full_error, is_disk_full
 

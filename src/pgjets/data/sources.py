@@ -62,7 +62,7 @@ def _as_list(spec: Spec) -> list[PathLike]:
     return list(spec)
 
 
-def expand_spec(item: PathLike, what: str = "jet data") -> list[Path]:
+def expand_spec(item: PathLike, what: str = "data") -> list[Path]:
     """The paths of one spec: the path itself if it exists, else the matches of a glob (sorted).
 
     Raises:
