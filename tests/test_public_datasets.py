@@ -121,7 +121,7 @@ def test_jetclass_glob_ten_classes_end_to_end(tmp_path, capsys):
 
     write_top_landscape(jets(20, 30, 2, pid=False), tmp_path / "land.h5", n_part=16)
     capsys.readouterr()
-    assert main(["evaluate", str(run), "--data", str(tmp_path / "land.h5")]) == 1
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "land.h5")]) == 2  # a bad argument
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "was trained on 13 columns" in err and "provides 7 columns" in err and "lacks charge" in err
