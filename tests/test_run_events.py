@@ -329,7 +329,8 @@ def test_held_out_event_data_are_checked_before_the_run_folder(nanoaod_files, he
     shutil.copy(copied["wjets"], copied["ttbar"])  # other test events under the same name
     capsys.readouterr()
     assert main(["evaluate", str(run)]) == 1
-    assert "t_ttbar.root" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "t_ttbar.root" in err and "was tested on (--test)" in err
 
 
 def test_jet_settings_are_refused_for_event_runs_and_not_recorded(nanoaod_files, tmp_path, capsys):

@@ -1072,7 +1072,8 @@ def run_test_data(run: Path, cfg: dict[str, Any]):
         test = open_dataset(_as_specs(cfg["test"]), cfg["model"], cfg["feature_set"])
         recorded_test = (cfg.get("held_out_fingerprints") or {}).get("test")
         _data_changed(str(cfg["test"]), recorded_test,
-                      fingerprint(check_data_paths(cfg["test"], "--test"), n_jets=len(test)), hint)
+                      fingerprint(check_data_paths(cfg["test"], "--test"), n_jets=len(test)),
+                      f"run {run} was tested on (--test); give --data PATH to evaluate on other jets")
         return test
     full = open_dataset(_as_specs(data), cfg["model"], cfg["feature_set"])
     current["n_jets"] = len(full)

@@ -398,8 +398,9 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
                                             f"(moved or deleted?): {exc}") from None
             held_prints = cfg.get("held_out_fingerprints") or {}
             recorded = held_prints.get("test") if held_test else cfg.get("data_fingerprint")
+            used = "was tested on (--test)" if held_test else "was trained on"
             _data_changed(_describe(cfg[key]), recorded, _fingerprint(dataset),
-                          f"run {run} was trained on; give --data PATH to evaluate on other events")
+                          f"run {run} {used}; give --data PATH to evaluate on other events")
             warn_held_out_overlap(cfg.get("data_fingerprint"), held_prints, ("test",))  # (training warned already)
         idx = np.arange(len(dataset)) if held_test else run_split(run, len(dataset))["test"]
         specs = None
