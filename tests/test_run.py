@@ -427,6 +427,12 @@ def test_evaluations_with_another_signal_keep_their_own_folder_and_cuts_say_why_
     assert main(["evaluate", str(run)]) == 0  # writes it again: the cuts are back
     assert main(["evaluate", str(run), "--data", str(other)]) == 0
     assert "cuts" in json.loads((run / "eval" / "other" / "metrics.json").read_text())
+    second = tmp_path / "second"  # the same classes, other weights: its scores do not set this run's cuts
+    assert train(jet_folder, second, "--epochs", "2") == 0
+    (run / "scores.npz").write_bytes((second / "scores.npz").read_bytes())
+    assert main(["evaluate", str(run), "--data", str(other)]) == 0
+    note = json.loads((run / "eval" / "other" / "metrics.json").read_text())["cuts_note"]
+    assert "the scores of other weights" in note
 
 
 def test_multiclass_runs_refuse_signal_and_evaluate_warns_of_recorded_overlap(tmp_path, jet_folder, capsys):

@@ -848,14 +848,15 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
         dest = Path(out) if out is not None else _test_dest(run, cfg, signal, working_points)
     names = class_names(test, recorded.get("label_names"))
     check_report_settings(names, signal, working_points)  # against the run's classes, not the sample's
-    model = load_run(run, "best", test_data=test, num_classes=len(names), config=cfg).model
+    loaded = load_run(run, "best", test_data=test, num_classes=len(names), config=cfg)
+    model = loaded.model
     trainer = _trainer({**cfg, "progress": progress, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(test)
     if order is not None:
         y = y.new_tensor(order)[y]  # the data's class numbers as the run's
     index = _jet_score_index(run, cfg, data is not None, len(y))
     metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,
-                                   working_points=working_points, index=index)
+                                   working_points=working_points, index=index, checkpoint=loaded.checkpoint)
     return {"metrics": metrics, "curves": curves, "test_data": test, "logits": logits, "y": y, "out": dest}
 
 
@@ -911,14 +912,26 @@ def check_matching_inputs(recorded: dict[str, Any], ds: Any, what: str, data: st
         raise DataArgumentError(str(exc)) from None
 
 
+def checkpoint_sha256(path: Path) -> str:
+    """The SHA-256 of a checkpoint file: which weights wrote a ``scores.npz``."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def write_scores(dest: Path, logits, y, names: list[str], index: Optional[np.ndarray] = None,
-                 extra: Optional[dict[str, np.ndarray]] = None) -> Path:
+                 extra: Optional[dict[str, np.ndarray]] = None, checkpoint: Optional[Path] = None) -> Path:
     r"""``dest/scores.npz``: the model's output for every scored jet or event.
 
     Arrays: ``logits`` :math:`(n, K)`, ``probabilities`` (softmax), ``y`` (true class),
     ``label_names`` :math:`(K,)`; ``index`` :math:`(n,)`, the position of each in the data it
     came from, when known; and ``extra`` (event runs: ``files``, and per event ``file_index`` and
-    ``entry``, its file and tree entry).  Written atomically.
+    ``entry``, its file and tree entry); ``checkpoint_sha256``, the weights that wrote it, when
+    ``checkpoint`` is given.  Written atomically.
     """
     import torch
 
@@ -929,6 +942,8 @@ def write_scores(dest: Path, logits, y, names: list[str], index: Optional[np.nda
     if index is not None and len(index) == len(logits):
         arrays["index"] = np.asarray(index, dtype=np.int64)
         arrays.update(extra or {})
+    if checkpoint is not None:
+        arrays["checkpoint_sha256"] = np.asarray(checkpoint_sha256(checkpoint))
     path = Path(dest) / "scores.npz"
     with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
@@ -945,7 +960,7 @@ def _jet_score_index(run: Path, cfg: dict[str, Any], data_given: bool, n: int) -
 def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: list[str],
                  signal: Optional[str] = None, data_specs: Optional[list[str]] = None,
                  working_points: Optional[dict[str, float]] = None, index: Optional[np.ndarray] = None,
-                 extra_scores: Optional[dict[str, np.ndarray]] = None):
+                 extra_scores: Optional[dict[str, np.ndarray]] = None, checkpoint: Optional[Path] = None):
     """Test metrics (``dest/metrics.json``), the scores (``dest/scores.npz``, :func:`write_scores`)
     and plots (ROC or per-class rejections, confusion, loss).
 
@@ -995,12 +1010,12 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
         metrics["unlabelled"] = unlabelled
     if data_specs is not None:
         metrics["data"] = data_specs
-        cuts, note = _cuts_of_run(run, names, logits, y, cut_points, bkg)
+        cuts, note = _cuts_of_run(run, names, logits, y, cut_points, bkg, checkpoint)
         if cuts is not None:
             metrics["cuts"] = cuts
         if note is not None:
             metrics["cuts_note"] = note
-    write_scores(dest, logits, y, names, index, extra_scores)
+    write_scores(dest, logits, y, names, index, extra_scores, checkpoint)
     if not unlabelled:
         plot_confusion_matrix(confusion_matrix(logits, y, len(names)), dest / "confusion.png", names)
     hist = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
@@ -1011,10 +1026,11 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
 
 
 def _cuts_of_run(run: Path, names: list[str], logits, y, points: dict[int, list[float]],
-                 background: int) -> tuple[Optional[list[dict]], Optional[str]]:
+                 background: int, checkpoint: Optional[Path] = None) -> tuple[Optional[list[dict]], Optional[str]]:
     """The run's working-point cuts, set on its own test scores (``RUN/scores.npz``), applied to other
     data (:func:`~pgjets.train.metrics.efficiencies_at_cuts`), and a note on the cuts that could not be
-    set (no or a damaged ``scores.npz``, other classes, a signal class absent from the test split)."""
+    set (no or a damaged ``scores.npz``, other classes, scores of other weights than ``checkpoint``, a
+    signal class absent from the test split)."""
     import zipfile
 
     from .train.metrics import efficiencies_at_cuts
@@ -1024,12 +1040,15 @@ def _cuts_of_run(run: Path, names: list[str], logits, y, points: dict[int, list[
     try:
         with np.load(path) as f:
             ref_logits, ref_y, ref_names = f["logits"], f["y"], [str(n) for n in f["label_names"]]
+            ref_weights = str(f["checkpoint_sha256"]) if "checkpoint_sha256" in f.files else None
     except FileNotFoundError:
         return None, f"no cuts: {path} does not exist (a run from before it was written): {rewrite}"
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         return None, f"no cuts: {path} is damaged ({type(exc).__name__}): {rewrite}"
     if ref_names != [str(n) for n in names]:
         return None, f"no cuts: {path} holds the classes {ref_names}, not {list(names)}: {rewrite}"
+    if ref_weights is not None and checkpoint is not None and ref_weights != checkpoint_sha256(checkpoint):
+        return None, f"no cuts: {path} holds the scores of other weights than {checkpoint}: {rewrite}"
     cuts = efficiencies_at_cuts(ref_logits, ref_y, logits, y, names, points, background)
     absent = [names[c] for c in points if not (np.asarray(ref_y) == c).any()]
     note = f"no cut for {', '.join(absent)}: the run's test data have none" if absent else None

@@ -409,7 +409,7 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     names = class_names(dataset, inputs.get("label_names"))
     check_report_settings(names, signal, working_points)  # against the run's classes, before scoring
     model = build_run_model(cfg, dataset.num_features, len(names))
-    load_run_weights(run, cfg, model, "best")
+    checkpoint = load_run_weights(run, cfg, model, "best")
     trainer = _trainer({**cfg, "progress": progress, "device": "auto"}, model, None, distributed=False)
     logits, y = trainer.predict(_subset(dataset, idx))
     if order is not None:
@@ -418,7 +418,8 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     file, entry = dataset.locate(index)
     extra = {"files": np.asarray([str(f) for f in dataset.files]), "file_index": file, "entry": entry}
     metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,
-                                   working_points=working_points, index=index, extra_scores=extra)
+                                   working_points=working_points, index=index, extra_scores=extra,
+                                   checkpoint=checkpoint)
     return {"metrics": metrics, "curves": curves, "test_index": idx, "logits": logits, "y": y, "out": dest}
 
 
