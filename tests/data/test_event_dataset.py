@@ -204,8 +204,11 @@ def test_subset_and_vectorised_batches(connectivity):
     got = list(sub.batches(2))
     ref = Batch.from_data_list([sub[i] for i in range(5)])
     cat = Batch.from_data_list([b.get_example(i) for b in got for i in range(b.num_graphs)])
-    for key in ("x", "pos", "node_type", "edge_index", "y", "event_index", "dimuon_mass", "ptr"):
+    for key in ("x", "pos", "node_type", "edge_index", "y", "dimuon_mass", "ptr"):
         assert torch.equal(cat[key], ref[key]), key
+    # event_index: each event's position, not shifted by PyG's collation (EventData items)
+    assert torch.equal(ref.event_index, torch.tensor([5, 0, 17, 3, 9]))
+    assert torch.equal(torch.cat([b.event_index for b in got]), ref.event_index)
     shuffled = list(sub.batches(2, shuffle=True, seed=1))
     again = list(sub.batches(2, shuffle=True, seed=1))
     order = torch.cat([b.event_index for b in shuffled])

@@ -341,3 +341,21 @@ def test_unlabelled_events_stream_with_y_minus_one(events_dir, tmp_path):
     assert ys.numel() == len(events) and (ys == -1).all()
     labelled = StreamedEventDataset({"ttbar": files["ttbar"], "wjets": files["wjets"]}, label=None)
     assert torch.cat([b.y for b in labelled.batches(50)]).min() == 0  # a mapping keeps its classes
+
+
+def test_items_keep_their_event_index_when_pyg_batches_them(events_dir, tmp_path):
+    """PyG shifts every attribute named *index* by the node count when it collates: event_index is not one."""
+    from torch_geometric.data import Batch
+    from torch_geometric.loader import DataLoader
+
+    from pgjets.data import EventDataset
+
+    events = read_events(events_dir)
+    files = _nanoaod_files(tmp_path, events)
+    ds = StreamedEventDataset({"ttbar": files["ttbar"], "wjets": files["wjets"]}, chunk_size=9)
+    loader = next(iter(DataLoader(ds, batch_size=5)))
+    ours = next(iter(ds.batches(5)))
+    assert torch.equal(loader.event_index, torch.arange(5)) and torch.equal(ours.event_index, torch.arange(5))
+    assert torch.equal(loader.x, ours.x) and torch.equal(loader.edge_index, ours.edge_index)
+    memory = EventDataset.from_events(events[:6], label=ak_label(events)[:6])
+    assert torch.equal(Batch.from_data_list([memory[i] for i in range(3)]).event_index, torch.arange(3))

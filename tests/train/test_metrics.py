@@ -206,3 +206,23 @@ def test_cuts_on_a_one_class_sample_and_a_multiclass_run():
     sig_only = efficiencies_at_cuts(ref, ref_y, ref[ref_y == 1], np.ones((ref_y == 1).sum(), dtype=int), names,
                                     {1: [0.5]})
     assert sig_only[0]["efficiency"]["Hbb"] == pytest.approx(0.5, abs=1e-3) and "rejection" not in sig_only[0]
+
+
+def test_cut_helpers_take_their_defaults_and_refuse_what_does_not_fit():
+    from pgjets.train import discriminant, efficiencies_at_cuts, signal_efficiencies, working_point_cut
+
+    s, y = gaussian_scores(n=2000)
+    logits = np.stack([s, np.zeros_like(s)], 1)  # class 0 is the signal here
+    flipped = 1 - y.astype(int)
+    cut = working_point_cut(logits, flipped, 0.5, signal=0)  # background: the other class of a binary tagger
+    assert cut == working_point_cut(logits, flipped, 0.5, signal=0, background=1)
+    rows = efficiencies_at_cuts(logits, flipped, logits, flipped, ["top", "qcd"], {0: 0.5})  # one float
+    assert rows[0]["efficiency"]["top"] == pytest.approx(0.5, abs=1e-3) and "rejection" in rows[0]
+    with pytest.raises(ValueError, match="same class"):
+        discriminant(logits, 1, 1)
+    with pytest.raises(InputShapeError, match="not among the 2"):
+        efficiencies_at_cuts(logits, flipped, logits, np.full(len(s), 2), ["top", "qcd"], {0: 0.5})
+    with pytest.raises(InputShapeError, match="not among the 2"):
+        efficiencies_at_cuts(logits, flipped, logits, flipped, ["top", "qcd"], {5: 0.5})
+    with pytest.raises(ValueError, match="background class 5"):
+        signal_efficiencies(["qcd", "top"], background=5)

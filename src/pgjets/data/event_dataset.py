@@ -45,6 +45,7 @@ from .._checks import check_positive_int, require
 from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError
 from ..ops.sizes import ptr_from_counts
 from .digits import random_split_indices
+from ..graphs.event import EventData
 from .jet_dataset import JetDataset
 from .readers import _row_groups, check_labels
 from .table import offsets_from_counts
@@ -770,7 +771,7 @@ class EventDataset(Dataset):
         i = int(idx)
         if not -n <= i < n:
             raise IndexError(f"event index {i} out of range for {n} events")
-        data = self.batch.get_example(self._position(i % n))
+        data = EventData.from_dict(self.batch.get_example(self._position(i % n)).to_dict())  # event_index kept
         return self.transform(data) if self.transform else data
 
     def subset(self, index: Union[Tensor, Sequence[int], np.ndarray]) -> "EventDataset":
@@ -1062,6 +1063,8 @@ class StreamedEventDataset(JetDataset):
         - **output:** batches as :func:`~pgjets.graphs.event.events_to_batch`,
           plus ``y`` :math:`(B,)` and ``event_index`` :math:`(B,)`
     """
+
+    _item_class = EventData  # ds[i] keeps its event_index when PyG batches items
 
     def __init__(self, path: Any, collections: Sequence[str] = DEFAULT_COLLECTIONS,
                  connectivity: str = "full", k: int = 8, label: Optional[str] = "label",

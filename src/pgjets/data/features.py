@@ -129,7 +129,8 @@ def constituent_features(table: JetTable, feature_set: str = "particlenet",
     :math:`\Delta\eta` column is then that of the published conversions of the top-tagging and
     quark/gluon samples for ParticleNet and ParT (``part_deta`` / ``part_etarel`` times
     :math:`\mathrm{sign}(\eta_J)`, 1 at :math:`\eta_J = 0`), a jet and its mirror image give
-    identical outputs, and ``pos`` and ``p4`` stay one jet (the reflected one), as
+    identical outputs (but for a jet at exactly :math:`\eta_J = 0`, or of zero :math:`p_T`,
+    which keeps its sign), and ``pos`` and ``p4`` stay one jet (the reflected one), as
     :mod:`pgjets.transforms` expects. Those conversions keep :math:`p_z` as it is (ParT's pair
     features, :func:`~pgjets.ops.pairwise.pairwise_features`, are even under the reflection, so
     this makes no difference to them) and have no :math:`d_z`; :math:`d_z` changes sign under the

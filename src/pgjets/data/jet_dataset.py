@@ -170,6 +170,9 @@ class JetDataset(Dataset):
             of a jet-image file.
     """
 
+    #: The ``Data`` class of ``ds[i]`` (``None``: PyG's own); event datasets keep ``event_index`` with theirs.
+    _item_class: Optional[type] = None
+
     def __init__(
         self,
         root: Optional[Any] = None,
@@ -487,6 +490,8 @@ class JetDataset(Dataset):
         chunk = int(np.searchsorted(self._starts, idx, side="right") - 1)
         local = idx - int(self._starts[chunk])
         data = self._build(self._chunk(chunk), self._rows(chunk, local, local + 1)).get_example(0)
+        if self._item_class is not None:
+            data = self._item_class.from_dict(data.to_dict())
         return self.transform(data) if self.transform else data
 
     def num_batches(self, batch_size: int, drop_last: bool = False, world_size: int = 1) -> int:

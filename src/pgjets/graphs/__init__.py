@@ -11,11 +11,11 @@ from .molecule import molecule_to_graph, MoleculeToGraph, InvalidSmilesError
 from .from_networkx import networkx_to_graph, FromNetworkx
 from .event import (
     event_to_graph, events_to_batch, events_to_hetero, batch_to_hetero, hetero_to_batch,
-    EventToGraph, DEFAULT_COLLECTIONS, event_knn_graph,
+    EventToGraph, DEFAULT_COLLECTIONS, event_knn_graph, EventData,
 )
 
 __all__ = [
-    "CloudKNNGraph", "CloudToGraph", "DEFAULT_COLLECTIONS", "EventToGraph", "FromNetworkx",
+    "CloudKNNGraph", "CloudToGraph", "DEFAULT_COLLECTIONS", "EventData", "EventToGraph", "FromNetworkx",
     "FullyConnected", "ImageToGraph", "InvalidSmilesError", "KNNGraph", "MoleculeToGraph",
     "batch_from_flat", "batch_to_hetero", "cloud_to_graph", "clouds_to_batch", "conv_output_grid",
     "event_knn_graph", "event_to_graph", "events_to_batch", "events_to_hetero", "fully_connected_edge_index",

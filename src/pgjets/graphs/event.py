@@ -733,6 +733,21 @@ class EventToGraph(BaseTransform):
                 f"connectivity={self.connectivity!r}, k={self.k})")
 
 
+class EventData(Data):
+    r"""The object graph of one event of a dataset: a ``Data`` whose ``event_index`` (the event's
+    position in its dataset) stays as it is when graphs are batched.
+
+    PyG's collation shifts every attribute whose name contains ``index`` by the number of nodes
+    (:meth:`~torch_geometric.data.Data.__inc__`), which turned ``event_index`` ``[0, 1, 2]`` into
+    ``[0, 10, 17]`` in ``Batch.from_data_list`` and ``torch_geometric.loader.DataLoader``.
+    """
+
+    def __inc__(self, key: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+        if key == "event_index":
+            return 0
+        return super().__inc__(key, value, *args, **kwargs)
+
+
 __all__ = ["DEFAULT_COLLECTIONS", "KINEMATIC_FEATURES", "OBJECT_FIELDS", "HETERO_RELATION", "event_to_graph",
            "events_to_batch", "events_to_hetero", "batch_to_hetero", "hetero_to_batch", "EventToGraph",
-           "event_knn_graph"]
+           "event_knn_graph", "EventData"]

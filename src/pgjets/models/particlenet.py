@@ -53,7 +53,8 @@ class ParticleNet(nn.Module):
         pad_neighbours: In jets of at most :math:`k` particles, count the missing neighbours
             as neighbours of features 0, as weaver-core's padded kNN does (see
             :class:`~pgjets.nn.EdgeConvBlock`); default ``False``: the mean over the
-            :math:`n - 1` other particles. Jets of more than :math:`k` particles are not affected.
+            :math:`n - 1` other particles. In eval mode jets of more than :math:`k` particles are not
+            affected (in training mode the batch norms of a batch holding a smaller jet are).
 
     Shapes:
         - **input:** a PyG ``Batch`` with ``x`` :math:`(N, F)`, ``pos`` :math:`(N, 2)`, ``batch``

@@ -124,8 +124,11 @@ class EdgeConvBlock(MessagePassing):
 
     (``aggr="max"``: the padding message joins the maximum).  Nodes with :math:`k` neighbours get
     the same result as without it; in eval mode the block then equals weaver's for every jet
-    (weaver's padded length at least :math:`k + 1`).  In training mode the edge MLP's batch norms
-    see one padding message per node that lacks neighbours (weaver's: every padding slot).
+    (weaver's padded length at least :math:`k + 1`).  In training mode, in a batch where some node
+    lacks neighbours, the edge MLP's batch norms see one padding message for every node of the
+    batch (computed for all, counted only where neighbours are missing; selecting those rows would
+    read the mask back to the host), so their statistics, and then the outputs of all the batch's
+    jets, differ from ``pad_neighbours=False`` (weaver's see every padding slot).
 
     The first edge-MLP layer is stored as two bias-free maps,
     ``lin_center`` (:math:`W_1`, on :math:`\mathbf{x}_i`) and ``lin_diff``

@@ -16,7 +16,7 @@ to the area under the ROC curve (AUC) and the accuracy.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -205,33 +205,48 @@ def discriminant(logits, signal: int, background: int) -> np.ndarray:
         background: The background class.
     """
     s = _to_numpy(logits, "logits").astype(np.float64)
-    if s.ndim != 2 or not (0 <= signal < s.shape[1] and 0 <= background < s.shape[1]) or signal == background:
+    if signal == background:
+        raise ValueError(f"the signal and the background are the same class {signal}")
+    if s.ndim != 2 or not (0 <= signal < s.shape[1] and 0 <= background < s.shape[1]):
         raise InputShapeError(f"discriminant of class {signal} against {background} needs (N, K) logits with "
                               f"both classes, got {s.shape}")
     return s[:, signal] - s[:, background]
 
 
-def working_point_cut(logits, labels, signal_efficiency: float, signal: int = 1, background: int = 0) -> float:
+def _background_of(num_classes: int, signal: int, background: Optional[int]) -> int:
+    """``background``, or by default the other class of a binary tagger and class 0 of a multi-class one."""
+    if background is not None:
+        return int(background)
+    return 1 - int(signal) if num_classes == 2 and signal in (0, 1) else 0
+
+
+def working_point_cut(logits, labels, signal_efficiency: float, signal: int = 1,
+                      background: Optional[int] = None) -> float:
     r"""The cut on :func:`discriminant` that keeps the fraction ``signal_efficiency`` of the signal jets.
 
     With the :math:`n_S` signal scores sorted from high to low, the cut is the
-    :math:`\lceil \varepsilon_S n_S \rceil`-th: ``score >= cut`` keeps that many (more only on ties),
-    an efficiency within :math:`1/n_S` of the asked one.
+    :math:`\lceil \varepsilon_S n_S \rceil`-th: ``score >= cut`` keeps that many, an efficiency
+    within :math:`1/n_S` of the asked one, unless scores tie at the cut (then all tied jets pass:
+    on a small or saturated reference the efficiency can be well above the asked one, which
+    :func:`efficiencies_at_cuts` reports as it is).
 
     Args:
         logits: ``(N, K)`` logits of a reference sample (a run's test jets).
         labels: ``(N,)`` their classes.
         signal_efficiency: :math:`\varepsilon_S` in ``(0, 1]``.
         signal: The signal class.
-        background: The class the discriminant is taken against.
+        background: The class the discriminant is taken against (default: the other class of a
+            binary tagger, class 0 of a multi-class one).
 
     Raises:
         InputShapeError: The reference has no jet of class ``signal``.
+        ValueError: ``signal`` is ``background``, or an efficiency outside ``(0, 1]``.
     """
     if not 0.0 < signal_efficiency <= 1.0:
         raise ValueError(f"signal_efficiency must be in (0, 1], got {signal_efficiency}")
     y = _labels(labels)
-    score = discriminant(logits, signal, background)[y == signal]
+    width = np.shape(logits)[1] if np.ndim(logits) == 2 else 0
+    score = discriminant(logits, signal, _background_of(width, signal, background))[y == signal]
     if score.size == 0:
         raise InputShapeError(f"the reference sample has no jet of the signal class {signal}: no cut to set")
     keep = math.ceil(signal_efficiency * score.size - 1e-9)
@@ -239,8 +254,8 @@ def working_point_cut(logits, labels, signal_efficiency: float, signal: int = 1,
 
 
 def efficiencies_at_cuts(
-    ref_logits, ref_labels, logits, labels, label_names: Sequence[str], working_points: dict[int, Sequence[float]],
-    background: int = 0,
+    ref_logits, ref_labels, logits, labels, label_names: Sequence[str],
+    working_points: dict[int, Union[float, Sequence[float]]], background: Optional[int] = None,
 ) -> list[dict]:
     r"""The cuts set on a reference sample, applied to another sample: the fraction of each of its classes
     that passes.
@@ -258,32 +273,45 @@ def efficiencies_at_cuts(
         labels: ``(N,)`` its classes; ``-1`` for events of no known class (collision data), whose
             passing fraction is reported as ``"unlabelled"``.
         label_names: The ``K`` class names.
-        working_points: Signal class -> the efficiencies at which its cuts are set.
-        background: The class the discriminants are taken against.
+        working_points: Signal class -> the efficiency (or efficiencies) at which its cuts are set
+            (:func:`signal_efficiencies` gives one per class).
+        background: The class the discriminants are taken against (default: the other class of
+            a binary tagger, class 0 of a multi-class one).
 
     Returns:
         list of dict: per cut ``signal`` (name), ``eps_S``, ``threshold`` (on :math:`l_X - l_B`),
         ``efficiency`` (class name -> passing fraction, for each class of the sample) and, when the
         sample has background jets, ``rejection`` (:math:`1/\varepsilon_B`, ``inf`` if none passes).
         Signal classes absent from the reference are left out.
+
+    Raises:
+        InputShapeError: labels or signal classes outside the ``K`` classes of ``label_names``.
     """
     y = _labels(labels)
     ref_y = _labels(ref_labels)
     names = [str(n) for n in label_names]
+    k = len(names)
+    if np.shape(logits)[-1] != k or np.shape(ref_logits)[-1] != k:
+        raise InputShapeError(f"{k} label names for logits of {np.shape(logits)[-1]} and "
+                              f"{np.shape(ref_logits)[-1]} classes")
+    bad = sorted({int(c) for c in np.unique(np.r_[y, ref_y]) if c >= k} | {c for c in working_points if not 0 <= c < k})
+    if bad:
+        raise InputShapeError(f"classes {bad} are not among the {k} of label_names {names}")
     present = [int(c) for c in np.unique(y)]
     out: list[dict] = []
     for sig, effs in working_points.items():
         if not (ref_y == sig).any():
             continue
-        score = discriminant(logits, sig, background)
-        for eff in effs:
-            cut = working_point_cut(ref_logits, ref_y, eff, sig, background)
+        bkg = _background_of(k, sig, background)
+        score = discriminant(logits, sig, bkg)
+        for eff in ([effs] if np.ndim(effs) == 0 else effs):
+            cut = working_point_cut(ref_logits, ref_y, eff, sig, bkg)
             passed = score >= cut
             row: dict = {"signal": names[sig], "eps_S": float(eff), "threshold": cut,
                          "efficiency": {names[c] if c >= 0 else "unlabelled": float(passed[y == c].mean())
                                         for c in present}}
-            if background in present:
-                eps_b = row["efficiency"][names[background]]
+            if bkg in present:
+                eps_b = row["efficiency"][names[bkg]]
                 row["rejection"] = float("inf") if eps_b <= 0.0 else 1.0 / eps_b
             out.append(row)
     return out
@@ -300,6 +328,8 @@ def signal_efficiencies(label_names: Sequence[str], background: int = 0,
     """The signal efficiency of each signal class's working point (every class but ``background``):
     ``working_points`` (class name -> efficiency), else :data:`PART_WORKING_POINTS`, else
     :data:`DEFAULT_EFFICIENCY`."""
+    if not 0 <= background < len(label_names):
+        raise ValueError(f"background class {background} is not one of the {len(label_names)} classes")
     wps = {**PART_WORKING_POINTS, **(working_points or {})}
     return {c: float(wps.get(str(name), DEFAULT_EFFICIENCY)) for c, name in enumerate(label_names) if c != background}
 
