@@ -96,3 +96,14 @@ def test_equals_weaver_with_its_weights(batch_of, fusion, sizes, pad):
     torch.testing.assert_close(other[big], ours[big], atol=1e-6, rtol=1e-5)
     if pad:
         assert ((other[~big] - theirs[~big]).abs().amax(1) > 3e-4).all()  # well above the tolerance
+
+
+def test_particlenet_lite_passes_the_other_arguments_through():
+    from pgjets.models import build_model, particlenet_lite
+    from pgjets.models.particlenet import PARTICLENET_LITE_BLOCKS
+
+    torch.manual_seed(0)
+    padded = build_model("particlenet_lite", 7, 2, pad_neighbours=True)
+    assert all(conv.pad_neighbours for conv in padded.convs)
+    assert [conv.k for conv in padded.convs] == [k for k, _ in PARTICLENET_LITE_BLOCKS]
+    assert not any(conv.pad_neighbours for conv in particlenet_lite(7).convs)

@@ -24,7 +24,7 @@ particle before the mean, as weaver-core's default ``use_fusion=True``,
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -142,9 +142,10 @@ class ParticleNet(nn.Module):
         return self.classifier(masked_reduce(h, mask, "mean"))
 
 
-def particlenet_lite(in_channels: int, num_classes: int = 2) -> ParticleNet:
-    """ParticleNet-Lite: 2 blocks, k = 7, channels 32 and 64, FC 128 (dropout 0.1)."""
-    return ParticleNet(in_channels, num_classes, blocks=PARTICLENET_LITE_BLOCKS, fc=((128, 0.1),))
+def particlenet_lite(in_channels: int, num_classes: int = 2, **kwargs: Any) -> ParticleNet:
+    """ParticleNet-Lite: 2 blocks, k = 7, channels 32 and 64, FC 128 (dropout 0.1); other
+    :class:`ParticleNet` arguments (``pad_neighbours``, ``fusion``, ``input_norm``) pass through."""
+    return ParticleNet(in_channels, num_classes, **{"blocks": PARTICLENET_LITE_BLOCKS, "fc": ((128, 0.1),), **kwargs})
 
 
 __all__ = ["ParticleNet", "particlenet_lite", "PARTICLENET_BLOCKS", "PARTICLENET_LITE_BLOCKS"]
