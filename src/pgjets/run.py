@@ -401,7 +401,7 @@ def check_report_settings(names: Sequence[str], signal: Optional[str],
         UsageError: a class the run does not have, ``--signal`` on a multi-class run, a working
             point for the background.
     """
-    from .data.inputs import background_class, signal_class
+    from .data.inputs import background_index, signal_class
 
     names = [str(n) for n in names]
     wps = working_points or {}
@@ -422,8 +422,7 @@ def check_report_settings(names: Sequence[str], signal: Optional[str],
     if signal is not None:
         raise UsageError(f"--signal {signal} applies to binary runs; this one has {len(names)} classes "
                          "(use --working-point CLASS=EFF)")
-    bkg = background_class(names)
-    bkg = 0 if bkg is None else bkg
+    bkg = background_index(names)
     if names[bkg] in wps:
         others = ", ".join(n for n in names if n != names[bkg])
         raise UsageError(f"--working-point for {names[bkg]}: it is the background whose rejection is "
@@ -829,12 +828,12 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     if data is not None:
         specs = _as_specs(resolve_data_paths(data))
         refuse_class_specs(specs)
-        check_data_paths(specs)
+        files = check_data_paths(specs)
         if is_event_data(specs):
             raise DataArgumentError(f"{' '.join(specs)} hold whole events, but run {run} classifies jets "
                                     f"(model {cfg['model']}): give jet data")
         test = open_dataset(specs, cfg["model"], cfg["feature_set"])
-        warn_trained_on(cfg, check_data_paths(specs), "jets")
+        warn_trained_on(cfg, files, "jets")
         warn_unnamed_labels(specs, test.label_names, recorded.get("label_names"))
         order = _class_order(recorded.get("label_names"), test.label_names)  # some or all, by name
         check_matching_inputs({**recorded, "label_names": None} if order is not None else recorded, test,
@@ -924,14 +923,14 @@ def checkpoint_sha256(path: Path) -> str:
 
 
 def write_scores(dest: Path, logits, y, names: list[str], index: Optional[np.ndarray] = None,
-                 extra: Optional[dict[str, np.ndarray]] = None, checkpoint: Optional[Path] = None) -> Path:
+                 extra: Optional[dict[str, np.ndarray]] = None, weights_sha256: Optional[str] = None) -> Path:
     r"""``dest/scores.npz``: the model's output for every scored jet or event.
 
     Arrays: ``logits`` :math:`(n, K)`, ``probabilities`` (softmax), ``y`` (true class),
     ``label_names`` :math:`(K,)`; ``index`` :math:`(n,)`, the position of each in the data it
     came from, when known; and ``extra`` (event runs: ``files``, and per event ``file_index`` and
-    ``entry``, its file and tree entry); ``checkpoint_sha256``, the weights that wrote it, when
-    ``checkpoint`` is given.  Written atomically.
+    ``entry``, its file and tree entry); ``checkpoint_sha256``, the weights that wrote it
+    (``weights_sha256``: :func:`checkpoint_sha256` of their checkpoint), when given.  Written atomically.
     """
     import torch
 
@@ -942,8 +941,8 @@ def write_scores(dest: Path, logits, y, names: list[str], index: Optional[np.nda
     if index is not None and len(index) == len(logits):
         arrays["index"] = np.asarray(index, dtype=np.int64)
         arrays.update(extra or {})
-    if checkpoint is not None:
-        arrays["checkpoint_sha256"] = np.asarray(checkpoint_sha256(checkpoint))
+    if weights_sha256 is not None:
+        arrays["checkpoint_sha256"] = np.asarray(weights_sha256)
     path = Path(dest) / "scores.npz"
     with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
@@ -969,7 +968,7 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
     sample only the signal class may have one, which adds a rejection at that efficiency.
     Returns ``(metrics, curves)``.
     """
-    from .data.inputs import background_class, signal_class
+    from .data.inputs import background_index, signal_class
     from .train.metrics import (BINARY_WORKING_POINTS, accuracy, classification_report, confusion_matrix,
                                 multiclass_report, roc_curve, signal_efficiencies)
     from .train.plots import plot_confusion_matrix, plot_history, plot_roc
@@ -983,10 +982,10 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
         sig = signal_class(names, signal or cfg.get("signal"))
         bkg, cut_points = 1 - sig, {sig: sorted({*BINARY_WORKING_POINTS, *wps.values()})}
     else:
-        bkg = background_class(names)
-        bkg = 0 if bkg is None else bkg
+        bkg = background_index(names)
         cut_points = {c: [eff] for c, eff in signal_efficiencies(names, bkg, wps or None).items()}
     dest.mkdir(parents=True, exist_ok=True)
+    weights = None if checkpoint is None else checkpoint_sha256(checkpoint)  # hashed once, for both uses
     labels = np.asarray(y, dtype=np.int64)
     unlabelled = int((labels < 0).sum())  # events of no known class (collision data): y = -1
     counts = np.bincount(labels[labels >= 0], minlength=len(names))
@@ -1010,12 +1009,12 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
         metrics["unlabelled"] = unlabelled
     if data_specs is not None:
         metrics["data"] = data_specs
-        cuts, note = _cuts_of_run(run, names, logits, y, cut_points, bkg, checkpoint)
+        cuts, note = _cuts_of_run(run, names, logits, y, cut_points, bkg, weights)
         if cuts is not None:
             metrics["cuts"] = cuts
         if note is not None:
             metrics["cuts_note"] = note
-    write_scores(dest, logits, y, names, index, extra_scores, checkpoint)
+    write_scores(dest, logits, y, names, index, extra_scores, weights)
     if not unlabelled:
         plot_confusion_matrix(confusion_matrix(logits, y, len(names)), dest / "confusion.png", names)
     hist = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
@@ -1026,11 +1025,11 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
 
 
 def _cuts_of_run(run: Path, names: list[str], logits, y, points: dict[int, list[float]],
-                 background: int, checkpoint: Optional[Path] = None) -> tuple[Optional[list[dict]], Optional[str]]:
+                 background: int, weights: Optional[str] = None) -> tuple[Optional[list[dict]], Optional[str]]:
     """The run's working-point cuts, set on its own test scores (``RUN/scores.npz``), applied to other
     data (:func:`~pgjets.train.metrics.efficiencies_at_cuts`), and a note on the cuts that could not be
-    set (no or a damaged ``scores.npz``, other classes, scores of other weights than ``checkpoint``, a
-    signal class absent from the test split)."""
+    set (no or a damaged ``scores.npz``, other classes, scores of other weights than ``weights``, the
+    evaluated checkpoint's :func:`checkpoint_sha256`, a signal class absent from the test split)."""
     import zipfile
 
     from .train.metrics import efficiencies_at_cuts
@@ -1047,8 +1046,8 @@ def _cuts_of_run(run: Path, names: list[str], logits, y, points: dict[int, list[
         return None, f"no cuts: {path} is damaged ({type(exc).__name__}): {rewrite}"
     if ref_names != [str(n) for n in names]:
         return None, f"no cuts: {path} holds the classes {ref_names}, not {list(names)}: {rewrite}"
-    if ref_weights is not None and checkpoint is not None and ref_weights != checkpoint_sha256(checkpoint):
-        return None, f"no cuts: {path} holds the scores of other weights than {checkpoint}: {rewrite}"
+    if ref_weights is not None and weights is not None and ref_weights != weights:
+        return None, f"no cuts: {path} holds the scores of other weights than the run's checkpoint: {rewrite}"
     cuts = efficiencies_at_cuts(ref_logits, ref_y, logits, y, names, points, background)
     absent = [names[c] for c in points if not (np.asarray(ref_y) == c).any()]
     note = f"no cut for {', '.join(absent)}: the run's test data have none" if absent else None

@@ -55,6 +55,7 @@ def order_held_out(data: Any, held: Any) -> Any:
     else is returned as given.
     """
     from .data.sources import class_specs, split_class_spec
+    from .errors import UsageError
     from .run import _as_specs
 
     if held is None or data is None:
@@ -64,7 +65,7 @@ def order_held_out(data: Any, held: Any) -> Any:
         order = class_specs(_as_specs(data))
         if order is None or class_specs(specs) is None:
             return held
-    except Exception:  # mixed specs: refused where they are read
+    except UsageError:  # mixed specs: refused where they are read
         return held
     rank = {name: i for i, name in enumerate(order)}
     ordered = sorted(specs, key=lambda spec: rank.get(split_class_spec(spec)[0], len(rank)))
@@ -222,7 +223,7 @@ def event_datasets(cfg: dict[str, Any]) -> tuple[Any, np.ndarray, dict[str, Any]
         DataArgumentError: a class without events, a missing collection or object field, held-out
             data that are not events or have other classes.
     """
-    from .errors import DataArgumentError, UsageError
+    from .errors import UsageError
     from .run import check_report_settings, class_names
 
     refuse_jet_settings(cfg)
@@ -232,9 +233,7 @@ def event_datasets(cfg: dict[str, Any]) -> tuple[Any, np.ndarray, dict[str, Any]
         if len(counts) < 2:
             raise UsageError(f"--data gives one class ({ds.label_names[0]}); a classifier needs two or more "
                              "(--data CLASS=PATH per class)")
-        empty = [name for name, n in zip(ds.label_names, counts) if n == 0]
-        if empty:
-            raise DataArgumentError(f"class {empty[0]!r} has no events (its files are empty)")
+    _refuse_empty_classes(ds)
     names = list(ds.label_names) if ds.label_names else None
     check_report_settings(class_names(ds), cfg.get("signal"), cfg.get("working_points"))  # not after training
     held = {key: held_out_events(cfg, key, names, ds.num_features) for key in ("val", "test")
@@ -279,11 +278,22 @@ def held_out_events(cfg: dict[str, Any], key: str, label_names: Optional[list], 
                             "--data", " ".join(specs), verb="has")
     except DataFileError as exc:
         raise DataArgumentError(f"{flag}: {str(exc).replace('--data CLASS=FILE', f'{flag} CLASS=FILE')}") from None
-    counts = ds.class_counts()
-    empty = [name for name, n in zip(ds.label_names or [], counts if counts is not None else []) if n == 0]
-    if empty:
-        raise DataArgumentError(f"{flag}: class {empty[0]!r} has no events (its files are empty)")
+    _refuse_empty_classes(ds, f"{flag}: ")
     return ds
+
+
+def _refuse_empty_classes(ds: Any, prefix: str = "") -> None:
+    """Refuse a dataset of one class per file (a mapping) in which a class has no events.
+
+    Raises:
+        DataArgumentError: the first class whose files hold no events.
+    """
+    from .errors import DataArgumentError
+
+    counts = ds.class_counts()
+    empty = [name for name, n in zip(ds.label_names or [], counts or []) if n == 0]
+    if empty:
+        raise DataArgumentError(f"{prefix}class {empty[0]!r} has no events (its files are empty)")
 
 
 def maybe_train_events(cfg: dict[str, Any], out: Path, old: Optional[dict[str, Any]] = None

@@ -157,6 +157,13 @@ def background_class(label_names: Optional[Sequence[str]]) -> Optional[int]:
     return None
 
 
+def background_index(label_names: Sequence[str]) -> int:
+    """The background of a multi-class sample, against which its rejections are measured: the QCD
+    class (:func:`background_class`), else the first."""
+    bkg = background_class(label_names)
+    return 0 if bkg is None else bkg
+
+
 def signal_class(label_names: Optional[Sequence[str]], signal: Optional[str] = None) -> int:
     """The signal class of a binary sample (see the module docstring).
 
@@ -175,4 +182,5 @@ def signal_class(label_names: Optional[Sequence[str]], signal: Optional[str] = N
     return 1
 
 
-__all__ = ["open_dataset", "run_datasets", "input_record", "check_inputs", "background_class", "signal_class"]
+__all__ = ["open_dataset", "run_datasets", "input_record", "check_inputs", "background_class", "background_index",
+           "signal_class"]
