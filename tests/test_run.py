@@ -94,6 +94,100 @@ def test_rerun_with_other_settings_stops_before_writing_and_force_starts_afresh(
     assert (run / "notes.txt").read_text() == "mine"  # --force removes only what a run writes
 
 
+def test_a_second_training_into_a_busy_run_folder_is_refused_before_it_touches_it(tmp_path, jet_folder, capsys):
+    from pgjets._lock import folder_lock
+
+    run = tmp_path / "run"
+    assert train(jet_folder, run, "--epochs", "1") == 0
+    before = snapshot(run)
+    capsys.readouterr()
+    # another process holding the folder: its lock is held by a child that is then killed (-9)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pgjets._lock import folder_lock\n"
+                               "with folder_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)",
+                               str(run)], env={**os.environ, "PYTHONPATH": SRC}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for extra in ((), ("--epochs", "2", "--force")):  # the same settings and --force alike
+            assert train(jet_folder, run, *extra) == 2
+            err = capsys.readouterr().err
+            assert "another process is training in" in err and str(run) in err
+            assert snapshot(run) == before  # nothing read-and-cleared, nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+    assert train(jet_folder, run, "--epochs", "2", "--force") == 0  # the killed holder's lock went with it
+    assert len(json.loads((run / "history.json").read_text())) == 2
+    with folder_lock(run), pytest.raises(Exception, match="another process is training"):
+        with folder_lock(run):
+            pass
+
+
+def test_the_run_lock_leaves_no_folder_behind_a_refused_argument(tmp_path):
+    from pgjets._lock import folder_lock
+
+    new = tmp_path / "a" / "new"
+    with pytest.raises(ZeroDivisionError):
+        with folder_lock(new):
+            assert new.is_dir()
+            1 / 0
+    assert not (tmp_path / "a").exists()
+    with folder_lock(new):
+        (new / "kept").write_text("x")
+    assert (new / "kept").exists()
+
+
+def _parquet_without_labels(jet_folder, path):
+    """The jets of ``jet_folder`` as a parquet file with no label field (jets of collision data)."""
+    import pyarrow.parquet as pq
+
+    from pgjets.data import open_jets
+    from pgjets.data.readers import write_parquet_jets
+
+    write_parquet_jets(open_jets(jet_folder), path)
+    table = pq.read_table(path)
+    pq.write_table(table.drop(["label"]).replace_schema_metadata(None), path)
+    return path
+
+
+def test_unlabelled_parquet_jets_are_scored_and_refused_for_training(tmp_path, jet_folder, capsys):
+    """Jets of collision data: a parquet file without a label field gets scores, y = -1, and the
+    fraction passing each of the run's cuts; training on it, or mixing it with labelled jets, is refused."""
+    import numpy as np
+
+    from pgjets.data.readers import parquet_has_labels, write_parquet_jets
+    from pgjets.data import open_jets
+
+    run = tmp_path / "run"
+    assert train(jet_folder, run, "--epochs", "1") == 0
+    data = _parquet_without_labels(jet_folder, tmp_path / "collisions.parquet")
+    labelled = write_parquet_jets(open_jets(jet_folder), tmp_path / "labelled.parquet")
+    assert not parquet_has_labels(data) and parquet_has_labels(labelled)
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "40 unlabelled: scores only" in out
+    dest = run / "eval" / "collisions"
+    metrics = json.loads((dest / "metrics.json").read_text())
+    assert metrics["unlabelled"] == 40 and metrics["class_counts"] == {"qcd": 0, "top": 0}
+    assert "auc" not in metrics and "accuracy" not in metrics
+    with np.load(dest / "scores.npz") as f:
+        assert (f["y"] == -1).all() and np.array_equal(f["index"], np.arange(40))
+        score = f["logits"][:, 1] - f["logits"][:, 0]
+    assert len(metrics["cuts"]) == 2
+    for row in metrics["cuts"]:
+        assert row["efficiency"] == {"unlabelled": pytest.approx(float((score >= row["threshold"]).mean()))}
+    assert main(["evaluate", str(run), "--data", str(labelled)]) == 0  # the same jets with their labels
+    with np.load(run / "eval" / "labelled" / "scores.npz") as f:
+        assert np.array_equal(f["logits"], np.load(dest / "scores.npz")["logits"])
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(data), "--data", str(labelled)]) == 2
+    err = capsys.readouterr().err
+    assert "mix labelled and unlabelled jets" in err and "collisions.parquet" in err
+    assert main(["train", *ARGS, "--data", str(data), "--out", str(tmp_path / "r2")]) == 1
+    err = capsys.readouterr().err
+    assert "lacks the fields label" in err and "pgjets evaluate RUN --data" in err
+
+
 def test_evaluate_from_another_directory_and_refuses_changed_data(tmp_path, jet_folder, monkeypatch, capsys,
                                                                   make_jet_folder):
     monkeypatch.chdir(tmp_path)

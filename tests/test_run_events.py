@@ -364,7 +364,7 @@ def test_unlabelled_nanoaod_files_are_scored(nanoaod_files, tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(run), "--data", str(nanoaod_files["ttbar"]), "--data",
                  str(nanoaod_files["wjets"])]) == 0
-    assert "80 unlabelled events: scores only" in capsys.readouterr().out
+    assert "80 unlabelled: scores only" in capsys.readouterr().out
     out = run / "eval" / "ttbar+wjets"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["unlabelled"] == 80 and metrics["class_counts"] == {"wjets": 0, "ttbar": 0}

@@ -58,6 +58,10 @@ class SettingsMismatchError(UsageError):
     """A run folder or checkpoint belongs to other settings than the ones given."""
 
 
+class RunInUseError(UsageError):
+    """Another process is writing the run folder (it holds the folder's lock)."""
+
+
 class DistributedSetupError(UsageError, RuntimeError):
     """``--ddp`` (or another process-group entry point) without the environment torchrun sets."""
 
@@ -107,6 +111,7 @@ __all__ = [
     "ExportCheckError",
     "UsageError",
     "SettingsMismatchError",
+    "RunInUseError",
     "CheckpointError",
     "DiskFullError",
     "PgjetsWarning",

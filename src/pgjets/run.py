@@ -49,6 +49,7 @@ import numpy as np
 
 from ._atomic import atomic_output
 from ._checks import check_no_repeats, check_out_folder, check_setting_int
+from ._lock import folder_lock
 from .errors import (
     DataArgumentError,
     DataFileError,
@@ -577,14 +578,27 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     A run already in ``out`` with the same settings is resumed; one with other
     settings raises :class:`~pgjets.errors.SettingsMismatchError` before anything
     is written, unless ``force`` (start afresh).  Everything random is seeded
-    from ``cfg["seed"]`` before the model is built.
+    from ``cfg["seed"]`` before the model is built.  The run holds a lock on
+    ``out`` while it works: a second training into the same folder (same
+    settings or not, ``force`` or not) raises :class:`~pgjets.errors.RunInUseError`
+    before it reads or writes anything there.
     """
+    from .train.distributed import is_main_process
+
+    out = Path(out)
+    cfg = validate_config(cfg)
+    check_out_folder(out)
+    if not is_main_process():  # under DDP rank 0 holds the lock for all ranks
+        return _train_run(cfg, out, force)
+    with folder_lock(out):
+        return _train_run(cfg, out, force)
+
+
+def _train_run(cfg: dict[str, Any], out: Path, force: bool) -> dict[str, Any]:
     from .data.fingerprint import fingerprint
     from .train.distributed import is_main_process
 
     main = is_main_process()  # under DDP only rank 0 writes files
-    out = Path(out)
-    cfg = validate_config(cfg)
     from .data.inputs import input_record, run_datasets
 
     if cfg["generate"] is not None:
@@ -832,9 +846,11 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
         if is_event_data(specs):
             raise DataArgumentError(f"{' '.join(specs)} hold whole events, but run {run} classifies jets "
                                     f"(model {cfg['model']}): give jet data")
-        test = open_dataset(specs, cfg["model"], cfg["feature_set"])
+        labelled = jets_have_labels(specs)
+        test = open_dataset(specs, cfg["model"], cfg["feature_set"], labelled=labelled)
         warn_trained_on(cfg, files, "jets")
-        warn_unnamed_labels(specs, test.label_names, recorded.get("label_names"))
+        if labelled:
+            warn_unnamed_labels(specs, test.label_names, recorded.get("label_names"))
         order = _class_order(recorded.get("label_names"), test.label_names)  # some or all, by name
         check_matching_inputs({**recorded, "label_names": None} if order is not None else recorded, test,
                               f"run {run}", " ".join(specs))
@@ -857,6 +873,25 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,
                                    working_points=working_points, index=index, checkpoint=loaded.checkpoint)
     return {"metrics": metrics, "curves": curves, "test_data": test, "logits": logits, "y": y, "out": dest}
+
+
+def jets_have_labels(specs: list[str]) -> bool:
+    """Whether the jet files of ``specs`` are labelled; ``False`` when all are parquet files without a
+    ``label`` field (jets of collision data: scored with ``y = -1``).
+
+    Raises:
+        DataArgumentError: labelled and unlabelled files mixed.
+    """
+    from .data.readers import parquet_has_labels
+    from .data.sources import resolve_sources
+
+    files = [(path, fmt) for src in resolve_sources(specs) for path, fmt in src.files()]
+    without = [path for path, fmt in files if fmt == "parquet" and not parquet_has_labels(path)]
+    if without and len(without) != len(files):
+        with_labels = next(path for path, _ in files if path not in without)
+        raise DataArgumentError(f"the files mix labelled and unlabelled jets: {with_labels} has labels, "
+                                f"{without[0]} no field 'label'; evaluate them apart")
+    return not without
 
 
 def warn_trained_on(cfg: dict[str, Any], files: list, unit: str) -> None:
@@ -987,7 +1022,7 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
     dest.mkdir(parents=True, exist_ok=True)
     weights = None if checkpoint is None else checkpoint_sha256(checkpoint)  # hashed once, for both uses
     labels = np.asarray(y, dtype=np.int64)
-    unlabelled = int((labels < 0).sum())  # events of no known class (collision data): y = -1
+    unlabelled = int((labels < 0).sum())  # jets or events of no known class (collision data): y = -1
     counts = np.bincount(labels[labels >= 0], minlength=len(names))
     metrics: dict[str, Any] = {}
     if unlabelled == len(labels):
@@ -1207,7 +1242,7 @@ def format_metrics(metrics: dict[str, Any]) -> str:
         parts.append(f"1/eps_B(eps_S={key[4:]}) {metrics[key]:.1f}")
     present = [n for n, c in (metrics.get("class_counts") or {}).items() if c]
     if metrics.get("unlabelled"):
-        parts.append(f"{metrics['unlabelled']} unlabelled events: scores only")
+        parts.append(f"{metrics['unlabelled']} unlabelled: scores only")
     elif "auc" not in metrics or (len(present) == 1 and "rejection" in metrics):
         parts.append(f"only class {present[0] if present else '?'}: no ROC")
     line = ", ".join(parts)

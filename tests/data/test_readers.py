@@ -195,6 +195,36 @@ def test_parquet_round_trip(tmp_path):
         read_parquet_jets(tmp_path / "junk.parquet")
 
 
+def test_parquet_jets_without_labels_are_read_unlabelled_only_when_asked(tmp_path):
+    import pyarrow.parquet as pq
+
+    from pgjets.data import JetDataset, parquet_has_labels
+    from pgjets.data.readers import read_rows
+
+    t = random_table(9, seed=7)
+    path = write_parquet_jets(t, tmp_path / "jets.parquet", row_group_size=4)
+    bare = tmp_path / "bare.parquet"
+    pq.write_table(pq.read_table(path).drop(["label"]).replace_schema_metadata(None), bare)
+    assert parquet_has_labels(path) and not parquet_has_labels(bare)
+    with pytest.raises(DataFileError, match="lacks the fields label.*pgjets evaluate RUN --data"):
+        read_parquet_jets(bare)
+    got = read_parquet_jets(bare, start=2, stop=8, label_field=None)
+    ref = t.slice(2, 8)
+    np.testing.assert_array_equal(got.offsets, ref.offsets)
+    np.testing.assert_allclose(got.px, ref.px)
+    assert (got.label == -1).all() and got.label.shape == (6,) and got.label_names is None
+    # a labelled file read unlabelled forgets its labels and class names alike
+    unl = read_rows(path, None, None, "parquet", labelled=False)
+    assert (unl.label == -1).all() and unl.label_names is None
+    write_jets(t, tmp_path / "jets.h5")
+    with pytest.raises(DataFileError, match="only parquet jet files are read without labels"):
+        read_rows(tmp_path / "jets.h5", labelled=False)
+    ds = JetDataset(bare, k=3, labelled=False, chunk_size=4)
+    assert len(ds) == 9 and ds.label_names is None and ds.num_classes == 0
+    batch = next(ds.batches(9))
+    assert batch.y.tolist() == [-1] * 9 and int(ds[5].y) == -1
+
+
 # --------------------------------------------------------------- dispatch
 def test_open_jets_dispatch_and_missing(tmp_path):
     with pytest.raises(DataFileNotFoundError):

@@ -8,7 +8,7 @@ from .jet_image import jet_image
 from .jet_dataset import JetDataset
 from .readers import (
     read_top_landscape, read_jetclass, read_jet_images, read_parquet_jets, read_quark_gluon, read_jetnet,
-    write_parquet_jets, open_jets, detect_format,
+    write_parquet_jets, open_jets, detect_format, parquet_has_labels,
 )
 from .sources import Source, resolve_sources
 from .writers import write_top_landscape, write_jetclass, write_quark_gluon, write_jetnet, write_nanoaod
@@ -32,6 +32,7 @@ __all__ = [
     "efp_padded", "fingerprint", "fingerprint_diff", "from_w_labels", "generate_dataset",
     "generate_event_dataset", "generate_events", "generate_jets", "input_record", "jet_efps",
     "jet_image", "jet_observables", "load_process", "load_table", "nsubjettiness", "open_jets",
+    "parquet_has_labels",
     "prime_multigraphs", "read_events", "read_hzz_events", "read_jet_images", "read_jetclass",
     "read_jets", "read_manifest", "read_nanoaod_events", "read_parquet_jets", "read_quark_gluon", "read_jetnet", "read_top_landscape",
     "resolve_sources", "run_datasets", "same_parent_labels", "split_indices", "split_positions",

@@ -157,6 +157,10 @@ class JetDataset(Dataset):
         prefetch (bool): In a shuffled pass, read the next group of chunks
             in a background thread while the current one is consumed (then
             up to ``2 * shuffle_chunks + 1`` chunks are in memory).
+        labelled (bool): ``False`` reads parquet jet files that have no label
+            field (jets of collision data, to be scored): every ``y`` is
+            ``-1`` and there are no class names
+            (:func:`~pgjets.data.parquet_has_labels`).
 
     Shapes:
         - **ds[i]:** ``Data(x=(N, F), pos=(N, 2), pt=(N,), p4=(N, 4), y=(1,)[, edge_index=(2, E)])``
@@ -187,6 +191,7 @@ class JetDataset(Dataset):
         chunk_size: int = 2048,
         shuffle_chunks: int = 16,
         prefetch: bool = True,
+        labelled: bool = True,
     ) -> None:
         if representation not in REPRESENTATIONS:
             raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {representation!r}")
@@ -201,6 +206,7 @@ class JetDataset(Dataset):
         self.chunk_size = check_positive_int(chunk_size, "chunk_size")
         self.shuffle_chunks = check_positive_int(shuffle_chunks, "shuffle_chunks")
         self.prefetch = bool(prefetch)
+        self.labelled = bool(labelled)
         self._cache: "OrderedDict[int, Any]" = OrderedDict()
         self._memory: Optional[Any] = None
         self._units: list[tuple[Path, str, int, int]] = []
@@ -261,7 +267,7 @@ class JetDataset(Dataset):
             self._label_names = first.table.label_names
         if self._label_names:
             self._num_classes = len(self._label_names)
-        else:  # no names anywhere: the labels of the first chunk decide
+        else:  # no names anywhere: the labels of the first chunk decide (unlabelled: 0)
             self._num_classes = int(first.label.max()) + 1 if len(first) else 0
 
     # ----------------------------------------------------------- creation
@@ -379,7 +385,7 @@ class JetDataset(Dataset):
         from .readers import read_rows
 
         path, fmt, a, b = self._units[i]
-        data = read_rows(path, a, b, fmt)
+        data = read_rows(path, a, b, fmt, labelled=self.labelled)
         n = len(data[1]) if isinstance(data, tuple) else len(data)
         if n != b - a:
             raise DataFileError(f"{path} changed since it was indexed: rows {a}:{b} hold {n} jets")
@@ -404,7 +410,8 @@ class JetDataset(Dataset):
             if fmt in seen or fmt == "images":
                 continue
             seen.add(fmt)
-            self._check_chunk(_Features(read_rows(path, a, a + 1, fmt), self.feature_set), path)
+            self._check_chunk(_Features(read_rows(path, a, a + 1, fmt, labelled=self.labelled), self.feature_set),
+                              path)
 
     def _check_chunk(self, chunk: Any, path: Path) -> None:
         if isinstance(chunk, _Features) and self.representation != "image" and list(chunk.names) != self._feature_names:

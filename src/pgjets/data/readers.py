@@ -770,6 +770,16 @@ def _zip_part_fields(ak, arr, path: Path, field: str):
     return field, out, set(ak.fields(out))
 
 
+def parquet_has_labels(path: PathLike, label_field: str = "label") -> bool:
+    """Whether the parquet jet file ``path`` has the field ``label_field`` (reads the footer only)."""
+    pq = require("pyarrow.parquet", "physics", "reading parquet files")
+    path = _existing(path, "parquet file")
+    try:
+        return label_field in pq.ParquetFile(path).schema_arrow.names
+    except Exception as exc:
+        raise DataFileError(f"{path} is not a readable parquet file (corrupt or truncated?): {exc}") from exc
+
+
 def count_parquet_jets(path: PathLike) -> int:
     """Number of jets (rows) of a parquet file (reads the footer only)."""
     pq = require("pyarrow.parquet", "physics", "reading parquet files")
@@ -785,7 +795,7 @@ def read_parquet_jets(
     start: Optional[int] = None,
     stop: Optional[int] = None,
     field: str = "constituents",
-    label_field: str = "label",
+    label_field: Optional[str] = "label",
     drop_empty: bool = False,
 ) -> JetTable:
     r"""Read jets ``start:stop`` of an awkward parquet file.
@@ -793,6 +803,9 @@ def read_parquet_jets(
     Each row is a jet: ``row[field]`` is a list of records with ``px, py,
     pz, E`` (and optionally ``pdgid``, ``charge``), ``row[label_field]`` the
     integer label (or a one-hot row). Other scalar fields go to ``table.extra``.
+    With ``label_field=None`` the jets are read unlabelled (jets of collision
+    data, to be scored by a trained tagger): every label is ``-1`` and the
+    table has no class names (:func:`parquet_has_labels` tells the files apart).
 
     The layout of the Particle Transformer authors' converted top-tagging and
     quark/gluon files is read too: jagged fields ``part_px, part_py, part_pz,
@@ -806,7 +819,7 @@ def read_parquet_jets(
         start (int, optional): First jet.
         stop (int, optional): One past the last jet.
         field (str): Name of the constituent list field.
-        label_field (str): Name of the label field.
+        label_field (str, optional): Name of the label field; ``None``: unlabelled jets.
         drop_empty (bool): Drop zero-particle jets instead of raising.
 
     Raises:
@@ -834,9 +847,11 @@ def read_parquet_jets(
     fields = set(ak.fields(arr))
     if field not in fields and all(f"part_{c}" in fields for c in PART_PARQUET_FIELDS):
         field, arr, fields = _zip_part_fields(ak, arr, path, field)
-    missing = [f for f in (field, label_field) if f not in fields]
+    missing = [f for f in (field, label_field) if f is not None and f not in fields]
     if missing:
-        raise DataFileError(f"{path} lacks the fields {', '.join(missing)} (has {sorted(fields)})")
+        hint = ("; jets without labels are scored with pgjets evaluate RUN --data (training needs labels)"
+                if missing == [label_field] else "")
+        raise DataFileError(f"{path} lacks the fields {', '.join(missing)} (has {sorted(fields)}){hint}")
     cons = arr[field]
     cfields = set(ak.fields(cons))
     missing = [c for c in ("px", "py", "pz", "E") if c not in cfields]
@@ -861,11 +876,14 @@ def read_parquet_jets(
             except Exception:
                 pass
     names = json.loads(raw) if raw else None
-    try:
-        raw_label = np.asarray(arr[label_field])
-    except Exception as exc:
-        raise DataFileError(f"{path}: field {label_field!r} is not one label per jet: {exc}") from exc
-    label = check_labels(raw_label, len(names) if names else None, path, label_field, a)
+    if label_field is None:  # unlabelled jets: y = -1, no class names
+        label, names = np.full(len(counts), -1, dtype=np.int64), None
+    else:
+        try:
+            raw_label = np.asarray(arr[label_field])
+        except Exception as exc:
+            raise DataFileError(f"{path}: field {label_field!r} is not one label per jet: {exc}") from exc
+        label = check_labels(raw_label, len(names) if names else None, path, label_field, a)
     table = _table(
         path, px=flat("px", np.float32), py=flat("py", np.float32), pz=flat("pz", np.float32),
         E=flat("E", np.float32), offsets=offsets, label=label,
@@ -1023,12 +1041,19 @@ def count_rows(path: PathLike, format: str = "auto") -> int:
 
 
 def read_rows(path: PathLike, start: Optional[int] = None, stop: Optional[int] = None,
-              format: str = "auto", drop_empty: bool = False):
+              format: str = "auto", drop_empty: bool = False, labelled: bool = True):
     """Rows ``start:stop`` of a single file in any format.
+
+    ``labelled=False`` reads parquet jets unlabelled (labels ``-1``, see
+    :func:`read_parquet_jets`); the other formats always carry labels.
 
     Returns a :class:`JetTable`, or ``(images, labels)`` for ``"images"``.
     """
     fmt = detect_format(path) if format == "auto" else format
+    if not labelled:
+        if fmt != "parquet":
+            raise DataFileError(f"{path}: only parquet jet files are read without labels (this is {fmt!r})")
+        return read_parquet_jets(path, start, stop, label_field=None, drop_empty=drop_empty)
     if fmt == "jetfile":
         from .jet_io import read_jets
         table = read_jets(path, start, stop)
@@ -1091,6 +1116,7 @@ __all__ = [
     "read_jetclass",
     "read_jet_images",
     "read_parquet_jets",
+    "parquet_has_labels",
     "read_quark_gluon",
     "count_quark_gluon",
     "read_jetnet",
