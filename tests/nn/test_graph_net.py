@@ -125,3 +125,28 @@ def test_single_data_without_batch():
     net = GraphNet([SAGEMeanConv(3, 4)], GraphHead(4, 2))
     assert net(d).shape == (1, 2)
     assert net.embed(d).shape == (5, 4)
+
+
+def test_reset_parameters_resets_every_layer_and_the_head():
+    torch.manual_seed(0)
+    net = GraphNet([SAGEMeanConv(3, 4), nn.Sequential(nn.Linear(4, 4), nn.ReLU())], GraphHead(4, 2))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    net.reset_parameters()
+    weights = [k for k, p in net.named_parameters() if p.dim() > 1]
+    assert len(weights) == 5  # two in the conv, the Linear inside Sequential, two in the head's MLP
+    assert all(not torch.equal(net.state_dict()[k], before[k]) for k in weights)
+
+
+def test_a_deep_sets_layer_gets_edge_index_when_the_graph_has_edges():
+    """As the module docstring says: by-name routing hands DeepSetsLayer the kNN edges."""
+    from pgjets.nn import DeepSetsLayer
+
+    torch.manual_seed(0)
+    layer = DeepSetsLayer(3, 4)
+    ei = torch.tensor([[1, 0], [0, 2]])
+    with_edges = Batch.from_data_list([Data(x=torch.randn(3, 3), edge_index=ei)])
+    net = GraphNet([layer], NodeHead(4, 1))
+    torch.testing.assert_close(net.embed(with_edges), layer(with_edges.x, with_edges.batch, edge_index=ei))
+    without = Batch.from_data_list([Data(x=with_edges.x)])
+    torch.testing.assert_close(net.embed(without), layer(with_edges.x, with_edges.batch))
+    assert not torch.allclose(net.embed(with_edges), net.embed(without))

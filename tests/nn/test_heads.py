@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pgjets.errors import EmptyGraphError, InputShapeError, NonFiniteError
-from pgjets.nn import EnergyFlowPool, EdgeHead, GraphHead, NodeHead, mlp
+from pgjets.nn import EnergyFlowPool, EdgeHead, GraphHead, NodeHead, PMAPool, mlp
 
 
 def test_mlp_and_node_head():
@@ -90,10 +90,11 @@ def test_edge_head_is_equivariant_under_node_relabelling():
     torch.testing.assert_close(sym(x, ei, ea), sym(x, ei.flip(0), ea))
 
 
-def test_edge_head_bad_input():
+def test_edge_head_bad_input(debug):
+    """Out-of-range nodes are a value check (a host sync): debug mode only; shapes always."""
     head = EdgeHead(3, 1, edge_dim=2)
     x = torch.randn(4, 3)
-    with pytest.raises(InputShapeError, match="outside"):
+    with pytest.raises(InputShapeError, match="edge_index refers to node 4"):
         head(x, torch.tensor([[0], [4]]), torch.randn(1, 2))
     with pytest.raises(InputShapeError, match="edge_index"):
         head(x, torch.tensor([0, 1]), torch.randn(1, 2))
@@ -136,3 +137,34 @@ def test_graph_head_with_pma_pool_and_bad_input():
         GraphHead(3, 2)(torch.randn(4, 3), torch.tensor([0, 0, 1]))
     with pytest.raises(ValueError, match="pool"):
         GraphHead(3, 2, pool=3)  # type: ignore[arg-type]
+
+
+def test_edge_head_reads_no_value_back_to_the_host_outside_debug_mode(monkeypatch):
+    """No ``int(edge_index.max())`` in forward: a host-device sync per call stalls GPUs."""
+    head = EdgeHead(3, 2)
+    x, ei = torch.randn(5, 3), torch.tensor([[0, 1, 4], [1, 2, 3]])
+    calls = []
+    real = torch.Tensor.__int__
+    monkeypatch.setattr(torch.Tensor, "__int__", lambda t: calls.append(t) or real(t))
+    monkeypatch.setattr(torch.Tensor, "item", lambda t: calls.append(t) or real(t))
+    head(x, ei)
+    assert calls == []
+
+
+@pytest.mark.parametrize("make", [lambda: NodeHead(3, 2, hidden=(8,)), lambda: EdgeHead(3, 2, edge_dim=1),
+                                  lambda: GraphHead(3, 2, hidden=(8,), pool=PMAPool(3, heads=1))])
+def test_heads_reset_parameters_draws_every_weight_anew(make):
+    torch.manual_seed(0)
+    head = make()
+    before = {k: v.clone() for k, v in head.state_dict().items()}
+    torch.manual_seed(1)
+    head.reset_parameters()
+    changed = {k for k, v in head.state_dict().items() if v.is_floating_point() and not torch.equal(v, before[k])}
+    weights = {k for k, v in head.named_parameters() if v.dim() > 1}
+    assert weights and weights <= changed
+    torch.manual_seed(0)
+    again = make()
+    torch.manual_seed(1)
+    again.reset_parameters()
+    for k, v in again.state_dict().items():  # seeded: reproducible
+        assert torch.equal(v, head.state_dict()[k]), k

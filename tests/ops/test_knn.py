@@ -334,7 +334,8 @@ def test_takes_pyg_arguments_in_pyg_order():
     with pytest.raises(InputShapeError, match="batch_size=1"):
         knn_graph(x, 2, batch, batch_size=1)
     with pytest.raises(ValueError, match="num_workers"):
-        knn_graph(x, 2, batch, num_workers=0)
+        knn_graph(x, 2, batch, num_workers=-1)
+    assert torch.equal(knn_graph(x, 2, batch, num_workers=0), edges)  # 0 is valid, as in torch-cluster
 
 
 def test_knn_under_autocast_equals_full_precision():

@@ -356,7 +356,7 @@ class DynamicEdgeConv(EdgeConvBlock):
         if (args and callable(args[0])) or callable(kwargs.get("nn")):  # PyG's call DynamicEdgeConv(nn, k)
             raise TypeError("pgjets.nn.DynamicEdgeConv is the deprecated alias of EdgeConvBlock(in_channels, "
                             "channels, k), not PyG's DynamicEdgeConv(nn, k, aggr): use "
-                            "torch_geometric.nn.DynamicEdgeConv (needs pyg-lib or torch-cluster)")
+                            "torch_geometric.nn.DynamicEdgeConv (PyG 2.8 needs pyg-lib for its kNN)")
         super().__init__(*args, **kwargs)
 
 

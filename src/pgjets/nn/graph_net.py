@@ -12,7 +12,11 @@ asks for from the running graph state
 (plus the aliases ``index`` = ``batch`` and ``dim_size`` = ``num_graphs`` used by
 PyG ``Aggregation`` modules).  A module whose first parameter is not one of
 these names (``nn.Linear``, ``nn.Sequential``, activations) gets ``x``
-positionally.
+positionally.  A layer gets every optional argument it names whenever the
+state holds it: :class:`~pgjets.nn.DeepSetsLayer` (``forward(x, batch,
+edge_index)``) on a batch with edges (a kNN cloud) therefore pools over each
+node's neighbours, not over its whole graph; give it graphs without
+``edge_index`` (sets) for the whole-set layer.
 
 A layer that returns a tensor updates ``x``.  One that returns a named tuple
 or a ``Data`` object updates every field it carries among ``x``,
@@ -29,6 +33,7 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn.inits import reset
 
 from .._checks import check_ndim, check_nonempty
 from ..errors import InputShapeError
@@ -183,6 +188,12 @@ class GraphNet(nn.Module):
     def embed(self, data: Any) -> Tensor:
         """Node embeddings after the last layer (before the head), shape :math:`(N', F')`."""
         return self.encode(data)["x"]
+
+    def reset_parameters(self) -> None:
+        """Reset every layer and the head (``reset_parameters`` where a module has one, else its children)."""
+        for layer in self.layers:
+            reset(layer)
+        reset(self.head)
 
     def forward(self, data: Any) -> Any:
         """Run the layers and the head."""

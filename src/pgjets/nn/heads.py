@@ -18,9 +18,11 @@ from typing import Callable, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn.inits import reset
 
-from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_nonempty, check_positive_int, check_size
+from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_nonempty, check_positive_int
 from ..errors import InputShapeError
+from .edge_conv import check_edge_index
 
 _ACTS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -113,6 +115,10 @@ class NodeHead(nn.Module):
         self.out_channels = check_positive_int(out_channels, "out_channels")
         self.net = mlp([self.in_channels, *hidden, self.out_channels], dropout)
 
+    def reset_parameters(self) -> None:
+        """Draw the weights anew (and reset the norms), as PyG's ``MLP.reset_parameters``."""
+        reset(self.net)
+
     def forward(self, x: Tensor) -> Tensor:
         """Score every node."""
         _check_x(x, self.in_channels, "NodeHead")
@@ -163,14 +169,15 @@ class EdgeHead(nn.Module):
         self.symmetric = bool(symmetric)
         self.net = mlp([2 * self.in_channels + self.edge_dim, *hidden, self.out_channels], dropout)
 
+    def reset_parameters(self) -> None:
+        """Draw the weights anew (and reset the norms), as PyG's ``MLP.reset_parameters``."""
+        reset(self.net)
+
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Optional[Tensor] = None) -> Tensor:
         """Score every edge of ``edge_index``."""
         _check_x(x, self.in_channels, "EdgeHead")
         check_input_dtype(x, self, "x")
-        check_ndim(edge_index, 2, "edge_index", "(2, num_edges)")
-        check_size(edge_index, 0, 2, "edge_index")
-        if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= x.size(0)):
-            raise InputShapeError(f"edge_index refers to nodes outside [0, {x.size(0)})")
+        check_edge_index(edge_index, x.size(0))  # shape and dtype; the values in debug mode (a host sync)
         src, dst = edge_index[0], edge_index[1]
         xi, xj = x.index_select(0, dst), x.index_select(0, src)  # deterministic backward (see EdgeConvBlock)
         parts = [xi + xj, (xi - xj).abs()] if self.symmetric else [xi, xj]
@@ -241,6 +248,12 @@ class GraphHead(nn.Module):
         else:
             raise ValueError(f"pool must be a string or an nn.Module, got {type(pool).__name__}")
         self.net = mlp([self.in_channels, *hidden, self.out_channels], dropout)
+
+    def reset_parameters(self) -> None:
+        """Draw the weights anew (and reset the norms), as PyG's ``MLP.reset_parameters``."""
+        reset(self.net)
+        if self.pool is not None:
+            reset(self.pool)
 
     def forward(self, x: Tensor, batch: Optional[Tensor] = None, pt: Optional[Tensor] = None,
                 num_graphs: Optional[int] = None) -> Tensor:

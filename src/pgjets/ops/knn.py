@@ -28,7 +28,7 @@ from typing import Literal, Optional
 import torch
 from torch import Tensor
 
-from .._checks import check_batch, check_finite, check_ndim, check_positive_int, is_debug
+from .._checks import check_batch, check_finite, check_ndim, check_setting_int, is_debug
 from ..errors import GraphSizeError, InputShapeError
 from .sizes import ptr_from_counts
 
@@ -408,8 +408,8 @@ def knn_graph(
         loop: Whether a node counts as its own neighbour.
         flow: ``"source_to_target"`` or ``"target_to_source"``.
         cosine: Use cosine distance instead of Euclidean.
-        num_workers: CPU threads of the torch-cluster search (PyG's argument; the
-            torch backend runs on torch's own threads).
+        num_workers: CPU threads of the torch-cluster search (PyG's argument, ``>= 0`` as
+            torch-cluster takes it; the torch backend runs on torch's own threads).
         batch_size: The number of graphs (PyG's argument); checked against ``batch``
             when given.
         backend: ``"torch"``, ``"torch_cluster"`` or ``"auto"`` (torch-cluster
@@ -436,7 +436,7 @@ def knn_graph(
     if isinstance(k, bool) or int(k) != k or int(k) < 0:
         raise ValueError(f"k must be a non-negative integer, got {k!r}")
     k = int(k)
-    num_workers = check_positive_int(num_workers, "num_workers")
+    num_workers = check_setting_int(num_workers, "num_workers", minimum=0)  # torch-cluster takes 0 too
     if flow not in ("source_to_target", "target_to_source"):
         raise ValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
     if backend not in ("auto", "torch", "torch_cluster"):
