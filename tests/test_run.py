@@ -397,6 +397,26 @@ def test_scores_file_holds_every_scored_jet_with_its_position(tmp_path, jet_fold
         assert np.array_equal(f["index"], np.arange(len(table))) and np.array_equal(f["y"], table.label)
 
 
+def test_a_one_class_validation_file_is_refused_before_training(tmp_path, jet_folder, capsys):
+    """The validation AUC chooses the best checkpoint: one class there failed only after epoch 1."""
+    import numpy as np
+
+    from pgjets.data import open_jets, write_parquet_jets
+
+    table = open_jets(jet_folder)
+    label = np.asarray(table.label)
+    top = write_parquet_jets(table.take(np.flatnonzero(label == 1)), tmp_path / "top_only.parquet")
+    both = write_parquet_jets(table, tmp_path / "both.parquet")
+    capsys.readouterr()
+    assert train(jet_folder, tmp_path / "run", "--epochs", "1", "--val", str(top)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "20 validation jets (--val" in err and "top_only.parquet) hold only class top" in err
+    assert "give --val files with both classes" in err
+    assert not (tmp_path / "run").exists()  # nothing trained, nothing written
+    assert train(jet_folder, tmp_path / "run", "--epochs", "1", "--val", str(both)) == 0
+
+
 def test_evaluating_jets_of_one_class(tmp_path, jet_folder, capsys):
     """A signal-only or background-only file: no ROC, the efficiency at the run's cuts instead."""
     import numpy as np

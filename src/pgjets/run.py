@@ -628,6 +628,7 @@ def _train_run(cfg: dict[str, Any], out: Path, force: bool) -> dict[str, Any]:
     ds, split, n_jets = run_datasets(cfg, data_dir)  # streamed: only file lists and counts are read
     # before training, not when the report is written
     check_report_settings(class_names(ds["train"]), cfg.get("signal"), cfg.get("working_points"))
+    check_binary_validation(ds["val"], ds["train"].num_classes, cfg.get("val"))
     out.mkdir(parents=True, exist_ok=True)
     fp["n_jets"] = n_jets
     if old is not None:
@@ -646,6 +647,29 @@ def _train_run(cfg: dict[str, Any], out: Path, force: bool) -> dict[str, Any]:
     if not fit_run(cfg, out, split, ds["train"], ds["val"], ds["train"].num_features, ds["train"].num_classes):
         return {"metrics": {}}
     return evaluate_run(out, test_data=ds["test"], progress=bool(cfg.get("progress")))
+
+
+def check_binary_validation(val: Any, num_classes: int, given: Any) -> None:
+    """Refuse, before training, validation jets of a binary run that hold one class only: the
+    validation AUC chooses the best checkpoint, and it needs both.  Reads the label columns
+    until both classes are seen (a chunk or two of a mixed sample).
+
+    Raises:
+        DataArgumentError: ``val`` holds one class (``given``: the ``--val`` specs, or ``None``
+        for the validation split of ``--data``).
+    """
+    if num_classes != 2 or len(val) == 0:
+        return
+    present = val.classes_present(at_least=2)
+    if len(present) >= 2:
+        return
+    names = val.label_names or ["0", "1"]
+    only = names[present[0]] if present and 0 <= present[0] < len(names) else present
+    where = f"--val {' '.join(_as_specs(given))}" if given is not None else "the validation split of --data"
+    hint = ("give --val files with both classes" if given is not None
+            else "give more jets, or a larger validation fraction of --split")
+    raise DataArgumentError(f"the {len(val)} validation jets ({where}) hold only class {only}: the validation "
+                            f"AUC, which chooses the best checkpoint, needs both classes; {hint}")
 
 
 def warn_overlap(fp: Optional[dict], reference: Optional[dict], what: str, reference_what: str,

@@ -336,3 +336,23 @@ def test_rank_shares_of_one_class_per_file_data_mix_both_classes(tmp_path):
         random_table(30, seed=1), random_table(30, seed=2)]), k=None)  # in memory, rows sorted by source
     mem_labels = torch.cat([b.y for b in mem.batches(6, shuffle=True, seed=0, rank=0, world_size=2)])
     assert mem_labels.numel() == 30
+
+
+def test_classes_present_reads_label_columns_and_stops_when_enough_are_seen(tmp_path, folder, monkeypatch):
+    import pgjets.data.readers as readers
+
+    d, table = folder
+    ds = JetDataset(d, k=None)
+    assert ds.classes_present() == sorted(set(table.label.tolist()))
+    reads = []
+    real = readers.read_rows
+    monkeypatch.setattr(readers, "read_rows", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    fresh = JetDataset(d, k=None)
+    fresh._cache.clear()
+    reads.clear()
+    assert len(fresh.classes_present(at_least=2)) >= 2 and len(reads) == 1  # the first chunk has them
+    assert not fresh.cached_chunks  # no graph or feature built, nothing cached
+    sub = fresh.subset(np.flatnonzero(table.label == 1))  # a split of one class
+    assert sub.classes_present(at_least=2) == [1]
+    mem = JetDataset.from_table(table, k=None).subset(np.flatnonzero(table.label == 2))
+    assert mem.classes_present() == [2]

@@ -369,6 +369,33 @@ class JetDataset(Dataset):
         """Class names, ``label_names[y]``, when the source has them."""
         return self._label_names
 
+    def classes_present(self, at_least: Optional[int] = None) -> list[int]:
+        """The labels the jets hold, sorted, read chunk by chunk from the label columns.
+
+        No graph or feature is built; a chunk already in memory is not read again.
+        With ``at_least`` the reading stops as soon as that many labels are seen
+        (two chunks of a shuffled sample usually suffice to see both classes of a
+        binary sample; a one-class file is read whole).  Unlabelled jets give ``[-1]``.
+        """
+        from .readers import read_rows
+
+        seen: set[int] = set()
+        for c in range(self.num_chunks):
+            if self._memory is not None:
+                labels = self._memory.label
+                labels = labels if self._select is None else labels[self._select[c]]
+            elif c in self._cache:  # cached chunks hold the selected rows already
+                labels = self._cache[c].label
+            else:
+                path, fmt, a, b = self._units[c]
+                data = read_rows(path, a, b, fmt, labelled=self.labelled)
+                labels = torch.as_tensor(data[1] if isinstance(data, tuple) else data.label)
+                labels = labels if self._select is None else labels[self._select[c]]
+            seen.update(int(v) for v in torch.unique(labels))
+            if at_least is not None and len(seen) >= at_least:
+                break
+        return sorted(seen)
+
     @property
     def num_chunks(self) -> int:
         """Chunks the data are cut into (1 for an in-memory dataset)."""
