@@ -107,3 +107,18 @@ def test_particlenet_lite_passes_the_other_arguments_through():
     assert all(conv.pad_neighbours for conv in padded.convs)
     assert [conv.k for conv in padded.convs] == [k for k, _ in PARTICLENET_LITE_BLOCKS]
     assert not any(conv.pad_neighbours for conv in particlenet_lite(7).convs)
+
+
+def test_a_training_batch_of_one_particle_gets_a_typed_error_and_eval_mode_scores_it():
+    from pgjets.errors import GraphSizeError
+    from pgjets.graphs import clouds_to_batch
+    from pgjets.models import particlenet_lite
+
+    torch.manual_seed(0)
+    model = particlenet_lite(in_channels=4, num_classes=2)
+    one = clouds_to_batch(torch.randn(1, 4), torch.randn(1, 2), torch.tensor([1]))
+    with pytest.raises(GraphSizeError, match="single particle"):
+        model.train()(one)
+    assert model.eval()(one).shape == (1, 2)
+    two = clouds_to_batch(torch.randn(2, 4), torch.randn(2, 2), torch.tensor([1, 1]))
+    assert model.train()(two).shape == (2, 2)  # two one-particle jets train
