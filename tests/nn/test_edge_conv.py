@@ -93,3 +93,25 @@ def test_bipartite_pairs_and_reset_of_a_single_module_as_pyg_edgeconv():
     before = lin.weight.clone()
     ours.reset_parameters()
     assert not torch.equal(lin.weight, before)  # the Linear itself is reset, as PyG's reset(nn)
+
+
+@pytest.mark.parametrize("aggr", ["max", "mean"])
+@pytest.mark.parametrize("layout", ["coo", "csr", "csc"])
+def test_weighted_sparse_adj_t_is_read_unweighted_as_pyg_edgeconv(aggr, layout):
+    """PyG's EdgeConv does not use the values of a weighted adj_t (its message takes no weight): nor do we."""
+    from torch_geometric.nn import EdgeConv
+
+    from pgjets.errors import InputShapeError
+
+    torch.manual_seed(1)
+    lin = torch.nn.Linear(8, 3)
+    ours, ref = EdgeConvLayer(lin, aggr), EdgeConv(lin, aggr=aggr)
+    x_src, x_dst = torch.randn(5, 4), torch.randn(3, 4)
+    ei = torch.tensor([[0, 1, 4, 2, 3], [0, 0, 1, 2, 2]])
+    coo = torch.sparse_coo_tensor(ei.flip(0), torch.tensor([2.0, 0.5, -3.0, 0.0, 1.7]), (3, 5)).coalesce()
+    adj_t = {"coo": coo, "csr": coo.to_sparse_csr(), "csc": coo.to_sparse_csc()}[layout]
+    if layout != "csc":  # EdgeConv refuses CSC ("invalid layout"), EdgeConvLayer reads it as well
+        torch.testing.assert_close(ours((x_src, x_dst), adj_t), ref((x_src, x_dst), adj_t))
+    torch.testing.assert_close(ours((x_src, x_dst), adj_t), ours((x_src, x_dst), ei))
+    with pytest.raises(InputShapeError, match="adj_t has shape"):
+        ours((x_src, torch.randn(4, 4)), adj_t)

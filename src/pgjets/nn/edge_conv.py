@@ -18,7 +18,8 @@ import torch
 from torch import Tensor
 from torch_geometric.nn import MessagePassing
 from torch_geometric.nn.inits import reset
-from torch_geometric.utils import is_sparse, to_edge_index
+from torch_geometric.typing import SparseTensor
+from torch_geometric.utils import is_sparse
 
 from .._checks import check_input_dtype, debug_check_finite, is_debug, check_ndim, check_positive_int
 from ..errors import InputShapeError
@@ -27,13 +28,68 @@ from ..errors import InputShapeError
 def as_edge_index(edge_index: Any) -> Tensor:
     """``edge_index`` as a ``(2, E)`` tensor; a sparse adjacency ``adj_t`` (PyG's transposed layout) is converted.
 
-    A ``torch.sparse`` tensor or a ``torch_sparse.SparseTensor`` ``adj_t`` of shape
-    ``(num_dst, num_src)`` holds edge :math:`j \to i` at ``adj_t[i, j]``, as in PyG;
-    its values are not used (the layers aggregate unweighted edges).
+    The edges of :func:`as_weighted_edge_index`, without the values (for layers that, as
+    PyG's counterpart, aggregate unweighted edges, e.g. :class:`EdgeConvLayer`).
     """
+    return as_weighted_edge_index(edge_index)[0]
+
+
+def as_weighted_edge_index(edge_index: Any) -> tuple[Tensor, Optional[Tensor]]:
+    r"""``(edge_index, edge_weight)`` of a ``(2, E)`` ``edge_index`` or of a sparse adjacency ``adj_t``.
+
+    A dense ``(2, E)`` tensor (``edge_index[0]`` = source :math:`j`, ``edge_index[1]`` = target
+    :math:`i`) is returned as it is, with ``edge_weight = None``.  A sparse ``adj_t`` of shape
+    ``(num_dst, num_src)`` holds edge :math:`j \to i` at ``adj_t[i, j]``, as in PyG: each stored
+    entry is one edge and ``edge_weight`` its value (explicit zeros included).  A ``torch.sparse``
+    COO, CSR or CSC tensor is read without a host-device synchronisation, except that an
+    uncoalesced COO tensor is coalesced first (repeated entries summed into one edge, as PyG's
+    ``spmm`` does by converting it to CSR); the input tensor is not modified.  A
+    ``torch_sparse.SparseTensor`` gives its values, or ``None`` if it has none.
+    """
+    if isinstance(edge_index, SparseTensor):
+        row, col, value = edge_index.coo()
+        return torch.stack([col, row], dim=0).long(), value
+    if not isinstance(edge_index, Tensor) or edge_index.layout == torch.strided:
+        return edge_index, None
+    layout = edge_index.layout
+    if layout == torch.sparse_coo:
+        adj = edge_index.coalesce()  # returns edge_index itself when it is coalesced already
+        row, col = adj.indices()
+    elif layout == torch.sparse_csr:
+        adj = edge_index
+        col = adj.col_indices()
+        row = _ptr_to_index(adj.crow_indices(), col.numel())
+    elif layout == torch.sparse_csc:
+        adj = edge_index
+        row = adj.row_indices()
+        col = _ptr_to_index(adj.ccol_indices(), row.numel())
+    else:
+        raise InputShapeError(f"a sparse adj_t must be COO, CSR or CSC, got layout {layout}")
+    if adj.dim() != 2:
+        raise InputShapeError(f"a sparse adj_t must be 2-D (num_dst, num_src), got shape {tuple(adj.shape)}")
+    return torch.stack([col, row], dim=0).long(), adj.values()
+
+
+def _ptr_to_index(ptr: Tensor, numel: int) -> Tensor:
+    """The row (column) of each entry of a CSR (CSC) tensor; ``numel`` given, so no device sync."""
+    index = torch.arange(ptr.numel() - 1, dtype=torch.long, device=ptr.device)
+    return index.repeat_interleave(ptr.diff(), output_size=numel)
+
+
+def sparse_size(edge_index: Any) -> Optional[tuple[int, int]]:
+    """``(num_src, num_dst)`` of a sparse ``adj_t`` (PyG's ``size`` of ``propagate``), ``None`` for an ``edge_index``."""
     if is_sparse(edge_index):
-        return to_edge_index(edge_index)[0].flip(0)  # PyG's (row, col) = (dst, src) of adj_t
-    return edge_index
+        return int(edge_index.size(1)), int(edge_index.size(0))
+    return None
+
+
+def check_sparse_size(edge_index: Any, num_src: int, num_dst: int) -> None:
+    """Raise :class:`~pgjets.errors.InputShapeError` unless a sparse ``adj_t`` has shape
+    ``(num_dst, num_src)`` (nothing to check for an ``edge_index``).  Metadata only."""
+    size = sparse_size(edge_index)
+    if size is not None and size != (num_src, num_dst):
+        raise InputShapeError(f"adj_t has shape {tuple(edge_index.size())} but the graph has {num_dst} target "
+                              f"and {num_src} source nodes: expected ({num_dst}, {num_src})")
 
 
 def split_pair(x: Any, name: str = "x") -> tuple[Tensor, Optional[Tensor]]:
@@ -91,7 +147,10 @@ class EdgeConvLayer(MessagePassing):
     empty max/mean aggregation).  As PyG's ``EdgeConv``, it also takes a
     bipartite pair ``x = (x_src, x_dst)`` (:math:`\mathbf{x}_j` from ``x_src``,
     :math:`\mathbf{x}_i` from ``x_dst``; e.g. inside ``HeteroConv``) and a sparse
-    ``adj_t`` in place of ``edge_index``.
+    ``adj_t`` of shape ``(N_d, N_s)`` in place of ``edge_index``.  As in ``EdgeConv``, the
+    values of a weighted ``adj_t`` are not used: each stored entry is one unweighted edge
+    (:func:`as_edge_index`; a CSC or an uncoalesced COO ``adj_t``, which ``EdgeConv`` refuses, is
+    read too, the COO one coalesced).
 
     Args:
         nn: The edge function on ``2 * in_channels`` inputs (a module or any
@@ -140,7 +199,8 @@ class EdgeConvLayer(MessagePassing):
         if x_dst is None:
             raise InputShapeError("EdgeConvLayer needs the centre features x_dst of a bipartite pair")
         check_node_pair(self, x_src, x_dst, self.in_channels)
-        edge_index = as_edge_index(edge_index)
+        check_sparse_size(edge_index, x_src.size(0), x_dst.size(0))
+        edge_index = as_edge_index(edge_index)  # EdgeConv ignores edge weights: the values are dropped
         check_edge_index(edge_index, max(x_src.size(0), x_dst.size(0)))
         return self.propagate(edge_index, x=(x_src, x_dst), size=(x_src.size(0), x_dst.size(0)))
 
@@ -151,4 +211,5 @@ class EdgeConvLayer(MessagePassing):
         return f"{self.__class__.__name__}(nn={self.nn}, aggr={self.aggr})"
 
 
-__all__ = ["EdgeConvLayer", "check_edge_index", "check_node_pair", "as_edge_index", "split_pair"]
+__all__ = ["EdgeConvLayer", "check_edge_index", "check_node_pair", "check_sparse_size", "as_edge_index",
+           "as_weighted_edge_index", "sparse_size", "split_pair"]
