@@ -1,10 +1,10 @@
 r"""Autoencoders for jet graphs and jet sets, built from :mod:`pgjets.nn`.
 
 - :class:`GraphAutoencoder`: a node-level graph autoencoder (Kipf & Welling,
-  2016): a GCN encoder on a kNN graph of ``pos`` gives one latent vector per
-  particle; a per-node MLP reconstructs the features and an inner-product
-  decoder :math:`\sigma(\mathbf{z}_i^\top \mathbf{z}_j)` reconstructs the
-  kNN adjacency.
+  2016) with GraphSAGE-mean layers in place of their GCN: the encoder on a
+  kNN graph of ``pos`` gives one latent vector per particle; a per-node MLP
+  reconstructs the features and an inner-product decoder
+  :math:`\sigma(\mathbf{z}_i^\top \mathbf{z}_j)` reconstructs the kNN adjacency.
 - :class:`JetVAE`: a graph-level variational autoencoder (Kingma & Welling,
   2014) with a permutation-invariant Deep Sets encoder and an MLP decoder to
   a fixed-size set of ``n_out`` particles; the reconstruction term is a
@@ -123,11 +123,11 @@ class GraphAutoencoder(nn.Module):
     r"""Graph autoencoder with a feature decoder and an inner-product edge decoder.
 
     The encoder builds the kNN graph :math:`\mathcal{E}` of ``pos`` per jet
-    (``k`` neighbours) and applies GCN layers
-    (:class:`~pgjets.nn.gcn.SAGEMeanConv`), the last one linear:
+    (``k`` neighbours) and applies GraphSAGE-mean layers
+    (:class:`~pgjets.nn.gcn.SAGEMeanConv`; Kipf & Welling use GCN layers), the last one linear:
 
     .. math::
-        \mathbf{Z} = \mathrm{GCN}_L\circ\cdots\circ\mathrm{GCN}_1(\mathbf{X}, \mathcal{E})
+        \mathbf{Z} = \mathrm{SAGE}_L\circ\cdots\circ\mathrm{SAGE}_1(\mathbf{X}, \mathcal{E})
         \in \mathbb{R}^{N\times d}.
 
     Two decoders read the per-node latents: a per-node MLP
@@ -150,9 +150,9 @@ class GraphAutoencoder(nn.Module):
     Args:
         in_channels: Node feature size :math:`F`.
         latent: Latent size :math:`d` per node.
-        hidden: Hidden size of the GCN and MLP layers.
+        hidden: Hidden size of the graph and MLP layers.
         k: Neighbours of the kNN graph (jets with fewer particles use all of them).
-        num_layers: GCN layers (>= 1).
+        num_layers: :class:`~pgjets.nn.gcn.SAGEMeanConv` layers (>= 1).
         edge_weight: Weight :math:`\lambda` of the edge term.
 
     Shapes:
