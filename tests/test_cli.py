@@ -221,3 +221,17 @@ def test_the_model_help_and_training_docs_name_every_registered_model(capsys):
     for name in [*MODELS, *EVENT_MODELS]:
         assert name in names, name
         assert f"``{name}``" in docs, name
+
+
+def test_a_quoted_tilde_in_path_arguments_is_the_home_folder(tmp_path, jet_folder, monkeypatch):
+    """``--out '~/runs/a'`` (quoted, so the shell left it) made a folder named ``~`` in the working directory."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert main(["train", "--model", "pfn", "--batch-size", "8", "--epochs", "1", "--no-progress",
+                 "--data", str(jet_folder), "--out", "~/runs/a"]) == 0
+    assert (home / "runs" / "a" / "metrics.json").exists() and not (work / "~").exists()
+    assert main(["evaluate", "~/runs/a", "--data", str(jet_folder), "--out", "~/eval"]) == 0
+    assert (home / "eval" / "metrics.json").exists()

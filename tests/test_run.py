@@ -74,6 +74,73 @@ def test_run_interrupted_after_an_epoch_ends_bit_identical(tmp_path, jet_folder,
     assert_same_run(tmp_path / "ref", tmp_path / "run")
 
 
+def test_evaluating_an_unfinished_run_warns_and_a_resume_flags_its_stale_evaluations(tmp_path, jet_folder,
+                                                                                      make_jet_folder, monkeypatch,
+                                                                                      capsys):
+    real = Trainer.train_epoch
+
+    def killed_in_epoch_2(self, data):
+        if self.epoch == 1:
+            raise KeyboardInterrupt
+        return real(self, data)
+
+    run, data = tmp_path / "run", make_jet_folder(tmp_path / "other", n_jets=30, seed=5)
+    monkeypatch.setattr(Trainer, "train_epoch", killed_in_epoch_2)
+    assert train(jet_folder, run, "--epochs", "3") == 130
+    monkeypatch.setattr(Trainer, "train_epoch", real)
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(data), "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert "warning: run" in err and "has trained 1 of 3 epochs" in err
+    assert "does not exist (the run has not finished training" in out  # why there are no cuts
+    assert train(jet_folder, run, "--epochs", "3") == 0  # resumed
+    err = capsys.readouterr().err
+    assert "eval holds evaluations of the weights after epoch 1" in err and "epoch 3" in err
+    assert main(["evaluate", str(run), "--data", str(data), "--no-progress"]) == 0
+    assert "warning" not in capsys.readouterr().err  # finished: no warning, and the cuts are there
+    assert "cuts" in json.loads((run / "eval" / "other" / "metrics.json").read_text())
+
+
+def test_a_run_resumes_on_its_data_moved_elsewhere_and_ends_bit_identical(tmp_path, jet_folder, make_jet_folder,
+                                                                           monkeypatch, capsys):
+    """Data staged to another path (a node's scratch disk, a symlink) between an interruption and the
+    rerun: the same files by content resume the run; other content is other settings."""
+    import shutil
+
+    val = make_jet_folder(tmp_path / "val", n_jets=30, seed=4)
+    assert train(jet_folder, tmp_path / "ref", "--epochs", "3", "--val", str(val)) == 0
+    real = Trainer.train_epoch
+
+    def killed_in_epoch_2(self, data):
+        if self.epoch == 1:
+            raise KeyboardInterrupt
+        return real(self, data)
+
+    monkeypatch.setattr(Trainer, "train_epoch", killed_in_epoch_2)
+    run = tmp_path / "run"
+    assert train(jet_folder, run, "--epochs", "3", "--val", str(val)) == 130
+    monkeypatch.setattr(Trainer, "train_epoch", real)
+    scratch = tmp_path / "scratch"
+    shutil.copytree(jet_folder, scratch / "jets")
+    (scratch / "v").symlink_to(val)
+    edited = tmp_path / "edited"
+    shutil.copytree(jet_folder, edited)
+    first = sorted(edited.glob("*.h5"))[0]
+    first.write_bytes(first.read_bytes()[:-1] + b"x")
+    capsys.readouterr()
+    assert train(edited, run, "--epochs", "3", "--val", str(val)) == 2  # other content: not a move
+    assert "other settings" in capsys.readouterr().err
+    assert train(scratch / "jets", run, "--epochs", "3", "--val", str(scratch / "v")) == 0
+    out = capsys.readouterr().out
+    assert f"--data moved: {jet_folder.resolve()} -> {(scratch / 'jets').resolve()}" in out and "--val moved" in out
+    assert_same_run(tmp_path / "ref", run)
+    import yaml
+
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["data"] == str((scratch / "jets").resolve())  # evaluate RUN reads the data where they are now
+    assert main(["evaluate", str(run)]) == 0
+
+
 def test_rerun_with_other_settings_stops_before_writing_and_force_starts_afresh(tmp_path, jet_folder, capsys):
     run = tmp_path / "run"
     assert train(jet_folder, run, "--epochs", "1") == 0
@@ -247,6 +314,7 @@ def test_damaged_checkpoints_are_refused_with_their_path(tmp_path, jet_folder, c
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and str(run / "checkpoints" / name) in err, err
         assert "damaged" in err or "not a pgjets checkpoint" in err
+        assert ("--force starts the run afresh" in err) == (argv[0] == "train")
 
 
 def test_full_disk_during_training_keeps_the_last_complete_checkpoint(tmp_path, jet_folder, monkeypatch, capsys):
@@ -415,6 +483,36 @@ def test_a_one_class_validation_file_is_refused_before_training(tmp_path, jet_fo
     assert "give --val files with both classes" in err
     assert not (tmp_path / "run").exists()  # nothing trained, nothing written
     assert train(jet_folder, tmp_path / "run", "--epochs", "1", "--val", str(both)) == 0
+
+
+def test_evaluations_never_overwrite_other_results(tmp_path, jet_folder, make_jet_folder, capsys):
+    """Data in a folder named ``test`` and the run's test split with the same --signal shared
+    RUN/eval/test-signal-qcd; --out accepted another run's folder and folders of data files."""
+    run, other = tmp_path / "run", tmp_path / "other"
+    assert train(jet_folder, run, "--epochs", "1") == 0
+    assert train(jet_folder, other, "--epochs", "1", "--seed", "1") == 0
+    data = make_jet_folder(tmp_path / "x" / "test", n_jets=30, seed=5)
+    for first, second in ((["--data", str(data)], []), ([], ["--data", str(data)])):
+        for args in (first, second):
+            assert main(["evaluate", str(run), "--signal", "qcd", "--no-progress", *args]) == 0
+        a = json.loads((run / "eval" / "test-signal-qcd" / "metrics.json").read_text())
+        b = json.loads((run / "eval" / "test-signal-qcd-2" / "metrics.json").read_text())
+        assert {a.get("n_test"), b.get("n_test")} == {30, json.loads((run / "metrics.json").read_text())["n_test"]}
+        assert ("data" in a) != ("data" in b)  # one of each, neither overwritten
+        import shutil
+
+        shutil.rmtree(run / "eval")
+    before = snapshot(other)
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(data), "--out", str(other)]) == 2
+    assert "holds another run" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--out", str(other)]) == 2  # nor its test-split results
+    assert "holds another run" in capsys.readouterr().err and snapshot(other) == before
+    assert main(["evaluate", str(run), "--data", str(data), "--out", str(data)]) == 2
+    assert "holds data" in capsys.readouterr().err and not (data / "scores.npz").exists()
+    out = tmp_path / "mine"
+    for _ in range(2):  # an earlier evaluation's folder is fine to write again
+        assert main(["evaluate", str(run), "--data", str(data), "--out", str(out)]) == 0
 
 
 def test_evaluating_jets_of_one_class(tmp_path, jet_folder, capsys):

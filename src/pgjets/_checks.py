@@ -199,6 +199,14 @@ def check_no_repeats(values: Sequence[Any], name: str) -> None:
         raise UsageError(f"{name} is given more than once: {twice[0]!r} (each may appear once)")
 
 
+def user_path(text: str) -> "Path":
+    """A path argument as the shell would have expanded it: ``~`` and ``~user`` are the home folder
+    (a quoted ``--out '~/runs/a'`` made a folder named ``~``)."""
+    from pathlib import Path
+
+    return Path(text).expanduser()
+
+
 def check_out_folder(path: Any, name: str = "--out") -> None:
     """Raise :class:`~pgjets.errors.UsageError` if ``path`` exists but is not a folder."""
     from pathlib import Path

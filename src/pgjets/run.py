@@ -51,10 +51,12 @@ from ._atomic import atomic_output
 from ._checks import check_no_repeats, check_out_folder, check_setting_int
 from ._lock import folder_lock
 from .errors import (
+    CheckpointError,
     DataArgumentError,
     DataFileError,
     DataFileNotFoundError,
     PathArgumentError,
+    PgjetsError,
     SettingsMismatchError,
     UsageError,
 )
@@ -330,6 +332,8 @@ def check_rerun(out: Path, cfg: dict[str, Any], force: bool = False) -> Optional
     if (out / "config.yaml").exists():
         old = read_run_config(out)
         diffs = settings_diff(run_settings(old), run_settings(cfg))
+        if diffs and not force and moved_data(old, cfg):
+            diffs = []  # the same files elsewhere (a symlink, a copy on scratch): resumed
         if not diffs and not force:
             return old
         if not force:
@@ -345,6 +349,43 @@ def check_rerun(out: Path, cfg: dict[str, Any], force: bool = False) -> Optional
                                         "afresh there, or choose another --out")
         clear_run(out, data=False)
     return None
+
+
+#: The settings that say where a run's data lie (compared by content when they differ, see :func:`moved_data`).
+LOCATION_KEYS = ("data", "val", "test")
+
+
+def moved_data(old: dict[str, Any], cfg: dict[str, Any]) -> bool:
+    """Whether ``cfg`` differs from the run ``old`` only in where its jet files lie: other ``--data``,
+    ``--val`` or ``--test`` paths (a moved folder, a symlink, a copy on a node's scratch disk) whose
+    files have the recorded content (names within the data, sizes and content hashes of the
+    fingerprint).  Prints what moved when they do.  Event runs, generated data and fingerprints
+    without content hashes compare by path only (``False``)."""
+    from .data.fingerprint import fingerprint, fingerprint_diff
+    from .run_events import is_event_data
+
+    keys = [k for k in dict.fromkeys([*run_settings(old), *run_settings(cfg)])
+            if run_settings(old).get(k) != run_settings(cfg).get(k)]
+    if not keys or any(k not in LOCATION_KEYS for k in keys) or cfg.get("generate") is not None:
+        return False
+    recorded = {"data": old.get("data_fingerprint"), **(old.get("held_out_fingerprints") or {})}
+    for key in keys:
+        fp = recorded.get(key)
+        if (cfg.get(key) is None or old.get(key) is None or not fp or fp.get("version") is None
+                or is_event_data(cfg[key]) or is_event_data(old[key])):
+            return False
+        try:
+            current = fingerprint(check_data_paths(cfg[key], "--" + key))
+        except PgjetsError:
+            return False  # the new path is bad: the settings message says what differs
+        if fingerprint_diff({k: v for k, v in fp.items() if k != "n_jets"}, current):
+            return False
+    from .train.distributed import is_main_process
+
+    for key in keys if is_main_process() else ():
+        print(f"--{key} moved: {' '.join(_as_specs(old[key]))} -> {' '.join(_as_specs(cfg[key]))} "
+              "(the same files): resuming", flush=True)
+    return True
 
 
 def _uses(cfg: dict[str, Any], folder: Path) -> bool:
@@ -561,7 +602,8 @@ def _trainer(cfg: dict[str, Any], model, out: Optional[Path], distributed: Optio
     names = {f.name for f in fields(TrainConfig)}
     tc = TrainConfig(**{k: v for k, v in cfg.items() if k in names},
                      monitor="val_auc")
-    return Trainer(model, tc, out_dir=out, distributed=distributed, settings=run_settings(cfg))
+    return Trainer(model, tc, out_dir=out, distributed=distributed, settings=run_settings(cfg),
+                   locations=LOCATION_KEYS)
 
 
 def _data_changed(where: str, recorded: Optional[dict], current: dict, hint: str) -> None:
@@ -744,6 +786,15 @@ def fit_run(cfg: dict[str, Any], out: Path, split: dict[str, np.ndarray], train,
     from .train.trainer import seed_everything
 
     main = is_main_process()
+    progress = unfinished_epochs(out, cfg) if main else None  # (trained, planned); None: finished
+    if progress is not None and progress[0] and (out / "eval").is_dir() and any((out / "eval").iterdir()):
+        import warnings
+
+        from .errors import PgjetsWarning
+
+        warnings.warn(PgjetsWarning(
+            f"{out / 'eval'} holds evaluations of the weights after epoch {progress[0]}; training goes on to "
+            f"epoch {progress[1]}, so evaluate again when it has finished"), stacklevel=2)
     if main:
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
         with atomic_output(out / "split.npz") as tmp, open(tmp, "wb") as fh:
@@ -751,10 +802,17 @@ def fit_run(cfg: dict[str, Any], out: Path, split: dict[str, np.ndarray], train,
     seed_everything(cfg["seed"])  # before the model is built: its initial weights follow the seed
     model = build_run_model(cfg, num_features, num_classes)
     trainer = _trainer(cfg, model, out)
-    if main:
-        print(f"training {cfg['model']} ({sum(p.numel() for p in model.parameters()):,} parameters) on "
-              f"{len(train)} {unit}, validating on {len(val)}")
-    trainer.fit(train, val)
+    if main and progress is None:
+        print(f"{cfg['model']} in {out} has finished training: evaluating its best checkpoint")
+    elif main:
+        what = f"resuming {cfg['model']} at epoch {progress[0] + 1}/{progress[1]}" if progress[0] else \
+            f"training {cfg['model']}"
+        print(f"{what} ({sum(p.numel() for p in model.parameters()):,} parameters) on {len(train)} {unit}, "
+              f"validating on {len(val)}")
+    try:
+        trainer.fit(train, val)
+    except CheckpointError as exc:  # a damaged last.pt: the run cannot resume
+        raise CheckpointError(f"{exc}; --force starts the run afresh in {out}") from None
     return main
 
 
@@ -780,15 +838,32 @@ def _eval_name(specs: list[str]) -> str:
     return name if len(name) <= 80 else name[:80]
 
 
-def check_eval_out(run: Path, dest: Path) -> None:
-    """Refuse the run folder as the destination of an evaluation on other data.
+def check_eval_out(run: Path, dest: Path, data_given: bool = True) -> None:
+    """Refuse a destination that would overwrite what is not an evaluation's: the run folder (for
+    other data), the folder of another run, or a folder of data files.
 
     Raises:
-        UsageError: ``dest`` is ``run``.
+        UsageError: ``dest`` is ``run`` (with ``data_given``), holds a run (``config.yaml``, or
+        checkpoints) other than ``run``, or holds data (a ``manifest.json`` or files that pgjets reads
+        as data, other than an evaluation's own ``scores.npz``).
     """
-    if Path(dest).resolve() == Path(run).resolve():
+    from .data.sources import folder_data_files
+
+    dest, run = Path(dest), Path(run)
+    same = dest.resolve() == run.resolve()
+    if same and data_given:
         raise UsageError(f"--out {dest} is the run folder; evaluations on other data go elsewhere "
                          "(default RUN/eval/<name>/) so that the run's own test results stay")
+    if same or not dest.is_dir():
+        return
+    if (dest / "config.yaml").exists() or (dest / "checkpoints").exists():
+        raise UsageError(f"--out {dest} holds another run; its results would be overwritten: choose an empty "
+                         "folder or one of earlier evaluations")
+    data = [p.name for p in folder_data_files(dest) if p.name != "scores.npz"]
+    if (dest / "manifest.json").exists() or data:
+        what = ", ".join(data[:3]) or "manifest.json"
+        raise UsageError(f"--out {dest} holds data ({what}); the results (scores.npz among them) would be mixed "
+                         "with it: choose an empty folder or one of earlier evaluations")
 
 
 def _variant(cfg: dict[str, Any], signal: Optional[str], working_points: Optional[dict[str, float]]) -> list[str]:
@@ -803,16 +878,22 @@ def _variant(cfg: dict[str, Any], signal: Optional[str], working_points: Optiona
 def _test_dest(run: Path, cfg: dict[str, Any], signal: Optional[str],
                working_points: Optional[dict[str, float]]) -> Path:
     """Where the test split's results go: the run folder, or ``RUN/eval/test-signal-S-wp-.../`` with
-    another signal or other working points (the run's own test results stay)."""
+    another signal or other working points (the run's own test results stay); ``...-2`` when that
+    folder holds the evaluation of other data (given as ``--data``, in a folder named ``test``)."""
     other = _variant(cfg, signal, working_points)
-    return run / "eval" / "-".join(["test", *other]) if other else run
+    return _own_dest(run / "eval" / "-".join(["test", *other]), None) if other else run
 
 
 def _eval_dest(run: Path, specs: list[str], variant: Sequence[str] = ()) -> Path:
     """``RUN/eval/<name>[-signal-S][-wp-...]/`` (``variant``: :func:`_variant`), or ``<name>-2``,
     ``<name>-3``, ... when that folder holds the evaluation of other data (two datasets in folders of
     the same name overwrote each other's results)."""
-    base = run / "eval" / "-".join([_eval_name(specs), *variant])
+    return _own_dest(run / "eval" / "-".join([_eval_name(specs), *variant]), list(specs))
+
+
+def _own_dest(base: Path, data: Optional[list[str]]) -> Path:
+    """``base``, or ``base-2``, ``base-3``, ...: the first folder that is new or holds the results of the
+    same data (``metrics.json``'s ``data``: the ``--data`` specs, absent for the run's test split)."""
     i = 1
     while True:
         dest = base if i == 1 else base.with_name(f"{base.name}-{i}")
@@ -821,8 +902,8 @@ def _eval_dest(run: Path, specs: list[str], variant: Sequence[str] = ()) -> Path
         except FileNotFoundError:
             return dest  # a new evaluation
         except (OSError, ValueError, AttributeError):
-            recorded = None  # unreadable: not this data's
-        if recorded == list(specs):
+            recorded = ()  # unreadable: nobody's
+        if recorded == data:
             return dest  # the same data again: its own results are replaced
         i += 1
 
@@ -858,6 +939,8 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     cfg = read_run_config(run)
     from .run_events import _class_order, evaluate_event_run, is_event_data  # whole events
 
+    if test_data is None:  # (not at the end of a training)
+        warn_unfinished(run, cfg)
     if is_event_data(cfg["data"]):
         return evaluate_event_run(run, cfg, data=data, out=out, signal=signal, working_points=working_points,
                                   progress=progress)
@@ -885,6 +968,7 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
         if test_data is None:  # (training warned already)
             warn_held_out_overlap(cfg.get("data_fingerprint"), cfg.get("held_out_fingerprints") or {}, ("test",))
         dest = Path(out) if out is not None else _test_dest(run, cfg, signal, working_points)
+        check_eval_out(run, dest, data_given=False)
     names = class_names(test, recorded.get("label_names"))
     check_report_settings(names, signal, working_points)  # against the run's classes, not the sample's
     loaded = load_run(run, "best", test_data=test, num_classes=len(names), config=cfg)
@@ -916,6 +1000,41 @@ def jets_have_labels(specs: list[str]) -> bool:
         raise DataArgumentError(f"the files mix labelled and unlabelled jets: {with_labels} has labels, "
                                 f"{without[0]} no field 'label'; evaluate them apart")
     return not without
+
+
+def unfinished_epochs(run: Path, cfg: dict[str, Any]) -> Optional[tuple[int, int]]:
+    """``(trained, planned)`` epochs of a run that has not finished training (interrupted, or training
+    now), ``None`` for a finished one (all epochs, or stopped early)."""
+    from .train.trainer import load_checkpoint_file
+
+    run = Path(run)
+    try:
+        trained = len(json.loads((run / "history.json").read_text()))
+    except (OSError, ValueError):
+        trained = 0
+    planned = int(cfg.get("epochs") or 0)
+    if trained >= planned:
+        return None
+    if cfg.get("patience") is not None and (run / "checkpoints" / "last.pt").exists():
+        try:
+            if load_checkpoint_file(run / "checkpoints" / "last.pt").get("stopped_early"):
+                return None
+        except PgjetsError:
+            pass  # a damaged checkpoint: loading the weights reports it
+    return trained, planned
+
+
+def warn_unfinished(run: Path, cfg: dict[str, Any]) -> None:
+    """Warn that an evaluation scores a run that has not finished training."""
+    import warnings
+
+    from .errors import PgjetsWarning
+
+    progress = unfinished_epochs(run, cfg)
+    if progress is not None:
+        warnings.warn(PgjetsWarning(
+            f"run {run} has trained {progress[0]} of {progress[1]} epochs (interrupted, or training now): these "
+            "are the results of its best checkpoint so far; evaluate again when it has finished"), stacklevel=2)
 
 
 def warn_trained_on(cfg: dict[str, Any], files: list, unit: str) -> None:
@@ -1100,7 +1219,8 @@ def _cuts_of_run(run: Path, names: list[str], logits, y, points: dict[int, list[
             ref_logits, ref_y, ref_names = f["logits"], f["y"], [str(n) for n in f["label_names"]]
             ref_weights = str(f["checkpoint_sha256"]) if "checkpoint_sha256" in f.files else None
     except FileNotFoundError:
-        return None, f"no cuts: {path} does not exist (a run from before it was written): {rewrite}"
+        return None, (f"no cuts: {path} does not exist (the run has not finished training, or was trained "
+                      f"before it was written): {rewrite}")
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         return None, f"no cuts: {path} is damaged ({type(exc).__name__}): {rewrite}"
     if ref_names != [str(n) for n in names]:

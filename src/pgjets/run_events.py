@@ -416,6 +416,7 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
         specs = None
         order = _class_order(inputs.get("label_names"), dataset.label_names) if held_test else None
         dest = Path(out) if out is not None else _test_dest(run, cfg, signal, working_points)
+        check_eval_out(run, dest, data_given=False)
     names = class_names(dataset, inputs.get("label_names"))
     check_report_settings(names, signal, working_points)  # against the run's classes, before scoring
     model = build_run_model(cfg, dataset.num_features, len(names))

@@ -50,8 +50,10 @@ def test_errors_name_the_path(tmp_path):
     half = tmp_path / "half"
     half.mkdir()
     write_jets(table(), half / "c0.h5")
-    with pytest.raises(DataFileError, match="incomplete"):
+    with pytest.raises(DataFileError, match="incomplete") as err:
         resolve_sources(half)
+    glob = str(err.value).split("as a glob, '")[1].split("'")[0]  # the way out the message names works
+    assert [s.path for s in resolve_sources(glob)] == [half / "c0.h5"]
 
 
 def test_class_specs_split_name_and_path(tmp_path):

@@ -382,3 +382,40 @@ def test_a_one_class_validation_set_names_the_problem():
     one_class = [g for g in graphs if int(g.y) == 1][:3]
     with pytest.raises(InputShapeError, match=r"validation data \(3 graphs\) hold only class \[1\]"):
         make(epochs=1).fit(graphs, one_class)
+
+
+def test_resuming_under_another_cpu_thread_count_warns(tmp_path, monkeypatch):
+    import warnings
+
+    from pgjets.errors import PgjetsWarning
+
+    real = Trainer.train_epoch
+
+    def interrupted(folder):
+        def stop_in_epoch_2(self, data):
+            if self.epoch == 1:
+                raise KeyboardInterrupt
+            return real(self, data)
+
+        monkeypatch.setattr(Trainer, "train_epoch", stop_in_epoch_2)
+        with pytest.raises(KeyboardInterrupt):
+            make(folder, epochs=2).fit(toy_graphs(32))
+        monkeypatch.setattr(Trainer, "train_epoch", real)
+
+    threads = torch.get_num_threads()
+    interrupted(tmp_path)
+    assert load_checkpoint_file(tmp_path / "checkpoints" / "last.pt")["num_threads"] == threads
+    other = 1 if threads > 1 else 2
+    try:
+        torch.set_num_threads(other)
+        with pytest.warns(PgjetsWarning, match=f"written with {threads} CPU threads, this process has {other}"):
+            make(tmp_path, epochs=2).fit(toy_graphs(32))
+        with warnings.catch_warnings():  # finished: nothing goes on, nothing to warn about
+            warnings.simplefilter("error", PgjetsWarning)
+            make(tmp_path, epochs=2).fit(toy_graphs(32))
+    finally:
+        torch.set_num_threads(threads)
+    interrupted(tmp_path / "b")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PgjetsWarning)
+        make(tmp_path / "b", epochs=2).fit(toy_graphs(32))  # the same threads: silent

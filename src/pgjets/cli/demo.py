@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import user_path
 from ..run import DEFAULTS, format_metrics, train_run
 from ..train.trainer import atomic_write_text
 
@@ -26,7 +27,7 @@ TOP_MASS = 172.5
 
 
 def add_demo_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="run folder (default runs/demo)")
+    p.add_argument("--out", type=user_path, default=Path("runs/demo"), help="run folder (default runs/demo)")
     p.add_argument("--n-jets", type=int, default=4000, help="jets per process to generate (default 4000)")
     p.add_argument("--epochs", type=int, default=12, help="training epochs (default 12)")
     p.add_argument("--model", default="particlenet_lite", help="model (default particlenet_lite)")

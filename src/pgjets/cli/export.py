@@ -6,8 +6,8 @@ The export itself is :func:`pgjets.export.export_onnx` (needs the ``deploy`` ext
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from .._checks import user_path
 from ..export import OPSET, export_onnx, load_run_model
 
 #: Largest difference allowed between the padded path and ``model(batch)`` on the run's test jets.
@@ -23,8 +23,8 @@ def _at_least_one(text: str) -> int:
 
 def add_export_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``pgjets export``."""
-    p.add_argument("run", type=Path, help="run folder written by pgjets train")
-    p.add_argument("--onnx", type=Path, required=True, help="output .onnx file")
+    p.add_argument("run", type=user_path, help="run folder written by pgjets train")
+    p.add_argument("--onnx", type=user_path, required=True, help="output .onnx file")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best",
                    help="which checkpoint to export (default best, falling back to last)")
     p.add_argument("--opset", type=_at_least_one, default=OPSET, help=f"ONNX opset (default {OPSET})")

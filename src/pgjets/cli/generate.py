@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .._checks import check_no_repeats, check_out_folder, check_setting_int
+from .._checks import check_no_repeats, check_out_folder, check_setting_int, user_path
 from ..data.generate import OUTPUT_FORMATS, PROCESSES, export_dataset, generate_dataset
 from ..data.generate_events import EVENT_PROCESSES, generate_event_dataset
 from ..data.jet_io import read_manifest
@@ -26,7 +26,7 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
                         help="generate whole events of this process instead of jets (repeatable; "
                              "label = order given; MPI off; see pgjets.data.generate_events)")
     parser.add_argument("--n-events", type=int, help="events per process (with --events)")
-    parser.add_argument("--out", type=Path, required=True,
+    parser.add_argument("--out", type=user_path, required=True,
                         help="output folder (--format generated) or file (landscape .h5, parquet)")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default="generated",
                         help="generated: pgjets folder (default); landscape: top-tagging landscape pandas HDF5 "

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .._checks import check_out_folder
+from .._checks import check_out_folder, user_path
 from ..run import check_argument_paths, evaluate_run, format_metrics, load_config, parse_working_points, train_run
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, help="YAML file with run settings (flags override it)")
+    p.add_argument("--config", type=user_path, help="YAML file with run settings (flags override it)")
     p.add_argument("--model", help="model name (default particlenet_lite): particlenet, particlenet_lite, part, "
                                    "part_lite, pfn, efn, deepsets, set_transformer, gcn, gridcnn, lorentznet, "
                                    "particlenet_inv, particlenet_inv_lite; on events event_deepsets, "
@@ -57,17 +57,17 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
     p.add_argument("--ddp", action="store_true",
                    help="distributed data parallel under torchrun (gloo on CPU, nccl on GPU)")
-    p.add_argument("--out", type=Path, required=True,
+    p.add_argument("--out", type=user_path, required=True,
                    help="run folder (an existing run with the same settings is resumed)")
     p.add_argument("--force", action="store_true",
                    help="start afresh in --out even if it holds a run with other settings")
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", type=Path, help="run folder written by pgjets train")
+    p.add_argument("run", type=user_path, help="run folder written by pgjets train")
     p.add_argument("--data", action="append", metavar="PATH",
                    help="evaluate on all jets of PATH (folder, file or glob; repeatable) instead of the test split")
-    p.add_argument("--out", type=Path, help="folder for the metrics and plots (default RUN/eval/<name>/)")
+    p.add_argument("--out", type=user_path, help="folder for the metrics and plots (default RUN/eval/<name>/)")
     p.add_argument("--signal", help="signal class of a binary sample (default: the run's)")
     p.add_argument("--working-point", dest="working_points", action="append", metavar="CLASS=EFF",
                    help="multi-class: signal efficiency of CLASS for its QCD rejection (repeatable; default: "

@@ -154,7 +154,8 @@ def resolve_sources(spec: Spec) -> list[Source]:
                 found = [Source(f, detect_format(f)) for f in files]
                 if any(s.format == "jetfile" for s in found):
                     raise DataFileError(f"{path} holds pgjets jet files but no manifest.json: the generated "
-                                        "dataset is incomplete (re-run pgjets generate to finish it)")
+                                        "dataset is incomplete (re-run pgjets generate to finish it, or give its "
+                                        f"files as a glob, '{path}/*.h5', to read them as they are)")
                 out.extend(found)
             else:
                 out.append(Source(path, detect_format(path)))

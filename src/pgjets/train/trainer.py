@@ -270,6 +270,9 @@ class Trainer:
         target_fn: ``target_fn(batch) -> Tensor`` (default ``batch.y``).
         settings: Further settings the run belongs to (e.g. data and model of a
             ``pgjets train`` run), stored in every checkpoint and compared on resume.
+        locations: Keys of ``settings`` that say where the data lie, not what they are (the
+            caller checks the data by content, e.g. by their fingerprint): stored, not compared, so
+            a run resumes on data that moved.
         distributed: Use the initialised ``torch.distributed`` process group
             (DDP, sharded batches, rank-0 checkpoints); ``None`` = whenever one is
             initialised, ``False`` = never (e.g. evaluation on one rank).
@@ -290,9 +293,11 @@ class Trainer:
         target_fn: Optional[Callable[[Any], Tensor]] = None,
         distributed: Optional[bool] = None,
         settings: Optional[dict] = None,
+        locations: Sequence[str] = (),
     ) -> None:
         self.config = config or TrainConfig()
         self.settings = dict(settings) if settings is not None else None
+        self.locations = tuple(locations)
         cfg = self.config
         if cfg.device == "auto":
             self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -411,13 +416,14 @@ class Trainer:
             "config": asdict(self.config),
             "settings": self.settings,
             "world_size": self.world_size,
+            "num_threads": torch.get_num_threads() if self.device.type == "cpu" else None,
         }
 
     def check_settings(self, state: dict, path: Union[str, Path] = "checkpoint") -> None:
         """Raise :class:`SettingsMismatchError` if ``state`` belongs to other settings."""
         diffs = settings_diff(state.get("config") or {}, asdict(self.config), ignore=RUNTIME_FIELDS)
         if self.settings is not None and state.get("settings") is not None:
-            diffs += settings_diff(state["settings"], self.settings)
+            diffs += settings_diff(state["settings"], self.settings, ignore=self.locations)
         if int(state.get("world_size", 1)) != self.world_size:  # other global batches, another schedule
             diffs.append(f"processes (world_size) {int(state.get('world_size', 1))} -> {self.world_size}")
         if diffs:
@@ -470,6 +476,19 @@ class Trainer:
             raise CheckpointError(f"checkpoint {path} cannot resume training: it has no {', '.join(missing)} "
                                   "(a best.pt?)")
         self.check_settings(state, path)
+        threads = state.get("num_threads")
+        going_on = int(state["epoch"]) < self.config.epochs and not state.get("stopped_early", False)
+        other_threads = threads is not None and int(threads) != torch.get_num_threads()
+        if going_on and self.device.type == "cpu" and other_threads:
+            import warnings
+
+            from ..errors import PgjetsWarning
+
+            warnings.warn(PgjetsWarning(
+                f"checkpoint {path} was written with {int(threads)} CPU threads, this process has "
+                f"{torch.get_num_threads()}: training goes on, but its weights will not be bit-identical to "
+                "those of an uninterrupted run (a matrix product sums in an order that depends on the threads; "
+                f"set OMP_NUM_THREADS={int(threads)} for that)"), stacklevel=2)
         self.load_state_dict(state)
         return True
 
@@ -589,8 +608,10 @@ class Trainer:
         """Train for ``config.epochs`` epochs (continuing from the run's last checkpoint if ``resume``).
 
         On a CPU the epochs run with deterministic algorithms
-        (:func:`deterministic_algorithms`): same seed, data, machine and initial weights
-        give bit-identical weights whatever the number of threads.  ``config.seed`` seeds
+        (:func:`deterministic_algorithms`): same seed, data, machine, number of CPU threads
+        and initial weights give bit-identical weights (a matrix product splits its sums by
+        thread, so 1 and 2 threads differ in the last bits and the runs then drift apart; a
+        resume under another thread count warns).  ``config.seed`` seeds
         the training itself; the initial weights are drawn when the model is built, so call
         :func:`seed_everything` before building it.
 
