@@ -139,6 +139,13 @@ def test_a_run_resumes_on_its_data_moved_elsewhere_and_ends_bit_identical(tmp_pa
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["data"] == str((scratch / "jets").resolve())  # evaluate RUN reads the data where they are now
     assert main(["evaluate", str(run)]) == 0
+    # moved again after it finished: best.pt was written under another path; the rerun evaluates it
+    shutil.copytree(scratch / "jets", tmp_path / "again")
+    assert train(tmp_path / "again", run, "--epochs", "3", "--val", str(val)) == 0
+    assert "has finished training" in capsys.readouterr().out
+    for argv in (["evaluate", str(run)], ["export", str(run), "--onnx", str(tmp_path / "m.onnx")]):
+        assert main(argv) == 0, capsys.readouterr().err
+    assert_same_run(tmp_path / "ref", run)
 
 
 def test_rerun_with_other_settings_stops_before_writing_and_force_starts_afresh(tmp_path, jet_folder, capsys):

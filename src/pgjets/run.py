@@ -1318,7 +1318,8 @@ def load_run_weights(run: Path, cfg: dict[str, Any], model, checkpoint: str = "b
         raise DataFileNotFoundError(f"{folder} holds no {checkpoint}.pt: has the run finished an epoch?")
     state = load_checkpoint_file(path)
     if state.get("settings") is not None:
-        diffs = settings_diff(state["settings"], run_settings(cfg))
+        # where the data lie is not compared: the run checks its data by content (moved_data)
+        diffs = settings_diff(state["settings"], run_settings(cfg), ignore=LOCATION_KEYS)
         if diffs:
             raise SettingsMismatchError(f"checkpoint {path} belongs to other settings than "
                                         f"{Path(run) / 'config.yaml'}: {'; '.join(diffs)}")
