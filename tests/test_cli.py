@@ -235,3 +235,21 @@ def test_a_quoted_tilde_in_path_arguments_is_the_home_folder(tmp_path, jet_folde
     assert (home / "runs" / "a" / "metrics.json").exists() and not (work / "~").exists()
     assert main(["evaluate", "~/runs/a", "--data", str(jet_folder), "--out", "~/eval"]) == 0
     assert (home / "eval" / "metrics.json").exists()
+
+
+def test_split_is_a_flag(tmp_path, jet_folder, capsys):
+    """The one-class validation message told users to change ``--split``, a YAML key only."""
+    import numpy as np
+    import yaml
+
+    run = tmp_path / "run"
+    assert main(["train", "--model", "pfn", "--batch-size", "8", "--epochs", "1", "--no-progress",
+                 "--data", str(jet_folder), "--split", "0.5", "0.25", "0.25", "--out", str(run)]) == 0
+    assert yaml.safe_load((run / "config.yaml").read_text())["split"] == [0.5, 0.25, 0.25]
+    with np.load(run / "split.npz") as f:
+        assert [f[k].size for k in ("train", "val", "test")] == [20, 10, 10]
+    capsys.readouterr()
+    assert main(["train", "--model", "pfn", "--data", str(jet_folder), "--split", "0.5", "0.5", "0.5",
+                 "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "--split" in err and "summing to 1" in err

@@ -389,10 +389,10 @@ def test_repeated_data_flags_train_test_and_evaluate(tmp_path, make_jet_folder, 
 
 def test_metrics_json_is_strict_json():
     """An infinite rejection (no background jet passes) was written as a bare Infinity."""
-    from pgjets.run import _json_metrics
+    from pgjets.train.trainer import strict_json
 
-    text = json.dumps(_json_metrics({"rej@0.3": float("inf"), "auc": 0.9, "per_class": [1.0, float("nan")],
-                                     "nested": {"x": float("-inf")}, "n": 3}), allow_nan=False)
+    text = json.dumps(strict_json({"rej@0.3": float("inf"), "auc": 0.9, "per_class": [1.0, float("nan")],
+                                    "nested": {"x": float("-inf")}, "n": 3}), allow_nan=False)
     assert json.loads(text) == {"rej@0.3": None, "auc": 0.9, "per_class": [1.0, None], "nested": {"x": None}, "n": 3}
 
 

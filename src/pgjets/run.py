@@ -61,7 +61,8 @@ from .errors import (
     UsageError,
 )
 from .data.splits import load_table, split_indices
-from .train.trainer import TrainConfig, Trainer, atomic_write_text, load_checkpoint_file, settings_diff
+from .train.trainer import (TrainConfig, Trainer, atomic_write_text, load_checkpoint_file, settings_diff,
+                            strict_json)
 
 #: Defaults of a run configuration (YAML keys or ``--flags``).
 DEFAULTS: dict[str, Any] = {
@@ -611,7 +612,7 @@ def _data_changed(where: str, recorded: Optional[dict], current: dict, hint: str
 
     diffs = fingerprint_diff(recorded, current) if recorded else []
     if diffs:
-        raise DataFileError(f"the data in {where} no longer match those {hint} ({'; '.join(diffs)})")
+        raise DataFileError(f"the data in {where} no longer match those that {hint} ({'; '.join(diffs)})")
 
 
 def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, Any]:
@@ -908,18 +909,6 @@ def _own_dest(base: Path, data: Optional[list[str]]) -> Path:
         i += 1
 
 
-def _json_metrics(value: Any) -> Any:
-    """``value`` with every non-finite float as ``None`` (``null``): strict JSON has no ``Infinity``
-    (a rejection ``1/eps_B`` is infinite when no background jet passes)."""
-    if isinstance(value, dict):
-        return {k: _json_metrics(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_metrics(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_data=None,
                  signal: Optional[str] = None, working_points: Optional[dict[str, float]] = None,
                  progress: bool = False) -> dict[str, Any]:
@@ -1198,7 +1187,7 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
     hist = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
     if hist and dest == run:
         plot_history(hist, run / "loss.png", keys=["train_loss", "val_loss"])
-    atomic_write_text(dest / "metrics.json", json.dumps(_json_metrics(metrics), indent=1, allow_nan=False))
+    atomic_write_text(dest / "metrics.json", json.dumps(strict_json(metrics), indent=1, allow_nan=False))
     return metrics, curves
 
 

@@ -419,3 +419,16 @@ def test_resuming_under_another_cpu_thread_count_warns(tmp_path, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error", PgjetsWarning)
         make(tmp_path / "b", epochs=2).fit(toy_graphs(32))  # the same threads: silent
+
+
+def test_history_json_is_strict_json(tmp_path):
+    """``val_rej@0.3`` is infinite when no background passes: history.json held a bare Infinity,
+    which strict parsers (jq, JavaScript) refuse."""
+    tr = make(tmp_path, epochs=1)
+    tr.fit(toy_graphs(32))
+    tr.history[0]["val_rej@0.3"] = float("inf")
+    tr.save_checkpoint()
+    text = (tmp_path / "history.json").read_text()
+    assert "Infinity" not in text
+    record = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict constant {c}"))[0]
+    assert record["val_rej@0.3"] is None and record["epoch"] == 1

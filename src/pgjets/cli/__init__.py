@@ -5,8 +5,9 @@ Subcommands::
     pgjets generate --process top --process qcd --n-jets 10000 --out DIR [--fast] [--workers N]
     pgjets generate --events ttbar --events wjets --n-events 5000 --out DIR [--workers N]
     pgjets train --model particlenet (--data DIR | --generate N) --epochs E --out RUN [--config cfg.yaml]
-    pgjets evaluate RUN [--data DIR]
-    pgjets demo [--out runs/demo] [--n-jets 3000] [--epochs 8]
+                 [--val PATH] [--test PATH] [--split TRAIN VAL TEST]
+    pgjets evaluate RUN [--data DIR] [--signal S] [--working-point CLASS=EFF] [--out DIR]
+    pgjets demo [--out runs/demo] [--n-jets 4000] [--epochs 12]
     pgjets export RUN --onnx model.onnx [--checkpoint best|last] [--opset 18]
 
 Every subcommand prints what it does and exits with status 0 on success, 1 on a

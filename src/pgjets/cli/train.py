@@ -51,6 +51,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
+    p.add_argument("--split", nargs=3, type=float, metavar=("TRAIN", "VAL", "TEST"),
+                   help="fractions of --data for training, validation and test (default 0.6 0.2 0.2; the parts "
+                        "given as --val/--test files are not taken from --data)")
     p.add_argument("--max-jets", type=int, help="use at most this many jets (events, for event data) of --data")
     p.add_argument("--workers", type=int, help="generator processes")
     p.add_argument("--device", help="auto, cpu or cuda")
@@ -67,7 +70,9 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", type=user_path, help="run folder written by pgjets train")
     p.add_argument("--data", action="append", metavar="PATH",
                    help="evaluate on all jets of PATH (folder, file or glob; repeatable) instead of the test split")
-    p.add_argument("--out", type=user_path, help="folder for the metrics and plots (default RUN/eval/<name>/)")
+    p.add_argument("--out", type=user_path,
+                   help="folder for the metrics, scores and plots (default: the run folder for its test split; "
+                        "RUN/eval/<name>/ for --data; RUN/eval/test-.../ with another --signal or --working-point)")
     p.add_argument("--signal", help="signal class of a binary sample (default: the run's)")
     p.add_argument("--working-point", dest="working_points", action="append", metavar="CLASS=EFF",
                    help="multi-class: signal efficiency of CLASS for its QCD rejection (repeatable; default: "

@@ -249,6 +249,18 @@ def settings_diff(old: dict, new: dict, ignore: Sequence[str] = ()) -> list[str]
     return [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 
 
+def strict_json(value: Any) -> Any:
+    """``value`` with every non-finite float as ``None`` (``null``), for strict JSON, which has no
+    ``Infinity`` or ``NaN`` (a rejection ``1/eps_B`` is infinite when no background jet passes)."""
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write text atomically (temporary file, then rename)."""
     with atomic_output(path) as tmp:
@@ -457,7 +469,7 @@ class Trainer:
         if best:
             atomic_torch_save({"model": state["model"], "epoch": self.epoch, "config": state["config"],
                                "settings": state["settings"]}, self.out_dir / "checkpoints" / "best.pt")
-        atomic_write_text(self.out_dir / "history.json", json.dumps(self.history, indent=1))
+        atomic_write_text(self.out_dir / "history.json", json.dumps(strict_json(self.history), indent=1, allow_nan=False))
         _barrier(self.world_size)
 
     def load_checkpoint(self, path: Optional[Union[str, Path]] = None) -> bool:
