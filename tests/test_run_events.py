@@ -488,3 +488,36 @@ def test_evaluation_edge_cases_of_event_files(nanoaod_files, jet_folder, tmp_pat
     with pytest.warns(DataOverlapWarning, match="also in the run's --data"):  # a Python warning there
         res = evaluate_run(run, data={"ttbar": nanoaod_files["ttbar"]})  # the Python API takes the mapping
     assert res["metrics"]["class_counts"] == {"wjets": 0, "ttbar": 40}
+
+
+def test_event_files_are_taken_by_content_on_the_command_line(nanoaod_files, tmp_path, capsys):
+    """What StreamedEventDataset reads the CLI takes: ROOT files named TTBAR.ROOT or without suffix, parquet
+    of nested records (``ak.to_parquet`` of events with record fields), flat parquet of any collection name."""
+    import shutil
+
+    import awkward as ak
+    import numpy as np
+
+    from pgjets.data import read_nanoaod_events
+    from pgjets.run_events import is_event_data, not_event_data_reason
+
+    tt, wj = shutil.copy(nanoaod_files["ttbar"], tmp_path / "TTBAR.ROOT"), shutil.copy(nanoaod_files["wjets"],
+                                                                                       tmp_path / "wjets")
+    run = tmp_path / "run"
+    assert main(["train", "--model", "event_deepsets", "--data", f"wjets={wj}", "--data", f"ttbar={tt}", "--epochs",
+                 "1", "--batch-size", "16", "--device", "cpu", "--no-progress", "--out", str(run)]) == 0
+    events = read_nanoaod_events(nanoaod_files["ttbar"])
+    nested = {c: ak.zip({f[len(c) + 1:]: events[f] for f in events.fields if f.startswith(c + "_")},
+                        depth_limit=None if c != "MET" else 1) for c in ("Muon", "Electron", "Jet", "Photon", "MET")}
+    ak.to_parquet(ak.zip(nested, depth_limit=1), tmp_path / "nested_tt")
+    genpart = ak.zip({"GenPart_pt": events["Muon_pt"], "GenPart_phi": events["Muon_phi"]}, depth_limit=1)
+    ak.to_parquet(genpart, tmp_path / "genpart.parquet")
+    assert is_event_data([f"ttbar={tmp_path / 'nested_tt'}", str(tmp_path / "genpart.parquet")])
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", f"ttbar={tmp_path / 'nested_tt'}"]) == 0
+    assert "only class ttbar" in capsys.readouterr().out
+    with np.load(run / "eval" / "nested_tt" / "scores.npz") as f:
+        assert np.array_equal(f["entry"], np.arange(len(events))) and (f["y"] == 1).all()
+    ak.to_parquet(ak.Array({"a": [1.0, 2.0]}), tmp_path / "table.parquet")
+    assert "table.parquet holds no events: a parquet file without per-event collections" in \
+        not_event_data_reason(str(tmp_path / "table.parquet"))

@@ -24,7 +24,8 @@ from .errors import DataFileNotFoundError
 
 def is_event_data(path: Any) -> bool:
     """True when ``path`` (``--data``: a path, or a list of them; ``CLASS=PATH`` specs included) holds
-    only events: event folders, event parquet files, ROOT event files (NanoAOD, H->ZZ layout)."""
+    only events: event folders, event parquet files, ROOT event files (NanoAOD, H->ZZ layout), each
+    file judged by its content, whatever its name (see :func:`~pgjets.data.generate_events.is_event_folder`)."""
     specs = [path] if isinstance(path, (str, Path)) else list(path or [])
     try:
         return bool(specs) and all(not_event_data_reason(str(spec)) is None for spec in specs)
@@ -144,11 +145,27 @@ def not_event_data_reason(spec: str) -> Optional[str]:
         if p.is_dir():
             return f"{p} is a folder without event files (a pgjets generate --events manifest, parquet or ROOT)"
         try:
-            event_file_kind(p)
+            kind = event_file_kind(p)
         except DataFileError as exc:
             return str(exc)
+        if kind == "parquet" and _parquet_layout(p) == "unknown":
+            return (f"{p} holds no events: a parquet file without per-event collections (jagged fields C_pt "
+                    "or C_px, or records with a field pt or px)")
         return f"{p} holds no events (jets?)"
     return None
+
+
+def _parquet_layout(path: Path) -> str:
+    """:func:`~pgjets.data.generate_events.parquet_layout` of the parquet file ``path`` (``"unknown"`` when
+    its schema cannot be read)."""
+    from ._checks import require
+    from .data.generate_events import parquet_layout
+
+    pq = require("pyarrow.parquet", "physics", "parquet files")
+    try:
+        return parquet_layout(pq.read_schema(path))
+    except Exception:
+        return "unknown"
 
 
 def first_non_event_spec(specs: Any, flag: str = "--data") -> Optional[tuple[str, str]]:

@@ -286,3 +286,98 @@ def test_nanoaod_root_file(tmp_path):
         f["tree"] = {"a": np.zeros(3)}
     with pytest.raises(DataFileError, match="neither a tree 'events'.*nor 'Events'"):
         EventDataset(tmp_path / "other.root")
+
+
+def _records(memory, collection):
+    """The flat fields ``C_f`` of ``memory`` zipped into one record field per event (RNTuple, nested parquet)."""
+    import awkward as ak
+
+    prefix = collection + "_"
+    return ak.zip({f[len(prefix):]: memory[f] for f in memory.fields if f.startswith(prefix)})
+
+
+def test_root_files_are_read_by_content_whatever_their_name(tmp_path):
+    """An upper-case ``.ROOT`` suffix or none: the reader comes from the file's first bytes (as for
+    StreamedEventDataset), not from its name."""
+    import shutil
+
+    from pgjets.data.event_dataset import hzz_path
+
+    path = tmp_path / "nano.root"
+    _write_nanoaod(path)
+    ref = EventDataset(path, collections=("Muon", "Jet", "MET"), label="label")
+    for name in ("TTBAR.ROOT", "ttbar"):
+        other = shutil.copy(path, tmp_path / name)
+        ds = EventDataset(other, collections=("Muon", "Jet", "MET"), label="label")
+        assert torch.equal(ds.labels, ref.labels) and torch.equal(ds.batch.x, ref.batch.x)
+    hzz = shutil.copy(hzz_path(), tmp_path / "HZZ")  # the H->ZZ layout without suffix
+    assert len(EventDataset(hzz)) == 2421
+    (tmp_path / "notes").write_text("not an event file")
+    with pytest.raises(DataFileError, match="notes is not an event file"):
+        EventDataset(tmp_path / "notes")
+
+
+def test_an_rntuple_events_is_read_as_its_record_fields(tmp_path):
+    """uproot 5.7 writes ``f["Events"] = {"Muon": records, ...}`` as an RNTuple: its sub-fields ``Muon.pt``, ...
+    are read as the collection ``Muon``, giving the graphs of the same events in a NanoAOD TTree."""
+    import uproot
+
+    from pgjets.data import StreamedEventDataset
+    from pgjets.data.event_dataset import index_event_file, read_nanoaod_events
+    from pgjets.errors import DataArgumentError
+
+    memory = _write_nanoaod(tmp_path / "tree.root")
+    path = tmp_path / "rntuple.root"
+    with uproot.recreate(path) as f:
+        f["Events"] = {"Muon": _records(memory, "Muon"), "Jet": _records(memory, "Jet"),
+                       "MET_pt": memory["MET_pt"], "MET_phi": memory["MET_phi"], "label": memory["label"]}
+    with uproot.open(path) as f:
+        if "RNTuple" not in f.classnames()["Events;1"]:
+            pytest.skip("this uproot writes a TTree for f['Events'] = {...}")
+    events = read_nanoaod_events(path, ("Muon", "MET"))
+    assert set(events.fields) == {"Muon", "MET_pt", "MET_phi"}
+    assert set(events["Muon"].fields) == {"pt", "eta", "phi", "mass", "charge"}  # only what the graphs read
+    collections = ("Muon", "Jet", "MET")
+    ref = EventDataset(tmp_path / "tree.root", collections=collections, label="label")
+    ds = EventDataset(path, collections=collections, label="label")
+    assert torch.equal(ds.labels, ref.labels)
+    torch.testing.assert_close(ds.batch.x, ref.batch.x)
+    streamed = StreamedEventDataset(path, collections=collections, chunk_size=3)
+    batch = next(iter(streamed.batches(7)))
+    torch.testing.assert_close(batch.x, ref.batch.x)
+    assert torch.equal(batch.y, ref.labels)
+    with pytest.raises(DataArgumentError, match="RNTuple 'Events' has no collection 'Tau'.*it has Jet, MET, Muon"):
+        index_event_file(path, ("Muon", "Tau"))
+
+
+def test_a_collection_without_its_momentum_is_named(tmp_path):
+    """``Muon_pt`` dropped, the other ``Muon_*`` kept: the index and the reader name the missing branch
+    (the reader's docstring promises a DataFileError, not a late InputShapeError)."""
+    import awkward as ak
+    import uproot
+
+    from pgjets.data import StreamedEventDataset
+    from pgjets.data.event_dataset import index_event_file, read_nanoaod_events
+    from pgjets.errors import DataArgumentError
+
+    memory = _write_nanoaod(tmp_path / "tree.root")
+    muon = _records(memory, "Muon")
+    path = tmp_path / "nopt.root"
+    with uproot.recreate(path) as f:
+        f.mktree("Events", {"Muon": ak.zip({k: muon[k] for k in ("eta", "phi", "mass")}).type,
+                            "MET_pt": np.float32, "MET_phi": np.float32},
+                 field_name=lambda outer, inner: f"{outer}_{inner}", counter_name=lambda c: f"n{c}")
+        f["Events"].extend({"Muon": ak.zip({k: muon[k] for k in ("eta", "phi", "mass")}),
+                            "MET_pt": memory["MET_pt"], "MET_phi": memory["MET_phi"]})
+    lacks = r"collection 'Muon' lacks Muon_pt \(or Muon_px and Muon_py\)"
+    with pytest.raises(DataArgumentError, match=r"nopt.root tree 'Events': " + lacks + "; its object fields are eta"):
+        index_event_file(path, ("Muon", "MET"))
+    with pytest.raises(DataArgumentError, match=lacks):
+        StreamedEventDataset({"a": path}, collections=("Muon", "MET"))
+    with pytest.raises(DataFileError, match=r"nopt.root: tree 'Events': " + lacks):
+        read_nanoaod_events(path, ("Muon", "MET"))
+    assert len(read_nanoaod_events(path, ("MET",))) == 7  # the other collections are read
+    nested = tmp_path / "nested.parquet"  # records without pt or px
+    ak.to_parquet(ak.zip({"Muon": ak.zip({"eta": muon.eta}), "label": memory["label"]}, depth_limit=1), nested)
+    with pytest.raises(DataArgumentError, match="collection 'Muon' lacks the field pt \\(or px\\) of its records"):
+        index_event_file(nested, ("Muon",))

@@ -125,3 +125,59 @@ def test_folder_resume_cli_and_dataset(tmp_path, capsys):
     # argument errors exit with status 2
     assert main(["generate", "--events", "ttbar", "--out", str(tmp_path / "x")]) == 2
     assert main(["generate", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_event_files_are_told_from_jet_files_by_content(tmp_path, jet_folder):
+    """What the CLI takes for events is what StreamedEventDataset reads, whatever the file's name:
+    parquet with per-event collections (records, or jagged ``C_pt`` of any name), ROOT with a tree
+    ``Events``; jet files (pgjets parquet, the ParT layout, HDF5, JetClass ROOT) never."""
+    import shutil
+
+    import pyarrow.parquet as pq
+    import uproot
+
+    from pgjets.data import StreamedEventDataset
+    from pgjets.data.generate_events import parquet_layout
+
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 3, 6)
+    n = int(counts.sum())
+    muon = ak.unflatten(ak.zip({"pt": rng.uniform(5, 50, n), "eta": rng.normal(0, 1, n),
+                                "phi": rng.uniform(-3, 3, n)}), counts)
+    label = np.arange(6) % 2
+    files = {"nested.parquet": lambda p: ak.to_parquet(ak.zip({"Muon": muon, "label": label}, depth_limit=1), p),
+             "genpart.parquet": lambda p: ak.to_parquet(ak.zip({"GenPart_pt": muon.pt, "GenPart_phi": muon.phi,
+                                                               "label": label}, depth_limit=1), p)}
+    for name, write in files.items():
+        write(tmp_path / name)
+    with uproot.recreate(tmp_path / "TTBAR.ROOT") as f:
+        f.mktree("Events", {"Muon": muon.type}, field_name=lambda outer, inner: f"{outer}_{inner}",
+                 counter_name=lambda c: f"n{c}")
+        f["Events"].extend({"Muon": muon})
+    shutil.copy(tmp_path / "nested.parquet", tmp_path / "nested")
+    shutil.copy(tmp_path / "TTBAR.ROOT", tmp_path / "ttbar")
+    for name, coll in [("nested.parquet", "Muon"), ("nested", "Muon"), ("genpart.parquet", "GenPart"),
+                       ("TTBAR.ROOT", "Muon"), ("ttbar", "Muon")]:
+        assert is_event_folder(tmp_path / name), name
+        assert len(StreamedEventDataset({"a": tmp_path / name}, collections=(coll,))) == 6
+    # jet files
+    cons = ak.unflatten(ak.zip({"px": rng.normal(size=n), "py": rng.normal(size=n), "pz": rng.normal(size=n),
+                                "E": rng.uniform(1, 2, n)}), counts)
+    ak.to_parquet(ak.zip({"constituents": cons, "label": label}, depth_limit=1), tmp_path / "jets.parquet")
+    ak.to_parquet(ak.zip({"part_px": cons.px, "part_py": cons.py, "part_pz": cons.pz, "part_energy": cons.E,
+                          "jet_pt": rng.uniform(size=6), "label": label}, depth_limit=1), tmp_path / "part.parquet")
+    with uproot.recreate(tmp_path / "jetclass.root") as f:
+        f.mktree("tree", {"part_px": cons.px.type, "part_py": cons.py.type, "label_QCD": np.float32},
+                 counter_name=lambda c: "part_n")
+        f["tree"].extend({"part_px": cons.px, "part_py": cons.py, "label_QCD": np.ones(6, np.float32)})
+    shutil.copy(tmp_path / "jets.parquet", tmp_path / "jets")
+    h5 = next(p for p in jet_folder.iterdir() if p.name != "manifest.json")
+    for path in [tmp_path / "jets.parquet", tmp_path / "jets", tmp_path / "part.parquet", tmp_path / "jetclass.root",
+                 h5, jet_folder]:
+        assert not is_event_folder(path), path
+    layout = {name: parquet_layout(pq.read_schema(tmp_path / name))
+              for name in ("nested.parquet", "genpart.parquet", "jets.parquet", "part.parquet")}
+    assert layout == {"nested.parquet": "events", "genpart.parquet": "events", "jets.parquet": "jets",
+                      "part.parquet": "jets"}
+    ak.to_parquet(ak.Array({"a": [1.0, 2.0]}), tmp_path / "table.parquet")
+    assert parquet_layout(pq.read_schema(tmp_path / "table.parquet")) == "unknown"

@@ -181,6 +181,12 @@ def root_event_layout(path: Union[str, Path]) -> str:
         return _root_layout(path, f)
 
 
+def _tree_word(tree: Any) -> str:
+    """``"RNTuple"`` for an uproot RNTuple (what uproot 5.7 writes for ``f["Events"] = {...}``), else
+    ``"tree"``: the word messages use for the object."""
+    return "RNTuple" if "RNTuple" in type(tree).__module__ or "RNTuple" in type(tree).__name__ else "tree"
+
+
 def _root_layout(path: Path, f: Any) -> str:
     """``"hzz"`` or ``"nanoaod"``: the layout of the open ROOT file ``f`` (see :func:`root_event_layout`)."""
     names = {k.split(";")[0] for k in f.keys()}
@@ -192,24 +198,54 @@ def _root_layout(path: Path, f: Any) -> str:
                         f"it has {sorted(names)}")
 
 
+def _collection_keys(keys: Sequence[str], coll: str, wanted: Any) -> dict[str, str]:
+    """The branches (or RNTuple fields) of collection ``coll`` among ``keys`` whose object field is in
+    ``wanted`` (lower case), keyed by that field: ``C_<field>`` (NanoAOD TTree, or a flat RNTuple field)
+    or ``C.<field>`` (a sub-field of an RNTuple record field ``C``)."""
+    found: dict[str, str] = {}
+    for k in keys:
+        head, field = k[:len(coll) + 1], k[len(coll) + 1:]
+        if head in (coll + "_", coll + ".") and "." not in field and field.lower() in wanted:
+            found.setdefault(field.lower(), k)
+    return found
+
+
+def _lacking_momentum(coll: str, fields: set[str], sep: str = "_") -> Optional[str]:
+    """``None`` when the object fields ``fields`` (lower case) of collection ``coll`` give a momentum
+    (``pt`` and ``phi``, or ``px`` and ``py``, as :func:`~pgjets.graphs.event.events_to_batch` needs);
+    else the missing names, the nearer pair first: ``"Muon_pt (or Muon_px and Muon_py)"``."""
+    if {"pt", "phi"} <= fields or {"px", "py"} <= fields:
+        return None
+    polar = [f for f in ("pt", "phi") if f not in fields]
+    cartesian = [f for f in ("px", "py") if f not in fields]
+    first, second = (cartesian, polar) if len(cartesian) < len(polar) else (polar, cartesian)
+    return " (or ".join(" and ".join(coll + sep + f for f in names) for names in (first, second)) + ")"
+
+
 def _nanoaod_branches(keys: Sequence[str], collections: Sequence[str], extra_fields: Sequence[str] = (),
                       where: str = "the tree") -> list[str]:
     """The branches :func:`read_nanoaod_events` reads of a tree with branches ``keys``: ``C_<field>`` for
-    every collection ``C`` and every object field the event graphs use (or ``extra_fields``).
+    every collection ``C`` and every object field the event graphs use (or ``extra_fields``); of an
+    RNTuple also the sub-fields ``C.<field>`` of a record field ``C``.
 
     Raises:
-        DataFileError: a collection has no such branch (the message starts with ``where``).
+        DataFileError: a collection has no such branch, or none that gives the momentum (``C_pt`` and
+            ``C_phi``, or ``C_px`` and ``C_py``); the message starts with ``where``.
     """
     from ..graphs.event import OBJECT_FIELDS
 
     wanted = OBJECT_FIELDS | {x.lower() for x in extra_fields}
     names: list[str] = []
     for coll in collections:
-        prefix = coll + "_"
-        found = [k for k in keys if k.startswith(prefix) and k[len(prefix):].lower() in wanted]
+        found = _collection_keys(keys, coll, wanted)
         if not found:
-            raise DataFileError(f"{where} has no branches {prefix}pt/eta/phi (or px/py) for collection {coll!r}")
-        names += found
+            raise DataFileError(f"{where} has no branches {coll}_pt/eta/phi (or px/py) for collection {coll!r}")
+        sep = "." if any(k.startswith(coll + ".") for k in found.values()) else "_"
+        lacking = _lacking_momentum(coll, set(found), sep)
+        if lacking:
+            raise DataFileError(f"{where}: collection {coll!r} lacks {lacking}; its branches are "
+                                f"{sorted(found.values())}")
+        names += list(found.values())
     return names
 
 
@@ -227,7 +263,10 @@ def read_nanoaod_events(
     Of every collection ``C`` only the branches the event graphs read are loaded:
     ``C_pt, C_eta, C_phi, C_mass, C_charge`` (and ``C_px`` ... where a file has
     Cartesian ones), plus ``C_<f>`` for each of ``extra_fields``; ``MET_pt`` and
-    ``MET_phi`` give the one MET object per event.  ``branches`` are read as
+    ``MET_phi`` give the one MET object per event.  ``Events`` may also be an
+    RNTuple (what uproot 5.7 writes for ``f["Events"] = {...}``): its record
+    fields ``C`` are read as records of the same sub-fields (``C.pt``, ...),
+    which the event graphs take as well.  ``branches`` are read as
     they are (e.g. an integer label branch).  The counters ``nC`` are not needed:
     uproot builds the jagged arrays from them.  The result goes straight to
     :func:`~pgjets.graphs.event.events_to_batch` or :meth:`EventDataset.from_events`.
@@ -246,12 +285,14 @@ def read_nanoaod_events(
 
     Raises:
         DataFileNotFoundError: ``path`` does not exist.
-        DataFileError: not a ROOT file, no tree, a collection without branches, a
-            missing entry of ``branches``, or unreadable baskets.
+        DataFileError: not a ROOT file, no tree, a collection without branches or without
+            the momentum (``C_pt`` and ``C_phi``, or ``C_px`` and ``C_py``), a missing entry of
+            ``branches``, or unreadable baskets.
         MissingExtraError: awkward or uproot missing.
 
     Shapes:
-        - **output:** ``awkward.Array`` of length ``stop - start`` with fields ``C_x``
+        - **output:** ``awkward.Array`` of length ``stop - start`` with fields ``C_x`` (or records ``C``
+          of an RNTuple)
     """
     start = _check_range(start, "start")
     stop = _check_range(stop, "stop")
@@ -268,17 +309,18 @@ def _nanoaod_events(path: Path, f: Any, collections: Sequence[str], extra_fields
         raise DataFileError(f"{path} has no tree {tree!r} (it has {list(f.keys())})")
     t = f[tree]
     if not hasattr(t, "arrays"):
-        raise DataFileError(f"{path}: {tree!r} is not a TTree")
+        raise DataFileError(f"{path}: {tree!r} is neither a TTree nor an RNTuple")
     keys = list(t.keys())
-    names = _nanoaod_branches(keys, collections, extra_fields, f"{path}: tree {tree!r}")
+    word = _tree_word(t)
+    names = _nanoaod_branches(keys, collections, extra_fields, f"{path}: {word} {tree!r}")
     missing = [b for b in branches if b not in keys]
     if missing:
-        raise DataFileError(f"{path}: tree {tree!r} lacks the branches {missing}")
+        raise DataFileError(f"{path}: {word} {tree!r} lacks the branches {missing}")
     try:  # no array cache: a file kept open between chunks would hold every chunk read
         return t.arrays(names + [b for b in branches if b not in names], entry_start=start,
                         entry_stop=stop, array_cache=None)
     except Exception as exc:
-        raise DataFileError(f"{path}: cannot read tree {tree!r}: {exc}") from exc
+        raise DataFileError(f"{path}: cannot read {word} {tree!r}: {exc}") from exc
 
 
 #: Layouts of the event files :class:`StreamedEventDataset` streams (see :func:`event_file_kind`).
@@ -316,18 +358,27 @@ def _object_fields(kind: str, names: Sequence[str], pa_schema: Any = None) -> di
         out["MET"] = {k.lower() for k in MET_BRANCHES}
         return out
     for n in names:
-        coll, sep, field = n.partition("_")
-        if sep and field:
+        coll, sep, field = n.partition(".") if "." in n else n.partition("_")  # RNTuple sub-field C.f, or C_f
+        if sep and field and "." not in field:
             out.setdefault(coll, set()).add(field.lower())
     if pa_schema is not None:  # collections stored as records (a list of structs, or one struct)
-        import pyarrow as pa
+        for name, sub in _record_fields(pa_schema).items():
+            out.setdefault(name, set()).update(f.lower() for f in sub)
+    return out
 
-        for field in pa_schema:
-            t = field.type
-            while pa.types.is_list(t) or pa.types.is_large_list(t):
-                t = t.value_type
-            if pa.types.is_struct(t):
-                out.setdefault(field.name, set()).update(t.field(i).name.lower() for i in range(t.num_fields))
+
+def _record_fields(pa_schema: Any) -> dict[str, list[str]]:
+    """The sub-field names of every field of a parquet (arrow) schema that holds records: a list of
+    structs (a collection per event), or one struct (MET)."""
+    import pyarrow as pa
+
+    out: dict[str, list[str]] = {}
+    for field in pa_schema:
+        t = field.type
+        while pa.types.is_list(t) or pa.types.is_large_list(t):
+            t = t.value_type
+        if pa.types.is_struct(t):
+            out[field.name] = [t.field(i).name for i in range(t.num_fields)]
     return out
 
 
@@ -351,7 +402,7 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
     magic = _magic(path)
     if magic not in ("parquet", "root"):
         event_file_kind(path)  # raises: not an event file
-    schema = None
+    schema, word = None, "tree"
     if magic == "parquet":
         kind = "parquet"
         pq = require("pyarrow.parquet", "physics", "parquet files")
@@ -365,13 +416,21 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
         with _open_root(path) as f:
             kind = _root_layout(path, f)
             tree = f[NANOAOD_TREE if kind == "nanoaod" else TREE]
-            n, names = int(tree.num_entries), list(tree.keys())
+            n, names, word = int(tree.num_entries), list(tree.keys()), _tree_word(tree)
     fields = _object_fields(kind, names, schema)
+    records = set() if schema is None else set(_record_fields(schema))
+    where = {"nanoaod": f" {word} {NANOAOD_TREE!r}", "hzz": " (the H->ZZ layout)"}.get(kind, "")
     for c in collections:
-        if not fields.get(c, set()) & {"pt", "px"}:
-            where = {"nanoaod": f"tree {NANOAOD_TREE!r}", "hzz": "(the H->ZZ layout)"}.get(kind, "")
-            raise DataArgumentError(f"{path}{' ' + where if where else ''} has no collection {c!r} (no branches "
+        if c not in fields:
+            raise DataArgumentError(f"{path}{where} has no collection {c!r} (no branches "
                                     f"{c}_pt/eta/phi or {c}_px/py); it has {', '.join(sorted(fields)) or 'none'}")
+        if c in records:  # a record field: vector records may name their momentum otherwise (rho, ...)
+            lacking = None if fields[c] & {"pt", "px"} else "the field pt (or px) of its records"
+        else:
+            lacking = _lacking_momentum(c, fields[c], "." if any(n.startswith(c + ".") for n in names) else "_")
+        if lacking:
+            raise DataArgumentError(f"{path}{where}: collection {c!r} lacks {lacking}; its object fields are "
+                                    f"{', '.join(sorted(fields[c]))}")
     for x in extra_fields:
         if not any(x.lower() in fields.get(c, set()) for c in collections):
             raise DataArgumentError(f"{path}: no collection of {list(collections)} has the object field {x!r}")
@@ -558,7 +617,7 @@ class EventDataset(Dataset):
 
     The events come from
 
-    - the H :math:`\to` ZZ ROOT file (``path=None`` or a ``.root`` file in
+    - the H :math:`\to` ZZ ROOT file (``path=None`` or a ROOT file in
       its layout, see :func:`read_hzz_events`): items also carry
       ``dimuon_mass``; default label ``"z_candidate"``;
     - a CMS NanoAOD ROOT file (a tree ``Events``, see
@@ -566,7 +625,7 @@ class EventDataset(Dataset):
       read; it has no labels, so ``label`` (an integer branch or a callable)
       must be given;
     - generated events (a folder of ``pgjets generate --events``, or
-      ``.parquet`` event files, see
+      parquet event files, see
       :func:`~pgjets.data.generate_events.read_events`): default label the
       stored ``label`` field, class names from the manifest;
     - any awkward events (NanoAOD-style fields, records, vector records):
@@ -586,7 +645,8 @@ class EventDataset(Dataset):
     Args:
         path: ROOT file (H->ZZ or NanoAOD layout, told apart by the tree
             name), event folder or parquet file (default: the H->ZZ file
-            shipped in scikit-hep-testdata).
+            shipped in scikit-hep-testdata).  A file is read by its content
+            (its first bytes), whatever its name.
         collections: Collections that become nodes, in node order.
         connectivity: ``"full"`` (complete graph per event) or ``"knn"``
             (in :math:`(\eta, \phi)`).
@@ -610,8 +670,10 @@ class EventDataset(Dataset):
         label_names: Class names (generated events) or ``None``.
 
     Raises:
-        DataFileNotFoundError / DataFileError: see :func:`read_hzz_events`
-            and :func:`~pgjets.data.generate_events.read_events`.
+        DataFileNotFoundError / DataFileError: see :func:`read_hzz_events`,
+            :func:`read_nanoaod_events` and
+            :func:`~pgjets.data.generate_events.read_events`; a file neither
+            parquet nor ROOT with a tree ``events`` or ``Events``.
         ValueError: unknown ``label``, or a callable label of the wrong
             length / with negative or non-integer values.
 
@@ -635,14 +697,15 @@ class EventDataset(Dataset):
     ) -> None:
         extra: dict[str, np.ndarray] = {}
         label_names = None
-        nanoaod = path is not None and Path(path).suffix == ".root" and root_event_layout(path) == "nanoaod"
-        if nanoaod:
+        # the reader from the file's content (whatever its name: TTBAR.ROOT, no suffix), as StreamedEventDataset
+        kind = event_file_kind(path) if path is not None and Path(path).is_file() else None
+        if kind == "nanoaod":
             if label is None:
                 raise ValueError(f"{path} is a NanoAOD file, which holds no class labels: pass label= the "
                                  "name of an integer branch or a callable events -> (num_events,)")
             events = read_nanoaod_events(path, collections, extra_fields,
                                          branches=[label] if isinstance(label, str) else ())
-        elif path is not None and Path(path).suffix != ".root" and Path(path).exists():
+        elif path is not None and kind != "hzz" and Path(path).exists():  # parquet file or event folder
             from .generate_events import read_event_attrs, read_events
             from .jet_io import MANIFEST_NAME, read_manifest
 
@@ -1057,7 +1120,8 @@ class StreamedEventDataset(JetDataset):
         collections, connectivity, k, extra_fields, drop_empty: As for
             :func:`~pgjets.graphs.event.events_to_batch`; with ``drop_empty``
             :attr:`num_dropped` counts the events dropped so far.  A NanoAOD
-            file must hold branches ``C_pt`` (or ``C_px``) for every collection.
+            file must hold branches ``C_pt`` and ``C_phi`` (or ``C_px`` and
+            ``C_py``) for every collection.
         label: Integer event field of the labels (unused with a mapping); ``None``: unlabelled events
             (collision data, or simulation of unknown process), each with ``y = -1``, for scoring
             with a trained model (a classifier cannot train on them).

@@ -360,9 +360,16 @@ def event_input_files(path: os.PathLike | str) -> list[Path]:
 
 
 def _is_event_file(path: Path) -> bool:
-    """A parquet file written by :func:`write_events` or with NanoAOD-style collection fields, or a
-    ROOT file of events (a tree ``Events``, NanoAOD, or ``events``, the H->ZZ layout)."""
-    if path.suffix == ".root":
+    """Whether the file ``path`` holds events, from its content (its first bytes), whatever its name:
+    a ROOT file with a tree (or RNTuple) ``Events`` (NanoAOD) or ``events`` (the H->ZZ layout), or a
+    parquet file of events (see :func:`parquet_layout`)."""
+    from .readers import _magic
+
+    try:
+        magic = _magic(path)
+    except DataFileError:
+        return False
+    if magic == "root":
         from .event_dataset import root_event_layout
 
         try:
@@ -370,30 +377,66 @@ def _is_event_file(path: Path) -> bool:
         except (DataFileError, ImportError):
             return False
         return True
-    if path.suffix != ".parquet":
+    if magic != "parquet":
         return False
     pq = require("pyarrow.parquet", "physics", "parquet files")
     try:
         schema = pq.read_schema(path)
     except Exception:
         return False
-    if b"pgjets" in (schema.metadata or {}):
+    return parquet_layout(schema) == "events"
+
+
+#: Collections whose flat fields (``Muon_*``, also per event: ``MET_pt``) mark an event parquet file.
+_NANO_COLLECTIONS = frozenset({"Muon", "Electron", "Jet", "Photon", "MET", "Tau", "FatJet"})
+
+
+def parquet_layout(schema: Any) -> str:
+    """``"events"``, ``"jets"`` or ``"unknown"``: what a parquet file with the arrow schema ``schema``
+    holds, from its structure.
+
+    - ``"jets"``: a pgjets jet file (a list of constituent records ``constituents``, or the
+      ``pgjets_label_names`` metadata of :func:`~pgjets.data.readers.write_parquet_jets`) or the
+      Particle Transformer layout (jagged ``part_px, part_py, part_pz, part_energy``);
+    - ``"events"``: a file of :func:`write_events` (its ``label_names`` metadata), or per-event
+      collections: a jagged field ``C_pt`` or ``C_px`` (any collection name ``C``: ``GenPart_pt``), a
+      field of records with a sub-field ``pt`` or ``px`` (``ak.to_parquet`` of events with a record
+      field ``Muon``), or flat fields of a CMS collection (``Muon_*``, ``MET_pt``).
+    """
+    import pyarrow as pa
+
+    from .event_dataset import _record_fields
+    from .readers import PART_PARQUET_FIELDS
+
+    meta = schema.metadata or {}
+    if b"pgjets" in meta:
         try:
-            if "label_names" in json.loads(schema.metadata[b"pgjets"]):
-                return True
+            if "label_names" in json.loads(meta[b"pgjets"]):
+                return "events"
         except ValueError:
             pass
-    return any(name.split("_", 1)[0] in _NANO_COLLECTIONS and "_" in name for name in schema.names)
-
-
-_NANO_COLLECTIONS = frozenset({"Muon", "Electron", "Jet", "Photon", "MET", "Tau", "FatJet"})
+    names = list(schema.names)
+    if ("constituents" in names or b"pgjets_label_names" in meta
+            or all(f"part_{c}" in names for c in PART_PARQUET_FIELDS)):
+        return "jets"
+    for field in schema:
+        coll, sep, sub = field.name.partition("_")
+        jagged = pa.types.is_list(field.type) or pa.types.is_large_list(field.type)
+        if jagged and sep and coll != "part" and sub.lower() in ("pt", "px"):
+            return "events"
+    if any({f.lower() for f in sub} & {"pt", "px"} for sub in _record_fields(schema).values()):
+        return "events"
+    if any(name.split("_", 1)[0] in _NANO_COLLECTIONS and "_" in name for name in names):
+        return "events"
+    return "unknown"
 
 
 def is_event_folder(path: os.PathLike | str) -> bool:
     """True when ``path`` holds events: a folder with a manifest of ``kind: "events"``, an
     event parquet file (or a folder of them) written by :func:`write_events` or with
-    NanoAOD-style fields (``Muon_pt``, ``Jet_eta``, ...), or a ROOT event file (NanoAOD tree
-    ``Events`` or the H->ZZ tree ``events``; or a folder of them)."""
+    per-event collections (see :func:`parquet_layout`), or a ROOT event file (NanoAOD tree
+    ``Events`` or the H->ZZ tree ``events``; or a folder of them).  A file is judged by its
+    content, whatever its name."""
     path = Path(path)
     if path.is_file():
         return _is_event_file(path)
@@ -541,4 +584,5 @@ def generate_event_dataset(
 __all__ = [
     "EVENT_PROCESSES", "EVENTS_KIND", "COLLECTIONS", "generate_events", "generate_event_dataset",
     "write_events", "read_events", "read_event_attrs", "event_files", "event_input_files", "is_event_folder",
+    "parquet_layout",
 ]
