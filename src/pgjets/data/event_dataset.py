@@ -1119,9 +1119,13 @@ class StreamedEventDataset(JetDataset):
             of them, or a mapping of class name to one or a list of them.
         collections, connectivity, k, extra_fields, drop_empty: As for
             :func:`~pgjets.graphs.event.events_to_batch`; with ``drop_empty``
-            :attr:`num_dropped` counts the events dropped so far.  A NanoAOD
-            file must hold branches ``C_pt`` and ``C_phi`` (or ``C_px`` and
-            ``C_py``) for every collection.
+            :attr:`num_dropped` counts the events dropped so far.  ``drop_empty``
+            acts on :meth:`batches` only (the Trainer's path): ``len(ds)``
+            counts every event, and ``ds[i]`` and a PyG ``DataLoader`` over
+            ``ds`` still return the events without objects, as graphs of zero
+            nodes (leave them out of the positions given to :meth:`subset`
+            to skip them there).  A NanoAOD file must hold branches ``C_pt``
+            and ``C_phi`` (or ``C_px`` and ``C_py``) for every collection.
         label: Integer event field of the labels (unused with a mapping); ``None``: unlabelled events
             (collision data, or simulation of unknown process), each with ``y = -1``, for scoring
             with a trained model (a classifier cannot train on them).
