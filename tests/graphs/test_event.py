@@ -417,3 +417,126 @@ def test_hetero_batch_keeps_graph_level_attributes_when_split(hzz):
     assert h.get_example(2).y.tolist() == [1] and h.get_example(3).event_index.tolist() == [3]
     assert [int(d.y) for d in h.to_data_list()] == [0, 1, 1, 0]
     assert [int(d.y) for d in h.index_select([1, 2])] == [1, 1]
+
+
+def _old_event_knn_graph(pos, k, batch, num_graphs=None):
+    """event_knn_graph before the size classes: every event padded to the largest of the batch."""
+    import math
+
+    from torch_geometric.utils import to_dense_batch
+
+    from pgjets.ops.sizes import ptr_from_counts
+
+    if pos.size(0) == 0:
+        return torch.empty(2, 0, dtype=torch.long, device=pos.device)
+    dense, mask = to_dense_batch(pos, batch, batch_size=num_graphs)  # (B, M, 2)
+    m = mask.size(1)
+    deta = dense[:, :, None, 0] - dense[:, None, :, 0]
+    dphi = dense[:, :, None, 1] - dense[:, None, :, 1]
+    dphi = dphi - 2.0 * math.pi * torch.round(dphi / (2.0 * math.pi))
+    dist = deta * deta + dphi * dphi  # (event, centre, neighbour)
+    eye = torch.eye(m, dtype=torch.bool, device=pos.device)
+    dist = dist.masked_fill(~mask[:, None, :] | eye, math.inf)
+    kk = min(int(k), m - 1)
+    if kk < 1:
+        return torch.empty(2, 0, dtype=torch.long, device=pos.device)
+    values, nbr = torch.sort(dist, dim=-1, stable=True)  # ties: the lower index first
+    values, nbr = values[..., :kk], nbr[..., :kk]
+    keep = torch.isfinite(values) & mask[:, :, None]
+    start = ptr_from_counts(mask.sum(1))[:-1]
+    centre = (start[:, None, None] + torch.arange(m, device=pos.device)[None, :, None]).expand_as(nbr)
+    return torch.stack([(start[:, None, None] + nbr)[keep], centre[keep]])
+
+
+def _uneven_events(seed, dtype=torch.float32):
+    """Events of 0 to 300 objects; half of them on a coarse grid (equal distances), phi at +-pi."""
+    g = torch.Generator().manual_seed(seed)
+    counts = torch.tensor([0, 1, 2, 3, 0, 5, 1, 300, 2, 4, 9, 17, 33, 64, 65, 0, 2, 130, 1, 7, 8, 16])
+    counts = counts[torch.randperm(counts.numel(), generator=g)]
+    n = int(counts.sum())
+    eta = torch.randn(n, generator=g, dtype=torch.float64)
+    phi = (torch.rand(n, generator=g, dtype=torch.float64) * 2 - 1) * np.pi
+    grid = torch.rand(n, generator=g) < 0.5
+    eta = torch.where(grid, torch.round(eta * 2) / 2, eta)
+    phi = torch.where(grid, torch.round(phi * 2) / 2, phi)
+    seam = torch.rand(n, generator=g) < 0.2  # on either side of the seam, and exactly at +-pi
+    side = torch.randint(0, 4, (n,), generator=g)
+    at_seam = torch.tensor([np.pi, -np.pi, np.pi - 1e-3, -np.pi + 1e-3], dtype=torch.float64)[side]
+    phi = torch.where(seam, at_seam, phi)
+    batch = torch.repeat_interleave(torch.arange(counts.numel()), counts)
+    return torch.stack([eta, phi], 1).to(dtype), batch, counts.numel()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("block", [None, 64, 5000])  # default, one event per block, a few events per block
+def test_event_knn_equals_padded_reference(monkeypatch, dtype, block):
+    from pgjets.graphs import event, event_knn_graph
+
+    if block is not None:
+        monkeypatch.setattr(event, "_KNN_BLOCK", block)
+    for seed in range(3):
+        pos, batch, b = _uneven_events(seed, dtype)
+        for k in (1, 2, 3, 8, 40, 299, 1000):
+            got, ref = event_knn_graph(pos, k, batch, b), _old_event_knn_graph(pos, k, batch, b)
+            assert got.dtype == ref.dtype and torch.equal(got, ref), (seed, k)
+        # trailing events without objects (num_graphs above batch.max() + 1)
+        assert torch.equal(event_knn_graph(pos, 4, batch, b + 3), _old_event_knn_graph(pos, 4, batch, b + 3))
+
+
+def test_event_knn_ties_and_small_events():
+    from pgjets.graphs import event_knn_graph
+
+    # all objects of an event at one point: every distance ties, the lower index first
+    pos = torch.zeros(12, 2)
+    pos[6:, 1] = torch.tensor([np.pi, -np.pi, np.pi, -np.pi, np.pi, -np.pi])  # the same point across the seam
+    batch = torch.repeat_interleave(torch.arange(3), torch.tensor([6, 0, 6]))
+    for k in (1, 3, 5, 9):
+        ei = event_knn_graph(pos, k, batch, 3)
+        assert torch.equal(ei, _old_event_knn_graph(pos, k, batch, 3))
+        kk = min(k, 5)
+        assert ei.size(1) == 12 * kk
+        assert ei[:, :kk].tolist() == [[1, 2, 3, 4, 5][:kk], [0] * kk]
+    # events of 0, 1 and 2 objects only
+    batch = torch.tensor([1, 2, 2, 4])
+    pos = torch.tensor([[0.0, 0.0], [0.0, 3.0], [1.0, -3.0], [5.0, 5.0]])
+    assert event_knn_graph(pos, 3, batch, 6).tolist() == [[2, 1], [1, 2]]
+    assert event_knn_graph(pos[:1], 3, batch[:1], 2).shape == (2, 0)  # one object: no edge
+    assert event_knn_graph(pos[:0], 3, batch[:0], 0).shape == (2, 0)
+    assert event_knn_graph(pos, 0, batch, 6).shape == (2, 0)  # k = 0: no edge, as before
+
+
+def test_event_knn_nonfinite_positions_as_before():
+    from pgjets.graphs import event_knn_graph
+
+    pos, batch, b = _uneven_events(5)
+    pos[3, 0], pos[40, 1], pos[41, 0] = float("nan"), float("inf"), 3e38  # 3e38**2 overflows: no edge
+    for k in (1, 8, 400):
+        assert torch.equal(event_knn_graph(pos, k, batch, b), _old_event_knn_graph(pos, k, batch, b))
+
+
+def test_event_knn_blocks_are_bounded_by_size_class(monkeypatch):
+    from pgjets.graphs import event
+
+    blocks = []
+    block_fn = event._knn_block
+
+    def record(pos, start, count, m, k, *rest):
+        blocks.append((count.tolist(), m))
+        return block_fn(pos, start, count, m, k, *rest)
+
+    monkeypatch.setattr(event, "_knn_block", record)
+    monkeypatch.setattr(event, "_KNN_BLOCK", 2000)
+    # the outside user's case, scaled down: many small events and one large one
+    counts = torch.tensor([5] * 200 + [100] + [0, 1] * 10 + [3, 40, 33])
+    batch = torch.repeat_interleave(torch.arange(counts.numel()), counts)
+    pos = torch.rand(int(counts.sum()), 2, generator=torch.Generator().manual_seed(0))
+    ei = event.event_knn_graph(pos, 8, batch, counts.numel())
+    assert torch.equal(ei, _old_event_knn_graph(pos, 8, batch, counts.numel()))
+    padded = 0
+    for sizes, m in blocks:
+        assert min(sizes) >= 2 and m == max(sizes) and m < 2 * min(sizes)  # one size class, no empty event
+        assert len(sizes) * m * m <= max(2000, m * m)  # the memory bound of a block
+        padded += len(sizes) * m * m
+    assert sorted(s for sizes, _ in blocks for s in sizes) == sorted(c for c in counts.tolist() if c >= 2)
+    assert padded <= 4 * int((counts ** 2).sum())  # vs B * max(n)^2 = 233 * 100^2 padded to the largest
+    assert max(len(sizes) * m * m for sizes, m in blocks) == 100 * 100  # the large event alone

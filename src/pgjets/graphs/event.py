@@ -426,6 +426,11 @@ def events_to_batch(
                            graph_attrs={"event_index": torch.from_numpy(keep.astype(np.int64))})
 
 
+#: Most pairs of one padded distance block ``(events, M, M)`` of :func:`event_knn_graph`
+#: (an event with more pairs is one block of its own).
+_KNN_BLOCK = 1 << 20
+
+
 def event_knn_graph(pos: Tensor, k: int, batch: Tensor, num_graphs: Optional[int] = None) -> Tensor:
     r"""kNN graph of the objects of each event in :math:`(\eta, \phi)`, :math:`\Delta\phi` wrapped.
 
@@ -434,10 +439,27 @@ def event_knn_graph(pos: Tensor, k: int, batch: Tensor, num_graphs: Optional[int
         d_{ij}^2 = (\eta_i - \eta_j)^2 + \big(\phi_i - \phi_j - 2\pi\,
         \mathrm{round}\big(\tfrac{\phi_i - \phi_j}{2\pi}\big)\big)^2
 
-    An event's objects are few, so the distances of all pairs of an event are
-    compared (one padded ``(B, M, M)`` block); the edges are sorted by centre
-    and then by distance, like :func:`pgjets.nn.knn_graph` (``loop=False``,
-    ``source_to_target``), and :math:`k` is capped by the objects of the event minus one.
+    The distances of all pairs of objects of an event are compared.  Events
+    are grouped by size, :math:`2^{l-1} < n_b \le 2^l`, and each group is
+    padded to its own largest event (never to the largest event of the
+    batch), in blocks ``(events, M, M)`` of at most :math:`2^{20}` pairs
+    (:math:`M^2` where one event is larger).  As :math:`M < 2 n_b` for every
+    event of a block, time and memory grow with :math:`\sum_b n_b^2` (at most
+    :math:`4 \sum_b n_b^2` padded pairs), whatever the size of the largest
+    event; the :math:`k` nearest of each row come from ``torch.topk``, not a
+    sort of the row.  Events of zero or one object have no edges and are
+    skipped.
+
+    The edges are sorted by centre and then by distance, ties broken by the
+    lower index (as a stable sort of the row), like :func:`pgjets.nn.knn_graph`
+    (``loop=False``, ``source_to_target``); :math:`k` is capped by the
+    objects of the event minus one, and a pair whose distance is not finite
+    (from a non-finite or huge position) is no edge.
+
+    The number of objects of every event is read to the host once, to size
+    the blocks (a device synchronisation, as are a flag of non-finite
+    positions and, per block, a flag of ties and the boolean selection of the
+    edges): fine for a graph builder, not meant for a model's forward pass.
 
     Args:
         pos: :math:`(\eta, \phi)` of every object, ``(N, 2)``.
@@ -449,27 +471,90 @@ def event_knn_graph(pos: Tensor, k: int, batch: Tensor, num_graphs: Optional[int
         - **input:** ``pos`` :math:`(N, 2)`, ``batch`` :math:`(N,)`
         - **output:** ``edge_index`` :math:`(2, E)`
     """
-    from torch_geometric.utils import to_dense_batch
+    device = pos.device
+    if pos.size(0) == 0 or int(k) < 1:
+        return torch.empty(2, 0, dtype=torch.long, device=device)
+    counts = torch.bincount(batch, minlength=num_graphs or 0).cpu()  # the one host read
+    starts = ptr_from_counts(counts)[:-1]
+    events = torch.nonzero(counts >= 2).view(-1)  # events of 0 or 1 object have no edges
+    if events.numel() == 0:
+        return torch.empty(2, 0, dtype=torch.long, device=device)
+    sizes = counts[events]
+    finite = bool(torch.isfinite(pos).all())
+    # size class l with 2^(l-1) < n <= 2^l: the binary exponent of n - 1 (exact for n < 2^53)
+    level = torch.from_numpy(np.frexp((sizes - 1).numpy().astype(np.float64))[1])
+    parts = []
+    for lv in torch.unique(level).tolist():
+        in_level = level == lv
+        ev, n = events[in_level], sizes[in_level]
+        m = int(n.max())
+        per_block = max(1, _KNN_BLOCK // (m * m))
+        for i in range(0, ev.numel(), per_block):
+            chunk = n[i:i + per_block]
+            parts.append(_knn_block(pos, starts[ev[i:i + per_block]].to(device), chunk.to(device),
+                                    int(chunk.max()), int(k), finite))
+    if len(parts) == 1:
+        return torch.stack(parts[0][:2])
+    src, dst, rank = (torch.cat(t) for t in zip(*parts))
+    # each centre's edges come from one block, in order; place them by centre
+    offset = ptr_from_counts(torch.bincount(dst, minlength=pos.size(0)))
+    where = offset[dst] + rank
+    out = torch.empty(2, src.numel(), dtype=torch.long, device=device)
+    out[0, where], out[1, where] = src, dst
+    return out
 
-    if pos.size(0) == 0:
-        return torch.empty(2, 0, dtype=torch.long, device=pos.device)
-    dense, mask = to_dense_batch(pos, batch, batch_size=num_graphs)  # (B, M, 2)
-    m = mask.size(1)
-    deta = dense[:, :, None, 0] - dense[:, None, :, 0]
+
+def _knn_block(pos: Tensor, start: Tensor, count: Tensor, m: int, k: int,
+               finite: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    """``(source, centre, rank)`` of the kNN edges of events of ``count`` objects from ``start``,
+    padded to ``m`` objects: one ``(events, m, m)`` block of distances."""
+    ar = torch.arange(m, device=pos.device)
+    mask = ar[None, :] < count[:, None]  # (E, m)
+    node = torch.where(mask, start[:, None] + ar, start[:, None])
+    dense = pos[node]  # (E, m, 2)
+    # in place, value for value the same operations as deta**2 + (dphi - 2 pi round(dphi / 2 pi))**2
+    dist = dense[:, :, None, 0] - dense[:, None, :, 0]
     dphi = dense[:, :, None, 1] - dense[:, None, :, 1]
-    dphi = dphi - 2.0 * math.pi * torch.round(dphi / (2.0 * math.pi))
-    dist = deta * deta + dphi * dphi  # (event, centre, neighbour)
-    eye = torch.eye(m, dtype=torch.bool, device=pos.device)
-    dist = dist.masked_fill(~mask[:, None, :] | eye, math.inf)
-    kk = min(int(k), m - 1)
-    if kk < 1:
-        return torch.empty(2, 0, dtype=torch.long, device=pos.device)
-    values, nbr = torch.sort(dist, dim=-1, stable=True)  # ties: the lower index first
-    values, nbr = values[..., :kk], nbr[..., :kk]
-    keep = torch.isfinite(values) & mask[:, :, None]
-    start = ptr_from_counts(mask.sum(1))[:-1]
-    centre = (start[:, None, None] + torch.arange(m, device=pos.device)[None, :, None]).expand_as(nbr)
-    return torch.stack([(start[:, None, None] + nbr)[keep], centre[keep]])
+    turns = torch.div(dphi, 2.0 * math.pi).round_().mul_(2.0 * math.pi)
+    dphi.sub_(turns)
+    del turns
+    dist.mul_(dist).add_(dphi.mul_(dphi))  # (event, centre, neighbour)
+    del dphi
+    pair = mask[:, None, :] & mask[:, :, None]
+    pair.diagonal(dim1=1, dim2=2).fill_(False)  # no self loop
+    dist.masked_fill_(~pair, math.inf)  # padding: no pair
+    del pair
+    if not finite:  # NaN (from an infinite or NaN position) is no edge, as inf
+        dist.masked_fill_(torch.isnan(dist), math.inf)
+    kk = min(k, m - 1)
+    values, nbr = _smallest(dist, kk)
+    del dist
+    # finite values come first: the kept edges are a prefix of every centre's row
+    flat = (torch.isfinite(values) & mask[:, :, None]).reshape(-1).nonzero().view(-1)
+    row, rank = flat.div(kk, rounding_mode="floor"), flat.remainder(kk)
+    centre = node.view(-1)[row]
+    return centre - row.remainder(m) + nbr.reshape(-1)[flat], centre, rank  # source: event start + nbr
+
+
+def _smallest(dist: Tensor, kk: int) -> tuple[Tensor, Tensor]:
+    """The ``kk`` smallest values of every row of ``dist`` (no NaN) and their indices, ascending,
+    ties by the lower index: the first ``kk`` of a stable sort, through ``torch.topk``.
+
+    ``topk``'s values are the ``kk`` smallest whatever it does with ties; its indices are put in
+    (value, index) order.  Where a row holds more values equal to its ``kk``-th smallest
+    (finite) value than fit, ``topk`` may have kept a higher index of them: those rows are sorted.
+    """
+    values, nbr = torch.topk(dist, kk, dim=-1, largest=False, sorted=True)
+    nbr, perm = torch.sort(nbr, dim=-1)
+    values, perm = torch.sort(values.gather(-1, perm), dim=-1, stable=True)
+    nbr = nbr.gather(-1, perm)
+    last = values[..., -1:]
+    tied = ((dist <= last).sum(-1) > kk) & torch.isfinite(last[..., 0])
+    if bool(tied.any()):
+        rows = tied.nonzero(as_tuple=True)
+        v, i = torch.sort(dist[rows], dim=-1, stable=True)
+        values[rows], nbr[rows] = v[..., :kk], i[..., :kk]
+    return values, nbr
 
 
 def _one_event(ak: Any, event: Any) -> Any:
