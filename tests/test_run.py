@@ -257,9 +257,12 @@ def test_unlabelled_parquet_jets_are_scored_and_refused_for_training(tmp_path, j
     assert main(["evaluate", str(run), "--data", str(data), "--data", str(labelled)]) == 2
     err = capsys.readouterr().err
     assert "mix labelled and unlabelled jets" in err and "collisions.parquet" in err
-    assert main(["train", *ARGS, "--data", str(data), "--out", str(tmp_path / "r2")]) == 1
-    err = capsys.readouterr().err
-    assert "lacks the fields label" in err and "pgjets evaluate RUN --data" in err
+    for extra in ((), ("--val", str(data))):  # unlabelled --data, or an unlabelled --val: bad arguments
+        argv = ["train", *ARGS, "--data", str(data if not extra else jet_folder), *extra, "--out", str(tmp_path / "r2")]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "holds jets without labels" in err and "pgjets evaluate RUN --data" in err
+        assert not (tmp_path / "r2").exists()
 
 
 def test_evaluate_from_another_directory_and_refuses_changed_data(tmp_path, jet_folder, monkeypatch, capsys,

@@ -663,6 +663,7 @@ def _train_run(cfg: dict[str, Any], out: Path, force: bool) -> dict[str, Any]:
         refuse_class_specs(cfg["data"])
     refuse_event_settings(cfg)
     data_dir = prepare_data(cfg, out)  # checks --data before anything is written
+    refuse_unlabelled(cfg)
     files = check_data_paths(data_dir)
     fp = fingerprint(files)
     hint = f"run {out} started on; use --force to start afresh"
@@ -989,6 +990,23 @@ def jets_have_labels(specs: list[str]) -> bool:
         raise DataArgumentError(f"the files mix labelled and unlabelled jets: {with_labels} has labels, "
                                 f"{without[0]} no field 'label'; evaluate them apart")
     return not without
+
+
+def refuse_unlabelled(cfg: dict[str, Any]) -> None:
+    """Refuse jets without labels (parquet files without a ``label`` field) as ``--data``, ``--val`` or
+    ``--test`` of a training: a bad argument (exit 2), before anything is written.
+
+    Raises:
+        DataArgumentError: a file of them has no labels.
+    """
+    if cfg.get("generate") is not None:
+        return
+    for key in ("data", "val", "test"):
+        specs = _as_specs(cfg[key]) if cfg.get(key) is not None else []
+        if specs and not jets_have_labels(specs):
+            raise DataArgumentError(f"--{key} {' '.join(specs)} holds jets without labels (no field 'label'): "
+                                    "training needs the class of every jet; pgjets evaluate RUN --data scores "
+                                    "unlabelled jets with a trained run")
 
 
 def unfinished_epochs(run: Path, cfg: dict[str, Any]) -> Optional[tuple[int, int]]:

@@ -181,3 +181,12 @@ def test_event_files_are_told_from_jet_files_by_content(tmp_path, jet_folder):
                       "part.parquet": "jets"}
     ak.to_parquet(ak.Array({"a": [1.0, 2.0]}), tmp_path / "table.parquet")
     assert parquet_layout(pq.read_schema(tmp_path / "table.parquet")) == "unknown"
+    # a folder of ROOT files with upper-case suffixes is a folder of events too
+    folder = tmp_path / "upper"
+    folder.mkdir()
+    shutil.copy(tmp_path / "TTBAR.ROOT", folder / "A.ROOT")
+    shutil.copy(tmp_path / "TTBAR.ROOT", folder / "b.root")
+    from pgjets.data.generate_events import event_input_files
+
+    assert event_input_files(folder) == [folder / "A.ROOT", folder / "b.root"] and is_event_folder(folder)
+    assert len(StreamedEventDataset({"a": folder}, collections=("Muon",))) == 12

@@ -340,8 +340,11 @@ def event_files(path: os.PathLike | str) -> list[Path]:
 
 
 def _folder_event_files(folder: Path) -> list[Path]:
-    """The event files of a folder without manifest: its parquet files, else its ROOT files (sorted)."""
-    return sorted(folder.glob("*.parquet")) or sorted(folder.glob("*.root"))
+    """The event files of a folder without manifest: its parquet files (``.parquet``, ``.pq``), else
+    its ROOT files (``.root``), sorted; suffixes in any case (``TTBAR.ROOT``)."""
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    return ([p for p in files if p.suffix.lower() in (".parquet", ".pq")]
+            or [p for p in files if p.suffix.lower() == ".root"])
 
 
 def event_input_files(path: os.PathLike | str) -> list[Path]:
