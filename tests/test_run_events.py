@@ -80,8 +80,14 @@ def nanoaod_files(events_dir, tmp_path_factory):
 
     from pgjets.data import read_events, write_nanoaod
 
+    import numpy as np
+
     out = tmp_path_factory.mktemp("nano")
     events = read_events(events_dir)
+    n = len(events)
+    for name, values in (("run", np.full(n, 362_616, np.uint32)), ("luminosityBlock", np.arange(n, dtype=np.uint32) // 7),
+                         ("event", np.arange(n, dtype=np.uint64) * 3 + 10**12)):  # as CMS writes them
+        events = ak.with_field(events, values, name)
     label = ak.to_numpy(events["label"])
     return {name: write_nanoaod(events[label == i], out / f"{name}.root") for i, name in enumerate(["ttbar", "wjets"])}
 
@@ -371,6 +377,12 @@ def test_unlabelled_nanoaod_files_are_scored(nanoaod_files, tmp_path, capsys):
     assert "accuracy" not in metrics and "auc" not in metrics and not (out / "confusion.png").exists()
     with np.load(out / "scores.npz") as f:
         assert (f["y"] == -1).all() and np.array_equal(f["entry"], np.r_[np.arange(40), np.arange(40)])
+        import uproot
+
+        for field in ("run", "luminosityBlock", "event"):  # read back from the files at file_index, entry
+            truth = [uproot.open(f["files"][i])["Events"][field].array(library="np")[e]
+                     for i, e in zip(f["file_index"], f["entry"])]
+            assert f[field].dtype == np.asarray(truth).dtype and np.array_equal(f[field], truth), field
         score = f["logits"][:, 1] - f["logits"][:, 0]
     for row in metrics["cuts"]:
         assert row["efficiency"] == {"unlabelled": pytest.approx(float((score >= row["threshold"]).mean()))}

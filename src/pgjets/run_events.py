@@ -444,7 +444,8 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
         y = y.new_tensor(order)[y]  # the data's class numbers as the run's
     index = np.unique(idx)
     file, entry = dataset.locate(index)
-    extra = {"files": np.asarray([str(f) for f in dataset.files]), "file_index": file, "entry": entry}
+    extra = {"files": np.asarray([str(f) for f in dataset.files]), "file_index": file, "entry": entry,
+             **dataset.event_ids(index)}  # run, luminosityBlock, event where the files have them
     metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,
                                    working_points=working_points, index=index, extra_scores=extra,
                                    checkpoint=checkpoint)

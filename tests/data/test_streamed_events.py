@@ -359,3 +359,29 @@ def test_items_keep_their_event_index_when_pyg_batches_them(events_dir, tmp_path
     assert torch.equal(loader.x, ours.x) and torch.equal(loader.edge_index, ours.edge_index)
     memory = EventDataset.from_events(events[:6], label=ak_label(events)[:6])
     assert torch.equal(Batch.from_data_list([memory[i] for i in range(3)]).event_index, torch.arange(3))
+
+
+def test_event_ids_come_from_the_files_that_have_them(events_dir, tmp_path):
+    """run, luminosityBlock, event of scored events, from parquet fields and ROOT branches alike;
+    generated events have only ``event``, and a field missing from one file is left out for all."""
+    import awkward as ak
+
+    from pgjets.data import write_nanoaod
+
+    events = read_events(events_dir)
+    n = len(events)
+    ids = {"run": np.full(n, 7, np.uint32), "event": np.arange(n, dtype=np.uint64) + 2**40}
+    with_ids = events
+    for name, values in ids.items():
+        with_ids = ak.with_field(with_ids, values, name)
+    ak.to_parquet(with_ids[: n // 2], tmp_path / "a.parquet")
+    write_nanoaod(with_ids[n // 2:], tmp_path / "b.root", drop=())
+    ds = StreamedEventDataset([tmp_path / "a.parquet", tmp_path / "b.root"])
+    index = np.array([0, 3, n // 2, n - 1])
+    got = ds.event_ids(index)
+    assert set(got) == {"run", "event"}  # no luminosityBlock in these files
+    assert got["event"].dtype == np.uint64 and np.array_equal(got["event"], ids["event"][index])
+    assert np.array_equal(got["run"], ids["run"][index])
+    assert set(StreamedEventDataset(events_dir).event_ids(index)) == {"event"}  # generated: event only
+    ak.to_parquet(ak.without_field(events, "event")[: n // 2], tmp_path / "c.parquet")  # one file without them:
+    assert StreamedEventDataset([tmp_path / "c.parquet", tmp_path / "b.root"]).event_ids(index) == {}  # none

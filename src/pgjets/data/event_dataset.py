@@ -1055,6 +1055,27 @@ def _open_event_file(path: Path, kind: str) -> Any:
         raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
 
 
+#: The scalar fields that identify a CMS event, stored with its scores when the files have them.
+EVENT_ID_FIELDS = ("run", "luminosityBlock", "event")
+
+
+def _scalar_fields(handle: Any, path: Path, fields: Sequence[str]) -> dict[str, np.ndarray]:
+    """The scalar fields ``fields`` that the open event file ``handle`` has (a
+    ``pyarrow.parquet.ParquetFile``, or an uproot file with a tree ``Events`` or ``events``), whole."""
+    if not hasattr(handle, "keys"):  # parquet
+        names = set(handle.schema_arrow.names)
+        present = [f for f in fields if f in names]
+        table = handle.read(columns=present) if present else None
+        return {f: table.column(f).to_numpy() for f in present}
+    tree = handle[NANOAOD_TREE if _root_layout(path, handle) == "nanoaod" else TREE]
+    names = {k.split(";")[0] for k in tree.keys()}
+    present = [f for f in fields if f in names]
+    if not present:
+        return {}
+    arrays = tree.arrays(present, library="np")
+    return {f: np.asarray(arrays[f]) for f in present if np.asarray(arrays[f]).ndim == 1}
+
+
 def _close_event_file(handle: Any) -> None:
     try:
         handle.close()
@@ -1303,6 +1324,36 @@ class StreamedEventDataset(JetDataset):
         file = np.searchsorted(starts, index, side="right") - 1  # empty files own no position
         return file, index - starts[file]
 
+    def event_ids(self, index: Any, fields: Sequence[str] = EVENT_ID_FIELDS) -> dict[str, np.ndarray]:
+        """The event identifiers (CMS: ``run``, ``luminosityBlock``, ``event``) of the events at global
+        positions ``index``, read from the scalar fields (branches) of their files, in their own dtype.
+
+        Only the fields that every file of these events has are returned (none for files without
+        them, e.g. generated events); only those fields are read.
+
+        Raises:
+            IndexError: a position outside ``0..len(self)-1``.
+        """
+        file, entry = self.locate(index)
+        pieces: dict[str, list[np.ndarray]] = {f: [] for f in fields}
+        for fi in np.unique(file):
+            path = self.files[int(fi)]
+            values = self._files.read(path, event_file_kind(path), lambda h: _scalar_fields(h, path, fields))
+            rows = np.flatnonzero(file == fi)
+            for f in list(pieces):
+                if f in values:
+                    pieces[f].append((rows, values[f][entry[rows]]))
+                else:
+                    del pieces[f]
+        out = {}
+        for f, parts in pieces.items():
+            if parts:
+                column = np.empty(len(file), dtype=parts[0][1].dtype)
+                for rows, vals in parts:
+                    column[rows] = vals
+                out[f] = column
+        return out
+
     def class_counts(self) -> Optional[list[int]]:
         """Events per class when every file has one class (a mapping was given), else ``None``."""
         if not self._label_names or any(c is None for c in self._file_class.values()):
@@ -1352,7 +1403,7 @@ class StreamedEventDataset(JetDataset):
 __all__ = [
     "COLLECTIONS", "MET_BRANCHES", "DEFAULT_COLLECTIONS", "Z_WINDOW", "Z_MASS", "LABELS",
     "hzz_path", "read_hzz_events", "read_nanoaod_events", "root_event_layout", "NANOAOD_TREE",
-    "EVENT_FILE_KINDS", "event_file_kind", "index_event_file", "event_file_has_labels",
+    "EVENT_FILE_KINDS", "EVENT_ID_FIELDS", "event_file_kind", "index_event_file", "event_file_has_labels",
     "dimuon_z_candidate", "four_lepton_candidate", "EventDataset",
     "stream_event_batches", "StreamedEventDataset",
 ]
