@@ -365,8 +365,8 @@ def moved_data(old: dict[str, Any], cfg: dict[str, Any]) -> bool:
     from .data.fingerprint import fingerprint, fingerprint_diff
     from .run_events import is_event_data
 
-    keys = [k for k in dict.fromkeys([*run_settings(old), *run_settings(cfg)])
-            if run_settings(old).get(k) != run_settings(cfg).get(k)]
+    before, now = run_settings(old), run_settings(cfg)
+    keys = [k for k in dict.fromkeys([*before, *now]) if before.get(k) != now.get(k)]
     if not keys or any(k not in LOCATION_KEYS for k in keys) or cfg.get("generate") is not None:
         return False
     recorded = {"data": old.get("data_fingerprint"), **(old.get("held_out_fingerprints") or {})}
@@ -984,12 +984,22 @@ def jets_have_labels(specs: list[str]) -> bool:
     from .data.sources import resolve_sources
 
     files = [(path, fmt) for src in resolve_sources(specs) for path, fmt in src.files()]
-    without = [path for path, fmt in files if fmt == "parquet" and not parquet_has_labels(path)]
-    if without and len(without) != len(files):
-        with_labels = next(path for path, _ in files if path not in without)
-        raise DataArgumentError(f"the files mix labelled and unlabelled jets: {with_labels} has labels, "
-                                f"{without[0]} no field 'label'; evaluate them apart")
-    return not without
+    labelled = [fmt != "parquet" or parquet_has_labels(path) for path, fmt in files]
+    return all_or_none_labelled([path for path, _ in files], labelled, "jets")
+
+
+def all_or_none_labelled(files: Sequence[Any], labelled: Sequence[bool], unit: str, hint: str = "") -> bool:
+    """``True`` when every one of ``files`` is labelled (``labelled``: per file), ``False`` when none is.
+
+    Raises:
+        DataArgumentError: the files mix the two (``unit``: "jets" or "events"; ``hint`` ends the message).
+    """
+    if any(labelled) and not all(labelled):
+        with_labels = next(f for f, has in zip(files, labelled) if has)
+        without = next(f for f, has in zip(files, labelled) if not has)
+        raise DataArgumentError(f"the files mix labelled and unlabelled {unit}: {with_labels} has a label "
+                                f"field, {without} none; evaluate them apart{hint}")
+    return all(labelled)
 
 
 def refuse_unlabelled(cfg: dict[str, Any]) -> None:

@@ -97,20 +97,15 @@ def _without_labels(given: Any) -> bool:
     from .data.event_dataset import event_file_has_labels
     from .data.generate_events import event_input_files
     from .data.sources import expand_spec
-    from .errors import DataArgumentError
+    from .run import all_or_none_labelled
 
     if isinstance(given, dict):
         return False
     specs = [given] if isinstance(given, (str, Path)) else given
     files = [f for spec in specs for path in expand_spec(str(spec), "event data") for f in event_input_files(path)]
     labelled = [event_file_has_labels(f) for f in files]
-    if any(labelled) and not all(labelled):
-        with_labels = next(f for f, has in zip(files, labelled) if has)
-        without = next(f for f, has in zip(files, labelled) if not has)
-        raise DataArgumentError(f"the files mix labelled and unlabelled events: {with_labels} has a label "
-                                f"field, {without} none; evaluate them apart, or give every file a class "
-                                "(CLASS=PATH)")
-    return bool(files) and not any(labelled)
+    return bool(files) and not all_or_none_labelled(files, labelled, "events",
+                                                    ", or give every file a class (CLASS=PATH)")
 
 
 def _fingerprint(ds) -> dict[str, Any]:
@@ -135,7 +130,7 @@ def not_event_data_reason(spec: str) -> Optional[str]:
         DataFileNotFoundError: the path does not exist, or its glob matches nothing.
     """
     from .data.event_dataset import event_file_kind
-    from .data.generate_events import is_event_folder
+    from .data.generate_events import is_event_folder, parquet_file_layout
     from .data.sources import expand_spec, split_class_spec
     from .errors import DataFileError
 
@@ -148,24 +143,11 @@ def not_event_data_reason(spec: str) -> Optional[str]:
             kind = event_file_kind(p)
         except DataFileError as exc:
             return str(exc)
-        if kind == "parquet" and _parquet_layout(p) == "unknown":
+        if kind == "parquet" and parquet_file_layout(p) == "unknown":
             return (f"{p} holds no events: a parquet file without per-event collections (jagged fields C_pt "
                     "or C_px, or records with a field pt or px)")
         return f"{p} holds no events (jets?)"
     return None
-
-
-def _parquet_layout(path: Path) -> str:
-    """:func:`~pgjets.data.generate_events.parquet_layout` of the parquet file ``path`` (``"unknown"`` when
-    its schema cannot be read)."""
-    from ._checks import require
-    from .data.generate_events import parquet_layout
-
-    pq = require("pyarrow.parquet", "physics", "parquet files")
-    try:
-        return parquet_layout(pq.read_schema(path))
-    except Exception:
-        return "unknown"
 
 
 def first_non_event_spec(specs: Any, flag: str = "--data") -> Optional[tuple[str, str]]:

@@ -1072,8 +1072,8 @@ def _scalar_fields(handle: Any, path: Path, fields: Sequence[str]) -> dict[str, 
     present = [f for f in fields if f in names]
     if not present:
         return {}
-    arrays = tree.arrays(present, library="np")
-    return {f: np.asarray(arrays[f]) for f in present if np.asarray(arrays[f]).ndim == 1}
+    arrays = {f: np.asarray(a) for f, a in tree.arrays(present, library="np").items()}
+    return {f: a for f, a in arrays.items() if a.ndim == 1}
 
 
 def _close_event_file(handle: Any) -> None:
@@ -1335,23 +1335,18 @@ class StreamedEventDataset(JetDataset):
             IndexError: a position outside ``0..len(self)-1``.
         """
         file, entry = self.locate(index)
-        pieces: dict[str, list[np.ndarray]] = {f: [] for f in fields}
-        for fi in np.unique(file):
-            path = self.files[int(fi)]
-            values = self._files.read(path, event_file_kind(path), lambda h: _scalar_fields(h, path, fields))
-            rows = np.flatnonzero(file == fi)
-            for f in list(pieces):
-                if f in values:
-                    pieces[f].append((rows, values[f][entry[rows]]))
-                else:
-                    del pieces[f]
+        per_file = {}  # file position -> the fields it has, whole
+        for fi in np.unique(file).tolist():
+            path = self.files[fi]
+            per_file[fi] = self._files.read(path, event_file_kind(path), lambda h: _scalar_fields(h, path, fields))
         out = {}
-        for f, parts in pieces.items():
-            if parts:
-                column = np.empty(len(file), dtype=parts[0][1].dtype)
-                for rows, vals in parts:
-                    column[rows] = vals
-                out[f] = column
+        for f in fields:
+            if not per_file or not all(f in values for values in per_file.values()):
+                continue
+            out[f] = np.empty(len(file), dtype=next(iter(per_file.values()))[f].dtype)
+            for fi, values in per_file.items():
+                rows = file == fi
+                out[f][rows] = values[f][entry[rows]]
         return out
 
     def class_counts(self) -> Optional[list[int]]:

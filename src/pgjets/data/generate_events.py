@@ -380,14 +380,18 @@ def _is_event_file(path: Path) -> bool:
         except (DataFileError, ImportError):
             return False
         return True
-    if magic != "parquet":
-        return False
+    return magic == "parquet" and parquet_file_layout(path) == "events"
+
+
+def parquet_file_layout(path: os.PathLike | str) -> str:
+    """:func:`parquet_layout` of the parquet file ``path`` (its footer only); ``"unknown"`` when its
+    schema cannot be read."""
     pq = require("pyarrow.parquet", "physics", "parquet files")
     try:
         schema = pq.read_schema(path)
     except Exception:
-        return False
-    return parquet_layout(schema) == "events"
+        return "unknown"
+    return parquet_layout(schema)
 
 
 #: Collections whose flat fields (``Muon_*``, also per event: ``MET_pt``) mark an event parquet file.
@@ -587,5 +591,5 @@ def generate_event_dataset(
 __all__ = [
     "EVENT_PROCESSES", "EVENTS_KIND", "COLLECTIONS", "generate_events", "generate_event_dataset",
     "write_events", "read_events", "read_event_attrs", "event_files", "event_input_files", "is_event_folder",
-    "parquet_layout",
+    "parquet_layout", "parquet_file_layout",
 ]
