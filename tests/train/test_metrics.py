@@ -141,7 +141,30 @@ def test_rejection_takes_the_best_cut_on_a_flat_stretch_of_the_roc():
     y = np.array([1, 1, 0, 0, 0, 1, 0])
     assert background_rejection(scores, y, 2 / 3) == float("inf")
     assert background_rejection(scores, y, 1.0) == pytest.approx(4 / 3)  # 3 of 4 background pass at the last signal
-    assert background_rejection(scores, y, 5 / 6) == pytest.approx(1 / 0.375)  # halfway along the rising segment
+    # between the last two signal jets only background passes: reaching 5/6 needs the looser cut's 3 of
+    # 4 background (the curve is vertical there; it was interpolated along a diagonal to 0.375)
+    assert background_rejection(scores, y, 5 / 6) == pytest.approx(4 / 3)
+
+
+def test_rejection_between_cuts_is_not_a_diagonal_across_a_step():
+    """9 signal, 11 background ranked S S S B S B S B ...: eps_S = 0.35 needs the 4th signal jet,
+    which passes with one background jet: 1/eps_B = 11 (the old interpolation gave 73)."""
+    from sklearn.metrics import roc_curve as sk_roc
+
+    from pgjets.train.metrics import background_rejection
+
+    order = "SSSBSBSBSBSBSBSBBBBB"
+    scores = np.linspace(1, 0, len(order))
+    y = np.array([c == "S" for c in order], dtype=int)
+    assert background_rejection(scores, y, 0.35) == pytest.approx(11.0)
+    assert background_rejection(scores, y, 0.3) == float("inf")  # three signal jets pass alone
+    fpr, tpr, _ = sk_roc(y, scores)
+    rng = np.random.default_rng(0)
+    for eff in rng.uniform(0.01, 1.0, 50):  # off the points: np.interp on scikit-learn's curve
+        ref = np.interp(eff, tpr, fpr)
+        assert background_rejection(scores, y, eff) == pytest.approx(1 / ref if ref > 0 else float("inf"))
+    tied = np.array([1.0, 1.0, 0.0, 0.0])  # one signal and one background tied: a slanted stretch
+    assert background_rejection(tied, np.array([1, 0, 1, 0]), 0.25) == pytest.approx(1 / 0.25)
 
 
 def test_per_class_rejection_does_not_underflow():

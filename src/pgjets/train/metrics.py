@@ -104,11 +104,22 @@ def roc_auc(scores, labels, signal: int = 1) -> float:
 def background_rejection(scores, labels, signal_efficiency: float = 0.3, signal: int = 1) -> float:
     r"""Background rejection :math:`1/\varepsilon_B` at a fixed signal efficiency.
 
-    :math:`\varepsilon_B` is interpolated linearly on the ROC curve, taking at
-    each signal efficiency the smallest :math:`\varepsilon_B` a cut reaches (on a
-    flat stretch of the curve, where background passes but no more signal does,
-    the first point); if no background passes at that working point the
-    rejection is ``inf``.
+    :math:`\varepsilon_B` is read off the ROC curve (the points of every cut, joined by straight
+    lines) where it first reaches :math:`\varepsilon_S`:
+
+    .. math::
+        \varepsilon_B(\varepsilon_S) = \varepsilon_{B,j-1} + (\varepsilon_S - \varepsilon_{S,j-1})
+        \frac{\varepsilon_{B,j} - \varepsilon_{B,j-1}}{\varepsilon_{S,j} - \varepsilon_{S,j-1}},
+        \qquad j = \min\{i : \varepsilon_{S,i} \ge \varepsilon_S\}
+
+    Between two cuts that pass only signal the curve is vertical, and :math:`\varepsilon_B` is
+    that of the looser cut: the background that must pass to reach :math:`\varepsilon_S`. Tied
+    scores of both classes give a slanted stretch, interpolated (a random choice among the tied
+    jets).  This equals ``np.interp(eps_S, tpr, fpr)`` on scikit-learn's ``roc_curve``, the
+    convention of the top-tagging comparisons, except where :math:`\varepsilon_S` is exactly the
+    efficiency of a flat stretch (background only between the cuts): ``np.interp`` takes its last
+    point, here the first (the cut that reaches :math:`\varepsilon_S` with the least background).
+    If no background passes at that point the rejection is ``inf``.
 
     Args:
         scores: Signal scores ``(N,)`` or two-class logits ``(N, 2)``.
@@ -118,10 +129,13 @@ def background_rejection(scores, labels, signal_efficiency: float = 0.3, signal:
     """
     if not 0.0 < signal_efficiency <= 1.0:
         raise ValueError(f"signal_efficiency must be in (0, 1], got {signal_efficiency}")
-    fpr, tpr, _ = roc_curve(scores, labels, signal)
-    # tpr repeats along flat stretches; np.interp on repeated x takes the last (largest) fpr
-    eff, first = np.unique(tpr, return_index=True)  # tpr and fpr both rise: the first is the smallest
-    eps_b = float(np.interp(signal_efficiency, eff, fpr[first]))
+    fpr, tpr, _ = roc_curve(scores, labels, signal)  # starts at (0, 0), ends at (1, 1); both non-decreasing
+    j = int(np.searchsorted(tpr, signal_efficiency, side="left"))  # the first cut with eps_S >= the target
+    if tpr[j] == signal_efficiency:
+        eps_b = float(fpr[j])
+    else:  # tpr[j - 1] < target < tpr[j] (j >= 1: tpr[0] = 0)
+        t = (signal_efficiency - tpr[j - 1]) / (tpr[j] - tpr[j - 1])
+        eps_b = float(fpr[j - 1] + t * (fpr[j] - fpr[j - 1]))
     return float("inf") if eps_b <= 0.0 else 1.0 / eps_b
 
 
