@@ -49,3 +49,20 @@ def test_one_input_dtype_policy_for_every_layer(make):
     with pytest.raises(InputDtypeError, match="floating-point"):
         call(layer, x.long())
     call(layer.double(), x.double())  # a float64 model takes float64 inputs
+
+
+def test_require_tells_a_missing_module_from_a_broken_one(tmp_path, monkeypatch):
+    """Not installed: the extra to install; installed but failing to import: the cause, not a reinstall."""
+    from pgjets._checks import require
+    from pgjets.errors import MissingExtraError
+
+    with pytest.raises(MissingExtraError, match=r"'no_such_mod_xyz' is needed for tests but is not installed; "
+                                                r"install it with: pip install 'pgjets\[physics\]'"):
+        require("no_such_mod_xyz", "physics", "tests")
+    (tmp_path / "broken_mod_xyz.py").write_text("raise ImportError('numpy.core.multiarray failed to import')\n")
+    (tmp_path / "needy_mod_xyz.py").write_text("import absent_dep_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(MissingExtraError, match=r"installed but fails to import: ImportError: numpy.core.multiarray"):
+        require("broken_mod_xyz", "physics")
+    with pytest.raises(MissingExtraError, match=r"installed but needs 'absent_dep_xyz', which is not"):
+        require("needy_mod_xyz", "physics")

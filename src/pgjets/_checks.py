@@ -152,15 +152,24 @@ def check_positive_int(value: int, name: str) -> int:
 def require(module: str, extra: str, purpose: str = "") -> ModuleType:
     """Import an optional dependency or raise :class:`MissingExtraError`.
 
-    The message tells the user which ``pip install 'pgjets[extra]'`` fixes it.
+    The message tells the user which ``pip install 'pgjets[extra]'`` fixes it.  A module that is
+    installed but fails to import (a dependency of it missing or built against another numpy) is
+    reported with the cause instead: reinstalling the extra would not help.
     """
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         what = f" for {purpose}" if purpose else ""
+        missing = getattr(exc, "name", None)
+        if isinstance(exc, ModuleNotFoundError) and missing is not None:
+            if module == missing or module.startswith(missing + "."):
+                raise MissingExtraError(f"{module!r} is needed{what} but is not installed; "
+                                        f"install it with: pip install 'pgjets[{extra}]'") from exc
+            raise MissingExtraError(f"{module!r} is needed{what}; it is installed but needs {missing!r}, which "
+                                    f"is not: pip install 'pgjets[{extra}]' (or {missing})") from exc
         raise MissingExtraError(
-            f"{module!r} is needed{what} but is not installed; "
-            f"install it with: pip install 'pgjets[{extra}]'"
+            f"{module!r} is needed{what}; it is installed but fails to import: {type(exc).__name__}: {exc} "
+            "(a broken or incompatible install: check the versions of it and of numpy, pyarrow)"
         ) from exc
 
 
