@@ -253,3 +253,20 @@ def test_split_is_a_flag(tmp_path, jet_folder, capsys):
                  "--out", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
     assert "--split" in err and "summing to 1" in err
+
+
+def test_train_says_which_epoch_it_scored(jet_folder, tmp_path, capsys):
+    """The test metrics come from the best checkpoint by val_auc: the summary names its epoch."""
+    run = tmp_path / "run"
+    assert main(["train", "--model", "pfn", "--data", str(jet_folder), "--epochs", "3", "--batch-size", "8",
+                 "--device", "cpu", "--no-progress", "--out", str(run)]) == 0
+    history = json.loads((run / "history.json").read_text())
+    aucs = [h["val_auc"] for h in history]
+    best = aucs.index(max(aucs))  # the first epoch with the highest val_auc
+    tail = "" if best == 2 else f"; last epoch {aucs[2]:.4g}"
+    assert (f"scored: the best checkpoint, epoch {best + 1} of 3 by val_auc ({aucs[best]:.4g}{tail})"
+            in capsys.readouterr().out)
+    from pgjets.run import best_checkpoint_note
+
+    (run / "history.json").unlink()
+    assert best_checkpoint_note(run) is None

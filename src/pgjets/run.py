@@ -89,6 +89,9 @@ DEFAULTS: dict[str, Any] = {
     "patience": None,
     "collections": None,
     "object_fields": None,
+    "tree": None,
+    "connectivity": None,
+    "k": None,
     "seed": 0,
     "device": "auto",
     "progress": True,
@@ -103,7 +106,8 @@ RUN_ENTRIES = ("checkpoints", "history.json", "metrics.json", "scores.npz", "spl
                "confusion.png", "demo.json", "eval")
 _GENERATION_KEYS = ("generate", "processes", "gen_seed", "fast")
 _FLAGS = {"processes": "--process", "generate": "--generate", "data": "--data",
-          "working_points": "--working-point", "collections": "--collection", "object_fields": "--object-field"}
+          "working_points": "--working-point", "collections": "--collection", "object_fields": "--object-field",
+          "tree": "--tree", "connectivity": "--connectivity", "k": "--k"}
 
 
 def parse_working_points(values: Optional[list[str]]) -> Optional[dict[str, float]]:
@@ -248,6 +252,17 @@ def validate_config(cfg: dict[str, Any], origin: Optional[dict[str, str]] = None
             if not (isinstance(v, list) and v and all(isinstance(x, str) and x.isidentifier() for x in v)):
                 raise bad(key, "a list of names (e.g. Muon, Jet, MET; btagDeepFlavB)")
             check_no_repeats(v, name(key))
+    if cfg["tree"] is not None and not (isinstance(cfg["tree"], str) and cfg["tree"].strip()):
+        raise bad("tree", "the name of the ROOT tree of the events (e.g. mini, nominal)")
+    if cfg["connectivity"] not in (None, "full", "knn"):
+        raise bad("connectivity", "full or knn")
+    if cfg["connectivity"] == "full":
+        cfg["connectivity"] = None  # the default, spelled out: the same setting
+    if cfg["k"] is not None:
+        check_setting_int(cfg["k"], name("k"))
+        if cfg["connectivity"] != "knn":
+            raise UsageError(f"{name('k')} is the number of neighbours of kNN event graphs: give "
+                             "--connectivity knn with it (connectivity: knn in a config file)")
     from .data.event_dataset import DEFAULT_COLLECTIONS
 
     if cfg["collections"] == list(DEFAULT_COLLECTIONS):
@@ -373,7 +388,7 @@ def moved_data(old: dict[str, Any], cfg: dict[str, Any]) -> bool:
     for key in keys:
         fp = recorded.get(key)
         if (cfg.get(key) is None or old.get(key) is None or not fp or fp.get("version") is None
-                or is_event_data(cfg[key]) or is_event_data(old[key])):
+                or is_event_data(cfg[key], cfg.get("tree")) or is_event_data(old[key], old.get("tree"))):
             return False
         try:
             current = fingerprint(check_data_paths(cfg[key], "--" + key))
@@ -532,12 +547,13 @@ def resolve_data_paths(value: Any) -> Any:
 
 
 def refuse_event_settings(cfg: dict[str, Any]) -> None:
-    """Refuse the settings of event runs (``collections``, ``object_fields``) for a jet run.
+    """Refuse the settings of event runs (``collections``, ``object_fields``, ``tree``, ``connectivity``,
+    ``k``) for a jet run.
 
     Raises:
         UsageError: one of them is set.
     """
-    for key in ("collections", "object_fields"):
+    for key in ("collections", "object_fields", "tree", "connectivity", "k"):
         if cfg.get(key) is not None:
             raise UsageError(f"{_FLAGS[key]} chooses the objects of event data, but the data are jets "
                              f"({_describe_specs(cfg)})")
@@ -602,9 +618,36 @@ def build_run_model(cfg: dict[str, Any], num_features: int, num_classes: int):
 def _trainer(cfg: dict[str, Any], model, out: Optional[Path], distributed: Optional[bool] = None) -> Trainer:
     names = {f.name for f in fields(TrainConfig)}
     tc = TrainConfig(**{k: v for k, v in cfg.items() if k in names},
-                     monitor="val_auc")
+                     monitor=RUN_MONITOR)
     return Trainer(model, tc, out_dir=out, distributed=distributed, settings=run_settings(cfg),
                    locations=LOCATION_KEYS)
+
+
+#: The validation metric that chooses a command-line run's best checkpoint (the one evaluated).
+RUN_MONITOR = "val_auc"
+
+
+def best_checkpoint_note(run: Path) -> Optional[str]:
+    """``"scored: the best checkpoint, epoch 2 of 15 by val_auc (0.754; last epoch 0.741)"``: which
+    epoch's weights a finished run's test metrics come from (``None`` without a history or a best
+    checkpoint, or when training stopped without validation)."""
+    import json
+
+    run = Path(run)
+    try:
+        history = json.loads((run / "history.json").read_text())
+        from .train import load_checkpoint_file
+
+        epoch = int(load_checkpoint_file(run / "checkpoints" / "best.pt")["epoch"])
+    except (OSError, ValueError, KeyError, TypeError, PgjetsError):
+        return None
+    values = {int(h["epoch"]): h.get(RUN_MONITOR) for h in history if isinstance(h, dict) and "epoch" in h}
+    if values.get(epoch) is None or not values:
+        return None
+    last = max(values)
+    tail = "" if epoch == last else f"; last epoch {values[last]:.4g}"
+    return (f"scored: the best checkpoint, epoch {epoch} of {last} by {RUN_MONITOR} "
+            f"({values[epoch]:.4g}{tail})")
 
 
 def _data_changed(where: str, recorded: Optional[dict], current: dict, hint: str) -> None:
@@ -763,7 +806,7 @@ def _check_before_clearing(cfg: dict[str, Any]) -> None:
     if cfg.get("generate") is not None:
         return
     _check_data_flags(cfg)
-    if is_event_data(cfg["data"]):
+    if is_event_data(cfg["data"], cfg.get("tree")):
         from .run_events import check_event_data
 
         check_event_data(cfg)  # the files, collections, fields and classes of the new run
@@ -912,7 +955,7 @@ def _own_dest(base: Path, data: Optional[list[str]]) -> Path:
 
 def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_data=None,
                  signal: Optional[str] = None, working_points: Optional[dict[str, float]] = None,
-                 progress: bool = False) -> dict[str, Any]:
+                 progress: bool = False, tree: Optional[str] = None) -> dict[str, Any]:
     """Test metrics and plots of a finished run (best checkpoint).
 
     Without ``data`` the run's own test data (``--test`` or the test split) are
@@ -921,7 +964,8 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     (paths, globs) every jet there is evaluated, after checking that the data
     provide the run's input columns and classes, and the results go to
     ``out`` (default ``RUN/eval/<name>/``), never over the run's own.
-    ``progress`` shows a progress bar over the batches (on a terminal).
+    ``progress`` shows a progress bar over the batches (on a terminal).  ``tree`` (event runs, with
+    ``data``): the ROOT tree of the events of ``data``, when it is not the run's (``--tree``).
     """
     from .data.inputs import open_dataset
 
@@ -929,11 +973,16 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     cfg = read_run_config(run)
     from .run_events import _class_order, evaluate_event_run, is_event_data  # whole events
 
+    if tree is not None and data is None:
+        raise UsageError("--tree names the tree of the events of --data: give --data with it (the run's own "
+                         "test events are read from the run's tree)")
     if test_data is None:  # (not at the end of a training)
         warn_unfinished(run, cfg)
-    if is_event_data(cfg["data"]):
+    if is_event_data(cfg["data"], cfg.get("tree")):
         return evaluate_event_run(run, cfg, data=data, out=out, signal=signal, working_points=working_points,
-                                  progress=progress)
+                                  progress=progress, tree=tree)
+    if tree is not None:
+        raise UsageError(f"--tree names the tree of event files, but run {run} classifies jets")
     recorded = cfg.get("inputs") or {}
     specs, order = None, None
     if data is not None:

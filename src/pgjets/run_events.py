@@ -22,13 +22,14 @@ import numpy as np
 from .errors import DataFileNotFoundError
 
 
-def is_event_data(path: Any) -> bool:
+def is_event_data(path: Any, tree: Optional[str] = None) -> bool:
     """True when ``path`` (``--data``: a path, or a list of them; ``CLASS=PATH`` specs included) holds
-    only events: event folders, event parquet files, ROOT event files (NanoAOD, H->ZZ layout), each
-    file judged by its content, whatever its name (see :func:`~pgjets.data.generate_events.is_event_folder`)."""
+    only events: event folders, event parquet files, ROOT event files (NanoAOD, H->ZZ layout, or with
+    the tree ``tree``: ``--tree``), each file judged by its content, whatever its name (see
+    :func:`~pgjets.data.generate_events.is_event_folder`)."""
     specs = [path] if isinstance(path, (str, Path)) else list(path or [])
     try:
-        return bool(specs) and all(not_event_data_reason(str(spec)) is None for spec in specs)
+        return bool(specs) and all(not_event_data_reason(str(spec), tree) is None for spec in specs)
     except (DataFileNotFoundError, TypeError):
         return False
 
@@ -78,22 +79,42 @@ def _dataset(data: Any, max_events: Optional[int], cfg: dict[str, Any], unlabell
 
     ``unlabelled_ok`` (evaluation): event files given without classes and without a label field
     (NanoAOD of collision data) are read unlabelled, ``y = -1``, instead of refused.
+
+    Raises:
+        DataArgumentError: (not ``unlabelled_ok``) event files without classes and without a label field.
     """
-    from .data.event_dataset import DEFAULT_COLLECTIONS, StreamedEventDataset
+    from .data.event_dataset import StreamedEventDataset
+    from .errors import DataArgumentError
 
     given = event_input(data)
-    label = None if unlabelled_ok and _without_labels(given) else "label"
-    ds = StreamedEventDataset(given, collections=cfg.get("collections") or DEFAULT_COLLECTIONS, label=label,
-                              extra_fields=cfg.get("object_fields") or ())  # reads file lists and counts only
+    tree = cfg.get("tree")
+    unlabelled = not isinstance(given, dict) and _without_labels(given, tree)
+    if unlabelled and not unlabelled_ok:
+        raise DataArgumentError(f"{_describe(data)}: the event files have no label field 'label' (a NanoAOD "
+                                "file holds none): give the class of each file, --data CLASS=FILE repeated "
+                                "per class (a mapping {class: files} in Python)")
+    label = None if unlabelled else "label"
+    ds = StreamedEventDataset(given, label=label, **event_graph_settings(cfg))  # file lists and counts only
     idx = np.arange(len(ds))
     if max_events is not None and len(ds) > max_events:
         idx = np.sort(np.random.default_rng(0).choice(len(ds), max_events, replace=False))
     return ds, idx
 
 
-def _without_labels(given: Any) -> bool:
+def event_graph_settings(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The :class:`~pgjets.data.event_dataset.StreamedEventDataset` arguments of an event run's settings:
+    ``collections`` (``--collection``), ``extra_fields`` (``--object-field``), ``tree`` (``--tree``),
+    ``connectivity`` and ``k`` (``--connectivity``, ``--k``; default complete graphs, k = 8 for kNN)."""
+    from .data.event_dataset import DEFAULT_COLLECTIONS
+
+    return {"collections": cfg.get("collections") or DEFAULT_COLLECTIONS,
+            "extra_fields": cfg.get("object_fields") or (), "tree": cfg.get("tree"),
+            "connectivity": cfg.get("connectivity") or "full", "k": cfg.get("k") or 8}
+
+
+def _without_labels(given: Any, tree: Optional[str] = None) -> bool:
     """Whether ``given`` (what :func:`event_input` returns) names event files without classes, none of
-    which has a label field."""
+    which has a label field (``tree``: ``--tree``)."""
     from .data.event_dataset import event_file_has_labels
     from .data.generate_events import event_input_files
     from .data.sources import expand_spec
@@ -102,8 +123,9 @@ def _without_labels(given: Any) -> bool:
     if isinstance(given, dict):
         return False
     specs = [given] if isinstance(given, (str, Path)) else given
-    files = [f for spec in specs for path in expand_spec(str(spec), "event data") for f in event_input_files(path)]
-    labelled = [event_file_has_labels(f) for f in files]
+    files = [f for spec in specs for path in expand_spec(str(spec), "event data")
+             for f in event_input_files(path, tree)]
+    labelled = [event_file_has_labels(f, tree=tree) for f in files]
     return bool(files) and not all_or_none_labelled(files, labelled, "events",
                                                     ", or give every file a class (CLASS=PATH)")
 
@@ -123,8 +145,9 @@ def _describe(data: Any) -> str:
     return str(data) if isinstance(data, (str, Path)) else " ".join(map(str, data))
 
 
-def not_event_data_reason(spec: str) -> Optional[str]:
-    """Why the ``--data`` spec ``spec`` (``CLASS=PATH`` or a path) is not event data; ``None`` when it is.
+def not_event_data_reason(spec: str, tree: Optional[str] = None) -> Optional[str]:
+    """Why the ``--data`` spec ``spec`` (``CLASS=PATH`` or a path) is not event data; ``None`` when it is
+    (``tree``: the ROOT tree of the events, ``--tree``; default ``Events`` or ``events``).
 
     Raises:
         DataFileNotFoundError: the path does not exist, or its glob matches nothing.
@@ -135,12 +158,16 @@ def not_event_data_reason(spec: str) -> Optional[str]:
     from .errors import DataFileError
 
     for p in expand_spec(split_class_spec(spec)[1], "event data"):
-        if is_event_folder(p):
+        if is_event_folder(p, tree):
             continue
         if p.is_dir():
+            for f in _folder_candidates(p, tree):  # the first file that is not an event file says why
+                reason = not_event_data_reason(str(f), tree)
+                if reason is not None:
+                    return f"the folder {p} holds a file that is not event data: {reason}"
             return f"{p} is a folder without event files (a pgjets generate --events manifest, parquet or ROOT)"
         try:
-            kind = event_file_kind(p)
+            kind = event_file_kind(p, tree)
         except DataFileError as exc:
             return str(exc)
         if kind == "parquet" and parquet_file_layout(p) == "unknown":
@@ -150,7 +177,16 @@ def not_event_data_reason(spec: str) -> Optional[str]:
     return None
 
 
-def first_non_event_spec(specs: Any, flag: str = "--data") -> Optional[tuple[str, str]]:
+def _folder_candidates(folder: Path, tree: Optional[str]) -> list[Path]:
+    """The files of a folder without a manifest that would be its event files (see
+    :func:`~pgjets.data.generate_events.event_input_files`); none for a folder with a manifest."""
+    from .data.generate_events import _folder_event_files
+    from .data.jet_io import MANIFEST_NAME
+
+    return [] if (folder / MANIFEST_NAME).exists() else _folder_event_files(folder, tree)
+
+
+def first_non_event_spec(specs: Any, flag: str = "--data", tree: Optional[str] = None) -> Optional[tuple[str, str]]:
     """``(spec, reason)`` of the first spec of ``specs`` that is not event data, ``None`` when all are.
 
     Raises:
@@ -160,7 +196,7 @@ def first_non_event_spec(specs: Any, flag: str = "--data") -> Optional[tuple[str
 
     for spec in [str(specs)] if isinstance(specs, (str, Path)) else [str(d) for d in specs]:
         try:
-            reason = not_event_data_reason(spec)
+            reason = not_event_data_reason(spec, tree)
         except DataFileNotFoundError as exc:
             raise UsageError(f"{flag} {spec}: {exc}") from None
         if reason is not None:
@@ -168,11 +204,11 @@ def first_non_event_spec(specs: Any, flag: str = "--data") -> Optional[tuple[str
     return None
 
 
-def _explain_not_events(data: Any, model: str) -> None:
+def _explain_not_events(data: Any, model: str, tree: Optional[str] = None) -> None:
     """Raise the reason why ``--data`` does not hold events, for an event model."""
     from .errors import UsageError
 
-    found = first_non_event_spec(data)
+    found = first_non_event_spec(data, tree=tree)
     if found is not None:
         raise UsageError(f"model {model!r} classifies whole events, but --data {found[0]}: {found[1]}")
     raise UsageError(f"model {model!r} classifies whole events: give --data with a folder of "
@@ -250,13 +286,13 @@ def held_out_events(cfg: dict[str, Any], key: str, label_names: Optional[list], 
         DataArgumentError: not event data, other classes, a class without events, another number of
             object features.
     """
-    from .data.event_dataset import DEFAULT_COLLECTIONS, StreamedEventDataset
+    from .data.event_dataset import StreamedEventDataset
     from .errors import DataArgumentError, DataFileError
     from .run import _as_specs
 
     flag = f"--{key}"
     specs = _as_specs(cfg[key])
-    found = first_non_event_spec(specs, flag)
+    found = first_non_event_spec(specs, flag, cfg.get("tree"))
     if found is not None:
         raise DataArgumentError(f"{flag} {found[0]}: {found[1]}; an event run holds out events")
     data = event_input(specs)
@@ -271,14 +307,46 @@ def held_out_events(cfg: dict[str, Any], key: str, label_names: Optional[list], 
                                     f"({flag} needs {need})")
         data = {str(n): data[str(n)] for n in label_names if str(n) in data}  # in the training order
     try:
-        ds = StreamedEventDataset(data, collections=cfg.get("collections") or DEFAULT_COLLECTIONS,
-                                  extra_fields=cfg.get("object_fields") or ())
+        ds = StreamedEventDataset(data, **event_graph_settings(cfg))
         _check_event_inputs({"label_names": None if subset else label_names, "num_features": num_features}, ds,
                             "--data", " ".join(specs), verb="has")
     except DataFileError as exc:
         raise DataArgumentError(f"{flag}: {str(exc).replace('--data CLASS=FILE', f'{flag} CLASS=FILE')}") from None
     _refuse_empty_classes(ds, f"{flag}: ")
     return ds
+
+
+#: A ratio of the objects' median pT between training and evaluated events beyond which
+#: :func:`warn_pt_scale` warns (MeV against GeV is 1000; samples of other processes differ by a few).
+PT_SCALE_RATIO = 30.0
+
+
+def object_pt_median(ds: Any, positions: np.ndarray, n_events: int = 1024) -> Optional[float]:
+    """The median :math:`p_T` of the objects (node column 0) of the first ``n_events`` events at
+    ``positions`` of a streamed event dataset (one or two chunks read); ``None`` without objects."""
+    sub = ds.subset(np.asarray(positions)[:n_events])
+    batch = next(iter(sub.batches(n_events)), None)
+    pt = batch.x[:, 0] if batch is not None and batch.num_nodes else None
+    pt = pt[pt > 0] if pt is not None else None
+    return float(pt.median()) if pt is not None and pt.numel() else None
+
+
+def warn_pt_scale(trained: Optional[float], evaluated: Optional[float], data: str) -> None:
+    r"""Warn when the evaluated events' median object :math:`p_T` is :data:`PT_SCALE_RATIO` times that
+    of the training events or more, either way (files in MeV scored by a run trained in GeV): the
+    event models take :math:`\log(1 + p_T)` as it is, and the run's cuts no longer mean anything."""
+    import warnings
+
+    from .errors import PgjetsWarning
+
+    if not trained or not evaluated:
+        return
+    ratio = evaluated / trained
+    if ratio >= PT_SCALE_RATIO or ratio <= 1 / PT_SCALE_RATIO:
+        warnings.warn(PgjetsWarning(
+            f"the objects of {data} have a median pT of {evaluated:.4g}, those the run trained on {trained:.4g} "
+            f"({ratio:.3g} times): other units (MeV against GeV)? pgjets does not convert units, and the scores "
+            "and cuts of the run assume those of its training events"), stacklevel=2)
 
 
 def _refuse_empty_classes(ds: Any, prefix: str = "") -> None:
@@ -309,10 +377,10 @@ def maybe_train_events(cfg: dict[str, Any], out: Path, old: Optional[dict[str, A
     """
     from .models.registry import EVENT_MODELS
 
-    if cfg.get("generate") is None and is_event_data(cfg["data"]):
+    if cfg.get("generate") is None and is_event_data(cfg["data"], cfg.get("tree")):
         return train_event_run(cfg, out, cfg["data"], old)
     if cfg["model"] in EVENT_MODELS:
-        _explain_not_events(cfg["data"] if cfg.get("generate") is None else [], cfg["model"])
+        _explain_not_events(cfg["data"] if cfg.get("generate") is None else [], cfg["model"], cfg.get("tree"))
     return None
 
 
@@ -338,7 +406,8 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
         _data_changed(_describe(data), old.get("data_fingerprint"), fp, hint)
         for key, held_print in held_fp.items():
             _data_changed(_describe(cfg[key]), (old.get("held_out_fingerprints") or {}).get(key), held_print, hint)
-    inputs = {"label_names": list(ds.label_names) if ds.label_names else None, "num_features": int(ds.num_features)}
+    inputs = {"label_names": list(ds.label_names) if ds.label_names else None, "num_features": int(ds.num_features),
+              "object_pt_median": object_pt_median(ds, idx)}
     cfg = {**{k: v for k, v in cfg.items() if k not in JET_SETTINGS},  # config.yaml without jet settings
            "data": str(data) if isinstance(data, Path) else data, "data_fingerprint": fp, "inputs": inputs}
     if held_fp:
@@ -355,7 +424,8 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
 
 def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Optional[Path] = None,
                        dataset=None, signal: Optional[str] = None,
-                       working_points: Optional[dict[str, float]] = None, progress: bool = False) -> dict[str, Any]:
+                       working_points: Optional[dict[str, float]] = None, progress: bool = False,
+                       tree: Optional[str] = None) -> dict[str, Any]:
     """Test metrics and plots of a finished event run (best checkpoint).
 
     Without ``data`` the run's test split (after checking the events still match
@@ -363,7 +433,8 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     ``RUN/eval/test-.../`` with another ``signal`` or other ``working_points``);
     with ``data`` all its events are evaluated into ``out`` (default
     ``RUN/eval/<name>/``).  ``signal`` and ``working_points`` mean what they
-    mean for :func:`pgjets.run.evaluate_run`.
+    mean for :func:`pgjets.run.evaluate_run`; ``tree``: the ROOT tree of ``data``
+    (default the run's).
     """
     from .errors import DataArgumentError, DataFileError
     from .run import _as_specs, _data_changed, _eval_dest, _test_dest, _trainer, _variant, build_run_model
@@ -375,11 +446,12 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     inputs = cfg.get("inputs") or {}  # classes and object features at training
     if data is not None:
         specs = _as_specs(resolve_data_paths(data))
-        found = first_non_event_spec(specs)
+        read = cfg if tree is None else {**cfg, "tree": tree}  # the tree of data (--tree), else the run's
+        found = first_non_event_spec(specs, tree=read.get("tree"))
         if found is not None:
             raise DataArgumentError(f"--data {found[0]}: {found[1]}; run {run} classifies whole events (give "
                                     "event folders or files, CLASS=FILE for NanoAOD files)")
-        dataset, idx = _dataset(specs, None, cfg, unlabelled_ok=True)
+        dataset, idx = _dataset(specs, None, read, unlabelled_ok=True)
         if len(dataset) == 0:
             raise DataArgumentError(f"--data {' '.join(specs)} holds no events")
         if dataset.label is not None:
@@ -391,6 +463,7 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
             _check_event_inputs(checked, dataset, f"run {run}", " ".join(specs))
         except DataFileError as exc:  # data given on the command line: a bad argument
             raise DataArgumentError(str(exc)) from None
+        warn_pt_scale(inputs.get("object_pt_median"), object_pt_median(dataset, idx), " ".join(specs))
         dest = Path(out) if out is not None else _eval_dest(run, specs, _variant(cfg, signal, working_points))
         check_eval_out(run, dest)
     else:
@@ -427,7 +500,7 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     index = np.unique(idx)
     file, entry = dataset.locate(index)
     extra = {"files": np.asarray([str(f) for f in dataset.files]), "file_index": file, "entry": entry,
-             **dataset.event_ids(index)}  # run, luminosityBlock, event where the files have them
+             **dataset.event_ids(index)}  # run, luminosityBlock, event (runNumber, ...) where the files have them
     metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,
                                    working_points=working_points, index=index, extra_scores=extra,
                                    checkpoint=checkpoint)

@@ -275,7 +275,7 @@ def test_a_pass_opens_each_file_once_not_once_per_chunk(events_dir, tmp_path, co
         assert len(ds._files) == 0 and count_opens[-1][1].closed
 
 
-def test_open_files_are_not_pickled_nor_shared(events_dir, tmp_path, count_opens, monkeypatch):
+def test_open_files_are_shared_by_subsets_not_by_copies(events_dir, tmp_path, count_opens, monkeypatch):
     import pickle
 
     import pgjets.data.event_dataset as event_dataset
@@ -288,16 +288,18 @@ def test_open_files_are_not_pickled_nor_shared(events_dir, tmp_path, count_opens
     assert len(copy._files) == 0 and copy.open_files == ds.open_files
     count_opens.clear()
     assert _pass(copy, shuffle=True, seed=1) == want and len(count_opens) == 2 and len(ds._files) == 2
-    # a subset opens its own files: closing it leaves the dataset's open
+    # a subset (a split: train, validation, test) reads through the dataset's open files: no new opens
     sub = ds.subset(np.arange(0, 80, 3))
-    assert len(sub._files) == 0
+    assert sub._files is ds._files and len(sub._files) == 2
     count_opens.clear()
     got = _pass(sub, shuffle=True, seed=2)
-    assert len(count_opens) == 2 and len(sub._files) == 2 and sorted(got[0]) == list(range(0, 80, 3))
+    assert not count_opens and sorted(got[0]) == list(range(0, 80, 3))
     assert got == _pass(pickle.loads(pickle.dumps(sub)), shuffle=True, seed=2)  # a pickled subset: the same
-    sub.close()
+    assert len(count_opens) == 2 and len(ds._files) == 2  # the pickled copy opened its own
+    sub.close()  # closes the shared files: a later pass opens them again
+    assert len(ds._files) == 0
     count_opens.clear()
-    assert _pass(ds, shuffle=True, seed=1) == want and not count_opens
+    assert _pass(ds, shuffle=True, seed=1) == want and len(count_opens) == 2
     # a forked copy (another process id) opens its own files and leaves the parent's alone
     parent = list(ds._files._open.values())
     fresh = StreamedEventDataset({"tt": files["ttbar"], "wj": files["wjets"]})

@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 
 from .._checks import check_out_folder, user_path
-from ..run import check_argument_paths, evaluate_run, format_metrics, load_config, parse_working_points, train_run
+from ..run import (best_checkpoint_note, check_argument_paths, evaluate_run, format_metrics, load_config,
+                   parse_working_points, train_run)
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,6 +39,15 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--object-field", dest="object_fields", action="append", metavar="NAME",
                    help="event data: further object field read as a node feature where a collection has it, "
                         "e.g. btagDeepFlavB (repeatable)")
+    p.add_argument("--tree", metavar="NAME",
+                   help="event data: the ROOT tree of the events, read in NanoAOD naming (C_pt, C_eta, ... per "
+                        "collection C), e.g. mini of ATLAS Open Data with --collection lep --collection jet "
+                        "(default: Events, or events of the H->ZZ layout)")
+    p.add_argument("--connectivity", choices=("full", "knn"),
+                   help="event data: the edges of each event graph, full (every pair of objects, the default) "
+                        "or knn (the --k nearest objects in eta-phi; fewer edges for large collections)")
+    p.add_argument("--k", type=int, metavar="K", help="event data: neighbours per object with --connectivity knn "
+                                                      "(default 8)")
     p.add_argument("--feature-set", help="input features: particlenet (with PID when the data have it), "
                                          "kinematic, angular; NAME_etasign (e.g. particlenet_etasign): "
                                          "delta eta times sign(eta_jet), as the published ParticleNet/ParT "
@@ -77,6 +87,8 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--working-point", dest="working_points", action="append", metavar="CLASS=EFF",
                    help="multi-class: signal efficiency of CLASS for its QCD rejection (repeatable; default: "
                         "the run's); binary: SIGNAL=EFF adds a rejection at that efficiency")
+    p.add_argument("--tree", metavar="NAME",
+                   help="event runs: the ROOT tree of the events of --data (default: the run's, see train --tree)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=True,
                    help="no progress bar (shown only on a terminal)")
 
@@ -97,6 +109,9 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         res = train_run(cfg, Path(args.out), force=force)
     print(f"test: {format_metrics(res['metrics'])}")
+    note = best_checkpoint_note(Path(args.out))
+    if note is not None:
+        print(note)
     print(f"run folder: {args.out}")
     return 0
 
@@ -107,7 +122,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     res = evaluate_run(Path(args.run), data=args.data, out=getattr(args, "out", None),
                        signal=getattr(args, "signal", None),
                        working_points=parse_working_points(getattr(args, "working_points", None)),
-                       progress=getattr(args, "progress", True))
+                       progress=getattr(args, "progress", True), tree=getattr(args, "tree", None))
     label = "test" if args.data is None else " ".join(map(str, args.data))
     print(f"{label}: {format_metrics(res['metrics'])}")
     print(f"results: {res['out']}")

@@ -166,19 +166,22 @@ def _open_root(path: Path):
         raise DataFileError(f"{path} is not a readable ROOT file: {exc}") from exc
 
 
-def root_event_layout(path: Union[str, Path]) -> str:
+def root_event_layout(path: Union[str, Path], tree: Optional[str] = None) -> str:
     """``"hzz"`` (a tree ``events``, see :func:`read_hzz_events`) or ``"nanoaod"`` (a tree ``Events``,
     see :func:`read_nanoaod_events`): the layout of an event ROOT file, from its trees.
 
     Args:
         path: The ROOT file (only its list of keys is read).
+        tree: The tree (or RNTuple) of the events, read in NanoAOD naming (``C_pt``, ...): ``"nanoaod"``
+            whenever the file has it (ATLAS Open Data ``mini``, an analysis ntuple's ``nominal``, ...).
+            ``None``: ``Events`` or ``events``, as named above.
 
     Raises:
-        DataFileNotFoundError / DataFileError: no such file, not ROOT, or neither tree.
+        DataFileNotFoundError / DataFileError: no such file, not ROOT, or not the tree.
     """
     path = Path(path)
     with _open_root(path) as f:
-        return _root_layout(path, f)
+        return _root_layout(path, f, tree)
 
 
 def _tree_word(tree: Any) -> str:
@@ -187,15 +190,29 @@ def _tree_word(tree: Any) -> str:
     return "RNTuple" if "RNTuple" in type(tree).__module__ or "RNTuple" in type(tree).__name__ else "tree"
 
 
-def _root_layout(path: Path, f: Any) -> str:
+def _root_layout(path: Path, f: Any, tree: Optional[str] = None) -> str:
     """``"hzz"`` or ``"nanoaod"``: the layout of the open ROOT file ``f`` (see :func:`root_event_layout`)."""
     names = {k.split(";")[0] for k in f.keys()}
+    if tree is not None and tree != TREE:
+        if tree not in names:
+            raise DataFileError(f"{path} has no tree {tree!r} (--tree); it has {sorted(names)}")
+        return "nanoaod"
     if TREE in names:
         return "hzz"
     if NANOAOD_TREE in names:
         return "nanoaod"
+    if tree == TREE:
+        raise DataFileError(f"{path} has no tree {tree!r} (--tree); it has {sorted(names)}")
     raise DataFileError(f"{path} has neither a tree {TREE!r} (H->ZZ layout) nor {NANOAOD_TREE!r} (NanoAOD); "
-                        f"it has {sorted(names)}")
+                        f"it has {sorted(names)} (for a tree of another name in NanoAOD naming, C_pt ...: "
+                        "tree=NAME, on the command line --tree NAME)")
+
+
+def _tree_name(kind: str, tree: Optional[str]) -> str:
+    """The tree of the events of a ROOT event file of layout ``kind`` read with the ``tree`` option."""
+    if kind == "hzz":
+        return TREE
+    return NANOAOD_TREE if tree is None else tree
 
 
 def _collection_keys(keys: Sequence[str], coll: str, wanted: Any) -> dict[str, str]:
@@ -212,9 +229,10 @@ def _collection_keys(keys: Sequence[str], coll: str, wanted: Any) -> dict[str, s
 
 def _lacking_momentum(coll: str, fields: set[str], sep: str = "_") -> Optional[str]:
     """``None`` when the object fields ``fields`` (lower case) of collection ``coll`` give a momentum
-    (``pt`` and ``phi``, or ``px`` and ``py``, as :func:`~pgjets.graphs.event.events_to_batch` needs);
-    else the missing names, the nearer pair first: ``"Muon_pt (or Muon_px and Muon_py)"``."""
-    if {"pt", "phi"} <= fields or {"px", "py"} <= fields:
+    (``pt`` and ``phi``, or ``px`` and ``py``, as :func:`~pgjets.graphs.event.events_to_batch` needs;
+    ``et`` or ``met`` serve as ``pt``, see :data:`~pgjets.graphs.event.PT_NAMES`); else the missing names,
+    the nearer pair first: ``"Muon_pt (or Muon_px and Muon_py)"``."""
+    if ("phi" in fields and {"pt", "et", "met"} & fields) or {"px", "py"} <= fields:
         return None
     polar = [f for f in ("pt", "phi") if f not in fields]
     cartesian = [f for f in ("px", "py") if f not in fields]
@@ -327,10 +345,10 @@ def _nanoaod_events(path: Path, f: Any, collections: Sequence[str], extra_fields
 EVENT_FILE_KINDS: tuple[str, ...] = ("parquet", "nanoaod", "hzz")
 
 
-def event_file_kind(path: Union[str, Path]) -> str:
+def event_file_kind(path: Union[str, Path], tree: Optional[str] = None) -> str:
     """``"parquet"`` (awkward parquet, :func:`~pgjets.data.generate_events.write_events` or NanoAOD-style
-    fields), ``"nanoaod"`` (a ROOT tree ``Events``) or ``"hzz"`` (a ROOT tree ``events``), from the
-    file's content.
+    fields), ``"nanoaod"`` (a ROOT tree ``Events``, or ``tree`` in NanoAOD naming) or ``"hzz"`` (a ROOT
+    tree ``events``), from the file's content (see :func:`root_event_layout`).
 
     Raises:
         DataFileNotFoundError: no such file.
@@ -345,12 +363,16 @@ def event_file_kind(path: Union[str, Path]) -> str:
     if magic == "parquet":
         return "parquet"
     if magic == "root":
-        return root_event_layout(path)
-    raise DataFileError(f"{path} is not an event file (parquet, or ROOT with a tree 'Events' or 'events')")
+        return root_event_layout(path, tree)
+    raise DataFileError(f"{path} is not an event file (parquet, or ROOT with a tree "
+                        + (f"{tree!r})" if tree else "'Events' or 'events')"))
 
 
-def _object_fields(kind: str, names: Sequence[str], pa_schema: Any = None) -> dict[str, set[str]]:
-    """The object fields (lower case) of every collection of an event file, from its branch or field names."""
+def _object_fields(kind: str, names: Sequence[str], pa_schema: Any = None,
+                   collections: Sequence[str] = ()) -> dict[str, set[str]]:
+    """The object fields (lower case) of every collection of an event file, from its branch or field names
+    (``C_f`` split at the first ``_``; a requested collection of ``collections`` by its own prefix, so that
+    ``jet_fwd`` has the fields of ``jet_fwd_pt``, ...)."""
     out: dict[str, set[str]] = {}
     if kind == "hzz":
         for c, cols in COLLECTIONS.items():
@@ -361,6 +383,11 @@ def _object_fields(kind: str, names: Sequence[str], pa_schema: Any = None) -> di
         coll, sep, field = n.partition(".") if "." in n else n.partition("_")  # RNTuple sub-field C.f, or C_f
         if sep and field and "." not in field:
             out.setdefault(coll, set()).add(field.lower())
+    for c in collections:
+        own = {n[len(c) + 1:].lower() for n in names
+               if n[:len(c) + 1] in (c + "_", c + ".") and len(n) > len(c) + 1 and "." not in n[len(c) + 1:]}
+        if own and c not in out:
+            out[c] = own
     if pa_schema is not None:  # collections stored as records (a list of structs, or one struct)
         for name, sub in _record_fields(pa_schema).items():
             out.setdefault(name, set()).update(f.lower() for f in sub)
@@ -383,10 +410,11 @@ def _record_fields(pa_schema: Any) -> dict[str, list[str]]:
 
 
 def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAULT_COLLECTIONS,
-                     extra_fields: Sequence[str] = ()) -> tuple[str, int]:
+                     extra_fields: Sequence[str] = (), tree: Optional[str] = None) -> tuple[str, int]:
     """The :func:`event_file_kind` and the number of events of an event file, after checking that it
     holds every collection and that each of ``extra_fields`` is a field of at least one of them.
-    Reads the file's metadata and its list of branches or fields only (one open).
+    Reads the file's metadata and its list of branches or fields only (one open).  ``tree``: as for
+    :func:`root_event_layout`.
 
     Raises:
         DataFileNotFoundError: no such file.
@@ -401,7 +429,7 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
         raise DataFileNotFoundError(f"event file {path} does not exist")
     magic = _magic(path)
     if magic not in ("parquet", "root"):
-        event_file_kind(path)  # raises: not an event file
+        event_file_kind(path, tree)  # raises: not an event file
     schema, word = None, "tree"
     if magic == "parquet":
         kind = "parquet"
@@ -414,18 +442,20 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
             raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
     else:
         with _open_root(path) as f:
-            kind = _root_layout(path, f)
-            tree = f[NANOAOD_TREE if kind == "nanoaod" else TREE]
-            n, names, word = int(tree.num_entries), list(tree.keys()), _tree_word(tree)
-    fields = _object_fields(kind, names, schema)
+            kind = _root_layout(path, f, tree)
+            t = f[_tree_name(kind, tree)]
+            if not hasattr(t, "num_entries"):
+                raise DataFileError(f"{path}: {_tree_name(kind, tree)!r} is neither a TTree nor an RNTuple")
+            n, names, word = int(t.num_entries), list(t.keys()), _tree_word(t)
+    fields = _object_fields(kind, names, schema, collections)
     records = set() if schema is None else set(_record_fields(schema))
-    where = {"nanoaod": f" {word} {NANOAOD_TREE!r}", "hzz": " (the H->ZZ layout)"}.get(kind, "")
+    where = {"nanoaod": f" {word} {_tree_name(kind, tree)!r}", "hzz": " (the H->ZZ layout)"}.get(kind, "")
     for c in collections:
         if c not in fields:
             raise DataArgumentError(f"{path}{where} has no collection {c!r} (no branches "
                                     f"{c}_pt/eta/phi or {c}_px/py); it has {', '.join(sorted(fields)) or 'none'}")
         if c in records:  # a record field: vector records may name their momentum otherwise (rho, ...)
-            lacking = None if fields[c] & {"pt", "px"} else "the field pt (or px) of its records"
+            lacking = None if fields[c] & {"pt", "px", "et", "met"} else "the field pt (or px) of its records"
         else:
             lacking = _lacking_momentum(c, fields[c], "." if any(n.startswith(c + ".") for n in names) else "_")
         if lacking:
@@ -437,15 +467,15 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
     return kind, n
 
 
-def event_file_has_labels(path: Union[str, Path], label: str = "label") -> bool:
+def event_file_has_labels(path: Union[str, Path], label: str = "label", tree: Optional[str] = None) -> bool:
     """Whether the event file ``path`` has the label field ``label`` (a NanoAOD file has none: one
-    process per file, or collision data).
+    process per file, or collision data); ``tree`` as for :func:`root_event_layout`.
 
     Raises:
         DataFileError: not an event file.
     """
     path = Path(path)
-    kind = event_file_kind(path)
+    kind = event_file_kind(path, tree)
     if kind == "parquet":
         pq = require("pyarrow.parquet", "physics", "parquet files")
         try:
@@ -453,14 +483,13 @@ def event_file_has_labels(path: Union[str, Path], label: str = "label") -> bool:
         except Exception as exc:
             raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
     with _open_root(path) as f:
-        return label in f[NANOAOD_TREE if kind == "nanoaod" else TREE].keys()
+        return label in f[_tree_name(kind, tree)].keys()
 
 
-def _root_label_column(path: Path, kind: str, label: str) -> np.ndarray:
+def _root_label_column(path: Path, kind: str, label: str, tree: Optional[str] = None) -> np.ndarray:
     """The integer branch ``label`` of a ROOT event file (all events)."""
-    tree = NANOAOD_TREE if kind == "nanoaod" else TREE
     with _open_root(path) as f:
-        t = f[tree]
+        t = f[_tree_name(kind, tree)]
         if label not in t.keys():
             raise DataFileError(
                 f"{path} has no branch {label!r} with class labels (a {kind} file holds none unless one was "
@@ -472,11 +501,12 @@ def _root_label_column(path: Path, kind: str, label: str) -> np.ndarray:
             raise DataFileError(f"{path}: cannot read branch {label!r}: {exc}") from exc
 
 
-def _event_inputs(path: Any) -> tuple[list[tuple[Path, Optional[int]]], Optional[list[str]]]:
+def _event_inputs(path: Any, tree: Optional[str] = None) -> tuple[list[tuple[Path, Optional[int]]], Optional[list[str]]]:
     """``(file, class index or None)`` of every event file of ``path``, and the class names of a mapping.
 
     ``path`` is an event folder or file, a list of them, or a mapping of class name to one or a
-    list of them (every event of a class's files gets that class).
+    list of them (every event of a class's files gets that class); ``tree`` as for
+    :func:`root_event_layout` (it also finds the ROOT files of a folder).
     """
     from collections.abc import Mapping
 
@@ -487,7 +517,7 @@ def _event_inputs(path: Any) -> tuple[list[tuple[Path, Optional[int]]], Optional
         items = [item] if isinstance(item, (str, Path)) else list(item)
         if not items:
             raise DataFileNotFoundError("no event data path given")
-        return [f for it in items for p in expand_spec(it, "event data") for f in event_input_files(p)]
+        return [f for it in items for p in expand_spec(it, "event data") for f in event_input_files(p, tree)]
 
     if isinstance(path, Mapping):
         if not path:
@@ -661,6 +691,8 @@ class EventDataset(Dataset):
         extra_fields: Further object fields appended to the node features
             (e.g. ``("hadronFlavour",)`` of generated jets; see
             :func:`~pgjets.graphs.event.events_to_batch`).
+        tree: The tree of a ROOT file of another name, read in NanoAOD naming (see
+            :class:`StreamedEventDataset`); ``None``: ``Events`` or ``events``.
 
     Attributes:
         events: The awkward events (all of them, also the dropped ones).
@@ -694,17 +726,22 @@ class EventDataset(Dataset):
         transform: Optional[Callable] = None,
         drop_empty: bool = False,
         extra_fields: Sequence[str] = (),
+        tree: Optional[str] = None,
     ) -> None:
         extra: dict[str, np.ndarray] = {}
         label_names = None
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"EventDataset reads one event file or folder, got a {type(path).__name__}; for "
+                            "several files, or a mapping of class names to files, use StreamedEventDataset")
         # the reader from the file's content (whatever its name: TTBAR.ROOT, no suffix), as StreamedEventDataset
-        kind = event_file_kind(path) if path is not None and Path(path).is_file() else None
+        kind = event_file_kind(path, tree) if path is not None and Path(path).is_file() else None
         if kind == "nanoaod":
             if label is None:
                 raise ValueError(f"{path} is a NanoAOD file, which holds no class labels: pass label= the "
                                  "name of an integer branch or a callable events -> (num_events,)")
             events = read_nanoaod_events(path, collections, extra_fields,
-                                         branches=[label] if isinstance(label, str) else ())
+                                         branches=[label] if isinstance(label, str) else (),
+                                         tree=_tree_name(kind, tree))
         elif path is not None and kind != "hzz" and Path(path).exists():  # parquet file or event folder
             from .generate_events import read_event_attrs, read_events
             from .jet_io import MANIFEST_NAME, read_manifest
@@ -1056,23 +1093,24 @@ def _open_event_file(path: Path, kind: str) -> Any:
 
 
 #: The scalar fields that identify a CMS event, stored with its scores when the files have them.
-EVENT_ID_FIELDS = ("run", "luminosityBlock", "event")
+EVENT_ID_FIELDS = ("run", "luminosityBlock", "event", "runNumber", "eventNumber")
+# (CMS NanoAOD; ATLAS Open Data and many analysis ntuples name them runNumber, eventNumber)
 
 
-def _scalar_fields(handle: Any, path: Path, fields: Sequence[str]) -> dict[str, np.ndarray]:
+def _scalar_fields(handle: Any, path: Path, fields: Sequence[str], tree: str) -> dict[str, np.ndarray]:
     """The scalar fields ``fields`` that the open event file ``handle`` has (a
-    ``pyarrow.parquet.ParquetFile``, or an uproot file with a tree ``Events`` or ``events``), whole."""
+    ``pyarrow.parquet.ParquetFile``, or an uproot file with the tree ``tree``), whole."""
     if not hasattr(handle, "keys"):  # parquet
         names = set(handle.schema_arrow.names)
         present = [f for f in fields if f in names]
         table = handle.read(columns=present) if present else None
         return {f: table.column(f).to_numpy() for f in present}
-    tree = handle[NANOAOD_TREE if _root_layout(path, handle) == "nanoaod" else TREE]
-    names = {k.split(";")[0] for k in tree.keys()}
+    t = handle[tree]
+    names = {k.split(";")[0] for k in t.keys()}
     present = [f for f in fields if f in names]
     if not present:
         return {}
-    arrays = {f: np.asarray(a) for f, a in tree.arrays(present, library="np").items()}
+    arrays = {f: np.asarray(a) for f, a in t.arrays(present, library="np").items()}
     return {f: a for f, a in arrays.items() if a.ndim == 1}
 
 
@@ -1155,8 +1193,13 @@ class StreamedEventDataset(JetDataset):
         open_files: Files kept open between chunks (the most recently read ones; a shuffled pass
             reads the chunks of all files in a random order, so with at least as many as there are
             files each file is opened once, not once per chunk).  The open files belong to this
-            dataset in this process: a pickled copy, a forked worker and a :meth:`subset` open their
-            own; :meth:`close` closes them.
+            dataset and its :meth:`subset` splits in this process: a pickled copy and a forked worker
+            open their own; :meth:`close` closes them.
+        tree: The tree (or RNTuple) of ROOT event files, read in NanoAOD naming (branches ``C_pt``,
+            ``C_eta``, ... of every collection ``C``): e.g. ``"mini"`` of ATLAS Open Data with
+            ``collections=("lep", "jet")``.  ``None``: ``Events`` (NanoAOD) or ``events`` (the H->ZZ
+            layout), whichever the file has.  With a name, every ROOT file must have that tree,
+            and the ROOT files of a folder are found by it; parquet files are read as without it.
 
     Shapes:
         - **output:** batches as :func:`~pgjets.graphs.event.events_to_batch`,
@@ -1169,7 +1212,7 @@ class StreamedEventDataset(JetDataset):
                  connectivity: str = "full", k: int = 8, label: Optional[str] = "label",
                  extra_fields: Sequence[str] = (), drop_empty: bool = False, chunk_size: int = 1024,
                  shuffle_chunks: int = 8, prefetch: bool = True, cache_chunks: int = 2,
-                 transform: Optional[Callable] = None, open_files: int = 8) -> None:
+                 transform: Optional[Callable] = None, open_files: int = 8, tree: Optional[str] = None) -> None:
         from collections import OrderedDict
 
         from .generate_events import read_event_attrs
@@ -1185,7 +1228,8 @@ class StreamedEventDataset(JetDataset):
         self._memory = None
         self._select = None
         self.representation, self.k, self.sources = "events", k, []
-        files, class_names = _event_inputs(path)
+        self.tree = None if tree is None else str(tree)
+        files, class_names = _event_inputs(path, self.tree)
         self.root = Path(path) if isinstance(path, (str, os.PathLike)) else None  # one folder or file
         self._source = str(self.root) if self.root is not None else _describe_inputs(files, class_names)
         collections = (collections,) if isinstance(collections, str) else tuple(collections)
@@ -1200,7 +1244,7 @@ class StreamedEventDataset(JetDataset):
         self.files = [f for f, _ in files]  # every event file, in order (also those without events)
         self._file_events = np.zeros(len(files), dtype=np.int64)  # events per file
         for i, f in enumerate(self.files):
-            kind, n = index_event_file(f, self.collections, extra_fields)  # one open per file
+            kind, n = index_event_file(f, self.collections, extra_fields, self.tree)  # one open per file
             self._file_kind[f], self._file_events[i] = kind, n
             for a in range(0, n, self.chunk_size):
                 self._units.append((f, kind, a, min(n, a + self.chunk_size)))
@@ -1233,7 +1277,7 @@ class StreamedEventDataset(JetDataset):
         """The checked labels of one event file (only its label column is read)."""
         kind = self._file_kind[path]
         if kind != "parquet":
-            return check_labels(_root_label_column(path, kind, self.label), None, path, self.label)
+            return check_labels(_root_label_column(path, kind, self.label, self.tree), None, path, self.label)
         pq = require("pyarrow.parquet", "physics", "parquet files")
         try:
             names = pq.ParquetFile(path).schema_arrow.names
@@ -1255,7 +1299,7 @@ class StreamedEventDataset(JetDataset):
         if kind == "nanoaod":
             branches = [self.label] if cls is None and self.label is not None else ()
             events = self._files.read(path, kind, lambda f: _nanoaod_events(
-                path, f, o["collections"], o["extra_fields"], branches, a, b, NANOAOD_TREE))
+                path, f, o["collections"], o["extra_fields"], branches, a, b, _tree_name(kind, self.tree)))
         elif kind == "hzz":  # no label branch: a class per file (checked at construction)
             events = self._files.read(path, kind, lambda f: _hzz_events(path, f, a, b))
         else:
@@ -1285,10 +1329,10 @@ class StreamedEventDataset(JetDataset):
 
     def subset(self, index: Any) -> "StreamedEventDataset":
         """The events at global positions ``index``, as :meth:`JetDataset.subset
-        <pgjets.data.jet_dataset.JetDataset.subset>`, with files of its own to keep open."""
-        out = super().subset(index)
-        out._files = _OpenFiles(self._files.size)
-        return out
+        <pgjets.data.jet_dataset.JetDataset.subset>`, reading through this dataset's open files (the
+        train, validation and test splits of one dataset open each file once; :meth:`close` of either
+        closes them for both)."""
+        return super().subset(index)
 
     def _load(self, i: int) -> _EventChunk:
         path, kind, a, b = self._units[i]
@@ -1325,7 +1369,8 @@ class StreamedEventDataset(JetDataset):
         return file, index - starts[file]
 
     def event_ids(self, index: Any, fields: Sequence[str] = EVENT_ID_FIELDS) -> dict[str, np.ndarray]:
-        """The event identifiers (CMS: ``run``, ``luminosityBlock``, ``event``) of the events at global
+        """The event identifiers (CMS: ``run``, ``luminosityBlock``, ``event``; ATLAS ntuples: ``runNumber``,
+        ``eventNumber``) of the events at global
         positions ``index``, read from the scalar fields (branches) of their files, in their own dtype.
 
         Only the fields that every file of these events has are returned (none for files without
@@ -1338,7 +1383,9 @@ class StreamedEventDataset(JetDataset):
         per_file = {}  # file position -> the fields it has, whole
         for fi in np.unique(file).tolist():
             path = self.files[fi]
-            per_file[fi] = self._files.read(path, event_file_kind(path), lambda h: _scalar_fields(h, path, fields))
+            kind = self._file_kind[path]
+            per_file[fi] = self._files.read(path, kind, lambda h: _scalar_fields(h, path, fields,
+                                                                             _tree_name(kind, self.tree)))
         out = {}
         for f in fields:
             if not per_file or not all(f in values for values in per_file.values()):

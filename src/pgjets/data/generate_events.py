@@ -339,44 +339,49 @@ def event_files(path: os.PathLike | str) -> list[Path]:
     return files
 
 
-def _folder_event_files(folder: Path) -> list[Path]:
+def _folder_event_files(folder: Path, tree: Optional[str] = None) -> list[Path]:
     """The event files of a folder without manifest: its parquet files (``.parquet``, ``.pq``), else
-    its ROOT files (``.root``), sorted; suffixes in any case (``TTBAR.ROOT``)."""
-    files = sorted(p for p in folder.iterdir() if p.is_file())
+    its ROOT files (``.root``), suffixes in any case (``TTBAR.ROOT``); else the files without those
+    suffixes that hold events by their content (``_is_event_file``: grid outputs named ``nano_1``),
+    sorted.  Hidden files (``.DS_Store``) are skipped."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     return ([p for p in files if p.suffix.lower() in (".parquet", ".pq")]
-            or [p for p in files if p.suffix.lower() == ".root"])
+            or [p for p in files if p.suffix.lower() == ".root"]
+            or [p for p in files if _is_event_file(p, tree)])
 
 
-def event_input_files(path: os.PathLike | str) -> list[Path]:
+def event_input_files(path: os.PathLike | str, tree: Optional[str] = None) -> list[Path]:
     """The files :class:`~pgjets.data.event_dataset.StreamedEventDataset` reads of ``path``: those of
-    :func:`event_files`, or the ROOT files of a folder without manifest and parquet files.
+    :func:`event_files`, or the event files of a folder without manifest and parquet files (ROOT files,
+    or files without suffix that hold events; ``tree`` as for
+    :func:`~pgjets.data.event_dataset.root_event_layout`).
 
     Raises:
         DataFileNotFoundError / DataFileError: see :func:`event_files`.
     """
     path = Path(path)
     if path.is_dir() and not (path / MANIFEST_NAME).exists():
-        files = _folder_event_files(path)
+        files = _folder_event_files(path, tree)
         if files:
             return files
     return event_files(path)
 
 
-def _is_event_file(path: Path) -> bool:
+def _is_event_file(path: Path, tree: Optional[str] = None) -> bool:
     """Whether the file ``path`` holds events, from its content (its first bytes), whatever its name:
-    a ROOT file with a tree (or RNTuple) ``Events`` (NanoAOD) or ``events`` (the H->ZZ layout), or a
-    parquet file of events (see :func:`parquet_layout`)."""
+    a ROOT file with a tree (or RNTuple) ``Events`` (NanoAOD) or ``events`` (the H->ZZ layout), or
+    ``tree`` when given, or a parquet file of events (see :func:`parquet_layout`)."""
     from .readers import _magic
 
     try:
         magic = _magic(path)
-    except DataFileError:
+    except (DataFileError, OSError):
         return False
     if magic == "root":
         from .event_dataset import root_event_layout
 
         try:
-            root_event_layout(path)
+            root_event_layout(path, tree)
         except (DataFileError, ImportError):
             return False
         return True
@@ -438,22 +443,23 @@ def parquet_layout(schema: Any) -> str:
     return "unknown"
 
 
-def is_event_folder(path: os.PathLike | str) -> bool:
+def is_event_folder(path: os.PathLike | str, tree: Optional[str] = None) -> bool:
     """True when ``path`` holds events: a folder with a manifest of ``kind: "events"``, an
     event parquet file (or a folder of them) written by :func:`write_events` or with
     per-event collections (see :func:`parquet_layout`), or a ROOT event file (NanoAOD tree
     ``Events`` or the H->ZZ tree ``events``; or a folder of them).  A file is judged by its
-    content, whatever its name."""
+    content, whatever its name.  ``tree``: a ROOT file holds events when it has that tree (see
+    :func:`~pgjets.data.event_dataset.root_event_layout`)."""
     path = Path(path)
     if path.is_file():
-        return _is_event_file(path)
+        return _is_event_file(path, tree)
     if (path / MANIFEST_NAME).exists():
         try:
             return read_manifest(path).get("kind") == EVENTS_KIND
         except DataFileError:
             return False
-    files = _folder_event_files(path) if path.is_dir() else []
-    return bool(files) and _is_event_file(files[0])
+    files = _folder_event_files(path, tree) if path.is_dir() else []
+    return bool(files) and _is_event_file(files[0], tree)
 
 
 def read_events(path: os.PathLike | str) -> Any:

@@ -158,8 +158,8 @@ def _kinematics(ak: Any, flat: Any, fields: Sequence[str], name: str,
         with np.errstate(divide="ignore", invalid="ignore"):
             eta = np.where(pt > 0, np.arcsinh(pz / np.where(pt > 0, pt, 1.0)), 0.0)
         kin = {"pt": pt, "eta": eta, "phi": np.arctan2(py, px), "e": energy}
-    elif _find(fields, "pt") is not None and _find(fields, "phi") is not None:
-        pt, phi = col("pt"), wrap_phi(col("phi"))  # into (-pi, pi], as atan2 of the Cartesian layouts
+    elif _find(fields, *PT_NAMES) is not None and _find(fields, "phi") is not None:
+        pt, phi = col(*PT_NAMES), wrap_phi(col("phi"))  # into (-pi, pi], as atan2 of the Cartesian layouts
         _check_pt(pt, name)
         eta = col("eta")
         eta = np.zeros_like(pt) if eta is None else eta
@@ -171,8 +171,8 @@ def _kinematics(ak: Any, flat: Any, fields: Sequence[str], name: str,
         kin = {"pt": pt, "eta": np.where(pt > 0, eta, 0.0), "phi": phi, "e": energy}
     else:
         raise InputShapeError(
-            f"collection {name!r} needs fields px and py (Cartesian) or pt and phi (collider), "
-            f"it has {list(fields)}")
+            f"collection {name!r} needs fields px and py (Cartesian) or pt (or et, met) and phi (collider), "
+            f"it has {list(fields)} of the fields read (see OBJECT_FIELDS)")
     kin["charge"] = np.zeros_like(kin["pt"]) if charge is None else charge
     for field, key in zip(extra_fields, _extra_keys(extra_fields)):
         values = col(field)
@@ -239,7 +239,10 @@ def as_events(ak: Any, events: Any) -> Any:
 
 
 #: Object fields the builders read (lower case), besides ``extra_fields``.
-OBJECT_FIELDS = frozenset({"px", "py", "pz", "e", "energy", "pt", "eta", "phi", "mass", "m", "charge"})
+OBJECT_FIELDS = frozenset({"px", "py", "pz", "e", "energy", "pt", "et", "met", "eta", "phi", "mass", "m", "charge"})
+#: Names of the transverse momentum, in the order they are looked for: ``et`` and ``met`` serve where a
+#: collection has no ``pt`` (missing transverse energy: ATLAS ``met_et``, ``met_met``; Delphes ``MissingET.MET``).
+PT_NAMES: tuple[str, ...] = ("pt", "et", "met")
 
 
 def _collection(ak: Any, events: Any, name: str,
@@ -262,11 +265,11 @@ def _collection(ak: Any, events: Any, name: str,
             counts = ak.to_numpy(ak.fill_none(ak.num(col, axis=1), 0)).astype(np.int64)
             return counts, ak.flatten(col, axis=1), list(ak.fields(col))
         raise InputShapeError(f"collection {name!r} has nested lists (ndim={col.ndim})")
-    prefix = name + "_"
-    flat_fields = [f for f in fields if f.startswith(prefix) and len(f) > len(prefix)]
+    prefix = name + "_"  # NanoAOD; name + "." of flat ROOT branches such as Delphes-style Jet.PT
+    flat_fields = [f for f in fields if f.startswith((prefix, name + ".")) and len(f) > len(prefix)]
     if not flat_fields:
         raise InputShapeError(f"events have no collection {name!r} (neither a field {name!r} nor "
-                              f"fields {prefix}*); their fields are {fields}")
+                              f"fields {prefix}* or {name}.*); their fields are {fields}")
     counts = None
     flat: dict[str, Any] = {}
     wanted = OBJECT_FIELDS | {f.lower() for f in extra_fields}
