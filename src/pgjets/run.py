@@ -55,6 +55,7 @@ from .errors import (
     DataArgumentError,
     DataFileError,
     DataFileNotFoundError,
+    GraphSizeError,
     PathArgumentError,
     PgjetsError,
     SettingsMismatchError,
@@ -506,11 +507,12 @@ def prepare_data(cfg: dict[str, Any], out: Path) -> Path:
         return cfg["data"]
     from .data.generate import generate_dataset
 
-    from .train.distributed import barrier, is_main_process
+    from .train.distributed import barrier, is_main_process, waiting_group
 
     path = out / "data"
+    group = waiting_group()  # (every rank) a barrier that outlasts a long generation
     if not is_main_process():  # rank 0 generates, the others wait for the manifest
-        barrier()
+        barrier(group)
         return path
     workers = cfg["workers"] or max(1, min(len(os.sched_getaffinity(0)), 8))
     if not (path / "manifest.json").exists():
@@ -520,7 +522,7 @@ def prepare_data(cfg: dict[str, Any], out: Path) -> Path:
     # refuses jets generated with other ones (a run must not train on them under its settings)
     generate_dataset(cfg["processes"], cfg["generate"], path, seed=cfg["gen_seed"],
                      fast=cfg["fast"], workers=workers, progress=cfg["progress"])
-    barrier()
+    barrier(group)
     return path
 
 
@@ -615,10 +617,11 @@ def build_run_model(cfg: dict[str, Any], num_features: int, num_classes: int):
     return build_model(cfg["model"], in_channels=num_features, num_classes=num_classes)
 
 
-def _trainer(cfg: dict[str, Any], model, out: Optional[Path], distributed: Optional[bool] = None) -> Trainer:
-    names = {f.name for f in fields(TrainConfig)}
+def _trainer(cfg: dict[str, Any], model, out: Optional[Path], distributed: Optional[bool] = None,
+             signal_class: int = 1) -> Trainer:
+    names = {f.name for f in fields(TrainConfig)} - {"signal_class"}
     tc = TrainConfig(**{k: v for k, v in cfg.items() if k in names},
-                     monitor=RUN_MONITOR)
+                     monitor=RUN_MONITOR, signal_class=signal_class)
     return Trainer(model, tc, out_dir=out, distributed=distributed, settings=run_settings(cfg),
                    locations=LOCATION_KEYS)
 
@@ -840,13 +843,20 @@ def fit_run(cfg: dict[str, Any], out: Path, split: dict[str, np.ndarray], train,
         warnings.warn(PgjetsWarning(
             f"{out / 'eval'} holds evaluations of the weights after epoch {progress[0]}; training goes on to "
             f"epoch {progress[1]}, so evaluate again when it has finished"), stacklevel=2)
+    seed_everything(cfg["seed"])  # before the model is built: its initial weights follow the seed
+    model = build_run_model(cfg, num_features, num_classes)
+    from .data.inputs import signal_class
+
+    signal = signal_class(class_names(train), cfg.get("signal")) if num_classes == 2 else 1
+    trainer = _trainer(cfg, model, out, signal_class=signal)  # the validation rej@ of the run's signal
+    try:
+        trainer.check_shares(train)  # DDP: a full batch per process, before anything is written
+    except GraphSizeError as exc:
+        raise UsageError(f"--batch-size {cfg['batch_size']}: {exc}") from None
     if main:
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
         with atomic_output(out / "split.npz") as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **split)
-    seed_everything(cfg["seed"])  # before the model is built: its initial weights follow the seed
-    model = build_run_model(cfg, num_features, num_classes)
-    trainer = _trainer(cfg, model, out)
     if main and progress is None:
         print(f"{cfg['model']} in {out} has finished training: evaluating its best checkpoint")
     elif main:
@@ -858,6 +868,8 @@ def fit_run(cfg: dict[str, Any], out: Path, split: dict[str, np.ndarray], train,
         trainer.fit(train, val)
     except CheckpointError as exc:  # a damaged last.pt: the run cannot resume
         raise CheckpointError(f"{exc}; --force starts the run afresh in {out}") from None
+    except SettingsMismatchError as exc:  # another number of DDP processes than the checkpoint's
+        raise SettingsMismatchError(f"{exc}; or --force starts the run afresh in {out}") from None
     return main
 
 
@@ -1444,6 +1456,9 @@ def load_run(run: Path, checkpoint: str = "best", test_data=None, num_classes: O
 def format_metrics(metrics: dict[str, Any]) -> str:
     """One line of test metrics; with many classes followed by the table of rejections of QCD."""
     auc = "macro AUC" if "rejection" in metrics else "AUC"
+    used, names = metrics.get("auc_classes"), metrics.get("label_names") or []
+    if used is not None and len(used) < len(names):  # a class absent from the data: not in the average
+        auc += f" (of {', '.join(map(str, used))})"
     parts = []
     if metrics.get("auc") is not None and math.isfinite(metrics["auc"]):
         parts.append(f"{auc} {metrics['auc']:.4f}")
@@ -1460,8 +1475,10 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     if metrics.get("rejection"):
         from .train.metrics import format_rejection_table
 
-        names = metrics.get("label_names") or ["QCD"]
-        line += "\n" + format_rejection_table(metrics["rejection"], background=str(names[0]))
+        from .data.inputs import background_index
+
+        background = metrics.get("background") or (str(names[background_index(names)]) if names else "QCD")
+        line += "\n" + format_rejection_table(metrics["rejection"], background=str(background))
     if metrics.get("cuts"):
         line += "\n" + format_cuts(metrics["cuts"])
     if metrics.get("cuts_note"):

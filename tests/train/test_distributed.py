@@ -101,6 +101,66 @@ def test_cli_ddp_under_torchrun(tmp_path):
     assert (run / "checkpoints" / "last.pt").exists() and (run / "metrics.json").exists()
 
 
+@pytest.mark.slow
+def test_cli_ddp_share_smaller_than_a_batch_is_refused_before_writing(jet_folder, tmp_path):
+    """40 jets: 24 train, 12 per process, fewer than a batch of 16: refused with the share named and
+    nothing written, so the corrected command (a smaller batch) runs in the same folder."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+
+    def train(batch_size: int):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "pgjets.cli", "train", "--ddp", "--model", "deepsets", "--data", str(jet_folder), "--epochs",
+               "1", "--batch-size", str(batch_size), "--device", "cpu", "--no-progress", "--out", str(run)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=240,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+    res = train(16)
+    assert res.returncode != 0
+    assert "--batch-size 16: each of the 2 processes gets no full batch of 16 graphs per epoch (12 of the 24" in res.stderr
+    assert not (run / "config.yaml").exists() and not (run / "split.npz").exists()
+    res = train(4)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+
+
+_SLOW_GENERATION = """
+import datetime, sys, time
+import torch.distributed as dist
+init = dist.init_process_group
+def short(*a, **k):  # the default group gives up after 5 s (30 min by default)
+    k.setdefault("timeout", datetime.timedelta(seconds=5))
+    return init(*a, **k)
+dist.init_process_group = short
+import pgjets.data.generate as g
+generate = g.generate_dataset
+def slow(*a, **k):  # rank 0's generation outlasts that
+    time.sleep(12)
+    return generate(*a, **k)
+g.generate_dataset = slow
+from pgjets.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_cli_ddp_ranks_outwait_a_generation_longer_than_the_group_timeout(tmp_path):
+    """The ranks that wait while rank 0 generates (--generate) wait in a group of their own, not in the
+    default group whose timeout (30 min) a large generation would exceed (they died in the barrier)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "slow_generation.py"
+    script.write_text(_SLOW_GENERATION)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
+           "train", "--ddp", "--model", "deepsets", "--generate", "30", "--epochs", "1", "--batch-size", "8",
+           "--workers", "1", "--no-progress", "--out", str(tmp_path / "run")]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert "test: AUC" in res.stdout
+
+
 def test_ddp_flag_without_torchrun_is_a_clear_error(monkeypatch):
     from pgjets.train import init_from_env
 

@@ -104,7 +104,8 @@ def test_multiclass_rejection_uses_the_part_score_and_working_points():
     logits = rng.normal(0, 1, (n, k))
     logits[np.arange(n), y] += 2.0
     rep = multiclass_report(logits, y, JETCLASS_LABELS)
-    assert set(rep) == {"accuracy", "auc", "confusion_matrix", "label_names", "rejection"}
+    assert set(rep) == {"accuracy", "auc", "auc_classes", "confusion_matrix", "label_names", "background",
+                        "rejection"}
     cm = np.array(rep["confusion_matrix"])
     assert cm.shape == (k, k) and cm.sum() == n and np.trace(cm) == round(rep["accuracy"] * n)
     rej = rep["rejection"]
@@ -249,3 +250,42 @@ def test_cut_helpers_take_their_defaults_and_refuse_what_does_not_fit():
         efficiencies_at_cuts(logits, flipped, logits, flipped, ["top", "qcd"], {5: 0.5})
     with pytest.raises(ValueError, match="background class 5"):
         signal_efficiencies(["qcd", "top"], background=5)
+
+
+def test_multiclass_rejection_keeps_large_logit_gaps_apart():
+    """Signal X perfectly above the background with l_X - l_B of 41-60 (signal) and 37.5-40 (background):
+    the sigmoid of the gap is 1.0 for all of them in float64 (ties: 1/eps_B was 2), the gap itself is not."""
+    from pgjets.train.metrics import efficiencies_at_cuts, rejection_vs_background
+
+    rng = np.random.default_rng(0)
+    n = 20
+    gap = np.r_[rng.uniform(41, 60, n), rng.uniform(37.5, 40, n)]
+    logits = np.zeros((2 * n, 3))
+    logits[:, 1] = gap  # class 1 against the background class 0
+    y = np.r_[np.ones(n, int), np.zeros(n, int)]
+    assert (1 / (1 + np.exp(-gap)) == 1.0).all()  # what the old score saw
+    rej = rejection_vs_background(logits, y, ["qcd", "top", "w"], background=0, working_points={"top": 0.5})
+    assert rej["top"]["rejection"] == float("inf")
+
+
+def test_multiclass_report_names_its_background_and_auc_classes():
+    from pgjets.run import format_metrics
+    from pgjets.train.metrics import multiclass_auc, multiclass_report
+
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1, 2], 30)
+    logits = rng.normal(size=(90, 3)) + 2 * np.eye(3)[y]
+    report = multiclass_report(logits, y, ["top", "w", "qcd"], background=2)
+    assert report["background"] == "qcd" and report["auc_classes"] == ["top", "w", "qcd"]
+    text = format_metrics(report)
+    assert "1/eps_B (qcd)" in text and "\ntop " in text and "\nqcd " not in text  # rows: the signals
+    absent = y != 1  # no w jets: the macro AUC averages top and qcd only, and says so
+    part = multiclass_report(logits[absent], y[absent], ["top", "w", "qcd"], background=2)
+    assert part["auc_classes"] == ["top", "qcd"]
+    assert part["auc"] == pytest.approx(multiclass_auc(logits[absent], y[absent]))
+    assert "macro AUC (of top, qcd)" in format_metrics(part)
+    # ranked by the logit of p_c: probabilities that round to 1 keep their order (class 0 of rows 0, 1
+    # above rows 2, 3: AUC 1, not the 0.5 of ties; class 1: row 2 beats rows 0, 1 only; class 2: row 3 top)
+    big = np.zeros((4, 3))
+    big[:, 0] = [60.0, 50.0, 45.0, 40.0]
+    assert multiclass_auc(big, np.array([0, 0, 1, 2])) == pytest.approx((1.0 + 2 / 3 + 1.0) / 3)

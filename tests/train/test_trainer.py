@@ -432,3 +432,25 @@ def test_history_json_is_strict_json(tmp_path):
     assert "Infinity" not in text
     record = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict constant {c}"))[0]
     assert record["val_rej@0.3"] is None and record["epoch"] == 1
+
+
+def test_validation_rejections_follow_the_signal_class(tmp_path):
+    """``signal_class=0``: the validation rej@ are those of class 0 as the signal (they were always class 1's);
+    a checkpoint written before the field existed resumes as signal_class 1, its default."""
+    from pgjets.train import classification_report
+
+    val = toy_graphs(64, seed=1)
+    tr = make(tmp_path, epochs=1, signal_class=0)
+    hist = tr.fit(toy_graphs(), val)
+    out, y = tr.predict(val)
+    want = classification_report(out, y.view(-1), signal=0)
+    other = classification_report(out, y.view(-1), signal=1)
+    assert hist[-1]["val_rej@0.3"] == pytest.approx(want["rej@0.3"])
+    assert want["rej@0.3"] != other["rej@0.3"] or want["rej@0.5"] != other["rej@0.5"]  # the test can fail
+    old = tmp_path / "old"
+    make(old, epochs=1).fit(toy_graphs(), val)
+    state = load_checkpoint_file(old / "checkpoints" / "last.pt")
+    del state["config"]["signal_class"]  # as written before signal_class existed
+    make(old, epochs=1).check_settings(state)  # no SettingsMismatchError: the default
+    with pytest.raises(SettingsMismatchError, match="signal_class 1 -> 0"):
+        make(old, epochs=1, signal_class=0).check_settings(state)

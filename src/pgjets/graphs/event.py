@@ -171,7 +171,7 @@ def _kinematics(ak: Any, flat: Any, fields: Sequence[str], name: str,
         kin = {"pt": pt, "eta": np.where(pt > 0, eta, 0.0), "phi": phi, "e": energy}
     else:
         raise InputShapeError(
-            f"collection {name!r} needs fields px and py (Cartesian) or pt (or et, met) and phi (collider), "
+            f"collection {name!r} needs fields px and py (Cartesian) or pt and phi (collider; et or met serve as pt), "
             f"it has {list(fields)} of the fields read (see OBJECT_FIELDS)")
     kin["charge"] = np.zeros_like(kin["pt"]) if charge is None else charge
     for field, key in zip(extra_fields, _extra_keys(extra_fields)):

@@ -18,7 +18,7 @@ every ``world_size``-th batch of the full stream (equal counts).
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
@@ -48,12 +48,30 @@ def init_from_env(backend: Optional[str] = None) -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def barrier() -> None:
-    """Wait for all ranks (no-op outside a process group)."""
+def barrier(group: Any = None) -> None:
+    """Wait for all ranks (no-op outside a process group); ``group``: a group of :func:`waiting_group`."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        dist.barrier(group=group)
+
+
+#: How long the ranks of :func:`waiting_group` wait for rank 0 (seconds): a week.
+WAIT_TIMEOUT_S = 7 * 24 * 3600.0
+
+
+def waiting_group(timeout_s: float = WAIT_TIMEOUT_S) -> Any:
+    """A gloo group of all ranks whose :func:`barrier` waits up to ``timeout_s`` (the default process
+    group gives up after 30 minutes), for the ranks that wait while rank 0 does long work alone
+    (``--generate``); ``None`` outside a process group.  A collective: every rank calls it, in the
+    same order.  A rank that fails still ends the job at once (torchrun stops the others)."""
+    import datetime
+
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return None
+    return dist.new_group(backend="gloo", timeout=datetime.timedelta(seconds=timeout_s))
 
 
 def is_main_process() -> bool:

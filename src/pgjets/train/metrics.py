@@ -167,17 +167,32 @@ def confusion_matrix(logits, labels, num_classes: Optional[int] = None) -> np.nd
 
 
 def multiclass_auc(logits, labels) -> float:
-    """Macro one-vs-rest AUC of a softmax classifier (equals :func:`roc_auc` for 2 classes)."""
+    r"""Macro one-vs-rest AUC of a softmax classifier (equals :func:`roc_auc` for 2 classes), averaged
+    over the classes of :func:`auc_classes` (those present in ``labels``, unlike scikit-learn's
+    ``roc_auc_score(..., labels=all)``, which has no AUC for an absent class).  Each class :math:`c` is
+    ranked by the logit of its softmax probability, :math:`\log\frac{p_c}{1 - p_c} = l_c -
+    \log\sum_{j \ne c} e^{l_j}`: the same order as :math:`p_c`, without the ties of the
+    probabilities that round to 1."""
     s = _single_column(_to_numpy(logits, "logits"))
     y = _labels(labels)
     if s.ndim == 1 or s.shape[1] == 2:
         return roc_auc(s, y)
     from sklearn.metrics import roc_auc_score
 
-    prob = torch.softmax(torch.as_tensor(s, dtype=torch.float64), -1).numpy()
-    present = np.unique(y)
-    aucs = [roc_auc_score(y == c, prob[:, c]) for c in present if 0 < (y == c).sum() < y.size]
+    t = torch.as_tensor(s, dtype=torch.float64)
+
+    def logit(c: int) -> np.ndarray:
+        return (t[:, c] - torch.logsumexp(torch.cat([t[:, :c], t[:, c + 1:]], 1), 1)).numpy()
+
+    aucs = [roc_auc_score(y == c, logit(c)) for c in auc_classes(y)]
     return float(np.mean(aucs)) if aucs else float("nan")
+
+
+def auc_classes(labels) -> list[int]:
+    """The classes that :func:`multiclass_auc` averages over: those with jets of their own and of
+    other classes in ``labels``."""
+    y = _labels(labels)
+    return [int(c) for c in np.unique(y) if 0 < (y == c).sum() < y.size]
 
 
 #: Signal efficiencies of the rejections :func:`classification_report` quotes for a binary tagger.
@@ -356,7 +371,9 @@ def rejection_vs_background(
 
     For class :math:`X \ne` ``background`` the score is
     :math:`p_X / (p_X + p_B)` on the jets of :math:`X` and of the background
-    only; the rejection is :math:`1/\varepsilon_B` there (see
+    only, ranked by its logit :math:`l_X - l_B` (:func:`discriminant`: the probability rounds to 1
+    in float64 once :math:`l_X - l_B > 37`, tying jets that the cuts tell apart); the rejection is
+    :math:`1/\varepsilon_B` there (see
     :func:`background_rejection`, ``inf`` if no background passes).
 
     Args:
@@ -386,8 +403,7 @@ def rejection_vs_background(
         sel = (y == c) | (y == background)
         if not ((y == c).any() and (y == background).any()):
             continue
-        # p_X / (p_X + p_B) = sigmoid(l_X - l_B): the same value, without the softmax underflow
-        score = torch.sigmoid(torch.as_tensor(s[sel, c] - s[sel, background])).numpy()
+        score = s[sel, c] - s[sel, background]  # the logit of p_X / (p_X + p_B): the same order, no ties at 1
         out[names[c]] = {"signal_efficiency": eff,
                          "rejection": background_rejection(score, (y[sel] == c).astype(np.int64), eff)}
     return out
@@ -400,16 +416,19 @@ def multiclass_report(
     """Accuracy, macro AUC, confusion matrix and :func:`rejection_vs_background` of a K-class tagger.
 
     Returns:
-        dict: ``accuracy``, ``auc`` (macro one-vs-rest), ``confusion_matrix``
-        (``C[true][predicted]`` as nested lists), ``label_names`` and
-        ``rejection`` (per signal class), JSON-ready.
+        dict: ``accuracy``, ``auc`` (macro one-vs-rest), ``auc_classes`` (the names of the classes
+        it averages, :func:`auc_classes`), ``confusion_matrix`` (``C[true][predicted]`` as nested
+        lists), ``label_names``, ``background`` (its name) and ``rejection`` (per signal class),
+        JSON-ready.
     """
     s = _to_numpy(logits, "logits")
     y = _labels(labels)
     k = s.shape[1]
     names = list(label_names) if label_names is not None else [str(i) for i in range(k)]
     return {"accuracy": accuracy(s, y), "auc": multiclass_auc(s, y),
+            "auc_classes": [names[c] for c in auc_classes(y)],
             "confusion_matrix": confusion_matrix(s, y, k).tolist(), "label_names": names,
+            "background": names[background],
             "rejection": rejection_vs_background(s, y, names, background, working_points)}
 
 
@@ -429,6 +448,7 @@ __all__ = [
     "accuracy",
     "confusion_matrix",
     "multiclass_auc",
+    "auc_classes",
     "classification_report",
     "rejection_vs_background",
     "multiclass_report",

@@ -41,7 +41,7 @@ import itertools
 import json
 import math
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
@@ -78,6 +78,8 @@ class TrainConfig:
             ``None`` = from its name (losses and errors, ``*_loss``, ``*_mae``, ``*_mse``,
             ``*_rmse``, ``*_error``, are minimised, everything else maximised).
         task: ``"classification"`` or ``"regression"``.
+        signal_class: The signal class of a binary classifier, for the validation ``rej@...``
+            (1 by default; ``pgjets train`` passes that of ``--signal`` or of the class names).
         label_smoothing: For classification.
         seed: Seed of everything random in the run.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
@@ -96,6 +98,7 @@ class TrainConfig:
     monitor: str = "val_loss"
     monitor_mode: Optional[str] = None
     task: str = "classification"
+    signal_class: int = 1
     label_smoothing: float = 0.0
     seed: int = 0
     device: str = "auto"
@@ -198,6 +201,8 @@ _DIGEST_HEX = 64
 
 #: :class:`TrainConfig` fields that do not change the result (not compared on resume).
 RUNTIME_FIELDS = ("device", "progress", "verbose")
+#: The defaults of the :class:`TrainConfig` fields that have one.
+_FIELD_DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
@@ -374,6 +379,20 @@ class Trainer:
         gen = torch.Generator().manual_seed(seed)
         return DataLoader(source, batch_size=self.config.batch_size, shuffle=shuffle, generator=gen)
 
+    def check_shares(self, train_data: BatchSource) -> None:
+        """Under DDP, check that every process gets a full batch of ``train_data`` per epoch (call it
+        before writing anything; :meth:`fit` calls it too).
+
+        Raises:
+            GraphSizeError: a process would get no full batch.
+        """
+        if self.world_size > 1 and self._rank_steps(train_data) == 0:
+            n = len(train_data) if hasattr(train_data, "__len__") else None
+            share = f" ({n // self.world_size} of the {n} training graphs each)" if n is not None else ""
+            raise GraphSizeError(
+                f"each of the {self.world_size} processes gets no full batch of {self.config.batch_size} graphs per "
+                f"epoch{share}: use a smaller batch size, fewer processes or more training data")
+
     def _rank_steps(self, source: BatchSource) -> int:
         """Training steps per rank and epoch under DDP: the full batches of the source, dealt out."""
         batch_size = self.config.batch_size
@@ -433,11 +452,14 @@ class Trainer:
 
     def check_settings(self, state: dict, path: Union[str, Path] = "checkpoint") -> None:
         """Raise :class:`SettingsMismatchError` if ``state`` belongs to other settings."""
-        diffs = settings_diff(state.get("config") or {}, asdict(self.config), ignore=RUNTIME_FIELDS)
+        # a checkpoint from before a field existed was made with its default (signal_class: 1)
+        old = {**_FIELD_DEFAULTS, **(state.get("config") or {})}
+        diffs = settings_diff(old, asdict(self.config), ignore=RUNTIME_FIELDS)
         if self.settings is not None and state.get("settings") is not None:
             diffs += settings_diff(state["settings"], self.settings, ignore=self.locations)
         if int(state.get("world_size", 1)) != self.world_size:  # other global batches, another schedule
-            diffs.append(f"processes (world_size) {int(state.get('world_size', 1))} -> {self.world_size}")
+            diffs.append(f"processes (world_size) {int(state.get('world_size', 1))} -> {self.world_size} (resume "
+                         f"with {int(state.get('world_size', 1))} processes)")
         if diffs:
             raise SettingsMismatchError(f"checkpoint {path} belongs to other settings: {'; '.join(diffs)}")
 
@@ -610,7 +632,7 @@ class Trainer:
                 raise InputShapeError(
                     f"the {what} data ({labels.numel()} graphs) hold only class {present.tolist()}: the AUC and "
                     "1/eps_B need both classes; give more jets (or a larger validation fraction of --split)")
-            metrics = classification_report(out, labels)
+            metrics = classification_report(out, labels, signal=self.config.signal_class)
         else:
             loss = custom if custom is not None else float(nn.functional.mse_loss(out.view(-1), y.view(-1).float()))
             metrics = {"mae": float((out.view(-1) - y.view(-1).float()).abs().mean())}
@@ -636,10 +658,7 @@ class Trainer:
     def _fit(self, train_data: BatchSource, val_data: Optional[BatchSource], resume: bool) -> list[dict]:
         cfg = self.config
         seed_everything(cfg.seed)
-        if self.world_size > 1 and self._rank_steps(train_data) == 0:
-            raise GraphSizeError(
-                f"each of the {self.world_size} processes gets no full batch of {cfg.batch_size} graphs per epoch: "
-                "use a smaller batch size, fewer processes or more training data")
+        self.check_shares(train_data)
         self._make_scheduler(train_data)
         if resume:
             self.load_checkpoint()
