@@ -163,7 +163,7 @@ def test_nanoaod_runs_refuse_what_they_cannot_do(nanoaod_files, tmp_path, capsys
     assert rc == 2 and "every path a class" in err
     rc, err = error(["train", "--model", "event_deepsets", "--data", str(nanoaod_files["ttbar"]),
                      "--out", str(tmp_path / "c")])
-    assert rc == 1 and "CLASS=FILE" in err and not (tmp_path / "c").exists()
+    assert rc == 2 and "CLASS=FILE" in err and not (tmp_path / "c").exists()
     rc, err = error(_nano_argv(nanoaod_files, tmp_path / "d", "--val", str(nanoaod_files["ttbar"])))
     assert rc == 2 and "--val" in err
     rc, err = error(["train", "--model", "pfn", "--generate", "5", "--collection", "Muon", "--out", str(tmp_path / "e")])
@@ -389,7 +389,7 @@ def test_unlabelled_nanoaod_files_are_scored(nanoaod_files, tmp_path, capsys):
         assert "rejection" not in row
     capsys.readouterr()
     assert main(["train", "--model", "event_deepsets", "--data", str(nanoaod_files["ttbar"]), "--data",
-                 str(nanoaod_files["wjets"]), "--out", str(tmp_path / "r2")]) == 1  # training needs classes
+                 str(nanoaod_files["wjets"]), "--out", str(tmp_path / "r2")]) == 2  # needs classes (exit 2)
     assert "CLASS=FILE" in capsys.readouterr().err
 
 

@@ -180,10 +180,10 @@ def not_event_data_reason(spec: str, tree: Optional[str] = None) -> Optional[str
 def _folder_candidates(folder: Path, tree: Optional[str]) -> list[Path]:
     """The files of a folder without a manifest that would be its event files (see
     :func:`~pgjets.data.generate_events.event_input_files`); none for a folder with a manifest."""
-    from .data.generate_events import _folder_event_files
+    from .data.generate_events import folder_event_files
     from .data.jet_io import MANIFEST_NAME
 
-    return [] if (folder / MANIFEST_NAME).exists() else _folder_event_files(folder, tree)
+    return [] if (folder / MANIFEST_NAME).exists() else folder_event_files(folder, tree)
 
 
 def first_non_event_spec(specs: Any, flag: str = "--data", tree: Optional[str] = None) -> Optional[tuple[str, str]]:

@@ -119,7 +119,8 @@ def test_cli_ddp_share_smaller_than_a_batch_is_refused_before_writing(jet_folder
 
     res = train(16)
     assert res.returncode != 0
-    assert "--batch-size 16: each of the 2 processes gets no full batch of 16 graphs per epoch (12 of the 24" in res.stderr
+    want = "--batch-size 16: each of the 2 processes gets no full batch of 16 graphs per epoch (12 of the 24"
+    assert want in res.stderr
     assert not (run / "config.yaml").exists() and not (run / "split.npz").exists()
     res = train(4)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]

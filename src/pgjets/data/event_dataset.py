@@ -452,8 +452,11 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
     where = {"nanoaod": f" {word} {_tree_name(kind, tree)!r}", "hzz": " (the H->ZZ layout)"}.get(kind, "")
     for c in collections:
         if c not in fields:
+            default = (" (the default collections; choose others with collections=, on the command line "
+                       "--collection NAME per collection)" if tuple(collections) == DEFAULT_COLLECTIONS else "")
             raise DataArgumentError(f"{path}{where} has no collection {c!r} (no branches "
-                                    f"{c}_pt/eta/phi or {c}_px/py); it has {', '.join(sorted(fields)) or 'none'}")
+                                    f"{c}_pt/eta/phi or {c}_px/py); it has {', '.join(sorted(fields)) or 'none'}"
+                                    f"{default}")
         if c in records:  # a record field: vector records may name their momentum otherwise (rho, ...)
             lacking = None if fields[c] & {"pt", "px", "et", "met"} else "the field pt (or px) of its records"
         else:
@@ -501,7 +504,8 @@ def _root_label_column(path: Path, kind: str, label: str, tree: Optional[str] = 
             raise DataFileError(f"{path}: cannot read branch {label!r}: {exc}") from exc
 
 
-def _event_inputs(path: Any, tree: Optional[str] = None) -> tuple[list[tuple[Path, Optional[int]]], Optional[list[str]]]:
+def _event_inputs(path: Any, tree: Optional[str] = None
+                  ) -> tuple[list[tuple[Path, Optional[int]]], Optional[list[str]]]:
     """``(file, class index or None)`` of every event file of ``path``, and the class names of a mapping.
 
     ``path`` is an event folder or file, a list of them, or a mapping of class name to one or a

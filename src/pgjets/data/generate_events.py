@@ -339,7 +339,7 @@ def event_files(path: os.PathLike | str) -> list[Path]:
     return files
 
 
-def _folder_event_files(folder: Path, tree: Optional[str] = None) -> list[Path]:
+def folder_event_files(folder: Path, tree: Optional[str] = None) -> list[Path]:
     """The event files of a folder without manifest: its parquet files (``.parquet``, ``.pq``), else
     its ROOT files (``.root``), suffixes in any case (``TTBAR.ROOT``); else the files without those
     suffixes that hold events by their content (``_is_event_file``: grid outputs named ``nano_1``),
@@ -361,7 +361,7 @@ def event_input_files(path: os.PathLike | str, tree: Optional[str] = None) -> li
     """
     path = Path(path)
     if path.is_dir() and not (path / MANIFEST_NAME).exists():
-        files = _folder_event_files(path, tree)
+        files = folder_event_files(path, tree)
         if files:
             return files
     return event_files(path)
@@ -458,7 +458,7 @@ def is_event_folder(path: os.PathLike | str, tree: Optional[str] = None) -> bool
             return read_manifest(path).get("kind") == EVENTS_KIND
         except DataFileError:
             return False
-    files = _folder_event_files(path, tree) if path.is_dir() else []
+    files = folder_event_files(path, tree) if path.is_dir() else []
     return bool(files) and _is_event_file(files[0], tree)
 
 
