@@ -366,7 +366,7 @@ def _append_nodes(data: GraphLike, batch: Tensor, num_graphs: int, owner: Tensor
             incs = getattr(data, "_inc_dict", None)
             if isinstance(incs, dict):
                 out._inc_dict = {k: v for k, v in incs.items() if k not in dropped}
-    elif "num_nodes" in data:
+    if "num_nodes" in data:  # a stored node count (p4-only graphs): the new one, with or without batch
         out.num_nodes = new_batch.numel()
     return out
 

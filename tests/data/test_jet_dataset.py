@@ -200,6 +200,33 @@ def test_all_zero_image_is_named_with_its_row_in_the_file(tmp_path):
         list(ds.batches(3))
 
 
+def test_a_jet_outside_its_image_is_named_with_its_row(tmp_path):
+    """Two prongs at eta = +-1 about a centroid at 0: nothing inside R = 0.8, a blank image. The batch
+    error names the jet's row in its file (it named the position in a shuffled batch)."""
+    import warnings
+
+    def table(jets, labels):
+        cols, counts = [[], [], [], []], []
+        for pt, eta, phi in jets:
+            pt, eta, phi = (np.asarray(v, dtype=np.float64) for v in (pt, eta, phi))
+            for c, v in zip(cols, (pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta))):
+                c.extend(v)
+            counts.append(len(pt))
+        return JetTable(*[np.array(c, np.float32) for c in cols], np.concatenate([[0], np.cumsum(counts)]),
+                        np.array(labels))
+
+    t = table([([10, 5], [0.1, 0.2], [0, 0.1]), ([3, 4], [0, 0.1], [0.1, 0]), ([10, 10], [-1.0, 1.0], [0, 0])],
+              [0, 0, 1])
+    path = write_parquet_jets(t, tmp_path / "wide.parquet")
+    ds = JetDataset(path, representation="image", npix=20, R=0.8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # jet_image warns about the blank image itself
+        assert ds[1].num_nodes == 2
+        with pytest.raises(EmptyGraphError, match=r"wide\.parquet: jet 2 has no constituent inside its 20x20 "
+                                                  r"image \(half-width R=0\.8"):
+            list(ds.batches(3, shuffle=True, seed=1))
+
+
 # ------------------------------------------------------ streaming many sources
 def sorted_landscape(tmp_path, n=240, name="sorted.h5", fmt="fixed"):
     """A landscape file whose first half is QCD and second half top (label-sorted), jets told apart by pT."""

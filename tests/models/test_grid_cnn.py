@@ -112,3 +112,45 @@ def test_kernel_five_uses_the_whole_kernel_in_every_block(radius):
     with torch.no_grad():
         torch.testing.assert_close(model(images_to_batch(sparse, drop_zeros=True)),
                                    model.forward_padded(sparse, (sparse > 0).float()), atol=1e-5, rtol=1e-5)
+
+
+def test_full_images_take_the_conv2d_path_with_the_same_result():
+    """Full 8-connected images with their grid_size: the first block runs as one conv2d (GridConv's dense
+    path), with the logits of message passing."""
+    import torch
+
+    from pgjets.graphs import images_to_batch
+    from pgjets.models import GridCNN
+    from pgjets.nn import GridConv
+
+    torch.manual_seed(0)
+    g = images_to_batch(torch.rand(3, 1, 8, 8), connectivity=8)
+    model = GridCNN(1, 3, channels=(4, 6)).eval()
+    calls = []
+    dense = GridConv._dense_grid
+
+    def spy(self, *args):
+        out = dense(self, *args)
+        calls.append(out is not None)
+        return out
+
+    GridConv._dense_grid = spy
+    try:
+        fast = model(g)
+    finally:
+        GridConv._dense_grid = dense
+    assert calls == [True]  # the first block only (pooled graphs are not full images)
+    del g.grid_size
+    torch.testing.assert_close(fast, model(g), rtol=1e-5, atol=1e-6)
+
+
+def test_padded_images_of_4_connected_graphs_warn():
+    import pytest
+    import torch
+
+    from pgjets.errors import PgjetsWarning
+    from pgjets.graphs import images_to_batch
+    from pgjets.models.padded import pad_images
+
+    with pytest.warns(PgjetsWarning, match="4-connected"):
+        pad_images(images_to_batch(torch.rand(2, 1, 4, 4), connectivity=4))

@@ -167,3 +167,35 @@ def test_grid_size_tensor_of_the_builders_and_missing_edge_attr():
     torch.testing.assert_close(conv(b.x, b.edge_index, b.edge_attr, grid_size=b.grid_size), ref)
     with pytest.raises(InputShapeError, match="edge_attr"):
         conv(b.x, b.edge_index, None)
+
+
+def test_dense_path_only_for_the_builders_layout():
+    """A full grid in another layout (PyG's grid(): pos = (col, H-1-row); or nodes column-major) has the
+    edge count of a full grid: the fast path must not reshape it row-major (it gave other numbers)."""
+    from torch_geometric.utils import grid, remove_self_loops
+
+    torch.manual_seed(4)
+    h, w = 5, 6
+    gconv = GridConv(2, 3)
+    edge_index, pos = grid(h, w)
+    edge_index, _ = remove_self_loops(edge_index)
+    edge_attr = pos[edge_index[0]] - pos[edge_index[1]]
+    x = torch.randn(h * w, 2)
+    assert edge_index.size(1) == gconv.full_grid_edges(h, w)  # passes the edge-count test
+    ref = gconv(x, edge_index, edge_attr)
+    assert torch.equal(gconv(x, edge_index, edge_attr, grid_size=(h, w)), ref)
+    g = images_to_batch(_images(b=1, c=2, h=h, w=w, seed=4), connectivity=8)
+    order = torch.arange(h * w).view(h, w).t().reshape(-1)  # column-major nodes
+    inv = torch.empty_like(order)
+    inv[order] = torch.arange(h * w)
+    ei = inv[g.edge_index]
+    ref = gconv(g.x[order], ei, g.edge_attr)
+    assert torch.equal(gconv(g.x[order], ei, g.edge_attr, grid_size=(h, w)), ref)
+
+
+def test_from_conv2d_refuses_padding_modes_and_groups_without_a_graph_counterpart():
+    for mode in ("circular", "reflect", "replicate"):
+        with pytest.raises(ValueError, match=f"padding_mode='zeros'.*got '{mode}'"):
+            GridConv.from_conv2d(torch.nn.Conv2d(2, 4, 3, padding=1, padding_mode=mode))
+    with pytest.raises(ValueError, match="groups=1"):
+        GridConv.from_conv2d(torch.nn.Conv2d(4, 4, 3, padding=1, groups=2))

@@ -74,8 +74,11 @@ REPRESENTATIONS = ("cloud", "set", "image")
 class _Features:
     """Flat feature arrays of a table, with offsets, ready for gathering."""
 
-    def __init__(self, table: JetTable, feature_set: str) -> None:
+    def __init__(self, table: JetTable, feature_set: str, source: str = "the jets",
+                 rows: Optional[Tensor] = None) -> None:
         table.require_nonempty_jets()
+        self.source = source  # file the rows come from, and each jet's row there (for messages)
+        self.rows = torch.arange(len(table)) if rows is None else rows
         f = constituent_features(table, feature_set)
         self.x = torch.from_numpy(f["x"])
         self.pos = torch.from_numpy(f["pos"])
@@ -422,7 +425,7 @@ class JetDataset(Dataset):
             rows = rows[sel]
             data = (data[0][sel], data[1][sel]) if isinstance(data, tuple) else data.take(sel.numpy())
         chunk: Any = (_Images(*data, source=str(path), rows=rows) if isinstance(data, tuple)
-                      else _Features(data, self.feature_set))
+                      else _Features(data, self.feature_set, source=str(path), rows=rows))
         if i > 0 or self._feature_names:
             self._check_chunk(chunk, path)
         return chunk
@@ -506,7 +509,15 @@ class JetDataset(Dataset):
                 from .jet_image import jet_image
 
                 table = chunk.table.take(index.numpy())
-                imgs.append(jet_image(table, npix=self.npix, R=self.R))
+                images = jet_image(table, npix=self.npix, R=self.R)
+                blank = (images.reshape(images.size(0), -1) == 0).all(1)
+                if bool(blank.any()):
+                    row = int(chunk.rows[index[int(torch.nonzero(blank)[0])]])
+                    raise EmptyGraphError(
+                        f"{chunk.source}: jet {row} has no constituent inside its {self.npix}x{self.npix} image "
+                        f"(half-width R={self.R:g} about its pT centroid): no pixel to make a node of; leave it "
+                        "out (a subset without it) or choose a larger R")
+                imgs.append(images)
                 ys.append(torch.from_numpy(table.label))
         images, y = (imgs[0], ys[0]) if len(imgs) == 1 else (torch.cat(imgs), torch.cat(ys))
         batch = images_to_batch(images, connectivity=8, drop_zeros=True)

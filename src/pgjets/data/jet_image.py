@@ -97,7 +97,10 @@ def jet_image(
     Args:
         table_or_arrays: A :class:`JetTable`, or ``(pos, pt, counts)`` (tuple
             or dict) with :math:`(\Delta\eta, \Delta\phi)` ``(P, 2)``,
-            :math:`p_T` ``(P,)`` and particles per jet ``(J,)``.
+            :math:`p_T` ``(P,)`` and particles per jet ``(J,)``.  These positions are used as
+            given: they must already be relative to the jet and wrapped into
+            :math:`(-\pi, \pi]` (absolute :math:`\phi` across :math:`\pm\pi` gives a blank image;
+            a :class:`JetTable` is centred and wrapped here).
         npix (int): Pixels per side (20 and 40 are the usual choices).
         R (float): Half-width of the image in :math:`\eta` and :math:`\phi`
             (extent :math:`[-R, R]^2`) when ``extent`` is not given.

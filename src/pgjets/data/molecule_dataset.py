@@ -134,7 +134,8 @@ class MoleculeDataset(Dataset):
         return len(self.graphs)
 
     def __getitem__(self, idx: int) -> Any:
-        data = copy.copy(self.graphs[int(idx)])  # as PyG's InMemoryDataset: a transform cannot change the stored graph
+        data = copy.copy(self.graphs[int(idx)])  # as PyG's InMemoryDataset: a transform that sets
+        # attributes leaves the stored graph alone (one that changes a tensor in place, x.mul_(0), does not)
         return self.transform(data) if self.transform else data
 
     def split(

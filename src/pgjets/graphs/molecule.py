@@ -9,9 +9,14 @@ Atoms are nodes and every bond gives the two directed edges
     \mathrm{onehot}(\text{hybridisation})\,\big]
 
 with the elements of :data:`ELEMENTS` (14 slots, the last one ``'other'``),
-degree, formal charge, aromatic flag, total number of hydrogens and the
+degree (RDKit's ``GetDegree``: bonds to the atoms that are nodes, so heavy atoms only unless the
+hydrogens are explicit; PyG's ``from_smiles`` uses ``GetTotalDegree``, hydrogens included), formal
+charge, aromatic flag, total number of hydrogens (0 on an atom whose hydrogens are nodes of their
+own, after ``Chem.AddHs``) and the
 hybridisations of :data:`HYBRIDISATIONS` (6 slots, the last one ``'other'``):
-:data:`NUM_ATOM_FEATURES` = 24 floats.  Edge features:
+:data:`NUM_ATOM_FEATURES` = 24 floats.  Stereochemistry is not encoded: the two enantiomers of a
+chiral molecule (``C[C@H](N)C(=O)O``, ``C[C@@H](N)C(=O)O``) and cis/trans isomers give the same
+graph.  Edge features:
 
 .. math::
     \mathbf{e}_{uv} = \big[\,\mathrm{onehot}(\text{single, double, triple,
@@ -86,7 +91,8 @@ def _to_mol(smiles_or_mol: Any) -> tuple[Any, str]:
         finally:
             rdlogger.EnableLog("rdApp.*")
         if mol is None:
-            raise InvalidSmilesError(f"RDKit cannot parse the SMILES string {smiles_or_mol!r}")
+            raise InvalidSmilesError(f"RDKit cannot parse or sanitise the SMILES string {smiles_or_mol!r} "
+                                     "(a syntax error, or valences RDKit refuses)")
         return mol, smiles_or_mol
     if isinstance(smiles_or_mol, chem.Mol):
         if any(atom.HasQuery() for atom in smiles_or_mol.GetAtoms()):

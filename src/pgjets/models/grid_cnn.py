@@ -64,10 +64,12 @@ class GridCNN(nn.Module):
         batch = getattr(data, "batch", None)
         if batch is None:
             batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
+        grid_size = getattr(data, "grid_size", None)  # full images: the first block runs as one conv2d
         for conv in self.convs:
             if conv.radius > 1:  # the pool (and a radius-1 input graph) give 3x3 neighbourhoods only
                 ei, ea = grid_neighbours(torch.round(pos), batch, 8, conv.radius)
-            x = torch.relu(conv(x, ei, ea))
+            x = torch.relu(conv(x, ei, ea, grid_size=grid_size))
+            grid_size = None  # after a pooling: message passing
             g = self.pool(x, pos, batch)
             x, ei, ea, pos, batch = g.x, g.edge_index, g.edge_attr, g.pos, g.batch
         return global_mean_pool(x, batch, size=getattr(data, "num_graphs", None))

@@ -183,6 +183,11 @@ def pad_images(data) -> tuple[Tensor, Tensor]:
     Returns:
         ``(image, mask)``, both zero where the graph has no node.
 
+    A batch of 4-connected grid graphs (``edge_attr`` without a diagonal offset) warns: the padded
+    path of :class:`~pgjets.models.GridCNN` with :math:`3 \times 3` kernels convolves full
+    neighbourhoods, its graph path only the 4 neighbours, so the two differ (kernels of 5 and more
+    build full neighbourhoods on the graph too and agree).
+
     Shapes:
         - **input:** ``x`` :math:`(N, C)`, ``pos`` :math:`(N, 2)`
         - **output:** :math:`(B, C, H, W)`, :math:`(B, 1, H, W)` with :math:`H, W` the largest row and
@@ -198,6 +203,17 @@ def pad_images(data) -> tuple[Tensor, Tensor]:
         num_graphs = 1
     else:
         num_graphs = int(getattr(data, "num_graphs", int(batch.max()) + 1 if n else 0))
+    ea = getattr(data, "edge_attr", None)
+    if isinstance(ea, Tensor) and ea.dim() == 2 and ea.size(1) == 2 and ea.size(0) and \
+            not bool((torch.round(ea).abs() == 1).all(1).any()):  # (eager, outside the compiled region)
+        import warnings
+
+        from ..errors import PgjetsWarning
+
+        warnings.warn(PgjetsWarning(
+            "the grid graphs are 4-connected: a padded GridCNN with 3x3 kernels convolves all 8 neighbours "
+            "and differs from its graph forward on them; use 8-connected graphs (the default) for the "
+            "padded, compiled or exported path"), stacklevel=3)
     p = torch.round(pos).to(torch.long)
     h = int(p[:, 0].max()) + 1 if n else 1
     w = int(p[:, 1].max()) + 1 if n else 1

@@ -108,12 +108,19 @@ class GridConv(MessagePassing):
         r"""Copy the weights of a ``Conv2d`` so that both layers compute the same.
 
         The Conv2d must have a square ``K x K`` kernel equal to
-        :attr:`kernel_size`, ``stride=1``, ``dilation=1``, ``groups=1`` and
-        matching channels; its padding is irrelevant (the graph layer always
-        behaves like ``padding="same"``).  Returns ``self``.
+        :attr:`kernel_size`, ``stride=1``, ``dilation=1``, ``groups=1``,
+        ``padding_mode="zeros"`` and matching channels; the size of its zero padding is
+        irrelevant (the graph layer always behaves like ``padding="same"``: a missing neighbour is
+        a zero).  Circular, reflect and replicate padding have no graph counterpart (a circular
+        :math:`\phi` needs edges across the image border) and are refused.  Returns ``self``.
         """
         if not isinstance(conv, nn.Conv2d):
             raise TypeError(f"conv must be a torch.nn.Conv2d, got {type(conv).__name__}")
+        if tuple(conv.stride) != (1, 1) or tuple(conv.dilation) != (1, 1) or conv.groups != 1:
+            raise ValueError("only Conv2d with stride=1, dilation=1 and groups=1 maps to GridConv")
+        if conv.padding_mode != "zeros":
+            raise ValueError(f"only Conv2d with padding_mode='zeros' maps to GridConv, got {conv.padding_mode!r} "
+                             "(the grid graph has no edges across the image border)")
         w = conv.weight  # (F', F, K, K)
         k = self.kernel_size
         if tuple(w.shape) != (self.out_channels, self.in_channels, k, k):
@@ -121,8 +128,6 @@ class GridConv(MessagePassing):
                 f"Conv2d weight has shape {tuple(w.shape)}, GridConv expects "
                 f"{(self.out_channels, self.in_channels, k, k)}"
             )
-        if tuple(conv.stride) != (1, 1) or tuple(conv.dilation) != (1, 1) or conv.groups != 1:
-            raise ValueError("only Conv2d with stride=1, dilation=1 and groups=1 maps to GridConv")
         if (conv.bias is None) != (self.bias is None):
             raise ValueError("Conv2d and GridConv must agree on having a bias")
         with torch.no_grad():
@@ -172,8 +177,11 @@ class GridConv(MessagePassing):
         k = self.kernel_size
         return self.weight.view(k, k, self.in_channels, self.out_channels).permute(3, 2, 0, 1)
 
-    def _dense_grid(self, x: Tensor, edge_index: Tensor, grid_size) -> Optional[Tensor]:
-        """Conv2d on full grids, or ``None`` when the graph is not a batch of full grids."""
+    def _dense_grid(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor, grid_size) -> Optional[Tensor]:
+        """Conv2d on full grids, or ``None`` when the graph is not a batch of full grids in the builders'
+        layout: row-major nodes and ``edge_attr`` the (row, column) offset of the source, so that every
+        edge joins nodes ``dr * W + dc`` apart (a graph of PyG's ``grid()``, with ``pos = (col, H-1-row)``,
+        or nodes in another order, has as many edges but not this layout)."""
         if isinstance(grid_size, Tensor):  # the builders' data.grid_size: (2,), (1, 2) or one row per image
             rows = grid_size.reshape(-1, 2)
             if rows.size(0) > 1 and not bool((rows == rows[:1]).all()):  # a sync, on the conv2d path only
@@ -188,6 +196,9 @@ class GridConv(MessagePassing):
         b = n // (h * w)
         if self.radius > 0 and edge_index.size(1) != b * self.full_grid_edges(h, w):
             return None  # not every in-kernel neighbour is connected (e.g. 4-connectivity)
+        off = torch.round(edge_attr).to(torch.long)
+        if not bool((edge_index[0] - edge_index[1] == off[:, 0] * w + off[:, 1]).all()):  # (a sync, conv2d path)
+            return None  # not the row-major layout of the builders: message passing reads edge_attr as given
         img = x.view(b, h, w, self.in_channels).permute(0, 3, 1, 2)
         out = F.conv2d(img, self.conv2d_weight(), self.bias, padding=self.radius)
         return out.permute(0, 2, 3, 1).reshape(n, self.out_channels)
@@ -224,7 +235,7 @@ class GridConv(MessagePassing):
             )
         debug_check_finite(edge_attr, "edge_attr")
         if grid_size is not None:
-            dense = self._dense_grid(x, edge_index, grid_size)
+            dense = self._dense_grid(x, edge_index, edge_attr, grid_size)
             if dense is not None:
                 return dense
 
