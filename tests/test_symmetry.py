@@ -382,3 +382,50 @@ def test_integer_pos_and_x_columns_that_do_not_hold_pos_are_refused():
         return torch.zeros(batch.num_graphs, 1).index_add_(0, batch.batch, batch.pt[:, None])
 
     assert rotation_error(pt_sum, other, pos_columns=()) < 1e-5  # no position columns in x: fine
+
+
+def test_soft_emission_check_catches_a_model_that_counts_particles_with_pt():
+    """Exactly soft particles (pT = 0) look like padding to a model that masks or counts pT > 0: the
+    default check uses pT = 1e-7 of the jet's, which such a model sees, and an IR-safe sum does not."""
+    from torch_geometric.utils import scatter
+
+    from pgjets.symmetry import SOFT_PT_FRACTION
+
+    from pgjets.transforms import massless_p4
+
+    b = jets(sizes=(5, 3))
+    b.p4 = massless_p4(b.pt, 0.5 + b.pos[:, 0], 1.0 + b.pos[:, 1])  # jets along (eta, phi) = (0.5, 1.0)
+
+    def multiplicity(batch):  # not infrared safe
+        return scatter((batch.pt > 0).to(batch.pt.dtype), batch.batch, 0, reduce="sum").unsqueeze(1)
+
+    def pt_weighted(batch):  # infrared safe: sum_i z_i f(pos_i)
+        z = batch.pt / scatter(batch.pt, batch.batch, 0, reduce="sum")[batch.batch]
+        return scatter(z.unsqueeze(1) * torch.cos(batch.pos), batch.batch, 0, reduce="sum")
+
+    assert soft_emission_error(multiplicity, b, pt_fraction=0.0) == 0.0  # blind with pT = 0
+    assert soft_emission_error(multiplicity, b) == 1.0
+    assert soft_emission_error(pt_weighted, b) < 1e-6
+    s = add_soft_particles(b, n_soft=2, seed=1, pt_fraction=SOFT_PT_FRACTION)
+    new = torch.tensor([5, 6, 10, 11])
+    jet_pt = torch.stack([b.pt[:5].sum(), b.pt[5:].sum()])
+    torch.testing.assert_close(s.pt[new], SOFT_PT_FRACTION * jet_pt.repeat_interleave(2))
+    p = s.p4[new]  # massless, along the jet axis + pos
+    torch.testing.assert_close(torch.hypot(p[:, 1], p[:, 2]), s.pt[new])
+    torch.testing.assert_close(torch.asinh(p[:, 3] / torch.hypot(p[:, 1], p[:, 2])) - 0.5, s.pos[new, 0])
+    torch.testing.assert_close(torch.atan2(p[:, 2], p[:, 1]) - 1.0, s.pos[new, 1])
+    with pytest.raises(ValueError, match="pt_fraction"):
+        add_soft_particles(b, pt_fraction=1.5)
+
+
+def test_new_particles_update_a_stored_node_count():
+    """Graphs that store num_nodes (p4-only graphs do): a split or a soft emission in a batch used to keep
+    the old count, and a following permutation failed on the size mismatch."""
+    data = []
+    for n in (4, 6):
+        d = Data(pos=torch.randn(n, 2) * 0.3, pt=torch.rand(n) + 1, p4=torch.rand(n, 4), num_nodes=n)
+        data.append(d)
+    b = Batch.from_data_list(data)
+    for moved in (split_collinear(b), add_soft_particles(b, n_soft=2)):
+        assert moved.num_nodes == moved.pos.size(0) == moved.batch.numel()
+        assert permute_nodes(moved).num_nodes == moved.num_nodes

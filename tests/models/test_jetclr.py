@@ -102,3 +102,18 @@ def test_encoder_bad_input(clr):
         enc(Data(pos=torch.zeros(3, 3), pt=torch.ones(3)))
     with pytest.raises(InputShapeError):
         enc(Data(pos=torch.zeros(3, 2), pt=-torch.ones(3)))
+
+
+def test_float64_model_on_float64_jets():
+    """The momentum fractions follow the model's dtype (they were cast to the default float32, and a
+    .double() model failed on a float64 batch)."""
+    from torch_geometric.data import Batch, Data
+
+    from pgjets.models import JetCLREncoder
+
+    torch.manual_seed(0)
+    m = JetCLREncoder().double().eval()
+    jets = [Data(pos=torch.randn(5, 2, dtype=torch.float64), pt=torch.rand(5, dtype=torch.float64) + 1)
+            for _ in range(2)]
+    out = m(Batch.from_data_list(jets))
+    assert out.dtype == torch.float64 and out.shape == (2, m.out_channels)

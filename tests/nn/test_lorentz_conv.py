@@ -147,3 +147,23 @@ def test_float32_training_step_backpropagates():
     h_out, x_out = conv(h, x.float(), ei)
     (h_out.square().mean() + x_out.mean()).backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in conv.parameters())
+
+
+def test_x_error_is_relative_to_the_update():
+    """With the release's small step (c = 0.005, gain 1e-3) the update is ~1e-6 of |x|: a layer whose
+    four-vector update uses a Euclidean metric must still fail the x check (it passed relative to |x'|)."""
+    import pgjets.nn.lorentz_conv as lc
+
+    torch.manual_seed(0)
+    conv = LorentzConv(8, hidden_channels=12).double().eval()
+    x, ei, batch = jets(seed=5)
+    h = torch.randn(x.size(0), 8, dtype=torch.float64)
+    good = lorentz_conv_errors(conv, h, x, ei, batch=batch)
+    assert good["h"] < 1e-6 and good["x"] < 1e-6, good
+    real = lc.minkowski_dot
+    lc.minkowski_dot = lambda a, b: (a * b).sum(-1)  # Euclidean: not Lorentz covariant
+    try:
+        bad = lorentz_conv_errors(conv, h, x, ei, batch=batch)
+    finally:
+        lc.minkowski_dot = real
+    assert bad["x"] > 1e-3 and bad["h"] > 1e-3, bad

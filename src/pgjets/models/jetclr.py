@@ -162,7 +162,7 @@ class JetCLREncoder(nn.Module):
         check_finite(pt, "pt")
         batch, num_graphs = _batch_vector(data, n, pt.device)
         check_sorted(batch, "batch must be sorted in ascending order (as PyG batches are)")
-        z = _momentum_fractions(pt.to(torch.get_default_dtype()), batch, num_graphs)
+        z = _momentum_fractions(pt.to(next(self.parameters()).dtype), batch, num_graphs)  # the model's dtype
         if self.features == "pos_z":
             pos = getattr(data, "pos", None)
             if pos is None:
