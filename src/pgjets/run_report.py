@@ -386,7 +386,8 @@ def _cuts_of_run(run: Path, names: list[str], logits, y, points: dict[int, list[
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:
-    """One line of test metrics; with many classes followed by the table of rejections of QCD."""
+    """One line of test metrics; with many classes followed by the table of rejections of the
+    background class (``metrics["background"]``: QCD, else the first)."""
     auc = "macro AUC" if "rejection" in metrics else "AUC"
     used, names = metrics.get("auc_classes"), metrics.get("label_names") or []
     if used is not None and len(used) < len(names):  # a class absent from the data: not in the average

@@ -709,7 +709,7 @@ class EventDataset(Dataset):
         DataFileNotFoundError / DataFileError: see :func:`read_hzz_events`,
             :func:`read_nanoaod_events` and
             :func:`~pgjets.data.generate_events.read_events`; a file neither
-            parquet nor ROOT with a tree ``events`` or ``Events``.
+            parquet nor ROOT with a tree ``events`` or ``Events`` (or ``tree``).
         ValueError: unknown ``label``, or a callable label of the wrong
             length / with negative or non-integer values.
 
@@ -741,8 +741,8 @@ class EventDataset(Dataset):
         kind = event_file_kind(path, tree) if path is not None and Path(path).is_file() else None
         if kind == "nanoaod":
             if label is None:
-                raise ValueError(f"{path} is a NanoAOD file, which holds no class labels: pass label= the "
-                                 "name of an integer branch or a callable events -> (num_events,)")
+                raise ValueError(f"{path} is a ROOT event file in NanoAOD naming, which holds no class labels: "
+                                 "pass label= the name of an integer branch or a callable events -> (num_events,)")
             events = read_nanoaod_events(path, collections, extra_fields,
                                          branches=[label] if isinstance(label, str) else (),
                                          tree=_tree_name(kind, tree))

@@ -110,7 +110,8 @@ def tau_n(pt: np.ndarray, y: np.ndarray, phi: np.ndarray, axes: np.ndarray, beta
 
 def nsubjettiness(table: JetTable, n_max: int = 3, beta: float = 1.0, r0: float = 0.8,
                   axes: str = "kt") -> np.ndarray:
-    r""":math:`\tau_1, \dots, \tau_{N_{max}}` of every jet with exclusive-kt axes (see the module docstring).
+    r""":math:`\tau_1, \dots, \tau_{N_{max}}` of every jet with exclusive-kt axes, E-scheme or
+    winner-takes-all (``axes``; see the module docstring).
 
     Args:
         table: The jets.

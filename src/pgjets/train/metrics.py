@@ -112,7 +112,8 @@ def background_rejection(scores, labels, signal_efficiency: float = 0.3, signal:
         \frac{\varepsilon_{B,j} - \varepsilon_{B,j-1}}{\varepsilon_{S,j} - \varepsilon_{S,j-1}},
         \qquad j = \min\{i : \varepsilon_{S,i} \ge \varepsilon_S\}
 
-    Between two cuts that pass only signal the curve is vertical, and :math:`\varepsilon_B` is
+    Between two cuts that pass only signal the curve is vertical in the
+    :math:`(\varepsilon_B, \varepsilon_S)` plane, and :math:`\varepsilon_B` is
     that of the looser cut: the background that must pass to reach :math:`\varepsilon_S`. Tied
     scores of both classes give a slanted stretch, interpolated (a random choice among the tied
     jets).  This equals ``np.interp(eps_S, tpr, fpr)`` on scikit-learn's ``roc_curve``, the
