@@ -165,10 +165,12 @@ def refuse_event_settings(cfg: dict[str, Any]) -> None:
     Raises:
         UsageError: one of them is set.
     """
+    what = {"collections": "chooses the objects of event data", "object_fields": "adds object fields of event data",
+            "tree": "names the ROOT tree of event data", "connectivity": "chooses the edges of event graphs",
+            "k": "sets the neighbours of kNN event graphs"}
     for key in ("collections", "object_fields", "tree", "connectivity", "k"):
         if cfg.get(key) is not None:
-            raise UsageError(f"{_FLAGS[key]} chooses the objects of event data, but the data are jets "
-                             f"({_describe_specs(cfg)})")
+            raise UsageError(f"{_FLAGS[key]} {what[key]}, but the data are jets ({_describe_specs(cfg)})")
 
 
 def _describe_specs(cfg: dict[str, Any]) -> str:

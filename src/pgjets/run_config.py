@@ -61,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Neighbours per object of kNN event graphs (``--connectivity knn`` without ``--k``).
+DEFAULT_EVENT_K = 8
+
 #: Keys that do not change a run's result: not compared when a run is resumed.
 RUNTIME_KEYS = ("device", "progress", "workers", "working_points")
 
@@ -230,6 +233,8 @@ def validate_config(cfg: dict[str, Any], origin: Optional[dict[str, str]] = None
         raise bad("connectivity", "full or knn")
     if cfg["connectivity"] == "full":
         cfg["connectivity"] = None  # the default, spelled out: the same setting
+    if cfg["connectivity"] == "knn" and cfg["k"] is None:
+        cfg["k"] = DEFAULT_EVENT_K  # recorded as used: --k 8 given or not is one setting
     if cfg["k"] is not None:
         check_setting_int(cfg["k"], name("k"))
         if cfg["connectivity"] != "knn":

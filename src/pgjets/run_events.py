@@ -74,17 +74,22 @@ def order_held_out(data: Any, held: Any) -> Any:
     return ordered if isinstance(held, (list, tuple)) else held
 
 
-def _dataset(data: Any, max_events: Optional[int], cfg: dict[str, Any], unlabelled_ok: bool = False):
+def _dataset(data: Any, max_events: Optional[int], cfg: dict[str, Any], unlabelled_ok: bool = False,
+             flag: Optional[str] = None):
     """The streamed events of ``data`` and the positions used (all, or ``max_events`` of them).
 
     ``unlabelled_ok`` (evaluation): event files given without classes and without a label field
     (NanoAOD of collision data) are read unlabelled, ``y = -1``, instead of refused.
 
+    ``flag`` (data given on the command line, ``"--data"``): a file that cannot be read as events
+    (a folder's file without the tree, not ROOT) is a bad argument, as when the file is given itself.
+
     Raises:
-        DataArgumentError: (not ``unlabelled_ok``) event files without classes and without a label field.
+        DataArgumentError: (not ``unlabelled_ok``) event files without classes and without a label field;
+            with ``flag``, event files that cannot be indexed.
     """
     from .data.event_dataset import StreamedEventDataset
-    from .errors import DataArgumentError
+    from .errors import DataArgumentError, DataFileError
 
     given = event_input(data)
     tree = cfg.get("tree")
@@ -94,7 +99,12 @@ def _dataset(data: Any, max_events: Optional[int], cfg: dict[str, Any], unlabell
                                 "file holds none): give the class of each file, --data CLASS=FILE repeated "
                                 "per class (a mapping {class: files} in Python)")
     label = None if unlabelled else "label"
-    ds = StreamedEventDataset(given, label=label, **event_graph_settings(cfg))  # file lists and counts only
+    try:
+        ds = StreamedEventDataset(given, label=label, **event_graph_settings(cfg))  # file lists and counts only
+    except DataFileError as exc:
+        if flag is None or isinstance(exc, DataArgumentError):
+            raise
+        raise DataArgumentError(f"{flag} {_describe(data)}: {exc}") from None
     idx = np.arange(len(ds))
     if max_events is not None and len(ds) > max_events:
         idx = np.sort(np.random.default_rng(0).choice(len(ds), max_events, replace=False))
@@ -106,10 +116,11 @@ def event_graph_settings(cfg: dict[str, Any]) -> dict[str, Any]:
     ``collections`` (``--collection``), ``extra_fields`` (``--object-field``), ``tree`` (``--tree``),
     ``connectivity`` and ``k`` (``--connectivity``, ``--k``; default complete graphs, k = 8 for kNN)."""
     from .data.event_dataset import DEFAULT_COLLECTIONS
+    from .run_config import DEFAULT_EVENT_K
 
     return {"collections": cfg.get("collections") or DEFAULT_COLLECTIONS,
             "extra_fields": cfg.get("object_fields") or (), "tree": cfg.get("tree"),
-            "connectivity": cfg.get("connectivity") or "full", "k": cfg.get("k") or 8}
+            "connectivity": cfg.get("connectivity") or "full", "k": cfg.get("k") or DEFAULT_EVENT_K}
 
 
 def _without_labels(given: Any, tree: Optional[str] = None) -> bool:
@@ -262,7 +273,17 @@ def event_datasets(cfg: dict[str, Any]) -> tuple[Any, np.ndarray, dict[str, Any]
     from .run import check_report_settings, class_names
 
     refuse_jet_settings(cfg)
-    ds, idx = _dataset(cfg["data"], cfg["max_jets"], cfg)
+    ds, idx = _dataset(cfg["data"], cfg["max_jets"], cfg, flag="--data")
+    if cfg.get("tree") is not None and ds.files and all(ds._file_kind[f] == "parquet" for f in ds.files):
+        raise UsageError(f"--tree {cfg['tree']} names the tree of ROOT event files, but --data holds parquet "
+                         "files only (they have no trees): leave --tree out")
+    if cfg.get("connectivity") == "knn" and cfg["model"] in ("event_deepsets", "event_transformer"):
+        import warnings
+
+        from .errors import PgjetsWarning
+
+        warnings.warn(PgjetsWarning(f"model {cfg['model']!r} does not read the edges of the event graphs: "
+                                    "--connectivity knn only costs the kNN (event_gnn uses them)"), stacklevel=2)
     counts = ds.class_counts()
     if counts is not None:
         if len(counts) < 2:
@@ -343,9 +364,10 @@ def warn_pt_scale(trained: Optional[float], evaluated: Optional[float], data: st
         return
     ratio = evaluated / trained
     if ratio >= PT_SCALE_RATIO or ratio <= 1 / PT_SCALE_RATIO:
+        times = f"{ratio:.4g} times larger" if ratio > 1 else f"{1 / ratio:.4g} times smaller"
         warnings.warn(PgjetsWarning(
             f"the objects of {data} have a median pT of {evaluated:.4g}, those the run trained on {trained:.4g} "
-            f"({ratio:.3g} times): other units (MeV against GeV)? pgjets does not convert units, and the scores "
+            f"({times}): other units (MeV against GeV)? pgjets does not convert units, and the scores "
             "and cuts of the run assume those of its training events"), stacklevel=2)
 
 
@@ -451,7 +473,7 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
         if found is not None:
             raise DataArgumentError(f"--data {found[0]}: {found[1]}; run {run} classifies whole events (give "
                                     "event folders or files, CLASS=FILE for NanoAOD files)")
-        dataset, idx = _dataset(specs, None, read, unlabelled_ok=True)
+        dataset, idx = _dataset(specs, None, read, unlabelled_ok=True, flag="--data")
         if len(dataset) == 0:
             raise DataArgumentError(f"--data {' '.join(specs)} holds no events")
         if dataset.label is not None:

@@ -274,7 +274,7 @@ def test_nanoaod_root_file(tmp_path):
     assert len(ds) == 7 and torch.equal(ds.labels, ref.labels)
     torch.testing.assert_close(ds.batch.x, ref.batch.x)
     assert torch.equal(ds.batch.edge_index, ref.batch.edge_index)
-    with pytest.raises(ValueError, match="NanoAOD file, which holds no class labels"):
+    with pytest.raises(ValueError, match="in NanoAOD naming, which holds no class labels"):
         EventDataset(path, collections=("Muon",))
     with pytest.raises(DataFileError, match="no branches Photon_pt"):
         read_nanoaod_events(path, ("Muon", "Photon"))

@@ -122,7 +122,7 @@ def test_tree_is_refused_for_jet_runs(jet_folder, tmp_path, capsys):
 
     assert main(["train", "--model", "pfn", "--data", str(jet_folder), "--tree", "mini", "--epochs", "1",
                  "--device", "cpu", "--no-progress", "--out", str(tmp_path / "run")]) == 2
-    assert "--tree chooses the objects of event data, but the data are jets" in capsys.readouterr().err
+    assert "--tree names the ROOT tree of event data, but the data are jets" in capsys.readouterr().err
 
 
 def test_cli_event_connectivity_knn(tmp_path, capsys):
@@ -256,7 +256,7 @@ def test_cli_evaluate_tree_units_and_ids(tmp_path, capsys):
     assert "has no tree 'mini' (--tree); it has ['nominal']" in capsys.readouterr().err
     assert main(["evaluate", str(run), *gev, "--tree", "nominal", "--out", str(tmp_path / "e")]) == 0
     err = capsys.readouterr().err  # the command line prints warnings as one line each
-    assert "warning: the objects of" in err and "(0.001 times): other units (MeV against GeV)?" in err
+    assert "warning: the objects of" in err and "(1000 times smaller): other units (MeV against GeV)?" in err
     with np.load(tmp_path / "e" / "scores.npz") as f:
         assert np.array_equal(f["eventNumber"], f["entry"] + 1000 * f["file_index"])  # as _mini numbers them
         assert set(f["runNumber"].tolist()) == {284500}
@@ -264,3 +264,69 @@ def test_cli_evaluate_tree_units_and_ids(tmp_path, capsys):
                  f"bkg={tmp_path / 'bkg.root'}", "--out", str(tmp_path / "same")]) == 0
     assert "median pT" not in capsys.readouterr().err
     assert main(["evaluate", str(run), "--tree", "nominal"]) == 2  # --tree needs --data
+
+
+def test_event_ids_of_files_in_other_integer_types_keep_their_values(tmp_path):
+    """eventNumber int32 in one file and uint64 above 2**32 in another: one exact integer column (the
+    second file's numbers were cut to the first file's int32)."""
+    import awkward as ak
+    import uproot
+
+    _mini(tmp_path / "src.root", n=5)
+    with uproot.open(tmp_path / "src.root") as f:
+        arrays = f["mini"].arrays()
+    for name, numbers in (("a.root", np.arange(5, dtype=np.int32)),
+                          ("b.root", np.arange(5, dtype=np.uint64) + np.uint64(2**33))):
+        out = {k: arrays[k] for k in arrays.fields if not k.endswith("_n")}
+        out["eventNumber"] = numbers
+        with uproot.recreate(tmp_path / name) as f:
+            f.mktree("mini", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in out.items()},
+                     counter_name=lambda c: c.split("_")[0] + "_n")
+            f["mini"].extend(out)
+    ds = StreamedEventDataset([tmp_path / "a.root", tmp_path / "b.root"], collections=("lep",), tree="mini",
+                              label=None, prefetch=False)
+    ids = ds.event_ids(np.arange(10))
+    assert ids["eventNumber"].dtype == np.int64
+    assert ids["eventNumber"].tolist() == list(range(5)) + [2**33 + i for i in range(5)]
+    from pgjets.data.event_dataset import _common_id_dtype
+
+    assert _common_id_dtype([np.arange(3, dtype=np.int32), np.array([2**64 - 1], dtype=np.uint64)]) == np.uint64
+    assert _common_id_dtype([np.arange(3, dtype=np.uint32), np.arange(2, dtype=np.uint32)]) == np.uint32
+
+
+def test_cli_event_setting_edges(tmp_path, capsys):
+    """--connectivity knn records k = 8 (a resume with --k 8 is the same run); --tree on parquet only is
+    refused; a folder file without the tree is a bad argument (exit 2, as the file given itself); a
+    collection in the wrong case gets a suggestion."""
+    import awkward as ak
+    import yaml
+
+    from pgjets.cli import main
+
+    _mini(tmp_path / "sig.root", n=40)
+    _mini(tmp_path / "bkg.root", n=40, seed=1)
+    base = ["train", "--model", "event_gnn", "--data", f"sig={tmp_path / 'sig.root'}", "--data",
+            f"bkg={tmp_path / 'bkg.root'}", "--tree", "mini", "--collection", "lep", "--epochs", "1",
+            "--batch-size", "16", "--device", "cpu", "--no-progress"]
+    run = tmp_path / "knn"
+    assert main(base + ["--connectivity", "knn", "--out", str(run)]) == 0
+    assert yaml.safe_load((run / "config.yaml").read_text())["k"] == 8
+    assert main(base + ["--connectivity", "knn", "--k", "8", "--out", str(run)]) == 0  # the same run
+    capsys.readouterr()
+    assert main(base + ["--collection", "Jet", "--out", str(tmp_path / "case")]) == 2
+    assert "did you mean 'jet'?" in capsys.readouterr().err
+    folder = tmp_path / "sigdir"
+    folder.mkdir()
+    _mini(folder / "a.root")
+    _mini(folder / "b.root", tree="Events_other")
+    argv = list(base)
+    argv[argv.index(f"sig={tmp_path / 'sig.root'}")] = f"sig={folder}"
+    assert main(argv + ["--out", str(tmp_path / "mixed")]) == 2
+    assert "has no tree 'mini'" in capsys.readouterr().err and not (tmp_path / "mixed").exists()
+    events = ak.zip({"Muon_pt": ak.Array([[30.0], [20.0, 10.0]]), "Muon_eta": ak.Array([[0.1], [0.2, -0.3]]),
+                     "Muon_phi": ak.Array([[0.0], [1.0, 2.0]]), "label": np.array([0, 1])}, depth_limit=1)
+    ak.to_parquet(events, tmp_path / "ev.parquet")
+    assert main(["train", "--model", "event_deepsets", "--data", str(tmp_path / "ev.parquet"), "--tree", "mini",
+                 "--collection", "Muon", "--epochs", "1", "--device", "cpu", "--no-progress", "--out",
+                 str(tmp_path / "pq")]) == 2
+    assert "--tree mini names the tree of ROOT event files, but --data holds parquet" in capsys.readouterr().err

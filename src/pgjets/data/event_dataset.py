@@ -394,6 +394,18 @@ def _object_fields(kind: str, names: Sequence[str], pa_schema: Any = None,
     return out
 
 
+def _collection_names(names: Sequence[str], fields: dict[str, set[str]]) -> list[str]:
+    """The collections an event file offers, for messages: every prefix ``C`` of a momentum branch
+    ``C_pt``/``C_px`` (``C.pt``; ``et``/``met`` of a MET), underscores in ``C`` included (``jet_fwd``),
+    and the collections of ``fields`` that have a momentum; counters such as ``nJet`` are not
+    collections."""
+    momentum = ("pt", "px", "et", "met")
+    out = {n[: -len(m) - 1] for n in names for m in momentum
+           if n.lower().endswith(("_" + m, "." + m)) and len(n) > len(m) + 1}
+    out |= {c for c, f in fields.items() if f & set(momentum)}
+    return sorted(out, key=str.lower)
+
+
 def _record_fields(pa_schema: Any) -> dict[str, list[str]]:
     """The sub-field names of every field of a parquet (arrow) schema that holds records: a list of
     structs (a collection per event), or one struct (MET)."""
@@ -454,9 +466,12 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
         if c not in fields:
             default = (" (the default collections; choose others with collections=, on the command line "
                        "--collection NAME per collection)" if tuple(collections) == DEFAULT_COLLECTIONS else "")
+            found = _collection_names(names, fields)
+            near = [f for f in found if f.lower() == c.lower()]
+            hint = f"; did you mean {near[0]!r}?" if near else ""
             raise DataArgumentError(f"{path}{where} has no collection {c!r} (no branches "
-                                    f"{c}_pt/eta/phi or {c}_px/py); it has {', '.join(sorted(fields)) or 'none'}"
-                                    f"{default}")
+                                    f"{c}_pt/eta/phi or {c}_px/py); it has {', '.join(found) or 'none'}"
+                                    f"{hint}{default}")
         if c in records:  # a record field: vector records may name their momentum otherwise (rho, ...)
             lacking = None if fields[c] & {"pt", "px", "et", "met"} else "the field pt (or px) of its records"
         else:
@@ -1118,6 +1133,23 @@ def _scalar_fields(handle: Any, path: Path, fields: Sequence[str], tree: str) ->
     return {f: a for f, a in arrays.items() if a.ndim == 1}
 
 
+def _common_id_dtype(arrays: Sequence[np.ndarray]) -> np.dtype:
+    """One dtype that holds the event identifiers of every file exactly: their own when they agree;
+    for integers of other widths or signs ``int64`` (``uint64`` when a value exceeds it), never the
+    float that NumPy's promotion of ``int64`` with ``uint64`` gives."""
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) == 1:
+        return dtypes.pop()
+    if all(d.kind in "iu" for d in dtypes):
+        big = any(a.size and a.dtype.kind == "u" and int(a.max()) > np.iinfo(np.int64).max for a in arrays)
+        negative = any(a.size and a.dtype.kind == "i" and int(a.min()) < 0 for a in arrays)
+        if big and negative:
+            raise DataFileError("event identifiers of the files do not fit one integer type (negative values "
+                                "and values above 2**63)")
+        return np.dtype(np.uint64 if big else np.int64)
+    return np.result_type(*dtypes)
+
+
 def _close_event_file(handle: Any) -> None:
     try:
         handle.close()
@@ -1394,7 +1426,7 @@ class StreamedEventDataset(JetDataset):
         for f in fields:
             if not per_file or not all(f in values for values in per_file.values()):
                 continue
-            out[f] = np.empty(len(file), dtype=next(iter(per_file.values()))[f].dtype)
+            out[f] = np.empty(len(file), dtype=_common_id_dtype([values[f] for values in per_file.values()]))
             for fi, values in per_file.items():
                 rows = file == fi
                 out[f][rows] = values[f][entry[rows]]
