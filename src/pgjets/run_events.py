@@ -371,6 +371,33 @@ def warn_pt_scale(trained: Optional[float], evaluated: Optional[float], data: st
             "and cuts of the run assume those of its training events"), stacklevel=2)
 
 
+def warn_class_pt_scales(ds: Any) -> None:
+    """Warn when the classes of a dataset of one class per file (``CLASS=PATH``) have median object
+    :math:`p_T` :data:`PT_SCALE_RATIO` times apart or more (the first events of each class's first
+    file with events): files of one class in MeV and another in GeV, which a classifier tells apart by
+    the units alone."""
+    import warnings
+
+    from .errors import PgjetsWarning
+
+    if not ds.label_names or ds.class_counts() is None:
+        return
+    medians = {}
+    for c, name in enumerate(ds.label_names):
+        files = [i for i, f in enumerate(ds.files) if ds._file_class.get(f) == c and ds._file_events[i] > 0]
+        if files:
+            start = int(ds._file_starts[ds.files[files[0]]])
+            n = int(min(ds._file_events[files[0]], 1024))
+            medians[str(name)] = object_pt_median(ds, np.arange(start, start + n))
+    known = {k: v for k, v in medians.items() if v}
+    if len(known) > 1 and max(known.values()) / min(known.values()) >= PT_SCALE_RATIO:
+        listed = ", ".join(f"{k} {v:.4g}" for k, v in known.items())
+        warnings.warn(PgjetsWarning(
+            f"the classes' objects have median pT {listed} ({max(known.values()) / min(known.values()):.4g} "
+            "times apart): files in other units (MeV against GeV)? A classifier would learn the units"),
+            stacklevel=2)
+
+
 def _refuse_empty_classes(ds: Any, prefix: str = "") -> None:
     """Refuse a dataset of one class per file (a mapping) in which a class has no events.
 
@@ -430,6 +457,7 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
             _data_changed(_describe(cfg[key]), (old.get("held_out_fingerprints") or {}).get(key), held_print, hint)
     inputs = {"label_names": list(ds.label_names) if ds.label_names else None, "num_features": int(ds.num_features),
               "object_pt_median": object_pt_median(ds, idx)}
+    warn_class_pt_scales(ds)
     cfg = {**{k: v for k, v in cfg.items() if k not in JET_SETTINGS},  # config.yaml without jet settings
            "data": str(data) if isinstance(data, Path) else data, "data_fingerprint": fp, "inputs": inputs}
     if held_fp:

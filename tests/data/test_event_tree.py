@@ -330,3 +330,31 @@ def test_cli_event_setting_edges(tmp_path, capsys):
                  "--collection", "Muon", "--epochs", "1", "--device", "cpu", "--no-progress", "--out",
                  str(tmp_path / "pq")]) == 2
     assert "--tree mini names the tree of ROOT event files, but --data holds parquet" in capsys.readouterr().err
+
+
+def test_cli_warns_when_classes_come_in_other_units(tmp_path, capsys):
+    """Signal in GeV, background in MeV: a classifier would learn the units; training warns."""
+    import awkward as ak
+    import uproot
+
+    from pgjets.cli import main
+
+    _mini(tmp_path / "src.root", n=40)
+    with uproot.open(tmp_path / "src.root") as f:
+        arrays = f["mini"].arrays()
+    out = {k: arrays[k] / 1000 if k.endswith(("_pt", "_E", "_et")) else arrays[k] for k in arrays.fields
+           if not k.endswith("_n")}
+    with uproot.recreate(tmp_path / "sig.root") as f:
+        f.mktree("mini", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in out.items()},
+                 counter_name=lambda c: c.split("_")[0] + "_n")
+        f["mini"].extend(out)
+    _mini(tmp_path / "bkg.root", n=40, seed=1)
+    base = ["train", "--model", "event_deepsets", "--data", f"sig={tmp_path / 'sig.root'}", "--data",
+            f"bkg={tmp_path / 'bkg.root'}", "--tree", "mini", "--collection", "lep", "--epochs", "1",
+            "--batch-size", "16", "--device", "cpu", "--no-progress"]
+    assert main(base + ["--out", str(tmp_path / "run")]) == 0
+    assert "times apart): files in other units (MeV against GeV)?" in capsys.readouterr().err
+    _mini(tmp_path / "sig2.root", n=40, seed=2)  # the same units: no warning
+    base[base.index(f"sig={tmp_path / 'sig.root'}")] = f"sig={tmp_path / 'sig2.root'}"
+    assert main(base + ["--out", str(tmp_path / "run2")]) == 0
+    assert "times apart" not in capsys.readouterr().err
