@@ -45,7 +45,7 @@ from .._checks import check_positive_int, require
 from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError
 from ..ops.sizes import ptr_from_counts
 from .digits import random_split_indices
-from ..graphs.event import EventData
+from ..graphs.event import PT_NAMES, EventData
 from .jet_dataset import JetDataset
 from .readers import _row_groups, check_labels
 from .table import offsets_from_counts
@@ -193,16 +193,14 @@ def _tree_word(tree: Any) -> str:
 def _root_layout(path: Path, f: Any, tree: Optional[str] = None) -> str:
     """``"hzz"`` or ``"nanoaod"``: the layout of the open ROOT file ``f`` (see :func:`root_event_layout`)."""
     names = {k.split(";")[0] for k in f.keys()}
+    if tree is not None and tree not in names:
+        raise DataFileError(f"{path} has no tree {tree!r} (--tree); it has {sorted(names)}")
     if tree is not None and tree != TREE:
-        if tree not in names:
-            raise DataFileError(f"{path} has no tree {tree!r} (--tree); it has {sorted(names)}")
         return "nanoaod"
     if TREE in names:
         return "hzz"
     if NANOAOD_TREE in names:
         return "nanoaod"
-    if tree == TREE:
-        raise DataFileError(f"{path} has no tree {tree!r} (--tree); it has {sorted(names)}")
     raise DataFileError(f"{path} has neither a tree {TREE!r} (H->ZZ layout) nor {NANOAOD_TREE!r} (NanoAOD); "
                         f"it has {sorted(names)} (for a tree of another name in NanoAOD naming, C_pt ...: "
                         "tree=NAME, on the command line --tree NAME)")
@@ -215,14 +213,15 @@ def _tree_name(kind: str, tree: Optional[str]) -> str:
     return NANOAOD_TREE if tree is None else tree
 
 
-def _collection_keys(keys: Sequence[str], coll: str, wanted: Any) -> dict[str, str]:
+def _collection_keys(keys: Sequence[str], coll: str, wanted: Any = None) -> dict[str, str]:
     """The branches (or RNTuple fields) of collection ``coll`` among ``keys`` whose object field is in
-    ``wanted`` (lower case), keyed by that field: ``C_<field>`` (NanoAOD TTree, or a flat RNTuple field)
-    or ``C.<field>`` (a sub-field of an RNTuple record field ``C``)."""
+    ``wanted`` (lower case; ``None``: any), keyed by that field: ``C_<field>`` (NanoAOD TTree, or a flat
+    RNTuple field) or ``C.<field>`` (a sub-field of an RNTuple record field ``C``)."""
     found: dict[str, str] = {}
     for k in keys:
         head, field = k[:len(coll) + 1], k[len(coll) + 1:]
-        if head in (coll + "_", coll + ".") and "." not in field and field.lower() in wanted:
+        if head in (coll + "_", coll + ".") and field and "." not in field and (
+                wanted is None or field.lower() in wanted):
             found.setdefault(field.lower(), k)
     return found
 
@@ -232,7 +231,7 @@ def _lacking_momentum(coll: str, fields: set[str], sep: str = "_") -> Optional[s
     (``pt`` and ``phi``, or ``px`` and ``py``, as :func:`~pgjets.graphs.event.events_to_batch` needs;
     ``et`` or ``met`` serve as ``pt``, see :data:`~pgjets.graphs.event.PT_NAMES`); else the missing names,
     the nearer pair first: ``"Muon_pt (or Muon_px and Muon_py)"``."""
-    if ("phi" in fields and {"pt", "et", "met"} & fields) or {"px", "py"} <= fields:
+    if ("phi" in fields and set(PT_NAMES) & fields) or {"px", "py"} <= fields:
         return None
     polar = [f for f in ("pt", "phi") if f not in fields]
     cartesian = [f for f in ("px", "py") if f not in fields]
@@ -384,8 +383,7 @@ def _object_fields(kind: str, names: Sequence[str], pa_schema: Any = None,
         if sep and field and "." not in field:
             out.setdefault(coll, set()).add(field.lower())
     for c in collections:
-        own = {n[len(c) + 1:].lower() for n in names
-               if n[:len(c) + 1] in (c + "_", c + ".") and len(n) > len(c) + 1 and "." not in n[len(c) + 1:]}
+        own = set(_collection_keys(names, c))
         if own and c not in out:
             out[c] = own
     if pa_schema is not None:  # collections stored as records (a list of structs, or one struct)
@@ -399,7 +397,7 @@ def _collection_names(names: Sequence[str], fields: dict[str, set[str]]) -> list
     ``C_pt``/``C_px`` (``C.pt``; ``et``/``met`` of a MET), underscores in ``C`` included (``jet_fwd``),
     and the collections of ``fields`` that have a momentum; counters such as ``nJet`` are not
     collections."""
-    momentum = ("pt", "px", "et", "met")
+    momentum = (*PT_NAMES, "px")
     out = {n[: -len(m) - 1] for n in names for m in momentum
            if n.lower().endswith(("_" + m, "." + m)) and len(n) > len(m) + 1}
     out |= {c for c, f in fields.items() if f & set(momentum)}
@@ -473,7 +471,7 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
                                     f"{c}_pt/eta/phi or {c}_px/py); it has {', '.join(found) or 'none'}"
                                     f"{hint}{default}")
         if c in records:  # a record field: vector records may name their momentum otherwise (rho, ...)
-            lacking = None if fields[c] & {"pt", "px", "et", "met"} else "the field pt (or px) of its records"
+            lacking = None if fields[c] & {*PT_NAMES, "px"} else "the field pt (or px) of its records"
         else:
             lacking = _lacking_momentum(c, fields[c], "." if any(n.startswith(c + ".") for n in names) else "_")
         if lacking:
@@ -492,16 +490,18 @@ def event_file_has_labels(path: Union[str, Path], label: str = "label", tree: Op
     Raises:
         DataFileError: not an event file.
     """
+    from .readers import _magic
+
     path = Path(path)
-    kind = event_file_kind(path, tree)
-    if kind == "parquet":
+    if not path.is_file() or _magic(path) != "root":
+        event_file_kind(path, tree)  # raises unless a parquet file: no such file, not an event file
         pq = require("pyarrow.parquet", "physics", "parquet files")
         try:
             return label in pq.ParquetFile(path).schema_arrow.names
         except Exception as exc:
             raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
-    with _open_root(path) as f:
-        return label in f[_tree_name(kind, tree)].keys()
+    with _open_root(path) as f:  # one open for the layout and the branches
+        return label in f[_tree_name(_root_layout(path, f, tree), tree)].keys()
 
 
 def _root_label_column(path: Path, kind: str, label: str, tree: Optional[str] = None) -> np.ndarray:
@@ -1363,13 +1363,6 @@ class StreamedEventDataset(JetDataset):
         """Close the files kept open between chunks (a later read opens them again)."""
         self._files.close()
 
-    def subset(self, index: Any) -> "StreamedEventDataset":
-        """The events at global positions ``index``, as :meth:`JetDataset.subset
-        <pgjets.data.jet_dataset.JetDataset.subset>`, reading through this dataset's open files (the
-        train, validation and test splits of one dataset open each file once; :meth:`close` of either
-        closes them for both)."""
-        return super().subset(index)
-
     def _load(self, i: int) -> _EventChunk:
         path, kind, a, b = self._units[i]
         events, labels = self._read_events(path, kind, a, b)
@@ -1407,7 +1400,8 @@ class StreamedEventDataset(JetDataset):
     def event_ids(self, index: Any, fields: Sequence[str] = EVENT_ID_FIELDS) -> dict[str, np.ndarray]:
         """The event identifiers (CMS: ``run``, ``luminosityBlock``, ``event``; ATLAS ntuples: ``runNumber``,
         ``eventNumber``) of the events at global
-        positions ``index``, read from the scalar fields (branches) of their files, in their own dtype.
+        positions ``index``, read from the scalar fields (branches) of their files, in their own dtype
+        (files that store a field in other integer types give one that holds all values exactly).
 
         Only the fields that every file of these events has are returned (none for files without
         them, e.g. generated events); only those fields are read.
