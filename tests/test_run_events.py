@@ -75,7 +75,8 @@ def test_evaluating_other_events_checks_the_classes(events_dir, tmp_path, capsys
 
 @pytest.fixture(scope="module")
 def nanoaod_files(events_dir, tmp_path_factory):
-    """The generated events as two NanoAOD ROOT files, one per process, without a label branch."""
+    """The generated events as two NanoAOD ROOT files, one per process, without a label branch, with CMS
+    event identifiers and NLO-like event weights ``genWeight`` (about 15 % negative)."""
     import awkward as ak
 
     from pgjets.data import read_events, write_nanoaod
@@ -86,7 +87,8 @@ def nanoaod_files(events_dir, tmp_path_factory):
     events = read_events(events_dir)
     n = len(events)
     for name, values in (("run", np.full(n, 362_616, np.uint32)), ("luminosityBlock", np.arange(n, dtype=np.uint32) // 7),
-                         ("event", np.arange(n, dtype=np.uint64) * 3 + 10**12)):  # as CMS writes them
+                         ("event", np.arange(n, dtype=np.uint64) * 3 + 10**12),  # as CMS writes them
+                         ("genWeight", np.random.default_rng(1).normal(1.0, 1.0, n).astype(np.float32))):
         events = ak.with_field(events, values, name)
     label = ak.to_numpy(events["label"])
     return {name: write_nanoaod(events[label == i], out / f"{name}.root") for i, name in enumerate(["ttbar", "wjets"])}
@@ -533,3 +535,55 @@ def test_event_files_are_taken_by_content_on_the_command_line(nanoaod_files, tmp
     ak.to_parquet(ak.Array({"a": [1.0, 2.0]}), tmp_path / "table.parquet")
     assert "table.parquet holds no events: a parquet file without per-event collections" in \
         not_event_data_reason(str(tmp_path / "table.parquet"))
+
+
+def test_weighted_event_runs_weigh_training_and_metrics(nanoaod_files, jet_folder, tmp_path, capsys):
+    """--weight genWeight: recorded, printed, in scores.npz as stored; the AUC and rejections are those of
+    the weighted ROC (a per-class scaling does not change them), next to the unweighted ones."""
+    import numpy as np
+    import uproot
+
+    from pgjets.train.metrics import background_rejection, roc_auc
+
+    run = tmp_path / "w"
+    assert main(_nano_argv(nanoaod_files, run, "--weight", "genWeight")) == 0
+    out = capsys.readouterr().out
+    assert "event weights genWeight: scaled to a mean of 1 per class;" in out and "% of the events negative" in out
+    assert "weight: genWeight" in (run / "config.yaml").read_text()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["weight"] == "genWeight" and metrics["weight_norm"] == "class"
+    with np.load(run / "scores.npz") as f:
+        logits, y, w, files, fi, entry, names = (f[k] for k in ("logits", "y", "weight", "files", "file_index", "entry",
+                                                                "label_names"))
+    stored = {str(p): uproot.open(p)["Events"]["genWeight"].array(library="np") for p in files}
+    assert np.array_equal(w, [stored[str(files[i])][e] for i, e in zip(fi, entry)])  # as stored in the files
+    assert (w < 0).any()
+    sig = list(names).index(metrics["signal"])
+    assert metrics["auc"] == pytest.approx(roc_auc(logits, y, sig, sample_weight=w), abs=1e-9)
+    for eff in (0.3, 0.5):
+        want = background_rejection(logits, y, eff, sig, sample_weight=w)
+        got = metrics[f"rej@{eff:g}"]
+        assert (got is None and want == float("inf")) or got == pytest.approx(want)  # inf is null in JSON
+    assert metrics["unweighted"]["auc"] == pytest.approx(roc_auc(logits, y, sig), abs=1e-12)
+    assert metrics["unweighted"]["auc"] != pytest.approx(metrics["auc"], abs=1e-6)
+    # the default scaling spelled out is the same run; another scaling is another run
+    assert main(_nano_argv(nanoaod_files, run, "--weight", "genWeight", "--weight-norm", "class")) == 0
+    capsys.readouterr()
+    assert main(_nano_argv(nanoaod_files, run, "--weight", "genWeight", "--weight-norm", "none")) == 2
+    assert "weight_norm" in capsys.readouterr().err
+    # other data: unweighted on request; a missing weight branch is a bad argument that says so
+    assert main(["evaluate", str(run), "--data", f"ttbar={nanoaod_files['ttbar']}", "--weight", "none",
+                 "--out", str(tmp_path / "e")]) == 0
+    assert "weight" not in json.loads((tmp_path / "e" / "metrics.json").read_text())
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", f"ttbar={nanoaod_files['ttbar']}", "--weight", "Weight",
+                 "--out", str(tmp_path / "e2")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no per-event field 'Weight'" in err and "['genWeight']" in err and "--weight none" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "e2").exists()
+    # settings that need event weights
+    assert main(_nano_argv(nanoaod_files, tmp_path / "n", "--weight-norm", "total")) == 2
+    assert "give --weight FIELD" in capsys.readouterr().err
+    assert main(["train", "--data", str(jet_folder), "--weight", "w", "--epochs", "1",
+                 "--out", str(tmp_path / "j")]) == 2
+    assert "--weight reads event weights" in capsys.readouterr().err and not (tmp_path / "j").exists()

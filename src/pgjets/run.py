@@ -160,15 +160,17 @@ def prepare_data(cfg: dict[str, Any], out: Path) -> Path:
 
 def refuse_event_settings(cfg: dict[str, Any]) -> None:
     """Refuse the settings of event runs (``collections``, ``object_fields``, ``tree``, ``connectivity``,
-    ``k``) for a jet run.
+    ``k``, ``weight``, ``weight_norm``) for a jet run.
 
     Raises:
         UsageError: one of them is set.
     """
     what = {"collections": "chooses the objects of event data", "object_fields": "adds object fields of event data",
             "tree": "names the ROOT tree of event data", "connectivity": "chooses the edges of event graphs",
-            "k": "sets the neighbours of kNN event graphs"}
-    for key in ("collections", "object_fields", "tree", "connectivity", "k"):
+            "k": "sets the neighbours of kNN event graphs",
+            "weight": "reads event weights (jet runs are unweighted so far)",
+            "weight_norm": "scales event weights"}
+    for key in ("collections", "object_fields", "tree", "connectivity", "k", "weight", "weight_norm"):
         if cfg.get(key) is not None:
             raise UsageError(f"{_FLAGS[key]} {what[key]}, but the data are jets ({_describe_specs(cfg)})")
 

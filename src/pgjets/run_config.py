@@ -55,6 +55,8 @@ DEFAULTS: dict[str, Any] = {
     "tree": None,
     "connectivity": None,
     "k": None,
+    "weight": None,
+    "weight_norm": None,
     "seed": 0,
     "device": "auto",
     "progress": True,
@@ -82,7 +84,8 @@ _GENERATION_KEYS = ("generate", "processes", "gen_seed", "fast")
 
 _FLAGS = {"processes": "--process", "generate": "--generate", "data": "--data",
           "working_points": "--working-point", "collections": "--collection", "object_fields": "--object-field",
-          "tree": "--tree", "connectivity": "--connectivity", "k": "--k"}
+          "tree": "--tree", "connectivity": "--connectivity", "k": "--k", "weight": "--weight",
+          "weight_norm": "--weight-norm"}
 
 
 def parse_working_points(values: Optional[list[str]]) -> Optional[dict[str, float]]:
@@ -240,6 +243,26 @@ def validate_config(cfg: dict[str, Any], origin: Optional[dict[str, str]] = None
         if cfg["connectivity"] != "knn":
             raise UsageError(f"{name('k')} is the number of neighbours of kNN event graphs: give "
                              "--connectivity knn with it (connectivity: knn in a config file)")
+    if cfg["weight"] is not None:
+        from .data.event_dataset import weight_fields
+
+        try:
+            fields = weight_fields(cfg["weight"]) if isinstance(cfg["weight"], (str, list)) else None
+        except ValueError:
+            fields = None
+        if not fields:
+            raise bad("weight", "a per-event field of the event weights, or their product F1*F2 "
+                                "(e.g. genWeight; mcWeight*scaleFactor_PILEUP)")
+        cfg["weight"] = "*".join(fields)  # one spelling of one setting
+    from .data.event_dataset import WEIGHT_NORMS
+
+    if cfg["weight_norm"] is not None:
+        choice("weight_norm", list(WEIGHT_NORMS))
+        if cfg["weight"] is None:
+            raise UsageError(f"{name('weight_norm')} scales the event weights: give --weight FIELD with it "
+                             "(weight: FIELD in a config file)")
+        if cfg["weight_norm"] == "class":
+            cfg["weight_norm"] = None  # the default, spelled out: the same setting
     from .data.event_dataset import DEFAULT_COLLECTIONS
 
     if cfg["collections"] == list(DEFAULT_COLLECTIONS):

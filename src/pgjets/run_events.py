@@ -114,13 +114,16 @@ def _dataset(data: Any, max_events: Optional[int], cfg: dict[str, Any], unlabell
 def event_graph_settings(cfg: dict[str, Any]) -> dict[str, Any]:
     """The :class:`~pgjets.data.event_dataset.StreamedEventDataset` arguments of an event run's settings:
     ``collections`` (``--collection``), ``extra_fields`` (``--object-field``), ``tree`` (``--tree``),
-    ``connectivity`` and ``k`` (``--connectivity``, ``--k``; default complete graphs, k = 8 for kNN)."""
+    ``connectivity`` and ``k`` (``--connectivity``, ``--k``; default complete graphs, k = 8 for kNN),
+    ``weight`` and ``weight_norm`` (``--weight``, ``--weight-norm``; default unweighted, and weights
+    scaled per class)."""
     from .data.event_dataset import DEFAULT_COLLECTIONS
     from .run_config import DEFAULT_EVENT_K
 
     return {"collections": cfg.get("collections") or DEFAULT_COLLECTIONS,
             "extra_fields": cfg.get("object_fields") or (), "tree": cfg.get("tree"),
-            "connectivity": cfg.get("connectivity") or "full", "k": cfg.get("k") or DEFAULT_EVENT_K}
+            "connectivity": cfg.get("connectivity") or "full", "k": cfg.get("k") or DEFAULT_EVENT_K,
+            "weight": cfg.get("weight"), "weight_norm": cfg.get("weight_norm") or "class"}
 
 
 def _without_labels(given: Any, tree: Optional[str] = None) -> bool:
@@ -457,6 +460,10 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
             _data_changed(_describe(cfg[key]), (old.get("held_out_fingerprints") or {}).get(key), held_print, hint)
     inputs = {"label_names": list(ds.label_names) if ds.label_names else None, "num_features": int(ds.num_features),
               "object_pt_median": object_pt_median(ds, idx)}
+    if ds.weight is not None:
+        inputs["weights"] = weight_summary(ds, idx)
+        if is_main_process():
+            print(describe_weights(inputs["weights"]))
     warn_class_pt_scales(ds)
     cfg = {**{k: v for k, v in cfg.items() if k not in JET_SETTINGS},  # config.yaml without jet settings
            "data": str(data) if isinstance(data, Path) else data, "data_fingerprint": fp, "inputs": inputs}
@@ -475,7 +482,7 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
 def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Optional[Path] = None,
                        dataset=None, signal: Optional[str] = None,
                        working_points: Optional[dict[str, float]] = None, progress: bool = False,
-                       tree: Optional[str] = None) -> dict[str, Any]:
+                       tree: Optional[str] = None, weight: Optional[str] = None) -> dict[str, Any]:
     """Test metrics and plots of a finished event run (best checkpoint).
 
     Without ``data`` the run's test split (after checking the events still match
@@ -484,7 +491,9 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     with ``data`` all its events are evaluated into ``out`` (default
     ``RUN/eval/<name>/``).  ``signal`` and ``working_points`` mean what they
     mean for :func:`pgjets.run.evaluate_run`; ``tree``: the ROOT tree of ``data``
-    (default the run's).
+    (default the run's); ``weight``: the event weights of ``data`` (default the run's ``--weight``;
+    ``"none"``: unweighted).  A weighted run reports weighted metrics (see
+    :func:`pgjets.run.write_report`) and the weights as stored in ``scores.npz`` (``weight``).
     """
     from .errors import DataArgumentError, DataFileError
     from .run import _as_specs, _data_changed, _eval_dest, _test_dest, _trainer, _variant, build_run_model
@@ -497,11 +506,19 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     if data is not None:
         specs = _as_specs(resolve_data_paths(data))
         read = cfg if tree is None else {**cfg, "tree": tree}  # the tree of data (--tree), else the run's
+        if weight is not None:  # the weights of data (--weight), else the run's
+            read = {**read, "weight": None if str(weight).lower() == "none" else _weight_setting(weight)}
         found = first_non_event_spec(specs, tree=read.get("tree"))
         if found is not None:
             raise DataArgumentError(f"--data {found[0]}: {found[1]}; run {run} classifies whole events (give "
                                     "event folders or files, CLASS=FILE for NanoAOD files)")
-        dataset, idx = _dataset(specs, None, read, unlabelled_ok=True, flag="--data")
+        try:
+            dataset, idx = _dataset(specs, None, read, unlabelled_ok=True, flag="--data")
+        except DataArgumentError as exc:
+            if read.get("weight") is None or "event weight" not in str(exc):
+                raise
+            raise DataArgumentError(f"{exc} (--weight FIELD reads other weights; --weight none: unweighted, "
+                                    "e.g. collision data)") from None
         if len(dataset) == 0:
             raise DataArgumentError(f"--data {' '.join(specs)} holds no events")
         if dataset.label is not None:
@@ -551,10 +568,52 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     file, entry = dataset.locate(index)
     extra = {"files": np.asarray([str(f) for f in dataset.files]), "file_index": file, "entry": entry,
              **dataset.event_ids(index)}  # run, luminosityBlock, event (runNumber, ...) where the files have them
+    sample_weight, note = None, None
+    if dataset.weight is not None:
+        sample_weight = dataset.weights(index)  # as scaled for training (per class: the ROC is the same)
+        extra["weight"] = dataset.weights(index, scaled=False)  # as stored in the files
+        note = {"weight": "*".join(dataset.weight), "weight_norm": dataset.weight_norm}
     metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,
                                    working_points=working_points, index=index, extra_scores=extra,
-                                   checkpoint=checkpoint)
+                                   checkpoint=checkpoint, sample_weight=sample_weight, weight_note=note)
     return {"metrics": metrics, "curves": curves, "test_index": idx, "logits": logits, "y": y, "out": dest}
+
+
+def weight_summary(ds: Any, positions: np.ndarray) -> dict[str, Any]:
+    """What an event run records of its weights (``inputs["weights"]`` of ``config.yaml``): the
+    fields (``weight``), their scaling (``weight_norm``), the fraction of events of negative weight
+    and, per class, the sum of the weights as stored, over the events at ``positions``."""
+    raw = ds.weights(positions, scaled=False)
+    classes = ds.event_classes(positions)
+    names = list(ds.label_names) if ds.label_names else None
+    sums = {(str(names[c]) if names and c >= 0 else str(c)): float(raw[classes == c].sum())
+            for c in np.unique(classes).tolist()}
+    return {"weight": "*".join(ds.weight), "weight_norm": ds.weight_norm,
+            "negative_fraction": float((raw < 0).mean()) if raw.size else 0.0, "class_sums": sums}
+
+
+def describe_weights(summary: dict[str, Any]) -> str:
+    """One line on an event run's weights (:func:`weight_summary`)."""
+    scaling = {"class": "scaled to a mean of 1 per class", "total": "scaled to a mean of 1",
+               "none": "as stored"}[summary["weight_norm"]]
+    sums = ", ".join(f"{c} {v:.4g}" for c, v in summary["class_sums"].items())
+    return (f"event weights {summary['weight']}: {scaling}; {100 * summary['negative_fraction']:.1f}% of the "
+            f"events negative; sums as stored: {sums}")
+
+
+def _weight_setting(weight: str) -> str:
+    """``--weight`` of ``pgjets evaluate``, checked (``F`` or ``F1*F2``), in the run's spelling.
+
+    Raises:
+        UsageError: an empty field name.
+    """
+    from .data.event_dataset import weight_fields
+    from .errors import UsageError
+
+    try:
+        return "*".join(weight_fields(str(weight)))
+    except ValueError as exc:
+        raise UsageError(f"--weight: {exc}") from None
 
 
 def _class_order(recorded: Optional[list], names: Optional[list]) -> Optional[list[int]]:

@@ -117,7 +117,7 @@ def _own_dest(base: Path, data: Optional[list[str]]) -> Path:
 
 def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_data=None,
                  signal: Optional[str] = None, working_points: Optional[dict[str, float]] = None,
-                 progress: bool = False, tree: Optional[str] = None) -> dict[str, Any]:
+                 progress: bool = False, tree: Optional[str] = None, weight: Optional[str] = None) -> dict[str, Any]:
     """Test metrics and plots of a finished run (best checkpoint).
 
     Without ``data`` the run's own test data (``--test`` or the test split) are
@@ -128,6 +128,8 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     ``out`` (default ``RUN/eval/<name>/``), never over the run's own.
     ``progress`` shows a progress bar over the batches (on a terminal).  ``tree`` (event runs, with
     ``data``): the ROOT tree of the events of ``data``, when it is not the run's (``--tree``).
+    ``weight`` (event runs, with ``data``): the event weights of ``data`` when they are not the run's
+    (``--weight``; ``"none"``: unweighted).
     """
     from .run import (_trainer, check_report_settings, class_names, jets_have_labels, load_run,  # (run imports
                       refuse_class_specs, run_test_data, warn_held_out_overlap, warn_unfinished)  # this module)
@@ -140,13 +142,17 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
     if tree is not None and data is None:
         raise UsageError("--tree names the tree of the events of --data: give --data with it (the run's own "
                          "test events are read from the run's tree)")
+    if weight is not None and data is None:
+        raise UsageError("--weight names the event weights of --data: give --data with it (the run's own "
+                         "test events are weighted as in training)")
     if test_data is None:  # (not at the end of a training)
         warn_unfinished(run, cfg)
     if is_event_data(cfg["data"], cfg.get("tree")):
         return evaluate_event_run(run, cfg, data=data, out=out, signal=signal, working_points=working_points,
-                                  progress=progress, tree=tree)
-    if tree is not None:
-        raise UsageError(f"--tree names the tree of event files, but run {run} classifies jets")
+                                  progress=progress, tree=tree, weight=weight)
+    if tree is not None or weight is not None:
+        flag = "--tree names the tree" if tree is not None else "--weight names the weights"
+        raise UsageError(f"{flag} of event files, but run {run} classifies jets")
     recorded = cfg.get("inputs") or {}
     specs, order = None, None
     if data is not None:
@@ -257,7 +263,8 @@ def write_scores(dest: Path, logits, y, names: list[str], index: Optional[np.nda
     Arrays: ``logits`` :math:`(n, K)`, ``probabilities`` (softmax), ``y`` (true class),
     ``label_names`` :math:`(K,)`; ``index`` :math:`(n,)`, the position of each in the data it
     came from, when known; and ``extra`` (event runs: ``files``, and per event ``file_index`` and
-    ``entry``, its file and tree entry); ``checkpoint_sha256``, the weights that wrote it
+    ``entry``, its file and tree entry, the event identifiers the files have and, for a weighted run,
+    ``weight`` as stored in the files); ``checkpoint_sha256``, the weights that wrote it
     (``weights_sha256``: :func:`checkpoint_sha256` of their checkpoint), when given.  Written atomically.
     """
     import torch
@@ -288,9 +295,15 @@ def _jet_score_index(run: Path, cfg: dict[str, Any], data_given: bool, n: int) -
 def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: list[str],
                  signal: Optional[str] = None, data_specs: Optional[list[str]] = None,
                  working_points: Optional[dict[str, float]] = None, index: Optional[np.ndarray] = None,
-                 extra_scores: Optional[dict[str, np.ndarray]] = None, checkpoint: Optional[Path] = None):
+                 extra_scores: Optional[dict[str, np.ndarray]] = None, checkpoint: Optional[Path] = None,
+                 sample_weight: Optional[np.ndarray] = None, weight_note: Optional[dict[str, Any]] = None):
     """Test metrics (``dest/metrics.json``), the scores (``dest/scores.npz``, :func:`write_scores`)
     and plots (ROC or per-class rejections, confusion, loss).
+
+    ``sample_weight`` (event weights, as scaled for training): the AUC, accuracy, rejections and ROC
+    curve are weighted, ``metrics["unweighted"]`` holds the AUC and rejections of the events counted
+    one each, and ``weight_note`` (e.g. ``{"weight": "genWeight", "weight_norm": "class"}``) is
+    recorded; the confusion matrix, class counts and the cuts on other data stay in events.
 
     Shared by jet and event runs.  ``working_points`` (class name -> signal
     efficiency) override the run's ``working_points`` for multi-class samples; on a binary
@@ -323,14 +336,24 @@ def write_report(run: Path, dest: Path, cfg: dict[str, Any], logits, y, names: l
     if unlabelled == len(labels):
         pass  # scores and the fraction passing each cut only
     elif binary and counts.all():
-        metrics = classification_report(logits, y, working_points=cut_points[sig], signal=sig)
-        fpr, tpr, _ = roc_curve(logits, y, signal=sig)
+        metrics = classification_report(logits, y, working_points=cut_points[sig], signal=sig,
+                                        sample_weight=sample_weight)
+        if sample_weight is not None:
+            plain = classification_report(logits, y, working_points=cut_points[sig], signal=sig)
+            metrics["unweighted"] = {k: v for k, v in plain.items() if k == "auc" or k.startswith("rej@")}
+        fpr, tpr, _ = roc_curve(logits, y, signal=sig, sample_weight=sample_weight)
         curves[cfg["model"]] = (fpr, tpr)
         plot_roc(curves, dest / "roc.png", signal_name=names[sig])
     elif binary:  # one class: no ROC; what it has are the efficiencies at the run's cuts (below)
-        metrics = {"accuracy": accuracy(logits, y)}
+        metrics = {"accuracy": accuracy(logits, y, sample_weight)}
     else:
-        metrics = multiclass_report(logits, y, names, background=bkg, working_points=wps or None)
+        metrics = multiclass_report(logits, y, names, background=bkg, working_points=wps or None,
+                                    sample_weight=sample_weight)
+        if sample_weight is not None:
+            plain = multiclass_report(logits, y, names, background=bkg, working_points=wps or None)
+            metrics["unweighted"] = {"auc": plain["auc"], "rejection": plain["rejection"]}
+    if sample_weight is not None and unlabelled < len(labels):
+        metrics.update(weight_note or {})
     if binary:
         metrics["signal"] = names[sig]
     metrics["n_test"] = int(len(y))

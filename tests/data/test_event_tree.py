@@ -239,7 +239,6 @@ def test_cli_evaluate_tree_units_and_ids(tmp_path, capsys):
     assert main(["train", "--model", "event_deepsets", "--data", f"sig={tmp_path / 'sig.root'}", "--data",
                  f"bkg={tmp_path / 'bkg.root'}", *base, "--out", str(run)]) == 0
     # the same events in GeV, under another tree name
-    import awkward as ak
     import uproot
 
     for name in ("sig", "bkg"):

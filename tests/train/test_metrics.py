@@ -255,7 +255,7 @@ def test_cut_helpers_take_their_defaults_and_refuse_what_does_not_fit():
 def test_multiclass_rejection_keeps_large_logit_gaps_apart():
     """Signal X perfectly above the background with l_X - l_B of 41-60 (signal) and 37.5-40 (background):
     the sigmoid of the gap is 1.0 for all of them in float64 (ties: 1/eps_B was 2), the gap itself is not."""
-    from pgjets.train.metrics import efficiencies_at_cuts, rejection_vs_background
+    from pgjets.train.metrics import rejection_vs_background
 
     rng = np.random.default_rng(0)
     n = 20
@@ -289,3 +289,67 @@ def test_multiclass_report_names_its_background_and_auc_classes():
     big = np.zeros((4, 3))
     big[:, 0] = [60.0, 50.0, 45.0, 40.0]
     assert multiclass_auc(big, np.array([0, 0, 1, 2])) == pytest.approx((1.0 + 2 / 3 + 1.0) / 3)
+
+
+def test_integer_weights_equal_repeated_examples():
+    rng = np.random.default_rng(3)
+    n = 400
+    y = rng.integers(0, 2, n)
+    s = rng.normal(size=n) + y
+    w = rng.integers(1, 4, n)
+    rep_s, rep_y = np.repeat(s, w), np.repeat(y, w)
+    assert roc_auc(s, y, sample_weight=w) == pytest.approx(roc_auc(rep_s, rep_y), abs=1e-12)
+    for eff in (0.3, 0.5, 0.9):
+        assert background_rejection(s, y, eff, sample_weight=w) == pytest.approx(
+            background_rejection(rep_s, rep_y, eff), rel=1e-12)
+    logits = np.stack([-s, s], 1)
+    assert accuracy(logits, y, sample_weight=w) == pytest.approx(accuracy(np.repeat(logits, w, 0), rep_y))
+    report = classification_report(logits, y, sample_weight=w)
+    assert report == pytest.approx(classification_report(np.repeat(logits, w, 0), rep_y))
+    assert report != pytest.approx(classification_report(logits, y))  # the weights change the numbers
+    # three classes: macro AUC and the per-class rejections against the background
+    y3 = rng.integers(0, 3, n)
+    l3 = rng.normal(size=(n, 3)) + np.eye(3)[y3]
+    assert multiclass_auc(l3, y3, sample_weight=w) == pytest.approx(multiclass_auc(np.repeat(l3, w, 0),
+                                                                                    np.repeat(y3, w)), abs=1e-12)
+    from pgjets.train.metrics import multiclass_report
+
+    weighted = multiclass_report(l3, y3, sample_weight=w)["rejection"]
+    repeated = multiclass_report(np.repeat(l3, w, 0), np.repeat(y3, w))["rejection"]
+    assert {c: v["rejection"] for c, v in weighted.items()} == pytest.approx(
+        {c: v["rejection"] for c, v in repeated.items()})
+
+
+def test_weighted_auc_agrees_with_sklearn_and_is_defined_for_negative_weights():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    s = np.round(rng.normal(size=300) + y, 1)  # ties of both classes
+    w = rng.uniform(0.1, 2.0, 300)
+    assert roc_auc(s, y, sample_weight=w) == pytest.approx(roc_auc_score(y, s, sample_weight=w), abs=1e-12)
+    w_neg = w.copy()
+    w_neg[::7] *= -0.5  # NLO events: some weights negative; scikit-learn's roc_auc_score refuses the curve
+    with pytest.raises(ValueError):
+        roc_auc_score(y, s, sample_weight=w_neg)
+    fpr, tpr, _ = roc_curve(s, y, sample_weight=w_neg)
+    assert (np.diff(tpr) < 0).any() or (np.diff(fpr) < 0).any()  # the curve turns back somewhere
+    auc = roc_auc(s, y, sample_weight=w_neg)
+    assert auc == pytest.approx(np.trapezoid(tpr, fpr), abs=1e-12) and 0.5 < auc < 1.0
+    r = background_rejection(s, y, 0.5, sample_weight=w_neg)
+    j = int(np.argmax(tpr >= 0.5))  # where eps_S first reaches 0.5
+    assert tpr[j - 1] < 0.5 <= tpr[j]
+    eps_b = fpr[j - 1] + (0.5 - tpr[j - 1]) / (tpr[j] - tpr[j - 1]) * (fpr[j] - fpr[j - 1])
+    assert r == pytest.approx(1.0 / eps_b)
+
+
+def test_bad_weights_are_refused():
+    s, y = np.array([0.1, 0.9, 0.4, 0.7]), np.array([0, 1, 0, 1])
+    with pytest.raises(InputShapeError, match="3 values for 4"):
+        roc_auc(s, y, sample_weight=[1.0, 1.0, 1.0])
+    with pytest.raises(NonFiniteError, match="sample_weight"):
+        roc_auc(s, y, sample_weight=[1.0, np.nan, 1.0, 1.0])
+    with pytest.raises(InputShapeError, match="class 0 sum to -1"):
+        background_rejection(s, y, 0.5, sample_weight=[-1.0, 1.0, 0.0, 1.0])
+    with pytest.raises(InputShapeError, match="sum to 0"):
+        accuracy(np.stack([-s, s], 1), y, sample_weight=[1.0, -1.0, 0.0, 0.0])

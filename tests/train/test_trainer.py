@@ -454,3 +454,36 @@ def test_validation_rejections_follow_the_signal_class(tmp_path):
     make(old, epochs=1).check_settings(state)  # no SettingsMismatchError: the default
     with pytest.raises(SettingsMismatchError, match="signal_class 1 -> 0"):
         make(old, epochs=1, signal_class=0).check_settings(state)
+
+
+def test_event_weights_weigh_the_loss_and_the_validation_metrics():
+    """Graphs with ``weight`` (event weights): the default loss is mean(w * CE), the validation metrics are
+    weighted; graphs of weight 0 teach nothing (flipped labels at weight 0 leave the tagger intact)."""
+    from pgjets.train import classification_report, graph_weights
+    from torch_geometric.data import Batch
+
+    def weighted(graphs, w):
+        return [Data(x=g.x, y=g.y, weight=torch.tensor([float(wi)])) for g, wi in zip(graphs, w)]
+
+    train = toy_graphs()
+    flipped = [Data(x=g.x, y=1 - g.y) for g in toy_graphs(96, seed=5)]  # wrong labels
+    val = toy_graphs(64, seed=1)
+    val_w = torch.rand(64, generator=torch.Generator().manual_seed(0)) * 2
+    ignored = make(epochs=4).fit(weighted(train + flipped, [1.0] * 96 + [0.0] * 96), val)[-1]["val_auc"]
+    poisoned = make(epochs=4).fit(weighted(train + flipped, [1.0] * 192), val)[-1]["val_auc"]
+    assert ignored > 0.9 and poisoned < 0.75
+
+    tr = make(epochs=1)
+    batch = Batch.from_data_list(weighted(val, val_w))
+    assert torch.equal(graph_weights(batch), val_w) and graph_weights(Batch.from_data_list(val)) is None
+    out = tr.model(batch)
+    want = (nn.functional.cross_entropy(out, batch.y, reduction="none") * val_w).mean()
+    assert torch.allclose(tr.loss_fn(out, batch), want)
+    assert torch.equal(tr.loss_fn(out, Batch.from_data_list(val)), nn.functional.cross_entropy(out, batch.y))
+    metrics = tr.evaluate(weighted(val, val_w))
+    logits, y = tr.predict(val)
+    report = classification_report(logits, y.view(-1), sample_weight=val_w)
+    assert metrics["val_auc"] == pytest.approx(report["auc"]) and metrics["val_rej@0.3"] == pytest.approx(report["rej@0.3"])
+    assert metrics["val_auc"] != pytest.approx(tr.evaluate(val)["val_auc"])
+    ce = nn.functional.cross_entropy(logits, y.view(-1), reduction="none")
+    assert metrics["val_loss"] == pytest.approx(float((ce * val_w).mean()))

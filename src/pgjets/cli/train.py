@@ -48,6 +48,13 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                         "or knn (the --k nearest objects in eta-phi; fewer edges for large collections)")
     p.add_argument("--k", type=int, metavar="K", help="event data: neighbours per object with --connectivity knn "
                                                       "(default 8)")
+    p.add_argument("--weight", metavar="FIELD[*FIELD...]",
+                   help="event data: Monte Carlo event weights, a per-event branch or column (genWeight, "
+                        "EventWeight) or a product (mcWeight*scaleFactor_PILEUP); they weigh the loss and "
+                        "the metrics (default: unweighted)")
+    p.add_argument("--weight-norm", dest="weight_norm", choices=("class", "total", "none"),
+                   help="event data: scale the --weight weights to a mean of 1 per class (class, the default: "
+                        "each class weighs as many events as it has), over all events (total), or not (none)")
     p.add_argument("--feature-set", help="input features: particlenet (with PID when the data have it), "
                                          "kinematic, angular; NAME_etasign (e.g. particlenet_etasign): "
                                          "delta eta times sign(eta_jet), as the published ParticleNet/ParT "
@@ -89,6 +96,9 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
                         "the run's); binary: SIGNAL=EFF adds a rejection at that efficiency")
     p.add_argument("--tree", metavar="NAME",
                    help="event runs: the ROOT tree of the events of --data (default: the run's, see train --tree)")
+    p.add_argument("--weight", metavar="FIELD[*FIELD...]|none",
+                   help="event runs: the event weights of --data (default: the run's --weight; none: "
+                        "unweighted, e.g. collision data)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=True,
                    help="no progress bar (shown only on a terminal)")
 
@@ -122,7 +132,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     res = evaluate_run(Path(args.run), data=args.data, out=getattr(args, "out", None),
                        signal=getattr(args, "signal", None),
                        working_points=parse_working_points(getattr(args, "working_points", None)),
-                       progress=getattr(args, "progress", True), tree=getattr(args, "tree", None))
+                       progress=getattr(args, "progress", True), tree=getattr(args, "tree", None),
+                       weight=getattr(args, "weight", None))
     label = "test" if args.data is None else " ".join(map(str, args.data))
     print(f"{label}: {format_metrics(res['metrics'])}")
     print(f"results: {res['out']}")

@@ -712,6 +712,9 @@ class EventDataset(Dataset):
             :func:`~pgjets.graphs.event.events_to_batch`).
         tree: The tree of a ROOT file of another name, read in NanoAOD naming (see
             :class:`StreamedEventDataset`); ``None``: ``Events`` or ``events``.
+        weight, weight_norm: Event weights, as for :class:`StreamedEventDataset` (the sums of
+            ``"class"`` run over all events, also those ``drop_empty`` leaves out); items then carry
+            ``weight`` :math:`(1,)`.
 
     Attributes:
         events: The awkward events (all of them, also the dropped ones).
@@ -746,9 +749,12 @@ class EventDataset(Dataset):
         drop_empty: bool = False,
         extra_fields: Sequence[str] = (),
         tree: Optional[str] = None,
+        weight: Union[str, Sequence[str], None] = None,
+        weight_norm: str = "class",
     ) -> None:
         extra: dict[str, np.ndarray] = {}
         label_names = None
+        fields = weight_fields(weight) or ()
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"EventDataset reads one event file or folder, got a {type(path).__name__}; for "
                             "several files, or a mapping of class names to files, use StreamedEventDataset")
@@ -759,7 +765,8 @@ class EventDataset(Dataset):
                 raise ValueError(f"{path} is a ROOT event file in NanoAOD naming, which holds no class labels: "
                                  "pass label= the name of an integer branch or a callable events -> (num_events,)")
             events = read_nanoaod_events(path, collections, extra_fields,
-                                         branches=[label] if isinstance(label, str) else (),
+                                         branches=[*([label] if isinstance(label, str) else []),
+                                                   *[f for f in fields if f != label]],
                                          tree=_tree_name(kind, tree))
         elif path is not None and kind != "hzz" and Path(path).exists():  # parquet file or event folder
             from .generate_events import read_event_attrs, read_events
@@ -782,7 +789,18 @@ class EventDataset(Dataset):
             elif label == "four_lepton":
                 label = lambda ev: four_lepton_candidate(ev)  # noqa: E731
                 label.__name__ = "four_lepton"
-        self._build(events, label, collections, connectivity, k, transform, drop_empty, extra, extra_fields)
+        weights = None
+        if fields:
+            where = str(path if path is not None else hzz_path())
+            if kind is None and (path is None or not Path(path).exists() or Path(path).is_file()) \
+                    or kind == "hzz":  # the H->ZZ layout: its events hold no scalar branches
+                with _open_root(Path(where)) as f:
+                    values = _scalar_fields(f, Path(where), fields, TREE, with_names=True)
+            else:
+                values = _event_scalars(events, fields)
+            weights = weight_product(values, fields, len(events), where)
+        self._build(events, label, collections, connectivity, k, transform, drop_empty, extra, extra_fields,
+                    weights, weight_norm, label_names)
         self.label_names = label_names
 
     @classmethod
@@ -796,6 +814,8 @@ class EventDataset(Dataset):
         transform: Optional[Callable] = None,
         drop_empty: bool = False,
         extra_fields: Sequence[str] = (),
+        weight: Union[str, Sequence[str], np.ndarray, None] = None,
+        weight_norm: str = "class",
     ) -> "EventDataset":
         r"""A dataset of any awkward events (layouts of
         :func:`~pgjets.graphs.event.events_to_batch`: NanoAOD-style flat
@@ -811,6 +831,8 @@ class EventDataset(Dataset):
                 or the labels themselves (array of length ``B``).
             collections, connectivity, k, transform, drop_empty, extra_fields:
                 As for the class.
+            weight: Event weights: a scalar event field (or ``"F1*F2"``, their product), or the
+                weights themselves (array of length ``B``); see the class for ``weight_norm``.
 
         Shapes:
             - **item:** as for the class
@@ -819,14 +841,23 @@ class EventDataset(Dataset):
         from ..graphs.event import as_events
 
         events = as_events(ak, events)
+        weights = None
+        if weight is not None and not isinstance(weight, str) and np.ndim(weight) == 1 \
+                and len(weight) == len(events) and not all(isinstance(w, str) for w in weight):
+            weights = weight_product({"weight": np.asarray(weight)}, ("weight",), len(events), "the weights")
+        elif weight is not None:
+            fields = weight_fields(weight)
+            weights = weight_product(_event_scalars(events, fields), fields, len(events), "the events")
         self = cls.__new__(cls)
-        self._build(events, label, collections, connectivity, k, transform, drop_empty, {}, extra_fields)
+        self._build(events, label, collections, connectivity, k, transform, drop_empty, {}, extra_fields,
+                    weights, weight_norm)
         self.label_names = None
         return self
 
     def _build(self, events: Any, label: Any, collections: Sequence[str], connectivity: str, k: int,
                transform: Optional[Callable], drop_empty: bool, extra: dict[str, np.ndarray],
-               extra_fields: Sequence[str] = ()) -> None:
+               extra_fields: Sequence[str] = (), weights: Optional[np.ndarray] = None,
+               weight_norm: str = "class", label_names: Optional[Sequence[str]] = None) -> None:
         from ..graphs.event import events_to_batch
 
         if isinstance(label, str):
@@ -839,6 +870,8 @@ class EventDataset(Dataset):
             label = lambda ev: ev[field]  # noqa: E731
             label.__name__ = field
         y = self._custom_label(label, events)
+        if weights is not None:  # scaled over all events (also those drop_empty leaves out)
+            extra = {**extra, "weight": scale_weights(weights, y, weight_norm, label_names).astype(np.float32)}
         self.events = events
         self.collections = tuple(collections)
         self.label_name = getattr(label, "__name__", "custom") if callable(label) else "given"
@@ -1116,21 +1149,26 @@ EVENT_ID_FIELDS = ("run", "luminosityBlock", "event", "runNumber", "eventNumber"
 # (CMS NanoAOD; ATLAS Open Data and many analysis ntuples name them runNumber, eventNumber)
 
 
-def _scalar_fields(handle: Any, path: Path, fields: Sequence[str], tree: str) -> dict[str, np.ndarray]:
+def _scalar_fields(handle: Any, path: Path, fields: Sequence[str], tree: str,
+                   with_names: bool = False) -> dict[str, np.ndarray]:
     """The scalar fields ``fields`` that the open event file ``handle`` has (a
-    ``pyarrow.parquet.ParquetFile``, or an uproot file with the tree ``tree``), whole."""
+    ``pyarrow.parquet.ParquetFile``, or an uproot file with the tree ``tree``), whole.
+    ``with_names``: also ``"__names__"``, the file's top-level field names (for messages), and the
+    requested ROOT branches that are not one number per event (as read, for their own message)."""
     if not hasattr(handle, "keys"):  # parquet
         names = set(handle.schema_arrow.names)
         present = [f for f in fields if f in names]
         table = handle.read(columns=present) if present else None
-        return {f: table.column(f).to_numpy() for f in present}
-    t = handle[tree]
-    names = {k.split(";")[0] for k in t.keys()}
-    present = [f for f in fields if f in names]
-    if not present:
-        return {}
-    arrays = {f: np.asarray(a) for f, a in t.arrays(present, library="np").items()}
-    return {f: a for f, a in arrays.items() if a.ndim == 1}
+        out = {f: table.column(f).to_numpy(zero_copy_only=False) for f in present}
+    else:
+        t = handle[tree]
+        names = {k.split(";")[0] for k in t.keys()}
+        present = [f for f in fields if f in names]
+        arrays = {f: np.asarray(a) for f, a in t.arrays(present, library="np").items()} if present else {}
+        out = {f: a for f, a in arrays.items() if with_names or (a.ndim == 1 and a.dtype != object)}
+    if with_names:
+        out["__names__"] = np.asarray(sorted(names), dtype=object)
+    return out
 
 
 def _common_id_dtype(arrays: Sequence[np.ndarray]) -> np.dtype:
@@ -1148,6 +1186,104 @@ def _common_id_dtype(arrays: Sequence[np.ndarray]) -> np.dtype:
                                 "and values above 2**63)")
         return np.dtype(np.uint64 if big else np.int64)
     return np.result_type(*dtypes)
+
+
+#: The scalings of event weights (:class:`StreamedEventDataset` ``weight_norm``).
+WEIGHT_NORMS = ("class", "total", "none")
+
+
+def weight_product(values: dict[str, Any], fields: Sequence[str], n: int, where: str) -> np.ndarray:
+    """The event weights of ``n`` events: the product of the columns ``fields`` of ``values``
+    (float64), checked: present, one number per event, finite.
+
+    Raises:
+        DataFileError: a missing field (similar names of ``values["__names__"]`` suggested), a
+            field that is not one number per event, a weight that is not finite (its entry named).
+    """
+    import difflib
+
+    expr = "*".join(fields)
+    for f in fields:
+        if f not in values:
+            names = [str(n) for n in values.get("__names__", [])]
+            like = [n for n in names if "weight" in n.lower()] or difflib.get_close_matches(f, names, 3)
+            hint = f"; it has {like[:6]}" if like else ""
+            raise DataFileError(f"{where} has no per-event field {f!r} for the event weights {expr!r} "
+                                f"(one number per event, in every file){hint}")
+    w = np.ones(int(n), dtype=np.float64)
+    for f in fields:
+        column = np.asarray(values[f])
+        if column.dtype.kind not in "biuf":
+            raise DataFileError(f"{where}: {f} is not one number per event (it holds {column.dtype} values, "
+                                "e.g. a list per event); event weights are one number per event")
+        if column.shape != w.shape:
+            raise DataFileError(f"{where}: {f} holds {column.size} values for {w.size} events; event weights "
+                                "are one number per event")
+        w = w * column.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(w))
+    if bad.size:
+        raise DataFileError(f"{where}: the event weight {expr} is {w[bad[0]]} at entry {int(bad[0])} "
+                            f"({bad.size} events not finite)")
+    return w
+
+
+def scale_weights(weights: np.ndarray, classes: np.ndarray, weight_norm: str = "class",
+                  label_names: Optional[Sequence[str]] = None, what: str = "the event weights") -> np.ndarray:
+    r"""Event weights scaled as ``weight_norm`` says (:data:`WEIGHT_NORMS`): ``"class"`` to a mean of 1
+    within each class of ``classes`` (:math:`s_c = N_c / \sum_{i \in c} w_i`), ``"total"`` to a mean
+    of 1 over all, ``"none"`` unchanged (a copy).
+
+    Raises:
+        DataFileError: a class (or, ``"total"``, all events) whose weights sum to zero or less.
+        ValueError: an unknown ``weight_norm``.
+    """
+    if weight_norm not in WEIGHT_NORMS:
+        raise ValueError(f"weight_norm must be one of {WEIGHT_NORMS}, got {weight_norm!r}")
+    scaled = np.asarray(weights, dtype=np.float64).copy()
+    if weight_norm == "none":
+        return scaled
+    groups = np.zeros(scaled.size, dtype=np.int64) if weight_norm == "total" else np.asarray(classes)
+    for c in np.unique(groups).tolist():
+        rows = groups == c
+        total = float(scaled[rows].sum())
+        if not total > 0.0:
+            who = "all events" if weight_norm == "total" else \
+                f"class {label_names[c] if label_names is not None and 0 <= c < len(label_names) else c}"
+            raise DataFileError(f"{what} of {who} sum to {total:g} ({int(rows.sum())} events): they cannot be "
+                                "scaled to a mean of 1 (weight_norm='none' keeps them as stored)")
+        scaled[rows] *= rows.sum() / total
+    return scaled
+
+
+def weight_fields(weight: Union[str, Sequence[str], None]) -> Optional[tuple[str, ...]]:
+    """The fields of an event-weight setting: ``"genWeight"`` -> ``("genWeight",)``,
+    ``"mcWeight*scaleFactor_PILEUP"`` -> both (their product is the weight); ``None`` stays ``None``.
+
+    Raises:
+        ValueError: an empty name.
+    """
+    if weight is None:
+        return None
+    names = weight.split("*") if isinstance(weight, str) else [str(w) for w in weight]
+    names = [n.strip() for n in names]
+    if not names or not all(names):
+        raise ValueError(f"event weights: {weight!r} holds an empty field name (give FIELD or FIELD*FIELD...)")
+    return tuple(names)
+
+
+def _event_scalars(events: Any, fields: Sequence[str]) -> dict[str, Any]:
+    """The top-level scalar fields ``fields`` of awkward ``events`` that they have, as NumPy arrays
+    (with ``"__names__"``, all their fields, for messages)."""
+    ak = require("awkward", "physics", "event data")
+    have = list(events.fields or [])
+    out: dict[str, Any] = {"__names__": np.asarray(have, dtype=object)}
+    for f in fields:
+        if f in have:
+            try:
+                out[f] = ak.to_numpy(events[f])
+            except Exception:  # a jagged field or records: not one number per event
+                out[f] = np.full(len(events), None, dtype=object)
+    return out
 
 
 def _close_event_file(handle: Any) -> None:
@@ -1236,10 +1372,24 @@ class StreamedEventDataset(JetDataset):
             ``collections=("lep", "jet")``.  ``None``: ``Events`` (NanoAOD) or ``events`` (the H->ZZ
             layout), whichever the file has.  With a name, every ROOT file must have that tree,
             and the ROOT files of a folder are found by it; parquet files are read as without it.
+        weight: Monte Carlo event weights: a per-event scalar field (branch, parquet column), e.g.
+            ``"genWeight"`` (NanoAOD) or ``"EventWeight"`` (the H->ZZ layout), or several
+            multiplied, ``"mcWeight*scaleFactor_PILEUP"`` (or a sequence of names).  Every file
+            must have them (read whole at construction, checked finite); batches then carry
+            ``weight`` :math:`(B,)`, which the :class:`~pgjets.train.Trainer` uses in its loss and
+            metrics.  Negative weights (NLO generators) are kept.  ``None``: unweighted.
+        weight_norm: How the weights are scaled, :math:`w_i \to s_{c(i)} w_i`: ``"class"`` (default)
+            to a mean of 1 within each class, :math:`s_c = N_c / \sum_{i \in c} w_i` (each class
+            weighs as much as it has events, whatever its cross section; the shape of the weights
+            within a class is kept), ``"total"`` to a mean of 1 over all events (the classes keep
+            their relative weight), ``"none"`` as stored.  The sums run over all events of ``path``
+            (before any split); a class whose weights sum to zero or less is refused.  Unlabelled
+            events form one group.
 
     Shapes:
         - **output:** batches as :func:`~pgjets.graphs.event.events_to_batch`,
-          plus ``y`` :math:`(B,)` and ``event_index`` :math:`(B,)`
+          plus ``y`` :math:`(B,)`, ``event_index`` :math:`(B,)` and (with ``weight``) ``weight``
+          :math:`(B,)`
     """
 
     _item_class = EventData  # ds[i] keeps its event_index when PyG batches items
@@ -1248,7 +1398,8 @@ class StreamedEventDataset(JetDataset):
                  connectivity: str = "full", k: int = 8, label: Optional[str] = "label",
                  extra_fields: Sequence[str] = (), drop_empty: bool = False, chunk_size: int = 1024,
                  shuffle_chunks: int = 8, prefetch: bool = True, cache_chunks: int = 2,
-                 transform: Optional[Callable] = None, open_files: int = 8, tree: Optional[str] = None) -> None:
+                 transform: Optional[Callable] = None, open_files: int = 8, tree: Optional[str] = None,
+                 weight: Union[str, Sequence[str], None] = None, weight_norm: str = "class") -> None:
         from collections import OrderedDict
 
         from .generate_events import read_event_attrs
@@ -1308,6 +1459,71 @@ class StreamedEventDataset(JetDataset):
         from ..graphs.event import KINEMATIC_FEATURES
 
         self._num_features = len(KINEMATIC_FEATURES) + len(self.collections) + len(tuple(extra_fields))
+        self.weight = weight_fields(weight)
+        if weight_norm not in WEIGHT_NORMS:
+            raise ValueError(f"weight_norm must be one of {WEIGHT_NORMS}, got {weight_norm!r}")
+        self.weight_norm = weight_norm
+        self._raw_weights = self._scaled_weights = self._classes = None
+        if self.weight is not None:
+            self._read_weights()
+
+    def _read_weights(self) -> None:
+        """Read the weights of every file (the product of the fields of :attr:`weight`), check them and
+        scale them (:attr:`weight_norm`)."""
+        raw = [self._weight_column(f, i) for i, f in enumerate(self.files)]
+        self._raw_weights = np.concatenate(raw) if raw else np.zeros(0)
+        groups = self.event_classes()
+        self._scaled_weights = scale_weights(self._raw_weights, groups, self.weight_norm, self._label_names,
+                                             "*".join(self.weight))
+
+    def event_classes(self, index: Any = None) -> np.ndarray:
+        """The class of the events at global positions ``index`` (default: all): their file's class
+        (a mapping), their label field, or -1 (unlabelled); only the label columns are read, once.
+
+        Raises:
+            IndexError: a position outside ``0..len(self)-1``.
+        """
+        if getattr(self, "_classes", None) is None:
+            parts = []
+            for path, n in zip(self.files, self._file_events):
+                cls = self._file_class.get(path)
+                if cls is not None or self.label is None:
+                    parts.append(np.full(int(n), -1 if cls is None else cls, dtype=np.int64))
+                else:
+                    parts.append(self._label_column(path))
+            self._classes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        if index is None:
+            return self._classes.copy()
+        index = np.asarray(index, dtype=np.int64).reshape(-1)
+        if index.size and (index.min() < 0 or index.max() >= self._classes.size):
+            raise IndexError(f"event positions must be in 0..{self._classes.size - 1}")
+        return self._classes[index]
+
+    def _weight_column(self, path: Path, i: int) -> np.ndarray:
+        """The weights of every event of one file: the product of the fields of :attr:`weight`."""
+        kind = self._file_kind[path]
+        tree = _tree_name(kind, self.tree)
+        values = self._files.read(path, kind, lambda h: _scalar_fields(h, path, self.weight, tree,
+                                                                       with_names=True))
+        return weight_product(values, self.weight, int(self._file_events[i]), str(path))
+
+    def weights(self, index: Any = None, scaled: bool = True) -> Optional[np.ndarray]:
+        """The event weights at global positions ``index`` (default: all events), scaled as
+        :attr:`weight_norm` says (``scaled=False``: the product of the fields as stored);
+        ``None`` for a dataset without ``weight``.
+
+        Raises:
+            IndexError: a position outside ``0..len(self)-1``.
+        """
+        if self.weight is None:
+            return None
+        w = self._scaled_weights if scaled else self._raw_weights
+        if index is None:
+            return w.copy()
+        index = np.asarray(index, dtype=np.int64).reshape(-1)
+        if index.size and (index.min() < 0 or index.max() >= w.size):
+            raise IndexError(f"event positions must be in 0..{w.size - 1}")
+        return w[index]
 
     def _label_column(self, path: Path) -> np.ndarray:
         """The checked labels of one event file (only its label column is read)."""
@@ -1463,13 +1679,15 @@ class StreamedEventDataset(JetDataset):
             counts = counts[keep]  # the nodes and edges of the dropped events are none
         kept = keep.numpy()
         self.num_dropped += len(y) - kept.size  # 0 when the events were kept
-        return batch_from_flat(nodes, counts, edge_index=edge_index,
-                               graph_attrs={"event_index": torch.from_numpy(first[kept].astype(np.int64)),
-                                            "y": torch.from_numpy(y[kept])})
+        graph_attrs = {"event_index": torch.from_numpy(first[kept].astype(np.int64)), "y": torch.from_numpy(y[kept])}
+        if self._scaled_weights is not None:
+            graph_attrs["weight"] = torch.from_numpy(self._scaled_weights[first[kept]].astype(np.float32))
+        return batch_from_flat(nodes, counts, edge_index=edge_index, graph_attrs=graph_attrs)
 
     def __repr__(self) -> str:
+        weighted = "" if self.weight is None else f", weight={'*'.join(self.weight)!r}"
         return (f"StreamedEventDataset({len(self)} events, {self.num_chunks} chunks, "
-                f"collections={list(self.collections)}, from {self._source})")
+                f"collections={list(self.collections)}{weighted}, from {self._source})")
 
 
 __all__ = [
@@ -1477,5 +1695,6 @@ __all__ = [
     "hzz_path", "read_hzz_events", "read_nanoaod_events", "root_event_layout", "NANOAOD_TREE",
     "EVENT_FILE_KINDS", "EVENT_ID_FIELDS", "event_file_kind", "index_event_file", "event_file_has_labels",
     "dimuon_z_candidate", "four_lepton_candidate", "EventDataset",
-    "stream_event_batches", "StreamedEventDataset",
+    "stream_event_batches", "StreamedEventDataset", "WEIGHT_NORMS", "weight_fields", "weight_product",
+    "scale_weights",
 ]

@@ -64,7 +64,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence

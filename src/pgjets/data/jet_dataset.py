@@ -55,7 +55,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -63,7 +63,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .._checks import check_positive_int
-from ..errors import DataFileError, DataFileNotFoundError, EmptyGraphError, UsageError
+from ..errors import DataFileError, EmptyGraphError, UsageError
 from ..ops.sizes import ptr_from_counts
 from .features import constituent_features, feature_names
 from .table import JetTable, offsets_from_counts

@@ -38,7 +38,10 @@ def nt_xent_loss(z1: Tensor, z2: Tensor, temperature: float = 0.1, eps: float = 
         -\log \frac{\exp(s_{k\,p(k)} / \tau)}{\sum_{l \ne k} \exp(s_{kl} / \tau)}.
 
     The denominator holds the positive and the :math:`2N-2` negatives; both
-    directions (view 1 to view 2 and back) enter the average.  A zero vector
+    directions (view 1 to view 2 and back) enter the average.  This is the loss of SimCLR's and
+    JetCLR's code; the JetCLR lecture slide writes a one-directional variant whose denominator
+    leaves the positive out, :math:`\sum_{j \ne i} [e^{s(z_i, z_j)/\tau} + e^{s(z_i, z'_j)/\tau}]`,
+    and other values (it is not bounded below by 0; at small batches it is much larger).  A zero vector
     stays zero after normalisation (cosine similarity 0 with everything), so
     its loss and gradients are finite.
 

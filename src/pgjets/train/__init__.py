@@ -1,6 +1,8 @@
 """Training: the Trainer, training losses, augmentations, metrics, plots and the JetCLR training loop."""
 
-from .trainer import Trainer, TrainConfig, deterministic_algorithms, seed_everything, load_checkpoint_file
+from .trainer import (
+    Trainer, TrainConfig, deterministic_algorithms, graph_weights, seed_everything, load_checkpoint_file,
+)
 from .metrics import (
     roc_curve, roc_auc, background_rejection, accuracy, confusion_matrix, multiclass_auc,
     classification_report, discriminant, working_point_cut, efficiencies_at_cuts, signal_efficiencies,
@@ -22,7 +24,7 @@ from .jetclr import (
 __all__ = [
     "CollinearSplitting", "FocalLoss", "LabelSmoothingCrossEntropy", "NTXentLoss",
     "RandomPermutation", "RandomRotation", "RandomTranslation", "SoftSmearing", "TrainConfig",
-    "Trainer", "accuracy", "background_rejection", "barrier", "classification_report",
+    "Trainer", "accuracy", "graph_weights", "background_rejection", "barrier", "classification_report",
     "confusion_matrix", "hungarian_loss", "init_from_env", "is_main_process", "jetclr_loss",
     "linear_classifier_test", "load_checkpoint_file", "mmd_loss", "multiclass_auc", "nt_xent_loss",
     "plot_confusion_matrix", "plot_history", "plot_roc", "proxy_loss", "regression_loss",

@@ -38,17 +38,23 @@ class LabelSmoothingCrossEntropy(nn.Module):
         weight: Optional class weights ``(K,)``.
         ignore_index: Targets equal to it add nothing to the loss (as in
             :func:`torch.nn.functional.cross_entropy`, default -100).
+        reduction: ``"mean"`` (default) or ``"none"`` (the loss of every example, e.g. to weigh
+            them by event weights), as in :func:`torch.nn.functional.cross_entropy`.
 
     Shapes:
         - **input:** logits :math:`(N, K)`, target :math:`(N,)` long
-        - **output:** scalar
+        - **output:** scalar (``reduction="none"``: :math:`(N,)`)
     """
 
-    def __init__(self, smoothing: float = 0.0, weight: Optional[Tensor] = None, ignore_index: int = -100) -> None:
+    def __init__(self, smoothing: float = 0.0, weight: Optional[Tensor] = None, ignore_index: int = -100,
+                 reduction: str = "mean") -> None:
         super().__init__()
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+        if reduction not in ("mean", "none"):
+            raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
         self.smoothing = smoothing
+        self.reduction = reduction
         self.ignore_index = int(ignore_index)
         self.register_buffer("weight", weight if weight is None else torch.as_tensor(weight, dtype=torch.float))
 
@@ -56,7 +62,7 @@ class LabelSmoothingCrossEntropy(nn.Module):
         target = target.view(-1).long()
         _check_logits(logits, target)
         return F.cross_entropy(logits, target, weight=self.weight, label_smoothing=self.smoothing,
-                               ignore_index=self.ignore_index)
+                               ignore_index=self.ignore_index, reduction=self.reduction)
 
 
 class FocalLoss(nn.Module):

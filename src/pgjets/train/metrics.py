@@ -11,6 +11,13 @@ rejection at a fixed signal efficiency,
 read off the ROC curve by linear interpolation (e.g. :math:`R_{30\%}` and
 :math:`R_{50\%}` in the top-tagging comparison of Kasieczka et al., 2019), next
 to the area under the ROC curve (AUC) and the accuracy.
+
+Every metric takes ``sample_weight``: per-example weights (Monte Carlo event weights, which may be
+negative for NLO generators).  Efficiencies are then sums of weights: :math:`\varepsilon_S` is the
+weight of the signal that passes a cut over the weight of all signal, and likewise
+:math:`\varepsilon_B`.  With negative weights a ROC curve need not rise monotonically; the rejection
+is still read where :math:`\varepsilon_S` first reaches the working point, and the AUC is the
+trapezoidal area under the curve as drawn.
 """
 
 from __future__ import annotations
@@ -51,6 +58,27 @@ def _labels(labels) -> np.ndarray:
     return y.astype(np.int64)
 
 
+def _sample_weights(sample_weight, n: int) -> Optional[np.ndarray]:
+    """Per-example weights as a flat float64 array of length ``n`` (``None`` stays ``None``)."""
+    if sample_weight is None:
+        return None
+    w = _to_numpy(sample_weight, "sample_weight").astype(np.float64).reshape(-1)
+    if w.shape != (n,):
+        raise InputShapeError(f"sample_weight has {w.size} values for {n} examples")
+    return w
+
+
+def _check_class_weights(y: np.ndarray, w: Optional[np.ndarray], classes: Sequence[int]) -> None:
+    """Refuse classes whose weights do not sum to a positive number (no efficiency can be formed)."""
+    if w is None:
+        return
+    for c in classes:
+        total = float(w[y == c].sum())
+        if not total > 0.0:
+            raise InputShapeError(f"the weights of class {c} sum to {total:g}: efficiencies need a positive sum "
+                                  "of weights per class")
+
+
 def _binary_inputs(scores, labels, signal: int = 1) -> tuple[np.ndarray, np.ndarray]:
     s = _single_column(_to_numpy(scores, "scores").astype(np.float64))
     y = _labels(labels)
@@ -75,33 +103,47 @@ def _binary_inputs(scores, labels, signal: int = 1) -> tuple[np.ndarray, np.ndar
     return s, y
 
 
-def roc_curve(scores, labels, signal: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def roc_curve(scores, labels, signal: int = 1, sample_weight=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ROC curve of a binary score.
 
     Args:
         scores: Signal scores ``(N,)`` or two-class logits ``(N, 2)``.
         labels: Class labels ``(N,)`` in ``{0, 1}``.
         signal: The signal class (1 by default; 0 flips the roles).
+        sample_weight: Optional weights ``(N,)`` (see the module docs); each class's must sum to a
+            positive number.
 
     Returns:
-        ``(eps_b, eps_s, thresholds)``: false and true positive rates.
+        ``(eps_b, eps_s, thresholds)``: false and true positive rates, one point per distinct score
+        (from the cut that passes nothing to the one that passes all).
     """
     from sklearn.metrics import roc_curve as _roc
 
     s, y = _binary_inputs(scores, labels, signal)
-    fpr, tpr, thr = _roc(y, s, drop_intermediate=False)
+    w = _sample_weights(sample_weight, y.size)
+    _check_class_weights(y, w, (0, 1))
+    fpr, tpr, thr = _roc(y, s, sample_weight=w, drop_intermediate=False)
     return fpr, tpr, thr
 
 
-def roc_auc(scores, labels, signal: int = 1) -> float:
-    """Area under the ROC curve of a binary score (see :func:`roc_curve`)."""
-    from sklearn.metrics import roc_auc_score
+def roc_auc(scores, labels, signal: int = 1, sample_weight=None) -> float:
+    """Area under the ROC curve of a binary score (see :func:`roc_curve`).
 
-    s, y = _binary_inputs(scores, labels, signal)
-    return float(roc_auc_score(y, s))
+    Unweighted, this is scikit-learn's ``roc_auc_score``; with ``sample_weight`` the trapezoidal area
+    under the weighted curve (the same number for non-negative weights, and defined for negative ones,
+    where the curve may turn back).
+    """
+    if sample_weight is None:
+        from sklearn.metrics import roc_auc_score
+
+        s, y = _binary_inputs(scores, labels, signal)
+        return float(roc_auc_score(y, s))
+    fpr, tpr, _ = roc_curve(scores, labels, signal, sample_weight)
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
 
 
-def background_rejection(scores, labels, signal_efficiency: float = 0.3, signal: int = 1) -> float:
+def background_rejection(scores, labels, signal_efficiency: float = 0.3, signal: int = 1,
+                         sample_weight=None) -> float:
     r"""Background rejection :math:`1/\varepsilon_B` at a fixed signal efficiency.
 
     :math:`\varepsilon_B` is read off the ROC curve (the points of every cut, joined by straight
@@ -127,11 +169,13 @@ def background_rejection(scores, labels, signal_efficiency: float = 0.3, signal:
         labels: 1 for signal, 0 for background.
         signal_efficiency: Working point :math:`\varepsilon_S` in ``(0, 1]``.
         signal: The signal class (see :func:`roc_curve`).
+        sample_weight: Optional weights ``(N,)``: efficiencies are sums of weights (see the module docs).
     """
     if not 0.0 < signal_efficiency <= 1.0:
         raise ValueError(f"signal_efficiency must be in (0, 1], got {signal_efficiency}")
-    fpr, tpr, _ = roc_curve(scores, labels, signal)  # starts at (0, 0), ends at (1, 1); both non-decreasing
-    j = int(np.searchsorted(tpr, signal_efficiency, side="left"))  # the first cut with eps_S >= the target
+    fpr, tpr, _ = roc_curve(scores, labels, signal, sample_weight)  # from (0, 0) to (1, 1)
+    # the first cut with eps_S >= the target (tpr never decreases unless weights are negative)
+    j = int(np.argmax(tpr >= signal_efficiency))
     if tpr[j] == signal_efficiency:
         eps_b = float(fpr[j])
     else:  # tpr[j - 1] < target < tpr[j] (j >= 1: tpr[0] = 0)
@@ -140,8 +184,9 @@ def background_rejection(scores, labels, signal_efficiency: float = 0.3, signal:
     return float("inf") if eps_b <= 0.0 else 1.0 / eps_b
 
 
-def accuracy(logits, labels) -> float:
-    """Fraction of correct arg-max predictions (or of ``score > 0`` for 1-D scores and ``(N, 1)`` heads)."""
+def accuracy(logits, labels, sample_weight=None) -> float:
+    """Fraction of correct arg-max predictions (or of ``score > 0`` for 1-D scores and ``(N, 1)`` heads);
+    with ``sample_weight``, their fraction of the total weight."""
     s = _single_column(_to_numpy(logits, "logits"))
     y = _labels(labels)
     pred = (s.reshape(-1) > 0).astype(np.int64) if s.ndim == 1 else s.argmax(-1)
@@ -149,7 +194,12 @@ def accuracy(logits, labels) -> float:
         raise InputShapeError(f"logits {s.shape} do not match labels {y.shape}")
     if y.size == 0:
         raise InputShapeError("accuracy of no examples: logits and labels are empty")
-    return float((pred == y).mean())
+    w = _sample_weights(sample_weight, y.size)
+    if w is None:
+        return float((pred == y).mean())
+    if not w.sum() > 0.0:
+        raise InputShapeError(f"the weights sum to {w.sum():g}: an accuracy needs a positive total weight")
+    return float(w[pred == y].sum() / w.sum())
 
 
 def confusion_matrix(logits, labels, num_classes: Optional[int] = None) -> np.ndarray:
@@ -167,25 +217,25 @@ def confusion_matrix(logits, labels, num_classes: Optional[int] = None) -> np.nd
     return np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
 
 
-def multiclass_auc(logits, labels) -> float:
+def multiclass_auc(logits, labels, sample_weight=None) -> float:
     r"""Macro one-vs-rest AUC of a softmax classifier (equals :func:`roc_auc` for 2 classes), averaged
     over the classes of :func:`auc_classes` (those present in ``labels``, unlike scikit-learn's
     ``roc_auc_score(..., labels=all)``, which has no AUC for an absent class).  Each class :math:`c` is
     ranked by the logit of its softmax probability, :math:`\log\frac{p_c}{1 - p_c} = l_c -
     \log\sum_{j \ne c} e^{l_j}`: the same order as :math:`p_c`, without the ties of the
-    probabilities that round to 1."""
+    probabilities that round to 1.  ``sample_weight``: see :func:`roc_auc`."""
     s = _single_column(_to_numpy(logits, "logits"))
     y = _labels(labels)
     if s.ndim == 1 or s.shape[1] == 2:
-        return roc_auc(s, y)
-    from sklearn.metrics import roc_auc_score
+        return roc_auc(s, y, sample_weight=sample_weight)
+    w = _sample_weights(sample_weight, y.size)
 
     t = torch.as_tensor(s, dtype=torch.float64)
 
     def logit(c: int) -> np.ndarray:
         return (t[:, c] - torch.logsumexp(torch.cat([t[:, :c], t[:, c + 1:]], 1), 1)).numpy()
 
-    aucs = [roc_auc_score(y == c, logit(c)) for c in auc_classes(y)]
+    aucs = [roc_auc(logit(c), (y == c).astype(np.int64), sample_weight=w) for c in auc_classes(y)]
     return float(np.mean(aucs)) if aucs else float("nan")
 
 
@@ -201,7 +251,8 @@ BINARY_WORKING_POINTS = (0.3, 0.5)
 
 
 def classification_report(
-    logits, labels, working_points: Sequence[float] = BINARY_WORKING_POINTS, signal: int = 1
+    logits, labels, working_points: Sequence[float] = BINARY_WORKING_POINTS, signal: int = 1,
+    sample_weight=None,
 ) -> dict[str, float]:
     """AUC, accuracy and, for two classes, ``1/eps_B`` at each working point.
 
@@ -210,16 +261,19 @@ def classification_report(
         labels: ``(N,)`` class labels.
         working_points: Signal efficiencies of the binary rejections.
         signal: The signal class of a binary tagger (1 by default).
+        sample_weight: Optional weights ``(N,)`` (see the module docs).
 
     Returns a flat dict such as ``{"auc": ..., "accuracy": ..., "rej@0.3": ...}``.
     """
     s = _single_column(_to_numpy(logits, "logits"))
     y = _labels(labels)
+    w = sample_weight
     binary = s.ndim == 1 or s.shape[1] == 2
-    out = {"accuracy": accuracy(s, y), "auc": roc_auc(s, y, signal) if binary else multiclass_auc(s, y)}
+    out = {"accuracy": accuracy(s, y, w),
+           "auc": roc_auc(s, y, signal, w) if binary else multiclass_auc(s, y, w)}
     if binary:
         for wp in working_points:
-            out[f"rej@{wp:g}"] = background_rejection(s, y, wp, signal)
+            out[f"rej@{wp:g}"] = background_rejection(s, y, wp, signal, w)
     return out
 
 
@@ -366,7 +420,7 @@ def signal_efficiencies(label_names: Sequence[str], background: int = 0,
 
 def rejection_vs_background(
     logits, labels, label_names: Optional[Sequence[str]] = None, background: int = 0,
-    working_points: Optional[dict[str, float]] = None,
+    working_points: Optional[dict[str, float]] = None, sample_weight=None,
 ) -> dict[str, dict[str, float]]:
     r"""Per signal class, the rejection of the background class at a fixed signal efficiency.
 
@@ -386,6 +440,7 @@ def rejection_vs_background(
         working_points (dict, optional): Signal efficiency per class name;
             missing classes use :data:`PART_WORKING_POINTS`, then
             :data:`DEFAULT_EFFICIENCY`.
+        sample_weight (array, optional): Weights ``(N,)`` (see the module docs).
 
     Returns:
         dict: ``{name: {"signal_efficiency": eff, "rejection": r}}`` for every
@@ -399,6 +454,7 @@ def rejection_vs_background(
     names = list(label_names) if label_names is not None else [str(i) for i in range(k)]
     if len(names) != k:
         raise InputShapeError(f"{len(names)} label names for {k} classes")
+    w = _sample_weights(sample_weight, y.size)
     out: dict[str, dict[str, float]] = {}
     for c, eff in signal_efficiencies(names, background, working_points).items():
         sel = (y == c) | (y == background)
@@ -406,15 +462,19 @@ def rejection_vs_background(
             continue
         score = s[sel, c] - s[sel, background]  # the logit of p_X / (p_X + p_B): the same order, no ties at 1
         out[names[c]] = {"signal_efficiency": eff,
-                         "rejection": background_rejection(score, (y[sel] == c).astype(np.int64), eff)}
+                         "rejection": background_rejection(score, (y[sel] == c).astype(np.int64), eff,
+                                                           sample_weight=None if w is None else w[sel])}
     return out
 
 
 def multiclass_report(
     logits, labels, label_names: Optional[Sequence[str]] = None, background: int = 0,
-    working_points: Optional[dict[str, float]] = None,
+    working_points: Optional[dict[str, float]] = None, sample_weight=None,
 ) -> dict:
     """Accuracy, macro AUC, confusion matrix and :func:`rejection_vs_background` of a K-class tagger.
+
+    ``sample_weight`` weighs the accuracy, AUC and rejections (see the module docs); the confusion
+    matrix stays in counts of examples.
 
     Returns:
         dict: ``accuracy``, ``auc`` (macro one-vs-rest), ``auc_classes`` (the names of the classes
@@ -426,11 +486,12 @@ def multiclass_report(
     y = _labels(labels)
     k = s.shape[1]
     names = list(label_names) if label_names is not None else [str(i) for i in range(k)]
-    return {"accuracy": accuracy(s, y), "auc": multiclass_auc(s, y),
+    w = sample_weight
+    return {"accuracy": accuracy(s, y, w), "auc": multiclass_auc(s, y, w),
             "auc_classes": [names[c] for c in auc_classes(y)],
             "confusion_matrix": confusion_matrix(s, y, k).tolist(), "label_names": names,
             "background": names[background],
-            "rejection": rejection_vs_background(s, y, names, background, working_points)}
+            "rejection": rejection_vs_background(s, y, names, background, working_points, w)}
 
 
 def format_rejection_table(rejection: dict[str, dict[str, float]], background: str = "QCD") -> str:

@@ -273,7 +273,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 class Trainer:
-    """Train, validate, checkpoint and resume a PyG model.
+    r"""Train, validate, checkpoint and resume a PyG model.
 
     Args:
         model: Any ``nn.Module`` called as ``model(batch)``.
@@ -282,6 +282,9 @@ class Trainer:
             cross entropy (classification, ``batch.y`` class indices, label-smoothed by
             ``config.label_smoothing``) or MSE (regression).  A given ``loss_fn`` is also the
             validation loss ``val_loss``; the default's is plain cross entropy (no smoothing) or MSE.
+            Batches with per-graph weights ``batch.weight`` (event weights, see
+            :func:`graph_weights`) weigh the default losses, :math:`\frac{1}{N}\sum_G w_G
+            \mathcal{L}_G`, and the validation metrics (weighted ROC, AUC, accuracy).
         out_dir: Run folder for checkpoints (``checkpoints/last.pt``,
             ``checkpoints/best.pt``) and ``history.json``; ``None`` = no files.
         target_fn: ``target_fn(batch) -> Tensor`` (default ``batch.y``).
@@ -338,11 +341,9 @@ class Trainer:
                                                    "'val_auc', 'val_accuracy' or 'val_rej@<eps_S>'"))
         self.custom_loss = loss_fn is not None
         if loss_fn is None:
-            if cfg.task == "classification":
-                ce = LabelSmoothingCrossEntropy(cfg.label_smoothing)
-                loss_fn = lambda out, b: ce(out, self.target_fn(b).view(-1))  # noqa: E731
-            else:
-                loss_fn = lambda out, b: regression_loss(out, self.target_fn(b))  # noqa: E731
+            loss_fn = self._default_loss
+            self._ce = LabelSmoothingCrossEntropy(cfg.label_smoothing)
+            self._ce_each = LabelSmoothingCrossEntropy(cfg.label_smoothing, reduction="none")
         self.loss_fn = loss_fn
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.amp = cfg.amp if cfg.amp is not None else self.device.type == "cuda"
@@ -354,6 +355,21 @@ class Trainer:
         self.best: Optional[float] = None
         self.bad_epochs = 0
         self.stopped_early = False
+
+    def _default_loss(self, out: Tensor, batch: Any) -> Tensor:
+        """Cross entropy (label-smoothed) or MSE, weighted by ``batch.weight`` where it has one."""
+        target = self.target_fn(batch)
+        w = graph_weights(batch)
+        if self.config.task != "classification":
+            if w is None:
+                return regression_loss(out, target)
+            regression_loss(out, target)  # the checks of the unweighted loss (sizes, finite values)
+            sq = (out.reshape(-1).float() - target.reshape(-1).float()) ** 2
+            return (sq * w.reshape(-1).to(sq.dtype)).mean()
+        if w is None:
+            return self._ce(out, target.view(-1))
+        per_graph = self._ce_each(out, target.view(-1))
+        return (per_graph * w.reshape(-1).to(per_graph.dtype)).mean()
 
     # ------------------------------------------------------------- data ----
     def _train_batches(self, source: BatchSource, epoch: int) -> Iterable[Any]:
@@ -591,14 +607,16 @@ class Trainer:
 
     def predict(self, data: BatchSource) -> tuple[Tensor, Tensor]:
         """Model outputs and targets over a data source, concatenated (on CPU)."""
-        out, y, _ = self._predict(data, with_loss=False)
+        out, y, _, _ = self._predict(data, with_loss=False)
         return out, y
 
     @torch.no_grad()
-    def _predict(self, data: BatchSource, with_loss: bool) -> tuple[Tensor, Tensor, Optional[float]]:
-        """Outputs, targets and (``with_loss``) the graph-weighted mean of ``loss_fn`` over the batches."""
+    def _predict(self, data: BatchSource, with_loss: bool
+                 ) -> tuple[Tensor, Tensor, Optional[float], Optional[Tensor]]:
+        """Outputs, targets, (``with_loss``) the graph-weighted mean of ``loss_fn`` over the batches,
+        and the per-graph weights (:func:`graph_weights`) when every batch has them, else ``None``."""
         self.module.eval()
-        outs, ys = [], []
+        outs, ys, ws = [], [], []
         total, count = 0.0, 0
         n = self._num_batches(data, self.config.batch_size)
         for batch in _progress(self._batches(data, 0, shuffle=False), n, "predict",
@@ -612,19 +630,28 @@ class Trainer:
                     count += size
             outs.append(out.float().cpu())
             ys.append(self.target_fn(batch).cpu())
+            w = graph_weights(batch)
+            ws.append(None if w is None else w.reshape(-1).float().cpu())
         if not outs:
             raise ValueError("the evaluation data source yielded no batches")
-        return torch.cat(outs), torch.cat(ys), (total / max(count, 1) if with_loss else None)
+        weights = None if any(w is None for w in ws) else torch.cat(ws)
+        return torch.cat(outs), torch.cat(ys), (total / max(count, 1) if with_loss else None), weights
 
     def evaluate(self, data: BatchSource, prefix: str = "val_") -> dict[str, float]:
         """Loss and metrics (AUC, accuracy, ``1/eps_B``; regression: MAE) on ``data``.
 
         The loss is the trainer's ``loss_fn`` where one was given (averaged over
-        the graphs), else plain cross entropy (classification) or MSE.
+        the graphs), else plain cross entropy (classification) or MSE.  Data whose batches carry
+        per-graph weights (:func:`graph_weights`) give the weighted loss and metrics.
         """
-        out, y, custom = self._predict(data, with_loss=self.custom_loss)
+        out, y, custom, w = self._predict(data, with_loss=self.custom_loss)
         if self.config.task == "classification":
-            loss = custom if custom is not None else float(nn.functional.cross_entropy(out, y.view(-1).long()))
+            if custom is not None:
+                loss = custom
+            elif w is None:
+                loss = float(nn.functional.cross_entropy(out, y.view(-1).long()))
+            else:
+                loss = float((nn.functional.cross_entropy(out, y.view(-1).long(), reduction="none") * w).mean())
             labels = y.view(-1)
             present = torch.unique(labels)
             if (out.dim() == 1 or out.size(1) == 2) and present.numel() < 2:
@@ -632,10 +659,15 @@ class Trainer:
                 raise InputShapeError(
                     f"the {what} data ({labels.numel()} graphs) hold only class {present.tolist()}: the AUC and "
                     "1/eps_B need both classes; give more jets (or a larger validation fraction of --split)")
-            metrics = classification_report(out, labels, signal=self.config.signal_class)
+            metrics = classification_report(out, labels, signal=self.config.signal_class, sample_weight=w)
         else:
-            loss = custom if custom is not None else float(nn.functional.mse_loss(out.view(-1), y.view(-1).float()))
-            metrics = {"mae": float((out.view(-1) - y.view(-1).float()).abs().mean())}
+            err = out.view(-1) - y.view(-1).float()
+            if w is None:
+                loss = custom if custom is not None else float(nn.functional.mse_loss(out.view(-1), y.view(-1).float()))
+                metrics = {"mae": float(err.abs().mean())}
+            else:
+                loss = custom if custom is not None else float((err ** 2 * w).mean())
+                metrics = {"mae": float((err.abs() * w).sum() / w.sum())}
         return {f"{prefix}loss": loss, **{f"{prefix}{k}": v for k, v in metrics.items()}}
 
     def fit(self, train_data: BatchSource, val_data: Optional[BatchSource] = None, resume: bool = True) -> list[dict]:
@@ -690,6 +722,14 @@ class Trainer:
         return self.history
 
 
+def graph_weights(batch: Any) -> Optional[Tensor]:
+    """The per-graph weights of a batch (``batch.weight``, shape ``(num_graphs,)``: Monte Carlo event
+    weights, e.g. of :class:`~pgjets.data.event_dataset.StreamedEventDataset` with ``weight=``), or
+    ``None`` for a batch without them."""
+    w = getattr(batch, "weight", None)
+    return w if isinstance(w, Tensor) else None
+
+
 def _shards_itself(source: Any) -> bool:
     """Whether ``source.batches`` takes ``rank``/``world_size`` (a :class:`~pgjets.data.jet_dataset.JetDataset`)."""
     import inspect
@@ -737,5 +777,5 @@ def _progress(iterable: Iterable, total: Optional[int], desc: str, enabled: bool
     return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, disable=None)
 
 
-__all__ = ["TrainConfig", "Trainer", "seed_everything", "deterministic_algorithms", "atomic_torch_save", "atomic_write_text",
+__all__ = ["TrainConfig", "Trainer", "graph_weights", "seed_everything", "deterministic_algorithms", "atomic_torch_save", "atomic_write_text",
            "load_checkpoint_file", "settings_diff", "CHECKPOINT_MAGIC"]
