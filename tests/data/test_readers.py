@@ -553,6 +553,10 @@ def test_jetnet_reads_the_published_layout(tmp_path):
     other = _jetnet_file(tmp_path / "jets.h5", mask=False)
     assert read_jetnet(other, jet_type="g").n_constituents.tolist() == [2, 3, 1]
     assert read_rows(_jetnet_file(tmp_path / "z.hdf5")).label.tolist() == [4, 4, 4]
+    # train/test copies keep their type in the name's first letter; an empty range is an empty table
+    for name, label in (("t_train.hdf5", 2), ("w150-part2.hdf5", 3), ("q30.test.hdf5", 1)):
+        assert read_rows(_jetnet_file(tmp_path / name)).label.tolist() == [label] * 3, name
+    assert len(read_rows(path, 2, 2)) == 0
 
 
 def test_jetnet_refuses_bad_files(tmp_path):
@@ -560,6 +564,8 @@ def test_jetnet_refuses_bad_files(tmp_path):
 
     with pytest.raises(DataFileError, match="told by its name"):
         read_jetnet(_jetnet_file(tmp_path / "jets.h5"))
+    with pytest.raises(DataFileError, match="t_train.hdf5"):
+        read_jetnet(_jetnet_file(tmp_path / "top.hdf5"))  # "top" is no type: t, then a letter
     with pytest.raises(ValueError, match="jet_type"):
         read_jetnet(tmp_path / "jets.h5", jet_type="b")
     bad = np.array([[600.0, 0.5, 80.0, 2], [-550.0, -1.2, 170.0, 3], [610.0, 2.0, 5.0, 1]], dtype=np.float32)

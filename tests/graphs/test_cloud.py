@@ -188,17 +188,48 @@ def test_integer_and_float64_coordinates_are_cast_to_the_default_dtype():
     assert batch.pos.dtype == torch.get_default_dtype()
 
 
-def test_deprecated_knngraph_alias_warns_and_works():
+def test_knngraph_is_pygs_transform_with_its_arguments():
+    """pgjets.graphs.KNNGraph means what torch_geometric.transforms.KNNGraph means: k=6 by default, loop,
+    force_undirected, flow, cosine; the same edges as PyG's, which are torch_cluster.knn_graph's (PyG 2.8
+    itself needs pyg-lib for them)."""
+    import warnings
+
+    from torch_geometric.utils import coalesce
+
     from pgjets.graphs import KNNGraph
 
-    counts = [4, 6]
+    counts = [7, 9]
     x, pos, _, _ = flat(counts, seed=5)
-    with pytest.warns(DeprecationWarning, match="CloudKNNGraph"):
-        old = KNNGraph(k=3)
-    assert isinstance(old, CloudKNNGraph)
-    a = old(clouds_to_batch(x, pos, counts))
-    b = CloudKNNGraph(k=3)(clouds_to_batch(x, pos, counts))
-    assert torch.equal(a.edge_index, b.edge_index)
+    batch = clouds_to_batch(x, pos, counts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no deprecation any more
+        default = KNNGraph()
+    assert default.k == 6 and repr(default) == "KNNGraph(k=6)"
+    assert default(batch.clone()).edge_index.size(1) == 6 * sum(counts)
+    settings = [dict(), dict(k=3, loop=True), dict(k=4, force_undirected=True), dict(k=3, flow="target_to_source"),
+                dict(k=5, cosine=True)]
+    from torch_geometric.utils import to_undirected
+
+    try:
+        import torch_cluster
+    except ImportError:
+        torch_cluster = None
+    for kw in settings:
+        got = KNNGraph(**kw)(batch.clone()).edge_index
+        if torch_cluster is not None and not kw.get("cosine"):  # what PyG's transform computes (torch-cluster
+            # has no cosine kNN on the CPU; pgjets' cosine kNN is checked in tests/ops/test_knn.py)
+            opts = {"k": 6, "loop": False, "flow": "source_to_target", "cosine": False, **kw}
+            undirected = opts.pop("force_undirected", False)
+            want = torch_cluster.knn_graph(batch.pos, batch=batch.batch, **opts)
+            if undirected:
+                want = to_undirected(want, num_nodes=batch.num_nodes)
+            assert torch.equal(coalesce(got), coalesce(want)), kw
+    undirected = KNNGraph(k=4, force_undirected=True)(batch.clone()).edge_index
+    assert torch.equal(coalesce(undirected), coalesce(undirected.flip(0)))
+    flipped = KNNGraph(k=3, flow="target_to_source")(batch.clone()).edge_index
+    assert torch.equal(coalesce(flipped), coalesce(KNNGraph(k=3)(batch.clone()).edge_index.flip(0)))
+    with pytest.raises(ValueError, match="flow"):
+        KNNGraph(flow="both")
 
 
 @pytest.mark.parametrize("make", ["CloudKNNGraph", "FullyConnected"])

@@ -65,3 +65,16 @@ def test_bad_input(debug):
         pe(torch.full((3, 8), float("nan")))
     with pytest.raises(ValueError):
         SinusoidalPositionalEncoding(0)
+
+
+def test_local_positions_count_within_each_graph_in_storage_order_without_host_reads():
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        batch = torch.randint(0, 5, (int(torch.randint(1, 40, (1,), generator=g)),), generator=g)
+        want = torch.empty_like(batch)
+        for b in batch.unique().tolist():  # the k-th node of graph b in storage order gets k
+            rows = (batch == b).nonzero().view(-1)
+            want[rows] = torch.arange(rows.numel())
+        assert torch.equal(local_positions(batch), want)
+    pe = SinusoidalPositionalEncoding(8).to("meta")  # no value read back outside debug mode
+    assert pe(torch.randn(6, 8, device="meta"), torch.tensor([1, 1, 0, 0, 0, 2], device="meta")).shape == (6, 8)

@@ -118,3 +118,26 @@ def test_no_learned_init_parameters_without_num_slots():
     out = layer(x, slots=torch.randn(3, 8))
     out.sum().backward()
     assert all(p.grad is not None for p in layer.parameters())
+
+
+def test_forward_reads_nothing_back_from_the_device_when_num_graphs_is_given():
+    """Outside debug mode the batch checks (sorted, >= 0, < num_graphs) are skipped: on the meta device,
+    which has no values to read, the layer runs (a host read there raises)."""
+    layer = SlotAttention(8, 8, num_slots=3).to("meta")
+    x, batch = torch.randn(12, 8, device="meta"), torch.tensor([0] * 5 + [1] * 7, device="meta")
+    assert layer(x, batch, num_graphs=2).shape == (6, 8)
+
+
+def test_learned_slots_meet_the_nodes_of_their_graph_as_bipartite_complete_edges():
+    """The shape-static edges of learned slots are those of bipartite_complete_edges."""
+    from pgjets.nn.slot_attention import bipartite_complete_edges
+
+    layer = SlotAttention(4, 8, num_slots=3)
+    batch = torch.tensor([0, 0, 2, 2, 2])  # graph 1 without nodes
+    x = torch.randn(5, 4)
+    slots, slot_batch = layer.init_slots(3, x.device, torch.Generator().manual_seed(0))
+    out, (edge_index, _) = layer(x, batch, num_graphs=3, return_attention=True,
+                                 generator=torch.Generator().manual_seed(0))
+    assert torch.equal(edge_index, bipartite_complete_edges(batch, slot_batch, 3))
+    given = layer(x, batch, slots=slots, slot_batch=slot_batch, num_graphs=3)
+    torch.testing.assert_close(out, given, rtol=0, atol=0)

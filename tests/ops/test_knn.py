@@ -279,7 +279,7 @@ def test_bfloat16_through_real_torch_cluster_matches_float32():
                        knn_graph(xb.float(), 4, batch, backend="torch_cluster"))
 
 
-def test_layer_knn_graph_checks_values_in_debug_mode_only(debug):
+def test_layer_knn_graph_checks_values_without_a_sync_of_its_own(debug):
     from pgjets import set_debug
     from pgjets.ops.knn import layer_knn_graph
 
@@ -291,7 +291,9 @@ def test_layer_knn_graph_checks_values_in_debug_mode_only(debug):
         layer_knn_graph(bad, 3, batch)  # debug mode: the checked knn_graph
     set_debug(False)
     assert torch.equal(layer_knn_graph(x, 3, batch, cosine=True), knn_graph(x, 3, batch, loop=False, cosine=True))
-    layer_knn_graph(bad, 3, batch)  # no value check (no host sync) outside debug mode
+    with pytest.raises(NonFiniteError):  # outside debug mode: in the read of the number of graphs
+        layer_knn_graph(bad, 3, batch)
+    layer_knn_graph(bad, 3, None)  # one graph, nothing read back: not checked outside debug mode
 
 
 @pytest.mark.parametrize("dim", [2, 8])
@@ -346,3 +348,34 @@ def test_knn_under_autocast_equals_full_precision():
     for dtype in (torch.float16, torch.bfloat16):
         with torch.autocast("cpu", dtype=dtype):
             assert torch.equal(knn_graph(x, 8, batch, backend="torch"), ref)
+
+
+def test_layer_knn_checks_the_batch_and_points_in_the_read_it_needs_anyway():
+    """layer_knn_graph (inside EdgeConvBlock and the ParticleNet models) reads the number of graphs back to
+    the host; that same read refuses an unsorted or negative batch and NaN/inf points, which gave wrong
+    but finite outputs (or a bare IndexError) before."""
+    from pgjets.errors import NonFiniteError
+    from pgjets.models import build_model
+    from pgjets.ops.knn import layer_knn_graph
+    from torch_geometric.data import Batch, Data
+
+    g = torch.Generator().manual_seed(0)
+    h = torch.randn(12, 8, generator=g)
+    sorted_batch = torch.tensor([0] * 6 + [1] * 6)
+    assert layer_knn_graph(h, 3, sorted_batch).shape == (2, 36)
+    with pytest.raises(InputShapeError, match="unsorted"):
+        layer_knn_graph(h, 3, sorted_batch.flip(0).roll(3))
+    with pytest.raises(InputShapeError, match="negative"):
+        layer_knn_graph(h, 3, sorted_batch - 1)
+    bad = h.clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(NonFiniteError, match="NaN or infinite"):
+        layer_knn_graph(bad, 3, sorted_batch)
+    jets = [Data(x=torch.randn(n, 7, generator=g), pos=torch.randn(n, 2, generator=g), pt=torch.rand(n, generator=g),
+                 p4=torch.rand(n, 4, generator=g) + 1) for n in (5, 7)]
+    batch = Batch.from_data_list(jets)
+    model = build_model("particlenet_lite", 7).eval()
+    assert torch.isfinite(model(batch)).all()
+    batch.pos[3, 1] = float("inf")
+    with pytest.raises(NonFiniteError):
+        model(batch)

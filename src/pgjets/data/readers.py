@@ -65,7 +65,7 @@ LANDSCAPE_LABELS = ["qcd", "top"]
 QUARK_GLUON_LABELS = ["gluon", "quark"]
 #: The JetNet jet types, in the order of JetNet's class index (``jetnet.datasets.JetNet.jet_types``).
 JETNET_LABELS = ["g", "q", "t", "w", "z"]
-_JETNET_NAME = re.compile(r"^([gqtwz])(?:150)?$")
+_JETNET_NAME = re.compile(r"^([gqtwz])(?:150|30)?(?:[_\-.].*)?$")
 #: The ten JetClass classes, in the order of their ``label_*`` branches.
 JETCLASS_LABELS = ["QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl"]
 _JETCLASS_P4 = ("part_px", "part_py", "part_pz", "part_energy")
@@ -568,13 +568,16 @@ def read_quark_gluon(
 
 # -------------------------------------------------------------------- JetNet
 def _jetnet_type(path: Path, jet_type: Optional[str]) -> int:
-    """Class index of a JetNet file: ``jet_type`` if given, else the file's name (``t.hdf5``, ``t150.hdf5``)."""
+    """Class index of a JetNet file: ``jet_type`` if given, else the file's name (``t.hdf5``, ``t150.hdf5``,
+    ``t_train.hdf5``, ``t150-2.hdf5``: the type, optionally 30 or 150, then nothing or ``_``, ``-``, ``.``
+    and anything)."""
     if jet_type is None:
         match = _JETNET_NAME.match(path.stem)
         if match is None:
-            raise DataFileError(f"{path}: a JetNet file holds one jet type, told by its name "
-                                f"({', '.join(JETNET_LABELS)}, optionally followed by 150, e.g. t150.hdf5); "
-                                f"rename the file or pass jet_type")
+            raise DataFileError(f"{path}: a JetNet file holds one jet type, told by its name: "
+                                f"{', '.join(JETNET_LABELS)}, optionally followed by 30 or 150, then nothing or "
+                                "_, - or . and anything (t.hdf5, t150.hdf5, t_train.hdf5); rename the file (in "
+                                "Python read_jetnet(..., jet_type=) also tells it)")
         jet_type = match.group(1)
     if jet_type not in JETNET_LABELS:
         raise ValueError(f"jet_type must be one of {JETNET_LABELS}, got {jet_type!r}")
@@ -623,8 +626,9 @@ def read_jetnet(
         (E, p_x, p_y, p_z)_i = p_{T,i}\,(\cosh\eta_i,\; \cos\phi^\mathrm{rel}_i,\;
         \sin\phi^\mathrm{rel}_i,\; \sinh\eta_i).
 
-    The label is the jet type, from the file name (``t.hdf5``, ``t150.hdf5``)
-    or ``jet_type``, as an index into :data:`JETNET_LABELS` (JetNet's own class
+    The label is the jet type, from the file name (``t.hdf5``, ``t150.hdf5``, ``t_train.hdf5``,
+    ``t150-part2.hdf5``: the type letter, optionally 30 or 150, then nothing or a ``_``, ``-`` or ``.``
+    and anything) or ``jet_type``, as an index into :data:`JETNET_LABELS` (JetNet's own class
     index), so the files of several types form one dataset.  ``table.extra``
     holds the stored ``jet_pt``, ``jet_eta``, ``jet_mass`` (and
     ``num_particles``, the particles of the jet before the file kept the
@@ -655,7 +659,7 @@ def read_jetnet(
         except OSError as exc:
             raise DataFileError(f"{path}: reading failed (corrupt or truncated?): {exc}") from exc
     for what, arr in (("particle_features", parts), ("jet_features", jets)):
-        bad = ~np.isfinite(arr).reshape(len(arr), -1).all(axis=1)
+        bad = ~np.isfinite(arr).reshape(len(arr), int(np.prod(arr.shape[1:]))).all(axis=1)
         if bad.any():
             raise DataFileError(f"{path}: {what} of row {a + int(np.nonzero(bad)[0][0])} holds NaN or "
                                 "infinite values")

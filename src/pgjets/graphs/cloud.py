@@ -309,8 +309,8 @@ class CloudKNNGraph(BaseTransform):
 
     Close to PyG's ``torch_geometric.transforms.KNNGraph`` (same edges, built
     by :func:`pgjets.nn.knn_graph`), but with ``k=16`` by default, checked
-    inputs and the ``Batch`` bookkeeping above; ``KNNGraph`` is a deprecated
-    alias kept for one release, since the name shadowed PyG's transform.
+    inputs and the ``Batch`` bookkeeping above; :class:`KNNGraph` is PyG's transform itself,
+    with PyG's arguments and defaults.
 
     Args:
         k: Neighbours per node (capped by the graph size minus one).
@@ -341,16 +341,57 @@ class CloudKNNGraph(BaseTransform):
 
 
 class KNNGraph(CloudKNNGraph):
-    """Deprecated alias of :class:`CloudKNNGraph` (removed in the next release).
+    r"""PyG's ``torch_geometric.transforms.KNNGraph``, with its arguments and defaults, on
+    :func:`pgjets.nn.knn_graph` (so it runs without pyg-lib or torch-cluster, which PyG's needs).
 
-    Same arguments; constructing it emits a ``DeprecationWarning``.  For PyG's
-    transform use ``torch_geometric.transforms.KNNGraph``.
+    .. math::
+        \mathcal{E} = \{(j \to i) : j \in \operatorname{kNN}_k(i),\; b(j) = b(i)\}
+        \quad (\cup \text{ the reversed edges with } \texttt{force\_undirected})
+
+    The same edges as PyG's transform (checked against it where torch-cluster is installed); like
+    :class:`CloudKNNGraph` it checks ``data.pos`` and keeps the ``Batch`` bookkeeping.  (Until this
+    release the name was an alias of :class:`CloudKNNGraph`, whose default ``k`` is 16.)
+
+    Args:
+        k: Neighbours per node (default 6, PyG's).
+        loop: Self loops.
+        force_undirected: Add the reverse of every edge (``to_undirected``).
+        flow: ``"source_to_target"`` (edges from the neighbours to the centre) or
+            ``"target_to_source"``.
+        cosine: Cosine distance instead of Euclidean.
+        num_workers: Accepted for PyG's signature (CPU threads of torch-cluster).
+
+    Shapes:
+        - **input:** ``data.pos`` :math:`(N, D)`, optional ``data.batch`` :math:`(N,)`
+        - **output:** ``data.edge_index`` :math:`(2, E)`
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        warn_deprecated_name("pgjets.graphs.KNNGraph", "pgjets.graphs.CloudKNNGraph",
-                             "; it shadowed torch_geometric.transforms.KNNGraph")
-        super().__init__(*args, **kwargs)
+    def __init__(self, k: int = 6, loop: bool = False, force_undirected: bool = False,
+                 flow: str = "source_to_target", cosine: bool = False, num_workers: int = 1) -> None:
+        super().__init__(k, loop)
+        if flow not in ("source_to_target", "target_to_source"):
+            raise ValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
+        self.force_undirected, self.flow, self.cosine = bool(force_undirected), flow, bool(cosine)
+        self.num_workers = check_positive_int(num_workers, "num_workers")
+
+    def forward(self, data: Any) -> Any:
+        from torch_geometric.utils import to_undirected
+
+        refuse_hetero(data, self.__class__.__name__)
+        pos = getattr(data, "pos", None)
+        if pos is None:
+            raise InputShapeError(f"{self.__class__.__name__} needs data.pos")
+        check_ndim(pos, 2, "data.pos", "(num_nodes, dims)")
+        check_nonempty(pos.size(0), "graph")
+        check_finite(pos, "data.pos")
+        edge_index = knn_graph(pos, self.k, getattr(data, "batch", None), loop=self.loop, flow=self.flow,
+                               cosine=self.cosine, num_workers=self.num_workers)
+        if self.force_undirected:
+            edge_index = to_undirected(edge_index, num_nodes=pos.size(0))
+        return _replace_edges(data, edge_index)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(k={self.k})"  # as PyG's
 
 
 class CloudToGraph(CloudKNNGraph):

@@ -22,17 +22,19 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter, softmax
 
-from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int, check_sorted
+from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int, check_sorted, is_debug
 from ..errors import InputShapeError
 from ..ops.sizes import ptr_from_counts
 
 
 def _sorted_batch(batch: Tensor, name: str) -> Tensor:
+    """``batch`` as long; its values (sorted, non-negative) are checked in debug mode only (host reads)."""
     check_ndim(batch, 1, name, "(num_elements,)")
     batch = batch.to(torch.long)
-    check_sorted(batch, f"{name} must be sorted in ascending order")
-    if batch.numel() and int(batch.min()) < 0:
-        raise InputShapeError(f"{name} must be non-negative")
+    if is_debug():
+        check_sorted(batch, f"{name} must be sorted in ascending order")
+        if batch.numel() and int(batch.min()) < 0:
+            raise InputShapeError(f"{name} must be non-negative")
     return batch
 
 
@@ -232,15 +234,21 @@ class SlotAttention(MessagePassing):
             if slot_batch is not None and slot_batch.numel():
                 num_graphs = max(num_graphs, int(slot_batch.max()) + 1)
             num_graphs = max(num_graphs, 1)
-        elif (n and int(batch.max()) >= num_graphs) or (
+        elif is_debug() and ((n and int(batch.max()) >= num_graphs) or (
             slot_batch is not None and slot_batch.numel() and int(slot_batch.max()) >= num_graphs
-        ):
+        )):
             raise InputShapeError(f"batch or slot_batch refers to a graph >= num_graphs={num_graphs}")
         if slots is None:
             slots, slot_batch = self.init_slots(num_graphs, x.device, generator)
-        assert slot_batch is not None
-
-        edge_index = bipartite_complete_edges(batch, slot_batch, num_graphs)
+            # num_slots slots per graph, in graph order: every node meets slots b*S .. b*S+S-1 of its
+            # graph b (the edges of bipartite_complete_edges, of a size known from the shapes: no host sync)
+            per = int(self.num_slots)
+            src = torch.arange(n, device=x.device).unsqueeze(1).expand(n, per).reshape(-1)
+            dst = (batch.unsqueeze(1) * per + torch.arange(per, device=x.device)).reshape(-1)
+            edge_index = torch.stack([src, dst])
+        else:
+            assert slot_batch is not None
+            edge_index = bipartite_complete_edges(batch, slot_batch, num_graphs)
         num_s = slots.size(0)
         xn = self.norm_input(x)
         k = self.lin_k(xn)

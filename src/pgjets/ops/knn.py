@@ -50,14 +50,38 @@ def torch_cluster_available() -> bool:
     return True
 
 
-def _graph_sizes(batch: Optional[Tensor], num_nodes: int, device: torch.device) -> tuple[Tensor, Tensor]:
-    """Return ``(batch, counts)`` with ``batch`` defaulting to one graph."""
+def _graph_sizes(batch: Optional[Tensor], num_nodes: int, device: torch.device,
+                 x: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    """Return ``(batch, counts)`` with ``batch`` defaulting to one graph.
+
+    With a ``batch`` the number of graphs is read back to the host; the same read also brings
+    what the search relies on, checked at no further synchronisation: graph ids sorted and
+    non-negative, and (``x``) finite points.
+
+    Raises:
+        InputShapeError: ``batch`` unsorted or negative.
+        NonFiniteError: ``x`` holds NaN or infinite values.
+    """
     if batch is None:
         batch = torch.zeros(num_nodes, dtype=torch.long, device=device)
         counts = torch.tensor([num_nodes], dtype=torch.long, device=device)
         return batch, counts
     batch = batch.to(torch.long)
-    counts = torch.bincount(batch, minlength=int(batch.max()) + 1 if num_nodes else 0)
+    if not num_nodes:
+        return batch, torch.zeros(0, dtype=torch.long, device=device)
+    parts = [batch.max(), batch.min(), (batch[1:] < batch[:-1]).any().long()]
+    if x is not None:
+        parts.append((~torch.isfinite(x)).any().long())
+    top, low, unsorted, *bad = torch.stack(parts).tolist()  # one host read
+    if low < 0 or unsorted:
+        raise InputShapeError("batch must hold graph ids >= 0 in ascending order (as PyG batches are), got "
+                              + ("negative ids" if low < 0 else "an unsorted batch"))
+    if bad and bad[0]:
+        from ..errors import NonFiniteError
+
+        raise NonFiniteError("the points of the kNN search hold NaN or infinite values (the coordinates or "
+                             "features of a layer that builds its kNN graph)")
+    counts = torch.bincount(batch, minlength=top + 1)
     return batch, counts
 
 
@@ -517,8 +541,9 @@ def layer_knn_graph(x: Tensor, k: int, batch: Optional[Tensor], cosine: bool = F
     r"""The kNN graph a layer builds inside its ``forward`` (no self loops, ``source_to_target``).
 
     The inputs were checked at the model's entry, so outside debug mode this is
-    :func:`knn_graph_unchecked` (the shape of ``batch`` is checked, its values are not:
-    an unsorted ``batch`` is caught in debug mode only; no host syncs of its own); in debug mode
+    :func:`knn_graph_unchecked` (the shape of ``batch`` is checked; with a ``batch``, the read of
+    the number of graphs that the search needs also checks that ``batch`` is sorted and
+    non-negative and ``x`` finite: no host sync of its own); in debug mode
     (:func:`pgjets.set_debug`) it is the checked :func:`knn_graph`.
 
     Args:
@@ -564,7 +589,7 @@ def _knn_edges_full_precision(x: Tensor, k: int, batch: Optional[Tensor], loop: 
         # distances overflow from coordinates of about 180 (autocast features reach that), and
         # bfloat16 ones keep 8 bits, too few to rank close neighbours
         x = x.float()
-    batch, counts = _graph_sizes(batch, num_nodes, x.device)
+    batch, counts = _graph_sizes(batch, num_nodes, x.device, x)
     if strict:
         need = k if loop else k + 1
         small = (counts > 0) & (counts < need)
