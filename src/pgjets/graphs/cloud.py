@@ -333,8 +333,10 @@ class CloudKNNGraph(BaseTransform):
         check_ndim(pos, 2, "data.pos", "(num_nodes, dims)")
         check_nonempty(pos.size(0), "graph")
         check_finite(pos, "data.pos")
-        edge_index = knn_graph(pos, self.k, getattr(data, "batch", None), loop=self.loop)
-        return _replace_edges(data, edge_index)
+        return _replace_edges(data, self._edges(pos, getattr(data, "batch", None)))
+
+    def _edges(self, pos: Tensor, batch: Optional[Tensor]) -> Tensor:
+        return knn_graph(pos, self.k, batch, loop=self.loop)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(k={self.k}, loop={self.loop})"
@@ -374,21 +376,12 @@ class KNNGraph(CloudKNNGraph):
         self.force_undirected, self.flow, self.cosine = bool(force_undirected), flow, bool(cosine)
         self.num_workers = check_positive_int(num_workers, "num_workers")
 
-    def forward(self, data: Any) -> Any:
+    def _edges(self, pos: Tensor, batch: Optional[Tensor]) -> Tensor:
         from torch_geometric.utils import to_undirected
 
-        refuse_hetero(data, self.__class__.__name__)
-        pos = getattr(data, "pos", None)
-        if pos is None:
-            raise InputShapeError(f"{self.__class__.__name__} needs data.pos")
-        check_ndim(pos, 2, "data.pos", "(num_nodes, dims)")
-        check_nonempty(pos.size(0), "graph")
-        check_finite(pos, "data.pos")
-        edge_index = knn_graph(pos, self.k, getattr(data, "batch", None), loop=self.loop, flow=self.flow,
-                               cosine=self.cosine, num_workers=self.num_workers)
-        if self.force_undirected:
-            edge_index = to_undirected(edge_index, num_nodes=pos.size(0))
-        return _replace_edges(data, edge_index)
+        edge_index = knn_graph(pos, self.k, batch, loop=self.loop, flow=self.flow, cosine=self.cosine,
+                               num_workers=self.num_workers)
+        return to_undirected(edge_index, num_nodes=pos.size(0)) if self.force_undirected else edge_index
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(k={self.k})"  # as PyG's
