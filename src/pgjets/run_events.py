@@ -277,7 +277,7 @@ def event_datasets(cfg: dict[str, Any]) -> tuple[Any, np.ndarray, dict[str, Any]
 
     refuse_jet_settings(cfg)
     ds, idx = _dataset(cfg["data"], cfg["max_jets"], cfg, flag="--data")
-    if cfg.get("tree") is not None and ds.files and all(ds._file_kind[f] == "parquet" for f in ds.files):
+    if cfg.get("tree") is not None and ds.files and all(ds.file_kind(i) == "parquet" for i in range(len(ds.files))):
         raise UsageError(f"--tree {cfg['tree']} names the tree of ROOT event files, but --data holds parquet "
                          "files only (they have no trees): leave --tree out")
     if cfg.get("connectivity") == "knn" and cfg["model"] in ("event_deepsets", "event_transformer"):
@@ -387,11 +387,9 @@ def warn_class_pt_scales(ds: Any) -> None:
         return
     medians = {}
     for c, name in enumerate(ds.label_names):
-        files = [i for i, f in enumerate(ds.files) if ds._file_class.get(f) == c and ds._file_events[i] > 0]
+        files = [i for i in range(len(ds.files)) if ds.file_class(i) == c and len(ds.file_positions(i))]
         if files:
-            start = int(ds._file_starts[ds.files[files[0]]])
-            n = int(min(ds._file_events[files[0]], 1024))
-            medians[str(name)] = object_pt_median(ds, np.arange(start, start + n))
+            medians[str(name)] = object_pt_median(ds, ds.file_positions(files[0])[:1024])
     known = {k: v for k, v in medians.items() if v}
     if len(known) > 1 and max(known.values()) / min(known.values()) >= PT_SCALE_RATIO:
         listed = ", ".join(f"{k} {v:.4g}" for k, v in known.items())

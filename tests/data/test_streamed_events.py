@@ -387,3 +387,15 @@ def test_event_ids_come_from_the_files_that_have_them(events_dir, tmp_path):
     assert set(StreamedEventDataset(events_dir).event_ids(index)) == {"event"}  # generated: event only
     ak.to_parquet(ak.without_field(events, "event")[: n // 2], tmp_path / "c.parquet")  # one file without them:
     assert StreamedEventDataset([tmp_path / "c.parquet", tmp_path / "b.root"]).event_ids(index) == {}  # none
+
+
+def test_file_accessors_tell_each_files_class_kind_and_positions(events_dir, tmp_path):
+    events = read_events(events_dir)
+    files = _nanoaod_files(tmp_path, events)
+    ds = StreamedEventDataset({"wjets": files["wjets"], "ttbar": files["ttbar"]})
+    n_w = int((ak_label(events) == 1).sum())
+    assert [ds.file_class(i) for i in range(2)] == [0, 1] and [ds.file_kind(i) for i in range(2)] == ["nanoaod"] * 2
+    assert ds.file_positions(0).tolist() == list(range(n_w))
+    assert ds.file_positions(1).tolist() == list(range(n_w, len(ds)))
+    generated = StreamedEventDataset(events_dir)
+    assert generated.file_class(0) is None and generated.file_kind(0) == "parquet"

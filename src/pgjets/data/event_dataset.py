@@ -1642,6 +1642,20 @@ class StreamedEventDataset(JetDataset):
                 out[f][rows] = values[f][entry[rows]]
         return out
 
+    def file_class(self, i: int) -> Optional[int]:
+        """The class of every event of file ``i`` (position in :attr:`files`) given as a mapping
+        ``{class: files}``, else ``None`` (labels from the file's label field, or unlabelled)."""
+        return self._file_class.get(self.files[i])
+
+    def file_kind(self, i: int) -> str:
+        """The layout of file ``i`` (position in :attr:`files`): one of :data:`EVENT_FILE_KINDS`."""
+        return self._file_kind[self.files[i]]
+
+    def file_positions(self, i: int) -> np.ndarray:
+        """The global positions of the events of file ``i`` (position in :attr:`files`)."""
+        start = int(self._file_starts[self.files[i]])
+        return np.arange(start, start + int(self._file_events[i]))
+
     def class_counts(self) -> Optional[list[int]]:
         """Events per class when every file has one class (a mapping was given), else ``None``."""
         if not self._label_names or any(c is None for c in self._file_class.values()):
