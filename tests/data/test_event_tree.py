@@ -36,6 +36,7 @@ def _mini(path, n=40, seed=0, label=None, tree="mini"):
     out["met_phi"] = rng.uniform(-np.pi, np.pi, n).astype(np.float32)
     out["runNumber"] = np.full(n, 284500, np.int32)
     out["eventNumber"] = np.arange(n, dtype=np.int64) + 1000 * seed
+    out["mcChannelNumber"] = np.full(n, 410470, np.uint32)  # an ATLAS DSID (ttbar)
     if label is not None:
         out["label"] = np.full(n, label, np.int64)
     with uproot.recreate(path) as f:
@@ -258,7 +259,7 @@ def test_cli_evaluate_tree_units_and_ids(tmp_path, capsys):
     assert "warning: the objects of" in err and "(1000 times smaller): other units (MeV against GeV)?" in err
     with np.load(tmp_path / "e" / "scores.npz") as f:
         assert np.array_equal(f["eventNumber"], f["entry"] + 1000 * f["file_index"])  # as _mini numbers them
-        assert set(f["runNumber"].tolist()) == {284500}
+        assert set(f["runNumber"].tolist()) == {284500} and set(f["mcChannelNumber"].tolist()) == {410470}
     assert main(["evaluate", str(run), "--data", f"sig={tmp_path / 'sig.root'}", "--data",
                  f"bkg={tmp_path / 'bkg.root'}", "--out", str(tmp_path / "same")]) == 0
     assert "median pT" not in capsys.readouterr().err

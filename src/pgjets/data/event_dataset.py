@@ -1144,9 +1144,10 @@ def _open_event_file(path: Path, kind: str) -> Any:
         raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
 
 
-#: The scalar fields that identify a CMS event, stored with its scores when the files have them.
-EVENT_ID_FIELDS = ("run", "luminosityBlock", "event", "runNumber", "eventNumber")
-# (CMS NanoAOD; ATLAS Open Data and many analysis ntuples name them runNumber, eventNumber)
+#: The scalar fields that identify an event, stored with its scores when the files have them: CMS
+#: NanoAOD's ``run``, ``luminosityBlock``, ``event``; ATLAS ntuples' ``runNumber``, ``eventNumber``
+#: and, for simulation, ``mcChannelNumber`` (the sample's DSID).
+EVENT_ID_FIELDS = ("run", "luminosityBlock", "event", "runNumber", "eventNumber", "mcChannelNumber")
 
 
 def _scalar_fields(handle: Any, path: Path, fields: Sequence[str], tree: str,
