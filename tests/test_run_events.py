@@ -579,7 +579,7 @@ def test_weighted_event_runs_weigh_training_and_metrics(nanoaod_files, jet_folde
     assert main(["evaluate", str(run), "--data", f"ttbar={nanoaod_files['ttbar']}", "--weight", "Weight",
                  "--out", str(tmp_path / "e2")]) == 2
     err = capsys.readouterr().err.strip()
-    assert "no per-event field 'Weight'" in err and "['genWeight']" in err and "--weight none" in err
+    assert "no per-event field 'Weight'" in err and "'genWeight'" in err and "--weight none" in err
     assert len(err.splitlines()) == 1 and not (tmp_path / "e2").exists()
     # settings that need event weights
     assert main(_nano_argv(nanoaod_files, tmp_path / "n", "--weight-norm", "total")) == 2

@@ -244,16 +244,16 @@ def validate_config(cfg: dict[str, Any], origin: Optional[dict[str, str]] = None
             raise UsageError(f"{name('k')} is the number of neighbours of kNN event graphs: give "
                              "--connectivity knn with it (connectivity: knn in a config file)")
     if cfg["weight"] is not None:
-        from .data.event_dataset import weight_fields
+        from .data.event_dataset import weight_expression, weight_fields
 
         try:
             fields = weight_fields(cfg["weight"]) if isinstance(cfg["weight"], (str, list)) else None
         except ValueError:
             fields = None
         if not fields:
-            raise bad("weight", "a per-event field of the event weights, or their product F1*F2 "
-                                "(e.g. genWeight; mcWeight*scaleFactor_PILEUP)")
-        cfg["weight"] = "*".join(fields)  # one spelling of one setting
+            raise bad("weight", "a per-event field of the event weights, or a product and quotient of fields "
+                                "(e.g. genWeight; mcWeight*scaleFactor_PILEUP*XSection/SumWeights)")
+        cfg["weight"] = weight_expression(fields)  # one spelling of one setting
     from .data.event_dataset import WEIGHT_NORMS
 
     if cfg["weight_norm"] is not None:
@@ -261,8 +261,8 @@ def validate_config(cfg: dict[str, Any], origin: Optional[dict[str, str]] = None
         if cfg["weight"] is None:
             raise UsageError(f"{name('weight_norm')} scales the event weights: give --weight FIELD with it "
                              "(weight: FIELD in a config file)")
-        if cfg["weight_norm"] == "class":
-            cfg["weight_norm"] = None  # the default, spelled out: the same setting
+    if cfg["weight"] is not None and cfg["weight_norm"] is None:
+        cfg["weight_norm"] = "class"  # recorded as used: --weight-norm class given or not is one setting
     from .data.event_dataset import DEFAULT_COLLECTIONS
 
     if cfg["collections"] == list(DEFAULT_COLLECTIONS):

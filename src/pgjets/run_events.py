@@ -448,6 +448,13 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
 
     out = Path(out)
     ds, idx, held = event_datasets({**cfg, "data": data})  # before anything is written: bad data cost no folder
+    split = split_positions(idx, cfg["split"], cfg["seed"], tuple(held))
+    for key in ("val", "test"):  # weighted metrics on each: a positive sum of weights per class
+        if key in held:
+            check_class_weights(held[key], np.arange(len(held[key])), f"--{key} events")
+        else:
+            check_class_weights(ds, split[key], f"{'validation' if key == 'val' else 'test'} split",
+                                "give it more events with --split, or draw another with --seed")
     out.mkdir(parents=True, exist_ok=True)
     fp = _fingerprint(ds)
     held_fp = {key: _fingerprint(held_ds) for key, held_ds in held.items()}
@@ -469,7 +476,6 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
         cfg["held_out_fingerprints"] = held_fp
         if is_main_process():  # once, not per DDP process
             warn_held_out_overlap(fp, held_fp)
-    split = split_positions(idx, cfg["split"], cfg["seed"], tuple(held))
     val = held["val"] if "val" in held else _subset(ds, split["val"])
     if not fit_run(cfg, out, split, _subset(ds, split["train"]), val, ds.num_features, ds.num_classes,
                    unit="events"):
@@ -559,6 +565,8 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
     model = build_run_model(cfg, dataset.num_features, len(names))
     checkpoint = load_run_weights(run, cfg, model, "best")
     trainer = _trainer({**cfg, "progress": progress, "device": "auto"}, model, None, distributed=False)
+    check_class_weights(dataset, np.unique(idx), "--data events" if data is not None else "test events",
+                        "--weight none scores them unweighted" if data is not None else "give it more events")
     logits, y = trainer.predict(_subset(dataset, idx))
     if order is not None:
         y = y.new_tensor(order)[y]  # the data's class numbers as the run's
@@ -568,25 +576,54 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
              **dataset.event_ids(index)}  # run, luminosityBlock, event (runNumber, ...) where the files have them
     sample_weight, note = None, None
     if dataset.weight is not None:
+        from .data.event_dataset import weight_expression
+
         sample_weight = dataset.weights(index)  # as scaled for training (per class: the ROC is the same)
         extra["weight"] = dataset.weights(index, scaled=False)  # as stored in the files
-        note = {"weight": "*".join(dataset.weight), "weight_norm": dataset.weight_norm}
+        note = {"weight": weight_expression(dataset.weight), "weight_norm": dataset.weight_norm}
     metrics, curves = write_report(run, dest, cfg, logits, y, names, signal=signal, data_specs=specs,
                                    working_points=working_points, index=index, extra_scores=extra,
                                    checkpoint=checkpoint, sample_weight=sample_weight, weight_note=note)
     return {"metrics": metrics, "curves": curves, "test_index": idx, "logits": logits, "y": y, "out": dest}
 
 
+def check_class_weights(ds: Any, positions: np.ndarray, what: str, hint: str = "give it more events") -> None:
+    """Refuse events of a weighted dataset (``what``: ``"test split"``, ``"--data"``, ...) in which the
+    weights of a class sum to zero or less: its efficiencies, and so the weighted ROC, AUC and
+    rejections, are fractions of that sum (NLO samples with many negative weights in a small split).
+
+    Raises:
+        DataArgumentError: such a class (named, with its sum and number of events).
+    """
+    from .data.event_dataset import weight_expression
+    from .errors import DataArgumentError
+
+    if ds.weight is None or not len(positions):
+        return
+    w, classes = ds.weights(positions), ds.event_classes(positions)
+    names = list(ds.label_names) if ds.label_names else None
+    for c in np.unique(classes[classes >= 0]).tolist():
+        total = float(w[classes == c].sum())
+        if not total > 0.0:
+            name = names[c] if names and c < len(names) else c
+            raise DataArgumentError(
+                f"the event weights {weight_expression(ds.weight)} of class {name} in the {what} "
+                f"({int((classes == c).sum())} events) sum to {total:g}: the weighted ROC, AUC and 1/eps_B need a "
+                f"positive sum per class ({hint})")
+
+
 def weight_summary(ds: Any, positions: np.ndarray) -> dict[str, Any]:
     """What an event run records of its weights (``inputs["weights"]`` of ``config.yaml``): the
     fields (``weight``), their scaling (``weight_norm``), the fraction of events of negative weight
     and, per class, the sum of the weights as stored, over the events at ``positions``."""
+    from .data.event_dataset import weight_expression
+
     raw = ds.weights(positions, scaled=False)
     classes = ds.event_classes(positions)
     names = list(ds.label_names) if ds.label_names else None
     sums = {(str(names[c]) if names and c >= 0 else str(c)): float(raw[classes == c].sum())
             for c in np.unique(classes).tolist()}
-    return {"weight": "*".join(ds.weight), "weight_norm": ds.weight_norm,
+    return {"weight": weight_expression(ds.weight), "weight_norm": ds.weight_norm,
             "negative_fraction": float((raw < 0).mean()) if raw.size else 0.0, "class_sums": sums}
 
 
@@ -605,11 +642,11 @@ def _weight_setting(weight: str) -> str:
     Raises:
         UsageError: an empty field name.
     """
-    from .data.event_dataset import weight_fields
+    from .data.event_dataset import weight_expression, weight_fields
     from .errors import UsageError
 
     try:
-        return "*".join(weight_fields(str(weight)))
+        return weight_expression(weight_fields(str(weight)))
     except ValueError as exc:
         raise UsageError(f"--weight: {exc}") from None
 

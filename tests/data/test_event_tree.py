@@ -358,3 +358,38 @@ def test_cli_warns_when_classes_come_in_other_units(tmp_path, capsys):
     base[base.index(f"sig={tmp_path / 'sig.root'}")] = f"sig={tmp_path / 'sig2.root'}"
     assert main(base + ["--out", str(tmp_path / "run2")]) == 0
     assert "times apart" not in capsys.readouterr().err
+
+
+def test_nominal_branches_of_a_systematics_ntuple_are_read_as_the_plain_ones(tmp_path):
+    """ATLAS CP-algorithm ntuples (TopCPToolkit) suffix the values that systematics vary: el_pt_NOSYS,
+    el_e_NOSYS, met_met_NOSYS next to unsuffixed el_eta, el_phi. They are read as el_pt, ...: the same
+    graphs as the plain names; a plain branch wins over its _NOSYS twin; messages list the collection."""
+    import awkward as ak
+    import uproot
+
+    events = _mini(tmp_path / "plain.root", tree="reco")
+    varied = {"lep_pt", "lep_E", "jet_pt", "jet_E", "met_et"}
+    out = {(f"{k}_NOSYS" if k in varied else k): events[k] for k in events.fields}
+    out["lep_pt_JET_JES__1up"] = events["lep_pt"] * 1.1  # a variation: never read
+    out["weight_mc_NOSYS"] = np.ones(len(events), np.float32)
+    with uproot.recreate(tmp_path / "syst.root") as f:
+        f.mktree("reco", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in out.items()},
+                 counter_name=lambda c: c.split("_")[0] + "_n")
+        f["reco"].extend(out)
+    kw = dict(collections=("lep", "jet", "met"), tree="reco", label=None)
+    plain = next(iter(StreamedEventDataset(tmp_path / "plain.root", **kw).batches(40)))
+    syst_ds = StreamedEventDataset(tmp_path / "syst.root", weight="weight_mc_NOSYS", **kw)
+    syst = next(iter(syst_ds.batches(40)))
+    torch.testing.assert_close(syst.x, plain.x, rtol=0, atol=0)
+    assert torch.equal(syst.edge_index, plain.edge_index)
+    in_memory = EventDataset(tmp_path / "syst.root", collections=("lep", "jet", "met"), tree="reco",
+                             label=lambda ev: np.zeros(len(ev), np.int64))
+    torch.testing.assert_close(in_memory.batch.x, plain.x, rtol=0, atol=0)
+    both = {**{k: events[k] for k in events.fields}, "lep_pt_NOSYS": events["lep_pt"] * 2}  # the plain wins
+    with uproot.recreate(tmp_path / "both.root") as f:
+        f.mktree("reco", {k: v.type for k, v in both.items()}, counter_name=lambda c: c.split("_")[0] + "_n")
+        f["reco"].extend(both)
+    got = next(iter(StreamedEventDataset(tmp_path / "both.root", **kw).batches(40)))
+    torch.testing.assert_close(got.x, plain.x, rtol=0, atol=0)
+    with pytest.raises(DataArgumentError, match="has no collection 'tau'.*it has jet, lep, met"):
+        StreamedEventDataset(tmp_path / "syst.root", collections=("tau",), tree="reco", label=None)

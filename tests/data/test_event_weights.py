@@ -115,3 +115,55 @@ def test_the_h_to_zz_file_weights_in_memory_and_streamed():
     torch.testing.assert_close(given.batch.weight, torch.from_numpy(raw * 3).float())
     with pytest.raises(DataFileError, match="Muon is not one number per event"):
         EventDataset.from_events(ds.events, label=y, weight="Muon")
+
+
+def test_weight_expressions_divide_and_bad_arrays_are_named(weighted_files):
+    """F1*F2/F3 (ATLAS: mcWeight*...*XSection/SumWeights); arrays of the wrong length or jagged ones given to
+    from_events are named as such; a subset's weights are its own events'."""
+    import awkward as ak
+
+    from pgjets.data.event_dataset import weight_expression, weight_fields
+
+    files, raw, _ = weighted_files
+    assert weight_fields(" genWeight * sf / sf ") == ("genWeight", "sf", "/sf")
+    assert weight_expression(weight_fields("genWeight*sf/sf")) == "genWeight*sf/sf"
+    with pytest.raises(ValueError, match="empty field name"):
+        weight_fields("/sf")
+    ds = StreamedEventDataset(files, weight="genWeight*sf/sf", weight_norm="none")
+    gen = StreamedEventDataset(files, weight="genWeight", weight_norm="none").weights()
+    np.testing.assert_allclose(ds.weights(), gen, rtol=1e-12)  # sf / sf = 1
+    assert "weight='genWeight*sf/sf'" in repr(ds)
+    with pytest.raises(DataFileError, match=r"no per-event field 'XSection'.*it has \['genWeight'"):
+        StreamedEventDataset(files, weight="genWeight*XSection/sf")
+    sub = ds.subset(np.arange(3, 30, 3))
+    assert np.array_equal(sub.event_positions(), np.arange(3, 30, 3)) and np.allclose(sub.weights(), gen[3:30:3])
+    events = ak.from_parquet(files["wjets"])
+    y = np.zeros(len(events), np.int64)
+    with pytest.raises(DataFileError, match=f"weight holds {len(events) + 1} values for {len(events)} events"):
+        EventDataset.from_events(events, label=y, weight=np.ones(len(events) + 1))
+    with pytest.raises(DataFileError, match="not one number per event"):
+        EventDataset.from_events(events, label=y, weight=events["Jet_pt"] if "Jet_pt" in events.fields
+                                 else events["Jet"].pt)
+
+
+def test_a_class_without_positive_weight_in_a_split_is_refused_before_the_run(tmp_path, capsys):
+    """Weighted metrics need a positive sum of weights per class in the validation and test parts: an NLO
+    class positive overall can sum to 0 or less in a small split; refused before the run folder (exit 2)."""
+    import awkward as ak
+
+    from pgjets.cli import main
+    from pgjets.data import write_nanoaod
+
+    events = read_events(generate_event_dataset(["ttbar", "wjets"], 60, tmp_path / "gen", seed=2, progress=False))
+    label = ak.to_numpy(events.label)
+    tt, wj = events[label == 0], events[label == 1]
+    w = np.full(len(tt), -1.0, np.float32)
+    w[: len(tt) // 2] = 3.0  # positive in total, but a part of it is not
+    write_nanoaod(ak.with_field(tt, w, "genWeight"), tmp_path / "tt.root", drop=())
+    write_nanoaod(ak.with_field(wj, np.ones(len(wj), np.float32), "genWeight"), tmp_path / "wj.root", drop=())
+    argv = ["train", "--model", "event_deepsets", "--data", f"ttbar={tmp_path / 'tt.root'}", "--data",
+            f"wjets={tmp_path / 'wj.root'}", "--weight", "genWeight", "--epochs", "1", "--out", str(tmp_path / "r"),
+            "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "of class ttbar in the test split" in err and "--split" in err and not (tmp_path / "r").exists()

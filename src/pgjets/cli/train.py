@@ -50,8 +50,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                                                       "(default 8)")
     p.add_argument("--weight", metavar="FIELD[*FIELD...]",
                    help="event data: Monte Carlo event weights, a per-event branch or column (genWeight, "
-                        "EventWeight) or a product (mcWeight*scaleFactor_PILEUP); they weigh the loss and "
-                        "the metrics (default: unweighted)")
+                        "EventWeight) or a product and quotient (mcWeight*scaleFactor_PILEUP*XSection/SumWeights); "
+                        "they weigh the loss and the metrics (default: unweighted)")
     p.add_argument("--weight-norm", dest="weight_norm", choices=("class", "total", "none"),
                    help="event data: scale the --weight weights to a mean of 1 per class (class, the default: "
                         "each class weighs as many events as it has), over all events (total), or not (none)")

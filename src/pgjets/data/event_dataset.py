@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
@@ -213,16 +214,33 @@ def _tree_name(kind: str, tree: Optional[str]) -> str:
     return NANOAOD_TREE if tree is None else tree
 
 
+#: The suffix of the nominal values in ntuples that also hold systematic variations (ATLAS
+#: TopCPToolkit / CP algorithms: ``el_pt_NOSYS``, ``met_met_NOSYS``, next to unsuffixed ``el_eta``).
+NOMINAL_SUFFIX = "_NOSYS"
+
+
+def nominal_name(name: str) -> str:
+    """``name`` without :data:`NOMINAL_SUFFIX` (any case): ``el_pt_NOSYS`` -> ``el_pt``."""
+    n = len(NOMINAL_SUFFIX)
+    return name[:-n] if len(name) > n and name[-n:].upper() == NOMINAL_SUFFIX else name
+
+
 def _collection_keys(keys: Sequence[str], coll: str, wanted: Any = None) -> dict[str, str]:
     """The branches (or RNTuple fields) of collection ``coll`` among ``keys`` whose object field is in
     ``wanted`` (lower case; ``None``: any), keyed by that field: ``C_<field>`` (NanoAOD TTree, or a flat
-    RNTuple field) or ``C.<field>`` (a sub-field of an RNTuple record field ``C``)."""
+    RNTuple field) or ``C.<field>`` (a sub-field of an RNTuple record field ``C``).  A branch
+    ``C_<field>_NOSYS`` (the nominal value of a systematics ntuple) serves as ``C_<field>`` where the
+    tree has no ``C_<field>``."""
     found: dict[str, str] = {}
-    for k in keys:
-        head, field = k[:len(coll) + 1], k[len(coll) + 1:]
-        if head in (coll + "_", coll + ".") and field and "." not in field and (
-                wanted is None or field.lower() in wanted):
-            found.setdefault(field.lower(), k)
+    for nominal in (False, True):  # the plain branches first
+        for k in keys:
+            name = nominal_name(k) if nominal else k
+            if nominal and name == k:
+                continue
+            head, field = name[:len(coll) + 1], name[len(coll) + 1:]
+            if head in (coll + "_", coll + ".") and field and "." not in field and (
+                    wanted is None or field.lower() in wanted):
+                found.setdefault(field.lower(), k)
     return found
 
 
@@ -334,10 +352,15 @@ def _nanoaod_events(path: Path, f: Any, collections: Sequence[str], extra_fields
     if missing:
         raise DataFileError(f"{path}: {word} {tree!r} lacks the branches {missing}")
     try:  # no array cache: a file kept open between chunks would hold every chunk read
-        return t.arrays(names + [b for b in branches if b not in names], entry_start=start,
-                        entry_stop=stop, array_cache=None)
+        arrays = t.arrays(names + [b for b in branches if b not in names], entry_start=start,
+                          entry_stop=stop, array_cache=None)
     except Exception as exc:
         raise DataFileError(f"{path}: cannot read {word} {tree!r}: {exc}") from exc
+    nominal = {n: nominal_name(n) for n in names if nominal_name(n) != n}
+    if not nominal:
+        return arrays
+    ak = require("awkward", "physics", "event data")  # el_pt_NOSYS read as el_pt
+    return ak.zip({nominal.get(f, f): arrays[f] for f in arrays.fields}, depth_limit=1)
 
 
 #: Layouts of the event files :class:`StreamedEventDataset` streams (see :func:`event_file_kind`).
@@ -378,7 +401,7 @@ def _object_fields(kind: str, names: Sequence[str], pa_schema: Any = None,
             out[c] = {k.lower() for k in cols}
         out["MET"] = {k.lower() for k in MET_BRANCHES}
         return out
-    for n in names:
+    for n in map(nominal_name, names):  # el_pt_NOSYS is the field pt of el
         coll, sep, field = n.partition(".") if "." in n else n.partition("_")  # RNTuple sub-field C.f, or C_f
         if sep and field and "." not in field:
             out.setdefault(coll, set()).add(field.lower())
@@ -398,7 +421,7 @@ def _collection_names(names: Sequence[str], fields: dict[str, set[str]]) -> list
     and the collections of ``fields`` that have a momentum; counters such as ``nJet`` are not
     collections."""
     momentum = (*PT_NAMES, "px")
-    out = {n[: -len(m) - 1] for n in names for m in momentum
+    out = {n[: -len(m) - 1] for n in map(nominal_name, names) for m in momentum
            if n.lower().endswith(("_" + m, "." + m)) and len(n) > len(m) + 1}
     out |= {c for c, f in fields.items() if f & set(momentum)}
     return sorted(out, key=str.lower)
@@ -766,7 +789,7 @@ class EventDataset(Dataset):
                                  "pass label= the name of an integer branch or a callable events -> (num_events,)")
             events = read_nanoaod_events(path, collections, extra_fields,
                                          branches=[*([label] if isinstance(label, str) else []),
-                                                   *[f for f in fields if f != label]],
+                                                   *[f for f in weight_names(fields) if f != label]],
                                          tree=_tree_name(kind, tree))
         elif path is not None and kind != "hzz" and Path(path).exists():  # parquet file or event folder
             from .generate_events import read_event_attrs, read_events
@@ -795,9 +818,9 @@ class EventDataset(Dataset):
             if kind is None and (path is None or not Path(path).exists() or Path(path).is_file()) \
                     or kind == "hzz":  # the H->ZZ layout: its events hold no scalar branches
                 with _open_root(Path(where)) as f:
-                    values = _scalar_fields(f, Path(where), fields, TREE, with_names=True)
+                    values = _scalar_fields(f, Path(where), weight_names(fields), TREE, with_names=True)
             else:
-                values = _event_scalars(events, fields)
+                values = _event_scalars(events, weight_names(fields))
             weights = weight_product(values, fields, len(events), where)
         self._build(events, label, collections, connectivity, k, transform, drop_empty, extra, extra_fields,
                     weights, weight_norm, label_names)
@@ -842,12 +865,17 @@ class EventDataset(Dataset):
 
         events = as_events(ak, events)
         weights = None
-        if weight is not None and not isinstance(weight, str) and np.ndim(weight) == 1 \
-                and len(weight) == len(events) and not all(isinstance(w, str) for w in weight):
-            weights = weight_product({"weight": np.asarray(weight)}, ("weight",), len(events), "the weights")
+        names_given = isinstance(weight, str) or (isinstance(weight, (list, tuple))
+                                                  and all(isinstance(w, str) for w in weight))
+        if weight is not None and not names_given:  # the weights themselves (an array, a list of numbers)
+            try:
+                values = ak.to_numpy(weight) if isinstance(weight, ak.Array) else np.asarray(weight)
+            except Exception:  # a jagged awkward array
+                values = np.full(len(events), None, dtype=object)
+            weights = weight_product({"weight": values}, ("weight",), len(events), "the weights")
         elif weight is not None:
             fields = weight_fields(weight)
-            weights = weight_product(_event_scalars(events, fields), fields, len(events), "the events")
+            weights = weight_product(_event_scalars(events, weight_names(fields)), fields, len(events), "the events")
         self = cls.__new__(cls)
         self._build(events, label, collections, connectivity, k, transform, drop_empty, {}, extra_fields,
                     weights, weight_norm)
@@ -1195,7 +1223,8 @@ WEIGHT_NORMS = ("class", "total", "none")
 
 def weight_product(values: dict[str, Any], fields: Sequence[str], n: int, where: str) -> np.ndarray:
     """The event weights of ``n`` events: the product of the columns ``fields`` of ``values``
-    (float64), checked: present, one number per event, finite.
+    (:func:`weight_fields`; over those marked ``/``), in float64, checked: present, one number per
+    event, finite (a division by zero is not).
 
     Raises:
         DataFileError: a missing field (similar names of ``values["__names__"]`` suggested), a
@@ -1203,16 +1232,19 @@ def weight_product(values: dict[str, Any], fields: Sequence[str], n: int, where:
     """
     import difflib
 
-    expr = "*".join(fields)
-    for f in fields:
+    expr = weight_expression(fields)
+    for f in weight_names(fields):
         if f not in values:
             names = [str(n) for n in values.get("__names__", [])]
-            like = [n for n in names if "weight" in n.lower()] or difflib.get_close_matches(f, names, 3)
-            hint = f"; it has {like[:6]}" if like else ""
+            words = ("weight", "scalefactor", "sf_", "xsec", "sumw", "lumi", "kfac", "filteff")
+            like = list(dict.fromkeys(difflib.get_close_matches(f, names, 3)
+                                      + [n for n in names if any(w in n.lower() for w in words)]))
+            hint = f"; it has {like[:8]}" if like else ""
             raise DataFileError(f"{where} has no per-event field {f!r} for the event weights {expr!r} "
                                 f"(one number per event, in every file){hint}")
     w = np.ones(int(n), dtype=np.float64)
-    for f in fields:
+    for factor in fields:
+        f = factor.lstrip("/")
         column = np.asarray(values[f])
         if column.dtype.kind not in "biuf":
             raise DataFileError(f"{where}: {f} is not one number per event (it holds {column.dtype} values, "
@@ -1220,7 +1252,8 @@ def weight_product(values: dict[str, Any], fields: Sequence[str], n: int, where:
         if column.shape != w.shape:
             raise DataFileError(f"{where}: {f} holds {column.size} values for {w.size} events; event weights "
                                 "are one number per event")
-        w = w * column.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = w / column.astype(np.float64) if factor.startswith("/") else w * column.astype(np.float64)
     bad = np.flatnonzero(~np.isfinite(w))
     if bad.size:
         raise DataFileError(f"{where}: the event weight {expr} is {w[bad[0]]} at entry {int(bad[0])} "
@@ -1250,26 +1283,43 @@ def scale_weights(weights: np.ndarray, classes: np.ndarray, weight_norm: str = "
         if not total > 0.0:
             who = "all events" if weight_norm == "total" else \
                 f"class {label_names[c] if label_names is not None and 0 <= c < len(label_names) else c}"
-            raise DataFileError(f"{what} of {who} sum to {total:g} ({int(rows.sum())} events): they cannot be "
-                                "scaled to a mean of 1 (weight_norm='none' keeps them as stored)")
+            raise DataFileError(f"{what} of {who} sum to {total:g} ({int(rows.sum())} events): a class needs a "
+                                "positive sum of weights (its efficiencies are fractions of it)")
         scaled[rows] *= rows.sum() / total
     return scaled
 
 
 def weight_fields(weight: Union[str, Sequence[str], None]) -> Optional[tuple[str, ...]]:
-    """The fields of an event-weight setting: ``"genWeight"`` -> ``("genWeight",)``,
-    ``"mcWeight*scaleFactor_PILEUP"`` -> both (their product is the weight); ``None`` stays ``None``.
+    """The factors of an event-weight setting, divisors marked by a leading ``/``: ``"genWeight"`` ->
+    ``("genWeight",)``; ``"mcWeight*scaleFactor_PILEUP*XSection/SumWeights"`` -> ``("mcWeight",
+    "scaleFactor_PILEUP", "XSection", "/SumWeights")`` (the weight is the product of the first three
+    over the last); a sequence of names gives their product.  ``None`` stays ``None``.
 
     Raises:
-        ValueError: an empty name.
+        ValueError: an empty name, or an expression that starts with ``/``.
     """
     if weight is None:
         return None
-    names = weight.split("*") if isinstance(weight, str) else [str(w) for w in weight]
-    names = [n.strip() for n in names]
-    if not names or not all(names):
-        raise ValueError(f"event weights: {weight!r} holds an empty field name (give FIELD or FIELD*FIELD...)")
+    if isinstance(weight, str):
+        parts = re.split(r"([*/])", weight)
+        names = [parts[0].strip()] + [("/" if op == "/" else "") + name.strip()
+                                      for op, name in zip(parts[1::2], parts[2::2])]
+    else:
+        names = [str(w).strip() for w in weight]
+    if not names or not all(n.lstrip("/").strip() for n in names) or names[0].startswith("/"):
+        raise ValueError(f"event weights: {weight!r} holds an empty field name (give FIELD, or a product and "
+                         "quotient of fields, F1*F2/F3)")
     return tuple(names)
+
+
+def weight_expression(fields: Sequence[str]) -> str:
+    """The setting of the factors of :func:`weight_fields`: ``("a", "b", "/c")`` -> ``"a*b/c"``."""
+    return "".join(f if f.startswith("/") or i == 0 else "*" + f for i, f in enumerate(fields))
+
+
+def weight_names(fields: Sequence[str]) -> tuple[str, ...]:
+    """The fields that :func:`weight_fields` factors read, once each: ``("a", "/b")`` -> ``("a", "b")``."""
+    return tuple(dict.fromkeys(f.lstrip("/") for f in fields))
 
 
 def _event_scalars(events: Any, fields: Sequence[str]) -> dict[str, Any]:
@@ -1475,11 +1525,12 @@ class StreamedEventDataset(JetDataset):
         self._raw_weights = np.concatenate(raw) if raw else np.zeros(0)
         groups = self.event_classes()
         self._scaled_weights = scale_weights(self._raw_weights, groups, self.weight_norm, self._label_names,
-                                             "*".join(self.weight))
+                                             weight_expression(self.weight))
 
     def event_classes(self, index: Any = None) -> np.ndarray:
-        """The class of the events at global positions ``index`` (default: all): their file's class
-        (a mapping), their label field, or -1 (unlabelled); only the label columns are read, once.
+        """The class of the events at global positions ``index`` (default: this dataset's events,
+        :meth:`event_positions`): their file's class (a mapping), their label field, or -1 (unlabelled);
+        only the label columns are read, once.
 
         Raises:
             IndexError: a position outside ``0..len(self)-1``.
@@ -1493,9 +1544,7 @@ class StreamedEventDataset(JetDataset):
                 else:
                     parts.append(self._label_column(path))
             self._classes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        if index is None:
-            return self._classes.copy()
-        index = np.asarray(index, dtype=np.int64).reshape(-1)
+        index = self.event_positions() if index is None else np.asarray(index, dtype=np.int64).reshape(-1)
         if index.size and (index.min() < 0 or index.max() >= self._classes.size):
             raise IndexError(f"event positions must be in 0..{self._classes.size - 1}")
         return self._classes[index]
@@ -1504,12 +1553,20 @@ class StreamedEventDataset(JetDataset):
         """The weights of every event of one file: the product of the fields of :attr:`weight`."""
         kind = self._file_kind[path]
         tree = _tree_name(kind, self.tree)
-        values = self._files.read(path, kind, lambda h: _scalar_fields(h, path, self.weight, tree,
+        values = self._files.read(path, kind, lambda h: _scalar_fields(h, path, weight_names(self.weight), tree,
                                                                        with_names=True))
         return weight_product(values, self.weight, int(self._file_events[i]), str(path))
 
+    def event_positions(self) -> np.ndarray:
+        """The global positions (``event_index``) of this dataset's events, in order: all of them, or a
+        :meth:`subset`'s own."""
+        parts = [(np.arange(b - a) if self._select is None else self._select[c].numpy()) + self._file_starts[path] + a
+                 for c, (path, _, a, b) in enumerate(self._units)]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
     def weights(self, index: Any = None, scaled: bool = True) -> Optional[np.ndarray]:
-        """The event weights at global positions ``index`` (default: all events), scaled as
+        """The event weights at global positions ``index`` (default: this dataset's events,
+        :meth:`event_positions`), scaled as
         :attr:`weight_norm` says (``scaled=False``: the product of the fields as stored);
         ``None`` for a dataset without ``weight``.
 
@@ -1519,9 +1576,7 @@ class StreamedEventDataset(JetDataset):
         if self.weight is None:
             return None
         w = self._scaled_weights if scaled else self._raw_weights
-        if index is None:
-            return w.copy()
-        index = np.asarray(index, dtype=np.int64).reshape(-1)
+        index = self.event_positions() if index is None else np.asarray(index, dtype=np.int64).reshape(-1)
         if index.size and (index.min() < 0 or index.max() >= w.size):
             raise IndexError(f"event positions must be in 0..{w.size - 1}")
         return w[index]
@@ -1700,7 +1755,7 @@ class StreamedEventDataset(JetDataset):
         return batch_from_flat(nodes, counts, edge_index=edge_index, graph_attrs=graph_attrs)
 
     def __repr__(self) -> str:
-        weighted = "" if self.weight is None else f", weight={'*'.join(self.weight)!r}"
+        weighted = "" if self.weight is None else f", weight={weight_expression(self.weight)!r}"
         return (f"StreamedEventDataset({len(self)} events, {self.num_chunks} chunks, "
                 f"collections={list(self.collections)}{weighted}, from {self._source})")
 
@@ -1710,6 +1765,7 @@ __all__ = [
     "hzz_path", "read_hzz_events", "read_nanoaod_events", "root_event_layout", "NANOAOD_TREE",
     "EVENT_FILE_KINDS", "EVENT_ID_FIELDS", "event_file_kind", "index_event_file", "event_file_has_labels",
     "dimuon_z_candidate", "four_lepton_candidate", "EventDataset",
-    "stream_event_batches", "StreamedEventDataset", "WEIGHT_NORMS", "weight_fields", "weight_product",
+    "stream_event_batches", "StreamedEventDataset", "WEIGHT_NORMS", "weight_fields", "weight_expression",
+    "weight_names", "weight_product",
     "scale_weights",
 ]
