@@ -266,16 +266,43 @@ def train_run(cfg: dict[str, Any], out: Path, force: bool = False) -> dict[str, 
     from ``cfg["seed"]`` before the model is built.  The run holds a lock on
     ``out`` while it works: a second training into the same folder (same
     settings or not, ``force`` or not) raises :class:`~pgjets.errors.RunInUseError`
-    before it reads or writes anything there.
+    before it reads or writes anything there (under DDP on every rank).
     """
-    from .train.distributed import is_main_process
-
     out = Path(out)
     cfg = validate_config(cfg)
     check_out_folder(out)
-    if not is_main_process():  # under DDP rank 0 holds the lock for all ranks
-        return _train_run(cfg, out, force)
+    if _world_size() > 1:
+        return _train_run_locked_by_rank0(cfg, out, force)
     with folder_lock(out):
+        return _train_run(cfg, out, force)
+
+
+def _world_size() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _train_run_locked_by_rank0(cfg: dict[str, Any], out: Path, force: bool) -> dict[str, Any]:
+    """Under DDP rank 0 takes the folder lock for all ranks and tells them whether it got it: a busy
+    ``--out`` is then refused by every rank with the same line (the others died in gloo's
+    "connection closed" when rank 0 left)."""
+    import contextlib
+
+    import torch.distributed as dist
+
+    from .errors import RunInUseError
+
+    refusal: list[Optional[str]] = [None]
+    with contextlib.ExitStack() as stack:
+        if dist.get_rank() == 0:
+            try:
+                stack.enter_context(folder_lock(out))
+            except RunInUseError as exc:
+                refusal[0] = str(exc)
+        dist.broadcast_object_list(refusal, src=0)
+        if refusal[0] is not None:
+            raise RunInUseError(refusal[0])
         return _train_run(cfg, out, force)
 
 

@@ -162,6 +162,35 @@ def test_cli_ddp_ranks_outwait_a_generation_longer_than_the_group_timeout(tmp_pa
     assert "test: AUC" in res.stdout
 
 
+@pytest.mark.slow
+def test_cli_ddp_busy_run_folder_is_refused_by_every_rank_without_a_gloo_traceback(jet_folder, tmp_path):
+    """Rank 0 takes the folder lock and tells the others: a busy --out gives every rank the same line
+    (the other ranks died in gloo's "connection closed" traceback when rank 0 left)."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    run.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pgjets._lock import folder_lock\n"
+                               "with folder_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(120)",
+                               str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "pgjets.cli", "train", "--ddp", "--model", "deepsets", "--data", str(jet_folder), "--epochs",
+               "1", "--batch-size", "4", "--device", "cpu", "--no-progress", "--out", str(run)]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=240,
+                             env={**os.environ, "OMP_NUM_THREADS": "1"})
+    finally:
+        holder.kill()
+        holder.wait()
+    assert res.returncode != 0
+    assert res.stderr.count("another process is training in") == 2, res.stderr[-3000:]
+    # (torchrun's own ChildFailedError report follows; no rank died in a collective)
+    assert not any(w in res.stderr for w in ("Connection closed", "DistBackendError", "RuntimeError", "gloo"))
+    assert not (run / "config.yaml").exists()
+
+
 def test_ddp_flag_without_torchrun_is_a_clear_error(monkeypatch):
     from pgjets.train import init_from_env
 
