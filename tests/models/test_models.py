@@ -195,3 +195,19 @@ def test_a_training_step_under_autocast(name, dtype, batch_of):
     assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in model.parameters()
                                         if p.grad is not None)
 
+
+
+@pytest.mark.parametrize("name", ["part_lite", "deepsets", "set_transformer", "gcn", "particlenet_inv_lite"])
+def test_a_training_batch_of_one_particle_gets_the_typed_error_in_every_model_with_batch_norms(name):
+    """Called directly (not through the Trainer), these models gave PyTorch's bare BatchNorm ValueError."""
+    from torch_geometric.data import Data
+
+    from pgjets.errors import GraphSizeError
+    from pgjets.models import build_model
+
+    one = Data(x=torch.randn(1, 7), pos=torch.randn(1, 2), pt=torch.ones(1), p4=torch.tensor([[2.0, 1.0, 1.0, 1.0]]),
+               edge_index=torch.empty(2, 0, dtype=torch.long))
+    model = build_model(name, 7)
+    with pytest.raises(GraphSizeError, match="single particle"):
+        model.train()(one)
+    assert model.eval()(one).shape == (1, 2)

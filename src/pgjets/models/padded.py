@@ -30,11 +30,15 @@ from torch import Tensor, nn
 from torch_geometric.utils import to_dense_adj, to_dense_batch
 
 from .._checks import check_input_dtype
-from ..errors import InputShapeError
+from ..errors import GraphSizeError, InputShapeError
 from ..ops.padded import rowwise
 
 #: Per-particle fields a padded model can ask for (``model.padded_inputs``).
 PADDED_FIELDS = ("x", "pos", "pt", "p4", "adj", "image")
+
+
+def _has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
 def check_model_dtypes(model: nn.Module, data: Any = None, padded: Sequence[Tensor] = ()) -> None:
@@ -44,8 +48,10 @@ def check_model_dtypes(model: nn.Module, data: Any = None, padded: Sequence[Tens
     path): of ``data`` (graph path) or the tensors ``padded`` (padded path, in
     that order; the mask after them is not checked).  ``x`` must be floating;
     every floating field must have the dtype of the model's parameters (outside
-    autocast), else :class:`~pgjets.errors.InputDtypeError`.  Metadata only: no
-    host-device synchronisation.
+    autocast), else :class:`~pgjets.errors.InputDtypeError`.  In training mode, a model with batch
+    norms given a single particle raises :class:`~pgjets.errors.GraphSizeError` (PyTorch's
+    BatchNorm would fail with a bare ``ValueError``).  Metadata only: no host-device
+    synchronisation.
 
     Args:
         model: A model with ``padded_inputs``.
@@ -58,6 +64,12 @@ def check_model_dtypes(model: nn.Module, data: Any = None, padded: Sequence[Tens
     else:
         fields = list(zip(names, padded))
     check_input_shapes(model, fields, padded=data is None)
+    if model.training and data is not None:
+        first = next((t for _, t in fields if isinstance(t, Tensor)), None)
+        if first is not None and first.size(0) == 1 and _has_batch_norm(model):  # metadata: no sync
+            raise GraphSizeError(f"a training batch of a single particle: the batch norms of {type(model).__name__} "
+                                 "need at least 2 particles per batch in training mode (use eval mode, or batch "
+                                 "it with other jets)")
     for name, t in fields:
         if isinstance(t, Tensor) and (name in ("x", "image") or t.is_floating_point()):
             check_input_dtype(t, model, name)
