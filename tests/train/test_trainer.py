@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -487,3 +488,47 @@ def test_event_weights_weigh_the_loss_and_the_validation_metrics():
     assert metrics["val_auc"] != pytest.approx(tr.evaluate(val)["val_auc"])
     ce = nn.functional.cross_entropy(logits, y.view(-1), reduction="none")
     assert metrics["val_loss"] == pytest.approx(float((ce * val_w).mean()))
+
+
+@pytest.mark.parametrize("kill_after", ["best.pt", "history.json", "last.pt"])
+def test_a_kill_between_the_checkpoint_writes_resumes_to_the_same_best_checkpoint(tmp_path, monkeypatch, kill_after):
+    """last.pt is written last: a kill after best.pt (or history.json) of the last, improving epoch resumes
+    from the epoch before and rewrites them. With last.pt first, a kill right after it left best.pt at an
+    older epoch, and the resumed run (complete) scored that (an outside reproducibility audit found it)."""
+    import pgjets.train.trainer as trainer_module
+
+    train, val = toy_graphs(), toy_graphs(32, seed=1)
+    ref = make(tmp_path / "ref", monitor="val_loss")
+    ref.fit(train, val)
+    losses = [h["val_loss"] for h in ref.history]
+    assert all(b < a for a, b in zip(losses, losses[1:]))  # every epoch improves: best.pt is written 4 times
+
+    class Killed(BaseException):
+        pass
+
+    run = tmp_path / "run"
+    writes = {"n": 0}
+    saves = {"torch": trainer_module.atomic_torch_save, "text": trainer_module.atomic_write_text}
+
+    def dying(kind):
+        def write(a, b):  # atomic_torch_save(obj, path), atomic_write_text(path, text)
+            saves[kind](a, b)
+            if Path(b if kind == "torch" else a).name == kill_after:
+                writes["n"] += 1
+                if writes["n"] == 4:  # in the last epoch's save
+                    raise Killed()
+        return write
+
+    monkeypatch.setattr(trainer_module, "atomic_torch_save", dying("torch"))
+    monkeypatch.setattr(trainer_module, "atomic_write_text", dying("text"))
+    with pytest.raises(Killed):
+        make(run, monitor="val_loss").fit(train, val)
+    monkeypatch.undo()
+    make(run, monitor="val_loss").fit(train, val)
+    for name in ("best.pt", "last.pt"):
+        got = load_checkpoint_file(run / "checkpoints" / name)
+        want = load_checkpoint_file(tmp_path / "ref" / "checkpoints" / name)
+        assert got["epoch"] == want["epoch"], name
+        for a, b in zip(got["model"].values(), want["model"].values()):
+            assert torch.equal(a, b), name
+    assert json.loads((run / "history.json").read_text()) == json.loads((tmp_path / "ref" / "history.json").read_text())

@@ -503,11 +503,14 @@ class Trainer:
             _barrier(self.world_size)
             return
         state = self.state_dict()
-        atomic_torch_save(state, self.out_dir / "checkpoints" / "last.pt")
+        # last.pt last: it is what a resume starts from, so a kill between these writes resumes from the
+        # epoch before and writes them all again (with last.pt first, a kill before best.pt left last.pt
+        # recording a best that no later epoch beat, and the run scored an older best.pt)
         if best:
             atomic_torch_save({"model": state["model"], "epoch": self.epoch, "config": state["config"],
                                "settings": state["settings"]}, self.out_dir / "checkpoints" / "best.pt")
         atomic_write_text(self.out_dir / "history.json", json.dumps(strict_json(self.history), indent=1, allow_nan=False))
+        atomic_torch_save(state, self.out_dir / "checkpoints" / "last.pt")
         _barrier(self.world_size)
 
     def load_checkpoint(self, path: Optional[Union[str, Path]] = None) -> bool:
