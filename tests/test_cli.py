@@ -268,5 +268,14 @@ def test_train_says_which_epoch_it_scored(jet_folder, tmp_path, capsys):
             in capsys.readouterr().out)
     from pgjets.run import best_checkpoint_note
 
+    assert "stale" not in best_checkpoint_note(run)
+    # a best.pt older than the best epoch of the history (a kill between the checkpoint writes, before
+    # last.pt was written last) is named
+    stale = [{**h, "val_auc": (0.99 if h["epoch"] == 3 and best != 2 else h["val_auc"])} for h in history]
+    if best == 2:  # the last epoch was the best: make the first one better
+        stale[0]["val_auc"] = 0.99
+    (run / "history.json").write_text(json.dumps(stale))
+    note = best_checkpoint_note(run)
+    assert "had a better val_auc (0.99): best.pt is stale" in note and "--force" in note
     (run / "history.json").unlink()
     assert best_checkpoint_note(run) is None

@@ -245,8 +245,13 @@ def best_checkpoint_note(run: Path) -> Optional[str]:
         return None
     last = max(values)
     tail = "" if epoch == last else f"; last epoch {values[last]:.4g}"
-    return (f"scored: the best checkpoint, epoch {epoch} of {last} by {RUN_MONITOR} "
-            f"({values[epoch]:.4g}{tail})")
+    note = f"scored: the best checkpoint, epoch {epoch} of {last} by {RUN_MONITOR} ({values[epoch]:.4g}{tail})"
+    top = max(v for v in values.values() if v is not None)  # RUN_MONITOR (val_auc) is maximised
+    if values[epoch] < top:  # a kill between last.pt and best.pt, before last.pt was written last
+        better = min(e for e, v in values.items() if v == top)
+        note += (f"; but epoch {better} had a better {RUN_MONITOR} ({top:.4g}): best.pt is stale (the run was killed "
+                 "between its checkpoint writes with an older pgjets); `pgjets train ... --force` retrains it")
+    return note
 
 
 def _data_changed(where: str, recorded: Optional[dict], current: dict, hint: str) -> None:
