@@ -277,5 +277,9 @@ def test_train_says_which_epoch_it_scored(jet_folder, tmp_path, capsys):
     (run / "history.json").write_text(json.dumps(stale))
     note = best_checkpoint_note(run)
     assert "had a better val_auc (0.99): best.pt is stale" in note and "--force" in note
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 0  # evaluation warns too, and scores what best.pt holds
+    err = capsys.readouterr().err
+    assert "warning:" in err and "best.pt holds epoch" in err and "best.pt is stale" in err
     (run / "history.json").unlink()
     assert best_checkpoint_note(run) is None

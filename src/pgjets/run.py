@@ -240,18 +240,30 @@ def best_checkpoint_note(run: Path) -> Optional[str]:
         epoch = int(load_checkpoint_file(run / "checkpoints" / "best.pt")["epoch"])
     except (OSError, ValueError, KeyError, TypeError, PgjetsError):
         return None
-    values = {int(h["epoch"]): h.get(RUN_MONITOR) for h in history if isinstance(h, dict) and "epoch" in h}
+    values = _monitor_values(history)
     if values.get(epoch) is None or not values:
         return None
     last = max(values)
     tail = "" if epoch == last else f"; last epoch {values[last]:.4g}"
     note = f"scored: the best checkpoint, epoch {epoch} of {last} by {RUN_MONITOR} ({values[epoch]:.4g}{tail})"
-    top = max(v for v in values.values() if v is not None)  # RUN_MONITOR (val_auc) is maximised
-    if values[epoch] < top:  # a kill between last.pt and best.pt, before last.pt was written last
-        better = min(e for e, v in values.items() if v == top)
-        note += (f"; but epoch {better} had a better {RUN_MONITOR} ({top:.4g}): best.pt is stale (the run was killed "
-                 "between its checkpoint writes with an older pgjets); `pgjets train ... --force` retrains it")
-    return note
+    stale = _stale_best(values, epoch)
+    return note if stale is None else f"{note}; but {stale}"
+
+
+def _monitor_values(history: Any) -> dict[int, Any]:
+    return {int(h["epoch"]): h.get(RUN_MONITOR) for h in history if isinstance(h, dict) and "epoch" in h}
+
+
+def _stale_best(values: dict[int, Any], epoch: int) -> Optional[str]:
+    """Why ``best.pt`` (of ``epoch``) is stale, when an epoch of the history has a better :data:`RUN_MONITOR`
+    (a kill between the writes of ``last.pt`` and ``best.pt``, before ``last.pt`` was written last)."""
+    known = [v for v in values.values() if v is not None]
+    if values.get(epoch) is None or not known or values[epoch] >= max(known):  # val_auc is maximised
+        return None
+    top = max(known)
+    better = min(e for e, v in values.items() if v == top)
+    return (f"epoch {better} had a better {RUN_MONITOR} ({top:.4g}): best.pt is stale (the run was killed between "
+            "its checkpoint writes with an older pgjets); `pgjets train ... --force` retrains it")
 
 
 def _data_changed(where: str, recorded: Optional[dict], current: dict, hint: str) -> None:
@@ -677,7 +689,26 @@ def load_run_weights(run: Path, cfg: dict[str, Any], model, checkpoint: str = "b
     except (RuntimeError, KeyError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"checkpoint {path} does not fit model {cfg['model']!r}: {first}") from exc
+    if path.name == "best.pt":  # pgjets train runs pick it by RUN_MONITOR
+        _warn_stale_best(Path(run), state)
     return path
+
+
+def _warn_stale_best(run: Path, state: dict) -> None:
+    """Warn when the history of ``run`` has an epoch better than the one ``best.pt`` (``state``) holds."""
+    import json
+    import warnings
+
+    from .errors import PgjetsWarning
+
+    try:
+        values = _monitor_values(json.loads((run / "history.json").read_text()))
+        stale = _stale_best(values, int(state["epoch"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if stale is not None:
+        warnings.warn(PgjetsWarning(f"{run / 'checkpoints' / 'best.pt'} holds epoch {int(state['epoch'])}, but {stale}"),
+                      stacklevel=3)
 
 
 @dataclass
