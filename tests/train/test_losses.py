@@ -66,3 +66,13 @@ def test_focal_loss_ignore_index_and_gamma_checks():
     for bad in (float("nan"), float("inf"), -1.0):
         with pytest.raises(ValueError, match="gamma"):
             FocalLoss(bad)
+
+
+def test_regression_loss_weighs_each_example():
+    p, t = torch.tensor([1.0, 2.0, 4.0]), torch.tensor([1.5, 1.0, 4.0])
+    w = torch.tensor([2.0, -1.0, 5.0])  # negative weights (NLO events) included
+    assert regression_loss(p, t, "mse", weight=w).item() == pytest.approx((2 * 0.25 - 1 * 1 + 0) / 3)
+    assert regression_loss(p, t, "l1", weight=w).item() == pytest.approx((2 * 0.5 - 1) / 3)
+    assert regression_loss(p, t, "mse", weight=torch.ones(3)).item() == pytest.approx(regression_loss(p, t).item())
+    with pytest.raises(InputShapeError, match="weight has 2 values"):
+        regression_loss(p, t, weight=torch.ones(2))

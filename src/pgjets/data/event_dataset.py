@@ -815,8 +815,7 @@ class EventDataset(Dataset):
         weights = None
         if fields:
             where = str(path if path is not None else hzz_path())
-            if kind is None and (path is None or not Path(path).exists() or Path(path).is_file()) \
-                    or kind == "hzz":  # the H->ZZ layout: its events hold no scalar branches
+            if path is None or kind == "hzz":  # the H->ZZ layout: its events hold no scalar branches
                 with _open_root(Path(where)) as f:
                     values = _scalar_fields(f, Path(where), weight_names(fields), TREE, with_names=True)
             else:
@@ -1544,10 +1543,7 @@ class StreamedEventDataset(JetDataset):
                 else:
                     parts.append(self._label_column(path))
             self._classes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        index = self.event_positions() if index is None else np.asarray(index, dtype=np.int64).reshape(-1)
-        if index.size and (index.min() < 0 or index.max() >= self._classes.size):
-            raise IndexError(f"event positions must be in 0..{self._classes.size - 1}")
-        return self._classes[index]
+        return self._classes[self._positions(index)]
 
     def _weight_column(self, path: Path, i: int) -> np.ndarray:
         """The weights of every event of one file: the product of the fields of :attr:`weight`."""
@@ -1556,6 +1552,20 @@ class StreamedEventDataset(JetDataset):
         values = self._files.read(path, kind, lambda h: _scalar_fields(h, path, weight_names(self.weight), tree,
                                                                        with_names=True))
         return weight_product(values, self.weight, int(self._file_events[i]), str(path))
+
+    def _positions(self, index: Any) -> np.ndarray:
+        """``index`` as global event positions (``None``: :meth:`event_positions`), checked.
+
+        Raises:
+            IndexError: a position outside ``0..N-1`` (``N``: the events of all files).
+        """
+        if index is None:
+            return self.event_positions()
+        index = np.asarray(index, dtype=np.int64).reshape(-1)
+        n = int(self._file_events.sum())
+        if index.size and (index.min() < 0 or index.max() >= n):
+            raise IndexError(f"event positions must be in 0..{n - 1}")
+        return index
 
     def event_positions(self) -> np.ndarray:
         """The global positions (``event_index``) of this dataset's events, in order: all of them, or a
@@ -1575,11 +1585,7 @@ class StreamedEventDataset(JetDataset):
         """
         if self.weight is None:
             return None
-        w = self._scaled_weights if scaled else self._raw_weights
-        index = self.event_positions() if index is None else np.asarray(index, dtype=np.int64).reshape(-1)
-        if index.size and (index.min() < 0 or index.max() >= w.size):
-            raise IndexError(f"event positions must be in 0..{w.size - 1}")
-        return w[index]
+        return (self._scaled_weights if scaled else self._raw_weights)[self._positions(index)]
 
     def _label_column(self, path: Path) -> np.ndarray:
         """The checked labels of one event file (only its label column is read)."""
@@ -1662,10 +1668,8 @@ class StreamedEventDataset(JetDataset):
         Raises:
             IndexError: a position outside ``0..len(self)-1``.
         """
-        index = np.asarray(index, dtype=np.int64).reshape(-1)
+        index = self._positions(index)
         starts = offsets_from_counts(self._file_events)
-        if index.size and (index.min() < 0 or index.max() >= starts[-1]):
-            raise IndexError(f"event positions must be in 0..{starts[-1] - 1}")
         file = np.searchsorted(starts, index, side="right") - 1  # empty files own no position
         return file, index - starts[file]
 

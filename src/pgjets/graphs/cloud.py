@@ -27,8 +27,7 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data, HeteroData
 from torch_geometric.transforms import BaseTransform
 
-from .._checks import (as_float_tensor, check_finite, check_ndim, check_nonempty, check_positive_int,
-                       warn_deprecated_name)
+from .._checks import (as_float_tensor, check_finite, check_ndim, check_nonempty, check_positive_int)
 from ..errors import EmptyGraphError, InputShapeError
 from ..ops.knn import knn_graph
 from ..ops.sizes import ptr_from_counts

@@ -37,8 +37,18 @@ from ..ops.padded import rowwise
 PADDED_FIELDS = ("x", "pos", "pt", "p4", "adj", "image")
 
 
-def _has_batch_norm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+def check_batch_norm_particles(model: nn.Module, nodes: Optional[Tensor]) -> None:
+    """Refuse a training batch of a single particle (``nodes``: a per-particle tensor) for a model with
+    batch norms, which PyTorch's BatchNorm refuses with a bare ``ValueError``.  Metadata only.
+
+    Raises:
+        GraphSizeError: ``model`` is in training mode, has batch norms and ``nodes`` holds one particle.
+    """
+    if model.training and nodes is not None and nodes.size(0) == 1 and any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise GraphSizeError(f"a training batch of a single particle: the batch norms of {type(model).__name__} "
+                             "need at least 2 particles per batch in training mode (use eval mode, or batch "
+                             "it with other jets)")
 
 
 def check_model_dtypes(model: nn.Module, data: Any = None, padded: Sequence[Tensor] = ()) -> None:
@@ -64,12 +74,8 @@ def check_model_dtypes(model: nn.Module, data: Any = None, padded: Sequence[Tens
     else:
         fields = list(zip(names, padded))
     check_input_shapes(model, fields, padded=data is None)
-    if model.training and data is not None:
-        first = next((t for _, t in fields if isinstance(t, Tensor)), None)
-        if first is not None and first.size(0) == 1 and _has_batch_norm(model):  # metadata: no sync
-            raise GraphSizeError(f"a training batch of a single particle: the batch norms of {type(model).__name__} "
-                                 "need at least 2 particles per batch in training mode (use eval mode, or batch "
-                                 "it with other jets)")
+    if data is not None:
+        check_batch_norm_particles(model, next((t for _, t in fields if isinstance(t, Tensor)), None))
     for name, t in fields:
         if isinstance(t, Tensor) and (name in ("x", "image") or t.is_floating_point()):
             check_input_dtype(t, model, name)
@@ -331,5 +337,5 @@ def compile_padded(model: nn.Module, **compile_kwargs: Any) -> Callable[[Any], T
     return run
 
 
-__all__ = ["check_input_shapes", "compile_padded", "PADDED_FIELDS", "pad_batch", "pad_images", "masked_reduce", "rowwise", "PaddedJetModel", "has_padded_path",
+__all__ = ["check_input_shapes", "check_batch_norm_particles", "compile_padded", "PADDED_FIELDS", "pad_batch", "pad_images", "masked_reduce", "rowwise", "PaddedJetModel", "has_padded_path",
            "check_inference"]

@@ -30,9 +30,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import global_mean_pool
 
-from ..errors import GraphSizeError
 from ..nn.dynamic_edge_conv import EdgeConvBlock
-from .padded import check_inference, masked_reduce, rowwise, check_model_dtypes
+from .padded import check_batch_norm_particles, check_inference, masked_reduce, rowwise, check_model_dtypes
 
 #: The published configuration: (k, channels) per EdgeConv block.
 PARTICLENET_BLOCKS = ((16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256)))
@@ -97,10 +96,7 @@ class ParticleNet(nn.Module):
 
     def node_embeddings(self, data) -> Tensor:
         """Per-particle features after the last EdgeConv block (or the fusion block), ``(N, C)``."""
-        if self.training and data.x.size(0) == 1 and isinstance(self.input_norm, nn.BatchNorm1d):
-            raise GraphSizeError("a training batch of a single particle: ParticleNet's batch norms need at "
-                                 "least 2 particles per batch in training mode (use eval mode, or batch it "
-                                 "with other jets)")
+        check_batch_norm_particles(self, data.x)  # (also when called directly, not through forward)
         x = self.input_norm(data.x)
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros(
             x.size(0), dtype=torch.long, device=x.device)

@@ -23,7 +23,6 @@ from torch import Tensor, nn
 
 from .._checks import check_input_dtype, debug_check_finite, check_ndim, check_positive_int, is_debug
 from ..errors import InputShapeError
-from ..ops.sizes import ptr_from_counts
 
 
 def local_positions(batch: Tensor, ptr: Optional[Tensor] = None) -> Tensor:

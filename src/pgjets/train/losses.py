@@ -109,7 +109,8 @@ class FocalLoss(nn.Module):
         return (loss * keep).sum() / keep.sum()  # no kept example: 0/0 = NaN, as F.cross_entropy
 
 
-def regression_loss(pred: Tensor, target: Tensor, kind: str = "mse", var: Optional[Tensor] = None) -> Tensor:
+def regression_loss(pred: Tensor, target: Tensor, kind: str = "mse", var: Optional[Tensor] = None,
+                    weight: Optional[Tensor] = None) -> Tensor:
     r"""Regression loss between ``pred`` and ``target`` of equal size.
 
     Args:
@@ -117,6 +118,8 @@ def regression_loss(pred: Tensor, target: Tensor, kind: str = "mse", var: Option
         target: Targets.
         kind: ``"mse"``, ``"l1"``, ``"huber"`` or ``"gaussian_nll"`` (needs ``var``).
         var: Predicted variance for ``"gaussian_nll"``.
+        weight: Optional per-example weights (event weights), ``target.numel()`` of them: the loss is
+            then :math:`\frac{1}{N}\sum_i w_i \ell_i` instead of the mean of :math:`\ell_i`.
     """
     target = target.to(pred.dtype)
     if pred.numel() != target.numel():
@@ -124,17 +127,25 @@ def regression_loss(pred: Tensor, target: Tensor, kind: str = "mse", var: Option
     pred, target = pred.reshape(-1), target.reshape(-1)
     check_finite(pred, "pred")
     check_finite(target, "target")
+    reduction = "mean" if weight is None else "none"
     if kind == "mse":
-        return F.mse_loss(pred, target)
-    if kind == "l1":
-        return F.l1_loss(pred, target)
-    if kind == "huber":
-        return F.huber_loss(pred, target)
-    if kind == "gaussian_nll":
+        loss = F.mse_loss(pred, target, reduction=reduction)
+    elif kind == "l1":
+        loss = F.l1_loss(pred, target, reduction=reduction)
+    elif kind == "huber":
+        loss = F.huber_loss(pred, target, reduction=reduction)
+    elif kind == "gaussian_nll":
         if var is None:
             raise ValueError("kind='gaussian_nll' needs var")
-        return F.gaussian_nll_loss(pred, target, var.reshape(-1))
-    raise ValueError(f"unknown regression loss {kind!r}; choose mse, l1, huber or gaussian_nll")
+        loss = F.gaussian_nll_loss(pred, target, var.reshape(-1), reduction=reduction)
+    else:
+        raise ValueError(f"unknown regression loss {kind!r}; choose mse, l1, huber or gaussian_nll")
+    if weight is None:
+        return loss
+    if weight.numel() != loss.numel():
+        raise InputShapeError(f"weight has {weight.numel()} values but target has {loss.numel()}")
+    return (loss * weight.reshape(-1).to(loss.dtype)).mean()
+
 
 
 __all__ = ["LabelSmoothingCrossEntropy", "FocalLoss", "regression_loss"]

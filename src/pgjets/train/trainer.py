@@ -361,11 +361,7 @@ class Trainer:
         target = self.target_fn(batch)
         w = graph_weights(batch)
         if self.config.task != "classification":
-            if w is None:
-                return regression_loss(out, target)
-            regression_loss(out, target)  # the checks of the unweighted loss (sizes, finite values)
-            sq = (out.reshape(-1).float() - target.reshape(-1).float()) ** 2
-            return (sq * w.reshape(-1).to(sq.dtype)).mean()
+            return regression_loss(out, target, weight=w)
         if w is None:
             return self._ce(out, target.view(-1))
         per_graph = self._ce_each(out, target.view(-1))
