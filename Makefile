@@ -22,9 +22,12 @@ demo: install
 
 # The bench extra (weaver-core) too: tests/models/test_part.py and test_particlenet.py compare
 # the published models with weaver's, weights copied over.
+# Real event files of other layouts (Delphes, EDM4hep, PHYSLITE, ...) come from coffea's sdist on PyPI,
+# pinned and hash-checked (tests/external_samples.py); the suite then requires them.
 test: EXTRAS := $(EXTRAS),bench
 test: install-ext
-	$(PYTHON) -m pytest -q
+	$(PYTHON) tests/external_samples.py
+	PGJETS_REQUIRE_SAMPLES=1 $(PYTHON) -m pytest -q
 
 test-fast: install
 	$(PYTHON) -m pytest -q -m "not slow"

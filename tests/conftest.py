@@ -146,3 +146,24 @@ def clr():
     torch.set_num_threads(1)
     yield SimpleNamespace(jet=_clr_jet, batch=_clr_batch, encoder=_clr_encoder)
     torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="session")
+def external_sample():
+    """``external_sample(name)``: the path of a real event file of ``tests/external_samples.py`` (skipped
+    where it was not fetched; a failure under ``PGJETS_REQUIRE_SAMPLES=1``, as ``make test`` runs)."""
+    import os
+
+    from external_samples import DIR, FILES
+
+    def get(name: str) -> Path:
+        assert name in FILES, name
+        path = DIR / name
+        if not path.is_file():
+            message = f"{name} not fetched: run python tests/external_samples.py"
+            if os.environ.get("PGJETS_REQUIRE_SAMPLES"):
+                pytest.fail(message)
+            pytest.skip(message)
+        return path
+
+    return get

@@ -284,7 +284,7 @@ def test_nanoaod_root_file(tmp_path):
 
     with uproot.recreate(tmp_path / "other.root") as f:
         f["tree"] = {"a": np.zeros(3)}
-    with pytest.raises(DataFileError, match="neither a tree 'events'.*nor 'Events'"):
+    with pytest.raises(DataFileError, match="none of the event trees 'events'.*'Events'.*'Delphes'"):
         EventDataset(tmp_path / "other.root")
 
 

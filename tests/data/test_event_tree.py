@@ -64,7 +64,7 @@ def test_a_named_tree_is_read_in_nanoaod_naming(tmp_path):
 
 def test_without_the_tree_the_message_names_the_option(tmp_path):
     _mini(tmp_path / "sig.root")
-    with pytest.raises(DataFileError, match=r"neither a tree 'events'.*\['mini'\].*--tree NAME"):
+    with pytest.raises(DataFileError, match=r"none of the event trees 'events'.*\['mini'\].*--tree NAME"):
         StreamedEventDataset(tmp_path / "sig.root", collections=("lep",), label=None)
     with pytest.raises(DataFileError, match=r"no tree 'nominal' \(--tree\); it has \['mini'\]"):
         StreamedEventDataset(tmp_path / "sig.root", collections=("lep",), label=None, tree="nominal")

@@ -540,3 +540,17 @@ def test_event_knn_blocks_are_bounded_by_size_class(monkeypatch):
     assert sorted(s for sizes, _ in blocks for s in sizes) == sorted(c for c in counts.tolist() if c >= 2)
     assert padded <= 4 * int((counts ** 2).sum())  # vs B * max(n)^2 = 233 * 100^2 padded to the largest
     assert max(len(sizes) * m * m for sizes, m in blocks) == 100 * 100  # the large event alone
+
+
+def test_a_met_collection_is_transverse_whatever_its_stored_eta():
+    # Delphes's MissingET.Eta is the eta of the visible sum: it must not give the MET node an eta or
+    # an energy pT cosh(eta); a collection whose pT is 'pt' keeps its eta
+    events = {"MissingET_MET": np.array([30.0, 50.0]), "MissingET_Eta": np.array([-3.0, 2.0]),
+              "MissingET_Phi": np.array([0.5, -1.0]),
+              "Jet_PT": ak.Array([[40.0], [20.0]]), "Jet_Eta": ak.Array([[1.5], [-0.5]]),
+              "Jet_Phi": ak.Array([[0.1], [0.2]])}
+    b = events_to_batch(events, ["MissingET", "Jet"])
+    met, jet = b.node_type == 0, b.node_type == 1
+    assert torch.equal(b.x[met, 1], torch.zeros(2)) and torch.equal(b.x[met, 3], b.x[met, 0])
+    torch.testing.assert_close(b.x[jet, 1], torch.tensor([1.5, -0.5]))
+    torch.testing.assert_close(b.x[jet, 3], torch.tensor([40 * np.cosh(1.5), 20 * np.cosh(0.5)]).float())

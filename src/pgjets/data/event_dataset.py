@@ -49,6 +49,9 @@ from .digits import random_split_indices
 from ..graphs.event import PT_NAMES, EventData
 from .jet_dataset import JetDataset
 from .readers import _row_groups, check_labels
+from .root_layouts import (FLAT_LAYOUTS, HZZ_MARKERS, LAYOUT_COLLECTIONS, LAYOUT_NAMES, NOMINAL_SUFFIX,
+                           collection_keys, detect_layout, dotted_collections, flat_name, leaf_name,
+                           nominal_name, split_dotted, tree_name)
 from .table import offsets_from_counts
 
 #: Branches of each object collection, keyed by the record field they become.
@@ -168,14 +171,19 @@ def _open_root(path: Path):
 
 
 def root_event_layout(path: Union[str, Path], tree: Optional[str] = None) -> str:
-    """``"hzz"`` (a tree ``events``, see :func:`read_hzz_events`) or ``"nanoaod"`` (a tree ``Events``,
-    see :func:`read_nanoaod_events`): the layout of an event ROOT file, from its trees.
+    """The layout of an event ROOT file, from its trees (see :mod:`~pgjets.data.root_layouts`):
+    ``"nanoaod"`` (a tree ``Events``, CMS NanoAOD, see :func:`read_nanoaod_events`), ``"hzz"`` (a tree
+    ``events`` with the branches of the H->ZZ sample, see :func:`read_hzz_events`), ``"edm4hep"`` (a tree
+    ``events`` of podio collections, FCC / key4hep), ``"delphes"`` (a tree ``Delphes``) or
+    ``"physlite"`` (ATLAS xAOD, a tree ``CollectionTree``).  All but ``"hzz"`` are read branch by branch
+    as NanoAOD-style fields ``C_<field>``.
 
     Args:
         path: The ROOT file (only its list of keys is read).
-        tree: The tree (or RNTuple) of the events, read in NanoAOD naming (``C_pt``, ...): ``"nanoaod"``
-            whenever the file has it (ATLAS Open Data ``mini``, an analysis ntuple's ``nominal``, ...).
-            ``None``: ``Events`` or ``events``, as named above.
+        tree: The tree (or RNTuple) of the events: read in NanoAOD naming (``C_pt``, ...; or members
+            ``C.pt``) whenever the file has it (ATLAS Open Data ``mini``, an analysis ntuple's ``nominal``,
+            CMS TreeMaker's ``PreSelection``, ...).  ``None``: the first of ``Events``, ``events``,
+            ``Delphes``, ``CollectionTree``.
 
     Raises:
         DataFileNotFoundError / DataFileError: no such file, not ROOT, or not the tree.
@@ -192,56 +200,26 @@ def _tree_word(tree: Any) -> str:
 
 
 def _root_layout(path: Path, f: Any, tree: Optional[str] = None) -> str:
-    """``"hzz"`` or ``"nanoaod"``: the layout of the open ROOT file ``f`` (see :func:`root_event_layout`)."""
+    """The layout of the open ROOT file ``f`` (see :func:`root_event_layout`)."""
     names = {k.split(";")[0] for k in f.keys()}
     if tree is not None and tree not in names:
         raise DataFileError(f"{path} has no tree {tree!r} (--tree); it has {sorted(names)}")
-    if tree is not None and tree != TREE:
-        return "nanoaod"
-    if TREE in names:
-        return "hzz"
-    if NANOAOD_TREE in names:
-        return "nanoaod"
-    raise DataFileError(f"{path} has neither a tree {TREE!r} (H->ZZ layout) nor {NANOAOD_TREE!r} (NanoAOD); "
-                        f"it has {sorted(names)} (for a tree of another name in NanoAOD naming, C_pt ...: "
-                        "tree=NAME, on the command line --tree NAME)")
+    hzz = False  # a tree events: the H->ZZ layout, or EDM4hep's
+    if tree == TREE or (tree is None and TREE in names and NANOAOD_TREE not in names):
+        t = f[TREE]
+        hzz = hasattr(t, "keys") and any(m in t.keys(recursive=False) for m in HZZ_MARKERS)
+    kind = detect_layout(names, tree, hzz)
+    if kind is None:
+        raise DataFileError(f"{path} has none of the event trees {TREE!r} (H->ZZ layout or EDM4hep), "
+                            f"{NANOAOD_TREE!r} (NanoAOD), 'Delphes', 'CollectionTree' (ATLAS PHYSLITE); "
+                            f"it has {sorted(names)} (for a tree of another name in NanoAOD naming, C_pt ...: "
+                            "tree=NAME, on the command line --tree NAME)")
+    return kind
 
 
 def _tree_name(kind: str, tree: Optional[str]) -> str:
     """The tree of the events of a ROOT event file of layout ``kind`` read with the ``tree`` option."""
-    if kind == "hzz":
-        return TREE
-    return NANOAOD_TREE if tree is None else tree
-
-
-#: The suffix of the nominal values in ntuples that also hold systematic variations (ATLAS
-#: TopCPToolkit / CP algorithms: ``el_pt_NOSYS``, ``met_met_NOSYS``, next to unsuffixed ``el_eta``).
-NOMINAL_SUFFIX = "_NOSYS"
-
-
-def nominal_name(name: str) -> str:
-    """``name`` without :data:`NOMINAL_SUFFIX` (any case): ``el_pt_NOSYS`` -> ``el_pt``."""
-    n = len(NOMINAL_SUFFIX)
-    return name[:-n] if len(name) > n and name[-n:].upper() == NOMINAL_SUFFIX else name
-
-
-def _collection_keys(keys: Sequence[str], coll: str, wanted: Any = None) -> dict[str, str]:
-    """The branches (or RNTuple fields) of collection ``coll`` among ``keys`` whose object field is in
-    ``wanted`` (lower case; ``None``: any), keyed by that field: ``C_<field>`` (NanoAOD TTree, or a flat
-    RNTuple field) or ``C.<field>`` (a sub-field of an RNTuple record field ``C``).  A branch
-    ``C_<field>_NOSYS`` (the nominal value of a systematics ntuple) serves as ``C_<field>`` where the
-    tree has no ``C_<field>``."""
-    found: dict[str, str] = {}
-    for nominal in (False, True):  # the plain branches first
-        for k in keys:
-            name = nominal_name(k) if nominal else k
-            if nominal and name == k:
-                continue
-            head, field = name[:len(coll) + 1], name[len(coll) + 1:]
-            if head in (coll + "_", coll + ".") and field and "." not in field and (
-                    wanted is None or field.lower() in wanted):
-                found.setdefault(field.lower(), k)
-    return found
+    return tree_name(kind, tree)
 
 
 def _lacking_momentum(coll: str, fields: set[str], sep: str = "_") -> Optional[str]:
@@ -257,11 +235,17 @@ def _lacking_momentum(coll: str, fields: set[str], sep: str = "_") -> Optional[s
     return " (or ".join(" and ".join(coll + sep + f for f in names) for names in (first, second)) + ")"
 
 
+def _separator(keys: Sequence[str], coll: str) -> str:
+    """``"."`` when collection ``coll`` is stored as members ``C.<field>`` among ``keys``, else ``"_"``
+    (for messages)."""
+    return "." if any((s := split_dotted(k)) is not None and s[0] == coll for k in keys) else "_"
+
+
 def _nanoaod_branches(keys: Sequence[str], collections: Sequence[str], extra_fields: Sequence[str] = (),
-                      where: str = "the tree") -> list[str]:
-    """The branches :func:`read_nanoaod_events` reads of a tree with branches ``keys``: ``C_<field>`` for
-    every collection ``C`` and every object field the event graphs use (or ``extra_fields``); of an
-    RNTuple also the sub-fields ``C.<field>`` of a record field ``C``.
+                      where: str = "the tree") -> dict[str, str]:
+    """The branches :func:`read_nanoaod_events` reads of a tree with branches ``keys``, each with its
+    collection: ``C_<field>`` (or a member ``C.<field>``, see :func:`~pgjets.data.root_layouts.collection_keys`)
+    for every collection ``C`` and every object field the event graphs use (or ``extra_fields``).
 
     Raises:
         DataFileError: a collection has no such branch, or none that gives the momentum (``C_pt`` and
@@ -270,17 +254,16 @@ def _nanoaod_branches(keys: Sequence[str], collections: Sequence[str], extra_fie
     from ..graphs.event import OBJECT_FIELDS
 
     wanted = OBJECT_FIELDS | {x.lower() for x in extra_fields}
-    names: list[str] = []
+    names: dict[str, str] = {}
     for coll in collections:
-        found = _collection_keys(keys, coll, wanted)
+        found = collection_keys(keys, coll, wanted)
         if not found:
             raise DataFileError(f"{where} has no branches {coll}_pt/eta/phi (or px/py) for collection {coll!r}")
-        sep = "." if any(k.startswith(coll + ".") for k in found.values()) else "_"
-        lacking = _lacking_momentum(coll, set(found), sep)
+        lacking = _lacking_momentum(coll, set(found), _separator(found.values(), coll))
         if lacking:
             raise DataFileError(f"{where}: collection {coll!r} lacks {lacking}; its branches are "
                                 f"{sorted(found.values())}")
-        names += list(found.values())
+        names.update({k: coll for k in found.values()})
     return names
 
 
@@ -348,33 +331,50 @@ def _nanoaod_events(path: Path, f: Any, collections: Sequence[str], extra_fields
     keys = list(t.keys())
     word = _tree_word(t)
     names = _nanoaod_branches(keys, collections, extra_fields, f"{path}: {word} {tree!r}")
-    missing = [b for b in branches if b not in keys]
+    event_keys = _event_branch_keys(keys, branches)
+    missing = [b for b in branches if b not in event_keys]
     if missing:
         raise DataFileError(f"{path}: {word} {tree!r} lacks the branches {missing}")
+    read = list(names) + [k for k in dict.fromkeys(event_keys.values()) if k not in names]
     try:  # no array cache: a file kept open between chunks would hold every chunk read
-        arrays = t.arrays(names + [b for b in branches if b not in names], entry_start=start,
-                          entry_stop=stop, array_cache=None)
+        arrays = t.arrays(read, entry_start=start, entry_stop=stop, array_cache=None)
     except Exception as exc:
         raise DataFileError(f"{path}: cannot read {word} {tree!r}: {exc}") from exc
-    nominal = {n: nominal_name(n) for n in names if nominal_name(n) != n}
-    if not nominal:
+    renamed = {k: flat_name(k, c) for k, c in names.items()}
+    renamed.update({k: (b, 1.0) for b, k in event_keys.items() if k not in names})
+    if all(renamed.get(f, (f, 1.0)) == (f, 1.0) for f in arrays.fields):
         return arrays
-    ak = require("awkward", "physics", "event data")  # el_pt_NOSYS read as el_pt
-    return ak.zip({nominal.get(f, f): arrays[f] for f in arrays.fields}, depth_limit=1)
+    ak = require("awkward", "physics", "event data")  # Jet/Jet.PT read as Jet_PT, el_pt_NOSYS as el_pt
+    out = {}
+    for f in arrays.fields:
+        name, scale = renamed.get(f, (f, 1.0))
+        out[name] = arrays[f] * scale if scale != 1.0 else arrays[f]
+    return ak.zip(out, depth_limit=1)
+
+
+def _event_branch_keys(keys: Sequence[str], branches: Sequence[str]) -> dict[str, str]:
+    """The key of each of ``branches`` (event-level: labels, weights, identifiers) among a tree's
+    ``keys``: the branch itself, or a member of a split object by its own name (Delphes's
+    ``Event.Weight`` is the key ``Event/Event.Weight``)."""
+    present = set(keys)
+    by_leaf: dict[str, str] = {}
+    for k in keys:
+        by_leaf.setdefault(leaf_name(k), k)
+    return {b: b if b in present else by_leaf[b] for b in branches if b in present or b in by_leaf}
 
 
 #: Layouts of the event files :class:`StreamedEventDataset` streams (see :func:`event_file_kind`).
-EVENT_FILE_KINDS: tuple[str, ...] = ("parquet", "nanoaod", "hzz")
+EVENT_FILE_KINDS: tuple[str, ...] = ("parquet", "nanoaod", "hzz", "delphes", "edm4hep", "physlite")
 
 
 def event_file_kind(path: Union[str, Path], tree: Optional[str] = None) -> str:
     """``"parquet"`` (awkward parquet, :func:`~pgjets.data.generate_events.write_events` or NanoAOD-style
-    fields), ``"nanoaod"`` (a ROOT tree ``Events``, or ``tree`` in NanoAOD naming) or ``"hzz"`` (a ROOT
-    tree ``events``), from the file's content (see :func:`root_event_layout`).
+    fields) or the layout of a ROOT event file (:func:`root_event_layout`: ``"nanoaod"``, ``"hzz"``,
+    ``"delphes"``, ``"edm4hep"``, ``"physlite"``), from the file's content.
 
     Raises:
         DataFileNotFoundError: no such file.
-        DataFileError: neither parquet nor a ROOT file with one of the two trees.
+        DataFileError: neither parquet nor a ROOT file with an event tree.
     """
     from .readers import _magic
 
@@ -387,7 +387,7 @@ def event_file_kind(path: Union[str, Path], tree: Optional[str] = None) -> str:
     if magic == "root":
         return root_event_layout(path, tree)
     raise DataFileError(f"{path} is not an event file (parquet, or ROOT with a tree "
-                        + (f"{tree!r})" if tree else "'Events' or 'events')"))
+                        + (f"{tree!r})" if tree else "'Events', 'events', 'Delphes' or 'CollectionTree')"))
 
 
 def _object_fields(kind: str, names: Sequence[str], pa_schema: Any = None,
@@ -402,11 +402,13 @@ def _object_fields(kind: str, names: Sequence[str], pa_schema: Any = None,
         out["MET"] = {k.lower() for k in MET_BRANCHES}
         return out
     for n in map(nominal_name, names):  # el_pt_NOSYS is the field pt of el
-        coll, sep, field = n.partition(".") if "." in n else n.partition("_")  # RNTuple sub-field C.f, or C_f
-        if sep and field and "." not in field:
+        coll, sep, field = n.partition("_")
+        if sep and coll and field and "." not in n and "/" not in n:
             out.setdefault(coll, set()).add(field.lower())
+    for coll, fields in dotted_collections(names).items():  # Jet/Jet.PT, AnalysisJetsAuxDyn.pt, Muon.pt
+        out.setdefault(coll, set()).update(fields)
     for c in collections:
-        own = set(_collection_keys(names, c))
+        own = set(collection_keys(names, c))
         if own and c not in out:
             out[c] = own
     if pa_schema is not None:  # collections stored as records (a list of structs, or one struct)
@@ -422,7 +424,7 @@ def _collection_names(names: Sequence[str], fields: dict[str, set[str]]) -> list
     collections."""
     momentum = (*PT_NAMES, "px")
     out = {n[: -len(m) - 1] for n in map(nominal_name, names) for m in momentum
-           if n.lower().endswith(("_" + m, "." + m)) and len(n) > len(m) + 1}
+           if n.lower().endswith("_" + m) and len(n) > len(m) + 1 and "." not in n and "/" not in n}
     out |= {c for c, f in fields.items() if f & set(momentum)}
     return sorted(out, key=str.lower)
 
@@ -482,11 +484,18 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
             n, names, word = int(t.num_entries), list(t.keys()), _tree_word(t)
     fields = _object_fields(kind, names, schema, collections)
     records = set() if schema is None else set(_record_fields(schema))
-    where = {"nanoaod": f" {word} {_tree_name(kind, tree)!r}", "hzz": " (the H->ZZ layout)"}.get(kind, "")
+    where = ("" if kind == "parquet" else " (the H->ZZ layout)" if kind == "hzz"
+             else f" {word} {_tree_name(kind, tree)!r}")
     for c in collections:
         if c not in fields:
-            default = (" (the default collections; choose others with collections=, on the command line "
-                       "--collection NAME per collection)" if tuple(collections) == DEFAULT_COLLECTIONS else "")
+            default = ""
+            if tuple(collections) == DEFAULT_COLLECTIONS and kind in LAYOUT_COLLECTIONS:
+                own = LAYOUT_COLLECTIONS[kind]
+                default = (f" (the default collections; a {LAYOUT_NAMES[kind]} file names its own: collections="
+                           f"{list(own)}, on the command line " + " ".join(f"--collection {c}" for c in own) + ")")
+            elif tuple(collections) == DEFAULT_COLLECTIONS:
+                default = (" (the default collections; choose others with collections=, on the command line "
+                           "--collection NAME per collection)")
             found = _collection_names(names, fields)
             near = [f for f in found if f.lower() == c.lower()]
             hint = f"; did you mean {near[0]!r}?" if near else ""
@@ -496,7 +505,7 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
         if c in records:  # a record field: vector records may name their momentum otherwise (rho, ...)
             lacking = None if fields[c] & {*PT_NAMES, "px"} else "the field pt (or px) of its records"
         else:
-            lacking = _lacking_momentum(c, fields[c], "." if any(n.startswith(c + ".") for n in names) else "_")
+            lacking = _lacking_momentum(c, fields[c], _separator(names, c))
         if lacking:
             raise DataArgumentError(f"{path}{where}: collection {c!r} lacks {lacking}; its object fields are "
                                     f"{', '.join(sorted(fields[c]))}")
@@ -783,7 +792,7 @@ class EventDataset(Dataset):
                             "several files, or a mapping of class names to files, use StreamedEventDataset")
         # the reader from the file's content (whatever its name: TTBAR.ROOT, no suffix), as StreamedEventDataset
         kind = event_file_kind(path, tree) if path is not None and Path(path).is_file() else None
-        if kind == "nanoaod":
+        if kind in FLAT_LAYOUTS:
             if label is None:
                 raise ValueError(f"{path} is a ROOT event file in NanoAOD naming, which holds no class labels: "
                                  "pass label= the name of an integer branch or a callable events -> (num_events,)")
@@ -1173,8 +1182,10 @@ def _open_event_file(path: Path, kind: str) -> Any:
 
 #: The scalar fields that identify an event, stored with its scores when the files have them: CMS
 #: NanoAOD's ``run``, ``luminosityBlock``, ``event``; ATLAS ntuples' ``runNumber``, ``eventNumber``
-#: and, for simulation, ``mcChannelNumber`` (the sample's DSID).
-EVENT_ID_FIELDS = ("run", "luminosityBlock", "event", "runNumber", "eventNumber", "mcChannelNumber")
+#: and, for simulation, ``mcChannelNumber`` (the sample's DSID); Delphes's ``Event.Number``; EDM4hep's
+#: ``EventHeader.runNumber`` and ``EventHeader.eventNumber``.
+EVENT_ID_FIELDS = ("run", "luminosityBlock", "event", "runNumber", "eventNumber", "mcChannelNumber",
+                   "Event.Number", "EventHeader.runNumber", "EventHeader.eventNumber")
 
 
 def _scalar_fields(handle: Any, path: Path, fields: Sequence[str], tree: str,
@@ -1190,13 +1201,23 @@ def _scalar_fields(handle: Any, path: Path, fields: Sequence[str], tree: str,
         out = {f: table.column(f).to_numpy(zero_copy_only=False) for f in present}
     else:
         t = handle[tree]
-        names = {k.split(";")[0] for k in t.keys()}
-        present = [f for f in fields if f in names]
-        arrays = {f: np.asarray(a) for f, a in t.arrays(present, library="np").items()} if present else {}
+        keys = [k.split(";")[0] for k in t.keys()]
+        names = {leaf_name(k) for k in keys}
+        found = _event_branch_keys(keys, fields)
+        read = t.arrays(list(dict.fromkeys(found.values())), library="np") if found else {}
+        arrays = {f: _one_per_event(np.asarray(read[k])) for f, k in found.items()}
         out = {f: a for f, a in arrays.items() if with_names or (a.ndim == 1 and a.dtype != object)}
     if with_names:
         out["__names__"] = np.asarray(sorted(names), dtype=object)
     return out
+
+
+def _one_per_event(values: np.ndarray) -> np.ndarray:
+    """A branch of one-entry lists (Delphes's ``Event.Weight``, EDM4hep's ``EventHeader.weight``: an
+    object array of one value per event) as a flat array; anything else as it is."""
+    if values.dtype != object or not all(getattr(v, "shape", None) == (1,) for v in values):
+        return values
+    return np.concatenate(list(values)) if len(values) else values
 
 
 def _common_id_dtype(arrays: Sequence[np.ndarray]) -> np.dtype:
@@ -1610,7 +1631,7 @@ class StreamedEventDataset(JetDataset):
         ak = require("awkward", "physics", "event data")
         cls = self._file_class.get(path)
         o = self._builder
-        if kind == "nanoaod":
+        if kind in FLAT_LAYOUTS:
             branches = [self.label] if cls is None and self.label is not None else ()
             events = self._files.read(path, kind, lambda f: _nanoaod_events(
                 path, f, o["collections"], o["extra_fields"], branches, a, b, _tree_name(kind, self.tree)))
@@ -1771,5 +1792,5 @@ __all__ = [
     "dimuon_z_candidate", "four_lepton_candidate", "EventDataset",
     "stream_event_batches", "StreamedEventDataset", "WEIGHT_NORMS", "weight_fields", "weight_expression",
     "weight_names", "weight_product",
-    "scale_weights",
+    "scale_weights", "NOMINAL_SUFFIX", "nominal_name",
 ]

@@ -161,7 +161,9 @@ def _kinematics(ak: Any, flat: Any, fields: Sequence[str], name: str,
     elif _find(fields, *PT_NAMES) is not None and _find(fields, "phi") is not None:
         pt, phi = col(*PT_NAMES), wrap_phi(col("phi"))  # into (-pi, pi], as atan2 of the Cartesian layouts
         _check_pt(pt, name)
-        eta = col("eta")
+        # a missing transverse momentum (met) is transverse: Delphes's MissingET.Eta, the eta of the
+        # summed visible momenta, says nothing of the invisible particles' longitudinal momentum
+        eta = None if _find(fields, *PT_NAMES).lower() == "met" else col("eta")
         eta = np.zeros_like(pt) if eta is None else eta
         energy = col("e", "energy")
         if energy is None:
@@ -349,7 +351,9 @@ def events_to_batch(
       ``energy`` (default the massless :math:`|\vec p|`), or
     - collider: ``pt, phi`` and optional ``eta`` (default 0, e.g. MET),
       ``mass`` or ``m`` (default 0), ``E`` or ``energy`` (default
-      :math:`\sqrt{p_T^2\cosh^2\eta + m^2}`);
+      :math:`\sqrt{p_T^2\cosh^2\eta + m^2}`); ``et`` or ``met`` serve as
+      ``pt``, and a collection whose transverse momentum is ``met`` (Delphes's
+      ``MissingET.MET``) is transverse: its ``eta`` is ignored (0);
 
     plus an optional ``charge`` (default 0).  Records of the ``vector`` package
     (``Momentum2D/3D/4D``, ``Vector*D``; any of its coordinate systems, e.g. the
