@@ -1,4 +1,5 @@
-"""Real event files written by others, for the tests of the ROOT layouts (tests/data/test_root_layouts.py).
+"""Real event files written by others, for the tests of the ROOT layouts (tests/data/test_root_layouts.py,
+tests/data/test_pfnano.py).
 
 They are the sample files of coffea's test suite (BSD-3-Clause, Fermilab; coffea's LICENSE is copied
 next to them), taken from coffea's source distribution on PyPI, pinned, its hash and every file's hash
@@ -30,6 +31,7 @@ FILES = {
     "treemaker.root": "59ddd2e579830f888135836ffd75bddf10867f1c1068d2bc5c5bf46d9a4755cc",
     "nano_dy.root": "159b17b34b4d13ea4960d36fb9b01f2a505cc1a5a8de0fb3cfa185154543c81c",
     "nano_tt_v15.root": "0ee769872082459bf2ccbef08b916c26b3070b64969812aea4d75a0cfa006256",
+    "pfnano.root": "504f10f40146005184a1365dcf8b6c8235983597567fab04d1b4b6cc25603939",
 }
 DIR = Path(__file__).resolve().parent / "data" / "external"
 

@@ -449,7 +449,7 @@ def _check_before_clearing(cfg: dict[str, Any]) -> None:
     if cfg.get("generate") is not None:
         return
     _check_data_flags(cfg)
-    if is_event_data(cfg["data"], cfg.get("tree")):
+    if is_event_data(cfg["data"], cfg.get("tree"), cfg["model"]):
         from .run_events import check_event_data
 
         check_event_data(cfg)  # the files, collections, fields and classes of the new run

@@ -388,7 +388,8 @@ def moved_data(old: dict[str, Any], cfg: dict[str, Any]) -> bool:
     for key in keys:
         fp = recorded.get(key)
         if (cfg.get(key) is None or old.get(key) is None or not fp or fp.get("version") is None
-                or is_event_data(cfg[key], cfg.get("tree")) or is_event_data(old[key], old.get("tree"))):
+                or is_event_data(cfg[key], cfg.get("tree"), cfg["model"])
+                or is_event_data(old[key], old.get("tree"), old.get("model"))):
             return False
         try:
             current = fingerprint(check_data_paths(cfg[key], "--" + key))

@@ -22,15 +22,35 @@ import numpy as np
 from .errors import DataFileNotFoundError
 
 
-def is_event_data(path: Any, tree: Optional[str] = None) -> bool:
+def is_event_data(path: Any, tree: Optional[str] = None, model: Optional[str] = None) -> bool:
     """True when ``path`` (``--data``: a path, or a list of them; ``CLASS=PATH`` specs included) holds
     only events: event folders, event parquet files, ROOT event files (NanoAOD, H->ZZ layout, or with
     the tree ``tree``: ``--tree``), each file judged by its content, whatever its name (see
-    :func:`~pgjets.data.generate_events.is_event_folder`)."""
+    :func:`~pgjets.data.generate_events.is_event_folder`).  CMS PFNano files hold both: for a jet
+    ``model`` (not one of :data:`~pgjets.models.registry.EVENT_MODELS`) they are jets."""
     specs = [path] if isinstance(path, (str, Path)) else list(path or [])
     try:
-        return bool(specs) and all(not_event_data_reason(str(spec), tree) is None for spec in specs)
+        if not (bool(specs) and all(not_event_data_reason(str(spec), tree) is None for spec in specs)):
+            return False
     except (DataFileNotFoundError, TypeError):
+        return False
+    from .models.registry import EVENT_MODELS
+
+    return model is None or model in EVENT_MODELS or not _all_pfnano(specs)
+
+
+def _all_pfnano(specs: list) -> bool:
+    """Whether every file of ``specs`` (plain paths, folders or globs) is a CMS PFNano file."""
+    from .data.readers import detect_format, looks_like_data
+    from .data.sources import expand_spec, folder_data_files
+
+    files = []
+    for spec in specs:
+        for p in expand_spec(str(spec), "--data"):
+            files += folder_data_files(p) if p.is_dir() else [p]
+    try:
+        return bool(files) and all(looks_like_data(f) and detect_format(f) == "pfnano" for f in files)
+    except Exception:
         return False
 
 
@@ -95,8 +115,8 @@ def _dataset(data: Any, max_events: Optional[int], cfg: dict[str, Any], unlabell
     tree = cfg.get("tree")
     unlabelled = not isinstance(given, dict) and _without_labels(given, tree)
     if unlabelled and not unlabelled_ok:
-        raise DataArgumentError(f"{_describe(data)}: the event files have no label field 'label' (a NanoAOD "
-                                "file holds none): give the class of each file, --data CLASS=FILE repeated "
+        raise DataArgumentError(f"{_describe(data)}: the event files have no label field 'label' (a NanoAOD, "
+                                "Delphes, EDM4hep or PHYSLITE file holds none): give the class of each file, --data CLASS=FILE repeated "
                                 "per class (a mapping {class: files} in Python)")
     label = None if unlabelled else "label"
     try:
@@ -226,7 +246,8 @@ def _explain_not_events(data: Any, model: str, tree: Optional[str] = None) -> No
     if found is not None:
         raise UsageError(f"model {model!r} classifies whole events, but --data {found[0]}: {found[1]}")
     raise UsageError(f"model {model!r} classifies whole events: give --data with a folder of "
-                     "`pgjets generate --events`, parquet event files or NanoAOD ROOT files (CLASS=FILE per class)")
+                     "`pgjets generate --events`, parquet event files or ROOT event files (NanoAOD, Delphes, "
+                     "EDM4hep, PHYSLITE; CLASS=FILE per class)")
 
 
 #: Settings of jet runs only (generation and constituent features): refused for event runs when they
@@ -399,6 +420,31 @@ def warn_class_pt_scales(ds: Any) -> None:
             stacklevel=2)
 
 
+def warn_class_layouts(ds: Any) -> None:
+    """Warn when the classes of a dataset of one class per file (``CLASS=PATH``) come from files of
+    different layouts (Delphes against EDM4hep, NanoAOD against Delphes, ...): their objects differ in
+    reconstruction and in the fields stored, which a classifier tells apart without any physics."""
+    import warnings
+
+    from .data.root_layouts import LAYOUT_NAMES
+    from .errors import PgjetsWarning
+
+    if not ds.label_names or ds.class_counts() is None:
+        return
+    kinds: dict[str, set[str]] = {}
+    for i in range(len(ds.files)):
+        c = ds.file_class(i)
+        if c is not None:
+            kinds.setdefault(str(ds.label_names[c]), set()).add(ds.file_kind(i))
+    if len({frozenset(k) for k in kinds.values()}) > 1:
+        listed = "; ".join(f"{name}: {', '.join(sorted(LAYOUT_NAMES.get(k, k) for k in ks))}"
+                           for name, ks in kinds.items())
+        warnings.warn(PgjetsWarning(
+            f"the classes come from files of different layouts ({listed}): their objects differ in "
+            "reconstruction and stored fields, which a classifier can learn instead of the physics"),
+            stacklevel=2)
+
+
 def _refuse_empty_classes(ds: Any, prefix: str = "") -> None:
     """Refuse a dataset of one class per file (a mapping) in which a class has no events.
 
@@ -427,7 +473,7 @@ def maybe_train_events(cfg: dict[str, Any], out: Path, old: Optional[dict[str, A
     """
     from .models.registry import EVENT_MODELS
 
-    if cfg.get("generate") is None and is_event_data(cfg["data"], cfg.get("tree")):
+    if cfg.get("generate") is None and is_event_data(cfg["data"], cfg.get("tree"), cfg["model"]):
         return train_event_run(cfg, out, cfg["data"], old)
     if cfg["model"] in EVENT_MODELS:
         _explain_not_events(cfg["data"] if cfg.get("generate") is None else [], cfg["model"], cfg.get("tree"))
@@ -470,6 +516,7 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
         if is_main_process():
             print(describe_weights(inputs["weights"]))
     warn_class_pt_scales(ds)
+    warn_class_layouts(ds)
     cfg = {**{k: v for k, v in cfg.items() if k not in JET_SETTINGS},  # config.yaml without jet settings
            "data": str(data) if isinstance(data, Path) else data, "data_fingerprint": fp, "inputs": inputs}
     if held_fp:
@@ -515,7 +562,7 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
         found = first_non_event_spec(specs, tree=read.get("tree"))
         if found is not None:
             raise DataArgumentError(f"--data {found[0]}: {found[1]}; run {run} classifies whole events (give "
-                                    "event folders or files, CLASS=FILE for NanoAOD files)")
+                                    "event folders or files, CLASS=FILE for ROOT event files)")
         try:
             dataset, idx = _dataset(specs, None, read, unlabelled_ok=True, flag="--data")
         except DataArgumentError as exc:

@@ -147,7 +147,7 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
                          "test events are weighted as in training)")
     if test_data is None:  # (not at the end of a training)
         warn_unfinished(run, cfg)
-    if is_event_data(cfg["data"], cfg.get("tree")):
+    if is_event_data(cfg["data"], cfg.get("tree"), cfg["model"]):
         return evaluate_event_run(run, cfg, data=data, out=out, signal=signal, working_points=working_points,
                                   progress=progress, tree=tree, weight=weight)
     if tree is not None or weight is not None:
@@ -159,7 +159,7 @@ def evaluate_run(run: Path, data: Any = None, out: Optional[Path] = None, test_d
         specs = _as_specs(resolve_data_paths(data))
         refuse_class_specs(specs)
         files = check_data_paths(specs)
-        if is_event_data(specs):
+        if is_event_data(specs, model=cfg["model"]):
             raise DataArgumentError(f"{' '.join(specs)} hold whole events, but run {run} classifies jets "
                                     f"(model {cfg['model']}): give jet data")
         labelled = jets_have_labels(specs)

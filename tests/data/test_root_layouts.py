@@ -203,3 +203,53 @@ def test_edm4hep_events_are_not_taken_for_the_hzz_layout(external_sample):
     path = external_sample("p8_ee_WW_ecm240_edm4hep.root")
     with pytest.raises(DataArgumentError, match=r"tree 'events' has no collection 'Muons'.*ReconstructedParticles"):
         index_event_file(path, ["Muons"])
+
+
+def test_nanoaod_v15_pfmet_is_the_met_collection(external_sample):
+    from pgjets.data.event_dataset import DEFAULT_COLLECTIONS
+
+    path = external_sample("nano_tt_v15.root")  # NanoAOD v15 renamed MET to PFMET
+    assert index_event_file(path, DEFAULT_COLLECTIONS)[0] == "nanoaod"
+    t = uproot.open(path)["Events"]
+    events = read_nanoaod_events(path, ["MET"])
+    assert set(events.fields) == {"MET_pt", "MET_phi"}
+    np.testing.assert_array_equal(ak.to_numpy(events.MET_pt), t["PFMET_pt"].array(library="np"))
+
+
+def test_references_are_named_not_read(external_sample):
+    with pytest.raises(DataArgumentError, match="lacks .*objidx.*references into another collection"):
+        index_event_file(external_sample("p8_ee_WW_ecm240_edm4hep.root"), ["Muon"])
+    with pytest.raises(DataArgumentError, match="'btaggingLink' of collection 'AnalysisJets' is not numbers"):
+        index_event_file(external_sample("PHYSLITE_example.root"), ["AnalysisJets"], ["btaggingLink"])
+    with pytest.raises(DataArgumentError, match="'Constituents' of collection 'Jet' is not numbers"):
+        index_event_file(external_sample("delphes.root"), ["Jet"], ["Constituents"])
+    assert index_event_file(external_sample("delphes.root"), ["Jet"], ["BTag"]) == ("delphes", 25)
+
+
+def test_edm4hep_truth_particles_get_their_energy_from_the_mass(external_sample):
+    path = external_sample("edm4hep_ILD_mumuH_v01-00_podio_v01-07_10ev.root")
+    t = uproot.open(path)["events"]
+    b = events_to_batch(read_nanoaod_events(path, ["MCParticles"]), ["MCParticles"])  # the layout's own tree
+    p2 = sum(_flat(t, f"MCParticles/MCParticles.momentum.{c}") ** 2 for c in "xyz")
+    np.testing.assert_allclose(b.x[:, 3].double().numpy(), np.sqrt(p2 + _flat(t, "MCParticles/MCParticles.mass") ** 2),
+                               rtol=1e-5)
+
+
+def test_physlite_event_ids(external_sample, tmp_path):
+    path = external_sample("PHYSLITE_example.root")
+    shutil.copy(path, tmp_path / "b.root")
+    ds = StreamedEventDataset({"a": path, "b": tmp_path / "b.root"}, collections=["AnalysisJets"])
+    got = ds.event_ids(np.arange(5))
+    t = uproot.open(path)["CollectionTree"]
+    np.testing.assert_array_equal(got["EventInfoAuxDyn.eventNumber"],
+                                  t["EventInfoAuxDyn.eventNumber"].array(library="np")[:5])
+
+
+def test_classes_from_different_layouts_are_warned_about(external_sample):
+    from pgjets.errors import PgjetsWarning
+    from pgjets.run_events import warn_class_layouts
+
+    ds = StreamedEventDataset({"pp": external_sample("delphes.root"),
+                               "ee": external_sample("p8_ee_WW_ecm240_edm4hep.root")}, collections=["Jet"])
+    with pytest.warns(PgjetsWarning, match="different layouts.*pp: Delphes; ee: EDM4hep"):
+        warn_class_layouts(ds)

@@ -554,3 +554,13 @@ def test_a_met_collection_is_transverse_whatever_its_stored_eta():
     assert torch.equal(b.x[met, 1], torch.zeros(2)) and torch.equal(b.x[met, 3], b.x[met, 0])
     torch.testing.assert_close(b.x[jet, 1], torch.tensor([1.5, -0.5]))
     torch.testing.assert_close(b.x[jet, 3], torch.tensor([40 * np.cosh(1.5), 20 * np.cosh(0.5)]).float())
+
+
+def test_cartesian_objects_take_their_energy_from_a_stored_mass():
+    # EDM4hep's MCParticle stores momentum and mass, no energy: a Higgs at rest has E = m, not |p| = 0
+    events = {"P_px": ak.Array([[0.0, 3.0]]), "P_py": ak.Array([[0.0, 4.0]]), "P_pz": ak.Array([[0.0, 0.0]]),
+              "P_mass": ak.Array([[125.0, 0.0]])}
+    b = events_to_batch(events, ["P"])
+    torch.testing.assert_close(b.x[:, 3], torch.tensor([125.0, 5.0]))
+    events["P_energy"] = ak.Array([[126.0, 6.0]])  # a stored energy wins
+    torch.testing.assert_close(events_to_batch(events, ["P"]).x[:, 3], torch.tensor([126.0, 6.0]))

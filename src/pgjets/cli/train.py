@@ -23,10 +23,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data", action="append", metavar="PATH",
                      help="training jets: a generated folder, a data file (landscape .h5, JetClass .root, "
-                          "quark/gluon .npz, JetNet .hdf5, parquet, jet images), a quoted glob; repeatable; or "
-                          "whole events: a folder of pgjets generate --events, event parquet files, or NanoAOD "
-                          ".root files given per class as CLASS=PATH (e.g. --data ttbar='tt_*.root' "
-                          "--data wjets=wj.root)")
+                          "CMS PFNano .root, quark/gluon .npz, JetNet .hdf5, parquet, jet images), a quoted glob; "
+                          "repeatable; or whole events: a folder of pgjets generate --events, event parquet files, "
+                          "or ROOT event files (NanoAOD, Delphes, EDM4hep, PHYSLITE, or --tree) given per class as "
+                          "CLASS=PATH (e.g. --data ttbar='tt_*.root' --data wjets=wj.root)")
     src.add_argument("--generate", type=int, metavar="N", help="generate N jets per process now")
     p.add_argument("--process", dest="processes", action="append", help="process to generate (repeatable)")
     p.add_argument("--val", action="append", metavar="PATH",
@@ -41,8 +41,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                         "e.g. btagDeepFlavB (repeatable)")
     p.add_argument("--tree", metavar="NAME",
                    help="event data: the ROOT tree of the events, read in NanoAOD naming (C_pt, C_eta, ... per "
-                        "collection C), e.g. mini of ATLAS Open Data with --collection lep --collection jet "
-                        "(default: Events, or events of the H->ZZ layout)")
+                        "collection C, or members C.pt), e.g. mini of ATLAS Open Data with --collection lep "
+                        "--collection jet (default: the tree of the file's layout: Events of NanoAOD, events of "
+                        "H->ZZ or EDM4hep, Delphes, CollectionTree of PHYSLITE)")
     p.add_argument("--connectivity", choices=("full", "knn"),
                    help="event data: the edges of each event graph, full (every pair of objects, the default) "
                         "or knn (the --k nearest objects in eta-phi; fewer edges for large collections)")

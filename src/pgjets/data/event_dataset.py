@@ -274,7 +274,7 @@ def read_nanoaod_events(
     branches: Sequence[str] = (),
     start: Optional[int] = None,
     stop: Optional[int] = None,
-    tree: str = NANOAOD_TREE,
+    tree: Optional[str] = None,
 ) -> Any:
     r"""Read the objects of a CMS NanoAOD file as an ``awkward.Array`` of NanoAOD-style fields.
 
@@ -299,7 +299,8 @@ def read_nanoaod_events(
         branches: Further event-level branches (labels, weights).
         start: First event (default 0).
         stop: One past the last event (default: all).
-        tree: Tree name (``"Events"``).
+        tree: Tree name; ``None``: that of the file's layout (:func:`root_event_layout`: ``Events``,
+            ``Delphes``, ``events`` of EDM4hep, ``CollectionTree``).
 
     Raises:
         DataFileNotFoundError: ``path`` does not exist.
@@ -317,6 +318,11 @@ def read_nanoaod_events(
     require("awkward", "physics", "event data")
     path = Path(path)
     with _open_root(path) as f:
+        if tree is None:
+            kind = _root_layout(path, f)
+            if kind == "hzz":
+                raise DataFileError(f"{path} is in the H->ZZ layout: read it with read_hzz_events")
+            tree = tree_name(kind, None)
         return _nanoaod_events(path, f, collections, extra_fields, branches, start, stop, tree)
 
 
@@ -408,7 +414,7 @@ def _object_fields(kind: str, names: Sequence[str], pa_schema: Any = None,
     for coll, fields in dotted_collections(names).items():  # Jet/Jet.PT, AnalysisJetsAuxDyn.pt, Muon.pt
         out.setdefault(coll, set()).update(fields)
     for c in collections:
-        own = set(collection_keys(names, c))
+        own = set(collection_keys(names, c, aliases=kind != "parquet"))
         if own and c not in out:
             out[c] = own
     if pa_schema is not None:  # collections stored as records (a list of structs, or one struct)
@@ -465,7 +471,7 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
     magic = _magic(path)
     if magic not in ("parquet", "root"):
         event_file_kind(path, tree)  # raises: not an event file
-    schema, word = None, "tree"
+    schema, word, links = None, "tree", []
     if magic == "parquet":
         kind = "parquet"
         pq = require("pyarrow.parquet", "physics", "parquet files")
@@ -482,6 +488,7 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
             if not hasattr(t, "num_entries"):
                 raise DataFileError(f"{path}: {_tree_name(kind, tree)!r} is neither a TTree nor an RNTuple")
             n, names, word = int(t.num_entries), list(t.keys()), _tree_word(t)
+            links = _non_numeric_fields(t, names, collections, extra_fields) if kind != "hzz" else []
     fields = _object_fields(kind, names, schema, collections)
     records = set() if schema is None else set(_record_fields(schema))
     where = ("" if kind == "parquet" else " (the H->ZZ layout)" if kind == "hzz"
@@ -500,19 +507,52 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
             near = [f for f in found if f.lower() == c.lower()]
             hint = f"; did you mean {near[0]!r}?" if near else ""
             raise DataArgumentError(f"{path}{where} has no collection {c!r} (no branches "
-                                    f"{c}_pt/eta/phi or {c}_px/py); it has {', '.join(found) or 'none'}"
-                                    f"{hint}{default}")
+                                    f"{c}_pt/eta/phi or {c}_px/py, nor members {c}.pt ...); it has "
+                                    f"{', '.join(found) or 'none'}{hint}{default}")
         if c in records:  # a record field: vector records may name their momentum otherwise (rho, ...)
             lacking = None if fields[c] & {*PT_NAMES, "px"} else "the field pt (or px) of its records"
         else:
             lacking = _lacking_momentum(c, fields[c], _separator(names, c))
         if lacking:
             raise DataArgumentError(f"{path}{where}: collection {c!r} lacks {lacking}; its object fields are "
-                                    f"{', '.join(sorted(fields[c]))}")
+                                    f"{', '.join(sorted(fields[c]))}{_lacking_hint(fields[c])}")
     for x in extra_fields:
         if not any(x.lower() in fields.get(c, set()) for c in collections):
             raise DataArgumentError(f"{path}: no collection of {list(collections)} has the object field {x!r}")
+    if links:
+        raise DataArgumentError(f"{path}{where}: the object field {links[0][1]!r} of collection {links[0][0]!r} "
+                                "is not numbers (a reference or link to other objects, which pgjets does not "
+                                "follow); --object-field takes numeric fields")
     return kind, n
+
+
+def _lacking_hint(fields: set[str]) -> str:
+    """What a collection without a momentum holds instead, where pgjets knows: references into another
+    collection (FCC's ``Muon_objIdx``), or the terms of an xAOD MET container."""
+    if "objidx" in fields:
+        return ("; its objIdx are references into another collection (FCC: ReconstructedParticles), which "
+                "pgjets does not follow: use that collection")
+    if {"mpx", "mpy"} <= fields:
+        return "; an xAOD MET container holds several terms per event, which pgjets does not read"
+    return ""
+
+
+def _non_numeric_fields(t: Any, names: Sequence[str], collections: Sequence[str],
+                        extra_fields: Sequence[str]) -> list[tuple[str, str]]:
+    """``(collection, field)`` of every ``extra_fields`` branch of a ROOT tree ``t`` that does not hold
+    numbers (an xAOD element link, a Delphes ``TRefArray``); RNTuple fields are not checked."""
+    uproot = require("uproot", "physics", "ROOT files")
+    out = []
+    for c in collections:
+        for x in extra_fields:
+            for key in collection_keys(names, c, {x.lower()}).values():
+                try:
+                    interp = t[key].interpretation
+                except Exception:  # an RNTuple field, or a branch uproot cannot interpret (reported when read)
+                    continue
+                if not isinstance(getattr(interp, "content", interp), uproot.interpretation.numerical.AsDtype):
+                    out.append((c, x))
+    return out
 
 
 def event_file_has_labels(path: Union[str, Path], label: str = "label", tree: Optional[str] = None) -> bool:
@@ -1183,9 +1223,12 @@ def _open_event_file(path: Path, kind: str) -> Any:
 #: The scalar fields that identify an event, stored with its scores when the files have them: CMS
 #: NanoAOD's ``run``, ``luminosityBlock``, ``event``; ATLAS ntuples' ``runNumber``, ``eventNumber``
 #: and, for simulation, ``mcChannelNumber`` (the sample's DSID); Delphes's ``Event.Number``; EDM4hep's
-#: ``EventHeader.runNumber`` and ``EventHeader.eventNumber``.
+#: ``EventHeader.runNumber`` and ``EventHeader.eventNumber``; PHYSLITE's ``EventInfoAuxDyn.runNumber``,
+#: ``.eventNumber``, ``.mcChannelNumber``; CMS TreeMaker's ``RunNum``, ``LumiBlockNum``, ``EvtNum``.
 EVENT_ID_FIELDS = ("run", "luminosityBlock", "event", "runNumber", "eventNumber", "mcChannelNumber",
-                   "Event.Number", "EventHeader.runNumber", "EventHeader.eventNumber")
+                   "Event.Number", "EventHeader.runNumber", "EventHeader.eventNumber",
+                   "EventInfoAuxDyn.runNumber", "EventInfoAuxDyn.eventNumber", "EventInfoAuxDyn.mcChannelNumber",
+                   "RunNum", "LumiBlockNum", "EvtNum")
 
 
 def _scalar_fields(handle: Any, path: Path, fields: Sequence[str], tree: str,

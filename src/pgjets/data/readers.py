@@ -947,7 +947,7 @@ def write_parquet_jets(table: JetTable, path: PathLike, field: str = "constituen
 
 
 # ------------------------------------------------------------------ dispatch
-FORMATS = ("generated", "jetfile", "landscape", "images", "jetclass", "parquet", "quark_gluon", "jetnet")
+FORMATS = ("generated", "jetfile", "landscape", "images", "jetclass", "parquet", "quark_gluon", "jetnet", "pfnano")
 #: File suffixes a folder of data files is searched for (the content still decides the format).
 DATA_SUFFIXES = (".h5", ".hdf5", ".hdf", ".root", ".parquet", ".pq", ".npz")
 _MAGIC = {b"\x89HDF\r\n\x1a\n": "hdf5", b"root": "root", b"PAR1": "parquet", b"PK\x03\x04": "zip"}
@@ -974,7 +974,8 @@ def detect_format(path: PathLike) -> str:
     """Name of the format of ``path`` (one of :data:`FORMATS`), from its content.
 
     A folder with ``manifest.json`` is ``"generated"``. A file is recognised
-    by its first bytes and layout, whatever its name: ROOT (``"jetclass"``),
+    by its first bytes and layout, whatever its name: ROOT (``"pfnano"``: CMS PFNano, a tree
+    ``Events`` with ``JetPFCands``; else ``"jetclass"``),
     parquet (``"parquet"``), an npz archive with ``X`` and ``y``
     (``"quark_gluon"``) or HDF5, which is ``"jetfile"`` (a pgjets chunk),
     ``"landscape"`` (a pandas ``table`` key, fixed or table format),
@@ -992,7 +993,7 @@ def detect_format(path: PathLike) -> str:
         raise DataFileError(f"{path} is a folder without manifest.json (incomplete generated dataset?)")
     kind = _magic(path)
     if kind == "root":
-        return "jetclass"
+        return "pfnano" if _is_pfnano_file(path) else "jetclass"
     if kind == "parquet":
         return "parquet"
     if kind == "zip":
@@ -1027,6 +1028,21 @@ def detect_format(path: PathLike) -> str:
                         f"the first bytes match none of them)")
 
 
+def _is_pfnano_file(path: Path) -> bool:
+    """Whether the ROOT file ``path`` is CMS PFNano (a tree ``Events`` with jet constituents as index
+    pairs, :mod:`pgjets.data.pfnano`); any other ROOT file is taken for JetClass."""
+    from .pfnano import is_pfnano
+
+    uproot = require("uproot", "physics", "reading ROOT jet files")
+    try:
+        with uproot.open(path) as f:
+            if "Events" not in {k.split(";")[0] for k in f.keys()}:
+                return False
+            return is_pfnano(set(f["Events"].keys(recursive=False)))
+    except Exception:
+        return False  # the JetClass reader names what is wrong with the file
+
+
 def count_rows(path: PathLike, format: str = "auto") -> int:
     """Number of jets (or images) in ``path`` without reading the constituents."""
     fmt = detect_format(path) if format == "auto" else format
@@ -1036,9 +1052,11 @@ def count_rows(path: PathLike, format: str = "auto") -> int:
     if fmt == "jetfile":
         from .jet_io import count_jets
         return count_jets(path)
+    from .pfnano import count_pfnano
+
     counters = {"landscape": count_top_landscape, "jetclass": count_jetclass,
                 "images": count_jet_images, "parquet": count_parquet_jets, "quark_gluon": count_quark_gluon,
-                "jetnet": count_jetnet}
+                "jetnet": count_jetnet, "pfnano": count_pfnano}
     if fmt not in counters:
         raise ValueError(f"format must be 'auto' or one of {FORMATS}, got {format!r}")
     return counters[fmt](path)
@@ -1070,8 +1088,10 @@ def read_rows(path: PathLike, start: Optional[int] = None, stop: Optional[int] =
         return _finish(table, drop_empty, Path(path), first)
     if fmt == "images":
         return read_jet_images(path, start, stop)
+    from .pfnano import read_pfnano
+
     readers = {"landscape": read_top_landscape, "jetclass": read_jetclass, "parquet": read_parquet_jets,
-               "quark_gluon": read_quark_gluon, "jetnet": read_jetnet}
+               "quark_gluon": read_quark_gluon, "jetnet": read_jetnet, "pfnano": read_pfnano}
     if fmt not in readers:
         raise ValueError(f"read_rows reads single files; format {fmt!r} is not one")
     return readers[fmt](path, start, stop, drop_empty=drop_empty)

@@ -49,7 +49,11 @@ NESTED_FIELDS: dict[str, str] = {
 XAOD_AUX_SUFFIXES: tuple[str, ...] = ("AuxDyn", "Aux")
 
 #: Object fields (lower case) of an xAOD store that are in MeV, read in GeV (divided by 1000).
-XAOD_MEV_FIELDS = frozenset({"pt", "e", "m", "mass", "px", "py", "pz", "et", "met", "mpx", "mpy", "sumet"})
+XAOD_MEV_FIELDS = frozenset({"pt", "e", "m", "mass", "px", "py", "pz", "et", "met"})
+
+#: Collections read under another name where a ROOT file lacks them: CMS NanoAOD v15 renamed ``MET``
+#: (the type-1 corrected PF MET) ``PFMET``.
+COLLECTION_ALIASES: dict[str, tuple[str, ...]] = {"MET": ("PFMET",)}
 
 #: The tree of the events of each ROOT layout.
 LAYOUT_TREES: dict[str, str] = {"nanoaod": "Events", "hzz": "events", "delphes": "Delphes",
@@ -111,12 +115,22 @@ def split_dotted(key: str) -> Optional[tuple[str, str, bool]]:
     return coll, rest, xaod
 
 
-def collection_keys(keys: Sequence[str], coll: str, wanted: Optional[set[str] | frozenset[str]] = None
-                    ) -> dict[str, str]:
+def collection_keys(keys: Sequence[str], coll: str, wanted: Optional[set[str] | frozenset[str]] = None,
+                    aliases: bool = True) -> dict[str, str]:
     """The branches (or RNTuple fields) of collection ``coll`` among ``keys`` whose object field (lower
     case) is in ``wanted`` (``None``: any), keyed by that field: ``C_<field>`` (NanoAOD, any flat
     ntuple), or a member ``C.<field>`` in any layout of this module.  A branch ``C_<field>_NOSYS``
-    serves as ``C_<field>`` where the tree has no ``C_<field>``; a flat branch wins over a member."""
+    serves as ``C_<field>`` where the tree has no ``C_<field>``; a flat branch wins over a member.
+    ``aliases``: where ``keys`` hold no branch of ``coll``, those of its :data:`COLLECTION_ALIASES`."""
+    found = _own_keys(keys, coll, wanted)
+    for alias in COLLECTION_ALIASES.get(coll, ()) if aliases and not found else ():
+        found = _own_keys(keys, alias, wanted)
+        if found:
+            break
+    return found
+
+
+def _own_keys(keys: Sequence[str], coll: str, wanted: Optional[set[str] | frozenset[str]]) -> dict[str, str]:
     found: dict[str, str] = {}
     for nominal in (False, True):  # the plain branches first
         for k in keys:
@@ -142,7 +156,11 @@ def flat_name(key: str, coll: str) -> tuple[str, float]:
     ``("el_pt", 1)``."""
     split = split_dotted(key)
     if split is None or split[0] != coll:
-        return nominal_name(key), 1.0
+        name = nominal_name(key)
+        for alias in COLLECTION_ALIASES.get(coll, ()):  # PFMET_pt read as MET_pt
+            if name.startswith(alias + "_"):
+                return coll + name[len(alias):], 1.0
+        return name, 1.0
     field, xaod = split[1], split[2]
     return f"{coll}_{field}", (1e-3 if xaod and field.lower() in XAOD_MEV_FIELDS else 1.0)
 

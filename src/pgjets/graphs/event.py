@@ -153,8 +153,9 @@ def _kinematics(ak: Any, flat: Any, fields: Sequence[str], name: str,
         pz = np.zeros_like(px) if pz is None else pz
         pt = np.hypot(px, py)
         energy = col("e", "energy")
-        if energy is None:
-            energy = np.sqrt(px * px + py * py + pz * pz)
+        if energy is None:  # from the mass where one is stored (EDM4hep's MCParticle), else massless
+            mass = col("mass", "m")
+            energy = np.sqrt(px * px + py * py + pz * pz + (0.0 if mass is None else mass * mass))
         with np.errstate(divide="ignore", invalid="ignore"):
             eta = np.where(pt > 0, np.arcsinh(pz / np.where(pt > 0, pt, 1.0)), 0.0)
         kin = {"pt": pt, "eta": eta, "phi": np.arctan2(py, px), "e": energy}
@@ -348,7 +349,8 @@ def events_to_batch(
     angles in radians) are either
 
     - Cartesian: ``px, py`` and optional ``pz`` (default 0), ``E`` or
-      ``energy`` (default the massless :math:`|\vec p|`), or
+      ``energy`` (default :math:`\sqrt{|\vec p|^2 + m^2}` from ``mass`` or
+      ``m``, else the massless :math:`|\vec p|`), or
     - collider: ``pt, phi`` and optional ``eta`` (default 0, e.g. MET),
       ``mass`` or ``m`` (default 0), ``E`` or ``energy`` (default
       :math:`\sqrt{p_T^2\cosh^2\eta + m^2}`); ``et`` or ``met`` serve as
