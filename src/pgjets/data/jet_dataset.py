@@ -129,6 +129,23 @@ def _add_graph_attr(batch, name: str, value: Tensor, per_graph_slices: Tensor) -
     batch._inc_dict[name] = torch.zeros(per_graph_slices.numel() - 1, dtype=torch.long)
 
 
+def _same_jetclass_classes(path: Path, first: Optional[tuple[Path, list[str]]]) -> tuple[Path, list[str]]:
+    """``first`` (or ``path`` with its classes, for the first JetClass file), after checking that ``path``
+    has the same ``label_*`` branches: a file with a subset of them numbers its classes otherwise, which
+    a stream would only find when it reached the file (after a run's folder is written).
+
+    Raises:
+        DataFileError: ``path`` has other classes than ``first``.
+    """
+    from .readers import jetclass_label_names
+
+    names = jetclass_label_names(path)
+    if first is not None and names and names != first[1]:
+        raise DataFileError(f"{path} has the classes {names} (its label_* branches) but {first[0]} has "
+                            f"{first[1]}: the files of one dataset need the same label_* branches")
+    return first if first is not None or not names else (path, names)
+
+
 class JetDataset(Dataset):
     r"""Jets as PyG graphs, streamed chunk by chunk (see the module docstring).
 
@@ -239,8 +256,11 @@ class JetDataset(Dataset):
             raise UsageError(f"{self.sources[0].path} holds jet images, which only an image representation "
                              f"reads (representation='image', not {representation!r})")
         counts: list[int] = []
+        classes: Optional[tuple[Path, list[str]]] = None  # the first JetClass file's classes
         for src in self.sources:
             for path, fmt in src.files():
+                if fmt == "jetclass" and self.labelled:  # before any chunk: a file with other label_* branches
+                    classes = _same_jetclass_classes(path, classes)
                 n = count_rows(path, fmt)
                 for a in range(0, n, self.chunk_size):
                     b = min(n, a + self.chunk_size)

@@ -323,6 +323,19 @@ def count_jetclass(path: PathLike, tree: str = "tree") -> int:
         raise DataFileError(f"{path}: tree {tree!r} is unreadable: {exc}") from exc
 
 
+def jetclass_label_names(path: PathLike, tree: str = "tree",
+                         label_names: Sequence[str] = JETCLASS_LABELS) -> list[str]:
+    """The classes of a JetClass ROOT file, as :func:`read_jetclass` names them: those of ``label_names``
+    whose ``label_*`` branch the tree has (its list of branches only is read)."""
+    path = _existing(path, "JetClass file")
+    t = _uproot_tree(path, tree)
+    try:
+        keys = set(t.keys())
+    except Exception as exc:
+        raise DataFileError(f"{path}: tree {tree!r} is unreadable: {exc}") from exc
+    return [n for n in label_names if f"label_{n}" in keys]
+
+
 def read_jetclass(
     path: PathLike,
     start: Optional[int] = None,
