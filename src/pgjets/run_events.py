@@ -420,6 +420,28 @@ def warn_class_pt_scales(ds: Any) -> None:
             stacklevel=2)
 
 
+def file_layouts(ds: Any) -> list[str]:
+    """The layouts of the files of an event dataset (:data:`~pgjets.data.event_dataset.EVENT_FILE_KINDS`),
+    sorted: ``config.yaml`` records those a run trained on."""
+    return sorted({ds.file_kind(i) for i in range(len(ds.files))})
+
+
+def warn_other_layouts(trained: Optional[list[str]], evaluated: list[str], data: str) -> None:
+    """Warn when events of a layout the run never trained on are scored (Delphes by a run trained on
+    NanoAOD): their objects come from another reconstruction, and the run's cuts assume its own."""
+    import warnings
+
+    from .data.root_layouts import LAYOUT_NAMES
+    from .errors import PgjetsWarning
+
+    other = [k for k in evaluated if trained and k not in trained]
+    if other:
+        names = lambda kinds: ", ".join(LAYOUT_NAMES.get(k, k) for k in kinds)  # noqa: E731
+        warnings.warn(PgjetsWarning(
+            f"{data} holds {names(other)} files, but the run trained on {names(trained)} files: their objects "
+            "come from another reconstruction, and the scores and cuts of the run assume its own"), stacklevel=2)
+
+
 def warn_class_layouts(ds: Any) -> None:
     """Warn when the classes of a dataset of one class per file (``CLASS=PATH``) come from files of
     different layouts (Delphes against EDM4hep, NanoAOD against Delphes, ...): their objects differ in
@@ -510,7 +532,7 @@ def train_event_run(cfg: dict[str, Any], out: Path, data: Any,
         for key, held_print in held_fp.items():
             _data_changed(_describe(cfg[key]), (old.get("held_out_fingerprints") or {}).get(key), held_print, hint)
     inputs = {"label_names": list(ds.label_names) if ds.label_names else None, "num_features": int(ds.num_features),
-              "object_pt_median": object_pt_median(ds, idx)}
+              "object_pt_median": object_pt_median(ds, idx), "layouts": file_layouts(ds)}
     if ds.weight is not None:
         inputs["weights"] = weight_summary(ds, idx)
         if is_main_process():
@@ -582,6 +604,7 @@ def evaluate_event_run(run: Path, cfg: dict[str, Any], data: Any = None, out: Op
         except DataFileError as exc:  # data given on the command line: a bad argument
             raise DataArgumentError(str(exc)) from None
         warn_pt_scale(inputs.get("object_pt_median"), object_pt_median(dataset, idx), " ".join(specs))
+        warn_other_layouts(inputs.get("layouts"), file_layouts(dataset), " ".join(specs))
         dest = Path(out) if out is not None else _eval_dest(run, specs, _variant(cfg, signal, working_points))
         check_eval_out(run, dest)
     else:

@@ -253,3 +253,17 @@ def test_classes_from_different_layouts_are_warned_about(external_sample):
                                "ee": external_sample("p8_ee_WW_ecm240_edm4hep.root")}, collections=["Jet"])
     with pytest.warns(PgjetsWarning, match="different layouts.*pp: Delphes; ee: EDM4hep"):
         warn_class_layouts(ds)
+
+
+def test_evaluating_files_of_another_layout_is_warned_about(external_sample, tmp_path, capsys):
+    delphes, nano = external_sample("delphes.root"), external_sample("nano_dy.root")
+    other = tmp_path / "other.root"
+    shutil.copy(delphes, other)
+    run = tmp_path / "run"
+    assert main(["train", "--model", "event_deepsets", "--data", f"a={delphes}", "--data", f"b={other}",
+                 "--collection", "Jet", "--collection", "Muon", "--epochs", "1", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", f"a={nano}"]) == 0
+    assert "holds NanoAOD files, but the run trained on Delphes files" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--data", f"a={other}"]) == 0  # its own layout: no warning
+    assert "another reconstruction" not in capsys.readouterr().err
