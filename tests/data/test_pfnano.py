@@ -20,13 +20,15 @@ def _reference(path, jets="Jet"):
     """Per jet (event-major): its constituents' (pt, eta, phi, mass, pdgId) and its class, by a loop."""
     t = uproot.open(path)["Events"]
     a = t.arrays([f"{jets}_hadronFlavour", f"{jets}PFCands_jetIdx", f"{jets}PFCands_pFCandsIdx", "PFCands_pt",
-                  "PFCands_eta", "PFCands_phi", "PFCands_mass", "PFCands_pdgId"])
+                  "PFCands_eta", "PFCands_phi", "PFCands_mass", "PFCands_pdgId", "PFCands_d0",
+                  "PFCands_d0Err", "PFCands_dz", "PFCands_dzErr"])
     out = []
     for ev in a:
         for j, flav in enumerate(ev[f"{jets}_hadronFlavour"]):
             idx = np.asarray(ev[f"{jets}PFCands_pFCandsIdx"])[np.asarray(ev[f"{jets}PFCands_jetIdx"]) == j]
             cands = np.stack([np.asarray(ev[f"PFCands_{c}"])[idx] for c in ("pt", "eta", "phi", "mass", "pdgId")], 1)
-            out.append((cands, {0: 0, 4: 1, 5: 2}[int(flav)]))
+            ip = np.stack([np.asarray(ev[f"PFCands_{c}"])[idx] for c in ("d0", "d0Err", "dz", "dzErr")], 1)
+            out.append((cands, {0: 0, 4: 1, 5: 2}[int(flav)], ip))
     return out
 
 
@@ -46,7 +48,12 @@ def test_pfnano_jets_are_their_candidates(external_sample, jets):
     np.testing.assert_allclose(table.pz, pt * np.sinh(eta), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(table.E, np.sqrt((pt * np.cosh(eta)) ** 2 + m ** 2), rtol=1e-5)
     np.testing.assert_array_equal(table.pdgid, cands[:, 4])
-    assert table.d0val is not None  # the track impact parameters of the particlenet feature set
+    # the track impact parameters of the particlenet feature set: in mm (PFNano: cm), 0 without a track
+    ip = np.concatenate([r[2] for r in ref])
+    no_track = (ip[:, 1] <= 0) | (ip[:, 3] <= 0)
+    assert no_track.any() and (~no_track).any()
+    for c, column in enumerate((table.d0val, table.d0err, table.dzval, table.dzerr)):
+        np.testing.assert_allclose(column, np.where(no_track, 0.0, 10 * ip[:, c]), rtol=1e-6)
 
 
 def test_pfnano_format_rows_and_slices(external_sample):
@@ -116,3 +123,18 @@ def test_a_pfnano_file_is_jets_for_jet_models_and_events_for_event_models(extern
     events = ["train", "--model", "event_deepsets", "--data", f"a={path}", "--data", f"b={other}",
               "--collection", "Jet", "--collection", "Muon", "--epochs", "1", "--out", str(tmp_path / "events")]
     assert main(events) == 0
+
+
+def test_pfnano_files_with_and_without_impact_parameters_are_refused_up_front(tmp_path):
+    from pgjets.data import JetDataset
+
+    with_ip = _write_pfnano(tmp_path / "a.root")
+    # a file with the four impact-parameter branches
+    branches = {c: ak.Array([[0.01, -1.0, 0.02]]) for c in ("d0", "d0Err", "dz", "dzErr")}
+    _write_tree(tmp_path / "b.root", {
+        "Jet": ak.zip({"pt": ak.Array([[50.0, 40.0]]), "hadronFlavour": ak.Array([[0, 5]])}),
+        "JetPFCands": ak.zip({"jetIdx": ak.Array([[0, 0, 1]]), "pFCandsIdx": ak.Array([[0, 1, 2]])}),
+        "PFCands": ak.zip({**{c: ak.Array([[1.0, 2.0, 3.0]]) for c in ("pt", "eta", "phi", "mass")}, **branches})})
+    np.testing.assert_allclose(read_pfnano(tmp_path / "b.root").d0val, [0.1, 0.0, 0.2], rtol=1e-6)
+    with pytest.raises(DataFileError, match="b.root stores the candidates' track impact parameters.*a.root does not"):
+        JetDataset([with_ip, tmp_path / "b.root"])

@@ -129,6 +129,23 @@ def _add_graph_attr(batch, name: str, value: Tensor, per_graph_slices: Tensor) -
     batch._inc_dict[name] = torch.zeros(per_graph_slices.numel() - 1, dtype=torch.long)
 
 
+def _same_pfnano_inputs(path: Path, first: Optional[tuple[Path, bool]]) -> tuple[Path, bool]:
+    """``first`` (or ``path`` and whether it stores track impact parameters), after checking that
+    ``path`` agrees: the impact parameters are four more input columns.
+
+    Raises:
+        DataFileError: ``path`` stores them and ``first`` does not, or the other way round.
+    """
+    from .pfnano import pfnano_has_track_ip
+
+    has = pfnano_has_track_ip(path)
+    if first is not None and has != first[1]:
+        with_ip, without = (path, first[0]) if has else (first[0], path)
+        raise DataFileError(f"{with_ip} stores the candidates' track impact parameters (PFCands_d0, ...) but "
+                            f"{without} does not: one dataset needs one set of inputs")
+    return first if first is not None else (path, has)
+
+
 def _same_jetclass_classes(path: Path, first: Optional[tuple[Path, list[str]]]) -> tuple[Path, list[str]]:
     """``first`` (or ``path`` with its classes, for the first JetClass file), after checking that ``path``
     has the same ``label_*`` branches: a file with a subset of them numbers its classes otherwise, which
@@ -257,10 +274,13 @@ class JetDataset(Dataset):
                              f"reads (representation='image', not {representation!r})")
         counts: list[int] = []
         classes: Optional[tuple[Path, list[str]]] = None  # the first JetClass file's classes
+        track_ip: Optional[tuple[Path, bool]] = None  # whether the first PFNano file has impact parameters
         for src in self.sources:
             for path, fmt in src.files():
                 if fmt == "jetclass" and self.labelled:  # before any chunk: a file with other label_* branches
                     classes = _same_jetclass_classes(path, classes)
+                if fmt == "pfnano":  # ... or a PFNano file with other input columns
+                    track_ip = _same_pfnano_inputs(path, track_ip)
                 n = count_rows(path, fmt)
                 for a in range(0, n, self.chunk_size):
                     b = min(n, a + self.chunk_size)

@@ -12,7 +12,12 @@ pairs.  Candidate four-momenta are built from :math:`(p_T, \eta, \phi, m)`,
     (E, p_x, p_y, p_z) = \big(\sqrt{p_T^2\cosh^2\eta + m^2},\; p_T\cos\phi,\; p_T\sin\phi,\;
     p_T\sinh\eta\big),
 
-as stored (no PUPPI weight applied).  The label is the jet's hadron flavour (``Jet_hadronFlavour``,
+as stored (no PUPPI weight applied).  The track impact parameters are read in mm, the unit of
+Delphes and so of JetClass, for which the ``particlenet`` feature set's preprocessing was made
+(PFNano stores cm); PFNano's value -1 of candidates without track details (neutral ones, and
+charged ones whose track was not stored) becomes 0 in all four columns, as JetClass stores them for
+neutral particles.  HF candidates (``pdgId`` 1 and 2) get no particle-ID flag, as in CMS's own
+ParticleNet inputs.  The label is the jet's hadron flavour (``Jet_hadronFlavour``,
 the ghost-associated B or C hadron of simulation): 0 ``light`` (udsg), 4 ``c``, 5 ``b``
 (:data:`PFNANO_LABELS`): the classes of AK4 flavour tagging.  Collision data has no flavour and is
 refused.  With the track impact parameters the ``particlenet`` feature set gets the paper's inputs.
@@ -67,6 +72,21 @@ def _jet_counts(t, path: Path, jets: str) -> np.ndarray:
         return np.asarray(t[f"n{jets}"].array(library="np"), dtype=np.int64)
     except Exception as exc:
         raise DataFileError(f"{path}: cannot read n{jets}: {exc}") from exc
+
+
+def pfnano_has_track_ip(path: PathLike) -> bool:
+    """Whether a PFNano file stores the candidates' track impact parameters (``PFCands_d0``, ``_d0Err``,
+    ``_dz``, ``_dzErr``), which add four input columns (its list of branches only is read)."""
+    return set(_CANDIDATE_IP) <= _keys(_existing(path, "PFNano file"))
+
+
+def _keys(path: Path) -> set[str]:
+    uproot = require("uproot", "physics", "reading PFNano ROOT files")
+    try:
+        with uproot.open(path) as f:
+            return set(f["Events"].keys())
+    except Exception as exc:
+        raise DataFileError(f"{path} is not a readable PFNano ROOT file (a tree 'Events'): {exc}") from exc
 
 
 def count_pfnano(path: PathLike, jets: str = "Jet") -> int:
@@ -156,8 +176,21 @@ def read_pfnano(path: PathLike, start: Optional[int] = None, stop: Optional[int]
           "E": np.sqrt((pt * np.cosh(eta)) ** 2 + mass ** 2)}
     table = _table(path, **{k: v.astype(np.float32) for k, v in p4.items()}, offsets=offsets, label=label,
                    pdgid=pdgid, charge=charge, label_names=list(PFNANO_LABELS),
-                   **{c: column(b).astype(np.float32) for c, b in zip(TRACK_IP_COLUMNS, ip)})
+                   **_track_ip(dict(zip(TRACK_IP_COLUMNS, map(column, ip)))))
     return _finish(table, drop_empty, path, a)
 
 
-__all__ = ["PFNANO_LABELS", "PFNANO_JETS", "is_pfnano", "count_pfnano", "read_pfnano"]
+#: Millimetres per unit of PFNano's impact parameters (cm).
+_IP_TO_MM = 10.0
+
+
+def _track_ip(ip: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The impact-parameter columns (``d0val, d0err, dzval, dzerr`` in cm, as read) in mm, with 0 for
+    candidates without track details (PFNano writes -1 to all four: a negative error)."""
+    if not ip:
+        return {}
+    no_track = (ip["d0err"] <= 0) | (ip["dzerr"] <= 0)
+    return {c: np.where(no_track, 0.0, v * _IP_TO_MM).astype(np.float32) for c, v in ip.items()}
+
+
+__all__ = ["PFNANO_LABELS", "PFNANO_JETS", "is_pfnano", "pfnano_has_track_ip", "count_pfnano", "read_pfnano"]
