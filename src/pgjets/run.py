@@ -515,16 +515,18 @@ def fit_run(cfg: dict[str, Any], out: Path, split: dict[str, np.ndarray], train,
 
 def jets_have_labels(specs: list[str]) -> bool:
     """Whether the jet files of ``specs`` are labelled; ``False`` when all are parquet files without a
-    ``label`` field (jets of collision data: scored with ``y = -1``).
+    ``label`` field or PFNano files without a jet flavour (jets of collision data: scored with ``y = -1``).
 
     Raises:
         DataArgumentError: labelled and unlabelled files mixed.
     """
+    from .data.pfnano import pfnano_has_labels
     from .data.readers import parquet_has_labels
     from .data.sources import resolve_sources
 
     files = [(path, fmt) for src in resolve_sources(specs) for path, fmt in src.files()]
-    labelled = [fmt != "parquet" or parquet_has_labels(path) for path, fmt in files]
+    has = {"parquet": parquet_has_labels, "pfnano": pfnano_has_labels}
+    labelled = [fmt not in has or has[fmt](path) for path, fmt in files]
     return all_or_none_labelled([path for path, _ in files], labelled, "jets")
 
 
@@ -554,9 +556,9 @@ def refuse_unlabelled(cfg: dict[str, Any]) -> None:
     for key in ("data", "val", "test"):
         specs = _as_specs(cfg[key]) if cfg.get(key) is not None else []
         if specs and not jets_have_labels(specs):
-            raise DataArgumentError(f"--{key} {' '.join(specs)} holds jets without labels (no field 'label'): "
-                                    "training needs the class of every jet; pgjets evaluate RUN --data scores "
-                                    "unlabelled jets with a trained run")
+            raise DataArgumentError(f"--{key} {' '.join(specs)} holds jets without labels (parquet without a field "
+                                    "'label', PFNano without Jet_hadronFlavour): training needs the class of "
+                                    "every jet; pgjets evaluate RUN --data scores unlabelled jets with a trained run")
 
 
 def unfinished_epochs(run: Path, cfg: dict[str, Any]) -> Optional[tuple[int, int]]:

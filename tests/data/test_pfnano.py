@@ -138,3 +138,30 @@ def test_pfnano_files_with_and_without_impact_parameters_are_refused_up_front(tm
     np.testing.assert_allclose(read_pfnano(tmp_path / "b.root").d0val, [0.1, 0.0, 0.2], rtol=1e-6)
     with pytest.raises(DataFileError, match="b.root stores the candidates' track impact parameters.*a.root does not"):
         JetDataset([with_ip, tmp_path / "b.root"])
+
+
+def _as_collision_data(src, path):
+    """The PFNano file ``src`` without the jet flavour (as collision data is), in NanoAOD naming."""
+    t = uproot.open(src)["Events"]
+    cand = ("pt", "eta", "phi", "mass", "charge", "pdgId", "d0", "d0Err", "dz", "dzErr")
+    a = t.arrays(["Jet_pt", "JetPFCands_jetIdx", "JetPFCands_pFCandsIdx", *[f"PFCands_{c}" for c in cand]])
+    _write_tree(path, {"Jet": ak.zip({"pt": a.Jet_pt}),
+                       "JetPFCands": ak.zip({"jetIdx": a.JetPFCands_jetIdx, "pFCandsIdx": a.JetPFCands_pFCandsIdx}),
+                       "PFCands": ak.zip({c: a[f"PFCands_{c}"] for c in cand})})
+    return path
+
+
+def test_collision_data_is_scored_unlabelled(external_sample, tmp_path, capsys):
+    mc = external_sample("pfnano.root")
+    data = _as_collision_data(mc, tmp_path / "Run2018D.root")
+    unl = read_pfnano(data, labelled=False)
+    ref = read_pfnano(mc)
+    assert (unl.label == -1).all() and unl.label_names is None
+    np.testing.assert_array_equal(unl.px, ref.px)  # the same jets, without their flavour
+    run = tmp_path / "run"
+    assert main(["train", "--model", "pfn", "--data", str(mc), "--epochs", "1", "--batch-size", "16",
+                 "--out", str(run)]) == 0
+    assert main(["evaluate", str(run), "--data", str(data)]) == 0
+    z = np.load(run / "eval" / "Run2018D" / "scores.npz", allow_pickle=True)
+    assert (z["y"] == -1).all() and len(z["y"]) == len(ref)
+    assert main(["train", "--model", "pfn", "--data", str(data), "--out", str(tmp_path / "r2")]) != 0  # no classes

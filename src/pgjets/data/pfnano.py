@@ -96,8 +96,14 @@ def count_pfnano(path: PathLike, jets: str = "Jet") -> int:
     return int(_jet_counts(t, path, jets).sum())
 
 
+def pfnano_has_labels(path: PathLike, jets: str = "Jet") -> bool:
+    """Whether the jets of a PFNano file have a flavour (``<jets>_hadronFlavour``: simulation; collision
+    data has none)."""
+    return f"{jets}_hadronFlavour" in _keys(_existing(path, "PFNano file"))
+
+
 def read_pfnano(path: PathLike, start: Optional[int] = None, stop: Optional[int] = None, jets: str = "Jet",
-                drop_empty: bool = False) -> "JetTable":  # noqa: F821 (pgjets.data.JetTable)
+                drop_empty: bool = False, labelled: bool = True) -> "JetTable":  # noqa: F821 (pgjets.data.JetTable)
     """Read jets ``start:stop`` (rows counted over all events) of a CMS PFNano file.
 
     Only the events that hold those jets are read, and of them only the candidate and index branches.
@@ -108,6 +114,8 @@ def read_pfnano(path: PathLike, start: Optional[int] = None, stop: Optional[int]
         stop: One past the last jet.
         jets: ``"Jet"`` (AK4, ``JetPFCands``) or ``"FatJet"`` (AK8, ``FatJetPFCands``).
         drop_empty: Drop jets without a stored constituent instead of raising.
+        labelled: ``False``: read the jets without their flavour (``label`` -1, no class names), as those
+            of collision data, which has none.
 
     Returns:
         A :class:`~pgjets.data.JetTable` with ``label`` (hadron flavour: :data:`PFNANO_LABELS`), ``pdgid``,
@@ -122,9 +130,9 @@ def read_pfnano(path: PathLike, start: Optional[int] = None, stop: Optional[int]
     path = _existing(path, "PFNano file")
     ak = require("awkward", "physics", "reading PFNano ROOT files")
     t, keys = _events_tree(path, jets)
-    if f"{jets}_hadronFlavour" not in keys:
+    if labelled and f"{jets}_hadronFlavour" not in keys:
         raise DataFileError(f"{path}: no {jets}_hadronFlavour (the jet flavour of simulation; collision data "
-                            "has none), so its jets have no label")
+                            "has none), so its jets have no label (pgjets evaluate scores them unlabelled)")
     per_event = _jet_counts(t, path, jets)
     cum = offsets_from_counts(per_event)
     a, b = _range(start, stop, int(cum[-1]))
@@ -132,13 +140,14 @@ def read_pfnano(path: PathLike, start: Optional[int] = None, stop: Optional[int]
     e1 = int(np.searchsorted(cum, b, side="left")) if b > a else 0
     ip = list(_CANDIDATE_IP) if set(_CANDIDATE_IP) <= keys else []
     optional = [c for c in ("PFCands_charge", "PFCands_pdgId") if c in keys]
-    names = [f"{jets}_hadronFlavour", f"{jets}PFCands_jetIdx", f"{jets}PFCands_pFCandsIdx", "PFCands_pt",
+    flavour_branch = [f"{jets}_hadronFlavour"] if labelled else []
+    names = [*flavour_branch, f"{jets}PFCands_jetIdx", f"{jets}PFCands_pFCandsIdx", "PFCands_pt",
              "PFCands_eta", "PFCands_phi", "PFCands_mass", *optional, *ip]
     try:
         arr = t.arrays(names, entry_start=e0, entry_stop=e1, library="ak")
     except Exception as exc:
         raise DataFileError(f"{path}: reading events {e0}:{e1} failed (corrupt or truncated?): {exc}") from exc
-    n_jet = np.asarray(ak.num(arr[f"{jets}_hadronFlavour"]), dtype=np.int64)
+    n_jet = per_event[e0:e1]
     n_cand = np.asarray(ak.num(arr["PFCands_pt"]), dtype=np.int64)
     n_pair = np.asarray(ak.num(arr[f"{jets}PFCands_jetIdx"]), dtype=np.int64)
     event = np.repeat(np.arange(e1 - e0), n_pair)
@@ -164,20 +173,26 @@ def read_pfnano(path: PathLike, start: Optional[int] = None, stop: Optional[int]
         return _finite(values, offsets, f"{path}: branch {name}", "jet", a)
 
     pt, eta, phi, mass = (column(f"PFCands_{c}") for c in ("pt", "eta", "phi", "mass"))
-    flavour = np.asarray(ak.flatten(arr[f"{jets}_hadronFlavour"]), dtype=np.int64)[lo:hi]
-    unknown = ~np.isin(flavour, list(_FLAVOUR_CLASS))
-    if unknown.any():
-        j = int(np.nonzero(unknown)[0][0])
-        raise DataFileError(f"{path}: jet {a + j} has hadron flavour {int(flavour[j])}; expected 0, 4 or 5")
-    label = np.select([flavour == 4, flavour == 5], [1, 2], 0).astype(np.int64)
+    label = _flavour_labels(arr, jets, lo, hi, path, a) if labelled else np.full(hi - lo, -1, dtype=np.int64)
     charge = column("PFCands_charge").astype(np.float32) if "PFCands_charge" in optional else None
     pdgid = column("PFCands_pdgId").astype(np.int32) if "PFCands_pdgId" in optional else None
     p4 = {"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(eta),
           "E": np.sqrt((pt * np.cosh(eta)) ** 2 + mass ** 2)}
     table = _table(path, **{k: v.astype(np.float32) for k, v in p4.items()}, offsets=offsets, label=label,
-                   pdgid=pdgid, charge=charge, label_names=list(PFNANO_LABELS),
+                   pdgid=pdgid, charge=charge, label_names=list(PFNANO_LABELS) if labelled else None,
                    **_track_ip(dict(zip(TRACK_IP_COLUMNS, map(column, ip)))))
     return _finish(table, drop_empty, path, a)
+
+
+def _flavour_labels(arr, jets: str, lo: int, hi: int, path: Path, first: int) -> np.ndarray:
+    """The classes (:data:`PFNANO_LABELS`) of jets ``lo:hi`` of the events read, from their hadron flavour."""
+    ak = require("awkward", "physics", "reading PFNano ROOT files")
+    flavour = np.asarray(ak.flatten(arr[f"{jets}_hadronFlavour"]), dtype=np.int64)[lo:hi]
+    unknown = ~np.isin(flavour, list(_FLAVOUR_CLASS))
+    if unknown.any():
+        j = int(np.nonzero(unknown)[0][0])
+        raise DataFileError(f"{path}: jet {first + j} has hadron flavour {int(flavour[j])}; expected 0, 4 or 5")
+    return np.select([flavour == 4, flavour == 5], [1, 2], 0).astype(np.int64)
 
 
 #: Millimetres per unit of PFNano's impact parameters (cm).
@@ -193,4 +208,4 @@ def _track_ip(ip: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {c: np.where(no_track, 0.0, v * _IP_TO_MM).astype(np.float32) for c, v in ip.items()}
 
 
-__all__ = ["PFNANO_LABELS", "PFNANO_JETS", "is_pfnano", "pfnano_has_track_ip", "count_pfnano", "read_pfnano"]
+__all__ = ["PFNANO_LABELS", "PFNANO_JETS", "is_pfnano", "pfnano_has_labels", "pfnano_has_track_ip", "count_pfnano", "read_pfnano"]

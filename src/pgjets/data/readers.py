@@ -1079,15 +1079,18 @@ def read_rows(path: PathLike, start: Optional[int] = None, stop: Optional[int] =
               format: str = "auto", drop_empty: bool = False, labelled: bool = True):
     """Rows ``start:stop`` of a single file in any format.
 
-    ``labelled=False`` reads parquet jets unlabelled (labels ``-1``, see
-    :func:`read_parquet_jets`); the other formats always carry labels.
+    ``labelled=False`` reads parquet and PFNano jets unlabelled (labels ``-1``, see
+    :func:`read_parquet_jets`, :func:`~pgjets.data.pfnano.read_pfnano`); the other formats always carry labels.
 
     Returns a :class:`JetTable`, or ``(images, labels)`` for ``"images"``.
     """
     fmt = detect_format(path) if format == "auto" else format
     if not labelled:
+        if fmt == "pfnano":
+            from .pfnano import read_pfnano
+            return read_pfnano(path, start, stop, drop_empty=drop_empty, labelled=False)
         if fmt != "parquet":
-            raise DataFileError(f"{path}: only parquet jet files are read without labels (this is {fmt!r})")
+            raise DataFileError(f"{path}: only parquet and PFNano jet files are read without labels (this is {fmt!r})")
         return read_parquet_jets(path, start, stop, label_field=None, drop_empty=drop_empty)
     if fmt == "jetfile":
         from .jet_io import read_jets
