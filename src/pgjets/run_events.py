@@ -26,8 +26,8 @@ def is_event_data(path: Any, tree: Optional[str] = None, model: Optional[str] = 
     """True when ``path`` (``--data``: a path, or a list of them; ``CLASS=PATH`` specs included) holds
     only events: event folders, event parquet files, ROOT event files (NanoAOD, H->ZZ layout, or with
     the tree ``tree``: ``--tree``), each file judged by its content, whatever its name (see
-    :func:`~pgjets.data.generate_events.is_event_folder`).  CMS PFNano files hold both: for a jet
-    ``model`` (not one of :data:`~pgjets.models.registry.EVENT_MODELS`) they are jets."""
+    :func:`~pgjets.data.generate_events.is_event_folder`).  CMS PFNano and Delphes files hold both: for a
+    jet ``model`` (not one of :data:`~pgjets.models.registry.EVENT_MODELS`) they are jets."""
     specs = [path] if isinstance(path, (str, Path)) else list(path or [])
     try:
         if not (bool(specs) and all(not_event_data_reason(str(spec), tree) is None for spec in specs)):
@@ -36,12 +36,13 @@ def is_event_data(path: Any, tree: Optional[str] = None, model: Optional[str] = 
         return False
     from .models.registry import EVENT_MODELS
 
-    return model is None or model in EVENT_MODELS or not _all_pfnano(specs)
+    return model is None or model in EVENT_MODELS or not _all_jet_files(specs)
 
 
-def _all_pfnano(specs: list) -> bool:
-    """Whether every file of ``specs`` (plain paths, folders or globs) is a CMS PFNano file."""
-    from .data.readers import detect_format, looks_like_data
+def _all_jet_files(specs: list) -> bool:
+    """Whether every file of ``specs`` (plain paths, folders or globs) holds jets with their constituents
+    (:data:`~pgjets.data.readers.EVENT_JET_FORMATS`: CMS PFNano, Delphes)."""
+    from .data.readers import EVENT_JET_FORMATS, detect_format, looks_like_data
     from .data.sources import expand_spec, folder_data_files
 
     files = []
@@ -49,7 +50,7 @@ def _all_pfnano(specs: list) -> bool:
         for p in expand_spec(str(spec), "--data"):
             files += folder_data_files(p) if p.is_dir() else [p]
     try:
-        return bool(files) and all(looks_like_data(f) and detect_format(f) == "pfnano" for f in files)
+        return bool(files) and all(looks_like_data(f) and detect_format(f) in EVENT_JET_FORMATS for f in files)
     except Exception:
         return False
 

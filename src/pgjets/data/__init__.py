@@ -12,6 +12,7 @@ from .readers import (
 )
 from .sources import Source, resolve_sources
 from .pfnano import read_pfnano
+from .delphes_jets import read_delphes_jets
 from .writers import write_top_landscape, write_jetclass, write_quark_gluon, write_jetnet, write_nanoaod
 from .inputs import run_datasets, input_record, check_inputs
 from .event_dataset import (EventDataset, StreamedEventDataset, read_hzz_events, read_nanoaod_events,
@@ -35,7 +36,7 @@ __all__ = [
     "jet_image", "jet_observables", "load_process", "load_table", "nsubjettiness", "open_jets",
     "parquet_has_labels",
     "prime_multigraphs", "read_events", "read_hzz_events", "read_jet_images", "read_jetclass",
-    "read_jets", "read_manifest", "read_nanoaod_events", "read_pfnano", "read_parquet_jets", "read_quark_gluon", "read_jetnet", "read_top_landscape",
+    "read_jets", "read_manifest", "read_nanoaod_events", "read_pfnano", "read_delphes_jets", "read_parquet_jets", "read_quark_gluon", "read_jetnet", "read_top_landscape",
     "resolve_sources", "run_datasets", "same_parent_labels", "split_indices", "split_positions",
     "stream_event_batches", "truth_and_reco_sets", "truth_batch", "write_jetclass", "write_jets",
     "write_parquet_jets", "write_quark_gluon", "write_jetnet", "write_nanoaod", "write_top_landscape",

@@ -32,7 +32,7 @@ import numpy as np
 
 from .._checks import require
 from ..errors import DataFileError
-from .readers import PathLike, _existing, _finish, _finite, _range, _table
+from .readers import PathLike, _existing, _finish, _finite, _range, _table, event_counts, event_span
 from .table import TRACK_IP_COLUMNS, offsets_from_counts
 
 #: The classes of PFNano jets, by hadron flavour 0, 4, 5.
@@ -67,13 +67,6 @@ def _events_tree(path: Path, jets: str):
     return t, keys
 
 
-def _jet_counts(t, path: Path, jets: str) -> np.ndarray:
-    try:
-        return np.asarray(t[f"n{jets}"].array(library="np"), dtype=np.int64)
-    except Exception as exc:
-        raise DataFileError(f"{path}: cannot read n{jets}: {exc}") from exc
-
-
 def pfnano_has_track_ip(path: PathLike) -> bool:
     """Whether a PFNano file stores the candidates' track impact parameters (``PFCands_d0``, ``_d0Err``,
     ``_dz``, ``_dzErr``), which add four input columns (its list of branches only is read)."""
@@ -93,7 +86,7 @@ def count_pfnano(path: PathLike, jets: str = "Jet") -> int:
     """Number of jets (rows) of a PFNano file: the sum of ``n<jets>`` over its events."""
     path = _existing(path, "PFNano file")
     t, _ = _events_tree(path, jets)
-    return int(_jet_counts(t, path, jets).sum())
+    return int(event_counts(t, path, f"n{jets}").sum())
 
 
 def pfnano_has_labels(path: PathLike, jets: str = "Jet") -> bool:
@@ -133,11 +126,10 @@ def read_pfnano(path: PathLike, start: Optional[int] = None, stop: Optional[int]
     if labelled and f"{jets}_hadronFlavour" not in keys:
         raise DataFileError(f"{path}: no {jets}_hadronFlavour (the jet flavour of simulation; collision data "
                             "has none), so its jets have no label (pgjets evaluate scores them unlabelled)")
-    per_event = _jet_counts(t, path, jets)
+    per_event = event_counts(t, path, f"n{jets}")
     cum = offsets_from_counts(per_event)
     a, b = _range(start, stop, int(cum[-1]))
-    e0 = int(np.searchsorted(cum, a, side="right") - 1) if b > a else 0
-    e1 = int(np.searchsorted(cum, b, side="left")) if b > a else 0
+    e0, e1 = event_span(cum, a, b)
     ip = list(_CANDIDATE_IP) if set(_CANDIDATE_IP) <= keys else []
     optional = [c for c in ("PFCands_charge", "PFCands_pdgId") if c in keys]
     flavour_branch = [f"{jets}_hadronFlavour"] if labelled else []

@@ -101,6 +101,23 @@ def _range(start: Optional[int], stop: Optional[int], n: int) -> tuple[int, int]
     return a, max(a, b)
 
 
+def event_span(cum: np.ndarray, a: int, b: int) -> tuple[int, int]:
+    """The events ``e0:e1`` that hold rows ``a:b`` of a file whose events hold ``cum[e+1] - cum[e]`` rows
+    each (``cum``: the offsets, ``len(events) + 1``): the fewest, events without rows at either end left
+    out; ``(0, 0)`` for no rows."""
+    if b <= a:
+        return 0, 0
+    return int(np.searchsorted(cum, a, side="right") - 1), int(np.searchsorted(cum, b, side="left"))
+
+
+def event_counts(tree: Any, path: Path, branch: str) -> np.ndarray:
+    """The integer branch ``branch`` of an uproot tree (one count per event: ``nJet``, ``Jet_size``)."""
+    try:
+        return np.asarray(tree[branch].array(library="np"), dtype=np.int64)
+    except Exception as exc:
+        raise DataFileError(f"{path}: cannot read {branch}: {exc}") from exc
+
+
 def check_labels(raw: np.ndarray, num_classes: Optional[int], path: PathLike, column: str = "label",
                  first_row: int = 0) -> np.ndarray:
     """Integer class labels ``0..num_classes-1`` from a label column, or a :class:`DataFileError`.
@@ -960,7 +977,8 @@ def write_parquet_jets(table: JetTable, path: PathLike, field: str = "constituen
 
 
 # ------------------------------------------------------------------ dispatch
-FORMATS = ("generated", "jetfile", "landscape", "images", "jetclass", "parquet", "quark_gluon", "jetnet", "pfnano")
+FORMATS = ("generated", "jetfile", "landscape", "images", "jetclass", "parquet", "quark_gluon", "jetnet", "pfnano",
+           "delphes")
 #: File suffixes a folder of data files is searched for (the content still decides the format).
 DATA_SUFFIXES = (".h5", ".hdf5", ".hdf", ".root", ".parquet", ".pq", ".npz")
 _MAGIC = {b"\x89HDF\r\n\x1a\n": "hdf5", b"root": "root", b"PAR1": "parquet", b"PK\x03\x04": "zip"}
@@ -988,7 +1006,7 @@ def detect_format(path: PathLike) -> str:
 
     A folder with ``manifest.json`` is ``"generated"``. A file is recognised
     by its first bytes and layout, whatever its name: ROOT (``"pfnano"``: CMS PFNano, a tree
-    ``Events`` with ``JetPFCands``; else ``"jetclass"``),
+    ``Events`` with ``JetPFCands``; ``"delphes"``: a tree ``Delphes``; else ``"jetclass"``),
     parquet (``"parquet"``), an npz archive with ``X`` and ``y``
     (``"quark_gluon"``) or HDF5, which is ``"jetfile"`` (a pgjets chunk),
     ``"landscape"`` (a pandas ``table`` key, fixed or table format),
@@ -1006,7 +1024,7 @@ def detect_format(path: PathLike) -> str:
         raise DataFileError(f"{path} is a folder without manifest.json (incomplete generated dataset?)")
     kind = _magic(path)
     if kind == "root":
-        return "pfnano" if _is_pfnano_file(path) else "jetclass"
+        return _root_jet_format(path)
     if kind == "parquet":
         return "parquet"
     if kind == "zip":
@@ -1041,19 +1059,28 @@ def detect_format(path: PathLike) -> str:
                         f"the first bytes match none of them)")
 
 
-def _is_pfnano_file(path: Path) -> bool:
-    """Whether the ROOT file ``path`` is CMS PFNano (a tree ``Events`` with jet constituents as index
-    pairs, :mod:`pgjets.data.pfnano`); any other ROOT file is taken for JetClass."""
+#: Jet files that are event files too (an event model reads them as events, see
+#: :func:`pgjets.run_events.is_event_data`).
+EVENT_JET_FORMATS: tuple[str, ...] = ("pfnano", "delphes")
+
+
+def _root_jet_format(path: Path) -> str:
+    """``"pfnano"`` (CMS PFNano: a tree ``Events`` with jet constituents as index pairs,
+    :mod:`pgjets.data.pfnano`), ``"delphes"`` (a tree ``Delphes``, :mod:`pgjets.data.delphes_jets`) or
+    ``"jetclass"`` (any other ROOT file)."""
     from .pfnano import is_pfnano
 
     uproot = require("uproot", "physics", "reading ROOT jet files")
     try:
         with uproot.open(path) as f:
-            if "Events" not in {k.split(";")[0] for k in f.keys()}:
-                return False
-            return is_pfnano(set(f["Events"].keys(recursive=False)))
+            names = {k.split(";")[0] for k in f.keys()}
+            if "Delphes" in names:
+                return "delphes"
+            if "Events" in names and is_pfnano(set(f["Events"].keys(recursive=False))):
+                return "pfnano"
     except Exception:
-        return False  # the JetClass reader names what is wrong with the file
+        pass  # the JetClass reader names what is wrong with the file
+    return "jetclass"
 
 
 def count_rows(path: PathLike, format: str = "auto") -> int:
@@ -1065,11 +1092,12 @@ def count_rows(path: PathLike, format: str = "auto") -> int:
     if fmt == "jetfile":
         from .jet_io import count_jets
         return count_jets(path)
+    from .delphes_jets import count_delphes_jets
     from .pfnano import count_pfnano
 
     counters = {"landscape": count_top_landscape, "jetclass": count_jetclass,
                 "images": count_jet_images, "parquet": count_parquet_jets, "quark_gluon": count_quark_gluon,
-                "jetnet": count_jetnet, "pfnano": count_pfnano}
+                "jetnet": count_jetnet, "pfnano": count_pfnano, "delphes": count_delphes_jets}
     if fmt not in counters:
         raise ValueError(f"format must be 'auto' or one of {FORMATS}, got {format!r}")
     return counters[fmt](path)
@@ -1104,10 +1132,12 @@ def read_rows(path: PathLike, start: Optional[int] = None, stop: Optional[int] =
         return _finish(table, drop_empty, Path(path), first)
     if fmt == "images":
         return read_jet_images(path, start, stop)
+    from .delphes_jets import read_delphes_jets
     from .pfnano import read_pfnano
 
     readers = {"landscape": read_top_landscape, "jetclass": read_jetclass, "parquet": read_parquet_jets,
-               "quark_gluon": read_quark_gluon, "jetnet": read_jetnet, "pfnano": read_pfnano}
+               "quark_gluon": read_quark_gluon, "jetnet": read_jetnet, "pfnano": read_pfnano,
+               "delphes": read_delphes_jets}
     if fmt not in readers:
         raise ValueError(f"read_rows reads single files; format {fmt!r} is not one")
     return readers[fmt](path, start, stop, drop_empty=drop_empty)
