@@ -217,7 +217,7 @@ def test_parquet_jets_without_labels_are_read_unlabelled_only_when_asked(tmp_pat
     unl = read_rows(path, None, None, "parquet", labelled=False)
     assert (unl.label == -1).all() and unl.label_names is None
     write_jets(t, tmp_path / "jets.h5")
-    with pytest.raises(DataFileError, match="only parquet jet files are read without labels"):
+    with pytest.raises(DataFileError, match="only parquet and PFNano jet files are read without labels"):
         read_rows(tmp_path / "jets.h5", labelled=False)
     ds = JetDataset(bare, k=3, labelled=False, chunk_size=4)
     assert len(ds) == 9 and ds.label_names is None and ds.num_classes == 0
