@@ -43,11 +43,11 @@ def _all_jet_files(specs: list) -> bool:
     """Whether every file of ``specs`` (plain paths, folders or globs) holds jets with their constituents
     (:data:`~pgjets.data.readers.EVENT_JET_FORMATS`: CMS PFNano, Delphes)."""
     from .data.readers import EVENT_JET_FORMATS, detect_format, looks_like_data
-    from .data.sources import expand_spec, folder_data_files
+    from .data.sources import expand_spec, folder_data_files, split_class_spec
 
     files = []
     for spec in specs:
-        for p in expand_spec(str(spec), "--data"):
+        for p in expand_spec(split_class_spec(str(spec))[1], "--data"):
             files += folder_data_files(p) if p.is_dir() else [p]
     try:
         return bool(files) and all(looks_like_data(f) and detect_format(f) in EVENT_JET_FORMATS for f in files)

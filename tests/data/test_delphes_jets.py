@@ -76,3 +76,25 @@ def test_a_delphes_file_is_jets_for_jet_models(external_sample, tmp_path):
     z = np.load(run / "scores.npz", allow_pickle=True)
     assert z["probabilities"].shape[1] == len(DELPHES_JET_LABELS)
     assert main(["evaluate", str(run)]) == 0
+
+
+def test_other_jet_collections_and_clear_refusals(external_sample, tmp_path, capsys):
+    import shutil
+
+    import pytest
+
+    from pgjets.errors import DataFileError
+
+    path = external_sample("delphes.root")
+    t = uproot.open(path)["Delphes"]
+    pf = read_delphes_jets(path, jets="ParticleFlowJet04")  # another particle-flow jet collection
+    assert len(pf) == int(t["ParticleFlowJet04_size"].array(library="np").sum())
+    with pytest.raises(DataFileError, match="no jet collection 'Jets' with Constituents; it has .*ParticleFlowJet04"):
+        read_delphes_jets(path, jets="Jets")
+    with pytest.raises(DataFileError, match="only particle-flow jets are read .*generator jets refer to Particle"):
+        read_delphes_jets(path, jets="GenJet")
+    # per-file classes are for events: jet files carry their labels (a clear refusal, not 'does not exist')
+    shutil.copy(path, tmp_path / "b.root")
+    assert main(["train", "--model", "pfn", "--data", f"a={path}", "--data", f"b={tmp_path / 'b.root'}",
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "CLASS=PATH gives a class to event files" in capsys.readouterr().err
