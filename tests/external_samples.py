@@ -10,7 +10,6 @@ place only after its hash matched, so an interrupted fetch leaves no half-writte
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -18,6 +17,8 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+
+from pgjets.data.fingerprint import file_sha256
 
 COFFEA = "coffea==2026.9.0"
 SDIST_SHA256 = "7dfc1b54d9d1533c8a5bd8a5786d13272ea1a170b0817061d4478f721aedae04"
@@ -36,17 +37,9 @@ FILES = {
 DIR = Path(__file__).resolve().parent / "data" / "external"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def missing(dest: Path = DIR) -> list[str]:
     """The sample files that ``dest`` lacks or holds with another hash."""
-    return [n for n, sha in FILES.items() if not (dest / n).is_file() or _sha256(dest / n) != sha]
+    return [n for n, sha in FILES.items() if not (dest / n).is_file() or file_sha256(dest / n) != sha]
 
 
 def fetch(dest: Path = DIR) -> None:
@@ -59,8 +52,8 @@ def fetch(dest: Path = DIR) -> None:
         subprocess.run([sys.executable, "-m", "pip", "download", COFFEA, "--no-deps", "--no-binary", ":all:",
                         "-d", tmp, "-q"], check=True)
         tarball = next(Path(tmp).glob("coffea-*.tar.gz"))
-        if _sha256(tarball) != SDIST_SHA256:
-            raise SystemExit(f"{tarball.name}: sha256 {_sha256(tarball)} is not the pinned {SDIST_SHA256}")
+        if file_sha256(tarball) != SDIST_SHA256:
+            raise SystemExit(f"{tarball.name}: sha256 {file_sha256(tarball)} is not the pinned {SDIST_SHA256}")
         with tarfile.open(tarball) as tf:
             members = {Path(m.name).name: m for m in tf.getmembers()
                        if m.isfile() and (Path(m.name).parent.name == "samples" or m.name.count("/") == 1)}
@@ -68,8 +61,8 @@ def fetch(dest: Path = DIR) -> None:
                 part = Path(tmp) / name
                 with tf.extractfile(members[name]) as src, open(part, "wb") as out:
                     shutil.copyfileobj(src, out)
-                if name != "LICENSE" and _sha256(part) != FILES[name]:
-                    raise SystemExit(f"{name}: sha256 {_sha256(part)} is not the pinned {FILES[name]}")
+                if name != "LICENSE" and file_sha256(part) != FILES[name]:
+                    raise SystemExit(f"{name}: sha256 {file_sha256(part)} is not the pinned {FILES[name]}")
                 os.replace(part, dest / ("LICENSE-coffea" if name == "LICENSE" else name))
 
 

@@ -247,13 +247,9 @@ def check_matching_inputs(recorded: dict[str, Any], ds: Any, what: str, data: st
 
 def checkpoint_sha256(path: Path) -> str:
     """The SHA-256 of a checkpoint file: which weights wrote a ``scores.npz``."""
-    import hashlib
+    from .data.fingerprint import file_sha256
 
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def write_scores(dest: Path, logits, y, names: list[str], index: Optional[np.ndarray] = None,

@@ -121,3 +121,13 @@ def test_shared_files_finds_the_same_content_under_any_name(tmp_path):
     train = fingerprint([tmp_path / "a.h5", tmp_path / "b.h5"])
     assert shared_files(fingerprint([tmp_path / "copy.h5", tmp_path / "longer.h5"]), train) == [("copy.h5", "a.h5")]
     assert shared_files(train, {"files": [{"name": "a.h5", "size": 1000}]}) == []  # no hashes: nothing shared
+
+
+def test_file_sha256_is_hashlib_over_the_whole_file(tmp_path):
+    import hashlib
+
+    from pgjets.data.fingerprint import file_sha256
+
+    data = bytes(range(256)) * 9000  # more than one 1 MiB block
+    (tmp_path / "f.bin").write_bytes(data)
+    assert file_sha256(tmp_path / "f.bin") == hashlib.sha256(data).hexdigest()

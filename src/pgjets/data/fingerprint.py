@@ -74,6 +74,15 @@ def _expand(paths: Union[PathLike, Sequence[PathLike]]) -> list[tuple[Path, str]
     return files
 
 
+def file_sha256(path: PathLike) -> str:
+    """SHA-256 of a whole file, read in blocks of 1 MiB."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def sample_sha256(path: PathLike, size: Optional[int] = None) -> str:
     """SHA-256 of the sampled bytes of one file (see the module docstring).
 
@@ -174,5 +183,5 @@ def _few(names: list[str], k: int = 3) -> str:
     return ", ".join(names[:k]) + more
 
 
-__all__ = ["fingerprint", "fingerprint_diff", "shared_files", "sample_sha256", "FINGERPRINT_VERSION", "SAMPLE_BLOCKS",
+__all__ = ["fingerprint", "fingerprint_diff", "shared_files", "sample_sha256", "file_sha256", "FINGERPRINT_VERSION", "SAMPLE_BLOCKS",
            "SAMPLE_BYTES"]
