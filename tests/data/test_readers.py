@@ -670,3 +670,13 @@ def test_jetclass_files_with_other_label_branches_are_refused_up_front(tmp_path)
     with pytest.raises(DataFileError, match=r"b_sub.root has the classes \['QCD', 'Tbqq'\].*a_full.root has"):
         JetDataset([tmp_path / "a_full.root", tmp_path / "b_sub.root"], chunk_size=4)
     assert len(JetDataset([tmp_path / "a_full.root"], chunk_size=4)) == 6
+
+
+def test_flavour_classes_map_codes_and_name_the_first_unknown():
+    from pgjets.data.readers import flavour_classes
+
+    delphes = {1: 0, 2: 0, 3: 0, 4: 1, 5: 2, 21: 3, 0: 4}
+    np.testing.assert_array_equal(flavour_classes(np.array([21, 3, 0, 5, 1]), delphes, "f.root", 0), [3, 0, 4, 2, 0])
+    for bad, row in ((30, 11), (-1, 11), (6, 11)):  # above, below and between the codes
+        with pytest.raises(DataFileError, match=rf"f.root: jet {row} has flavour {bad}; expected 0, 1, 2, 3, 4, 5 or 21"):
+            flavour_classes(np.array([1, bad]), delphes, "f.root", 10)

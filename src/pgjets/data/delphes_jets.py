@@ -27,7 +27,8 @@ import numpy as np
 
 from .._checks import require
 from ..errors import DataFileError
-from .readers import PathLike, _existing, _finish, _finite, _range, _table, event_counts, event_span
+from .readers import (PathLike, _existing, _finish, _finite, _range, _table, event_counts, event_span,
+                      flavour_classes)
 from .table import TRACK_IP_COLUMNS, offsets_from_counts
 
 #: The classes of Delphes jets, by ``|Flavor|``: 1-3, 4, 5, 21 and 0.
@@ -143,11 +144,7 @@ def read_delphes_jets(path: PathLike, start: Optional[int] = None, stop: Optiona
     pt, phi = col["pt"], col["phi"]
     p4 = {"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": col["pz"], "E": col["e"]}
     flavour = np.abs(np.asarray(ak.flatten(arr[f"{jets}/{jets}.Flavor"]), dtype=np.int64))[lo:hi]
-    unknown = ~np.isin(flavour, list(_FLAVOUR_CLASS))
-    if unknown.any():
-        j = int(np.nonzero(unknown)[0][0])
-        raise DataFileError(f"{path}: jet {a + j} has flavour {int(flavour[j])}; expected 0-5 or 21")
-    label = np.vectorize(_FLAVOUR_CLASS.get, otypes=[np.int64])(flavour) if flavour.size else flavour
+    label = flavour_classes(flavour, _FLAVOUR_CLASS, path, a, "flavour")
     table = _table(path, **{k: v.astype(np.float32) for k, v in p4.items()}, offsets=offsets, label=label,
                    pdgid=col["pdgid"].astype(np.int32), charge=col["charge"].astype(np.float32),
                    label_names=list(DELPHES_JET_LABELS),

@@ -32,7 +32,8 @@ import numpy as np
 
 from .._checks import require
 from ..errors import DataFileError
-from .readers import PathLike, _existing, _finish, _finite, _range, _table, event_counts, event_span
+from .readers import (PathLike, _existing, _finish, _finite, _range, _table, event_counts, event_span,
+                      flavour_classes)
 from .table import TRACK_IP_COLUMNS, offsets_from_counts
 
 #: The classes of PFNano jets, by hadron flavour 0, 4, 5.
@@ -165,7 +166,11 @@ def read_pfnano(path: PathLike, start: Optional[int] = None, stop: Optional[int]
         return _finite(values, offsets, f"{path}: branch {name}", "jet", a)
 
     pt, eta, phi, mass = (column(f"PFCands_{c}") for c in ("pt", "eta", "phi", "mass"))
-    label = _flavour_labels(arr, jets, lo, hi, path, a) if labelled else np.full(hi - lo, -1, dtype=np.int64)
+    if labelled:
+        flavour = np.asarray(ak.flatten(arr[f"{jets}_hadronFlavour"]), dtype=np.int64)[lo:hi]
+        label = flavour_classes(flavour, _FLAVOUR_CLASS, path, a, "hadron flavour")
+    else:
+        label = np.full(hi - lo, -1, dtype=np.int64)
     charge = column("PFCands_charge").astype(np.float32) if "PFCands_charge" in optional else None
     pdgid = column("PFCands_pdgId").astype(np.int32) if "PFCands_pdgId" in optional else None
     p4 = {"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(eta),
@@ -174,17 +179,6 @@ def read_pfnano(path: PathLike, start: Optional[int] = None, stop: Optional[int]
                    pdgid=pdgid, charge=charge, label_names=list(PFNANO_LABELS) if labelled else None,
                    **_track_ip(dict(zip(TRACK_IP_COLUMNS, map(column, ip)))))
     return _finish(table, drop_empty, path, a)
-
-
-def _flavour_labels(arr, jets: str, lo: int, hi: int, path: Path, first: int) -> np.ndarray:
-    """The classes (:data:`PFNANO_LABELS`) of jets ``lo:hi`` of the events read, from their hadron flavour."""
-    ak = require("awkward", "physics", "reading PFNano ROOT files")
-    flavour = np.asarray(ak.flatten(arr[f"{jets}_hadronFlavour"]), dtype=np.int64)[lo:hi]
-    unknown = ~np.isin(flavour, list(_FLAVOUR_CLASS))
-    if unknown.any():
-        j = int(np.nonzero(unknown)[0][0])
-        raise DataFileError(f"{path}: jet {first + j} has hadron flavour {int(flavour[j])}; expected 0, 4 or 5")
-    return np.select([flavour == 4, flavour == 5], [1, 2], 0).astype(np.int64)
 
 
 #: Millimetres per unit of PFNano's impact parameters (cm).

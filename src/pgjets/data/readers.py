@@ -118,6 +118,21 @@ def event_counts(tree: Any, path: Path, branch: str) -> np.ndarray:
         raise DataFileError(f"{path}: cannot read {branch}: {exc}") from exc
 
 
+def flavour_classes(flavour: np.ndarray, classes: dict[int, int], path: PathLike, first_row: int,
+                    what: str = "flavour") -> np.ndarray:
+    """The class of every jet from its flavour code (``classes``: code -> class), or a
+    :class:`DataFileError` naming the file, the first jet with a code outside ``classes`` (its row
+    ``first_row + j``) and ``what`` the code is."""
+    codes = np.array(sorted(classes), dtype=np.int64)
+    at = np.minimum(np.searchsorted(codes, flavour), len(codes) - 1)
+    unknown = codes[at] != flavour
+    if unknown.any():
+        j = int(np.nonzero(unknown)[0][0])
+        listed = ", ".join(map(str, codes[:-1].tolist())) + f" or {int(codes[-1])}"
+        raise DataFileError(f"{path}: jet {first_row + j} has {what} {int(flavour[j])}; expected {listed}")
+    return np.array([classes[c] for c in codes.tolist()], dtype=np.int64)[at]
+
+
 def check_labels(raw: np.ndarray, num_classes: Optional[int], path: PathLike, column: str = "label",
                  first_row: int = 0) -> np.ndarray:
     """Integer class labels ``0..num_classes-1`` from a label column, or a :class:`DataFileError`.
@@ -1068,13 +1083,14 @@ def _root_jet_format(path: Path) -> str:
     """``"pfnano"`` (CMS PFNano: a tree ``Events`` with jet constituents as index pairs,
     :mod:`pgjets.data.pfnano`), ``"delphes"`` (a tree ``Delphes``, :mod:`pgjets.data.delphes_jets`) or
     ``"jetclass"`` (any other ROOT file)."""
+    from .delphes_jets import is_delphes_jets
     from .pfnano import is_pfnano
 
     uproot = require("uproot", "physics", "reading ROOT jet files")
     try:
         with uproot.open(path) as f:
             names = {k.split(";")[0] for k in f.keys()}
-            if "Delphes" in names:
+            if is_delphes_jets(names):
                 return "delphes"
             if "Events" in names and is_pfnano(set(f["Events"].keys(recursive=False))):
                 return "pfnano"
