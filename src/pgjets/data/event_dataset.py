@@ -217,11 +217,6 @@ def _root_layout(path: Path, f: Any, tree: Optional[str] = None) -> str:
     return kind
 
 
-def _tree_name(kind: str, tree: Optional[str]) -> str:
-    """The tree of the events of a ROOT event file of layout ``kind`` read with the ``tree`` option."""
-    return tree_name(kind, tree)
-
-
 def _lacking_momentum(coll: str, fields: set[str], sep: str = "_") -> Optional[str]:
     """``None`` when the object fields ``fields`` (lower case) of collection ``coll`` give a momentum
     (``pt`` and ``phi``, or ``px`` and ``py``, as :func:`~pgjets.graphs.event.events_to_batch` needs;
@@ -484,15 +479,15 @@ def index_event_file(path: Union[str, Path], collections: Sequence[str] = DEFAUL
     else:
         with _open_root(path) as f:
             kind = _root_layout(path, f, tree)
-            t = f[_tree_name(kind, tree)]
+            t = f[tree_name(kind, tree)]
             if not hasattr(t, "num_entries"):
-                raise DataFileError(f"{path}: {_tree_name(kind, tree)!r} is neither a TTree nor an RNTuple")
+                raise DataFileError(f"{path}: {tree_name(kind, tree)!r} is neither a TTree nor an RNTuple")
             n, names, word = int(t.num_entries), list(t.keys()), _tree_word(t)
             links = _non_numeric_fields(t, names, collections, extra_fields) if kind != "hzz" else []
     fields = _object_fields(kind, names, schema, collections)
     records = set() if schema is None else set(_record_fields(schema))
     where = ("" if kind == "parquet" else " (the H->ZZ layout)" if kind == "hzz"
-             else f" {word} {_tree_name(kind, tree)!r}")
+             else f" {word} {tree_name(kind, tree)!r}")
     for c in collections:
         if c not in fields:
             default = ""
@@ -573,13 +568,13 @@ def event_file_has_labels(path: Union[str, Path], label: str = "label", tree: Op
         except Exception as exc:
             raise DataFileError(f"{path} is not a readable parquet event file: {exc}") from exc
     with _open_root(path) as f:  # one open for the layout and the branches
-        return label in f[_tree_name(_root_layout(path, f, tree), tree)].keys()
+        return label in f[tree_name(_root_layout(path, f, tree), tree)].keys()
 
 
 def _root_label_column(path: Path, kind: str, label: str, tree: Optional[str] = None) -> np.ndarray:
     """The integer branch ``label`` of a ROOT event file (all events)."""
     with _open_root(path) as f:
-        t = f[_tree_name(kind, tree)]
+        t = f[tree_name(kind, tree)]
         if label not in t.keys():
             raise DataFileError(
                 f"{path} has no branch {label!r} with class labels (a {kind} file holds none unless one was "
@@ -839,7 +834,7 @@ class EventDataset(Dataset):
             events = read_nanoaod_events(path, collections, extra_fields,
                                          branches=[*([label] if isinstance(label, str) else []),
                                                    *[f for f in weight_names(fields) if f != label]],
-                                         tree=_tree_name(kind, tree))
+                                         tree=tree_name(kind, tree))
         elif path is not None and kind != "hzz" and Path(path).exists():  # parquet file or event folder
             from .generate_events import read_event_attrs, read_events
             from .jet_io import MANIFEST_NAME, read_manifest
@@ -1612,7 +1607,7 @@ class StreamedEventDataset(JetDataset):
     def _weight_column(self, path: Path, i: int) -> np.ndarray:
         """The weights of every event of one file: the product of the fields of :attr:`weight`."""
         kind = self._file_kind[path]
-        tree = _tree_name(kind, self.tree)
+        tree = tree_name(kind, self.tree)
         values = self._files.read(path, kind, lambda h: _scalar_fields(h, path, weight_names(self.weight), tree,
                                                                        with_names=True))
         return weight_product(values, self.weight, int(self._file_events[i]), str(path))
@@ -1677,7 +1672,7 @@ class StreamedEventDataset(JetDataset):
         if kind in FLAT_LAYOUTS:
             branches = [self.label] if cls is None and self.label is not None else ()
             events = self._files.read(path, kind, lambda f: _nanoaod_events(
-                path, f, o["collections"], o["extra_fields"], branches, a, b, _tree_name(kind, self.tree)))
+                path, f, o["collections"], o["extra_fields"], branches, a, b, tree_name(kind, self.tree)))
         elif kind == "hzz":  # no label branch: a class per file (checked at construction)
             events = self._files.read(path, kind, lambda f: _hzz_events(path, f, a, b))
         else:
@@ -1755,7 +1750,7 @@ class StreamedEventDataset(JetDataset):
             path = self.files[fi]
             kind = self._file_kind[path]
             per_file[fi] = self._files.read(path, kind, lambda h: _scalar_fields(h, path, fields,
-                                                                             _tree_name(kind, self.tree)))
+                                                                             tree_name(kind, self.tree)))
         out = {}
         for f in fields:
             if not per_file or not all(f in values for values in per_file.values()):
