@@ -662,11 +662,11 @@ def test_jetclass_files_with_other_label_branches_are_refused_up_front(tmp_path)
     # a file with a subset of the label_* branches numbers its classes otherwise: found when the dataset
     # is made (before a run's folder), not when the stream reaches the file
     from pgjets.data import JetDataset
-    from pgjets.data.readers import jetclass_label_names
+    from pgjets.data.readers import jetclass_file_info
 
     write_jetclass(tmp_path / "a_full.root", random_table(6, seed=1), ttree=True)
     write_jetclass(tmp_path / "b_sub.root", random_table(6, seed=2), labels=["QCD", "Tbqq"], ttree=True)
-    assert jetclass_label_names(tmp_path / "b_sub.root") == ["QCD", "Tbqq"]
+    assert jetclass_file_info(tmp_path / "b_sub.root") == (6, ["QCD", "Tbqq"])
     with pytest.raises(DataFileError, match=r"b_sub.root has the classes \['QCD', 'Tbqq'\].*a_full.root has"):
         JetDataset([tmp_path / "a_full.root", tmp_path / "b_sub.root"], chunk_size=4)
     assert len(JetDataset([tmp_path / "a_full.root"], chunk_size=4)) == 6

@@ -129,16 +129,13 @@ def _add_graph_attr(batch, name: str, value: Tensor, per_graph_slices: Tensor) -
     batch._inc_dict[name] = torch.zeros(per_graph_slices.numel() - 1, dtype=torch.long)
 
 
-def _same_pfnano_inputs(path: Path, first: Optional[tuple[Path, bool]]) -> tuple[Path, bool]:
-    """``first`` (or ``path`` and whether it stores track impact parameters), after checking that
+def _same_pfnano_inputs(path: Path, has: bool, first: Optional[tuple[Path, bool]]) -> tuple[Path, bool]:
+    """``first`` (or ``path`` and ``has``, whether it stores track impact parameters), after checking that
     ``path`` agrees: the impact parameters are four more input columns.
 
     Raises:
         DataFileError: ``path`` stores them and ``first`` does not, or the other way round.
     """
-    from .pfnano import pfnano_has_track_ip
-
-    has = pfnano_has_track_ip(path)
     if first is not None and has != first[1]:
         with_ip, without = (path, first[0]) if has else (first[0], path)
         raise DataFileError(f"{with_ip} stores the candidates' track impact parameters (PFCands_d0, ...) but "
@@ -146,17 +143,15 @@ def _same_pfnano_inputs(path: Path, first: Optional[tuple[Path, bool]]) -> tuple
     return first if first is not None else (path, has)
 
 
-def _same_jetclass_classes(path: Path, first: Optional[tuple[Path, list[str]]]) -> tuple[Path, list[str]]:
-    """``first`` (or ``path`` with its classes, for the first JetClass file), after checking that ``path``
-    has the same ``label_*`` branches: a file with a subset of them numbers its classes otherwise, which
-    a stream would only find when it reached the file (after a run's folder is written).
+def _same_jetclass_classes(path: Path, names: list[str], first: Optional[tuple[Path, list[str]]]
+                           ) -> tuple[Path, list[str]]:
+    """``first`` (or ``path`` with its classes ``names``, for the first JetClass file), after checking that
+    ``path`` has the same ``label_*`` branches: a file with a subset of them numbers its classes otherwise,
+    which a stream would only find when it reached the file (after a run's folder is written).
 
     Raises:
         DataFileError: ``path`` has other classes than ``first``.
     """
-    from .readers import jetclass_label_names
-
-    names = jetclass_label_names(path)
     if first is not None and names and names != first[1]:
         raise DataFileError(f"{path} has the classes {names} (its label_* branches) but {first[0]} has "
                             f"{first[1]}: the files of one dataset need the same label_* branches")
@@ -257,7 +252,8 @@ class JetDataset(Dataset):
         if root is None:
             self._starts = np.zeros(1, dtype=np.int64)
             return
-        from .readers import FORMATS, count_rows
+        from .pfnano import pfnano_file_info
+        from .readers import FORMATS, count_rows, jetclass_file_info
         from .sources import Source, _as_list, check_compatible, expand_spec, resolve_sources
 
         if format == "auto":
@@ -277,11 +273,16 @@ class JetDataset(Dataset):
         track_ip: Optional[tuple[Path, bool]] = None  # whether the first PFNano file has impact parameters
         for src in self.sources:
             for path, fmt in src.files():
-                if fmt == "jetclass" and self.labelled:  # before any chunk: a file with other label_* branches
-                    classes = _same_jetclass_classes(path, classes)
-                if fmt == "pfnano":  # ... or a PFNano file with other input columns
-                    track_ip = _same_pfnano_inputs(path, track_ip)
-                n = count_rows(path, fmt)
+                # before any chunk (one open of the file, which counts its rows too): a JetClass file
+                # with other label_* branches, or a PFNano file with other input columns
+                if fmt == "jetclass" and self.labelled:
+                    n, names = jetclass_file_info(path)
+                    classes = _same_jetclass_classes(path, names, classes)
+                elif fmt == "pfnano":
+                    n, has_ip = pfnano_file_info(path)
+                    track_ip = _same_pfnano_inputs(path, has_ip, track_ip)
+                else:
+                    n = count_rows(path, fmt)
                 for a in range(0, n, self.chunk_size):
                     b = min(n, a + self.chunk_size)
                     self._units.append((path, fmt, a, b))

@@ -68,10 +68,12 @@ def _events_tree(path: Path, jets: str):
     return t, keys
 
 
-def pfnano_has_track_ip(path: PathLike) -> bool:
-    """Whether a PFNano file stores the candidates' track impact parameters (``PFCands_d0``, ``_d0Err``,
-    ``_dz``, ``_dzErr``), which add four input columns (its list of branches only is read)."""
-    return set(_CANDIDATE_IP) <= _keys(_existing(path, "PFNano file"))
+def pfnano_file_info(path: PathLike, jets: str = "Jet") -> tuple[int, bool]:
+    """The number of jets (rows) of a PFNano file, and whether it stores the candidates' track impact
+    parameters (``PFCands_d0``, ``_d0Err``, ``_dz``, ``_dzErr``, four more input columns), from one open."""
+    path = _existing(path, "PFNano file")
+    t, keys = _events_tree(path, jets)
+    return int(event_counts(t, path, f"n{jets}").sum()), set(_CANDIDATE_IP) <= keys
 
 
 def _keys(path: Path) -> set[str]:
@@ -85,9 +87,7 @@ def _keys(path: Path) -> set[str]:
 
 def count_pfnano(path: PathLike, jets: str = "Jet") -> int:
     """Number of jets (rows) of a PFNano file: the sum of ``n<jets>`` over its events."""
-    path = _existing(path, "PFNano file")
-    t, _ = _events_tree(path, jets)
-    return int(event_counts(t, path, f"n{jets}").sum())
+    return pfnano_file_info(path, jets)[0]
 
 
 def pfnano_has_labels(path: PathLike, jets: str = "Jet") -> bool:
@@ -194,4 +194,4 @@ def _track_ip(ip: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {c: np.where(no_track, 0.0, v * _IP_TO_MM).astype(np.float32) for c, v in ip.items()}
 
 
-__all__ = ["PFNANO_LABELS", "PFNANO_JETS", "is_pfnano", "pfnano_has_labels", "pfnano_has_track_ip", "count_pfnano", "read_pfnano"]
+__all__ = ["PFNANO_LABELS", "PFNANO_JETS", "is_pfnano", "pfnano_has_labels", "pfnano_file_info", "count_pfnano", "read_pfnano"]

@@ -355,17 +355,17 @@ def count_jetclass(path: PathLike, tree: str = "tree") -> int:
         raise DataFileError(f"{path}: tree {tree!r} is unreadable: {exc}") from exc
 
 
-def jetclass_label_names(path: PathLike, tree: str = "tree",
-                         label_names: Sequence[str] = JETCLASS_LABELS) -> list[str]:
-    """The classes of a JetClass ROOT file, as :func:`read_jetclass` names them: those of ``label_names``
-    whose ``label_*`` branch the tree has (its list of branches only is read)."""
+def jetclass_file_info(path: PathLike, tree: str = "tree",
+                       label_names: Sequence[str] = JETCLASS_LABELS) -> tuple[int, list[str]]:
+    """The number of jets of a JetClass ROOT file and its classes as :func:`read_jetclass` names them
+    (those of ``label_names`` whose ``label_*`` branch the tree has), from one open of its metadata."""
     path = _existing(path, "JetClass file")
     t = _uproot_tree(path, tree)
     try:
-        keys = set(t.keys())
+        keys, n = set(t.keys()), int(t.num_entries)
     except Exception as exc:
         raise DataFileError(f"{path}: tree {tree!r} is unreadable: {exc}") from exc
-    return [n for n in label_names if f"label_{n}" in keys]
+    return n, [name for name in label_names if f"label_{name}" in keys]
 
 
 def read_jetclass(
